@@ -1,0 +1,1 @@
+"""The certification authority: attestation verification, enclave certificates, key broker."""

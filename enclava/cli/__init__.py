@@ -1,0 +1,1 @@
+"""The `enclava` CLI (typer + rich)."""

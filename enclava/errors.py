@@ -1,0 +1,92 @@
+"""Enclava's error types: every failure a person can meet has a stable code and a hint.
+
+Hierarchy (each package adds its own leaves in its own ``errors.py``)::
+
+    EnclavaError                     code, hint; the base every boundary translates into
+    ├── ConfigError                  missing or invalid configuration
+    ├── ToolchainError               a required program (anvil, ipfs, redis-server, solc) is missing
+    ├── DevnetError                  the local devnet cannot start, is not running, or is unhealthy
+    ├── StorageError                 the content store (Kubo) failed
+    │   ├── StorageUnavailable       the IPFS API cannot be reached
+    │   ├── ContentNotFound          a CID is unknown or not retrievable
+    │   └── IntegrityError           downloaded bytes do not match the expected CID or SHA-256
+    └── ChainError                   the EVM node failed or refused a transaction
+
+Outside errors (requests, web3, cryptography, ...) are translated at the boundary with
+``raise SomeEnclavaError(...) from exc`` so callers handle one family of exceptions.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EnclavaError",
+    "ConfigError",
+    "ToolchainError",
+    "DevnetError",
+    "StorageError",
+    "StorageUnavailable",
+    "ContentNotFound",
+    "IntegrityError",
+    "ChainError",
+]
+
+
+class EnclavaError(Exception):
+    """Base error: ``code`` is stable (for programs and tests), ``hint`` says what to do."""
+
+    code: str = "enclava_error"
+    hint: str = "See the logs for details."
+
+    def __init__(self, message: str, *, hint: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict[str, str]:
+        """The one error shape services answer with: ``{"type", "detail", "hint"}``."""
+        return {"type": self.code, "detail": self.message, "hint": self.hint}
+
+    def __str__(self) -> str:
+        return f"{self.message} (hint: {self.hint})"
+
+
+class ConfigError(EnclavaError):
+    code = "config_error"
+    hint = "Check the configuration file and the environment variables it names."
+
+
+class ToolchainError(EnclavaError):
+    code = "toolchain_missing"
+    hint = "Run `make bootstrap` to install the project's tools."
+
+
+class DevnetError(EnclavaError):
+    code = "devnet_error"
+    hint = "Run `enclava devnet status` and `enclava devnet logs`; `enclava devnet up` starts it."
+
+
+class StorageError(EnclavaError):
+    code = "storage_error"
+    hint = "Check that the IPFS node is running (`enclava devnet status`)."
+
+
+class StorageUnavailable(StorageError):
+    code = "storage_unavailable"
+
+
+class ContentNotFound(StorageError):
+    code = "content_not_found"
+    hint = "Check the CID; the content may never have been uploaded or may have been unpinned."
+
+
+class IntegrityError(StorageError):
+    code = "integrity_error"
+    hint = "The content was altered or corrupted; do not use it. Re-upload it from the original."
+
+
+class ChainError(EnclavaError):
+    code = "chain_error"
+    hint = "Check that the chain RPC is reachable and the account is funded."

@@ -1,0 +1,1 @@
+"""Reference workloads (engines) that run inside the enclave."""

@@ -1,0 +1,1 @@
+"""The marketplace API: listings, catalogue, orders and report verification over HTTP."""

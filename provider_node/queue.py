@@ -1,0 +1,47 @@
+"""The provider's Celery application on Redis.
+
+Tasks acknowledge late and are re-queued if a worker dies, so an order survives a killed worker;
+one task at a time per worker process, since each runs a whole enclave job.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+from celery import Celery
+
+__all__ = ["make_celery", "app"]
+
+
+def make_celery(redis_url: str) -> Celery:
+    celery = Celery("enclava-provider", broker=redis_url, backend=redis_url)
+    celery.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=3600,
+        worker_hijack_root_logger=False,
+    )
+    celery.task(name="enclava.health.ping")(_ping)
+    return celery
+
+
+def _ping(token: str) -> dict[str, object]:
+    """Round-trip check: proves a worker took the task from Redis and answered through it."""
+    return {"token": token, "worker": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+
+
+def _default_app() -> Celery:
+    from provider_node.settings import load_settings
+
+    return make_celery(load_settings().resolved_redis_url())
+
+
+#: The app a `celery -A provider_node.queue worker` process loads (broker from settings/devnet).
+app = _default_app() if os.environ.get("ENCLAVA_CELERY_WORKER") == "1" else None

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Run every suite: the Python tests (pytest, app environment, real devnet services) and the
+# contract tests (brownie's pytest on its own anvil). Both always run; the last line sums them up.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p test-output
+
+summary() {  # extract "N passed", "N failed", "N error(s)", "N skipped" from a pytest log
+  local log="$1" word="$2"
+  grep -aE "^=+ .*(passed|failed|error).* in [0-9.]+s" "$log" | tail -1 | grep -oE "[0-9]+ $word" | grep -oE "[0-9]+" || echo 0
+}
+
+echo "=== Python tests (pytest) ==="
+.venv/bin/python -m pytest "$@" 2>&1 | tee test-output/python.log
+py_rc=${PIPESTATUS[0]}
+
+echo "=== Contract tests (brownie) ==="
+bash scripts/brownie.sh test tests/contracts 2>&1 | tee test-output/contracts.log
+sol_rc=${PIPESTATUS[0]}
+
+passed=0; failed=0; skipped=0
+for log in test-output/python.log test-output/contracts.log; do
+  passed=$((passed + $(summary "$log" passed)))
+  failed=$((failed + $(summary "$log" failed) + $(summary "$log" "errors?")))
+  skipped=$((skipped + $(summary "$log" skipped)))
+done
+# Skips count as failures: every test here needs only what the project installs.
+failed=$((failed + skipped))
+[[ $py_rc -eq 0 && $sol_rc -eq 0 && $failed -eq 0 ]] || rc=1
+echo "${passed} passed, ${failed} failed"
+exit "${rc:-0}"

@@ -1,0 +1,39 @@
+"""Redis + a real Celery worker round-trip a task."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from enclava.devnet.processes import stop_group
+from provider_node.queue import make_celery
+
+
+@pytest.fixture
+def worker(devnet_manifest):
+    env = {**os.environ, "PROVIDER_REDIS_URL": devnet_manifest.redis_url}
+    proc = subprocess.Popen([sys.executable, "-m", "provider_node.main", "worker"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    yield proc
+    stop_group(proc.pid)
+    proc.wait(timeout=10)
+
+
+def test_a_worker_answers_a_task_through_redis(devnet_manifest, worker):
+    celery = make_celery(devnet_manifest.redis_url)
+    token = uuid.uuid4().hex
+    reply = celery.send_task("enclava.health.ping", args=[token]).get(timeout=60)
+    assert reply["token"] == token
+    assert reply["pid"] != os.getpid()
+
+
+def test_provider_node_ping_command_reports_the_worker(devnet_manifest, worker):
+    env = {**os.environ, "PROVIDER_REDIS_URL": devnet_manifest.redis_url}
+    result = subprocess.run([sys.executable, "-m", "provider_node.main", "ping", "--timeout", "60"],
+                            env=env, capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert "answered" in result.stdout

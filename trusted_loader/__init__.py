@@ -1,0 +1,1 @@
+"""The trusted loader: runs inside the provider's confidential VM and executes one order."""
