@@ -1,0 +1,185 @@
+"""Enclave certificates: short-lived X.509 certificates that carry what attestation proved.
+
+The CA signs with an ECDSA P-256 key. An enclave's certificate is issued to its secp256k1 key (the
+same key signs integrity reports on chain, so its Ethereum address is derived from the certified
+public key) and carries, as non-critical extensions under Enclava's arc (an OID derived from a
+UUID under 2.25, which needs no registration):
+
+    .1 TEE type (1 byte)     .2 measurement        .3 enclave address (20 bytes)
+    .4 provider address      .5 simulated (1 byte) .6 the enclave's age (X25519) recipient
+
+The age recipient comes from the CSR, which the attested key signed, so it is bound too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from eth_keys import keys as eth_keys
+from eth_utils import to_checksum_address
+
+from certification_authority.errors import CertificateInvalid
+from enclava.errors import EnclavaError
+
+__all__ = [
+    "ENCLAVA_OID_ARC",
+    "CertifiedEnclave",
+    "enclave_address_of",
+    "build_csr",
+    "csr_age_recipient",
+    "issue_ca_certificate",
+    "issue_enclave_certificate",
+    "verify_enclave_certificate",
+]
+
+ENCLAVA_OID_ARC = "2.25.137906042972484955005484010384731416971"
+_OID = {name: x509.ObjectIdentifier(f"{ENCLAVA_OID_ARC}.{n}") for n, name in enumerate(
+    ["tee_type", "measurement", "enclave_address", "provider_address", "simulated", "age_recipient"], start=1)}
+
+
+@dataclass(frozen=True)
+class CertifiedEnclave:
+    """The facts a valid enclave certificate vouches for."""
+
+    serial: int
+    tee_type: int
+    measurement: str  # hex
+    enclave_address: str
+    provider_address: str
+    simulated: bool
+    age_recipient: str
+    not_before: int
+    not_after: int
+    public_key_der: bytes
+
+
+def enclave_address_of(public_key: ec.EllipticCurvePublicKey) -> str:
+    """The Ethereum address of a secp256k1 public key."""
+    if not isinstance(public_key.curve, ec.SECP256K1):
+        raise CertificateInvalid("enclave keys must be secp256k1", hint="Generate the enclave key on secp256k1.")
+    raw = public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return eth_keys.PublicKey(raw[1:]).to_checksum_address()
+
+
+def build_csr(key: ec.EllipticCurvePrivateKey, age_recipient: str) -> bytes:
+    """The enclave's certificate request (PEM), carrying its age recipient."""
+    address = enclave_address_of(key.public_key())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)]))
+        .add_extension(x509.UnrecognizedExtension(_OID["age_recipient"], age_recipient.encode()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def csr_age_recipient(csr: x509.CertificateSigningRequest) -> str:
+    try:
+        value = csr.extensions.get_extension_for_oid(_OID["age_recipient"]).value
+        recipient = value.value.decode("ascii")  # type: ignore[attr-defined]
+    except (x509.ExtensionNotFound, UnicodeDecodeError) as exc:
+        raise CertificateInvalid("the CSR carries no age recipient") from exc
+    if not recipient.startswith("age1"):
+        raise CertificateInvalid("the CSR's age recipient is malformed")
+    return recipient
+
+
+def issue_ca_certificate(key: ec.EllipticCurvePrivateKey, name: str, *, days: int = 3650) -> x509.Certificate:
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Enclava"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def issue_enclave_certificate(
+    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, csr: x509.CertificateSigningRequest, *,
+    tee_type: int, measurement: bytes, provider_address: str, simulated: bool, now: int, lifetime_s: int,
+) -> x509.Certificate:
+    public_key = csr.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        raise CertificateInvalid("the CSR key is not an EC key")
+    address = enclave_address_of(public_key)
+    start = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(seconds=lifetime_s))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    )
+    values = {
+        "tee_type": bytes([tee_type]),
+        "measurement": measurement,
+        "enclave_address": bytes.fromhex(address[2:]),
+        "provider_address": bytes.fromhex(provider_address.removeprefix("0x")),
+        "simulated": b"\x01" if simulated else b"\x00",
+        "age_recipient": csr_age_recipient(csr).encode(),
+    }
+    for name, value in values.items():
+        builder = builder.add_extension(x509.UnrecognizedExtension(_OID[name], value), critical=False)
+    return builder.sign(ca_key, hashes.SHA256())
+
+
+def _checksum(address: str) -> str:
+    return to_checksum_address(address)
+
+
+def _ext(cert: x509.Certificate, name: str) -> bytes:
+    return cert.extensions.get_extension_for_oid(_OID[name]).value.value  # type: ignore[attr-defined]
+
+
+def verify_enclave_certificate(pem: bytes, ca_cert: x509.Certificate, *, now: int) -> CertifiedEnclave:
+    """Check the CA's signature and the validity window, then read the Enclava extensions."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+        ca_public = ca_cert.public_key()
+        if not isinstance(ca_public, ec.EllipticCurvePublicKey) or cert.signature_hash_algorithm is None:
+            raise CertificateInvalid("unsupported CA or certificate signature algorithm")
+        ca_public.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+        if cert.issuer != ca_cert.subject:
+            raise CertificateInvalid("the certificate was not issued by this CA")
+        not_before = int(cert.not_valid_before_utc.timestamp())
+        not_after = int(cert.not_valid_after_utc.timestamp())
+        if not (not_before <= now <= not_after):
+            raise CertificateInvalid("the enclave certificate is expired or not yet valid", code="certificate_expired",
+                                     hint="Attest again to get a fresh certificate.")
+        public_key = cert.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise CertificateInvalid("the certified key is not an EC key")
+        return CertifiedEnclave(
+            serial=cert.serial_number,
+            tee_type=_ext(cert, "tee_type")[0],
+            measurement=_ext(cert, "measurement").hex(),
+            enclave_address=enclave_address_of(public_key),
+            provider_address=_checksum("0x" + _ext(cert, "provider_address").hex()),
+            simulated=_ext(cert, "simulated") == b"\x01",
+            age_recipient=_ext(cert, "age_recipient").decode("ascii"),
+            not_before=not_before,
+            not_after=not_after,
+            public_key_der=public_key.public_bytes(serialization.Encoding.DER,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo),
+        )
+    except EnclavaError:
+        raise
+    except (ValueError, TypeError, IndexError, InvalidSignature, UnsupportedAlgorithm, x509.ExtensionNotFound,
+            UnicodeDecodeError) as exc:
+        raise CertificateInvalid(f"the enclave certificate is invalid ({type(exc).__name__})") from exc
