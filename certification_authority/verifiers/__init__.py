@@ -1,0 +1,66 @@
+"""Attestation verification for the CA: one verifier per TEE, then the same guards for all.
+
+``EvidenceVerifier`` is the entry point the CA service calls; the per-TEE verifiers
+(``TdxVerifier``, ``SevSnpVerifier``, ``SimulatedTdxVerifier``) implement the ``Verifier``
+protocol and can be used alone to check vendor evidence without Enclava's policy.
+"""
+
+from certification_authority.verifiers.allowlist import InMemoryMeasurementAllowList, MeasurementAllowList
+from certification_authority.verifiers.base import (
+    TCB_UP_TO_DATE,
+    TcbPolicy,
+    VerificationResult,
+    VerifiedClaims,
+    Verifier,
+)
+from certification_authority.verifiers.guards import (
+    GUARDS,
+    GuardContext,
+    guard_debug_disabled,
+    guard_measurement_allowed,
+    guard_nonce_fresh,
+    guard_report_data_binding,
+    guard_tcb_status,
+    run_guards,
+)
+from certification_authority.verifiers.nonces import DEFAULT_NONCE_TTL_S, InMemoryNonceStore, NonceStore
+from certification_authority.verifiers.pipeline import EvidenceVerifier, default_verifiers
+from certification_authority.verifiers.roots import (
+    AMD_ARK_MILAN_SHA256,
+    INTEL_SGX_ROOT_CA_DER,
+    INTEL_SGX_ROOT_CA_PEM,
+    INTEL_SGX_ROOT_CA_SHA256,
+)
+from certification_authority.verifiers.sev_snp import SevSnpVerifier
+from certification_authority.verifiers.simulated import SimulatedTdxVerifier
+from certification_authority.verifiers.tdx import TdxVerifier
+
+__all__ = [
+    "EvidenceVerifier",
+    "default_verifiers",
+    "Verifier",
+    "VerifiedClaims",
+    "VerificationResult",
+    "TcbPolicy",
+    "TCB_UP_TO_DATE",
+    "TdxVerifier",
+    "SevSnpVerifier",
+    "SimulatedTdxVerifier",
+    "MeasurementAllowList",
+    "InMemoryMeasurementAllowList",
+    "NonceStore",
+    "InMemoryNonceStore",
+    "DEFAULT_NONCE_TTL_S",
+    "GuardContext",
+    "GUARDS",
+    "run_guards",
+    "guard_report_data_binding",
+    "guard_nonce_fresh",
+    "guard_debug_disabled",
+    "guard_tcb_status",
+    "guard_measurement_allowed",
+    "INTEL_SGX_ROOT_CA_PEM",
+    "INTEL_SGX_ROOT_CA_DER",
+    "INTEL_SGX_ROOT_CA_SHA256",
+    "AMD_ARK_MILAN_SHA256",
+]

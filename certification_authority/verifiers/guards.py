@@ -1,0 +1,108 @@
+"""Enclava's checks on vendor-verified claims: named guards, always run in the order of ``GUARDS``.
+
+Each guard returns None or raises its own typed error; the pipeline records each passed guard's
+name for the audit log. The order is deliberate:
+
+1. ``guard_report_data_binding``  the evidence was made for this nonce and this enclave key;
+                                  checked first, because only then is the nonce below the one the
+                                  hardware signed
+2. ``guard_nonce_fresh``          the nonce was issued by this CA, is unexpired, and is consumed now
+                                  (single use: even if a later guard refuses, it is spent)
+3. ``guard_debug_disabled``       a debug TD / guest exposes its memory to the host
+4. ``guard_tcb_status``           the platform's TCB status is one the policy accepts
+5. ``guard_measurement_allowed``  the measured image is on the allow-list
+
+A nonce store or allow-list that fails (chain or database down) refuses with PolicyLookupError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from certification_authority.verifiers.allowlist import MeasurementAllowList
+from certification_authority.verifiers.base import TcbPolicy, VerifiedClaims
+from certification_authority.verifiers.nonces import NonceStore
+from enclava.attestation.binding import report_data_matches
+from enclava.attestation.errors import (
+    DebugEnclaveError,
+    MeasurementNotAllowedError,
+    PolicyLookupError,
+    ReportDataMismatchError,
+    TcbStatusRejectedError,
+)
+from enclava.errors import EnclavaError
+
+__all__ = ["GuardContext", "guard_report_data_binding", "guard_nonce_fresh", "guard_debug_disabled",
+           "guard_tcb_status", "guard_measurement_allowed", "GUARDS", "run_guards"]
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    """What the guards check the claims against: the request and the CA's policy."""
+
+    nonce: bytes
+    enclave_public_key_der: bytes
+    nonce_store: NonceStore
+    tcb_policy: TcbPolicy
+    allow_list: MeasurementAllowList
+
+
+@contextmanager
+def _consulting(what: str) -> Iterator[None]:
+    """An outside store (chain, database) that fails makes the guard refuse, with a typed error."""
+    try:
+        yield
+    except EnclavaError:
+        raise
+    except Exception as exc:  # any failure of an outside implementation: fail closed, keep the cause
+        raise PolicyLookupError(f"consulting the {what} failed ({type(exc).__name__})") from exc
+
+
+def guard_report_data_binding(claims: VerifiedClaims, ctx: GuardContext) -> None:
+    if not report_data_matches(claims.report_data, ctx.nonce, ctx.enclave_public_key_der):
+        raise ReportDataMismatchError(
+            "report_data does not bind this CA nonce and enclave public key "
+            "(expected SHA-512(domain tag || nonce || SPKI DER))")
+
+
+def guard_nonce_fresh(claims: VerifiedClaims, ctx: GuardContext) -> None:
+    with _consulting("nonce store"):
+        ctx.nonce_store.consume(ctx.nonce)
+
+
+def guard_debug_disabled(claims: VerifiedClaims, ctx: GuardContext) -> None:
+    if claims.debug:
+        raise DebugEnclaveError(f"the {claims.tee_type.value} enclave runs with debug enabled")
+
+
+def guard_tcb_status(claims: VerifiedClaims, ctx: GuardContext) -> None:
+    policy = ctx.tcb_policy
+    if claims.tcb_status not in policy.accepted_statuses:
+        raise TcbStatusRejectedError(
+            f"platform TCB status {claims.tcb_status!r} is not accepted "
+            f"(accepted: {', '.join(sorted(policy.accepted_statuses))}; advisories: "
+            f"{', '.join(claims.advisory_ids) or 'none'})")
+    rejected = sorted(set(claims.advisory_ids) & policy.rejected_advisories)
+    if rejected:
+        raise TcbStatusRejectedError(f"the platform is affected by rejected advisories: {', '.join(rejected)}")
+
+
+def guard_measurement_allowed(claims: VerifiedClaims, ctx: GuardContext) -> None:
+    with _consulting("measurement allow-list"):
+        allowed = ctx.allow_list.is_allowed(claims.tee_type, claims.measurement) is True
+    if not allowed:
+        raise MeasurementNotAllowedError(
+            f"{claims.tee_type.value} measurement {claims.measurement_hex} is not on the allow-list")
+
+
+GUARDS = (guard_report_data_binding, guard_nonce_fresh, guard_debug_disabled, guard_tcb_status,
+          guard_measurement_allowed)
+
+
+def run_guards(claims: VerifiedClaims, ctx: GuardContext) -> tuple[str, ...]:
+    """Run every guard in order; return their names (for the audit log) or raise the first refusal."""
+    for guard in GUARDS:
+        guard(claims, ctx)
+    return tuple(guard.__name__ for guard in GUARDS)

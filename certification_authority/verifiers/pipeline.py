@@ -1,0 +1,93 @@
+"""The CA's one entry point for evidence: pick the TEE's verifier, verify, then run the guards.
+
+``EvidenceVerifier.verify`` always runs, in this order:
+
+0. ``select_verifier``      a verifier exists for the evidence's TEE type; simulated evidence only
+                            with ``insecure_allow_simulated_tee=True``
+1. vendor verification      the TEE module (tdx, sev_snp, simulated) checks signatures and chains
+2. the guards of ``guards.GUARDS``: binding, nonce, debug, TCB status, allow-list
+
+Every refusal is an ``EnclavaError`` subclass with its own ``code``; it is logged with that code and
+the TEE type only (no key material) and re-raised for the service to answer and audit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from certification_authority.verifiers.allowlist import MeasurementAllowList
+from certification_authority.verifiers.base import TcbPolicy, VerificationResult, Verifier
+from certification_authority.verifiers.guards import GuardContext, run_guards
+from certification_authority.verifiers.nonces import NonceStore
+from certification_authority.verifiers.sev_snp import SevSnpVerifier
+from certification_authority.verifiers.simulated import SimulatedTdxVerifier
+from certification_authority.verifiers.tdx import TdxVerifier
+from enclava.attestation.errors import EvidenceFormatError, SimulatedTeeRefusedError, UnsupportedTeeError
+from enclava.attestation.evidence import Evidence, TeeType
+from enclava.errors import ConfigError, EnclavaError
+
+__all__ = ["EvidenceVerifier", "default_verifiers"]
+
+log = logging.getLogger(__name__)
+
+
+def default_verifiers(*, insecure_allow_simulated_tee: bool = False) -> dict[TeeType, Verifier]:
+    """Intel-rooted TDX, Milan-ARK-pinned SEV-SNP, and simulated TDX (refusing unless the flag is set)."""
+    return {
+        TeeType.TDX: TdxVerifier(),
+        TeeType.SEV_SNP: SevSnpVerifier(),
+        TeeType.SIMULATED: SimulatedTdxVerifier(insecure_allow_simulated_tee=insecure_allow_simulated_tee),
+    }
+
+
+class EvidenceVerifier:
+    def __init__(self, *, allow_list: MeasurementAllowList, nonce_store: NonceStore,
+                 tcb_policy: TcbPolicy | None = None, insecure_allow_simulated_tee: bool = False,
+                 verifiers: Mapping[TeeType, Verifier] | Iterable[Verifier] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.insecure_allow_simulated_tee = insecure_allow_simulated_tee is True
+        if verifiers is None:
+            verifiers = default_verifiers(insecure_allow_simulated_tee=self.insecure_allow_simulated_tee)
+        elif not isinstance(verifiers, Mapping):
+            verifiers = {verifier.tee_type: verifier for verifier in verifiers}
+        mismatched = [tee.value for tee, verifier in verifiers.items() if verifier.tee_type is not tee]
+        if mismatched:
+            raise ConfigError(f"verifiers registered under another TEE type than their own: {mismatched}")
+        self._verifiers = dict(verifiers)
+        self._allow_list, self._nonce_store = allow_list, nonce_store
+        self._tcb_policy, self._clock = tcb_policy or TcbPolicy(), clock
+
+    def select_verifier(self, evidence: Evidence) -> Verifier:
+        if not isinstance(evidence, Evidence):
+            raise EvidenceFormatError("expected an Evidence envelope")
+        if evidence.tee_type is TeeType.SIMULATED and not self.insecure_allow_simulated_tee:
+            raise SimulatedTeeRefusedError("simulated TEE evidence is refused: the CA was not started with "
+                                           "insecure_allow_simulated_tee=True")
+        verifier = self._verifiers.get(evidence.tee_type)
+        if verifier is None:
+            raise UnsupportedTeeError(f"this CA has no verifier for {evidence.tee_type.value} evidence")
+        return verifier
+
+    def verify(self, evidence: Evidence, *, nonce: bytes, enclave_public_key_der: bytes,
+               now: int | None = None) -> VerificationResult:
+        """Verify ``evidence`` for the CA ``nonce`` and the enclave key it must bind; raise on any refusal."""
+        when = int(self._clock()) if now is None else now
+        tee = evidence.tee_type.value if isinstance(evidence, Evidence) else "unknown"
+        try:
+            verifier = self.select_verifier(evidence)
+            claims = verifier.verify_evidence(evidence, now=when)
+            if claims.simulated and not self.insecure_allow_simulated_tee:  # defence in depth, see select_verifier
+                raise SimulatedTeeRefusedError("a verifier vouched for simulated evidence; this CA refuses it")
+            ctx = GuardContext(nonce=nonce, enclave_public_key_der=enclave_public_key_der,
+                               nonce_store=self._nonce_store, tcb_policy=self._tcb_policy,
+                               allow_list=self._allow_list)
+            checks = ("select_verifier", "verify_evidence", *run_guards(claims, ctx))
+        except EnclavaError as exc:
+            log.info("attestation refused: tee=%s code=%s", tee, exc.code)
+            raise
+        log.info("attestation verified: tee=%s measurement=%s simulated=%s", tee, claims.measurement_hex,
+                 claims.simulated)
+        return VerificationResult(claims=claims, enclave_public_key_der=enclave_public_key_der, nonce=nonce,
+                                  verified_at=when, checks=checks)

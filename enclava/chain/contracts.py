@@ -1,0 +1,64 @@
+"""Enclava's deployed contracts as web3.py objects: ABI from brownie's build artifacts, address
+from the devnet manifest (or any mapping of name → address for another chain)."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+from web3.contract import Contract
+
+from enclava.errors import ChainError, ConfigError
+from enclava.paths import project_root
+
+__all__ = ["load_abi", "ContractSet", "CONTRACT_NAMES"]
+
+CONTRACT_NAMES = ("ProviderRegistry", "OfferRegistry", "AttestationRegistry", "Marketplace")
+
+
+@lru_cache(maxsize=None)
+def _artifact(name: str, build_dir: str) -> dict[str, Any]:
+    path = Path(build_dir) / "contracts" / f"{name}.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"no compiled artifact for {name} at {path}", hint="Run `make compile`.") from exc
+
+
+def load_abi(name: str, build_dir: Path | None = None) -> list[dict[str, Any]]:
+    return _artifact(name, str(build_dir or project_root() / "build"))["abi"]
+
+
+class ContractSet:
+    """Bound contract objects, e.g. ``contracts.marketplace.functions.createOrder(...)``."""
+
+    def __init__(self, w3: Web3, addresses: dict[str, str], build_dir: Path | None = None) -> None:
+        missing = [name for name in CONTRACT_NAMES if name not in addresses]
+        if missing:
+            raise ChainError(f"contract addresses missing: {', '.join(missing)}",
+                             hint="Deploy the contracts (`enclava devnet up` does) and use its manifest.")
+        self.w3 = w3
+        self.addresses = {name: Web3.to_checksum_address(addr) for name, addr in addresses.items()}
+        self._contracts: dict[str, Contract] = {
+            name: w3.eth.contract(address=self.addresses[name], abi=load_abi(name, build_dir))
+            for name in CONTRACT_NAMES
+        }
+
+    @property
+    def provider_registry(self) -> Contract:
+        return self._contracts["ProviderRegistry"]
+
+    @property
+    def offer_registry(self) -> Contract:
+        return self._contracts["OfferRegistry"]
+
+    @property
+    def attestation_registry(self) -> Contract:
+        return self._contracts["AttestationRegistry"]
+
+    @property
+    def marketplace(self) -> Contract:
+        return self._contracts["Marketplace"]
