@@ -1,0 +1,289 @@
+"""The key broker: the CA's security policy engine. Routes parse requests and call these methods.
+
+``deposit``         an owner's signed resource key and policy (replaces the previous version)
+``release``         an order's keys for a certified enclave, after the guards of :mod:`.guards`
+``revoke_*``        permanent revocation of a certificate serial or an enclave address
+``audit_for_owner`` an owner's signed read of the audit log about one of their offers
+
+Every decision lands in the hash-chained audit log in the same transaction as its effect. Keys are
+kept only as age ciphertext to the CA; the CA identity opens one in memory to re-wrap it to an
+enclave, and no key material is ever logged.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import pyrage
+from pydantic import BaseModel, ValidationError
+from pyrage import x25519
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+
+from certification_authority.audit import AuditEvent, AuditLog, AuditView, Decision
+from certification_authority.broker import errors as e
+from certification_authority.broker import store
+from certification_authority.broker.chain import ChainView, MeasurementAllowList
+from certification_authority.broker.fields import normalize_address, normalize_order_id, normalize_serial
+from certification_authority.broker.guards import ReleaseContext, outside
+from certification_authority.broker.models import (
+    AuditReadRequest,
+    DepositReceipt,
+    DepositRequest,
+    DepositStatus,
+    Revocation,
+    VerifiedEnclave,
+    WrappedKey,
+)
+from certification_authority.broker.release import BrokerParts, normalize_enclave, release_keys, requested_offers
+from certification_authority.broker.signing import (
+    DEFAULT_SIGNATURE_WINDOW_S,
+    audit_read_message,
+    authenticate,
+    deposit_message,
+)
+from certification_authority.db import open_database, write_transaction
+from enclava.errors import ConfigError
+from enclava.logs import get_logger
+
+__all__ = ["KeyBroker"]
+
+log = get_logger("enclava.ca.broker")
+M = TypeVar("M", bound=BaseModel)
+
+
+@contextmanager
+def _storage(what: str) -> Iterator[None]:
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise e.BrokerStorageError(f"the key broker's database failed while it tried to {what}") from exc
+
+
+def _parse(model: type[M], request: object) -> M:
+    if isinstance(request, model):
+        return request
+    try:
+        if isinstance(request, str | bytes):
+            return model.model_validate_json(request)
+        return model.model_validate(request)
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'request'}: {err['msg']}" for err in exc.errors()[:5])
+        raise e.BrokerRequestInvalid(f"invalid {model.__name__}: {fields}") from exc
+
+
+class KeyBroker:
+    """The policy engine over one database (a URL, an engine or a session factory; None: the default
+    SQLite file). ``ca_identity`` is the CA's age identity, held in memory only; ``clock`` gives unix
+    seconds; signed owner requests are accepted ``signature_window_s`` after they were issued.
+    """
+
+    def __init__(self, db: str | Engine | sessionmaker | None, ca_identity: x25519.Identity | str, ca_id: str,
+                 chain: ChainView, allow_list: MeasurementAllowList, *, clock: Callable[[], float] = time.time,
+                 signature_window_s: int = DEFAULT_SIGNATURE_WINDOW_S) -> None:
+        if isinstance(ca_identity, str):
+            try:
+                ca_identity = x25519.Identity.from_str(ca_identity)
+            except pyrage.IdentityError as exc:
+                raise ConfigError("the CA's age identity is malformed") from exc
+        if not isinstance(ca_identity, x25519.Identity):
+            raise ConfigError("the CA's age identity must be a pyrage x25519 Identity")
+        if not isinstance(ca_id, str) or not ca_id:
+            raise ConfigError("the CA id must be a non-empty string")
+        if not isinstance(chain, ChainView) or not isinstance(allow_list, MeasurementAllowList):
+            raise ConfigError("chain must implement ChainView and allow_list MeasurementAllowList")
+        self.ca_id = ca_id
+        self._identity = ca_identity
+        self._clock = clock
+        self._window = signature_window_s
+        self._chain = chain
+        self._lock = threading.RLock()
+        with _storage("open"):
+            self._sessions = open_database(db)
+        self.audit = AuditLog(self._sessions, clock=clock, lock=self._lock)
+        self._parts = BrokerParts(sessions=self._sessions, lock=self._lock, audit=self.audit, chain=chain,
+                                  allow_list=allow_list, identity=ca_identity, load_deposit=self._load_deposit)
+
+    def close(self) -> None:
+        """Release the database connections (the broker's state stays on disk)."""
+        self._sessions.kw["bind"].dispose()
+
+    def __repr__(self) -> str:
+        return f"KeyBroker(ca_id={self.ca_id!r})"
+
+    @property
+    def ca_recipient(self) -> str:
+        """The CA's age recipient (public): owners encrypt their resource keys to it."""
+        return str(self._identity.to_public())
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    # -- deposits ---------------------------------------------------------------------------------------
+
+    def deposit(self, request: DepositRequest | Mapping[str, Any] | str | bytes) -> DepositReceipt:
+        """Store an owner's resource key and policy; refusals are logged and raised."""
+        now, req = self._now(), _parse(DepositRequest, request)
+        try:
+            signer = authenticate(message=deposit_message(ca_id=req.ca_id, offer_id=req.offer_id,
+                                                          ciphertext_sha256=req.ciphertext_sha256,
+                                                          policy=req.policy, issued_at=req.issued_at),
+                                  signature=req.signature, claimed_owner=req.owner, ca_id=req.ca_id,
+                                  expected_ca_id=self.ca_id, issued_at=req.issued_at, now=now, window_s=self._window)
+            self._require_owner(req.offer_id, signer)
+            self._require_opens(req.ciphertext)
+            with _storage("store a deposit"):
+                receipt = write_transaction(self._sessions, lambda session: self._store(session, req, now),
+                                            lock=self._lock)
+        except e.BrokerError as refusal:
+            log.info("deposit refused", extra={"offer_id": str(req.offer_id), "type": refusal.code})
+            if not isinstance(refusal, e.BrokerStorageError):
+                self.audit.record(event=AuditEvent.KEY_DEPOSIT, decision=Decision.REFUSED, reason=refusal.code,
+                                  offer_ids=[req.offer_id],
+                                  details={"claimed_owner": req.owner, "message": refusal.message,
+                                           "ciphertext_sha256": req.ciphertext_sha256})
+            raise
+        log.info("deposit accepted", extra={"offer_id": str(req.offer_id), "version": receipt.version})
+        return receipt
+
+    def _store(self, session, req: DepositRequest, now: int) -> DepositReceipt:
+        stored = store.save_deposit(session, req, now=now)
+        entry = self.audit.append(session, event=AuditEvent.KEY_DEPOSIT, decision=Decision.ACCEPTED, reason="ok",
+                                  offer_ids=[req.offer_id],
+                                  details={"owner": req.owner, "version": stored.version,
+                                           "ciphertext_sha256": stored.ciphertext_sha256,
+                                           "policy": req.policy.model_dump(mode="json")})
+        return DepositReceipt(offer_id=req.offer_id, owner=req.owner, version=stored.version,
+                              ciphertext_sha256=stored.ciphertext_sha256, policy=req.policy, deposited_at=now,
+                              audit_seq=entry.seq, audit_entry_hash=entry.entry_hash)
+
+    def _require_owner(self, offer_id: int, signer: str) -> None:
+        with outside("reading the offer's owner", "owner"):
+            found = self._chain.offer_owner(offer_id)
+            owner = None if found is None else normalize_address(found)
+        if owner is None:
+            raise e.OfferNotFound(f"offer {offer_id} does not exist on chain")
+        if owner != signer:
+            raise e.NotResourceOwner(f"{signer} does not own offer {offer_id}")
+
+    def _require_opens(self, ciphertext: bytes) -> None:
+        try:
+            opened = pyrage.decrypt(ciphertext, [self._identity])
+        except pyrage.DecryptError as exc:
+            raise e.CiphertextNotForCa("the CA's identity cannot decrypt this ciphertext") from exc
+        if not opened:
+            raise e.CiphertextNotForCa("the deposited key is empty")
+
+    def _load_deposit(self, offer_id: int) -> store.StoredDeposit | None:
+        with _storage("read a deposit"), self._sessions() as session:
+            return store.load_deposit(session, offer_id)
+
+    def deposit_status(self, offer_id: int) -> DepositStatus | None:
+        """The offer's current deposit (policy, version, uses; never the key), or None."""
+        found = self._load_deposit(offer_id)
+        if found is None:
+            return None
+        return DepositStatus(offer_id=offer_id, owner=found.owner, version=found.version,
+                             ciphertext_sha256=found.ciphertext_sha256, policy=found.policy,
+                             deposited_at=found.deposited_at, uses=found.uses, uses_left=found.uses_left)
+
+    # -- releases ---------------------------------------------------------------------------------------
+
+    def release(self, enclave: VerifiedEnclave, order_id: int | str,
+                offer_ids: Iterable[int] | None = None) -> list[WrappedKey]:
+        """Every key of the order (or of ``offer_ids``), wrapped to the enclave, or a ``ReleaseDenied``."""
+        normalized = normalize_enclave(enclave)
+        try:
+            order_key = normalize_order_id(order_id)
+        except ValueError as exc:
+            raise e.BrokerRequestInvalid(f"order_id: {exc}") from exc
+        requested = requested_offers(offer_ids)
+        ctx = ReleaseContext(enclave=normalized, order_id=order_key, now=self._now(), chain=self._chain,
+                             allow_list=self._parts.allow_list, is_revoked=self._is_revoked)
+        try:
+            with _storage("release keys"):
+                keys = release_keys(self._parts, ctx, requested)
+        except e.BrokerError as refusal:
+            log.info("key release denied", extra={"order_id": order_key, "enclave": normalized.enclave_address,
+                                                  "type": refusal.code})
+            raise
+        log.info("key release granted", extra={"order_id": order_key, "enclave": normalized.enclave_address,
+                                               "offers": [str(k.offer_id) for k in keys]})
+        return keys
+
+    # -- revocations ------------------------------------------------------------------------------------
+
+    def revoke_certificate(self, serial: int | str, reason: str) -> Revocation:
+        try:
+            subject = normalize_serial(serial)
+        except ValueError as exc:
+            raise e.BrokerRequestInvalid(f"serial: {exc}") from exc
+        return self._revoke("certificate", subject, reason)
+
+    def revoke_enclave(self, address: str, reason: str) -> Revocation:
+        try:
+            subject = normalize_address(address)
+        except ValueError as exc:
+            raise e.BrokerRequestInvalid(f"address: {exc}") from exc
+        return self._revoke("enclave", subject, reason)
+
+    def _revoke(self, kind: str, subject: str, reason: str) -> Revocation:
+        if not isinstance(reason, str) or not 1 <= len(reason) <= 500:
+            raise e.BrokerRequestInvalid("a revocation reason is 1 to 500 characters")
+        now = self._now()
+
+        def work(session) -> Revocation:
+            row = store.find_revocation(session, kind, subject)
+            if row is None:
+                entry = self.audit.append(session, event=AuditEvent.REVOCATION, decision=Decision.REVOKED,
+                                          reason=f"{kind}_revoked", details={"kind": kind, "subject": subject,
+                                                                              "message": reason})
+                row = store.add_revocation(session, kind, subject, reason, now=now, audit_seq=entry.seq)
+            return Revocation(kind=row.kind, subject=row.subject, reason=row.reason, revoked_at=row.revoked_at,
+                              audit_seq=row.audit_seq)
+
+        with _storage("revoke"):
+            revocation = write_transaction(self._sessions, work, lock=self._lock)
+        log.warning("revoked", extra={"kind": kind, "subject": subject})
+        return revocation
+
+    def _is_revoked(self, kind: str, subject: str) -> bool:
+        with _storage("read revocations"), self._sessions() as session:
+            return store.find_revocation(session, kind, subject) is not None
+
+    def is_revoked(self, *, serial: int | str | None = None, enclave_address: str | None = None) -> bool:
+        """True if the certificate serial or the enclave address (either given) is revoked."""
+        try:
+            checks = ([("certificate", normalize_serial(serial))] if serial is not None else []) + \
+                     ([("enclave", normalize_address(enclave_address))] if enclave_address is not None else [])
+        except ValueError as exc:
+            raise e.BrokerRequestInvalid(f"is_revoked: {exc}") from exc
+        if not checks:
+            raise e.BrokerRequestInvalid("is_revoked needs a serial or an enclave address")
+        return any(self._is_revoked(kind, subject) for kind, subject in checks)
+
+    def revocations(self) -> list[Revocation]:
+        with _storage("list revocations"), self._sessions() as session:
+            return [Revocation(kind=r.kind, subject=r.subject, reason=r.reason, revoked_at=r.revoked_at,
+                               audit_seq=r.audit_seq) for r in store.list_revocations(session)]
+
+    # -- audit ------------------------------------------------------------------------------------------
+
+    def audit_for_owner(self, request: AuditReadRequest | Mapping[str, Any] | str | bytes) -> AuditView:
+        """Every link of the chain, and the full entries about the owner's offer."""
+        now, req = self._now(), _parse(AuditReadRequest, request)
+        try:
+            signer = authenticate(message=audit_read_message(ca_id=req.ca_id, offer_id=req.offer_id,
+                                                             issued_at=req.issued_at),
+                                  signature=req.signature, claimed_owner=req.owner, ca_id=req.ca_id,
+                                  expected_ca_id=self.ca_id, issued_at=req.issued_at, now=now, window_s=self._window)
+            self._require_owner(req.offer_id, signer)
+        except e.BrokerError as refusal:
+            log.info("audit read refused", extra={"offer_id": str(req.offer_id), "type": refusal.code})
+            raise
+        return self.audit.view_for_offer(self.ca_id, req.offer_id)

@@ -1,0 +1,71 @@
+"""What the broker reads from the chain, as protocols the CA's web3 client implements.
+
+``ChainView`` answers offer ownership and order state; ``MeasurementAllowList`` is the attestation
+registry's allow-list. Both may raise :class:`enclava.errors.EnclavaError` (say ``ChainError``);
+the broker turns any other exception into :class:`ChainLookupError` and refuses (fails closed).
+:mod:`certification_authority.broker.memory` holds in-memory versions for tests.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+__all__ = ["OrderStatus", "OrderView", "ChainView", "MeasurementAllowList"]
+
+
+class OrderStatus(enum.IntEnum):
+    """Mirrors ``IMarketplace.OrderStatus``; keys are released only for ``ACCEPTED``."""
+
+    NONE = 0
+    OPEN = 1
+    ACCEPTED = 2
+    COMPLETED = 3
+    FAILED = 4
+    TIMED_OUT = 5
+    CANCELLED = 6
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """An order as the chain holds it.
+
+    ``order_id`` is the bytes32 id (``0x`` + 64 hex); ``engine_hash`` the SHA-256 of the engine
+    offer's ciphertext (bytes32 hex); ``resource_offer_ids`` the model/dataset offers in order;
+    ``deadline`` the unix time after which no key is released (acceptance + max duration);
+    ``tee_type`` the TEE the order was placed for (``TeeCode`` value; None skips that check).
+    """
+
+    order_id: str
+    status: OrderStatus
+    customer: str
+    provider: str
+    engine_offer_id: int
+    engine_hash: str
+    deadline: int
+    resource_offer_ids: tuple[int, ...] = field(default=())
+    tee_type: int | None = None
+
+    @property
+    def offer_ids(self) -> tuple[int, ...]:
+        """Every offer whose key the order needs: the engine first, then each resource."""
+        return tuple(dict.fromkeys((self.engine_offer_id, *self.resource_offer_ids)))
+
+
+@runtime_checkable
+class ChainView(Protocol):
+    def offer_owner(self, offer_id: int) -> str | None:
+        """The offer's owner address, or None if no such offer exists."""
+        ...
+
+    def order(self, order_id: str) -> OrderView | None:
+        """The order with this bytes32 id (``0x`` + 64 lowercase hex), or None if none exists."""
+        ...
+
+
+@runtime_checkable
+class MeasurementAllowList(Protocol):
+    def is_allowed(self, tee_type: int, measurement: str) -> bool:
+        """True only if ``measurement`` (lowercase hex, no 0x) is allowed for ``tee_type`` (TeeCode)."""
+        ...

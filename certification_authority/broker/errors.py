@@ -1,0 +1,242 @@
+"""Errors of the key broker. Every refusal has its own leaf, its stable ``code`` goes to the audit
+log, and ``http_status`` is what the CA's HTTP layer answers. Hierarchy::
+
+    EnclavaError
+    └── BrokerError                      broker_error                 400
+        ├── BrokerRequestInvalid         broker_request_invalid       400  fields malformed
+        ├── BrokerStorageError           broker_storage_error         503  the database failed
+        ├── ChainLookupError             broker_chain_unavailable     503  chain view / allow-list failed
+        ├── SignatureError               signature_error              401  (deposits and audit reads)
+        │   ├── SignatureInvalid         signature_invalid            401  not signed by the named owner
+        │   ├── SignatureStale           signature_stale              401  issued_at outside the window
+        │   └── WrongCa                  wrong_ca                     401  signed for another CA
+        ├── OfferNotFound                offer_not_found              404  no such offer on chain
+        ├── NotResourceOwner             not_resource_owner           403  signer is not the on-chain owner
+        ├── DepositReplayed              deposit_replayed             409  not newer than the current deposit
+        ├── CiphertextNotForCa           ciphertext_not_for_ca        400  the CA's identity cannot open it
+        └── ReleaseDenied                release_denied               403  ``guard`` and ``offer_id`` say where
+            ├── CertificateExpired       certificate_expired          401  guard_certificate_valid
+            ├── CertificateRevoked       certificate_revoked          403  guard_certificate_valid
+            ├── EnclaveRevoked           enclave_revoked              403  guard_certificate_valid
+            ├── MeasurementNotAllowed    measurement_not_allowed      403  guard_measurement_allowed
+            ├── OrderNotFound            order_not_found              404  guard_order_accepted
+            ├── OrderNotAccepted         order_not_accepted           409  guard_order_accepted
+            ├── OrderExpired             order_expired                409  guard_order_accepted
+            ├── ProviderMismatch         order_provider_mismatch      403  guard_order_accepted
+            ├── OrderTeeMismatch         order_tee_type_mismatch      403  guard_order_accepted
+            ├── ResourceNotInOrder       resource_not_in_order        403  guard_resource_in_order
+            ├── KeyNotDeposited          key_not_deposited            404  guard_policy_allows
+            ├── PolicyExpired            policy_expired               403  guard_policy_allows
+            ├── PolicyEngineRefused      policy_engine_refused        403  guard_policy_allows
+            ├── PolicySimulatedRefused   policy_simulated_tee_refused 403  guard_policy_allows
+            ├── PolicyTeeRefused         policy_tee_type_refused      403  guard_policy_allows
+            ├── PolicyMeasurementRefused policy_measurement_refused   403  guard_policy_allows
+            ├── PolicyCustomerRefused    policy_customer_refused      403  guard_policy_allows
+            ├── UsesExhausted            policy_uses_exhausted        409  guard_policy_allows
+            └── KeyUnwrapFailed          key_unwrap_failed            500  release (after every guard)
+
+Outside errors (eth-account, pyrage, SQLAlchemy, the chain view) are translated at the boundary
+with ``raise ... from exc``; the broker lets no other exception type escape.
+"""
+
+from __future__ import annotations
+
+from enclava.errors import EnclavaError
+
+__all__ = [
+    "BrokerError", "BrokerRequestInvalid", "BrokerStorageError", "ChainLookupError",
+    "SignatureError", "SignatureInvalid", "SignatureStale", "WrongCa",
+    "OfferNotFound", "NotResourceOwner", "DepositReplayed", "CiphertextNotForCa",
+    "ReleaseDenied", "CertificateExpired", "CertificateRevoked", "EnclaveRevoked", "MeasurementNotAllowed",
+    "OrderNotFound", "OrderNotAccepted", "OrderExpired", "ProviderMismatch", "OrderTeeMismatch",
+    "ResourceNotInOrder", "KeyNotDeposited", "PolicyExpired", "PolicyEngineRefused", "PolicySimulatedRefused",
+    "PolicyTeeRefused", "PolicyMeasurementRefused", "PolicyCustomerRefused", "UsesExhausted", "KeyUnwrapFailed",
+]
+
+
+class BrokerError(EnclavaError):
+    code = "broker_error"
+    hint = "See the detail; the CA's logs name the check that failed."
+    http_status = 400
+
+
+class BrokerRequestInvalid(BrokerError):
+    code = "broker_request_invalid"
+    hint = "Fix the request fields named in the detail."
+
+
+class BrokerStorageError(BrokerError):
+    code = "broker_storage_error"
+    hint = "The CA's database failed; retry, and if it persists tell the CA's operator."
+    http_status = 503
+
+
+class ChainLookupError(BrokerError):
+    code = "broker_chain_unavailable"
+    hint = "The CA could not read the chain or the allow-list; retry later."
+    http_status = 503
+
+
+class SignatureError(BrokerError):
+    code = "signature_error"
+    hint = "Sign the request again with the owner's wallet (build_deposit_request / build_audit_request)."
+    http_status = 401
+
+
+class SignatureInvalid(SignatureError):
+    code = "signature_invalid"
+    hint = ("Sign the canonical message built from exactly these fields (normalized policy) with the "
+            "wallet named as owner.")
+
+
+class SignatureStale(SignatureError):
+    code = "signature_stale"
+    hint = "Sign a fresh request: issued_at must be within a few minutes of the CA's clock."
+
+
+class WrongCa(SignatureError):
+    code = "wrong_ca"
+    hint = "The request was signed for another CA; sign it with this CA's id."
+
+
+class OfferNotFound(BrokerError):
+    code = "offer_not_found"
+    hint = "Check the offer id; the offer must be registered on chain first."
+    http_status = 404
+
+
+class NotResourceOwner(BrokerError):
+    code = "not_resource_owner"
+    hint = "Only the offer's on-chain owner can deposit its key or read its audit log."
+    http_status = 403
+
+
+class DepositReplayed(BrokerError):
+    code = "deposit_replayed"
+    hint = "This deposit is not newer than the one stored; sign a new request to replace the policy."
+    http_status = 409
+
+
+class CiphertextNotForCa(BrokerError):
+    code = "ciphertext_not_for_ca"
+    hint = "Encrypt the resource key with age to this CA's recipient (GET the CA's age recipient)."
+
+
+class ReleaseDenied(BrokerError):
+    """A guard refused a key. ``guard`` names it; ``offer_id`` is the resource (None: the whole order)."""
+
+    code = "release_denied"
+    hint = "No key was released; see the detail for the check that failed."
+    http_status = 403
+    guard = "release"
+
+    def __init__(self, message: str, *, offer_id: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.offer_id = offer_id
+
+
+_CERT, _MEAS, _ORDER = "guard_certificate_valid", "guard_measurement_allowed", "guard_order_accepted"
+_RES, _POL = "guard_resource_in_order", "guard_policy_allows"
+_ASK_OWNER = "The owner's policy refuses this request; ask the owner to deposit a new policy."
+
+
+class CertificateExpired(ReleaseDenied):
+    code, guard = "certificate_expired", _CERT
+    hint = "Attest again to get a fresh certificate."
+    http_status = 401
+
+
+class CertificateRevoked(ReleaseDenied):
+    code, guard = "certificate_revoked", _CERT
+    hint = "This certificate was revoked by the CA; the enclave must not be used."
+
+
+class EnclaveRevoked(ReleaseDenied):
+    code, guard = "enclave_revoked", _CERT
+    hint = "This enclave was revoked by the CA; the enclave must not be used."
+
+
+class MeasurementNotAllowed(ReleaseDenied):
+    code, guard = "measurement_not_allowed", _MEAS
+    hint = "Run an image whose measurement is on the on-chain allow-list."
+
+
+class OrderNotFound(ReleaseDenied):
+    code, guard = "order_not_found", _ORDER
+    hint = "Check the order id."
+    http_status = 404
+
+
+class OrderNotAccepted(ReleaseDenied):
+    code, guard = "order_not_accepted", _ORDER
+    hint = "Keys are released only for an order its provider has accepted."
+    http_status = 409
+
+
+class OrderExpired(ReleaseDenied):
+    code, guard = "order_expired", _ORDER
+    hint = "The order is past its deadline; it can only time out now."
+    http_status = 409
+
+
+class ProviderMismatch(ReleaseDenied):
+    code, guard = "order_provider_mismatch", _ORDER
+    hint = "Only an enclave of the order's provider can obtain its keys."
+
+
+class OrderTeeMismatch(ReleaseDenied):
+    code, guard = "order_tee_type_mismatch", _ORDER
+    hint = "Run the order in the TEE type it was placed for."
+
+
+class ResourceNotInOrder(ReleaseDenied):
+    code, guard = "resource_not_in_order", _RES
+    hint = "Ask only for the keys of the order's engine and resources."
+
+
+class KeyNotDeposited(ReleaseDenied):
+    code, guard = "key_not_deposited", _POL
+    hint = "The resource's owner has not deposited its key with this CA."
+    http_status = 404
+
+
+class PolicyExpired(ReleaseDenied):
+    code, guard = "policy_expired", _POL
+    hint = _ASK_OWNER
+
+
+class PolicyEngineRefused(ReleaseDenied):
+    code, guard = "policy_engine_refused", _POL
+    hint = _ASK_OWNER
+
+
+class PolicySimulatedRefused(ReleaseDenied):
+    code, guard = "policy_simulated_tee_refused", _POL
+    hint = _ASK_OWNER
+
+
+class PolicyTeeRefused(ReleaseDenied):
+    code, guard = "policy_tee_type_refused", _POL
+    hint = _ASK_OWNER
+
+
+class PolicyMeasurementRefused(ReleaseDenied):
+    code, guard = "policy_measurement_refused", _POL
+    hint = _ASK_OWNER
+
+
+class PolicyCustomerRefused(ReleaseDenied):
+    code, guard = "policy_customer_refused", _POL
+    hint = _ASK_OWNER
+
+
+class UsesExhausted(ReleaseDenied):
+    code, guard = "policy_uses_exhausted", _POL
+    hint = _ASK_OWNER
+    http_status = 409
+
+
+class KeyUnwrapFailed(ReleaseDenied):
+    code, guard = "key_unwrap_failed", "release"
+    hint = "The CA cannot open the stored key (was its identity rotated?); tell its operator."
+    http_status = 500

@@ -1,0 +1,163 @@
+"""The broker's requests and answers (pydantic v2, ready to expose in routes) and the enclave it serves.
+
+A ``DepositRequest`` and an ``AuditReadRequest`` are signed by the offer owner's wallet over the
+canonical messages of :mod:`certification_authority.broker.signing`; build them with
+:mod:`certification_authority.broker.client`. Lists in a policy are normalized (lowercase, sorted,
+without duplicates) before they are signed, so signer and verifier serialize the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from certification_authority.broker.fields import (
+    Address,
+    Base64Blob,
+    Bytes32Hex,
+    MeasurementHex,
+    OfferId,
+    SignatureHex,
+    TeeCode,
+    UnixTime,
+)
+
+__all__ = ["KeyPolicy", "DepositRequest", "DepositReceipt", "DepositStatus", "AuditReadRequest", "WrappedKey",
+           "Revocation", "VerifiedEnclave"]
+
+_MAX_LIST = 256
+
+
+def _sorted_unique(values: list) -> list:
+    return sorted(set(values))
+
+
+def _allow_list(item: object, most: int = _MAX_LIST) -> object:
+    """A non-empty set of ``item`` (sorted, unique) or the word ``"any"``."""
+    listed = Annotated[list[item], Field(min_length=1, max_length=most)]  # type: ignore[valid-type]
+    return Annotated[listed | Literal["any"], AfterValidator(lambda v: v if v == "any" else _sorted_unique(v))]
+
+
+_Strict = ConfigDict(frozen=True, extra="forbid")
+
+
+class KeyPolicy(BaseModel):
+    """Who may obtain a resource key. Each list is a set; ``"any"`` lifts that restriction.
+
+    Engines and customers must be stated (``"any"`` for any engine or any paying customer); the
+    measurement and TEE-type lists narrow the CA's on-chain allow-list, which always applies.
+    Simulated enclaves are refused unless ``insecure_allow_simulated_tee`` is set.
+    """
+
+    model_config = _Strict
+
+    allowed_engine_hashes: _allow_list(Bytes32Hex)  # type: ignore[valid-type]
+    allowed_customers: _allow_list(Address)  # type: ignore[valid-type]
+    allowed_measurements: _allow_list(MeasurementHex) = "any"  # type: ignore[valid-type]
+    allowed_tee_types: _allow_list(TeeCode, 3) = "any"  # type: ignore[valid-type]
+    expires_at: UnixTime | None = None
+    max_uses: Annotated[int, Field(ge=1, lt=2**62, strict=True)] | None = None
+    insecure_allow_simulated_tee: bool = False
+
+
+class DepositRequest(BaseModel):
+    """An owner's resource key (age ciphertext to the CA, stored as-is) and its policy, signed."""
+
+    model_config = _Strict
+
+    ca_id: Annotated[str, Field(min_length=1, max_length=128)]
+    offer_id: OfferId
+    owner: Address
+    ciphertext: Base64Blob
+    policy: KeyPolicy
+    issued_at: UnixTime
+    signature: SignatureHex
+
+    @property
+    def ciphertext_sha256(self) -> str:
+        return hashlib.sha256(self.ciphertext).hexdigest()
+
+
+class DepositReceipt(BaseModel):
+    """The deposit as stored. ``audit_entry_hash`` is a chain link worth keeping as an anchor."""
+
+    model_config = _Strict
+
+    offer_id: OfferId
+    owner: Address
+    version: int
+    ciphertext_sha256: str
+    policy: KeyPolicy
+    deposited_at: int
+    audit_seq: int
+    audit_entry_hash: str
+
+
+class DepositStatus(BaseModel):
+    """An offer's current deposit as the broker holds it (never the key itself)."""
+
+    model_config = _Strict
+
+    offer_id: OfferId
+    owner: Address
+    version: int
+    ciphertext_sha256: str
+    policy: KeyPolicy
+    deposited_at: int
+    uses: int
+    uses_left: int | None
+
+
+class AuditReadRequest(BaseModel):
+    """An owner's signed request to read the audit entries about one of their offers."""
+
+    model_config = _Strict
+
+    ca_id: Annotated[str, Field(min_length=1, max_length=128)]
+    offer_id: OfferId
+    owner: Address
+    issued_at: UnixTime
+    signature: SignatureHex
+
+
+class WrappedKey(BaseModel):
+    """A released resource key: age ciphertext only the requesting enclave can open."""
+
+    model_config = _Strict
+
+    offer_id: OfferId
+    policy_version: int
+    ciphertext: Base64Blob
+
+
+class Revocation(BaseModel):
+    """A revoked certificate (``kind="certificate"``, serial hex) or enclave (``kind="enclave"``, address)."""
+
+    model_config = _Strict
+
+    kind: Literal["certificate", "enclave"]
+    subject: str
+    reason: str
+    revoked_at: int
+    audit_seq: int
+
+
+@dataclass(frozen=True)
+class VerifiedEnclave:
+    """What the CA's HTTP layer learnt from the enclave's verified certificate chain.
+
+    ``tee_type`` is a :class:`TeeCode` value, ``measurement`` hex, ``age_recipient`` the enclave's
+    X25519 age public key (``age1...``), ``not_after`` the certificate's expiry (unix seconds).
+    """
+
+    certificate_serial: int | str
+    tee_type: int
+    measurement: str
+    enclave_address: str
+    provider_address: str
+    age_recipient: str
+    not_after: int
+    simulated: bool

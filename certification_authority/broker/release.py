@@ -1,0 +1,192 @@
+"""Releasing an order's keys: every guard for every resource first, then all keys or none.
+
+Flow: normalize the request → guards 1-3 (enclave, order) → guards 4-5 for each resource → unwrap
+each key with the CA identity and re-encrypt it to the enclave's age recipient (in memory only) →
+in one transaction, count one use of each key and append a ``granted`` entry per key → return.
+A refusal anywhere appends ``denied`` entries (the refused resource with its reason and guard, the
+others ``withheld``) and raises the refusal; no use is counted and no key leaves.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+import pyrage
+from pyrage import x25519
+from sqlalchemy.orm import sessionmaker
+
+from certification_authority.audit import AuditEvent, AuditLog, Decision
+from certification_authority.broker import errors as e
+from certification_authority.broker.chain import ChainView, MeasurementAllowList
+from certification_authority.broker.fields import (
+    TeeCode,
+    normalize_address,
+    normalize_measurement,
+    normalize_serial,
+    normalize_uint256,
+)
+from certification_authority.broker.guards import (
+    ReleaseContext,
+    guard_certificate_valid,
+    guard_measurement_allowed,
+    guard_order_accepted,
+    guard_policy_allows,
+    guard_resource_in_order,
+)
+from certification_authority.broker.models import VerifiedEnclave, WrappedKey
+from certification_authority.broker.store import StoredDeposit, consume_use
+from certification_authority.db import write_transaction
+
+__all__ = ["BrokerParts", "normalize_enclave", "requested_offers", "wrap_key", "release_keys"]
+
+MAX_OFFERS_PER_REQUEST = 64
+WITHHELD = "withheld"  # audit reason of a resource that passed while another of the order was refused
+
+
+@dataclass(frozen=True)
+class BrokerParts:
+    """What a release needs; built once by :class:`KeyBroker`."""
+
+    sessions: sessionmaker
+    lock: threading.RLock
+    audit: AuditLog
+    chain: ChainView
+    allow_list: MeasurementAllowList
+    identity: x25519.Identity = field(repr=False)
+    load_deposit: Callable[[int], StoredDeposit | None]
+
+
+def _integer(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what} must be an integer")
+    return value
+
+
+def normalize_enclave(enclave: object) -> VerifiedEnclave:
+    """The enclave with every field checked and in its one spelling, or ``BrokerRequestInvalid``."""
+    if not isinstance(enclave, VerifiedEnclave):
+        raise e.BrokerRequestInvalid("the enclave must be a VerifiedEnclave")
+    try:
+        tee_type = _integer(enclave.tee_type, "tee_type")
+        if tee_type not in {code.value for code in TeeCode}:
+            raise ValueError(f"tee_type {tee_type} is not a known TEE type")
+        if not isinstance(enclave.simulated, bool):
+            raise ValueError("simulated must be a bool")
+        if not isinstance(enclave.age_recipient, str):
+            raise ValueError("age_recipient must be a string")
+        x25519.Recipient.from_str(enclave.age_recipient)
+        return VerifiedEnclave(certificate_serial=normalize_serial(enclave.certificate_serial), tee_type=tee_type,
+                               measurement=normalize_measurement(enclave.measurement),
+                               enclave_address=normalize_address(enclave.enclave_address),
+                               provider_address=normalize_address(enclave.provider_address),
+                               age_recipient=enclave.age_recipient,
+                               not_after=_integer(enclave.not_after, "not_after"), simulated=enclave.simulated)
+    except (ValueError, TypeError, pyrage.RecipientError) as exc:
+        raise e.BrokerRequestInvalid(f"the enclave's certificate fields are malformed: {exc}") from exc
+
+
+def requested_offers(offer_ids: Iterable[int] | None) -> tuple[int, ...] | None:
+    """None (every resource of the order) or 1..64 distinct uint256 offer ids, in the order given."""
+    if offer_ids is None:
+        return None
+    if isinstance(offer_ids, str | bytes) or not isinstance(offer_ids, Iterable):
+        raise e.BrokerRequestInvalid("offer_ids must be a list of offer ids")
+    try:
+        offers = tuple(dict.fromkeys(normalize_uint256(offer) for offer in offer_ids))
+    except ValueError as exc:
+        raise e.BrokerRequestInvalid(f"offer_ids: {exc}") from exc
+    if not 1 <= len(offers) <= MAX_OFFERS_PER_REQUEST:
+        raise e.BrokerRequestInvalid(f"ask for 1 to {MAX_OFFERS_PER_REQUEST} offers at once")
+    return offers
+
+
+def wrap_key(identity: x25519.Identity, deposit: StoredDeposit, recipient: str) -> bytes:
+    """Open the deposit with the CA identity and seal it to ``recipient``; the plaintext never leaves."""
+    try:
+        return pyrage.encrypt(pyrage.decrypt(deposit.ciphertext, [identity]), [x25519.Recipient.from_str(recipient)])
+    except (pyrage.DecryptError, pyrage.EncryptError, pyrage.RecipientError) as exc:
+        raise e.KeyUnwrapFailed(f"the key of offer {deposit.offer_id} could not be re-wrapped",
+                                offer_id=deposit.offer_id) from exc
+
+
+def _facts(ctx: ReleaseContext) -> dict[str, object]:
+    enclave = ctx.enclave
+    return {"certificate_serial": enclave.certificate_serial, "tee_type": enclave.tee_type,
+            "measurement": enclave.measurement, "simulated": enclave.simulated}
+
+
+def _deny(parts: BrokerParts, ctx: ReleaseContext, offers: Iterable[int],
+          denials: dict[int | None, e.BrokerError]) -> NoReturn:
+    """Append one ``denied`` entry per offer (one without offers if none is known), then re-raise."""
+    order_level = denials.get(None)
+    offers = list(offers) or [None]
+
+    def work(session) -> None:
+        for offer in offers:
+            denial = order_level or denials.get(offer)
+            reason = denial.code if denial else WITHHELD
+            guard = getattr(denial, "guard", "release") if denial else None
+            note = denial.message if denial else "another resource of this order was refused"
+            parts.audit.append(session, event=AuditEvent.KEY_RELEASE, decision=Decision.DENIED, reason=reason,
+                               offer_ids=[] if offer is None else [offer], order_id=ctx.order_id,
+                               enclave_address=ctx.enclave.enclave_address, guard=guard,
+                               details={**_facts(ctx), "message": note})
+
+    write_transaction(parts.sessions, work, lock=parts.lock)
+    raise order_level or next(iter(denials.values()))
+
+
+def _offers_for_log(parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, ...] | None) -> tuple[int, ...]:
+    """Which owners an order-level refusal concerns: the asked-for offers, else the order's (best effort)."""
+    if requested is not None:
+        return requested
+    try:
+        order = parts.chain.order(ctx.order_id)
+        return tuple(normalize_uint256(offer) for offer in order.offer_ids) if order is not None else ()
+    except Exception:  # noqa: BLE001 - only to name owners in the log; the refusal stands regardless
+        return ()
+
+
+def release_keys(parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, ...] | None) -> list[WrappedKey]:
+    """The keys of ``requested`` (None: every offer of the order), or the first refusal, logged."""
+    try:
+        guard_certificate_valid(ctx)
+        guard_measurement_allowed(ctx)
+        order = guard_order_accepted(ctx)
+    except (e.ReleaseDenied, e.ChainLookupError) as denial:
+        _deny(parts, ctx, _offers_for_log(parts, ctx, requested), {None: denial})
+    offers = requested if requested is not None else order.offer_ids
+    granted: dict[int, StoredDeposit] = {}
+    denials: dict[int | None, e.BrokerError] = {}
+    for offer in offers:
+        try:
+            guard_resource_in_order(ctx, order, offer)
+            granted[offer] = guard_policy_allows(ctx, order, offer, parts.load_deposit(offer))
+        except e.ReleaseDenied as denial:
+            denials[offer] = denial
+    if denials:
+        _deny(parts, ctx, offers, denials)
+    try:
+        wrapped = [WrappedKey(offer_id=offer, policy_version=deposit.version,
+                              ciphertext=wrap_key(parts.identity, deposit, ctx.enclave.age_recipient))
+                   for offer, deposit in granted.items()]
+    except e.KeyUnwrapFailed as denial:
+        _deny(parts, ctx, offers, {denial.offer_id: denial})
+
+    def commit(session) -> None:
+        for offer, deposit in granted.items():
+            if not consume_use(session, deposit):
+                raise e.UsesExhausted(f"the key of offer {offer} was used up or replaced meanwhile", offer_id=offer)
+            parts.audit.append(session, event=AuditEvent.KEY_RELEASE, decision=Decision.GRANTED, reason="ok",
+                               offer_ids=[offer], order_id=ctx.order_id, enclave_address=ctx.enclave.enclave_address,
+                               details={**_facts(ctx), "policy_version": deposit.version,
+                                        "engine_hash": order.engine_hash, "customer": order.customer})
+
+    try:
+        write_transaction(parts.sessions, commit, lock=parts.lock)
+    except e.UsesExhausted as denial:
+        _deny(parts, ctx, offers, {denial.offer_id: denial})
+    return wrapped

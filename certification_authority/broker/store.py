@@ -1,0 +1,107 @@
+"""The broker's rows: deposits with their policy history, use counts, and revocations.
+
+Functions take the caller's session, so a decision, its state change and its audit entry commit
+in one transaction. Uses are counted with one conditional ``UPDATE`` (``uses < max_uses`` and the
+version still current), which is atomic even when several CA processes share the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from certification_authority.broker.errors import BrokerStorageError, DepositReplayed
+from certification_authority.broker.models import DepositRequest, KeyPolicy
+from certification_authority.db import PolicyVersionRow, ResourceKeyRow, RevocationRow
+
+__all__ = ["StoredDeposit", "load_deposit", "save_deposit", "consume_use", "find_revocation",
+           "add_revocation", "list_revocations"]
+
+
+@dataclass(frozen=True)
+class StoredDeposit:
+    offer_id: int
+    owner: str
+    version: int
+    ciphertext: bytes = field(repr=False)  # age ciphertext to the CA
+    ciphertext_sha256: str
+    policy: KeyPolicy
+    issued_at: int
+    deposited_at: int
+    uses: int
+
+    @property
+    def uses_left(self) -> int | None:
+        return None if self.policy.max_uses is None else max(self.policy.max_uses - self.uses, 0)
+
+
+def _stored(row: ResourceKeyRow) -> StoredDeposit:
+    try:
+        policy = KeyPolicy.model_validate_json(row.policy_json)
+    except ValidationError as exc:
+        raise BrokerStorageError(f"the stored policy of offer {row.offer_id} is corrupt") from exc
+    return StoredDeposit(offer_id=int(row.offer_id), owner=row.owner, version=row.version,
+                         ciphertext=row.ciphertext, ciphertext_sha256=row.ciphertext_sha256,
+                         policy=policy, issued_at=row.issued_at,
+                         deposited_at=row.deposited_at, uses=row.uses)
+
+
+def load_deposit(session: Session, offer_id: int) -> StoredDeposit | None:
+    row = session.get(ResourceKeyRow, str(offer_id))
+    return _stored(row) if row is not None else None
+
+
+def save_deposit(session: Session, request: DepositRequest, *, now: int) -> StoredDeposit:
+    """Store ``request`` as the offer's current deposit (version + 1, uses reset) and in the history.
+
+    A request not newer (by ``issued_at``) than the stored one is a replay and is refused, so a
+    captured request can neither roll a policy back nor reset its use count.
+    """
+    row = session.get(ResourceKeyRow, str(request.offer_id))
+    if row is not None and request.issued_at <= row.issued_at:
+        raise DepositReplayed(f"offer {request.offer_id} already has a deposit issued at {row.issued_at}; "
+                              f"this one was issued at {request.issued_at}")
+    policy_json = request.policy.model_dump_json()
+    version = row.version + 1 if row is not None else 1
+    if row is None:
+        row = ResourceKeyRow(offer_id=str(request.offer_id))
+        session.add(row)
+    row.owner, row.version, row.ciphertext = request.owner, version, request.ciphertext
+    row.ciphertext_sha256, row.policy_json = request.ciphertext_sha256, policy_json
+    row.issued_at, row.deposited_at, row.uses, row.max_uses = request.issued_at, now, 0, request.policy.max_uses
+    session.add(PolicyVersionRow(offer_id=str(request.offer_id), version=version, owner=request.owner,
+                                 ciphertext_sha256=request.ciphertext_sha256, policy_json=policy_json,
+                                 issued_at=request.issued_at, deposited_at=now))
+    session.flush()
+    return _stored(row)
+
+
+def consume_use(session: Session, deposit: StoredDeposit) -> bool:
+    """Count one use of ``deposit``; False if none is left or the deposit was replaced meanwhile."""
+    limit = ResourceKeyRow.max_uses.is_(None) | (ResourceKeyRow.uses < ResourceKeyRow.max_uses)
+    result = session.execute(update(ResourceKeyRow)
+                             .where(ResourceKeyRow.offer_id == str(deposit.offer_id),
+                                    ResourceKeyRow.version == deposit.version, limit)
+                             .values(uses=ResourceKeyRow.uses + 1)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def find_revocation(session: Session, kind: str, subject: str) -> RevocationRow | None:
+    return session.get(RevocationRow, (kind, subject))
+
+
+def add_revocation(session: Session, kind: str, subject: str, reason: str, *, now: int,
+                   audit_seq: int) -> RevocationRow:
+    """Record a revocation (permanent: there is no way to lift one)."""
+    row = RevocationRow(kind=kind, subject=subject, reason=reason, revoked_at=now, audit_seq=audit_seq)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_revocations(session: Session) -> list[RevocationRow]:
+    return list(session.scalars(select(RevocationRow).order_by(RevocationRow.revoked_at)))

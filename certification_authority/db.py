@@ -1,0 +1,165 @@
+"""The CA's persistent state: one SQLAlchemy engine and the tables the key broker and audit log share.
+
+Any SQLAlchemy URL works; the default is a SQLite file under ``$ENCLAVA_CA_HOME`` (or
+``~/.local/share/enclava/ca``). Tables::
+
+    resource_keys     the current deposit per offer: age ciphertext (to the CA), policy, version, uses
+    policy_versions   every deposit ever accepted (the policy history; no ciphertext)
+    revocations       revoked certificate serials and enclave addresses
+    audit_entries     the hash-chained audit log; ``seq`` is the position in the chain
+    audit_offers      which offers each audit entry is about (the index behind an owner's view)
+
+uint256 offer ids do not fit SQL integers, so they are stored as decimal strings.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Engine, ForeignKey, Integer, LargeBinary, String, Text, create_engine, event
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from enclava.errors import ConfigError
+
+__all__ = [
+    "Base",
+    "ResourceKeyRow",
+    "PolicyVersionRow",
+    "RevocationRow",
+    "AuditEntryRow",
+    "AuditOfferRow",
+    "default_db_url",
+    "open_database",
+    "write_transaction",
+]
+
+T = TypeVar("T")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ResourceKeyRow(Base):
+    __tablename__ = "resource_keys"
+
+    offer_id: Mapped[str] = mapped_column(String(78), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(42))
+    version: Mapped[int] = mapped_column(Integer)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)  # age, to the CA's recipient; never plaintext
+    ciphertext_sha256: Mapped[str] = mapped_column(String(64))
+    policy_json: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[int] = mapped_column(Integer)  # of the signed request: later deposits must be newer
+    deposited_at: Mapped[int] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class PolicyVersionRow(Base):
+    __tablename__ = "policy_versions"
+
+    offer_id: Mapped[str] = mapped_column(String(78), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(42))
+    ciphertext_sha256: Mapped[str] = mapped_column(String(64))
+    policy_json: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[int] = mapped_column(Integer)
+    deposited_at: Mapped[int] = mapped_column(Integer)
+
+
+class RevocationRow(Base):
+    __tablename__ = "revocations"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "certificate" or "enclave"
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)  # serial hex or address
+    reason: Mapped[str] = mapped_column(Text)
+    revoked_at: Mapped[int] = mapped_column(Integer)
+    audit_seq: Mapped[int] = mapped_column(Integer)
+
+
+class AuditEntryRow(Base):
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    time: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(32))
+    offer_ids_json: Mapped[str] = mapped_column(Text)
+    order_id: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    enclave_address: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64))
+    guard: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    details_json: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditOfferRow(Base):
+    __tablename__ = "audit_offers"
+
+    offer_id: Mapped[str] = mapped_column(String(78), primary_key=True)
+    seq: Mapped[int] = mapped_column(ForeignKey("audit_entries.seq"), primary_key=True)
+
+
+def default_db_url() -> str:
+    """A SQLite file in the CA's state folder (created if missing)."""
+    home = Path(os.environ.get("ENCLAVA_CA_HOME", Path.home() / ".local" / "share" / "enclava" / "ca"))
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'ca.sqlite3'}"
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - exercised by every test
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+def open_database(db: str | Engine | sessionmaker | None = None) -> sessionmaker:
+    """A session factory over ``db`` (URL, engine or factory), with every table created."""
+    if isinstance(db, sessionmaker):
+        bind = db.kw.get("bind")
+        if bind is None:
+            raise ConfigError("the session factory given to the CA has no engine bound",
+                              hint="Build it with sessionmaker(bind=create_engine(url)).")
+        Base.metadata.create_all(bind)
+        return db
+    try:
+        engine = db if isinstance(db, Engine) else create_engine(db or default_db_url())
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ConfigError(f"the CA's database URL is invalid: {exc}",
+                          hint="Give a SQLAlchemy URL such as sqlite:////var/lib/enclava/ca.sqlite3.") from exc
+    if engine.dialect.name == "sqlite" and isinstance(db, str | None):
+        _sqlite_pragmas(engine)
+    Base.metadata.create_all(engine)
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def write_transaction(sessions: sessionmaker, work: Callable[[Session], T], *,
+                      lock: threading.Lock | threading.RLock, attempts: int = 5) -> T:
+    """Run ``work(session)`` and commit, serialized by ``lock`` in this process.
+
+    A unique-key race with another process (two writers appending the same audit ``seq``) raises
+    ``IntegrityError``; the whole transaction is then retried from scratch, up to ``attempts`` times.
+    Any other exception rolls the transaction back and propagates.
+    """
+    for attempt in range(attempts):
+        with lock, sessions() as session:
+            try:
+                result = work(session)
+                session.commit()
+                return result
+            except IntegrityError:
+                session.rollback()
+                if attempt == attempts - 1:
+                    raise
+    raise AssertionError("unreachable")  # pragma: no cover

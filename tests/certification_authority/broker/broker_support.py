@@ -1,0 +1,81 @@
+"""Helpers for the key-broker tests: the parties, one accepted order, and a broker on a real SQLite file.
+
+The order: engine offer 1 (owner A), model offer 2 (owner B), dataset offer 3 (owner A); customer
+C; accepted by provider P for a TDX enclave whose measurement is on the allow-list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+
+from eth_account import Account
+from pyrage import x25519
+
+from certification_authority.broker import (
+    InMemoryAllowList,
+    InMemoryChainView,
+    KeyBroker,
+    OrderView,
+    VerifiedEnclave,
+    build_deposit_request,
+)
+
+NOW = 1_800_000_000
+CA_ID = "enclava-ca-test"
+ENGINE, MODEL, DATASET, UNLISTED = 1, 2, 3, 99
+ENGINE_HASH = "0x" + hashlib.sha256(b"engine ciphertext").hexdigest()
+MEASUREMENT = "ab" * 48
+ORDER_ID = "0x" + hashlib.sha256(b"order one").hexdigest()
+KEYS = {ENGINE: b"engine-key-32-bytes-............!", MODEL: b"model-key-32-bytes-.............!",
+        DATASET: b"dataset-key-32-bytes-...........!"}
+
+
+def account(seed: str):
+    return Account.from_key(hashlib.sha256(seed.encode()).digest())
+
+
+OWNER_A, OWNER_B, CUSTOMER, PROVIDER, OTHER = (account(s) for s in ("owner-a", "owner-b", "customer", "provider",
+                                                                     "other"))
+OPEN_POLICY = {"allowed_engine_hashes": [ENGINE_HASH], "allowed_customers": "any"}
+
+
+class Clock:
+    def __init__(self, now: int = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return float(self.now)
+
+
+@dataclass
+class World:
+    broker: KeyBroker
+    chain: InMemoryChainView
+    allow_list: InMemoryAllowList
+    clock: Clock
+    ca_identity: x25519.Identity
+    enclave_identity: x25519.Identity
+    enclave: VerifiedEnclave
+    order: OrderView
+    db_url: str
+
+    def deposit(self, offer_id: int, policy: dict | None = None, *, owner=None, key: bytes | None = None,
+                issued_at: int | None = None):
+        owner = owner or (OWNER_B if offer_id == MODEL else OWNER_A)
+        request = build_deposit_request(owner, self.broker.ca_recipient, CA_ID, offer_id, key or KEYS[offer_id],
+                                        policy or OPEN_POLICY, issued_at=self.clock.now if issued_at is None
+                                        else issued_at)
+        return self.broker.deposit(request)
+
+    def deposit_all(self, policy: dict | None = None) -> None:
+        for offer in (ENGINE, MODEL, DATASET):
+            self.deposit(offer, policy)
+
+    def set_order(self, **changes) -> None:
+        self.order = replace(self.order, **changes)
+        self.chain.set_order(self.order)
+
+    def reopen(self) -> KeyBroker:
+        """A new broker object on the same database file (a restart)."""
+        return KeyBroker(self.db_url, self.ca_identity, CA_ID, self.chain, self.allow_list, clock=self.clock)
