@@ -1,0 +1,131 @@
+"""The CA as an HTTP service (FastAPI): challenge, certify, its own identity, revocations, and
+the key broker's deposit / release / audit endpoints. Routes parse and delegate."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+
+from cryptography.hazmat.primitives import serialization
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+from certification_authority.authority import CertificationAuthority
+from certification_authority.broker import (AuditReadRequest, DepositReceipt, DepositRequest, KeyBroker,
+                                            VerifiedEnclave, WrappedKey)
+from certification_authority.certificates import verify_enclave_certificate
+from certification_authority.errors import CertificateInvalid
+from certification_authority.verifiers import NonceStore
+from enclava.attestation.errors import EvidenceFormatError
+from enclava.attestation.evidence import Attester, Evidence
+from enclava.attestation.binding import bind_report_data
+from enclava.service import create_service_app
+
+__all__ = ["build_app", "key_release_message", "RELEASE_WINDOW_S"]
+
+RELEASE_WINDOW_S = 300
+
+
+def key_release_message(ca_id: str, order_id: str, issued_at: int) -> str:
+    """What an enclave signs (EIP-191, with its certified key) to ask for an order's keys."""
+    return json.dumps({"ca_id": ca_id, "domain": "enclava-key-release-v1", "issued_at": int(issued_at),
+                       "order_id": order_id.lower()}, sort_keys=True, separators=(",", ":"))
+
+
+class ChallengeReply(BaseModel):
+    nonce: str
+    expires_in: int
+
+
+class CertifyRequest(BaseModel):
+    evidence: dict = Field(description="Evidence JSON (enclava.attestation.Evidence.to_json)")
+    csr_pem: str
+    nonce: str
+    provider: str
+    provider_signature: str
+
+
+class KeyReleaseRequest(BaseModel):
+    certificate_pem: str
+    order_id: str
+    issued_at: int
+    signature: str
+
+
+def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: NonceStore, *,
+              ca_id: str, self_attester: Attester | None, nonce_ttl_s: int, clock=time.time) -> FastAPI:
+    app = create_service_app("enclava-ca", description="Enclava certification authority and key broker.")
+    ca_pem = authority.ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    @app.post("/v1/challenge", response_model=ChallengeReply, tags=["attestation"])
+    def challenge() -> ChallengeReply:
+        """A single-use nonce that the enclave's evidence must bind (report_data)."""
+        return ChallengeReply(nonce=nonces.issue().hex(), expires_in=nonce_ttl_s)
+
+    @app.post("/v1/certify", tags=["attestation"])
+    def certify(request: CertifyRequest) -> dict:
+        """Verify evidence + CSR; issue a certificate and register the enclave on chain."""
+        try:
+            evidence = Evidence.from_json(json.dumps(request.evidence))
+            nonce = bytes.fromhex(request.nonce.removeprefix("0x"))
+        except ValueError as exc:
+            raise EvidenceFormatError("the evidence or nonce is malformed") from exc
+        result = authority.certify(evidence=evidence, csr_pem=request.csr_pem, nonce=nonce,
+                                   provider=request.provider, provider_signature=request.provider_signature)
+        return {**asdict(result), "ca_certificate_pem": ca_pem}
+
+    @app.get("/v1/ca", tags=["attestation"])
+    def identity(nonce: str | None = None) -> dict:
+        """The CA's certificate, signer address, age recipient, and its own TEE evidence.
+
+        Pass ``nonce`` (32 bytes hex) to get fresh evidence that binds it to the CA's key.
+        """
+        reply = {"ca_id": ca_id, "ca_certificate_pem": ca_pem, "signer_address": authority.keys.signer.address,
+                 "age_recipient": broker.ca_recipient, "evidence": None}
+        if self_attester is not None:
+            raw = bytes.fromhex(nonce.removeprefix("0x")) if nonce else bytes(32)
+            spki = authority.ca_cert.public_key().public_bytes(serialization.Encoding.DER,
+                                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+            reply["evidence"] = json.loads(self_attester.attest(bind_report_data(raw, spki)).to_json())
+        return reply
+
+    @app.get("/v1/revocations", tags=["attestation"])
+    def revocations() -> list[dict]:
+        """The revocation list: revoked certificate serials and enclave addresses."""
+        return [r.model_dump() for r in broker.revocations()]
+
+    @app.post("/v1/keys/deposit", response_model=DepositReceipt, tags=["keys"])
+    def deposit(request: DepositRequest) -> DepositReceipt:
+        """Deposit a resource key (age-encrypted to the CA) under a policy, signed by the owner."""
+        return broker.deposit(request)
+
+    @app.post("/v1/keys/release", response_model=list[WrappedKey], tags=["keys"])
+    def release(request: KeyReleaseRequest) -> list[WrappedKey]:
+        """An enclave asks for an order's keys; they leave wrapped to its certified age key."""
+        now = int(clock())
+        facts = verify_enclave_certificate(request.certificate_pem.encode(), authority.ca_cert, now=now)
+        if abs(now - request.issued_at) > RELEASE_WINDOW_S:
+            raise CertificateInvalid("the key request is stale", code="request_stale",
+                                     hint="Sign a fresh request with the current time.")
+        message = encode_defunct(text=key_release_message(ca_id, request.order_id, request.issued_at))
+        try:
+            signer = Account.recover_message(message, signature=request.signature)
+        except Exception as exc:  # malformed signature of any shape
+            raise CertificateInvalid("the key request signature is malformed") from exc
+        if signer.lower() != facts.enclave_address.lower():
+            raise CertificateInvalid("the key request is not signed by the certified enclave key")
+        enclave = VerifiedEnclave(certificate_serial=facts.serial, tee_type=facts.tee_type,
+                                  measurement=facts.measurement, enclave_address=facts.enclave_address,
+                                  provider_address=facts.provider_address, age_recipient=facts.age_recipient,
+                                  not_after=facts.not_after, simulated=facts.simulated)
+        return broker.release(enclave, request.order_id)
+
+    @app.post("/v1/audit", tags=["keys"])
+    def audit(request: AuditReadRequest) -> dict:
+        """An owner reads (with a wallet signature) the audit entries about their resource."""
+        return broker.audit_for_owner(request).model_dump(mode="json")
+
+    return app

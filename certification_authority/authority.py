@@ -1,0 +1,125 @@
+"""The certification step: evidence + CSR in, certificate + on-chain registration out.
+
+Guards run in this fixed order, each raising its own typed error, and every decision is logged
+without key material: parse the CSR → check the provider's consent → verify the evidence (vendor
+chain, report_data binding to the CSR's key, nonce, debug, TCB, on-chain allow-list) → issue the
+certificate → sign and submit ``registerEnclave``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from certification_authority.certificates import enclave_address_of, issue_enclave_certificate
+from certification_authority.errors import CertificateInvalid
+from certification_authority.onchain import EnclaveRegistrar, EnclaveRegistration
+from certification_authority.sealing import CaKeys
+from certification_authority.verifiers import EvidenceVerifier
+from enclava.attestation.evidence import Evidence
+from enclava.chain.types import measurement_digest, onchain_tee
+from enclava.logs import get_logger
+
+__all__ = ["CertificationAuthority", "CertifyResult", "provider_consent_message"]
+
+log = get_logger("enclava.ca.certify")
+
+
+def provider_consent_message(enclave_address: str, nonce_hex: str) -> str:
+    """What the provider signs (EIP-191) to vouch that an enclave runs on its machine."""
+    return json.dumps({"domain": "enclava-certify-v1", "enclave": enclave_address.lower(),
+                       "nonce": nonce_hex.lower()}, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class CertifyResult:
+    certificate_pem: str
+    enclave_address: str
+    serial: int
+    tee_type: int
+    measurement_digest: str
+    expires_at: int
+    simulated: bool
+    registry_signature: str
+    registration_tx: str | None
+
+
+class CertificationAuthority:
+    def __init__(self, keys: CaKeys, ca_cert: x509.Certificate, verifier: EvidenceVerifier, *,
+                 registrar: EnclaveRegistrar | None, lifetime_s: int = 3600,
+                 clock: Callable[[], float] = time.time,
+                 on_issued: Callable[[CertifyResult, str], None] | None = None) -> None:
+        self.keys = keys
+        self.ca_cert = ca_cert
+        self._verifier = verifier
+        self._registrar = registrar
+        self._lifetime_s = lifetime_s
+        self._clock = clock
+        self._on_issued = on_issued
+
+    # -- guards, in order --------------------------------------------------------------------
+    @staticmethod
+    def guard_csr(csr_pem: str) -> tuple[x509.CertificateSigningRequest, bytes, str]:
+        try:
+            csr = x509.load_pem_x509_csr(csr_pem.encode())
+        except ValueError as exc:
+            raise CertificateInvalid("the CSR is not a PEM certificate request") from exc
+        if not csr.is_signature_valid:
+            raise CertificateInvalid("the CSR's signature does not verify")
+        key = csr.public_key()
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise CertificateInvalid("the CSR key must be secp256k1")
+        spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return csr, spki, enclave_address_of(key)
+
+    @staticmethod
+    def guard_provider_consent(enclave: str, nonce: bytes, provider: str, signature: str) -> None:
+        message = encode_defunct(text=provider_consent_message(enclave, nonce.hex()))
+        try:
+            signer = Account.recover_message(message, signature=signature)
+        except Exception as exc:  # malformed signature bytes of any kind
+            raise CertificateInvalid("the provider's consent signature is malformed", code="provider_consent_invalid",
+                                     hint="The provider node must sign provider_consent_message().") from exc
+        if signer.lower() != provider.lower():
+            raise CertificateInvalid("the consent is not signed by the named provider", code="provider_consent_invalid",
+                                     hint="The provider node must sign with its registered wallet.")
+
+    # -- the operation -----------------------------------------------------------------------
+    def certify(self, *, evidence: Evidence, csr_pem: str, nonce: bytes, provider: str,
+                provider_signature: str) -> CertifyResult:
+        csr, spki, enclave = self.guard_csr(csr_pem)
+        self.guard_provider_consent(enclave, nonce, provider, provider_signature)
+        now = int(self._clock())
+        result = self._verifier.verify(evidence, nonce=nonce, enclave_public_key_der=spki, now=now)
+        claims = result.claims
+        tee = int(onchain_tee(claims.tee_type, simulated=claims.simulated))
+        cert = issue_enclave_certificate(self.keys.cert_key, self.ca_cert, csr, tee_type=tee,
+                                         measurement=claims.measurement, provider_address=provider,
+                                         simulated=claims.simulated, now=now, lifetime_s=self._lifetime_s)
+        expires_at = now + self._lifetime_s
+        digest = measurement_digest(claims.measurement)
+        registration = EnclaveRegistration(enclave, tee, digest, provider, expires_at)
+        signature, tx = b"", None
+        if self._registrar is not None:
+            signature = self._registrar.sign(registration)
+            tx = self._registrar.submit(registration, signature)
+        issued = CertifyResult(
+            certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+            enclave_address=enclave, serial=cert.serial_number, tee_type=tee,
+            measurement_digest="0x" + digest.hex(), expires_at=expires_at, simulated=claims.simulated,
+            registry_signature="0x" + signature.hex(), registration_tx=tx,
+        )
+        log.info("enclave certified", extra={"enclave": enclave, "provider": provider, "tee_type": tee,
+                                             "simulated": claims.simulated, "serial": str(cert.serial_number),
+                                             "checks": ",".join(result.checks)})
+        if self._on_issued:
+            self._on_issued(issued, provider)
+        return issued

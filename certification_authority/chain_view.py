@@ -1,0 +1,81 @@
+"""The broker's view of orders and offers, read from the real chain.
+
+The marketplace stores an order as the hash of its terms; the terms themselves travel in the
+``OrderCreated`` event. So an order is rebuilt from that event (found by its indexed id) plus the
+contract's ``orderState`` and ``deadlineOf``.
+"""
+
+from __future__ import annotations
+
+from web3 import Web3
+
+from certification_authority.broker.chain import OrderStatus, OrderView
+from enclava.chain.contracts import ContractSet
+from enclava.chain.types import measurement_digest
+from enclava.attestation.evidence import TeeType
+
+__all__ = ["Web3ChainView", "OnChainBrokerAllowList", "VerifierAllowList"]
+
+
+class Web3ChainView:
+    def __init__(self, contracts: ContractSet, *, from_block: int = 0) -> None:
+        self._c = contracts
+        self._from_block = from_block
+
+    def offer_owner(self, offer_id: int) -> str | None:
+        resource = self._c.offer_registry.functions.getResource(int(offer_id)).call()
+        owner = resource[0] if isinstance(resource, (list, tuple)) else resource["owner"]
+        return None if int(owner, 16) == 0 else Web3.to_checksum_address(owner)
+
+    def order_terms(self, order_id: str):
+        topic = Web3.to_bytes(hexstr=order_id).rjust(32, b"\0")
+        event = self._c.marketplace.events.OrderCreated
+        logs = event.get_logs(from_block=self._from_block, argument_filters={"orderId": topic})
+        return logs[-1]["args"]["terms"] if logs else None
+
+    def order(self, order_id: str) -> OrderView | None:
+        terms = self.order_terms(order_id)
+        if terms is None:
+            return None
+        state = self._c.marketplace.functions.orderState(order_id).call()
+        status = OrderStatus(int(state[0]))
+        deadline = int(self._c.marketplace.functions.deadlineOf(terms_tuple(terms)).call()) if status == OrderStatus.ACCEPTED else 0
+        payments = terms["payments"]
+        return OrderView(
+            order_id=order_id, status=status, customer=terms["customer"], provider=terms["provider"],
+            engine_offer_id=int(payments[0]["resourceId"]), engine_hash="0x" + bytes(terms["engineHash"]).hex(),
+            deadline=deadline, resource_offer_ids=tuple(int(p["resourceId"]) for p in payments[1:]),
+            tee_type=int(terms["teeType"]),
+        )
+
+
+def terms_tuple(terms) -> tuple:
+    """An ``OrderTerms`` event value as the tuple a contract call takes."""
+    return (terms["nonce"], terms["customer"], terms["provider"], terms["teeOfferId"], terms["teeType"],
+            terms["pricePerSecond"], terms["maxDuration"], terms["engineHash"], terms["inputsHash"],
+            terms["recipientKeyHash"], [(p["resourceId"], p["payee"], p["amount"]) for p in terms["payments"]])
+
+
+class VerifierAllowList:
+    """The verifiers' ``MeasurementAllowList`` (TeeType, raw bytes) over the attestation registry."""
+
+    _CODES = {TeeType.TDX: 1, TeeType.SEV_SNP: 2, TeeType.SIMULATED: 3}
+
+    def __init__(self, contracts: ContractSet) -> None:
+        self._registry = contracts.attestation_registry
+
+    def is_allowed(self, tee_type: TeeType, measurement: bytes) -> bool:
+        return self.is_allowed_digest(self._CODES[tee_type], measurement_digest(measurement))
+
+    def is_allowed_digest(self, tee_code: int, digest: bytes) -> bool:
+        return bool(self._registry.functions.isMeasurementAllowed(int(tee_code), digest).call())
+
+
+class OnChainBrokerAllowList:
+    """The broker's ``MeasurementAllowList`` (TEE code, raw measurement hex) over the same registry."""
+
+    def __init__(self, contracts: ContractSet) -> None:
+        self._inner = VerifierAllowList(contracts)
+
+    def is_allowed(self, tee_type: int, measurement: str) -> bool:
+        return self._inner.is_allowed_digest(tee_type, measurement_digest(bytes.fromhex(measurement)))

@@ -1,0 +1,73 @@
+"""Build a running CA from its settings: unseal keys, load or create the CA certificate, connect
+to the chain, and assemble the verifier, the certifier and the key broker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from fastapi import FastAPI
+
+from certification_authority.app import build_app
+from certification_authority.authority import CertificationAuthority
+from certification_authority.broker import KeyBroker
+from certification_authority.certificates import issue_ca_certificate
+from certification_authority.chain_view import OnChainBrokerAllowList, VerifierAllowList, Web3ChainView
+from certification_authority.onchain import EnclaveRegistrar
+from certification_authority.sealing import CaKeys, FileSealingKey, load_or_create_keys
+from certification_authority.settings import CaSettings
+from certification_authority.verifiers import EvidenceVerifier, InMemoryNonceStore
+from enclava.attestation.simulated import SimulatedTdxAttester
+from enclava.chain import ChainClient
+from enclava.chain.contracts import ContractSet
+from enclava.errors import ConfigError
+
+__all__ = ["create_ca_app", "load_ca_certificate"]
+
+
+def load_ca_certificate(keys: CaKeys, path: Path, ca_id: str) -> x509.Certificate:
+    """The CA certificate for the sealed key: reused across restarts, reissued if the key changed."""
+    public = keys.cert_key.public_key().public_numbers()
+    if path.exists():
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        if cert.public_key().public_numbers() == public:  # type: ignore[union-attr]
+            return cert
+    cert = issue_ca_certificate(keys.cert_key, ca_id)
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert
+
+
+def _chain(settings: CaSettings) -> tuple[ChainClient, ContractSet, int]:
+    if settings.manifest:
+        data = json.loads(Path(settings.manifest).read_text())
+        rpc, addresses, start = data["rpc_url"], data["contracts"], int(data.get("deploy_block") or 0)
+    elif settings.rpc_url:
+        raise ConfigError("CA_RPC_URL without contract addresses is not supported yet",
+                          hint="Point CA_MANIFEST at a deployment manifest.")
+    else:
+        raise ConfigError("the CA needs the chain", hint="Set CA_MANIFEST to the devnet manifest.")
+    chain = ChainClient(rpc)
+    return chain, ContractSet(chain.w3, addresses), start
+
+
+def create_ca_app(settings: CaSettings | None = None) -> FastAPI:
+    settings = settings or CaSettings()
+    state = settings.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    sealing = FileSealingKey(settings.sealing_key_file or state / "sealing.key")
+    keys = load_or_create_keys(state / "ca-keys.sealed", sealing, signer_key=settings.signer_key or None)
+    ca_cert = load_ca_certificate(keys, state / "ca-cert.pem", settings.ca_id)
+    chain, contracts, start_block = _chain(settings)
+    nonces = InMemoryNonceStore(ttl_s=settings.nonce_ttl_s)
+    verifier = EvidenceVerifier(allow_list=VerifierAllowList(contracts), nonce_store=nonces,
+                                insecure_allow_simulated_tee=settings.insecure_allow_simulated_tee)
+    authority = CertificationAuthority(keys, ca_cert, verifier, registrar=EnclaveRegistrar(chain, contracts, keys.signer),
+                                       lifetime_s=settings.certificate_lifetime_s)
+    broker = KeyBroker(settings.db_url(), keys.age_identity, settings.ca_id,
+                       Web3ChainView(contracts, from_block=start_block), OnChainBrokerAllowList(contracts))
+    self_attester = (SimulatedTdxAttester(bytes.fromhex(settings.self_measurement))
+                     if settings.insecure_allow_simulated_tee else None)
+    return build_app(authority, broker, nonces, ca_id=settings.ca_id, self_attester=self_attester,
+                     nonce_ttl_s=settings.nonce_ttl_s)

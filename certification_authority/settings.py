@@ -1,0 +1,35 @@
+"""CA settings: ``CA_*`` environment variables (or a .env file). Security loosening is opt-in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["CaSettings"]
+
+
+class CaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CA_", env_file=None, extra="forbid")
+
+    ca_id: str = "enclava-ca"
+    #: folder for the sealed keys, the CA certificate and the SQLite database
+    state_dir: Path = Path(".enclava-ca")
+    #: SQLAlchemy URL; empty means SQLite in ``state_dir``
+    database_url: str = ""
+    #: simulated-TEE sealing key file; on hardware the key comes from the TEE instead
+    sealing_key_file: Path | None = None
+    #: accept evidence from the simulated TEE (development only; certificates are marked simulated)
+    insecure_allow_simulated_tee: bool = False
+    certificate_lifetime_s: int = 3600
+    nonce_ttl_s: int = 300
+    #: chain access: RPC URL + contract addresses, or a devnet manifest to read them from
+    rpc_url: str = ""
+    manifest: Path | None = None
+    #: secp256k1 key imported as the CA signer on first start (devnet only; otherwise generated)
+    signer_key: str = ""
+    #: measurement (hex) the CA itself runs as, reported in its own simulated evidence
+    self_measurement: str = "00" * 48
+
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.state_dir / 'ca.sqlite').resolve()}"
