@@ -10,16 +10,18 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from enclava.devnet.accounts import dev_account
 from enclava.devnet.manifest import Manifest
+from enclava.devnet.measurements import devnet_allowed_digests
 from enclava.errors import DevnetError
 from enclava.paths import devnet_home, project_root
 
-__all__ = ["deploy_contracts", "brownie_network_id"]
+__all__ = ["deploy_available", "deploy_contracts", "brownie_network_id"]
 
 
 def brownie_network_id(devnet: str) -> str:
@@ -36,10 +38,14 @@ def _brownie(*args: str, env: dict[str, str] | None = None, timeout: float = 300
     )
 
 
+def deploy_available() -> bool:
+    return (project_root() / "scripts" / "deploy.py").exists()
+
+
 def deploy_contracts(manifest: Manifest) -> dict[str, Any]:
     """Run scripts/deploy.py against the devnet; returns its JSON (``{}`` if there is no script yet)."""
     root = project_root()
-    if not (root / "scripts" / "deploy.py").exists():
+    if not deploy_available():
         return {}
     network = brownie_network_id(manifest.name)
     out = Path(manifest.state_dir) / "deployment.json"
@@ -47,6 +53,9 @@ def deploy_contracts(manifest: Manifest) -> dict[str, Any]:
     devnet_home().mkdir(parents=True, exist_ok=True)
     with open(devnet_home() / ".brownie.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        # brownie records live deployments per chain id and reloads them on connect; every devnet is
+        # a fresh chain with the same id, so earlier records would point at missing contracts
+        shutil.rmtree(root / "build" / "deployments", ignore_errors=True)
         settings = [f"host={manifest.rpc_url}", f"chainid={manifest.chain_id}"]
         if _brownie("networks", "modify", network, *settings).returncode != 0:
             added = _brownie("networks", "add", "Ethereum", network, *settings)
@@ -59,6 +68,7 @@ def deploy_contracts(manifest: Manifest) -> dict[str, Any]:
                 "ENCLAVA_DEPLOY_OUT": str(out),
                 "ENCLAVA_ALLOW_SIMULATED": "1",
                 "ENCLAVA_CA_SIGNERS": dev_account("ca").address,
+                "ENCLAVA_SIMULATED_MEASUREMENTS": ",".join(devnet_allowed_digests()),
             },
         )
     if result.returncode != 0 or not out.exists():

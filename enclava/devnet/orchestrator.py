@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Iterator
 
 from enclava.devnet.accounts import ACCOUNT_COUNT, dev_account
-from enclava.devnet.deploy import deploy_contracts
+from enclava.devnet.deploy import deploy_available, deploy_contracts
 from enclava.devnet.manifest import DEFAULT_DEVNET, Manifest, ServiceRecord
 from enclava.devnet.ports import free_ports
 from enclava.devnet.processes import is_alive, spawn, stop_group, tagged_processes
-from enclava.devnet.services import CHAIN_ID, ServiceSpec, core_services
+from enclava.devnet.services import CHAIN_ID, ServiceSpec, contract_services, core_services
 from enclava.errors import DevnetError
 from enclava.logs import get_logger
 from enclava.paths import devnet_home
@@ -61,6 +61,7 @@ def _read_manifest(state: Path) -> Manifest | None:
 
 def _health(manifest: Manifest, specs: list[ServiceSpec]) -> dict[str, bool]:
     result = {}
+    specs = specs + [spec for spec in contract_services() if spec.name in manifest.services]
     for spec in specs:
         record = manifest.services.get(spec.name)
         port = int(record.url.rsplit(":", 1)[1].split("/")[0]) if record else 0
@@ -73,47 +74,57 @@ def up(name: str = DEFAULT_DEVNET, *, deploy: bool = True, timeout: float = 90.0
     specs = core_services()
     with _locked(name) as state:
         existing = _read_manifest(state)
-        if existing and all(_health(existing, specs).values()):
+        wants_contracts = deploy and deploy_available()
+        if existing and all(_health(existing, specs).values()) and (existing.contracts or not wants_contracts):
             log.info("devnet already running", extra={"devnet": name})
             return existing
         _stop_everything(name, existing)
 
-        names = [spec.name for spec in specs] + [extra for spec in specs for extra in spec.extra_ports]
+        late = contract_services() if deploy and deploy_available() else []
+        every = specs + late
+        names = [spec.name for spec in every] + [extra for spec in every for extra in spec.extra_ports]
         ports = dict(zip(names, free_ports(len(names))))
         records: dict[str, ServiceRecord] = {}
         try:
-            for spec in specs:
-                env = spec.prepare(state, ports) if spec.prepare else {}
-                log_path = state / "logs" / f"{spec.name}.log"
-                pid = spawn(spec.command(state, ports), log_path=log_path, env=env, tag=_tag(name), cwd=state)
-                records[spec.name] = ServiceRecord(spec.name, pid, spec.url(ports[spec.name]), str(log_path))
-            _wait_healthy(specs, ports, records, timeout)
+            _start(name, state, specs, ports, records, timeout)
+            manifest = Manifest(
+                name=name,
+                state_dir=str(state),
+                chain_id=CHAIN_ID,
+                rpc_url=records["anvil"].url,
+                ipfs_api=records["ipfs"].url,
+                ipfs_gateway=f"http://127.0.0.1:{ports['ipfs_gateway']}",
+                redis_url=records["redis"].url,
+                accounts=[dev_account(i).address for i in range(ACCOUNT_COUNT)],
+                services=records,
+                started_at=time.time(),
+            )
+            manifest.save()
+            if deploy:
+                deployment = deploy_contracts(manifest)
+                if deployment:
+                    manifest.contracts = deployment["contracts"]
+                    manifest.deploy_block = deployment.get("block")
+                    manifest.save()
+                    _start(name, state, late, ports, records, timeout)
+                    manifest.save()
         except BaseException:
             _stop_records(records)
             _sweep(name)
+            (state / "manifest.json").unlink(missing_ok=True)
             raise
-
-        manifest = Manifest(
-            name=name,
-            state_dir=str(state),
-            chain_id=CHAIN_ID,
-            rpc_url=records["anvil"].url,
-            ipfs_api=records["ipfs"].url,
-            ipfs_gateway=f"http://127.0.0.1:{ports['ipfs_gateway']}",
-            redis_url=records["redis"].url,
-            accounts=[dev_account(i).address for i in range(ACCOUNT_COUNT)],
-            services=records,
-            started_at=time.time(),
-        )
-        manifest.save()
-        if deploy:
-            deployment = deploy_contracts(manifest)
-            if deployment:
-                manifest.contracts = deployment["contracts"]
-                manifest.deploy_block = deployment.get("block")
-                manifest.save()
         log.info("devnet up", extra={"devnet": name, "rpc_url": manifest.rpc_url})
         return manifest
+
+
+def _start(name: str, state: Path, specs: list[ServiceSpec], ports: dict[str, int],
+           records: dict[str, ServiceRecord], timeout: float) -> None:
+    for spec in specs:
+        env = spec.prepare(state, ports) if spec.prepare else {}
+        log_path = state / "logs" / f"{spec.name}.log"
+        pid = spawn(spec.command(state, ports), log_path=log_path, env=env, tag=_tag(name), cwd=state)
+        records[spec.name] = ServiceRecord(spec.name, pid, spec.url(ports[spec.name]), str(log_path))
+    _wait_healthy(specs, ports, records, timeout)
 
 
 def _wait_healthy(specs: list[ServiceSpec], ports: dict[str, int], records: dict[str, ServiceRecord],

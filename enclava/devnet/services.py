@@ -18,7 +18,7 @@ from enclava.devnet.accounts import ACCOUNT_COUNT, DEV_MNEMONIC
 from enclava.errors import DevnetError
 from enclava.paths import find_tool
 
-__all__ = ["ServiceSpec", "CHAIN_ID", "core_services"]
+__all__ = ["ServiceSpec", "CHAIN_ID", "core_services", "contract_services"]
 
 CHAIN_ID = 31337
 
@@ -128,3 +128,33 @@ def core_services() -> list[ServiceSpec]:
                     extra_ports=("ipfs_gateway",)),
         ServiceSpec("redis", _redis_command, lambda p: f"redis://127.0.0.1:{p}/0", _redis_healthy),
     ]
+
+
+def _ca_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
+    from enclava.devnet.accounts import dev_account
+
+    return {
+        "CA_STATE_DIR": str(state / "ca"),
+        "CA_MANIFEST": str(state / "manifest.json"),
+        # the devnet has no TEE: accept the simulated one, and use the funded devnet CA account
+        "CA_INSECURE_ALLOW_SIMULATED_TEE": "true",
+        "CA_SIGNER_KEY": dev_account("ca").key.hex(),
+    }
+
+
+def _ca_command(state: Path, ports: dict[str, int]) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "certification_authority.main", "--port", str(ports["ca"]), "--log-level", "info"]
+
+
+def _http_healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def contract_services() -> list[ServiceSpec]:
+    """Services that need the deployed contracts: started after the deployment."""
+    return [ServiceSpec("ca", _ca_command, lambda p: f"http://127.0.0.1:{p}", _http_healthy, _ca_prepare)]
