@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every suite: the Python tests (pytest, app environment, real devnet services) and the
-# contract tests (brownie's pytest on its own anvil). Both always run; the last line sums them up.
+# contract tests (brownie's pytest on its own anvil), then slither. All always run; the last line
+# sums them up (slither counts as one check).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p test-output
@@ -18,6 +19,10 @@ echo "=== Contract tests (brownie) ==="
 bash scripts/brownie.sh test tests/contracts 2>&1 | tee test-output/contracts.log
 sol_rc=${PIPESTATUS[0]}
 
+echo "=== Static analysis (slither, high/medium findings fail) ==="
+bash scripts/slither.sh 2>&1 | tail -5 | tee test-output/slither.log
+slither_rc=${PIPESTATUS[0]}
+
 passed=0; failed=0; skipped=0
 for log in test-output/python.log test-output/contracts.log; do
   passed=$((passed + $(summary "$log" passed)))
@@ -26,6 +31,7 @@ for log in test-output/python.log test-output/contracts.log; do
 done
 # Skips count as failures: every test here needs only what the project installs.
 failed=$((failed + skipped))
-[[ $py_rc -eq 0 && $sol_rc -eq 0 && $failed -eq 0 ]] || rc=1
+if [[ $slither_rc -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+[[ $py_rc -eq 0 && $sol_rc -eq 0 && $slither_rc -eq 0 && $failed -eq 0 ]] || rc=1
 echo "${passed} passed, ${failed} failed"
 exit "${rc:-0}"

@@ -1,0 +1,250 @@
+"""Gas per contract function and for a full order lifecycle; prints a table, writes JSON.
+
+    python3 bench/gas.py                     # re-runs itself through brownie on the test chain
+    bash scripts/brownie.sh run "$PWD/bench/gas.py" --network anvil     # the same, by hand
+
+Brownie runs scripts by absolute path outside scripts/, hence the re-exec. Writes
+bench/results/gas.json (override with ENCLAVA_GAS_OUT). The lifecycle is what one order costs
+everyone: create (engine + two customer inputs) + accept + complete + the engine owner's and the
+provider's withdrawals, on accounts with no credit yet (the dearest case: every credit is a fresh
+storage slot). Gas figures are deterministic; nothing here is timed or asserted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = 300_000
+SIMULATED, ENGINE, MODEL, DATASET = 3, 1, 2, 3
+MEASUREMENT = b"\xaa" * 32
+DURATION = 600
+
+
+def main():
+    import warnings
+
+    warnings.filterwarnings("ignore", r"rpc\.\w+ should not be called directly", FutureWarning)
+    from brownie import accounts, chain
+    from eth_account import Account
+    from eth_utils import keccak
+
+    from scripts.deploy import deploy
+
+    gov, provider, owner, data_owner, customer, relayer, provider2 = (accounts[i] for i in range(7))
+    manifest = deploy(gov)
+    c = _contracts(manifest)
+    ca = Account.from_key(keccak(text="bench-ca"))
+    enclave = Account.from_key(keccak(text="bench-enclave"))
+    owner_key = Account.from_key(keccak(text="bench-owner"))
+    gas: dict[str, int] = {}
+
+    def record(name, tx):
+        gas[name] = tx.gas_used
+        return tx
+
+    # --- governance and attestation
+    record("AttestationRegistry.addCaSigner", c.attestation.addCaSigner(ca.address, {"from": gov}))
+    record("AttestationRegistry.allowMeasurement", c.attestation.allowMeasurement(SIMULATED, MEASUREMENT, {"from": gov}))
+    cert = {"enclave": enclave.address, "teeType": SIMULATED, "measurement": MEASUREMENT, "provider": provider.address, "expiresAt": chain.time() + 86400}
+    record("AttestationRegistry.registerEnclave", c.attestation.registerEnclave(tuple(cert.values()), _sign(ca, "EnclaveCertificate", c.attestation, cert), {"from": relayer}))
+
+    # --- providers and offers
+    record("ProviderRegistry.register", c.providers.register({"from": provider, "value": 10**18}))
+    record("ProviderRegistry.addStake", c.providers.addStake({"from": provider, "value": 10**17}))
+    offer = record("ProviderRegistry.publishOffer", c.providers.publishOffer(SIMULATED, b"H100".ljust(32, b"\0"), 10**12, 4, {"from": provider})).return_value
+    record("ProviderRegistry.updateOffer", c.providers.updateOffer(offer, 10**12, 4, True, {"from": provider}))
+
+    # --- resources, directly and through a relayer
+    engine = record("OfferRegistry.listResource", c.offers.listResource(_listing(ENGINE, b"engine", 10**15), {"from": owner})).return_value
+    model = c.offers.listResource(_listing(MODEL, b"model", 2 * 10**15), {"from": owner}).return_value
+    dataset = c.offers.listResource(_listing(DATASET, b"dataset", 3 * 10**15), {"from": data_owner}).return_value
+    record("OfferRegistry.updateResource", c.offers.updateResource(model, ("bafy-model-2", _sha(b"model"), 2 * 10**15, "bafy-meta", True), {"from": owner}))
+    deadline = chain.time() + 3600
+    item = _listing(DATASET, b"signed", 10**15)
+    message = {"owner": owner_key.address, "kind": item[0], "cid": item[1], "contentHash": item[2], "price": item[3], "metadataCid": item[4], "nonce": 0, "deadline": deadline}
+    signed = record("OfferRegistry.listResourceBySig", c.offers.listResourceBySig(owner_key.address, item, deadline, _sign(owner_key, "ListResource", c.offers, message), {"from": relayer})).return_value
+    update = ("bafy-signed-2", _sha(b"signed-2"), 2 * 10**15, "bafy-meta", True)
+    message = {"resourceId": signed, "cid": update[0], "contentHash": update[1], "price": update[2], "metadataCid": update[3], "active": True, "nonce": 1, "deadline": deadline}
+    record("OfferRegistry.updateResourceBySig", c.offers.updateResourceBySig(signed, update, deadline, _sign(owner_key, "UpdateResource", c.offers, message), {"from": relayer}))
+    message = {"resourceId": signed, "nonce": 2, "deadline": deadline}
+    record("OfferRegistry.retireResourceBySig", c.offers.retireResourceBySig(signed, deadline, _sign(owner_key, "RetireResource", c.offers, message), {"from": relayer}))
+    spare = c.offers.listResource(_listing(MODEL, b"spare", 1), {"from": owner}).return_value
+    record("OfferRegistry.retireResource", c.offers.retireResource(spare, {"from": owner}))
+
+    # --- the lifecycle, on accounts with no credit yet
+    inputs = [("bafy-input-0", _sha(b"input-0")), ("bafy-input-1", _sha(b"input-1"))]
+    create = _create(c, customer, engine, [], offer, inputs)
+    accept = c.marketplace.acceptOrder(create.events["OrderCreated"]["orderId"], {"from": provider})
+    complete = _complete(c, create, enclave, relayer, chain, used=DURATION // 2)
+    owner_withdraw = c.marketplace.withdraw({"from": owner})
+    provider_withdraw = c.marketplace.withdraw({"from": provider})
+    customer_withdraw = c.marketplace.withdraw({"from": customer})
+    steps = {
+        "createOrder (engine + 2 inputs)": create.gas_used,
+        "acceptOrder": accept.gas_used,
+        "completeOrder": complete.gas_used,
+        "withdraw (engine owner)": owner_withdraw.gas_used,
+        "withdraw (provider)": provider_withdraw.gas_used,
+    }
+    gas.update(
+        {
+            "Marketplace.createOrder (engine + 2 inputs)": create.gas_used,
+            "Marketplace.acceptOrder": accept.gas_used,
+            "Marketplace.completeOrder (3 fresh credits)": complete.gas_used,
+            "Marketplace.withdraw": owner_withdraw.gas_used,
+        }
+    )
+
+    # --- a bigger order: engine + model + dataset, two inputs
+    big = _create(c, customer, engine, [model, dataset], offer, inputs)
+    record("Marketplace.createOrder (engine + model + dataset + 2 inputs)", big)
+    c.marketplace.acceptOrder(big.events["OrderCreated"]["orderId"], {"from": provider})
+    record("Marketplace.completeOrder (engine + model + dataset)", _complete(c, big, enclave, relayer, chain, used=DURATION // 2))
+
+    # --- the other endings
+    cancel = _create(c, customer, engine, [], offer, inputs)
+    record("Marketplace.cancelOrder", c.marketplace.cancelOrder(_terms(cancel), {"from": customer}))
+    failed = _create(c, customer, engine, [], offer, inputs)
+    c.marketplace.acceptOrder(failed.events["OrderCreated"]["orderId"], {"from": provider})
+    failure = {"orderId": bytes(failed.events["OrderCreated"]["orderId"]), "enclave": enclave.address, "reasonCode": 1}
+    record("Marketplace.failOrder", c.marketplace.failOrder(_terms(failed), tuple(failure.values()), _sign(enclave, "OrderFailure", c.marketplace, failure), {"from": relayer}))
+    late = _create(c, customer, engine, [], offer, inputs)
+    c.marketplace.acceptOrder(late.events["OrderCreated"]["orderId"], {"from": provider})
+    chain.sleep(DURATION + 3600 + 1)
+    record("Marketplace.timeoutOrder (with slash)", c.marketplace.timeoutOrder(_terms(late), {"from": relayer}))
+
+    # --- revocation and unbonding
+    record("AttestationRegistry.revokeEnclave", c.attestation.revokeEnclave(enclave.address, {"from": gov}))
+    record("AttestationRegistry.revokeMeasurement", c.attestation.revokeMeasurement(SIMULATED, MEASUREMENT, {"from": gov}))
+    record("ProviderRegistry.retireOffer", c.providers.retireOffer(offer, {"from": provider}))
+    c.providers.register({"from": provider2, "value": 10**18})
+    record("ProviderRegistry.requestUnbonding", c.providers.requestUnbonding({"from": provider2}))
+    chain.sleep(7 * 24 * 3600 + 1)
+    record("ProviderRegistry.withdrawStake", c.providers.withdrawStake({"from": provider2}))
+
+    total = sum(steps.values())
+    result = {
+        "chain_id": chain.id,
+        "functions": gas,
+        "lifecycle": {
+            "steps": steps,
+            "total": total,
+            "target": TARGET,
+            "under_target": total < TARGET,
+            "customer_refund_withdraw": customer_withdraw.gas_used,
+            "total_with_customer_withdraw": total + customer_withdraw.gas_used,
+        },
+    }
+    _print_table(gas, steps, total, customer_withdraw.gas_used)
+    out = Path(os.environ.get("ENCLAVA_GAS_OUT", ROOT / "bench" / "results" / "gas.json"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwritten to {out}")
+    return result
+
+
+class _Contracts:
+    pass
+
+
+def _contracts(manifest):
+    from brownie import AttestationRegistry, Marketplace, OfferRegistry, ProviderRegistry
+
+    c = _Contracts()
+    c.providers = ProviderRegistry.at(manifest["contracts"]["ProviderRegistry"])
+    c.offers = OfferRegistry.at(manifest["contracts"]["OfferRegistry"])
+    c.attestation = AttestationRegistry.at(manifest["contracts"]["AttestationRegistry"])
+    c.marketplace = Marketplace.at(manifest["contracts"]["Marketplace"])
+    return c
+
+
+def _sha(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def _listing(kind, content, price):
+    return (kind, f"bafy-{content.decode()}", _sha(content), price, "bafy-meta")
+
+
+def _create(c, customer, engine, resources, offer, inputs):
+    price = c.providers.getOffer(offer)["pricePerSecond"] * DURATION
+    value = price + sum(c.offers.resourceTerms(r)[3] for r in [engine, *resources])
+    return c.marketplace.createOrder(engine, resources, offer, inputs, b"\x02" * 33, DURATION, {"from": customer, "value": value})
+
+
+def _terms(create_tx):
+    t = create_tx.events["OrderCreated"]["terms"]
+    return (*t[:10], [tuple(p) for p in t[10]])
+
+
+def _complete(c, create_tx, enclave, relayer, chain, used):
+    terms = _terms(create_tx)
+    now = chain.time()
+    report = {
+        "orderId": bytes(create_tx.events["OrderCreated"]["orderId"]),
+        "engineHash": bytes(terms[7]),
+        "inputsHash": bytes(terms[8]),
+        "outputHash": _sha(b"result"),
+        "outputCid": "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+        "teeType": SIMULATED,
+        "measurement": MEASUREMENT,
+        "enclave": enclave.address,
+        "startedAt": now - used,
+        "finishedAt": now,
+    }
+    signature = _sign(enclave, "IntegrityReport", c.marketplace, report)
+    return c.marketplace.completeOrder(terms, tuple(report.values()), signature, {"from": relayer})
+
+
+_TYPES = {
+    "EnclaveCertificate": ("Enclava AttestationRegistry", [("enclave", "address"), ("teeType", "uint8"), ("measurement", "bytes32"), ("provider", "address"), ("expiresAt", "uint64")]),
+    "ListResource": ("Enclava OfferRegistry", [("owner", "address"), ("kind", "uint8"), ("cid", "string"), ("contentHash", "bytes32"), ("price", "uint96"), ("metadataCid", "string"), ("nonce", "uint256"), ("deadline", "uint256")]),
+    "UpdateResource": ("Enclava OfferRegistry", [("resourceId", "uint256"), ("cid", "string"), ("contentHash", "bytes32"), ("price", "uint96"), ("metadataCid", "string"), ("active", "bool"), ("nonce", "uint256"), ("deadline", "uint256")]),
+    "RetireResource": ("Enclava OfferRegistry", [("resourceId", "uint256"), ("nonce", "uint256"), ("deadline", "uint256")]),
+    "IntegrityReport": ("Enclava Marketplace", [("orderId", "bytes32"), ("engineHash", "bytes32"), ("inputsHash", "bytes32"), ("outputHash", "bytes32"), ("outputCid", "string"), ("teeType", "uint8"), ("measurement", "bytes32"), ("enclave", "address"), ("startedAt", "uint64"), ("finishedAt", "uint64")]),
+    "OrderFailure": ("Enclava Marketplace", [("orderId", "bytes32"), ("enclave", "address"), ("reasonCode", "uint32")]),
+}
+
+
+def _sign(signer, primary, contract, message) -> bytes:
+    from brownie import chain
+    from eth_account.messages import encode_typed_data
+
+    name, fields = _TYPES[primary]
+    full = {
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"}, {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+            primary: [{"name": n, "type": t} for n, t in fields],
+        },
+        "primaryType": primary,
+        "domain": {"name": name, "version": "1", "chainId": chain.id, "verifyingContract": contract.address},
+        "message": message,
+    }
+    return bytes(signer.sign_message(encode_typed_data(full_message=full)).signature)
+
+
+def _print_table(gas, steps, total, customer_withdraw):
+    width = max(len(k) for k in [*gas, *steps]) + 2
+    print(f"\n{'function':<{width}}{'gas':>10}")
+    print("-" * (width + 10))
+    for name, used in gas.items():
+        print(f"{name:<{width}}{used:>10,}")
+    print(f"\n{'lifecycle step':<{width}}{'gas':>10}")
+    print("-" * (width + 10))
+    for name, used in steps.items():
+        print(f"{name:<{width}}{used:>10,}")
+    print("-" * (width + 10))
+    verdict = "under" if total < TARGET else "OVER"
+    print(f"{'lifecycle total':<{width}}{total:>10,}   ({verdict} the {TARGET:,} target)")
+    print(f"{'  + customer refund withdraw':<{width}}{total + customer_withdraw:>10,}")
+
+
+if __name__ == "__main__":
+    command = ["bash", str(ROOT / "scripts" / "brownie.sh"), "run", str(Path(__file__).resolve()), "--network", "anvil"]
+    sys.exit(subprocess.call(command + sys.argv[1:], cwd=ROOT))

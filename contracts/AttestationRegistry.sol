@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {TeeType} from "./interfaces/EnclavaTypes.sol";
+import {IAttestationRegistry} from "./interfaces/IAttestationRegistry.sol";
+
+/**
+ * @title AttestationRegistry
+ * @notice CA signers, measurement allow-lists and CA-certified enclave keys. Holds no funds.
+ * @dev Governance is the owner (two-step transfer, so it can move to a multisig or timelock safely).
+ */
+contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
+    bytes32 private constant _CERTIFICATE_TYPEHASH = keccak256(
+        "EnclaveCertificate(address enclave,uint8 teeType,bytes32 measurement,address provider,uint64 expiresAt)"
+    );
+
+    bool private immutable _allowSimulated;
+
+    mapping(address ca => CaStatus) private _caStatus;
+    mapping(TeeType teeType => mapping(bytes32 measurement => bool)) private _allowed;
+    mapping(address enclave => Enclave) private _enclaves;
+
+    /**
+     * @param governance the owner that manages CAs and measurements.
+     * @param allowSimulated_ whether SIMULATED measurements may be allowed (development deployments only).
+     */
+    constructor(address governance, bool allowSimulated_)
+        Ownable(governance)
+        EIP712("Enclava AttestationRegistry", "1")
+    {
+        _allowSimulated = allowSimulated_;
+    }
+
+    // ----------------------------------------------------------------------------- CAs
+
+    /// @inheritdoc IAttestationRegistry
+    function addCaSigner(address ca) external onlyOwner {
+        if (ca == address(0)) revert AttestationZeroAddress();
+        CaStatus status = _caStatus[ca];
+        if (status != CaStatus.NONE) revert AttestationCaAlreadyKnown(ca, status);
+        _caStatus[ca] = CaStatus.ACTIVE;
+        emit CaSignerAdded(ca);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function retireCaSigner(address ca) external onlyOwner {
+        if (_caStatus[ca] != CaStatus.ACTIVE) revert AttestationCaNotActive(ca);
+        _caStatus[ca] = CaStatus.RETIRED;
+        emit CaSignerRetired(ca);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function revokeCaSigner(address ca) external onlyOwner {
+        CaStatus status = _caStatus[ca];
+        if (status != CaStatus.ACTIVE && status != CaStatus.RETIRED) revert AttestationCaNotRevocable(ca);
+        _caStatus[ca] = CaStatus.REVOKED;
+        emit CaSignerRevoked(ca);
+    }
+
+    // --------------------------------------------------------------------- measurements
+
+    /// @inheritdoc IAttestationRegistry
+    function allowMeasurement(TeeType teeType, bytes32 measurement) external onlyOwner {
+        _requireTeeType(teeType);
+        if (_allowed[teeType][measurement]) revert AttestationMeasurementAlreadyAllowed(teeType, measurement);
+        _allowed[teeType][measurement] = true;
+        emit MeasurementAllowed(teeType, measurement);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function revokeMeasurement(TeeType teeType, bytes32 measurement) external onlyOwner {
+        if (!_allowed[teeType][measurement]) revert AttestationMeasurementNotAllowed(teeType, measurement);
+        _allowed[teeType][measurement] = false;
+        emit MeasurementRevoked(teeType, measurement);
+    }
+
+    // -------------------------------------------------------------------------- enclaves
+
+    /// @inheritdoc IAttestationRegistry
+    function registerEnclave(EnclaveCertificate calldata cert, bytes calldata signature) external {
+        if (cert.enclave == address(0) || cert.provider == address(0)) revert AttestationZeroAddress();
+        _requireTeeType(cert.teeType);
+        // solhint-disable-next-line not-rely-on-time
+        if (cert.expiresAt <= block.timestamp) revert AttestationCertificateExpired(cert.expiresAt);
+        if (!_allowed[cert.teeType][cert.measurement]) {
+            revert AttestationMeasurementNotAllowed(cert.teeType, cert.measurement);
+        }
+        address signer = _recoverCertificateSigner(cert, signature);
+        if (_caStatus[signer] != CaStatus.ACTIVE) revert AttestationSignerNotCa(signer);
+
+        Enclave storage e = _enclaves[cert.enclave];
+        if (e.revoked) revert AttestationEnclaveRevoked(cert.enclave);
+        if (cert.expiresAt <= e.expiresAt) revert AttestationCertificateStale(cert.expiresAt, e.expiresAt);
+
+        e.provider = cert.provider;
+        e.teeType = cert.teeType;
+        e.expiresAt = SafeCast.toUint40(cert.expiresAt);
+        e.ca = signer;
+        e.measurement = cert.measurement;
+        emit EnclaveRegistered(cert.enclave, cert.provider, signer, cert.teeType, cert.measurement, cert.expiresAt);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function revokeEnclave(address enclave) external {
+        Enclave storage e = _enclaves[enclave];
+        if (e.provider == address(0)) revert AttestationUnknownEnclave(enclave);
+        if (msg.sender != owner() && !(msg.sender == e.ca && _caStatus[msg.sender] == CaStatus.ACTIVE)) {
+            revert AttestationUnauthorizedRevoker(msg.sender);
+        }
+        if (e.revoked) revert AttestationEnclaveRevoked(enclave);
+        e.revoked = true;
+        emit EnclaveRevoked(enclave, msg.sender);
+    }
+
+    // ----------------------------------------------------------------------------- views
+
+    /// @inheritdoc IAttestationRegistry
+    function enclaveStatus(address enclave) public view returns (EnclaveStatus status, Enclave memory record) {
+        record = _enclaves[enclave];
+        if (record.provider == address(0)) return (EnclaveStatus.UNKNOWN, record);
+        if (record.revoked) return (EnclaveStatus.REVOKED, record);
+        if (_caStatus[record.ca] == CaStatus.REVOKED) return (EnclaveStatus.CA_REVOKED, record);
+        if (!_allowed[record.teeType][record.measurement]) return (EnclaveStatus.MEASUREMENT_NOT_ALLOWED, record);
+        // solhint-disable-next-line not-rely-on-time
+        if (record.expiresAt <= block.timestamp) return (EnclaveStatus.EXPIRED, record);
+        return (EnclaveStatus.VALID, record);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function checkEnclave(address enclave) external view returns (bool valid, string memory reason) {
+        (EnclaveStatus status,) = enclaveStatus(enclave);
+        if (status == EnclaveStatus.VALID) return (true, "");
+        if (status == EnclaveStatus.UNKNOWN) return (false, "unknown enclave");
+        if (status == EnclaveStatus.REVOKED) return (false, "enclave revoked");
+        if (status == EnclaveStatus.CA_REVOKED) return (false, "CA revoked");
+        if (status == EnclaveStatus.MEASUREMENT_NOT_ALLOWED) return (false, "measurement not allowed");
+        return (false, "certificate expired");
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function getEnclave(address enclave) external view returns (Enclave memory) {
+        return _enclaves[enclave];
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function isMeasurementAllowed(TeeType teeType, bytes32 measurement) external view returns (bool) {
+        return _allowed[teeType][measurement];
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function caStatus(address ca) external view returns (CaStatus) {
+        return _caStatus[ca];
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function simulatedAllowed() external view returns (bool) {
+        return _allowSimulated;
+    }
+
+    /// @notice The EIP-712 domain separator of this contract.
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    // -------------------------------------------------------------------------- internal
+
+    function _requireTeeType(TeeType teeType) private view {
+        if (teeType == TeeType.NONE) revert AttestationInvalidTeeType();
+        if (teeType == TeeType.SIMULATED && !_allowSimulated) revert AttestationSimulatedDisabled();
+    }
+
+    function _recoverCertificateSigner(EnclaveCertificate calldata cert, bytes calldata signature)
+        private
+        view
+        returns (address signer)
+    {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                _CERTIFICATE_TYPEHASH, cert.enclave, uint8(cert.teeType), cert.measurement, cert.provider, cert.expiresAt
+            )
+        );
+        // A malformed signature recovers the zero address, which is never an active CA; the error
+        // values add nothing to that check (unused-return).
+        // slither-disable-next-line unused-return
+        (signer,,) = ECDSA.tryRecover(_hashTypedDataV4(structHash), signature);
+    }
+}

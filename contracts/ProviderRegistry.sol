@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {TeeType} from "./interfaces/EnclavaTypes.sol";
+import {IMarketplace} from "./interfaces/IMarketplace.sol";
+import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
+
+/**
+ * @title ProviderRegistry
+ * @notice Compute providers' stakes and TEE capacity offers. This contract holds exactly the sum of
+ * all providers' stakes; slashed stake leaves it for the marketplace, credited to the customer.
+ * @dev The owner only sets the marketplace, once ({setMarketplace}).
+ */
+contract ProviderRegistry is IProviderRegistry, Ownable {
+    uint256 private constant _BPS = 10_000;
+
+    uint256 private immutable _minStake;
+    uint256 private immutable _unbondingDelay;
+    uint256 private immutable _slashBps;
+
+    address private _marketplace;
+    uint256 private _offerCount;
+    mapping(address account => Provider) private _providers;
+    mapping(uint256 offerId => Offer) private _offers;
+
+    modifier onlyMarketplace() {
+        if (msg.sender != _marketplace) revert ProviderUnauthorizedMarketplace(msg.sender);
+        _;
+    }
+
+    /**
+     * @param minStake_ the minimum stake, in wei, to register and to accept orders.
+     * @param unbondingDelay_ seconds between {requestUnbonding} and the earliest {withdrawStake}.
+     * @param slashBps_ share of the stake slashed per timed-out order, in basis points (at most 10,000).
+     * @param initialOwner the account allowed to set the marketplace.
+     */
+    constructor(uint256 minStake_, uint256 unbondingDelay_, uint256 slashBps_, address initialOwner)
+        Ownable(initialOwner)
+    {
+        if (minStake_ == 0) revert ProviderZeroValue();
+        if (slashBps_ > _BPS) revert ProviderInvalidSlashBps(slashBps_);
+        _minStake = minStake_;
+        _unbondingDelay = unbondingDelay_;
+        _slashBps = slashBps_;
+    }
+
+    // ---------------------------------------------------------------------------------- stake
+
+    /// @inheritdoc IProviderRegistry
+    function register() external payable {
+        Provider storage p = _providers[msg.sender];
+        if (p.registered) revert ProviderAlreadyRegistered(msg.sender);
+        if (msg.value < _minStake) revert ProviderStakeTooLow(msg.value, _minStake);
+        p.stake = SafeCast.toUint96(msg.value);
+        p.registered = true;
+        emit ProviderRegistered(msg.sender, msg.value);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function addStake() external payable {
+        Provider storage p = _requireRegistered(msg.sender);
+        if (msg.value == 0) revert ProviderZeroValue();
+        uint256 stake = p.stake + msg.value;
+        p.stake = SafeCast.toUint96(stake);
+        emit StakeAdded(msg.sender, msg.value, stake);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function requestUnbonding() external {
+        Provider storage p = _requireRegistered(msg.sender);
+        if (p.unbondingAt != 0) revert ProviderIsUnbonding(msg.sender);
+        uint256 availableAt = block.timestamp + _unbondingDelay;
+        p.unbondingAt = SafeCast.toUint40(availableAt);
+        emit UnbondingRequested(msg.sender, availableAt);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function withdrawStake() external {
+        Provider storage p = _requireRegistered(msg.sender);
+        uint256 availableAt = p.unbondingAt;
+        if (availableAt == 0) revert ProviderNotUnbonding(msg.sender);
+        if (block.timestamp < availableAt) revert ProviderUnbondingPending(availableAt);
+        if (p.openOrders != 0) revert ProviderHasOpenOrders(p.openOrders);
+        uint256 amount = p.stake;
+        delete _providers[msg.sender];
+        emit StakeWithdrawn(msg.sender, amount);
+        Address.sendValue(payable(msg.sender), amount);
+    }
+
+    // --------------------------------------------------------------------------------- offers
+
+    /// @inheritdoc IProviderRegistry
+    function publishOffer(TeeType teeType, bytes32 gpuClass, uint96 pricePerSecond, uint16 slots)
+        external
+        returns (uint256 offerId)
+    {
+        Provider storage p = _requireRegistered(msg.sender);
+        if (p.unbondingAt != 0) revert ProviderIsUnbonding(msg.sender);
+        if (teeType == TeeType.NONE) revert ProviderInvalidTeeType();
+        if (slots == 0) revert ProviderZeroSlots();
+        offerId = ++_offerCount;
+        _offers[offerId] = Offer({
+            provider: msg.sender,
+            teeType: teeType,
+            active: true,
+            retired: false,
+            slots: slots,
+            used: 0,
+            pricePerSecond: pricePerSecond,
+            gpuClass: gpuClass
+        });
+        emit OfferPublished(offerId, msg.sender, teeType, gpuClass, pricePerSecond, slots);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function updateOffer(uint256 offerId, uint96 pricePerSecond, uint16 slots, bool active) external {
+        Offer storage o = _requireOfferOwner(offerId);
+        if (slots == 0) revert ProviderZeroSlots();
+        o.pricePerSecond = pricePerSecond;
+        o.slots = slots;
+        o.active = active;
+        emit OfferUpdated(offerId, pricePerSecond, slots, active);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function retireOffer(uint256 offerId) external {
+        Offer storage o = _requireOfferOwner(offerId);
+        o.active = false;
+        o.retired = true;
+        emit OfferRetired(offerId);
+    }
+
+    // ---------------------------------------------------------------------------- marketplace
+
+    /// @inheritdoc IProviderRegistry
+    function setMarketplace(address marketplace_) external onlyOwner {
+        if (marketplace_ == address(0)) revert ProviderZeroAddress();
+        if (_marketplace != address(0)) revert ProviderMarketplaceAlreadySet(_marketplace);
+        _marketplace = marketplace_;
+        emit MarketplaceSet(marketplace_);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function reserveSlot(uint256 offerId, address provider_) external onlyMarketplace {
+        Offer storage o = _offers[offerId];
+        if (o.provider != provider_) revert ProviderNotOfferOwner(offerId, provider_);
+        if (!o.active) revert ProviderOfferUnavailable(offerId);
+        if (o.used >= o.slots) revert ProviderOfferFull(offerId, o.slots);
+        Provider storage p = _providers[provider_];
+        if (p.unbondingAt != 0) revert ProviderIsUnbonding(provider_);
+        if (p.stake < _minStake) revert ProviderStakeTooLow(p.stake, _minStake);
+        o.used += 1;
+        p.openOrders += 1;
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function releaseSlot(uint256 offerId) external onlyMarketplace {
+        Offer storage o = _offers[offerId];
+        o.used -= 1;
+        _providers[o.provider].openOrders -= 1;
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function slash(address provider_, bytes32 orderId, address recipient)
+        external
+        onlyMarketplace
+        returns (uint256 amount)
+    {
+        Provider storage p = _providers[provider_];
+        amount = (uint256(p.stake) * _slashBps) / _BPS;
+        if (amount == 0) return 0;
+        p.stake -= SafeCast.toUint96(amount);
+        emit StakeSlashed(provider_, orderId, recipient, amount);
+        IMarketplace(msg.sender).creditSlash{value: amount}(orderId, recipient);
+    }
+
+    // ---------------------------------------------------------------------------------- views
+
+    /// @inheritdoc IProviderRegistry
+    function offerTerms(uint256 offerId)
+        external
+        view
+        returns (address provider_, TeeType teeType, uint256 pricePerSecond, bool available)
+    {
+        Offer storage o = _offers[offerId];
+        provider_ = o.provider;
+        teeType = o.teeType;
+        pricePerSecond = o.pricePerSecond;
+        Provider storage p = _providers[provider_];
+        available = o.active && p.unbondingAt == 0 && p.stake >= _minStake;
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function getProvider(address account) external view returns (Provider memory) {
+        return _providers[account];
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function getOffer(uint256 offerId) external view returns (Offer memory) {
+        Offer storage o = _offers[offerId];
+        if (o.provider == address(0)) revert ProviderUnknownOffer(offerId);
+        return o;
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function offerCount() external view returns (uint256) {
+        return _offerCount;
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function minStake() external view returns (uint256) {
+        return _minStake;
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function unbondingDelay() external view returns (uint256) {
+        return _unbondingDelay;
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function slashBps() external view returns (uint256) {
+        return _slashBps;
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function marketplace() external view returns (address) {
+        return _marketplace;
+    }
+
+    // ------------------------------------------------------------------------------- internal
+
+    function _requireRegistered(address account) private view returns (Provider storage p) {
+        p = _providers[account];
+        if (!p.registered) revert ProviderNotRegistered(account);
+    }
+
+    function _requireOfferOwner(uint256 offerId) private view returns (Offer storage o) {
+        o = _offers[offerId];
+        if (o.provider == address(0)) revert ProviderUnknownOffer(offerId);
+        if (o.provider != msg.sender) revert ProviderNotOfferOwner(offerId, msg.sender);
+        if (o.retired) revert ProviderOfferRetired(offerId);
+    }
+}

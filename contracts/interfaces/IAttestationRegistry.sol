@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {TeeType} from "./EnclavaTypes.sol";
+
+/**
+ * @dev The on-chain trust anchor: certification-authority (CA) signer addresses, the allow-list of
+ * measurements per TEE type, and the enclave signing keys the CAs certified.
+ *
+ * Governance (the owner; designed to become a multisig or timelock) manages CAs and measurements.
+ * SIMULATED measurements and enclaves exist only on a deployment constructed with
+ * `allowSimulated = true`.
+ *
+ * A CA certifies an enclave off-chain by signing an `EnclaveCertificate`; anyone may submit it
+ * with {registerEnclave}. EIP-712 domain: name "Enclava AttestationRegistry", version "1", this
+ * chain's id, this contract. Type:
+ *
+ * - `EnclaveCertificate(address enclave,uint8 teeType,bytes32 measurement,address provider,uint64 expiresAt)`
+ *
+ * `measurement` is a 32-byte digest of the TEE's launch measurement, computed off-chain by the CA
+ * (the same digest is allow-listed here and signed into integrity reports).
+ */
+interface IAttestationRegistry {
+    /// @dev Why an enclave is (in)valid; `VALID` (0) is the only good answer.
+    enum EnclaveStatus {
+        VALID,
+        UNKNOWN,
+        REVOKED,
+        CA_REVOKED,
+        MEASUREMENT_NOT_ALLOWED,
+        EXPIRED
+    }
+
+    /// @dev A CA signer's state: `RETIRED` certifies nothing new but its enclaves stay valid;
+    /// `REVOKED` also invalidates every enclave it certified, and is final.
+    enum CaStatus {
+        NONE,
+        ACTIVE,
+        RETIRED,
+        REVOKED
+    }
+
+    /// @dev What a CA signs to certify an enclave key.
+    struct EnclaveCertificate {
+        address enclave; // the enclave's signing address
+        TeeType teeType;
+        bytes32 measurement;
+        address provider; // the provider whose machine runs the enclave
+        uint64 expiresAt; // unix seconds
+    }
+
+    /// @dev A certified enclave, as returned by {IAttestationRegistry-getEnclave}.
+    struct Enclave {
+        address provider;
+        TeeType teeType;
+        uint40 expiresAt;
+        bool revoked;
+        address ca; // the CA signer that certified it
+        bytes32 measurement;
+    }
+
+    event CaSignerAdded(address indexed ca);
+    event CaSignerRetired(address indexed ca);
+    event CaSignerRevoked(address indexed ca);
+    event MeasurementAllowed(TeeType indexed teeType, bytes32 indexed measurement);
+    event MeasurementRevoked(TeeType indexed teeType, bytes32 indexed measurement);
+    event EnclaveRegistered(
+        address indexed enclave,
+        address indexed provider,
+        address indexed ca,
+        TeeType teeType,
+        bytes32 measurement,
+        uint256 expiresAt
+    );
+    event EnclaveRevoked(address indexed enclave, address indexed by);
+
+    error AttestationZeroAddress();
+    error AttestationInvalidTeeType();
+    error AttestationSimulatedDisabled();
+    error AttestationCaAlreadyKnown(address ca, CaStatus status);
+    error AttestationCaNotActive(address ca);
+    error AttestationCaNotRevocable(address ca);
+    error AttestationMeasurementAlreadyAllowed(TeeType teeType, bytes32 measurement);
+    error AttestationMeasurementNotAllowed(TeeType teeType, bytes32 measurement);
+    error AttestationSignerNotCa(address signer);
+    error AttestationCertificateExpired(uint256 expiresAt);
+    error AttestationCertificateStale(uint256 expiresAt, uint256 currentExpiresAt);
+    error AttestationUnknownEnclave(address enclave);
+    error AttestationEnclaveRevoked(address enclave);
+    error AttestationUnauthorizedRevoker(address caller);
+
+    /// @notice Authorises `ca` to certify enclaves. Governance only; a known address cannot be re-added.
+    function addCaSigner(address ca) external;
+
+    /// @notice Stops `ca` from certifying new enclaves; its enclaves stay valid. Governance only.
+    function retireCaSigner(address ca) external;
+
+    /// @notice Revokes `ca` for good and invalidates every enclave it certified. Governance only.
+    function revokeCaSigner(address ca) external;
+
+    /// @notice Adds `measurement` to the allow-list of `teeType`. Governance only.
+    function allowMeasurement(TeeType teeType, bytes32 measurement) external;
+
+    /// @notice Removes `measurement` from the allow-list of `teeType`; enclaves and reports with it
+    /// become invalid. Governance only.
+    function revokeMeasurement(TeeType teeType, bytes32 measurement) external;
+
+    /**
+     * @notice Records an enclave key certified by an active CA. Anyone may submit.
+     * @dev Reverts unless `signature` is an active CA's EIP-712 signature of `cert`, the measurement
+     * is allowed, the certificate has not expired, and the enclave is not revoked. A registered
+     * enclave is renewed by a certificate with a later expiry.
+     */
+    function registerEnclave(EnclaveCertificate calldata cert, bytes calldata signature) external;
+
+    /// @notice Revokes an enclave key; by governance or by the CA that certified it.
+    function revokeEnclave(address enclave) external;
+
+    /// @notice The status of `enclave` and its record; never reverts.
+    function enclaveStatus(address enclave) external view returns (EnclaveStatus status, Enclave memory record);
+
+    /// @notice Whether `enclave` is valid now, and if not, why (a short English reason); never reverts.
+    function checkEnclave(address enclave) external view returns (bool valid, string memory reason);
+
+    /// @notice The enclave record of `enclave` (all zero when unknown).
+    function getEnclave(address enclave) external view returns (Enclave memory);
+
+    /// @notice Whether `measurement` is on the allow-list of `teeType`.
+    function isMeasurementAllowed(TeeType teeType, bytes32 measurement) external view returns (bool);
+
+    /// @notice The state of a CA signer address.
+    function caStatus(address ca) external view returns (CaStatus);
+
+    /// @notice Whether this deployment accepts SIMULATED measurements and enclaves.
+    function simulatedAllowed() external view returns (bool);
+}

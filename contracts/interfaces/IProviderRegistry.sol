@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {TeeType} from "./EnclavaTypes.sol";
+
+/**
+ * @dev Compute providers: their native-currency stake and their TEE capacity offers.
+ *
+ * A provider registers with at least the minimum stake, publishes offers (TEE type, GPU class,
+ * price per second, slots) and may later ask to unbond; the stake can be withdrawn once the
+ * unbonding delay has passed and no accepted order is open. The marketplace reserves and releases
+ * offer slots when orders are accepted and settled, and slashes part of the stake when an accepted
+ * order times out.
+ *
+ * Derived state: an offer's used slots and a provider's open orders are the orders accepted on it
+ * (`IMarketplace.OrderAccepted`) that are not yet settled; an indexer rebuilds them from the
+ * marketplace's events.
+ */
+interface IProviderRegistry {
+    /// @dev A provider's record, as returned by {IProviderRegistry-getProvider}.
+    struct Provider {
+        uint96 stake;
+        uint40 unbondingAt; // 0 while bonded; otherwise when the stake becomes withdrawable
+        uint32 openOrders; // accepted orders not yet completed, failed or timed out
+        bool registered;
+    }
+
+    /// @dev A TEE capacity offer, as returned by {IProviderRegistry-getOffer}.
+    struct Offer {
+        address provider;
+        TeeType teeType;
+        bool active;
+        bool retired;
+        uint16 slots; // orders it runs at once
+        uint16 used; // accepted orders running on it now
+        uint96 pricePerSecond; // wei per second of compute
+        bytes32 gpuClass; // short ASCII label, left-aligned and zero-padded (e.g. "H100-80GB")
+    }
+
+    event ProviderRegistered(address indexed provider, uint256 stake);
+    event StakeAdded(address indexed provider, uint256 amount, uint256 stake);
+    event UnbondingRequested(address indexed provider, uint256 availableAt);
+    event StakeWithdrawn(address indexed provider, uint256 amount);
+    event StakeSlashed(address indexed provider, bytes32 indexed orderId, address indexed recipient, uint256 amount);
+    event OfferPublished(
+        uint256 indexed offerId,
+        address indexed provider,
+        TeeType teeType,
+        bytes32 gpuClass,
+        uint256 pricePerSecond,
+        uint256 slots
+    );
+    event OfferUpdated(uint256 indexed offerId, uint256 pricePerSecond, uint256 slots, bool active);
+    event OfferRetired(uint256 indexed offerId);
+    event MarketplaceSet(address indexed marketplace);
+
+    error ProviderStakeTooLow(uint256 stake, uint256 minimum);
+    error ProviderAlreadyRegistered(address provider);
+    error ProviderNotRegistered(address provider);
+    error ProviderIsUnbonding(address provider);
+    error ProviderNotUnbonding(address provider);
+    error ProviderUnbondingPending(uint256 availableAt);
+    error ProviderHasOpenOrders(uint256 openOrders);
+    error ProviderZeroValue();
+    error ProviderInvalidSlashBps(uint256 slashBps);
+    error ProviderInvalidTeeType();
+    error ProviderZeroSlots();
+    error ProviderUnknownOffer(uint256 offerId);
+    error ProviderNotOfferOwner(uint256 offerId, address caller);
+    error ProviderOfferRetired(uint256 offerId);
+    error ProviderOfferUnavailable(uint256 offerId);
+    error ProviderOfferFull(uint256 offerId, uint256 slots);
+    error ProviderUnauthorizedMarketplace(address caller);
+    error ProviderMarketplaceAlreadySet(address marketplace);
+    error ProviderZeroAddress();
+
+    /// @notice Registers the caller as a provider; `msg.value` is the stake (at least {minStake}).
+    function register() external payable;
+
+    /// @notice Adds `msg.value` to the caller's stake.
+    function addStake() external payable;
+
+    /// @notice Starts the unbonding delay; from now on the provider accepts no new order.
+    function requestUnbonding() external;
+
+    /// @notice Withdraws the whole stake once unbonded with no open order; deregisters the caller.
+    function withdrawStake() external;
+
+    /**
+     * @notice Publishes a TEE capacity offer of the caller (who must be a bonded provider).
+     * @return offerId the new offer's id (ids start at 1).
+     */
+    function publishOffer(TeeType teeType, bytes32 gpuClass, uint96 pricePerSecond, uint16 slots)
+        external
+        returns (uint256 offerId);
+
+    /// @notice Changes an offer's price, slots and active flag; only its provider, not once retired.
+    function updateOffer(uint256 offerId, uint96 pricePerSecond, uint16 slots, bool active) external;
+
+    /// @notice Retires an offer for good; running orders finish normally.
+    function retireOffer(uint256 offerId) external;
+
+    /// @notice Sets the marketplace allowed to reserve slots and slash; once, by the owner.
+    function setMarketplace(address marketplace_) external;
+
+    /**
+     * @notice Reserves a slot of `offerId` for an order accepted by `provider`. Marketplace only.
+     * @dev Reverts unless `provider` owns the offer, the offer is active with a free slot and the
+     * provider is bonded with at least the minimum stake.
+     */
+    function reserveSlot(uint256 offerId, address provider) external;
+
+    /// @notice Releases a slot reserved by {reserveSlot} once its order settles. Marketplace only.
+    function releaseSlot(uint256 offerId) external;
+
+    /**
+     * @notice Slashes {slashBps} of `provider`'s stake for the timed-out order `orderId` and sends it
+     * to the marketplace, credited to `recipient`. Marketplace only.
+     * @return amount the slashed amount (0 when the provider has no stake left).
+     */
+    function slash(address provider, bytes32 orderId, address recipient) external returns (uint256 amount);
+
+    /**
+     * @notice What the marketplace needs to create an order on `offerId`.
+     * @return provider_ the offer's provider.
+     * @return teeType the offer's TEE type.
+     * @return pricePerSecond the offer's current price.
+     * @return available whether the offer is active and its provider bonded with the minimum stake.
+     */
+    function offerTerms(uint256 offerId)
+        external
+        view
+        returns (address provider_, TeeType teeType, uint256 pricePerSecond, bool available);
+
+    /// @notice The record of `account` (all zero when it never registered).
+    function getProvider(address account) external view returns (Provider memory);
+
+    /// @notice The offer `offerId`; reverts with {ProviderUnknownOffer} when there is none.
+    function getOffer(uint256 offerId) external view returns (Offer memory);
+
+    /// @notice The number of offers published so far (the last offer id).
+    function offerCount() external view returns (uint256);
+
+    /// @notice The minimum stake to register and to accept orders.
+    function minStake() external view returns (uint256);
+
+    /// @notice Seconds between {requestUnbonding} and the earliest {withdrawStake}.
+    function unbondingDelay() external view returns (uint256);
+
+    /// @notice Share of the stake slashed per timed-out order, in basis points.
+    function slashBps() external view returns (uint256);
+
+    /// @notice The marketplace allowed to reserve, release and slash.
+    function marketplace() external view returns (address);
+}

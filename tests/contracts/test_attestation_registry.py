@@ -1,0 +1,222 @@
+"""AttestationRegistry: governance over CA signers and measurements, CA-signed enclave
+registration, revocation, and the non-reverting validity view."""
+
+import pytest
+from support import MEASUREMENT, NONE, OTHER_MEASUREMENT, SIMULATED, TDX, new_key, reverts, sign
+
+ZERO = "0x" + "00" * 20
+CA_NONE, CA_ACTIVE, CA_RETIRED, CA_REVOKED = range(4)
+
+
+@pytest.fixture(scope="module")
+def attestation_only(market, gov, ca_key):
+    market.attestation.addCaSigner(ca_key.address, {"from": gov})
+    market.attestation.allowMeasurement(SIMULATED, MEASUREMENT, {"from": gov})
+    market.attestation.allowMeasurement(TDX, MEASUREMENT, {"from": gov})
+    return market
+
+
+@pytest.fixture
+def registry(attestation_only):
+    return attestation_only.attestation
+
+
+@pytest.fixture
+def enclave(attestation_only, enclave_key, provider):
+    attestation_only.certify(enclave_key, provider)
+    return enclave_key.address
+
+
+def certificate(enclave_key, provider, expires_at, tee=SIMULATED, measurement=MEASUREMENT):
+    return {
+        "enclave": enclave_key.address,
+        "teeType": tee,
+        "measurement": measurement,
+        "provider": provider.address,
+        "expiresAt": expires_at,
+    }
+
+
+def test_add_ca_signer_activates_it(registry, gov):
+    ca = new_key("second-ca").address
+    tx = registry.addCaSigner(ca, {"from": gov})
+    assert tx.events["CaSignerAdded"]["ca"] == ca
+    assert registry.caStatus(ca) == CA_ACTIVE
+
+
+def test_add_ca_signer_by_non_governance_reverts(registry, stranger):
+    with reverts("OwnableUnauthorizedAccount"):
+        registry.addCaSigner(stranger, {"from": stranger})
+
+
+def test_add_zero_or_known_ca_signer_reverts(registry, gov, ca_key):
+    with reverts("AttestationZeroAddress"):
+        registry.addCaSigner(ZERO, {"from": gov})
+    with reverts("AttestationCaAlreadyKnown"):
+        registry.addCaSigner(ca_key.address, {"from": gov})
+
+
+def test_retired_ca_certifies_nothing_new_but_its_enclaves_stay_valid(attestation_only, registry, enclave, gov, ca_key, provider):
+    tx = registry.retireCaSigner(ca_key.address, {"from": gov})
+    assert tx.events["CaSignerRetired"]["ca"] == ca_key.address
+    assert tuple(registry.checkEnclave(enclave)) == (True, "")
+    with reverts("AttestationSignerNotCa"):
+        attestation_only.certify(new_key("late-enclave"), provider)
+    with reverts("AttestationCaNotActive"):
+        registry.retireCaSigner(ca_key.address, {"from": gov})
+
+
+def test_revoked_ca_invalidates_its_enclaves_for_good(registry, enclave, gov, ca_key):
+    tx = registry.revokeCaSigner(ca_key.address, {"from": gov})
+    assert tx.events["CaSignerRevoked"]["ca"] == ca_key.address
+    assert tuple(registry.checkEnclave(enclave)) == (False, "CA revoked")
+    with reverts("AttestationCaNotRevocable"):
+        registry.revokeCaSigner(ca_key.address, {"from": gov})
+    with reverts("AttestationCaAlreadyKnown"):
+        registry.addCaSigner(ca_key.address, {"from": gov})
+
+
+def test_allow_measurement_adds_it_to_the_allow_list(registry, gov):
+    tx = registry.allowMeasurement(TDX, OTHER_MEASUREMENT, {"from": gov})
+    assert tx.events["MeasurementAllowed"]["teeType"] == TDX
+    assert registry.isMeasurementAllowed(TDX, OTHER_MEASUREMENT)
+    assert not registry.isMeasurementAllowed(SIMULATED, OTHER_MEASUREMENT)
+
+
+def test_allow_measurement_twice_or_without_tee_type_reverts(registry, gov):
+    with reverts("AttestationMeasurementAlreadyAllowed"):
+        registry.allowMeasurement(TDX, MEASUREMENT, {"from": gov})
+    with reverts("AttestationInvalidTeeType"):
+        registry.allowMeasurement(NONE, OTHER_MEASUREMENT, {"from": gov})
+
+
+def test_allow_measurement_by_non_governance_reverts(registry, stranger):
+    with reverts("OwnableUnauthorizedAccount"):
+        registry.allowMeasurement(TDX, OTHER_MEASUREMENT, {"from": stranger})
+
+
+def test_production_deployment_refuses_simulated_measurements(AttestationRegistry, gov):
+    production = AttestationRegistry.deploy(gov, False, {"from": gov})
+    assert not production.simulatedAllowed()
+    with reverts("AttestationSimulatedDisabled"):
+        production.allowMeasurement(SIMULATED, MEASUREMENT, {"from": gov})
+    production.allowMeasurement(TDX, MEASUREMENT, {"from": gov})
+
+
+def test_production_deployment_refuses_simulated_enclaves(AttestationRegistry, gov, ca_key, enclave_key, provider, chain):
+    production = AttestationRegistry.deploy(gov, False, {"from": gov})
+    production.addCaSigner(ca_key.address, {"from": gov})
+    cert = certificate(enclave_key, provider, chain.time() + 3600)
+    with reverts("AttestationSimulatedDisabled"):
+        production.registerEnclave(tuple(cert.values()), sign(ca_key, "EnclaveCertificate", production, cert), {"from": gov})
+
+
+def test_revoke_measurement_invalidates_its_enclaves(registry, enclave, gov):
+    tx = registry.revokeMeasurement(SIMULATED, MEASUREMENT, {"from": gov})
+    assert tx.events["MeasurementRevoked"]["measurement"] == "0x" + MEASUREMENT.hex()
+    assert tuple(registry.checkEnclave(enclave)) == (False, "measurement not allowed")
+    with reverts("AttestationMeasurementNotAllowed"):
+        registry.revokeMeasurement(SIMULATED, MEASUREMENT, {"from": gov})
+
+
+def test_register_enclave_records_the_ca_certificate(attestation_only, registry, enclave_key, provider, ca_key, stranger, chain):
+    expires_at = chain.time() + 3600
+    cert = certificate(enclave_key, provider, expires_at)
+    signature = sign(ca_key, "EnclaveCertificate", registry, cert)
+    tx = registry.registerEnclave(tuple(cert.values()), signature, {"from": stranger})
+    event = tx.events["EnclaveRegistered"]
+    assert event["enclave"] == enclave_key.address and event["ca"] == ca_key.address
+    record = registry.getEnclave(enclave_key.address)
+    assert record["provider"] == provider and record["teeType"] == SIMULATED
+    assert record["expiresAt"] == expires_at and not record["revoked"]
+    assert bytes(record["measurement"]) == MEASUREMENT
+    assert tuple(registry.checkEnclave(enclave_key.address)) == (True, "")
+
+
+def test_register_enclave_signed_by_a_non_ca_reverts(registry, enclave_key, provider, gov, chain):
+    cert = certificate(enclave_key, provider, chain.time() + 3600)
+    signature = sign(new_key("rogue-ca"), "EnclaveCertificate", registry, cert)
+    with reverts("AttestationSignerNotCa"):
+        registry.registerEnclave(tuple(cert.values()), signature, {"from": gov})
+
+
+def test_register_enclave_with_a_tampered_certificate_reverts(registry, enclave_key, provider, other_provider, ca_key, gov, chain):
+    cert = certificate(enclave_key, provider, chain.time() + 3600)
+    signature = sign(ca_key, "EnclaveCertificate", registry, cert)
+    cert["provider"] = other_provider.address
+    with reverts("AttestationSignerNotCa"):
+        registry.registerEnclave(tuple(cert.values()), signature, {"from": gov})
+
+
+@pytest.mark.parametrize(
+    "changes, error",
+    [
+        ({"expiresAt": 1}, "AttestationCertificateExpired"),
+        ({"measurement": OTHER_MEASUREMENT}, "AttestationMeasurementNotAllowed"),
+        ({"teeType": NONE}, "AttestationInvalidTeeType"),
+        ({"provider": ZERO}, "AttestationZeroAddress"),
+        ({"enclave": ZERO}, "AttestationZeroAddress"),
+    ],
+)
+def test_register_invalid_certificate_reverts(registry, enclave_key, provider, ca_key, gov, chain, changes, error):
+    cert = certificate(enclave_key, provider, chain.time() + 3600)
+    cert.update(changes)
+    signature = sign(ca_key, "EnclaveCertificate", registry, cert)
+    with reverts(error):
+        registry.registerEnclave(tuple(cert.values()), signature, {"from": gov})
+
+
+def test_renewal_needs_a_later_expiry(attestation_only, registry, enclave, enclave_key, provider, chain):
+    current = registry.getEnclave(enclave)["expiresAt"]
+    with reverts("AttestationCertificateStale"):
+        attestation_only.certify(enclave_key, provider, expires_at=current)
+    attestation_only.certify(enclave_key, provider, expires_at=current + 60)
+    assert registry.getEnclave(enclave)["expiresAt"] == current + 60
+
+
+def test_governance_revokes_an_enclave_for_good(attestation_only, registry, enclave, enclave_key, provider, gov):
+    tx = registry.revokeEnclave(enclave, {"from": gov})
+    assert tx.events["EnclaveRevoked"]["by"] == gov
+    assert tuple(registry.checkEnclave(enclave)) == (False, "enclave revoked")
+    with reverts("AttestationEnclaveRevoked"):
+        registry.revokeEnclave(enclave, {"from": gov})
+    with reverts("AttestationEnclaveRevoked"):
+        attestation_only.certify(enclave_key, provider, expires_at=registry.getEnclave(enclave)["expiresAt"] + 60)
+
+
+def test_the_certifying_ca_revokes_its_enclave(registry, enclave, ca_key, gov, accounts):
+    # The CA key is a local signer; give it an account funded to send the transaction.
+    ca_account = accounts.add(ca_key.key.hex())
+    gov.transfer(ca_account, 10**17)
+    tx = registry.revokeEnclave(enclave, {"from": ca_account})
+    assert tx.events["EnclaveRevoked"]["by"] == ca_key.address
+
+
+def test_revoke_enclave_by_a_stranger_reverts(registry, enclave, stranger):
+    with reverts("AttestationUnauthorizedRevoker"):
+        registry.revokeEnclave(enclave, {"from": stranger})
+
+
+def test_revoke_unknown_enclave_reverts(registry, gov, stranger):
+    with reverts("AttestationUnknownEnclave"):
+        registry.revokeEnclave(stranger, {"from": gov})
+
+
+def test_check_enclave_reports_unknown_and_expired(registry, enclave, stranger, chain):
+    assert tuple(registry.checkEnclave(stranger)) == (False, "unknown enclave")
+    chain.sleep(40 * 24 * 3600)
+    chain.mine()
+    assert tuple(registry.checkEnclave(enclave)) == (False, "certificate expired")
+    status, record = registry.enclaveStatus(enclave)
+    assert status == 5 and record["provider"] != ZERO
+
+
+def test_governance_moves_in_two_steps(registry, gov, stranger):
+    registry.transferOwnership(stranger, {"from": gov})
+    assert registry.owner() == gov
+    registry.acceptOwnership({"from": stranger})
+    assert registry.owner() == stranger
+
+
+def test_domain_separator_is_exposed(registry):
+    assert len(bytes(registry.DOMAIN_SEPARATOR())) == 32

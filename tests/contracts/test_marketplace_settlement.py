@@ -1,0 +1,211 @@
+"""Marketplace: completion with an integrity report, failure, timeout with slashing, pull
+payments, and the public report verification."""
+
+import pytest
+from support import (
+    COMPLETED,
+    DATASET_PRICE,
+    ENGINE_PRICE,
+    FAILED,
+    GRACE,
+    TYPES,
+    MEASUREMENT,
+    MIN_STAKE,
+    MODEL_PRICE,
+    PRICE_PER_SECOND,
+    SLASH_BPS,
+    TIMED_OUT,
+    digest,
+    reverts,
+)
+
+
+def test_complete_credits_owners_provider_and_customer(listed, accepted, marketplace, providers, provider, customer, model_owner, data_owner, enclave_key, relayer):
+    tx = listed.complete(accepted, enclave_key, relayer, startedAt=listed.chain.time() - 250, finishedAt=listed.chain.time() - 50)
+    used = 200
+    assert marketplace.creditOf(model_owner) == ENGINE_PRICE + MODEL_PRICE
+    assert marketplace.creditOf(data_owner) == DATASET_PRICE
+    assert marketplace.creditOf(provider) == PRICE_PER_SECOND * used
+    assert marketplace.creditOf(customer) == PRICE_PER_SECOND * (600 - used)
+    assert marketplace.balance() == accepted.escrow
+    state = marketplace.orderState(accepted.id)
+    assert state["status"] == COMPLETED and state["enclave"] == enclave_key.address
+    assert providers.getOffer(listed.tee_offer)["used"] == 0
+    assert providers.getProvider(provider)["openOrders"] == 0
+    assert len(tx.events["Credited"]) == 5
+
+
+def test_complete_stores_the_report_digest_and_emits_the_report(listed, accepted, marketplace, enclave_key, relayer):
+    report, signature = listed.report(accepted, enclave_key)
+    tx = marketplace.completeOrder(accepted.terms, report, signature, {"from": relayer})
+    digest = marketplace.reportDigest(report)
+    assert marketplace.reportHash(accepted.id) == digest
+    event = tx.events["OrderCompleted"]
+    assert event["reportHash"] == digest and bytes(event["signature"]) == signature
+    assert event["report"][4] == "bafy-result"
+
+
+def test_contract_digests_match_eth_account_typed_data(listed, accepted, marketplace, enclave_key):
+    report, _ = listed.report(accepted, enclave_key)
+    message = dict(zip([n for n, _ in TYPES["IntegrityReport"]], report))
+    assert bytes(marketplace.reportDigest(report)) == digest("IntegrityReport", marketplace, message)
+    failure, _ = listed.failure(accepted, enclave_key, reason=9)
+    message = dict(zip([n for n, _ in TYPES["OrderFailure"]], failure))
+    assert bytes(marketplace.failureDigest(failure)) == digest("OrderFailure", marketplace, message)
+
+
+def test_complete_pays_at_most_the_maximum_duration(listed, accepted, marketplace, provider, customer, enclave_key, relayer):
+    now = listed.chain.time()
+    listed.complete(accepted, enclave_key, relayer, startedAt=now - 5000, finishedAt=now)
+    assert marketplace.creditOf(provider) == PRICE_PER_SECOND * 600
+    assert marketplace.creditOf(customer) == 0
+
+
+def test_complete_an_open_order_reverts(listed, order, enclave_key, relayer):
+    with reverts("MarketplaceOrderNotAccepted"):
+        listed.complete(order, enclave_key, relayer)
+
+
+def test_complete_with_a_wrong_engine_hash_reverts(listed, accepted, enclave_key, relayer):
+    with reverts("MarketplaceReportEngineMismatch"):
+        listed.complete(accepted, enclave_key, relayer, engineHash=b"\x05" * 32)
+
+
+def test_complete_with_another_tee_type_reverts(listed, accepted, enclave_key, relayer):
+    with reverts("MarketplaceReportTeeTypeMismatch"):
+        listed.complete(accepted, enclave_key, relayer, teeType=1)
+
+
+def test_complete_with_inconsistent_times_reverts(listed, accepted, enclave_key, relayer):
+    now = listed.chain.time()
+    with reverts("MarketplaceReportTimesInvalid"):
+        listed.complete(accepted, enclave_key, relayer, startedAt=now - 10, finishedAt=now - 20)
+    with reverts("MarketplaceReportTimesInvalid"):
+        listed.complete(accepted, enclave_key, relayer, startedAt=now - 10, finishedAt=now + 3600)
+
+
+def test_enclave_fails_an_order_and_the_customer_is_refunded(listed, accepted, marketplace, providers, customer, provider, enclave_key, relayer):
+    failure, signature = listed.failure(accepted, enclave_key, reason=3)
+    tx = marketplace.failOrder(accepted.terms, failure, signature, {"from": relayer})
+    assert tx.events["OrderFailed"]["reasonCode"] == 3
+    assert marketplace.orderState(accepted.id)["status"] == FAILED
+    assert marketplace.creditOf(customer) == accepted.escrow
+    assert marketplace.creditOf(provider) == 0
+    assert providers.getOffer(listed.tee_offer)["used"] == 0
+
+
+def test_fail_an_open_order_reverts(listed, order, marketplace, enclave_key, relayer):
+    failure, signature = listed.failure(order, enclave_key)
+    with reverts("MarketplaceOrderNotAccepted"):
+        marketplace.failOrder(order.terms, failure, signature, {"from": relayer})
+
+
+def test_fail_with_a_failure_of_another_order_reverts(listed, accepted, marketplace, enclave_key, relayer):
+    failure, signature = listed.failure(accepted, enclave_key, orderId=b"\x09" * 32)
+    with reverts("MarketplaceReportOrderMismatch"):
+        marketplace.failOrder(accepted.terms, failure, signature, {"from": relayer})
+
+
+def test_fail_signed_by_another_key_reverts(listed, accepted, marketplace, enclave_key, relayer):
+    from support import new_key
+
+    failure, signature = listed.failure(accepted, enclave_key, signer=new_key("intruder"))
+    with reverts("MarketplaceReportSignerMismatch"):
+        marketplace.failOrder(accepted.terms, failure, signature, {"from": relayer})
+
+
+def test_fail_by_an_enclave_of_another_provider_reverts(listed, accepted, marketplace, other_provider, relayer):
+    from support import new_key
+
+    foreign = new_key("foreign-enclave")
+    listed.certify(foreign, other_provider)
+    failure, signature = listed.failure(accepted, foreign)
+    with reverts("MarketplaceEnclaveProviderMismatch"):
+        marketplace.failOrder(accepted.terms, failure, signature, {"from": relayer})
+
+
+def test_timeout_before_the_deadline_reverts(listed, accepted, marketplace, stranger, chain):
+    chain.sleep(600 + GRACE - 5)
+    with reverts("MarketplaceDeadlineNotReached"):
+        marketplace.timeoutOrder(accepted.terms, {"from": stranger})
+
+
+def test_timeout_refunds_the_customer_and_slashes_the_provider(listed, accepted, marketplace, providers, provider, customer, stranger, chain):
+    chain.sleep(600 + GRACE + 1)
+    tx = marketplace.timeoutOrder(accepted.terms, {"from": stranger})
+    slashed = MIN_STAKE * SLASH_BPS // 10_000
+    assert tx.events["OrderTimedOut"]["caller"] == stranger
+    assert tx.events["StakeSlashed"]["amount"] == slashed
+    assert marketplace.orderState(accepted.id)["status"] == TIMED_OUT
+    assert marketplace.creditOf(customer) == accepted.escrow + slashed
+    assert providers.getProvider(provider)["stake"] == MIN_STAKE - slashed
+    assert providers.balance() == MIN_STAKE - slashed
+    assert marketplace.balance() == accepted.escrow + slashed
+    assert providers.getProvider(provider)["openOrders"] == 0
+
+
+def test_timeout_of_an_open_order_reverts(listed, order, marketplace, stranger):
+    with reverts("MarketplaceOrderNotAccepted"):
+        marketplace.timeoutOrder(order.terms, {"from": stranger})
+
+
+def test_withdraw_sends_the_whole_credit(listed, accepted, marketplace, model_owner, enclave_key, relayer):
+    listed.complete(accepted, enclave_key, relayer)
+    before = model_owner.balance()
+    tx = marketplace.withdraw({"from": model_owner})
+    assert tx.events["Withdrawn"]["amount"] == ENGINE_PRICE + MODEL_PRICE
+    assert model_owner.balance() == before + ENGINE_PRICE + MODEL_PRICE
+    assert marketplace.creditOf(model_owner) == 0
+
+
+def test_withdraw_without_credit_reverts(listed, marketplace, stranger):
+    with reverts("MarketplaceNothingToWithdraw"):
+        marketplace.withdraw({"from": stranger})
+
+
+def test_credit_slash_only_from_the_provider_registry(listed, marketplace, stranger):
+    with reverts("MarketplaceUnauthorizedRegistry"):
+        marketplace.creditSlash(b"\x01" * 32, stranger, {"from": stranger, "value": 1})
+
+
+def test_verify_report_of_a_completed_order_is_valid(listed, accepted, marketplace, enclave_key, relayer, chain):
+    listed.complete(accepted, enclave_key, relayer)
+    assert tuple(marketplace.verifyReport(accepted.id)) == (True, "")
+    chain.sleep(40 * 24 * 3600)  # the short-lived certificate expires; the report stands
+    chain.mine()
+    assert tuple(marketplace.verifyReport(accepted.id)) == (True, "")
+
+
+def test_verify_report_before_completion_is_invalid(listed, accepted, marketplace):
+    assert tuple(marketplace.verifyReport(accepted.id)) == (False, "order not completed")
+    assert tuple(marketplace.verifyReport(b"\x07" * 32)) == (False, "unknown order")
+
+
+@pytest.mark.parametrize(
+    "revoke, reason",
+    [
+        ("enclave", "enclave revoked"),
+        ("ca", "CA revoked"),
+        ("measurement", "measurement revoked"),
+    ],
+)
+def test_verify_report_after_a_revocation_is_invalid(listed, accepted, marketplace, attestation, gov, ca_key, enclave_key, relayer, revoke, reason):
+    listed.complete(accepted, enclave_key, relayer)
+    if revoke == "enclave":
+        attestation.revokeEnclave(enclave_key.address, {"from": gov})
+    elif revoke == "ca":
+        attestation.revokeCaSigner(ca_key.address, {"from": gov})
+    else:
+        attestation.revokeMeasurement(3, MEASUREMENT, {"from": gov})
+    assert tuple(marketplace.verifyReport(accepted.id)) == (False, reason)
+
+
+def test_marketplace_refuses_missing_registries(Marketplace, providers, offers, gov):
+    with reverts("MarketplaceZeroAddress"):
+        Marketplace.deploy(providers, offers, "0x" + "00" * 20, GRACE, {"from": gov})
+
+
+def test_marketplace_exposes_its_configuration(marketplace, providers, offers, attestation):
+    assert tuple(marketplace.registries()) == (providers.address, offers.address, attestation.address)
+    assert marketplace.reportGracePeriod() == GRACE
+    assert len(bytes(marketplace.DOMAIN_SEPARATOR())) == 32
