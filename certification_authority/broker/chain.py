@@ -8,23 +8,12 @@ the broker turns any other exception into :class:`ChainLookupError` and refuses 
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from enclava.chain.types import OrderStatus  # mirrors IMarketplace.OrderStatus; keys only for ACCEPTED
+
 __all__ = ["OrderStatus", "OrderView", "ChainView", "MeasurementAllowList"]
-
-
-class OrderStatus(enum.IntEnum):
-    """Mirrors ``IMarketplace.OrderStatus``; keys are released only for ``ACCEPTED``."""
-
-    NONE = 0
-    OPEN = 1
-    ACCEPTED = 2
-    COMPLETED = 3
-    FAILED = 4
-    TIMED_OUT = 5
-    CANCELLED = 6
 
 
 @dataclass(frozen=True)
