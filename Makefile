@@ -25,7 +25,7 @@ test-contracts:
 	@bash scripts/brownie.sh test tests/contracts
 
 devnet-down:
-	@.venv/bin/enclava devnet down
+	@.venv/bin/enclava devnet down --name $${ENCLAVA_DEVNET:-default}
 
 # Re-resolve the lock files from requirements/*.in (needs the registries).
 lock:

@@ -57,6 +57,8 @@ def run(name: str = devnet.DEFAULT_DEVNET) -> int:
     table.add_row("chain", f"anvil at {manifest.rpc_url}, chain id {manifest.chain_id}")
     table.add_row("IPFS", f"Kubo at {manifest.ipfs_api}")
     table.add_row("queue", f"Redis at {manifest.redis_url}")
+    ca = manifest.services.get("ca")
+    table.add_row("certification authority", f"enclava-ca at {ca.url}" if ca else "not started (no contracts)")
     table.add_row("contracts", ", ".join(f"{k} {v}" for k, v in sorted(manifest.contracts.items())) or "none yet")
     table.add_row("stored file", f"{stored.cid} ({stored.size} bytes, sha256 {stored.sha256[:16]}…)")
     table.add_row("round trip", "[green]verified[/]" if roundtrip_ok else "[red]MISMATCH[/]")
@@ -65,7 +67,8 @@ def run(name: str = devnet.DEFAULT_DEVNET) -> int:
     for label, seconds in timings.items():
         table.add_row(f"time: {label}", f"{seconds * 1000:.0f} ms")
     console.print(table)
-    console.print(f"The devnet keeps running. Stop it with: [bold].venv/bin/enclava devnet down --name {name}[/]")
+    console.print(f"The devnet keeps running. Stop it with: [bold]make devnet-down[/] "
+                  f"(or .venv/bin/enclava devnet down --name {name})")
     return 0 if roundtrip_ok and paid_ok else 1
 
 
