@@ -8,14 +8,14 @@ import time
 from dataclasses import asdict
 
 from cryptography.hazmat.primitives import serialization
-from eth_account import Account
-from eth_account.messages import encode_defunct
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from certification_authority.authority import CertificationAuthority
 from certification_authority.broker import (AuditReadRequest, DepositReceipt, DepositRequest, KeyBroker,
                                             VerifiedEnclave, WrappedKey)
+from certification_authority.broker.errors import SignatureInvalid
+from certification_authority.broker.signing import recover_signer
 from certification_authority.certificates import verify_enclave_certificate
 from certification_authority.errors import CertificateInvalid
 from certification_authority.verifiers import NonceStore
@@ -110,10 +110,9 @@ def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: Nonc
         if abs(now - request.issued_at) > RELEASE_WINDOW_S:
             raise CertificateInvalid("the key request is stale", code="request_stale",
                                      hint="Sign a fresh request with the current time.")
-        message = encode_defunct(text=key_release_message(ca_id, request.order_id, request.issued_at))
         try:
-            signer = Account.recover_message(message, signature=request.signature)
-        except Exception as exc:  # malformed signature of any shape
+            signer = recover_signer(key_release_message(ca_id, request.order_id, request.issued_at), request.signature)
+        except SignatureInvalid as exc:
             raise CertificateInvalid("the key request signature is malformed") from exc
         if signer.lower() != facts.enclave_address.lower():
             raise CertificateInvalid("the key request is not signed by the certified enclave key")

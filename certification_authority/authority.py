@@ -16,9 +16,9 @@ from typing import Callable
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from eth_account import Account
-from eth_account.messages import encode_defunct
 
+from certification_authority.broker.errors import SignatureInvalid
+from certification_authority.broker.signing import recover_signer
 from certification_authority.certificates import enclave_address_of, issue_enclave_certificate
 from certification_authority.errors import CertificateInvalid
 from certification_authority.onchain import EnclaveRegistrar, EnclaveRegistration
@@ -82,10 +82,9 @@ class CertificationAuthority:
 
     @staticmethod
     def guard_provider_consent(enclave: str, nonce: bytes, provider: str, signature: str) -> None:
-        message = encode_defunct(text=provider_consent_message(enclave, nonce.hex()))
         try:
-            signer = Account.recover_message(message, signature=signature)
-        except Exception as exc:  # malformed signature bytes of any kind
+            signer = recover_signer(provider_consent_message(enclave, nonce.hex()), signature)
+        except SignatureInvalid as exc:
             raise CertificateInvalid("the provider's consent signature is malformed", code="provider_consent_invalid",
                                      hint="The provider node must sign provider_consent_message().") from exc
         if signer.lower() != provider.lower():

@@ -11,7 +11,7 @@ from web3 import Web3
 
 from certification_authority.broker.chain import OrderStatus, OrderView
 from enclava.chain.contracts import ContractSet
-from enclava.chain.types import measurement_digest
+from enclava.chain.types import measurement_digest, onchain_tee
 from enclava.attestation.evidence import TeeType
 
 __all__ = ["Web3ChainView", "OnChainBrokerAllowList", "VerifierAllowList"]
@@ -59,13 +59,11 @@ def terms_tuple(terms) -> tuple:
 class VerifierAllowList:
     """The verifiers' ``MeasurementAllowList`` (TeeType, raw bytes) over the attestation registry."""
 
-    _CODES = {TeeType.TDX: 1, TeeType.SEV_SNP: 2, TeeType.SIMULATED: 3}
-
     def __init__(self, contracts: ContractSet) -> None:
         self._registry = contracts.attestation_registry
 
     def is_allowed(self, tee_type: TeeType, measurement: bytes) -> bool:
-        return self.is_allowed_digest(self._CODES[tee_type], measurement_digest(measurement))
+        return self.is_allowed_digest(int(onchain_tee(tee_type, simulated=False)), measurement_digest(measurement))
 
     def is_allowed_digest(self, tee_code: int, digest: bytes) -> bool:
         return bool(self._registry.functions.isMeasurementAllowed(int(tee_code), digest).call())

@@ -81,8 +81,8 @@ class DepositRequest(BaseModel):
         return hashlib.sha256(self.ciphertext).hexdigest()
 
 
-class DepositReceipt(BaseModel):
-    """The deposit as stored. ``audit_entry_hash`` is a chain link worth keeping as an anchor."""
+class _StoredDeposit(BaseModel):
+    """What the broker keeps of a deposit (never the key itself)."""
 
     model_config = _Strict
 
@@ -92,21 +92,18 @@ class DepositReceipt(BaseModel):
     ciphertext_sha256: str
     policy: KeyPolicy
     deposited_at: int
+
+
+class DepositReceipt(_StoredDeposit):
+    """The deposit as stored. ``audit_entry_hash`` is a chain link worth keeping as an anchor."""
+
     audit_seq: int
     audit_entry_hash: str
 
 
-class DepositStatus(BaseModel):
+class DepositStatus(_StoredDeposit):
     """An offer's current deposit as the broker holds it (never the key itself)."""
 
-    model_config = _Strict
-
-    offer_id: OfferId
-    owner: Address
-    version: int
-    ciphertext_sha256: str
-    policy: KeyPolicy
-    deposited_at: int
     uses: int
     uses_left: int | None
 

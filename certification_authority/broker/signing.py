@@ -22,7 +22,7 @@ from certification_authority.broker.errors import SignatureInvalid, SignatureSta
 from certification_authority.broker.models import KeyPolicy
 
 __all__ = ["DEPOSIT_DOMAIN", "AUDIT_READ_DOMAIN", "DEFAULT_SIGNATURE_WINDOW_S", "MAX_CLOCK_SKEW_S",
-           "deposit_message", "audit_read_message", "sign_text", "authenticate"]
+           "deposit_message", "audit_read_message", "sign_text", "recover_signer", "authenticate"]
 
 DEPOSIT_DOMAIN = "enclava-key-deposit-v1"
 AUDIT_READ_DOMAIN = "enclava-audit-read-v1"
@@ -48,7 +48,8 @@ def sign_text(account, message: str) -> str:
     return signature if signature.startswith("0x") else "0x" + signature
 
 
-def _recover(message: str, signature: str) -> str:
+def recover_signer(message: str, signature: str) -> str:
+    """The (lowercase) address whose ``personal_sign`` of ``message`` is ``signature``."""
     try:
         return Account.recover_message(encode_defunct(text=message), signature=signature).lower()
     except (BadSignature, ValidationError, ValueError, TypeError) as exc:
@@ -63,7 +64,7 @@ def authenticate(*, message: str, signature: str, claimed_owner: str, ca_id: str
     if issued_at < now - window_s or issued_at > now + MAX_CLOCK_SKEW_S:
         raise SignatureStale(f"issued_at {issued_at} is outside the accepted window "
                              f"[{now - window_s}, {now + MAX_CLOCK_SKEW_S}]")
-    signer = _recover(message, signature)
+    signer = recover_signer(message, signature)
     if signer != claimed_owner:
         raise SignatureInvalid(f"the signature was not made by {claimed_owner} over this request")
     return signer

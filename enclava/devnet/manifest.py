@@ -11,7 +11,7 @@ from typing import Any
 from enclava.errors import DevnetError
 from enclava.paths import devnet_home
 
-__all__ = ["Manifest", "ServiceRecord", "manifest_path", "load_manifest", "DEFAULT_DEVNET"]
+__all__ = ["Manifest", "ServiceRecord", "manifest_path", "load_manifest", "read_manifest", "DEFAULT_DEVNET"]
 
 DEFAULT_DEVNET = "default"
 
@@ -62,7 +62,11 @@ def manifest_path(name: str = DEFAULT_DEVNET) -> Path:
 def load_manifest(name: str | None = None) -> Manifest:
     """Read a devnet's manifest: ``ENCLAVA_MANIFEST`` (a path) wins, else the named devnet's."""
     explicit = os.environ.get("ENCLAVA_MANIFEST") if name is None else None
-    path = Path(explicit) if explicit else manifest_path(name or DEFAULT_DEVNET)
+    return read_manifest(Path(explicit) if explicit else manifest_path(name or DEFAULT_DEVNET))
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Parse the manifest at ``path``; a missing or broken file is a :class:`DevnetError`."""
     try:
         return Manifest.from_dict(json.loads(path.read_text()))
     except FileNotFoundError as exc:

@@ -9,7 +9,6 @@ it started and then sweeps for any process still carrying the devnet's tag.
 from __future__ import annotations
 
 import fcntl
-import json
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Iterator
 
 from enclava.devnet.accounts import ACCOUNT_COUNT, dev_account
 from enclava.devnet.deploy import deploy_available, deploy_contracts
-from enclava.devnet.manifest import DEFAULT_DEVNET, Manifest, ServiceRecord
+from enclava.devnet.manifest import DEFAULT_DEVNET, Manifest, ServiceRecord, read_manifest
 from enclava.devnet.ports import free_ports
 from enclava.devnet.processes import is_alive, spawn, stop_group, tagged_processes
 from enclava.devnet.services import CHAIN_ID, ServiceSpec, contract_services, core_services
@@ -50,12 +49,9 @@ def _locked(name: str) -> Iterator[Path]:
 
 
 def _read_manifest(state: Path) -> Manifest | None:
-    path = state / "manifest.json"
-    if not path.exists():
-        return None
     try:
-        return Manifest.from_dict(json.loads(path.read_text()))
-    except (ValueError, TypeError):
+        return read_manifest(state / "manifest.json")
+    except DevnetError:
         return None
 
 
