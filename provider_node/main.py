@@ -1,13 +1,11 @@
-"""`provider-node`: the provider's daemon. Today: Celery workers and a queue round-trip check.
-
-Order watching and execution arrive with issue 5.
-"""
+"""`provider-node`: the provider's daemon (`run`), its Celery workers (`worker`), and a queue check."""
 
 from __future__ import annotations
 
 import os
 import sys
 import uuid
+from pathlib import Path
 
 import typer
 
@@ -16,36 +14,58 @@ from enclava.cli.errors import friendly_errors
 cli = typer.Typer(name="provider-node", help="Enclava provider node.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 
+_CONFIG = typer.Option(None, "--config", "-c", help="TOML config file (PROVIDER_* variables override it).")
 
-@cli.command()
-def worker(concurrency: int = typer.Option(1, help="Worker processes (one enclave job each)."),
-           loglevel: str = typer.Option("INFO")) -> None:
-    """Run a Celery worker on the provider's Redis queue."""
-    os.environ["ENCLAVA_CELERY_WORKER"] = "1"
-    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "provider_node.queue:app", "worker",
-                              f"--concurrency={concurrency}", f"--loglevel={loglevel}", "--pool=prefork",
-                              "--without-gossip", "--without-mingle"])
+
+def _use_config(config: Path | None) -> None:
+    from provider_node.settings import CONFIG_ENV
+
+    if config is not None:
+        os.environ[CONFIG_ENV] = str(config.resolve())
 
 
 @cli.command()
 @friendly_errors
-def ping(timeout: float = typer.Option(30.0)) -> None:
+def run(config: Path = _CONFIG) -> None:
+    """Register, publish offers, follow the chain and dispatch accepted orders to the workers."""
+    from enclava.logs import configure_logging
+    from provider_node.node import ProviderNode
+    from provider_node.queue import make_celery
+    from provider_node.runtime import Runtime
+    from provider_node.settings import load_settings
+
+    configure_logging()
+    _use_config(config)
+    runtime = Runtime.build(load_settings())
+    ProviderNode(runtime, make_celery(runtime.settings.redis_url, max_attempts=runtime.settings.max_attempts)).run()
+
+
+@cli.command()
+def worker(config: Path = _CONFIG, concurrency: int = typer.Option(0, help="Worker processes (0: from config)."),
+           loglevel: str = typer.Option("INFO")) -> None:
+    """Run the Celery workers that execute orders with the trusted loader."""
+    from provider_node.settings import load_settings
+
+    _use_config(config)
+    os.environ["ENCLAVA_CELERY_WORKER"] = "1"
+    settings = load_settings()
+    processes = concurrency or settings.concurrency
+    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "provider_node.queue:app", "worker",
+                              f"--concurrency={processes}", f"--loglevel={loglevel}", "--pool=prefork",
+                              "--without-gossip", "--without-mingle", "-n", f"{settings.name}-{uuid.uuid4().hex[:6]}@%h"])
+
+
+@cli.command()
+@friendly_errors
+def ping(config: Path = _CONFIG, timeout: float = typer.Option(30.0)) -> None:
     """Send a task through Redis to a worker and wait for its answer."""
     from provider_node.queue import make_celery
     from provider_node.settings import load_settings
 
+    _use_config(config)
     celery = make_celery(load_settings().resolved_redis_url())
     token = uuid.uuid4().hex
     reply = celery.send_task("enclava.health.ping", args=[token]).get(timeout=timeout)
     if reply.get("token") != token:
         typer.echo("worker answered with the wrong token", err=True)
         raise typer.Exit(code=1)
-    typer.echo(f"worker {reply['worker']} (pid {reply['pid']}) answered")
-
-
-def main() -> None:
-    cli()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,9 @@
 """The provider's Celery application on Redis.
 
 Tasks acknowledge late and are re-queued if a worker dies, so an order survives a killed worker;
-one task at a time per worker process, since each runs a whole enclave job.
+one task at a time per worker process, since each runs a whole enclave job. Redis redelivers a
+task whose worker vanished after ``visibility_timeout``; the job row's lease (provider_node.jobs)
+keeps such a redelivery from running an order twice.
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ import time
 
 from celery import Celery
 
-__all__ = ["make_celery", "app"]
+__all__ = ["make_celery", "app", "VISIBILITY_TIMEOUT_S"]
+
+VISIBILITY_TIMEOUT_S = 120
 
 
-def make_celery(redis_url: str) -> Celery:
+def make_celery(redis_url: str, *, max_attempts: int = 3) -> Celery:
     celery = Celery("enclava-provider", broker=redis_url, backend=redis_url)
     celery.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],
@@ -29,6 +35,9 @@ def make_celery(redis_url: str) -> Celery:
         worker_hijack_root_logger=False,
     )
     celery.task(name="enclava.health.ping")(_ping)
+    from provider_node.tasks import register_tasks
+
+    register_tasks(celery, max_attempts=max_attempts)
     return celery
 
 
@@ -40,7 +49,8 @@ def _ping(token: str) -> dict[str, object]:
 def _default_app() -> Celery:
     from provider_node.settings import load_settings
 
-    return make_celery(load_settings().resolved_redis_url())
+    settings = load_settings()
+    return make_celery(settings.resolved_redis_url(), max_attempts=settings.max_attempts)
 
 
 #: The app a `celery -A provider_node.queue worker` process loads (broker from settings/devnet).

@@ -1,31 +1,118 @@
-"""Provider node settings: a config file, overridden by ``PROVIDER_*`` environment variables."""
+"""Provider node settings: a TOML file (``provider-node run --config FILE``), overridden by
+``PROVIDER_*`` environment variables. Empty endpoints mean "the local devnet's"."""
 
 from __future__ import annotations
 
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from enclava.errors import ConfigError
 
-__all__ = ["ProviderSettings", "load_settings"]
+__all__ = ["ProviderSettings", "OfferConfig", "load_settings", "CONFIG_ENV"]
+
+#: Workers started by the node find the node's config file through this variable.
+CONFIG_ENV = "ENCLAVA_PROVIDER_CONFIG"
+
+
+class OfferConfig(BaseModel):
+    tee_type: Literal["simulated", "tdx", "sev-snp"] = "simulated"
+    gpu_class: str = Field(default="cpu", max_length=32)
+    price_per_second: int = Field(default=10**9, ge=0, lt=2**96)
+    slots: int = Field(default=2, ge=1, le=65535)
 
 
 class ProviderSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PROVIDER_", extra="forbid")
 
-    #: Redis URL of the Celery broker and result backend; empty means "the devnet's".
-    redis_url: str = ""
+    name: str = Field(default="provider", pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
     devnet: str = "default"
+    rpc_url: str = ""
+    ipfs_api: str = ""
+    redis_url: str = ""
+    ca_url: str = ""
+    contracts: dict[str, str] = Field(default_factory=dict)
+    deploy_block: int = 0
+    #: The provider wallet: a hex private key, or (devnet only) a dev-account role.
+    private_key: SecretStr | None = None
+    dev_role: str = "provider"
+    stake_wei: int = Field(default=10**18, ge=0)
+    offers: list[OfferConfig] = Field(default_factory=lambda: [OfferConfig()])
+    #: SQLAlchemy URL of the job table and block cursor; empty = SQLite in ``state_dir``.
+    database_url: str = ""
+    state_dir: str = ""
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    lease_s: int = Field(default=60, ge=5)
+    #: Fail an in-flight order cleanly when less than this remains before its deadline.
+    deadline_margin_s: int = Field(default=30, ge=0)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=0, ge=0, le=65535)
+    tee: Literal["simulated", "tdx", "sev-snp"] = "simulated"
+    simulated_measurement: str = ""
+    #: Development only: attest with the simulated TEE (its evidence is accepted only by a CA
+    #: that runs with its own insecure flag).
+    insecure_simulated_tee: bool = True
+    scratch_root: str = ""
+    concurrency: int = Field(default=2, ge=1, le=64)
 
-    def resolved_redis_url(self) -> str:
-        if self.redis_url:
-            return self.redis_url
+    def _manifest(self):
         from enclava.devnet import load_manifest
 
-        return load_manifest(self.devnet).redis_url
+        return load_manifest(self.devnet)
+
+    def resolved(self) -> "ProviderSettings":
+        """A copy with every empty endpoint filled from the devnet's manifest."""
+        needs = not all([self.rpc_url, self.ipfs_api, self.redis_url, self.ca_url, self.contracts])
+        if not needs:
+            return self
+        manifest = self._manifest()
+        return self.model_copy(update={
+            "rpc_url": self.rpc_url or manifest.rpc_url, "ipfs_api": self.ipfs_api or manifest.ipfs_api,
+            "redis_url": self.redis_url or manifest.redis_url,
+            "ca_url": self.ca_url or manifest.services["ca"].url,
+            "contracts": self.contracts or dict(manifest.contracts),
+            "deploy_block": self.deploy_block or int(manifest.deploy_block or 0),
+            "state_dir": self.state_dir or str(Path(manifest.state_dir) / f"provider-{self.name}"),
+        })
+
+    def resolved_redis_url(self) -> str:
+        return self.redis_url or self._manifest().redis_url
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        folder = Path(self.state_dir or ".")
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{folder / 'provider-node.db'}"
+
+    def account(self):
+        if self.private_key is not None:
+            from eth_account import Account
+
+            return Account.from_key(self.private_key.get_secret_value())
+        from enclava.devnet import dev_account
+
+        return dev_account(self.dev_role)
 
 
-def load_settings(**overrides: str) -> ProviderSettings:
+def load_settings(config: str | Path | None = None, **overrides) -> ProviderSettings:
+    """Settings from ``config`` (or ``$ENCLAVA_PROVIDER_CONFIG``), then the environment, then ``overrides``."""
+    path = config or os.environ.get(CONFIG_ENV)
+    data: dict = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"no provider config at {path}", hint="Pass --config with an existing TOML file.") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    env = {k[len("PROVIDER_"):].lower(): v for k, v in os.environ.items() if k.startswith("PROVIDER_")}
     try:
-        return ProviderSettings(**overrides)
-    except ValueError as exc:
+        return ProviderSettings(**{**data, **env, **overrides})
+    except ValidationError as exc:
         raise ConfigError(f"invalid provider settings: {exc}") from exc

@@ -1,5 +1,10 @@
-"""The EVM side: a web3.py client that signs locally and speaks Enclava's errors."""
+"""The EVM side: a web3.py client that signs locally and speaks Enclava's errors, and the
+marketplace contracts as one typed client."""
 
 from enclava.chain.client import ChainClient, TxResult
+from enclava.chain.market import MarketClient, OrderNotFound
+from enclava.chain.orders import (IntegrityReport, Order, OrderFailure, OrderInput, OrderTerms, Payment,
+                                  inputs_hash, recipient_key_hash)
 
-__all__ = ["ChainClient", "TxResult"]
+__all__ = ["ChainClient", "TxResult", "MarketClient", "OrderNotFound", "Order", "OrderTerms", "OrderInput",
+           "Payment", "IntegrityReport", "OrderFailure", "inputs_hash", "recipient_key_hash"]

@@ -1,0 +1,199 @@
+"""The marketplace contracts as one typed client: providers, offers, resources, orders, payouts.
+
+Every party uses it: a provider registers and accepts, an owner lists, a customer orders, the
+loader completes or fails, an auditor reads. Reverts and RPC failures leave as
+:class:`enclava.errors.ChainError` (from :class:`ChainClient`); reads of unknown things raise
+:class:`OrderNotFound` / return ``None``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.logs import DISCARD as _DISCARD
+
+from enclava.chain.client import ChainClient, TxResult
+from enclava.chain.contracts import ContractSet
+from enclava.chain.orders import (IntegrityReport, Order, OrderFailure, OrderInput, OrderTerms, sign_failure,
+                                  sign_report)
+from enclava.chain.types import OrderStatus, ResourceKind
+from enclava.errors import ChainError, EnclavaError
+
+__all__ = ["MarketClient", "OrderNotFound"]
+
+
+class OrderNotFound(EnclavaError):
+    http_status = 404
+    code = "order_not_found"
+    hint = "Check the order id (0x + 64 hex digits) and that you are on the chain where it was created."
+
+
+def _b32(order_id: str | bytes) -> bytes:
+    raw = bytes.fromhex(order_id.removeprefix("0x")) if isinstance(order_id, str) else bytes(order_id)
+    if len(raw) != 32:
+        raise OrderNotFound(f"{order_id!r} is not an order id")
+    return raw
+
+
+def _hex(raw: bytes) -> str:
+    return "0x" + bytes(raw).hex()
+
+
+class MarketClient:
+    """Transactions and reads over a :class:`ContractSet`, signed locally by the caller's account."""
+
+    def __init__(self, chain: ChainClient, contracts: ContractSet, *, from_block: int = 0) -> None:
+        self.chain = chain
+        self.contracts = contracts
+        self.from_block = from_block
+
+    @classmethod
+    def from_manifest(cls, manifest) -> "MarketClient":
+        chain = ChainClient(manifest.rpc_url)
+        return cls(chain, ContractSet(chain.w3, manifest.contracts), from_block=int(manifest.deploy_block or 0))
+
+    @property
+    def w3(self) -> Web3:
+        return self.chain.w3
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _send(self, account: LocalAccount, call, *, value: int = 0) -> TxResult:
+        try:
+            tx = call.build_transaction({"from": account.address, "value": int(value), "gas": 0,
+                                         "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "nonce": 0})
+        except Exception as exc:  # web3 raises many types while encoding arguments
+            raise ChainError(f"cannot encode the call: {exc}", code="call_invalid",
+                             hint="Check the arguments' types and sizes.") from exc
+        body = {"to": tx["to"], "data": tx["data"], "value": int(value)}
+        return self.chain.send(account, body)
+
+    def _events(self, tx: TxResult, contract, event: str) -> list[Any]:
+        receipt = self.w3.eth.get_transaction_receipt(tx.tx_hash)
+        return list(getattr(contract.events, event)().process_receipt(receipt, errors=_DISCARD))
+
+    # ------------------------------------------------------------------ providers
+
+    def register_provider(self, account: LocalAccount, stake: int) -> TxResult:
+        return self._send(account, self.contracts.provider_registry.functions.register(), value=stake)
+
+    def is_provider(self, address: str) -> bool:
+        record = self.contracts.provider_registry.functions.getProvider(Web3.to_checksum_address(address)).call()
+        return bool(record[3])  # registered
+
+    def min_stake(self) -> int:
+        return int(self.contracts.provider_registry.functions.minStake().call())
+
+    def publish_offer(self, account: LocalAccount, *, tee_type: int, gpu_class: str, price_per_second: int,
+                      slots: int) -> int:
+        gpu = gpu_class.encode()[:32].ljust(32, b"\0")
+        tx = self._send(account, self.contracts.provider_registry.functions.publishOffer(
+            int(tee_type), gpu, int(price_per_second), int(slots)))
+        return int(self._events(tx, self.contracts.provider_registry, "OfferPublished")[0]["args"]["offerId"])
+
+    def offer_terms(self, offer_id: int) -> dict:
+        provider, tee, price, available = self.contracts.provider_registry.functions.offerTerms(int(offer_id)).call()
+        return {"provider": provider, "tee_type": int(tee), "price_per_second": int(price), "available": bool(available)}
+
+    # ------------------------------------------------------------------ resources
+
+    def list_resource(self, account: LocalAccount, *, kind: ResourceKind, cid: str, content_hash: bytes, price: int,
+                      metadata_cid: str = "") -> int:
+        listing = (int(kind), cid, bytes(content_hash), int(price), metadata_cid)
+        tx = self._send(account, self.contracts.offer_registry.functions.listResource(listing))
+        return int(self._events(tx, self.contracts.offer_registry, "ResourceListed")[0]["args"]["resourceId"])
+
+    def resource(self, resource_id: int) -> dict:
+        r = self.contracts.offer_registry.functions.getResource(int(resource_id)).call()
+        return {"owner": r[0], "price": int(r[1]), "content_hash": bytes(r[2]), "kind": ResourceKind(int(r[3])),
+                "active": bool(r[4]), "retired": bool(r[5]), "cid": r[6], "metadata_cid": r[7]}
+
+    # ------------------------------------------------------------------ orders
+
+    def quote(self, engine_id: int, resource_ids: Iterable[int], tee_offer_id: int, max_duration: int) -> int:
+        """The exact escrow ``createOrder`` asks for, at today's prices."""
+        total = self.offer_terms(tee_offer_id)["price_per_second"] * int(max_duration)
+        return total + sum(self.resource(rid)["price"] for rid in [engine_id, *resource_ids])
+
+    def create_order(self, account: LocalAccount, *, engine_id: int, resource_ids: list[int], tee_offer_id: int,
+                     inputs: list[OrderInput], recipient_key: bytes, max_duration: int,
+                     value: int | None = None) -> tuple[str, TxResult]:
+        escrow = self.quote(engine_id, resource_ids, tee_offer_id, max_duration) if value is None else value
+        tx = self._send(account, self.contracts.marketplace.functions.createOrder(
+            int(engine_id), [int(r) for r in resource_ids], int(tee_offer_id), [i.as_tuple() for i in inputs],
+            bytes(recipient_key), int(max_duration)), value=escrow)
+        event = self._events(tx, self.contracts.marketplace, "OrderCreated")[0]
+        return _hex(event["args"]["orderId"]), tx
+
+    def order(self, order_id: str | bytes) -> Order:
+        raw = _b32(order_id)
+        logs = self.contracts.marketplace.events.OrderCreated.get_logs(
+            from_block=self.from_block, argument_filters={"orderId": raw})
+        if not logs:
+            raise OrderNotFound(f"no order {_hex(raw)} on this chain")
+        args = logs[-1]["args"]
+        terms = OrderTerms.from_event(args["terms"])
+        state = self.contracts.marketplace.functions.orderState(raw).call()
+        status = OrderStatus(int(state[0]))
+        enclave = None if int(state[3], 16) == 0 else Web3.to_checksum_address(state[3])
+        deadline = int(self.contracts.marketplace.functions.deadlineOf(terms.as_tuple()).call())
+        return Order(order_id=_hex(raw), terms=terms,
+                     inputs=tuple(OrderInput(i["cid"], bytes(i["contentHash"])) for i in args["inputs"]),
+                     resource_hashes=tuple(bytes(h) for h in args["resourceHashes"]),
+                     recipient_key=bytes(args["recipientKey"]), status=status, accepted_at=int(state[1]),
+                     enclave=enclave, created_block=int(logs[-1]["blockNumber"]), deadline=deadline)
+
+    def status(self, order_id: str | bytes) -> OrderStatus:
+        return OrderStatus(int(self.contracts.marketplace.functions.orderState(_b32(order_id)).call()[0]))
+
+    def accept_order(self, account: LocalAccount, order_id: str) -> TxResult:
+        return self._send(account, self.contracts.marketplace.functions.acceptOrder(_b32(order_id)))
+
+    def cancel_order(self, account: LocalAccount, terms: OrderTerms) -> TxResult:
+        return self._send(account, self.contracts.marketplace.functions.cancelOrder(terms.as_tuple()))
+
+    def timeout_order(self, account: LocalAccount, terms: OrderTerms) -> TxResult:
+        return self._send(account, self.contracts.marketplace.functions.timeoutOrder(terms.as_tuple()))
+
+    def sign_report(self, enclave_account, report: IntegrityReport) -> bytes:
+        return sign_report(enclave_account, report, chain_id=self.chain.chain_id(),
+                           marketplace=self.contracts.marketplace.address)
+
+    def sign_failure(self, enclave_account, failure: OrderFailure) -> bytes:
+        return sign_failure(enclave_account, failure, chain_id=self.chain.chain_id(),
+                            marketplace=self.contracts.marketplace.address)
+
+    def complete_order(self, account: LocalAccount, terms: OrderTerms, report: IntegrityReport,
+                       signature: bytes) -> TxResult:
+        return self._send(account, self.contracts.marketplace.functions.completeOrder(
+            terms.as_tuple(), report.as_tuple(), bytes(signature)))
+
+    def fail_order(self, account: LocalAccount, terms: OrderTerms, failure: OrderFailure,
+                   signature: bytes) -> TxResult:
+        return self._send(account, self.contracts.marketplace.functions.failOrder(
+            terms.as_tuple(), failure.as_tuple(), bytes(signature)))
+
+    def verify_report(self, order_id: str) -> tuple[bool, str]:
+        valid, reason = self.contracts.marketplace.functions.verifyReport(_b32(order_id)).call()
+        return bool(valid), str(reason)
+
+    # ------------------------------------------------------------------ payouts
+
+    def credit_of(self, address: str) -> int:
+        return int(self.contracts.marketplace.functions.creditOf(Web3.to_checksum_address(address)).call())
+
+    def withdraw(self, account: LocalAccount) -> TxResult:
+        return self._send(account, self.contracts.marketplace.functions.withdraw())
+
+    def credits_for_order(self, order_id: str) -> dict[str, int]:
+        """Who was credited how much for ``order_id`` (from ``Credited`` events)."""
+        logs = self.contracts.marketplace.events.Credited.get_logs(
+            from_block=self.from_block, argument_filters={"orderId": _b32(order_id)})
+        paid: dict[str, int] = {}
+        for log in logs:
+            account = Web3.to_checksum_address(log["args"]["account"])
+            paid[account] = paid.get(account, 0) + int(log["args"]["amount"])
+        return paid
+

@@ -1,0 +1,158 @@
+"""The provider node daemon: set up on chain, follow orders, keep every accepted order moving.
+
+``ProviderNode.tick()`` is one round: follow new blocks, queue again any job whose task was lost
+(a restarted Redis, a killed worker whose lease ran out), and fail cleanly — through a worker's
+signed failure — any job that can no longer finish before its deadline. ``run()`` repeats it until
+SIGTERM, with ``/healthz`` and Prometheus ``/metrics`` served alongside.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+from celery import Celery
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from enclava.chain.types import onchain_tee
+from enclava.attestation.evidence import TeeType
+from enclava.engine.reasons import Reason
+from enclava.logs import get_logger
+from provider_node.follower import OrderFollower
+from provider_node.runtime import Runtime
+from provider_node.tasks import EXECUTE_TASK, FAIL_TASK
+
+__all__ = ["ProviderNode"]
+
+log = get_logger("provider_node.node")
+
+_TEE = {"simulated": TeeType.SIMULATED, "tdx": TeeType.TDX, "sev-snp": TeeType.SEV_SNP}
+
+
+class ProviderNode:
+    def __init__(self, rt: Runtime, celery: Celery) -> None:
+        self.rt = rt
+        self.celery = celery
+        self.offers: dict[int, int] = {}
+        self.follower: OrderFollower | None = None
+        self._failing: set[str] = set()
+        self.stop = threading.Event()
+
+    # ------------------------------------------------------------------ setup
+
+    def setup(self) -> dict[int, int]:
+        """Register with stake and publish the configured offers, unless the chain already has them."""
+        market, account, settings = self.rt.market, self.rt.account, self.rt.settings
+        if not market.is_provider(account.address):
+            market.register_provider(account, settings.stake_wei)
+            log.info("provider registered", extra={"provider": account.address, "stake": settings.stake_wei})
+        existing = self._published_offers()
+        for config in settings.offers:
+            tee = int(onchain_tee(_TEE[config.tee_type], simulated=config.tee_type == "simulated"))
+            gpu = config.gpu_class.encode()[:32].ljust(32, b"\0")
+            match = next((oid for oid, o in existing.items() if o == (tee, gpu, config.price_per_second, config.slots)
+                          and oid not in self.offers), None)
+            if match is None:
+                match = market.publish_offer(account, tee_type=tee, gpu_class=config.gpu_class,
+                                             price_per_second=config.price_per_second, slots=config.slots)
+                log.info("offer published", extra={"offer_id": match, "slots": config.slots})
+            self.offers[match] = config.slots
+        self.follower = OrderFollower(self.rt, self.offers, self.enqueue)
+        return self.offers
+
+    def _published_offers(self) -> dict[int, tuple]:
+        registry = self.rt.market.contracts.provider_registry
+        logs = registry.events.OfferPublished.get_logs(from_block=self.rt.settings.deploy_block,
+                                                       argument_filters={"provider": self.rt.account.address})
+        found = {}
+        for entry in logs:
+            offer_id = int(entry["args"]["offerId"])
+            offer = registry.functions.getOffer(offer_id).call()
+            if offer[2] and not offer[3]:  # active, not retired
+                found[offer_id] = (int(offer[1]), bytes(offer[7]), int(offer[6]), int(offer[4]))
+        return found
+
+    # ------------------------------------------------------------------ the loop
+
+    def enqueue(self, order_id: str) -> None:
+        self.celery.send_task(EXECUTE_TASK, args=[order_id])
+        self.rt.jobs.mark_enqueued(order_id, self.rt.settings.lease_s * 2)
+
+    def recover(self) -> None:
+        """After a restart: finish interrupted acceptances; the next ticks re-queue lost jobs."""
+        assert self.follower is not None
+        self.follower.adopt_accepting()
+
+    def tick(self) -> None:
+        assert self.follower is not None
+        self.follower.poll_once()
+        now = time.time()
+        for job in self.rt.jobs.open_jobs():
+            if job.status == "accepting":
+                continue
+            if job.deadline and now >= job.deadline - self.rt.settings.deadline_margin_s:
+                if job.order_id not in self._failing:
+                    self._failing.add(job.order_id)
+                    self.celery.send_task(FAIL_TASK, args=[job.order_id, int(Reason.TIMEOUT)])
+                    log.warning("failing a job at its deadline", extra={"order_id": job.order_id})
+            elif job.lease_until < now:
+                log.info("re-queueing a job whose task was lost", extra={"order_id": job.order_id,
+                                                                         "status": job.status})
+                self.enqueue(job.order_id)
+
+    def run(self) -> None:
+        """Set up, recover, serve health and metrics, and tick until SIGTERM/SIGINT."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())
+        self.setup()
+        self.recover()
+        server = self._serve_http()
+        log.info("provider node running", extra={"provider": self.rt.account.address, "offers": list(self.offers)})
+        while not self.stop.is_set():
+            try:
+                self.tick()
+            except Exception as exc:  # a tick must never kill the daemon; the next one retries
+                log.error("tick failed", extra={"error_type": type(exc).__name__, "error": str(exc)[:200]})
+            self.stop.wait(self.rt.settings.poll_interval_s)
+        if server is not None:
+            server.should_exit = True
+        self.rt.jobs.dispose()
+        log.info("provider node stopped")
+
+    # ------------------------------------------------------------------ health and metrics
+
+    def _serve_http(self):
+        if self.rt.settings.http_port == 0:
+            return None
+        import uvicorn
+
+        from provider_node.http import build_app
+
+        config = uvicorn.Config(build_app(self), host=self.rt.settings.http_host, port=self.rt.settings.http_port,
+                                log_level="warning")
+        server = uvicorn.Server(config)
+        threading.Thread(target=server.run, name="provider-http", daemon=True).start()
+        return server
+
+    def collect(self):
+        """Prometheus collector: job counts and per-stage time, from the job table (shared by workers)."""
+        jobs = self.rt.jobs.all_jobs()
+        counts = CounterMetricFamily("enclava_provider_orders", "Orders by outcome", labels=["outcome"])
+        accepted = [j for j in jobs if j.status != "accepting"]
+        counts.add_metric(["accepted"], len(accepted))
+        counts.add_metric(["completed"], sum(j.status == "completed" for j in jobs))
+        counts.add_metric(["failed"], sum(j.status == "failed" for j in jobs))
+        yield counts
+        open_jobs = GaugeMetricFamily("enclava_provider_open_jobs", "Jobs accepted and not finished")
+        open_jobs.add_metric([], sum(j.status in ("queued", "running") for j in jobs))
+        yield open_jobs
+        stages = CounterMetricFamily("enclava_provider_stage_seconds", "Time spent per loader stage",
+                                     labels=["stage"])
+        totals: dict[str, float] = {}
+        for job in jobs:
+            for stage, seconds in job.stages.items():
+                totals[stage] = totals.get(stage, 0.0) + seconds
+        for stage, seconds in sorted(totals.items()):
+            stages.add_metric([stage], seconds)
+        yield stages

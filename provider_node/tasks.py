@@ -1,0 +1,51 @@
+"""Celery tasks of the provider node. Each carries only an order id (its job row is saved first),
+acknowledges late, and retries transient trouble with exponential back-off up to a cap."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from celery import Celery
+
+from enclava.engine.reasons import Reason
+from provider_node.executor import TRANSIENT, fail_job, run_job
+
+__all__ = ["register_tasks", "EXECUTE_TASK", "FAIL_TASK", "runtime"]
+
+EXECUTE_TASK = "enclava.provider.execute_order"
+FAIL_TASK = "enclava.provider.fail_order"
+
+_runtime = None
+
+
+def runtime():
+    """This worker process's runtime, built from the node's config file (``ENCLAVA_PROVIDER_CONFIG``)."""
+    global _runtime
+    if _runtime is None:
+        from provider_node.runtime import Runtime
+        from provider_node.settings import load_settings
+
+        _runtime = Runtime.build(load_settings())
+    return _runtime
+
+
+def _holder(task_id: str) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{task_id}"
+
+
+def register_tasks(celery: Celery, *, max_attempts: int = 3) -> None:
+    @celery.task(name=EXECUTE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
+                 max_retries=max_attempts, ignore_result=False)
+    def execute_order(self, order_id: str) -> str:
+        try:
+            return run_job(runtime(), order_id, _holder(self.request.id))
+        except TRANSIENT as exc:
+            raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries))
+
+    @celery.task(name=FAIL_TASK, bind=True, acks_late=True, max_retries=max_attempts)
+    def fail_order(self, order_id: str, reason: int) -> str:
+        try:
+            return fail_job(runtime(), order_id, Reason(int(reason)))
+        except TRANSIENT as exc:
+            raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries))

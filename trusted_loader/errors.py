@@ -1,0 +1,86 @@
+"""Why an order fails inside the loader. Each error names a *reason* whose code goes on chain in
+``failOrder``, so the customer is refunded and can see why (enclava.engine.reasons holds the table).
+
+    LoaderError                      reason, reason_code; the base
+    ├── OrderNotExecutable           not accepted, another provider's, or past its deadline
+    ├── InputUnavailable             a ciphertext cannot be fetched from IPFS
+    ├── InputHashMismatch            a ciphertext's SHA-256 differs from the value on chain
+    ├── KeyReleaseDenied             the key broker refused (the broker's reason is kept)
+    ├── CertificationFailed          the CA would not certify this enclave
+    ├── CaUnavailable                the CA cannot be reached
+    ├── InputDecryptionFailed        a released key does not open its ciphertext
+    └── EngineInvalid                the engine archive or its manifest is unusable
+Sandbox failures (timeout, memory, network, output too large, ...) come from enclava.engine.
+"""
+
+from __future__ import annotations
+
+from enclava.errors import EnclavaError
+
+__all__ = ["LoaderError", "OrderNotExecutable", "InputUnavailable", "InputHashMismatch", "KeyReleaseDenied",
+           "CertificationFailed", "CaUnavailable", "InputDecryptionFailed", "EngineInvalid", "reason_code_of"]
+
+
+class LoaderError(EnclavaError):
+    code = "loader_error"
+    reason = "internal_error"
+    hint = "See the provider node's logs for the order."
+
+
+class OrderNotExecutable(LoaderError):
+    code = "order_not_executable"
+    reason = "order_not_executable"
+    hint = "Only accepted orders of this provider, before their deadline, run."
+
+
+class InputUnavailable(LoaderError):
+    code = "input_unavailable"
+    reason = "input_unavailable"
+    hint = "The owner must keep the ciphertext pinned on IPFS."
+
+
+class InputHashMismatch(LoaderError):
+    code = "input_hash_mismatch"
+    reason = "input_hash_mismatch"
+    hint = "The file on IPFS is not the one the order names; nothing was decrypted."
+
+
+class KeyReleaseDenied(LoaderError):
+    code = "key_release_denied"
+    reason = "key_release_denied"
+    hint = "An owner's policy or the order's state refused the key; the owner's audit log says why."
+
+
+class CertificationFailed(LoaderError):
+    code = "certification_failed"
+    reason = "certification_failed"
+    hint = "Check the CA's answer: evidence, measurement allow-list, provider consent."
+
+
+class CaUnavailable(LoaderError):
+    code = "ca_unavailable"
+    reason = "ca_unavailable"
+    hint = "Check the CA URL and that the CA service runs."
+
+
+class InputDecryptionFailed(LoaderError):
+    code = "input_decryption_failed"
+    reason = "input_decryption_failed"
+    hint = "The deposited key does not open the uploaded ciphertext; the owner must re-deposit."
+
+
+class EngineInvalid(LoaderError):
+    code = "engine_invalid"
+    reason = "engine_invalid"
+    hint = "The engine archive must be a canonical archive with a valid engine.toml."
+
+
+def reason_code_of(error: BaseException) -> int:
+    """The on-chain reason code for any failure (unknown ones are ``internal_error``)."""
+    from enclava.engine.reasons import Reason
+
+    code = getattr(error, "reason_code", None)
+    if isinstance(code, int):
+        return int(code)
+    name = str(getattr(error, "reason", "internal_error")).upper()
+    return int(Reason[name]) if name in Reason.__members__ else int(Reason.INTERNAL_ERROR)
