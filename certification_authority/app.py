@@ -1,5 +1,6 @@
-"""The CA as an HTTP service (FastAPI): challenge, certify, its own identity, revocations, and
-the key broker's deposit / release / audit endpoints. Routes parse and delegate."""
+"""The CA as an HTTP service (FastAPI): challenge, certify, its own identity, revocations (listed
+to anyone, made only by a signed admin request), and the key broker's deposit / release / audit
+endpoints. Routes parse and delegate."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ import time
 from dataclasses import asdict
 
 from cryptography.hazmat.primitives import serialization
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
+from certification_authority.admin import AdminGate, RevocationRequest
 from certification_authority.authority import CertificationAuthority
-from certification_authority.broker import (AuditReadRequest, DepositReceipt, DepositRequest, KeyBroker,
+from certification_authority.broker import (AuditReadRequest, OrderInputsDeposit, DepositReceipt, DepositRequest, KeyBroker,
                                             VerifiedEnclave, WrappedKey)
 from certification_authority.broker.errors import SignatureInvalid
 from certification_authority.broker.signing import recover_signer
 from certification_authority.certificates import verify_enclave_certificate
 from certification_authority.errors import CertificateInvalid
+from certification_authority.onchain import EnclaveRegistrar
 from certification_authority.verifiers import NonceStore
 from enclava.attestation.errors import EvidenceFormatError
 from enclava.attestation.evidence import Attester, Evidence
@@ -29,10 +33,17 @@ __all__ = ["build_app", "key_release_message", "RELEASE_WINDOW_S"]
 RELEASE_WINDOW_S = 300
 
 
-def key_release_message(ca_id: str, order_id: str, issued_at: int) -> str:
-    """What an enclave signs (EIP-191, with its certified key) to ask for an order's keys."""
-    return json.dumps({"ca_id": ca_id, "domain": "enclava-key-release-v1", "issued_at": int(issued_at),
-                       "order_id": order_id.lower()}, sort_keys=True, separators=(",", ":"))
+def key_release_message(ca_id: str, order_id: str, issued_at: int, offer_ids: list[int] | None = None) -> str:
+    """What an enclave signs (EIP-191, with its certified key) to ask for an order's keys.
+
+    ``offer_ids`` (decimal strings in the message) narrows the request to some of the order's
+    resources; without it the message has no such field and asks for every key of the order.
+    """
+    fields = {"ca_id": ca_id, "domain": "enclava-key-release-v1", "issued_at": int(issued_at),
+              "order_id": order_id.lower()}
+    if offer_ids is not None:
+        fields["offer_ids"] = [str(int(offer)) for offer in offer_ids]
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
 class ChallengeReply(BaseModel):
@@ -53,10 +64,23 @@ class KeyReleaseRequest(BaseModel):
     order_id: str
     issued_at: int
     signature: str
+    offer_ids: list[int] | None = Field(default=None, description="only these resources of the order")
+
+
+class RevocationReply(BaseModel):
+    kind: str
+    subject: str
+    reason: str
+    revoked_at: int
+    audit_seq: int
+    by: str
+    onchain: str = Field(description="revoked | already_revoked | not_registered | other_ca | not_applicable")
+    onchain_tx: str | None = None
 
 
 def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: NonceStore, *,
-              ca_id: str, self_attester: Attester | None, nonce_ttl_s: int, clock=time.time) -> FastAPI:
+              ca_id: str, self_attester: Attester | None, nonce_ttl_s: int, admin_gate: AdminGate,
+              registrar: EnclaveRegistrar | None = None, clock=time.time) -> FastAPI:
     app = create_service_app("enclava-ca", description="Enclava certification authority and key broker.")
     ca_pem = authority.ca_cert.public_bytes(serialization.Encoding.PEM).decode()
 
@@ -97,10 +121,39 @@ def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: Nonc
         """The revocation list: revoked certificate serials and enclave addresses."""
         return [r.model_dump() for r in broker.revocations()]
 
+    @app.post("/v1/revocations", response_model=RevocationReply, tags=["attestation"],
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": RevocationRequest.model_json_schema()}}}})
+    async def revoke(request: Request) -> RevocationReply:
+        """Revoke a certificate or an enclave: signed by a CA admin (CA_ADMIN_ADDRESSES), fresh, used once.
+
+        An enclave is also revoked in the attestation registry when this CA's signer registered it,
+        so the marketplace refuses its reports. Every decision goes to the audit log.
+        """
+        return await run_in_threadpool(_revoke, await request.body())
+
+    def _revoke(body: bytes) -> RevocationReply:
+        parsed = admin_gate.parse(body)  # anything but a well-formed request: 401, logged
+        admin = admin_gate.authorize_revocation(parsed)
+        if parsed.kind == "enclave":
+            revocation = broker.revoke_enclave(parsed.subject, parsed.reason, by=admin)
+            onchain = registrar.revoke(revocation.subject) if registrar is not None else None
+        else:
+            revocation = broker.revoke_certificate(parsed.subject, parsed.reason, by=admin)
+            onchain = None
+        return RevocationReply(**revocation.model_dump(), by=admin,
+                               onchain=onchain.status if onchain else "not_applicable",
+                               onchain_tx=onchain.tx_hash if onchain else None)
+
     @app.post("/v1/keys/deposit", response_model=DepositReceipt, tags=["keys"])
     def deposit(request: DepositRequest) -> DepositReceipt:
         """Deposit a resource key (age-encrypted to the CA) under a policy, signed by the owner."""
         return broker.deposit(request)
+
+    @app.post("/v1/keys/order-inputs", tags=["keys"])
+    def deposit_order_inputs(request: OrderInputsDeposit) -> dict:
+        """The customer deposits the key of their order's own inputs (age-encrypted to the CA), signed."""
+        return broker.deposit_order_inputs(request)
 
     @app.post("/v1/keys/release", response_model=list[WrappedKey], tags=["keys"])
     def release(request: KeyReleaseRequest) -> list[WrappedKey]:
@@ -111,7 +164,8 @@ def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: Nonc
             raise CertificateInvalid("the key request is stale", code="request_stale",
                                      hint="Sign a fresh request with the current time.")
         try:
-            signer = recover_signer(key_release_message(ca_id, request.order_id, request.issued_at), request.signature)
+            signer = recover_signer(key_release_message(ca_id, request.order_id, request.issued_at, request.offer_ids),
+                                    request.signature)
         except SignatureInvalid as exc:
             raise CertificateInvalid("the key request signature is malformed") from exc
         if signer.lower() != facts.enclave_address.lower():
@@ -120,7 +174,7 @@ def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: Nonc
                                   measurement=facts.measurement, enclave_address=facts.enclave_address,
                                   provider_address=facts.provider_address, age_recipient=facts.age_recipient,
                                   not_after=facts.not_after, simulated=facts.simulated)
-        return broker.release(enclave, request.order_id)
+        return broker.release(enclave, request.order_id, request.offer_ids)
 
     @app.post("/v1/audit", tags=["keys"])
     def audit(request: AuditReadRequest) -> dict:

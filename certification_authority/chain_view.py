@@ -2,7 +2,11 @@
 
 The marketplace stores an order as the hash of its terms; the terms themselves travel in the
 ``OrderCreated`` event. So an order is rebuilt from that event (found by its indexed id) plus the
-contract's ``orderState`` and ``deadlineOf``.
+contract's ``orderState``.
+
+The key-release deadline is the end of the execution window, ``acceptedAt + maxDuration``: the
+contract's ``deadlineOf`` adds the report grace period, which is time to publish a report, not to
+start work, so no key leaves after the window closes.
 """
 
 from __future__ import annotations
@@ -38,14 +42,15 @@ class Web3ChainView:
         if terms is None:
             return None
         state = self._c.marketplace.functions.orderState(order_id).call()
-        status = OrderStatus(int(state[0]))
-        deadline = int(self._c.marketplace.functions.deadlineOf(terms_tuple(terms)).call()) if status == OrderStatus.ACCEPTED else 0
+        status, accepted_at = OrderStatus(int(state[0])), int(state[1])
+        deadline = accepted_at + int(terms["maxDuration"]) if accepted_at else 0
+        observed_at = int(self._c.w3.eth.get_block("latest")["timestamp"])
         payments = terms["payments"]
         return OrderView(
             order_id=order_id, status=status, customer=terms["customer"], provider=terms["provider"],
             engine_offer_id=int(payments[0]["resourceId"]), engine_hash="0x" + bytes(terms["engineHash"]).hex(),
             deadline=deadline, resource_offer_ids=tuple(int(p["resourceId"]) for p in payments[1:]),
-            tee_type=int(terms["teeType"]),
+            tee_type=int(terms["teeType"]), observed_at=observed_at,
         )
 
 

@@ -1,5 +1,9 @@
 """Build a running CA from its settings: unseal keys, load or create the CA certificate, connect
-to the chain, and assemble the verifier, the certifier and the key broker."""
+to the chain, and assemble the verifier, the certifier, the key broker and the admin gate.
+
+All state (nonces, deposits, policies, revocations, admin request digests, the audit log) lives in
+one database (``CA_DATABASE_URL``, default SQLite in ``CA_STATE_DIR``), so building the app again
+over the same database is a restart that loses nothing."""
 
 from __future__ import annotations
 
@@ -10,15 +14,18 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
 
+from certification_authority.admin import AdminGate
 from certification_authority.app import build_app
 from certification_authority.authority import CertificationAuthority
 from certification_authority.broker import KeyBroker
 from certification_authority.certificates import issue_ca_certificate
 from certification_authority.chain_view import OnChainBrokerAllowList, VerifierAllowList, Web3ChainView
+from certification_authority.db import open_database
+from certification_authority.nonce_store import SqlNonceStore
 from certification_authority.onchain import EnclaveRegistrar
 from certification_authority.sealing import CaKeys, FileSealingKey, load_or_create_keys
 from certification_authority.settings import CaSettings
-from certification_authority.verifiers import EvidenceVerifier, InMemoryNonceStore
+from certification_authority.verifiers import EvidenceVerifier
 from enclava.attestation.simulated import SimulatedTdxAttester
 from enclava.chain import ChainClient
 from enclava.chain.contracts import ContractSet
@@ -60,14 +67,17 @@ def create_ca_app(settings: CaSettings | None = None) -> FastAPI:
     keys = load_or_create_keys(state / "ca-keys.sealed", sealing, signer_key=settings.signer_key or None)
     ca_cert = load_ca_certificate(keys, state / "ca-cert.pem", settings.ca_id)
     chain, contracts, start_block = _chain(settings)
-    nonces = InMemoryNonceStore(ttl_s=settings.nonce_ttl_s)
+    sessions = open_database(settings.db_url())
+    nonces = SqlNonceStore(sessions, ttl_s=settings.nonce_ttl_s)
     verifier = EvidenceVerifier(allow_list=VerifierAllowList(contracts), nonce_store=nonces,
                                 insecure_allow_simulated_tee=settings.insecure_allow_simulated_tee)
-    authority = CertificationAuthority(keys, ca_cert, verifier, registrar=EnclaveRegistrar(chain, contracts, keys.signer),
+    registrar = EnclaveRegistrar(chain, contracts, keys.signer)
+    authority = CertificationAuthority(keys, ca_cert, verifier, registrar=registrar,
                                        lifetime_s=settings.certificate_lifetime_s)
-    broker = KeyBroker(settings.db_url(), keys.age_identity, settings.ca_id,
+    broker = KeyBroker(sessions, keys.age_identity, settings.ca_id,
                        Web3ChainView(contracts, from_block=start_block), OnChainBrokerAllowList(contracts))
+    admin_gate = AdminGate(sessions, broker.audit, admins=settings.admin_addresses, ca_id=settings.ca_id)
     self_attester = (SimulatedTdxAttester(bytes.fromhex(settings.self_measurement))
                      if settings.insecure_allow_simulated_tee else None)
     return build_app(authority, broker, nonces, ca_id=settings.ca_id, self_attester=self_attester,
-                     nonce_ttl_s=settings.nonce_ttl_s)
+                     nonce_ttl_s=settings.nonce_ttl_s, admin_gate=admin_gate, registrar=registrar)

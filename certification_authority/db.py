@@ -8,6 +8,8 @@ Any SQLAlchemy URL works; the default is a SQLite file under ``$ENCLAVA_CA_HOME`
     revocations       revoked certificate serials and enclave addresses
     audit_entries     the hash-chained audit log; ``seq`` is the position in the chain
     audit_offers      which offers each audit entry is about (the index behind an owner's view)
+    attestation_nonces  challenge nonces: issued, expiry, consumed (single use across restarts)
+    admin_requests    digests of accepted signed admin requests (replay protection across restarts)
 
 uint256 offer ids do not fit SQL integers, so they are stored as decimal strings.
 """
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, ForeignKey, Integer, LargeBinary, String, Text, create_engine, event
+from sqlalchemy import Engine, Float, ForeignKey, Integer, LargeBinary, String, Text, create_engine, event
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -33,6 +35,8 @@ __all__ = [
     "RevocationRow",
     "AuditEntryRow",
     "AuditOfferRow",
+    "NonceRow",
+    "AdminRequestRow",
     "default_db_url",
     "open_database",
     "write_transaction",
@@ -58,6 +62,19 @@ class ResourceKeyRow(Base):
     deposited_at: Mapped[int] = mapped_column(Integer)
     uses: Mapped[int] = mapped_column(Integer, default=0)
     max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class OrderInputKeyRow(Base):
+    """The key of one order's customer inputs, deposited by the order's customer."""
+
+    __tablename__ = "order_input_keys"
+
+    order_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    customer: Mapped[str] = mapped_column(String(42))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)  # age, to the CA's recipient; never plaintext
+    ciphertext_sha256: Mapped[str] = mapped_column(String(64))
+    deposited_at: Mapped[int] = mapped_column(Integer)
+    releases: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class PolicyVersionRow(Base):
@@ -104,6 +121,25 @@ class AuditOfferRow(Base):
 
     offer_id: Mapped[str] = mapped_column(String(78), primary_key=True)
     seq: Mapped[int] = mapped_column(ForeignKey("audit_entries.seq"), primary_key=True)
+
+
+class NonceRow(Base):
+    __tablename__ = "attestation_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex
+    issued_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    consumed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AdminRequestRow(Base):
+    __tablename__ = "admin_requests"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the signed message
+    admin: Mapped[str] = mapped_column(String(42))
+    action: Mapped[str] = mapped_column(String(32))
+    issued_at: Mapped[int] = mapped_column(Integer)
+    used_at: Mapped[int] = mapped_column(Integer)
 
 
 def default_db_url() -> str:

@@ -4,14 +4,22 @@
     └── CaError                      base of the service's own refusals
         ├── CertificateInvalid       a certificate or CSR fails a check (401)
         ├── SealingError             the sealed key file cannot be opened (500, fail closed)
-        └── RegistrationFailed       the on-chain registerEnclave transaction failed (502)
+        ├── RegistrationFailed       an on-chain registerEnclave / revokeEnclave failed (502)
+        └── AdminRefused             an admin request is not authorised (401/403)
+            ├── AdminRequestInvalid  not a well-formed signed admin request (401)
+            ├── AdminNotAuthorized   signed by an address that is not a configured admin (403)
+            └── AdminRequestReplayed this exact signed request was already used (401)
+
+Admin requests with a bad signature, a stale ``issued_at`` or another CA's id are refused with the
+broker's ``SignatureInvalid`` / ``SignatureStale`` / ``WrongCa`` (401).
 """
 
 from __future__ import annotations
 
 from enclava.errors import EnclavaError
 
-__all__ = ["CaError", "CertificateInvalid", "SealingError", "RegistrationFailed"]
+__all__ = ["CaError", "CertificateInvalid", "SealingError", "RegistrationFailed", "AdminRefused",
+           "AdminRequestInvalid", "AdminNotAuthorized", "AdminRequestReplayed"]
 
 
 class CaError(EnclavaError):
@@ -35,3 +43,27 @@ class RegistrationFailed(CaError):
     code = "registration_failed"
     hint = "Check the chain RPC and that the CA signer is authorised and funded."
     http_status = 502
+
+
+class AdminRefused(CaError):
+    code = "admin_refused"
+    hint = "Sign a fresh admin request with a wallet listed in CA_ADMIN_ADDRESSES."
+    http_status = 403
+
+
+class AdminRequestInvalid(AdminRefused):
+    code = "admin_request_invalid"
+    hint = "Send a RevocationRequest built with certification_authority.admin.build_revocation_request."
+    http_status = 401
+
+
+class AdminNotAuthorized(AdminRefused):
+    code = "admin_not_authorized"
+    hint = "Only the addresses in CA_ADMIN_ADDRESSES may revoke; sign with one of them."
+    http_status = 403
+
+
+class AdminRequestReplayed(AdminRefused):
+    code = "admin_request_replayed"
+    hint = "Each signed admin request is accepted once; sign a new one with the current time."
+    http_status = 401

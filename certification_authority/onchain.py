@@ -1,7 +1,9 @@
-"""Enclave registration on chain.
+"""Enclave registration and revocation on chain.
 
 ``registerEnclave`` needs the CA signer's EIP-712 signature, which the CA also
 returns to the enclave so anyone could submit it; the CA submits it itself and pays the gas.
+``revokeEnclave`` may be sent by governance or by the (active) CA signer that certified the enclave;
+the CA sends it when an admin revokes an enclave, so the marketplace refuses its reports too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from enclava.chain import ChainClient
 from enclava.chain.contracts import ContractSet
 from enclava.errors import ChainError
 
-__all__ = ["EnclaveRegistration", "certificate_typed_data", "EnclaveRegistrar"]
+__all__ = ["EnclaveRegistration", "certificate_typed_data", "EnclaveRegistrar", "OnChainRevocation"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,16 @@ def certificate_typed_data(reg: EnclaveRegistration, *, chain_id: int, registry:
     }
 
 
+@dataclass(frozen=True)
+class OnChainRevocation:
+    """What happened on chain: ``revoked`` (with the tx), ``already_revoked``, ``not_registered``
+    (the enclave was never registered there), or ``other_ca`` (registered by another CA signer,
+    which only governance may revoke)."""
+
+    status: str
+    tx_hash: str | None = None
+
+
 class EnclaveRegistrar:
     """Signs ``EnclaveCertificate`` messages with the CA signer and submits them."""
 
@@ -75,3 +87,25 @@ class EnclaveRegistrar:
             return self._chain.send(self._signer, tx).tx_hash
         except ChainError as exc:
             raise RegistrationFailed(f"registerEnclave failed: {exc.message}") from exc
+
+    def revoke(self, enclave: str) -> OnChainRevocation:
+        """Revoke ``enclave`` in the attestation registry, if this CA signer registered it."""
+        address = Web3.to_checksum_address(enclave)
+        try:
+            provider, _tee, _expires, revoked, ca, _measurement = \
+                self._registry.functions.getEnclave(address).call()
+        except Exception as exc:  # noqa: BLE001 - any web3/RPC failure: the chain could not be read
+            raise RegistrationFailed(f"reading enclave {address} failed ({type(exc).__name__})") from exc
+        if int(provider, 16) == 0:
+            return OnChainRevocation("not_registered")
+        if revoked:
+            return OnChainRevocation("already_revoked")
+        if ca.lower() != self._signer.address.lower():
+            return OnChainRevocation("other_ca")
+        try:
+            tx = self._registry.functions.revokeEnclave(address).build_transaction(
+                {"from": self._signer.address, "gas": 200_000})
+            tx.pop("nonce", None)
+            return OnChainRevocation("revoked", self._chain.send(self._signer, tx).tx_hash)
+        except ChainError as exc:
+            raise RegistrationFailed(f"revokeEnclave failed: {exc.message}") from exc

@@ -28,6 +28,9 @@ class CaSettings(BaseSettings):
     manifest: Path | None = None
     #: secp256k1 key imported as the CA signer on first start (devnet only; otherwise generated)
     signer_key: str = ""
+    #: comma-separated wallet addresses whose EIP-191 signature may revoke certificates and enclaves;
+    #: empty (the default) means nobody may (the devnet sets its deployer / governance account)
+    admin_addresses: str = ""
     #: measurement (hex) the CA itself runs as, reported in its own simulated evidence
     self_measurement: str = "00" * 48
 

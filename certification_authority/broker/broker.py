@@ -36,6 +36,7 @@ from certification_authority.broker.models import (
     DepositReceipt,
     DepositRequest,
     DepositStatus,
+    OrderInputsDeposit,
     Revocation,
     VerifiedEnclave,
     WrappedKey,
@@ -46,7 +47,9 @@ from certification_authority.broker.signing import (
     audit_read_message,
     authenticate,
     deposit_message,
+    order_inputs_message,
 )
+from certification_authority.broker.order_inputs import require_order_customer, save_order_inputs
 from certification_authority.db import open_database, write_transaction
 from enclava.errors import ConfigError
 from enclava.logs import get_logger
@@ -151,6 +154,30 @@ class KeyBroker:
         log.info("deposit accepted", extra={"offer_id": str(req.offer_id), "version": receipt.version})
         return receipt
 
+    def deposit_order_inputs(self, request: OrderInputsDeposit | Mapping[str, Any] | str | bytes) -> dict:
+        """Store the key of an order's own inputs, deposited by the order's customer."""
+        now, req = self._now(), _parse(OrderInputsDeposit, request)
+        try:
+            signer = authenticate(message=order_inputs_message(ca_id=req.ca_id, order_id=req.order_id,
+                                                               ciphertext_sha256=req.ciphertext_sha256,
+                                                               issued_at=req.issued_at),
+                                  signature=req.signature, claimed_owner=req.customer, ca_id=req.ca_id,
+                                  expected_ca_id=self.ca_id, issued_at=req.issued_at, now=now, window_s=self._window)
+            with outside("reading the order", "order"):
+                order = self._chain.order(req.order_id)
+            require_order_customer(order, req.order_id, signer)
+            self._require_opens(req.ciphertext)
+            with _storage("store an order's inputs key"):
+                seq = write_transaction(self._sessions,
+                                        lambda session: save_order_inputs(session, self.audit, req, now=now),
+                                        lock=self._lock)
+        except e.BrokerError as refusal:
+            log.info("order inputs deposit refused", extra={"order_id": req.order_id, "type": refusal.code})
+            raise
+        log.info("order inputs deposit accepted", extra={"order_id": req.order_id})
+        return {"order_id": req.order_id, "customer": req.customer, "ciphertext_sha256": req.ciphertext_sha256,
+                "deposited_at": now, "audit_seq": seq}
+
     def _store(self, session, req: DepositRequest, now: int) -> DepositReceipt:
         stored = store.save_deposit(session, req, now=now)
         entry = self.audit.append(session, event=AuditEvent.KEY_DEPOSIT, decision=Decision.ACCEPTED, reason="ok",
@@ -218,32 +245,39 @@ class KeyBroker:
 
     # -- revocations ------------------------------------------------------------------------------------
 
-    def revoke_certificate(self, serial: int | str, reason: str) -> Revocation:
+    def revoke_certificate(self, serial: int | str, reason: str, *, by: str | None = None) -> Revocation:
+        """Revoke a certificate serial (``by``: the admin who asked, recorded in the audit log)."""
         try:
             subject = normalize_serial(serial)
         except ValueError as exc:
             raise e.BrokerRequestInvalid(f"serial: {exc}") from exc
-        return self._revoke("certificate", subject, reason)
+        return self._revoke("certificate", subject, reason, by)
 
-    def revoke_enclave(self, address: str, reason: str) -> Revocation:
+    def revoke_enclave(self, address: str, reason: str, *, by: str | None = None) -> Revocation:
+        """Revoke an enclave address (``by``: the admin who asked, recorded in the audit log)."""
         try:
             subject = normalize_address(address)
         except ValueError as exc:
             raise e.BrokerRequestInvalid(f"address: {exc}") from exc
-        return self._revoke("enclave", subject, reason)
+        return self._revoke("enclave", subject, reason, by)
 
-    def _revoke(self, kind: str, subject: str, reason: str) -> Revocation:
+    def _revoke(self, kind: str, subject: str, reason: str, by: str | None = None) -> Revocation:
         if not isinstance(reason, str) or not 1 <= len(reason) <= 500:
             raise e.BrokerRequestInvalid("a revocation reason is 1 to 500 characters")
         now = self._now()
 
         def work(session) -> Revocation:
             row = store.find_revocation(session, kind, subject)
+            admin = {} if by is None else {"by": by}
             if row is None:
                 entry = self.audit.append(session, event=AuditEvent.REVOCATION, decision=Decision.REVOKED,
                                           reason=f"{kind}_revoked", details={"kind": kind, "subject": subject,
-                                                                              "message": reason})
+                                                                              "message": reason, **admin})
                 row = store.add_revocation(session, kind, subject, reason, now=now, audit_seq=entry.seq)
+            elif by is not None:  # an admin's repeated request is a decision too: logged, changes nothing
+                self.audit.append(session, event=AuditEvent.REVOCATION, decision=Decision.ACCEPTED,
+                                  reason="already_revoked", details={"kind": kind, "subject": subject,
+                                                                     "message": reason, **admin})
             return Revocation(kind=row.kind, subject=row.subject, reason=row.reason, revoked_at=row.revoked_at,
                               audit_seq=row.audit_seq)
 

@@ -23,7 +23,10 @@ class OrderView:
     ``order_id`` is the bytes32 id (``0x`` + 64 hex); ``engine_hash`` the SHA-256 of the engine
     offer's ciphertext (bytes32 hex); ``resource_offer_ids`` the model/dataset offers in order;
     ``deadline`` the unix time after which no key is released (acceptance + max duration);
-    ``tee_type`` the TEE the order was placed for (``TeeCode`` value; None skips that check).
+    ``tee_type`` the TEE the order was placed for (``TeeCode`` value; None skips that check);
+    ``observed_at`` the chain's time when the order was read (latest block timestamp; None: not
+    known): the deadline is checked against the later of it and the CA's clock, so an order the
+    chain already considers late is refused even if the CA's clock lags.
     """
 
     order_id: str
@@ -35,6 +38,7 @@ class OrderView:
     deadline: int
     resource_offer_ids: tuple[int, ...] = field(default=())
     tee_type: int | None = None
+    observed_at: int | None = None
 
     @property
     def offer_ids(self) -> tuple[int, ...]:

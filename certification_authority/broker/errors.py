@@ -240,3 +240,24 @@ class KeyUnwrapFailed(ReleaseDenied):
     code, guard = "key_unwrap_failed", "release"
     hint = "The CA cannot open the stored key (was its identity rotated?); tell its operator."
     http_status = 500
+
+
+class NotOrderCustomer(BrokerError):
+    code = "not_order_customer"
+    hint = "Only the order's customer can deposit the key of its inputs."
+    http_status = 403
+
+
+class OrderNotOnChain(BrokerError):
+    code = "order_not_on_chain"
+    hint = "Deposit the inputs' key after the order's creation transaction is mined."
+    http_status = 404
+
+
+class OrderClosed(BrokerError):
+    code = "order_closed"
+    hint = "The order is finished or its inputs' key was already released; place a new order."
+    http_status = 409
+
+
+__all__ += ["NotOrderCustomer", "OrderNotOnChain", "OrderClosed"]

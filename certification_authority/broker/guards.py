@@ -4,7 +4,8 @@
                                   enclave is revoked
 2. ``guard_measurement_allowed``  the enclave's measurement is on the CA's allow-list
 3. ``guard_order_accepted``       the order exists, is ACCEPTED by this enclave's provider, runs in
-                                  this TEE type and is not past its deadline
+                                  this TEE type and is not past its deadline (by the CA's clock
+                                  and by the chain's)
 4. ``guard_resource_in_order``    the asked-for offer is the order's engine or one of its resources
 5. ``guard_policy_allows``        the owner's policy admits this engine, enclave, customer, time and
                                   has uses left
@@ -80,7 +81,8 @@ def _checked(order: object, order_id: str) -> OrderView:
                      engine_offer_id=normalize_uint256(order.engine_offer_id),
                      engine_hash=normalize_bytes32(order.engine_hash), deadline=int(order.deadline),
                      resource_offer_ids=tuple(normalize_uint256(o) for o in order.resource_offer_ids),
-                     tee_type=None if order.tee_type is None else int(order.tee_type))
+                     tee_type=None if order.tee_type is None else int(order.tee_type),
+                     observed_at=None if order.observed_at is None else int(order.observed_at))
 
 
 def guard_order_accepted(ctx: ReleaseContext) -> OrderView:
@@ -97,7 +99,7 @@ def guard_order_accepted(ctx: ReleaseContext) -> OrderView:
     if order.tee_type is not None and order.tee_type != ctx.enclave.tee_type:
         raise e.OrderTeeMismatch(f"order {ctx.order_id} is for TEE type {order.tee_type}, "
                                  f"the enclave is {ctx.enclave.tee_type}")
-    if ctx.now >= order.deadline:
+    if max(ctx.now, order.observed_at or 0) >= order.deadline:
         raise e.OrderExpired(f"order {ctx.order_id} passed its deadline {order.deadline}")
     return order
 

@@ -25,7 +25,7 @@ from certification_authority.broker.fields import (
     UnixTime,
 )
 
-__all__ = ["KeyPolicy", "DepositRequest", "DepositReceipt", "DepositStatus", "AuditReadRequest", "WrappedKey",
+__all__ = ["KeyPolicy", "DepositRequest", "OrderInputsDeposit", "DepositReceipt", "DepositStatus", "AuditReadRequest", "WrappedKey",
            "Revocation", "VerifiedEnclave"]
 
 _MAX_LIST = 256
@@ -108,6 +108,23 @@ class DepositStatus(_StoredDeposit):
     uses_left: int | None
 
 
+class OrderInputsDeposit(BaseModel):
+    """A customer's key for their order's own inputs (age ciphertext to the CA), signed by them."""
+
+    model_config = _Strict
+
+    ca_id: Annotated[str, Field(min_length=1, max_length=128)]
+    order_id: Bytes32Hex
+    customer: Address
+    ciphertext: Base64Blob
+    issued_at: UnixTime
+    signature: SignatureHex
+
+    @property
+    def ciphertext_sha256(self) -> str:
+        return hashlib.sha256(self.ciphertext).hexdigest()
+
+
 class AuditReadRequest(BaseModel):
     """An owner's signed request to read the audit entries about one of their offers."""
 
@@ -121,10 +138,15 @@ class AuditReadRequest(BaseModel):
 
 
 class WrappedKey(BaseModel):
-    """A released resource key: age ciphertext only the requesting enclave can open."""
+    """A released key: age ciphertext only the requesting enclave can open.
+
+    ``kind="resource"``: the key of offer ``offer_id``; ``kind="order_inputs"``: the key of the
+    order's own customer inputs (``offer_id`` 0, ``policy_version`` 0).
+    """
 
     model_config = _Strict
 
+    kind: Literal["resource", "order_inputs"] = "resource"
     offer_id: OfferId
     policy_version: int
     ciphertext: Base64Blob

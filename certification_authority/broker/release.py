@@ -37,6 +37,7 @@ from certification_authority.broker.guards import (
     guard_resource_in_order,
 )
 from certification_authority.broker.models import VerifiedEnclave, WrappedKey
+from certification_authority.broker.order_inputs import wrap_order_inputs
 from certification_authority.broker.store import StoredDeposit, consume_use
 from certification_authority.db import write_transaction
 
@@ -177,6 +178,13 @@ def release_keys(parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, 
         _deny(parts, ctx, offers, {denial.offer_id: denial})
 
     def commit(session) -> None:
+        if requested is None:  # the whole order: its customer's inputs key goes with the resources'
+            inputs_key = wrap_order_inputs(session, parts.identity, ctx.order_id, ctx.enclave.age_recipient)
+            if inputs_key is not None:
+                wrapped.append(inputs_key)
+                parts.audit.append(session, event=AuditEvent.KEY_RELEASE, decision=Decision.GRANTED, reason="ok",
+                                   offer_ids=[], order_id=ctx.order_id, enclave_address=ctx.enclave.enclave_address,
+                                   details={**_facts(ctx), "kind": "order_inputs", "customer": order.customer})
         for offer, deposit in granted.items():
             if not consume_use(session, deposit):
                 raise e.UsesExhausted(f"the key of offer {offer} was used up or replaced meanwhile", offer_id=offer)

@@ -22,10 +22,11 @@ from certification_authority.broker.errors import SignatureInvalid, SignatureSta
 from certification_authority.broker.models import KeyPolicy
 
 __all__ = ["DEPOSIT_DOMAIN", "AUDIT_READ_DOMAIN", "DEFAULT_SIGNATURE_WINDOW_S", "MAX_CLOCK_SKEW_S",
-           "deposit_message", "audit_read_message", "sign_text", "recover_signer", "authenticate"]
+           "deposit_message", "audit_read_message", "order_inputs_message", "ORDER_INPUTS_DOMAIN", "sign_text", "recover_signer", "authenticate"]
 
 DEPOSIT_DOMAIN = "enclava-key-deposit-v1"
 AUDIT_READ_DOMAIN = "enclava-audit-read-v1"
+ORDER_INPUTS_DOMAIN = "enclava-order-inputs-v1"
 DEFAULT_SIGNATURE_WINDOW_S = 300  # how old a signed request may be
 MAX_CLOCK_SKEW_S = 60  # how far in the future issued_at may lie
 
@@ -35,6 +36,12 @@ def deposit_message(*, ca_id: str, offer_id: int, ciphertext_sha256: str, policy
     return canonical_json({"domain": DEPOSIT_DOMAIN, "ca_id": ca_id, "offer_id": str(offer_id),
                            "ciphertext_sha256": ciphertext_sha256, "policy": policy.model_dump(mode="json"),
                            "issued_at": issued_at}).decode("ascii")
+
+
+def order_inputs_message(*, ca_id: str, order_id: str, ciphertext_sha256: str, issued_at: int) -> str:
+    """What a customer signs to deposit the key of their order's own inputs."""
+    return canonical_json({"domain": ORDER_INPUTS_DOMAIN, "ca_id": ca_id, "order_id": order_id.lower(),
+                           "ciphertext_sha256": ciphertext_sha256, "issued_at": issued_at}).decode("ascii")
 
 
 def audit_read_message(*, ca_id: str, offer_id: int, issued_at: int) -> str:

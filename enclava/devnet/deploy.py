@@ -50,8 +50,9 @@ def deploy_contracts(manifest: Manifest) -> dict[str, Any]:
     network = brownie_network_id(manifest.name)
     out = Path(manifest.state_dir) / "deployment.json"
     out.unlink(missing_ok=True)
-    devnet_home().mkdir(parents=True, exist_ok=True)
-    with open(devnet_home() / ".brownie.lock", "w") as lock:
+    (root / "build").mkdir(exist_ok=True)
+    # one lock per project checkout (not per devnet home): every devnet deploys from this build folder
+    with open(root / "build" / ".deploy.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         # brownie records live deployments per chain id and reloads them on connect; every devnet is
         # a fresh chain with the same id, so earlier records would point at missing contracts
@@ -71,6 +72,7 @@ def deploy_contracts(manifest: Manifest) -> dict[str, Any]:
                 "ENCLAVA_SIMULATED_MEASUREMENTS": ",".join(devnet_allowed_digests()),
             },
         )
+        shutil.rmtree(root / "build" / "deployments", ignore_errors=True)  # leave no record to go stale
     if result.returncode != 0 or not out.exists():
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
         raise DevnetError(f"contract deployment failed:\n{tail}", hint="Run `make compile` and read the error above.")

@@ -139,6 +139,8 @@ def _ca_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
         # the devnet has no TEE: accept the simulated one, and use the funded devnet CA account
         "CA_INSECURE_ALLOW_SIMULATED_TEE": "true",
         "CA_SIGNER_KEY": dev_account("ca").key.hex(),
+        # revocations are signed by the devnet's governance account (the deployer owns the registries)
+        "CA_ADMIN_ADDRESSES": dev_account("deployer").address,
     }
 
 
@@ -155,6 +157,27 @@ def _http_healthy(port: int) -> bool:
         return False
 
 
+def _market_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
+    from enclava.devnet.accounts import dev_account
+
+    (state / "marketplace").mkdir(parents=True, exist_ok=True)
+    return {
+        "MARKET_MANIFEST": str(state / "manifest.json"),
+        "MARKET_DATABASE_URL": f"sqlite:///{state / 'marketplace' / 'market.sqlite'}",
+        # the funded devnet relayer pays for relayed listings; cookies over plain HTTP on loopback
+        "MARKET_RELAYER_KEY": dev_account("relayer").key.hex(),
+        "MARKET_INSECURE_HTTP_COOKIES": "true",
+    }
+
+
+def _market_command(state: Path, ports: dict[str, int]) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "marketplace_api.main", "--port", str(ports["marketplace"]), "--log-level", "info"]
+
+
 def contract_services() -> list[ServiceSpec]:
     """Services that need the deployed contracts: started after the deployment."""
-    return [ServiceSpec("ca", _ca_command, lambda p: f"http://127.0.0.1:{p}", _http_healthy, _ca_prepare)]
+    return [ServiceSpec("ca", _ca_command, lambda p: f"http://127.0.0.1:{p}", _http_healthy, _ca_prepare),
+            ServiceSpec("marketplace", _market_command, lambda p: f"http://127.0.0.1:{p}", _http_healthy,
+                        _market_prepare)]

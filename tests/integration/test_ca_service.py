@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import json
+import time
 
 import httpx
-import pyrage
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from eth_account.messages import encode_defunct
+from broker_story import certify_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certification_authority.authority import provider_consent_message
-from certification_authority.certificates import build_csr, enclave_address_of
-from enclava.attestation import bind_report_data
-from enclava.attestation.simulated import SimulatedTdxAttester
+from certification_authority.admin import build_revocation_request
 from enclava.chain import ChainClient
 from enclava.chain.contracts import ContractSet
 from enclava.devnet import dev_account
-from enclava.devnet.measurements import DEV_LOADER_MEASUREMENT
 
 
 @pytest.fixture(scope="module")
@@ -28,19 +21,8 @@ def ca_url(devnet_manifest):
     return devnet_manifest.services["ca"].url
 
 
-def _certify_body(ca_url, *, measurement=DEV_LOADER_MEASUREMENT, provider_role="provider", nonce=None):
-    nonce = nonce or httpx.post(f"{ca_url}/v1/challenge").json()["nonce"]
-    key = ec.generate_private_key(ec.SECP256K1())
-    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    evidence = SimulatedTdxAttester(measurement).attest(bind_report_data(bytes.fromhex(nonce), spki))
-    enclave = enclave_address_of(key.public_key())
-    provider = dev_account(provider_role)
-    consent = provider.sign_message(encode_defunct(text=provider_consent_message(enclave, nonce)))
-    return enclave, {
-        "evidence": json.loads(evidence.to_json()),
-        "csr_pem": build_csr(key, str(pyrage.x25519.Identity.generate().to_public())).decode(),
-        "nonce": nonce, "provider": provider.address, "provider_signature": "0x" + consent.signature.hex(),
-    }
+def _certify_body(ca_url, **kwargs):
+    return certify_body(ca_url, **kwargs)
 
 
 def test_ca_identity_carries_its_own_evidence(ca_url):
@@ -94,3 +76,43 @@ def test_garbled_certify_requests_never_answer_500(ca_url, body):
     reply = httpx.post(f"{ca_url}/v1/certify", json=body, timeout=30)
     assert 400 <= reply.status_code < 500, reply.text
     assert set(reply.json()) >= {"type", "detail"}
+
+
+# -- revocations: only a configured admin (the devnet's deployer), fresh, once --------------------------
+
+def _revoke(ca_url, request) -> httpx.Response:
+    return httpx.post(f"{ca_url}/v1/revocations", content=request.model_dump_json(),
+                      headers={"content-type": "application/json"}, timeout=30)
+
+
+def test_an_admin_revokes_a_certificate_once(ca_url):
+    ca_id = httpx.get(f"{ca_url}/v1/ca").json()["ca_id"]
+    request = build_revocation_request(dev_account("deployer"), ca_id, "certificate", "0x5eed", "superseded")
+    reply = _revoke(ca_url, request)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["subject"] == "5eed" and reply.json()["onchain"] == "not_applicable"
+    assert {"kind": "certificate", "subject": "5eed"}.items() <= next(
+        r for r in httpx.get(f"{ca_url}/v1/revocations").json() if r["subject"] == "5eed").items()
+    replayed = _revoke(ca_url, request)
+    assert replayed.status_code == 401 and replayed.json()["type"] == "admin_request_replayed"
+
+
+@pytest.mark.parametrize(("signer", "issued_at", "status", "code"), [
+    ("provider", None, 403, "admin_not_authorized"),
+    ("ca", None, 403, "admin_not_authorized"),  # the CA's own signer is no admin either
+    ("deployer", -3600, 401, "signature_stale"),
+])
+def test_a_revocation_not_signed_by_a_fresh_admin_is_refused(ca_url, signer, issued_at, status, code):
+    ca_id = httpx.get(f"{ca_url}/v1/ca").json()["ca_id"]
+    when = int(time.time()) + issued_at if issued_at is not None else None
+    request = build_revocation_request(dev_account(signer), ca_id, "enclave", "0x" + "12" * 20, "x", issued_at=when)
+    reply = _revoke(ca_url, request)
+    assert reply.status_code == status and reply.json()["type"] == code and set(reply.json()) == {
+        "type", "detail", "hint"}
+    assert all(r["subject"] != "0x" + "12" * 20 for r in httpx.get(f"{ca_url}/v1/revocations").json())
+
+
+@pytest.mark.parametrize("body", [b"", b"{}", b"[1, 2]", b'{"kind": "enclave", "subject": "0x00"}'])
+def test_an_unsigned_revocation_is_unauthenticated(ca_url, body):
+    reply = httpx.post(f"{ca_url}/v1/revocations", content=body, headers={"content-type": "application/json"})
+    assert reply.status_code == 401 and reply.json()["type"] == "admin_request_invalid"

@@ -135,6 +135,8 @@ DENIALS = {
     "unaccepted order": (_change_order(status=OrderStatus.OPEN), OrderNotAccepted, None),
     "completed order": (_change_order(status=OrderStatus.COMPLETED), OrderNotAccepted, None),
     "expired order": (_change_order(deadline=NOW), OrderExpired, None),
+    "order expired by the chain's clock": (_change_order(deadline=NOW + 60, observed_at=NOW + 60), OrderExpired,
+                                           None),
     "another provider's enclave": (lambda w: (replace(w.enclave, provider_address=OTHER.address), None),
                                    ProviderMismatch, None),
     "order for another TEE": (_change_order(tee_type=TeeCode.SEV_SNP), OrderTeeMismatch, None),
@@ -177,7 +179,7 @@ def test_release_is_denied_and_logged_with_its_own_code(world, case):
 
 def test_every_denial_has_a_distinct_code():
     codes = [error.code for _, error, _ in DENIALS.values()]
-    assert len(set(codes)) == len(codes) - 1  # two cases (open, completed) share order_not_accepted
+    assert len(set(codes)) == len(codes) - 2  # open and completed share order_not_accepted; both expiries order_expired
 
 
 def test_release_of_an_unknown_order_is_denied(world):

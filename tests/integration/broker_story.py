@@ -1,0 +1,213 @@
+"""The key-broker story on the real devnet, step by step, for the integration tests.
+
+A provider (``dev_account("provider")``) registers with stake and publishes a SIMULATED TEE offer;
+owners list an engine (``model_owner``) and datasets (``hospital_a``...) whose ciphertexts are on
+the devnet's IPFS; a customer orders and the provider accepts, all through
+:class:`enclava.chain.MarketClient`. Enclaves are certified by the devnet's CA over HTTP with
+real-format simulated evidence, owners deposit keys and read their audit log over HTTP, enclaves
+ask for keys over HTTP, and admins revoke over HTTP. Nothing here talks to the CA in-process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import httpx
+import pyrage
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+
+from certification_authority.admin import build_revocation_request
+from certification_authority.app import key_release_message
+from certification_authority.authority import provider_consent_message
+from certification_authority.broker import build_audit_request, build_deposit_request
+from certification_authority.broker.signing import sign_text
+from certification_authority.certificates import build_csr, enclave_address_of
+from enclava.attestation import bind_report_data
+from enclava.attestation.simulated import SimulatedTdxAttester
+from enclava.chain import MarketClient
+from enclava.chain.types import OnChainTee, ResourceKind
+from enclava.devnet import dev_account
+from enclava.devnet.measurements import DEV_LOADER_MEASUREMENT
+from enclava.storage import IpfsContentStore
+
+PRICE_PER_SECOND = 10**9
+RESOURCE_PRICE = 10**15
+TEE_SLOTS = 64
+
+
+def certify_body(ca: str | httpx.Client, *, measurement: bytes = DEV_LOADER_MEASUREMENT,
+                 provider_role: str = "provider", nonce: str | None = None, key: ec.EllipticCurvePrivateKey | None = None,
+                 age_recipient: str | None = None) -> tuple[str, dict]:
+    """A ``/v1/certify`` body for a fresh simulated enclave key (or ``key``): (enclave address, body).
+
+    ``ca`` is the CA's URL or an HTTP client bound to it (an in-process ``TestClient`` too).
+    """
+    if nonce is None:
+        reply = ca.post("/v1/challenge") if isinstance(ca, httpx.Client) else httpx.post(f"{ca}/v1/challenge")
+        nonce = reply.json()["nonce"]
+    key = key or ec.generate_private_key(ec.SECP256K1())
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    evidence = SimulatedTdxAttester(measurement).attest(bind_report_data(bytes.fromhex(nonce), spki))
+    enclave = enclave_address_of(key.public_key())
+    provider = dev_account(provider_role)
+    consent = provider.sign_message(encode_defunct(text=provider_consent_message(enclave, nonce)))
+    age_recipient = age_recipient or str(pyrage.x25519.Identity.generate().to_public())
+    return enclave, {
+        "evidence": json.loads(evidence.to_json()), "csr_pem": build_csr(key, age_recipient).decode(),
+        "nonce": nonce, "provider": provider.address, "provider_signature": "0x" + consent.signature.hex(),
+    }
+
+
+@dataclass(frozen=True)
+class Enclave:
+    """A certified simulated enclave: its signing account, its age identity and its certificate."""
+
+    account: LocalAccount
+    identity: pyrage.x25519.Identity
+    certificate_pem: str
+    provider: str
+    measurement_digest: bytes
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A listed engine/model/dataset: its offer id, owner role, resource key and ciphertext on IPFS."""
+
+    offer_id: int
+    owner_role: str
+    key: bytes
+    cid: str
+    content_hash: bytes
+    plaintext: bytes
+
+    @property
+    def content_hash_hex(self) -> str:
+        return "0x" + self.content_hash.hex()
+
+
+class BrokerStory:
+    def __init__(self, manifest, http: httpx.Client | None = None) -> None:
+        """``http``: a client bound to the CA (default: the devnet's CA service over the network)."""
+        self.manifest = manifest
+        self.http = http or httpx.Client(base_url=manifest.services["ca"].url, timeout=60)
+        self.market = MarketClient.from_manifest(manifest)
+        self.ipfs = IpfsContentStore.from_manifest(manifest)
+        identity = self.http.get("/v1/ca").json()
+        self.ca_id, self.ca_recipient = identity["ca_id"], identity["age_recipient"]
+        self._tee_offers: dict[str, int] = {}
+
+    # -- chain: providers, listings, orders ------------------------------------------------------------
+
+    def tee_offer(self, provider_role: str = "provider") -> int:
+        """The provider's SIMULATED TEE offer (registered with the minimum stake first if needed)."""
+        if provider_role not in self._tee_offers:
+            provider = dev_account(provider_role)
+            if not self.market.is_provider(provider.address):
+                self.market.register_provider(provider, self.market.min_stake())
+            self._tee_offers[provider_role] = self.market.publish_offer(
+                provider, tee_type=OnChainTee.SIMULATED, gpu_class="sim-gpu", price_per_second=PRICE_PER_SECOND,
+                slots=TEE_SLOTS)
+        return self._tee_offers[provider_role]
+
+    def list_resource(self, owner_role: str, kind: ResourceKind, plaintext: bytes | None = None) -> Resource:
+        """Encrypt ``plaintext`` under a fresh resource key (AES-GCM), store it on IPFS, list it."""
+        key, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
+        plaintext = plaintext or f"{kind.name.lower()} of {owner_role} {os.urandom(4).hex()}".encode()
+        stored = self.ipfs.add(nonce + AESGCM(key).encrypt(nonce, plaintext, None))
+        content_hash = bytes.fromhex(stored.sha256)
+        offer_id = self.market.list_resource(dev_account(owner_role), kind=kind, cid=stored.cid,
+                                             content_hash=content_hash, price=RESOURCE_PRICE)
+        return Resource(offer_id, owner_role, key, stored.cid, content_hash, plaintext)
+
+    def open_resource(self, resource: Resource, key: bytes) -> bytes:
+        """Fetch the resource's ciphertext from IPFS (hash-checked) and decrypt it with ``key``."""
+        blob = self.ipfs.get_bytes(resource.cid, expected_sha256=resource.content_hash.hex())
+        return AESGCM(key).decrypt(blob[:12], blob[12:], None)
+
+    def place_order(self, engine: Resource, resources: list[Resource], *, customer_role: str = "customer",
+                    provider_role: str = "provider", max_duration: int = 3600) -> str:
+        order_id, _ = self.market.create_order(
+            dev_account(customer_role), engine_id=engine.offer_id, resource_ids=[r.offer_id for r in resources],
+            tee_offer_id=self.tee_offer(provider_role), inputs=[],
+            recipient_key=str(pyrage.x25519.Identity.generate().to_public()).encode(), max_duration=max_duration)
+        return order_id
+
+    def accept(self, order_id: str, provider_role: str = "provider") -> None:
+        self.market.accept_order(dev_account(provider_role), order_id)
+
+    def warp(self, seconds: int) -> None:
+        """Move anvil's clock forward and mine a block at the new time."""
+        self.market.w3.provider.make_request("evm_increaseTime", [int(seconds)])
+        self.market.w3.provider.make_request("evm_mine", [])
+
+    # -- the CA over HTTP ------------------------------------------------------------------------------
+
+    def certify(self, provider_role: str = "provider") -> Enclave:
+        key = ec.generate_private_key(ec.SECP256K1())
+        identity = pyrage.x25519.Identity.generate()
+        _, body = certify_body(self.http, provider_role=provider_role, key=key,
+                               age_recipient=str(identity.to_public()))
+        reply = self.http.post("/v1/certify", json=body)
+        reply.raise_for_status()
+        result = reply.json()
+        account = Account.from_key(key.private_numbers().private_value.to_bytes(32, "big"))
+        assert account.address == result["enclave_address"]
+        return Enclave(account, identity, result["certificate_pem"], dev_account(provider_role).address,
+                       bytes.fromhex(result["measurement_digest"].removeprefix("0x")))
+
+    def deposit(self, resource: Resource, policy: dict, *, issued_at: int | None = None) -> httpx.Response:
+        request = build_deposit_request(dev_account(resource.owner_role), self.ca_recipient, self.ca_id,
+                                        resource.offer_id, resource.key, policy, issued_at=issued_at)
+        return self.http.post("/v1/keys/deposit", content=request.model_dump_json(),
+                              headers={"content-type": "application/json"})
+
+    def release(self, enclave: Enclave, order_id: str, offer_ids: list[int] | None = None) -> httpx.Response:
+        issued_at = int(time.time())
+        message = key_release_message(self.ca_id, order_id, issued_at, offer_ids)
+        body = {"certificate_pem": enclave.certificate_pem, "order_id": order_id, "issued_at": issued_at,
+                "signature": sign_text(enclave.account, message), "offer_ids": offer_ids}
+        return self.http.post("/v1/keys/release", json=body)
+
+    def audit(self, resource: Resource) -> dict:
+        request = build_audit_request(dev_account(resource.owner_role), self.ca_id, resource.offer_id)
+        reply = self.http.post("/v1/audit", content=request.model_dump_json(),
+                               headers={"content-type": "application/json"})
+        reply.raise_for_status()
+        return reply.json()
+
+    def revoke(self, kind: str, subject: str, reason: str = "compromised", *, admin_role: str = "deployer",
+               issued_at: int | None = None) -> httpx.Response:
+        request = build_revocation_request(dev_account(admin_role), self.ca_id, kind, subject, reason,
+                                           issued_at=issued_at)
+        return self.http.post("/v1/revocations", content=request.model_dump_json(),
+                              headers={"content-type": "application/json"})
+
+
+def policy_for(engine: Resource, customer_role: str = "customer", **overrides) -> dict:
+    """A policy admitting this engine and this customer, on the (simulated) devnet TEE."""
+    return {"allowed_engine_hashes": [engine.content_hash_hex],
+            "allowed_customers": [dev_account(customer_role).address],
+            "insecure_allow_simulated_tee": True, **overrides}
+
+
+def denials_in(view: dict, order_id: str) -> list[tuple[str, str | None]]:
+    """(reason, guard) of every ``denied`` key-release entry about ``order_id`` in an audit view."""
+    return [(e["reason"], e["guard"]) for e in view["entries"]
+            if e["event"] == "key_release" and e["decision"] == "denied" and e["order_id"] == order_id.lower()]
+
+
+def random_hash() -> str:
+    return "0x" + hashlib.sha256(os.urandom(16)).hexdigest()
