@@ -1,0 +1,22 @@
+"""Sandbox entrypoint: weights from ``$ENCLAVA_INPUT_DIR/weights/000`` (.npz), images from
+``$ENCLAVA_INPUT_DIR/images/000`` (.npy ``[N, 8, 8]``) -> ``$ENCLAVA_OUTPUT_DIR/predictions.json``."""
+
+import json
+import os
+
+import numpy as np
+
+from model import load_weights, predict_plain
+
+
+def main() -> None:
+    inputs, outputs = os.environ["ENCLAVA_INPUT_DIR"], os.environ["ENCLAVA_OUTPUT_DIR"]
+    weights = load_weights(os.path.join(inputs, "weights", "000"))
+    images = np.load(os.path.join(inputs, "images", "000"), allow_pickle=False)
+    result = predict_plain(weights, images)
+    with open(os.path.join(outputs, "predictions.json"), "w") as handle:
+        json.dump(result, handle, separators=(",", ":"))
+
+
+if __name__ == "__main__":
+    main()

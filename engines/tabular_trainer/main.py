@@ -1,0 +1,22 @@
+"""Sandbox entrypoint: every ``$ENCLAVA_INPUT_DIR/datasets/NNN`` (.npz, in order) ->
+``weights.npz`` and ``metrics.json`` in ``$ENCLAVA_OUTPUT_DIR``; the seed is ``$ENCLAVA_SEED``."""
+
+import json
+import os
+
+from trainer import load_share, npz_bytes, train_plain
+
+
+def main() -> None:
+    inputs, outputs = os.environ["ENCLAVA_INPUT_DIR"], os.environ["ENCLAVA_OUTPUT_DIR"]
+    folder = os.path.join(inputs, "datasets")
+    shares = [load_share(os.path.join(folder, name)) for name in sorted(os.listdir(folder))]
+    weights, metrics = train_plain(shares, int(os.environ["ENCLAVA_SEED"]))
+    with open(os.path.join(outputs, "weights.npz"), "wb") as handle:
+        handle.write(npz_bytes(weights))
+    with open(os.path.join(outputs, "metrics.json"), "w") as handle:
+        json.dump(metrics, handle, sort_keys=True, separators=(",", ":"))
+
+
+if __name__ == "__main__":
+    main()
