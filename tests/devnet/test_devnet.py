@@ -29,7 +29,7 @@ def test_manifest_names_every_service(devnet_manifest):
     assert data["ipfs_api"].startswith("http://127.0.0.1:")
     assert data["redis_url"].startswith("redis://127.0.0.1:")
     assert len(data["accounts"]) == 20 and data["accounts"][0] == devnet.dev_account(0).address
-    assert set(data["services"]) == {"anvil", "ipfs", "redis", "ca"}
+    assert set(data["services"]) == {"anvil", "ipfs", "redis", "ca", "marketplace"}
     assert set(data["contracts"]) == {"ProviderRegistry", "OfferRegistry", "AttestationRegistry", "Marketplace"}
 
 

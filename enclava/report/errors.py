@@ -1,0 +1,35 @@
+"""Errors of report verification.
+
+Hierarchy::
+
+    EnclavaError
+    └── ReportError              a report cannot be verified at all
+        ├── OrderNotFound        no OrderCreated event for this id on this chain
+        └── OrderNotCompleted    the order exists but no report completed it (yet)
+
+A report that exists but fails a check is not an error: it is a :class:`Checklist` whose
+``valid`` is false, with the failing items saying why.
+"""
+
+from __future__ import annotations
+
+from enclava.errors import EnclavaError
+
+__all__ = ["ReportError", "OrderNotFound", "OrderNotCompleted"]
+
+
+class ReportError(EnclavaError):
+    code = "report_error"
+    hint = "Check the order id and that you are connected to the chain the order was placed on."
+
+
+class OrderNotFound(ReportError):
+    code = "order_not_found"
+    hint = "Check the order id (0x + 64 hex digits) and the chain/manifest you are using."
+    http_status = 404
+
+
+class OrderNotCompleted(ReportError):
+    code = "order_not_completed"
+    hint = "Only a completed order has an integrity report; check its status and try again later."
+    http_status = 409

@@ -1,0 +1,81 @@
+"""Reads an order's ``OrderCreated`` and ``OrderCompleted`` events (found by the indexed id)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from web3 import Web3
+from web3.exceptions import Web3Exception
+
+from enclava.chain.contracts import ContractSet
+from enclava.errors import ChainError
+from enclava.report.errors import OrderNotCompleted, OrderNotFound
+
+__all__ = ["OrderRecord", "CompletedRecord", "read_order", "read_completion", "normalize_order_id"]
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    order_id: bytes
+    terms: dict[str, Any]
+    inputs: list[dict[str, Any]]
+    resource_hashes: list[bytes]
+    block_number: int
+
+
+@dataclass(frozen=True)
+class CompletedRecord:
+    report: dict[str, Any]
+    signature: bytes
+    report_hash: bytes
+    block_number: int
+    tx_hash: str
+
+
+def normalize_order_id(order_id: str | bytes) -> bytes:
+    try:
+        raw = Web3.to_bytes(hexstr=order_id) if isinstance(order_id, str) else bytes(order_id)
+    except (ValueError, TypeError) as exc:
+        raise OrderNotFound(f"{order_id!r} is not an order id") from exc
+    if len(raw) != 32:
+        raise OrderNotFound(f"{order_id!r} is not an order id (32 bytes expected)")
+    return raw
+
+
+def _plain(value: Any) -> Any:
+    """AttributeDicts and tuples from web3 as plain dicts and lists."""
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _logs(contracts: ContractSet, event: str, order_id: bytes, from_block: int) -> list:
+    try:
+        return getattr(contracts.marketplace.events, event).get_logs(
+            from_block=from_block, argument_filters={"orderId": order_id})
+    except (Web3Exception, ValueError, ConnectionError) as exc:
+        raise ChainError(f"cannot read {event} events: {exc}") from exc
+
+
+def read_order(contracts: ContractSet, order_id: str | bytes, *, from_block: int = 0) -> OrderRecord:
+    oid = normalize_order_id(order_id)
+    logs = _logs(contracts, "OrderCreated", oid, from_block)
+    if not logs:
+        raise OrderNotFound(f"no order 0x{oid.hex()} on this chain")
+    args = logs[-1]["args"]
+    return OrderRecord(oid, _plain(args["terms"]), _plain(args["inputs"]),
+                       [bytes(h) for h in args["resourceHashes"]], int(logs[-1]["blockNumber"]))
+
+
+def read_completion(contracts: ContractSet, order_id: str | bytes, *, from_block: int = 0) -> CompletedRecord:
+    oid = normalize_order_id(order_id)
+    logs = _logs(contracts, "OrderCompleted", oid, from_block)
+    if not logs:
+        raise OrderNotCompleted(f"order 0x{oid.hex()} has no integrity report on chain")
+    log = logs[-1]
+    return CompletedRecord(_plain(log["args"]["report"]), bytes(log["args"]["signature"]),
+                           bytes(log["args"]["reportHash"]), int(log["blockNumber"]),
+                           "0x" + bytes(log["transactionHash"]).hex())

@@ -1,0 +1,159 @@
+"""The marketplace's SQLAlchemy tables: the chain index, listing metadata and sign-in state.
+
+Amounts are wei as decimal strings (uint96/uint256 do not fit SQL integers everywhere) plus a float
+copy used only to filter and sort. ``pos`` is the (block, log index) of the last event applied to a
+row, so replaying older events never moves a row backwards (the indexer's idempotence).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, Text, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+__all__ = ["Base", "Cursor", "Provider", "TeeOffer", "Resource", "ListingMetadata", "Order", "Enclave",
+           "SiweNonce", "AuthSession", "make_engine", "make_sessionmaker", "event_pos"]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def event_pos(block: int, log_index: int) -> int:
+    return int(block) * 1_000_000 + int(log_index)
+
+
+class Cursor(Base):
+    __tablename__ = "index_cursor"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    block: Mapped[int] = mapped_column(BigInteger)  # last block fully indexed
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    stake_wei: Mapped[str] = mapped_column(String(80))
+    registered_block: Mapped[int] = mapped_column(BigInteger)
+    pos: Mapped[int] = mapped_column(BigInteger)
+
+
+class TeeOffer(Base):
+    __tablename__ = "tee_offers"
+    offer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(42), index=True)
+    tee_type: Mapped[int] = mapped_column(Integer)
+    gpu_class: Mapped[str] = mapped_column(String(64))
+    price_per_second_wei: Mapped[str] = mapped_column(String(80))
+    price_sort: Mapped[float] = mapped_column(Float)
+    slots: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    pos: Mapped[int] = mapped_column(BigInteger)
+
+
+class Resource(Base):
+    __tablename__ = "resources"
+    resource_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(42), index=True)
+    kind: Mapped[int] = mapped_column(Integer, index=True)
+    cid: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(66))
+    price_wei: Mapped[str] = mapped_column(String(80))
+    price_sort: Mapped[float] = mapped_column(Float)
+    metadata_cid: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    listed_block: Mapped[int] = mapped_column(BigInteger)
+    listed_tx: Mapped[str] = mapped_column(String(66))
+    pos: Mapped[int] = mapped_column(BigInteger)
+
+
+class ListingMetadata(Base):
+    """Off-chain description of a resource, written only by its on-chain owner."""
+
+    __tablename__ = "listing_metadata"
+    resource_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(42))
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    task: Mapped[str] = mapped_column(String(64), index=True)
+    input_schema: Mapped[dict] = mapped_column(JSON)
+    price_wei: Mapped[str] = mapped_column(String(80))
+    license: Mapped[str] = mapped_column(String(120))
+    engine_hash: Mapped[str] = mapped_column(String(66))
+    tee_requirements: Mapped[dict] = mapped_column(JSON)
+    tee_types: Mapped[str] = mapped_column(String(64))  # ",TDX,SIMULATED," for LIKE filters
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    order_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    customer: Mapped[str] = mapped_column(String(42), index=True)
+    provider: Mapped[str] = mapped_column(String(42), index=True)
+    tee_offer_id: Mapped[int] = mapped_column(BigInteger)
+    tee_type: Mapped[int] = mapped_column(Integer)
+    engine_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    engine_hash: Mapped[str] = mapped_column(String(66))
+    inputs_hash: Mapped[str] = mapped_column(String(66))
+    escrow_wei: Mapped[str] = mapped_column(String(80))
+    terms: Mapped[dict] = mapped_column(JSON)
+    inputs: Mapped[list] = mapped_column(JSON)
+    resource_hashes: Mapped[list] = mapped_column(JSON)
+    status: Mapped[int] = mapped_column(Integer, index=True)
+    created_block: Mapped[int] = mapped_column(BigInteger)
+    created_tx: Mapped[str] = mapped_column(String(66))
+    accepted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    enclave: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    report: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    report_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    failure_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pos: Mapped[int] = mapped_column(BigInteger)
+
+
+class Enclave(Base):
+    __tablename__ = "enclaves"
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(42), index=True)
+    ca: Mapped[str] = mapped_column(String(42))
+    tee_type: Mapped[int] = mapped_column(Integer)
+    measurement: Mapped[str] = mapped_column(String(66))
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    pos: Mapped[int] = mapped_column(BigInteger)
+
+
+class SiweNonce(Base):
+    __tablename__ = "siwe_nonces"
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuthSession(Base):
+    __tablename__ = "sessions"
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42), index=True)
+    expires_at: Mapped[float] = mapped_column(Float)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and a busy timeout (the indexer thread writes too)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,61 @@
+"""Server-rendered web pages (Jinja2): catalogue, model, order and report verification."""
+
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from enclava.errors import EnclavaError
+from enclava.report import verify_order_report
+from marketplace_api import queries as q
+from marketplace_api.deps import db_session, services
+from marketplace_api.errors import NotFound
+
+__all__ = ["router", "templates"]
+
+templates = Jinja2Templates(directory=str(FsPath(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+
+
+def _error_page(request: Request, error: EnclavaError, status: int) -> HTMLResponse:
+    return templates.TemplateResponse(request, "error.html", {"error": error.to_dict()}, status_code=status)
+
+
+@router.get("/", response_class=HTMLResponse)
+def catalogue_page(request: Request, s: Session = Depends(db_session), q_: str = Query("", alias="q", max_length=200),
+                   page: int = Query(1, ge=1, le=10_000)) -> HTMLResponse:
+    result = q.search_catalogue(s, q=q_, page=page, per_page=20)
+    return templates.TemplateResponse(request, "catalogue.html", {"result": result, "q": q_})
+
+
+@router.get("/models/{resource_id}", response_class=HTMLResponse)
+def model_page(request: Request, resource_id: int = Path(ge=1), s: Session = Depends(db_session)) -> HTMLResponse:
+    try:
+        model = q.resource_detail(s, resource_id)
+    except NotFound as exc:
+        return _error_page(request, exc, 404)
+    return templates.TemplateResponse(request, "model.html", {"model": model})
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+def order_page(request: Request, order_id: str = Path(pattern=r"^0x[0-9a-fA-F]{64}$"),
+               s: Session = Depends(db_session)) -> HTMLResponse:
+    try:
+        order = q.order_view(q.order_row(s, order_id))
+    except NotFound as exc:
+        return _error_page(request, exc, 404)
+    return templates.TemplateResponse(request, "order.html", {"order": order})
+
+
+@router.get("/reports/{order_id}", response_class=HTMLResponse)
+def report_page(request: Request, order_id: str = Path(pattern=r"^0x[0-9a-fA-F]{64}$")) -> HTMLResponse:
+    svc = services(request)
+    try:
+        checklist = verify_order_report(svc.chain.contracts, order_id, from_block=svc.chain.start_block)
+    except EnclavaError as exc:
+        return _error_page(request, exc, getattr(exc, "http_status", None) or 400)
+    return templates.TemplateResponse(request, "report.html", {"checklist": checklist.to_dict()})

@@ -1,0 +1,80 @@
+"""Relays an owner-signed EIP-712 ``ListResource`` to ``OfferRegistry.listResourceBySig``.
+
+The relayer pays the gas; the signature (owner's current nonce + deadline) is what authorises the
+listing, and the contract checks it. :func:`list_resource_typed_data` is what a wallet signs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from web3.logs import DISCARD
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception
+
+from enclava.errors import ChainError
+from marketplace_api.chain import MarketChain
+from marketplace_api.errors import RelayFailed
+from marketplace_api.listings import OnChainListing
+
+__all__ = ["list_resource_typed_data", "relay_listing", "RelayResult"]
+
+_LIST_FIELDS = [("owner", "address"), ("kind", "uint8"), ("cid", "string"), ("contentHash", "bytes32"),
+                ("price", "uint96"), ("metadataCid", "string"), ("nonce", "uint256"), ("deadline", "uint256")]
+
+
+def list_resource_typed_data(owner: str, listing: OnChainListing, *, nonce: int, deadline: int, chain_id: int,
+                             registry: str) -> dict:
+    """The EIP-712 ``ListResource`` message exactly as OfferRegistry hashes it."""
+    return {
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                             {"name": "chainId", "type": "uint256"},
+                             {"name": "verifyingContract", "type": "address"}],
+            "ListResource": [{"name": n, "type": t} for n, t in _LIST_FIELDS],
+        },
+        "primaryType": "ListResource",
+        "domain": {"name": "Enclava OfferRegistry", "version": "1", "chainId": int(chain_id),
+                   "verifyingContract": to_checksum_address(registry)},
+        "message": {"owner": to_checksum_address(owner), "kind": listing.kind, "cid": listing.cid,
+                    "contentHash": bytes.fromhex(listing.content_hash[2:]), "price": listing.price_wei,
+                    "metadataCid": listing.metadata_cid, "nonce": int(nonce), "deadline": int(deadline)},
+    }
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    resource_id: int
+    tx_hash: str
+    block_number: int
+
+
+def relay_listing(chain: MarketChain, relayer: LocalAccount, owner: str, listing: OnChainListing, deadline: int,
+                  signature: str) -> RelayResult:
+    registry = chain.contracts.offer_registry
+    sig = bytes.fromhex(signature.removeprefix("0x"))
+    call = registry.functions.listResourceBySig(to_checksum_address(owner), listing.as_tuple(), deadline, sig)
+    try:
+        tx = call.build_transaction({"from": relayer.address})
+        tx.pop("nonce", None)
+        result = chain.client.send(relayer, tx)
+        receipt = chain.client.w3.eth.get_transaction_receipt(result.tx_hash)
+    except ContractCustomError as exc:
+        raise RelayFailed(f"the offer registry refused the listing ({_custom_error(registry, exc)})") from exc
+    except (ContractLogicError, ChainError, Web3Exception, ValueError) as exc:
+        raise RelayFailed(f"the offer registry refused the listing: {exc}") from exc
+    events = registry.events.ResourceListed().process_receipt(receipt, errors=DISCARD)
+    return RelayResult(int(events[0]["args"]["resourceId"]), result.tx_hash, result.block_number)
+
+
+def _custom_error(contract, exc: ContractCustomError) -> str:
+    """The name of the custom error in a revert (selector looked up in the ABI)."""
+    from eth_utils import function_abi_to_4byte_selector
+
+    data = str(exc.data or "")
+    for entry in contract.abi:
+        if entry.get("type") == "error":
+            if "0x" + function_abi_to_4byte_selector(entry).hex() == data[:10]:
+                return entry["name"]
+    return "unknown error"

@@ -1,0 +1,89 @@
+"""The web pages in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright),
+served by the marketplace process the devnet started: load the catalogue, search, open a report,
+see "verified", and keep a screenshot."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+import pytest
+from eth_account.messages import encode_defunct
+from playwright.sync_api import sync_playwright
+
+import chain_story
+from market_helpers import metadata, signed_listing
+
+pytestmark = pytest.mark.devnet
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _wait_for(url: str, *, timeout: float = 60.0) -> httpx.Response:
+    """Poll until the service's indexer has caught up (the assertions come after, not on time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = httpx.get(url, timeout=10)
+        if reply.status_code == 200 or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def seeded(devnet_manifest, story):
+    base = devnet_manifest.services["marketplace"].url
+    owner = chain_story.fresh_account(story, eth=1)
+    nonce = httpx.get(f"{base}/v1/auth/nonce", params={"address": owner.address}, timeout=10).json()
+    signature = owner.sign_message(encode_defunct(text=nonce["message"])).signature.hex()
+    token = httpx.post(f"{base}/v1/auth/verify", json={"message": nonce["message"], "signature": "0x" + signature},
+                       timeout=10).json()["token"]
+    name = f"Browser digits {uuid.uuid4().hex[:8]}"
+    body = {**signed_listing(story, owner, price=42), "metadata": metadata(name, price=42)}
+    made = httpx.post(f"{base}/v1/listings", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert made.status_code == 201, made.text
+    order = chain_story.completed_order(devnet_manifest)
+    assert _wait_for(f"{base}/v1/listings/{made.json()['resource_id']}").status_code == 200
+    assert _wait_for(f"{base}/v1/orders/{order.order_id}").json()["status"] == "COMPLETED"
+    return base, name, order
+
+
+def test_catalogue_search_and_report_page_show_verified_in_chromium(seeded, tmp_path):
+    base, name, order = seeded
+    shot = tmp_path / "report-verified.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/")
+            assert page.locator("h1").inner_text() == "Catalogue"
+            page.fill("input[name=q]", name)
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+            listings = page.locator(".listing h2")
+            assert listings.count() == 1 and listings.first.inner_text() == name
+            listings.first.locator("a").click()
+            page.wait_for_load_state()
+            assert page.locator("h1").inner_text() == name
+            page.goto(f"{base}/orders/{order.order_id}")
+            assert "COMPLETED" in page.content()
+            page.click("text=Verify the integrity report")
+            page.wait_for_load_state()
+            assert page.locator("#verdict").inner_text() == "verified"
+            statuses = page.locator("#checklist tr[data-check] td:nth-child(2)").all_inner_texts()
+            assert len(statuses) == 12 and set(statuses) <= {"ok", "skipped"} and "ok" in statuses
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.exists() and shot.stat().st_size > 0
+
+
+def test_report_page_of_an_unknown_order_says_not_available(seeded):
+    base, _, _ = seeded
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page()
+            response = page.goto(f"{base}/reports/0x{'ef' * 32}")
+            assert response.status == 404 and "no order" in page.content()
+        finally:
+            browser.close()
