@@ -23,12 +23,20 @@ from provider_node.runtime import Runtime
 from trusted_loader.errors import CaUnavailable, CertificationFailed
 from trusted_loader.pipeline import OrderOutcome, execute_order
 
-__all__ = ["run_job", "fail_job", "TRANSIENT", "JobResult"]
+__all__ = ["run_job", "fail_job", "TRANSIENT", "is_transient", "JobResult"]
 
 log = get_logger("provider_node.executor")
 
 #: Errors worth a retry with back-off rather than failing the order.
 TRANSIENT = (ChainError, CaUnavailable, CertificationFailed)
+#: ChainError codes that are the contract's final word, not a hiccup of the node.
+_FINAL_CHAIN_CODES = ("tx_reverted", "tx_failed", "call_invalid")
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, ChainError):
+        return error.code not in _FINAL_CHAIN_CODES
+    return isinstance(error, TRANSIENT)
 
 JobResult = str  # "completed" | "failed" | "skipped" | "recorded"
 
@@ -72,8 +80,12 @@ def run_job(rt: Runtime, order_id: str, holder: str) -> JobResult:
         with _lease(rt, order_id, holder):
             outcome = execute_order(rt.loader_context(), order_id)
         return _publish(rt, order_id, outcome)
-    except TRANSIENT:
-        rt.jobs.release(order_id, holder)
+    except TRANSIENT as error:
+        if not is_transient(error):
+            log.error("the chain refused the outcome; failing the order",
+                      extra={"order_id": order_id, "type": error.code})
+            return fail_job(rt, order_id, Reason.INTERNAL_ERROR)
+        rt.jobs.release(order_id, holder, rt.settings.lease_s * 2)
         raise
 
 

@@ -119,11 +119,12 @@ class JobStore:
                                .values(lease_until=self._clock() + lease_s))
             return result.rowcount == 1
 
-    def release(self, order_id: str, holder: str) -> None:
-        """Give a running job back to the queue (a transient error; a retry will claim it)."""
+    def release(self, order_id: str, holder: str, pickup_within_s: float) -> None:
+        """Give a running job back to the queue (a transient error): its task retries it; the node
+        queues it again only if nobody picks it up within ``pickup_within_s``."""
         with self._session.begin() as s:
             s.execute(update(_Job).where(_Job.order_id == order_id, _Job.holder == holder, _Job.status == "running")
-                      .values(status="queued", holder="", lease_until=0.0))
+                      .values(status="queued", holder="", lease_until=self._clock() + pickup_within_s))
 
     def mark_enqueued(self, order_id: str, pickup_within_s: float) -> None:
         """A queued job not picked up by ``now + pickup_within_s`` is queued again by the node."""

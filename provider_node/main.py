@@ -37,7 +37,9 @@ def run(config: Path = _CONFIG) -> None:
     configure_logging()
     _use_config(config)
     runtime = Runtime.build(load_settings())
-    ProviderNode(runtime, make_celery(runtime.settings.redis_url, max_attempts=runtime.settings.max_attempts)).run()
+    celery = make_celery(runtime.settings.redis_url, max_attempts=runtime.settings.max_attempts,
+                         queue=runtime.settings.queue_name)
+    ProviderNode(runtime, celery).run()
 
 
 @cli.command()
@@ -52,7 +54,7 @@ def worker(config: Path = _CONFIG, concurrency: int = typer.Option(0, help="Work
     processes = concurrency or settings.concurrency
     os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "provider_node.queue:app", "worker",
                               f"--concurrency={processes}", f"--loglevel={loglevel}", "--pool=prefork",
-                              "--without-gossip", "--without-mingle", "-n", f"{settings.name}-{uuid.uuid4().hex[:6]}@%h"])
+                              "--without-gossip", "--without-mingle", "-Q", settings.queue_name, "-n", f"{settings.name}-{uuid.uuid4().hex[:6]}@%h"])
 
 
 @cli.command()
@@ -63,9 +65,19 @@ def ping(config: Path = _CONFIG, timeout: float = typer.Option(30.0)) -> None:
     from provider_node.settings import load_settings
 
     _use_config(config)
-    celery = make_celery(load_settings().resolved_redis_url())
+    settings = load_settings()
+    celery = make_celery(settings.resolved_redis_url(), queue=settings.queue_name)
     token = uuid.uuid4().hex
     reply = celery.send_task("enclava.health.ping", args=[token]).get(timeout=timeout)
     if reply.get("token") != token:
         typer.echo("worker answered with the wrong token", err=True)
         raise typer.Exit(code=1)
+    typer.echo(f"worker {reply['worker']} (pid {reply['pid']}) answered in queue {settings.queue_name}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

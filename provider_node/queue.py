@@ -19,9 +19,12 @@ __all__ = ["make_celery", "app", "VISIBILITY_TIMEOUT_S"]
 VISIBILITY_TIMEOUT_S = 120
 
 
-def make_celery(redis_url: str, *, max_attempts: int = 3) -> Celery:
+def make_celery(redis_url: str, *, max_attempts: int = 3, queue: str = "celery") -> Celery:
+    """The app; ``queue`` names this node's own task queue, so nodes sharing a Redis never take
+    each other's jobs."""
     celery = Celery("enclava-provider", broker=redis_url, backend=redis_url)
     celery.conf.update(
+        task_default_queue=queue,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -50,7 +53,8 @@ def _default_app() -> Celery:
     from provider_node.settings import load_settings
 
     settings = load_settings()
-    return make_celery(settings.resolved_redis_url(), max_attempts=settings.max_attempts)
+    return make_celery(settings.resolved_redis_url(), max_attempts=settings.max_attempts,
+                       queue=settings.queue_name)
 
 
 #: The app a `celery -A provider_node.queue worker` process loads (broker from settings/devnet).

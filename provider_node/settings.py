@@ -80,6 +80,10 @@ class ProviderSettings(BaseSettings):
             "state_dir": self.state_dir or str(Path(manifest.state_dir) / f"provider-{self.name}"),
         })
 
+    @property
+    def queue_name(self) -> str:
+        return f"enclava-{self.name}"
+
     def resolved_redis_url(self) -> str:
         return self.redis_url or self._manifest().redis_url
 

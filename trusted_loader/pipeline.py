@@ -33,7 +33,7 @@ from trusted_loader.layout import lay_out_inputs
 from trusted_loader.scratch import Scratch
 from trusted_loader.sandbox import run_engine
 
-__all__ = ["LoaderContext", "OrderOutcome", "execute_order", "STAGES", "TRANSIENT_ERRORS"]
+__all__ = ["LoaderContext", "OrderOutcome", "execute_order", "STAGES", "TRANSIENT_ERRORS", "order_seed"]
 
 log = get_logger("trusted_loader.pipeline")
 
@@ -89,7 +89,7 @@ def execute_order(ctx: LoaderContext, order_id: str) -> OrderOutcome:
     """
     outcome = OrderOutcome(order_id=order_id)
     enclave = ctx.enclave()
-    started = int(ctx.clock())
+    started = ctx.market.chain_time()  # report times are judged against block time, not this machine's
     try:
         with Scratch(ctx.scratch_root) as scratch:
             with _stage(outcome.stages, "check"):
@@ -178,7 +178,7 @@ def _run(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order, scratch: S
     with _stage(stages, "key_release"):
         resource_keys, input_key = _keys(ctx, enclave, order)
     with _stage(stages, "decrypt"):
-        engine_dir = scratch.sub("engine")
+        engine_dir = scratch.sub("engine", mode=0o755)
         try:
             manifest = unpack_engine(_open(engine_ct, resource_keys[order.terms.engine_resource_id], "engine"),
                                      engine_dir)
@@ -190,7 +190,7 @@ def _run(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order, scratch: S
         del plain_resources, plain_inputs
     with _stage(stages, "workload"):
         output_dir = scratch.sub("outputs")
-        run_engine(engine_dir, manifest, input_dir, output_dir, seed=_seed(order.order_id), order_id=order.order_id)
+        run_engine(engine_dir, manifest, input_dir, output_dir, seed=order_seed(order.order_id), order_id=order.order_id)
     with _stage(stages, "encrypt_upload"):
         sealed = encrypt_to(pack_outputs(output_dir), order.recipient_key)
         try:
@@ -202,7 +202,7 @@ def _run(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order, scratch: S
             order_id=bytes.fromhex(order.order_id[2:]), engine_hash=order.terms.engine_hash,
             inputs_hash=order.terms.inputs_hash, output_hash=hashlib.sha256(sealed).digest(), output_cid=stored.cid,
             tee_type=enclave.tee_type, measurement=enclave.measurement, enclave=enclave.address,
-            started_at=started, finished_at=max(started, int(ctx.clock())))
+            started_at=started, finished_at=max(started, ctx.market.chain_time()))
         outcome.report, outcome.output_cid = report, stored.cid
         outcome.signature = ctx.market.sign_report(enclave.account, report)
     log.info("order executed", extra={"order_id": order.order_id, "output_cid": stored.cid,
@@ -218,7 +218,8 @@ def _fail(ctx: LoaderContext, enclave: CertifiedEnclave, outcome: OrderOutcome, 
     log.warning("order failed", extra={"order_id": outcome.order_id, "reason": outcome.reason, "reason_code": code})
 
 
-def _seed(order_id: str) -> int:
+def order_seed(order_id: str) -> int:
+    """The engine's ``ENCLAVA_SEED``: the first 4 bytes of SHA-256(order id), so anyone can rerun it."""
     return int.from_bytes(hashlib.sha256(bytes.fromhex(order_id.removeprefix("0x"))).digest()[:4], "big")
 
 

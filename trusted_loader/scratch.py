@@ -58,10 +58,13 @@ class Scratch:
         os.chmod(self.path, 0o700)
         return self
 
-    def sub(self, name: str) -> Path:
+    def sub(self, name: str, mode: int = 0o700) -> Path:
+        """A folder in the scratch area; the area itself stays 0700, so ``mode`` only matters to
+        processes that get the folder mounted (the sandbox reads the engine's code, 0755)."""
         assert self.path is not None
         folder = self.path / name
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.mkdir(mode=mode, parents=True, exist_ok=True)
+        os.chmod(folder, mode)
         return folder
 
     def __exit__(self, *exc) -> None:

@@ -58,6 +58,10 @@ class MarketClient:
     def w3(self) -> Web3:
         return self.chain.w3
 
+    def chain_time(self) -> int:
+        """The latest block's timestamp: the clock the contract judges report times by."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
     # ------------------------------------------------------------------ plumbing
 
     def _send(self, account: LocalAccount, call, *, value: int = 0) -> TxResult:
@@ -178,6 +182,12 @@ class MarketClient:
     def verify_report(self, order_id: str) -> tuple[bool, str]:
         valid, reason = self.contracts.marketplace.functions.verifyReport(_b32(order_id)).call()
         return bool(valid), str(reason)
+
+    def failure_reason(self, order_id: str) -> int | None:
+        """The reason code an order failed with (``OrderFailed``), or None if it did not fail."""
+        logs = self.contracts.marketplace.events.OrderFailed.get_logs(
+            from_block=self.from_block, argument_filters={"orderId": _b32(order_id)})
+        return int(logs[-1]["args"]["reasonCode"]) if logs else None
 
     # ------------------------------------------------------------------ payouts
 

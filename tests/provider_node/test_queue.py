@@ -24,7 +24,7 @@ def worker(devnet_manifest):
 
 
 def test_a_worker_answers_a_task_through_redis(devnet_manifest, worker):
-    celery = make_celery(devnet_manifest.redis_url)
+    celery = make_celery(devnet_manifest.redis_url, queue="enclava-provider")  # the default node name
     token = uuid.uuid4().hex
     reply = celery.send_task("enclava.health.ping", args=[token]).get(timeout=60)
     assert reply["token"] == token

@@ -1,0 +1,115 @@
+"""A customer's side of an order: encrypt and upload inputs, place the order, deposit the inputs'
+key for the order's enclave, wait, and fetch the result — checked against the signed report
+before it is decrypted."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import time
+from dataclasses import dataclass, field
+
+from enclava.chain.market import MarketClient
+from enclava.chain.orders import IntegrityReport, Order, OrderInput
+from enclava.chain.types import OrderStatus
+from enclava.client.broker_http import BrokerHttpClient
+from enclava.crypto.envelope import new_resource_key, open_sealed, seal
+from enclava.errors import EnclavaError, IntegrityError
+from enclava.storage.content_store import IpfsContentStore
+
+__all__ = ["PlacedOrder", "place_order", "wait_for_order", "completed_report", "fetch_result", "OrderFailedError",
+           "OrderWaitTimeout", "TERMINAL"]
+
+TERMINAL = (OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.TIMED_OUT, OrderStatus.CANCELLED)
+
+
+class OrderWaitTimeout(EnclavaError):
+    code = "order_wait_timeout"
+    hint = "The order is still running; check it later with `enclava order status`."
+
+
+class OrderFailedError(EnclavaError):
+    code = "order_failed"
+    hint = "The escrow was refunded; `enclava balance withdraw` collects it."
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order_id: str
+    escrow: int
+    input_cids: tuple[str, ...]
+    tx_hash: str
+    gas_used: int
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+def place_order(market: MarketClient, store: IpfsContentStore, broker: BrokerHttpClient, customer, *,
+                engine_id: int, resource_ids: list[int], tee_offer_id: int, inputs: list[bytes],
+                recipient: str, max_duration: int) -> PlacedOrder:
+    """Encrypt ``inputs`` under one fresh key, upload, create the order, deposit the key for it."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    input_key = new_resource_key()
+    uploaded = []
+    for data in inputs:
+        ciphertext = seal(data, input_key)
+        stored = store.add(ciphertext)
+        uploaded.append(OrderInput(stored.cid, hashlib.sha256(ciphertext).digest()))
+    timings["upload"] = time.perf_counter() - start
+    start = time.perf_counter()
+    escrow = market.quote(engine_id, resource_ids, tee_offer_id, max_duration)
+    order_id, tx = market.create_order(customer, engine_id=engine_id, resource_ids=resource_ids,
+                                       tee_offer_id=tee_offer_id, inputs=uploaded, recipient_key=recipient.encode(),
+                                       max_duration=max_duration, value=escrow)
+    timings["order_tx"] = time.perf_counter() - start
+    if uploaded:
+        start = time.perf_counter()
+        broker.deposit_order_inputs(customer, order_id, input_key)
+        timings["input_key_deposit"] = time.perf_counter() - start
+    return PlacedOrder(order_id=order_id, escrow=escrow, input_cids=tuple(u.cid for u in uploaded),
+                       tx_hash=tx.tx_hash, gas_used=tx.gas_used, timings=timings)
+
+
+def wait_for_order(market: MarketClient, order_id: str, *, timeout: float = 300.0, poll: float = 0.5,
+                   on_status=None) -> Order:
+    """Poll until the order reaches a terminal state; ``on_status(status)`` sees every change."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        status = market.status(order_id)
+        if status != last and on_status is not None:
+            on_status(status)
+        last = status
+        if status in TERMINAL:
+            return market.order(order_id)
+        if time.monotonic() >= deadline:
+            raise OrderWaitTimeout(f"order {order_id} is still {status.name} after {timeout:.0f} s")
+        time.sleep(poll)
+
+
+def completed_report(market: MarketClient, order_id: str) -> tuple[IntegrityReport, bytes]:
+    """The report and signature an order completed with (from its ``OrderCompleted`` event)."""
+    logs = market.contracts.marketplace.events.OrderCompleted.get_logs(
+        from_block=market.from_block, argument_filters={"orderId": bytes.fromhex(order_id.removeprefix("0x"))})
+    if not logs:
+        raise OrderFailedError(f"order {order_id} has no completion report",
+                               hint="Check `enclava order status`; only completed orders have results.")
+    args = logs[-1]["args"]
+    return IntegrityReport.from_event(args["report"]), bytes(args["signature"])
+
+
+def fetch_result(market: MarketClient, store: IpfsContentStore, order_id: str, identity) -> dict[str, bytes]:
+    """Download the result, check it is the one the report names, decrypt, and unpack it in memory."""
+    report, _ = completed_report(market, order_id)
+    ciphertext = store.get_bytes(report.output_cid, max_size=1 << 30)
+    if hashlib.sha256(ciphertext).digest() != report.output_hash:
+        raise IntegrityError(f"the result of {order_id} does not match the report's output hash",
+                             hint="Do not trust this file; the report names another result.")
+    archive = open_sealed(ciphertext, identity)
+    files: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                files[member.name] = tar.extractfile(member).read()
+    return files

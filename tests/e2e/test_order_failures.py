@@ -1,0 +1,107 @@
+"""Orders that must fail: each ends on chain with its reason, the customer refunded in full, no key
+released, and nothing left in the loader's scratch area."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from enclava.chain.orders import OrderInput
+from enclava.chain.types import OrderStatus, ResourceKind
+from enclava.client import place_order, publish_engine, wait_for_order
+from enclava.crypto import new_resource_key, seal, wallet_recipient
+from enclava.devnet import dev_account
+from enclava.engine.reasons import Reason
+from tests.e2e.story import MODEL_PRICE, open_policy, publish_blob, publish_engine_folder
+
+FIXTURES = Path(__file__).resolve().parents[1] / "engines" / "fixtures"
+MANIFEST = """[engine]
+name = "misbehaving"
+version = "1.0.0"
+kind = "infer"
+entrypoint = "main.py"
+
+[[inputs]]
+name = "data"
+source = "customer"
+
+[[outputs]]
+name = "out"
+file = "out.json"
+
+[limits]
+cpu_seconds = 5
+memory_mb = {memory}
+wall_seconds = 6
+output_bytes = 10000
+"""
+
+
+def misbehaving_engine(market_parties, tmp_path: Path, fixture: str, memory: int = 1024):
+    folder = tmp_path / fixture
+    folder.mkdir()
+    (folder / "main.py").write_text((FIXTURES / f"{fixture}.py").read_text())
+    (folder / "engine.toml").write_text(MANIFEST.format(memory=memory))
+    p = market_parties
+    return publish_engine(p.market, p.store, p.broker, dev_account("model_owner"), folder, price=10**15,
+                          policy=lambda own: open_policy(own))
+
+
+def _order(p, provider, engine_id, resource_ids=(), inputs=(b"customer data",)):
+    customer = dev_account("customer")
+    return place_order(p.market, p.store, p.broker, customer, engine_id=engine_id, resource_ids=list(resource_ids),
+                       tee_offer_id=provider.offer_id(), inputs=list(inputs), recipient=wallet_recipient(customer),
+                       max_duration=300)
+
+
+def assert_failed_and_refunded(p, provider, order_id: str, escrow: int, reason: Reason) -> None:
+    order = wait_for_order(p.market, order_id, timeout=240)
+    assert order.status == OrderStatus.FAILED, provider.jobs().get(order_id)
+    assert p.market.failure_reason(order_id) == int(reason)
+    assert p.market.credits_for_order(order_id) == {dev_account("customer").address: escrow}
+    assert provider.scratch_entries() == []
+
+
+@pytest.mark.parametrize("fixture, memory, reason", [
+    ("socket_connect", 1024, Reason.NETWORK_DENIED),
+    ("sleep_forever", 1024, Reason.TIMEOUT),
+    ("allocate", 256, Reason.MEMORY_EXCEEDED),
+])
+def test_misbehaving_engine_fails_the_order_with_its_reason(market_parties, provider, tmp_path, fixture, memory,
+                                                            reason):
+    engine = misbehaving_engine(market_parties, tmp_path, fixture, memory)
+    placed = _order(market_parties, provider, engine.resource_id)
+    assert_failed_and_refunded(market_parties, provider, placed.order_id, placed.escrow, reason)
+
+
+def test_tampered_input_fails_before_any_key_is_released(market_parties, provider):
+    p, customer = market_parties, dev_account("customer")
+    engine = publish_engine_folder(p, "model_owner", "digits_classifier")
+    weights = publish_blob(p, "model_owner", ResourceKind.MODEL, b"weights", MODEL_PRICE,
+                           open_policy(engine.engine_hash_hex))
+    key = new_resource_key()
+    stored = p.store.add(seal(b"the real input", key))
+    claimed = OrderInput(stored.cid, hashlib.sha256(b"another file").digest())  # not what IPFS holds
+    escrow = p.market.quote(engine.resource_id, [weights.resource_id], provider.offer_id(), 300)
+    order_id, _ = p.market.create_order(customer, engine_id=engine.resource_id, resource_ids=[weights.resource_id],
+                                        tee_offer_id=provider.offer_id(), inputs=[claimed],
+                                        recipient_key=wallet_recipient(customer).encode(), max_duration=300)
+    p.broker.deposit_order_inputs(customer, order_id, key)
+    assert_failed_and_refunded(p, provider, order_id, escrow, Reason.INPUT_HASH_MISMATCH)
+    view = p.broker.audit(dev_account("model_owner"), weights.resource_id)
+    assert [e for e in view["entries"] if e["order_id"] == order_id] == []
+
+
+def test_policy_that_excludes_the_customer_denies_the_key(market_parties, provider):
+    p = market_parties
+    engine = publish_engine_folder(p, "model_owner", "digits_classifier")
+    weights = publish_blob(p, "model_owner", ResourceKind.MODEL, b"weights", MODEL_PRICE,
+                           {**open_policy(engine.engine_hash_hex), "allowed_customers": [dev_account("hospital_a").address]})
+    placed = _order(p, provider, engine.resource_id, [weights.resource_id])
+    assert_failed_and_refunded(p, provider, placed.order_id, placed.escrow, Reason.KEY_RELEASE_DENIED)
+    entries = [e for e in p.broker.audit(dev_account("model_owner"), weights.resource_id)["entries"]
+               if e["order_id"] == placed.order_id]
+    assert [e["decision"] for e in entries] == ["denied"]
+    assert entries[0]["reason"] == "policy_customer_refused"
