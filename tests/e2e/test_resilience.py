@@ -1,0 +1,153 @@
+"""Orders survive a killed worker and a restarted Redis; two nodes never take the same order."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from enclava.chain.types import OrderStatus
+from enclava.client import place_order, publish_engine, wait_for_order
+from enclava.crypto import wallet_recipient
+from enclava.devnet import dev_account
+from tests.e2e.provider_process import ProviderProcess
+from tests.e2e.story import open_policy
+
+SLOW_ENGINE = """import json, os, time
+time.sleep({seconds})
+with open(os.path.join(os.environ["ENCLAVA_OUTPUT_DIR"], "out.json"), "w") as f:
+    json.dump({{"slept": {seconds}}}, f)
+"""
+MANIFEST = """[engine]
+name = "slow"
+version = "1.0.0"
+kind = "infer"
+entrypoint = "main.py"
+
+[[inputs]]
+name = "data"
+source = "customer"
+
+[[outputs]]
+name = "out"
+file = "out.json"
+
+[limits]
+cpu_seconds = 30
+memory_mb = 1024
+wall_seconds = 60
+output_bytes = 10000
+"""
+
+
+@pytest.fixture(scope="module")
+def slow_engine(market_parties, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("slow-engine")
+    (folder / "main.py").write_text(SLOW_ENGINE.format(seconds=6))
+    (folder / "engine.toml").write_text(MANIFEST)
+    p = market_parties
+    return publish_engine(p.market, p.store, p.broker, dev_account("model_owner"), folder, price=10**15,
+                          policy=lambda own: open_policy(own))
+
+
+def _order(p, offer_id: int, engine_id: int):
+    customer = dev_account("customer")
+    return place_order(p.market, p.store, p.broker, customer, engine_id=engine_id, resource_ids=[],
+                       tee_offer_id=offer_id, inputs=[b"data"], recipient=wallet_recipient(customer),
+                       max_duration=300)
+
+
+def _wait_for_job(proc: ProviderProcess, order_id: str, status: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = proc.jobs().get(order_id)
+        if job is not None and job.status == status:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"job {order_id} never reached {status}: {proc.jobs().get(order_id)}")
+
+
+def _completions(p, order_id: str) -> int:
+    return len(p.market.contracts.marketplace.events.OrderCompleted.get_logs(
+        from_block=p.market.from_block, argument_filters={"orderId": bytes.fromhex(order_id[2:])}))
+
+
+def _ends_before_deadline(p, order_id: str) -> OrderStatus:
+    order = wait_for_order(p.market, order_id, timeout=300)
+    assert order.status in (OrderStatus.COMPLETED, OrderStatus.FAILED), order.status
+    assert p.market.chain_time() <= order.deadline
+    if order.status == OrderStatus.FAILED:
+        assert p.market.credits_for_order(order_id) == {dev_account("customer").address: order.terms.escrow}
+    else:
+        assert _completions(p, order_id) == 1
+    return order.status
+
+
+def test_killing_the_worker_mid_order_still_ends_the_order_once(market_parties, provider, slow_engine):
+    p = market_parties
+    placed = _order(p, provider.offer_id(), slow_engine.resource_id)
+    _wait_for_job(provider, placed.order_id, "running")
+    provider.kill_workers()
+    provider.start_worker()
+    assert _ends_before_deadline(p, placed.order_id) == OrderStatus.COMPLETED
+    assert provider.jobs().get(placed.order_id).attempts >= 2
+
+
+def _restart_redis(manifest) -> None:
+    pid = manifest.services["redis"].pid
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    env = dict(item.split(b"=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in item)
+    cwd = os.readlink(f"/proc/{pid}/cwd")
+    os.kill(pid, signal.SIGKILL)
+    while Path(f"/proc/{pid}").exists() and b"zombie" not in Path(f"/proc/{pid}/status").read_bytes().lower():
+        time.sleep(0.05)
+    time.sleep(1.0)
+    fresh = subprocess.Popen(command, env=env, cwd=cwd, start_new_session=True, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    manifest.services["redis"].pid = fresh.pid
+    manifest.save()  # so `devnet down` stops the new process
+    port = int(manifest.redis_url.rsplit(":", 1)[1].split("/")[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("redis did not come back")
+
+
+def test_restarting_redis_still_ends_every_order(market_parties, provider, slow_engine, devnet_manifest):
+    p = market_parties
+    placed = [_order(p, provider.offer_id(), slow_engine.resource_id) for _ in range(3)]
+    _wait_for_job(provider, placed[0].order_id, "running")
+    _restart_redis(devnet_manifest)
+    for order in placed:
+        assert _ends_before_deadline(p, order.order_id) == OrderStatus.COMPLETED
+
+
+def test_two_nodes_of_one_provider_never_both_accept_an_order(market_parties, provider, slow_engine, devnet_manifest,
+                                                              tmp_path_factory):
+    second = ProviderProcess(name="e2e-twin", folder=tmp_path_factory.mktemp("provider-twin"))
+    second.write_config(devnet_manifest.name)
+    second.start_node()
+    second.start_worker()
+    try:
+        assert second.offer_id() == provider.offer_id()  # both serve the same on-chain offer
+        p = market_parties
+        placed = [_order(p, provider.offer_id(), slow_engine.resource_id) for _ in range(4)]
+        for order in placed:
+            assert _ends_before_deadline(p, order.order_id) == OrderStatus.COMPLETED
+        for order in placed:
+            accepted = p.market.contracts.marketplace.events.OrderAccepted.get_logs(
+                from_block=p.market.from_block, argument_filters={"orderId": bytes.fromhex(order.order_id[2:])})
+            assert len(accepted) == 1
+            holders = [proc.name for proc in (provider, second) if proc.jobs().get(order.order_id) is not None]
+            assert len(holders) == 1, (order.order_id, holders)
+    finally:
+        second.stop()
