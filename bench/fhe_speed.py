@@ -3,7 +3,8 @@
     .venv/bin/python bench/fhe_speed.py [--batch 4096] [--single 20]
 
 Rows: TenSEAL's high-level ``matmul`` (the naive baseline, one input), the diagonal/BSGS layout on
-SEAL (784→128 + x², one input), SIMD batching (784 ciphertexts, slot = input), and the 7×7/4/stride-3
+SEAL (784→128 + x², one input), SIMD batching (784 ciphertexts, slot = input; the dense head as one
+exact matmul on RNS coefficients, see enclava/fhe/rns.py), and the 7×7/4/stride-3
 convolution head through the same diagonal layout. Server time is the evaluation of one request
 (masks are encoded once per model: reported apart as setup). Sizes exclude keys (reported apart).
 Heads are the trained ones when the model half has written them, random of the trained scale
@@ -119,7 +120,8 @@ def run_batch(split, head, session, x_all, n):
                        tuple(seal_to_bytes(c) for c in outs))
     got = decrypt_raw(result, session)
     agree, err = agreement(got, head.forward(x))
-    return {"inputs": n, "server_ms_total": ms, "server_ms_per_input": ms / n, "customer_encrypt_ms": enc_ms,
+    path = "rns_matmul" if BatchKernel(head).dense else "seal_scalar_products"
+    return {"inputs": n, "path": path, "server_ms_total": ms, "server_ms_per_input": ms / n, "customer_encrypt_ms": enc_ms,
             "request_bytes_per_input": len(data) / n, "response_bytes_per_input": len(result.to_bytes()) / n,
             "request_bytes_total": len(data), "argmax_agreement": agree, "max_abs_error": err}
 

@@ -32,10 +32,12 @@ def test_single_input_matches_plaintext_head(split, session, heads, eval_keys, d
     assert (got.argmax(1) == want.argmax(1)).all()
 
 
-def test_batch_matches_plaintext_head(session, heads, eval_keys, digits):
+@pytest.mark.parametrize("split", [LINEAR, CONV])  # dense head: RNS matmul; sparse conv: SEAL products
+def test_batch_matches_plaintext_head(split, session, heads, eval_keys, digits):
     x = digits[:20]
-    _, data = prepare_request(MANIFEST, CONV, x, session, eval_keys["batch"], mode="batch")
-    result = evaluate_request(data, MANIFEST, heads[CONV], session.context_sha256, EvaluationKeys(eval_keys["batch"]))
-    got = decrypt_raw(result, session)
-    assert got.shape == (20, 256)
-    assert np.abs(got - heads[CONV].forward(x)).max() < 1e-3
+    _, data = prepare_request(MANIFEST, split, x, session, eval_keys["batch"], mode="batch")
+    result = evaluate_request(data, MANIFEST, heads[split], session.context_sha256, EvaluationKeys(eval_keys["batch"]))
+    got, want = decrypt_raw(result, session), heads[split].forward(x)
+    assert got.shape == (20, heads[split].output_dim)
+    assert np.abs(got - want).max() < 1e-3
+    assert (got.argmax(1) == want.argmax(1)).all()
