@@ -15,6 +15,7 @@ from enclava.chain.types import OrderStatus
 from enclava.client import place_order, publish_engine, wait_for_order
 from enclava.crypto import wallet_recipient
 from enclava.devnet import dev_account
+from enclava.devnet.services import _redis_command
 from tests.e2e.provider_process import ProviderProcess
 from tests.e2e.story import open_policy
 
@@ -100,7 +101,8 @@ def test_killing_the_worker_mid_order_still_ends_the_order_once(market_parties, 
 
 def _restart_redis(manifest) -> None:
     pid = manifest.services["redis"].pid
-    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    port = int(manifest.redis_url.rsplit(":", 1)[1].split("/")[0])
+    command = _redis_command(Path(manifest.state_dir), {"redis": port})  # redis rewrites its own cmdline
     env = dict(item.split(b"=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in item)
     cwd = os.readlink(f"/proc/{pid}/cwd")
     os.kill(pid, signal.SIGKILL)
@@ -111,7 +113,6 @@ def _restart_redis(manifest) -> None:
                              stderr=subprocess.DEVNULL)
     manifest.services["redis"].pid = fresh.pid
     manifest.save()  # so `devnet down` stops the new process
-    port = int(manifest.redis_url.rsplit(":", 1)[1].split("/")[0])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -1,0 +1,112 @@
+"""Multi-party training, confidential vs plain, in one run.
+
+Starts a private devnet (anvil, Kubo, Redis, CA) and a provider node with one worker, publishes the
+tabular trainer and three hospitals' encrypted shares of breast_cancer, and times N orders from
+placement to the decrypted weights in the customer's hands. In the same run it times the plain
+baseline: the same engine (`python main.py`, a fresh process, as any provider would run it) on the
+pooled plaintext, with no chain, IPFS, keys, encryption or sandbox; and, for reference, the
+training call inside an already-warm interpreter. Prints a table; writes bench/results/multiparty.json.
+
+    .venv/bin/python bench/multiparty.py [--orders 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from enclava import devnet  # noqa: E402
+from enclava.client import fetch_result, place_order, wait_for_order  # noqa: E402
+from enclava.crypto import wallet_identity, wallet_recipient  # noqa: E402
+from enclava.devnet import dev_account  # noqa: E402
+from enclava.chain.types import OrderStatus, ResourceKind  # noqa: E402
+from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer  # noqa: E402
+from engines.tabular_trainer.trainer import train_plain  # noqa: E402
+from tests.e2e.provider_process import ProviderProcess  # noqa: E402
+from trusted_loader.pipeline import order_seed  # noqa: E402
+from tests.e2e.story import DATA_PRICE, open_policy, parties, publish_blob, publish_engine_folder  # noqa: E402
+
+HOSPITALS = ("hospital_a", "hospital_b", "hospital_c")
+
+
+def plain_process_run(shares, seed: int) -> float:
+    """The engine's own entrypoint on pooled plaintext, in a fresh interpreter, no sandbox."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs, outputs = Path(tmp, "in", "datasets"), Path(tmp, "out")
+        inputs.mkdir(parents=True)
+        outputs.mkdir()
+        for index, share in enumerate(shares):
+            (inputs / f"{index:03d}").write_bytes(share_to_npz(share))
+        env = {**os.environ, "ENCLAVA_INPUT_DIR": str(inputs.parent), "ENCLAVA_OUTPUT_DIR": str(outputs),
+               "ENCLAVA_SEED": str(seed), "OMP_NUM_THREADS": "1"}
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "main.py"], cwd=ROOT / "engines" / "tabular_trainer", env=env, check=True)
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=3)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="enclava-bench-"))
+    os.environ["ENCLAVA_DEVNET_HOME"] = str(home)
+    name = f"bench-mp-{os.getpid()}"
+    manifest = devnet.up(name)
+    provider = ProviderProcess(name="bench", folder=home / "provider", concurrency=1, slots=1)
+    try:
+        provider.write_config(name)
+        provider.start_node()
+        provider.start_worker()
+        p, customer = parties(manifest), dev_account("customer")
+        engine = publish_engine_folder(p, "model_owner", "tabular_trainer")
+        shares = split_breast_cancer(len(HOSPITALS), seed=0)
+        published = [publish_blob(p, role, ResourceKind.DATASET, share_to_npz(s), DATA_PRICE,
+                                  open_policy(engine.engine_hash_hex)) for role, s in zip(HOSPITALS, shares)]
+        rows = []
+        for _ in range(args.orders):
+            start = time.perf_counter()
+            placed = place_order(p.market, p.store, p.broker, customer, engine_id=engine.resource_id,
+                                 resource_ids=[r.resource_id for r in published], tee_offer_id=provider.offer_id(),
+                                 inputs=[], recipient=wallet_recipient(customer), max_duration=600)
+            order = wait_for_order(p.market, placed.order_id, timeout=600, poll=0.2)
+            assert order.status == OrderStatus.COMPLETED, order.status
+            fetch_result(p.market, p.store, placed.order_id, wallet_identity(customer))
+            confidential = time.perf_counter() - start
+            seed = order_seed(placed.order_id)
+            plain = plain_process_run(shares, seed)
+            warm_start = time.perf_counter()
+            train_plain(shares, seed)
+            warm = time.perf_counter() - warm_start
+            stages = provider.jobs().get(placed.order_id).stages
+            rows.append({"confidential_s": confidential, "plain_process_s": plain, "plain_warm_s": warm,
+                         "ratio_vs_plain_process": confidential / plain, "ratio_vs_warm": confidential / warm,
+                         "stages": stages})
+    finally:
+        provider.stop()
+        devnet.down(name)
+    summary = {key: statistics.median(r[key] for r in rows)
+               for key in ("confidential_s", "plain_process_s", "plain_warm_s", "ratio_vs_plain_process",
+                           "ratio_vs_warm")}
+    result = {"orders": len(rows), "target_ratio": 1.3, "median": summary, "runs": rows}
+    out = ROOT / "bench" / "results" / "multiparty.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"{'measure':32} {'median':>10}")
+    for key, value in summary.items():
+        print(f"{key:32} {value:10.3f}")
+    print(f"stages of the last order (s): {json.dumps(rows[-1]['stages'])}")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
