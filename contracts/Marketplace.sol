@@ -39,7 +39,6 @@ contract Marketplace is IMarketplace, EIP712 {
     IAttestationRegistry private immutable _attestation;
     uint256 private immutable _reportGracePeriod;
 
-    uint256 private _orderCount;
     mapping(bytes32 orderId => OrderState) private _orders;
     mapping(bytes32 orderId => bytes32) private _reportHashes;
     mapping(address account => uint256) private _credits;
@@ -88,6 +87,12 @@ contract Marketplace is IMarketplace, EIP712 {
         terms.recipientKeyHash = keccak256(recipientKey);
 
         orderId = keccak256(abi.encode(terms));
+        // The nonce starts at the block number; the rare clash (the same customer placing identical
+        // orders within one block) moves to the next free nonce, so an id is never reused.
+        while (_orders[orderId].status != OrderStatus.NONE) {
+            ++terms.nonce;
+            orderId = keccak256(abi.encode(terms));
+        }
         _orders[orderId] = OrderState({
             status: OrderStatus.OPEN,
             acceptedAt: 0,
@@ -246,11 +251,6 @@ contract Marketplace is IMarketplace, EIP712 {
     }
 
     /// @inheritdoc IMarketplace
-    function orderCount() external view returns (uint256) {
-        return _orderCount;
-    }
-
-    /// @inheritdoc IMarketplace
     function orderIdOf(OrderTerms calldata terms) external pure returns (bytes32) {
         return keccak256(abi.encode(terms));
     }
@@ -305,7 +305,7 @@ contract Marketplace is IMarketplace, EIP712 {
         Input[] calldata inputs,
         uint256 maxDuration
     ) private returns (OrderTerms memory terms, bytes32[] memory resourceHashes) {
-        terms.nonce = _orderCount++;
+        terms.nonce = block.number;
         terms.customer = msg.sender;
         terms.teeOfferId = teeOfferId;
         terms.maxDuration = maxDuration;

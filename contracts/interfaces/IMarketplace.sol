@@ -55,7 +55,7 @@ interface IMarketplace {
 
     /// @dev Everything an order is; its id is `keccak256(abi.encode(terms))`.
     struct OrderTerms {
-        uint256 nonce; // the order's sequence number, which makes every id unique
+        uint256 nonce; // the block number of creation, raised past any id already taken: ids are unique
         address customer;
         address provider;
         uint256 teeOfferId;
@@ -210,9 +210,6 @@ interface IMarketplace {
 
     /// @notice The balance `account` may withdraw.
     function creditOf(address account) external view returns (uint256);
-
-    /// @notice The number of orders created so far (the next order's nonce).
-    function orderCount() external view returns (uint256);
 
     /// @notice `keccak256(abi.encode(terms))`.
     function orderIdOf(OrderTerms calldata terms) external pure returns (bytes32);

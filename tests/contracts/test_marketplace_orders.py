@@ -30,7 +30,27 @@ def test_create_order_escrows_the_exact_price(listed, order, marketplace, custom
     ]
     assert marketplace.escrowOf(order.terms) == order.escrow
     assert marketplace.orderState(order.id)["status"] == OPEN
-    assert marketplace.orderCount() == 1
+    assert order.terms[0] == order.tx.block_number  # the nonce starts at the block number
+
+
+def test_identical_orders_in_one_block_get_distinct_ids(listed, marketplace, customer, chain, web3):
+    quote = listed.quote(listed.engine, [], listed.tee_offer, 600)
+    data = marketplace.createOrder.encode_input(listed.engine, [], listed.tee_offer, [("bafy-in-0", sha256(b"same"))], KEY, 600)
+    tx = {"from": customer.address, "to": marketplace.address, "value": quote, "data": data, "gas": 1_000_000}
+    web3.provider.make_request("evm_setAutomine", [False])
+    try:
+        hashes = [web3.eth.send_transaction(tx).hex() for _ in range(2)]
+        chain.mine()
+    finally:
+        web3.provider.make_request("evm_setAutomine", [True])
+    first, second = (chain.get_transaction(h if h.startswith("0x") else "0x" + h) for h in hashes)
+    assert first.status == second.status == 1
+    assert first.block_number == second.block_number
+    created = [tx.events["OrderCreated"] for tx in (first, second)]
+    assert [c["terms"][0] for c in created] == [first.block_number, first.block_number + 1]
+    ids = {bytes(c["orderId"]) for c in created}
+    assert len(ids) == 2
+    assert all(marketplace.orderState(i)["status"] == OPEN for i in ids)
 
 
 def test_order_id_is_the_hash_of_its_terms(listed, order, marketplace):
