@@ -49,3 +49,13 @@ def test_digits_order_completes_with_predictions_equal_to_a_plain_run(market_par
 
 def engine_price(p, engine) -> int:
     return p.market.resource(engine.resource_id)["price"]
+
+
+def test_provider_metrics_count_orders_and_time_per_stage(provider):
+    import httpx
+
+    assert httpx.get(f"{provider.url}/healthz", timeout=5).json()["status"] == "ok"
+    metrics = httpx.get(f"{provider.url}/metrics", timeout=5).text
+    completed = [line for line in metrics.splitlines() if line.startswith('enclava_provider_orders_total{outcome="completed"}')]
+    assert completed and float(completed[0].split()[-1]) >= 1
+    assert 'enclava_provider_stage_seconds_total{stage="workload"}' in metrics
