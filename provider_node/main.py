@@ -45,16 +45,18 @@ def run(config: Path = _CONFIG) -> None:
 @cli.command()
 def worker(config: Path = _CONFIG, concurrency: int = typer.Option(0, help="Worker processes (0: from config)."),
            loglevel: str = typer.Option("INFO")) -> None:
-    """Run the Celery workers that execute orders with the trusted loader."""
+    """Run the Celery workers that execute orders with the trusted loader, restarted if they die."""
     from provider_node.settings import load_settings
+    from provider_node.supervise import supervise
 
     _use_config(config)
     os.environ["ENCLAVA_CELERY_WORKER"] = "1"
     settings = load_settings()
     processes = concurrency or settings.concurrency
-    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "provider_node.queue:app", "worker",
-                              f"--concurrency={processes}", f"--loglevel={loglevel}", "--pool=prefork",
-                              "--without-gossip", "--without-mingle", "-Q", settings.queue_name, "-n", f"{settings.name}-{uuid.uuid4().hex[:6]}@%h"])
+    command = [sys.executable, "-m", "celery", "-A", "provider_node.queue:app", "worker",
+               f"--concurrency={processes}", f"--loglevel={loglevel}", "--pool=prefork", "--without-gossip",
+               "--without-mingle", "-Q", settings.queue_name, "-n", f"{settings.name}-{uuid.uuid4().hex[:6]}@%h"]
+    raise typer.Exit(code=supervise(command))
 
 
 @cli.command()

@@ -83,6 +83,12 @@ def build_root(cfg):
             os.symlink(os.readlink(path), root + path)
         elif os.path.isdir(path):
             bind(path, root + path)
+    # The private /scratch and /tmp first: an interpreter that lives under /tmp (a checkout there)
+    # is then bound on top of the private /tmp instead of being hidden by it.
+    owned = f"mode=0700,uid={uid},gid={uid}"
+    for name, size in (("/scratch", cfg["tmp_bytes"]), ("/tmp", cfg["tmp_bytes"])):
+        os.makedirs(root + name)
+        mount("tmpfs", root + name, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={size},{owned}")
     for path in cfg["python_paths"]:
         bind(path, root + path)
     for path in cfg["etc_files"]:
@@ -96,10 +102,6 @@ def build_root(cfg):
     bind(cfg["engine_dir"], root + "/engine", noexec=True)
     bind(cfg["input_dir"], root + "/input", noexec=True)
     bind(cfg["output_dir"], root + "/output", writable=True, noexec=True)
-    owned = f"mode=0700,uid={uid},gid={uid}"
-    for name, size in (("/scratch", cfg["tmp_bytes"]), ("/tmp", cfg["tmp_bytes"])):
-        os.makedirs(root + name)
-        mount("tmpfs", root + name, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={size},{owned}")
     os.makedirs(root + "/dev")
     for dev in ("null", "zero", "random", "urandom"):
         bind("/dev/" + dev, root + "/dev/" + dev, writable=True, noexec=True, device=True)
