@@ -15,6 +15,7 @@ from web3 import Web3
 
 from certification_authority.broker.chain import OrderStatus, OrderView
 from enclava.chain.contracts import ContractSet
+from enclava.chain.orders import OrderTerms
 from enclava.chain.types import measurement_digest, onchain_tee
 from enclava.attestation.evidence import TeeType
 
@@ -56,9 +57,7 @@ class Web3ChainView:
 
 def terms_tuple(terms) -> tuple:
     """An ``OrderTerms`` event value as the tuple a contract call takes."""
-    return (terms["nonce"], terms["customer"], terms["provider"], terms["teeOfferId"], terms["teeType"],
-            terms["pricePerSecond"], terms["maxDuration"], terms["engineHash"], terms["inputsHash"],
-            terms["recipientKeyHash"], [(p["resourceId"], p["payee"], p["amount"]) for p in terms["payments"]])
+    return OrderTerms.from_event(terms).as_tuple()
 
 
 class VerifierAllowList:
