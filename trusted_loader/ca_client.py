@@ -13,6 +13,7 @@ import httpx
 from eth_account.messages import encode_defunct
 
 from certification_authority.app import key_release_message
+from enclava.service_http import error_body, send
 from trusted_loader.errors import CaUnavailable, CertificationFailed, KeyReleaseDenied, LoaderError
 
 __all__ = ["CaClient"]
@@ -25,19 +26,13 @@ class CaClient:
         self._identity: dict[str, Any] | None = None
 
     def _call(self, method: str, path: str, refusal: type[LoaderError], **kwargs) -> Any:
-        try:
-            reply = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise CaUnavailable(f"cannot reach the CA at {self.base_url}: {type(exc).__name__}") from exc
+        reply = send(self._http, method, path, CaUnavailable, **kwargs)
         if reply.status_code >= 500:
             raise CaUnavailable(f"the CA answered {reply.status_code} to {path}")
         if reply.status_code >= 400:
-            try:
-                body = reply.json()
-            except ValueError:
-                body = {"type": "http_error", "detail": reply.text[:200]}
+            body = error_body(reply)
             error = refusal(f"the CA refused {path}: {body.get('type')}: {body.get('detail')}")
-            error.ca_type = body.get("type")
+            error.remote_type = body.get("type")
             raise error
         return reply.json()
 

@@ -13,10 +13,11 @@ from typing import Any
 import httpx
 
 from certification_authority.broker import build_audit_request, build_deposit_request, check_audit_view
-from certification_authority.broker.signing import sign_text
+from certification_authority.broker.signing import order_inputs_message, sign_text
 from enclava.errors import EnclavaError
+from enclava.service_http import error_body, send
 
-__all__ = ["BrokerHttpClient", "BrokerRefused", "BrokerUnavailable", "order_inputs_message"]
+__all__ = ["BrokerHttpClient", "BrokerRefused", "BrokerUnavailable"]
 
 
 class BrokerUnavailable(EnclavaError):
@@ -29,13 +30,6 @@ class BrokerRefused(EnclavaError):
     hint = "Read the detail: the broker says which check refused the request."
 
 
-def order_inputs_message(*, ca_id: str, order_id: str, ciphertext_sha256: str, issued_at: int) -> str:
-    """What a customer signs to deposit the key of their order's inputs (see the broker)."""
-    from certification_authority.broker.signing import order_inputs_message as build
-
-    return build(ca_id=ca_id, order_id=order_id, ciphertext_sha256=ciphertext_sha256, issued_at=issued_at)
-
-
 class BrokerHttpClient:
     def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -43,17 +37,11 @@ class BrokerHttpClient:
         self._identity: dict[str, Any] | None = None
 
     def _call(self, method: str, path: str, **kwargs) -> Any:
-        try:
-            reply = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise BrokerUnavailable(f"cannot reach the CA at {self.base_url}: {type(exc).__name__}") from exc
+        reply = send(self._http, method, path, BrokerUnavailable, **kwargs)
         if reply.status_code >= 400:
-            try:
-                body = reply.json()
-            except ValueError:
-                body = {"type": f"http_{reply.status_code}", "detail": reply.text[:200]}
+            body = error_body(reply)
             error = BrokerRefused(f"{path}: {body.get('type')}: {body.get('detail')}", hint=body.get("hint"))
-            error.broker_type = body.get("type")
+            error.remote_type = body.get("type")
             raise error
         return reply.json()
 
