@@ -10,50 +10,23 @@ import pytest
 
 from enclava.chain.orders import OrderInput
 from enclava.chain.types import OrderStatus, ResourceKind
-from enclava.client import place_order, publish_engine, wait_for_order
+from enclava.client import wait_for_order
 from enclava.crypto import new_resource_key, seal, wallet_recipient
 from enclava.devnet import dev_account
 from enclava.engine.reasons import Reason
-from tests.e2e.story import MODEL_PRICE, open_policy, publish_blob, publish_engine_folder
+from tests.engines.fixture_engine import fixture_source, write_engine
+from tests.e2e.story import (MODEL_PRICE, open_policy, order_as_customer, publish_blob, publish_engine_at,
+                             publish_engine_folder)
 
-FIXTURES = Path(__file__).resolve().parents[1] / "engines" / "fixtures"
-MANIFEST = """[engine]
-name = "misbehaving"
-version = "1.0.0"
-kind = "infer"
-entrypoint = "main.py"
-
-[[inputs]]
-name = "data"
-source = "customer"
-
-[[outputs]]
-name = "out"
-file = "out.json"
-
-[limits]
-cpu_seconds = 5
-memory_mb = {memory}
-wall_seconds = 6
-output_bytes = 10000
-"""
 
 
 def misbehaving_engine(market_parties, tmp_path: Path, fixture: str, memory: int = 1024):
-    folder = tmp_path / fixture
-    folder.mkdir()
-    (folder / "main.py").write_text((FIXTURES / f"{fixture}.py").read_text())
-    (folder / "engine.toml").write_text(MANIFEST.format(memory=memory))
-    p = market_parties
-    return publish_engine(p.market, p.store, p.broker, dev_account("model_owner"), folder, price=10**15,
-                          policy=lambda own: open_policy(own))
+    folder = write_engine(tmp_path / fixture, fixture_source(fixture), cpu=5, memory=memory, wall=6)
+    return publish_engine_at(market_parties, "model_owner", folder, price=10**15)
 
 
-def _order(p, provider, engine_id, resource_ids=(), inputs=(b"customer data",)):
-    customer = dev_account("customer")
-    return place_order(p.market, p.store, p.broker, customer, engine_id=engine_id, resource_ids=list(resource_ids),
-                       tee_offer_id=provider.offer_id(), inputs=list(inputs), recipient=wallet_recipient(customer),
-                       max_duration=300)
+def _order(p, provider, engine_id, resource_ids=()):
+    return order_as_customer(p, provider.offer_id(), engine_id, resource_ids)
 
 
 def assert_failed_and_refunded(p, provider, order_id: str, escrow: int, reason: Reason) -> None:

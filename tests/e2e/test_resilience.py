@@ -12,55 +12,28 @@ from pathlib import Path
 import pytest
 
 from enclava.chain.types import OrderStatus
-from enclava.client import place_order, publish_engine, wait_for_order
-from enclava.crypto import wallet_recipient
+from enclava.client import wait_for_order
 from enclava.devnet import dev_account
 from enclava.devnet.services import _redis_command
 from tests.e2e.provider_process import ProviderProcess
-from tests.e2e.story import open_policy
+from tests.e2e.story import order_as_customer, publish_engine_at
+from tests.engines.fixture_engine import write_engine
 
 SLOW_ENGINE = """import json, os, time
 time.sleep({seconds})
 with open(os.path.join(os.environ["ENCLAVA_OUTPUT_DIR"], "out.json"), "w") as f:
     json.dump({{"slept": {seconds}}}, f)
 """
-MANIFEST = """[engine]
-name = "slow"
-version = "1.0.0"
-kind = "infer"
-entrypoint = "main.py"
-
-[[inputs]]
-name = "data"
-source = "customer"
-
-[[outputs]]
-name = "out"
-file = "out.json"
-
-[limits]
-cpu_seconds = 30
-memory_mb = 1024
-wall_seconds = 60
-output_bytes = 10000
-"""
 
 
 @pytest.fixture(scope="module")
 def slow_engine(market_parties, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("slow-engine")
-    (folder / "main.py").write_text(SLOW_ENGINE.format(seconds=6))
-    (folder / "engine.toml").write_text(MANIFEST)
-    p = market_parties
-    return publish_engine(p.market, p.store, p.broker, dev_account("model_owner"), folder, price=10**15,
-                          policy=lambda own: open_policy(own))
+    folder = write_engine(tmp_path_factory.mktemp("slow-engine"), SLOW_ENGINE.format(seconds=6), cpu=30, wall=60)
+    return publish_engine_at(market_parties, "model_owner", folder, price=10**15)
 
 
 def _order(p, offer_id: int, engine_id: int):
-    customer = dev_account("customer")
-    return place_order(p.market, p.store, p.broker, customer, engine_id=engine_id, resource_ids=[],
-                       tee_offer_id=offer_id, inputs=[b"data"], recipient=wallet_recipient(customer),
-                       max_duration=300)
+    return order_as_customer(p, offer_id, engine_id, inputs=[b"data"])
 
 
 def _wait_for_job(proc: ProviderProcess, order_id: str, status: str, timeout: float = 120) -> None:

@@ -23,41 +23,14 @@ from enclava.engine import (
     SandboxUnavailable,
     load_manifest,
 )
+from tests.engines.fixture_engine import fixture_source, write_engine
 from trusted_loader.sandbox import SANDBOX_UID, run_engine
-
-FIXTURES = Path(__file__).resolve().parents[1] / "engines" / "fixtures"
-MANIFEST = """
-[engine]
-name = "fixture"
-version = "1.0.0"
-kind = "infer"
-entrypoint = "main.py"
-
-[[inputs]]
-name = "data"
-source = "customer"
-
-[[outputs]]
-name = "out"
-file = "out.json"
-
-[limits]
-cpu_seconds = {cpu}
-memory_mb = {memory}
-wall_seconds = {wall}
-output_bytes = {output}
-"""
 
 
 def make_case(tmp_path: Path, fixture: str, *, cpu=20, memory=1024, wall=30, output=10_000, **fill):
     """An engine folder around ``fixture``, an input folder with one private file, an output path."""
-    engine = tmp_path / "engine"
-    engine.mkdir()
-    source = (FIXTURES / f"{fixture}.py").read_text()
-    for key, value in fill.items():
-        source = source.replace("{" + key + "}", str(value))
-    (engine / "main.py").write_text(source)
-    (engine / "engine.toml").write_text(MANIFEST.format(cpu=cpu, memory=memory, wall=wall, output=output))
+    engine = write_engine(tmp_path / "engine", fixture_source(fixture, **fill), cpu=cpu, memory=memory, wall=wall,
+                          output=output)
     inputs = tmp_path / "scratch" / "inputs"
     (inputs / "data").mkdir(parents=True)
     (inputs / "data" / "000").write_bytes(b"customer data")
