@@ -19,12 +19,16 @@ pytestmark = pytest.mark.devnet
 CHROMIUM = "/usr/bin/chromium"
 
 
-def _wait_for(url: str, *, timeout: float = 60.0) -> httpx.Response:
-    """Poll until the service's indexer has caught up (the assertions come after, not on time)."""
+def _wait_for(url: str, *, timeout: float = 60.0, until=lambda body: True) -> httpx.Response:
+    """Poll until the service's indexer has caught up (the assertions come after, not on time).
+
+    ``until`` says what "caught up" means for a row that changes: an order is indexed at creation
+    and again at acceptance and completion, which may land in different indexer rounds.
+    """
     deadline = time.monotonic() + timeout
     while True:
         reply = httpx.get(url, timeout=10)
-        if reply.status_code == 200 or time.monotonic() > deadline:
+        if (reply.status_code == 200 and until(reply.json())) or time.monotonic() > deadline:
             return reply
         time.sleep(0.3)
 
@@ -43,7 +47,8 @@ def seeded(devnet_manifest, story):
     assert made.status_code == 201, made.text
     order = chain_story.completed_order(devnet_manifest)
     assert _wait_for(f"{base}/v1/listings/{made.json()['resource_id']}").status_code == 200
-    assert _wait_for(f"{base}/v1/orders/{order.order_id}").json()["status"] == "COMPLETED"
+    indexed = _wait_for(f"{base}/v1/orders/{order.order_id}", until=lambda body: body.get("status") == "COMPLETED")
+    assert indexed.json()["status"] == "COMPLETED"
     return base, name, order
 
 
