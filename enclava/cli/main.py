@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from enclava import __version__
+from enclava.cli import balance, bench, data, fhe, model, order, report, wallet
 from enclava.cli import devnet as devnet_cli
 
 app = typer.Typer(
@@ -14,6 +15,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(devnet_cli.app, name="devnet")
+for _name, _module in (("wallet", wallet), ("model", model), ("data", data), ("order", order),
+                       ("balance", balance), ("report", report), ("fhe", fhe), ("bench", bench)):
+    app.add_typer(_module.app, name=_name)
 
 
 @app.command()
