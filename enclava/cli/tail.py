@@ -1,0 +1,28 @@
+"""`enclava model serve-tail`: the model owner's half of a split model, served over HTTP.
+
+The tail receives only obfuscated activations (from the enclave, or from the customer in
+customer-decrypt mode) and answers with class probabilities; it never sees an input image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from enclava.cli.errors import friendly_errors
+from enclava.splitnn.tail_service import DEFAULT_MODEL_DIR, serve_tail
+
+__all__ = ["serve_tail_command"]
+
+
+@friendly_errors
+def serve_tail_command(
+    model_dir: Path = typer.Option(DEFAULT_MODEL_DIR, "--model-dir", exists=True, file_okay=False,
+                                   help="Split-model folder (model.json + weights) with the tail layers."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8470, help="TCP port to listen on."),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+) -> None:
+    """Serve the tail layers of a split model on obfuscated activations (blocks until Ctrl-C)."""
+    serve_tail(model_dir, host=host, port=port, log_level=log_level)
