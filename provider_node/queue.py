@@ -8,11 +8,13 @@ keeps such a redelivery from running an order twice.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
 
 from celery import Celery
+from celery.signals import setup_logging
 
 __all__ = ["make_celery", "app", "VISIBILITY_TIMEOUT_S"]
 
@@ -47,6 +49,16 @@ def make_celery(redis_url: str, *, max_attempts: int = 3, queue: str = "celery")
 def _ping(token: str) -> dict[str, object]:
     """Round-trip check: proves a worker took the task from Redis and answered through it."""
     return {"token": token, "worker": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+
+
+@setup_logging.connect
+def _json_logs(loglevel=None, **_) -> None:
+    """Workers log like every other service: one redacted JSON object per line (a receiver on
+    this signal also stops Celery from installing its own plain-text handlers)."""
+    from enclava.logs import configure_logging
+
+    level = loglevel if isinstance(loglevel, str) else logging.getLevelName(loglevel or logging.INFO)
+    configure_logging(level)
 
 
 def _default_app() -> Celery:

@@ -18,7 +18,7 @@ from enclava.devnet.accounts import ACCOUNT_COUNT, DEV_MNEMONIC
 from enclava.errors import DevnetError
 from enclava.paths import find_tool
 
-__all__ = ["ServiceSpec", "CHAIN_ID", "core_services", "contract_services"]
+__all__ = ["ServiceSpec", "CHAIN_ID", "core_services", "contract_services", "redis_command"]
 
 CHAIN_ID = 31337
 
@@ -97,7 +97,8 @@ def _kubo_healthy(port: int) -> bool:
         return False
 
 
-def _redis_command(state: Path, ports: dict[str, int]) -> list[str]:
+def redis_command(state: Path, ports: dict[str, int]) -> list[str]:
+    """redis-server's command line for this devnet (tests restart Redis in place with it)."""
     data = state / "redis"
     data.mkdir(parents=True, exist_ok=True)
     return [
@@ -126,7 +127,7 @@ def core_services() -> list[ServiceSpec]:
         ServiceSpec("anvil", _anvil_command, lambda p: f"http://127.0.0.1:{p}", _anvil_healthy),
         ServiceSpec("ipfs", _kubo_command, lambda p: f"http://127.0.0.1:{p}", _kubo_healthy, _kubo_prepare,
                     extra_ports=("ipfs_gateway",)),
-        ServiceSpec("redis", _redis_command, lambda p: f"redis://127.0.0.1:{p}/0", _redis_healthy),
+        ServiceSpec("redis", redis_command, lambda p: f"redis://127.0.0.1:{p}/0", _redis_healthy),
     ]
 
 

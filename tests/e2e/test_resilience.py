@@ -14,7 +14,7 @@ import pytest
 from enclava.chain.types import OrderStatus
 from enclava.client import wait_for_order
 from enclava.devnet import dev_account
-from enclava.devnet.services import _redis_command
+from enclava.devnet.services import redis_command
 from tests.e2e.provider_process import ProviderProcess
 from tests.e2e.story import order_as_customer, publish_engine_at
 from tests.engines.fixture_engine import write_engine
@@ -75,7 +75,7 @@ def test_killing_the_worker_mid_order_still_ends_the_order_once(market_parties, 
 def _restart_redis(manifest) -> None:
     pid = manifest.services["redis"].pid
     port = int(manifest.redis_url.rsplit(":", 1)[1].split("/")[0])
-    command = _redis_command(Path(manifest.state_dir), {"redis": port})  # redis rewrites its own cmdline
+    command = redis_command(Path(manifest.state_dir), {"redis": port})  # redis rewrites its own cmdline
     env = dict(item.split(b"=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in item)
     cwd = os.readlink(f"/proc/{pid}/cwd")
     os.kill(pid, signal.SIGKILL)

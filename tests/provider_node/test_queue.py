@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -37,3 +38,15 @@ def test_provider_node_ping_command_reports_the_worker(devnet_manifest, worker):
                             env=env, capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stderr
     assert "answered" in result.stdout
+
+
+def test_worker_logs_are_json_lines(devnet_manifest, worker):
+    celery = make_celery(devnet_manifest.redis_url, queue="enclava-provider")
+    celery.send_task("enclava.health.ping", args=[uuid.uuid4().hex]).get(timeout=60)
+    stop_group(worker.pid)
+    output = worker.communicate(timeout=20)[0].decode(errors="replace").splitlines()
+    records = [json.loads(line) for line in output if line.startswith("{")]
+    celery_records = [r for r in records if r["logger"].startswith("celery")]
+    assert celery_records, f"no JSON log line from Celery in: {output[-20:]}"
+    assert all({"ts", "level", "event"} <= set(r) for r in records)
+    assert not [line for line in output if line.startswith("[20")], "Celery's plain-text log format leaked"
