@@ -13,7 +13,7 @@ from prometheus_client import Counter, Gauge
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from enclava.service import create_service_app
-from marketplace_api import pages, routes_api, routes_auth
+from marketplace_api import pages, routes_api, routes_auth, routes_tail
 from marketplace_api.auth import SessionAuthority
 from marketplace_api.chain import connect
 from marketplace_api.db import make_engine, make_sessionmaker
@@ -68,6 +68,7 @@ def create_app(settings: MarketSettings | None = None) -> FastAPI:
 
     app.include_router(routes_auth.router)
     app.include_router(routes_api.router)
+    app.include_router(routes_tail.router)
     app.include_router(pages.router)
     app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(settings.rate_limit_burst, settings.rate_limit_per_s),
                        on_refuse=limited.inc)

@@ -7,7 +7,7 @@ row, so replaying older events never moves a row backwards (the indexer's idempo
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, Text, create_engine, event
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, Text, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -83,6 +83,7 @@ class ListingMetadata(Base):
     engine_hash: Mapped[str] = mapped_column(String(66))
     tee_requirements: Mapped[dict] = mapped_column(JSON)
     tee_types: Mapped[str] = mapped_column(String(64))  # ",TDX,SIMULATED," for LIKE filters
+    tail_url: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)  # split models' tail service
     updated_at: Mapped[float] = mapped_column(Float)
 
 
@@ -152,7 +153,21 @@ def make_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring an index made by an older version up to date: columns added since (always nullable)
+    are added in place, so an existing database keeps its rows and its indexer cursor."""
+    present = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            have = {column["name"] for column in present.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

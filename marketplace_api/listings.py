@@ -35,6 +35,9 @@ class ListingMetadataIn(BaseModel):
     license: str = Field(min_length=1, max_length=120)
     engine_hash: str = Field(description="SHA-256 (0x hex) of the engine ciphertext the model runs with")
     tee_requirements: TeeRequirements
+    tail_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://[^\s]+$",
+                                 description="split models: base URL of the owner's tail service (`enclava model "
+                                             "serve-tail`), reached through POST /v1/models/{id}/tail/{split}")
 
     @field_validator("engine_hash")
     @classmethod
@@ -85,6 +88,7 @@ def store_metadata(session, resource_id: int, owner: str, meta: ListingMetadataI
     values = dict(owner=owner, name=meta.name, description=meta.description, task=meta.task,
                   input_schema=meta.input_schema, price_wei=str(meta.price_wei), license=meta.license,
                   engine_hash=meta.engine_hash, tee_requirements=meta.tee_requirements.model_dump(),
+                  tail_url=meta.tail_url,
                   tee_types="," + ",".join(meta.tee_requirements.tee_types) + ",", updated_at=time.time())
     row = session.get(db.ListingMetadata, resource_id)
     if row is None:
@@ -101,4 +105,4 @@ def metadata_view(row: db.ListingMetadata | None) -> dict[str, Any] | None:
         return None
     return {"name": row.name, "description": row.description, "task": row.task, "input_schema": row.input_schema,
             "price_wei": row.price_wei, "license": row.license, "engine_hash": row.engine_hash,
-            "tee_requirements": row.tee_requirements, "updated_at": row.updated_at}
+            "tee_requirements": row.tee_requirements, "tail_url": row.tail_url, "updated_at": row.updated_at}

@@ -2,8 +2,10 @@
 
 Model resources feed inputs with ``source = "model"``, dataset resources ``"dataset"``, the
 customer's own inputs ``"customer"``; ``count = "one"`` takes exactly one, ``"many"`` takes the
-rest (at least one). Anything left over, or a declared input left empty, is an order that does not
-fit the engine.
+rest, possibly none (its folder is then empty: an optional input, such as the FHE head's
+``secret_key`` that only enclave-decrypt orders carry; an engine that needs at least one says so
+itself). Anything left over, or a ``"one"`` input left empty, is an order that does not fit the
+engine.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def lay_out_inputs(manifest: EngineManifest, resources: list[tuple[ResourceKind,
     for spec in manifest.inputs:
         queue = queues[spec.source]
         take = 1 if spec.count == "one" else len(queue)
-        if take == 0 or len(queue) < take:
+        if len(queue) < take:
             raise InputsDoNotFitEngine(f"the engine's input {spec.name!r} needs a {spec.source} the order lacks")
         folder = dest / spec.name
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -1,0 +1,48 @@
+"""Sending obfuscated activations to the model owner's tail, directly or through the marketplace API."""
+
+from __future__ import annotations
+
+import numpy as np
+import httpx
+
+from enclava.errors import EnclavaError
+from enclava.service_http import error_body, send
+
+__all__ = ["TailUnavailable", "TailRefused", "tail_predict", "market_tail_url", "direct_tail_url"]
+
+
+class TailUnavailable(EnclavaError):
+    code = "tail_unavailable"
+    hint = "The model owner's tail service cannot be reached; retry later or ask the owner."
+
+
+class TailRefused(EnclavaError):
+    code = "tail_refused"
+    hint = "Read the detail: the tail says which check refused the activations."
+    remote_type: str | None = None
+
+
+def market_tail_url(market_api: str, model_id: int, split: str) -> str:
+    """The marketplace's forwarding route to the tail a model listing names."""
+    return f"{market_api.rstrip('/')}/v1/models/{int(model_id)}/tail/{split}"
+
+
+def direct_tail_url(tail_base: str, split: str) -> str:
+    return f"{tail_base.rstrip('/')}/v1/tail/{split}"
+
+
+def tail_predict(url: str, activations: np.ndarray, *, timeout: float = 60.0) -> tuple[list[int], np.ndarray]:
+    """POST ``[n, d]`` activations; the tail's labels and class probabilities."""
+    acts = np.asarray(activations, dtype=np.float64)
+    with httpx.Client(timeout=timeout) as http:
+        reply = send(http, "POST", url, TailUnavailable, json={"activations": acts.tolist()})
+    if reply.status_code >= 400:
+        body = error_body(reply)
+        error = TailRefused(f"{url}: {body.get('type')}: {body.get('detail')}", hint=body.get("hint"))
+        error.remote_type = body.get("type")
+        raise error
+    body = reply.json()
+    labels = [int(v) for v in body["labels"]]
+    if len(labels) != len(acts):
+        raise TailRefused(f"the tail answered {len(labels)} labels for {len(acts)} inputs")
+    return labels, np.asarray(body["probabilities"], dtype=np.float64)
