@@ -1,0 +1,50 @@
+"""Progress on the terminal (stderr, so stdout stays clean for scripts): byte transfers and waits."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import (BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                           TransferSpeedColumn)
+
+__all__ = ["transfer", "waiting", "progress_console"]
+
+progress_console = Console(stderr=True)
+
+
+@contextmanager
+def transfer(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A byte progress bar; yields ``advance(nbytes)`` to pass as a ``progress`` callback."""
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=progress_console, transient=False) as bar:
+        task = bar.add_task(description, total=total)
+        yield _Advance(bar, task)
+
+
+class _Advance:
+    """``advance(nbytes)``; ``set_total(n)`` once the size is known (e.g. after encryption)."""
+
+    def __init__(self, bar: Progress, task) -> None:
+        self._bar, self._task = bar, task
+
+    def __call__(self, nbytes: int) -> None:
+        self._bar.advance(self._task, nbytes)
+
+    def set_total(self, total: int) -> None:
+        self._bar.update(self._task, total=total)
+
+
+@contextmanager
+def waiting(description: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with elapsed time; yields ``update(text)`` to change its description."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=progress_console, transient=False) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(text: str) -> None:
+            bar.update(task, description=text)
+
+        yield update
