@@ -21,7 +21,7 @@ from enclava.chain.orders import (IntegrityReport, Order, OrderFailure, OrderInp
 from enclava.chain.types import OrderStatus, ResourceKind
 from enclava.errors import ChainError, EnclavaError
 
-__all__ = ["MarketClient", "OrderNotFound"]
+__all__ = ["MarketClient", "OrderNotFound", "order_id_bytes"]
 
 
 class OrderNotFound(EnclavaError):
@@ -30,10 +30,14 @@ class OrderNotFound(EnclavaError):
     hint = "Check the order id (0x + 64 hex digits) and that you are on the chain where it was created."
 
 
-def _b32(order_id: str | bytes) -> bytes:
-    raw = bytes.fromhex(order_id.removeprefix("0x")) if isinstance(order_id, str) else bytes(order_id)
+def order_id_bytes(order_id: str | bytes) -> bytes:
+    """The 32 bytes of an order id given as 0x-hex or bytes; anything else is :class:`OrderNotFound`."""
+    try:
+        raw = bytes.fromhex(order_id.removeprefix("0x")) if isinstance(order_id, str) else bytes(order_id)
+    except (ValueError, TypeError) as exc:
+        raise OrderNotFound(f"{order_id!r} is not an order id") from exc
     if len(raw) != 32:
-        raise OrderNotFound(f"{order_id!r} is not an order id")
+        raise OrderNotFound(f"{order_id!r} is not an order id (32 bytes expected)")
     return raw
 
 
@@ -132,7 +136,7 @@ class MarketClient:
         return _hex(event["args"]["orderId"]), tx
 
     def order(self, order_id: str | bytes) -> Order:
-        raw = _b32(order_id)
+        raw = order_id_bytes(order_id)
         logs = self.contracts.marketplace.events.OrderCreated.get_logs(
             from_block=self.from_block, argument_filters={"orderId": raw})
         if not logs:
@@ -150,10 +154,10 @@ class MarketClient:
                      enclave=enclave, created_block=int(logs[-1]["blockNumber"]), deadline=deadline)
 
     def status(self, order_id: str | bytes) -> OrderStatus:
-        return OrderStatus(int(self.contracts.marketplace.functions.orderState(_b32(order_id)).call()[0]))
+        return OrderStatus(int(self.contracts.marketplace.functions.orderState(order_id_bytes(order_id)).call()[0]))
 
     def accept_order(self, account: LocalAccount, order_id: str) -> TxResult:
-        return self._send(account, self.contracts.marketplace.functions.acceptOrder(_b32(order_id)))
+        return self._send(account, self.contracts.marketplace.functions.acceptOrder(order_id_bytes(order_id)))
 
     def cancel_order(self, account: LocalAccount, terms: OrderTerms) -> TxResult:
         return self._send(account, self.contracts.marketplace.functions.cancelOrder(terms.as_tuple()))
@@ -180,13 +184,13 @@ class MarketClient:
             terms.as_tuple(), failure.as_tuple(), bytes(signature)))
 
     def verify_report(self, order_id: str) -> tuple[bool, str]:
-        valid, reason = self.contracts.marketplace.functions.verifyReport(_b32(order_id)).call()
+        valid, reason = self.contracts.marketplace.functions.verifyReport(order_id_bytes(order_id)).call()
         return bool(valid), str(reason)
 
     def failure_reason(self, order_id: str) -> int | None:
         """The reason code an order failed with (``OrderFailed``), or None if it did not fail."""
         logs = self.contracts.marketplace.events.OrderFailed.get_logs(
-            from_block=self.from_block, argument_filters={"orderId": _b32(order_id)})
+            from_block=self.from_block, argument_filters={"orderId": order_id_bytes(order_id)})
         return int(logs[-1]["args"]["reasonCode"]) if logs else None
 
     # ------------------------------------------------------------------ payouts
@@ -200,7 +204,7 @@ class MarketClient:
     def credits_for_order(self, order_id: str) -> dict[str, int]:
         """Who was credited how much for ``order_id`` (from ``Credited`` events)."""
         logs = self.contracts.marketplace.events.Credited.get_logs(
-            from_block=self.from_block, argument_filters={"orderId": _b32(order_id)})
+            from_block=self.from_block, argument_filters={"orderId": order_id_bytes(order_id)})
         paid: dict[str, int] = {}
         for log in logs:
             account = Web3.to_checksum_address(log["args"]["account"])

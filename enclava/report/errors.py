@@ -3,8 +3,8 @@
 Hierarchy::
 
     EnclavaError
+    ├── OrderNotFound            no OrderCreated event for this id on this chain (the chain client's own)
     └── ReportError              a report cannot be verified at all
-        ├── OrderNotFound        no OrderCreated event for this id on this chain
         └── OrderNotCompleted    the order exists but no report completed it (yet)
 
 A report that exists but fails a check is not an error: it is a :class:`Checklist` whose
@@ -13,6 +13,7 @@ A report that exists but fails a check is not an error: it is a :class:`Checklis
 
 from __future__ import annotations
 
+from enclava.chain.market import OrderNotFound
 from enclava.errors import EnclavaError
 
 __all__ = ["ReportError", "OrderNotFound", "OrderNotCompleted"]
@@ -21,12 +22,6 @@ __all__ = ["ReportError", "OrderNotFound", "OrderNotCompleted"]
 class ReportError(EnclavaError):
     code = "report_error"
     hint = "Check the order id and that you are connected to the chain the order was placed on."
-
-
-class OrderNotFound(ReportError):
-    code = "order_not_found"
-    hint = "Check the order id (0x + 64 hex digits) and the chain/manifest you are using."
-    http_status = 404
 
 
 class OrderNotCompleted(ReportError):

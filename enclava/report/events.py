@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from web3 import Web3
 from web3.exceptions import Web3Exception
 
 from enclava.chain.contracts import ContractSet
+from enclava.chain.market import order_id_bytes
 from enclava.errors import ChainError
 from enclava.report.errors import OrderNotCompleted, OrderNotFound
 
-__all__ = ["OrderRecord", "CompletedRecord", "read_order", "read_completion", "normalize_order_id"]
+__all__ = ["OrderRecord", "CompletedRecord", "read_order", "read_completion"]
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,6 @@ class CompletedRecord:
     tx_hash: str
 
 
-def normalize_order_id(order_id: str | bytes) -> bytes:
-    try:
-        raw = Web3.to_bytes(hexstr=order_id) if isinstance(order_id, str) else bytes(order_id)
-    except (ValueError, TypeError) as exc:
-        raise OrderNotFound(f"{order_id!r} is not an order id") from exc
-    if len(raw) != 32:
-        raise OrderNotFound(f"{order_id!r} is not an order id (32 bytes expected)")
-    return raw
 
 
 def _plain(value: Any) -> Any:
@@ -61,7 +53,7 @@ def _logs(contracts: ContractSet, event: str, order_id: bytes, from_block: int) 
 
 
 def read_order(contracts: ContractSet, order_id: str | bytes, *, from_block: int = 0) -> OrderRecord:
-    oid = normalize_order_id(order_id)
+    oid = order_id_bytes(order_id)
     logs = _logs(contracts, "OrderCreated", oid, from_block)
     if not logs:
         raise OrderNotFound(f"no order 0x{oid.hex()} on this chain")
@@ -71,7 +63,7 @@ def read_order(contracts: ContractSet, order_id: str | bytes, *, from_block: int
 
 
 def read_completion(contracts: ContractSet, order_id: str | bytes, *, from_block: int = 0) -> CompletedRecord:
-    oid = normalize_order_id(order_id)
+    oid = order_id_bytes(order_id)
     logs = _logs(contracts, "OrderCompleted", oid, from_block)
     if not logs:
         raise OrderNotCompleted(f"order 0x{oid.hex()} has no integrity report on chain")
