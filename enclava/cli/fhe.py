@@ -19,6 +19,7 @@ from rich.console import Console
 
 from enclava.cli.context import DevnetOption, ManifestOption, WalletOption, eth, network, unlock_wallet
 from enclava.cli.errors import friendly_errors
+from enclava.cli.order import check_order_id
 from enclava.cli.progress import waiting
 from enclava.client.fhe_split import PlacedFheOrder, finish_fhe_order, place_fhe_order, prepare_fhe_order
 from enclava.client.fhe_split_listing import read_fhe_listing
@@ -78,15 +79,12 @@ def order(
     if mode not in ("enclave", "customer"):
         raise ConfigError(f"unknown mode {mode!r}", code="fhe_mode_unknown", hint="Use --mode enclave or --mode customer.")
     store = FheSessionStore.load(default_session_dir(session))
-    try:
-        batch = np.load(images, allow_pickle=False)
-    except ValueError as exc:
-        raise ConfigError(f"{images} is not a pickle-free .npy file", code="file_invalid",
-                          hint="Save the images with numpy.save.") from exc
+    batch = _load_images(images)
     ctx = network(devnet, manifest)
     try:
         market = ctx.market
         public = read_fhe_listing(market, ctx.store, engine_id=engine, head_weights_id=head or 0, manifest_id=model)
+        public.split(split)  # a split the model does not declare is the user's mistake, not a missing --head
         head_id = head or int(public.manifest.get("head_resources", {}).get(split, 0))
         if not head_id:
             raise ConfigError(f"the manifest names no head weights for split {split!r}", code="fhe_head_unknown",
@@ -118,6 +116,7 @@ def result(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
            session: str = SessionOption, wallet: str = WalletOption, devnet: str = DevnetOption,
            manifest: Path = ManifestOption) -> None:
     """Wait for the order, turn its result into obfuscated activations, and print the tail's predictions."""
+    order_id = check_order_id(order_id)
     store = FheSessionStore.load(default_session_dir(session))
     placed, model_id, head_id, engine_id = _load(store, order_id)
     ctx = network(devnet, manifest)
@@ -132,6 +131,23 @@ def result(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
     finally:
         ctx.close()
     typer.echo(json.dumps({"order_id": got.order_id, "labels": got.labels}))
+
+
+def _load_images(path: Path) -> np.ndarray:
+    """The images file as a numeric array; any unreadable file is the user's to fix, never a traceback."""
+    try:
+        batch = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:
+        raise ConfigError(f"{path} is not a pickle-free .npy file", code="file_invalid",
+                          hint="Save the images with numpy.save (one [N, 28, 28] array, values in [0, 1]).") from exc
+    if not isinstance(batch, np.ndarray):  # an .npz archive loads as a mapping of arrays
+        batch.close()
+        raise ConfigError(f"{path} is an .npz archive, not one array", code="file_invalid",
+                          hint="Save the images with numpy.save (one [N, 28, 28] array, values in [0, 1]).")
+    if batch.dtype.kind not in "biuf":
+        raise ConfigError(f"{path} holds {batch.dtype} values, not numbers", code="file_invalid",
+                          hint="Save the images as a float array with values in [0, 1].")
+    return batch
 
 
 def _orders(store: FheSessionStore) -> Path:

@@ -91,10 +91,10 @@ def create(
         if not yes and not typer.confirm(f"Pay {eth(total)} into escrow and place the order?", default=False):
             raise OrderDeclined("order not placed")
         inputs = [path.read_bytes() for path in input_]
-        with waiting("encrypting and uploading inputs, placing the order"):
+        with transfer("upload encrypted inputs, then place the order", total=None) as advance:
             placed = place_order(market, ctx.store, ctx.broker, account, engine_id=engine, resource_ids=resource,
                                  tee_offer_id=offer, inputs=inputs, recipient=wallet_recipient(account),
-                                 max_duration=max_duration)
+                                 max_duration=max_duration, progress=_upload_bar(advance))
     finally:
         ctx.close()
     console.print(f"[green]order placed[/]: escrow {eth(placed.escrow)}, tx {placed.tx_hash}, gas {placed.gas_used}")
@@ -193,6 +193,20 @@ def cancel(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
                   f"{eth(order.terms.escrow)} credited back")
     console.print(f"credited balance now {eth(market.credit_of(account.address))}; "
                   "`enclava balance withdraw` moves it to your wallet")
+
+
+def _upload_bar(advance):
+    """``place_order``'s ``progress(done, total)`` drawn on a :func:`transfer` bar."""
+    shown = 0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal shown
+        if done == 0:
+            advance.set_total(total)
+        advance(done - shown)
+        shown = done
+
+    return progress
 
 
 def _price_of(market, resource_id: int) -> int:

@@ -9,6 +9,7 @@ import io
 import tarfile
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from enclava.chain.market import MarketClient
 from enclava.chain.orders import IntegrityReport, Order, OrderInput
@@ -46,15 +47,21 @@ class PlacedOrder:
 
 def place_order(market: MarketClient, store: IpfsContentStore, broker: BrokerHttpClient, customer, *,
                 engine_id: int, resource_ids: list[int], tee_offer_id: int, inputs: list[bytes],
-                recipient: str, max_duration: int) -> PlacedOrder:
-    """Encrypt ``inputs`` under one fresh key, upload, create the order, deposit the key for it."""
+                recipient: str, max_duration: int,
+                progress: Callable[[int, int], None] | None = None) -> PlacedOrder:
+    """Encrypt ``inputs`` under one fresh key, upload, create the order, deposit the key for it.
+
+    ``progress(done, total)`` (ciphertext bytes uploaded so far, of all inputs together) is called
+    once with ``done == 0`` after encryption and then for every chunk the store sends.
+    """
     timings: dict[str, float] = {}
     start = time.perf_counter()
     input_key = new_resource_key()
+    sealed = [seal(data, input_key) for data in inputs]
+    counter = _UploadCounter(progress, sum(len(c) for c in sealed)) if progress is not None else None
     uploaded = []
-    for data in inputs:
-        ciphertext = seal(data, input_key)
-        stored = store.add(ciphertext)
+    for ciphertext in sealed:
+        stored = store.add(ciphertext, progress=counter)
         uploaded.append(OrderInput(stored.cid, hashlib.sha256(ciphertext).digest()))
     timings["upload"] = time.perf_counter() - start
     start = time.perf_counter()
@@ -69,6 +76,18 @@ def place_order(market: MarketClient, store: IpfsContentStore, broker: BrokerHtt
         timings["input_key_deposit"] = time.perf_counter() - start
     return PlacedOrder(order_id=order_id, escrow=escrow, input_cids=tuple(u.cid for u in uploaded),
                        tx_hash=tx.tx_hash, gas_used=tx.gas_used, timings=timings)
+
+
+class _UploadCounter:
+    """Turns the store's per-chunk ``progress(nbytes)`` into ``progress(done, total)`` over all inputs."""
+
+    def __init__(self, progress: Callable[[int, int], None], total: int) -> None:
+        self._progress, self.total, self.done = progress, total, 0
+        progress(0, total)
+
+    def __call__(self, nbytes: int) -> None:
+        self.done += nbytes
+        self._progress(self.done, self.total)
 
 
 def wait_for_order(market: MarketClient, order_id: str, *, timeout: float = 300.0, poll: float = 0.5,
