@@ -50,6 +50,7 @@ def completed(cli, devnet_manifest, provider, tmp_path_factory):
                   items["weights"]["resource_id"], "--offer", provider.offer_id(), "--input", folder / "digits.npy",
                   "--max-duration", 600, "--yes", "--wallet", "customer")
     order_id = re.search(r"^order_id=(0x[0-9a-f]{64})$", created.stdout, re.MULTILINE).group(1)
+    assert "upload encrypted inputs" in created.output  # the upload bar, drawn on stderr
     watched = cli("order", "status", order_id, "--watch", "--timeout", 300)
     assert "status=COMPLETED" in watched.stdout, provider.jobs().get(order_id)
     return order_id, weights, batch, folder
