@@ -94,7 +94,9 @@ def _publish(rt: Runtime, order_id: str, outcome: OrderOutcome) -> JobResult:
     if order.status != OrderStatus.ACCEPTED:
         return _record_final(rt, order_id, order.status)
     if outcome.completed:
+        start = time.perf_counter()
         tx = rt.market.complete_order(rt.account, order.terms, outcome.report, outcome.signature)
+        outcome.stages["report_tx"] = time.perf_counter() - start
         rt.jobs.finish(order_id, "completed", tx_hash=tx.tx_hash, stages=outcome.stages)
         log.info("order completed", extra={"order_id": order_id, "tx": tx.tx_hash, "gas": tx.gas_used})
         return "completed"

@@ -37,7 +37,7 @@ __all__ = ["LoaderContext", "OrderOutcome", "execute_order", "STAGES", "TRANSIEN
 
 log = get_logger("trusted_loader.pipeline")
 
-STAGES = ("check", "fetch_verify", "key_release", "decrypt", "workload", "encrypt_upload", "sign")
+STAGES = ("certification", "check", "fetch_verify", "key_release", "decrypt", "workload", "encrypt_upload", "sign")
 MAX_CIPHERTEXT = 1 << 30
 
 
@@ -88,7 +88,8 @@ def execute_order(ctx: LoaderContext, order_id: str) -> OrderOutcome:
     Order-level failures come back signed in ``outcome.failure``; :data:`TRANSIENT_ERRORS` propagate.
     """
     outcome = OrderOutcome(order_id=order_id)
-    enclave = ctx.enclave()
+    with _stage(outcome.stages, "certification"):  # near zero while the worker's certificate is fresh
+        enclave = ctx.enclave()
     started = ctx.market.chain_time()  # report times are judged against block time, not this machine's
     try:
         with Scratch(ctx.scratch_root) as scratch:

@@ -24,7 +24,7 @@ from enclava.errors import DevnetError
 from enclava.logs import get_logger
 from enclava.paths import devnet_home
 
-__all__ = ["up", "down", "status", "log_file", "devnet_names", "state_dir"]
+__all__ = ["up", "down", "status", "log_file", "devnet_names", "state_dir", "record_service", "forget_service"]
 
 log = get_logger("enclava.devnet")
 
@@ -180,9 +180,39 @@ def down(name: str = DEFAULT_DEVNET) -> list[int]:
 
 
 def status(name: str = DEFAULT_DEVNET) -> dict[str, bool]:
-    """Health of each service; an empty dict means the devnet is not running."""
+    """Health of each service; an empty dict means the devnet is not running.
+
+    Processes added later with :func:`record_service` (a provider node) count as healthy while alive.
+    """
     manifest = _read_manifest(state_dir(name))
-    return _health(manifest, core_services()) if manifest else {}
+    if not manifest:
+        return {}
+    health = _health(manifest, core_services())
+    return {**health, **{n: is_alive(r.pid) for n, r in manifest.services.items() if n not in health}}
+
+
+def record_service(name: str, record: ServiceRecord) -> Manifest:
+    """Add a process started beside the devnet to its manifest, so ``down`` stops its process group.
+
+    ``up`` never checks or restarts such records; it stops them when it has to restart the devnet.
+    """
+    with _locked(name) as state:
+        manifest = _read_manifest(state)
+        if manifest is None:
+            raise DevnetError(f"devnet {name!r} is not running", hint=f"Start it with `enclava devnet up --name {name}`.")
+        manifest.services[record.name] = record
+        manifest.save()
+        return manifest
+
+
+def forget_service(name: str, service: str) -> None:
+    """Stop a recorded process group and drop its record (a no-op for an unknown service)."""
+    with _locked(name) as state:
+        manifest = _read_manifest(state)
+        record = manifest.services.pop(service, None) if manifest else None
+        if record is not None:
+            stop_group(record.pid)
+            manifest.save()
 
 
 def log_file(name: str, service: str) -> Path:

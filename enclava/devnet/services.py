@@ -7,6 +7,7 @@ Later components (CA, marketplace API, provider node) plug in as more ``ServiceS
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +162,8 @@ def _http_healthy(port: int) -> bool:
 def _market_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
     from enclava.devnet.accounts import dev_account
 
+    # contract services start only on a fresh chain: an index (and block cursor) of an earlier chain is stale
+    shutil.rmtree(state / "marketplace", ignore_errors=True)
     (state / "marketplace").mkdir(parents=True, exist_ok=True)
     return {
         "MARKET_MANIFEST": str(state / "manifest.json"),

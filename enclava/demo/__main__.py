@@ -1,0 +1,5 @@
+"""`python -m enclava.demo`."""
+
+from enclava.demo.run import main
+
+main()
