@@ -28,7 +28,7 @@ from enclava.crypto.envelope import new_resource_key, seal
 from enclava.splitnn import digits_28, load_model
 from enclava.storage.content_store import IpfsContentStore
 from tests.cli.conftest import fund, funded_wallet
-from tests.e2e.provider_process import ProviderProcess
+from tests.e2e.provider_process import running_provider
 from tests.e2e.story import MODEL_PRICE, npy_bytes, open_policy
 from tests.e2e.test_fhe_split_order import NOISE_SCALE, SPLIT, tail_url  # noqa: F401 (tail_url: a fixture)
 
@@ -41,12 +41,8 @@ _ORDER_ID = re.compile(r"^order_id=(0x[0-9a-f]{64})$", re.MULTILINE)
 
 @pytest.fixture(scope="module")
 def provider(devnet_manifest, tmp_path_factory):
-    proc = ProviderProcess(name="cli-fhe", folder=tmp_path_factory.mktemp("provider-cli-fhe"))
-    proc.write_config(devnet_manifest.name)
-    proc.start_node()
-    proc.start_worker()
-    yield proc
-    proc.stop()
+    with running_provider(devnet_manifest, "cli-fhe", tmp_path_factory.mktemp("provider-cli-fhe")) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

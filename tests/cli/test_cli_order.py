@@ -15,7 +15,7 @@ from engines.digits_classifier.weights import digits_split, train_reference_weig
 from enclava.client.market_api import MarketApiClient
 from tests.cli.conftest import funded_wallet
 from tests.cli.test_cli_publish import ENGINE, published
-from tests.e2e.provider_process import ProviderProcess
+from tests.e2e.provider_process import running_provider
 from tests.e2e.story import npy_bytes
 
 pytestmark = pytest.mark.devnet
@@ -23,12 +23,8 @@ pytestmark = pytest.mark.devnet
 
 @pytest.fixture(scope="module")
 def provider(devnet_manifest, tmp_path_factory):
-    proc = ProviderProcess(name="cli", folder=tmp_path_factory.mktemp("provider-cli"))
-    proc.write_config(devnet_manifest.name)
-    proc.start_node()
-    proc.start_worker()
-    yield proc
-    proc.stop()
+    with running_provider(devnet_manifest, "cli", tmp_path_factory.mktemp("provider-cli")) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

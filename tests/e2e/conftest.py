@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.provider_process import ProviderProcess
+from tests.e2e.provider_process import running_provider
 from tests.e2e.story import parties
 
 
@@ -15,9 +15,5 @@ def market_parties(devnet_manifest):
 
 @pytest.fixture(scope="module")
 def provider(devnet_manifest, tmp_path_factory):
-    proc = ProviderProcess(name="e2e", folder=tmp_path_factory.mktemp("provider-e2e"))
-    proc.write_config(devnet_manifest.name)
-    proc.start_node()
-    proc.start_worker()
-    yield proc
-    proc.stop()
+    with running_provider(devnet_manifest, "e2e", tmp_path_factory.mktemp("provider-e2e")) as proc:
+        yield proc

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,3 +120,16 @@ class ProviderProcess:
             self._stop(worker)
         self.workers.clear()
         self._stop(self.node)
+
+
+@contextmanager
+def running_provider(manifest, name: str, folder: Path) -> Iterator[ProviderProcess]:
+    """A provider node and its workers on ``manifest``'s devnet for the block's duration."""
+    proc = ProviderProcess(name=name, folder=folder)
+    proc.write_config(manifest.name)
+    proc.start_node()
+    proc.start_worker()
+    try:
+        yield proc
+    finally:
+        proc.stop()

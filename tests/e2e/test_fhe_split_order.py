@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
-import threading
 import time
 
-import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 from enclava.chain.types import OrderStatus, ResourceKind
 from enclava.client import publish_resource
@@ -27,7 +23,7 @@ from enclava.client.fhe_split_tail import direct_tail_url
 from enclava.devnet import dev_account
 from enclava.fhe import ContextMismatch, EvaluationKeysInvalid, EvaluationKeysMissing, InputShapeError, SplitNotAllowed
 from enclava.splitnn import digits_28, load_model
-from enclava.splitnn.tail_service import create_tail_app
+from tests.e2e.tail_server import serving_tail
 from tests.e2e.story import MODEL_PRICE, open_policy, publish_engine_at
 
 SPLIT = "linear784x128_sq"
@@ -37,29 +33,10 @@ BATCH = 200  # held-out images; 99.5 % agreement allows one disagreement
 NOISE_SCALE = 0.1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def tail_url():
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_tail_app(), host="127.0.0.1", port=port, log_config=None,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/v1/tail", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving_tail() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

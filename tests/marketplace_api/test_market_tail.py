@@ -2,48 +2,25 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 
-import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 import chain_story
 from enclava.splitnn import digits_28, load_model
-from enclava.splitnn.tail_service import create_tail_app
+from tests.e2e.provider_process import free_port
+from tests.e2e.tail_server import serving_tail
 from market_helpers import index, metadata, relay, sign_in, signed_listing
 
 pytestmark = pytest.mark.devnet
 SPLIT = "linear784x128_sq"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def tail_url():
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_tail_app(), host="127.0.0.1", port=port, log_config=None,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{url}/v1/tail", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving_tail() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +67,7 @@ def test_tail_route_without_a_tail_or_listing_is_not_found(market, story, owner)
 
 
 def test_tail_route_reports_an_unreachable_tail_as_tail_unavailable(market, story, owner):
-    resource_id = _listing(market, story, owner, f"http://127.0.0.1:{_free_port()}")
+    resource_id = _listing(market, story, owner, f"http://127.0.0.1:{free_port()}")
     reply = market.post(f"/v1/models/{resource_id}/tail/{SPLIT}", json={"activations": [[0.0] * 128]})
     assert reply.status_code == 502 and reply.json()["type"] == "tail_unavailable"
 
