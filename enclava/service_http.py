@@ -9,7 +9,7 @@ import httpx
 
 from enclava.errors import EnclavaError
 
-__all__ = ["send", "error_body"]
+__all__ = ["send", "error_body", "refusal"]
 
 
 def send(http: httpx.Client, method: str, path: str, unavailable: type[EnclavaError], **kwargs) -> httpx.Response:
@@ -27,3 +27,13 @@ def error_body(reply: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {"type": f"http_{reply.status_code}", "detail": reply.text[:200]}
     return body if isinstance(body, dict) else {"type": f"http_{reply.status_code}", "detail": str(body)[:200]}
+
+
+def refusal(reply: httpx.Response, error_type: type[EnclavaError], what: str) -> EnclavaError:
+    """``error_type`` for a 4xx/5xx answer, carrying the service's error type (``remote_type``),
+    detail, hint and HTTP status, so the caller can raise it or look at why it was refused."""
+    body = error_body(reply)
+    error = error_type(f"{what}: {body.get('type')}: {body.get('detail')}", hint=body.get("hint"))
+    error.remote_type = body.get("type")
+    error.status_code = reply.status_code
+    return error

@@ -15,7 +15,7 @@ import httpx
 from certification_authority.broker import build_audit_request, build_deposit_request, check_audit_view
 from certification_authority.broker.signing import order_inputs_message, sign_text
 from enclava.errors import EnclavaError
-from enclava.service_http import error_body, send
+from enclava.service_http import refusal, send
 
 __all__ = ["BrokerHttpClient", "BrokerRefused", "BrokerUnavailable"]
 
@@ -39,10 +39,7 @@ class BrokerHttpClient:
     def _call(self, method: str, path: str, **kwargs) -> Any:
         reply = send(self._http, method, path, BrokerUnavailable, **kwargs)
         if reply.status_code >= 400:
-            body = error_body(reply)
-            error = BrokerRefused(f"{path}: {body.get('type')}: {body.get('detail')}", hint=body.get("hint"))
-            error.remote_type = body.get("type")
-            raise error
+            raise refusal(reply, BrokerRefused, path)
         return reply.json()
 
     def identity(self) -> dict[str, Any]:

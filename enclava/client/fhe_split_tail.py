@@ -6,7 +6,7 @@ import numpy as np
 import httpx
 
 from enclava.errors import EnclavaError
-from enclava.service_http import error_body, send
+from enclava.service_http import refusal, send
 
 __all__ = ["TailUnavailable", "TailRefused", "tail_predict", "market_tail_url", "direct_tail_url"]
 
@@ -37,10 +37,7 @@ def tail_predict(url: str, activations: np.ndarray, *, timeout: float = 60.0) ->
     with httpx.Client(timeout=timeout) as http:
         reply = send(http, "POST", url, TailUnavailable, json={"activations": acts.tolist()})
     if reply.status_code >= 400:
-        body = error_body(reply)
-        error = TailRefused(f"{url}: {body.get('type')}: {body.get('detail')}", hint=body.get("hint"))
-        error.remote_type = body.get("type")
-        raise error
+        raise refusal(reply, TailRefused, url)
     body = reply.json()
     labels = [int(v) for v in body["labels"]]
     if len(labels) != len(acts):

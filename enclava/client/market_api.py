@@ -26,7 +26,7 @@ from enclava.client.broker_http import BrokerHttpClient
 from enclava.client.publish import PublishedResource
 from enclava.crypto.envelope import new_resource_key, seal
 from enclava.errors import EnclavaError
-from enclava.service_http import error_body, send
+from enclava.service_http import refusal, send
 
 __all__ = ["LIST_RESOURCE_TYPES", "MarketApiClient", "MarketApiUnavailable", "MarketApiRefused", "ListingResult",
            "ListedResource", "listing_metadata", "publish_listed"]
@@ -88,11 +88,7 @@ class MarketApiClient:
             headers["Authorization"] = f"Bearer {self.token}"
         reply = send(self._http, method, path, MarketApiUnavailable, headers=headers, **kwargs)
         if reply.status_code >= 400:
-            body = error_body(reply)
-            error = MarketApiRefused(f"{path}: {body.get('type')}: {body.get('detail')}", hint=body.get("hint"))
-            error.remote_type = body.get("type")
-            error.status_code = reply.status_code
-            raise error
+            raise refusal(reply, MarketApiRefused, path)
         return reply.json()
 
     # ------------------------------------------------------------------ sign-in
