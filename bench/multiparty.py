@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from enclava import devnet  # noqa: E402
 from enclava.client import fetch_result, place_order, wait_for_order  # noqa: E402
 from enclava.crypto import wallet_identity, wallet_recipient  # noqa: E402
+from enclava.demo.plain import plain_run  # noqa: E402
 from enclava.devnet import dev_account  # noqa: E402
 from enclava.chain.types import OrderStatus, ResourceKind  # noqa: E402
 from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer  # noqa: E402
@@ -37,21 +37,6 @@ from trusted_loader.pipeline import order_seed  # noqa: E402
 from tests.e2e.story import DATA_PRICE, open_policy, parties, publish_blob, publish_engine_folder  # noqa: E402
 
 HOSPITALS = ("hospital_a", "hospital_b", "hospital_c")
-
-
-def plain_process_run(shares, seed: int) -> float:
-    """The engine's own entrypoint on pooled plaintext, in a fresh interpreter, no sandbox."""
-    with tempfile.TemporaryDirectory() as tmp:
-        inputs, outputs = Path(tmp, "in", "datasets"), Path(tmp, "out")
-        inputs.mkdir(parents=True)
-        outputs.mkdir()
-        for index, share in enumerate(shares):
-            (inputs / f"{index:03d}").write_bytes(share_to_npz(share))
-        env = {**os.environ, "ENCLAVA_INPUT_DIR": str(inputs.parent), "ENCLAVA_OUTPUT_DIR": str(outputs),
-               "ENCLAVA_SEED": str(seed), "OMP_NUM_THREADS": "1"}
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "main.py"], cwd=ROOT / "engines" / "tabular_trainer", env=env, check=True)
-        return time.perf_counter() - start
 
 
 def main() -> None:
@@ -83,7 +68,7 @@ def main() -> None:
             fetch_result(p.market, p.store, placed.order_id, wallet_identity(customer))
             confidential = time.perf_counter() - start
             seed = order_seed(placed.order_id)
-            plain = plain_process_run(shares, seed)
+            plain = plain_run("tabular_trainer", {"datasets": [share_to_npz(s) for s in shares]}, seed=seed)[0]
             warm_start = time.perf_counter()
             train_plain(shares, seed)
             warm = time.perf_counter() - warm_start

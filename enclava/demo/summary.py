@@ -18,21 +18,14 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
 
 
-def _services(console: Console, facts: DemoFacts) -> None:
-    table = Table(title=f"Devnet {facts.devnet!r}", show_header=True)
-    table.add_column("service")
-    table.add_column("where")
-    for name, url in facts.services.items():
-        table.add_row(name, url)
-    console.print(table)
-
-
-def _stage_times(console: Console, facts: DemoFacts) -> None:
-    table = Table(title="Story stages", show_header=True)
-    table.add_column("stage")
-    table.add_column("time", justify="right")
-    for label, seconds in facts.stage_times.items():
-        table.add_row(label, _ms(seconds))
+def _pairs(console: Console, title: str, columns: tuple[str, str], rows: dict[str, str], *,
+           justify: str = "left") -> None:
+    """A two-column table of ``rows`` (label → value)."""
+    table = Table(title=title, show_header=True)
+    table.add_column(columns[0])
+    table.add_column(columns[1], justify=justify)
+    for label, value in rows.items():
+        table.add_row(label, value)
     console.print(table)
 
 
@@ -44,15 +37,6 @@ def _transactions(console: Console, facts: DemoFacts) -> None:
     for tx in facts.txs:
         table.add_row(tx.label, tx.tx_hash, str(tx.block_number), f"{tx.gas_used:,}")
     table.add_row("[bold]total[/]", "", "", f"[bold]{sum(tx.gas_used for tx in facts.txs):,}[/]")
-    console.print(table)
-
-
-def _cids(console: Console, facts: DemoFacts) -> None:
-    table = Table(title="Encrypted content on IPFS", show_header=True)
-    table.add_column("what")
-    table.add_column("CID")
-    for label, cid in facts.cids.items():
-        table.add_row(label, cid)
     console.print(table)
 
 
@@ -83,10 +67,11 @@ def _order(console: Console, order: OrderFacts) -> None:
 def print_summary(facts: DemoFacts, console: Console | None = None) -> None:
     console = console or Console()
     console.rule("[bold]Enclava demo: summary")
-    _services(console, facts)
-    _stage_times(console, facts)
+    _pairs(console, f"Devnet {facts.devnet!r}", ("service", "where"), facts.services)
+    _pairs(console, "Story stages", ("stage", "time"),
+           {label: _ms(seconds) for label, seconds in facts.stage_times.items()}, justify="right")
     _transactions(console, facts)
-    _cids(console, facts)
+    _pairs(console, "Encrypted content on IPFS", ("what", "CID"), facts.cids)
     for order in facts.orders:
         _order(console, order)
     checks = Table(title="Checks", show_header=True)
