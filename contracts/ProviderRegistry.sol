@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
@@ -13,16 +12,17 @@ import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
  * @title ProviderRegistry
  * @notice Compute providers' stakes and TEE capacity offers. This contract holds exactly the sum of
  * all providers' stakes; slashed stake leaves it for the marketplace, credited to the customer.
- * @dev The owner only sets the marketplace, once ({setMarketplace}).
+ * @dev The marketplace is fixed at construction (the deploy script predicts its address), so this
+ * registry has no owner and its marketplace hooks read no storage to authorise a call.
  */
-contract ProviderRegistry is IProviderRegistry, Ownable {
+contract ProviderRegistry is IProviderRegistry {
     uint256 private constant _BPS = 10_000;
 
     uint256 private immutable _minStake;
     uint256 private immutable _unbondingDelay;
     uint256 private immutable _slashBps;
+    address private immutable _marketplace;
 
-    address private _marketplace;
     uint256 private _offerCount;
     mapping(address account => Provider) private _providers;
     mapping(uint256 offerId => Offer) private _offers;
@@ -36,16 +36,17 @@ contract ProviderRegistry is IProviderRegistry, Ownable {
      * @param minStake_ the minimum stake, in wei, to register and to accept orders.
      * @param unbondingDelay_ seconds between {requestUnbonding} and the earliest {withdrawStake}.
      * @param slashBps_ share of the stake slashed per timed-out order, in basis points (at most 10,000).
-     * @param initialOwner the account allowed to set the marketplace.
+     * @param marketplace_ the marketplace allowed to reserve and release slots and to slash; it
+     * must be deployed at this address (a marketplace checks it in its constructor).
      */
-    constructor(uint256 minStake_, uint256 unbondingDelay_, uint256 slashBps_, address initialOwner)
-        Ownable(initialOwner)
-    {
+    constructor(uint256 minStake_, uint256 unbondingDelay_, uint256 slashBps_, address marketplace_) {
         if (minStake_ == 0) revert ProviderZeroValue();
         if (slashBps_ > _BPS) revert ProviderInvalidSlashBps(slashBps_);
+        if (marketplace_ == address(0)) revert ProviderZeroAddress();
         _minStake = minStake_;
         _unbondingDelay = unbondingDelay_;
         _slashBps = slashBps_;
+        _marketplace = marketplace_;
     }
 
     // ---------------------------------------------------------------------------------- stake
@@ -137,14 +138,6 @@ contract ProviderRegistry is IProviderRegistry, Ownable {
     // ---------------------------------------------------------------------------- marketplace
 
     /// @inheritdoc IProviderRegistry
-    function setMarketplace(address marketplace_) external onlyOwner {
-        if (marketplace_ == address(0)) revert ProviderZeroAddress();
-        if (_marketplace != address(0)) revert ProviderMarketplaceAlreadySet(_marketplace);
-        _marketplace = marketplace_;
-        emit MarketplaceSet(marketplace_);
-    }
-
-    /// @inheritdoc IProviderRegistry
     function reserveSlot(uint256 offerId, address provider_) external onlyMarketplace {
         Offer storage o = _offers[offerId];
         if (o.provider != provider_) revert ProviderNotOfferOwner(offerId, provider_);
@@ -175,7 +168,7 @@ contract ProviderRegistry is IProviderRegistry, Ownable {
         if (amount == 0) return 0;
         p.stake -= SafeCast.toUint96(amount);
         emit StakeSlashed(provider_, orderId, recipient, amount);
-        IMarketplace(msg.sender).creditSlash{value: amount}(orderId, recipient);
+        IMarketplace(msg.sender).paySlash{value: amount}(orderId, recipient);
     }
 
     // ---------------------------------------------------------------------------------- views

@@ -2,9 +2,10 @@
 
     bash scripts/brownie.sh run scripts/deploy.py [--network <id>]
 
-Deploys ProviderRegistry, OfferRegistry, AttestationRegistry and Marketplace, links the
-marketplace into the provider registry, authorises CA signers and allow-lists SIMULATED
-measurements, then optionally hands governance to another address and writes a manifest.
+Deploys ProviderRegistry, OfferRegistry, AttestationRegistry and Marketplace (the provider registry
+is built for the marketplace's predicted address, which the marketplace checks in its constructor),
+authorises CA signers and allow-lists SIMULATED measurements, then optionally hands governance to
+another address and writes a manifest.
 
 Environment (all optional):
 
@@ -36,7 +37,9 @@ import json
 import os
 from pathlib import Path
 
+import rlp
 from brownie import AttestationRegistry, Marketplace, OfferRegistry, ProviderRegistry, accounts, chain, network
+from eth_utils import keccak, to_checksum_address
 
 LOCAL_CHAIN_ID = 31337
 SIMULATED = 3
@@ -75,14 +78,15 @@ def deploy(deployer=None) -> dict:
         raise DeployError("ENCLAVA_SIMULATED_MEASUREMENTS is set but simulated TEEs are not allowed; set ENCLAVA_ALLOW_SIMULATED=1 (development only)")
     tx = {"from": deployer}
 
-    providers = ProviderRegistry.deploy(
-        params["ENCLAVA_MIN_STAKE"], params["ENCLAVA_UNBONDING_DELAY"], params["ENCLAVA_SLASH_BPS"], deployer, tx
+    providers, offers, attestation, marketplace = deploy_contracts(
+        deployer,
+        min_stake=params["ENCLAVA_MIN_STAKE"],
+        unbonding_delay=params["ENCLAVA_UNBONDING_DELAY"],
+        slash_bps=params["ENCLAVA_SLASH_BPS"],
+        allow_simulated=allow_simulated,
+        report_grace=params["ENCLAVA_REPORT_GRACE"],
     )
     first_block = providers.tx.block_number
-    offers = OfferRegistry.deploy(tx)
-    attestation = AttestationRegistry.deploy(deployer, allow_simulated, tx)
-    marketplace = Marketplace.deploy(providers, offers, attestation, params["ENCLAVA_REPORT_GRACE"], tx)
-    providers.setMarketplace(marketplace, tx)
 
     for ca in ca_signers:
         attestation.addCaSigner(ca, tx)
@@ -113,6 +117,27 @@ def deploy(deployer=None) -> dict:
             "pending_governance": governance or None,
         },
     }
+
+
+def deploy_contracts(deployer, *, min_stake, unbonding_delay, slash_bps, allow_simulated, report_grace):
+    """Deploys the four contracts in a fixed order; returns (providers, offers, attestation, marketplace).
+
+    The provider registry takes its marketplace at construction, so the marketplace's address is
+    predicted from the deployer's nonce (it is the fourth contract created from here); the
+    marketplace's constructor reverts if the registry names another address.
+    """
+    tx = {"from": deployer}
+    predicted = create_address(deployer.address, deployer.nonce + 3)
+    providers = ProviderRegistry.deploy(min_stake, unbonding_delay, slash_bps, predicted, tx)
+    offers = OfferRegistry.deploy(tx)
+    attestation = AttestationRegistry.deploy(deployer, allow_simulated, tx)
+    marketplace = Marketplace.deploy(providers, offers, attestation, report_grace, tx)
+    return providers, offers, attestation, marketplace
+
+
+def create_address(sender: str, nonce: int) -> str:
+    """The address of the contract that ``sender`` creates with ``nonce`` (the CREATE rule)."""
+    return to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender.removeprefix("0x")), nonce]))[12:])
 
 
 def _is_development() -> bool:

@@ -16,9 +16,12 @@ import {TeeType} from "./EnclavaTypes.sol";
  * Money: this contract holds exactly the escrow of every OPEN or ACCEPTED order plus every credited
  * balance. Escrow = sum of `terms.payments[i].amount` + `pricePerSecond * maxDuration`. On
  * completion each payment is credited to its payee, the provider is credited
- * `pricePerSecond * min(finishedAt - startedAt, maxDuration)` and the customer the rest. Cancel,
- * failure and timeout credit the whole escrow to the customer; a timeout also slashes part of the
- * provider's stake, credited to the customer. Credits leave only through {withdraw}.
+ * `pricePerSecond * min(finishedAt - startedAt, maxDuration)` and the customer is refunded the rest.
+ * Cancel, failure and timeout refund the whole escrow to the customer; a timeout also slashes part
+ * of the provider's stake, paid to the customer. Owners and providers are paid by pull: credits
+ * leave only through {withdraw}. What the customer is owed is sent to them as the settlement's last
+ * step, with the 2,300-gas stipend only ({Refunded}); a customer that refuses it (a contract
+ * wallet) is credited instead ({Credited}) and withdraws.
  *
  * EIP-712 domain: name "Enclava Marketplace", version "1", this chain's id, this contract. Types:
  *
@@ -112,6 +115,8 @@ interface IMarketplace {
     event OrderTimedOut(bytes32 indexed orderId, address indexed caller);
     event OrderCancelled(bytes32 indexed orderId);
     event Credited(address indexed account, bytes32 indexed orderId, uint256 amount);
+    /// @dev The customer of `orderId` was sent `amount` directly (unused compute, escrow or slash).
+    event Refunded(address indexed customer, bytes32 indexed orderId, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
 
     error MarketplaceZeroAddress();
@@ -143,6 +148,7 @@ interface IMarketplace {
     error MarketplaceEnclaveProviderMismatch(address enclave, address provider);
     error MarketplaceNothingToWithdraw();
     error MarketplaceUnauthorizedRegistry(address caller);
+    error MarketplaceRegistryMismatch(address registryMarketplace);
 
     /**
      * @notice Creates an order and escrows its price: `msg.value` must equal the sum of the
@@ -167,12 +173,13 @@ interface IMarketplace {
     /// @notice Accepts an open order; only the provider of its TEE offer, within the offer's slots.
     function acceptOrder(bytes32 orderId) external;
 
-    /// @notice Cancels an order nobody accepted; only its customer, who is credited the escrow.
+    /// @notice Cancels an order nobody accepted; only its customer, who is refunded the escrow.
     function cancelOrder(OrderTerms calldata terms) external;
 
     /**
      * @notice Completes an accepted order with an integrity report signed by a certified enclave of
-     * the order's provider, and credits the payouts. Anyone may submit.
+     * the order's provider, credits the owners' and provider's payouts and refunds the customer
+     * the unused compute. Anyone may submit.
      * @dev Reverts unless the report names this order, its engine and inputs hashes and TEE type,
      * has consistent times, is signed by `report.enclave`, and the enclave is registered, not
      * revoked, not expired, certified for the order's provider by a CA that is not revoked, with
@@ -182,18 +189,19 @@ interface IMarketplace {
         external;
 
     /// @notice Fails an accepted order with a failure signed by a valid enclave of the order's
-    /// provider; the customer is credited the whole escrow. Anyone may submit.
+    /// provider; the customer is refunded the whole escrow. Anyone may submit.
     function failOrder(OrderTerms calldata terms, OrderFailure calldata failure, bytes calldata signature) external;
 
     /// @notice After an accepted order's deadline (`acceptedAt + maxDuration + reportGracePeriod`),
-    /// anyone may time it out: the customer is credited the escrow and part of the provider's stake.
+    /// anyone may time it out: the customer is refunded the escrow and paid part of the provider's stake.
     function timeoutOrder(OrderTerms calldata terms) external;
 
     /// @notice Sends the caller their whole credited balance.
     function withdraw() external;
 
-    /// @notice Credits `recipient` with slashed stake sent along. Provider registry only.
-    function creditSlash(bytes32 orderId, address recipient) external payable;
+    /// @notice Pays `recipient` the slashed stake sent along (sent at once, or credited if the
+    /// transfer fails). Provider registry only.
+    function paySlash(bytes32 orderId, address recipient) external payable;
 
     /**
      * @notice Whether the report of `orderId` stands, and if not, why; never reverts. A completed

@@ -52,7 +52,6 @@ interface IProviderRegistry {
     );
     event OfferUpdated(uint256 indexed offerId, uint256 pricePerSecond, uint256 slots, bool active);
     event OfferRetired(uint256 indexed offerId);
-    event MarketplaceSet(address indexed marketplace);
 
     error ProviderStakeTooLow(uint256 stake, uint256 minimum);
     error ProviderAlreadyRegistered(address provider);
@@ -71,7 +70,6 @@ interface IProviderRegistry {
     error ProviderOfferUnavailable(uint256 offerId);
     error ProviderOfferFull(uint256 offerId, uint256 slots);
     error ProviderUnauthorizedMarketplace(address caller);
-    error ProviderMarketplaceAlreadySet(address marketplace);
     error ProviderZeroAddress();
 
     /// @notice Registers the caller as a provider; `msg.value` is the stake (at least {minStake}).
@@ -100,8 +98,6 @@ interface IProviderRegistry {
     /// @notice Retires an offer for good; running orders finish normally.
     function retireOffer(uint256 offerId) external;
 
-    /// @notice Sets the marketplace allowed to reserve slots and slash; once, by the owner.
-    function setMarketplace(address marketplace_) external;
 
     /**
      * @notice Reserves a slot of `offerId` for an order accepted by `provider`. Marketplace only.
@@ -115,7 +111,7 @@ interface IProviderRegistry {
 
     /**
      * @notice Slashes {slashBps} of `provider`'s stake for the timed-out order `orderId` and sends it
-     * to the marketplace, credited to `recipient`. Marketplace only.
+     * to the marketplace, which pays it to `recipient`. Marketplace only.
      * @return amount the slashed amount (0 when the provider has no stake left).
      */
     function slash(address provider, bytes32 orderId, address recipient) external returns (uint256 amount);
@@ -150,6 +146,6 @@ interface IProviderRegistry {
     /// @notice Share of the stake slashed per timed-out order, in basis points.
     function slashBps() external view returns (uint256);
 
-    /// @notice The marketplace allowed to reserve, release and slash.
+    /// @notice The marketplace allowed to reserve, release and slash (fixed at construction).
     function marketplace() external view returns (address);
 }

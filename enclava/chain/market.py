@@ -201,13 +201,22 @@ class MarketClient:
     def withdraw(self, account: LocalAccount) -> TxResult:
         return self._send(account, self.contracts.marketplace.functions.withdraw())
 
-    def credits_for_order(self, order_id: str) -> dict[str, int]:
-        """Who was credited how much for ``order_id`` (from ``Credited`` events)."""
-        logs = self.contracts.marketplace.events.Credited.get_logs(
-            from_block=self.from_block, argument_filters={"orderId": order_id_bytes(order_id)})
+    def payouts_for_order(self, order_id: str) -> dict[str, int]:
+        """Who was paid how much for ``order_id``: credits (``Credited``, withdrawn later) plus what
+        was sent straight to the customer (``Refunded``)."""
         paid: dict[str, int] = {}
-        for log in logs:
-            account = Web3.to_checksum_address(log["args"]["account"])
-            paid[account] = paid.get(account, 0) + int(log["args"]["amount"])
+        for event, who in ((self.contracts.marketplace.events.Credited, "account"),
+                           (self.contracts.marketplace.events.Refunded, "customer")):
+            for log in event.get_logs(from_block=self.from_block,
+                                      argument_filters={"orderId": order_id_bytes(order_id)}):
+                account = Web3.to_checksum_address(log["args"][who])
+                paid[account] = paid.get(account, 0) + int(log["args"]["amount"])
         return paid
+
+    def refunded(self, order_id: str, customer: str) -> int:
+        """What ``order_id`` sent straight to ``customer``'s wallet (0 if it was credited instead)."""
+        logs = self.contracts.marketplace.events.Refunded.get_logs(
+            from_block=self.from_block,
+            argument_filters={"orderId": order_id_bytes(order_id), "customer": Web3.to_checksum_address(customer)})
+        return sum(int(log["args"]["amount"]) for log in logs)
 

@@ -1,8 +1,10 @@
 """`enclava balance ...`: credited balances: show and withdraw what the marketplace owes you.
 
-Payouts and refunds are pull payments: the marketplace credits an account (a model owner's price,
-a provider's used time, a customer's unused escrow or a cancelled order), and the account's owner
-withdraws the credit to their wallet.
+Payouts are pull payments: the marketplace credits an account (a model or data owner's price, a
+provider's used time), and the account's owner withdraws the credit to their wallet. What an order
+owes its customer (unused compute, a cancelled, failed or timed-out escrow) is sent straight to the
+customer's wallet; only a wallet that refuses a plain transfer (some contract wallets) is credited
+instead and withdraws here.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def withdraw(wallet: str = WalletOption, devnet: str = DevnetOption, manifest: P
     credit = market.credit_of(address)
     if credit == 0:
         raise EnclavaError(f"the marketplace holds no credit for {address}", code="nothing_to_withdraw",
-                           hint="Credits come from payouts, refunds and cancelled orders; see `enclava balance show`.")
+                           hint="Credits come from payouts to model/data owners and providers; a customer's refunds go "
+                                "straight to the wallet. See `enclava balance show`.")
     account = unlock_wallet(wallet)
     tx = market.withdraw(account)
     console.print(f"[green]withdrew {eth(credit)}[/] to {address}: tx {tx.tx_hash} (gas {tx.gas_used})")

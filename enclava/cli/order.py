@@ -171,7 +171,7 @@ def result(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
 @friendly_errors
 def cancel(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
            wallet: str = WalletOption, devnet: str = DevnetOption, manifest: Path = ManifestOption) -> None:
-    """Cancel an order nobody accepted yet (or end one whose deadline passed): the escrow is credited back."""
+    """Cancel an order nobody accepted yet (or end one whose deadline passed): the escrow comes back to your wallet."""
     order_id = check_order_id(order_id)
     ctx = network(devnet, manifest)
     market = ctx.market
@@ -188,11 +188,14 @@ def cancel(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
                            code="order_running", hint="Wait for it, or cancel after its deadline for a refund.")
     else:
         raise EnclavaError(f"order {order_id} is already {order.status.name}", code="order_finished",
-                           hint="Nothing to cancel; `enclava balance show` shows any refund.")
-    console.print(f"[green]order {market.status(order_id).name.lower()}[/]: tx {tx.tx_hash}; "
-                  f"{eth(order.terms.escrow)} credited back")
-    console.print(f"credited balance now {eth(market.credit_of(account.address))}; "
-                  "`enclava balance withdraw` moves it to your wallet")
+                           hint="Nothing to cancel; its refund went to your wallet (or see `enclava balance show`).")
+    console.print(f"[green]order {market.status(order_id).name.lower()}[/]: tx {tx.tx_hash}")
+    refunded = market.refunded(order_id, account.address)
+    if refunded:
+        console.print(f"{eth(refunded)} sent back to your wallet")
+    else:
+        console.print(f"your wallet refused a direct transfer, so {eth(order.terms.escrow)} was credited; "
+                      f"balance now {eth(market.credit_of(account.address))}: `enclava balance withdraw` moves it")
 
 
 def _upload_bar(advance):

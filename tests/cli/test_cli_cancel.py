@@ -36,7 +36,7 @@ def _order_id(stdout: str) -> str:
     return re.search(r"^order_id=(0x[0-9a-f]{64})$", stdout, re.MULTILINE).group(1)
 
 
-def test_cancel_credits_the_escrow_back_and_withdraw_pays_it_out(cli, devnet_manifest, idle_offer, tmp_path):
+def test_cancel_sends_the_escrow_back_and_leaves_nothing_to_withdraw(cli, devnet_manifest, idle_offer, tmp_path):
     market, offer, engine = idle_offer
     customer = funded_wallet(cli, devnet_manifest, "canceller", eth=2)
     data = tmp_path / "input.bin"
@@ -50,18 +50,15 @@ def test_cancel_credits_the_escrow_back_and_withdraw_pays_it_out(cli, devnet_man
 
     funded_wallet(cli, devnet_manifest, "stranger", eth=1)
     assert "not_your_order" in cli("order", "cancel", order_id, "--wallet", "stranger", expect=1).stderr
-    cancelled = cli("order", "cancel", order_id, "--wallet", "canceller")
-    assert "cancelled" in cancelled.stdout
-    assert market.status(order_id) == OrderStatus.CANCELLED and market.credit_of(customer.address) == escrow
-    assert f"credit_wei={escrow}" in cli("balance", "show", "--wallet", "canceller").stdout
-    assert "order_finished" in cli("order", "cancel", order_id, "--wallet", "canceller", expect=1).stderr
-
     before = market.chain.balance(customer.address)
-    withdrawn = cli("balance", "withdraw", "--wallet", "canceller")
-    assert f"withdrawn_wei={escrow}" in withdrawn.stdout
-    assert market.credit_of(customer.address) == 0
+    cancelled = cli("order", "cancel", order_id, "--wallet", "canceller")
+    assert "cancelled" in cancelled.stdout and "sent back to your wallet" in cancelled.stdout
+    assert market.status(order_id) == OrderStatus.CANCELLED and market.refunded(order_id, customer.address) == escrow
     gas_paid = before + escrow - market.chain.balance(customer.address)
-    assert 0 <= gas_paid < 10**15  # the escrow arrived, less this transaction's gas
+    assert 0 <= gas_paid < 10**15  # the escrow arrived, less the cancel transaction's gas
+    assert market.credit_of(customer.address) == 0
+    assert "credit_wei=0" in cli("balance", "show", "--wallet", "canceller").stdout
+    assert "order_finished" in cli("order", "cancel", order_id, "--wallet", "canceller", expect=1).stderr
     assert "nothing_to_withdraw" in cli("balance", "withdraw", "--wallet", "canceller", expect=1).stderr
 
 

@@ -97,25 +97,32 @@ def enclave_key():
 
 
 @pytest.fixture(scope="module")
-def providers(ProviderRegistry, gov):
-    return ProviderRegistry.deploy(MIN_STAKE, UNBONDING_DELAY, SLASH_BPS, gov, {"from": gov})
+def deployed(gov):
+    """The four contracts, deployed as scripts/deploy.py deploys them (registry bound to the marketplace)."""
+    from scripts.deploy import deploy_contracts
+
+    return deploy_contracts(gov, min_stake=MIN_STAKE, unbonding_delay=UNBONDING_DELAY, slash_bps=SLASH_BPS,
+                            allow_simulated=True, report_grace=GRACE)
 
 
 @pytest.fixture(scope="module")
-def offers(OfferRegistry, gov):
-    return OfferRegistry.deploy({"from": gov})
+def providers(deployed):
+    return deployed[0]
 
 
 @pytest.fixture(scope="module")
-def attestation(AttestationRegistry, gov):
-    return AttestationRegistry.deploy(gov, True, {"from": gov})
+def offers(deployed):
+    return deployed[1]
 
 
 @pytest.fixture(scope="module")
-def marketplace(Marketplace, providers, offers, attestation, gov):
-    market = Marketplace.deploy(providers, offers, attestation, GRACE, {"from": gov})
-    providers.setMarketplace(market, {"from": gov})
-    return market
+def attestation(deployed):
+    return deployed[2]
+
+
+@pytest.fixture(scope="module")
+def marketplace(deployed):
+    return deployed[3]
 
 
 class Market:

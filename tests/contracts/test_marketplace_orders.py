@@ -190,15 +190,15 @@ def test_unknown_order_cannot_be_accepted(listed, provider):
         listed.marketplace.acceptOrder(b"\x01" * 32, {"from": provider})
 
 
-def test_customer_cancels_an_unaccepted_order_and_is_credited(listed, order, marketplace, customer):
+def test_customer_cancels_an_unaccepted_order_and_is_refunded(listed, order, marketplace, customer):
+    before = customer.balance()
     tx = marketplace.cancelOrder(order.terms, {"from": customer})
     assert tx.events["OrderCancelled"]["orderId"] == "0x" + order.id.hex()
-    assert tx.events["Credited"]["amount"] == order.escrow
+    assert tx.events["Refunded"]["amount"] == order.escrow
     assert marketplace.orderState(order.id)["status"] == CANCELLED
-    assert marketplace.creditOf(customer) == order.escrow
-    before = customer.balance()
-    marketplace.withdraw({"from": customer})
-    assert customer.balance() == before + order.escrow and marketplace.balance() == 0
+    assert marketplace.creditOf(customer) == 0
+    assert customer.balance() == before + order.escrow - tx.gas_used * tx.gas_price
+    assert marketplace.balance() == 0
 
 
 def test_cancel_by_another_account_reverts(listed, order, marketplace, stranger):

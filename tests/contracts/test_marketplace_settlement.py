@@ -20,19 +20,39 @@ from support import (
 )
 
 
-def test_complete_credits_owners_provider_and_customer(listed, accepted, marketplace, providers, provider, customer, model_owner, data_owner, enclave_key, relayer):
+def test_complete_credits_owners_and_provider_and_refunds_the_customer(listed, accepted, marketplace, providers, provider, customer, model_owner, data_owner, enclave_key, relayer):
+    before = customer.balance()
     tx = listed.complete(accepted, enclave_key, relayer, startedAt=listed.chain.time() - 250, finishedAt=listed.chain.time() - 50)
     used = 200
+    earned = ENGINE_PRICE + MODEL_PRICE + DATASET_PRICE + PRICE_PER_SECOND * used
     assert marketplace.creditOf(model_owner) == ENGINE_PRICE + MODEL_PRICE
     assert marketplace.creditOf(data_owner) == DATASET_PRICE
     assert marketplace.creditOf(provider) == PRICE_PER_SECOND * used
-    assert marketplace.creditOf(customer) == PRICE_PER_SECOND * (600 - used)
-    assert marketplace.balance() == accepted.escrow
+    assert marketplace.creditOf(customer) == 0
+    assert customer.balance() == before + PRICE_PER_SECOND * (600 - used)
+    assert tx.events["Refunded"]["customer"] == customer and tx.events["Refunded"]["amount"] == PRICE_PER_SECOND * (600 - used)
+    assert marketplace.balance() == earned == accepted.escrow - PRICE_PER_SECOND * (600 - used)
     state = marketplace.orderState(accepted.id)
     assert state["status"] == COMPLETED and state["enclave"] == enclave_key.address
     assert providers.getOffer(listed.tee_offer)["used"] == 0
     assert providers.getProvider(provider)["openOrders"] == 0
-    assert len(tx.events["Credited"]) == 5
+    assert len(tx.events["Credited"]) == 4
+
+
+def test_a_refund_the_customer_refuses_is_credited_instead(listed, accepted, marketplace, customer, enclave_key, relayer, web3):
+    """A customer whose account runs code that refuses the stipend-only transfer (a contract
+    wallet) cannot block the settlement: the refund is credited and withdrawn later."""
+    web3.provider.make_request("anvil_setCode", [customer.address, "0x60006000fd"])  # REVERT(0, 0)
+    before = customer.balance()
+    tx = listed.complete(accepted, enclave_key, relayer, startedAt=listed.chain.time() - 250, finishedAt=listed.chain.time() - 50)
+    refund = PRICE_PER_SECOND * 400
+    assert marketplace.orderState(accepted.id)["status"] == COMPLETED
+    assert customer.balance() == before and "Refunded" not in tx.events
+    assert marketplace.creditOf(customer) == refund
+    assert [e["account"] for e in tx.events["Credited"]][-1] == customer
+    web3.provider.make_request("anvil_setCode", [customer.address, "0x"])
+    marketplace.withdraw({"from": customer})
+    assert customer.balance() == before + refund and marketplace.creditOf(customer) == 0
 
 
 def test_complete_stores_the_report_digest_and_emits_the_report(listed, accepted, marketplace, enclave_key, relayer):
@@ -56,9 +76,11 @@ def test_contract_digests_match_eth_account_typed_data(listed, accepted, marketp
 
 def test_complete_pays_at_most_the_maximum_duration(listed, accepted, marketplace, provider, customer, enclave_key, relayer):
     now = listed.chain.time()
-    listed.complete(accepted, enclave_key, relayer, startedAt=now - 5000, finishedAt=now)
+    before = customer.balance()
+    tx = listed.complete(accepted, enclave_key, relayer, startedAt=now - 5000, finishedAt=now)
     assert marketplace.creditOf(provider) == PRICE_PER_SECOND * 600
-    assert marketplace.creditOf(customer) == 0
+    assert marketplace.creditOf(customer) == 0 and customer.balance() == before
+    assert "Refunded" not in tx.events
 
 
 def test_complete_an_open_order_reverts(listed, order, enclave_key, relayer):
@@ -86,11 +108,14 @@ def test_complete_with_inconsistent_times_reverts(listed, accepted, enclave_key,
 
 def test_enclave_fails_an_order_and_the_customer_is_refunded(listed, accepted, marketplace, providers, customer, provider, enclave_key, relayer):
     failure, signature = listed.failure(accepted, enclave_key, reason=3)
+    before = customer.balance()
     tx = marketplace.failOrder(accepted.terms, failure, signature, {"from": relayer})
     assert tx.events["OrderFailed"]["reasonCode"] == 3
     assert marketplace.orderState(accepted.id)["status"] == FAILED
-    assert marketplace.creditOf(customer) == accepted.escrow
-    assert marketplace.creditOf(provider) == 0
+    assert customer.balance() == before + accepted.escrow
+    assert tx.events["Refunded"]["amount"] == accepted.escrow
+    assert marketplace.creditOf(customer) == 0 and marketplace.creditOf(provider) == 0
+    assert marketplace.balance() == 0
     assert providers.getOffer(listed.tee_offer)["used"] == 0
 
 
@@ -132,15 +157,18 @@ def test_timeout_before_the_deadline_reverts(listed, accepted, marketplace, stra
 
 def test_timeout_refunds_the_customer_and_slashes_the_provider(listed, accepted, marketplace, providers, provider, customer, stranger, chain):
     chain.sleep(600 + GRACE + 1)
+    before = customer.balance()
     tx = marketplace.timeoutOrder(accepted.terms, {"from": stranger})
     slashed = MIN_STAKE * SLASH_BPS // 10_000
     assert tx.events["OrderTimedOut"]["caller"] == stranger
     assert tx.events["StakeSlashed"]["amount"] == slashed
     assert marketplace.orderState(accepted.id)["status"] == TIMED_OUT
-    assert marketplace.creditOf(customer) == accepted.escrow + slashed
+    assert customer.balance() == before + accepted.escrow + slashed
+    assert sorted(e["amount"] for e in tx.events["Refunded"]) == sorted([slashed, accepted.escrow])
+    assert marketplace.creditOf(customer) == 0
     assert providers.getProvider(provider)["stake"] == MIN_STAKE - slashed
     assert providers.balance() == MIN_STAKE - slashed
-    assert marketplace.balance() == accepted.escrow + slashed
+    assert marketplace.balance() == 0
     assert providers.getProvider(provider)["openOrders"] == 0
 
 
@@ -163,9 +191,9 @@ def test_withdraw_without_credit_reverts(listed, marketplace, stranger):
         marketplace.withdraw({"from": stranger})
 
 
-def test_credit_slash_only_from_the_provider_registry(listed, marketplace, stranger):
+def test_pay_slash_only_from_the_provider_registry(listed, marketplace, stranger):
     with reverts("MarketplaceUnauthorizedRegistry"):
-        marketplace.creditSlash(b"\x01" * 32, stranger, {"from": stranger, "value": 1})
+        marketplace.paySlash(b"\x01" * 32, stranger, {"from": stranger, "value": 1})
 
 
 def test_verify_report_of_a_completed_order_is_valid(listed, accepted, marketplace, enclave_key, relayer, chain):
@@ -203,6 +231,12 @@ def test_verify_report_after_a_revocation_is_invalid(listed, accepted, marketpla
 def test_marketplace_refuses_missing_registries(Marketplace, providers, offers, gov):
     with reverts("MarketplaceZeroAddress"):
         Marketplace.deploy(providers, offers, "0x" + "00" * 20, GRACE, {"from": gov})
+
+
+def test_marketplace_refuses_a_registry_bound_to_another_address(Marketplace, providers, offers, attestation, gov):
+    """The registry of the deployed set names the deployed marketplace, so a second one is refused."""
+    with reverts("MarketplaceRegistryMismatch"):
+        Marketplace.deploy(providers, offers, attestation, GRACE, {"from": gov})
 
 
 def test_marketplace_exposes_its_configuration(marketplace, providers, offers, attestation):

@@ -7,7 +7,8 @@ timeout / withdraw (and stake unbonding) against the deployed contracts. After e
   balance, read back from the chain (order states and `creditOf`), and the provider registry holds
   exactly the providers' stakes;
 - every account's credit equals the model's, so nothing was paid that the rules do not state;
-- every settled order credited money in exactly one transaction (no order pays out twice).
+- every settled order paid money in exactly one transaction (no order pays out twice), and each
+  customer's wallet received exactly its refund.
 """
 
 import pytest
@@ -22,7 +23,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from support import ACCEPTED, CANCELLED, COMPLETED, DATASET, ENGINE, FAILED, MODEL, OPEN, SLASH_BPS, TIMED_OUT, new_key, reverts
+from support import ACCEPTED, CANCELLED, COMPLETED, DATASET, ENGINE, FAILED, GRACE, MODEL, OPEN, SLASH_BPS, TIMED_OUT, new_key, reverts
 
 SHORT_UNBONDING = 100
 STAKE = 10**18
@@ -30,9 +31,12 @@ LIVE = (OPEN, ACCEPTED)
 
 
 @pytest.fixture(scope="module")
-def providers(ProviderRegistry, gov):
+def deployed(gov):
     """This module's registry unbonds in 100 s, so stake withdrawal fits in a short sequence."""
-    return ProviderRegistry.deploy(STAKE, SHORT_UNBONDING, SLASH_BPS, gov, {"from": gov})
+    from scripts.deploy import deploy_contracts
+
+    return deploy_contracts(gov, min_stake=STAKE, unbonding_delay=SHORT_UNBONDING, slash_bps=SLASH_BPS,
+                            allow_simulated=True, report_grace=GRACE)
 
 
 PARTY = st.integers(min_value=0, max_value=1)
@@ -121,12 +125,13 @@ class MoneyRules(RuleBasedStateMachine):
         order, _, p = entry
         now = self.m.chain.time()
         fields = {"startedAt": now - used, "finishedAt": now}
+        before = self._wallet(order.customer)
         tx = self.m.complete(order, self.enclaves[p], self.relayer, **fields)
         paid = min(used, order.max_duration)
         for _, payee, amount in order.payments:
             self._expect_credit(payee, amount)
         self._expect_credit(order.provider, order.price_per_second * paid)
-        self._expect_credit(order.customer, order.price_per_second * (order.max_duration - paid))
+        self._expect_refund(order, before, order.price_per_second * (order.max_duration - paid))
         self._settled(entry, COMPLETED, tx)
 
     @precondition(lambda self: self._has(ACCEPTED))
@@ -135,8 +140,9 @@ class MoneyRules(RuleBasedStateMachine):
         entry = self._pick(i, ACCEPTED)
         order, _, p = entry
         failure, signature = self.m.failure(order, self.enclaves[p])
+        before = self._wallet(order.customer)
         tx = self.m.marketplace.failOrder(order.terms, failure, signature, {"from": self.relayer})
-        self._expect_credit(order.customer, order.escrow)
+        self._expect_refund(order, before, order.escrow)
         self._settled(entry, FAILED, tx)
 
     @precondition(lambda self: self._has(OPEN))
@@ -144,8 +150,9 @@ class MoneyRules(RuleBasedStateMachine):
     def cancel(self, i):
         entry = self._pick(i, OPEN)
         order = entry[0]
+        before = self._wallet(order.customer)
         tx = self.m.marketplace.cancelOrder(order.terms, {"from": order.customer})
-        self._expect_credit(order.customer, order.escrow)
+        self._expect_refund(order, before, order.escrow)
         self._settled(entry, CANCELLED, tx)
 
     @precondition(lambda self: self._has(ACCEPTED))
@@ -155,10 +162,11 @@ class MoneyRules(RuleBasedStateMachine):
         order, _, p = entry
         deadline = self.m.marketplace.deadlineOf(order.terms)
         self.m.chain.sleep(max(0, deadline - self.m.chain.time()) + 1)
+        before = self._wallet(order.customer)
         tx = self.m.marketplace.timeoutOrder(order.terms, {"from": self.relayer})
         slashed = self.stakes[p] * self.m.providers.slashBps() // 10_000
         self.stakes[p] -= slashed
-        self._expect_credit(order.customer, order.escrow + slashed)
+        self._expect_refund(order, before, order.escrow + slashed)
         self._settled(entry, TIMED_OUT, tx)
 
     @precondition(lambda self: self._has(COMPLETED, FAILED, CANCELLED, TIMED_OUT))
@@ -255,11 +263,21 @@ class MoneyRules(RuleBasedStateMachine):
     def _expect_credit(self, account, amount):
         self.credits[str(account)] += amount
 
+    def _wallet(self, address):
+        return next(a for a in self.everyone if a.address == str(address)).balance()
+
+    def _expect_refund(self, order, before, amount):
+        """Customers (EOAs here) get what a settlement owes them in their wallet, not as a credit
+        (the chain's gas price is zero, so the balance moves by exactly the refund)."""
+        assert self._wallet(order.customer) == before + amount
+
     def _settled(self, entry, status, tx):
         order = entry[0]
         assert order.id not in self.paid_orders, "order paid out twice"
-        credited = {bytes(e["orderId"]) for e in tx.events["Credited"]} if "Credited" in tx.events else set()
-        assert credited <= {order.id}
+        paid = set()
+        for name in ("Credited", "Refunded"):
+            paid |= {bytes(e["orderId"]) for e in tx.events[name]} if name in tx.events else set()
+        assert paid <= {order.id}
         self.paid_orders.add(order.id)
         entry[1] = status
 

@@ -170,17 +170,11 @@ def test_offer_terms_report_availability(registered, providers, provider):
     assert providers.offerTerms(offer_id)[3] is False
 
 
-def test_set_marketplace_only_once(ProviderRegistry, gov, stranger):
-    registry = ProviderRegistry.deploy(MIN_STAKE, UNBONDING_DELAY, SLASH_BPS, gov, {"from": gov})
+def test_marketplace_is_fixed_at_construction(ProviderRegistry, gov, stranger):
     with reverts("ProviderZeroAddress"):
-        registry.setMarketplace("0x" + "00" * 20, {"from": gov})
-    with reverts("OwnableUnauthorizedAccount"):
-        registry.setMarketplace(stranger, {"from": stranger})
-    tx = registry.setMarketplace(stranger, {"from": gov})
-    assert tx.events["MarketplaceSet"]["marketplace"] == stranger
+        ProviderRegistry.deploy(MIN_STAKE, UNBONDING_DELAY, SLASH_BPS, "0x" + "00" * 20, {"from": gov})
+    registry = ProviderRegistry.deploy(MIN_STAKE, UNBONDING_DELAY, SLASH_BPS, stranger, {"from": gov})
     assert registry.marketplace() == stranger
-    with reverts("ProviderMarketplaceAlreadySet"):
-        registry.setMarketplace(gov, {"from": gov})
 
 
 def test_marketplace_hooks_reject_other_callers(registered, providers, provider, stranger):

@@ -38,7 +38,7 @@ def test_digits_order_completes_with_predictions_equal_to_a_plain_run(market_par
     assert json_of(files["predictions.json"]) == predict_plain(weights, batch)
     assert p.market.verify_report(placed.order_id) == (True, "")
 
-    paid = p.market.credits_for_order(placed.order_id)
+    paid = p.market.payouts_for_order(placed.order_id)
     assert sum(paid.values()) == placed.escrow
     owner = dev_account("model_owner").address
     assert paid[owner] == engine_price(p, engine) + MODEL_PRICE

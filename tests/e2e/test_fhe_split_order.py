@@ -87,7 +87,7 @@ def test_fhe_split_order_matches_the_plaintext_model(market_parties, provider, f
           f"timings {json.dumps({**placed.timings, **got.timings}, default=lambda v: round(v, 2))}")
     assert agreement >= 0.995
     assert p.market.verify_report(placed.order_id) == (True, "")
-    paid = p.market.credits_for_order(placed.order_id)
+    paid = p.market.payouts_for_order(placed.order_id)
     assert sum(paid.values()) == placed.escrow
     owner = dev_account("model_owner").address
     prices = sum(p.market.resource(rid)["price"] for rid in [fhe_listing.engine_id, *fhe_listing.resource_ids])

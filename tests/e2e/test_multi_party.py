@@ -53,7 +53,7 @@ def test_three_hospitals_train_one_model_equal_to_pooled_plaintext(market_partie
     for role, resource in zip(HOSPITALS, published):
         decisions = [e["decision"] for e in _entries_for(p, role, resource.resource_id, placed.order_id)]
         assert decisions == ["granted"], (role, decisions)
-    paid = p.market.credits_for_order(placed.order_id)
+    paid = p.market.payouts_for_order(placed.order_id)
     assert sum(paid.values()) == placed.escrow
     for role in HOSPITALS:
         assert paid[dev_account(role).address] == DATA_PRICE
@@ -71,7 +71,7 @@ def test_an_owner_whose_policy_excludes_the_engine_stops_the_order_before_any_ke
     order = wait_for_order(p.market, placed.order_id, timeout=300)
     assert order.status == OrderStatus.FAILED
     assert p.market.failure_reason(placed.order_id) == int(Reason.KEY_RELEASE_DENIED)
-    assert p.market.credits_for_order(placed.order_id) == {customer.address: placed.escrow}
+    assert p.market.payouts_for_order(placed.order_id) == {customer.address: placed.escrow}
     for role, resource in zip(HOSPITALS, published):
         entries = _entries_for(p, role, resource.resource_id, placed.order_id)
         assert entries and all(e["decision"] == "denied" for e in entries), (role, entries)

@@ -33,7 +33,7 @@ def assert_failed_and_refunded(p, provider, order_id: str, escrow: int, reason: 
     order = wait_for_order(p.market, order_id, timeout=240)
     assert order.status == OrderStatus.FAILED, provider.jobs().get(order_id)
     assert p.market.failure_reason(order_id) == int(reason)
-    assert p.market.credits_for_order(order_id) == {dev_account("customer").address: escrow}
+    assert p.market.payouts_for_order(order_id) == {dev_account("customer").address: escrow}
     assert provider.scratch_entries() == []
 
 

@@ -56,7 +56,7 @@ def _ends_before_deadline(p, order_id: str) -> OrderStatus:
     assert order.status in (OrderStatus.COMPLETED, OrderStatus.FAILED), order.status
     assert p.market.chain_time() <= order.deadline
     if order.status == OrderStatus.FAILED:
-        assert p.market.credits_for_order(order_id) == {dev_account("customer").address: order.terms.escrow}
+        assert p.market.payouts_for_order(order_id) == {dev_account("customer").address: order.terms.escrow}
     else:
         assert _completions(p, order_id) == 1
     return order.status
