@@ -8,7 +8,9 @@ bench/results/gas.json (override with ENCLAVA_GAS_OUT). The lifecycle is what on
 everyone: create (engine + two customer inputs) + accept + complete + the engine owner's and the
 provider's withdrawals, on accounts with no credit yet (the dearest case: every credit is a fresh
 storage slot); the customer's unused compute comes back inside completeOrder. A repeat order
-between the same parties (payees already credited) is measured too. Gas figures are deterministic; nothing here is timed or asserted.
+between the same parties (payees already credited) is measured too. Gas figures repeat to within a
+few units of calldata gas (the signed report carries the run's timestamps, so a signature byte may
+be zero in one run and not in the next); nothing here is timed or asserted.
 """
 
 from __future__ import annotations
@@ -83,7 +85,6 @@ def main():
     create = _create(c, customer, engine, [], offer, inputs)
     accept = c.marketplace.acceptOrder(create.events["OrderCreated"]["orderId"], {"from": provider})
     complete = _complete(c, create, enclave, relayer, chain, used=DURATION // 2)
-    assert "Refunded" in complete.events, "the customer's refund should be sent, not credited"
     # A second order between the same parties before anyone withdraws: the steady state of a busy
     # market, where the owner's and provider's credit slots are already in use.
     again = _create(c, customer, engine, [], offer, inputs)

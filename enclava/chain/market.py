@@ -21,7 +21,7 @@ from enclava.chain.orders import (IntegrityReport, Order, OrderFailure, OrderInp
 from enclava.chain.types import OrderStatus, ResourceKind
 from enclava.errors import ChainError, EnclavaError
 
-__all__ = ["MarketClient", "OrderNotFound", "order_id_bytes"]
+__all__ = ["MarketClient", "OrderNotFound", "order_id_bytes", "order_logs"]
 
 
 class OrderNotFound(EnclavaError):
@@ -39,6 +39,13 @@ def order_id_bytes(order_id: str | bytes) -> bytes:
     if len(raw) != 32:
         raise OrderNotFound(f"{order_id!r} is not an order id (32 bytes expected)")
     return raw
+
+
+def order_logs(contracts: ContractSet, event: str, order_id: str | bytes, *, from_block: int, **filters) -> list:
+    """The marketplace's ``event`` logs for one order (its indexed ``orderId``) since ``from_block``;
+    ``filters`` narrow them by other indexed arguments."""
+    return getattr(contracts.marketplace.events, event).get_logs(
+        from_block=from_block, argument_filters={"orderId": order_id_bytes(order_id), **filters})
 
 
 def _hex(raw: bytes) -> str:
@@ -137,8 +144,7 @@ class MarketClient:
 
     def order(self, order_id: str | bytes) -> Order:
         raw = order_id_bytes(order_id)
-        logs = self.contracts.marketplace.events.OrderCreated.get_logs(
-            from_block=self.from_block, argument_filters={"orderId": raw})
+        logs = self._order_logs("OrderCreated", raw)
         if not logs:
             raise OrderNotFound(f"no order {_hex(raw)} on this chain")
         args = logs[-1]["args"]
@@ -189,8 +195,7 @@ class MarketClient:
 
     def failure_reason(self, order_id: str) -> int | None:
         """The reason code an order failed with (``OrderFailed``), or None if it did not fail."""
-        logs = self.contracts.marketplace.events.OrderFailed.get_logs(
-            from_block=self.from_block, argument_filters={"orderId": order_id_bytes(order_id)})
+        logs = self._order_logs("OrderFailed", order_id)
         return int(logs[-1]["args"]["reasonCode"]) if logs else None
 
     # ------------------------------------------------------------------ payouts
@@ -205,18 +210,17 @@ class MarketClient:
         """Who was paid how much for ``order_id``: credits (``Credited``, withdrawn later) plus what
         was sent straight to the customer (``Refunded``)."""
         paid: dict[str, int] = {}
-        for event, who in ((self.contracts.marketplace.events.Credited, "account"),
-                           (self.contracts.marketplace.events.Refunded, "customer")):
-            for log in event.get_logs(from_block=self.from_block,
-                                      argument_filters={"orderId": order_id_bytes(order_id)}):
+        for event, who in (("Credited", "account"), ("Refunded", "customer")):
+            for log in self._order_logs(event, order_id):
                 account = Web3.to_checksum_address(log["args"][who])
                 paid[account] = paid.get(account, 0) + int(log["args"]["amount"])
         return paid
 
     def refunded(self, order_id: str, customer: str) -> int:
         """What ``order_id`` sent straight to ``customer``'s wallet (0 if it was credited instead)."""
-        logs = self.contracts.marketplace.events.Refunded.get_logs(
-            from_block=self.from_block,
-            argument_filters={"orderId": order_id_bytes(order_id), "customer": Web3.to_checksum_address(customer)})
+        logs = self._order_logs("Refunded", order_id, customer=Web3.to_checksum_address(customer))
         return sum(int(log["args"]["amount"]) for log in logs)
+
+    def _order_logs(self, event: str, order_id: str | bytes, **filters) -> list:
+        return order_logs(self.contracts, event, order_id, from_block=self.from_block, **filters)
 

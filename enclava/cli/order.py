@@ -194,7 +194,7 @@ def cancel(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
     if refunded:
         console.print(f"{eth(refunded)} sent back to your wallet")
     else:
-        console.print(f"your wallet refused a direct transfer, so {eth(order.terms.escrow)} was credited; "
+        console.print("your wallet refused a direct transfer, so the refund was credited; "
                       f"balance now {eth(market.credit_of(account.address))}: `enclava balance withdraw` moves it")
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from web3.exceptions import Web3Exception
 
 from enclava.chain.contracts import ContractSet
-from enclava.chain.market import order_id_bytes
+from enclava.chain.market import order_id_bytes, order_logs
 from enclava.errors import ChainError
 from enclava.report.errors import OrderNotCompleted, OrderNotFound
 
@@ -46,8 +46,7 @@ def _plain(value: Any) -> Any:
 
 def _logs(contracts: ContractSet, event: str, order_id: bytes, from_block: int) -> list:
     try:
-        return getattr(contracts.marketplace.events, event).get_logs(
-            from_block=from_block, argument_filters={"orderId": order_id})
+        return order_logs(contracts, event, order_id, from_block=from_block)
     except (Web3Exception, ValueError, ConnectionError) as exc:
         raise ChainError(f"cannot read {event} events: {exc}") from exc
 
