@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, Float, ForeignKey, Integer, LargeBinary, String, Text, create_engine, event
+from sqlalchemy import Engine, Float, ForeignKey, Integer, LargeBinary, String, Text, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -184,13 +184,17 @@ def write_transaction(sessions: sessionmaker, work: Callable[[Session], T], *,
                       lock: threading.Lock | threading.RLock, attempts: int = 5) -> T:
     """Run ``work(session)`` and commit, serialized by ``lock`` in this process.
 
-    A unique-key race with another process (two writers appending the same audit ``seq``) raises
-    ``IntegrityError``; the whole transaction is then retried from scratch, up to ``attempts`` times.
-    Any other exception rolls the transaction back and propagates.
+    On SQLite the transaction takes the database's write lock before ``work`` reads anything, so
+    writers in other processes or engines wait their turn (up to ``busy_timeout``) instead of
+    reading the same audit head and racing to the same ``seq``. Elsewhere such a unique-key race
+    raises ``IntegrityError``; the whole transaction is then retried from scratch, up to
+    ``attempts`` times. Any other exception rolls the transaction back and propagates.
     """
     for attempt in range(attempts):
         with lock, sessions() as session:
             try:
+                if session.get_bind().dialect.name == "sqlite":
+                    session.execute(text("BEGIN IMMEDIATE"))
                 result = work(session)
                 session.commit()
                 return result
