@@ -32,6 +32,7 @@ from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer  # 
 from engines.tabular_trainer.trainer import train_plain  # noqa: E402
 from enclava.engine import load_manifest  # noqa: E402
 from trusted_loader.sandbox import run_engine  # noqa: E402
+from trusted_loader.scratch import Scratch  # noqa: E402
 
 
 def timed(fn) -> float:
@@ -60,11 +61,11 @@ def tabular_inputs(folder: Path, shares) -> None:
 
 
 def sandboxed(engine: str, prepare) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        prepare(Path(tmp) / "in")
+    with tempfile.TemporaryDirectory() as tmp, Scratch(Path(tmp)) as scratch:
+        prepare(scratch.path / "in")
         path = ROOT / "engines" / engine
-        return timed(lambda: run_engine(path, load_manifest(path), Path(tmp) / "in", Path(tmp) / "out",
-                                        seed=7, order_id="0xbench"))
+        return timed(lambda: run_engine(path, load_manifest(path), scratch.path / "in", scratch.path / "out",
+                                        seed=7, order_id="0xbench", scratch=scratch))
 
 
 def main() -> None:

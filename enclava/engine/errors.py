@@ -6,13 +6,15 @@ Hierarchy::
     └── EngineError                 reason_code; base of everything below
         ├── EngineManifestInvalid   engine.toml missing, unparsable or invalid        (engine_invalid)
         ├── EngineArchiveInvalid    archive refused: traversal, links, devices, size  (engine_invalid)
-        ├── OutputArchiveInvalid    an output folder or archive that cannot be packed (output_too_large / internal)
+        ├── OutputArchiveInvalid    an output folder or archive that cannot be packed (output_too_large/internal)
         ├── SandboxUnavailable      isolation could not be set up: we fail closed     (internal_error)
+        │   ├── SandboxCgroupUnavailable   no cgroup (v2 or v1) with memory, pids and CPU for the run
+        │   └── SandboxSeccompUnavailable  no seccomp filter for this machine's architecture
         └── EngineRunError          the engine ran and failed; carries ``run`` (EngineRun) when known
             ├── EngineFailed        non-zero exit; ``stderr_tail`` is bounded and redacted, never logged
-            ├── EngineTimeout       wall-clock limit reached; process group killed
-            ├── EngineCpuExceeded   RLIMIT_CPU reached
-            ├── EngineMemoryExceeded  address-space limit reached (MemoryError / failed allocation)
+            ├── EngineTimeout       wall-clock limit (manifest or the order's remaining time) reached; run killed
+            ├── EngineCpuExceeded   CPU time of the run's cgroup (all processes) or RLIMIT_CPU reached
+            ├── EngineMemoryExceeded  the run's cgroup hit its memory limit (OOM kill), or an allocation failed
             ├── EngineNetworkDenied   the engine tried to use the network
             ├── OutputMissing       a declared output file is absent
             └── OutputTooLarge      outputs exceed ``limits.output_bytes``
@@ -31,6 +33,8 @@ __all__ = [
     "EngineArchiveInvalid",
     "OutputArchiveInvalid",
     "SandboxUnavailable",
+    "SandboxCgroupUnavailable",
+    "SandboxSeccompUnavailable",
     "EngineRunError",
     "EngineFailed",
     "EngineTimeout",
@@ -75,6 +79,23 @@ class SandboxUnavailable(EngineError):
     )
 
 
+class SandboxCgroupUnavailable(SandboxUnavailable):
+    code = "sandbox_cgroup_unavailable"
+    hint = (
+        "Each engine run needs a cgroup of its own with the memory, pids and cpu controllers: give the loader "
+        "a cgroup v2 subtree with them delegated (systemd: Delegate=yes), or cgroup v1 memory, pids, cpu and "
+        "cpuacct hierarchies it may create groups in. Engines never run without these limits."
+    )
+
+
+class SandboxSeccompUnavailable(SandboxUnavailable):
+    code = "sandbox_seccomp_unavailable"
+    hint = (
+        "The engine's seccomp filter is written for x86_64 only; run the trusted loader on an x86_64 CVM. "
+        "Engines never run without the filter."
+    )
+
+
 class EngineRunError(EngineError):
     """The engine was started and did not succeed; ``run`` holds what was measured."""
 
@@ -99,19 +120,25 @@ class EngineFailed(EngineRunError):
 class EngineTimeout(EngineRunError):
     code = "engine_timeout"
     reason_code = Reason.TIMEOUT
-    hint = "The engine ran past limits.wall_seconds; raise the limit or make the engine faster."
+    hint = (
+        "The engine ran past limits.wall_seconds or past the order's remaining time; raise the limit, "
+        "give the order a longer max duration, or make the engine faster."
+    )
 
 
 class EngineCpuExceeded(EngineRunError):
     code = "engine_cpu_exceeded"
     reason_code = Reason.CPU_EXCEEDED
-    hint = "The engine used more than limits.cpu_seconds of CPU time."
+    hint = "The engine and all its child processes together used more than limits.cpu_seconds of CPU time."
 
 
 class EngineMemoryExceeded(EngineRunError):
     code = "engine_memory_exceeded"
     reason_code = Reason.MEMORY_EXCEEDED
-    hint = "The engine needed more than limits.memory_mb of address space."
+    hint = (
+        "The engine and all its child processes together needed more than limits.memory_mb of resident memory "
+        "(files it writes to /output, /tmp, /dev/shm and /scratch count too)."
+    )
 
 
 class EngineNetworkDenied(EngineRunError):

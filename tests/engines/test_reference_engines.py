@@ -14,6 +14,7 @@ from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer
 from engines.tabular_trainer.trainer import npz_bytes, train_plain
 from enclava.engine import engine_hash, load_manifest
 from trusted_loader.sandbox import run_engine
+from trusted_loader.scratch import Scratch
 
 ENGINES = Path(__file__).resolve().parents[2] / "engines"
 
@@ -32,9 +33,11 @@ def test_digits_inference_in_sandbox_equals_plain_run(tmp_path):
     engine = ENGINES / "digits_classifier"
     hash_before = engine_hash(engine)
 
-    run = run_engine(engine, load_manifest(engine), inputs, tmp_path / "out", seed=1, order_id="0x01")
+    with Scratch(tmp_path) as scratch:
+        run = run_engine(engine, load_manifest(engine), inputs, scratch.path / "out", seed=1, order_id="0x01",
+                         scratch=scratch)
+        produced = json.loads((scratch.path / "out" / "predictions.json").read_text())
 
-    produced = json.loads((tmp_path / "out" / "predictions.json").read_text())
     assert produced == predict_plain(weights, images)
     assert len(produced["predictions"]) == 100
     assert np.mean(np.array(produced["predictions"]) == labels[:100]) > 0.8
@@ -50,15 +53,17 @@ def test_tabular_training_in_sandbox_is_bitwise_equal_to_plain_run(tmp_path):
         (folder / f"{index:03d}").write_bytes(share_to_npz(share))
     engine = ENGINES / "tabular_trainer"
 
-    run_engine(engine, load_manifest(engine), tmp_path / "inputs", tmp_path / "out", seed=1234, order_id="0x02")
+    with Scratch(tmp_path) as scratch:
+        run_engine(engine, load_manifest(engine), tmp_path / "inputs", scratch.path / "out", seed=1234,
+                   order_id="0x02", scratch=scratch)
+        produced = (scratch.path / "out" / "weights.npz").read_bytes()
+        produced_metrics = json.loads((scratch.path / "out" / "metrics.json").read_text())
 
     weights, metrics = train_plain(shares, seed=1234)
-    produced = (tmp_path / "out" / "weights.npz").read_bytes()
     assert produced == npz_bytes(weights)
     with np.load(io.BytesIO(produced), allow_pickle=False) as data:
         for name, value in weights.items():
             assert data[name].dtype == value.dtype and data[name].tobytes() == value.tobytes()
-    produced_metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert produced_metrics == metrics
     assert produced_metrics["rows_per_share"] == [190, 190, 189]
     assert produced_metrics["train_accuracy"] > 0.95

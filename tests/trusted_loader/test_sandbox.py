@@ -1,4 +1,4 @@
-"""The sandbox, run for real (namespaces, mounts, rlimits) on small misbehaving engines."""
+"""The sandbox, run for real (namespaces, mounts, cgroup, seccomp, rlimits) on small misbehaving engines."""
 
 from __future__ import annotations
 
@@ -25,26 +25,38 @@ from enclava.engine import (
 )
 from tests.engines.fixture_engine import fixture_source, write_engine
 from trusted_loader.sandbox import SANDBOX_UID, run_engine
+from trusted_loader.scratch import Scratch
 
 
-def make_case(tmp_path: Path, fixture: str, *, cpu=20, memory=1024, wall=30, output=10_000, **fill):
-    """An engine folder around ``fixture``, an input folder with one private file, an output path."""
-    engine = write_engine(tmp_path / "engine", fixture_source(fixture, **fill), cpu=cpu, memory=memory, wall=wall,
-                          output=output)
-    inputs = tmp_path / "scratch" / "inputs"
-    (inputs / "data").mkdir(parents=True)
-    (inputs / "data" / "000").write_bytes(b"customer data")
-    os.chmod(inputs / "data" / "000", 0o600)
-    return engine, load_manifest(engine), inputs, tmp_path / "scratch" / "outputs"
+@pytest.fixture
+def scratch(tmp_path):
+    with Scratch(tmp_path / "scratch-root") as area:
+        yield area
+
+
+@pytest.fixture
+def make_case(tmp_path, scratch):
+    def make(fixture: str, *, cpu=20, memory=1024, wall=30, output=10_000, **fill):
+        """An engine folder around ``fixture``, an input folder with one private file, an output path
+        (the last two in the order's scratch area, as the loader lays them out)."""
+        engine = write_engine(tmp_path / "engine", fixture_source(fixture, **fill), cpu=cpu, memory=memory,
+                              wall=wall, output=output)
+        inputs = scratch.sub("inputs")
+        (inputs / "data").mkdir(parents=True)
+        (inputs / "data" / "000").write_bytes(b"customer data")
+        os.chmod(inputs / "data" / "000", 0o600)
+        return engine, load_manifest(engine), inputs, scratch.path / "outputs", scratch
+
+    return make
 
 
 def run(case, **kwargs):
-    engine, manifest, inputs, outputs = case
-    return run_engine(engine, manifest, inputs, outputs, seed=42, order_id="0xabc", **kwargs)
+    engine, manifest, inputs, outputs, scratch = case
+    return run_engine(engine, manifest, inputs, outputs, seed=42, order_id="0xabc", scratch=scratch, **kwargs)
 
 
-def test_run_succeeds_with_private_view(tmp_path):
-    case = make_case(tmp_path, "ok")
+def test_run_succeeds_with_private_view(tmp_path, make_case):
+    case = make_case("ok")
     result = run(case)
     info = json.loads((case[3] / "out.json").read_text())
     assert result.exit_code == 0 and result.outputs == {"out.json": result.output_bytes}
@@ -57,12 +69,12 @@ def test_run_succeeds_with_private_view(tmp_path):
     assert len(info["pids"]) <= 2  # a fresh PID namespace: init and the engine only
 
 
-def test_engine_cannot_see_files_outside_its_inputs(tmp_path):
-    secret = tmp_path / "scratch" / "keys" / "secret.txt"
+def test_engine_cannot_see_files_outside_its_inputs(tmp_path, make_case):
+    secret = tmp_path / "keys" / "secret.txt"
     secret.parent.mkdir(parents=True)
     secret.write_text("TOP-SECRET-KEY")
     repo = Path(__file__).resolve().parents[2]
-    case = make_case(tmp_path, "peek", SECRET_PATH=secret, SECRET_DIR=secret.parent, REPO=repo)
+    case = make_case("peek", SECRET_PATH=secret, SECRET_DIR=secret.parent, REPO=repo)
     run(case)
     seen = json.loads((case[3] / "out.json").read_text())
     assert "TOP-SECRET-KEY" not in json.dumps(seen)
@@ -75,44 +87,44 @@ def test_engine_cannot_see_files_outside_its_inputs(tmp_path):
     assert seen["/engine/planted"] == "OSError"
 
 
-def test_socket_is_reported_as_network_denied(tmp_path):
+def test_socket_is_reported_as_network_denied(tmp_path, make_case):
     with pytest.raises(EngineNetworkDenied) as caught:
-        run(make_case(tmp_path, "socket_connect"))
+        run(make_case("socket_connect"))
     assert caught.value.reason_code == Reason.NETWORK_DENIED == 7
 
 
-def test_network_namespace_blocks_connect_that_bypasses_the_hook(tmp_path):
-    case = make_case(tmp_path, "raw_connect")
+def test_network_namespace_blocks_connect_that_bypasses_the_hook(tmp_path, make_case):
+    case = make_case("raw_connect")
     run(case)
     result = json.loads((case[3] / "out.json").read_text())
     assert result["socket_fd_ok"] and result["connect"] == -1
     assert result["errno"] == 101  # ENETUNREACH: no interface is up
 
 
-def test_busy_loop_exceeds_cpu(tmp_path):
+def test_busy_loop_exceeds_cpu(tmp_path, make_case):
     with pytest.raises(EngineCpuExceeded) as caught:
-        run(make_case(tmp_path, "busy_loop", cpu=1, wall=60))
+        run(make_case("busy_loop", cpu=1, wall=60))
     assert caught.value.reason_code == Reason.CPU_EXCEEDED
     assert caught.value.run.signal == signal.SIGXCPU
 
 
-def test_sleeping_engine_times_out_and_its_children_die(tmp_path):
+def test_sleeping_engine_times_out_and_its_children_die(tmp_path, make_case):
     with pytest.raises(EngineTimeout) as caught:
-        run(make_case(tmp_path, "sleep_forever", wall=2))
+        run(make_case("sleep_forever", wall=2))
     assert caught.value.reason_code == Reason.TIMEOUT
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout
     assert leftovers == ""
 
 
-def test_huge_allocation_exceeds_memory(tmp_path):
+def test_huge_allocation_exceeds_memory(tmp_path, make_case):
     with pytest.raises(EngineMemoryExceeded) as caught:
-        run(make_case(tmp_path, "allocate", memory=512))
+        run(make_case("allocate", memory=512))
     assert caught.value.reason_code == Reason.MEMORY_EXCEEDED
 
 
-def test_nonzero_exit_fails_with_redacted_tail(tmp_path):
+def test_nonzero_exit_fails_with_redacted_tail(tmp_path, make_case):
     with pytest.raises(EngineFailed) as caught:
-        run(make_case(tmp_path, "exit_nonzero"))
+        run(make_case("exit_nonzero"))
     error = caught.value
     assert error.reason_code == Reason.ENGINE_FAILED and error.run.exit_code == 3
     assert "123456" not in error.stderr_tail and "QUJDREVG" not in error.stderr_tail
@@ -120,29 +132,31 @@ def test_nonzero_exit_fails_with_redacted_tail(tmp_path):
     assert error.stderr_tail not in str(error)
 
 
-def test_missing_output_is_reported(tmp_path):
+def test_missing_output_is_reported(tmp_path, make_case):
     with pytest.raises(OutputMissing) as caught:
-        run(make_case(tmp_path, "no_output"))
+        run(make_case("no_output"))
     assert caught.value.reason_code == Reason.OUTPUT_MISSING
 
 
 @pytest.mark.parametrize("fixture", ["big_output", "many_outputs"])
-def test_oversize_output_is_refused(tmp_path, fixture):
+def test_oversize_output_is_refused(tmp_path, make_case, fixture):
     with pytest.raises(OutputTooLarge) as caught:
-        run(make_case(tmp_path, fixture, output=10_000))
+        run(make_case(fixture, output=10_000))
     assert caught.value.reason_code == Reason.OUTPUT_TOO_LARGE
 
 
-def test_sandbox_fails_closed_without_namespace_privilege(tmp_path):
+def test_sandbox_fails_closed_without_namespace_privilege(tmp_path, make_case):
     """Without CAP_SYS_ADMIN no namespace can be made: the engine must not run at all."""
-    case = make_case(tmp_path, "ok")
+    case = make_case("ok")
     script = (
         "import sys; from pathlib import Path\n"
         "from enclava.engine import load_manifest, SandboxUnavailable\n"
         "from trusted_loader.sandbox import run_engine\n"
+        "from trusted_loader.scratch import Scratch\n"
         "e, i, o = map(Path, sys.argv[1:4])\n"
         "try:\n"
-        "    run_engine(e, load_manifest(e), i, o, seed=1, order_id='0x1')\n"
+        "    with Scratch(o.parent.parent) as s:\n"
+        "        run_engine(e, load_manifest(e), i, s.path / 'outputs', seed=1, order_id='0x1', scratch=s)\n"
         "except SandboxUnavailable as exc:\n"
         "    print('UNAVAILABLE', exc.reason_code)\n"
     )
@@ -153,3 +167,55 @@ def test_sandbox_fails_closed_without_namespace_privilege(tmp_path):
     )
     assert result.stdout.strip() == f"UNAVAILABLE {int(Reason.INTERNAL_ERROR)}", result.stderr
     assert not (case[3] / "out.json").exists()
+
+
+def _sandbox_mounts(scratch) -> list[str]:
+    with open("/proc/self/mountinfo") as handle:
+        points = [line.split()[4] for line in handle]
+    return [p for p in points if p.startswith(str(scratch.path) + "/.sandbox-")]
+
+
+def test_failed_isolation_step_in_the_engine_process_is_sandbox_unavailable(tmp_path, make_case, monkeypatch):
+    """A step that fails after the fork (here: the kernel refuses the seccomp program) must read as a
+    setup failure, never as the engine's own exit code."""
+    from trusted_loader.sandbox import runner
+
+    monkeypatch.setattr(runner, "build_filter", lambda: bytes(8))  # one `ld #0`, no return: EINVAL
+    case = make_case("ok")
+    with pytest.raises(SandboxUnavailable) as caught:
+        run(case)
+    assert "seccomp" in str(caught.value) and not isinstance(caught.value, EngineFailed)
+    assert not (case[3] / "out.json").exists()
+    assert _sandbox_mounts(case[4]) == []
+
+
+def test_sandbox_fails_closed_on_an_architecture_without_a_filter(tmp_path, make_case, monkeypatch):
+    from enclava.engine.errors import SandboxSeccompUnavailable
+    from trusted_loader.sandbox import seccomp
+
+    monkeypatch.setattr(seccomp.platform, "machine", lambda: "aarch64")
+    case = make_case("ok")
+    with pytest.raises(SandboxSeccompUnavailable):
+        run(case)
+    assert not (case[3] / "out.json").exists()
+
+
+def test_sandbox_fails_closed_without_a_cgroup(tmp_path, make_case, monkeypatch):
+    from enclava.engine.errors import SandboxCgroupUnavailable
+    from trusted_loader.sandbox import runner
+
+    def no_cgroup(limits):
+        raise SandboxCgroupUnavailable("no cgroup for the engine run (test)")
+
+    monkeypatch.setattr(runner, "create_run_cgroup", no_cgroup)
+    case = make_case("ok")
+    with pytest.raises(SandboxCgroupUnavailable):
+        run(case)
+    assert not (case[3] / "out.json").exists()
+    assert _sandbox_mounts(case[4]) == []
+
+
+def test_output_folder_outside_the_scratch_is_refused(tmp_path, make_case):
+    engine, manifest, inputs, _, scratch = make_case("ok")
+    with pytest.raises(SandboxUnavailable, match="inside the order's entered scratch"):
+        run_engine(engine, manifest, inputs, tmp_path / "elsewhere", seed=1, order_id="0x1", scratch=scratch)

@@ -3,7 +3,8 @@
 It installs an audit hook that turns any attempt to use the network (an internet socket, a name
 lookup, connect/bind/send) into a marker on fd 3 and an immediate exit, so that the loader can report
 "network denied" precisely. The hook is a diagnostic, not the barrier: the empty network namespace
-is what actually denies the network. It also marks allocation failures under the address-space limit.
+is what actually denies the network. It also marks allocation failures (``MemoryError``, a failed torch
+allocation); the run's cgroup, which OOM-kills past ``memory_mb``, is what actually limits memory.
 Then it runs the entrypoint (``sys.argv[1]``) as ``__main__`` with the engine folder on ``sys.path``.
 """
 

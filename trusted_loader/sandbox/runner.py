@@ -1,13 +1,23 @@
 """``run_engine``: run one engine in the sandbox and turn what happened into a result or a typed error.
 
 What is enforced (Linux, as root; anything that cannot be set up fails closed with
-``SandboxUnavailable``): fresh network namespace with only a down loopback; fresh mount, PID, IPC and
-UTS namespaces; a new root holding only system libraries, the interpreter, ``/engine`` (read-only),
-``/input`` (read-only), ``/output`` (writable) and private tmpfs ``/scratch`` (cwd), ``/tmp``,
-``/dev/shm``; uid/gid 65534 without capabilities and with ``no_new_privs``; RLIMIT_CPU, RLIMIT_AS
-(``memory_mb`` counts address space, which torch alone reserves ~3 GiB of), RLIMIT_FSIZE, RLIMIT_NPROC;
-a wall-clock limit after which the whole process group (and with it the PID namespace) is killed;
-an environment of ``ENCLAVA_*`` plus ``PATH``/``HOME``/``TMPDIR``/``LANG`` only.
+``SandboxUnavailable`` or one of its subclasses): fresh network namespace with only a down loopback;
+fresh mount, PID, IPC and UTS namespaces; a fresh user namespace per run in which only uid/gid 65534
+exists, and a fresh session keyring (so keyrings and anything else the uid owns die with the run); a
+new root holding only system libraries, the interpreter, ``/engine`` (read-only), ``/input``
+(read-only), ``/output`` (writable) and private size-capped tmpfs ``/scratch`` (cwd), ``/tmp``,
+``/dev/shm``; uid/gid 65534 without any capability (bounding and ambient sets empty, securebits
+locked) and with ``no_new_privs``; a seccomp filter (``seccomp.py``: keyrings, ptrace, BPF, perf,
+mounts, namespaces, modules, kexec, swap ... fail with EPERM; another architecture is killed, x32
+refused); a cgroup per run (``cgroup.py``) that every process the engine starts is born in: resident
+memory ``memory_mb`` with no swap (an OOM kill is ``EngineMemoryExceeded``; address space is not
+limited), 512 processes, a CPU quota, and the group's total CPU time, past ``cpu_seconds`` of which
+the run is killed (``EngineCpuExceeded``; RLIMIT_CPU also stops a single process); RLIMIT_FSIZE
+(``output_bytes``), 1024 open files, no core; ``/output`` and the captured stdout/stderr on tmpfs
+mounts of their own, size-capped, inside the order's scratch area (never the host's disk, nor the
+host's ``/tmp`` or ``/dev/shm`` file systems), handled by root without following links; a wall-clock
+limit, the smaller of the manifest's and the order's remaining time, after which the whole run is
+killed; an environment of ``ENCLAVA_*`` plus ``PATH``/``HOME``/``TMPDIR``/``LANG`` only.
 """
 
 from __future__ import annotations
@@ -15,13 +25,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from enclava.engine.errors import (
     EngineCpuExceeded,
@@ -35,8 +46,12 @@ from enclava.engine.errors import (
 )
 from enclava.engine.manifest import EngineManifest, Limits
 from enclava.logs import get_logger
+from trusted_loader.sandbox.cgroup import CgroupLimits, RunCgroup, create_run_cgroup
+from trusted_loader.sandbox.files import scan_outputs, share_inputs
+from trusted_loader.sandbox.seccomp import build_filter
+from trusted_loader.scratch import Scratch
 
-__all__ = ["EngineRun", "run_engine", "SANDBOX_UID", "INPUT_DIR", "OUTPUT_DIR", "ENGINE_DIR"]
+__all__ = ["ENGINE_DIR", "INPUT_DIR", "OUTPUT_DIR", "SANDBOX_UID", "EngineRun", "run_engine"]
 
 SANDBOX_UID = 65534
 ENGINE_DIR, INPUT_DIR, OUTPUT_DIR = "/engine", "/input", "/output"
@@ -44,14 +59,23 @@ _HERE = Path(__file__).resolve().parent
 _SYSTEM_PATHS = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"]
 _ETC_FILES = ["/etc/ld.so.cache"]
 _TMP_BYTES = 64 * 1024 * 1024
+_OUTPUT_SLACK_BYTES = 4 * 1024 * 1024  # room to see that outputs went over, counted in 4 KiB pages
+_LOG_BYTES = 32 * 1024 * 1024  # stdout and stderr together
+_MAX_PROCESSES = 512
+_POLL_S = 0.05
+_CPU_GRACE_S = 0.25  # lets RLIMIT_CPU (SIGXCPU) speak first for a single process
 _KILL_GRACE_S = 5.0
 _TAIL_LINES, _TAIL_LINE_CHARS = 20, 200
+_CGROUP_READ_ERRORS = (OSError, ValueError, IndexError, KeyError)
 _log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
 class EngineRun:
-    """What one sandboxed run did. No content of inputs or outputs, only sizes and resources."""
+    """What one sandboxed run did. No content of inputs or outputs, only sizes and resources.
+
+    ``cpu_seconds`` is the run cgroup's total (all processes); ``peak_rss_bytes`` the engine process's
+    own peak; ``memory_peak_bytes`` the cgroup's peak charge (every process, plus tmpfs and caches)."""
 
     exit_code: int | None
     signal: int | None
@@ -60,6 +84,18 @@ class EngineRun:
     peak_rss_bytes: int | None
     output_bytes: int
     outputs: dict[str, int] = field(default_factory=dict)  # relative path -> size
+    memory_peak_bytes: int | None = None
+
+
+@dataclass
+class _Watch:
+    """What the loader saw while it waited: which limit, if any, it enforced by killing the run."""
+
+    timed_out: bool = False
+    cpu_killed: bool = False
+    cpu_seconds: float = 0.0
+    oom_killed: bool = False
+    memory_peak_bytes: int | None = None
 
 
 def _python_paths() -> list[str]:
@@ -76,34 +112,9 @@ def _python_paths() -> list[str]:
     return chosen
 
 
-def _prepare_dirs(input_dir: Path, output_dir: Path) -> None:
-    """Let the sandbox user read the inputs (by group) and own the empty output folder."""
-    for root, dirs, files in os.walk(input_dir):
-        for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
-            info = os.lstat(name)
-            os.lchown(name, -1, SANDBOX_UID)
-            if not os.path.islink(name):
-                extra = 0o050 if os.path.isdir(name) else 0o040
-                os.chmod(name, (info.st_mode & 0o700) | extra)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    if any(output_dir.iterdir()):
-        raise SandboxUnavailable(f"output folder {output_dir} must be empty")
-    os.chown(output_dir, SANDBOX_UID, SANDBOX_UID)
-    os.chmod(output_dir, 0o700)
-
-
-def _scan_outputs(output_dir: Path) -> tuple[dict[str, int], list[str]]:
-    sizes: dict[str, int] = {}
-    odd: list[str] = []
-    for root, dirs, files in os.walk(output_dir):
-        for name in dirs + files:
-            full = Path(root) / name
-            rel = full.relative_to(output_dir).as_posix()
-            if full.is_symlink() or not (full.is_file() or full.is_dir()):
-                odd.append(rel)
-            elif full.is_file():
-                sizes[rel] = full.stat().st_size
-    return sizes, odd
+def _cpu_quota_cores() -> float:
+    """All CPUs the loader may use but one (at least one): the loader keeps a core to enforce limits."""
+    return float(max(1, len(os.sched_getaffinity(0)) - 1))
 
 
 _NUMBER = re.compile(r"[-+]?\d[\d.eE+-]{2,}")
@@ -120,6 +131,10 @@ def _stderr_tail(path: Path) -> str:
     return "\n".join(masked)
 
 
+def _effective_wall(limits: Limits, wall_limit_s: float | None) -> float:
+    return float(limits.wall_seconds) if wall_limit_s is None else min(float(limits.wall_seconds), wall_limit_s)
+
+
 def run_engine(
     engine_dir: str | Path,
     manifest: EngineManifest,
@@ -128,24 +143,59 @@ def run_engine(
     *,
     seed: int,
     order_id: str,
+    scratch: Scratch,
     limits: Limits | None = None,
-    scratch: str | Path | None = None,
+    wall_limit_s: float | None = None,
 ) -> EngineRun:
     """Run ``manifest``'s entrypoint in the sandbox; raise a typed ``EngineRunError`` on failure.
 
-    ``scratch`` is where the run's private bookkeeping (mount point, status, stderr) goes; it should
-    be the loader's private tmpfs. Nothing of it is visible to the engine.
+    ``scratch`` is the order's entered scratch area; ``output_dir`` must be an empty folder inside it.
+    A size-capped tmpfs is mounted on ``output_dir`` (it stays, with the outputs, until the scratch is
+    released) and another one holds the run's stdout and stderr (wiped and unmounted before this
+    returns). ``wall_limit_s`` is the order's remaining time: the run is killed at the smaller of it
+    and ``limits.wall_seconds``; zero or less fails at once with ``EngineTimeout``.
     """
     limits = limits or manifest.limits
+    wall = _effective_wall(limits, wall_limit_s)
+    if wall <= 0:
+        raise EngineTimeout("the order has no time left to run the engine")
     engine_dir, input_dir, output_dir = (Path(p).resolve() for p in (engine_dir, input_dir, output_dir))
-    _prepare_dirs(input_dir, output_dir)
-    run_dir = Path(tempfile.mkdtemp(prefix="enclava-sandbox-", dir=scratch))
+    if scratch.path is None or not scratch.contains(output_dir):
+        raise SandboxUnavailable("the output folder must be inside the order's entered scratch area")
+    program = build_filter()
+    try:
+        share_inputs(input_dir, SANDBOX_UID)
+        scratch.mount_tmpfs(output_dir, size_bytes=limits.output_bytes + _OUTPUT_SLACK_BYTES, uid=SANDBOX_UID,
+                            gid=SANDBOX_UID, mode=0o700)
+        run_dir = scratch.mount_tmpfs(scratch.path / f".sandbox-{secrets.token_hex(6)}", size_bytes=_LOG_BYTES,
+                                      max_inodes=64)
+    except OSError as exc:
+        raise SandboxUnavailable(f"cannot prepare the run's folders: {exc}") from exc
+    try:
+        group = create_run_cgroup(CgroupLimits(memory_bytes=limits.memory_mb * 1024 * 1024,
+                                               max_pids=_MAX_PROCESSES, cpu_quota_cores=_cpu_quota_cores()))
+        try:
+            status, watch, wall_used = _launch(engine_dir, manifest, input_dir, output_dir, run_dir, seed,
+                                               order_id, limits, wall, group, program)
+        finally:
+            group.close()
+        run, odd = _result(status, watch, wall_used, output_dir)
+        _classify(run, status, watch, limits, wall, manifest, odd, run_dir)
+    finally:
+        scratch.release(run_dir)
+    _log.info("engine run finished", extra={"engine": manifest.name, "wall_s": round(run.wall_seconds, 3),
+                                            "cpu_s": round(run.cpu_seconds, 3), "output_bytes": run.output_bytes})
+    return run
+
+
+def _config(engine_dir: Path, manifest: EngineManifest, input_dir: Path, output_dir: Path, run_dir: Path,
+            seed: int, order_id: str, limits: Limits, group: RunCgroup, program: bytes,
+            status_fd: int) -> dict[str, Any]:
     (run_dir / "root").mkdir()
-    status_path = run_dir / "status.json"
     entry = f"{ENGINE_DIR}/{manifest.engine.entrypoint}"
-    config = {
+    return {
         "root": str(run_dir / "root"),
-        "status_path": str(status_path),
+        "status_fd": status_fd,
         "uid": SANDBOX_UID,
         "system_paths": _SYSTEM_PATHS,
         "python_paths": _python_paths(),
@@ -154,12 +204,9 @@ def run_engine(
         "input_dir": str(input_dir),
         "output_dir": str(output_dir),
         "tmp_bytes": _TMP_BYTES,
-        "max_processes": 512,
-        "limits": {
-            "cpu_seconds": limits.cpu_seconds,
-            "memory_bytes": limits.memory_mb * 1024 * 1024,
-            "output_bytes": limits.output_bytes,
-        },
+        "cgroup_procs": group.procs_files,
+        "seccomp_filter": program.hex(),
+        "limits": {"cpu_seconds": limits.cpu_seconds, "output_bytes": limits.output_bytes},
         "python": sys.executable,
         "argv": [sys.executable, "-E", "-s", "-B", "-c", (_HERE / "_bootstrap.py").read_text(), entry],
         "env": {
@@ -174,63 +221,123 @@ def run_engine(
             "OMP_NUM_THREADS": "1",
         },
     }
-    launcher = [sys.executable, "-S", "-E", "-B", str(_HERE / "_isolate.py"), json.dumps(config)]
-    started = time.perf_counter()
-    timed_out = False
-    with open(run_dir / "stdout", "wb") as out, open(run_dir / "stderr", "wb") as err:
-        try:
-            proc = subprocess.Popen(
-                launcher, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                env={}, close_fds=True, start_new_session=True, cwd=str(run_dir),
-            )
-        except OSError as exc:
-            raise SandboxUnavailable(f"cannot start the sandbox launcher: {exc}") from exc
-        try:
-            proc.wait(timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=_KILL_GRACE_S)
-    wall = time.perf_counter() - started
+
+
+def _launch(engine_dir: Path, manifest: EngineManifest, input_dir: Path, output_dir: Path, run_dir: Path,
+            seed: int, order_id: str, limits: Limits, wall: float, group: RunCgroup,
+            program: bytes) -> tuple[dict[str, Any], _Watch, float]:
+    """Start the launcher with stdout/stderr on the run's tmpfs, watch it, and read its status."""
+    status_r, status_w = os.pipe()
     try:
-        status = json.loads(status_path.read_text()) if status_path.exists() else {}
+        config = _config(engine_dir, manifest, input_dir, output_dir, run_dir, seed, order_id, limits, group,
+                         program, status_w)
+        launcher = [sys.executable, "-S", "-E", "-B", str(_HERE / "_isolate.py"), json.dumps(config)]
+        started = time.perf_counter()
+        with open(run_dir / "stdout", "wb") as out, open(run_dir / "stderr", "wb") as err:
+            try:
+                proc = subprocess.Popen(
+                    launcher, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env={}, close_fds=True,
+                    pass_fds=(status_w,), start_new_session=True, cwd=str(run_dir),
+                )
+            except OSError as exc:
+                raise SandboxUnavailable(f"cannot start the sandbox launcher: {exc}") from exc
+            os.close(status_w)
+            status_w = -1
+            watch = _watch(proc, group, started + wall, limits)
+        wall_used = time.perf_counter() - started
+        try:
+            watch.cpu_seconds = group.cpu_seconds()
+            watch.oom_killed = group.oom_killed()
+            watch.memory_peak_bytes = group.memory_peak_bytes()
+        except _CGROUP_READ_ERRORS as exc:
+            raise SandboxUnavailable(f"cannot read the run cgroup's accounting: {exc}") from exc
+        return _read_status(status_r), watch, wall_used
+    finally:
+        os.close(status_r)
+        if status_w >= 0:
+            os.close(status_w)
+
+
+def _kill(proc: subprocess.Popen, group: RunCgroup) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # launcher and init: the PID namespace dies with init
+    except ProcessLookupError:
+        pass
+    group.kill()
+    proc.wait(timeout=_KILL_GRACE_S)
+
+
+def _watch(proc: subprocess.Popen, group: RunCgroup, deadline: float, limits: Limits) -> _Watch:
+    """Wait for the launcher; kill the whole run at the deadline or past the group's CPU limit."""
+    watch = _Watch()
+    while True:
+        try:
+            proc.wait(timeout=_POLL_S)
+            return watch
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            over_cpu = group.cpu_seconds() > limits.cpu_seconds + _CPU_GRACE_S
+        except _CGROUP_READ_ERRORS as exc:  # fail closed: a run we cannot measure does not go on
+            _kill(proc, group)
+            raise SandboxUnavailable(f"cannot read the run cgroup's CPU time: {exc}") from exc
+        if time.perf_counter() >= deadline:
+            watch.timed_out = True
+        elif over_cpu:
+            watch.cpu_killed = True
+        else:
+            continue
+        _kill(proc, group)
+        return watch
+
+
+def _read_status(fd: int) -> dict[str, Any]:
+    os.set_blocking(fd, False)
+    data = b""
+    try:
+        while chunk := os.read(fd, 65536):
+            data += chunk
+    except BlockingIOError:
+        pass
+    try:
+        status = json.loads(data) if data else {}
     except ValueError:
         status = {}
-    sizes, odd = _scan_outputs(output_dir)
+    return status if isinstance(status, dict) else {}
+
+
+def _result(status: dict[str, Any], watch: _Watch, wall: float, output_dir: Path) -> tuple[EngineRun, list[str]]:
+    sizes, odd = scan_outputs(output_dir)
     max_rss = status.get("max_rss_kb")
-    run = EngineRun(
+    return EngineRun(
         exit_code=status.get("exit_code"),
         signal=status.get("signal"),
         wall_seconds=wall,
-        cpu_seconds=float(status.get("cpu_seconds") or 0.0),
+        cpu_seconds=max(watch.cpu_seconds, float(status.get("cpu_seconds") or 0.0)),
         peak_rss_bytes=int(max_rss) * 1024 if max_rss is not None else None,
         output_bytes=sum(sizes.values()),
         outputs=sizes,
-    )
-    try:
-        _classify(run, status, timed_out, limits, manifest, odd, run_dir)
-    finally:
-        _cleanup(run_dir)
-    _log.info("engine run finished", extra={"engine": manifest.name, "wall_s": round(wall, 3),
-                                            "cpu_s": round(run.cpu_seconds, 3), "output_bytes": run.output_bytes})
-    return run
+        memory_peak_bytes=watch.memory_peak_bytes,
+    ), odd
 
 
-def _classify(run: EngineRun, status: dict, timed_out: bool, limits: Limits, manifest: EngineManifest,
-              odd: list[str], run_dir: Path) -> None:
+def _classify(run: EngineRun, status: dict[str, Any], watch: _Watch, limits: Limits, wall: float,
+              manifest: EngineManifest, odd: list[str], run_dir: Path) -> None:
     """Raise the one error that best explains a failed run; return quietly on success."""
     marker = status.get("marker") or ""
-    if timed_out:
-        raise EngineTimeout(f"engine ran past {limits.wall_seconds} s of wall-clock time", run=run)
-    if "setup_error" in status or not status:
+    if watch.timed_out:
+        whose = "the order's remaining time" if wall < limits.wall_seconds else "limits.wall_seconds"
+        raise EngineTimeout(f"engine ran past {wall:g} s of wall-clock time ({whose})", run=run)
+    if "setup_error" in status or (not status and not watch.cpu_killed):
         detail = status.get("detail", "the launcher exited without a status")
         raise SandboxUnavailable(f"sandbox isolation could not be set up ({status.get('setup_error')}): {detail}")
     if "network:" in marker:
         raise EngineNetworkDenied("engine tried to use the network", run=run)
-    if run.signal == signal.SIGXCPU or (run.signal == signal.SIGKILL and run.cpu_seconds >= limits.cpu_seconds):
-        raise EngineCpuExceeded(f"engine used more than {limits.cpu_seconds} s of CPU time", run=run)
-    if "memory:" in marker:
-        raise EngineMemoryExceeded(f"engine needed more than {limits.memory_mb} MiB", run=run)
+    if watch.cpu_killed or run.signal == signal.SIGXCPU or run.cpu_seconds > limits.cpu_seconds:
+        raise EngineCpuExceeded(f"engine and its children used more than {limits.cpu_seconds} s of CPU time",
+                                run=run)
+    if watch.oom_killed or "memory:" in marker:
+        raise EngineMemoryExceeded(f"engine and its children needed more than {limits.memory_mb} MiB", run=run)
     if run.output_bytes > limits.output_bytes:
         raise OutputTooLarge(f"outputs are {run.output_bytes} bytes, over {limits.output_bytes}", run=run)
     if run.exit_code != 0:
@@ -241,13 +348,3 @@ def _classify(run: EngineRun, status: dict, timed_out: bool, limits: Limits, man
     missing = [o.file for o in manifest.outputs if o.file not in run.outputs]
     if missing:
         raise OutputMissing(f"declared outputs missing: {', '.join(missing)}", run=run)
-
-
-def _cleanup(run_dir: Path) -> None:
-    for name in ("stdout", "stderr", "status.json"):
-        (run_dir / name).unlink(missing_ok=True)
-    for sub in ("root", ""):
-        try:
-            (run_dir / sub).rmdir()
-        except OSError:
-            pass
