@@ -54,8 +54,9 @@ def main():
     # --- governance and attestation
     record("AttestationRegistry.addCaSigner", c.attestation.addCaSigner(ca.address, {"from": gov}))
     record("AttestationRegistry.allowMeasurement", c.attestation.allowMeasurement(SIMULATED, MEASUREMENT, {"from": gov}))
-    cert = {"enclave": enclave.address, "teeType": SIMULATED, "measurement": MEASUREMENT, "provider": provider.address, "expiresAt": chain.time() + 86400}
-    record("AttestationRegistry.registerEnclave", c.attestation.registerEnclave(tuple(cert.values()), _sign(ca, "EnclaveCertificate", c.attestation, cert), {"from": relayer}))
+    cert = {"enclave": enclave.address, "teeType": SIMULATED, "measurement": MEASUREMENT, "provider": provider.address, "expiresAt": chain.time() + 86400, "nonce": keccak(text="bench-ca-nonce")}
+    consent = {"enclave": enclave.address, "provider": provider.address, "nonce": cert["nonce"]}
+    record("AttestationRegistry.registerEnclave", c.attestation.registerEnclave(tuple(cert.values()), _sign(ca, "EnclaveCertificate", c.attestation, cert), _sign(_wallet(provider), "EnclaveConsent", c.attestation, consent), {"from": relayer}))
 
     # --- providers and offers
     record("ProviderRegistry.register", c.providers.register({"from": provider, "value": 10**18}))
@@ -197,8 +198,12 @@ def _terms(create_tx):
 
 
 def _complete(c, create_tx, enclave, relayer, chain, used):
+    """Completes the order with a run of `used` seconds from its acceptance (time is moved on first)."""
     terms = _terms(create_tx)
-    now = chain.time()
+    order_id = create_tx.events["OrderCreated"]["orderId"]
+    started = c.marketplace.orderState(order_id)["acceptedAt"]
+    chain.sleep(used)
+    chain.mine()
     report = {
         "orderId": bytes(create_tx.events["OrderCreated"]["orderId"]),
         "engineHash": bytes(terms[7]),
@@ -208,21 +213,35 @@ def _complete(c, create_tx, enclave, relayer, chain, used):
         "teeType": SIMULATED,
         "measurement": MEASUREMENT,
         "enclave": enclave.address,
-        "startedAt": now - used,
-        "finishedAt": now,
+        "startedAt": started,
+        "finishedAt": started + used,
     }
     signature = _sign(enclave, "IntegrityReport", c.marketplace, report)
     return c.marketplace.completeOrder(terms, tuple(report.values()), signature, {"from": relayer})
 
 
 _TYPES = {
-    "EnclaveCertificate": ("Enclava AttestationRegistry", [("enclave", "address"), ("teeType", "uint8"), ("measurement", "bytes32"), ("provider", "address"), ("expiresAt", "uint64")]),
+    "EnclaveCertificate": ("Enclava AttestationRegistry", [("enclave", "address"), ("teeType", "uint8"), ("measurement", "bytes32"), ("provider", "address"), ("expiresAt", "uint64"), ("nonce", "bytes32")]),
+    "EnclaveConsent": ("Enclava AttestationRegistry", [("enclave", "address"), ("provider", "address"), ("nonce", "bytes32")]),
     "ListResource": ("Enclava OfferRegistry", [("owner", "address"), ("kind", "uint8"), ("cid", "string"), ("contentHash", "bytes32"), ("price", "uint96"), ("metadataCid", "string"), ("nonce", "uint256"), ("deadline", "uint256")]),
     "UpdateResource": ("Enclava OfferRegistry", [("resourceId", "uint256"), ("cid", "string"), ("contentHash", "bytes32"), ("price", "uint96"), ("metadataCid", "string"), ("active", "bool"), ("nonce", "uint256"), ("deadline", "uint256")]),
     "RetireResource": ("Enclava OfferRegistry", [("resourceId", "uint256"), ("nonce", "uint256"), ("deadline", "uint256")]),
     "IntegrityReport": ("Enclava Marketplace", [("orderId", "bytes32"), ("engineHash", "bytes32"), ("inputsHash", "bytes32"), ("outputHash", "bytes32"), ("outputCid", "string"), ("teeType", "uint8"), ("measurement", "bytes32"), ("enclave", "address"), ("startedAt", "uint64"), ("finishedAt", "uint64")]),
     "OrderFailure": ("Enclava Marketplace", [("orderId", "bytes32"), ("enclave", "address"), ("reasonCode", "uint32")]),
 }
+
+
+def _wallet(account):
+    """The eth-account signer of one of brownie's anvil accounts (anvil's default mnemonic)."""
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    mnemonic = "test test test test test test test test test test test junk"
+    for i in range(20):
+        wallet = Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}")
+        if wallet.address == account.address:
+            return wallet
+    raise LookupError(f"{account.address} is not one of anvil's default accounts")
 
 
 def _sign(signer, primary, contract, message) -> bytes:

@@ -1,7 +1,9 @@
 """Enclave registration and revocation on chain.
 
-``registerEnclave`` needs the CA signer's EIP-712 signature, which the CA also
-returns to the enclave so anyone could submit it; the CA submits it itself and pays the gas.
+``registerEnclave`` needs the CA signer's EIP-712 ``EnclaveCertificate`` signature, which the CA also
+returns to the enclave so anyone could submit it, and the provider's own EIP-712 ``EnclaveConsent``
+(:mod:`enclava.chain.consent`) for the same enclave and CA nonce, which the registry checks again
+and accepts once; the CA submits both itself and pays the gas.
 ``revokeEnclave`` may be sent by governance or by the (active) CA signer that certified the enclave;
 the CA sends it when an admin revokes an enclave, so the marketplace refuses its reports too.
 """
@@ -16,6 +18,7 @@ from web3 import Web3
 
 from certification_authority.errors import RegistrationFailed
 from enclava.chain import ChainClient
+from enclava.chain.consent import registry_domain
 from enclava.chain.contracts import ContractSet
 from enclava.errors import ChainError
 
@@ -29,6 +32,7 @@ class EnclaveRegistration:
     measurement: bytes  # 32-byte digest
     provider: str
     expires_at: int
+    nonce: bytes  # the CA challenge the evidence bound; the provider's consent names it too
 
 
 def certificate_typed_data(reg: EnclaveRegistration, *, chain_id: int, registry: str) -> dict:
@@ -42,15 +46,14 @@ def certificate_typed_data(reg: EnclaveRegistration, *, chain_id: int, registry:
             "EnclaveCertificate": [
                 {"name": "enclave", "type": "address"}, {"name": "teeType", "type": "uint8"},
                 {"name": "measurement", "type": "bytes32"}, {"name": "provider", "type": "address"},
-                {"name": "expiresAt", "type": "uint64"},
+                {"name": "expiresAt", "type": "uint64"}, {"name": "nonce", "type": "bytes32"},
             ],
         },
         "primaryType": "EnclaveCertificate",
-        "domain": {"name": "Enclava AttestationRegistry", "version": "1", "chainId": chain_id,
-                   "verifyingContract": Web3.to_checksum_address(registry)},
+        "domain": registry_domain(chain_id=chain_id, registry=registry),
         "message": {"enclave": Web3.to_checksum_address(reg.enclave), "teeType": reg.tee_type,
                     "measurement": reg.measurement, "provider": Web3.to_checksum_address(reg.provider),
-                    "expiresAt": reg.expires_at},
+                    "expiresAt": reg.expires_at, "nonce": reg.nonce},
     }
 
 
@@ -65,7 +68,8 @@ class OnChainRevocation:
 
 
 class EnclaveRegistrar:
-    """Signs ``EnclaveCertificate`` messages with the CA signer and submits them."""
+    """Signs ``EnclaveCertificate`` messages with the CA signer and submits them with the provider's
+    consent. Its chain id and registry address are the EIP-712 domain consents are checked under."""
 
     def __init__(self, chain: ChainClient, contracts: ContractSet, signer: LocalAccount) -> None:
         self._chain = chain
@@ -73,15 +77,26 @@ class EnclaveRegistrar:
         self._signer = signer
         self._chain_id = chain.chain_id()
 
+    @property
+    def chain_id(self) -> int:
+        return self._chain_id
+
+    @property
+    def registry_address(self) -> str:
+        return str(self._registry.address)
+
     def sign(self, reg: EnclaveRegistration) -> bytes:
         typed = certificate_typed_data(reg, chain_id=self._chain_id, registry=self._registry.address)
         return bytes(self._signer.sign_message(encode_typed_data(full_message=typed)).signature)
 
-    def submit(self, reg: EnclaveRegistration, signature: bytes) -> str:
+    def submit(self, reg: EnclaveRegistration, signature: bytes, provider_signature: str | bytes) -> str:
+        """``registerEnclave(cert, signature, provider_signature)``; the consent as checked by the CA."""
         cert = (Web3.to_checksum_address(reg.enclave), reg.tee_type, reg.measurement,
-                Web3.to_checksum_address(reg.provider), reg.expires_at)
+                Web3.to_checksum_address(reg.provider), reg.expires_at, reg.nonce)
+        consent = (bytes.fromhex(provider_signature.removeprefix("0x")) if isinstance(provider_signature, str)
+                   else bytes(provider_signature))
         try:
-            tx = self._registry.functions.registerEnclave(cert, signature).build_transaction(
+            tx = self._registry.functions.registerEnclave(cert, signature, consent).build_transaction(
                 {"from": self._signer.address, "gas": 300_000})
             tx.pop("nonce", None)
             return self._chain.send(self._signer, tx).tx_hash

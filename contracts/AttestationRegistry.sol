@@ -17,14 +17,17 @@ import {IAttestationRegistry} from "./interfaces/IAttestationRegistry.sol";
  */
 contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
     bytes32 private constant _CERTIFICATE_TYPEHASH = keccak256(
-        "EnclaveCertificate(address enclave,uint8 teeType,bytes32 measurement,address provider,uint64 expiresAt)"
+        "EnclaveCertificate(address enclave,uint8 teeType,bytes32 measurement,address provider,uint64 expiresAt,bytes32 nonce)"
     );
+    bytes32 private constant _CONSENT_TYPEHASH =
+        keccak256("EnclaveConsent(address enclave,address provider,bytes32 nonce)");
 
     bool private immutable _allowSimulated;
 
     mapping(address ca => CaStatus) private _caStatus;
     mapping(TeeType teeType => mapping(bytes32 measurement => bool)) private _allowed;
     mapping(address enclave => Enclave) private _enclaves;
+    mapping(bytes32 consentDigest => bool) private _consentUsed;
 
     /**
      * @param governance the owner that manages CAs and measurements.
@@ -83,7 +86,11 @@ contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
     // -------------------------------------------------------------------------- enclaves
 
     /// @inheritdoc IAttestationRegistry
-    function registerEnclave(EnclaveCertificate calldata cert, bytes calldata signature) external {
+    function registerEnclave(
+        EnclaveCertificate calldata cert,
+        bytes calldata signature,
+        bytes calldata providerSignature
+    ) external {
         if (cert.enclave == address(0) || cert.provider == address(0)) revert AttestationZeroAddress();
         _requireTeeType(cert.teeType);
         // solhint-disable-next-line not-rely-on-time
@@ -93,11 +100,16 @@ contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
         }
         address signer = _recoverCertificateSigner(cert, signature);
         if (_caStatus[signer] != CaStatus.ACTIVE) revert AttestationSignerNotCa(signer);
+        bytes32 consent = _consentDigest(cert.enclave, cert.provider, cert.nonce);
+        address consenter = _recover(consent, providerSignature);
+        if (consenter != cert.provider) revert AttestationProviderConsentInvalid(consenter, cert.provider);
+        if (_consentUsed[consent]) revert AttestationProviderConsentUsed(consent);
 
         Enclave storage e = _enclaves[cert.enclave];
         if (e.revoked) revert AttestationEnclaveRevoked(cert.enclave);
         if (cert.expiresAt <= e.expiresAt) revert AttestationCertificateStale(cert.expiresAt, e.expiresAt);
 
+        _consentUsed[consent] = true;
         e.provider = cert.provider;
         e.teeType = cert.teeType;
         e.expiresAt = SafeCast.toUint40(cert.expiresAt);
@@ -163,6 +175,16 @@ contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
         return _allowSimulated;
     }
 
+    /// @inheritdoc IAttestationRegistry
+    function consentDigest(address enclave, address provider, bytes32 nonce) external view returns (bytes32) {
+        return _consentDigest(enclave, provider, nonce);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function consentUsed(bytes32 digest) external view returns (bool) {
+        return _consentUsed[digest];
+    }
+
     /// @notice The EIP-712 domain separator of this contract.
     // solhint-disable-next-line func-name-mixedcase
     function DOMAIN_SEPARATOR() external view returns (bytes32) {
@@ -183,12 +205,27 @@ contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
     {
         bytes32 structHash = keccak256(
             abi.encode(
-                _CERTIFICATE_TYPEHASH, cert.enclave, uint8(cert.teeType), cert.measurement, cert.provider, cert.expiresAt
+                _CERTIFICATE_TYPEHASH,
+                cert.enclave,
+                uint8(cert.teeType),
+                cert.measurement,
+                cert.provider,
+                cert.expiresAt,
+                cert.nonce
             )
         );
-        // A malformed signature recovers the zero address, which is never an active CA; the error
-        // values add nothing to that check (unused-return).
+        return _recover(_hashTypedDataV4(structHash), signature);
+    }
+
+    function _consentDigest(address enclave, address provider, bytes32 nonce) private view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(_CONSENT_TYPEHASH, enclave, provider, nonce)));
+    }
+
+    /// @dev The signer of `digest`, or the zero address for a malformed signature. Zero is never an
+    /// active CA, and never a provider (registration refuses a zero provider first), so the error
+    /// values add nothing to the callers' checks (unused-return).
+    function _recover(bytes32 digest, bytes calldata signature) private pure returns (address signer) {
         // slither-disable-next-line unused-return
-        (signer,,) = ECDSA.tryRecover(_hashTypedDataV4(structHash), signature);
+        (signer,,) = ECDSA.tryRecoverCalldata(digest, signature);
     }
 }

@@ -137,9 +137,10 @@ contract Marketplace is IMarketplace, EIP712 {
         bytes32 orderId = keccak256(abi.encode(terms));
         OrderState storage order = _orders[orderId];
         OrderStatus status = order.status;
+        uint256 acceptedAt = order.acceptedAt;
         if (status != OrderStatus.ACCEPTED) revert MarketplaceOrderNotAccepted(orderId, status);
 
-        _requireReportMatchesOrder(orderId, terms, report);
+        _requireReportMatchesOrder(orderId, terms, report, acceptedAt);
         bytes32 digest = _reportDigest(report);
         _requireSigner(digest, signature, report.enclave);
         IAttestationRegistry.Enclave memory enclave = _requireEnclave(report.enclave, terms.provider);
@@ -376,10 +377,12 @@ contract Marketplace is IMarketplace, EIP712 {
         }
     }
 
-    function _requireReportMatchesOrder(bytes32 orderId, OrderTerms calldata terms, IntegrityReport calldata report)
-        private
-        view
-    {
+    function _requireReportMatchesOrder(
+        bytes32 orderId,
+        OrderTerms calldata terms,
+        IntegrityReport calldata report,
+        uint256 acceptedAt
+    ) private view {
         if (report.orderId != orderId) revert MarketplaceReportOrderMismatch(orderId, report.orderId);
         if (report.engineHash != terms.engineHash) {
             revert MarketplaceReportEngineMismatch(terms.engineHash, report.engineHash);
@@ -388,9 +391,15 @@ contract Marketplace is IMarketplace, EIP712 {
             revert MarketplaceReportInputsMismatch(terms.inputsHash, report.inputsHash);
         }
         if (report.teeType != terms.teeType) revert MarketplaceReportTeeTypeMismatch(terms.teeType, report.teeType);
-        // solhint-disable-next-line not-rely-on-time
-        if (report.finishedAt < report.startedAt || report.finishedAt > block.timestamp) {
+        // Honest time: the enclave ran after the order was accepted and finished no later than now,
+        // so it bills only seconds that have passed since the acceptance.
+        if (report.startedAt < acceptedAt) revert MarketplaceReportStartedBeforeAccepted(report.startedAt, acceptedAt);
+        if (report.finishedAt < report.startedAt) {
             revert MarketplaceReportTimesInvalid(report.startedAt, report.finishedAt);
+        }
+        // solhint-disable-next-line not-rely-on-time
+        if (report.finishedAt > block.timestamp) {
+            revert MarketplaceReportFinishedInFuture(report.finishedAt, block.timestamp);
         }
     }
 

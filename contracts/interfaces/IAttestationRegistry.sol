@@ -11,14 +11,18 @@ import {TeeType} from "./EnclavaTypes.sol";
  * SIMULATED measurements and enclaves exist only on a deployment constructed with
  * `allowSimulated = true`.
  *
- * A CA certifies an enclave off-chain by signing an `EnclaveCertificate`; anyone may submit it
- * with {registerEnclave}. EIP-712 domain: name "Enclava AttestationRegistry", version "1", this
- * chain's id, this contract. Type:
+ * A CA certifies an enclave off-chain by signing an `EnclaveCertificate`; the provider named in it
+ * consents by signing an `EnclaveConsent` for the same enclave and CA challenge nonce; anyone may
+ * submit both with {registerEnclave}. EIP-712 domain: name "Enclava AttestationRegistry", version
+ * "1", this chain's id, this contract. Types:
  *
- * - `EnclaveCertificate(address enclave,uint8 teeType,bytes32 measurement,address provider,uint64 expiresAt)`
+ * - `EnclaveCertificate(address enclave,uint8 teeType,bytes32 measurement,address provider,uint64 expiresAt,bytes32 nonce)`
+ * - `EnclaveConsent(address enclave,address provider,bytes32 nonce)`
  *
  * `measurement` is a 32-byte digest of the TEE's launch measurement, computed off-chain by the CA
- * (the same digest is allow-listed here and signed into integrity reports).
+ * (the same digest is allow-listed here and signed into integrity reports). `nonce` is the CA's
+ * single-use challenge that the enclave's evidence binds: a consent is for one certification, and
+ * each consent registers at most once.
  */
 interface IAttestationRegistry {
     /// @dev Why an enclave is (in)valid; `VALID` (0) is the only good answer.
@@ -47,6 +51,7 @@ interface IAttestationRegistry {
         bytes32 measurement;
         address provider; // the provider whose machine runs the enclave
         uint64 expiresAt; // unix seconds
+        bytes32 nonce; // the CA challenge the enclave's evidence binds; the provider's consent names it too
     }
 
     /// @dev A certified enclave, as returned by {IAttestationRegistry-getEnclave}.
@@ -88,6 +93,8 @@ interface IAttestationRegistry {
     error AttestationUnknownEnclave(address enclave);
     error AttestationEnclaveRevoked(address enclave);
     error AttestationUnauthorizedRevoker(address caller);
+    error AttestationProviderConsentInvalid(address signer, address provider);
+    error AttestationProviderConsentUsed(bytes32 consentDigest);
 
     /// @notice Authorises `ca` to certify enclaves. Governance only; a known address cannot be re-added.
     function addCaSigner(address ca) external;
@@ -106,12 +113,23 @@ interface IAttestationRegistry {
     function revokeMeasurement(TeeType teeType, bytes32 measurement) external;
 
     /**
-     * @notice Records an enclave key certified by an active CA. Anyone may submit.
-     * @dev Reverts unless `signature` is an active CA's EIP-712 signature of `cert`, the measurement
-     * is allowed, the certificate has not expired, and the enclave is not revoked. A registered
-     * enclave is renewed by a certificate with a later expiry.
+     * @notice Records an enclave key certified by an active CA, with the consent of the provider it
+     * names. Anyone may submit.
+     * @dev Reverts unless `signature` is an active CA's EIP-712 signature of `cert`,
+     * `providerSignature` is `cert.provider`'s EIP-712 `EnclaveConsent` to `cert.enclave` for
+     * `cert.nonce` and was never used before, the measurement is allowed, the certificate has not
+     * expired, and the enclave is not revoked. A registered enclave is renewed by a certificate with
+     * a later expiry and a fresh consent.
+     * @param cert the CA's certificate.
+     * @param signature the CA signer's EIP-712 signature of `cert`.
+     * @param providerSignature the provider's EIP-712 signature of
+     * `EnclaveConsent(cert.enclave, cert.provider, cert.nonce)`.
      */
-    function registerEnclave(EnclaveCertificate calldata cert, bytes calldata signature) external;
+    function registerEnclave(
+        EnclaveCertificate calldata cert,
+        bytes calldata signature,
+        bytes calldata providerSignature
+    ) external;
 
     /// @notice Revokes an enclave key; by governance or by the CA that certified it.
     function revokeEnclave(address enclave) external;
@@ -133,4 +151,10 @@ interface IAttestationRegistry {
 
     /// @notice Whether this deployment accepts SIMULATED measurements and enclaves.
     function simulatedAllowed() external view returns (bool);
+
+    /// @notice The EIP-712 digest a provider signs to consent to `enclave` for the CA challenge `nonce`.
+    function consentDigest(address enclave, address provider, bytes32 nonce) external view returns (bytes32);
+
+    /// @notice Whether the consent with EIP-712 digest `digest` has already registered an enclave.
+    function consentUsed(bytes32 digest) external view returns (bool);
 }

@@ -16,7 +16,9 @@ import {TeeType} from "./EnclavaTypes.sol";
  * Money: this contract holds exactly the escrow of every OPEN or ACCEPTED order plus every credited
  * balance. Escrow = sum of `terms.payments[i].amount` + `pricePerSecond * maxDuration`. On
  * completion each payment is credited to its payee, the provider is credited
- * `pricePerSecond * min(finishedAt - startedAt, maxDuration)` and the customer is refunded the rest.
+ * `pricePerSecond * min(finishedAt - startedAt, maxDuration)` and the customer is refunded the rest;
+ * a report's times must satisfy `acceptedAt <= startedAt <= finishedAt <= block.timestamp`, so the
+ * billed seconds are ones the order was accepted for and that have passed.
  * Cancel, failure and timeout refund the whole escrow to the customer; a timeout also slashes part
  * of the provider's stake, paid to the customer. Owners and providers are paid by pull: credits
  * leave only through {withdraw}. What the customer is owed is sent to them as the settlement's last
@@ -138,6 +140,8 @@ interface IMarketplace {
     error MarketplaceReportInputsMismatch(bytes32 expected, bytes32 reported);
     error MarketplaceReportTeeTypeMismatch(TeeType expected, TeeType reported);
     error MarketplaceReportTimesInvalid(uint256 startedAt, uint256 finishedAt);
+    error MarketplaceReportStartedBeforeAccepted(uint256 startedAt, uint256 acceptedAt);
+    error MarketplaceReportFinishedInFuture(uint256 finishedAt, uint256 blockTimestamp);
     error MarketplaceReportSignerMismatch(address signer, address enclave);
     error MarketplaceReportMeasurementMismatch(bytes32 certified, bytes32 reported);
     error MarketplaceEnclaveUnknown(address enclave);
@@ -181,9 +185,10 @@ interface IMarketplace {
      * the order's provider, credits the owners' and provider's payouts and refunds the customer
      * the unused compute. Anyone may submit.
      * @dev Reverts unless the report names this order, its engine and inputs hashes and TEE type,
-     * has consistent times, is signed by `report.enclave`, and the enclave is registered, not
-     * revoked, not expired, certified for the order's provider by a CA that is not revoked, with
-     * the report's measurement, which is on the allow-list.
+     * has times with `acceptedAt <= startedAt <= finishedAt <= block.timestamp` (billed:
+     * `min(finishedAt - startedAt, maxDuration)` seconds), is signed by `report.enclave`, and the
+     * enclave is registered, not revoked, not expired, certified for the order's provider by a CA
+     * that is not revoked, with the report's measurement, which is on the allow-list.
      */
     function completeOrder(OrderTerms calldata terms, IntegrityReport calldata report, bytes calldata signature)
         external;

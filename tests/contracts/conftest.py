@@ -32,6 +32,7 @@ from support import (  # noqa: E402
     sha256,
     sign,
     terms_from_event,
+    wallet,
 )
 
 
@@ -149,18 +150,34 @@ class Market:
         listing = (kind, f"bafy-{content.hex()}", sha256(content), price, "bafy-meta")
         return self.offers.listResource(listing, {"from": owner}).return_value
 
-    def certify(self, enclave_key, provider, tee=SIMULATED, measurement=MEASUREMENT, expires_at=None, ca=None):
-        ca = ca or self.ca_key
-        expires_at = expires_at or self.chain.time() + CERT_LIFETIME
-        cert = {
+    def certificate(self, enclave_key, provider, tee=SIMULATED, measurement=MEASUREMENT, expires_at=None, nonce=None):
+        """A certificate message for `enclave_key` on `provider`'s machine, for a fresh CA nonce."""
+        return {
             "enclave": enclave_key.address,
             "teeType": tee,
             "measurement": measurement,
             "provider": provider.address,
-            "expiresAt": expires_at,
+            "expiresAt": expires_at or self.chain.time() + CERT_LIFETIME,
+            "nonce": nonce or os.urandom(32),
         }
-        signature = sign(ca, "EnclaveCertificate", self.attestation, cert)
-        return self.attestation.registerEnclave(tuple(cert.values()), signature, {"from": self.gov})
+
+    def consent(self, cert, signer):
+        """`signer`'s EIP-712 consent to the certificate's enclave, provider and nonce."""
+        message = {"enclave": cert["enclave"], "provider": cert["provider"], "nonce": cert["nonce"]}
+        return sign(wallet(signer), "EnclaveConsent", self.attestation, message)
+
+    def certify(self, enclave_key, provider, tee=SIMULATED, measurement=MEASUREMENT, expires_at=None, ca=None,
+                consent=None, sender=None):
+        """Registers `enclave_key` for `provider`: signed by the CA, consented by the provider (or
+        with the `consent` signature given)."""
+        cert = self.certificate(enclave_key, provider, tee, measurement, expires_at)
+        consent = self.consent(cert, provider) if consent is None else consent
+        return self.submit_certificate(cert, consent, ca=ca, sender=sender)
+
+    def submit_certificate(self, cert, consent, ca=None, sender=None):
+        """`registerEnclave` of `cert`, signed by the CA (or `ca`), with the `consent` signature."""
+        signature = sign(ca or self.ca_key, "EnclaveCertificate", self.attestation, cert)
+        return self.attestation.registerEnclave(tuple(cert.values()), signature, consent, {"from": sender or self.gov})
 
     # --- orders
     def create(self, customer, engine, resources, tee_offer, inputs=None, duration=600, value=None, key=b"\x02" * 33):
@@ -178,9 +195,23 @@ class Market:
     def accept(self, order, provider):
         return self.marketplace.acceptOrder(order.id, {"from": provider})
 
+    def accepted_at(self, order):
+        return self.marketplace.orderState(order.id)["acceptedAt"]
+
+    def block_time(self):
+        """The latest block's timestamp: a report may finish no later than the block that settles it."""
+        return self.chain[-1].timestamp
+
+    def elapse(self, seconds):
+        """Lets `seconds` pass on chain (a block is mined at the new time)."""
+        self.chain.sleep(seconds)
+        self.chain.mine()
+
     def report(self, order, enclave_key, signer=None, **overrides):
-        """A report of `order` by `enclave_key` (overridable field by field) and its signature."""
-        now = self.chain.time()
+        """A report of `order` by `enclave_key` (overridable field by field) and its signature. By
+        default the enclave started when the order was accepted and finished at the latest block."""
+        started = self.accepted_at(order)
+        finished = self.block_time()
         report = {
             "orderId": order.id,
             "engineHash": order.engine_hash,
@@ -190,8 +221,8 @@ class Market:
             "teeType": order.terms[4],
             "measurement": MEASUREMENT,
             "enclave": enclave_key.address,
-            "startedAt": now - 100,
-            "finishedAt": now - 10,
+            "startedAt": started or finished,
+            "finishedAt": finished,
         }
         report.update(overrides)
         signature = sign(signer or enclave_key, "IntegrityReport", self.marketplace, report)

@@ -8,6 +8,7 @@ so a test that passes here also pins the typed-data layout those services must p
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -66,7 +67,9 @@ TYPES = {
         ("measurement", "bytes32"),
         ("provider", "address"),
         ("expiresAt", "uint64"),
+        ("nonce", "bytes32"),
     ],
+    "EnclaveConsent": [("enclave", "address"), ("provider", "address"), ("nonce", "bytes32")],
     "IntegrityReport": [
         ("orderId", "bytes32"),
         ("engineHash", "bytes32"),
@@ -86,6 +89,7 @@ DOMAIN_NAMES = {
     "UpdateResource": "Enclava OfferRegistry",
     "RetireResource": "Enclava OfferRegistry",
     "EnclaveCertificate": "Enclava AttestationRegistry",
+    "EnclaveConsent": "Enclava AttestationRegistry",
     "IntegrityReport": "Enclava Marketplace",
     "OrderFailure": "Enclava Marketplace",
 }
@@ -98,6 +102,27 @@ def sha256(data: bytes) -> bytes:
 def new_key(label: str):
     """A deterministic local signer (not a brownie account: it only signs)."""
     return Account.from_key(keccak(text=f"enclava-test-{label}"))
+
+
+# Brownie's anvil starts with anvil's default mnemonic; its accounts sign locally through these keys.
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+@functools.lru_cache(maxsize=None)
+def _dev_wallets(count: int = 20) -> dict:
+    Account.enable_unaudited_hdwallet_features()
+    wallets = [Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]
+    return {w.address: w for w in wallets}
+
+
+def wallet(account):
+    """An eth-account signer for a brownie account (anvil's dev accounts, or one added by key)."""
+    if hasattr(account, "sign_message"):  # already an eth-account signer (the CA and enclave keys)
+        return account
+    key = getattr(account, "private_key", None)
+    if key:
+        return Account.from_key(key)
+    return _dev_wallets()[str(account)]
 
 
 def typed_data(primary: str, contract, message: dict):

@@ -1,8 +1,10 @@
 """AttestationRegistry: governance over CA signers and measurements, CA-signed enclave
 registration, revocation, and the non-reverting validity view."""
 
+import os
+
 import pytest
-from support import MEASUREMENT, NONE, OTHER_MEASUREMENT, SIMULATED, TDX, new_key, reverts, sign
+from support import MEASUREMENT, NONE, OTHER_MEASUREMENT, SIMULATED, TDX, digest, new_key, reverts, sign, wallet
 
 ZERO = "0x" + "00" * 20
 CA_NONE, CA_ACTIVE, CA_RETIRED, CA_REVOKED = range(4)
@@ -27,14 +29,26 @@ def enclave(attestation_only, enclave_key, provider):
     return enclave_key.address
 
 
-def certificate(enclave_key, provider, expires_at, tee=SIMULATED, measurement=MEASUREMENT):
+def certificate(enclave_key, provider, expires_at, tee=SIMULATED, measurement=MEASUREMENT, nonce=None):
     return {
         "enclave": enclave_key.address,
         "teeType": tee,
         "measurement": measurement,
         "provider": provider.address,
         "expiresAt": expires_at,
+        "nonce": nonce or os.urandom(32),
     }
+
+
+def consent(registry, cert, signer, **changes):
+    """`signer`'s EIP-712 consent to the certificate's enclave, provider and nonce (or `changes`)."""
+    message = {"enclave": cert["enclave"], "provider": cert["provider"], "nonce": cert["nonce"], **changes}
+    return sign(wallet(signer), "EnclaveConsent", registry, message)
+
+
+def register(registry, cert, ca_key, consent_signature, sender):
+    signature = sign(ca_key, "EnclaveCertificate", registry, cert)
+    return registry.registerEnclave(tuple(cert.values()), signature, consent_signature, {"from": sender})
 
 
 def test_add_ca_signer_activates_it(registry, gov):
@@ -108,7 +122,7 @@ def test_production_deployment_refuses_simulated_enclaves(AttestationRegistry, g
     production.addCaSigner(ca_key.address, {"from": gov})
     cert = certificate(enclave_key, provider, chain.time() + 3600)
     with reverts("AttestationSimulatedDisabled"):
-        production.registerEnclave(tuple(cert.values()), sign(ca_key, "EnclaveCertificate", production, cert), {"from": gov})
+        register(production, cert, ca_key, consent(production, cert, provider), gov)
 
 
 def test_revoke_measurement_invalidates_its_enclaves(registry, enclave, gov):
@@ -122,8 +136,7 @@ def test_revoke_measurement_invalidates_its_enclaves(registry, enclave, gov):
 def test_register_enclave_records_the_ca_certificate(attestation_only, registry, enclave_key, provider, ca_key, stranger, chain):
     expires_at = chain.time() + 3600
     cert = certificate(enclave_key, provider, expires_at)
-    signature = sign(ca_key, "EnclaveCertificate", registry, cert)
-    tx = registry.registerEnclave(tuple(cert.values()), signature, {"from": stranger})
+    tx = register(registry, cert, ca_key, consent(registry, cert, provider), stranger)
     event = tx.events["EnclaveRegistered"]
     assert event["enclave"] == enclave_key.address and event["ca"] == ca_key.address
     record = registry.getEnclave(enclave_key.address)
@@ -131,13 +144,13 @@ def test_register_enclave_records_the_ca_certificate(attestation_only, registry,
     assert record["expiresAt"] == expires_at and not record["revoked"]
     assert bytes(record["measurement"]) == MEASUREMENT
     assert tuple(registry.checkEnclave(enclave_key.address)) == (True, "")
+    assert registry.consentUsed(registry.consentDigest(enclave_key.address, provider, cert["nonce"]))
 
 
 def test_register_enclave_signed_by_a_non_ca_reverts(registry, enclave_key, provider, gov, chain):
     cert = certificate(enclave_key, provider, chain.time() + 3600)
-    signature = sign(new_key("rogue-ca"), "EnclaveCertificate", registry, cert)
     with reverts("AttestationSignerNotCa"):
-        registry.registerEnclave(tuple(cert.values()), signature, {"from": gov})
+        register(registry, cert, new_key("rogue-ca"), consent(registry, cert, provider), gov)
 
 
 def test_register_enclave_with_a_tampered_certificate_reverts(registry, enclave_key, provider, other_provider, ca_key, gov, chain):
@@ -145,7 +158,66 @@ def test_register_enclave_with_a_tampered_certificate_reverts(registry, enclave_
     signature = sign(ca_key, "EnclaveCertificate", registry, cert)
     cert["provider"] = other_provider.address
     with reverts("AttestationSignerNotCa"):
-        registry.registerEnclave(tuple(cert.values()), signature, {"from": gov})
+        registry.registerEnclave(tuple(cert.values()), signature, consent(registry, cert, other_provider), {"from": gov})
+
+
+# -- the provider's own consent, on chain -------------------------------------------------------------
+
+def test_register_enclave_refuses_without_provider_consent(registry, enclave_key, provider, ca_key, stranger, chain):
+    """A CA's certificate alone no longer binds an enclave to a provider."""
+    cert = certificate(enclave_key, provider, chain.time() + 3600)
+    with reverts("AttestationProviderConsentInvalid"):
+        register(registry, cert, ca_key, b"", stranger)
+    assert registry.getEnclave(enclave_key.address)["provider"] == ZERO
+
+
+def test_register_enclave_refuses_consent_signed_by_someone_else(registry, enclave_key, provider, stranger, ca_key, gov, chain):
+    """The CA (or anyone) signing in the provider's name does not count: only the provider's key."""
+    cert = certificate(enclave_key, provider, chain.time() + 3600)
+    for forger in (stranger, ca_key):
+        with reverts("AttestationProviderConsentInvalid"):
+            register(registry, cert, ca_key, consent(registry, cert, forger), gov)
+
+
+def test_register_enclave_refuses_consent_for_another_enclave(registry, enclave_key, provider, ca_key, gov, chain):
+    cert = certificate(enclave_key, provider, chain.time() + 3600)
+    other = consent(registry, cert, provider, enclave=new_key("other-enclave").address)
+    with reverts("AttestationProviderConsentInvalid"):
+        register(registry, cert, ca_key, other, gov)
+
+
+def test_register_enclave_refuses_consent_for_another_nonce_or_registry(AttestationRegistry, registry, enclave_key, provider, ca_key, gov, chain):
+    cert = certificate(enclave_key, provider, chain.time() + 3600)
+    elsewhere = AttestationRegistry.deploy(gov, True, {"from": gov})
+    for wrong in (consent(registry, cert, provider, nonce=os.urandom(32)), consent(elsewhere, cert, provider)):
+        with reverts("AttestationProviderConsentInvalid"):
+            register(registry, cert, ca_key, wrong, gov)
+
+
+def test_register_enclave_refuses_replayed_consent(registry, enclave_key, provider, ca_key, gov, chain):
+    """A consent is for one certification: even a CA-signed renewal cannot reuse it."""
+    cert = certificate(enclave_key, provider, chain.time() + 3600)
+    signature = consent(registry, cert, provider)
+    register(registry, cert, ca_key, signature, gov)
+    renewal = {**cert, "expiresAt": cert["expiresAt"] + 600}
+    with reverts("AttestationProviderConsentUsed"):
+        register(registry, renewal, ca_key, signature, gov)
+    renewal["nonce"] = os.urandom(32)
+    register(registry, renewal, ca_key, consent(registry, renewal, provider), gov)
+    assert registry.getEnclave(enclave_key.address)["expiresAt"] == renewal["expiresAt"]
+
+
+def test_register_enclave_refuses_rebinding_to_another_provider_without_its_consent(attestation_only, registry, enclave, enclave_key, provider, other_provider, ca_key, gov, chain):
+    """The enclave's provider changes only with the new provider's own consent."""
+    cert = certificate(enclave_key, other_provider, registry.getEnclave(enclave)["expiresAt"] + 600)
+    with reverts("AttestationProviderConsentInvalid"):
+        register(registry, cert, ca_key, consent(registry, cert, provider), gov)
+    assert registry.getEnclave(enclave)["provider"] == provider
+
+
+def test_consent_digest_matches_eth_account_typed_data(registry, enclave_key, provider):
+    message = {"enclave": enclave_key.address, "provider": provider.address, "nonce": b"\x11" * 32}
+    assert bytes(registry.consentDigest(*message.values())) == digest("EnclaveConsent", registry, message)
 
 
 @pytest.mark.parametrize(
@@ -161,9 +233,8 @@ def test_register_enclave_with_a_tampered_certificate_reverts(registry, enclave_
 def test_register_invalid_certificate_reverts(registry, enclave_key, provider, ca_key, gov, chain, changes, error):
     cert = certificate(enclave_key, provider, chain.time() + 3600)
     cert.update(changes)
-    signature = sign(ca_key, "EnclaveCertificate", registry, cert)
     with reverts(error):
-        registry.registerEnclave(tuple(cert.values()), signature, {"from": gov})
+        register(registry, cert, ca_key, consent(registry, cert, provider), gov)
 
 
 def test_renewal_needs_a_later_expiry(attestation_only, registry, enclave, enclave_key, provider, chain):

@@ -3,6 +3,7 @@ payments, and the public report verification."""
 
 import pytest
 from support import (
+    ACCEPTED,
     COMPLETED,
     DATASET_PRICE,
     ENGINE_PRICE,
@@ -22,7 +23,9 @@ from support import (
 
 def test_complete_credits_owners_and_provider_and_refunds_the_customer(listed, accepted, marketplace, providers, provider, customer, model_owner, data_owner, enclave_key, relayer):
     before = customer.balance()
-    tx = listed.complete(accepted, enclave_key, relayer, startedAt=listed.chain.time() - 250, finishedAt=listed.chain.time() - 50)
+    listed.elapse(300)
+    start = listed.accepted_at(accepted)
+    tx = listed.complete(accepted, enclave_key, relayer, startedAt=start + 50, finishedAt=start + 250)
     used = 200
     earned = ENGINE_PRICE + MODEL_PRICE + DATASET_PRICE + PRICE_PER_SECOND * used
     assert marketplace.creditOf(model_owner) == ENGINE_PRICE + MODEL_PRICE
@@ -44,7 +47,9 @@ def test_a_refund_the_customer_refuses_is_credited_instead(listed, accepted, mar
     wallet) cannot block the settlement: the refund is credited and withdrawn later."""
     web3.provider.make_request("anvil_setCode", [customer.address, "0x60006000fd"])  # REVERT(0, 0)
     before = customer.balance()
-    tx = listed.complete(accepted, enclave_key, relayer, startedAt=listed.chain.time() - 250, finishedAt=listed.chain.time() - 50)
+    listed.elapse(300)
+    start = listed.accepted_at(accepted)
+    tx = listed.complete(accepted, enclave_key, relayer, startedAt=start + 50, finishedAt=start + 250)
     refund = PRICE_PER_SECOND * 400
     assert marketplace.orderState(accepted.id)["status"] == COMPLETED
     assert customer.balance() == before and "Refunded" not in tx.events
@@ -75,9 +80,10 @@ def test_contract_digests_match_eth_account_typed_data(listed, accepted, marketp
 
 
 def test_complete_pays_at_most_the_maximum_duration(listed, accepted, marketplace, provider, customer, enclave_key, relayer):
-    now = listed.chain.time()
+    listed.elapse(5000)
+    start = listed.accepted_at(accepted)
     before = customer.balance()
-    tx = listed.complete(accepted, enclave_key, relayer, startedAt=now - 5000, finishedAt=now)
+    tx = listed.complete(accepted, enclave_key, relayer, startedAt=start, finishedAt=start + 5000)
     assert marketplace.creditOf(provider) == PRICE_PER_SECOND * 600
     assert marketplace.creditOf(customer) == 0 and customer.balance() == before
     assert "Refunded" not in tx.events
@@ -98,12 +104,59 @@ def test_complete_with_another_tee_type_reverts(listed, accepted, enclave_key, r
         listed.complete(accepted, enclave_key, relayer, teeType=1)
 
 
-def test_complete_with_inconsistent_times_reverts(listed, accepted, enclave_key, relayer):
-    now = listed.chain.time()
+# -- honest time: acceptedAt <= startedAt <= finishedAt <= block.timestamp --------------------------
+
+def test_complete_refuses_started_before_accept(listed, accepted, marketplace, provider, customer, enclave_key, relayer):
+    listed.elapse(600)
+    start = listed.accepted_at(accepted)
+    with reverts("MarketplaceReportStartedBeforeAccepted"):
+        listed.complete(accepted, enclave_key, relayer, startedAt=start - 1, finishedAt=start + 100)
+    assert marketplace.orderState(accepted.id)["status"] == ACCEPTED
+    assert marketplace.creditOf(provider) == 0 and marketplace.creditOf(customer) == 0
+
+
+def test_complete_refuses_a_report_started_at_zero(listed, accepted, marketplace, provider, enclave_key, relayer):
+    """`startedAt = 0` once billed the whole maximum duration for a run that never happened."""
+    with reverts("MarketplaceReportStartedBeforeAccepted"):
+        listed.complete(accepted, enclave_key, relayer, startedAt=0, finishedAt=listed.block_time())
+    assert marketplace.creditOf(provider) == 0
+
+
+def test_complete_refuses_finished_before_started(listed, accepted, enclave_key, relayer):
+    listed.elapse(60)
+    start = listed.accepted_at(accepted)
     with reverts("MarketplaceReportTimesInvalid"):
-        listed.complete(accepted, enclave_key, relayer, startedAt=now - 10, finishedAt=now - 20)
-    with reverts("MarketplaceReportTimesInvalid"):
-        listed.complete(accepted, enclave_key, relayer, startedAt=now - 10, finishedAt=now + 3600)
+        listed.complete(accepted, enclave_key, relayer, startedAt=start + 20, finishedAt=start + 10)
+
+
+def test_complete_refuses_finished_in_future(listed, accepted, marketplace, provider, enclave_key, relayer):
+    start = listed.accepted_at(accepted)
+    with reverts("MarketplaceReportFinishedInFuture"):
+        listed.complete(accepted, enclave_key, relayer, startedAt=start, finishedAt=listed.block_time() + 3600)
+    assert marketplace.creditOf(provider) == 0
+
+
+def test_complete_bills_measured_seconds(listed, accepted, marketplace, provider, customer, enclave_key, relayer):
+    """The provider is paid for exactly the seconds between start and finish; the customer gets
+    the rest of the compute escrow back."""
+    listed.elapse(400)
+    start = listed.accepted_at(accepted) + 30
+    before = customer.balance()
+    tx = listed.complete(accepted, enclave_key, relayer, startedAt=start, finishedAt=start + 123)
+    assert marketplace.creditOf(provider) == PRICE_PER_SECOND * 123
+    assert customer.balance() == before + PRICE_PER_SECOND * (600 - 123)
+    assert tx.events["Refunded"]["amount"] == PRICE_PER_SECOND * (600 - 123)
+
+
+def test_complete_accepts_a_run_from_acceptance_to_the_settling_block(listed, accepted, marketplace, provider, enclave_key, relayer, web3):
+    """The bounds are inclusive: started at the acceptance, finished at the settling block's time."""
+    start = listed.accepted_at(accepted)
+    finish = max(start, listed.block_time()) + 90
+    report, signature = listed.report(accepted, enclave_key, startedAt=start, finishedAt=finish)
+    web3.provider.make_request("evm_setNextBlockTimestamp", [finish])
+    tx = marketplace.completeOrder(accepted.terms, report, signature, {"from": relayer, "gas_limit": 500_000})
+    assert listed.chain[tx.block_number].timestamp == finish
+    assert marketplace.creditOf(provider) == PRICE_PER_SECOND * (finish - start)
 
 
 def test_enclave_fails_an_order_and_the_customer_is_refunded(listed, accepted, marketplace, providers, customer, provider, enclave_key, relayer):

@@ -9,6 +9,9 @@ timeout / withdraw (and stake unbonding) against the deployed contracts. After e
 - every account's credit equals the model's, so nothing was paid that the rules do not state;
 - every settled order paid money in exactly one transaction (no order pays out twice), and each
   customer's wallet received exactly its refund.
+
+Reports carry honest times (started at the acceptance, finished no later than the settling block),
+so the provider is paid for the seconds that passed, at most the order's maximum duration.
 """
 
 import pytest
@@ -123,8 +126,13 @@ class MoneyRules(RuleBasedStateMachine):
     def complete(self, i, used):
         entry = self._pick(i, ACCEPTED)
         order, _, p = entry
-        now = self.m.chain.time()
-        fields = {"startedAt": now - used, "finishedAt": now}
+        # Honest time: the run starts at the acceptance and ends `used` seconds later, so the chain
+        # is first moved on until those seconds have passed.
+        started = self.m.accepted_at(order)
+        behind = started + used - self.m.block_time()
+        if behind > 0:
+            self.m.elapse(behind)
+        fields = {"startedAt": started, "finishedAt": started + used}
         before = self._wallet(order.customer)
         tx = self.m.complete(order, self.enclaves[p], self.relayer, **fields)
         paid = min(used, order.max_duration)
