@@ -7,6 +7,7 @@ import typer
 from enclava import __version__
 from enclava.cli import balance, bench, data, fhe, model, order, report, wallet
 from enclava.cli import devnet as devnet_cli
+from enclava.cli import measure as measure_cli
 
 app = typer.Typer(
     name="enclava",
@@ -18,6 +19,7 @@ app.add_typer(devnet_cli.app, name="devnet")
 for _name, _module in (("wallet", wallet), ("model", model), ("data", data), ("order", order),
                        ("balance", balance), ("report", report), ("fhe", fhe), ("bench", bench)):
     app.add_typer(_module.app, name=_name)
+app.command(name="measure")(measure_cli.measure_command)
 
 
 @app.command()
