@@ -1,49 +1,44 @@
-"""The CA as an HTTP service (FastAPI): challenge, certify, its own identity, revocations (listed
-to anyone, made only by a signed admin request), and the key broker's deposit / release / audit
-endpoints. Routes parse and delegate."""
+"""The CA as an HTTPS service (FastAPI): challenge, certify, its own attested identity, revocations
+(listed to anyone, made only by a signed admin request), and the key broker's deposit / release /
+audit endpoints. Routes parse and delegate.
+
+``GET /v1/ca?nonce=N`` binds the CA's identity, including the TLS key it serves with, to ``N`` in its
+own evidence (:func:`enclava.ca_link.bind_ca_identity`); without a nonce it carries no evidence at all,
+since unbound evidence could be replayed by anyone. ``POST /v1/keys/release`` answers a signed,
+single-use request with a signed answer (:mod:`certification_authority.release_gate`).
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
+from typing import Annotated
 
 from cryptography.hazmat.primitives import serialization
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from certification_authority.admin import AdminGate, RevocationRequest
 from certification_authority.authority import CertificationAuthority
-from certification_authority.broker import (AuditReadRequest, OrderInputsDeposit, DepositReceipt, DepositRequest, KeyBroker,
-                                            VerifiedEnclave, WrappedKey)
-from certification_authority.broker.errors import SignatureInvalid
-from certification_authority.broker.signing import recover_signer
-from certification_authority.certificates import verify_enclave_certificate
-from certification_authority.errors import CertificateInvalid
+from certification_authority.broker import (AuditReadRequest, DepositReceipt, DepositRequest, KeyBroker,
+                                            OrderInputsDeposit)
 from certification_authority.onchain import EnclaveRegistrar
+from certification_authority.release_gate import (RELEASE_WINDOW_S, KeyReleaseRequest, authenticate_release,
+                                                  signed_release_answer)
 from certification_authority.verifiers import NonceStore
 from enclava.attestation.errors import EvidenceFormatError
 from enclava.attestation.evidence import Attester, Evidence
-from enclava.attestation.binding import bind_report_data
+from enclava.ca_link import CaIdentity, bind_ca_identity
+from enclava.protocol import key_release_message
 from enclava.service import create_service_app
 
-__all__ = ["build_app", "key_release_message", "RELEASE_WINDOW_S"]
+__all__ = ["build_app", "key_release_message", "RELEASE_WINDOW_S", "KeyReleaseRequest"]
 
-RELEASE_WINDOW_S = 300
-
-
-def key_release_message(ca_id: str, order_id: str, issued_at: int, offer_ids: list[int] | None = None) -> str:
-    """What an enclave signs (EIP-191, with its certified key) to ask for an order's keys.
-
-    ``offer_ids`` (decimal strings in the message) narrows the request to some of the order's
-    resources; without it the message has no such field and asks for every key of the order.
-    """
-    fields = {"ca_id": ca_id, "domain": "enclava-key-release-v1", "issued_at": int(issued_at),
-              "order_id": order_id.lower()}
-    if offer_ids is not None:
-        fields["offer_ids"] = [str(int(offer)) for offer in offer_ids]
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
+#: 32 bytes as 64 hex digits (an optional 0x): anything else is a 422, never a 500
+NONCE_PATTERN = r"^(0x)?[0-9a-fA-F]{64}$"
 
 
 class ChallengeReply(BaseModel):
@@ -59,12 +54,23 @@ class CertifyRequest(BaseModel):
     provider_signature: str
 
 
-class KeyReleaseRequest(BaseModel):
-    certificate_pem: str
-    order_id: str
-    issued_at: int
-    signature: str
-    offer_ids: list[int] | None = Field(default=None, description="only these resources of the order")
+class CaIdentityReply(BaseModel):
+    """``GET /v1/ca``: see :class:`enclava.ca_link.CaIdentity`; ``evidence`` only with a nonce."""
+
+    ca_id: str
+    ca_certificate_pem: str
+    signer_address: str
+    age_recipient: str
+    tls_certificate_pem: str
+    evidence: dict | None = Field(description="Evidence JSON whose report_data is bind_ca_identity(nonce, ...)")
+
+
+class ReleaseReply(BaseModel):
+    """``POST /v1/keys/release``: see :mod:`enclava.protocol.key_release` for ``release``."""
+
+    release: dict = Field(description="canonical-JSON object: domain, ca_id, order_id, enclave, request_nonce, "
+                                      "issued_at, keys [{kind, resource_id, content_hash, policy_version, ciphertext}]")
+    signature: str = Field(description="the CA signer's EIP-191 signature over the canonical bytes of release")
 
 
 class RevocationReply(BaseModel):
@@ -80,9 +86,13 @@ class RevocationReply(BaseModel):
 
 def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: NonceStore, *,
               ca_id: str, self_attester: Attester | None, nonce_ttl_s: int, admin_gate: AdminGate,
-              registrar: EnclaveRegistrar | None = None, clock=time.time) -> FastAPI:
+              tls_certificate_pem: str, registrar: EnclaveRegistrar | None = None,
+              clock: Callable[[], float] = time.time) -> FastAPI:
     app = create_service_app("enclava-ca", description="Enclava certification authority and key broker.")
     ca_pem = authority.ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+    public = CaIdentity(ca_id=ca_id, ca_certificate_pem=ca_pem, signer_address=authority.keys.signer.address,
+                        age_recipient=broker.ca_recipient, tls_certificate_pem=tls_certificate_pem)
+    public.binding_fields()  # every certificate parses: refuse to start otherwise
 
     @app.post("/v1/challenge", response_model=ChallengeReply, tags=["attestation"])
     def challenge() -> ChallengeReply:
@@ -101,19 +111,18 @@ def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: Nonc
                                    provider=request.provider, provider_signature=request.provider_signature)
         return {**asdict(result), "ca_certificate_pem": ca_pem}
 
-    @app.get("/v1/ca", tags=["attestation"])
-    def identity(nonce: str | None = None) -> dict:
-        """The CA's certificate, signer address, age recipient, and its own TEE evidence.
+    @app.get("/v1/ca", response_model=CaIdentityReply, tags=["attestation"])
+    def identity(nonce: Annotated[str | None, Query(pattern=NONCE_PATTERN,
+                                                    description="32 random bytes, hex")] = None) -> dict:
+        """The CA's certificate, signer address, age recipient, TLS certificate and its own TEE evidence.
 
-        Pass ``nonce`` (32 bytes hex) to get fresh evidence that binds it to the CA's key.
+        With ``nonce`` the evidence's report_data is ``bind_ca_identity(nonce, identity)``: it vouches
+        that the measured CA holds exactly these keys, for this request. Without a nonce, no evidence.
         """
-        reply = {"ca_id": ca_id, "ca_certificate_pem": ca_pem, "signer_address": authority.keys.signer.address,
-                 "age_recipient": broker.ca_recipient, "evidence": None}
-        if self_attester is not None:
-            raw = bytes.fromhex(nonce.removeprefix("0x")) if nonce else bytes(32)
-            spki = authority.ca_cert.public_key().public_bytes(serialization.Encoding.DER,
-                                                               serialization.PublicFormat.SubjectPublicKeyInfo)
-            reply["evidence"] = json.loads(self_attester.attest(bind_report_data(raw, spki)).to_json())
+        reply = public.to_json()
+        if self_attester is not None and nonce is not None:
+            raw = bytes.fromhex(nonce.removeprefix("0x"))
+            reply["evidence"] = json.loads(self_attester.attest(bind_ca_identity(raw, public)).to_json())
         return reply
 
     @app.get("/v1/revocations", tags=["attestation"])
@@ -155,26 +164,20 @@ def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: Nonc
         """The customer deposits the key of their order's own inputs (age-encrypted to the CA), signed."""
         return broker.deposit_order_inputs(request)
 
-    @app.post("/v1/keys/release", response_model=list[WrappedKey], tags=["keys"])
-    def release(request: KeyReleaseRequest) -> list[WrappedKey]:
-        """An enclave asks for an order's keys; they leave wrapped to its certified age key."""
+    @app.post("/v1/keys/release", response_model=ReleaseReply, tags=["keys"])
+    def release(request: KeyReleaseRequest) -> dict:
+        """An enclave asks for an order's keys with a signed, single-use request.
+
+        The keys leave wrapped to its certified age key, in ``{"release", "signature"}``: the CA
+        signer's signature over the order, the enclave, the request nonce and each key's resource
+        id and on-chain content hash. A request seen before is refused (409) and spends nothing.
+        """
         now = int(clock())
-        facts = verify_enclave_certificate(request.certificate_pem.encode(), authority.ca_cert, now=now)
-        if abs(now - request.issued_at) > RELEASE_WINDOW_S:
-            raise CertificateInvalid("the key request is stale", code="request_stale",
-                                     hint="Sign a fresh request with the current time.")
-        try:
-            signer = recover_signer(key_release_message(ca_id, request.order_id, request.issued_at, request.offer_ids),
-                                    request.signature)
-        except SignatureInvalid as exc:
-            raise CertificateInvalid("the key request signature is malformed") from exc
-        if signer.lower() != facts.enclave_address.lower():
-            raise CertificateInvalid("the key request is not signed by the certified enclave key")
-        enclave = VerifiedEnclave(certificate_serial=facts.serial, tee_type=facts.tee_type,
-                                  measurement=facts.measurement, enclave_address=facts.enclave_address,
-                                  provider_address=facts.provider_address, age_recipient=facts.age_recipient,
-                                  not_after=facts.not_after, simulated=facts.simulated)
-        return broker.release(enclave, request.order_id, request.offer_ids)
+        enclave = authenticate_release(request, ca_cert=authority.ca_cert, ca_id=ca_id, now=now)
+        keys = broker.release(enclave, request.order_id, request.resource_ids, request_nonce=request.request_nonce,
+                              issued_at=request.issued_at)
+        return signed_release_answer(authority.keys.signer, ca_id=ca_id, request=request,
+                                     enclave=enclave.enclave_address, keys=keys, now=now)
 
     @app.post("/v1/audit", tags=["keys"])
     def audit(request: AuditReadRequest) -> dict:

@@ -4,11 +4,14 @@ Guards run in this fixed order, each raising its own typed error, and every deci
 without key material: parse the CSR → check the provider's consent → verify the evidence (vendor
 chain, report_data binding to the CSR's key, nonce, debug, TCB, on-chain allow-list) → issue the
 certificate → sign and submit ``registerEnclave``.
+
+The provider's consent is its EIP-712 ``EnclaveConsent(enclave, provider, nonce)`` under the
+attestation registry's domain (:mod:`enclava.chain.consent`): checked here first, then passed into
+``registerEnclave``, which checks it again on chain and accepts it once.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -17,26 +20,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certification_authority.broker.errors import SignatureInvalid
-from certification_authority.broker.signing import recover_signer
 from certification_authority.certificates import enclave_address_of, issue_enclave_certificate
 from certification_authority.errors import CertificateInvalid
 from certification_authority.onchain import EnclaveRegistrar, EnclaveRegistration
 from certification_authority.sealing import CaKeys
 from certification_authority.verifiers import EvidenceVerifier
 from enclava.attestation.evidence import Evidence
+from enclava.chain.consent import ConsentInvalid, recover_consent_signer
 from enclava.chain.types import measurement_digest, onchain_tee
 from enclava.logs import get_logger
 
-__all__ = ["CertificationAuthority", "CertifyResult", "provider_consent_message"]
+__all__ = ["CertificationAuthority", "CertifyResult"]
 
 log = get_logger("enclava.ca.certify")
-
-
-def provider_consent_message(enclave_address: str, nonce_hex: str) -> str:
-    """What the provider signs (EIP-191) to vouch that an enclave runs on its machine."""
-    return json.dumps({"domain": "enclava-certify-v1", "enclave": enclave_address.lower(),
-                       "nonce": nonce_hex.lower()}, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -80,13 +76,20 @@ class CertificationAuthority:
         spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         return csr, spki, enclave_address_of(key)
 
-    @staticmethod
-    def guard_provider_consent(enclave: str, nonce: bytes, provider: str, signature: str) -> None:
+    def guard_provider_consent(self, enclave: str, nonce: bytes, provider: str, signature: str) -> None:
+        """The provider named in the request signed ``EnclaveConsent(enclave, provider, nonce)`` under
+        the registry's EIP-712 domain, as ``registerEnclave`` will check again on chain."""
+        if self._registrar is None:  # fail closed: no domain to check the consent under
+            raise CertificateInvalid("this CA has no attestation registry to check the provider's consent against",
+                                     code="provider_consent_invalid",
+                                     hint="Configure the CA with the chain (CA_MANIFEST).")
         try:
-            signer = recover_signer(provider_consent_message(enclave, nonce.hex()), signature)
-        except SignatureInvalid as exc:
-            raise CertificateInvalid("the provider's consent signature is malformed", code="provider_consent_invalid",
-                                     hint="The provider node must sign provider_consent_message().") from exc
+            signer = recover_consent_signer(signature, enclave=enclave, provider=provider, nonce=nonce,
+                                            chain_id=self._registrar.chain_id,
+                                            registry=self._registrar.registry_address)
+        except ConsentInvalid as exc:
+            raise CertificateInvalid(f"the provider's consent is malformed: {exc.message}",
+                                     code="provider_consent_invalid", hint=exc.hint) from exc
         if signer.lower() != provider.lower():
             raise CertificateInvalid("the consent is not signed by the named provider", code="provider_consent_invalid",
                                      hint="The provider node must sign with its registered wallet.")
@@ -105,11 +108,11 @@ class CertificationAuthority:
                                          simulated=claims.simulated, now=now, lifetime_s=self._lifetime_s)
         expires_at = now + self._lifetime_s
         digest = measurement_digest(claims.measurement)
-        registration = EnclaveRegistration(enclave, tee, digest, provider, expires_at)
+        registration = EnclaveRegistration(enclave, tee, digest, provider, expires_at, nonce)
         signature, tx = b"", None
         if self._registrar is not None:
             signature = self._registrar.sign(registration)
-            tx = self._registrar.submit(registration, signature)
+            tx = self._registrar.submit(registration, signature, provider_signature)
         issued = CertifyResult(
             certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
             enclave_address=enclave, serial=cert.serial_number, tee_type=tee,

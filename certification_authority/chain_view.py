@@ -4,6 +4,10 @@ The marketplace stores an order as the hash of its terms; the terms themselves t
 ``OrderCreated`` event. So an order is rebuilt from that event (found by its indexed id) plus the
 contract's ``orderState``.
 
+The event comes from an RPC node, so it is believed only as far as the order id commits to it: its
+terms must hash to the id, and its resource and input hashes to the terms' ``inputsHash``; the
+content hashes the broker names in its signed answer are therefore the order's own.
+
 The key-release deadline is the end of the execution window, ``acceptedAt + maxDuration``: the
 contract's ``deadlineOf`` adds the report grace period, which is time to publish a report, not to
 start work, so no key leaves after the window closes.
@@ -15,9 +19,10 @@ from web3 import Web3
 
 from certification_authority.broker.chain import OrderStatus, OrderView
 from enclava.chain.contracts import ContractSet
-from enclava.chain.orders import OrderTerms
+from enclava.chain.orders import OrderTerms, inputs_hash
 from enclava.chain.types import measurement_digest, onchain_tee
 from enclava.attestation.evidence import TeeType
+from enclava.errors import ChainError
 
 __all__ = ["Web3ChainView", "OnChainBrokerAllowList", "VerifierAllowList"]
 
@@ -32,16 +37,32 @@ class Web3ChainView:
         owner = resource[0] if isinstance(resource, (list, tuple)) else resource["owner"]
         return None if int(owner, 16) == 0 else Web3.to_checksum_address(owner)
 
-    def order_terms(self, order_id: str):
+    def order_created(self, order_id: str):  # noqa: ANN201 - web3's AttributeDict of the event's args
+        """The ``OrderCreated`` args whose terms hash to ``order_id`` (None: no such event)."""
         topic = Web3.to_bytes(hexstr=order_id).rjust(32, b"\0")
         event = self._c.marketplace.events.OrderCreated
         logs = event.get_logs(from_block=self._from_block, argument_filters={"orderId": topic})
-        return logs[-1]["args"]["terms"] if logs else None
+        if not logs:
+            return None
+        args = logs[-1]["args"]
+        terms = OrderTerms.from_event(args["terms"])
+        if terms.order_id.lower() != order_id.lower():
+            raise ChainError(f"the OrderCreated event of {order_id} carries terms of another order")
+        hashes = [bytes(h) for h in args["resourceHashes"]] + [bytes(i["contentHash"]) for i in args["inputs"]]
+        if len(args["resourceHashes"]) != len(terms.resource_ids) or \
+                inputs_hash(hashes[:len(terms.resource_ids)], hashes[len(terms.resource_ids):]) != terms.inputs_hash:
+            raise ChainError(f"the OrderCreated event of {order_id} carries hashes its terms do not commit to")
+        return args
+
+    def order_terms(self, order_id: str):  # noqa: ANN201 - web3's AttributeDict
+        created = self.order_created(order_id)
+        return None if created is None else created["terms"]
 
     def order(self, order_id: str) -> OrderView | None:
-        terms = self.order_terms(order_id)
-        if terms is None:
+        created = self.order_created(order_id)
+        if created is None:
             return None
+        terms = created["terms"]
         state = self._c.marketplace.functions.orderState(order_id).call()
         status, accepted_at = OrderStatus(int(state[0])), int(state[1])
         deadline = accepted_at + int(terms["maxDuration"]) if accepted_at else 0
@@ -52,6 +73,8 @@ class Web3ChainView:
             engine_offer_id=int(payments[0]["resourceId"]), engine_hash="0x" + bytes(terms["engineHash"]).hex(),
             deadline=deadline, resource_offer_ids=tuple(int(p["resourceId"]) for p in payments[1:]),
             tee_type=int(terms["teeType"]), observed_at=observed_at,
+            resource_hashes=tuple("0x" + bytes(h).hex() for h in created["resourceHashes"]),
+            inputs_hash="0x" + bytes(terms["inputsHash"]).hex(),
         )
 
 

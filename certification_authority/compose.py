@@ -1,5 +1,7 @@
-"""Build a running CA from its settings: unseal keys, load or create the CA certificate, connect
-to the chain, and assemble the verifier, the certifier, the key broker and the admin gate.
+"""Build a running CA from its settings: unseal keys, load or create the CA certificate and the TLS
+certificate, connect to the chain, and assemble the verifier, the certifier, the key broker and the
+admin gate. The app carries the TLS files it must be served with in ``app.state.tls``
+(:class:`certification_authority.tls.TlsFiles`): the CA serves HTTPS only.
 
 All state (nonces, deposits, policies, revocations, admin request digests, the audit log) lives in
 one database (``CA_DATABASE_URL``, default SQLite in ``CA_STATE_DIR``), so building the app again
@@ -25,11 +27,13 @@ from certification_authority.nonce_store import SqlNonceStore
 from certification_authority.onchain import EnclaveRegistrar
 from certification_authority.sealing import CaKeys, FileSealingKey, load_or_create_keys
 from certification_authority.settings import CaSettings
+from certification_authority.tls import load_or_create_tls, tls_names
 from certification_authority.verifiers import EvidenceVerifier
 from enclava.attestation.simulated import SimulatedTdxAttester
 from enclava.chain import ChainClient
 from enclava.chain.contracts import ContractSet
 from enclava.errors import ConfigError
+from enclava.measure import running_measurement
 
 __all__ = ["create_ca_app", "load_ca_certificate"]
 
@@ -66,6 +70,7 @@ def create_ca_app(settings: CaSettings | None = None) -> FastAPI:
     sealing = FileSealingKey(settings.sealing_key_file or state / "sealing.key")
     keys = load_or_create_keys(state / "ca-keys.sealed", sealing, signer_key=settings.signer_key or None)
     ca_cert = load_ca_certificate(keys, state / "ca-cert.pem", settings.ca_id)
+    tls = load_or_create_tls(keys.tls_key, state, settings.ca_id, tls_names(settings.tls_hostnames))
     chain, contracts, start_block = _chain(settings)
     sessions = open_database(settings.db_url())
     nonces = SqlNonceStore(sessions, ttl_s=settings.nonce_ttl_s)
@@ -77,7 +82,10 @@ def create_ca_app(settings: CaSettings | None = None) -> FastAPI:
     broker = KeyBroker(sessions, keys.age_identity, settings.ca_id,
                        Web3ChainView(contracts, from_block=start_block), OnChainBrokerAllowList(contracts))
     admin_gate = AdminGate(sessions, broker.audit, admins=settings.admin_addresses, ca_id=settings.ca_id)
-    self_attester = (SimulatedTdxAttester(bytes.fromhex(settings.self_measurement))
+    self_attester = (SimulatedTdxAttester(running_measurement("ca"))
                      if settings.insecure_allow_simulated_tee else None)
-    return build_app(authority, broker, nonces, ca_id=settings.ca_id, self_attester=self_attester,
-                     nonce_ttl_s=settings.nonce_ttl_s, admin_gate=admin_gate, registrar=registrar)
+    app = build_app(authority, broker, nonces, ca_id=settings.ca_id, self_attester=self_attester,
+                    nonce_ttl_s=settings.nonce_ttl_s, admin_gate=admin_gate, registrar=registrar,
+                    tls_certificate_pem=tls.certificate_pem)
+    app.state.tls = tls
+    return app

@@ -10,6 +10,7 @@ Any SQLAlchemy URL works; the default is a SQLite file under ``$ENCLAVA_CA_HOME`
     audit_offers      which offers each audit entry is about (the index behind an owner's view)
     attestation_nonces  challenge nonces: issued, expiry, consumed (single use across restarts)
     admin_requests    digests of accepted signed admin requests (replay protection across restarts)
+    release_requests  (enclave, request nonce) of every key-release request seen, until it expires
 
 uint256 offer ids do not fit SQL integers, so they are stored as decimal strings.
 """
@@ -37,6 +38,7 @@ __all__ = [
     "AuditOfferRow",
     "NonceRow",
     "AdminRequestRow",
+    "ReleaseRequestRow",
     "default_db_url",
     "open_database",
     "write_transaction",
@@ -140,6 +142,17 @@ class AdminRequestRow(Base):
     action: Mapped[str] = mapped_column(String(32))
     issued_at: Mapped[int] = mapped_column(Integer)
     used_at: Mapped[int] = mapped_column(Integer)
+
+
+class ReleaseRequestRow(Base):
+    """A key-release request's nonce, kept until no request carrying it could be fresh any more."""
+
+    __tablename__ = "release_requests"
+
+    enclave_address: Mapped[str] = mapped_column(String(42), primary_key=True)  # lowercase
+    request_nonce: Mapped[str] = mapped_column(String(64), primary_key=True)  # 64 lowercase hex
+    seen_at: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)
 
 
 def default_db_url() -> str:

@@ -1,9 +1,11 @@
 """The CA's keys, sealed at rest.
 
-The CA holds three keys: an ECDSA P-256 key that signs X.509 certificates, a secp256k1 key whose
+The CA holds four keys: an ECDSA P-256 key that signs X.509 certificates, a secp256k1 key whose
 address is an authorised CA signer in the attestation registry (it signs the EIP-712
-``registerEnclave`` messages and pays for the transaction), and an age X25519 identity to which
-owners encrypt the resource keys they deposit with the key broker.
+``registerEnclave`` messages, the key broker's release answers, and pays for the transaction), an
+age X25519 identity to which owners encrypt the resource keys they deposit with the key broker, and
+an ECDSA P-256 TLS key (the CA serves HTTPS only; its own evidence binds this key, see
+``certification_authority.tls``). Keys sealed before the TLS key existed get one on the next start.
 
 They are stored as one AES-256-GCM blob (file mode 0600) under a 32-byte sealing key:
 - simulated TEE: the sealing key is a separate 0600 file (``CA_SEALING_KEY_FILE``), created on
@@ -60,30 +62,53 @@ class FileSealingKey:
         return key
 
 
+def _pem(key: ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def _ec_key(pem: str, what: str) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise SealingError(f"the sealed {what} key is not an EC key")
+    return key
+
+
 @dataclass(frozen=True)
 class CaKeys:
     cert_key: ec.EllipticCurvePrivateKey
     signer: LocalAccount
     age_identity: pyrage.x25519.Identity
+    tls_key: ec.EllipticCurvePrivateKey
 
     def _to_json(self) -> bytes:
-        pem = self.cert_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption())
-        return json.dumps({"cert_key": pem.decode(), "signer": self.signer.key.hex(),
-                           "age": str(self.age_identity)}).encode()
+        return json.dumps({"cert_key": _pem(self.cert_key), "signer": self.signer.key.hex(),
+                           "age": str(self.age_identity), "tls_key": _pem(self.tls_key)}).encode()
 
     @classmethod
-    def _from_json(cls, data: bytes) -> "CaKeys":
+    def _from_json(cls, data: bytes) -> tuple["CaKeys", bool]:
+        """The keys, and whether a TLS key had to be added (sealed by an older CA)."""
         fields = json.loads(data)
-        key = serialization.load_pem_private_key(fields["cert_key"].encode(), password=None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise SealingError("the sealed certificate key is not an EC key")
-        return cls(key, Account.from_key(fields["signer"]), pyrage.x25519.Identity.from_str(fields["age"]))
+        added = "tls_key" not in fields
+        tls_key = ec.generate_private_key(ec.SECP256R1()) if added else _ec_key(fields["tls_key"], "TLS")
+        return cls(_ec_key(fields["cert_key"], "certificate"), Account.from_key(fields["signer"]),
+                   pyrage.x25519.Identity.from_str(fields["age"]), tls_key), added
 
     @classmethod
     def generate(cls, signer_key: str | None = None) -> "CaKeys":
         signer = Account.from_key(signer_key) if signer_key else Account.create()
-        return cls(ec.generate_private_key(ec.SECP256R1()), signer, pyrage.x25519.Identity.generate())
+        return cls(ec.generate_private_key(ec.SECP256R1()), signer, pyrage.x25519.Identity.generate(),
+                   ec.generate_private_key(ec.SECP256R1()))
+
+
+def _seal(path: Path, aead: AESGCM, keys: CaKeys) -> None:
+    nonce = os.urandom(12)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(nonce + aead.encrypt(nonce, keys._to_json(), _AAD))
+    tmp.replace(path)
 
 
 def load_or_create_keys(path: Path, source: SealingKeySource, *, signer_key: str | None = None) -> CaKeys:
@@ -95,15 +120,12 @@ def load_or_create_keys(path: Path, source: SealingKeySource, *, signer_key: str
     if path.exists():
         blob = path.read_bytes()
         try:
-            return CaKeys._from_json(aead.decrypt(blob[:12], blob[12:], _AAD))
+            keys, added = CaKeys._from_json(aead.decrypt(blob[:12], blob[12:], _AAD))
         except (InvalidTag, ValueError, KeyError) as exc:
             raise SealingError(f"cannot unseal the CA keys at {path}") from exc
+        if added:
+            _seal(path, aead, keys)
+        return keys
     keys = CaKeys.generate(signer_key)
-    nonce = os.urandom(12)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(nonce + aead.encrypt(nonce, keys._to_json(), _AAD))
-    tmp.replace(path)
+    _seal(path, aead, keys)
     return keys

@@ -13,7 +13,7 @@ class CaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CA_", env_file=None, extra="forbid")
 
     ca_id: str = "enclava-ca"
-    #: folder for the sealed keys, the CA certificate and the SQLite database
+    #: folder for the sealed keys, the CA and TLS certificates and the SQLite database
     state_dir: Path = Path(".enclava-ca")
     #: SQLAlchemy URL; empty means SQLite in ``state_dir``
     database_url: str = ""
@@ -31,8 +31,9 @@ class CaSettings(BaseSettings):
     #: comma-separated wallet addresses whose EIP-191 signature may revoke certificates and enclaves;
     #: empty (the default) means nobody may (the devnet sets its deployer / governance account)
     admin_addresses: str = ""
-    #: measurement (hex) the CA itself runs as, reported in its own simulated evidence
-    self_measurement: str = "00" * 48
+    #: comma-separated host names or IP addresses its TLS certificate names besides 127.0.0.1 and
+    #: localhost (the CA serves HTTPS only; clients pin the key its evidence binds, not the name)
+    tls_hostnames: str = ""
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.state_dir / 'ca.sqlite').resolve()}"

@@ -10,7 +10,12 @@ Hierarchy (each package adds its own leaves in its own ``errors.py``)::
     │   ├── StorageUnavailable       the IPFS API cannot be reached
     │   ├── ContentNotFound          a CID is unknown or not retrievable
     │   └── IntegrityError           downloaded bytes do not match the expected CID or SHA-256
-    └── ChainError                   the EVM node failed or refused a transaction
+    ├── ChainError                   the EVM node failed or refused a transaction
+    ├── ProtocolError                a wire message is malformed or refused (``enclava.protocol.errors``:
+    │                                the key-release request, the CA's signed answer)
+    └── CaLinkError                  the CA cannot be trusted over its attested channel
+                                     (``enclava.ca_link.errors``: insecure URL, unreachable, identity
+                                     mismatch, evidence refused)
 
 Outside errors (requests, web3, cryptography, ...) are translated at the boundary with
 ``raise SomeEnclavaError(...) from exc`` so callers handle one family of exceptions.

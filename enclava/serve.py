@@ -1,22 +1,33 @@
-"""Run one of Enclava's FastAPI services with uvicorn: ``--host``, ``--port``, structured logs."""
+"""Run one of Enclava's FastAPI services with uvicorn: ``--host``, ``--port``, structured logs, and
+HTTPS when the service gives its TLS files (the CA always does: it serves HTTPS only)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
+from enclava.errors import ConfigError
 from enclava.logs import configure_logging
 
 __all__ = ["serve"]
 
 
-def serve(app: FastAPI, prog: str, *, default_port: int, argv: list[str] | None = None) -> None:
+def serve(app: FastAPI, prog: str, *, default_port: int, argv: list[str] | None = None,
+          ssl_certfile: str | Path | None = None, ssl_keyfile: str | Path | None = None,
+          ssl_keyfile_password: str | None = None) -> None:
+    """Serve ``app``; with ``ssl_certfile`` and ``ssl_keyfile`` (PEM; the key may be encrypted under
+    ``ssl_keyfile_password``) over HTTPS only."""
     parser = argparse.ArgumentParser(prog=prog, description=app.description or app.title)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level=args.log_level)
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise ConfigError("HTTPS needs both a certificate file and a key file")
+    tls = {} if ssl_certfile is None else {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile),
+                                           "ssl_keyfile_password": ssl_keyfile_password}
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level=args.log_level, **tls)

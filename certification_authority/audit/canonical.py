@@ -1,18 +1,12 @@
 """The one canonical serialization for everything the CA hashes or has signed.
 
-Sorted keys, compact separators, ASCII only, no NaN: the same function is used by whoever signs
-or hashes and by whoever verifies, so both see the very same bytes.
+It is the library's :func:`enclava.protocol.canonical_json` (sorted keys, compact separators,
+ASCII only, no NaN), re-exported so the audit log, the broker's messages and the enclave's side of
+the key-release protocol serialize with the very same function.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from enclava.protocol.canonical import canonical_json
 
 __all__ = ["canonical_json"]
-
-
-def canonical_json(value: Any) -> bytes:
-    """``value`` (JSON types only) as canonical UTF-8 bytes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False).encode("ascii")

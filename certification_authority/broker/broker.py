@@ -1,7 +1,8 @@
 """The key broker: the CA's security policy engine. Routes parse requests and call these methods.
 
 ``deposit``         an owner's signed resource key and policy (replaces the previous version)
-``release``         an order's keys for a certified enclave, after the guards of :mod:`.guards`
+``release``         an order's keys for a certified enclave, once per request nonce, after the guards
+                    of :mod:`.guards`
 ``revoke_*``        permanent revocation of a certificate serial or an enclave address
 ``audit_for_owner`` an owner's signed read of the audit log about one of their offers
 
@@ -53,6 +54,8 @@ from certification_authority.broker.order_inputs import require_order_customer, 
 from certification_authority.db import open_database, write_transaction
 from enclava.errors import ConfigError
 from enclava.logs import get_logger
+from enclava.protocol.errors import ReleaseRequestInvalid
+from enclava.protocol.key_release import normalize_request_nonce
 
 __all__ = ["KeyBroker"]
 
@@ -221,20 +224,30 @@ class KeyBroker:
 
     # -- releases ---------------------------------------------------------------------------------------
 
-    def release(self, enclave: VerifiedEnclave, order_id: int | str,
-                offer_ids: Iterable[int] | None = None) -> list[WrappedKey]:
-        """Every key of the order (or of ``offer_ids``), wrapped to the enclave, or a ``ReleaseDenied``."""
+    def release(self, enclave: VerifiedEnclave, order_id: int | str, offer_ids: Iterable[int] | None = None, *,
+                request_nonce: str, issued_at: int | None = None) -> list[WrappedKey]:
+        """Every key of the order (or of ``offer_ids``), wrapped to the enclave, or a ``ReleaseDenied``.
+
+        ``request_nonce`` (32 bytes hex) is the enclave's signed request's: accepted once per enclave
+        (``ReleaseReplayed`` after that, spending nothing); ``issued_at`` is the request's (None: now).
+        """
         normalized = normalize_enclave(enclave)
         try:
             order_key = normalize_order_id(order_id)
         except ValueError as exc:
             raise e.BrokerRequestInvalid(f"order_id: {exc}") from exc
+        try:
+            nonce = normalize_request_nonce(request_nonce)
+        except ReleaseRequestInvalid as exc:
+            raise e.BrokerRequestInvalid(exc.message) from exc
         requested = requested_offers(offer_ids)
-        ctx = ReleaseContext(enclave=normalized, order_id=order_key, now=self._now(), chain=self._chain,
+        now = self._now()
+        ctx = ReleaseContext(enclave=normalized, order_id=order_key, now=now, chain=self._chain,
                              allow_list=self._parts.allow_list, is_revoked=self._is_revoked)
         try:
             with _storage("release keys"):
-                keys = release_keys(self._parts, ctx, requested)
+                keys = release_keys(self._parts, ctx, requested, request_nonce=nonce,
+                                    issued_at=now if issued_at is None else int(issued_at))
         except e.BrokerError as refusal:
             log.info("key release denied", extra={"order_id": order_key, "enclave": normalized.enclave_address,
                                                   "type": refusal.code})

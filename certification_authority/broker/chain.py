@@ -27,6 +27,10 @@ class OrderView:
     ``observed_at`` the chain's time when the order was read (latest block timestamp; None: not
     known): the deadline is checked against the later of it and the CA's clock, so an order the
     chain already considers late is refused even if the CA's clock lags.
+    ``resource_hashes`` is the SHA-256 of each resource's ciphertext (bytes32 hex), one per
+    ``resource_offer_ids`` entry, and ``inputs_hash`` the order's ``inputsHash``, as the chain holds
+    them: the broker names them in its signed answer, so the enclave accepts only keys whose
+    content hash is the one its own order commits to.
     """
 
     order_id: str
@@ -39,11 +43,19 @@ class OrderView:
     resource_offer_ids: tuple[int, ...] = field(default=())
     tee_type: int | None = None
     observed_at: int | None = None
+    resource_hashes: tuple[str, ...] = field(default=())
+    inputs_hash: str | None = None
 
     @property
     def offer_ids(self) -> tuple[int, ...]:
         """Every offer whose key the order needs: the engine first, then each resource."""
         return tuple(dict.fromkeys((self.engine_offer_id, *self.resource_offer_ids)))
+
+    def content_hash_of(self, offer_id: int) -> str:
+        """The SHA-256 (bytes32 hex) of ``offer_id``'s ciphertext as this order commits to it."""
+        if offer_id == self.engine_offer_id:
+            return self.engine_hash
+        return self.resource_hashes[self.resource_offer_ids.index(offer_id)]
 
 
 @runtime_checkable

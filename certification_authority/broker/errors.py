@@ -15,6 +15,7 @@ log, and ``http_status`` is what the CA's HTTP layer answers. Hierarchy::
         ├── DepositReplayed              deposit_replayed             409  not newer than the current deposit
         ├── CiphertextNotForCa           ciphertext_not_for_ca        400  the CA's identity cannot open it
         └── ReleaseDenied                release_denied               403  ``guard`` and ``offer_id`` say where
+            ├── ReleaseReplayed          release_replayed             409  guard_request_unused
             ├── CertificateExpired       certificate_expired          401  guard_certificate_valid
             ├── CertificateRevoked       certificate_revoked          403  guard_certificate_valid
             ├── EnclaveRevoked           enclave_revoked              403  guard_certificate_valid
@@ -47,7 +48,8 @@ __all__ = [
     "BrokerError", "BrokerRequestInvalid", "BrokerStorageError", "ChainLookupError",
     "SignatureError", "SignatureInvalid", "SignatureStale", "WrongCa",
     "OfferNotFound", "NotResourceOwner", "DepositReplayed", "CiphertextNotForCa",
-    "ReleaseDenied", "CertificateExpired", "CertificateRevoked", "EnclaveRevoked", "MeasurementNotAllowed",
+    "ReleaseDenied", "ReleaseReplayed", "CertificateExpired", "CertificateRevoked", "EnclaveRevoked",
+    "MeasurementNotAllowed",
     "OrderNotFound", "OrderNotAccepted", "OrderExpired", "ProviderMismatch", "OrderTeeMismatch",
     "ResourceNotInOrder", "KeyNotDeposited", "PolicyExpired", "PolicyEngineRefused", "PolicySimulatedRefused",
     "PolicyTeeRefused", "PolicyMeasurementRefused", "PolicyCustomerRefused", "UsesExhausted", "KeyUnwrapFailed",
@@ -136,8 +138,15 @@ class ReleaseDenied(BrokerError):
 
 
 _CERT, _MEAS, _ORDER = "guard_certificate_valid", "guard_measurement_allowed", "guard_order_accepted"
+_UNUSED = "guard_request_unused"
 _RES, _POL = "guard_resource_in_order", "guard_policy_allows"
 _ASK_OWNER = "The owner's policy refuses this request; ask the owner to deposit a new policy."
+
+
+class ReleaseReplayed(ReleaseDenied):
+    code, guard = "release_replayed", _UNUSED
+    hint = "Each key-release request is accepted once: sign a new one with a fresh request_nonce."
+    http_status = 409
 
 
 class CertificateExpired(ReleaseDenied):

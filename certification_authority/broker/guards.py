@@ -73,16 +73,24 @@ def guard_measurement_allowed(ctx: ReleaseContext) -> None:
 
 
 def _checked(order: object, order_id: str) -> OrderView:
-    """The chain view's answer, type-checked and normalized (a malformed answer refuses)."""
+    """The chain view's answer, type-checked and normalized (a malformed answer refuses).
+
+    Every resource must come with its content hash, and the order with its inputs hash: the
+    signed answer names them, so an order without them cannot be answered.
+    """
     if not isinstance(order, OrderView):
         raise TypeError(f"the chain view answered {type(order).__name__}, not OrderView")
+    if len(order.resource_hashes) != len(order.resource_offer_ids) or order.inputs_hash is None:
+        raise TypeError("the chain view's order lacks its resources' content hashes or its inputs hash")
     return OrderView(order_id=order_id, status=OrderStatus(order.status), customer=normalize_address(order.customer),
                      provider=normalize_address(order.provider),
                      engine_offer_id=normalize_uint256(order.engine_offer_id),
                      engine_hash=normalize_bytes32(order.engine_hash), deadline=int(order.deadline),
                      resource_offer_ids=tuple(normalize_uint256(o) for o in order.resource_offer_ids),
                      tee_type=None if order.tee_type is None else int(order.tee_type),
-                     observed_at=None if order.observed_at is None else int(order.observed_at))
+                     observed_at=None if order.observed_at is None else int(order.observed_at),
+                     resource_hashes=tuple(normalize_bytes32(h) for h in order.resource_hashes),
+                     inputs_hash=normalize_bytes32(order.inputs_hash))
 
 
 def guard_order_accepted(ctx: ReleaseContext) -> OrderView:

@@ -140,8 +140,9 @@ class AuditReadRequest(BaseModel):
 class WrappedKey(BaseModel):
     """A released key: age ciphertext only the requesting enclave can open.
 
-    ``kind="resource"``: the key of offer ``offer_id``; ``kind="order_inputs"``: the key of the
-    order's own customer inputs (``offer_id`` 0, ``policy_version`` 0).
+    ``kind="resource"``: the key of offer ``offer_id``, whose ciphertext's SHA-256 on chain (as the
+    order commits to it) is ``content_hash``; ``kind="order_inputs"``: the key of the order's own
+    customer inputs (``offer_id`` 0, ``policy_version`` 0, ``content_hash`` the order's inputsHash).
     """
 
     model_config = _Strict
@@ -149,6 +150,7 @@ class WrappedKey(BaseModel):
     kind: Literal["resource", "order_inputs"] = "resource"
     offer_id: OfferId
     policy_version: int
+    content_hash: Bytes32Hex
     ciphertext: Base64Blob
 
 

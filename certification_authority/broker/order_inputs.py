@@ -54,9 +54,12 @@ def save_order_inputs(session: Session, audit, request: OrderInputsDeposit, *, n
     return entry.seq
 
 
-def wrap_order_inputs(session: Session, identity: x25519.Identity, order_id: str,
-                      recipient: str) -> WrappedKey | None:
-    """The order's inputs key re-wrapped to ``recipient`` (counted as released), or None if none."""
+def wrap_order_inputs(session: Session, identity: x25519.Identity, order_id: str, recipient: str, *,
+                      content_hash: str) -> WrappedKey | None:
+    """The order's inputs key re-wrapped to ``recipient`` (counted as released), or None if none.
+
+    ``content_hash`` is the order's inputsHash: what the released key is for, in the signed answer.
+    """
     row = session.get(OrderInputKeyRow, order_id)
     if row is None:
         return None
@@ -65,4 +68,4 @@ def wrap_order_inputs(session: Session, identity: x25519.Identity, order_id: str
     except (pyrage.DecryptError, pyrage.EncryptError, pyrage.RecipientError) as exc:
         raise e.KeyUnwrapFailed(f"the inputs' key of order {order_id} could not be re-wrapped") from exc
     row.releases += 1
-    return WrappedKey(kind="order_inputs", offer_id=0, policy_version=0, ciphertext=wrapped)
+    return WrappedKey(kind="order_inputs", offer_id=0, policy_version=0, content_hash=content_hash, ciphertext=wrapped)

@@ -1,10 +1,13 @@
 """Releasing an order's keys: every guard for every resource first, then all keys or none.
 
-Flow: normalize the request → guards 1-3 (enclave, order) → guards 4-5 for each resource → unwrap
-each key with the CA identity and re-encrypt it to the enclave's age recipient (in memory only) →
-in one transaction, count one use of each key and append a ``granted`` entry per key → return.
-A refusal anywhere appends ``denied`` entries (the refused resource with its reason and guard, the
-others ``withheld``) and raises the refusal; no use is counted and no key leaves.
+Flow: normalize the request → ``guard_request_unused``: remember the request's
+``(enclave, request_nonce)`` in its own transaction, refusing one already seen (a replay) → guards
+1-3 (enclave, order) → guards 4-5 for each resource → unwrap each key with the CA identity and
+re-encrypt it to the enclave's age recipient (in memory only) → in one transaction, count one use
+of each key and append a ``granted`` entry per key → return, each key with the content hash the
+order commits to. A refusal anywhere appends ``denied`` entries (the refused resource with its
+reason and guard, the others ``withheld``) and raises the refusal; no use is counted and no key
+leaves. The nonce stays spent even when a later guard refuses: a request is answered once.
 """
 
 from __future__ import annotations
@@ -38,12 +41,16 @@ from certification_authority.broker.guards import (
 )
 from certification_authority.broker.models import VerifiedEnclave, WrappedKey
 from certification_authority.broker.order_inputs import wrap_order_inputs
-from certification_authority.broker.store import StoredDeposit, consume_use
+from certification_authority.broker.store import StoredDeposit, claim_release_request, consume_use
 from certification_authority.db import write_transaction
 
-__all__ = ["BrokerParts", "normalize_enclave", "requested_offers", "wrap_key", "release_keys"]
+__all__ = ["BrokerParts", "normalize_enclave", "requested_offers", "wrap_key", "release_keys",
+           "guard_request_unused", "RELEASE_WINDOW_S"]
 
 MAX_OFFERS_PER_REQUEST = 64
+#: how far a release request's issued_at may lie from the CA's clock (either way); its nonce is
+#: remembered until no request carrying it can be within that window any more
+RELEASE_WINDOW_S = 300
 WITHHELD = "withheld"  # audit reason of a resource that passed while another of the order was refused
 
 
@@ -151,8 +158,22 @@ def _offers_for_log(parts: BrokerParts, ctx: ReleaseContext, requested: tuple[in
         return ()
 
 
-def release_keys(parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, ...] | None) -> list[WrappedKey]:
+def guard_request_unused(parts: BrokerParts, ctx: ReleaseContext, request_nonce: str, issued_at: int) -> None:
+    """Remember this request's nonce for the enclave, or refuse a request seen before (a replay)."""
+    expires_at = max(issued_at, ctx.now) + RELEASE_WINDOW_S
+    fresh = write_transaction(parts.sessions, lambda session: claim_release_request(
+        session, ctx.enclave.enclave_address, request_nonce, now=ctx.now, expires_at=expires_at), lock=parts.lock)
+    if not fresh:
+        raise e.ReleaseReplayed(f"enclave {ctx.enclave.enclave_address} already sent a request with this nonce")
+
+
+def release_keys(parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, ...] | None, *,
+                 request_nonce: str, issued_at: int) -> list[WrappedKey]:
     """The keys of ``requested`` (None: every offer of the order), or the first refusal, logged."""
+    try:
+        guard_request_unused(parts, ctx, request_nonce, issued_at)
+    except e.ReleaseReplayed as replay:
+        _deny(parts, ctx, _offers_for_log(parts, ctx, requested), {None: replay})
     try:
         guard_certificate_valid(ctx)
         guard_measurement_allowed(ctx)
@@ -171,7 +192,7 @@ def release_keys(parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, 
     if denials:
         _deny(parts, ctx, offers, denials)
     try:
-        wrapped = [WrappedKey(offer_id=offer, policy_version=deposit.version,
+        wrapped = [WrappedKey(offer_id=offer, policy_version=deposit.version, content_hash=order.content_hash_of(offer),
                               ciphertext=wrap_key(parts.identity, deposit, ctx.enclave.age_recipient))
                    for offer, deposit in granted.items()]
     except e.KeyUnwrapFailed as denial:
@@ -179,7 +200,8 @@ def release_keys(parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, 
 
     def commit(session) -> None:
         if requested is None:  # the whole order: its customer's inputs key goes with the resources'
-            inputs_key = wrap_order_inputs(session, parts.identity, ctx.order_id, ctx.enclave.age_recipient)
+            inputs_key = wrap_order_inputs(session, parts.identity, ctx.order_id, ctx.enclave.age_recipient,
+                                           content_hash=order.inputs_hash)
             if inputs_key is not None:
                 wrapped.append(inputs_key)
                 parts.audit.append(session, event=AuditEvent.KEY_RELEASE, decision=Decision.GRANTED, reason="ok",

@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from certification_authority.broker.errors import BrokerStorageError, DepositReplayed
 from certification_authority.broker.models import DepositRequest, KeyPolicy
-from certification_authority.db import PolicyVersionRow, ResourceKeyRow, RevocationRow
+from certification_authority.db import PolicyVersionRow, ReleaseRequestRow, ResourceKeyRow, RevocationRow
 
 __all__ = ["StoredDeposit", "load_deposit", "save_deposit", "consume_use", "find_revocation",
-           "add_revocation", "list_revocations"]
+           "add_revocation", "list_revocations", "claim_release_request"]
 
 
 @dataclass(frozen=True)
@@ -105,3 +105,20 @@ def add_revocation(session: Session, kind: str, subject: str, reason: str, *, no
 
 def list_revocations(session: Session) -> list[RevocationRow]:
     return list(session.scalars(select(RevocationRow).order_by(RevocationRow.revoked_at)))
+
+
+def claim_release_request(session: Session, enclave: str, request_nonce: str, *, now: int, expires_at: int) -> bool:
+    """Remember ``(enclave, request_nonce)``; False if it was seen already (a replay).
+
+    Expired rows are forgotten first: a request whose nonce expired is refused as stale anyway.
+    Inside :func:`certification_authority.db.write_transaction` the check and the insert are one
+    transaction holding the write lock (SQLite), and the primary key refuses a concurrent twin
+    elsewhere (the retry then finds the row).
+    """
+    session.execute(delete(ReleaseRequestRow).where(ReleaseRequestRow.expires_at < now))
+    if session.get(ReleaseRequestRow, (enclave, request_nonce)) is not None:
+        return False
+    session.add(ReleaseRequestRow(enclave_address=enclave, request_nonce=request_nonce, seen_at=now,
+                                  expires_at=expires_at))
+    session.flush()
+    return True

@@ -1,6 +1,7 @@
 """Attestation verification for the CA: one verifier per TEE, then the same guards for all.
 
-``EvidenceVerifier`` is the entry point the CA service calls; the per-TEE verifiers
+``EvidenceVerifier`` is the entry point the CA service calls (``ca_evidence_verifier`` wraps it for
+clients that check the CA's own evidence); the per-TEE verifiers
 (``TdxVerifier``, ``SevSnpVerifier``, ``SimulatedTdxVerifier``) implement the ``Verifier``
 protocol and can be used alone to check vendor evidence without Enclava's policy.
 """
@@ -13,13 +14,17 @@ from certification_authority.verifiers.base import (
     VerifiedClaims,
     Verifier,
 )
+from certification_authority.verifiers.ca_evidence import ca_evidence_verifier
 from certification_authority.verifiers.guards import (
+    CHANNEL_GUARDS,
     GUARDS,
+    ChannelContext,
     GuardContext,
     guard_debug_disabled,
     guard_measurement_allowed,
     guard_nonce_fresh,
     guard_report_data_binding,
+    guard_report_data_expected,
     guard_tcb_status,
     run_guards,
 )
@@ -37,6 +42,7 @@ from certification_authority.verifiers.tdx import TdxVerifier
 
 __all__ = [
     "EvidenceVerifier",
+    "ca_evidence_verifier",
     "default_verifiers",
     "Verifier",
     "VerifiedClaims",
@@ -52,9 +58,12 @@ __all__ = [
     "InMemoryNonceStore",
     "DEFAULT_NONCE_TTL_S",
     "GuardContext",
+    "ChannelContext",
     "GUARDS",
+    "CHANNEL_GUARDS",
     "run_guards",
     "guard_report_data_binding",
+    "guard_report_data_expected",
     "guard_nonce_fresh",
     "guard_debug_disabled",
     "guard_tcb_status",

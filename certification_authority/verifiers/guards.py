@@ -13,11 +13,17 @@ name for the audit log. The order is deliberate:
 5. ``guard_measurement_allowed``  the measured image is on the allow-list
 
 A nonce store or allow-list that fails (chain or database down) refuses with PolicyLookupError.
+
+Evidence that a *client* asked of a peer (the CA's own, bound to the client's fresh nonce and the
+CA's identity) runs ``CHANNEL_GUARDS`` instead: ``guard_report_data_expected`` (the report_data is
+exactly what the client computed) replaces 1 and 2, since the nonce is the client's own and used
+once by construction; 3-5 are the very same functions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hmac
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -34,8 +40,9 @@ from enclava.attestation.errors import (
 )
 from enclava.errors import EnclavaError
 
-__all__ = ["GuardContext", "guard_report_data_binding", "guard_nonce_fresh", "guard_debug_disabled",
-           "guard_tcb_status", "guard_measurement_allowed", "GUARDS", "run_guards"]
+__all__ = ["GuardContext", "ChannelContext", "guard_report_data_binding", "guard_report_data_expected",
+           "guard_nonce_fresh", "guard_debug_disabled", "guard_tcb_status", "guard_measurement_allowed", "GUARDS",
+           "CHANNEL_GUARDS", "run_guards"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,15 @@ class GuardContext:
     nonce: bytes
     enclave_public_key_der: bytes
     nonce_store: NonceStore
+    tcb_policy: TcbPolicy
+    allow_list: MeasurementAllowList
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What a peer's evidence is checked against: the report_data the client computed, and policy."""
+
+    expected_report_data: bytes
     tcb_policy: TcbPolicy
     allow_list: MeasurementAllowList
 
@@ -67,17 +83,23 @@ def guard_report_data_binding(claims: VerifiedClaims, ctx: GuardContext) -> None
             "(expected SHA-512(domain tag || nonce || SPKI DER))")
 
 
+def guard_report_data_expected(claims: VerifiedClaims, ctx: ChannelContext) -> None:
+    expected = ctx.expected_report_data
+    if not isinstance(expected, bytes) or not hmac.compare_digest(claims.report_data, expected):
+        raise ReportDataMismatchError("report_data is not the binding the client expected for its nonce")
+
+
 def guard_nonce_fresh(claims: VerifiedClaims, ctx: GuardContext) -> None:
     with _consulting("nonce store"):
         ctx.nonce_store.consume(ctx.nonce)
 
 
-def guard_debug_disabled(claims: VerifiedClaims, ctx: GuardContext) -> None:
+def guard_debug_disabled(claims: VerifiedClaims, ctx: GuardContext | ChannelContext) -> None:
     if claims.debug:
         raise DebugEnclaveError(f"the {claims.tee_type.value} enclave runs with debug enabled")
 
 
-def guard_tcb_status(claims: VerifiedClaims, ctx: GuardContext) -> None:
+def guard_tcb_status(claims: VerifiedClaims, ctx: GuardContext | ChannelContext) -> None:
     policy = ctx.tcb_policy
     if claims.tcb_status not in policy.accepted_statuses:
         raise TcbStatusRejectedError(
@@ -89,7 +111,7 @@ def guard_tcb_status(claims: VerifiedClaims, ctx: GuardContext) -> None:
         raise TcbStatusRejectedError(f"the platform is affected by rejected advisories: {', '.join(rejected)}")
 
 
-def guard_measurement_allowed(claims: VerifiedClaims, ctx: GuardContext) -> None:
+def guard_measurement_allowed(claims: VerifiedClaims, ctx: GuardContext | ChannelContext) -> None:
     with _consulting("measurement allow-list"):
         allowed = ctx.allow_list.is_allowed(claims.tee_type, claims.measurement) is True
     if not allowed:
@@ -99,10 +121,14 @@ def guard_measurement_allowed(claims: VerifiedClaims, ctx: GuardContext) -> None
 
 GUARDS = (guard_report_data_binding, guard_nonce_fresh, guard_debug_disabled, guard_tcb_status,
           guard_measurement_allowed)
+CHANNEL_GUARDS = (guard_report_data_expected, guard_debug_disabled, guard_tcb_status, guard_measurement_allowed)
+
+Guard = Callable[[VerifiedClaims, "GuardContext | ChannelContext"], None]
 
 
-def run_guards(claims: VerifiedClaims, ctx: GuardContext) -> tuple[str, ...]:
+def run_guards(claims: VerifiedClaims, ctx: GuardContext | ChannelContext,
+               guards: tuple[Guard, ...] = GUARDS) -> tuple[str, ...]:
     """Run every guard in order; return their names (for the audit log) or raise the first refusal."""
-    for guard in GUARDS:
+    for guard in guards:
         guard(claims, ctx)
-    return tuple(guard.__name__ for guard in GUARDS)
+    return tuple(guard.__name__ for guard in guards)

@@ -7,6 +7,10 @@
 1. vendor verification      the TEE module (tdx, sev_snp, simulated) checks signatures and chains
 2. the guards of ``guards.GUARDS``: binding, nonce, debug, TCB status, allow-list
 
+``EvidenceVerifier.verify_bound`` checks a *peer's* evidence (the CA's own, asked for by a client
+with a fresh nonce) through the same steps 0 and 1 and ``guards.CHANNEL_GUARDS``: the report_data
+must be exactly the binding the client computed, then debug, TCB status and the allow-list.
+
 Every refusal is an ``EnclavaError`` subclass with its own ``code``; it is logged with that code and
 the TEE type only (no key material) and re-raised for the service to answer and audit.
 """
@@ -18,8 +22,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from certification_authority.verifiers.allowlist import MeasurementAllowList
-from certification_authority.verifiers.base import TcbPolicy, VerificationResult, Verifier
-from certification_authority.verifiers.guards import GuardContext, run_guards
+from certification_authority.verifiers.base import TcbPolicy, VerificationResult, VerifiedClaims, Verifier
+from certification_authority.verifiers.guards import CHANNEL_GUARDS, ChannelContext, GuardContext, run_guards
 from certification_authority.verifiers.nonces import NonceStore
 from certification_authority.verifiers.sev_snp import SevSnpVerifier
 from certification_authority.verifiers.simulated import SimulatedTdxVerifier
@@ -43,7 +47,9 @@ def default_verifiers(*, insecure_allow_simulated_tee: bool = False) -> dict[Tee
 
 
 class EvidenceVerifier:
-    def __init__(self, *, allow_list: MeasurementAllowList, nonce_store: NonceStore,
+    """``nonce_store`` may be None only for a verifier of peers' evidence (``verify_bound``)."""
+
+    def __init__(self, *, allow_list: MeasurementAllowList, nonce_store: NonceStore | None,
                  tcb_policy: TcbPolicy | None = None, insecure_allow_simulated_tee: bool = False,
                  verifiers: Mapping[TeeType, Verifier] | Iterable[Verifier] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -75,11 +81,10 @@ class EvidenceVerifier:
         """Verify ``evidence`` for the CA ``nonce`` and the enclave key it must bind; raise on any refusal."""
         when = int(self._clock()) if now is None else now
         tee = evidence.tee_type.value if isinstance(evidence, Evidence) else "unknown"
+        if self._nonce_store is None:
+            raise ConfigError("this verifier has no nonce store: it checks peers' evidence only (verify_bound)")
         try:
-            verifier = self.select_verifier(evidence)
-            claims = verifier.verify_evidence(evidence, now=when)
-            if claims.simulated and not self.insecure_allow_simulated_tee:  # defence in depth, see select_verifier
-                raise SimulatedTeeRefusedError("a verifier vouched for simulated evidence; this CA refuses it")
+            claims = self._vendor_claims(evidence, when)
             ctx = GuardContext(nonce=nonce, enclave_public_key_der=enclave_public_key_der,
                                nonce_store=self._nonce_store, tcb_policy=self._tcb_policy,
                                allow_list=self._allow_list)
@@ -91,3 +96,26 @@ class EvidenceVerifier:
                  claims.simulated)
         return VerificationResult(claims=claims, enclave_public_key_der=enclave_public_key_der, nonce=nonce,
                                   verified_at=when, checks=checks)
+
+    def _vendor_claims(self, evidence: Evidence, when: int) -> VerifiedClaims:
+        """Steps 0 and 1: the TEE's verifier, and the vendor's signature chain."""
+        claims = self.select_verifier(evidence).verify_evidence(evidence, now=when)
+        if claims.simulated and not self.insecure_allow_simulated_tee:  # defence in depth, see select_verifier
+            raise SimulatedTeeRefusedError("a verifier vouched for simulated evidence; this CA refuses it")
+        return claims
+
+    def verify_bound(self, evidence: Evidence, *, report_data: bytes, now: int | None = None) -> VerifiedClaims:
+        """Verify a peer's ``evidence`` whose report_data must be exactly ``report_data``; raise on any refusal."""
+        when = int(self._clock()) if now is None else now
+        tee = evidence.tee_type.value if isinstance(evidence, Evidence) else "unknown"
+        try:
+            claims = self._vendor_claims(evidence, when)
+            ctx = ChannelContext(expected_report_data=report_data, tcb_policy=self._tcb_policy,
+                                 allow_list=self._allow_list)
+            run_guards(claims, ctx, CHANNEL_GUARDS)
+        except EnclavaError as exc:
+            log.info("peer attestation refused: tee=%s code=%s", tee, exc.code)
+            raise
+        log.info("peer attestation verified: tee=%s measurement=%s simulated=%s", tee, claims.measurement_hex,
+                 claims.simulated)
+        return claims

@@ -63,7 +63,8 @@ class CliContext:
 
     @cached_property
     def broker(self) -> BrokerHttpClient:
-        broker = BrokerHttpClient(self.service_url("ca"))
+        self.service_url("ca")  # a manifest without a CA is a ConfigError with its hint
+        broker = BrokerHttpClient.from_manifest(self.manifest)
         self._closers.append(broker.close)
         return broker
 

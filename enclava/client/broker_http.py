@@ -1,21 +1,28 @@
-"""The key broker over HTTP, from an owner's or a customer's side: deposit keys, read the audit log.
+"""The key broker over HTTPS, from an owner's or a customer's side: deposit keys, read the audit log.
 
-Requests are built and signed by certification_authority.broker's own builders, so what is sent
-is byte-for-byte what the broker verifies. CA refusals come back as :class:`BrokerRefused` with
-the CA's error type; transport failures as :class:`BrokerUnavailable`.
+The client talks to the CA only over the attested channel (:func:`enclava.ca_link.connect_attested_ca`):
+before the first request it checks the CA's own evidence (``verify_evidence``) and then pins its TLS
+key, so the age recipient that owners encrypt their keys to is the attested CA's. Requests are built
+and signed by certification_authority.broker's own builders, so what is sent is byte-for-byte what
+the broker verifies. CA refusals come back as :class:`BrokerRefused` with the CA's error type;
+transport failures as :class:`BrokerUnavailable`; a CA that cannot be trusted as the
+``enclava.ca_link`` error that says why.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from certification_authority.broker import build_audit_request, build_deposit_request, check_audit_view
 from certification_authority.broker.signing import order_inputs_message, sign_text
+from enclava.ca_link import AttestedCa, CaUnreachable, EvidenceCheck, connect_attested_ca
 from enclava.errors import EnclavaError
 from enclava.service_http import refusal, send
+
+if TYPE_CHECKING:
+    from enclava.devnet.manifest import Manifest
 
 __all__ = ["BrokerHttpClient", "BrokerRefused", "BrokerUnavailable"]
 
@@ -31,29 +38,73 @@ class BrokerRefused(EnclavaError):
 
 
 class BrokerHttpClient:
-    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
-        self._identity: dict[str, Any] | None = None
+    """The broker at ``base_url`` (https), trusted once ``verify_evidence`` accepts its evidence.
 
-    def _call(self, method: str, path: str, **kwargs) -> Any:
-        reply = send(self._http, method, path, BrokerUnavailable, **kwargs)
+    ``verify_evidence`` is ``certification_authority.verifiers.ca_evidence_verifier(...)`` over the
+    chain's allow-list; :meth:`from_manifest` builds the devnet's. The channel is attested on first
+    use, and again after a transport failure (a changed TLS key fails every pinned request).
+    """
+
+    def __init__(self, base_url: str, *, verify_evidence: EvidenceCheck, expected_signer: str | None = None,
+                 timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._verify, self._expected_signer, self._timeout = verify_evidence, expected_signer, timeout
+        self._lock = threading.Lock()
+        self._ca: AttestedCa | None = None
+
+    @classmethod
+    def from_manifest(cls, manifest: Manifest, *, timeout: float = 30.0) -> BrokerHttpClient:
+        """The devnet's broker: the CA's evidence checked against the devnet's on-chain allow-list, with
+        the simulated TEE allowed (``insecure_allow_simulated_tee``: a devnet has no hardware)."""
+        from certification_authority.chain_view import VerifierAllowList
+        from certification_authority.verifiers import ca_evidence_verifier
+        from enclava.chain import ChainClient
+        from enclava.chain.contracts import ContractSet
+
+        contracts = ContractSet(ChainClient(manifest.rpc_url).w3, manifest.contracts)
+        verify = ca_evidence_verifier(VerifierAllowList(contracts), insecure_allow_simulated_tee=True)
+        return cls(manifest.services["ca"].url, verify_evidence=verify, timeout=timeout)
+
+    def attested(self) -> AttestedCa:
+        """The attested CA (connecting and checking its evidence on first use)."""
+        with self._lock:
+            if self._ca is None:
+                try:
+                    self._ca = connect_attested_ca(self.base_url, verify_evidence=self._verify,
+                                                   expected_signer=self._expected_signer, timeout=self._timeout)
+                except CaUnreachable as exc:
+                    raise BrokerUnavailable(exc.message) from exc
+            return self._ca
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        ca = self.attested()
+        try:
+            reply = send(ca.client, method, path, BrokerUnavailable, **kwargs)
+        except BrokerUnavailable:
+            self._forget(ca)
+            raise
         if reply.status_code >= 400:
             raise refusal(reply, BrokerRefused, path)
         return reply.json()
 
-    def identity(self) -> dict[str, Any]:
-        if self._identity is None:
-            self._identity = self._call("GET", "/v1/ca")
-        return self._identity
+    def _forget(self, ca: AttestedCa) -> None:
+        with self._lock:
+            if self._ca is ca:
+                self._ca = None
+        ca.close()
 
-    def deposit(self, owner, offer_id: int, resource_key: bytes, policy) -> dict[str, Any]:
+    def identity(self) -> dict[str, Any]:
+        """The attested CA's public identity (``ca_id``, ``age_recipient``, ``signer_address``, ...)."""
+        public = self.attested().identity.to_json()
+        return {key: value for key, value in public.items() if key != "evidence"}
+
+    def deposit(self, owner: Any, offer_id: int, resource_key: bytes, policy: Any) -> dict[str, Any]:
         """Deposit ``resource_key`` for offer ``offer_id`` under ``policy`` (signed by ``owner``)."""
         ident = self.identity()
         request = build_deposit_request(owner, ident["age_recipient"], ident["ca_id"], offer_id, resource_key, policy)
         return self._call("POST", "/v1/keys/deposit", json=request.model_dump(mode="json"))
 
-    def deposit_order_inputs(self, customer, order_id: str, input_key: bytes) -> dict[str, Any]:
+    def deposit_order_inputs(self, customer: Any, order_id: str, input_key: bytes) -> dict[str, Any]:
         """Deposit the key of an order's own inputs; only that order's enclave can obtain it."""
         import base64
         import hashlib
@@ -71,7 +122,7 @@ class BrokerHttpClient:
                 "signature": sign_text(customer, message)}
         return self._call("POST", "/v1/keys/order-inputs", json=body)
 
-    def audit(self, owner, offer_id: int) -> dict[str, Any]:
+    def audit(self, owner: Any, offer_id: int) -> dict[str, Any]:
         """The audit entries about ``offer_id``, verified as a hash chain before they are returned."""
         request = build_audit_request(owner, self.identity()["ca_id"], offer_id)
         view = self._call("POST", "/v1/audit", json=request.model_dump(mode="json"))
@@ -79,4 +130,7 @@ class BrokerHttpClient:
         return view
 
     def close(self) -> None:
-        self._http.close()
+        with self._lock:
+            ca, self._ca = self._ca, None
+        if ca is not None:
+            ca.close()

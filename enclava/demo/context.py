@@ -29,7 +29,7 @@ class DemoContext:
     @classmethod
     def build(cls, manifest: Manifest, provider: ProviderHandle) -> "DemoContext":
         return cls(manifest, provider, MarketClient.from_manifest(manifest), IpfsContentStore.from_manifest(manifest),
-                   BrokerHttpClient(manifest.services["ca"].url))
+                   BrokerHttpClient.from_manifest(manifest))
 
     @property
     def market_url(self) -> str:

@@ -19,7 +19,7 @@ from enclava.devnet.deploy import deploy_available, deploy_contracts
 from enclava.devnet.manifest import DEFAULT_DEVNET, Manifest, ServiceRecord, read_manifest
 from enclava.devnet.ports import free_ports
 from enclava.devnet.processes import is_alive, spawn, stop_group, tagged_processes
-from enclava.devnet.services import CHAIN_ID, ServiceSpec, contract_services, core_services
+from enclava.devnet.services import CHAIN_ID, ServiceSpec, attested_ca, contract_services, core_services
 from enclava.errors import DevnetError
 from enclava.logs import get_logger
 from enclava.paths import devnet_home
@@ -104,6 +104,8 @@ def up(name: str = DEFAULT_DEVNET, *, deploy: bool = True, timeout: float = 90.0
                     manifest.save()
                     _start(name, state, late, ports, records, timeout)
                     manifest.save()
+                    if "ca" in records:  # ready only once the CA's own evidence vouches for its TLS key
+                        attested_ca(manifest).close()
         except BaseException:
             _stop_records(records)
             _sweep(name)

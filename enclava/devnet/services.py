@@ -11,15 +11,19 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import httpx
 
 from enclava.devnet.accounts import ACCOUNT_COUNT, DEV_MNEMONIC
-from enclava.errors import DevnetError
+from enclava.errors import DevnetError, EnclavaError
 from enclava.paths import find_tool
 
-__all__ = ["ServiceSpec", "CHAIN_ID", "core_services", "contract_services", "redis_command"]
+if TYPE_CHECKING:
+    from enclava.ca_link import AttestedCa
+    from enclava.devnet.manifest import Manifest
+
+__all__ = ["ServiceSpec", "CHAIN_ID", "core_services", "contract_services", "redis_command", "attested_ca"]
 
 CHAIN_ID = 31337
 
@@ -159,6 +163,26 @@ def _http_healthy(port: int) -> bool:
         return False
 
 
+def _ca_healthy(port: int) -> bool:
+    """The CA answers over TLS (liveness only: trust in it comes from :func:`attested_ca`)."""
+    try:
+        return httpx.get(f"https://127.0.0.1:{port}/healthz", timeout=1.0, verify=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def attested_ca(manifest: Manifest) -> AttestedCa:
+    """The devnet's CA, its simulated evidence verified against the devnet's on-chain allow-list and its
+    TLS key pinned; the devnet's readiness check, raising ``DevnetError`` when the CA cannot be trusted."""
+    from certification_authority.attested_client import connect_devnet_ca
+
+    try:
+        return connect_devnet_ca(manifest)
+    except EnclavaError as exc:
+        hint = "Read the CA's log (`enclava devnet logs ca`): is its measurement allow-listed?"
+        raise DevnetError(f"the devnet's CA cannot be trusted: {exc.code}: {exc.message}", hint=hint) from exc
+
+
 def _market_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
     from enclava.devnet.accounts import dev_account
 
@@ -171,6 +195,10 @@ def _market_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
         # the funded devnet relayer pays for relayed listings; cookies over plain HTTP on loopback
         "MARKET_RELAYER_KEY": dev_account("relayer").key.hex(),
         "MARKET_INSECURE_HTTP_COOKIES": "true",
+        # sign-in messages name this service's own address; split models' tails run on loopback over http
+        "MARKET_SIWE_DOMAIN": f"127.0.0.1:{ports['marketplace']}",
+        "MARKET_SIWE_URI": f"http://127.0.0.1:{ports['marketplace']}",
+        "MARKET_INSECURE_ALLOW_LOOPBACK_TAIL": "true",
     }
 
 
@@ -182,6 +210,6 @@ def _market_command(state: Path, ports: dict[str, int]) -> list[str]:
 
 def contract_services() -> list[ServiceSpec]:
     """Services that need the deployed contracts: started after the deployment."""
-    return [ServiceSpec("ca", _ca_command, lambda p: f"http://127.0.0.1:{p}", _http_healthy, _ca_prepare),
+    return [ServiceSpec("ca", _ca_command, lambda p: f"https://127.0.0.1:{p}", _ca_healthy, _ca_prepare),
             ServiceSpec("marketplace", _market_command, lambda p: f"http://127.0.0.1:{p}", _http_healthy,
                         _market_prepare)]

@@ -16,6 +16,7 @@ import pytest
 from ca_support import SNP_VALID_TIME, TDX_PINNED_TIME, enclave_key_der, snp_report
 
 from certification_authority.verifiers import (
+    CHANNEL_GUARDS,
     GUARDS,
     EvidenceVerifier,
     InMemoryMeasurementAllowList,
@@ -24,6 +25,7 @@ from certification_authority.verifiers import (
     SimulatedTdxVerifier,
     TcbPolicy,
     Verifier,
+    ca_evidence_verifier,
     default_verifiers,
 )
 from enclava.attestation import (
@@ -261,3 +263,57 @@ def test_simulated_claims_are_refused_without_the_flag_whatever_the_verifier(for
     with pytest.raises(SimulatedTeeRefusedError):
         verifier.verify(dataclasses.replace(evidence, tee_type=TeeType.TDX), nonce=nonce, enclave_public_key_der=KEY,
                         now=backend.now)
+
+
+# -- a peer's evidence (the CA's own, asked for by a client): verify_bound, the same code path ------------
+
+REPORT_DATA = bytes(range(64))
+
+
+def _peer(backend: Backend, **kwargs) -> EvidenceVerifier:
+    allow = InMemoryMeasurementAllowList([(backend.tee_type, MEASUREMENT)])
+    kwargs.setdefault("insecure_allow_simulated_tee", backend.tee_type is TeeType.SIMULATED)
+    return EvidenceVerifier(allow_list=allow, nonce_store=None, verifiers=backend.verifiers, **kwargs)
+
+
+def test_bound_evidence_passes_the_vendor_step_and_the_channel_guards(backend):
+    claims = _peer(backend).verify_bound(backend.make(REPORT_DATA, MEASUREMENT), report_data=REPORT_DATA,
+                                         now=backend.now)
+    assert claims.measurement == MEASUREMENT and claims.report_data == REPORT_DATA
+    assert [g.__name__ for g in CHANNEL_GUARDS] == ["guard_report_data_expected", "guard_debug_disabled",
+                                                    "guard_tcb_status", "guard_measurement_allowed"]
+
+
+@pytest.mark.parametrize(("case", "error"), [("report_data", ReportDataMismatchError),
+                                             ("measurement", MeasurementNotAllowedError),
+                                             ("debug", DebugEnclaveError), ("flipped", EvidenceSignatureError)])
+def test_bound_evidence_is_refused_by_the_same_guards(backend, case, error):
+    evidence = backend.make(REPORT_DATA, bytes(48) if case == "measurement" else MEASUREMENT, debug=case == "debug")
+    if case == "flipped":
+        quote = bytearray(evidence.quote)
+        quote[backend.measurement_offset] ^= 0x01
+        evidence = dataclasses.replace(evidence, quote=bytes(quote))
+    expected = bytes(64) if case == "report_data" else REPORT_DATA
+    with pytest.raises(error):
+        _peer(backend).verify_bound(evidence, report_data=expected, now=backend.now)
+
+
+def test_bound_simulated_evidence_needs_the_insecure_flag(forged_amd, snp_vector):
+    backend = _simulated_backend(forged_amd, snp_vector.quote)
+    with pytest.raises(SimulatedTeeRefusedError):
+        _peer(backend, insecure_allow_simulated_tee=False).verify_bound(
+            backend.make(REPORT_DATA, MEASUREMENT), report_data=REPORT_DATA, now=backend.now)
+
+
+def test_the_client_side_glue_runs_the_pipeline():
+    allow = InMemoryMeasurementAllowList([(TeeType.SIMULATED, MEASUREMENT)])
+    evidence = SimulatedTdxAttester(MEASUREMENT).attest(REPORT_DATA)
+    assert ca_evidence_verifier(allow, insecure_allow_simulated_tee=True)(evidence, REPORT_DATA).simulated
+    with pytest.raises(SimulatedTeeRefusedError):
+        ca_evidence_verifier(allow)(evidence, REPORT_DATA)
+
+
+def test_a_verifier_without_a_nonce_store_cannot_certify(snp_vector):
+    verifier = EvidenceVerifier(allow_list=InMemoryMeasurementAllowList(), nonce_store=None)
+    with pytest.raises(ConfigError):
+        verifier.verify(snp_vector, nonce=bytes(32), enclave_public_key_der=KEY, now=SNP_VALID_TIME)

@@ -38,3 +38,24 @@ def test_a_tampered_sealed_file_is_refused(tmp_path):
     (tmp_path / "ca-keys.sealed").write_bytes(bytes(blob))
     with pytest.raises(SealingError):
         load_or_create_keys(tmp_path / "ca-keys.sealed", source)
+
+
+def test_the_tls_key_is_sealed_too_and_added_to_keys_sealed_before_it_existed(tmp_path):
+    import json
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    source = FileSealingKey(tmp_path / "sealing.key")
+    first = load_or_create_keys(tmp_path / "ca-keys.sealed", source)
+    assert first.tls_key.private_numbers() == load_or_create_keys(tmp_path / "ca-keys.sealed",
+                                                                  source).tls_key.private_numbers()
+    aead, blob = AESGCM(source.sealing_key()), (tmp_path / "ca-keys.sealed").read_bytes()
+    fields = json.loads(aead.decrypt(blob[:12], blob[12:], b"enclava-ca-sealed-keys-v1"))
+    del fields["tls_key"]  # what an older CA sealed
+    (tmp_path / "ca-keys.sealed").write_bytes(blob[:12] + aead.encrypt(blob[:12], json.dumps(fields).encode(),
+                                                                       b"enclava-ca-sealed-keys-v1"))
+    upgraded = load_or_create_keys(tmp_path / "ca-keys.sealed", source)
+    assert upgraded.signer.address == first.signer.address
+    again = load_or_create_keys(tmp_path / "ca-keys.sealed", source)
+    assert again.tls_key.private_numbers() == upgraded.tls_key.private_numbers()  # sealed once, then kept
+    assert stat.S_IMODE((tmp_path / "ca-keys.sealed").stat().st_mode) == 0o600

@@ -63,7 +63,7 @@ def fhe_model(devnet_manifest, market, tail_url, tmp_path_factory):  # noqa: F81
     owner = Account.create()
     fund(devnet_manifest, owner.address)
     store = IpfsContentStore.from_manifest(devnet_manifest)
-    broker = BrokerHttpClient(devnet_manifest.services["ca"].url)
+    broker = BrokerHttpClient.from_manifest(devnet_manifest)
     api = MarketApiClient(devnet_manifest.services["marketplace"].url)
     model = load_model()
     try:

@@ -31,7 +31,7 @@ class Parties:
 
 def parties(manifest) -> Parties:
     return Parties(MarketClient.from_manifest(manifest), IpfsContentStore.from_manifest(manifest),
-                   BrokerHttpClient(manifest.services["ca"].url))
+                   BrokerHttpClient.from_manifest(manifest))
 
 
 def open_policy(engine_hash: str | None = None, **extra) -> dict:

@@ -5,7 +5,9 @@ owners list an engine (``model_owner``) and datasets (``hospital_a``...) whose c
 the devnet's IPFS; a customer orders and the provider accepts, all through
 :class:`enclava.chain.MarketClient`. Enclaves are certified by the devnet's CA over HTTP with
 real-format simulated evidence, owners deposit keys and read their audit log over HTTP, enclaves
-ask for keys over HTTP, and admins revoke over HTTP. Nothing here talks to the CA in-process.
+ask for keys over HTTP, and admins revoke over HTTP. Nothing here talks to the CA in-process: the
+CA is reached over its attested, pinned TLS channel (``connect_devnet_ca``), and every key-release
+answer is checked with ``verify_release_answer`` against the attested signer.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from dataclasses import dataclass
 
 import httpx
@@ -22,21 +23,19 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from certification_authority.admin import build_revocation_request
-from certification_authority.app import key_release_message
-from certification_authority.authority import provider_consent_message
+from certification_authority.attested_client import connect_devnet_ca
 from certification_authority.broker import build_audit_request, build_deposit_request
-from certification_authority.broker.signing import sign_text
 from certification_authority.certificates import build_csr, enclave_address_of
 from enclava.attestation import bind_report_data
 from enclava.attestation.simulated import SimulatedTdxAttester
-from enclava.chain import MarketClient
+from enclava.chain import MarketClient, sign_enclave_consent
 from enclava.chain.types import OnChainTee, ResourceKind
-from enclava.devnet import dev_account
-from enclava.devnet.measurements import DEV_LOADER_MEASUREMENT
+from enclava.devnet import dev_account, load_manifest
+from enclava.devnet.measurements import devnet_measurement
+from enclava.protocol import ReleaseAnswer, build_release_request, verify_release_answer
 from enclava.storage import IpfsContentStore
 
 PRICE_PER_SECOND = 10**9
@@ -44,26 +43,28 @@ RESOURCE_PRICE = 10**15
 TEE_SLOTS = 64
 
 
-def certify_body(ca: str | httpx.Client, *, measurement: bytes = DEV_LOADER_MEASUREMENT,
-                 provider_role: str = "provider", nonce: str | None = None, key: ec.EllipticCurvePrivateKey | None = None,
+def certify_body(ca: httpx.Client, *, measurement: bytes | None = None, provider_role: str = "provider",
+                 nonce: str | None = None, key: ec.EllipticCurvePrivateKey | None = None,
                  age_recipient: str | None = None) -> tuple[str, dict]:
     """A ``/v1/certify`` body for a fresh simulated enclave key (or ``key``): (enclave address, body).
 
     ``ca`` is the CA's URL or an HTTP client bound to it (an in-process ``TestClient`` too).
     """
     if nonce is None:
-        reply = ca.post("/v1/challenge") if isinstance(ca, httpx.Client) else httpx.post(f"{ca}/v1/challenge")
-        nonce = reply.json()["nonce"]
+        nonce = ca.post("/v1/challenge").json()["nonce"]
     key = key or ec.generate_private_key(ec.SECP256K1())
     spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    measurement = devnet_measurement("loader") if measurement is None else measurement
     evidence = SimulatedTdxAttester(measurement).attest(bind_report_data(bytes.fromhex(nonce), spki))
     enclave = enclave_address_of(key.public_key())
     provider = dev_account(provider_role)
-    consent = provider.sign_message(encode_defunct(text=provider_consent_message(enclave, nonce)))
+    manifest = load_manifest()  # the session's devnet (ENCLAVA_MANIFEST): the registry the consent is for
+    consent = sign_enclave_consent(provider, enclave=enclave, provider=provider.address, nonce=nonce,
+                                   chain_id=manifest.chain_id, registry=manifest.contracts["AttestationRegistry"])
     age_recipient = age_recipient or str(pyrage.x25519.Identity.generate().to_public())
     return enclave, {
         "evidence": json.loads(evidence.to_json()), "csr_pem": build_csr(key, age_recipient).decode(),
-        "nonce": nonce, "provider": provider.address, "provider_signature": "0x" + consent.signature.hex(),
+        "nonce": nonce, "provider": provider.address, "provider_signature": consent,
     }
 
 
@@ -100,13 +101,18 @@ class Resource:
 
 class BrokerStory:
     def __init__(self, manifest, http: httpx.Client | None = None) -> None:
-        """``http``: a client bound to the CA (default: the devnet's CA service over the network)."""
+        """``http``: a client bound to the CA (default: the devnet's CA, attested and pinned)."""
         self.manifest = manifest
-        self.http = http or httpx.Client(base_url=manifest.services["ca"].url, timeout=60)
+        if http is None:
+            attested = connect_devnet_ca(manifest, timeout=60)
+            http, identity = attested.client, attested.identity.to_json()
+        else:
+            identity = http.get("/v1/ca").json()
+        self.http = http
         self.market = MarketClient.from_manifest(manifest)
         self.ipfs = IpfsContentStore.from_manifest(manifest)
-        identity = self.http.get("/v1/ca").json()
         self.ca_id, self.ca_recipient = identity["ca_id"], identity["age_recipient"]
+        self.ca_signer = identity["signer_address"]
         self._tee_offers: dict[str, int] = {}
 
     # -- chain: providers, listings, orders ------------------------------------------------------------
@@ -175,11 +181,20 @@ class BrokerStory:
                               headers={"content-type": "application/json"})
 
     def release(self, enclave: Enclave, order_id: str, offer_ids: list[int] | None = None) -> httpx.Response:
-        issued_at = int(time.time())
-        message = key_release_message(self.ca_id, order_id, issued_at, offer_ids)
-        body = {"certificate_pem": enclave.certificate_pem, "order_id": order_id, "issued_at": issued_at,
-                "signature": sign_text(enclave.account, message), "offer_ids": offer_ids}
+        """The CA's reply to a fresh signed request (its body: ``json.loads(reply.request.content)``)."""
+        body = build_release_request(enclave.account, certificate_pem=enclave.certificate_pem, ca_id=self.ca_id,
+                                     order_id=order_id, resource_ids=offer_ids)
         return self.http.post("/v1/keys/release", json=body)
+
+    def answer(self, enclave: Enclave, reply: httpx.Response) -> ReleaseAnswer:
+        """The reply's signed answer, verified for exactly the request that was sent."""
+        sent = json.loads(reply.request.content)
+        return verify_release_answer(reply.json(), signer=self.ca_signer, ca_id=self.ca_id, order_id=sent["order_id"],
+                                     enclave=enclave.address, request_nonce=sent["request_nonce"])
+
+    def wrapped(self, enclave: Enclave, reply: httpx.Response) -> dict[int, bytes]:
+        """resource id -> age ciphertext of every resource key in the verified answer."""
+        return {key.resource_id: key.ciphertext for key in self.answer(enclave, reply).keys if key.kind == "resource"}
 
     def audit(self, resource: Resource) -> dict:
         request = build_audit_request(dev_account(resource.owner_role), self.ca_id, resource.offer_id)

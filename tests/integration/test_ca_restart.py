@@ -1,10 +1,10 @@
 """A restart of the CA loses nothing: ``create_ca_app`` built twice over the same state folder and
 database, on the devnet's real chain, keeps deposits and policies, revocations, nonces (issued, used,
-expired), used admin requests and every audit entry; the second app releases the deposited keys."""
+expired), used admin requests, seen key-release nonces and every audit entry; the second app
+releases the deposited keys in an answer signed by the same sealed signer."""
 
 from __future__ import annotations
 
-import base64
 import time
 from pathlib import Path
 
@@ -13,17 +13,22 @@ import pytest
 from broker_story import BrokerStory, certify_body, policy_for
 from fastapi.testclient import TestClient
 
+from certification_authority import compose
 from certification_authority.broker import check_audit_view
 from certification_authority.compose import create_ca_app
 from certification_authority.settings import CaSettings
 from enclava.chain.types import ResourceKind
 from enclava.devnet import dev_account
+from enclava.devnet.measurements import devnet_measurement
 
 NONCE_TTL_S = 2
 
 
 @pytest.fixture
-def settings(devnet_manifest, tmp_path) -> CaSettings:
+def settings(devnet_manifest, tmp_path, monkeypatch) -> CaSettings:
+    # the app runs inside the test process, which has loaded far more than the CA's image, so it cannot
+    # measure itself (ForeignModuleLoaded); it reports the checkout's CA measurement instead
+    monkeypatch.setattr(compose, "running_measurement", devnet_measurement)
     return CaSettings(state_dir=tmp_path / "ca", ca_id="enclava-ca-restart",
                       manifest=Path(devnet_manifest.state_dir) / "manifest.json",
                       insecure_allow_simulated_tee=True, signer_key=dev_account("ca").key.hex(),
@@ -44,6 +49,8 @@ def test_a_restarted_ca_keeps_deposits_policies_revocations_nonces_and_its_log(d
     revoked = first.certify("provider")
     revocation = first.revoke("enclave", revoked.address)
     assert revocation.status_code == 200 and revocation.json()["onchain"] == "revoked"
+    refused = first.release(revoked, order_id)  # refused, but its request nonce is spent all the same
+    assert refused.json()["type"] == "enclave_revoked"
     unused, used, late = (first.http.post("/v1/challenge").json()["nonce"] for _ in range(3))
     assert first.http.post("/v1/certify", json=certify_body(first.http, nonce=used)[1]).status_code == 200
     identity = {k: v for k, v in first.http.get("/v1/ca").json().items() if k != "evidence"}
@@ -73,12 +80,16 @@ def test_a_restarted_ca_keeps_deposits_policies_revocations_nonces_and_its_log(d
     # deposits and policies: the stored keys are released under policy version 2, whose one use is spent
     released = second.release(enclave, order_id)
     assert released.status_code == 200, released.text
-    versions = {item["offer_id"]: item["policy_version"] for item in released.json()}
+    answer = second.answer(enclave, released)  # signed by the same sealed signer as before the restart
+    versions = {key.resource_id: key.policy_version for key in answer.keys}
     assert versions == {engine.offer_id: 1, dataset.offer_id: 2}
-    wrapped = next(item for item in released.json() if item["offer_id"] == dataset.offer_id)["ciphertext"]
-    assert pyrage.decrypt(base64.b64decode(wrapped), [enclave.identity]) == dataset.key
+    wrapped = answer.resource_keys[dataset.offer_id].ciphertext
+    assert pyrage.decrypt(wrapped, [enclave.identity]) == dataset.key
     exhausted = second.release(enclave, order_id)
     assert exhausted.json()["type"] == "policy_uses_exhausted"
     assert second.release(revoked, order_id).json()["type"] == "enclave_revoked"
+    replayed_release = second.http.post("/v1/keys/release", content=refused.request.content,
+                                        headers={"content-type": "application/json"})
+    assert replayed_release.status_code == 409 and replayed_release.json()["type"] == "release_replayed"
     stale = second.deposit(dataset, policy_for(engine), issued_at=int(time.time()) - 5)
     assert stale.status_code == 409 and stale.json()["type"] == "deposit_replayed"

@@ -7,7 +7,6 @@ must be visible to the owner in their audit log, and the log's hash chain must v
 
 from __future__ import annotations
 
-import base64
 import copy
 
 import pyrage
@@ -67,7 +66,7 @@ def test_keys_are_released_to_the_certified_enclave_of_an_accepted_order(story, 
     order_id = _accepted_order(story, engine, [dataset])
     reply = story.release(enclave, order_id)
     assert reply.status_code == 200, reply.text
-    wrapped = {item["offer_id"]: base64.b64decode(item["ciphertext"]) for item in reply.json()}
+    wrapped = story.wrapped(enclave, reply)
     assert set(wrapped) == {engine.offer_id, dataset.offer_id}
     for resource in (engine, dataset):
         key = pyrage.decrypt(wrapped[resource.offer_id], [enclave.identity])
@@ -98,7 +97,7 @@ def test_a_revoked_enclave_is_refused_by_the_broker_and_by_the_marketplace(story
     report = IntegrityReport(order_id=bytes.fromhex(order_id[2:]), engine_hash=order.terms.engine_hash,
                              inputs_hash=order.terms.inputs_hash, output_hash=b"\x01" * 32, output_cid="bafy-output",
                              tee_type=int(OnChainTee.SIMULATED), measurement=revoked.measurement_digest,
-                             enclave=revoked.address, started_at=now - 10, finished_at=now)
+                             enclave=revoked.address, started_at=order.accepted_at, finished_at=now)
     signature = story.market.sign_report(revoked.account, report)
     with pytest.raises(ChainError) as refused:
         story.market.complete_order(dev_account("provider"), order.terms, report, signature)

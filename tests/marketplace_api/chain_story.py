@@ -12,25 +12,24 @@ import json
 import os
 from dataclasses import dataclass
 
-import httpx
 import pyrage
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
-from eth_account.messages import encode_defunct, encode_typed_data
+from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from certification_authority.authority import provider_consent_message
+from certification_authority.attested_client import connect_devnet_ca
 from certification_authority.certificates import build_csr, enclave_address_of
 from certification_authority.chain_view import terms_tuple
 from enclava.attestation import bind_report_data
 from enclava.attestation.simulated import SimulatedTdxAttester
-from enclava.chain import ChainClient
+from enclava.chain import ChainClient, sign_enclave_consent
 from enclava.chain.contracts import ContractSet
 from enclava.chain.types import OnChainTee, ResourceKind
 from enclava.devnet import dev_account
-from enclava.devnet.measurements import DEV_LOADER_MEASUREMENT
+from enclava.devnet.measurements import devnet_measurement
 from enclava.report import report_tuple, report_typed_data
 from enclava.storage import IpfsContentStore
 
@@ -111,17 +110,20 @@ def create_order(story: Story, customer: LocalAccount, engine_id: int, offer_id:
 
 def certify_enclave(story: Story, provider: LocalAccount) -> LocalAccount:
     """A fresh enclave key, certified by the devnet CA (which registers it on chain)."""
-    ca_url = story.manifest.services["ca"].url
-    nonce = httpx.post(f"{ca_url}/v1/challenge", timeout=30).json()["nonce"]
+    ca = connect_devnet_ca(story.manifest)  # the CA over its attested, pinned TLS channel
+    nonce = ca.client.post("/v1/challenge", timeout=30).json()["nonce"]
     key = ec.generate_private_key(ec.SECP256K1())
     spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    evidence = SimulatedTdxAttester(DEV_LOADER_MEASUREMENT).attest(bind_report_data(bytes.fromhex(nonce), spki))
+    evidence = SimulatedTdxAttester(devnet_measurement("loader")).attest(bind_report_data(bytes.fromhex(nonce), spki))
     enclave_address = enclave_address_of(key.public_key())
-    consent = provider.sign_message(encode_defunct(text=provider_consent_message(enclave_address, nonce)))
+    consent = sign_enclave_consent(provider, enclave=enclave_address, provider=provider.address, nonce=nonce,
+                                   chain_id=story.chain.chain_id(),
+                                   registry=story.contracts.attestation_registry.address)
     body = {"evidence": json.loads(evidence.to_json()),
             "csr_pem": build_csr(key, str(pyrage.x25519.Identity.generate().to_public())).decode(),
-            "nonce": nonce, "provider": provider.address, "provider_signature": "0x" + consent.signature.hex()}
-    reply = httpx.post(f"{ca_url}/v1/certify", json=body, timeout=60)
+            "nonce": nonce, "provider": provider.address, "provider_signature": consent}
+    reply = ca.client.post("/v1/certify", json=body, timeout=60)
+    ca.close()
     assert reply.status_code == 200, reply.text
     enclave = Account.from_key(key.private_numbers().private_value.to_bytes(32, "big"))
     assert enclave.address == enclave_address
@@ -132,11 +134,12 @@ def complete_order(story: Story, order_id: str, terms, enclave: LocalAccount, ou
     stored = IpfsContentStore(story.manifest.ipfs_api).add(output)
     record = story.contracts.attestation_registry.functions.getEnclave(enclave.address).call()
     finished = int(story.chain.w3.eth.get_block("latest")["timestamp"])
+    accepted = int(story.contracts.marketplace.functions.orderState(Web3.to_bytes(hexstr=order_id)).call()[1])
     report = {
         "orderId": Web3.to_bytes(hexstr=order_id), "engineHash": bytes(terms["engineHash"]),
         "inputsHash": bytes(terms["inputsHash"]), "outputHash": hashlib.sha256(output).digest(),
         "outputCid": stored.cid, "teeType": int(terms["teeType"]), "measurement": bytes(record[5]),
-        "enclave": enclave.address, "startedAt": finished - 3, "finishedAt": finished,
+        "enclave": enclave.address, "startedAt": max(accepted, finished - 3), "finishedAt": finished,
     }
     typed = report_typed_data(report, chain_id=story.chain.chain_id(), marketplace=story.contracts.marketplace.address)
     signature = bytes(enclave.sign_message(encode_typed_data(full_message=typed)).signature)

@@ -6,9 +6,12 @@ C; accepted by provider P for a TDX enclave whose measurement is on the allow-li
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import secrets
 from dataclasses import dataclass, replace
 
+import pyrage
 from eth_account import Account
 from pyrage import x25519
 
@@ -20,15 +23,24 @@ from certification_authority.broker import (
     VerifiedEnclave,
     build_deposit_request,
 )
+from certification_authority.broker.signing import order_inputs_message, sign_text
 
 NOW = 1_800_000_000
 CA_ID = "enclava-ca-test"
 ENGINE, MODEL, DATASET, UNLISTED = 1, 2, 3, 99
 ENGINE_HASH = "0x" + hashlib.sha256(b"engine ciphertext").hexdigest()
+MODEL_HASH = "0x" + hashlib.sha256(b"model ciphertext").hexdigest()
+DATASET_HASH = "0x" + hashlib.sha256(b"dataset ciphertext").hexdigest()
+INPUTS_HASH = "0x" + hashlib.sha256(b"the order's inputs hash").hexdigest()
 MEASUREMENT = "ab" * 48
 ORDER_ID = "0x" + hashlib.sha256(b"order one").hexdigest()
 KEYS = {ENGINE: b"engine-key-32-bytes-............!", MODEL: b"model-key-32-bytes-.............!",
         DATASET: b"dataset-key-32-bytes-...........!"}
+
+
+def fresh_nonce() -> str:
+    """A release request's nonce: 32 random bytes, hex (each request has its own)."""
+    return secrets.token_hex(32)
 
 
 def account(seed: str):
@@ -71,6 +83,15 @@ class World:
     def deposit_all(self, policy: dict | None = None) -> None:
         for offer in (ENGINE, MODEL, DATASET):
             self.deposit(offer, policy)
+
+    def inputs_deposit(self, key: bytes = b"inputs-key-32-bytes-............!") -> dict:
+        """The customer's signed deposit of the order's own inputs key."""
+        ciphertext = pyrage.encrypt(key, [x25519.Recipient.from_str(self.broker.ca_recipient)])
+        message = order_inputs_message(ca_id=CA_ID, order_id=ORDER_ID, issued_at=self.clock.now,
+                                       ciphertext_sha256=hashlib.sha256(ciphertext).hexdigest())
+        return {"ca_id": CA_ID, "order_id": ORDER_ID, "customer": CUSTOMER.address,
+                "ciphertext": base64.b64encode(ciphertext).decode(), "issued_at": self.clock.now,
+                "signature": sign_text(CUSTOMER, message)}
 
     def set_order(self, **changes) -> None:
         self.order = replace(self.order, **changes)

@@ -7,10 +7,13 @@ from broker_support import (
     CA_ID,
     CUSTOMER,
     DATASET,
+    DATASET_HASH,
     ENGINE,
     ENGINE_HASH,
+    INPUTS_HASH,
     MEASUREMENT,
     MODEL,
+    MODEL_HASH,
     NOW,
     ORDER_ID,
     OWNER_A,
@@ -46,7 +49,8 @@ def world(tmp_path, ca_identity) -> World:
         chain.set_offer_owner(offer, owner.address)
     order = OrderView(order_id=ORDER_ID, status=OrderStatus.ACCEPTED, customer=CUSTOMER.address,
                       provider=PROVIDER.address, engine_offer_id=ENGINE, engine_hash=ENGINE_HASH,
-                      deadline=NOW + 3600, resource_offer_ids=(MODEL, DATASET), tee_type=TeeCode.TDX)
+                      deadline=NOW + 3600, resource_offer_ids=(MODEL, DATASET), tee_type=TeeCode.TDX,
+                      resource_hashes=(MODEL_HASH, DATASET_HASH), inputs_hash=INPUTS_HASH)
     chain.set_order(order)
     allow_list = InMemoryAllowList([(TeeCode.TDX, MEASUREMENT)])
     enclave_identity = x25519.Identity.generate()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from broker_support import CA_ID, DATASET, ENGINE, MODEL, NOW, ORDER_ID, OTHER, OWNER_A, OWNER_B
+from broker_support import CA_ID, DATASET, ENGINE, MODEL, NOW, ORDER_ID, OTHER, OWNER_A, OWNER_B, fresh_nonce
 
 from certification_authority.audit import AuditChainBroken, ChainLink
 from certification_authority.broker import (
@@ -19,10 +19,10 @@ from certification_authority.broker import (
 
 def _history(world) -> None:
     world.deposit_all()
-    world.broker.release(world.enclave, ORDER_ID)
+    world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     world.broker.revoke_enclave(world.enclave.enclave_address, "retired")
     with pytest.raises(EnclaveRevoked):
-        world.broker.release(world.enclave, ORDER_ID)
+        world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
 
 
 def test_owner_reads_every_entry_about_their_offer_and_only_those(world):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pyrage
 import pytest
-from broker_support import CA_ID, ENGINE, ENGINE_HASH, KEYS, NOW, OPEN_POLICY, ORDER_ID, OTHER, OWNER_A, World
+from broker_support import (CA_ID, ENGINE, ENGINE_HASH, KEYS, NOW, OPEN_POLICY, ORDER_ID, OTHER, OWNER_A, World,
+                            fresh_nonce)
 from pyrage import x25519
 
 from certification_authority.broker import (
@@ -102,13 +103,13 @@ def test_deposit_encrypted_to_someone_else_is_refused(world):
 
 def test_redeposit_replaces_the_policy_with_a_new_version_and_resets_uses(world):
     world.deposit_all()
-    world.broker.release(world.enclave, ORDER_ID)
+    world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     world.clock.now += 5
     receipt = world.deposit(ENGINE, {"allowed_engine_hashes": "any", "allowed_customers": "any", "max_uses": 7},
                             key=b"rotated key")
     status = world.broker.deposit_status(ENGINE)
     assert receipt.version == status.version == 2 and status.uses == 0 and status.uses_left == 7
-    (key,) = world.broker.release(world.enclave, ORDER_ID, offer_ids=[ENGINE])
+    (key,) = world.broker.release(world.enclave, ORDER_ID, offer_ids=[ENGINE], request_nonce=fresh_nonce())
     assert pyrage.decrypt(key.ciphertext, [world.enclave_identity]) == b"rotated key"
     assert key.policy_version == 2
     versions = [entry.details["version"] for entry in deposit_entries(world) if entry.offer_ids == [str(ENGINE)]]

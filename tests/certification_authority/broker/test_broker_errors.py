@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from broker_support import CA_ID, ENGINE, MODEL, OPEN_POLICY, ORDER_ID, OWNER_A, World
+from broker_support import CA_ID, ENGINE, MODEL, OPEN_POLICY, ORDER_ID, OWNER_A, World, fresh_nonce
 from pyrage import x25519
 
 import certification_authority.broker.errors as broker_errors
@@ -62,7 +62,7 @@ def test_a_failing_chain_view_or_allow_list_refuses_the_release(world, broken, a
     target = "allow_list" if broken == "is_allowed" else "chain"
     broker = broker_with(world, **{target: Failing(getattr(world, target), broken, answer)})
     with pytest.raises(ChainLookupError) as raised:
-        broker.release(world.enclave, ORDER_ID)
+        broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     assert raised.value.http_status == 503 and isinstance(raised.value.__cause__, Exception)
     entry = last_entry(broker)
     assert (entry.decision, entry.reason, entry.guard) == ("denied", "broker_chain_unavailable", guard)
@@ -83,7 +83,7 @@ def test_a_failing_database_becomes_a_broker_storage_error(world):
     with sqlite3.connect(path) as connection:
         connection.execute("DROP TABLE resource_keys")
     with pytest.raises(BrokerStorageError):
-        world.broker.release(world.enclave, ORDER_ID)
+        world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     with pytest.raises(BrokerStorageError):
         world.deposit(ENGINE, issued_at=world.clock.now + 1)
 
@@ -94,14 +94,14 @@ def test_a_corrupt_stored_policy_becomes_a_broker_storage_error(world):
         connection.execute("UPDATE resource_keys SET policy_json = '{\"allowed_customers\": 1}' WHERE offer_id = ?",
                            (str(MODEL),))
     with pytest.raises(BrokerStorageError):
-        world.broker.release(world.enclave, ORDER_ID)
+        world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
 
 
 def test_a_rotated_ca_identity_cannot_unwrap_and_refuses_every_key(world):
     world.deposit_all()
     rotated = broker_with(world, identity=x25519.Identity.generate())
     with pytest.raises(KeyUnwrapFailed) as raised:
-        rotated.release(world.enclave, ORDER_ID)
+        rotated.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     assert raised.value.http_status == 500 and raised.value.offer_id == ENGINE
     assert last_entry(rotated).decision == "denied" and world.broker.deposit_status(ENGINE).uses == 0
 

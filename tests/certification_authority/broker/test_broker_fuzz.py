@@ -7,7 +7,7 @@ from dataclasses import fields, replace
 
 import pytest
 
-from broker_support import CA_ID, ENGINE, KEYS, NOW, OPEN_POLICY, ORDER_ID, OWNER_A
+from broker_support import CA_ID, ENGINE, KEYS, NOW, OPEN_POLICY, ORDER_ID, OWNER_A, fresh_nonce
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -83,8 +83,9 @@ def test_garbled_release_requests_raise_only_typed_errors(world, data):
     enclave = replace(enclave, **{name: data.draw(scalars) for name in names if name != "provider_address"})
     order_id = data.draw(st.one_of(st.just(ORDER_ID), scalars))
     offer_ids = data.draw(st.one_of(st.none(), scalars, st.lists(scalars, max_size=3)))
+    nonce = data.draw(st.one_of(st.builds(fresh_nonce), scalars))
     uses = world.broker.deposit_status(ENGINE).uses
-    _answers_only_typed_errors(world.broker.release, enclave, order_id, offer_ids=offer_ids)
+    _answers_only_typed_errors(world.broker.release, enclave, order_id, offer_ids=offer_ids, request_nonce=nonce)
     if wrong_provider:  # no garbling turns another provider's enclave into this order's
         assert world.broker.deposit_status(ENGINE).uses == uses
 

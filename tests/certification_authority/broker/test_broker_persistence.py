@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyrage
 import pytest
-from broker_support import DATASET, ENGINE, KEYS, MODEL, NOW, ORDER_ID
+from broker_support import DATASET, ENGINE, KEYS, MODEL, NOW, ORDER_ID, fresh_nonce
 
 from certification_authority.audit import verify_chain
 from certification_authority.broker import CertificateRevoked, EnclaveRevoked, UsesExhausted
@@ -14,7 +14,7 @@ def test_restart_keeps_deposits_policies_uses_revocations_and_the_log(world):
     world.deposit_all()
     world.clock.now += 1
     world.deposit(MODEL, {"allowed_engine_hashes": "any", "allowed_customers": "any", "max_uses": 2})
-    world.broker.release(world.enclave, ORDER_ID)
+    world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     world.broker.revoke_certificate(0xDEAD, "lost")
     world.broker.revoke_enclave("0x" + "ee" * 20, "compromised")
     before = world.broker.audit.entries()
@@ -29,13 +29,13 @@ def test_restart_keeps_deposits_policies_uses_revocations_and_the_log(world):
     assert restarted.is_revoked(serial="0xdead") and restarted.is_revoked(enclave_address="0x" + "EE" * 20)
     assert [r.subject for r in restarted.revocations()] == ["dead", "0x" + "ee" * 20]
 
-    keys = restarted.release(world.enclave, ORDER_ID)
+    keys = restarted.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     assert {k.offer_id: pyrage.decrypt(k.ciphertext, [world.enclave_identity]) for k in keys} == KEYS
     with pytest.raises(UsesExhausted):
-        restarted.release(world.enclave, ORDER_ID)
+        restarted.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     restarted.revoke_enclave(world.enclave.enclave_address, "retired")
     with pytest.raises(EnclaveRevoked):
-        world.reopen().release(world.enclave, ORDER_ID)
+        world.reopen().release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     assert world.reopen().audit.verify().seq == len(restarted.audit.entries())
 
 
@@ -43,7 +43,7 @@ def test_restart_keeps_a_certificate_revocation(world):
     world.deposit_all()
     world.broker.revoke_certificate(world.enclave.certificate_serial, "superseded")
     with pytest.raises(CertificateRevoked):
-        world.reopen().release(world.enclave, ORDER_ID)
+        world.reopen().release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
 
 
 def test_revocation_is_idempotent_and_logged_once(world):

@@ -21,6 +21,7 @@ from broker_support import (
     OTHER,
     UNLISTED,
     World,
+    fresh_nonce,
 )
 
 from certification_authority.broker import (
@@ -59,7 +60,7 @@ def release_entries(world: World) -> list:
 def test_release_grants_every_key_of_the_order_wrapped_to_the_enclave(world, caplog):
     world.deposit_all()
     caplog.set_level(logging.DEBUG)
-    keys = world.broker.release(world.enclave, ORDER_ID)
+    keys = world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     assert [key.offer_id for key in keys] == [ENGINE, MODEL, DATASET]
     for key in keys:
         assert pyrage.decrypt(key.ciphertext, [world.enclave_identity]) == KEYS[key.offer_id]
@@ -77,7 +78,7 @@ def test_release_grants_every_key_of_the_order_wrapped_to_the_enclave(world, cap
 
 def test_release_never_stores_or_logs_a_key_in_clear(world):
     world.deposit_all()
-    world.broker.release(world.enclave, ORDER_ID)
+    world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     database = Path(world.db_url.removeprefix("sqlite:///"))
     stored = b"".join(path.read_bytes() for path in database.parent.glob(database.name + "*"))
     assert not any(key in stored for key in KEYS.values())
@@ -85,7 +86,8 @@ def test_release_never_stores_or_logs_a_key_in_clear(world):
 
 def test_release_accepts_the_order_id_as_an_integer_and_a_subset_of_offers(world):
     world.deposit_all()
-    keys = world.broker.release(world.enclave, int(ORDER_ID, 16), offer_ids=[MODEL, MODEL])
+    keys = world.broker.release(world.enclave, int(ORDER_ID, 16), offer_ids=[MODEL, MODEL],
+                                request_nonce=fresh_nonce())
     assert [key.offer_id for key in keys] == [MODEL]
     assert world.broker.deposit_status(ENGINE).uses == 0
 
@@ -122,7 +124,7 @@ def _change_order(**changes):
 
 def _exhaust_uses(w: World):
     _restrict_model(max_uses=1)(w)
-    w.broker.release(w.enclave, ORDER_ID)
+    w.broker.release(w.enclave, ORDER_ID, request_nonce=fresh_nonce())
     return w.enclave, None
 
 
@@ -160,7 +162,7 @@ def test_release_is_denied_and_logged_with_its_own_code(world, case):
     uses_before = {offer: world.broker.deposit_status(offer).uses for offer in (ENGINE, MODEL, DATASET)}
     before = len(release_entries(world))
     with pytest.raises(error) as raised:
-        world.broker.release(enclave, ORDER_ID, offer_ids=offer_ids)
+        world.broker.release(enclave, ORDER_ID, offer_ids=offer_ids, request_nonce=fresh_nonce())
     denial = raised.value
     assert isinstance(denial, ReleaseDenied) and denial.http_status in (401, 403, 404, 409)
     assert denial.guard in {g.__name__ for g in ENCLAVE_GUARDS + RESOURCE_GUARDS}
@@ -185,7 +187,7 @@ def test_every_denial_has_a_distinct_code():
 def test_release_of_an_unknown_order_is_denied(world):
     world.deposit_all()
     with pytest.raises(OrderNotFound):
-        world.broker.release(world.enclave, "0x" + "22" * 32)
+        world.broker.release(world.enclave, "0x" + "22" * 32, request_nonce=fresh_nonce())
     assert release_entries(world)[-1].reason == "order_not_found"
 
 
@@ -193,7 +195,7 @@ def test_release_without_a_deposit_is_denied(world):
     world.deposit(ENGINE)
     world.deposit(DATASET)
     with pytest.raises(KeyNotDeposited) as raised:
-        world.broker.release(world.enclave, ORDER_ID)
+        world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     assert raised.value.offer_id == MODEL and world.broker.deposit_status(ENGINE).uses == 0
 
 
@@ -203,11 +205,11 @@ def test_release_refuses_a_simulated_enclave_unless_the_policy_allows_it(world):
     simulated = replace(world.enclave, tee_type=TeeCode.SIMULATED, measurement="5e" * 48, simulated=True)
     world.deposit_all()
     with pytest.raises(PolicySimulatedRefused):
-        world.broker.release(simulated, ORDER_ID)
+        world.broker.release(simulated, ORDER_ID, request_nonce=fresh_nonce())
     world.clock.now += 1
     world.deposit_all({"allowed_engine_hashes": "any", "allowed_customers": "any",
                        "insecure_allow_simulated_tee": True})
-    assert len(world.broker.release(simulated, ORDER_ID)) == 3
+    assert len(world.broker.release(simulated, ORDER_ID, request_nonce=fresh_nonce())) == 3
 
 
 def test_release_reports_the_first_guard_in_order(world):
@@ -216,7 +218,7 @@ def test_release_reports_the_first_guard_in_order(world):
     world.set_order(status=OrderStatus.OPEN)
     bad = replace(world.enclave, measurement="cd" * 48, not_after=NOW + 1)
     with pytest.raises(EnclaveRevoked):
-        world.broker.release(bad, ORDER_ID)
+        world.broker.release(bad, ORDER_ID, request_nonce=fresh_nonce())
 
 
 def test_release_policy_allowing_the_customer_and_engine_grants(world):
@@ -224,7 +226,7 @@ def test_release_policy_allowing_the_customer_and_engine_grants(world):
                        "allowed_customers": [CUSTOMER.address], "allowed_tee_types": [TeeCode.TDX],
                        "allowed_measurements": ["0x" + world.enclave.measurement.upper()], "max_uses": 2,
                        "expires_at": NOW + 60})
-    assert len(world.broker.release(world.enclave, ORDER_ID)) == 3
+    assert len(world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())) == 3
     assert world.broker.deposit_status(MODEL).uses_left == 1
 
 
@@ -235,7 +237,7 @@ def test_release_counts_uses_atomically_across_brokers(world):
 
     def ask(broker):
         try:
-            broker.release(world.enclave, ORDER_ID, offer_ids=[MODEL])
+            broker.release(world.enclave, ORDER_ID, offer_ids=[MODEL], request_nonce=fresh_nonce())
             outcomes.append("granted")
         except UsesExhausted:
             outcomes.append("exhausted")
@@ -252,6 +254,6 @@ def test_release_counts_uses_atomically_across_brokers(world):
 
 def test_wrapped_key_is_different_for_each_release(world):
     world.deposit_all()
-    first = world.broker.release(world.enclave, ORDER_ID, offer_ids=[ENGINE])[0].ciphertext
-    second = world.broker.release(world.enclave, ORDER_ID, offer_ids=[ENGINE])[0].ciphertext
+    first, second = (world.broker.release(world.enclave, ORDER_ID, offer_ids=[ENGINE],
+                                          request_nonce=fresh_nonce())[0].ciphertext for _ in range(2))
     assert first != second and hashlib.sha256(first).digest() != hashlib.sha256(second).digest()
