@@ -1,4 +1,7 @@
-"""Composes the marketplace service: settings → DB, chain, sessions, indexer → routes and middleware."""
+"""Composes the marketplace service: settings (checked) → DB, chain, sessions, indexer → routes and middleware.
+
+Middleware, outermost first: trusted-proxy headers (who the client is) → CORS → rate limit → routes.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +22,10 @@ from marketplace_api.chain import connect
 from marketplace_api.db import make_engine, make_sessionmaker
 from marketplace_api.deps import Services
 from marketplace_api.indexer import Indexer
+from marketplace_api.proxies import ProxyHeadersMiddleware, TrustedProxies
 from marketplace_api.ratelimit import RateLimitMiddleware, TokenBuckets
-from marketplace_api.settings import MarketSettings
+from marketplace_api.settings import MarketSettings, check_settings
+from marketplace_api.tail_egress import TailPolicy
 
 __all__ = ["create_app"]
 
@@ -31,6 +36,8 @@ _HTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
 
 def create_app(settings: MarketSettings | None = None) -> FastAPI:
     settings = settings or MarketSettings()
+    check_settings(settings)
+    proxies = TrustedProxies(settings.trusted_proxies)
     app = create_service_app("marketplace-api", description=DESCRIPTION)
     registry = app.state.metrics_registry
     limited = Counter("market_rate_limited_total", "Requests refused by the rate limit", registry=registry)
@@ -46,7 +53,8 @@ def create_app(settings: MarketSettings | None = None) -> FastAPI:
         settings=settings, chain=chain, chain_id=chain.client.chain_id(), sessions=sessions,
         auth=SessionAuthority(sessions, secret=secret, ttl_s=settings.session_ttl_s,
                               nonce_ttl_s=settings.siwe_nonce_ttl_s),
-        indexer=indexer, relayer=Account.from_key(settings.relayer_key) if settings.relayer_key else None)
+        indexer=indexer, relayer=Account.from_key(settings.relayer_key) if settings.relayer_key else None,
+        tail_policy=TailPolicy(allow_loopback=settings.insecure_allow_loopback_tail))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -76,4 +84,5 @@ def create_app(settings: MarketSettings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["GET", "POST", "PUT", "OPTIONS"],
                            allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(ProxyHeadersMiddleware, proxies=proxies)  # added last: outermost
     return app

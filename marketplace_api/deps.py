@@ -13,6 +13,7 @@ from marketplace_api.auth import COOKIE_NAME, SessionAuthority
 from marketplace_api.chain import MarketChain
 from marketplace_api.indexer import Indexer
 from marketplace_api.settings import MarketSettings
+from marketplace_api.tail_egress import TailPolicy
 
 __all__ = ["Services", "services", "db_session", "session_token", "current_wallet"]
 
@@ -26,6 +27,7 @@ class Services:
     auth: SessionAuthority
     indexer: Indexer
     relayer: LocalAccount | None
+    tail_policy: TailPolicy
 
 
 def services(request: Request) -> Services:

@@ -3,23 +3,30 @@
 Hierarchy::
 
     EnclavaError
-    └── MarketError
-        ├── NotSignedIn          401  no, expired or revoked session
-        ├── SignInFailed         401  the SIWE message or its signature does not check out
-        ├── NotOwner             403  the session's wallet does not own the listing
-        ├── NotFound             404  unknown listing, offer, provider, order
-        ├── ListingInvalid       422  metadata or listing fields refused
-        ├── RelayFailed          502  the chain refused the relayed listing
-        ├── RelayDisabled        503  no relayer account configured
-        └── RateLimited          429  too many requests from this client
+    ├── MarketError
+    │   ├── NotSignedIn                 401  no, expired or revoked session
+    │   ├── SignInFailed                401  the SIWE message or its signature does not check out
+    │   ├── NotOwner                    403  the session's wallet does not own the listing
+    │   ├── NotFound                    404  unknown listing, offer, provider, order
+    │   ├── ListingInvalid              422  metadata or listing fields refused
+    │   │   └── TailUrlRefused          422  a tail_url that is not https or reaches a non-public address
+    │   ├── RelayFailed                 502  the chain refused the relayed listing
+    │   ├── TailUnavailable             502  the listing's tail service does not answer usefully
+    │   │   └── TailDestinationRefused  502  the stored tail_url resolves to an address never forwarded to
+    │   ├── RelayDisabled               503  no relayer account configured
+    │   └── RateLimited                 429  too many requests from this client
+    └── ConfigError
+        ├── SiweNotConfigured                MARKET_SIWE_DOMAIN / MARKET_SIWE_URI missing or malformed
+        └── TrustedProxiesInvalid            an entry of MARKET_TRUSTED_PROXIES is no address or network
 """
 
 from __future__ import annotations
 
-from enclava.errors import EnclavaError
+from enclava.errors import ConfigError, EnclavaError
 
 __all__ = ["MarketError", "NotSignedIn", "SignInFailed", "NotOwner", "NotFound", "ListingInvalid",
-           "RelayFailed", "RelayDisabled", "RateLimited"]
+           "TailUrlRefused", "RelayFailed", "TailUnavailable", "TailDestinationRefused", "RelayDisabled",
+           "RateLimited", "SiweNotConfigured", "TrustedProxiesInvalid"]
 
 
 class MarketError(EnclavaError):
@@ -56,10 +63,28 @@ class ListingInvalid(MarketError):
     http_status = 422
 
 
+class TailUrlRefused(ListingInvalid):
+    code = "tail_url_refused"
+    hint = ("A tail_url must be an https:// base URL (no credentials, query or fragment) whose host resolves only "
+            "to public addresses: no loopback, private, link-local, multicast, reserved or metadata address.")
+
+
 class RelayFailed(MarketError):
     code = "relay_failed"
     hint = "Check the signature (EIP-712 ListResource with your current nonce) and the deadline."
     http_status = 502
+
+
+class TailUnavailable(MarketError):
+    code = "tail_unavailable"
+    hint = "The model owner's tail service does not answer; retry later or contact the owner."
+    http_status = 502
+
+
+class TailDestinationRefused(TailUnavailable):
+    code = "tail_destination_refused"
+    hint = ("The listing's tail_url leads to an address this marketplace never forwards to (not https, or not a "
+            "public address); the model's owner must set an https tail on a public address.")
 
 
 class RelayDisabled(MarketError):
@@ -72,3 +97,14 @@ class RateLimited(MarketError):
     code = "rate_limited"
     hint = "Slow down; retry after the number of seconds in the Retry-After header."
     http_status = 429
+
+
+class SiweNotConfigured(ConfigError):
+    code = "siwe_not_configured"
+    hint = ("Set MARKET_SIWE_DOMAIN to the host (and port) users sign in at, e.g. market.example.com, and "
+            "MARKET_SIWE_URI to the site's URI, e.g. https://market.example.com; sign-in messages must name both.")
+
+
+class TrustedProxiesInvalid(ConfigError):
+    code = "trusted_proxies_invalid"
+    hint = 'Set MARKET_TRUSTED_PROXIES to a JSON list of addresses or CIDR networks, e.g. ["10.0.0.0/8"].'

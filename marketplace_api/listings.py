@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from marketplace_api import db
+from marketplace_api.bounds import UINT256_MAX
 
 __all__ = ["TeeRequirements", "ListingMetadataIn", "OnChainListing", "RelayRequest", "store_metadata",
            "metadata_view", "KIND_NAMES"]
@@ -36,8 +37,9 @@ class ListingMetadataIn(BaseModel):
     engine_hash: str = Field(description="SHA-256 (0x hex) of the engine ciphertext the model runs with")
     tee_requirements: TeeRequirements
     tail_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://[^\s]+$",
-                                 description="split models: base URL of the owner's tail service (`enclava model "
-                                             "serve-tail`), reached through POST /v1/models/{id}/tail/{split}")
+                                 description="split models: https base URL of the owner's tail service (`enclava "
+                                             "model serve-tail`) on a public address, reached through POST "
+                                             "/v1/models/{id}/tail/{split}")
 
     @field_validator("engine_hash")
     @classmethod
@@ -79,7 +81,7 @@ class RelayRequest(BaseModel):
     model_config = {"extra": "forbid"}
     owner: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     listing: OnChainListing
-    deadline: int = Field(gt=0, description="unix seconds after which the signature is void")
+    deadline: int = Field(gt=0, le=UINT256_MAX, description="unix seconds after which the signature is void")
     signature: str = Field(pattern=r"^(0x)?[0-9a-fA-F]{130}$", description="EIP-712 ListResource signature")
     metadata: ListingMetadataIn
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from enclava.errors import EnclavaError
 from enclava.report import verify_order_report
 from marketplace_api import queries as q
+from marketplace_api.bounds import MAX_PAGE, OnChainId
 from marketplace_api.deps import db_session, services
 from marketplace_api.errors import NotFound
 
@@ -27,13 +28,13 @@ def _error_page(request: Request, error: EnclavaError, status: int) -> HTMLRespo
 
 @router.get("/", response_class=HTMLResponse)
 def catalogue_page(request: Request, s: Session = Depends(db_session), q_: str = Query("", alias="q", max_length=200),
-                   page: int = Query(1, ge=1, le=10_000)) -> HTMLResponse:
+                   page: int = Query(1, ge=1, le=MAX_PAGE)) -> HTMLResponse:
     result = q.search_catalogue(s, q=q_, page=page, per_page=20)
     return templates.TemplateResponse(request, "catalogue.html", {"result": result, "q": q_})
 
 
 @router.get("/models/{resource_id}", response_class=HTMLResponse)
-def model_page(request: Request, resource_id: int = Path(ge=1), s: Session = Depends(db_session)) -> HTMLResponse:
+def model_page(request: Request, resource_id: OnChainId, s: Session = Depends(db_session)) -> HTMLResponse:
     try:
         model = q.resource_detail(s, resource_id)
     except NotFound as exc:

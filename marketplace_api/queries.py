@@ -9,13 +9,21 @@ from sqlalchemy.orm import Session
 
 from enclava.chain.types import OnChainTee, OrderStatus
 from marketplace_api import db
+from marketplace_api.bounds import INDEX_INT_MAX
 from marketplace_api.errors import NotFound
 from marketplace_api.listings import KIND_NAMES, metadata_view
 
 __all__ = ["search_catalogue", "resource_detail", "offer_view", "provider_detail", "order_view", "orders_of",
-           "order_row", "tee_name"]
+           "order_row", "tee_name", "indexed_row"]
 
 _KINDS = {name: code for code, name in KIND_NAMES.items()}
+
+
+def indexed_row(s: Session, model: type[db.Base], key: int) -> Any:
+    """The row of an on-chain id, or None; an id past the index's 64-bit columns is simply not indexed."""
+    if not 0 <= key <= INDEX_INT_MAX:
+        return None
+    return s.get(model, key)
 
 
 def tee_name(code: int) -> str:
@@ -62,8 +70,8 @@ def search_catalogue(s: Session, *, q: str = "", kind: str | None = None, task: 
 
 
 def resource_detail(s: Session, resource_id: int) -> dict[str, Any]:
-    res = s.get(db.Resource, resource_id)
-    meta = s.get(db.ListingMetadata, resource_id)
+    res = indexed_row(s, db.Resource, resource_id)
+    meta = indexed_row(s, db.ListingMetadata, resource_id)
     if res is None:
         raise NotFound(f"no listing {resource_id} has been indexed")
     view = resource_view(res, meta)

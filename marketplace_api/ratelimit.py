@@ -1,4 +1,8 @@
-"""A per-client-IP token bucket as ASGI middleware; refusals use the one error shape (429)."""
+"""A per-client-IP token bucket as ASGI middleware; refusals use the one error shape (429).
+
+The client is the ASGI scope's client: the TCP peer, or what a *configured* proxy forwarded
+(:mod:`marketplace_api.proxies` runs outside this middleware); a header alone never picks a bucket.
+"""
 
 from __future__ import annotations
 

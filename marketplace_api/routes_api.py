@@ -13,14 +13,16 @@ from sqlalchemy.orm import Session
 from enclava.report import verify_order_report
 from marketplace_api import db
 from marketplace_api import queries as q
+from marketplace_api.bounds import MAX_PAGE, MAX_PER_PAGE, UINT256_MAX, OnChainId
 from marketplace_api.deps import current_wallet, db_session, services
 from marketplace_api.errors import ListingInvalid, NotFound, NotOwner, RelayDisabled
 from marketplace_api.listings import ListingMetadataIn, OnChainListing, RelayRequest, store_metadata
+from marketplace_api.openapi import ERROR_RESPONSES
 from marketplace_api.relay import list_resource_typed_data, relay_listing
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 ORDER_ID = r"^0x[0-9a-fA-F]{64}$"
 Kind = Literal["engine", "model", "dataset"]
@@ -30,7 +32,7 @@ Tee = Literal["TDX", "SEV_SNP", "SIMULATED"]
 class PrepareRequest(BaseModel):
     owner: str = Field(pattern=ADDRESS)
     listing: OnChainListing
-    deadline: int = Field(gt=0)
+    deadline: int = Field(gt=0, le=UINT256_MAX)
 
 
 @router.post("/listings/prepare", tags=["listings"], summary="The EIP-712 ListResource message to sign")
@@ -57,6 +59,7 @@ def create_listing(body: RelayRequest, request: Request, wallet: str = Depends(c
                              f"{body.listing.price_wei}")
     if svc.relayer is None:
         raise RelayDisabled("this marketplace relays no listings")
+    svc.tail_policy.check_listing(body.metadata.tail_url)  # before the relay: a refused listing costs no gas
     result = relay_listing(svc.chain, svc.relayer, owner, body.listing, body.deadline, body.signature)
     store_metadata(s, result.resource_id, owner, body.metadata)
     s.commit()
@@ -64,10 +67,10 @@ def create_listing(body: RelayRequest, request: Request, wallet: str = Depends(c
 
 
 @router.put("/listings/{resource_id}/metadata", tags=["listings"], summary="Change a listing's metadata (owner only)")
-def update_metadata(body: ListingMetadataIn, resource_id: int = Path(ge=1), wallet: str = Depends(current_wallet),
-                    s: Session = Depends(db_session)) -> dict:
-    resource = s.get(db.Resource, resource_id)
-    existing = s.get(db.ListingMetadata, resource_id)
+def update_metadata(body: ListingMetadataIn, request: Request, resource_id: OnChainId,
+                    wallet: str = Depends(current_wallet), s: Session = Depends(db_session)) -> dict:
+    resource = q.indexed_row(s, db.Resource, resource_id)
+    existing = q.indexed_row(s, db.ListingMetadata, resource_id)
     owner = resource.owner if resource else existing.owner if existing else None
     if owner is None:
         raise NotFound(f"no listing {resource_id} is known here")
@@ -76,6 +79,7 @@ def update_metadata(body: ListingMetadataIn, resource_id: int = Path(ge=1), wall
     if resource is not None and str(body.price_wei) != resource.price_wei:
         raise ListingInvalid(f"metadata price {body.price_wei} differs from the on-chain price {resource.price_wei}",
                              hint="Change the price on chain first (UpdateResource), then the metadata.")
+    services(request).tail_policy.check_listing(body.tail_url)
     store_metadata(s, resource_id, owner, body)
     s.commit()
     return {"resource_id": resource_id, "status": "updated"}
@@ -84,15 +88,15 @@ def update_metadata(body: ListingMetadataIn, resource_id: int = Path(ge=1), wall
 @router.get("/catalogue", tags=["catalogue"], summary="Search and filter active listings")
 def catalogue(s: Session = Depends(db_session), q_: str = Query("", alias="q", max_length=200),
               kind: Kind | None = None, task: str | None = Query(None, max_length=64), tee_type: Tee | None = None,
-              max_price_wei: int | None = Query(None, ge=0), page: int = Query(1, ge=1, le=10_000),
-              per_page: int = Query(20, ge=1, le=100)) -> dict:
+              max_price_wei: int | None = Query(None, ge=0, le=UINT256_MAX),
+              page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int = Query(20, ge=1, le=MAX_PER_PAGE)) -> dict:
     return q.search_catalogue(s, q=q_, kind=kind, task=task, tee_type=tee_type, max_price_wei=max_price_wei,
                               page=page, per_page=per_page)
 
 
 @router.get("/listings/{resource_id}", tags=["catalogue"], summary="A listing with its metadata")
 @router.get("/models/{resource_id}", tags=["catalogue"], summary="A model (or engine) with compatible TEE offers")
-def model(resource_id: int = Path(ge=1), s: Session = Depends(db_session)) -> dict:
+def model(resource_id: OnChainId, s: Session = Depends(db_session)) -> dict:
     return q.resource_detail(s, resource_id)
 
 
@@ -104,8 +108,8 @@ def offers(s: Session = Depends(db_session), tee_type: Tee | None = None) -> dic
 
 
 @router.get("/offers/{offer_id}", tags=["providers"], summary="A TEE offer")
-def offer(offer_id: int = Path(ge=1), s: Session = Depends(db_session)) -> dict:
-    row = s.get(db.TeeOffer, offer_id)
+def offer(offer_id: OnChainId, s: Session = Depends(db_session)) -> dict:
+    row = q.indexed_row(s, db.TeeOffer, offer_id)
     if row is None:
         raise NotFound(f"no TEE offer {offer_id} has been indexed")
     return q.offer_view(row)
@@ -123,7 +127,7 @@ def order(order_id: str = Path(pattern=ORDER_ID), s: Session = Depends(db_sessio
 
 @router.get("/wallets/{address}/orders", tags=["orders"], summary="Orders of a wallet (as customer or provider)")
 def wallet_orders(address: str = Path(pattern=ADDRESS), role: Literal["any", "customer", "provider"] = "any",
-                  page: int = Query(1, ge=1), per_page: int = Query(20, ge=1, le=100),
+                  page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int = Query(20, ge=1, le=MAX_PER_PAGE),
                   s: Session = Depends(db_session)) -> dict:
     return q.orders_of(s, address, role=role, page=page, per_page=per_page)
 

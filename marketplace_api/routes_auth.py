@@ -5,17 +5,18 @@ from __future__ import annotations
 import time
 
 from eth_utils import is_address, to_checksum_address
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from marketplace_api.auth import COOKIE_NAME
 from marketplace_api.deps import current_wallet, services, session_token
 from marketplace_api.errors import MarketError
+from marketplace_api.openapi import ERROR_RESPONSES
 from marketplace_api.siwe import SiweMessage, build_message, check_message, iso
 
-__all__ = ["router", "site_domain"]
+__all__ = ["router"]
 
-router = APIRouter(prefix="/v1/auth", tags=["sign-in"])
+router = APIRouter(prefix="/v1/auth", tags=["sign-in"], responses=ERROR_RESPONSES)
 STATEMENT = "Sign in to the Enclava marketplace."
 
 
@@ -24,20 +25,17 @@ class VerifyRequest(BaseModel):
     signature: str = Field(max_length=200, description="EIP-191 personal_sign signature (0x hex)")
 
 
-def site_domain(request: Request) -> str:
-    return services(request).settings.siwe_domain or request.url.netloc
-
-
 @router.get("/nonce", summary="A fresh single-use nonce (and a ready message when ?address= is given)")
-def nonce(request: Request, address: str | None = None) -> dict:
+def nonce(request: Request, address: str | None = Query(None, max_length=64)) -> dict:
     svc = services(request)
+    if address and not is_address(address):
+        raise MarketError(f"{address!r} is not an Ethereum address", code="invalid_address",
+                          hint="Pass your wallet address as 0x followed by 40 hex digits.")
     value, expires = svc.auth.new_nonce()
-    reply = {"nonce": value, "expires_at": iso(expires), "domain": site_domain(request), "chain_id": svc.chain_id,
-             "uri": str(request.base_url).rstrip("/"), "statement": STATEMENT}
+    # the domain and URI come from the settings: what the request's Host header says is the client's word
+    reply = {"nonce": value, "expires_at": iso(expires), "domain": svc.settings.siwe_domain, "chain_id": svc.chain_id,
+             "uri": svc.settings.siwe_uri, "statement": STATEMENT}
     if address:
-        if not is_address(address):
-            raise MarketError(f"{address!r} is not an Ethereum address", code="invalid_address",
-                              hint="Pass your wallet address as 0x followed by 40 hex digits.")
         now = time.time()
         reply["message"] = build_message(SiweMessage(
             domain=reply["domain"], address=to_checksum_address(address), statement=STATEMENT, uri=reply["uri"],
@@ -48,8 +46,8 @@ def nonce(request: Request, address: str | None = None) -> dict:
 @router.post("/verify", summary="Check a signed EIP-4361 message and open a session")
 def verify(body: VerifyRequest, request: Request, response: Response) -> dict:
     svc = services(request)
-    msg = check_message(body.message, body.signature, domain=site_domain(request), chain_id=svc.chain_id,
-                        now=time.time())
+    msg = check_message(body.message, body.signature, domain=svc.settings.siwe_domain, uri=svc.settings.siwe_uri,
+                        chain_id=svc.chain_id, now=time.time())
     svc.auth.consume_nonce(msg.nonce)
     token, expires = svc.auth.issue(msg.address)
     response.set_cookie(COOKIE_NAME, token, max_age=svc.auth.ttl_s, httponly=True, samesite="lax",

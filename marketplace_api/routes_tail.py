@@ -3,9 +3,12 @@
 The customer (customer-decrypt mode) or whoever holds an enclave's activations posts them here; the
 route forwards the body to the tail service whose base URL the model's owner put in the listing's
 metadata (``tail_url``) and answers with the tail's reply. Only obfuscated activations pass through:
-never an image, never a key. Errors keep the API's one shape: no such listing or no tail configured
-is ``not_found`` (404), an unreachable tail ``tail_unavailable`` (502); the tail's own refusals
-(already in the shape) pass through with their status.
+never an image, never a key. The destination obeys :mod:`marketplace_api.tail_egress` (https, public
+addresses only, checked on the address connected to), whatever the stored URL says. Errors keep the
+API's one shape: no such listing or no tail configured is ``not_found`` (404), an unreachable tail
+``tail_unavailable`` (502), a tail at an address never forwarded to ``tail_destination_refused``
+(502); the tail's own refusals (4xx, already in the shape) pass through with their status, its
+server errors become ``tail_unavailable``.
 """
 
 from __future__ import annotations
@@ -16,28 +19,26 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from marketplace_api import db
-from marketplace_api.deps import db_session
-from marketplace_api.errors import MarketError, NotFound
+from marketplace_api.bounds import OnChainId
+from marketplace_api.deps import db_session, services
+from marketplace_api.errors import NotFound, TailDestinationRefused, TailUnavailable
+from marketplace_api.openapi import ERROR_RESPONSES
+from marketplace_api.queries import indexed_row
+from marketplace_api.tail_egress import PinnedTransport
 
 __all__ = ["router", "TailUnavailable"]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 MAX_BODY = 16 << 20
 TIMEOUT_S = 60.0
 
 
-class TailUnavailable(MarketError):
-    code = "tail_unavailable"
-    hint = "The model owner's tail service does not answer; retry later or contact the owner."
-    http_status = 502
-
-
 @router.post("/models/{resource_id}/tail/{split}", tags=["catalogue"],
              summary="Run a split model's tail on obfuscated activations (forwarded to the owner's tail service)")
-async def forward_to_tail(request: Request, resource_id: int = Path(ge=1),
-                          split: str = Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$"),
+async def forward_to_tail(request: Request, resource_id: OnChainId,
+                          split: str = Path(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"),
                           s: Session = Depends(db_session)) -> JSONResponse:
-    meta = s.get(db.ListingMetadata, resource_id)
+    meta = indexed_row(s, db.ListingMetadata, resource_id)
     if meta is None:
         raise NotFound(f"no listing {resource_id} with metadata is known here")
     if not meta.tail_url:
@@ -47,12 +48,17 @@ async def forward_to_tail(request: Request, resource_id: int = Path(ge=1),
     if len(body) > MAX_BODY:
         raise TailUnavailable(f"the activations ({len(body)} bytes) exceed the {MAX_BODY} bytes forwarded",
                               hint="Send the batch in smaller parts.")
-    url = f"{meta.tail_url.rstrip('/')}/v1/tail/{split}"
+    policy = services(request).tail_policy
+    base = policy.check_url(meta.tail_url, TailDestinationRefused)  # a row stored before the listing check
+    url = f"{str(base).rstrip('/')}/v1/tail/{split}"
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT_S) as http:
+        async with httpx.AsyncClient(transport=PinnedTransport(policy), timeout=TIMEOUT_S, follow_redirects=False,
+                                     trust_env=False) as http:
             reply = await http.post(url, content=body, headers={"content-type": "application/json"})
     except httpx.HTTPError as exc:
         raise TailUnavailable(f"the tail of listing {resource_id} cannot be reached ({type(exc).__name__})") from exc
+    if reply.status_code >= 500 or reply.status_code < 200 or 300 <= reply.status_code < 400:
+        raise TailUnavailable(f"the tail of listing {resource_id} answered {reply.status_code}")
     try:
         payload = reply.json()
     except ValueError as exc:

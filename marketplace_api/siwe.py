@@ -2,8 +2,9 @@
 
 The text layout is the EIP's: the parser accepts exactly what :func:`build_message` writes (plus
 the optional fields), so a message that parses is the message that was signed. Checks in order:
-parse → domain → chain id → times → signature (EIP-191 ``personal_sign``) → nonce (single use,
-consumed last so a bad signature cannot burn someone's nonce).
+parse → domain → URI → chain id → times → signature (EIP-191 ``personal_sign``) → nonce (single
+use, consumed last so a bad signature cannot burn someone's nonce). The domain and URI a message
+must name come from the service's settings, never from the request (a Host header is the client's).
 """
 
 from __future__ import annotations
@@ -114,13 +115,16 @@ def recover_signer(text: str, signature: str) -> str:
         raise SignInFailed("the signature is malformed") from exc
 
 
-def check_message(text: str, signature: str, *, domain: str, chain_id: int, now: float,
+def check_message(text: str, signature: str, *, domain: str, uri: str, chain_id: int, now: float,
                   skew_s: float = 60.0) -> SiweMessage:
     """Every stateless check; the caller then consumes the nonce."""
     msg = parse_message(text)
     if msg.domain != domain:
         raise SignInFailed(f"the message is for {msg.domain!r}, this service is {domain!r}",
                            hint="Sign a message built for this site; a message for another site is refused.")
+    if msg.uri.rstrip("/") != uri.rstrip("/"):
+        raise SignInFailed(f"the message names the URI {msg.uri!r}, this service is {uri!r}",
+                           hint="Sign the message GET /v1/auth/nonce?address= returns; its URI is this site's.")
     if msg.chain_id != chain_id:
         raise SignInFailed(f"the message names chain {msg.chain_id}, this marketplace runs on {chain_id}")
     if parse_time(msg.issued_at) > now + skew_s:

@@ -19,7 +19,7 @@ def market_settings(devnet_manifest, tmp_path: Path, **overrides) -> MarketSetti
                   manifest=Path(devnet_manifest.state_dir) / "manifest.json",
                   relayer_key=dev_account("relayer").key.hex(), session_secret="test-secret",
                   insecure_http_cookies=True, indexer_enabled=False, rate_limit_burst=10_000,
-                  rate_limit_per_s=1000.0)
+                  rate_limit_per_s=1000.0, siwe_domain="testserver", siwe_uri="http://testserver")
     values.update(overrides)
     return MarketSettings(**values)
 

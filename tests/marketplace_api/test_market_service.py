@@ -58,3 +58,14 @@ def test_devnet_starts_the_marketplace_and_names_it_in_the_manifest(devnet_manif
     url = devnet_manifest.services["marketplace"].url
     assert httpx.get(f"{url}/healthz", timeout=10).json()["service"] == "marketplace-api"
     assert httpx.get(f"{url}/v1/catalogue", timeout=10).status_code == 200
+
+
+def test_openapi_declares_the_one_error_shape_and_the_integer_bounds(market):
+    doc = market.get("/openapi.json").json()
+    offer = doc["paths"]["/v1/offers/{offer_id}"]["get"]
+    assert offer["responses"]["default"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert set(doc["components"]["schemas"]["ErrorBody"]["required"]) == {"type", "detail", "hint"}
+    assert "HTTPValidationError" not in doc["components"]["schemas"]  # never sent: validation errors are the shape
+    assert offer["parameters"][0]["schema"]["maximum"] == 2**256 - 1
+    pages = {p["name"]: p["schema"] for p in doc["paths"]["/v1/wallets/{address}/orders"]["get"]["parameters"]}
+    assert pages["page"]["maximum"] == 10_000 and pages["per_page"]["maximum"] == 100

@@ -6,15 +6,26 @@ import uuid
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 import chain_story
 from enclava.splitnn import digits_28, load_model
 from tests.e2e.provider_process import free_port
 from tests.e2e.tail_server import serving_tail
-from market_helpers import index, metadata, relay, sign_in, signed_listing
+from market_helpers import index, market_settings, metadata, relay, sign_in, signed_listing
+from marketplace_api import create_app
 
 pytestmark = pytest.mark.devnet
 SPLIT = "linear784x128_sq"
+
+
+@pytest.fixture(scope="module")
+def market(devnet_manifest, tmp_path_factory):
+    """The tails here run on loopback over http: the devnet's opt-in (production refuses them)."""
+    settings = market_settings(devnet_manifest, tmp_path_factory.mktemp("market-tail"),
+                               insecure_allow_loopback_tail=True)
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
