@@ -1,10 +1,12 @@
 """What a worker does with a job: plain functions the Celery tasks call and tests call directly.
 
 ``run_job`` is safe to run twice: it claims the job row first (one live holder at a time), looks at
-the order on chain (an order already completed or failed is only recorded), runs the trusted
-loader under a renewed lease, and publishes the signed report or failure. Transient trouble (the
-chain or the CA unreachable) releases the job for a retry; the order itself is never left without
-an outcome before its deadline if any worker can still sign one.
+the order on chain (an order already completed or failed is only recorded), has the trusted loader
+(its own process, see provider_node.loader_link) run it under a renewed lease, and publishes the
+report or failure the enclave signed. Transient trouble (the loader, the chain or the CA
+unreachable) releases the job for a retry. This process signs nothing for the enclave: an order
+whose outcome the chain refuses is not run again; the customer's ``timeoutOrder`` after the
+deadline refunds it (with the provider's slashed stake).
 """
 
 from __future__ import annotations
@@ -14,21 +16,19 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from enclava.chain.orders import OrderFailure
 from enclava.chain.types import OrderStatus
-from enclava.engine.reasons import Reason
 from enclava.errors import ChainError
+from enclava.loader_api import SignedOutcome
 from enclava.logs import get_logger
+from provider_node.errors import LoaderUnavailable
 from provider_node.runtime import Runtime
-from trusted_loader.errors import CaUnavailable, CertificationFailed
-from trusted_loader.pipeline import OrderOutcome, execute_order
 
 __all__ = ["run_job", "fail_job", "TRANSIENT", "is_transient", "JobResult"]
 
 log = get_logger("provider_node.executor")
 
 #: Errors worth a retry with back-off rather than failing the order.
-TRANSIENT = (ChainError, CaUnavailable, CertificationFailed)
+TRANSIENT = (ChainError, LoaderUnavailable)
 #: ChainError codes that are the contract's final word, not a hiccup of the node.
 _FINAL_CHAIN_CODES = ("tx_reverted", "tx_failed", "call_invalid")
 
@@ -38,7 +38,7 @@ def is_transient(error: BaseException) -> bool:
         return error.code not in _FINAL_CHAIN_CODES
     return isinstance(error, TRANSIENT)
 
-JobResult = str  # "completed" | "failed" | "skipped" | "recorded"
+JobResult = str  # "completed" | "failed" | "skipped" | "recorded" | "refused"
 
 
 @contextmanager
@@ -76,25 +76,27 @@ def run_job(rt: Runtime, order_id: str, holder: str) -> JobResult:
         if status != OrderStatus.ACCEPTED:
             return _record_final(rt, order_id, status)
         if time.time() >= job.deadline - rt.settings.deadline_margin_s:
-            return fail_job(rt, order_id, Reason.TIMEOUT, holder=holder)
+            return fail_job(rt, order_id)
         with _lease(rt, order_id, holder):
-            outcome = execute_order(rt.loader_context(), order_id)
+            outcome = rt.loader.execute(order_id)
         return _publish(rt, order_id, outcome)
     except TRANSIENT as error:
         if not is_transient(error):
-            log.error("the chain refused the outcome; failing the order",
-                      extra={"order_id": order_id, "type": error.code})
-            return fail_job(rt, order_id, Reason.INTERNAL_ERROR)
+            log.error("the chain refused the enclave's outcome; the order is left to its timeout (refund)",
+                      extra={"order_id": order_id, "type": error.code, "detail": error.message[:300]})
+            rt.jobs.finish(order_id, "failed", reason=f"outcome refused on chain: {error.code}")
+            return "refused"
         rt.jobs.release(order_id, holder, rt.settings.lease_s * 2)
         raise
 
 
-def _publish(rt: Runtime, order_id: str, outcome: OrderOutcome) -> JobResult:
+def _publish(rt: Runtime, order_id: str, outcome: SignedOutcome) -> JobResult:
     order = rt.market.order(order_id)
     if order.status != OrderStatus.ACCEPTED:
         return _record_final(rt, order_id, order.status)
     if outcome.completed:
         start = time.perf_counter()
+        _wait_for_block_time(rt, outcome.report.finished_at)
         tx = rt.market.complete_order(rt.account, order.terms, outcome.report, outcome.signature)
         outcome.stages["report_tx"] = time.perf_counter() - start
         rt.jobs.finish(order_id, "completed", tx_hash=tx.tx_hash, stages=outcome.stages)
@@ -106,15 +108,29 @@ def _publish(rt: Runtime, order_id: str, outcome: OrderOutcome) -> JobResult:
     return "failed"
 
 
-def fail_job(rt: Runtime, order_id: str, reason: Reason, *, holder: str | None = None) -> JobResult:
-    """Fail an accepted order cleanly (customer refunded) with a failure signed by this worker's enclave."""
+#: Longest wait for the chain's clock to reach a report's ``finishedAt`` before publishing anyway.
+MAX_CLOCK_WAIT_S = 30.0
+
+
+def _wait_for_block_time(rt: Runtime, finished_at: int) -> None:
+    """The contract refuses a report that finishes after the block that records it. A chain whose
+    recent blocks ran ahead of the wall clock (several blocks in one second each take the next
+    second) can be a few seconds ahead of the enclave's measured end: wait until the next block's
+    time, the later of the wall clock and the latest block's time, reaches it."""
+    deadline = time.monotonic() + MAX_CLOCK_WAIT_S
+    while time.monotonic() < deadline:
+        if time.time() >= finished_at + 1 or rt.market.chain_time() >= finished_at:
+            return
+        time.sleep(0.2)
+
+
+def fail_job(rt: Runtime, order_id: str, *, holder: str | None = None) -> JobResult:
+    """Fail an accepted order whose window has closed (customer refunded), with a timeout the enclave signs."""
     order = rt.market.order(order_id)
     if order.status != OrderStatus.ACCEPTED:
         return _record_final(rt, order_id, order.status)
-    enclave = rt.enclave()
-    failure = OrderFailure(order_id=bytes.fromhex(order_id.removeprefix("0x")), enclave=enclave.address,
-                           reason_code=int(reason))
-    tx = rt.market.fail_order(rt.account, order.terms, failure, rt.market.sign_failure(enclave.account, failure))
-    rt.jobs.finish(order_id, "failed", reason=reason.name.lower(), tx_hash=tx.tx_hash)
-    log.info("order failed cleanly", extra={"order_id": order_id, "reason": reason.name.lower(), "tx": tx.tx_hash})
+    outcome = rt.loader.timeout(order_id)
+    tx = rt.market.fail_order(rt.account, order.terms, outcome.failure, outcome.signature)
+    rt.jobs.finish(order_id, "failed", reason=outcome.reason or "timeout", tx_hash=tx.tx_hash)
+    log.info("order failed cleanly", extra={"order_id": order_id, "reason": "timeout", "tx": tx.tx_hash})
     return "failed"

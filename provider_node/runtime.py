@@ -1,42 +1,26 @@
-"""Everything a node or worker process talks to, built once per process from the settings."""
+"""Everything a node or worker process talks to, built once per process from the settings.
+
+The trusted loader is not part of this process: :attr:`Runtime.loader` starts it as its own program
+(the CVM boundary) and talks to it through enclava.loader_api. This process holds the provider's
+wallet; the loader holds the enclave's keys; neither ever holds the other's.
+"""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from eth_account.messages import encode_defunct
-
-from certification_authority.authority import provider_consent_message
+from enclava.chain.consent import sign_enclave_consent
 from enclava.chain.market import MarketClient
 from enclava.chain.client import ChainClient
 from enclava.chain.contracts import ContractSet
-from enclava.errors import ConfigError
 from enclava.storage.content_store import IpfsContentStore
 from provider_node.jobs import JobStore
+from provider_node.loader_link import LoaderLink
 from provider_node.settings import ProviderSettings
-from trusted_loader.ca_client import CaClient
-from trusted_loader.enclave import CertifiedEnclave, certify_enclave
-from trusted_loader.pipeline import LoaderContext
 
 __all__ = ["Runtime"]
-
-
-def _attester(settings: ProviderSettings):
-    if settings.tee == "simulated":
-        if not settings.insecure_simulated_tee:
-            raise ConfigError("tee = 'simulated' needs insecure_simulated_tee = true (development only)")
-        from enclava.attestation.simulated import SimulatedTdxAttester
-        from enclava.devnet.measurements import DEV_LOADER_MEASUREMENT
-
-        measurement = bytes.fromhex(settings.simulated_measurement) if settings.simulated_measurement \
-            else DEV_LOADER_MEASUREMENT
-        return SimulatedTdxAttester(measurement)
-    from enclava.attestation.hardware import ConfigfsSevSnpAttester, ConfigfsTdxAttester, PccsCollateralSource
-
-    return ConfigfsTdxAttester(PccsCollateralSource()) if settings.tee == "tdx" else ConfigfsSevSnpAttester()
 
 
 @dataclass
@@ -61,33 +45,26 @@ class Runtime:
         return IpfsContentStore(self.settings.ipfs_api)
 
     @cached_property
-    def ca(self) -> CaClient:
-        return CaClient(self.settings.ca_url)
-
-    @cached_property
     def jobs(self) -> JobStore:
         return JobStore(self.settings.resolved_database_url())
 
-    @cached_property
-    def _enclave_lock(self) -> threading.Lock:
-        return threading.Lock()
-
-    _enclave: CertifiedEnclave | None = None
-
     def consent(self, enclave_address: str, nonce_hex: str) -> str:
-        """The provider vouches that this enclave runs on its machine (the CA requires it)."""
-        message = provider_consent_message(enclave_address, nonce_hex)
-        return "0x" + bytes(self.account.sign_message(encode_defunct(text=message)).signature).hex()
+        """The provider vouches that this enclave runs on its machine, for this one CA nonce: an EIP-712
+        ``EnclaveConsent`` under the attestation registry's domain, which the CA checks and passes on to
+        ``registerEnclave``, where the chain checks it again and accepts it once."""
+        return sign_enclave_consent(self.account, enclave=enclave_address, provider=self.account.address,
+                                    nonce=nonce_hex, chain_id=self.market.chain.chain_id(),
+                                    registry=self.market.contracts.attestation_registry.address)
 
-    def enclave(self) -> CertifiedEnclave:
-        """This process's certified enclave identity, re-certified shortly before it expires."""
-        with self._enclave_lock:
-            if self._enclave is None or not self._enclave.fresh():
-                self._enclave = certify_enclave(self.ca, _attester(self.settings), provider=self.account.address,
-                                                consent=self.consent)
-            return self._enclave
-
-    def loader_context(self) -> LoaderContext:
-        scratch = Path(self.settings.scratch_root) if self.settings.scratch_root else None
-        return LoaderContext(market=self.market, store=self.store, ca=self.ca, enclave=self.enclave,
-                             provider=self.account.address, scratch_root=scratch)
+    @cached_property
+    def loader(self) -> LoaderLink:
+        """This process's trusted loader: its own program, with only endpoints and the provider's address."""
+        settings = self.settings
+        values = {"provider": self.account.address, "rpc_url": settings.loader_rpc_url or settings.rpc_url,
+                  "ipfs_api": settings.ipfs_api,
+                  "ca_url": settings.ca_url, "contracts": dict(settings.contracts),
+                  "deploy_block": settings.deploy_block, "tee": settings.tee,
+                  "insecure_allow_simulated_tee": str(settings.insecure_simulated_tee).lower(),
+                  "scratch_root": settings.scratch_root}
+        folder = Path(settings.state_dir or ".") / "loader"
+        return LoaderLink(values, folder=folder, consent=self.consent)

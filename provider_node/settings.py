@@ -32,6 +32,9 @@ class ProviderSettings(BaseSettings):
     name: str = Field(default="provider", pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
     devnet: str = "default"
     rpc_url: str = ""
+    #: The RPC node the trusted loader reads the chain through (default: ``rpc_url``). The loader
+    #: trusts none of its answers beyond what the order id commits to.
+    loader_rpc_url: str = ""
     ipfs_api: str = ""
     redis_url: str = ""
     ca_url: str = ""
@@ -53,7 +56,6 @@ class ProviderSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=0, ge=0, le=65535)
     tee: Literal["simulated", "tdx", "sev-snp"] = "simulated"
-    simulated_measurement: str = ""
     #: Development only: attest with the simulated TEE (its evidence is accepted only by a CA
     #: that runs with its own insecure flag).
     insecure_simulated_tee: bool = True

@@ -1,18 +1,27 @@
-"""The enclave's identity: keys born inside the (simulated) TEE, attested, and certified by the CA.
+"""The enclave's identity: keys born inside the loader process (the CVM), attested, certified by the CA.
 
-Two keys, both generated in enclave memory and never written anywhere: a secp256k1 signing key
-(its Ethereum address is what the attestation registry certifies and what signs integrity
-reports and key requests) and an X25519 age identity (what the key broker wraps keys to). The
-evidence binds the signing key's SPKI and the CA's nonce in ``report_data``; the provider vouches
-for the enclave with a consent signature, so a certificate always names the machine's provider.
+Two keys, both generated in this process's memory and never written anywhere or sent to the host:
+a secp256k1 signing key (its Ethereum address is what the attestation registry certifies and what
+signs integrity reports and key requests) and an X25519 age identity (what the key broker wraps
+keys to). Certification takes two steps because the provider's wallet lives outside the enclave:
+
+1. :meth:`EnclaveIdentity.begin` makes fresh keys and asks the CA for a nonce; the host is told
+   only the enclave's address and that nonce, and signs its consent (that this enclave runs on its
+   machine) with its own wallet.
+2. :meth:`EnclaveIdentity.finish` attests (report_data binds the key's SPKI and the nonce), sends
+   evidence, CSR and the provider's consent to the CA, and keeps the certificate.
+
+The host can refuse to consent (then nothing is certified); it cannot obtain or choose the keys.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -23,21 +32,27 @@ from certification_authority.certificates import build_csr, enclave_address_of
 from enclava.attestation import bind_report_data
 from enclava.attestation.evidence import Attester
 from enclava.logs import get_logger
-from trusted_loader.ca_client import CaClient
+from trusted_loader.errors import CertificationFailed, CertificationRequired
 
-__all__ = ["CertifiedEnclave", "certify_enclave", "ConsentSigner"]
+__all__ = ["CertifiedEnclave", "EnclaveIdentity", "ConsentSigner", "CertifyingCa", "certify_enclave"]
 
 log = get_logger("trusted_loader.enclave")
 
-#: Signs ``provider_consent_message(enclave_address, nonce_hex)`` with the provider's wallet.
+#: Signs the consent for ``(enclave_address, nonce_hex)`` with the provider's wallet (outside the enclave).
 ConsentSigner = Callable[[str, str], str]
+
+
+class CertifyingCa(Protocol):
+    def challenge(self) -> str: ...
+
+    def certify(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
 
 @dataclass
 class CertifiedEnclave:
     """A certified enclave identity. ``account`` signs; ``age_identity`` opens wrapped keys."""
 
-    account: object = field(repr=False)
+    account: Any = field(repr=False)
     age_identity: x25519.Identity = field(repr=False)
     address: str
     certificate_pem: str
@@ -51,24 +66,73 @@ class CertifiedEnclave:
         return (time.time() if now is None else now) + margin_s < self.expires_at
 
 
-def certify_enclave(ca: CaClient, attester: Attester, *, provider: str, consent: ConsentSigner) -> CertifiedEnclave:
-    """Generate the enclave keys, attest with a fresh CA nonce, and get certified (and registered)."""
-    key = ec.generate_private_key(ec.SECP256K1())
-    age_identity = x25519.Identity.generate()
-    address = enclave_address_of(key.public_key())
-    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    nonce = ca.challenge()
-    evidence = attester.attest(bind_report_data(bytes.fromhex(nonce), spki))
-    body = {"evidence": json.loads(evidence.to_json()), "nonce": nonce, "provider": provider,
-            "csr_pem": build_csr(key, str(age_identity.to_public())).decode(),
-            "provider_signature": consent(address, nonce)}
-    result = ca.certify(body)
-    secret = key.private_numbers().private_value.to_bytes(32, "big")
-    account = Account.from_key(secret)
-    log.info("enclave certified", extra={"enclave": address, "tee_type": result["tee_type"],
-                                         "simulated": result["simulated"], "expires_at": result["expires_at"]})
-    return CertifiedEnclave(account=account, age_identity=age_identity, address=address,
-                            certificate_pem=result["certificate_pem"], tee_type=int(result["tee_type"]),
-                            measurement=bytes.fromhex(result["measurement_digest"].removeprefix("0x")),
-                            expires_at=int(result["expires_at"]), simulated=bool(result["simulated"]),
-                            provider=provider)
+@dataclass
+class _Pending:
+    key: ec.EllipticCurvePrivateKey = field(repr=False)
+    age_identity: x25519.Identity = field(repr=False)
+    address: str
+    nonce: str
+
+
+class EnclaveIdentity:
+    """The one identity of this loader process: at most one pending certification, one current certificate."""
+
+    def __init__(self, ca: CertifyingCa, attester: Attester, *, provider: str) -> None:
+        self._ca = ca
+        self._attester = attester
+        self.provider = provider
+        self._lock = threading.Lock()
+        self._pending: _Pending | None = None
+        self.current: CertifiedEnclave | None = None
+
+    def begin(self) -> tuple[str, str]:
+        """Fresh keys and a CA nonce; returns ``(enclave_address, nonce_hex)`` for the host's consent."""
+        key = ec.generate_private_key(ec.SECP256K1())
+        age_identity = x25519.Identity.generate()
+        nonce = self._ca.challenge()
+        with self._lock:
+            self._pending = _Pending(key=key, age_identity=age_identity, address=enclave_address_of(key.public_key()),
+                                     nonce=nonce)
+            return self._pending.address, nonce
+
+    def finish(self, nonce: str, provider_signature: str) -> CertifiedEnclave:
+        """Attest the pending keys for ``nonce`` and get certified with the host's consent signature."""
+        with self._lock:
+            pending = self._pending
+            if pending is None or pending.nonce != nonce:
+                raise CertificationFailed("no certification is pending for that nonce",
+                                          hint="Ask for a consent request first, then certify with its nonce.")
+            self._pending = None
+        spki = pending.key.public_key().public_bytes(serialization.Encoding.DER,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
+        evidence = self._attester.attest(bind_report_data(bytes.fromhex(nonce), spki))
+        body = {"evidence": json.loads(evidence.to_json()), "nonce": nonce, "provider": self.provider,
+                "csr_pem": build_csr(pending.key, str(pending.age_identity.to_public())).decode(),
+                "provider_signature": provider_signature}
+        result = self._ca.certify(body)
+        account = Account.from_key(pending.key.private_numbers().private_value.to_bytes(32, "big"))
+        enclave = CertifiedEnclave(account=account, age_identity=pending.age_identity, address=pending.address,
+                                   certificate_pem=result["certificate_pem"], tee_type=int(result["tee_type"]),
+                                   measurement=bytes.fromhex(result["measurement_digest"].removeprefix("0x")),
+                                   expires_at=int(result["expires_at"]), simulated=bool(result["simulated"]),
+                                   provider=self.provider)
+        log.info("enclave certified", extra={"enclave": enclave.address, "tee_type": enclave.tee_type,
+                                             "simulated": enclave.simulated, "expires_at": enclave.expires_at})
+        with self._lock:
+            self.current = enclave
+        return enclave
+
+    def certified(self) -> CertifiedEnclave:
+        """The current certificate, or :class:`CertificationRequired` when none is fresh (the host renews it)."""
+        enclave = self.current
+        if enclave is None or not enclave.fresh(margin_s=30):
+            raise CertificationRequired("the enclave has no fresh certificate")
+        return enclave
+
+
+def certify_enclave(ca: CertifyingCa, attester: Attester, *, provider: str,
+                    consent: ConsentSigner) -> CertifiedEnclave:
+    """Both steps in one call, for a consent signer that lives in the same trust domain (tests, tools)."""
+    identity = EnclaveIdentity(ca, attester, provider=provider)
+    address, nonce = identity.begin()
+    return identity.finish(nonce, consent(address, nonce))

@@ -3,10 +3,15 @@
 
     LoaderError                      reason, reason_code; the base
     ├── OrderNotExecutable           not accepted, another provider's, or past its deadline
+    ├── OrderTermsMismatch           the terms the host gave do not hash to the order id
+    ├── RecipientKeyMismatch         the result key the host gave is not the one the order commits to
     ├── InputUnavailable             a ciphertext cannot be fetched from IPFS
     ├── InputHashMismatch            a ciphertext's SHA-256 differs from the value on chain
     ├── KeyReleaseDenied             the key broker refused (the broker's reason is kept)
+    ├── KeyReleaseInvalid            the broker's answer is unsigned, for another order or enclave,
+    │                                or names other resources than the order's
     ├── CertificationFailed          the CA would not certify this enclave
+    │   └── CertificationRequired    the enclave has no fresh certificate yet (the host renews it)
     ├── CaUnavailable                the CA cannot be reached
     ├── InputDecryptionFailed        a released key does not open its ciphertext
     └── EngineInvalid                the engine archive or its manifest is unusable
@@ -17,8 +22,9 @@ from __future__ import annotations
 
 from enclava.errors import EnclavaError
 
-__all__ = ["LoaderError", "OrderNotExecutable", "InputUnavailable", "InputHashMismatch", "KeyReleaseDenied",
-           "CertificationFailed", "CaUnavailable", "InputDecryptionFailed", "EngineInvalid", "reason_code_of"]
+__all__ = ["LoaderError", "OrderNotExecutable", "OrderTermsMismatch", "RecipientKeyMismatch", "KeyReleaseInvalid",
+           "InputUnavailable", "InputHashMismatch", "KeyReleaseDenied", "CertificationFailed",
+           "CertificationRequired", "CaUnavailable", "InputDecryptionFailed", "EngineInvalid", "reason_code_of"]
 
 
 class LoaderError(EnclavaError):
@@ -31,6 +37,20 @@ class OrderNotExecutable(LoaderError):
     code = "order_not_executable"
     reason = "order_not_executable"
     hint = "Only accepted orders of this provider, before their deadline, run."
+
+
+class OrderTermsMismatch(LoaderError):
+    code = "order_terms_mismatch"
+    reason = "order_terms_mismatch"
+    hint = ("The chain node answered with order terms that do not hash to the order id; point the loader at an "
+            "honest RPC node. Nothing was fetched or decrypted.")
+
+
+class RecipientKeyMismatch(LoaderError):
+    code = "recipient_key_mismatch"
+    reason = "recipient_key_mismatch"
+    hint = ("The result key the chain node returned is not the one the order's recipientKeyHash commits to; "
+            "nothing was decrypted and no result was encrypted.")
 
 
 class InputUnavailable(LoaderError):
@@ -51,10 +71,23 @@ class KeyReleaseDenied(LoaderError):
     hint = "An owner's policy or the order's state refused the key; the owner's audit log says why."
 
 
+class KeyReleaseInvalid(LoaderError):
+    code = "key_release_invalid"
+    reason = "key_release_invalid"
+    hint = ("The key broker's answer was not signed by the attested CA, or named another order, enclave or "
+            "resource; every key was discarded.")
+
+
 class CertificationFailed(LoaderError):
     code = "certification_failed"
     reason = "certification_failed"
     hint = "Check the CA's answer: evidence, measurement allow-list, provider consent."
+
+
+class CertificationRequired(CertificationFailed):
+    code = "certification_required"
+    reason = "certification_failed"
+    hint = "The provider node renews the enclave's certificate (consent request, then certify) and retries."
 
 
 class CaUnavailable(LoaderError):

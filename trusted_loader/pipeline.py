@@ -1,7 +1,7 @@
 """One order, inside the enclave: check it, fetch and verify, obtain keys, decrypt into scratch, run
 the engine in the sandbox, encrypt and upload the result, sign the integrity report, wipe.
 
-:func:`execute_order` never raises for an order-level failure: it returns an :class:`OrderOutcome`
+:func:`execute_order` never raises for an order-level failure: it returns a :class:`SignedOutcome`
 whose ``failure`` is signed by the enclave, so the node can publish ``failOrder`` with the reason
 and the customer is refunded. Only plaintext-free facts (ids, sizes, timings, reason codes) are
 logged.
@@ -12,38 +12,43 @@ from __future__ import annotations
 import hashlib
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 from enclava.chain.market import MarketClient
-from enclava.chain.orders import IntegrityReport, Order, OrderFailure, inputs_hash
-from enclava.chain.types import OrderStatus, ResourceKind
+from enclava.chain.orders import IntegrityReport, Order, OrderFailure
+from enclava.chain.types import ResourceKind
 from enclava.crypto.envelope import EnvelopeError, encrypt_to, open_sealed
 from enclava.engine import pack_outputs, unpack_engine
-from enclava.engine.errors import EngineError
+from enclava.engine.errors import EngineError, EngineTimeout
 from enclava.errors import ChainError, EnclavaError, StorageError
+from enclava.loader_api import SignedOutcome
 from enclava.logs import get_logger
 from enclava.storage.content_store import IpfsContentStore
-from trusted_loader.ca_client import CaClient
+from trusted_loader.ca_client import CaClient, ReleasedKey
+from trusted_loader.checks import ExpectedKey, check_order, guard_release_matches_order
 from trusted_loader.enclave import CertifiedEnclave
-from trusted_loader.errors import (CaUnavailable, EngineInvalid, InputDecryptionFailed, InputHashMismatch, InputUnavailable,
-                                   KeyReleaseDenied, LoaderError, OrderNotExecutable, reason_code_of)
+from trusted_loader.errors import (CaUnavailable, CertificationFailed, EngineInvalid, InputDecryptionFailed,
+                                   InputHashMismatch, InputUnavailable, KeyReleaseInvalid, LoaderError,
+                                   reason_code_of)
 from trusted_loader.layout import lay_out_inputs
 from trusted_loader.scratch import Scratch
 from trusted_loader.sandbox import run_engine
 
-__all__ = ["LoaderContext", "OrderOutcome", "execute_order", "STAGES", "TRANSIENT_ERRORS", "order_seed"]
+__all__ = ["LoaderContext", "execute_order", "sign_timeout", "STAGES", "TRANSIENT_ERRORS", "order_seed"]
 
 log = get_logger("trusted_loader.pipeline")
 
 STAGES = ("certification", "check", "fetch_verify", "key_release", "decrypt", "workload", "encrypt_upload", "sign")
 MAX_CIPHERTEXT = 1 << 30
+#: Seconds of an order's run window kept back for encrypting, uploading and signing after the engine.
+RESULT_RESERVE_S = 2.0
 
 
 @dataclass
 class LoaderContext:
-    """What the loader needs from its machine; ``enclave()`` returns a fresh certified identity."""
+    """What the loader needs from its machine; ``enclave()`` returns the current certified identity."""
 
     market: MarketClient
     store: IpfsContentStore
@@ -52,21 +57,7 @@ class LoaderContext:
     provider: str
     scratch_root: Path | None = None
     clock: Callable[[], float] = time.time
-
-
-@dataclass
-class OrderOutcome:
-    order_id: str
-    report: IntegrityReport | None = None
-    failure: OrderFailure | None = None
-    signature: bytes = b""
-    reason: str = ""
-    output_cid: str = ""
-    stages: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def completed(self) -> bool:
-        return self.report is not None
+    monotonic: Callable[[], float] = time.monotonic
 
 
 @contextmanager
@@ -79,23 +70,46 @@ def _stage(stages: dict[str, float], name: str) -> Iterator[None]:
 
 
 #: Trouble with the machine's services rather than the order: retried, never published as a failure.
-TRANSIENT_ERRORS = (CaUnavailable, ChainError)
+TRANSIENT_ERRORS = (CaUnavailable, CertificationFailed, ChainError)
 
 
-def execute_order(ctx: LoaderContext, order_id: str) -> OrderOutcome:
+@dataclass
+class _Clock:
+    """When the order started, on the chain's clock and on this process's monotonic clock.
+
+    The report's ``startedAt`` is the chain time the loader saw at the start (never before the
+    order's acceptance); ``finishedAt`` adds the whole seconds the loader measured itself, so the
+    billed time is the enclave's own run time and never ahead of the block that records it.
+    """
+
+    chain_start: int
+    mono_start: float
+    monotonic: Callable[[], float]
+
+    def started_at(self, order: Order) -> int:
+        return max(self.chain_start, int(order.accepted_at))
+
+    def elapsed(self) -> float:
+        return self.monotonic() - self.mono_start
+
+    def finished_at(self, order: Order) -> int:
+        return self.started_at(order) + int(self.elapsed())
+
+
+def execute_order(ctx: LoaderContext, order_id: str) -> SignedOutcome:
     """Run ``order_id`` end to end; a completed outcome carries the signed report.
 
     Order-level failures come back signed in ``outcome.failure``; :data:`TRANSIENT_ERRORS` propagate.
     """
-    outcome = OrderOutcome(order_id=order_id)
-    with _stage(outcome.stages, "certification"):  # near zero while the worker's certificate is fresh
+    outcome = SignedOutcome(order_id=order_id)
+    with _stage(outcome.stages, "certification"):
         enclave = ctx.enclave()
-    started = ctx.market.chain_time()  # report times are judged against block time, not this machine's
+    clock = _Clock(chain_start=ctx.market.chain_time(), mono_start=ctx.monotonic(), monotonic=ctx.monotonic)
     try:
         with Scratch(ctx.scratch_root) as scratch:
             with _stage(outcome.stages, "check"):
-                order = guard_order_executable(ctx, order_id)
-            _run(ctx, enclave, order, scratch, outcome, started)
+                order = check_order(order_id, ctx.market.order(order_id), provider=ctx.provider, now=ctx.clock())
+            _run(ctx, enclave, order, scratch, outcome, clock)
     except TRANSIENT_ERRORS:
         raise  # the caller retries with back-off; nothing was published
     except (LoaderError, EngineError) as error:
@@ -106,15 +120,18 @@ def execute_order(ctx: LoaderContext, order_id: str) -> OrderOutcome:
     return outcome
 
 
-def guard_order_executable(ctx: LoaderContext, order_id: str) -> Order:
+def sign_timeout(ctx: LoaderContext, order_id: str) -> SignedOutcome:
+    """A signed TIMEOUT failure, only once the loader itself sees the order's run window
+    (acceptance + max duration) closed: the host cannot have it sign a timeout for an order with time left."""
+    enclave = ctx.enclave()
+    outcome = SignedOutcome(order_id=order_id)
     order = ctx.market.order(order_id)
-    if order.status != OrderStatus.ACCEPTED:
-        raise OrderNotExecutable(f"order {order_id} is {order.status.name}, not ACCEPTED")
-    if order.terms.provider.lower() != ctx.provider.lower():
-        raise OrderNotExecutable(f"order {order_id} belongs to provider {order.terms.provider}")
-    if order.deadline and ctx.clock() >= order.deadline:
-        raise OrderNotExecutable(f"order {order_id} is past its deadline")
-    return order
+    window_end = order.accepted_at + order.terms.max_duration
+    if order.terms.order_id.lower() != order_id.lower() or ctx.clock() < window_end:
+        raise EngineTimeout(f"order {order_id} has time left; the loader signs no timeout for it",
+                            hint="Run the order instead; a timeout is signed only when its window closes.")
+    _fail(ctx, enclave, outcome, EngineTimeout(f"order {order_id} ran out of its window"))
+    return outcome
 
 
 def _fetch(ctx: LoaderContext, cid: str, expected: bytes, what: str) -> bytes:
@@ -123,14 +140,16 @@ def _fetch(ctx: LoaderContext, cid: str, expected: bytes, what: str) -> bytes:
     except StorageError as exc:
         raise InputUnavailable(f"{what}: cannot fetch {cid} from IPFS ({exc.code})") from exc
     if hashlib.sha256(data).digest() != bytes(expected):
-        raise InputHashMismatch(f"{what}: the SHA-256 of {cid} differs from the value on chain")
+        raise InputHashMismatch(f"{what}: the SHA-256 of {cid} differs from the value the order commits to")
     return data
 
 
 def _fetch_all(ctx: LoaderContext, order: Order) -> tuple[bytes, list[tuple[int, ResourceKind, bytes]], list[bytes]]:
-    """Engine, resources and customer inputs, each checked against the hash the order fixed."""
-    if inputs_hash(list(order.resource_hashes), [i.content_hash for i in order.inputs]) != order.terms.inputs_hash:
-        raise InputHashMismatch("the order's inputs hash does not match its resources and inputs")
+    """Engine, resources and customer inputs, each checked against the hash the order id commits to.
+
+    The CIDs and kinds come from the host's RPC answers and are not trusted: a wrong CID fails the
+    hash check, and a wrong kind only misplaces bytes the owner's own key must still open.
+    """
     engine_id = order.terms.engine_resource_id
     engine = _fetch(ctx, ctx.market.resource(engine_id)["cid"], order.terms.engine_hash, "engine")
     resources = []
@@ -142,25 +161,20 @@ def _fetch_all(ctx: LoaderContext, order: Order) -> tuple[bytes, list[tuple[int,
 
 
 def _keys(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order) -> tuple[dict[int, bytes], bytes | None]:
-    wrapped = ctx.ca.release_keys(certificate_pem=enclave.certificate_pem, enclave_account=enclave.account,
-                                  order_id=order.order_id)
+    """The order's keys from the broker's signed answer, accepted only if they are exactly the order's."""
+    released: list[ReleasedKey] = ctx.ca.release_keys(enclave=enclave, order_id=order.order_id)
+    guard_release_matches_order([ExpectedKey(k.kind, k.resource_id, k.content_hash) for k in released], order)
     resource_keys: dict[int, bytes] = {}
     input_key: bytes | None = None
-    for item in wrapped:
+    for item in released:
         try:
-            key = open_sealed(_b64(item["ciphertext"]), enclave.age_identity)
+            key = open_sealed(item.ciphertext, enclave.age_identity)
         except EnvelopeError as exc:
-            raise KeyReleaseDenied("a released key is not wrapped to this enclave") from exc
-        if item.get("kind", "resource") == "order_inputs":
+            raise KeyReleaseInvalid("a released key is not wrapped to this enclave") from exc
+        if item.kind == "order_inputs":
             input_key = key
         else:
-            resource_keys[int(item["offer_id"])] = key
-    needed = [order.terms.engine_resource_id, *order.terms.resource_ids]
-    missing = [rid for rid in needed if rid not in resource_keys]
-    if missing:
-        raise KeyReleaseDenied(f"the broker released no key for resources {missing}")
-    if order.inputs and input_key is None:
-        raise KeyReleaseDenied("the broker released no key for the customer's inputs")
+            resource_keys[item.resource_id] = key
     return resource_keys, input_key
 
 
@@ -171,8 +185,17 @@ def _open(ciphertext: bytes, key: bytes, what: str) -> bytes:
         raise InputDecryptionFailed(f"{what}: the released key does not open the ciphertext") from exc
 
 
-def _run(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order, scratch: Scratch, outcome: OrderOutcome,
-         started: int) -> None:
+def _wall_limit(order: Order, clock: _Clock, now: float) -> float:
+    """What is left of the order's run window for the engine: never more than its max duration."""
+    left = min(order.terms.max_duration - clock.elapsed(), order.accepted_at + order.terms.max_duration - now)
+    left -= RESULT_RESERVE_S
+    if left <= 0:
+        raise EngineTimeout(f"order {order.order_id} has no time left to run its engine")
+    return left
+
+
+def _run(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order, scratch: Scratch, outcome: SignedOutcome,
+         clock: _Clock) -> None:
     stages = outcome.stages
     with _stage(stages, "fetch_verify"):
         engine_ct, resources, inputs = _fetch_all(ctx, order)
@@ -186,12 +209,13 @@ def _run(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order, scratch: S
         except EngineError as exc:
             raise EngineInvalid(f"the engine archive is unusable: {exc.code}") from exc
         plain_resources = [(kind, _open(ct, resource_keys[rid], f"resource {rid}")) for rid, kind, ct in resources]
-        plain_inputs = [_open(ct, input_key, f"input {n}") for n, ct in enumerate(inputs)] if inputs else []
+        plain_inputs = [_open(ct, input_key, f"input {n}") for n, ct in enumerate(inputs)] if input_key else []
         input_dir = lay_out_inputs(manifest, plain_resources, plain_inputs, scratch.sub("inputs"))
         del plain_resources, plain_inputs
     with _stage(stages, "workload"):
         output_dir = scratch.sub("outputs")
-        run_engine(engine_dir, manifest, input_dir, output_dir, seed=order_seed(order.order_id), order_id=order.order_id)
+        run_engine(engine_dir, manifest, input_dir, output_dir, seed=order_seed(order.order_id),
+                   order_id=order.order_id, scratch=scratch, wall_limit_s=_wall_limit(order, clock, ctx.clock()))
     with _stage(stages, "encrypt_upload"):
         sealed = encrypt_to(pack_outputs(output_dir), order.recipient_key)
         try:
@@ -203,28 +227,25 @@ def _run(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order, scratch: S
             order_id=bytes.fromhex(order.order_id[2:]), engine_hash=order.terms.engine_hash,
             inputs_hash=order.terms.inputs_hash, output_hash=hashlib.sha256(sealed).digest(), output_cid=stored.cid,
             tee_type=enclave.tee_type, measurement=enclave.measurement, enclave=enclave.address,
-            started_at=started, finished_at=max(started, ctx.market.chain_time()))
+            started_at=clock.started_at(order), finished_at=clock.finished_at(order))
         outcome.report, outcome.output_cid = report, stored.cid
         outcome.signature = ctx.market.sign_report(enclave.account, report)
     log.info("order executed", extra={"order_id": order.order_id, "output_cid": stored.cid,
-                                      "output_bytes": len(sealed), "stages": {k: round(v, 4) for k, v in stages.items()}})
+                                      "output_bytes": len(sealed), "billed_s": report.finished_at - report.started_at,
+                                      "stages": {k: round(v, 4) for k, v in stages.items()}})
 
 
-def _fail(ctx: LoaderContext, enclave: CertifiedEnclave, outcome: OrderOutcome, error: BaseException) -> None:
+def _fail(ctx: LoaderContext, enclave: CertifiedEnclave, outcome: SignedOutcome, error: BaseException) -> None:
     code = reason_code_of(error)
     outcome.reason = getattr(error, "reason", None) or getattr(error, "code", "internal_error")
     outcome.failure = OrderFailure(order_id=bytes.fromhex(outcome.order_id.removeprefix("0x")),
                                    enclave=enclave.address, reason_code=code)
     outcome.signature = ctx.market.sign_failure(enclave.account, outcome.failure)
-    log.warning("order failed", extra={"order_id": outcome.order_id, "reason": outcome.reason, "reason_code": code})
+    detail = str(getattr(error, "message", "") or type(error).__name__)[:300]  # our own words, never data
+    log.warning("order failed", extra={"order_id": outcome.order_id, "reason": outcome.reason, "reason_code": code,
+                                       "detail": detail})
 
 
 def order_seed(order_id: str) -> int:
     """The engine's ``ENCLAVA_SEED``: the first 4 bytes of SHA-256(order id), so anyone can rerun it."""
     return int.from_bytes(hashlib.sha256(bytes.fromhex(order_id.removeprefix("0x"))).digest()[:4], "big")
-
-
-def _b64(value: Any) -> bytes:
-    import base64
-
-    return base64.b64decode(value) if isinstance(value, str) else bytes(value)

@@ -70,7 +70,9 @@ class ChainClient:
                 **tx,
             }
             if "gas" not in filled:
-                filled["gas"] = int(self.w3.eth.estimate_gas(filled) * 1.2) + 10_000
+                # against the block the transaction will land in: its timestamp is what the contract
+                # compares report times with, and "latest" may be seconds older than the wall clock
+                filled["gas"] = int(self.w3.eth.estimate_gas(filled, "pending") * 1.2) + 10_000
             if "maxFeePerGas" not in filled and "gasPrice" not in filled:
                 base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
                 tip = int(self.w3.eth.max_priority_fee)

@@ -29,6 +29,9 @@ class Reason(IntEnum):
     INPUT_UNAVAILABLE = 11
     CERTIFICATION_FAILED = 12
     ENGINE_INVALID = 13
+    ORDER_TERMS_MISMATCH = 14
+    RECIPIENT_KEY_MISMATCH = 15
+    KEY_RELEASE_INVALID = 16
 
 
 def reason_name(code: int) -> str:

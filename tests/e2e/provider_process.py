@@ -36,6 +36,8 @@ class ProviderProcess:
     concurrency: int = 2
     lease_s: int = 20
     http_port: int = field(default_factory=free_port)
+    #: More top-level TOML lines for the config (e.g. ``loader_rpc_url = "..."``).
+    extra_config: str = ""
     node: subprocess.Popen | None = None
     workers: list[subprocess.Popen] = field(default_factory=list)
 
@@ -53,7 +55,7 @@ class ProviderProcess:
             f'name = "{self.name}"\ndevnet = "{devnet}"\ndev_role = "{self.dev_role}"\n'
             f'state_dir = "{self.folder / "state"}"\npoll_interval_s = 0.5\nlease_s = {self.lease_s}\n'
             f'http_port = {self.http_port}\nconcurrency = {self.concurrency}\ndeadline_margin_s = 5\n'
-            f'scratch_root = "{self.folder / "scratch"}"\n'
+            f'scratch_root = "{self.folder / "scratch"}"\n{self.extra_config}'
             f'[[offers]]\ntee_type = "simulated"\ngpu_class = "cpu"\nprice_per_second = {self.price_per_second}\n'
             f'slots = {self.slots}\n')
 
@@ -123,9 +125,9 @@ class ProviderProcess:
 
 
 @contextmanager
-def running_provider(manifest, name: str, folder: Path) -> Iterator[ProviderProcess]:
+def running_provider(manifest, name: str, folder: Path, *, extra_config: str = "") -> Iterator[ProviderProcess]:
     """A provider node and its workers on ``manifest``'s devnet for the block's duration."""
-    proc = ProviderProcess(name=name, folder=folder)
+    proc = ProviderProcess(name=name, folder=folder, extra_config=extra_config)
     proc.write_config(manifest.name)
     proc.start_node()
     proc.start_worker()

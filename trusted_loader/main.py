@@ -1,0 +1,80 @@
+"""`trusted-loader`: the enclave's own program (the CVM boundary), started with its own settings.
+
+It measures the image it was loaded from (so the simulated TEE reports what actually runs, and
+real hardware's measurement can be reproduced with ``enclava measure``), builds its clients of
+the chain, IPFS and the attested CA, and serves the narrow interface of enclava.loader_api on a
+local socket. Its keys are born here and never leave; the provider's wallet never enters.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from enclava.attestation.evidence import Attester
+from enclava.chain.client import ChainClient
+from enclava.chain.contracts import ContractSet
+from enclava.chain.market import MarketClient
+from enclava.errors import ConfigError
+from enclava.logs import configure_logging, get_logger
+from enclava.measure import running_measurement
+from enclava.storage.content_store import IpfsContentStore
+from trusted_loader.ca_client import CaClient
+from trusted_loader.enclave import EnclaveIdentity
+from trusted_loader.pipeline import LoaderContext
+from trusted_loader.settings import LoaderSettings
+
+__all__ = ["main", "build_loader"]
+
+log = get_logger("trusted_loader.main")
+
+
+def _attester(settings: LoaderSettings, measurement: bytes) -> Attester:
+    if settings.tee == "simulated":
+        if not settings.insecure_allow_simulated_tee:
+            raise ConfigError("LOADER_TEE=simulated needs LOADER_INSECURE_ALLOW_SIMULATED_TEE=true",
+                              hint="The simulated TEE is for development only; use tdx or sev-snp on hardware.")
+        from enclava.attestation.simulated import SimulatedTdxAttester
+
+        return SimulatedTdxAttester(measurement)
+    from enclava.attestation.hardware import ConfigfsSevSnpAttester, ConfigfsTdxAttester, PccsCollateralSource
+
+    return ConfigfsTdxAttester(PccsCollateralSource()) if settings.tee == "tdx" else ConfigfsSevSnpAttester()
+
+
+def build_loader(settings: LoaderSettings):
+    """The loader's app: its measured identity, its clients, and the interface the host may call."""
+    from trusted_loader.service import build_loader_app
+
+    measurement = running_measurement("loader")
+    chain = ChainClient(settings.rpc_url)
+    market = MarketClient(chain, ContractSet(chain.w3, settings.contract_addresses()), from_block=settings.deploy_block)
+    ca = CaClient(settings.ca_url, market=market, insecure_allow_simulated_tee=settings.insecure_allow_simulated_tee,
+                  expected_signer=settings.ca_signer or None)
+    identity = EnclaveIdentity(ca, _attester(settings, measurement), provider=settings.provider)
+    ctx = LoaderContext(market=market, store=IpfsContentStore(settings.ipfs_api), ca=ca, enclave=identity.certified,
+                        provider=settings.provider,
+                        scratch_root=Path(settings.scratch_root) if settings.scratch_root else None)
+    log.info("trusted loader ready", extra={"measurement": measurement.hex(), "provider": settings.provider,
+                                            "tee": settings.tee})
+    return build_loader_app(identity, ctx, measurement=measurement)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="trusted-loader", description=__doc__)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    settings = LoaderSettings()  # type: ignore[call-arg]  # every field comes from LOADER_*
+    socket = Path(settings.socket)
+    socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if socket.exists():
+        socket.unlink()
+    app = build_loader(settings)  # the socket's folder is 0700: only root on this machine reaches it
+    uvicorn.run(app, uds=str(socket), log_config=None, log_level=args.log_level)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The trusted loader's own settings (``LOADER_*``), separate from the provider node's.
+
+Everything here comes from the host, so nothing here is trusted for security: endpoints are only
+where to ask (every answer is checked against the order id, the CA's attestation and its
+signature), and the one switch that loosens a check, ``insecure_allow_simulated_tee``, defaults
+to strict and is named for what it relaxes. The provider's wallet is not a loader setting: it
+never enters this process.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["LoaderSettings"]
+
+
+class LoaderSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOADER_", extra="forbid")
+
+    #: The local socket the provider node talks to (the loader's only interface).
+    socket: str
+    #: The provider this CVM serves: the loader runs only its orders, and its certificate names it.
+    provider: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    rpc_url: str
+    ipfs_api: str
+    #: The CA, https only; its TLS key is pinned after its attestation is verified.
+    ca_url: str
+    #: Contract addresses: a JSON object, or the path of a JSON file holding one.
+    contracts: str
+    deploy_block: int = Field(default=0, ge=0)
+    tee: Literal["simulated", "tdx", "sev-snp"] = "simulated"
+    #: Development only: attest with the simulated TEE and accept a CA whose evidence is simulated.
+    insecure_allow_simulated_tee: bool = False
+    #: Optional: the CA signer address this loader expects (checked against the CA's attested identity).
+    ca_signer: str = ""
+    scratch_root: str = ""
+
+    @field_validator("ca_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("the CA URL must be https:// (the loader pins the CA's attested TLS key)")
+        return value
+
+    def contract_addresses(self) -> dict[str, str]:
+        text = self.contracts.strip()
+        data = json.loads(text if text.startswith("{") else Path(text).read_text())
+        return {str(k): str(v) for k, v in data.items()}
