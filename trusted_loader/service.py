@@ -10,12 +10,13 @@ retries, a missing certificate is a 409 so the host renews it first.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from enclava.loader_api import outcome_to_json
+from enclava.loader_api import SignedOutcome, outcome_to_json
 from enclava.service import create_service_app
 from trusted_loader.enclave import EnclaveIdentity
 from trusted_loader.errors import CertificationRequired
@@ -69,29 +70,25 @@ def build_loader_app(identity: EnclaveIdentity, ctx: LoaderContext, *, measureme
             return _transient(error)
         return status()
 
-    @app.post("/v1/orders/{order_id}/execute", response_model=None)
-    def execute(order_id: str) -> JSONResponse | dict:
-        """Run the order; the answer is a signed report or a signed failure."""
+    def signed(order_id: str, produce: Callable[[LoaderContext, str], SignedOutcome]) -> JSONResponse | dict:
         if not _valid(order_id):
             return _bad_order_id(order_id)
         try:
-            return outcome_to_json(execute_order(ctx, order_id))
+            return outcome_to_json(produce(ctx, order_id))
         except CertificationRequired as error:
             return JSONResponse(error.to_dict(), status_code=409)
         except TRANSIENT_ERRORS as error:
             return _transient(error)
 
+    @app.post("/v1/orders/{order_id}/execute", response_model=None)
+    def execute(order_id: str) -> JSONResponse | dict:
+        """Run the order; the answer is a signed report or a signed failure."""
+        return signed(order_id, execute_order)
+
     @app.post("/v1/orders/{order_id}/timeout", response_model=None)
     def timeout(order_id: str) -> JSONResponse | dict:
         """A signed timeout failure, only once the order's run window has closed by the loader's own clock."""
-        if not _valid(order_id):
-            return _bad_order_id(order_id)
-        try:
-            return outcome_to_json(sign_timeout(ctx, order_id))
-        except CertificationRequired as error:
-            return JSONResponse(error.to_dict(), status_code=409)
-        except TRANSIENT_ERRORS as error:
-            return _transient(error)
+        return signed(order_id, sign_timeout)
 
     return app
 
