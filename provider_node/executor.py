@@ -116,10 +116,10 @@ def _wait_for_block_time(rt: Runtime, finished_at: int) -> None:
     """The contract refuses a report that finishes after the block that records it. A chain whose
     recent blocks ran ahead of the wall clock (several blocks in one second each take the next
     second) can be a few seconds ahead of the enclave's measured end: wait until the next block's
-    time, the later of the wall clock and the latest block's time, reaches it."""
+    time, at least the wall clock's second and one past the latest block's, reaches it."""
     deadline = time.monotonic() + MAX_CLOCK_WAIT_S
     while time.monotonic() < deadline:
-        if time.time() >= finished_at + 1 or rt.market.chain_time() >= finished_at:
+        if time.time() >= finished_at or rt.market.chain_time() + 1 >= finished_at:
             return
         time.sleep(0.2)
 
