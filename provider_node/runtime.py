@@ -15,7 +15,6 @@ from enclava.chain.consent import sign_enclave_consent
 from enclava.chain.market import MarketClient
 from enclava.chain.client import ChainClient
 from enclava.chain.contracts import ContractSet
-from enclava.storage.content_store import IpfsContentStore
 from provider_node.jobs import JobStore
 from provider_node.loader_link import LoaderLink
 from provider_node.settings import ProviderSettings
@@ -39,10 +38,6 @@ class Runtime:
     def market(self) -> MarketClient:
         chain = ChainClient(self.settings.rpc_url)
         return MarketClient(chain, ContractSet(chain.w3, self.settings.contracts), from_block=self.settings.deploy_block)
-
-    @cached_property
-    def store(self) -> IpfsContentStore:
-        return IpfsContentStore(self.settings.ipfs_api)
 
     @cached_property
     def jobs(self) -> JobStore:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from enclava.chain.orders import Order, inputs_hash, recipient_key_hash
 from enclava.chain.types import OrderStatus
@@ -95,11 +96,18 @@ def expected_keys(order: Order) -> list[ExpectedKey]:
     return keys
 
 
-def guard_release_matches_order(released: Sequence[ExpectedKey], order: Order) -> None:
-    """The broker's signed answer names exactly the keys this order needs: none missing, none extra,
-    each with the content hash the order id commits to."""
+class _NamedKey(Protocol):
+    kind: str
+    resource_id: int
+    content_hash: bytes
+
+
+def guard_release_matches_order(released: Sequence[_NamedKey], order: Order) -> None:
+    """The broker's signed answer (its keys, e.g. enclava.protocol's ``ReleasedKey``) names exactly the
+    keys this order needs: none missing, none extra, each with the content hash the order id commits to."""
     wanted = sorted(set(expected_keys(order)), key=lambda k: (k.kind, k.resource_id, k.content_hash))
-    got = sorted(released, key=lambda k: (k.kind, k.resource_id, k.content_hash))
+    got = sorted((ExpectedKey(k.kind, k.resource_id, bytes(k.content_hash)) for k in released),
+                 key=lambda k: (k.kind, k.resource_id, k.content_hash))
     if got != wanted:
         extra = [k.resource_id for k in got if k not in wanted]
         missing = [k.resource_id for k in wanted if k not in got]

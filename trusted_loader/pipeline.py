@@ -27,7 +27,7 @@ from enclava.loader_api import SignedOutcome
 from enclava.logs import get_logger
 from enclava.storage.content_store import IpfsContentStore
 from trusted_loader.ca_client import CaClient, ReleasedKey
-from trusted_loader.checks import ExpectedKey, check_order, guard_release_matches_order
+from trusted_loader.checks import check_order, guard_release_matches_order, guard_terms_commit_to_id
 from trusted_loader.enclave import CertifiedEnclave
 from trusted_loader.errors import (CaUnavailable, CertificationFailed, EngineInvalid, InputDecryptionFailed,
                                    InputHashMismatch, InputUnavailable, KeyReleaseInvalid, LoaderError,
@@ -126,8 +126,8 @@ def sign_timeout(ctx: LoaderContext, order_id: str) -> SignedOutcome:
     enclave = ctx.enclave()
     outcome = SignedOutcome(order_id=order_id)
     order = ctx.market.order(order_id)
-    window_end = order.accepted_at + order.terms.max_duration
-    if order.terms.order_id.lower() != order_id.lower() or ctx.clock() < window_end:
+    guard_terms_commit_to_id(order_id, order)  # the duration it judges by is the one the id commits to
+    if ctx.clock() < order.accepted_at + order.terms.max_duration:
         raise EngineTimeout(f"order {order_id} has time left; the loader signs no timeout for it",
                             hint="Run the order instead; a timeout is signed only when its window closes.")
     _fail(ctx, enclave, outcome, EngineTimeout(f"order {order_id} ran out of its window"))
@@ -163,7 +163,7 @@ def _fetch_all(ctx: LoaderContext, order: Order) -> tuple[bytes, list[tuple[int,
 def _keys(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order) -> tuple[dict[int, bytes], bytes | None]:
     """The order's keys from the broker's signed answer, accepted only if they are exactly the order's."""
     released: list[ReleasedKey] = ctx.ca.release_keys(enclave=enclave, order_id=order.order_id)
-    guard_release_matches_order([ExpectedKey(k.kind, k.resource_id, k.content_hash) for k in released], order)
+    guard_release_matches_order(released, order)
     resource_keys: dict[int, bytes] = {}
     input_key: bytes | None = None
     for item in released:
