@@ -24,12 +24,21 @@ from enclava.benchmarks.e2e import DEFAULT_OUT, format_table, run_e2e  # noqa: E
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=20)
-    parser.add_argument("--devnet", default=None, help="use this running devnet instead of a private one")
+    parser.add_argument(
+        "--devnet", default=None, help="use this running devnet instead of a private one"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
-    result = run_e2e(args.orders, devnet_name=args.devnet, out=args.out,
-                     progress=lambda i, row: print(f"order {i + 1}/{args.orders}: {row['confidential_s']:.2f} s "
-                                                   f"(plain {row['plain_process_s']:.2f} s)", flush=True))
+    result = run_e2e(
+        args.orders,
+        devnet_name=args.devnet,
+        out=args.out,
+        progress=lambda i, row: print(
+            f"order {i + 1}/{args.orders}: {row['confidential_s']:.2f} s "
+            f"(plain {row['plain_process_s']:.2f} s)",
+            flush=True,
+        ),
+    )
     print(format_table(result))
     print(f"wrote {args.out}")
 

@@ -14,7 +14,6 @@ otherwise (the JSON says which). Nothing here asserts.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import sys
@@ -26,14 +25,36 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from enclava.fhe import (BatchKernel, DiagonalLayout, EvaluationKeys, FheResult, KeySession, SingleKernel,  # noqa: E402
-                         conv_head, decrypt_raw, evaluate_request, head_from_arrays, linear_head, prepare_request)
+from enclava.fhe import (
+    BatchKernel,
+    DiagonalLayout,
+    EvaluationKeys,
+    FheResult,
+    KeySession,
+    SingleKernel,  # noqa: E402
+    conv_head,
+    decrypt_raw,
+    evaluate_request,
+    head_from_arrays,
+    linear_head,
+    prepare_request,
+)
 from enclava.splitnn.data import digits_28  # noqa: E402
 
 LINEAR, CONV = "linear784x128_sq", "conv7x7x4s3_sq"
-MANIFEST = {"splits": {LINEAR: {"kind": "linear", "output_dim": 128, "activation": "square"},
-                       CONV: {"kind": "conv2d", "output_dim": 256, "stride": 3, "activation": "square"}}}
-TARGETS = {"single_ms": 150, "batch_ms_per_input": 5, "conv_ms": 400, "request_mb": 0.5, "agreement": 0.995}
+MANIFEST = {
+    "splits": {
+        LINEAR: {"kind": "linear", "output_dim": 128, "activation": "square"},
+        CONV: {"kind": "conv2d", "output_dim": 256, "stride": 3, "activation": "square"},
+    }
+}
+TARGETS = {
+    "single_ms": 150,
+    "batch_ms_per_input": 5,
+    "conv_ms": 400,
+    "request_mb": 0.5,
+    "agreement": 0.995,
+}
 
 
 def load_heads():
@@ -49,8 +70,10 @@ def load_heads():
         return heads, "trained"
     except Exception:  # noqa: BLE001 - any absence means: no trained head yet
         rng = np.random.default_rng(0)
-        return {LINEAR: linear_head(rng.normal(0, 1 / 28, (128, 784)), rng.normal(0, 0.1, 128)),
-                CONV: conv_head(rng.normal(0, 1 / 7, (4, 1, 7, 7)), rng.normal(0, 0.1, 4), 3)}, "random"
+        return {
+            LINEAR: linear_head(rng.normal(0, 1 / 28, (128, 784)), rng.normal(0, 0.1, 128)),
+            CONV: conv_head(rng.normal(0, 1 / 7, (4, 1, 7, 7)), rng.normal(0, 0.1, 4), 3),
+        }, "random"
 
 
 def timed(fn, repeat=1):
@@ -66,13 +89,18 @@ def baseline_tenseal(head, x):
     import tenseal as ts
 
     ctx = ts.context(ts.SCHEME_TYPE.CKKS, 8192, coeff_mod_bit_sizes=[60, 40, 40, 60])
-    ctx.global_scale = 2 ** 40
+    ctx.global_scale = 2**40
     ctx.generate_galois_keys()
     enc = ts.ckks_vector(ctx, x.tolist())
     w, b = head.matrix.T.tolist(), head.bias.tolist()
     out, ms = timed(lambda: (enc.matmul(w) + b).square())
     got = np.array(out.decrypt())
-    return ms, float(np.abs(got - head.forward(x)[0]).max()), len(enc.serialize()), len(out.serialize())
+    return (
+        ms,
+        float(np.abs(got - head.forward(x)[0]).max()),
+        len(enc.serialize()),
+        len(out.serialize()),
+    )
 
 
 def agreement(got, want):
@@ -95,35 +123,64 @@ def run_single(split, head, session, x_all, n):
         out, ms = timed(lambda: kernel.evaluate(ct, ek))
         outs.append(out)
         times.append(ms)
-    result, e2e_ms = timed(lambda: evaluate_request(data, MANIFEST, head, session.context_sha256, ek))
+    result, e2e_ms = timed(
+        lambda: evaluate_request(data, MANIFEST, head, session.context_sha256, ek)
+    )
     got = decrypt_raw(result, session)
     agree, err = agreement(got, head.forward(x))
-    return {"server_ms_median": statistics.median(times), "server_ms_min": min(times), "inputs": n,
-            "mask_setup_ms": setup_ms, "request_incl_setup_ms_per_input": e2e_ms / n,
-            "request_bytes_per_input": len(req.ciphertexts[0]), "response_bytes_per_input": len(result.ciphertexts[0]),
-            "eval_key_bytes": len(keys_bytes), "galois_steps": len(lay.steps), "keygen_ms": keys_ms,
-            "argmax_agreement": agree, "max_abs_error": err}
+    return {
+        "server_ms_median": statistics.median(times),
+        "server_ms_min": min(times),
+        "inputs": n,
+        "mask_setup_ms": setup_ms,
+        "request_incl_setup_ms_per_input": e2e_ms / n,
+        "request_bytes_per_input": len(req.ciphertexts[0]),
+        "response_bytes_per_input": len(result.ciphertexts[0]),
+        "eval_key_bytes": len(keys_bytes),
+        "galois_steps": len(lay.steps),
+        "keygen_ms": keys_ms,
+        "argmax_agreement": agree,
+        "max_abs_error": err,
+    }
 
 
 def run_batch(split, head, session, x_all, n):
     keys_bytes = session.evaluation_keys([])
     ek = EvaluationKeys(keys_bytes)
     x = np.resize(x_all, (n, 784))
-    (req, data), enc_ms = timed(lambda: prepare_request(MANIFEST, split, x, session, keys_bytes, mode="batch"))
+    (req, data), enc_ms = timed(
+        lambda: prepare_request(MANIFEST, split, x, session, keys_bytes, mode="batch")
+    )
     from enclava.fhe import check_request
 
     _, cts = check_request(data, MANIFEST, session.context_sha256, ek)
     outs, ms = timed(lambda: BatchKernel(head).evaluate(cts, ek))
     from enclava.fhe.serial import seal_to_bytes, sha256_hex
 
-    result = FheResult(sha256_hex(data), session.context_sha256, split, "batch", n, head.output_dim,
-                       tuple(seal_to_bytes(c) for c in outs))
+    result = FheResult(
+        sha256_hex(data),
+        session.context_sha256,
+        split,
+        "batch",
+        n,
+        head.output_dim,
+        tuple(seal_to_bytes(c) for c in outs),
+    )
     got = decrypt_raw(result, session)
     agree, err = agreement(got, head.forward(x))
     path = "rns_matmul" if BatchKernel(head).dense else "seal_scalar_products"
-    return {"inputs": n, "path": path, "server_ms_total": ms, "server_ms_per_input": ms / n, "customer_encrypt_ms": enc_ms,
-            "request_bytes_per_input": len(data) / n, "response_bytes_per_input": len(result.to_bytes()) / n,
-            "request_bytes_total": len(data), "argmax_agreement": agree, "max_abs_error": err}
+    return {
+        "inputs": n,
+        "path": path,
+        "server_ms_total": ms,
+        "server_ms_per_input": ms / n,
+        "customer_encrypt_ms": enc_ms,
+        "request_bytes_per_input": len(data) / n,
+        "response_bytes_per_input": len(result.to_bytes()) / n,
+        "request_bytes_total": len(data),
+        "argmax_agreement": agree,
+        "max_abs_error": err,
+    }
 
 
 def main() -> None:
@@ -135,34 +192,73 @@ def main() -> None:
     heads, weights = load_heads()
     x_test, _ = digits_28("test")
     session = KeySession.generate()
-    res = {"weights": weights, "poly_modulus_degree": 8192, "coeff_bits": [60, 40, 40, 60], "targets": TARGETS,
-           "public_context_bytes": len(session.public_context())}
+    res = {
+        "weights": weights,
+        "poly_modulus_degree": 8192,
+        "coeff_bits": [60, 40, 40, 60],
+        "targets": TARGETS,
+        "public_context_bytes": len(session.public_context()),
+    }
     ms, err, req_b, resp_b = baseline_tenseal(heads[LINEAR], x_test[0])
-    res["tenseal_matmul"] = {"server_ms": ms, "max_abs_error": err, "request_bytes": req_b, "response_bytes": resp_b}
+    res["tenseal_matmul"] = {
+        "server_ms": ms,
+        "max_abs_error": err,
+        "request_bytes": req_b,
+        "response_bytes": resp_b,
+    }
     res["bsgs_linear"] = run_single(LINEAR, heads[LINEAR], session, x_test, args.single)
     res["conv_single"] = run_single(CONV, heads[CONV], session, x_test, args.single)
     res["batch_linear"] = run_batch(LINEAR, heads[LINEAR], session, x_test, args.batch)
     res["batch_conv"] = run_batch(CONV, heads[CONV], session, x_test, args.batch)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2, sort_keys=True))
-    rows = [("TenSEAL matmul (1 input)", res["tenseal_matmul"]["server_ms"], req_b, resp_b, None, err),
-            ("BSGS 784→128+x² (1 input)", res["bsgs_linear"]["server_ms_median"], *_sz(res["bsgs_linear"])),
-            ("SIMD batch 784→128 (/input)", res["batch_linear"]["server_ms_per_input"], *_sz(res["batch_linear"])),
-            ("conv 7×7×4 s3 (1 input)", res["conv_single"]["server_ms_median"], *_sz(res["conv_single"])),
-            ("SIMD batch conv (/input)", res["batch_conv"]["server_ms_per_input"], *_sz(res["batch_conv"]))]
+    rows = [
+        ("TenSEAL matmul (1 input)", res["tenseal_matmul"]["server_ms"], req_b, resp_b, None, err),
+        (
+            "BSGS 784→128+x² (1 input)",
+            res["bsgs_linear"]["server_ms_median"],
+            *_sz(res["bsgs_linear"]),
+        ),
+        (
+            "SIMD batch 784→128 (/input)",
+            res["batch_linear"]["server_ms_per_input"],
+            *_sz(res["batch_linear"]),
+        ),
+        (
+            "conv 7×7×4 s3 (1 input)",
+            res["conv_single"]["server_ms_median"],
+            *_sz(res["conv_single"]),
+        ),
+        (
+            "SIMD batch conv (/input)",
+            res["batch_conv"]["server_ms_per_input"],
+            *_sz(res["batch_conv"]),
+        ),
+    ]
     print(f"weights: {weights}")
-    print(f"{'kernel':32} {'server ms':>10} {'req kB':>9} {'resp kB':>9} {'argmax':>7} {'max err':>9}")
+    print(
+        f"{'kernel':32} {'server ms':>10} {'req kB':>9} {'resp kB':>9} {'argmax':>7} {'max err':>9}"
+    )
     for name, ms, rq, rs, ag, er in rows:
-        print(f"{name:32} {ms:10.2f} {rq / 1e3:9.1f} {rs / 1e3:9.1f} {'' if ag is None else f'{ag:.4f}':>7} {er:9.2e}")
+        print(
+            f"{name:32} {ms:10.2f} {rq / 1e3:9.1f} {rs / 1e3:9.1f} {'' if ag is None else f'{ag:.4f}':>7} {er:9.2e}"
+        )
     for key in ("bsgs_linear", "conv_single"):
         r = res[key]
-        print(f"{key}: eval keys {r['eval_key_bytes'] / 1e6:.1f} MB ({r['galois_steps']} steps), "
-              f"mask setup {r['mask_setup_ms']:.0f} ms, incl. setup {r['request_incl_setup_ms_per_input']:.1f} ms/input")
+        print(
+            f"{key}: eval keys {r['eval_key_bytes'] / 1e6:.1f} MB ({r['galois_steps']} steps), "
+            f"mask setup {r['mask_setup_ms']:.0f} ms, incl. setup {r['request_incl_setup_ms_per_input']:.1f} ms/input"
+        )
     print(f"wrote {args.out}")
 
 
 def _sz(r):
-    return r["request_bytes_per_input"], r["response_bytes_per_input"], r["argmax_agreement"], r["max_abs_error"]
+    return (
+        r["request_bytes_per_input"],
+        r["response_bytes_per_input"],
+        r["argmax_agreement"],
+        r["max_abs_error"],
+    )
 
 
 if __name__ == "__main__":

@@ -53,31 +53,113 @@ def main():
 
     # --- governance and attestation
     record("AttestationRegistry.addCaSigner", c.attestation.addCaSigner(ca.address, {"from": gov}))
-    record("AttestationRegistry.allowMeasurement", c.attestation.allowMeasurement(SIMULATED, MEASUREMENT, {"from": gov}))
-    cert = {"enclave": enclave.address, "teeType": SIMULATED, "measurement": MEASUREMENT, "provider": provider.address, "expiresAt": chain.time() + 86400, "nonce": keccak(text="bench-ca-nonce")}
+    record(
+        "AttestationRegistry.allowMeasurement",
+        c.attestation.allowMeasurement(SIMULATED, MEASUREMENT, {"from": gov}),
+    )
+    cert = {
+        "enclave": enclave.address,
+        "teeType": SIMULATED,
+        "measurement": MEASUREMENT,
+        "provider": provider.address,
+        "expiresAt": chain.time() + 86400,
+        "nonce": keccak(text="bench-ca-nonce"),
+    }
     consent = {"enclave": enclave.address, "provider": provider.address, "nonce": cert["nonce"]}
-    record("AttestationRegistry.registerEnclave", c.attestation.registerEnclave(tuple(cert.values()), _sign(ca, "EnclaveCertificate", c.attestation, cert), _sign(_wallet(provider), "EnclaveConsent", c.attestation, consent), {"from": relayer}))
+    record(
+        "AttestationRegistry.registerEnclave",
+        c.attestation.registerEnclave(
+            tuple(cert.values()),
+            _sign(ca, "EnclaveCertificate", c.attestation, cert),
+            _sign(_wallet(provider), "EnclaveConsent", c.attestation, consent),
+            {"from": relayer},
+        ),
+    )
 
     # --- providers and offers
     record("ProviderRegistry.register", c.providers.register({"from": provider, "value": 10**18}))
     record("ProviderRegistry.addStake", c.providers.addStake({"from": provider, "value": 10**17}))
-    offer = record("ProviderRegistry.publishOffer", c.providers.publishOffer(SIMULATED, b"H100".ljust(32, b"\0"), 10**12, 4, {"from": provider})).return_value
-    record("ProviderRegistry.updateOffer", c.providers.updateOffer(offer, 10**12, 4, True, {"from": provider}))
+    offer = record(
+        "ProviderRegistry.publishOffer",
+        c.providers.publishOffer(
+            SIMULATED, b"H100".ljust(32, b"\0"), 10**12, 4, {"from": provider}
+        ),
+    ).return_value
+    record(
+        "ProviderRegistry.updateOffer",
+        c.providers.updateOffer(offer, 10**12, 4, True, {"from": provider}),
+    )
 
     # --- resources, directly and through a relayer
-    engine = record("OfferRegistry.listResource", c.offers.listResource(_listing(ENGINE, b"engine", 10**15), {"from": owner})).return_value
-    model = c.offers.listResource(_listing(MODEL, b"model", 2 * 10**15), {"from": owner}).return_value
-    dataset = c.offers.listResource(_listing(DATASET, b"dataset", 3 * 10**15), {"from": data_owner}).return_value
-    record("OfferRegistry.updateResource", c.offers.updateResource(model, ("bafy-model-2", _sha(b"model"), 2 * 10**15, "bafy-meta", True), {"from": owner}))
+    engine = record(
+        "OfferRegistry.listResource",
+        c.offers.listResource(_listing(ENGINE, b"engine", 10**15), {"from": owner}),
+    ).return_value
+    model = c.offers.listResource(
+        _listing(MODEL, b"model", 2 * 10**15), {"from": owner}
+    ).return_value
+    dataset = c.offers.listResource(
+        _listing(DATASET, b"dataset", 3 * 10**15), {"from": data_owner}
+    ).return_value
+    record(
+        "OfferRegistry.updateResource",
+        c.offers.updateResource(
+            model, ("bafy-model-2", _sha(b"model"), 2 * 10**15, "bafy-meta", True), {"from": owner}
+        ),
+    )
     deadline = chain.time() + 3600
     item = _listing(DATASET, b"signed", 10**15)
-    message = {"owner": owner_key.address, "kind": item[0], "cid": item[1], "contentHash": item[2], "price": item[3], "metadataCid": item[4], "nonce": 0, "deadline": deadline}
-    signed = record("OfferRegistry.listResourceBySig", c.offers.listResourceBySig(owner_key.address, item, deadline, _sign(owner_key, "ListResource", c.offers, message), {"from": relayer})).return_value
+    message = {
+        "owner": owner_key.address,
+        "kind": item[0],
+        "cid": item[1],
+        "contentHash": item[2],
+        "price": item[3],
+        "metadataCid": item[4],
+        "nonce": 0,
+        "deadline": deadline,
+    }
+    signed = record(
+        "OfferRegistry.listResourceBySig",
+        c.offers.listResourceBySig(
+            owner_key.address,
+            item,
+            deadline,
+            _sign(owner_key, "ListResource", c.offers, message),
+            {"from": relayer},
+        ),
+    ).return_value
     update = ("bafy-signed-2", _sha(b"signed-2"), 2 * 10**15, "bafy-meta", True)
-    message = {"resourceId": signed, "cid": update[0], "contentHash": update[1], "price": update[2], "metadataCid": update[3], "active": True, "nonce": 1, "deadline": deadline}
-    record("OfferRegistry.updateResourceBySig", c.offers.updateResourceBySig(signed, update, deadline, _sign(owner_key, "UpdateResource", c.offers, message), {"from": relayer}))
+    message = {
+        "resourceId": signed,
+        "cid": update[0],
+        "contentHash": update[1],
+        "price": update[2],
+        "metadataCid": update[3],
+        "active": True,
+        "nonce": 1,
+        "deadline": deadline,
+    }
+    record(
+        "OfferRegistry.updateResourceBySig",
+        c.offers.updateResourceBySig(
+            signed,
+            update,
+            deadline,
+            _sign(owner_key, "UpdateResource", c.offers, message),
+            {"from": relayer},
+        ),
+    )
     message = {"resourceId": signed, "nonce": 2, "deadline": deadline}
-    record("OfferRegistry.retireResourceBySig", c.offers.retireResourceBySig(signed, deadline, _sign(owner_key, "RetireResource", c.offers, message), {"from": relayer}))
+    record(
+        "OfferRegistry.retireResourceBySig",
+        c.offers.retireResourceBySig(
+            signed,
+            deadline,
+            _sign(owner_key, "RetireResource", c.offers, message),
+            {"from": relayer},
+        ),
+    )
     spare = c.offers.listResource(_listing(MODEL, b"spare", 1), {"from": owner}).return_value
     record("OfferRegistry.retireResource", c.offers.retireResource(spare, {"from": owner}))
 
@@ -89,7 +171,9 @@ def main():
     # A second order between the same parties before anyone withdraws: the steady state of a busy
     # market, where the owner's and provider's credit slots are already in use.
     again = _create(c, customer, engine, [], offer, inputs)
-    again_accept = c.marketplace.acceptOrder(again.events["OrderCreated"]["orderId"], {"from": provider})
+    again_accept = c.marketplace.acceptOrder(
+        again.events["OrderCreated"]["orderId"], {"from": provider}
+    )
     again_complete = _complete(c, again, enclave, relayer, chain, used=DURATION // 2)
     owner_withdraw = c.marketplace.withdraw({"from": owner})
     provider_withdraw = c.marketplace.withdraw({"from": provider})
@@ -119,23 +203,47 @@ def main():
     big = _create(c, customer, engine, [model, dataset], offer, inputs)
     record("Marketplace.createOrder (engine + model + dataset + 2 inputs)", big)
     c.marketplace.acceptOrder(big.events["OrderCreated"]["orderId"], {"from": provider})
-    record("Marketplace.completeOrder (engine + model + dataset)", _complete(c, big, enclave, relayer, chain, used=DURATION // 2))
+    record(
+        "Marketplace.completeOrder (engine + model + dataset)",
+        _complete(c, big, enclave, relayer, chain, used=DURATION // 2),
+    )
 
     # --- the other endings
     cancel = _create(c, customer, engine, [], offer, inputs)
     record("Marketplace.cancelOrder", c.marketplace.cancelOrder(_terms(cancel), {"from": customer}))
     failed = _create(c, customer, engine, [], offer, inputs)
     c.marketplace.acceptOrder(failed.events["OrderCreated"]["orderId"], {"from": provider})
-    failure = {"orderId": bytes(failed.events["OrderCreated"]["orderId"]), "enclave": enclave.address, "reasonCode": 1}
-    record("Marketplace.failOrder", c.marketplace.failOrder(_terms(failed), tuple(failure.values()), _sign(enclave, "OrderFailure", c.marketplace, failure), {"from": relayer}))
+    failure = {
+        "orderId": bytes(failed.events["OrderCreated"]["orderId"]),
+        "enclave": enclave.address,
+        "reasonCode": 1,
+    }
+    record(
+        "Marketplace.failOrder",
+        c.marketplace.failOrder(
+            _terms(failed),
+            tuple(failure.values()),
+            _sign(enclave, "OrderFailure", c.marketplace, failure),
+            {"from": relayer},
+        ),
+    )
     late = _create(c, customer, engine, [], offer, inputs)
     c.marketplace.acceptOrder(late.events["OrderCreated"]["orderId"], {"from": provider})
     chain.sleep(DURATION + 3600 + 1)
-    record("Marketplace.timeoutOrder (with slash)", c.marketplace.timeoutOrder(_terms(late), {"from": relayer}))
+    record(
+        "Marketplace.timeoutOrder (with slash)",
+        c.marketplace.timeoutOrder(_terms(late), {"from": relayer}),
+    )
 
     # --- revocation and unbonding
-    record("AttestationRegistry.revokeEnclave", c.attestation.revokeEnclave(enclave.address, {"from": gov}))
-    record("AttestationRegistry.revokeMeasurement", c.attestation.revokeMeasurement(SIMULATED, MEASUREMENT, {"from": gov}))
+    record(
+        "AttestationRegistry.revokeEnclave",
+        c.attestation.revokeEnclave(enclave.address, {"from": gov}),
+    )
+    record(
+        "AttestationRegistry.revokeMeasurement",
+        c.attestation.revokeMeasurement(SIMULATED, MEASUREMENT, {"from": gov}),
+    )
     record("ProviderRegistry.retireOffer", c.providers.retireOffer(offer, {"from": provider}))
     c.providers.register({"from": provider2, "value": 10**18})
     record("ProviderRegistry.requestUnbonding", c.providers.requestUnbonding({"from": provider2}))
@@ -189,7 +297,9 @@ def _listing(kind, content, price):
 def _create(c, customer, engine, resources, offer, inputs):
     price = c.providers.getOffer(offer)["pricePerSecond"] * DURATION
     value = price + sum(c.offers.resourceTerms(r)[3] for r in [engine, *resources])
-    return c.marketplace.createOrder(engine, resources, offer, inputs, b"\x02" * 33, DURATION, {"from": customer, "value": value})
+    return c.marketplace.createOrder(
+        engine, resources, offer, inputs, b"\x02" * 33, DURATION, {"from": customer, "value": value}
+    )
 
 
 def _terms(create_tx):
@@ -221,13 +331,70 @@ def _complete(c, create_tx, enclave, relayer, chain, used):
 
 
 _TYPES = {
-    "EnclaveCertificate": ("Enclava AttestationRegistry", [("enclave", "address"), ("teeType", "uint8"), ("measurement", "bytes32"), ("provider", "address"), ("expiresAt", "uint64"), ("nonce", "bytes32")]),
-    "EnclaveConsent": ("Enclava AttestationRegistry", [("enclave", "address"), ("provider", "address"), ("nonce", "bytes32")]),
-    "ListResource": ("Enclava OfferRegistry", [("owner", "address"), ("kind", "uint8"), ("cid", "string"), ("contentHash", "bytes32"), ("price", "uint96"), ("metadataCid", "string"), ("nonce", "uint256"), ("deadline", "uint256")]),
-    "UpdateResource": ("Enclava OfferRegistry", [("resourceId", "uint256"), ("cid", "string"), ("contentHash", "bytes32"), ("price", "uint96"), ("metadataCid", "string"), ("active", "bool"), ("nonce", "uint256"), ("deadline", "uint256")]),
-    "RetireResource": ("Enclava OfferRegistry", [("resourceId", "uint256"), ("nonce", "uint256"), ("deadline", "uint256")]),
-    "IntegrityReport": ("Enclava Marketplace", [("orderId", "bytes32"), ("engineHash", "bytes32"), ("inputsHash", "bytes32"), ("outputHash", "bytes32"), ("outputCid", "string"), ("teeType", "uint8"), ("measurement", "bytes32"), ("enclave", "address"), ("startedAt", "uint64"), ("finishedAt", "uint64")]),
-    "OrderFailure": ("Enclava Marketplace", [("orderId", "bytes32"), ("enclave", "address"), ("reasonCode", "uint32")]),
+    "EnclaveCertificate": (
+        "Enclava AttestationRegistry",
+        [
+            ("enclave", "address"),
+            ("teeType", "uint8"),
+            ("measurement", "bytes32"),
+            ("provider", "address"),
+            ("expiresAt", "uint64"),
+            ("nonce", "bytes32"),
+        ],
+    ),
+    "EnclaveConsent": (
+        "Enclava AttestationRegistry",
+        [("enclave", "address"), ("provider", "address"), ("nonce", "bytes32")],
+    ),
+    "ListResource": (
+        "Enclava OfferRegistry",
+        [
+            ("owner", "address"),
+            ("kind", "uint8"),
+            ("cid", "string"),
+            ("contentHash", "bytes32"),
+            ("price", "uint96"),
+            ("metadataCid", "string"),
+            ("nonce", "uint256"),
+            ("deadline", "uint256"),
+        ],
+    ),
+    "UpdateResource": (
+        "Enclava OfferRegistry",
+        [
+            ("resourceId", "uint256"),
+            ("cid", "string"),
+            ("contentHash", "bytes32"),
+            ("price", "uint96"),
+            ("metadataCid", "string"),
+            ("active", "bool"),
+            ("nonce", "uint256"),
+            ("deadline", "uint256"),
+        ],
+    ),
+    "RetireResource": (
+        "Enclava OfferRegistry",
+        [("resourceId", "uint256"), ("nonce", "uint256"), ("deadline", "uint256")],
+    ),
+    "IntegrityReport": (
+        "Enclava Marketplace",
+        [
+            ("orderId", "bytes32"),
+            ("engineHash", "bytes32"),
+            ("inputsHash", "bytes32"),
+            ("outputHash", "bytes32"),
+            ("outputCid", "string"),
+            ("teeType", "uint8"),
+            ("measurement", "bytes32"),
+            ("enclave", "address"),
+            ("startedAt", "uint64"),
+            ("finishedAt", "uint64"),
+        ],
+    ),
+    "OrderFailure": (
+        "Enclava Marketplace",
+        [("orderId", "bytes32"), ("enclave", "address"), ("reasonCode", "uint32")],
+    ),
 }
 
 
@@ -251,11 +418,21 @@ def _sign(signer, primary, contract, message) -> bytes:
     name, fields = _TYPES[primary]
     full = {
         "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"}, {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
             primary: [{"name": n, "type": t} for n, t in fields],
         },
         "primaryType": primary,
-        "domain": {"name": name, "version": "1", "chainId": chain.id, "verifyingContract": contract.address},
+        "domain": {
+            "name": name,
+            "version": "1",
+            "chainId": chain.id,
+            "verifyingContract": contract.address,
+        },
         "message": message,
     }
     return bytes(signer.sign_message(encode_typed_data(full_message=full)).signature)
@@ -282,5 +459,12 @@ def _print_table(gas, steps, total, repeat):
 
 
 if __name__ == "__main__":
-    command = ["bash", str(ROOT / "scripts" / "brownie.sh"), "run", str(Path(__file__).resolve()), "--network", "anvil"]
+    command = [
+        "bash",
+        str(ROOT / "scripts" / "brownie.sh"),
+        "run",
+        str(Path(__file__).resolve()),
+        "--network",
+        "anvil",
+    ]
     sys.exit(subprocess.call(command + sys.argv[1:], cwd=ROOT))

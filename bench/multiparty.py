@@ -55,33 +55,67 @@ def main() -> None:
         p, customer = parties(manifest), dev_account("customer")
         engine = publish_engine_folder(p, "model_owner", "tabular_trainer")
         shares = split_breast_cancer(len(HOSPITALS), seed=0)
-        published = [publish_blob(p, role, ResourceKind.DATASET, share_to_npz(s), DATA_PRICE,
-                                  open_policy(engine.engine_hash_hex)) for role, s in zip(HOSPITALS, shares)]
+        published = [
+            publish_blob(
+                p,
+                role,
+                ResourceKind.DATASET,
+                share_to_npz(s),
+                DATA_PRICE,
+                open_policy(engine.engine_hash_hex),
+            )
+            for role, s in zip(HOSPITALS, shares)
+        ]
         rows = []
         for _ in range(args.orders):
             start = time.perf_counter()
-            placed = place_order(p.market, p.store, p.broker, customer, engine_id=engine.resource_id,
-                                 resource_ids=[r.resource_id for r in published], tee_offer_id=provider.offer_id(),
-                                 inputs=[], recipient=wallet_recipient(customer), max_duration=600)
+            placed = place_order(
+                p.market,
+                p.store,
+                p.broker,
+                customer,
+                engine_id=engine.resource_id,
+                resource_ids=[r.resource_id for r in published],
+                tee_offer_id=provider.offer_id(),
+                inputs=[],
+                recipient=wallet_recipient(customer),
+                max_duration=600,
+            )
             order = wait_for_order(p.market, placed.order_id, timeout=600, poll=0.2)
             assert order.status == OrderStatus.COMPLETED, order.status
             fetch_result(p.market, p.store, placed.order_id, wallet_identity(customer))
             confidential = time.perf_counter() - start
             seed = order_seed(placed.order_id)
-            plain = plain_run("tabular_trainer", {"datasets": [share_to_npz(s) for s in shares]}, seed=seed)[0]
+            plain = plain_run(
+                "tabular_trainer", {"datasets": [share_to_npz(s) for s in shares]}, seed=seed
+            )[0]
             warm_start = time.perf_counter()
             train_plain(shares, seed)
             warm = time.perf_counter() - warm_start
             stages = provider.jobs().get(placed.order_id).stages
-            rows.append({"confidential_s": confidential, "plain_process_s": plain, "plain_warm_s": warm,
-                         "ratio_vs_plain_process": confidential / plain, "ratio_vs_warm": confidential / warm,
-                         "stages": stages})
+            rows.append(
+                {
+                    "confidential_s": confidential,
+                    "plain_process_s": plain,
+                    "plain_warm_s": warm,
+                    "ratio_vs_plain_process": confidential / plain,
+                    "ratio_vs_warm": confidential / warm,
+                    "stages": stages,
+                }
+            )
     finally:
         provider.stop()
         devnet.down(name)
-    summary = {key: statistics.median(r[key] for r in rows)
-               for key in ("confidential_s", "plain_process_s", "plain_warm_s", "ratio_vs_plain_process",
-                           "ratio_vs_warm")}
+    summary = {
+        key: statistics.median(r[key] for r in rows)
+        for key in (
+            "confidential_s",
+            "plain_process_s",
+            "plain_warm_s",
+            "ratio_vs_plain_process",
+            "ratio_vs_warm",
+        )
+    }
     result = {"orders": len(rows), "target_ratio": 1.3, "median": summary, "runs": rows}
     out = ROOT / "bench" / "results" / "multiparty.json"
     out.parent.mkdir(parents=True, exist_ok=True)

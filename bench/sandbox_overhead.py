@@ -42,7 +42,9 @@ def timed(fn) -> float:
 
 
 def cold_torch_import() -> float:
-    return timed(lambda: subprocess.run([sys.executable, "-E", "-s", "-c", "import torch"], check=True))
+    return timed(
+        lambda: subprocess.run([sys.executable, "-E", "-s", "-c", "import torch"], check=True)
+    )
 
 
 def digits_inputs(folder: Path, weights, images) -> None:
@@ -64,8 +66,17 @@ def sandboxed(engine: str, prepare) -> float:
     with tempfile.TemporaryDirectory() as tmp, Scratch(Path(tmp)) as scratch:
         prepare(scratch.path / "in")
         path = ROOT / "engines" / engine
-        return timed(lambda: run_engine(path, load_manifest(path), scratch.path / "in", scratch.path / "out",
-                                        seed=7, order_id="0xbench", scratch=scratch))
+        return timed(
+            lambda: run_engine(
+                path,
+                load_manifest(path),
+                scratch.path / "in",
+                scratch.path / "out",
+                seed=7,
+                order_id="0xbench",
+                scratch=scratch,
+            )
+        )
 
 
 def main() -> None:
@@ -78,10 +89,16 @@ def main() -> None:
     rows = {}
     cold = statistics.median(cold_torch_import() for _ in range(args.repeat))
     cases = {
-        "digits infer 100 images": (lambda: predict_plain(weights, images), "digits_classifier",
-                                    lambda d: digits_inputs(d, weights, images)),
-        "tabular train 3 shares": (lambda: train_plain(shares, 7), "tabular_trainer",
-                                   lambda d: tabular_inputs(d, shares)),
+        "digits infer 100 images": (
+            lambda: predict_plain(weights, images),
+            "digits_classifier",
+            lambda d: digits_inputs(d, weights, images),
+        ),
+        "tabular train 3 shares": (
+            lambda: train_plain(shares, 7),
+            "tabular_trainer",
+            lambda d: tabular_inputs(d, shares),
+        ),
     }
     for name, (plain, engine, prepare) in cases.items():
         plain()  # warm-up
@@ -95,14 +112,28 @@ def main() -> None:
             "sandbox_over_plain_cold": round(sandbox_s / (plain_s + cold), 2),
         }
     print(f"cold `import torch` in a fresh interpreter: {cold:.3f} s (median of {args.repeat})")
-    print(f"{'case':26} {'plain s':>9} {'plain+import s':>15} {'sandbox s':>10} {'÷plain':>7} {'÷plain+import':>14}")
+    print(
+        f"{'case':26} {'plain s':>9} {'plain+import s':>15} {'sandbox s':>10} {'÷plain':>7} {'÷plain+import':>14}"
+    )
     for name, row in rows.items():
-        print(f"{name:26} {row['plain_s']:>9.3f} {row['plain_cold_s']:>15.3f} {row['sandbox_s']:>10.3f} "
-              f"{row['sandbox_over_plain']:>7.2f} {row['sandbox_over_plain_cold']:>14.2f}")
+        print(
+            f"{name:26} {row['plain_s']:>9.3f} {row['plain_cold_s']:>15.3f} {row['sandbox_s']:>10.3f} "
+            f"{row['sandbox_over_plain']:>7.2f} {row['sandbox_over_plain_cold']:>14.2f}"
+        )
     out = ROOT / "bench" / "results" / "sandbox_overhead.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"cold_torch_import_s": round(cold, 4), "repeat": args.repeat, "cases": rows,
-                               "measured": time.strftime("%Y-%m-%d")}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "cold_torch_import_s": round(cold, 4),
+                "repeat": args.repeat,
+                "cases": rows,
+                "measured": time.strftime("%Y-%m-%d"),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -23,11 +23,20 @@ from starlette.concurrency import run_in_threadpool
 
 from certification_authority.admin import AdminGate, RevocationRequest
 from certification_authority.authority import CertificationAuthority
-from certification_authority.broker import (AuditReadRequest, DepositReceipt, DepositRequest, KeyBroker,
-                                            OrderInputsDeposit)
+from certification_authority.broker import (
+    AuditReadRequest,
+    DepositReceipt,
+    DepositRequest,
+    KeyBroker,
+    OrderInputsDeposit,
+)
 from certification_authority.onchain import EnclaveRegistrar
-from certification_authority.release_gate import (RELEASE_WINDOW_S, KeyReleaseRequest, authenticate_release,
-                                                  signed_release_answer)
+from certification_authority.release_gate import (
+    RELEASE_WINDOW_S,
+    KeyReleaseRequest,
+    authenticate_release,
+    signed_release_answer,
+)
 from certification_authority.verifiers import NonceStore
 from enclava.attestation.errors import EvidenceFormatError
 from enclava.attestation.evidence import Attester, Evidence
@@ -62,15 +71,21 @@ class CaIdentityReply(BaseModel):
     signer_address: str
     age_recipient: str
     tls_certificate_pem: str
-    evidence: dict | None = Field(description="Evidence JSON whose report_data is bind_ca_identity(nonce, ...)")
+    evidence: dict | None = Field(
+        description="Evidence JSON whose report_data is bind_ca_identity(nonce, ...)"
+    )
 
 
 class ReleaseReply(BaseModel):
     """``POST /v1/keys/release``: see :mod:`enclava.protocol.key_release` for ``release``."""
 
-    release: dict = Field(description="canonical-JSON object: domain, ca_id, order_id, enclave, request_nonce, "
-                                      "issued_at, keys [{kind, resource_id, content_hash, policy_version, ciphertext}]")
-    signature: str = Field(description="the CA signer's EIP-191 signature over the canonical bytes of release")
+    release: dict = Field(
+        description="canonical-JSON object: domain, ca_id, order_id, enclave, request_nonce, "
+        "issued_at, keys [{kind, resource_id, content_hash, policy_version, ciphertext}]"
+    )
+    signature: str = Field(
+        description="the CA signer's EIP-191 signature over the canonical bytes of release"
+    )
 
 
 class RevocationReply(BaseModel):
@@ -80,18 +95,36 @@ class RevocationReply(BaseModel):
     revoked_at: int
     audit_seq: int
     by: str
-    onchain: str = Field(description="revoked | already_revoked | not_registered | other_ca | not_applicable")
+    onchain: str = Field(
+        description="revoked | already_revoked | not_registered | other_ca | not_applicable"
+    )
     onchain_tx: str | None = None
 
 
-def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: NonceStore, *,
-              ca_id: str, self_attester: Attester | None, nonce_ttl_s: int, admin_gate: AdminGate,
-              tls_certificate_pem: str, registrar: EnclaveRegistrar | None = None,
-              clock: Callable[[], float] = time.time) -> FastAPI:
-    app = create_service_app("enclava-ca", description="Enclava certification authority and key broker.")
+def build_app(
+    authority: CertificationAuthority,
+    broker: KeyBroker,
+    nonces: NonceStore,
+    *,
+    ca_id: str,
+    self_attester: Attester | None,
+    nonce_ttl_s: int,
+    admin_gate: AdminGate,
+    tls_certificate_pem: str,
+    registrar: EnclaveRegistrar | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    app = create_service_app(
+        "enclava-ca", description="Enclava certification authority and key broker."
+    )
     ca_pem = authority.ca_cert.public_bytes(serialization.Encoding.PEM).decode()
-    public = CaIdentity(ca_id=ca_id, ca_certificate_pem=ca_pem, signer_address=authority.keys.signer.address,
-                        age_recipient=broker.ca_recipient, tls_certificate_pem=tls_certificate_pem)
+    public = CaIdentity(
+        ca_id=ca_id,
+        ca_certificate_pem=ca_pem,
+        signer_address=authority.keys.signer.address,
+        age_recipient=broker.ca_recipient,
+        tls_certificate_pem=tls_certificate_pem,
+    )
     public.binding_fields()  # every certificate parses: refuse to start otherwise
 
     @app.post("/v1/challenge", response_model=ChallengeReply, tags=["attestation"])
@@ -107,13 +140,21 @@ def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: Nonc
             nonce = bytes.fromhex(request.nonce.removeprefix("0x"))
         except ValueError as exc:
             raise EvidenceFormatError("the evidence or nonce is malformed") from exc
-        result = authority.certify(evidence=evidence, csr_pem=request.csr_pem, nonce=nonce,
-                                   provider=request.provider, provider_signature=request.provider_signature)
+        result = authority.certify(
+            evidence=evidence,
+            csr_pem=request.csr_pem,
+            nonce=nonce,
+            provider=request.provider,
+            provider_signature=request.provider_signature,
+        )
         return {**asdict(result), "ca_certificate_pem": ca_pem}
 
     @app.get("/v1/ca", response_model=CaIdentityReply, tags=["attestation"])
-    def identity(nonce: Annotated[str | None, Query(pattern=NONCE_PATTERN,
-                                                    description="32 random bytes, hex")] = None) -> dict:
+    def identity(
+        nonce: Annotated[
+            str | None, Query(pattern=NONCE_PATTERN, description="32 random bytes, hex")
+        ] = None,
+    ) -> dict:
         """The CA's certificate, signer address, age recipient, TLS certificate and its own TEE evidence.
 
         With ``nonce`` the evidence's report_data is ``bind_ca_identity(nonce, identity)``: it vouches
@@ -122,7 +163,9 @@ def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: Nonc
         reply = public.to_json()
         if self_attester is not None and nonce is not None:
             raw = bytes.fromhex(nonce.removeprefix("0x"))
-            reply["evidence"] = json.loads(self_attester.attest(bind_ca_identity(raw, public)).to_json())
+            reply["evidence"] = json.loads(
+                self_attester.attest(bind_ca_identity(raw, public)).to_json()
+            )
         return reply
 
     @app.get("/v1/revocations", tags=["attestation"])
@@ -130,9 +173,17 @@ def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: Nonc
         """The revocation list: revoked certificate serials and enclave addresses."""
         return [r.model_dump() for r in broker.revocations()]
 
-    @app.post("/v1/revocations", response_model=RevocationReply, tags=["attestation"],
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": RevocationRequest.model_json_schema()}}}})
+    @app.post(
+        "/v1/revocations",
+        response_model=RevocationReply,
+        tags=["attestation"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": RevocationRequest.model_json_schema()}},
+            }
+        },
+    )
     async def revoke(request: Request) -> RevocationReply:
         """Revoke a certificate or an enclave: signed by a CA admin (CA_ADMIN_ADDRESSES), fresh, used once.
 
@@ -150,9 +201,12 @@ def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: Nonc
         else:
             revocation = broker.revoke_certificate(parsed.subject, parsed.reason, by=admin)
             onchain = None
-        return RevocationReply(**revocation.model_dump(), by=admin,
-                               onchain=onchain.status if onchain else "not_applicable",
-                               onchain_tx=onchain.tx_hash if onchain else None)
+        return RevocationReply(
+            **revocation.model_dump(),
+            by=admin,
+            onchain=onchain.status if onchain else "not_applicable",
+            onchain_tx=onchain.tx_hash if onchain else None,
+        )
 
     @app.post("/v1/keys/deposit", response_model=DepositReceipt, tags=["keys"])
     def deposit(request: DepositRequest) -> DepositReceipt:
@@ -174,10 +228,21 @@ def build_app(authority: CertificationAuthority, broker: KeyBroker, nonces: Nonc
         """
         now = int(clock())
         enclave = authenticate_release(request, ca_cert=authority.ca_cert, ca_id=ca_id, now=now)
-        keys = broker.release(enclave, request.order_id, request.resource_ids, request_nonce=request.request_nonce,
-                              issued_at=request.issued_at)
-        return signed_release_answer(authority.keys.signer, ca_id=ca_id, request=request,
-                                     enclave=enclave.enclave_address, keys=keys, now=now)
+        keys = broker.release(
+            enclave,
+            request.order_id,
+            request.resource_ids,
+            request_nonce=request.request_nonce,
+            issued_at=request.issued_at,
+        )
+        return signed_release_answer(
+            authority.keys.signer,
+            ca_id=ca_id,
+            request=request,
+            enclave=enclave.enclave_address,
+            keys=keys,
+            now=now,
+        )
 
     @app.post("/v1/audit", tags=["keys"])
     def audit(request: AuditReadRequest) -> dict:

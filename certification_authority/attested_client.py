@@ -29,18 +29,31 @@ def _require_active_signer(ca: AttestedCa, contracts: ContractSet) -> None:
     try:
         status = int(contracts.attestation_registry.functions.caStatus(ca.signer_address).call())
     except Exception as exc:  # noqa: BLE001 - web3's many errors: fail closed, keep the cause
-        raise ChainError(f"cannot read the CA signer's status on chain ({type(exc).__name__})") from exc
+        raise ChainError(
+            f"cannot read the CA signer's status on chain ({type(exc).__name__})"
+        ) from exc
     if status != CA_SIGNER_ACTIVE:
-        raise CaSignerUnexpected(f"the attested CA's signer {ca.signer_address} is not an active CA signer "
-                                 "of the attestation registry")
+        raise CaSignerUnexpected(
+            f"the attested CA's signer {ca.signer_address} is not an active CA signer "
+            "of the attestation registry"
+        )
 
 
-def connect_chain_ca(url: str, contracts: ContractSet, *, insecure_allow_simulated_tee: bool = False,
-                     expected_signer: str | None = None, timeout: float = 30.0) -> AttestedCa:
+def connect_chain_ca(
+    url: str,
+    contracts: ContractSet,
+    *,
+    insecure_allow_simulated_tee: bool = False,
+    expected_signer: str | None = None,
+    timeout: float = 30.0,
+) -> AttestedCa:
     """The CA at ``url``, attested against ``contracts``' allow-list, its signer active on chain."""
-    verify = ca_evidence_verifier(VerifierAllowList(contracts),
-                                  insecure_allow_simulated_tee=insecure_allow_simulated_tee)
-    ca = connect_attested_ca(url, verify_evidence=verify, expected_signer=expected_signer, timeout=timeout)
+    verify = ca_evidence_verifier(
+        VerifierAllowList(contracts), insecure_allow_simulated_tee=insecure_allow_simulated_tee
+    )
+    ca = connect_attested_ca(
+        url, verify_evidence=verify, expected_signer=expected_signer, timeout=timeout
+    )
     try:
         _require_active_signer(ca, contracts)
     except BaseException:
@@ -52,5 +65,6 @@ def connect_chain_ca(url: str, contracts: ContractSet, *, insecure_allow_simulat
 def connect_devnet_ca(manifest: Manifest, *, timeout: float = 30.0) -> AttestedCa:
     """The devnet's CA (``manifest.services["ca"]``), simulated TEE allowed: development only."""
     contracts = ContractSet(ChainClient(manifest.rpc_url).w3, manifest.contracts)
-    return connect_chain_ca(manifest.services["ca"].url, contracts, insecure_allow_simulated_tee=True,
-                            timeout=timeout)
+    return connect_chain_ca(
+        manifest.services["ca"].url, contracts, insecure_allow_simulated_tee=True, timeout=timeout
+    )

@@ -49,10 +49,17 @@ class CertifyResult:
 
 
 class CertificationAuthority:
-    def __init__(self, keys: CaKeys, ca_cert: x509.Certificate, verifier: EvidenceVerifier, *,
-                 registrar: EnclaveRegistrar | None, lifetime_s: int = 3600,
-                 clock: Callable[[], float] = time.time,
-                 on_issued: Callable[[CertifyResult, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        keys: CaKeys,
+        ca_cert: x509.Certificate,
+        verifier: EvidenceVerifier,
+        *,
+        registrar: EnclaveRegistrar | None,
+        lifetime_s: int = 3600,
+        clock: Callable[[], float] = time.time,
+        on_issued: Callable[[CertifyResult, str], None] | None = None,
+    ) -> None:
         self.keys = keys
         self.ca_cert = ca_cert
         self._verifier = verifier
@@ -73,39 +80,71 @@ class CertificationAuthority:
         key = csr.public_key()
         if not isinstance(key, ec.EllipticCurvePublicKey):
             raise CertificateInvalid("the CSR key must be secp256k1")
-        spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki = key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         return csr, spki, enclave_address_of(key)
 
-    def guard_provider_consent(self, enclave: str, nonce: bytes, provider: str, signature: str) -> None:
+    def guard_provider_consent(
+        self, enclave: str, nonce: bytes, provider: str, signature: str
+    ) -> None:
         """The provider named in the request signed ``EnclaveConsent(enclave, provider, nonce)`` under
         the registry's EIP-712 domain, as ``registerEnclave`` will check again on chain."""
         if self._registrar is None:  # fail closed: no domain to check the consent under
-            raise CertificateInvalid("this CA has no attestation registry to check the provider's consent against",
-                                     code="provider_consent_invalid",
-                                     hint="Configure the CA with the chain (CA_MANIFEST).")
+            raise CertificateInvalid(
+                "this CA has no attestation registry to check the provider's consent against",
+                code="provider_consent_invalid",
+                hint="Configure the CA with the chain (CA_MANIFEST).",
+            )
         try:
-            signer = recover_consent_signer(signature, enclave=enclave, provider=provider, nonce=nonce,
-                                            chain_id=self._registrar.chain_id,
-                                            registry=self._registrar.registry_address)
+            signer = recover_consent_signer(
+                signature,
+                enclave=enclave,
+                provider=provider,
+                nonce=nonce,
+                chain_id=self._registrar.chain_id,
+                registry=self._registrar.registry_address,
+            )
         except ConsentInvalid as exc:
-            raise CertificateInvalid(f"the provider's consent is malformed: {exc.message}",
-                                     code="provider_consent_invalid", hint=exc.hint) from exc
+            raise CertificateInvalid(
+                f"the provider's consent is malformed: {exc.message}",
+                code="provider_consent_invalid",
+                hint=exc.hint,
+            ) from exc
         if signer.lower() != provider.lower():
-            raise CertificateInvalid("the consent is not signed by the named provider", code="provider_consent_invalid",
-                                     hint="The provider node must sign with its registered wallet.")
+            raise CertificateInvalid(
+                "the consent is not signed by the named provider",
+                code="provider_consent_invalid",
+                hint="The provider node must sign with its registered wallet.",
+            )
 
     # -- the operation -----------------------------------------------------------------------
-    def certify(self, *, evidence: Evidence, csr_pem: str, nonce: bytes, provider: str,
-                provider_signature: str) -> CertifyResult:
+    def certify(
+        self,
+        *,
+        evidence: Evidence,
+        csr_pem: str,
+        nonce: bytes,
+        provider: str,
+        provider_signature: str,
+    ) -> CertifyResult:
         csr, spki, enclave = self.guard_csr(csr_pem)
         self.guard_provider_consent(enclave, nonce, provider, provider_signature)
         now = int(self._clock())
         result = self._verifier.verify(evidence, nonce=nonce, enclave_public_key_der=spki, now=now)
         claims = result.claims
         tee = int(onchain_tee(claims.tee_type, simulated=claims.simulated))
-        cert = issue_enclave_certificate(self.keys.cert_key, self.ca_cert, csr, tee_type=tee,
-                                         measurement=claims.measurement, provider_address=provider,
-                                         simulated=claims.simulated, now=now, lifetime_s=self._lifetime_s)
+        cert = issue_enclave_certificate(
+            self.keys.cert_key,
+            self.ca_cert,
+            csr,
+            tee_type=tee,
+            measurement=claims.measurement,
+            provider_address=provider,
+            simulated=claims.simulated,
+            now=now,
+            lifetime_s=self._lifetime_s,
+        )
         expires_at = now + self._lifetime_s
         digest = measurement_digest(claims.measurement)
         registration = EnclaveRegistration(enclave, tee, digest, provider, expires_at, nonce)
@@ -115,13 +154,26 @@ class CertificationAuthority:
             tx = self._registrar.submit(registration, signature, provider_signature)
         issued = CertifyResult(
             certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
-            enclave_address=enclave, serial=cert.serial_number, tee_type=tee,
-            measurement_digest="0x" + digest.hex(), expires_at=expires_at, simulated=claims.simulated,
-            registry_signature="0x" + signature.hex(), registration_tx=tx,
+            enclave_address=enclave,
+            serial=cert.serial_number,
+            tee_type=tee,
+            measurement_digest="0x" + digest.hex(),
+            expires_at=expires_at,
+            simulated=claims.simulated,
+            registry_signature="0x" + signature.hex(),
+            registration_tx=tx,
         )
-        log.info("enclave certified", extra={"enclave": enclave, "provider": provider, "tee_type": tee,
-                                             "simulated": claims.simulated, "serial": str(cert.serial_number),
-                                             "checks": ",".join(result.checks)})
+        log.info(
+            "enclave certified",
+            extra={
+                "enclave": enclave,
+                "provider": provider,
+                "tee_type": tee,
+                "simulated": claims.simulated,
+                "serial": str(cert.serial_number),
+                "checks": ",".join(result.checks),
+            },
+        )
         if self._on_issued:
             self._on_issued(issued, provider)
         return issued

@@ -39,8 +39,20 @@ __all__ = [
 ]
 
 ENCLAVA_OID_ARC = "2.25.137906042972484955005484010384731416971"
-_OID = {name: x509.ObjectIdentifier(f"{ENCLAVA_OID_ARC}.{n}") for n, name in enumerate(
-    ["tee_type", "measurement", "enclave_address", "provider_address", "simulated", "age_recipient"], start=1)}
+_OID = {
+    name: x509.ObjectIdentifier(f"{ENCLAVA_OID_ARC}.{n}")
+    for n, name in enumerate(
+        [
+            "tee_type",
+            "measurement",
+            "enclave_address",
+            "provider_address",
+            "simulated",
+            "age_recipient",
+        ],
+        start=1,
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -62,8 +74,12 @@ class CertifiedEnclave:
 def enclave_address_of(public_key: ec.EllipticCurvePublicKey) -> str:
     """The Ethereum address of a secp256k1 public key."""
     if not isinstance(public_key.curve, ec.SECP256K1):
-        raise CertificateInvalid("enclave keys must be secp256k1", hint="Generate the enclave key on secp256k1.")
-    raw = public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        raise CertificateInvalid(
+            "enclave keys must be secp256k1", hint="Generate the enclave key on secp256k1."
+        )
+    raw = public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
     return eth_keys.PublicKey(raw[1:]).to_checksum_address()
 
 
@@ -73,7 +89,10 @@ def build_csr(key: ec.EllipticCurvePrivateKey, age_recipient: str) -> bytes:
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)]))
-        .add_extension(x509.UnrecognizedExtension(_OID["age_recipient"], age_recipient.encode()), critical=False)
+        .add_extension(
+            x509.UnrecognizedExtension(_OID["age_recipient"], age_recipient.encode()),
+            critical=False,
+        )
         .sign(key, hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.PEM)
@@ -90,26 +109,44 @@ def csr_age_recipient(csr: x509.CertificateSigningRequest) -> str:
     return recipient
 
 
-def issue_ca_certificate(key: ec.EllipticCurvePrivateKey, name: str, *, days: int = 3650) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Enclava"),
-                         x509.NameAttribute(NameOID.COMMON_NAME, name)])
+def issue_ca_certificate(
+    key: ec.EllipticCurvePrivateKey, name: str, *, days: int = 3650
+) -> x509.Certificate:
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Enclava"),
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+        ]
+    )
     now = dt.datetime.now(dt.timezone.utc)
     return (
         x509.CertificateBuilder()
-        .subject_name(subject).issuer_name(subject)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
         .sign(key, hashes.SHA256())
     )
 
 
 def issue_enclave_certificate(
-    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, csr: x509.CertificateSigningRequest, *,
-    tee_type: int, measurement: bytes, provider_address: str, simulated: bool, now: int, lifetime_s: int,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    csr: x509.CertificateSigningRequest,
+    *,
+    tee_type: int,
+    measurement: bytes,
+    provider_address: str,
+    simulated: bool,
+    now: int,
+    lifetime_s: int,
 ) -> x509.Certificate:
     public_key = csr.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
@@ -135,7 +172,9 @@ def issue_enclave_certificate(
         "age_recipient": csr_age_recipient(csr).encode(),
     }
     for name, value in values.items():
-        builder = builder.add_extension(x509.UnrecognizedExtension(_OID[name], value), critical=False)
+        builder = builder.add_extension(
+            x509.UnrecognizedExtension(_OID[name], value), critical=False
+        )
     return builder.sign(ca_key, hashes.SHA256())
 
 
@@ -147,21 +186,31 @@ def _ext(cert: x509.Certificate, name: str) -> bytes:
     return cert.extensions.get_extension_for_oid(_OID[name]).value.value  # type: ignore[attr-defined]
 
 
-def verify_enclave_certificate(pem: bytes, ca_cert: x509.Certificate, *, now: int) -> CertifiedEnclave:
+def verify_enclave_certificate(
+    pem: bytes, ca_cert: x509.Certificate, *, now: int
+) -> CertifiedEnclave:
     """Check the CA's signature and the validity window, then read the Enclava extensions."""
     try:
         cert = x509.load_pem_x509_certificate(pem)
         ca_public = ca_cert.public_key()
-        if not isinstance(ca_public, ec.EllipticCurvePublicKey) or cert.signature_hash_algorithm is None:
+        if (
+            not isinstance(ca_public, ec.EllipticCurvePublicKey)
+            or cert.signature_hash_algorithm is None
+        ):
             raise CertificateInvalid("unsupported CA or certificate signature algorithm")
-        ca_public.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+        ca_public.verify(
+            cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm)
+        )
         if cert.issuer != ca_cert.subject:
             raise CertificateInvalid("the certificate was not issued by this CA")
         not_before = int(cert.not_valid_before_utc.timestamp())
         not_after = int(cert.not_valid_after_utc.timestamp())
         if not (not_before <= now <= not_after):
-            raise CertificateInvalid("the enclave certificate is expired or not yet valid", code="certificate_expired",
-                                     hint="Attest again to get a fresh certificate.")
+            raise CertificateInvalid(
+                "the enclave certificate is expired or not yet valid",
+                code="certificate_expired",
+                hint="Attest again to get a fresh certificate.",
+            )
         public_key = cert.public_key()
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
             raise CertificateInvalid("the certified key is not an EC key")
@@ -175,11 +224,21 @@ def verify_enclave_certificate(pem: bytes, ca_cert: x509.Certificate, *, now: in
             age_recipient=_ext(cert, "age_recipient").decode("ascii"),
             not_before=not_before,
             not_after=not_after,
-            public_key_der=public_key.public_bytes(serialization.Encoding.DER,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo),
+            public_key_der=public_key.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            ),
         )
     except EnclavaError:
         raise
-    except (ValueError, TypeError, IndexError, InvalidSignature, UnsupportedAlgorithm, x509.ExtensionNotFound,
-            UnicodeDecodeError) as exc:
-        raise CertificateInvalid(f"the enclave certificate is invalid ({type(exc).__name__})") from exc
+    except (
+        ValueError,
+        TypeError,
+        IndexError,
+        InvalidSignature,
+        UnsupportedAlgorithm,
+        x509.ExtensionNotFound,
+        UnicodeDecodeError,
+    ) as exc:
+        raise CertificateInvalid(
+            f"the enclave certificate is invalid ({type(exc).__name__})"
+        ) from exc

@@ -48,10 +48,17 @@ class Web3ChainView:
         terms = OrderTerms.from_event(args["terms"])
         if terms.order_id.lower() != order_id.lower():
             raise ChainError(f"the OrderCreated event of {order_id} carries terms of another order")
-        hashes = [bytes(h) for h in args["resourceHashes"]] + [bytes(i["contentHash"]) for i in args["inputs"]]
-        if len(args["resourceHashes"]) != len(terms.resource_ids) or \
-                inputs_hash(hashes[:len(terms.resource_ids)], hashes[len(terms.resource_ids):]) != terms.inputs_hash:
-            raise ChainError(f"the OrderCreated event of {order_id} carries hashes its terms do not commit to")
+        hashes = [bytes(h) for h in args["resourceHashes"]] + [
+            bytes(i["contentHash"]) for i in args["inputs"]
+        ]
+        if (
+            len(args["resourceHashes"]) != len(terms.resource_ids)
+            or inputs_hash(hashes[: len(terms.resource_ids)], hashes[len(terms.resource_ids) :])
+            != terms.inputs_hash
+        ):
+            raise ChainError(
+                f"the OrderCreated event of {order_id} carries hashes its terms do not commit to"
+            )
         return args
 
     def order_terms(self, order_id: str):  # noqa: ANN201 - web3's AttributeDict
@@ -69,10 +76,16 @@ class Web3ChainView:
         observed_at = int(self._c.w3.eth.get_block("latest")["timestamp"])
         payments = terms["payments"]
         return OrderView(
-            order_id=order_id, status=status, customer=terms["customer"], provider=terms["provider"],
-            engine_offer_id=int(payments[0]["resourceId"]), engine_hash="0x" + bytes(terms["engineHash"]).hex(),
-            deadline=deadline, resource_offer_ids=tuple(int(p["resourceId"]) for p in payments[1:]),
-            tee_type=int(terms["teeType"]), observed_at=observed_at,
+            order_id=order_id,
+            status=status,
+            customer=terms["customer"],
+            provider=terms["provider"],
+            engine_offer_id=int(payments[0]["resourceId"]),
+            engine_hash="0x" + bytes(terms["engineHash"]).hex(),
+            deadline=deadline,
+            resource_offer_ids=tuple(int(p["resourceId"]) for p in payments[1:]),
+            tee_type=int(terms["teeType"]),
+            observed_at=observed_at,
             resource_hashes=tuple("0x" + bytes(h).hex() for h in created["resourceHashes"]),
             inputs_hash="0x" + bytes(terms["inputsHash"]).hex(),
         )
@@ -90,7 +103,9 @@ class VerifierAllowList:
         self._registry = contracts.attestation_registry
 
     def is_allowed(self, tee_type: TeeType, measurement: bytes) -> bool:
-        return self.is_allowed_digest(int(onchain_tee(tee_type, simulated=False)), measurement_digest(measurement))
+        return self.is_allowed_digest(
+            int(onchain_tee(tee_type, simulated=False)), measurement_digest(measurement)
+        )
 
     def is_allowed_digest(self, tee_code: int, digest: bytes) -> bool:
         return bool(self._registry.functions.isMeasurementAllowed(int(tee_code), digest).call())
@@ -103,4 +118,6 @@ class OnChainBrokerAllowList:
         self._inner = VerifierAllowList(contracts)
 
     def is_allowed(self, tee_type: int, measurement: str) -> bool:
-        return self._inner.is_allowed_digest(tee_type, measurement_digest(bytes.fromhex(measurement)))
+        return self._inner.is_allowed_digest(
+            tee_type, measurement_digest(bytes.fromhex(measurement))
+        )

@@ -21,7 +21,11 @@ from certification_authority.app import build_app
 from certification_authority.authority import CertificationAuthority
 from certification_authority.broker import KeyBroker
 from certification_authority.certificates import issue_ca_certificate
-from certification_authority.chain_view import OnChainBrokerAllowList, VerifierAllowList, Web3ChainView
+from certification_authority.chain_view import (
+    OnChainBrokerAllowList,
+    VerifierAllowList,
+    Web3ChainView,
+)
 from certification_authority.db import open_database
 from certification_authority.nonce_store import SqlNonceStore
 from certification_authority.onchain import EnclaveRegistrar
@@ -53,10 +57,16 @@ def load_ca_certificate(keys: CaKeys, path: Path, ca_id: str) -> x509.Certificat
 def _chain(settings: CaSettings) -> tuple[ChainClient, ContractSet, int]:
     if settings.manifest:
         data = json.loads(Path(settings.manifest).read_text())
-        rpc, addresses, start = data["rpc_url"], data["contracts"], int(data.get("deploy_block") or 0)
+        rpc, addresses, start = (
+            data["rpc_url"],
+            data["contracts"],
+            int(data.get("deploy_block") or 0),
+        )
     elif settings.rpc_url:
-        raise ConfigError("CA_RPC_URL without contract addresses is not supported yet",
-                          hint="Point CA_MANIFEST at a deployment manifest.")
+        raise ConfigError(
+            "CA_RPC_URL without contract addresses is not supported yet",
+            hint="Point CA_MANIFEST at a deployment manifest.",
+        )
     else:
         raise ConfigError("the CA needs the chain", hint="Set CA_MANIFEST to the devnet manifest.")
     chain = ChainClient(rpc)
@@ -68,24 +78,48 @@ def create_ca_app(settings: CaSettings | None = None) -> FastAPI:
     state = settings.state_dir
     state.mkdir(parents=True, exist_ok=True)
     sealing = FileSealingKey(settings.sealing_key_file or state / "sealing.key")
-    keys = load_or_create_keys(state / "ca-keys.sealed", sealing, signer_key=settings.signer_key or None)
+    keys = load_or_create_keys(
+        state / "ca-keys.sealed", sealing, signer_key=settings.signer_key or None
+    )
     ca_cert = load_ca_certificate(keys, state / "ca-cert.pem", settings.ca_id)
     tls = load_or_create_tls(keys.tls_key, state, settings.ca_id, tls_names(settings.tls_hostnames))
     chain, contracts, start_block = _chain(settings)
     sessions = open_database(settings.db_url())
     nonces = SqlNonceStore(sessions, ttl_s=settings.nonce_ttl_s)
-    verifier = EvidenceVerifier(allow_list=VerifierAllowList(contracts), nonce_store=nonces,
-                                insecure_allow_simulated_tee=settings.insecure_allow_simulated_tee)
+    verifier = EvidenceVerifier(
+        allow_list=VerifierAllowList(contracts),
+        nonce_store=nonces,
+        insecure_allow_simulated_tee=settings.insecure_allow_simulated_tee,
+    )
     registrar = EnclaveRegistrar(chain, contracts, keys.signer)
-    authority = CertificationAuthority(keys, ca_cert, verifier, registrar=registrar,
-                                       lifetime_s=settings.certificate_lifetime_s)
-    broker = KeyBroker(sessions, keys.age_identity, settings.ca_id,
-                       Web3ChainView(contracts, from_block=start_block), OnChainBrokerAllowList(contracts))
-    admin_gate = AdminGate(sessions, broker.audit, admins=settings.admin_addresses, ca_id=settings.ca_id)
-    self_attester = (SimulatedTdxAttester(running_measurement("ca"))
-                     if settings.insecure_allow_simulated_tee else None)
-    app = build_app(authority, broker, nonces, ca_id=settings.ca_id, self_attester=self_attester,
-                    nonce_ttl_s=settings.nonce_ttl_s, admin_gate=admin_gate, registrar=registrar,
-                    tls_certificate_pem=tls.certificate_pem)
+    authority = CertificationAuthority(
+        keys, ca_cert, verifier, registrar=registrar, lifetime_s=settings.certificate_lifetime_s
+    )
+    broker = KeyBroker(
+        sessions,
+        keys.age_identity,
+        settings.ca_id,
+        Web3ChainView(contracts, from_block=start_block),
+        OnChainBrokerAllowList(contracts),
+    )
+    admin_gate = AdminGate(
+        sessions, broker.audit, admins=settings.admin_addresses, ca_id=settings.ca_id
+    )
+    self_attester = (
+        SimulatedTdxAttester(running_measurement("ca"))
+        if settings.insecure_allow_simulated_tee
+        else None
+    )
+    app = build_app(
+        authority,
+        broker,
+        nonces,
+        ca_id=settings.ca_id,
+        self_attester=self_attester,
+        nonce_ttl_s=settings.nonce_ttl_s,
+        admin_gate=admin_gate,
+        registrar=registrar,
+        tls_certificate_pem=tls.certificate_pem,
+    )
     app.state.tls = tls
     return app

@@ -23,7 +23,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, Float, ForeignKey, Integer, LargeBinary, String, Text, create_engine, event, text
+from sqlalchemy import (
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -57,10 +68,14 @@ class ResourceKeyRow(Base):
     offer_id: Mapped[str] = mapped_column(String(78), primary_key=True)
     owner: Mapped[str] = mapped_column(String(42))
     version: Mapped[int] = mapped_column(Integer)
-    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)  # age, to the CA's recipient; never plaintext
+    ciphertext: Mapped[bytes] = mapped_column(
+        LargeBinary
+    )  # age, to the CA's recipient; never plaintext
     ciphertext_sha256: Mapped[str] = mapped_column(String(64))
     policy_json: Mapped[str] = mapped_column(Text)
-    issued_at: Mapped[int] = mapped_column(Integer)  # of the signed request: later deposits must be newer
+    issued_at: Mapped[int] = mapped_column(
+        Integer
+    )  # of the signed request: later deposits must be newer
     deposited_at: Mapped[int] = mapped_column(Integer)
     uses: Mapped[int] = mapped_column(Integer, default=0)
     max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -73,7 +88,9 @@ class OrderInputKeyRow(Base):
 
     order_id: Mapped[str] = mapped_column(String(66), primary_key=True)
     customer: Mapped[str] = mapped_column(String(42))
-    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)  # age, to the CA's recipient; never plaintext
+    ciphertext: Mapped[bytes] = mapped_column(
+        LargeBinary
+    )  # age, to the CA's recipient; never plaintext
     ciphertext_sha256: Mapped[str] = mapped_column(String(64))
     deposited_at: Mapped[int] = mapped_column(Integer)
     releases: Mapped[int] = mapped_column(Integer, default=0)
@@ -137,7 +154,9 @@ class NonceRow(Base):
 class AdminRequestRow(Base):
     __tablename__ = "admin_requests"
 
-    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the signed message
+    digest: Mapped[str] = mapped_column(
+        String(64), primary_key=True
+    )  # SHA-256 of the signed message
     admin: Mapped[str] = mapped_column(String(42))
     action: Mapped[str] = mapped_column(String(32))
     issued_at: Mapped[int] = mapped_column(Integer)
@@ -157,14 +176,18 @@ class ReleaseRequestRow(Base):
 
 def default_db_url() -> str:
     """A SQLite file in the CA's state folder (created if missing)."""
-    home = Path(os.environ.get("ENCLAVA_CA_HOME", Path.home() / ".local" / "share" / "enclava" / "ca"))
+    home = Path(
+        os.environ.get("ENCLAVA_CA_HOME", Path.home() / ".local" / "share" / "enclava" / "ca")
+    )
     home.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{home / 'ca.sqlite3'}"
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - exercised by every test
+    def _on_connect(
+        dbapi_connection, _record
+    ) -> None:  # pragma: no cover - exercised by every test
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
@@ -178,23 +201,32 @@ def open_database(db: str | Engine | sessionmaker | None = None) -> sessionmaker
     if isinstance(db, sessionmaker):
         bind = db.kw.get("bind")
         if bind is None:
-            raise ConfigError("the session factory given to the CA has no engine bound",
-                              hint="Build it with sessionmaker(bind=create_engine(url)).")
+            raise ConfigError(
+                "the session factory given to the CA has no engine bound",
+                hint="Build it with sessionmaker(bind=create_engine(url)).",
+            )
         Base.metadata.create_all(bind)
         return db
     try:
         engine = db if isinstance(db, Engine) else create_engine(db or default_db_url())
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise ConfigError(f"the CA's database URL is invalid: {exc}",
-                          hint="Give a SQLAlchemy URL such as sqlite:////var/lib/enclava/ca.sqlite3.") from exc
+        raise ConfigError(
+            f"the CA's database URL is invalid: {exc}",
+            hint="Give a SQLAlchemy URL such as sqlite:////var/lib/enclava/ca.sqlite3.",
+        ) from exc
     if engine.dialect.name == "sqlite" and isinstance(db, str | None):
         _sqlite_pragmas(engine)
     Base.metadata.create_all(engine)
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def write_transaction(sessions: sessionmaker, work: Callable[[Session], T], *,
-                      lock: threading.Lock | threading.RLock, attempts: int = 5) -> T:
+def write_transaction(
+    sessions: sessionmaker,
+    work: Callable[[Session], T],
+    *,
+    lock: threading.Lock | threading.RLock,
+    attempts: int = 5,
+) -> T:
     """Run ``work(session)`` and commit, serialized by ``lock`` in this process.
 
     On SQLite the transaction takes the database's write lock before ``work`` reads anything, so

@@ -18,8 +18,16 @@ from __future__ import annotations
 
 from enclava.errors import EnclavaError
 
-__all__ = ["CaError", "CertificateInvalid", "SealingError", "RegistrationFailed", "AdminRefused",
-           "AdminRequestInvalid", "AdminNotAuthorized", "AdminRequestReplayed"]
+__all__ = [
+    "CaError",
+    "CertificateInvalid",
+    "SealingError",
+    "RegistrationFailed",
+    "AdminRefused",
+    "AdminRequestInvalid",
+    "AdminNotAuthorized",
+    "AdminRequestReplayed",
+]
 
 
 class CaError(EnclavaError):

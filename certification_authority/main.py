@@ -13,8 +13,15 @@ def main(argv: list[str] | None = None) -> None:
 
     app = create_ca_app()
     tls = app.state.tls
-    serve(app, "enclava-ca", default_port=8700, argv=argv, ssl_certfile=tls.certfile, ssl_keyfile=tls.keyfile,
-          ssl_keyfile_password=tls.key_password)
+    serve(
+        app,
+        "enclava-ca",
+        default_port=8700,
+        argv=argv,
+        ssl_certfile=tls.certfile,
+        ssl_keyfile=tls.keyfile,
+        ssl_keyfile_password=tls.key_password,
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,12 @@ from sqlalchemy.orm import sessionmaker
 from certification_authority.db import NonceRow, open_database, write_transaction
 from certification_authority.verifiers.nonces import DEFAULT_NONCE_TTL_S
 from enclava.attestation.binding import NONCE_LENGTH
-from enclava.attestation.errors import NonceError, NonceExpiredError, NonceReusedError, NonceUnknownError
+from enclava.attestation.errors import (
+    NonceError,
+    NonceExpiredError,
+    NonceReusedError,
+    NonceUnknownError,
+)
 from enclava.errors import ConfigError
 
 __all__ = ["SqlNonceStore", "NonceStorageError"]
@@ -50,8 +55,13 @@ def _storage(what: str) -> Iterator[None]:
 class SqlNonceStore:
     """Nonces in the CA's database (a URL, an engine or a session factory); the clock is injectable."""
 
-    def __init__(self, db: str | Engine | sessionmaker | None, *, ttl_s: float = DEFAULT_NONCE_TTL_S,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        db: str | Engine | sessionmaker | None,
+        *,
+        ttl_s: float = DEFAULT_NONCE_TTL_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if ttl_s <= 0:
             raise ConfigError("the nonce lifetime must be positive")
         self._ttl_s, self._clock = ttl_s, clock
@@ -77,15 +87,22 @@ class SqlNonceStore:
         key, now = nonce.hex(), self._clock()
 
         def work(session) -> str:
-            taken = session.execute(update(NonceRow)
-                                    .where(NonceRow.nonce == key, NonceRow.consumed_at.is_(None),
-                                           NonceRow.expires_at >= now)
-                                    .values(consumed_at=now)
-                                    .execution_options(synchronize_session=False))
+            taken = session.execute(
+                update(NonceRow)
+                .where(
+                    NonceRow.nonce == key,
+                    NonceRow.consumed_at.is_(None),
+                    NonceRow.expires_at >= now,
+                )
+                .values(consumed_at=now)
+                .execution_options(synchronize_session=False)
+            )
             if taken.rowcount == 1:
                 return "ok"
             row = session.get(NonceRow, key)
-            return "unknown" if row is None else "reused" if row.consumed_at is not None else "expired"
+            return (
+                "unknown" if row is None else "reused" if row.consumed_at is not None else "expired"
+            )
 
         with _storage("consume a nonce"):
             outcome = write_transaction(self._sessions, work, lock=self._lock)

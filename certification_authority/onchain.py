@@ -40,20 +40,30 @@ def certificate_typed_data(reg: EnclaveRegistration, *, chain_id: int, registry:
     return {
         "types": {
             "EIP712Domain": [
-                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
             ],
             "EnclaveCertificate": [
-                {"name": "enclave", "type": "address"}, {"name": "teeType", "type": "uint8"},
-                {"name": "measurement", "type": "bytes32"}, {"name": "provider", "type": "address"},
-                {"name": "expiresAt", "type": "uint64"}, {"name": "nonce", "type": "bytes32"},
+                {"name": "enclave", "type": "address"},
+                {"name": "teeType", "type": "uint8"},
+                {"name": "measurement", "type": "bytes32"},
+                {"name": "provider", "type": "address"},
+                {"name": "expiresAt", "type": "uint64"},
+                {"name": "nonce", "type": "bytes32"},
             ],
         },
         "primaryType": "EnclaveCertificate",
         "domain": registry_domain(chain_id=chain_id, registry=registry),
-        "message": {"enclave": Web3.to_checksum_address(reg.enclave), "teeType": reg.tee_type,
-                    "measurement": reg.measurement, "provider": Web3.to_checksum_address(reg.provider),
-                    "expiresAt": reg.expires_at, "nonce": reg.nonce},
+        "message": {
+            "enclave": Web3.to_checksum_address(reg.enclave),
+            "teeType": reg.tee_type,
+            "measurement": reg.measurement,
+            "provider": Web3.to_checksum_address(reg.provider),
+            "expiresAt": reg.expires_at,
+            "nonce": reg.nonce,
+        },
     }
 
 
@@ -86,18 +96,32 @@ class EnclaveRegistrar:
         return str(self._registry.address)
 
     def sign(self, reg: EnclaveRegistration) -> bytes:
-        typed = certificate_typed_data(reg, chain_id=self._chain_id, registry=self._registry.address)
+        typed = certificate_typed_data(
+            reg, chain_id=self._chain_id, registry=self._registry.address
+        )
         return bytes(self._signer.sign_message(encode_typed_data(full_message=typed)).signature)
 
-    def submit(self, reg: EnclaveRegistration, signature: bytes, provider_signature: str | bytes) -> str:
+    def submit(
+        self, reg: EnclaveRegistration, signature: bytes, provider_signature: str | bytes
+    ) -> str:
         """``registerEnclave(cert, signature, provider_signature)``; the consent as checked by the CA."""
-        cert = (Web3.to_checksum_address(reg.enclave), reg.tee_type, reg.measurement,
-                Web3.to_checksum_address(reg.provider), reg.expires_at, reg.nonce)
-        consent = (bytes.fromhex(provider_signature.removeprefix("0x")) if isinstance(provider_signature, str)
-                   else bytes(provider_signature))
+        cert = (
+            Web3.to_checksum_address(reg.enclave),
+            reg.tee_type,
+            reg.measurement,
+            Web3.to_checksum_address(reg.provider),
+            reg.expires_at,
+            reg.nonce,
+        )
+        consent = (
+            bytes.fromhex(provider_signature.removeprefix("0x"))
+            if isinstance(provider_signature, str)
+            else bytes(provider_signature)
+        )
         try:
-            tx = self._registry.functions.registerEnclave(cert, signature, consent).build_transaction(
-                {"from": self._signer.address, "gas": 300_000})
+            tx = self._registry.functions.registerEnclave(
+                cert, signature, consent
+            ).build_transaction({"from": self._signer.address, "gas": 300_000})
             tx.pop("nonce", None)
             return self._chain.send(self._signer, tx).tx_hash
         except ChainError as exc:
@@ -107,10 +131,13 @@ class EnclaveRegistrar:
         """Revoke ``enclave`` in the attestation registry, if this CA signer registered it."""
         address = Web3.to_checksum_address(enclave)
         try:
-            provider, _tee, _expires, revoked, ca, _measurement = \
+            provider, _tee, _expires, revoked, ca, _measurement = (
                 self._registry.functions.getEnclave(address).call()
+            )
         except Exception as exc:  # noqa: BLE001 - any web3/RPC failure: the chain could not be read
-            raise RegistrationFailed(f"reading enclave {address} failed ({type(exc).__name__})") from exc
+            raise RegistrationFailed(
+                f"reading enclave {address} failed ({type(exc).__name__})"
+            ) from exc
         if int(provider, 16) == 0:
             return OnChainRevocation("not_registered")
         if revoked:
@@ -119,7 +146,8 @@ class EnclaveRegistrar:
             return OnChainRevocation("other_ca")
         try:
             tx = self._registry.functions.revokeEnclave(address).build_transaction(
-                {"from": self._signer.address, "gas": 200_000})
+                {"from": self._signer.address, "gas": 200_000}
+            )
             tx.pop("nonce", None)
             return OnChainRevocation("revoked", self._chain.send(self._signer, tx).tx_hash)
         except ChainError as exc:

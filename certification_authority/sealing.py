@@ -63,8 +63,9 @@ class FileSealingKey:
 
 
 def _pem(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def _ec_key(pem: str, what: str) -> ec.EllipticCurvePrivateKey:
@@ -82,23 +83,39 @@ class CaKeys:
     tls_key: ec.EllipticCurvePrivateKey
 
     def _to_json(self) -> bytes:
-        return json.dumps({"cert_key": _pem(self.cert_key), "signer": self.signer.key.hex(),
-                           "age": str(self.age_identity), "tls_key": _pem(self.tls_key)}).encode()
+        return json.dumps(
+            {
+                "cert_key": _pem(self.cert_key),
+                "signer": self.signer.key.hex(),
+                "age": str(self.age_identity),
+                "tls_key": _pem(self.tls_key),
+            }
+        ).encode()
 
     @classmethod
     def _from_json(cls, data: bytes) -> tuple["CaKeys", bool]:
         """The keys, and whether a TLS key had to be added (sealed by an older CA)."""
         fields = json.loads(data)
         added = "tls_key" not in fields
-        tls_key = ec.generate_private_key(ec.SECP256R1()) if added else _ec_key(fields["tls_key"], "TLS")
-        return cls(_ec_key(fields["cert_key"], "certificate"), Account.from_key(fields["signer"]),
-                   pyrage.x25519.Identity.from_str(fields["age"]), tls_key), added
+        tls_key = (
+            ec.generate_private_key(ec.SECP256R1()) if added else _ec_key(fields["tls_key"], "TLS")
+        )
+        return cls(
+            _ec_key(fields["cert_key"], "certificate"),
+            Account.from_key(fields["signer"]),
+            pyrage.x25519.Identity.from_str(fields["age"]),
+            tls_key,
+        ), added
 
     @classmethod
     def generate(cls, signer_key: str | None = None) -> "CaKeys":
         signer = Account.from_key(signer_key) if signer_key else Account.create()
-        return cls(ec.generate_private_key(ec.SECP256R1()), signer, pyrage.x25519.Identity.generate(),
-                   ec.generate_private_key(ec.SECP256R1()))
+        return cls(
+            ec.generate_private_key(ec.SECP256R1()),
+            signer,
+            pyrage.x25519.Identity.generate(),
+            ec.generate_private_key(ec.SECP256R1()),
+        )
 
 
 def _seal(path: Path, aead: AESGCM, keys: CaKeys) -> None:
@@ -111,7 +128,9 @@ def _seal(path: Path, aead: AESGCM, keys: CaKeys) -> None:
     tmp.replace(path)
 
 
-def load_or_create_keys(path: Path, source: SealingKeySource, *, signer_key: str | None = None) -> CaKeys:
+def load_or_create_keys(
+    path: Path, source: SealingKeySource, *, signer_key: str | None = None
+) -> CaKeys:
     """Unseal the CA keys from ``path``, or generate and seal new ones on first start.
 
     ``signer_key`` imports a given secp256k1 key on first start (the devnet's funded CA account).

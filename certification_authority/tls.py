@@ -25,7 +25,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["TlsFiles", "DEFAULT_TLS_NAMES", "tls_names", "issue_tls_certificate", "load_or_create_tls"]
+__all__ = [
+    "TlsFiles",
+    "DEFAULT_TLS_NAMES",
+    "tls_names",
+    "issue_tls_certificate",
+    "load_or_create_tls",
+]
 
 DEFAULT_TLS_NAMES = ("127.0.0.1", "localhost")
 _LIFETIME = dt.timedelta(days=825)
@@ -45,7 +51,9 @@ class TlsFiles:
 def tls_names(configured: str | Iterable[str] = ()) -> tuple[str, ...]:
     """The default names plus ``configured`` (comma-separated or a list), without duplicates."""
     extra = configured.split(",") if isinstance(configured, str) else list(configured)
-    return tuple(dict.fromkeys([*DEFAULT_TLS_NAMES, *(name.strip() for name in extra if name.strip())]))
+    return tuple(
+        dict.fromkeys([*DEFAULT_TLS_NAMES, *(name.strip() for name in extra if name.strip())])
+    )
 
 
 def _general_name(name: str) -> x509.GeneralName:
@@ -55,25 +63,48 @@ def _general_name(name: str) -> x509.GeneralName:
         return x509.DNSName(name)
 
 
-def issue_tls_certificate(key: ec.EllipticCurvePrivateKey, ca_id: str, names: Iterable[str], *,
-                          now: dt.datetime | None = None) -> x509.Certificate:
+def issue_tls_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    ca_id: str,
+    names: Iterable[str],
+    *,
+    now: dt.datetime | None = None,
+) -> x509.Certificate:
     """A self-signed server certificate for ``key`` naming ``names`` (IP addresses or DNS names)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{ca_id} TLS")])
-    usage = x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                          encipher_only=False, decipher_only=False)
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + _LIFETIME)
-            .add_extension(x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(usage, critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(key, hashes.SHA256()))
+    usage = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + _LIFETIME)
+        .add_extension(
+            x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
 
 
-def _reusable(path: Path, key: ec.EllipticCurvePrivateKey, names: tuple[str, ...]) -> x509.Certificate | None:
+def _reusable(
+    path: Path, key: ec.EllipticCurvePrivateKey, names: tuple[str, ...]
+) -> x509.Certificate | None:
     if not path.exists():
         return None
     try:
@@ -94,8 +125,12 @@ def _write_private(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def load_or_create_tls(key: ec.EllipticCurvePrivateKey, state: Path, ca_id: str,
-                       names: Iterable[str] = DEFAULT_TLS_NAMES) -> TlsFiles:
+def load_or_create_tls(
+    key: ec.EllipticCurvePrivateKey,
+    state: Path,
+    ca_id: str,
+    names: Iterable[str] = DEFAULT_TLS_NAMES,
+) -> TlsFiles:
     """The certificate (reused or reissued) and this start's encrypted key file, in ``state``."""
     names = tuple(names)
     certfile, keyfile = state / "tls-cert.pem", state / "tls-key.pem"
@@ -104,6 +139,14 @@ def load_or_create_tls(key: ec.EllipticCurvePrivateKey, state: Path, ca_id: str,
     if not certfile.exists() or certfile.read_bytes() != pem:
         certfile.write_bytes(pem)
     password = secrets.token_urlsafe(32)
-    _write_private(keyfile, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                              serialization.BestAvailableEncryption(password.encode())))
-    return TlsFiles(certfile=certfile, keyfile=keyfile, key_password=password, certificate_pem=pem.decode())
+    _write_private(
+        keyfile,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password.encode()),
+        ),
+    )
+    return TlsFiles(
+        certfile=certfile, keyfile=keyfile, key_password=password, certificate_pem=pem.decode()
+    )

@@ -55,36 +55,69 @@ def _raw(value: str) -> bytes:
 
 
 def _report_json(report: IntegrityReport) -> dict[str, Any]:
-    return {"order_id": _hex(report.order_id), "engine_hash": _hex(report.engine_hash),
-            "inputs_hash": _hex(report.inputs_hash), "output_hash": _hex(report.output_hash),
-            "output_cid": report.output_cid, "tee_type": report.tee_type, "measurement": _hex(report.measurement),
-            "enclave": report.enclave, "started_at": report.started_at, "finished_at": report.finished_at}
+    return {
+        "order_id": _hex(report.order_id),
+        "engine_hash": _hex(report.engine_hash),
+        "inputs_hash": _hex(report.inputs_hash),
+        "output_hash": _hex(report.output_hash),
+        "output_cid": report.output_cid,
+        "tee_type": report.tee_type,
+        "measurement": _hex(report.measurement),
+        "enclave": report.enclave,
+        "started_at": report.started_at,
+        "finished_at": report.finished_at,
+    }
 
 
 def _report_from(data: dict[str, Any]) -> IntegrityReport:
-    return IntegrityReport(order_id=_raw(data["order_id"]), engine_hash=_raw(data["engine_hash"]),
-                           inputs_hash=_raw(data["inputs_hash"]), output_hash=_raw(data["output_hash"]),
-                           output_cid=str(data["output_cid"]), tee_type=int(data["tee_type"]),
-                           measurement=_raw(data["measurement"]), enclave=str(data["enclave"]),
-                           started_at=int(data["started_at"]), finished_at=int(data["finished_at"]))
+    return IntegrityReport(
+        order_id=_raw(data["order_id"]),
+        engine_hash=_raw(data["engine_hash"]),
+        inputs_hash=_raw(data["inputs_hash"]),
+        output_hash=_raw(data["output_hash"]),
+        output_cid=str(data["output_cid"]),
+        tee_type=int(data["tee_type"]),
+        measurement=_raw(data["measurement"]),
+        enclave=str(data["enclave"]),
+        started_at=int(data["started_at"]),
+        finished_at=int(data["finished_at"]),
+    )
 
 
 def outcome_to_json(outcome: SignedOutcome) -> dict[str, Any]:
     failure = outcome.failure
-    return {"order_id": outcome.order_id, "signature": _hex(outcome.signature), "reason": outcome.reason,
-            "output_cid": outcome.output_cid, "stages": dict(outcome.stages),
-            "report": _report_json(outcome.report) if outcome.report else None,
-            "failure": None if failure is None else {"order_id": _hex(failure.order_id), "enclave": failure.enclave,
-                                                     "reason_code": failure.reason_code}}
+    return {
+        "order_id": outcome.order_id,
+        "signature": _hex(outcome.signature),
+        "reason": outcome.reason,
+        "output_cid": outcome.output_cid,
+        "stages": dict(outcome.stages),
+        "report": _report_json(outcome.report) if outcome.report else None,
+        "failure": None
+        if failure is None
+        else {
+            "order_id": _hex(failure.order_id),
+            "enclave": failure.enclave,
+            "reason_code": failure.reason_code,
+        },
+    }
 
 
 def outcome_from_json(data: dict[str, Any]) -> SignedOutcome:
     """The host's reading of the loader's answer (the chain checks the signature, not this)."""
     failure = data.get("failure")
     return SignedOutcome(
-        order_id=str(data["order_id"]), signature=_raw(data["signature"]), reason=str(data.get("reason", "")),
-        output_cid=str(data.get("output_cid", "")), stages={k: float(v) for k, v in data.get("stages", {}).items()},
+        order_id=str(data["order_id"]),
+        signature=_raw(data["signature"]),
+        reason=str(data.get("reason", "")),
+        output_cid=str(data.get("output_cid", "")),
+        stages={k: float(v) for k, v in data.get("stages", {}).items()},
         report=_report_from(data["report"]) if data.get("report") else None,
-        failure=None if not failure else OrderFailure(order_id=_raw(failure["order_id"]),
-                                                      enclave=str(failure["enclave"]),
-                                                      reason_code=int(failure["reason_code"])))
+        failure=None
+        if not failure
+        else OrderFailure(
+            order_id=_raw(failure["order_id"]),
+            enclave=str(failure["enclave"]),
+            reason_code=int(failure["reason_code"]),
+        ),
+    )

@@ -24,7 +24,9 @@ def redact(fields: dict[str, Any]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for name, value in fields.items():
         lowered = name.lower()
-        secret = any(marker in lowered for marker in _SECRET_MARKERS) and lowered not in _PUBLIC_NAMES
+        secret = (
+            any(marker in lowered for marker in _SECRET_MARKERS) and lowered not in _PUBLIC_NAMES
+        )
         clean[name] = "[redacted]" if secret else value
     return clean
 
@@ -38,7 +40,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
-        extra = {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+        extra = {
+            k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")
+        }
         payload.update(redact(extra))
         if record.exc_info and record.exc_info[0] is not None:
             payload["error"] = record.exc_info[0].__name__

@@ -15,9 +15,16 @@ from enclava.logs import configure_logging
 __all__ = ["serve"]
 
 
-def serve(app: FastAPI, prog: str, *, default_port: int, argv: list[str] | None = None,
-          ssl_certfile: str | Path | None = None, ssl_keyfile: str | Path | None = None,
-          ssl_keyfile_password: str | None = None) -> None:
+def serve(
+    app: FastAPI,
+    prog: str,
+    *,
+    default_port: int,
+    argv: list[str] | None = None,
+    ssl_certfile: str | Path | None = None,
+    ssl_keyfile: str | Path | None = None,
+    ssl_keyfile_password: str | None = None,
+) -> None:
     """Serve ``app``; with ``ssl_certfile`` and ``ssl_keyfile`` (PEM; the key may be encrypted under
     ``ssl_keyfile_password``) over HTTPS only."""
     parser = argparse.ArgumentParser(prog=prog, description=app.description or app.title)
@@ -28,6 +35,15 @@ def serve(app: FastAPI, prog: str, *, default_port: int, argv: list[str] | None 
     configure_logging(args.log_level)
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise ConfigError("HTTPS needs both a certificate file and a key file")
-    tls = {} if ssl_certfile is None else {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile),
-                                           "ssl_keyfile_password": ssl_keyfile_password}
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level=args.log_level, **tls)
+    tls = (
+        {}
+        if ssl_certfile is None
+        else {
+            "ssl_certfile": str(ssl_certfile),
+            "ssl_keyfile": str(ssl_keyfile),
+            "ssl_keyfile_password": ssl_keyfile_password,
+        }
+    )
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_config=None, log_level=args.log_level, **tls
+    )

@@ -27,7 +27,9 @@ def status_for(error: EnclavaError) -> int:
 def create_service_app(name: str, *, description: str = "") -> FastAPI:
     app = FastAPI(title=name, version=__version__, description=description)
     registry = CollectorRegistry()
-    errors = Counter("enclava_errors_total", "Errors answered, by type", ["type"], registry=registry)
+    errors = Counter(
+        "enclava_errors_total", "Errors answered, by type", ["type"], registry=registry
+    )
     app.state.metrics_registry = registry
     log = get_logger(name)
 
@@ -41,16 +43,29 @@ def create_service_app(name: str, *, description: str = "") -> FastAPI:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors.labels("invalid_request").inc()
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return JSONResponse({"type": "invalid_request", "detail": detail,
-                             "hint": "Fix the request fields named above."}, status_code=422)
+        return JSONResponse(
+            {
+                "type": "invalid_request",
+                "detail": detail,
+                "hint": "Fix the request fields named above.",
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         errors.labels("internal_error").inc()
-        log.error("unexpected error", extra={"path": request.url.path, "error_type": type(exc).__name__})
-        return JSONResponse({"type": "internal_error", "detail": "internal error",
-                             "hint": "Retry; if it persists, report it with the time of the request."},
-                            status_code=500)
+        log.error(
+            "unexpected error", extra={"path": request.url.path, "error_type": type(exc).__name__}
+        )
+        return JSONResponse(
+            {
+                "type": "internal_error",
+                "detail": "internal error",
+                "hint": "Retry; if it persists, report it with the time of the request.",
+            },
+            status_code=500,
+        )
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

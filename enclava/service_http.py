@@ -12,7 +12,9 @@ from enclava.errors import EnclavaError
 __all__ = ["send", "error_body", "refusal"]
 
 
-def send(http: httpx.Client, method: str, path: str, unavailable: type[EnclavaError], **kwargs) -> httpx.Response:
+def send(
+    http: httpx.Client, method: str, path: str, unavailable: type[EnclavaError], **kwargs
+) -> httpx.Response:
     """The response, or ``unavailable`` when the service cannot be reached at all."""
     try:
         return http.request(method, path, **kwargs)
@@ -26,7 +28,11 @@ def error_body(reply: httpx.Response) -> dict[str, Any]:
         body = reply.json()
     except ValueError:
         return {"type": f"http_{reply.status_code}", "detail": reply.text[:200]}
-    return body if isinstance(body, dict) else {"type": f"http_{reply.status_code}", "detail": str(body)[:200]}
+    return (
+        body
+        if isinstance(body, dict)
+        else {"type": f"http_{reply.status_code}", "detail": str(body)[:200]}
+    )
 
 
 def refusal(reply: httpx.Response, error_type: type[EnclavaError], what: str) -> EnclavaError:

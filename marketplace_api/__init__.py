@@ -10,5 +10,13 @@ from marketplace_api.relay import list_resource_typed_data
 from marketplace_api.settings import MarketSettings
 from marketplace_api.siwe import SiweMessage, build_message, parse_message
 
-__all__ = ["create_app", "Indexer", "index_once", "MarketSettings", "list_resource_typed_data", "SiweMessage",
-           "build_message", "parse_message"]
+__all__ = [
+    "create_app",
+    "Indexer",
+    "index_once",
+    "MarketSettings",
+    "list_resource_typed_data",
+    "SiweMessage",
+    "build_message",
+    "parse_message",
+]

@@ -34,7 +34,9 @@ def _unb64(text: str) -> bytes:
 
 
 class SessionAuthority:
-    def __init__(self, sessions: sessionmaker, *, secret: bytes, ttl_s: int, nonce_ttl_s: int) -> None:
+    def __init__(
+        self, sessions: sessionmaker, *, secret: bytes, ttl_s: int, nonce_ttl_s: int
+    ) -> None:
         self._db = sessions
         self._secret = secret
         self.ttl_s = ttl_s
@@ -53,19 +55,28 @@ class SessionAuthority:
         with self._db.begin() as session:
             done = session.execute(
                 update(db.SiweNonce)
-                .where(db.SiweNonce.nonce == nonce, db.SiweNonce.used.is_(False),
-                       db.SiweNonce.created_at > now - self.nonce_ttl_s)
-                .values(used=True)).rowcount
+                .where(
+                    db.SiweNonce.nonce == nonce,
+                    db.SiweNonce.used.is_(False),
+                    db.SiweNonce.created_at > now - self.nonce_ttl_s,
+                )
+                .values(used=True)
+            ).rowcount
         if done != 1:
-            raise SignInFailed("the nonce is unknown, expired or already used", code="nonce_invalid",
-                               hint="Request a fresh nonce from GET /v1/auth/nonce and sign again.")
+            raise SignInFailed(
+                "the nonce is unknown, expired or already used",
+                code="nonce_invalid",
+                hint="Request a fresh nonce from GET /v1/auth/nonce and sign again.",
+            )
 
     # ------------------------------------------------------------------ sessions
     def issue(self, address: str) -> tuple[str, float]:
         sid, expires = secrets.token_hex(16), time.time() + self.ttl_s
         with self._db.begin() as session:
             session.add(db.AuthSession(sid=sid, address=address, expires_at=expires, revoked=False))
-        payload = json.dumps({"sid": sid, "sub": address, "exp": int(expires)}, separators=(",", ":")).encode()
+        payload = json.dumps(
+            {"sid": sid, "sub": address, "exp": int(expires)}, separators=(",", ":")
+        ).encode()
         return f"{_b64(payload)}.{_b64(self._mac(payload))}", expires
 
     def _mac(self, payload: bytes) -> bytes:

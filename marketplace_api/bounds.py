@@ -19,4 +19,6 @@ INDEX_INT_MAX = 2**63 - 1  # a signed 64-bit SQL integer (BigInteger)
 MAX_PAGE = 10_000
 MAX_PER_PAGE = 100
 
-OnChainId = Annotated[int, Path(ge=1, le=UINT256_MAX, description="an on-chain id (uint256, from 1)")]
+OnChainId = Annotated[
+    int, Path(ge=1, le=UINT256_MAX, description="an on-chain id (uint256, from 1)")
+]

@@ -30,11 +30,15 @@ def connect(settings: MarketSettings) -> MarketChain:
         try:
             addresses = json.loads(settings.contracts_json)
         except json.JSONDecodeError as exc:
-            raise ConfigError("MARKET_CONTRACTS_JSON is not JSON",
-                              hint='Use {"Marketplace": "0x..", "OfferRegistry": "0x..", ...}.') from exc
+            raise ConfigError(
+                "MARKET_CONTRACTS_JSON is not JSON",
+                hint='Use {"Marketplace": "0x..", "OfferRegistry": "0x..", ...}.',
+            ) from exc
         rpc_url, start = settings.rpc_url, settings.start_block
     else:
-        raise ConfigError("the marketplace API has no chain configured",
-                          hint="Set MARKET_MANIFEST (a devnet manifest) or MARKET_RPC_URL and MARKET_CONTRACTS_JSON.")
+        raise ConfigError(
+            "the marketplace API has no chain configured",
+            hint="Set MARKET_MANIFEST (a devnet manifest) or MARKET_RPC_URL and MARKET_CONTRACTS_JSON.",
+        )
     client = ChainClient(rpc_url)
     return MarketChain(client, ContractSet(client.w3, addresses), start)

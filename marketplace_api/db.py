@@ -7,12 +7,37 @@ row, so replaying older events never moves a row backwards (the indexer's idempo
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, Text, create_engine, event, inspect, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-__all__ = ["Base", "Cursor", "Provider", "TeeOffer", "Resource", "ListingMetadata", "Order", "Enclave",
-           "SiweNonce", "AuthSession", "make_engine", "make_sessionmaker", "event_pos"]
+__all__ = [
+    "Base",
+    "Cursor",
+    "Provider",
+    "TeeOffer",
+    "Resource",
+    "ListingMetadata",
+    "Order",
+    "Enclave",
+    "SiweNonce",
+    "AuthSession",
+    "make_engine",
+    "make_sessionmaker",
+    "event_pos",
+]
 
 
 class Base(DeclarativeBase):
@@ -83,7 +108,9 @@ class ListingMetadata(Base):
     engine_hash: Mapped[str] = mapped_column(String(66))
     tee_requirements: Mapped[dict] = mapped_column(JSON)
     tee_types: Mapped[str] = mapped_column(String(64))  # ",TDX,SIMULATED," for LIKE filters
-    tail_url: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)  # split models' tail service
+    tail_url: Mapped[str | None] = mapped_column(
+        Text, nullable=True, default=None
+    )  # split models' tail service
     updated_at: Mapped[float] = mapped_column(Float)
 
 
@@ -167,7 +194,9 @@ def _add_missing_columns(engine: Engine) -> None:
             for column in table.columns:
                 if column.name not in have and column.nullable:
                     kind = column.type.compile(dialect=engine.dialect)
-                    connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+                    connection.execute(
+                        text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+                    )
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

@@ -24,9 +24,22 @@ from __future__ import annotations
 
 from enclava.errors import ConfigError, EnclavaError
 
-__all__ = ["MarketError", "NotSignedIn", "SignInFailed", "NotOwner", "NotFound", "ListingInvalid",
-           "TailUrlRefused", "RelayFailed", "TailUnavailable", "TailDestinationRefused", "RelayDisabled",
-           "RateLimited", "SiweNotConfigured", "TrustedProxiesInvalid"]
+__all__ = [
+    "MarketError",
+    "NotSignedIn",
+    "SignInFailed",
+    "NotOwner",
+    "NotFound",
+    "ListingInvalid",
+    "TailUrlRefused",
+    "RelayFailed",
+    "TailUnavailable",
+    "TailDestinationRefused",
+    "RelayDisabled",
+    "RateLimited",
+    "SiweNotConfigured",
+    "TrustedProxiesInvalid",
+]
 
 
 class MarketError(EnclavaError):
@@ -65,8 +78,10 @@ class ListingInvalid(MarketError):
 
 class TailUrlRefused(ListingInvalid):
     code = "tail_url_refused"
-    hint = ("A tail_url must be an https:// base URL (no credentials, query or fragment) whose host resolves only "
-            "to public addresses: no loopback, private, link-local, multicast, reserved or metadata address.")
+    hint = (
+        "A tail_url must be an https:// base URL (no credentials, query or fragment) whose host resolves only "
+        "to public addresses: no loopback, private, link-local, multicast, reserved or metadata address."
+    )
 
 
 class RelayFailed(MarketError):
@@ -83,8 +98,10 @@ class TailUnavailable(MarketError):
 
 class TailDestinationRefused(TailUnavailable):
     code = "tail_destination_refused"
-    hint = ("The listing's tail_url leads to an address this marketplace never forwards to (not https, or not a "
-            "public address); the model's owner must set an https tail on a public address.")
+    hint = (
+        "The listing's tail_url leads to an address this marketplace never forwards to (not https, or not a "
+        "public address); the model's owner must set an https tail on a public address."
+    )
 
 
 class RelayDisabled(MarketError):
@@ -101,8 +118,10 @@ class RateLimited(MarketError):
 
 class SiweNotConfigured(ConfigError):
     code = "siwe_not_configured"
-    hint = ("Set MARKET_SIWE_DOMAIN to the host (and port) users sign in at, e.g. market.example.com, and "
-            "MARKET_SIWE_URI to the site's URI, e.g. https://market.example.com; sign-in messages must name both.")
+    hint = (
+        "Set MARKET_SIWE_DOMAIN to the host (and port) users sign in at, e.g. market.example.com, and "
+        "MARKET_SIWE_URI to the site's URI, e.g. https://market.example.com; sign-in messages must name both."
+    )
 
 
 class TrustedProxiesInvalid(ConfigError):

@@ -27,10 +27,22 @@ __all__ = ["Indexer", "index_once", "EVENTS"]
 log = get_logger("marketplace.indexer")
 
 EVENTS: dict[str, tuple[str, ...]] = {
-    "ProviderRegistry": ("ProviderRegistered", "StakeAdded", "OfferPublished", "OfferUpdated", "OfferRetired"),
+    "ProviderRegistry": (
+        "ProviderRegistered",
+        "StakeAdded",
+        "OfferPublished",
+        "OfferUpdated",
+        "OfferRetired",
+    ),
     "OfferRegistry": ("ResourceListed", "ResourceUpdated", "ResourceRetired"),
-    "Marketplace": ("OrderCreated", "OrderAccepted", "OrderCompleted", "OrderFailed", "OrderTimedOut",
-                    "OrderCancelled"),
+    "Marketplace": (
+        "OrderCreated",
+        "OrderAccepted",
+        "OrderCompleted",
+        "OrderFailed",
+        "OrderTimedOut",
+        "OrderCancelled",
+    ),
     "AttestationRegistry": ("EnclaveRegistered",),
 }
 CURSOR = "chain"
@@ -52,7 +64,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _upsert(session: Session, model, key: Any, pos: int, values: dict[str, Any], *, create: bool) -> None:
+def _upsert(
+    session: Session, model, key: Any, pos: int, values: dict[str, Any], *, create: bool
+) -> None:
     """Apply ``values`` unless the row already reflects a later event; create it only if allowed."""
     row = session.get(model, key)
     if row is None:
@@ -71,13 +85,23 @@ def _gpu(raw: bytes) -> str:
 
 def _contract(chain: MarketChain, name: str):
     c = chain.contracts
-    return {"ProviderRegistry": c.provider_registry, "OfferRegistry": c.offer_registry,
-            "AttestationRegistry": c.attestation_registry, "Marketplace": c.marketplace}[name]
+    return {
+        "ProviderRegistry": c.provider_registry,
+        "OfferRegistry": c.offer_registry,
+        "AttestationRegistry": c.attestation_registry,
+        "Marketplace": c.marketplace,
+    }[name]
 
 
 class Indexer:
-    def __init__(self, chain: MarketChain, sessions: sessionmaker, *, batch_blocks: int = 2000,
-                 confirmations: int = 0) -> None:
+    def __init__(
+        self,
+        chain: MarketChain,
+        sessions: sessionmaker,
+        *,
+        batch_blocks: int = 2000,
+        confirmations: int = 0,
+    ) -> None:
         self.chain = chain
         self.sessions = sessions
         self.batch_blocks = max(1, batch_blocks)
@@ -88,7 +112,10 @@ class Indexer:
             for name in names:
                 event = getattr(contract.events, name)
                 topic = event_abi_to_log_topic(event.abi)
-                self._topics[(contract.address.lower(), bytes(topic))] = (event(), getattr(self, f"_on_{name}"))
+                self._topics[(contract.address.lower(), bytes(topic))] = (
+                    event(),
+                    getattr(self, f"_on_{name}"),
+                )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -116,7 +143,8 @@ class Indexer:
         addresses = list(self.chain.contracts.addresses.values())
         try:
             logs = self.chain.client.w3.eth.get_logs(
-                {"fromBlock": from_block, "toBlock": to_block, "address": addresses})
+                {"fromBlock": from_block, "toBlock": to_block, "address": addresses}
+            )
         except (Web3Exception, ValueError, ConnectionError) as exc:
             raise ChainError(f"indexer cannot read logs {from_block}..{to_block}: {exc}") from exc
         logs = sorted(logs, key=lambda entry: (int(entry["blockNumber"]), int(entry["logIndex"])))
@@ -130,7 +158,12 @@ class Indexer:
                     continue
                 event, handler = known
                 decoded = event.process_log(entry)
-                handler(session, decoded["args"], db.event_pos(entry["blockNumber"], entry["logIndex"]), entry)
+                handler(
+                    session,
+                    decoded["args"],
+                    db.event_pos(entry["blockNumber"], entry["logIndex"]),
+                    entry,
+                )
                 applied += 1
             if move_cursor:
                 row = session.get(db.Cursor, CURSOR)
@@ -145,7 +178,9 @@ class Indexer:
         if self._thread and self._thread.is_alive():
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, args=(interval_s,), name="market-indexer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, args=(interval_s,), name="market-indexer", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -165,72 +200,176 @@ class Indexer:
 
     # ------------------------------------------------------------------ handlers
     def _on_ProviderRegistered(self, s: Session, a, pos: int, entry) -> None:
-        _upsert(s, db.Provider, a["provider"], pos, {"address": a["provider"], "stake_wei": str(a["stake"]),
-                                                      "registered_block": int(entry["blockNumber"])}, create=True)
+        _upsert(
+            s,
+            db.Provider,
+            a["provider"],
+            pos,
+            {
+                "address": a["provider"],
+                "stake_wei": str(a["stake"]),
+                "registered_block": int(entry["blockNumber"]),
+            },
+            create=True,
+        )
 
     def _on_StakeAdded(self, s: Session, a, pos: int, entry) -> None:
         _upsert(s, db.Provider, a["provider"], pos, {"stake_wei": str(a["stake"])}, create=False)
 
     def _on_OfferPublished(self, s: Session, a, pos: int, entry) -> None:
-        _upsert(s, db.TeeOffer, int(a["offerId"]), pos, {
-            "offer_id": int(a["offerId"]), "provider": a["provider"], "tee_type": int(a["teeType"]),
-            "gpu_class": _gpu(a["gpuClass"]), "price_per_second_wei": str(a["pricePerSecond"]),
-            "price_sort": float(a["pricePerSecond"]), "slots": int(a["slots"]), "active": True, "retired": False,
-        }, create=True)
+        _upsert(
+            s,
+            db.TeeOffer,
+            int(a["offerId"]),
+            pos,
+            {
+                "offer_id": int(a["offerId"]),
+                "provider": a["provider"],
+                "tee_type": int(a["teeType"]),
+                "gpu_class": _gpu(a["gpuClass"]),
+                "price_per_second_wei": str(a["pricePerSecond"]),
+                "price_sort": float(a["pricePerSecond"]),
+                "slots": int(a["slots"]),
+                "active": True,
+                "retired": False,
+            },
+            create=True,
+        )
 
     def _on_OfferUpdated(self, s: Session, a, pos: int, entry) -> None:
-        _upsert(s, db.TeeOffer, int(a["offerId"]), pos, {
-            "price_per_second_wei": str(a["pricePerSecond"]), "price_sort": float(a["pricePerSecond"]),
-            "slots": int(a["slots"]), "active": bool(a["active"])}, create=False)
+        _upsert(
+            s,
+            db.TeeOffer,
+            int(a["offerId"]),
+            pos,
+            {
+                "price_per_second_wei": str(a["pricePerSecond"]),
+                "price_sort": float(a["pricePerSecond"]),
+                "slots": int(a["slots"]),
+                "active": bool(a["active"]),
+            },
+            create=False,
+        )
 
     def _on_OfferRetired(self, s: Session, a, pos: int, entry) -> None:
-        _upsert(s, db.TeeOffer, int(a["offerId"]), pos, {"active": False, "retired": True}, create=False)
+        _upsert(
+            s, db.TeeOffer, int(a["offerId"]), pos, {"active": False, "retired": True}, create=False
+        )
 
     def _on_ResourceListed(self, s: Session, a, pos: int, entry) -> None:
-        _upsert(s, db.Resource, int(a["resourceId"]), pos, {
-            "resource_id": int(a["resourceId"]), "owner": a["owner"], "kind": int(a["kind"]), "cid": a["cid"],
-            "content_hash": _hex(a["contentHash"]), "price_wei": str(a["price"]), "price_sort": float(a["price"]),
-            "metadata_cid": a["metadataCid"], "active": True, "retired": False,
-            "listed_block": int(entry["blockNumber"]), "listed_tx": _hex(entry["transactionHash"]),
-        }, create=True)
+        _upsert(
+            s,
+            db.Resource,
+            int(a["resourceId"]),
+            pos,
+            {
+                "resource_id": int(a["resourceId"]),
+                "owner": a["owner"],
+                "kind": int(a["kind"]),
+                "cid": a["cid"],
+                "content_hash": _hex(a["contentHash"]),
+                "price_wei": str(a["price"]),
+                "price_sort": float(a["price"]),
+                "metadata_cid": a["metadataCid"],
+                "active": True,
+                "retired": False,
+                "listed_block": int(entry["blockNumber"]),
+                "listed_tx": _hex(entry["transactionHash"]),
+            },
+            create=True,
+        )
 
     def _on_ResourceUpdated(self, s: Session, a, pos: int, entry) -> None:
-        _upsert(s, db.Resource, int(a["resourceId"]), pos, {
-            "cid": a["cid"], "content_hash": _hex(a["contentHash"]), "price_wei": str(a["price"]),
-            "price_sort": float(a["price"]), "metadata_cid": a["metadataCid"], "active": bool(a["active"])},
-            create=False)
+        _upsert(
+            s,
+            db.Resource,
+            int(a["resourceId"]),
+            pos,
+            {
+                "cid": a["cid"],
+                "content_hash": _hex(a["contentHash"]),
+                "price_wei": str(a["price"]),
+                "price_sort": float(a["price"]),
+                "metadata_cid": a["metadataCid"],
+                "active": bool(a["active"]),
+            },
+            create=False,
+        )
 
     def _on_ResourceRetired(self, s: Session, a, pos: int, entry) -> None:
-        _upsert(s, db.Resource, int(a["resourceId"]), pos, {"active": False, "retired": True}, create=False)
+        _upsert(
+            s,
+            db.Resource,
+            int(a["resourceId"]),
+            pos,
+            {"active": False, "retired": True},
+            create=False,
+        )
 
     def _on_OrderCreated(self, s: Session, a, pos: int, entry) -> None:
         terms = a["terms"]
         payments = terms["payments"]
-        escrow = sum(int(p["amount"]) for p in payments) + int(terms["pricePerSecond"]) * int(terms["maxDuration"])
-        _upsert(s, db.Order, _hex(a["orderId"]), pos, {
-            "order_id": _hex(a["orderId"]), "nonce": int(terms["nonce"]), "customer": a["customer"],
-            "provider": a["provider"], "tee_offer_id": int(terms["teeOfferId"]), "tee_type": int(terms["teeType"]),
-            "engine_id": int(payments[0]["resourceId"]), "engine_hash": _hex(terms["engineHash"]),
-            "inputs_hash": _hex(terms["inputsHash"]), "escrow_wei": str(escrow), "terms": _jsonable(terms),
-            "inputs": _jsonable(a["inputs"]), "resource_hashes": _jsonable(a["resourceHashes"]),
-            "status": int(OrderStatus.OPEN), "created_block": int(entry["blockNumber"]),
-            "created_tx": _hex(entry["transactionHash"]),
-        }, create=True)
+        escrow = sum(int(p["amount"]) for p in payments) + int(terms["pricePerSecond"]) * int(
+            terms["maxDuration"]
+        )
+        _upsert(
+            s,
+            db.Order,
+            _hex(a["orderId"]),
+            pos,
+            {
+                "order_id": _hex(a["orderId"]),
+                "nonce": int(terms["nonce"]),
+                "customer": a["customer"],
+                "provider": a["provider"],
+                "tee_offer_id": int(terms["teeOfferId"]),
+                "tee_type": int(terms["teeType"]),
+                "engine_id": int(payments[0]["resourceId"]),
+                "engine_hash": _hex(terms["engineHash"]),
+                "inputs_hash": _hex(terms["inputsHash"]),
+                "escrow_wei": str(escrow),
+                "terms": _jsonable(terms),
+                "inputs": _jsonable(a["inputs"]),
+                "resource_hashes": _jsonable(a["resourceHashes"]),
+                "status": int(OrderStatus.OPEN),
+                "created_block": int(entry["blockNumber"]),
+                "created_tx": _hex(entry["transactionHash"]),
+            },
+            create=True,
+        )
 
-    def _status(self, s: Session, order_id: bytes, pos: int, status: OrderStatus, **values: Any) -> None:
+    def _status(
+        self, s: Session, order_id: bytes, pos: int, status: OrderStatus, **values: Any
+    ) -> None:
         _upsert(s, db.Order, _hex(order_id), pos, {"status": int(status), **values}, create=False)
 
     def _on_OrderAccepted(self, s: Session, a, pos: int, entry) -> None:
         self._status(s, a["orderId"], pos, OrderStatus.ACCEPTED, accepted_at=int(a["acceptedAt"]))
 
     def _on_OrderCompleted(self, s: Session, a, pos: int, entry) -> None:
-        self._status(s, a["orderId"], pos, OrderStatus.COMPLETED, enclave=a["report"]["enclave"],
-                     report={**_jsonable(a["report"]), "reportHash": _hex(a["reportHash"]),
-                             "signature": _hex(a["signature"])},
-                     report_tx=_hex(entry["transactionHash"]))
+        self._status(
+            s,
+            a["orderId"],
+            pos,
+            OrderStatus.COMPLETED,
+            enclave=a["report"]["enclave"],
+            report={
+                **_jsonable(a["report"]),
+                "reportHash": _hex(a["reportHash"]),
+                "signature": _hex(a["signature"]),
+            },
+            report_tx=_hex(entry["transactionHash"]),
+        )
 
     def _on_OrderFailed(self, s: Session, a, pos: int, entry) -> None:
-        self._status(s, a["orderId"], pos, OrderStatus.FAILED, enclave=a["enclave"], failure_code=int(a["reasonCode"]))
+        self._status(
+            s,
+            a["orderId"],
+            pos,
+            OrderStatus.FAILED,
+            enclave=a["enclave"],
+            failure_code=int(a["reasonCode"]),
+        )
 
     def _on_OrderTimedOut(self, s: Session, a, pos: int, entry) -> None:
         self._status(s, a["orderId"], pos, OrderStatus.TIMED_OUT)
@@ -239,10 +378,21 @@ class Indexer:
         self._status(s, a["orderId"], pos, OrderStatus.CANCELLED)
 
     def _on_EnclaveRegistered(self, s: Session, a, pos: int, entry) -> None:
-        _upsert(s, db.Enclave, a["enclave"], pos, {
-            "address": to_checksum_address(a["enclave"]), "provider": a["provider"], "ca": a["ca"],
-            "tee_type": int(a["teeType"]), "measurement": _hex(a["measurement"]),
-            "expires_at": int(a["expiresAt"])}, create=True)
+        _upsert(
+            s,
+            db.Enclave,
+            a["enclave"],
+            pos,
+            {
+                "address": to_checksum_address(a["enclave"]),
+                "provider": a["provider"],
+                "ca": a["ca"],
+                "tee_type": int(a["teeType"]),
+                "measurement": _hex(a["measurement"]),
+                "expires_at": int(a["expiresAt"]),
+            },
+            create=True,
+        )
 
 
 def index_once(chain: MarketChain, sessions: sessionmaker, *, batch_blocks: int = 2000) -> int:

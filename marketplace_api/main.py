@@ -31,8 +31,14 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"marketplace-api: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
         raise SystemExit(2) from exc
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level=args.log_level,
-                proxy_headers=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        log_level=args.log_level,
+        proxy_headers=False,
+    )
 
 
 if __name__ == "__main__":

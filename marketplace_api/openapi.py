@@ -15,10 +15,13 @@ __all__ = ["ErrorBody", "ERROR_RESPONSES"]
 
 
 class ErrorBody(BaseModel):
-    type: str = Field(description='stable error code, e.g. "not_found", "invalid_request", "tail_url_refused"')
+    type: str = Field(
+        description='stable error code, e.g. "not_found", "invalid_request", "tail_url_refused"'
+    )
     detail: str = Field(description="what was refused and why")
     hint: str = Field(description="what to do about it")
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    "default": {"model": ErrorBody, "description": "a refusal, in the one error shape"}}
+    "default": {"model": ErrorBody, "description": "a refusal, in the one error shape"}
+}

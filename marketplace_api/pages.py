@@ -23,18 +23,26 @@ router = APIRouter(include_in_schema=False)
 
 
 def _error_page(request: Request, error: EnclavaError, status: int) -> HTMLResponse:
-    return templates.TemplateResponse(request, "error.html", {"error": error.to_dict()}, status_code=status)
+    return templates.TemplateResponse(
+        request, "error.html", {"error": error.to_dict()}, status_code=status
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
-def catalogue_page(request: Request, s: Session = Depends(db_session), q_: str = Query("", alias="q", max_length=200),
-                   page: int = Query(1, ge=1, le=MAX_PAGE)) -> HTMLResponse:
+def catalogue_page(
+    request: Request,
+    s: Session = Depends(db_session),
+    q_: str = Query("", alias="q", max_length=200),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
+) -> HTMLResponse:
     result = q.search_catalogue(s, q=q_, page=page, per_page=20)
     return templates.TemplateResponse(request, "catalogue.html", {"result": result, "q": q_})
 
 
 @router.get("/models/{resource_id}", response_class=HTMLResponse)
-def model_page(request: Request, resource_id: OnChainId, s: Session = Depends(db_session)) -> HTMLResponse:
+def model_page(
+    request: Request, resource_id: OnChainId, s: Session = Depends(db_session)
+) -> HTMLResponse:
     try:
         model = q.resource_detail(s, resource_id)
     except NotFound as exc:
@@ -43,8 +51,11 @@ def model_page(request: Request, resource_id: OnChainId, s: Session = Depends(db
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
-def order_page(request: Request, order_id: str = Path(pattern=r"^0x[0-9a-fA-F]{64}$"),
-               s: Session = Depends(db_session)) -> HTMLResponse:
+def order_page(
+    request: Request,
+    order_id: str = Path(pattern=r"^0x[0-9a-fA-F]{64}$"),
+    s: Session = Depends(db_session),
+) -> HTMLResponse:
     try:
         order = q.order_view(q.order_row(s, order_id))
     except NotFound as exc:
@@ -53,10 +64,14 @@ def order_page(request: Request, order_id: str = Path(pattern=r"^0x[0-9a-fA-F]{6
 
 
 @router.get("/reports/{order_id}", response_class=HTMLResponse)
-def report_page(request: Request, order_id: str = Path(pattern=r"^0x[0-9a-fA-F]{64}$")) -> HTMLResponse:
+def report_page(
+    request: Request, order_id: str = Path(pattern=r"^0x[0-9a-fA-F]{64}$")
+) -> HTMLResponse:
     svc = services(request)
     try:
-        checklist = verify_order_report(svc.chain.contracts, order_id, from_block=svc.chain.start_block)
+        checklist = verify_order_report(
+            svc.chain.contracts, order_id, from_block=svc.chain.start_block
+        )
     except EnclavaError as exc:
         return _error_page(request, exc, getattr(exc, "http_status", None) or 400)
     return templates.TemplateResponse(request, "report.html", {"checklist": checklist.to_dict()})

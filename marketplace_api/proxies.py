@@ -41,8 +41,9 @@ class TrustedProxies:
             try:
                 networks.append(ipaddress.ip_network(entry.strip(), strict=False))
             except ValueError as exc:
-                raise TrustedProxiesInvalid(f"MARKET_TRUSTED_PROXIES entry {entry!r} is no address or network") \
-                    from exc
+                raise TrustedProxiesInvalid(
+                    f"MARKET_TRUSTED_PROXIES entry {entry!r} is no address or network"
+                ) from exc
         self.networks = tuple(networks)
 
     def __bool__(self) -> bool:
@@ -79,11 +80,17 @@ class ProxyHeadersMiddleware:
             if self.proxies.trusts(peer):
                 headers: dict[str, list[str]] = {}
                 for key, value in scope["headers"]:
-                    headers.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+                    headers.setdefault(key.decode("latin-1").lower(), []).append(
+                        value.decode("latin-1")
+                    )
                 client = self.proxies.client_of(peer, ",".join(headers.get("x-forwarded-for", [])))
                 scope = dict(scope, client=(client, port if client == peer else 0))
-                proto = ",".join(headers.get("x-forwarded-proto", [])).split(",")[-1].strip().lower()
+                proto = (
+                    ",".join(headers.get("x-forwarded-proto", [])).split(",")[-1].strip().lower()
+                )
                 if proto in ("http", "https"):
-                    scheme = proto if scope["type"] == "http" else {"http": "ws", "https": "wss"}[proto]
+                    scheme = (
+                        proto if scope["type"] == "http" else {"http": "ws", "https": "wss"}[proto]
+                    )
                     scope["scheme"] = scheme
         await self.app(scope, receive, send)

@@ -13,8 +13,17 @@ from marketplace_api.bounds import INDEX_INT_MAX
 from marketplace_api.errors import NotFound
 from marketplace_api.listings import KIND_NAMES, metadata_view
 
-__all__ = ["search_catalogue", "resource_detail", "offer_view", "provider_detail", "order_view", "orders_of",
-           "order_row", "tee_name", "indexed_row"]
+__all__ = [
+    "search_catalogue",
+    "resource_detail",
+    "offer_view",
+    "provider_detail",
+    "order_view",
+    "orders_of",
+    "order_row",
+    "tee_name",
+    "indexed_row",
+]
 
 _KINDS = {name: code for code, name in KIND_NAMES.items()}
 
@@ -34,23 +43,47 @@ def tee_name(code: int) -> str:
 
 
 def resource_view(res: db.Resource, meta: db.ListingMetadata | None) -> dict[str, Any]:
-    return {"resource_id": res.resource_id, "owner": res.owner, "kind": KIND_NAMES.get(res.kind, str(res.kind)),
-            "cid": res.cid, "content_hash": res.content_hash, "price_wei": res.price_wei,
-            "metadata_cid": res.metadata_cid, "active": res.active, "retired": res.retired,
-            "listed_block": res.listed_block, "listed_tx": res.listed_tx, "metadata": metadata_view(meta)}
+    return {
+        "resource_id": res.resource_id,
+        "owner": res.owner,
+        "kind": KIND_NAMES.get(res.kind, str(res.kind)),
+        "cid": res.cid,
+        "content_hash": res.content_hash,
+        "price_wei": res.price_wei,
+        "metadata_cid": res.metadata_cid,
+        "active": res.active,
+        "retired": res.retired,
+        "listed_block": res.listed_block,
+        "listed_tx": res.listed_tx,
+        "metadata": metadata_view(meta),
+    }
 
 
-def search_catalogue(s: Session, *, q: str = "", kind: str | None = None, task: str | None = None,
-                     tee_type: str | None = None, max_price_wei: int | None = None, page: int = 1,
-                     per_page: int = 20) -> dict[str, Any]:
-    query = (select(db.Resource, db.ListingMetadata)
-             .outerjoin(db.ListingMetadata, db.ListingMetadata.resource_id == db.Resource.resource_id)
-             .where(db.Resource.active.is_(True), db.Resource.retired.is_(False)))
+def search_catalogue(
+    s: Session,
+    *,
+    q: str = "",
+    kind: str | None = None,
+    task: str | None = None,
+    tee_type: str | None = None,
+    max_price_wei: int | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> dict[str, Any]:
+    query = (
+        select(db.Resource, db.ListingMetadata)
+        .outerjoin(db.ListingMetadata, db.ListingMetadata.resource_id == db.Resource.resource_id)
+        .where(db.Resource.active.is_(True), db.Resource.retired.is_(False))
+    )
     if q.strip():
         like = f"%{q.strip().lower()}%"
-        query = query.where(or_(func.lower(db.ListingMetadata.name).like(like),
-                                func.lower(db.ListingMetadata.description).like(like),
-                                func.lower(db.ListingMetadata.task).like(like)))
+        query = query.where(
+            or_(
+                func.lower(db.ListingMetadata.name).like(like),
+                func.lower(db.ListingMetadata.description).like(like),
+                func.lower(db.ListingMetadata.task).like(like),
+            )
+        )
     if kind:
         query = query.where(db.Resource.kind == _KINDS[kind])
     if task:
@@ -60,13 +93,19 @@ def search_catalogue(s: Session, *, q: str = "", kind: str | None = None, task: 
     if max_price_wei is not None:
         query = query.where(db.Resource.price_sort <= float(max_price_wei))
     total = s.scalar(select(func.count()).select_from(query.subquery()))
-    rows = s.execute(query.order_by(db.Resource.resource_id.desc())
-                     .offset((page - 1) * per_page).limit(per_page)).all()
+    rows = s.execute(
+        query.order_by(db.Resource.resource_id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
     items = [resource_view(res, meta) for res, meta in rows]
     if max_price_wei is not None:  # the float filter is coarse; the exact wei comparison decides
         items = [item for item in items if int(item["price_wei"]) <= max_price_wei]
-    return {"items": items, "total": int(total or 0), "page": page, "per_page": per_page,
-            "pages": max(1, -(-int(total or 0) // per_page))}
+    return {
+        "items": items,
+        "total": int(total or 0),
+        "page": page,
+        "per_page": per_page,
+        "pages": max(1, -(-int(total or 0) // per_page)),
+    }
 
 
 def resource_detail(s: Session, resource_id: int) -> dict[str, Any]:
@@ -76,17 +115,31 @@ def resource_detail(s: Session, resource_id: int) -> dict[str, Any]:
         raise NotFound(f"no listing {resource_id} has been indexed")
     view = resource_view(res, meta)
     wanted = [OnChainTee[name] for name in (meta.tee_requirements["tee_types"] if meta else [])]
-    offers = s.scalars(select(db.TeeOffer).where(db.TeeOffer.active.is_(True), db.TeeOffer.retired.is_(False))
-                       .order_by(db.TeeOffer.price_sort)).all()
-    view["compatible_offers"] = [offer_view(o) for o in offers if not wanted or o.tee_type in wanted]
-    view["orders"] = s.scalar(select(func.count()).select_from(db.Order).where(db.Order.engine_id == resource_id))
+    offers = s.scalars(
+        select(db.TeeOffer)
+        .where(db.TeeOffer.active.is_(True), db.TeeOffer.retired.is_(False))
+        .order_by(db.TeeOffer.price_sort)
+    ).all()
+    view["compatible_offers"] = [
+        offer_view(o) for o in offers if not wanted or o.tee_type in wanted
+    ]
+    view["orders"] = s.scalar(
+        select(func.count()).select_from(db.Order).where(db.Order.engine_id == resource_id)
+    )
     return view
 
 
 def offer_view(offer: db.TeeOffer) -> dict[str, Any]:
-    return {"offer_id": offer.offer_id, "provider": offer.provider, "tee_type": tee_name(offer.tee_type),
-            "gpu_class": offer.gpu_class, "price_per_second_wei": offer.price_per_second_wei, "slots": offer.slots,
-            "active": offer.active, "retired": offer.retired}
+    return {
+        "offer_id": offer.offer_id,
+        "provider": offer.provider,
+        "tee_type": tee_name(offer.tee_type),
+        "gpu_class": offer.gpu_class,
+        "price_per_second_wei": offer.price_per_second_wei,
+        "slots": offer.slots,
+        "active": offer.active,
+        "retired": offer.retired,
+    }
 
 
 def provider_detail(s: Session, address: str) -> dict[str, Any]:
@@ -95,10 +148,22 @@ def provider_detail(s: Session, address: str) -> dict[str, Any]:
         raise NotFound(f"no provider {address} has been indexed")
     offers = s.scalars(select(db.TeeOffer).where(db.TeeOffer.provider == row.address)).all()
     enclaves = s.scalars(select(db.Enclave).where(db.Enclave.provider == row.address)).all()
-    return {"address": row.address, "stake_wei": row.stake_wei, "registered_block": row.registered_block,
-            "offers": [offer_view(o) for o in offers],
-            "enclaves": [{"address": e.address, "ca": e.ca, "tee_type": tee_name(e.tee_type),
-                          "measurement": e.measurement, "expires_at": e.expires_at} for e in enclaves]}
+    return {
+        "address": row.address,
+        "stake_wei": row.stake_wei,
+        "registered_block": row.registered_block,
+        "offers": [offer_view(o) for o in offers],
+        "enclaves": [
+            {
+                "address": e.address,
+                "ca": e.ca,
+                "tee_type": tee_name(e.tee_type),
+                "measurement": e.measurement,
+                "expires_at": e.expires_at,
+            }
+            for e in enclaves
+        ],
+    }
 
 
 def order_row(s: Session, order_id: str) -> db.Order:
@@ -109,22 +174,48 @@ def order_row(s: Session, order_id: str) -> db.Order:
 
 
 def order_view(row: db.Order) -> dict[str, Any]:
-    return {"order_id": row.order_id, "status": OrderStatus(row.status).name, "customer": row.customer,
-            "provider": row.provider, "tee_offer_id": row.tee_offer_id, "tee_type": tee_name(row.tee_type),
-            "engine_id": row.engine_id, "engine_hash": row.engine_hash, "inputs_hash": row.inputs_hash,
-            "escrow_wei": row.escrow_wei, "inputs": row.inputs, "resource_hashes": row.resource_hashes,
-            "created_block": row.created_block, "created_tx": row.created_tx, "accepted_at": row.accepted_at,
-            "enclave": row.enclave, "report": row.report, "report_tx": row.report_tx,
-            "failure_code": row.failure_code}
+    return {
+        "order_id": row.order_id,
+        "status": OrderStatus(row.status).name,
+        "customer": row.customer,
+        "provider": row.provider,
+        "tee_offer_id": row.tee_offer_id,
+        "tee_type": tee_name(row.tee_type),
+        "engine_id": row.engine_id,
+        "engine_hash": row.engine_hash,
+        "inputs_hash": row.inputs_hash,
+        "escrow_wei": row.escrow_wei,
+        "inputs": row.inputs,
+        "resource_hashes": row.resource_hashes,
+        "created_block": row.created_block,
+        "created_tx": row.created_tx,
+        "accepted_at": row.accepted_at,
+        "enclave": row.enclave,
+        "report": row.report,
+        "report_tx": row.report_tx,
+        "failure_code": row.failure_code,
+    }
 
 
-def orders_of(s: Session, address: str, *, role: str = "any", page: int = 1, per_page: int = 20) -> dict[str, Any]:
+def orders_of(
+    s: Session, address: str, *, role: str = "any", page: int = 1, per_page: int = 20
+) -> dict[str, Any]:
     who = address.lower()
-    conditions = {"customer": [func.lower(db.Order.customer) == who],
-                  "provider": [func.lower(db.Order.provider) == who]}
+    conditions = {
+        "customer": [func.lower(db.Order.customer) == who],
+        "provider": [func.lower(db.Order.provider) == who],
+    }
     where = conditions.get(role) or conditions["customer"] + conditions["provider"]
     query = select(db.Order).where(or_(*where))
     total = s.scalar(select(func.count()).select_from(query.subquery()))
-    rows = s.scalars(query.order_by(db.Order.created_block.desc(), db.Order.nonce.desc())
-                     .offset((page - 1) * per_page).limit(per_page)).all()
-    return {"items": [order_view(r) for r in rows], "total": int(total or 0), "page": page, "per_page": per_page}
+    rows = s.scalars(
+        query.order_by(db.Order.created_block.desc(), db.Order.nonce.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return {
+        "items": [order_view(r) for r in rows],
+        "total": int(total or 0),
+        "page": page,
+        "per_page": per_page,
+    }

@@ -42,7 +42,9 @@ class TokenBuckets:
                 self._buckets[client] = (tokens, now)
                 allowed = (1.0 - tokens) / self.per_s if self.per_s > 0 else math.inf
             if len(self._buckets) > self.max_clients:  # forget the oldest half; a bounded memory
-                for key in sorted(self._buckets, key=lambda k: self._buckets[k][1])[: self.max_clients // 2]:
+                for key in sorted(self._buckets, key=lambda k: self._buckets[k][1])[
+                    : self.max_clients // 2
+                ]:
                     del self._buckets[key]
             return allowed
 

@@ -20,26 +20,49 @@ from marketplace_api.listings import OnChainListing
 
 __all__ = ["list_resource_typed_data", "relay_listing", "RelayResult"]
 
-_LIST_FIELDS = [("owner", "address"), ("kind", "uint8"), ("cid", "string"), ("contentHash", "bytes32"),
-                ("price", "uint96"), ("metadataCid", "string"), ("nonce", "uint256"), ("deadline", "uint256")]
+_LIST_FIELDS = [
+    ("owner", "address"),
+    ("kind", "uint8"),
+    ("cid", "string"),
+    ("contentHash", "bytes32"),
+    ("price", "uint96"),
+    ("metadataCid", "string"),
+    ("nonce", "uint256"),
+    ("deadline", "uint256"),
+]
 
 
-def list_resource_typed_data(owner: str, listing: OnChainListing, *, nonce: int, deadline: int, chain_id: int,
-                             registry: str) -> dict:
+def list_resource_typed_data(
+    owner: str, listing: OnChainListing, *, nonce: int, deadline: int, chain_id: int, registry: str
+) -> dict:
     """The EIP-712 ``ListResource`` message exactly as OfferRegistry hashes it."""
     return {
         "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                             {"name": "chainId", "type": "uint256"},
-                             {"name": "verifyingContract", "type": "address"}],
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
             "ListResource": [{"name": n, "type": t} for n, t in _LIST_FIELDS],
         },
         "primaryType": "ListResource",
-        "domain": {"name": "Enclava OfferRegistry", "version": "1", "chainId": int(chain_id),
-                   "verifyingContract": to_checksum_address(registry)},
-        "message": {"owner": to_checksum_address(owner), "kind": listing.kind, "cid": listing.cid,
-                    "contentHash": bytes.fromhex(listing.content_hash[2:]), "price": listing.price_wei,
-                    "metadataCid": listing.metadata_cid, "nonce": int(nonce), "deadline": int(deadline)},
+        "domain": {
+            "name": "Enclava OfferRegistry",
+            "version": "1",
+            "chainId": int(chain_id),
+            "verifyingContract": to_checksum_address(registry),
+        },
+        "message": {
+            "owner": to_checksum_address(owner),
+            "kind": listing.kind,
+            "cid": listing.cid,
+            "contentHash": bytes.fromhex(listing.content_hash[2:]),
+            "price": listing.price_wei,
+            "metadataCid": listing.metadata_cid,
+            "nonce": int(nonce),
+            "deadline": int(deadline),
+        },
     }
 
 
@@ -50,18 +73,28 @@ class RelayResult:
     block_number: int
 
 
-def relay_listing(chain: MarketChain, relayer: LocalAccount, owner: str, listing: OnChainListing, deadline: int,
-                  signature: str) -> RelayResult:
+def relay_listing(
+    chain: MarketChain,
+    relayer: LocalAccount,
+    owner: str,
+    listing: OnChainListing,
+    deadline: int,
+    signature: str,
+) -> RelayResult:
     registry = chain.contracts.offer_registry
     sig = bytes.fromhex(signature.removeprefix("0x"))
-    call = registry.functions.listResourceBySig(to_checksum_address(owner), listing.as_tuple(), deadline, sig)
+    call = registry.functions.listResourceBySig(
+        to_checksum_address(owner), listing.as_tuple(), deadline, sig
+    )
     try:
         tx = call.build_transaction({"from": relayer.address})
         tx.pop("nonce", None)
         result = chain.client.send(relayer, tx)
         receipt = chain.client.w3.eth.get_transaction_receipt(result.tx_hash)
     except ContractCustomError as exc:
-        raise RelayFailed(f"the offer registry refused the listing ({_custom_error(registry, exc)})") from exc
+        raise RelayFailed(
+            f"the offer registry refused the listing ({_custom_error(registry, exc)})"
+        ) from exc
     except (ContractLogicError, ChainError, Web3Exception, ValueError) as exc:
         raise RelayFailed(f"the offer registry refused the listing: {exc}") from exc
     events = registry.events.ResourceListed().process_receipt(receipt, errors=DISCARD)

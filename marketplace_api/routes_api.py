@@ -35,40 +35,75 @@ class PrepareRequest(BaseModel):
     deadline: int = Field(gt=0, le=UINT256_MAX)
 
 
-@router.post("/listings/prepare", tags=["listings"], summary="The EIP-712 ListResource message to sign")
+@router.post(
+    "/listings/prepare", tags=["listings"], summary="The EIP-712 ListResource message to sign"
+)
 def prepare_listing(body: PrepareRequest, request: Request) -> dict:
     svc = services(request)
     owner = to_checksum_address(body.owner)
     nonce = int(svc.chain.contracts.offer_registry.functions.nonces(owner).call())
-    typed = list_resource_typed_data(owner, body.listing, nonce=nonce, deadline=body.deadline,
-                                     chain_id=svc.chain_id, registry=svc.chain.contracts.offer_registry.address)
+    typed = list_resource_typed_data(
+        owner,
+        body.listing,
+        nonce=nonce,
+        deadline=body.deadline,
+        chain_id=svc.chain_id,
+        registry=svc.chain.contracts.offer_registry.address,
+    )
     typed["message"]["contentHash"] = body.listing.content_hash
     return {"typed_data": typed, "nonce": nonce}
 
 
-@router.post("/listings", tags=["listings"], status_code=201,
-             summary="Relay an owner-signed listing on chain and store its metadata")
-def create_listing(body: RelayRequest, request: Request, wallet: str = Depends(current_wallet),
-                   s: Session = Depends(db_session)) -> dict:
+@router.post(
+    "/listings",
+    tags=["listings"],
+    status_code=201,
+    summary="Relay an owner-signed listing on chain and store its metadata",
+)
+def create_listing(
+    body: RelayRequest,
+    request: Request,
+    wallet: str = Depends(current_wallet),
+    s: Session = Depends(db_session),
+) -> dict:
     svc = services(request)
     owner = to_checksum_address(body.owner)
     if owner != wallet:
         raise NotOwner(f"signed in as {wallet}, but the listing is owned by {owner}")
     if body.metadata.price_wei != body.listing.price_wei:
-        raise ListingInvalid(f"metadata price {body.metadata.price_wei} differs from the on-chain price "
-                             f"{body.listing.price_wei}")
+        raise ListingInvalid(
+            f"metadata price {body.metadata.price_wei} differs from the on-chain price "
+            f"{body.listing.price_wei}"
+        )
     if svc.relayer is None:
         raise RelayDisabled("this marketplace relays no listings")
-    svc.tail_policy.check_listing(body.metadata.tail_url)  # before the relay: a refused listing costs no gas
-    result = relay_listing(svc.chain, svc.relayer, owner, body.listing, body.deadline, body.signature)
+    svc.tail_policy.check_listing(
+        body.metadata.tail_url
+    )  # before the relay: a refused listing costs no gas
+    result = relay_listing(
+        svc.chain, svc.relayer, owner, body.listing, body.deadline, body.signature
+    )
     store_metadata(s, result.resource_id, owner, body.metadata)
     s.commit()
-    return {"resource_id": result.resource_id, "tx_hash": result.tx_hash, "block_number": result.block_number}
+    return {
+        "resource_id": result.resource_id,
+        "tx_hash": result.tx_hash,
+        "block_number": result.block_number,
+    }
 
 
-@router.put("/listings/{resource_id}/metadata", tags=["listings"], summary="Change a listing's metadata (owner only)")
-def update_metadata(body: ListingMetadataIn, request: Request, resource_id: OnChainId,
-                    wallet: str = Depends(current_wallet), s: Session = Depends(db_session)) -> dict:
+@router.put(
+    "/listings/{resource_id}/metadata",
+    tags=["listings"],
+    summary="Change a listing's metadata (owner only)",
+)
+def update_metadata(
+    body: ListingMetadataIn,
+    request: Request,
+    resource_id: OnChainId,
+    wallet: str = Depends(current_wallet),
+    s: Session = Depends(db_session),
+) -> dict:
     resource = q.indexed_row(s, db.Resource, resource_id)
     existing = q.indexed_row(s, db.ListingMetadata, resource_id)
     owner = resource.owner if resource else existing.owner if existing else None
@@ -77,8 +112,10 @@ def update_metadata(body: ListingMetadataIn, request: Request, resource_id: OnCh
     if to_checksum_address(owner) != wallet:
         raise NotOwner(f"listing {resource_id} belongs to {owner}, not to {wallet}")
     if resource is not None and str(body.price_wei) != resource.price_wei:
-        raise ListingInvalid(f"metadata price {body.price_wei} differs from the on-chain price {resource.price_wei}",
-                             hint="Change the price on chain first (UpdateResource), then the metadata.")
+        raise ListingInvalid(
+            f"metadata price {body.price_wei} differs from the on-chain price {resource.price_wei}",
+            hint="Change the price on chain first (UpdateResource), then the metadata.",
+        )
     services(request).tail_policy.check_listing(body.tail_url)
     store_metadata(s, resource_id, owner, body)
     s.commit()
@@ -86,16 +123,34 @@ def update_metadata(body: ListingMetadataIn, request: Request, resource_id: OnCh
 
 
 @router.get("/catalogue", tags=["catalogue"], summary="Search and filter active listings")
-def catalogue(s: Session = Depends(db_session), q_: str = Query("", alias="q", max_length=200),
-              kind: Kind | None = None, task: str | None = Query(None, max_length=64), tee_type: Tee | None = None,
-              max_price_wei: int | None = Query(None, ge=0, le=UINT256_MAX),
-              page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int = Query(20, ge=1, le=MAX_PER_PAGE)) -> dict:
-    return q.search_catalogue(s, q=q_, kind=kind, task=task, tee_type=tee_type, max_price_wei=max_price_wei,
-                              page=page, per_page=per_page)
+def catalogue(
+    s: Session = Depends(db_session),
+    q_: str = Query("", alias="q", max_length=200),
+    kind: Kind | None = None,
+    task: str | None = Query(None, max_length=64),
+    tee_type: Tee | None = None,
+    max_price_wei: int | None = Query(None, ge=0, le=UINT256_MAX),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
+    per_page: int = Query(20, ge=1, le=MAX_PER_PAGE),
+) -> dict:
+    return q.search_catalogue(
+        s,
+        q=q_,
+        kind=kind,
+        task=task,
+        tee_type=tee_type,
+        max_price_wei=max_price_wei,
+        page=page,
+        per_page=per_page,
+    )
 
 
 @router.get("/listings/{resource_id}", tags=["catalogue"], summary="A listing with its metadata")
-@router.get("/models/{resource_id}", tags=["catalogue"], summary="A model (or engine) with compatible TEE offers")
+@router.get(
+    "/models/{resource_id}",
+    tags=["catalogue"],
+    summary="A model (or engine) with compatible TEE offers",
+)
 def model(resource_id: OnChainId, s: Session = Depends(db_session)) -> dict:
     return q.resource_detail(s, resource_id)
 
@@ -115,7 +170,11 @@ def offer(offer_id: OnChainId, s: Session = Depends(db_session)) -> dict:
     return q.offer_view(row)
 
 
-@router.get("/providers/{address}", tags=["providers"], summary="A provider, its offers and certified enclaves")
+@router.get(
+    "/providers/{address}",
+    tags=["providers"],
+    summary="A provider, its offers and certified enclaves",
+)
 def provider(address: str = Path(pattern=ADDRESS), s: Session = Depends(db_session)) -> dict:
     return q.provider_detail(s, address)
 
@@ -125,15 +184,31 @@ def order(order_id: str = Path(pattern=ORDER_ID), s: Session = Depends(db_sessio
     return q.order_view(q.order_row(s, order_id))
 
 
-@router.get("/wallets/{address}/orders", tags=["orders"], summary="Orders of a wallet (as customer or provider)")
-def wallet_orders(address: str = Path(pattern=ADDRESS), role: Literal["any", "customer", "provider"] = "any",
-                  page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int = Query(20, ge=1, le=MAX_PER_PAGE),
-                  s: Session = Depends(db_session)) -> dict:
+@router.get(
+    "/wallets/{address}/orders",
+    tags=["orders"],
+    summary="Orders of a wallet (as customer or provider)",
+)
+def wallet_orders(
+    address: str = Path(pattern=ADDRESS),
+    role: Literal["any", "customer", "provider"] = "any",
+    page: int = Query(1, ge=1, le=MAX_PAGE),
+    per_page: int = Query(20, ge=1, le=MAX_PER_PAGE),
+    s: Session = Depends(db_session),
+) -> dict:
     return q.orders_of(s, address, role=role, page=page, per_page=per_page)
 
 
-@router.get("/reports/{order_id}", tags=["reports"], summary="An order's integrity report, verified independently")
+@router.get(
+    "/reports/{order_id}",
+    tags=["reports"],
+    summary="An order's integrity report, verified independently",
+)
 def report(request: Request, order_id: str = Path(pattern=ORDER_ID)) -> dict:
     svc = services(request)
     checklist = verify_order_report(svc.chain.contracts, order_id, from_block=svc.chain.start_block)
-    return {"order_id": checklist.order_id, "verified": checklist.valid, "checklist": checklist.to_dict()}
+    return {
+        "order_id": checklist.order_id,
+        "verified": checklist.valid,
+        "checklist": checklist.to_dict(),
+    }

@@ -25,33 +25,66 @@ class VerifyRequest(BaseModel):
     signature: str = Field(max_length=200, description="EIP-191 personal_sign signature (0x hex)")
 
 
-@router.get("/nonce", summary="A fresh single-use nonce (and a ready message when ?address= is given)")
+@router.get(
+    "/nonce", summary="A fresh single-use nonce (and a ready message when ?address= is given)"
+)
 def nonce(request: Request, address: str | None = Query(None, max_length=64)) -> dict:
     svc = services(request)
     if address and not is_address(address):
-        raise MarketError(f"{address!r} is not an Ethereum address", code="invalid_address",
-                          hint="Pass your wallet address as 0x followed by 40 hex digits.")
+        raise MarketError(
+            f"{address!r} is not an Ethereum address",
+            code="invalid_address",
+            hint="Pass your wallet address as 0x followed by 40 hex digits.",
+        )
     value, expires = svc.auth.new_nonce()
     # the domain and URI come from the settings: what the request's Host header says is the client's word
-    reply = {"nonce": value, "expires_at": iso(expires), "domain": svc.settings.siwe_domain, "chain_id": svc.chain_id,
-             "uri": svc.settings.siwe_uri, "statement": STATEMENT}
+    reply = {
+        "nonce": value,
+        "expires_at": iso(expires),
+        "domain": svc.settings.siwe_domain,
+        "chain_id": svc.chain_id,
+        "uri": svc.settings.siwe_uri,
+        "statement": STATEMENT,
+    }
     if address:
         now = time.time()
-        reply["message"] = build_message(SiweMessage(
-            domain=reply["domain"], address=to_checksum_address(address), statement=STATEMENT, uri=reply["uri"],
-            chain_id=svc.chain_id, nonce=value, issued_at=iso(now), expiration_time=iso(now + svc.auth.nonce_ttl_s)))
+        reply["message"] = build_message(
+            SiweMessage(
+                domain=reply["domain"],
+                address=to_checksum_address(address),
+                statement=STATEMENT,
+                uri=reply["uri"],
+                chain_id=svc.chain_id,
+                nonce=value,
+                issued_at=iso(now),
+                expiration_time=iso(now + svc.auth.nonce_ttl_s),
+            )
+        )
     return reply
 
 
 @router.post("/verify", summary="Check a signed EIP-4361 message and open a session")
 def verify(body: VerifyRequest, request: Request, response: Response) -> dict:
     svc = services(request)
-    msg = check_message(body.message, body.signature, domain=svc.settings.siwe_domain, uri=svc.settings.siwe_uri,
-                        chain_id=svc.chain_id, now=time.time())
+    msg = check_message(
+        body.message,
+        body.signature,
+        domain=svc.settings.siwe_domain,
+        uri=svc.settings.siwe_uri,
+        chain_id=svc.chain_id,
+        now=time.time(),
+    )
     svc.auth.consume_nonce(msg.nonce)
     token, expires = svc.auth.issue(msg.address)
-    response.set_cookie(COOKIE_NAME, token, max_age=svc.auth.ttl_s, httponly=True, samesite="lax",
-                        secure=not svc.settings.insecure_http_cookies, path="/")
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=svc.auth.ttl_s,
+        httponly=True,
+        samesite="lax",
+        secure=not svc.settings.insecure_http_cookies,
+        path="/",
+    )
     return {"address": msg.address, "token": token, "expires_at": iso(expires)}
 
 

@@ -33,34 +33,54 @@ MAX_BODY = 16 << 20
 TIMEOUT_S = 60.0
 
 
-@router.post("/models/{resource_id}/tail/{split}", tags=["catalogue"],
-             summary="Run a split model's tail on obfuscated activations (forwarded to the owner's tail service)")
-async def forward_to_tail(request: Request, resource_id: OnChainId,
-                          split: str = Path(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"),
-                          s: Session = Depends(db_session)) -> JSONResponse:
+@router.post(
+    "/models/{resource_id}/tail/{split}",
+    tags=["catalogue"],
+    summary="Run a split model's tail on obfuscated activations (forwarded to the owner's tail service)",
+)
+async def forward_to_tail(
+    request: Request,
+    resource_id: OnChainId,
+    split: str = Path(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"),
+    s: Session = Depends(db_session),
+) -> JSONResponse:
     meta = indexed_row(s, db.ListingMetadata, resource_id)
     if meta is None:
         raise NotFound(f"no listing {resource_id} with metadata is known here")
     if not meta.tail_url:
-        raise NotFound(f"listing {resource_id} names no tail service",
-                       hint="Only split models whose owner set `tail_url` in the listing metadata have a tail.")
+        raise NotFound(
+            f"listing {resource_id} names no tail service",
+            hint="Only split models whose owner set `tail_url` in the listing metadata have a tail.",
+        )
     body = await request.body()
     if len(body) > MAX_BODY:
-        raise TailUnavailable(f"the activations ({len(body)} bytes) exceed the {MAX_BODY} bytes forwarded",
-                              hint="Send the batch in smaller parts.")
+        raise TailUnavailable(
+            f"the activations ({len(body)} bytes) exceed the {MAX_BODY} bytes forwarded",
+            hint="Send the batch in smaller parts.",
+        )
     policy = services(request).tail_policy
-    base = policy.check_url(meta.tail_url, TailDestinationRefused)  # a row stored before the listing check
+    base = policy.check_url(
+        meta.tail_url, TailDestinationRefused
+    )  # a row stored before the listing check
     url = f"{str(base).rstrip('/')}/v1/tail/{split}"
     try:
-        async with httpx.AsyncClient(transport=PinnedTransport(policy), timeout=TIMEOUT_S, follow_redirects=False,
-                                     trust_env=False) as http:
+        async with httpx.AsyncClient(
+            transport=PinnedTransport(policy),
+            timeout=TIMEOUT_S,
+            follow_redirects=False,
+            trust_env=False,
+        ) as http:
             reply = await http.post(url, content=body, headers={"content-type": "application/json"})
     except httpx.HTTPError as exc:
-        raise TailUnavailable(f"the tail of listing {resource_id} cannot be reached ({type(exc).__name__})") from exc
+        raise TailUnavailable(
+            f"the tail of listing {resource_id} cannot be reached ({type(exc).__name__})"
+        ) from exc
     if reply.status_code >= 500 or reply.status_code < 200 or 300 <= reply.status_code < 400:
         raise TailUnavailable(f"the tail of listing {resource_id} answered {reply.status_code}")
     try:
         payload = reply.json()
     except ValueError as exc:
-        raise TailUnavailable(f"the tail of listing {resource_id} answered {reply.status_code} without JSON") from exc
+        raise TailUnavailable(
+            f"the tail of listing {resource_id} answered {reply.status_code} without JSON"
+        ) from exc
     return JSONResponse(payload, status_code=reply.status_code)

@@ -61,12 +61,16 @@ class MarketSettings(BaseSettings):
 def check_settings(settings: MarketSettings) -> None:
     """Refuse to start without what security depends on (raises a typed :class:`ConfigError`)."""
     if not settings.siwe_domain or not _DOMAIN.match(settings.siwe_domain):
-        raise SiweNotConfigured(f"MARKET_SIWE_DOMAIN is {settings.siwe_domain!r}: the marketplace needs the domain "
-                                "(host[:port], no scheme or path) that sign-in messages must name")
+        raise SiweNotConfigured(
+            f"MARKET_SIWE_DOMAIN is {settings.siwe_domain!r}: the marketplace needs the domain "
+            "(host[:port], no scheme or path) that sign-in messages must name"
+        )
     try:
         uri = httpx.URL(settings.siwe_uri)
     except httpx.InvalidURL:
         uri = None
     if uri is None or uri.scheme not in ("http", "https") or not uri.host:
-        raise SiweNotConfigured(f"MARKET_SIWE_URI is {settings.siwe_uri!r}: the marketplace needs the absolute "
-                                "http(s) URI that sign-in messages must name")
+        raise SiweNotConfigured(
+            f"MARKET_SIWE_URI is {settings.siwe_uri!r}: the marketplace needs the absolute "
+            "http(s) URI that sign-in messages must name"
+        )

@@ -19,12 +19,27 @@ from eth_utils import is_checksum_address
 
 from marketplace_api.errors import SignInFailed
 
-__all__ = ["SiweMessage", "build_message", "parse_message", "recover_signer", "check_message", "iso", "parse_time"]
+__all__ = [
+    "SiweMessage",
+    "build_message",
+    "parse_message",
+    "recover_signer",
+    "check_message",
+    "iso",
+    "parse_time",
+]
 
 _HEADER = " wants you to sign in with your Ethereum account:"
-_FIELDS = (("URI", "uri"), ("Version", "version"), ("Chain ID", "chain_id"), ("Nonce", "nonce"),
-           ("Issued At", "issued_at"), ("Expiration Time", "expiration_time"), ("Not Before", "not_before"),
-           ("Request ID", "request_id"))
+_FIELDS = (
+    ("URI", "uri"),
+    ("Version", "version"),
+    ("Chain ID", "chain_id"),
+    ("Nonce", "nonce"),
+    ("Issued At", "issued_at"),
+    ("Expiration Time", "expiration_time"),
+    ("Not Before", "not_before"),
+    ("Request ID", "request_id"),
+)
 _NONCE = re.compile(r"^[A-Za-z0-9]{8,}$")
 
 
@@ -59,9 +74,16 @@ def build_message(msg: SiweMessage) -> str:
     lines = [f"{msg.domain}{_HEADER}", msg.address, ""]
     if msg.statement:
         lines += [msg.statement, ""]
-    values = {"uri": msg.uri, "version": msg.version, "chain_id": str(msg.chain_id), "nonce": msg.nonce,
-              "issued_at": msg.issued_at, "expiration_time": msg.expiration_time, "not_before": msg.not_before,
-              "request_id": msg.request_id}
+    values = {
+        "uri": msg.uri,
+        "version": msg.version,
+        "chain_id": str(msg.chain_id),
+        "nonce": msg.nonce,
+        "issued_at": msg.issued_at,
+        "expiration_time": msg.expiration_time,
+        "not_before": msg.not_before,
+        "request_id": msg.request_id,
+    }
     lines += [f"{label}: {values[name]}" for label, name in _FIELDS if values[name] is not None]
     if msg.resources:
         lines += ["Resources:"] + [f"- {r}" for r in msg.resources]
@@ -88,24 +110,37 @@ def parse_message(text: str) -> SiweMessage:
     index = 0
     for label, name in _FIELDS:
         if index < len(rest) and rest[index].startswith(f"{label}: "):
-            values[name] = rest[index][len(label) + 2:]
+            values[name] = rest[index][len(label) + 2 :]
             index += 1
     resources: list[str] = []
     if index < len(rest) and rest[index] == "Resources:":
-        resources = [line[2:] for line in rest[index + 1:] if line.startswith("- ")]
+        resources = [line[2:] for line in rest[index + 1 :] if line.startswith("- ")]
         index += 1 + len(resources)
     if index != len(rest):
         raise SignInFailed(f"unexpected line in the sign-in message: {rest[index]!r}")
     for required in ("uri", "version", "chain_id", "nonce", "issued_at"):
         if required not in values:
             raise SignInFailed(f"the sign-in message lacks its {required.replace('_', ' ')}")
-    if values["version"] != "1" or not values["chain_id"].isdigit() or not _NONCE.match(values["nonce"]):
+    if (
+        values["version"] != "1"
+        or not values["chain_id"].isdigit()
+        or not _NONCE.match(values["nonce"])
+    ):
         raise SignInFailed("the sign-in message has a bad version, chain id or nonce")
-    return SiweMessage(domain=domain, address=address, statement=statement, uri=values["uri"],
-                       version=values["version"], chain_id=int(values["chain_id"]), nonce=values["nonce"],
-                       issued_at=values["issued_at"], expiration_time=values.get("expiration_time"),
-                       not_before=values.get("not_before"), request_id=values.get("request_id"),
-                       resources=tuple(resources))
+    return SiweMessage(
+        domain=domain,
+        address=address,
+        statement=statement,
+        uri=values["uri"],
+        version=values["version"],
+        chain_id=int(values["chain_id"]),
+        nonce=values["nonce"],
+        issued_at=values["issued_at"],
+        expiration_time=values.get("expiration_time"),
+        not_before=values.get("not_before"),
+        request_id=values.get("request_id"),
+        resources=tuple(resources),
+    )
 
 
 def recover_signer(text: str, signature: str) -> str:
@@ -115,18 +150,32 @@ def recover_signer(text: str, signature: str) -> str:
         raise SignInFailed("the signature is malformed") from exc
 
 
-def check_message(text: str, signature: str, *, domain: str, uri: str, chain_id: int, now: float,
-                  skew_s: float = 60.0) -> SiweMessage:
+def check_message(
+    text: str,
+    signature: str,
+    *,
+    domain: str,
+    uri: str,
+    chain_id: int,
+    now: float,
+    skew_s: float = 60.0,
+) -> SiweMessage:
     """Every stateless check; the caller then consumes the nonce."""
     msg = parse_message(text)
     if msg.domain != domain:
-        raise SignInFailed(f"the message is for {msg.domain!r}, this service is {domain!r}",
-                           hint="Sign a message built for this site; a message for another site is refused.")
+        raise SignInFailed(
+            f"the message is for {msg.domain!r}, this service is {domain!r}",
+            hint="Sign a message built for this site; a message for another site is refused.",
+        )
     if msg.uri.rstrip("/") != uri.rstrip("/"):
-        raise SignInFailed(f"the message names the URI {msg.uri!r}, this service is {uri!r}",
-                           hint="Sign the message GET /v1/auth/nonce?address= returns; its URI is this site's.")
+        raise SignInFailed(
+            f"the message names the URI {msg.uri!r}, this service is {uri!r}",
+            hint="Sign the message GET /v1/auth/nonce?address= returns; its URI is this site's.",
+        )
     if msg.chain_id != chain_id:
-        raise SignInFailed(f"the message names chain {msg.chain_id}, this marketplace runs on {chain_id}")
+        raise SignInFailed(
+            f"the message names chain {msg.chain_id}, this marketplace runs on {chain_id}"
+        )
     if parse_time(msg.issued_at) > now + skew_s:
         raise SignInFailed("the message was issued in the future; check your clock")
     if msg.expiration_time and parse_time(msg.expiration_time) <= now:

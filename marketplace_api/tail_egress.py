@@ -39,7 +39,9 @@ __all__ = ["TailPolicy", "PinnedTransport", "Resolver", "address_problem", "syst
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
-METADATA = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200"))
+METADATA = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -55,8 +57,9 @@ def address_problem(address: Address, *, allow_loopback: bool = False) -> str | 
         if address.ipv4_mapped:
             address = address.ipv4_mapped
         else:  # 6to4 and NAT64 carry an IPv4 destination: it must be public too
-            carried = address.sixtofour or (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in NAT64
-                                            else None)
+            carried = address.sixtofour or (
+                ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in NAT64 else None
+            )
             problem = address_problem(carried) if carried is not None else None
             if problem:
                 return f"{problem} (carried in {address})"
@@ -64,10 +67,14 @@ def address_problem(address: Address, *, allow_loopback: bool = False) -> str | 
         return "a cloud metadata address"
     if address.is_loopback:
         return None if allow_loopback else "a loopback address"
-    checks = (("an unspecified", address.is_unspecified), ("a link-local", address.is_link_local),
-              ("a multicast", address.is_multicast), ("a reserved", address.is_reserved),
-              ("a private", address.is_private),
-              ("a site-local", isinstance(address, ipaddress.IPv6Address) and address.is_site_local))
+    checks = (
+        ("an unspecified", address.is_unspecified),
+        ("a link-local", address.is_link_local),
+        ("a multicast", address.is_multicast),
+        ("a reserved", address.is_reserved),
+        ("a private", address.is_private),
+        ("a site-local", isinstance(address, ipaddress.IPv6Address) and address.is_site_local),
+    )
     for name, hit in checks:
         if hit:
             return f"{name} address"
@@ -83,8 +90,11 @@ class TailPolicy:
     allow_loopback: bool = False
     resolver: Resolver = system_resolver
 
-    def check_url(self, url: str | httpx.URL, refuse: type[TailUrlRefused | TailDestinationRefused]
-                  = TailUrlRefused) -> httpx.URL:
+    def check_url(
+        self,
+        url: str | httpx.URL,
+        refuse: type[TailUrlRefused | TailDestinationRefused] = TailUrlRefused,
+    ) -> httpx.URL:
         """The URL's shape: scheme, host, no credentials, query or fragment (no DNS yet)."""
         try:
             parsed = httpx.URL(url)
@@ -99,8 +109,9 @@ class TailPolicy:
             raise refuse("the tail_url must be a plain base URL: no credentials, query or fragment")
         return parsed
 
-    def addresses(self, url: httpx.URL, refuse: type[TailUrlRefused | TailDestinationRefused]
-                  = TailUrlRefused) -> list[Address]:
+    def addresses(
+        self, url: httpx.URL, refuse: type[TailUrlRefused | TailDestinationRefused] = TailUrlRefused
+    ) -> list[Address]:
         """Resolve the host once and validate every address (raises ``refuse`` naming the first bad one)."""
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
@@ -108,16 +119,22 @@ class TailPolicy:
             resolved = [ipaddress.ip_address(a.split("%")[0]) for a in names]
         except (OSError, UnicodeError, ValueError) as exc:
             error = refuse if refuse is TailUrlRefused else TailUnavailable
-            raise error(f"the tail host {url.host!r} does not resolve ({type(exc).__name__})",
-                        hint="Check the tail_url's host name; it must resolve in public DNS.") from exc
+            raise error(
+                f"the tail host {url.host!r} does not resolve ({type(exc).__name__})",
+                hint="Check the tail_url's host name; it must resolve in public DNS.",
+            ) from exc
         if not resolved:
             raise refuse(f"the tail host {url.host!r} resolves to no address")
         for address in resolved:
             problem = address_problem(address, allow_loopback=self.allow_loopback)
             if problem:
                 raise refuse(f"the tail host {url.host!r} resolves to {address}, {problem}")
-            if url.scheme == "http" and not address.is_loopback:  # the opt-in admits plain http on loopback only
-                raise refuse(f"the tail_url must be https:// unless it is on loopback ({address} is not)")
+            if (
+                url.scheme == "http" and not address.is_loopback
+            ):  # the opt-in admits plain http on loopback only
+                raise refuse(
+                    f"the tail_url must be https:// unless it is on loopback ({address} is not)"
+                )
         return resolved
 
     def check_listing(self, tail_url: str | None) -> None:
@@ -140,12 +157,16 @@ class PinnedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = self.policy.check_url(request.url, TailDestinationRefused)
-        addresses = await anyio.to_thread.run_sync(self.policy.addresses, url, TailDestinationRefused)
+        addresses = await anyio.to_thread.run_sync(
+            self.policy.addresses, url, TailDestinationRefused
+        )
         pinned = str(addresses[0])
         extensions = dict(request.extensions)
         if url.scheme == "https" and not _is_ip(url.host):
             extensions["sni_hostname"] = url.host
-        request.url = url.copy_with(host=pinned)  # the Host header, set from the original URL, is kept
+        request.url = url.copy_with(
+            host=pinned
+        )  # the Host header, set from the original URL, is kept
         request.extensions = extensions
         return await self._inner.handle_async_request(request)
 

@@ -38,6 +38,7 @@ def is_transient(error: BaseException) -> bool:
         return error.code not in _FINAL_CHAIN_CODES
     return isinstance(error, TRANSIENT)
 
+
 JobResult = str  # "completed" | "failed" | "skipped" | "recorded" | "refused"
 
 
@@ -82,8 +83,10 @@ def run_job(rt: Runtime, order_id: str, holder: str) -> JobResult:
         return _publish(rt, order_id, outcome)
     except TRANSIENT as error:
         if not is_transient(error):
-            log.error("the chain refused the enclave's outcome; the order is left to its timeout (refund)",
-                      extra={"order_id": order_id, "type": error.code, "detail": error.message[:300]})
+            log.error(
+                "the chain refused the enclave's outcome; the order is left to its timeout (refund)",
+                extra={"order_id": order_id, "type": error.code, "detail": error.message[:300]},
+            )
             rt.jobs.finish(order_id, "failed", reason=f"outcome refused on chain: {error.code}")
             return "refused"
         rt.jobs.release(order_id, holder, rt.settings.lease_s * 2)
@@ -100,11 +103,18 @@ def _publish(rt: Runtime, order_id: str, outcome: SignedOutcome) -> JobResult:
         tx = rt.market.complete_order(rt.account, order.terms, outcome.report, outcome.signature)
         outcome.stages["report_tx"] = time.perf_counter() - start
         rt.jobs.finish(order_id, "completed", tx_hash=tx.tx_hash, stages=outcome.stages)
-        log.info("order completed", extra={"order_id": order_id, "tx": tx.tx_hash, "gas": tx.gas_used})
+        log.info(
+            "order completed", extra={"order_id": order_id, "tx": tx.tx_hash, "gas": tx.gas_used}
+        )
         return "completed"
     tx = rt.market.fail_order(rt.account, order.terms, outcome.failure, outcome.signature)
-    rt.jobs.finish(order_id, "failed", reason=outcome.reason, tx_hash=tx.tx_hash, stages=outcome.stages)
-    log.info("order failed on chain", extra={"order_id": order_id, "reason": outcome.reason, "tx": tx.tx_hash})
+    rt.jobs.finish(
+        order_id, "failed", reason=outcome.reason, tx_hash=tx.tx_hash, stages=outcome.stages
+    )
+    log.info(
+        "order failed on chain",
+        extra={"order_id": order_id, "reason": outcome.reason, "tx": tx.tx_hash},
+    )
     return "failed"
 
 
@@ -132,5 +142,7 @@ def fail_job(rt: Runtime, order_id: str, *, holder: str | None = None) -> JobRes
     outcome = rt.loader.timeout(order_id)
     tx = rt.market.fail_order(rt.account, order.terms, outcome.failure, outcome.signature)
     rt.jobs.finish(order_id, "failed", reason=outcome.reason or "timeout", tx_hash=tx.tx_hash)
-    log.info("order failed cleanly", extra={"order_id": order_id, "reason": "timeout", "tx": tx.tx_hash})
+    log.info(
+        "order failed cleanly", extra={"order_id": order_id, "reason": "timeout", "tx": tx.tx_hash}
+    )
     return "failed"

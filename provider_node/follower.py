@@ -27,8 +27,13 @@ MAX_RANGE = 2_000
 
 
 class OrderFollower:
-    def __init__(self, rt: Runtime, offers: dict[int, int], enqueue: Callable[[str], None],
-                 on_accepted: Callable[[str], None] = lambda _order_id: None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        offers: dict[int, int],
+        enqueue: Callable[[str], None],
+        on_accepted: Callable[[str], None] = lambda _order_id: None,
+    ) -> None:
         self.rt = rt
         self.offers = offers  # offer id -> slots
         self.enqueue = enqueue
@@ -44,7 +49,8 @@ class OrderFollower:
             return 0
         end = min(latest, start + MAX_RANGE - 1)
         logs = market.contracts.marketplace.events.OrderCreated.get_logs(
-            from_block=start, to_block=end, argument_filters={"provider": self.rt.account.address})
+            from_block=start, to_block=end, argument_filters={"provider": self.rt.account.address}
+        )
         accepted = 0
         for entry in sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"])):
             order_id = "0x" + bytes(entry["args"]["orderId"]).hex()
@@ -77,7 +83,9 @@ class OrderFollower:
             return "full"
         deadline = int(market.contracts.marketplace.functions.deadlineOf(terms.as_tuple()).call())
         jobs.queue(order_id, deadline=deadline)
-        log.info("order accepted", extra={"order_id": order_id, "tx": tx.tx_hash, "deadline": deadline})
+        log.info(
+            "order accepted", extra={"order_id": order_id, "tx": tx.tx_hash, "deadline": deadline}
+        )
         self.on_accepted(order_id)
         self.enqueue(order_id)
         return "accepted"
@@ -89,8 +97,10 @@ class OrderFollower:
             if job.status != "accepting":
                 continue
             order = market.order(job.order_id)
-            if order.status == OrderStatus.ACCEPTED and Web3.to_checksum_address(order.terms.provider) == \
-                    self.rt.account.address:
+            if (
+                order.status == OrderStatus.ACCEPTED
+                and Web3.to_checksum_address(order.terms.provider) == self.rt.account.address
+            ):
                 jobs.queue(job.order_id, deadline=order.deadline)
                 self.enqueue(job.order_id)
             elif order.status == OrderStatus.OPEN:

@@ -16,8 +16,13 @@ def build_app(node) -> FastAPI:
     @app.get("/v1/status", tags=["ops"])
     def status() -> dict:
         jobs = node.rt.jobs.all_jobs()
-        return {"provider": node.rt.account.address, "offers": {str(k): v for k, v in node.offers.items()},
-                "jobs": {s: sum(j.status == s for j in jobs) for s in ("accepting", "queued", "running",
-                                                                        "completed", "failed")}}
+        return {
+            "provider": node.rt.account.address,
+            "offers": {str(k): v for k, v in node.offers.items()},
+            "jobs": {
+                s: sum(j.status == s for j in jobs)
+                for s in ("accepting", "queued", "running", "completed", "failed")
+            },
+        }
 
     return app

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Integer, String, create_engine, select, update
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 __all__ = ["JobStore", "JobRecord", "OPEN_STATES"]
 
@@ -61,8 +61,18 @@ class JobRecord:
 
 
 def _record(row: _Job) -> JobRecord:
-    return JobRecord(row.order_id, row.offer_id, row.deadline, row.status, row.attempts, row.holder,
-                     row.lease_until, row.reason, row.tx_hash, json.loads(row.stages) if row.stages else {})
+    return JobRecord(
+        row.order_id,
+        row.offer_id,
+        row.deadline,
+        row.status,
+        row.attempts,
+        row.holder,
+        row.lease_until,
+        row.reason,
+        row.tx_hash,
+        json.loads(row.stages) if row.stages else {},
+    )
 
 
 class JobStore:
@@ -78,15 +88,27 @@ class JobStore:
         with self._session.begin() as s:
             if s.get(_Job, order_id) is not None:
                 return False
-            s.add(_Job(order_id=order_id, offer_id=offer_id, deadline=deadline, status=status,
-                       attempts=0, created_at=self._clock(), lease_until=self._clock() + 3600))
+            s.add(
+                _Job(
+                    order_id=order_id,
+                    offer_id=offer_id,
+                    deadline=deadline,
+                    status=status,
+                    attempts=0,
+                    created_at=self._clock(),
+                    lease_until=self._clock() + 3600,
+                )
+            )
             return True
 
     def queue(self, order_id: str, *, deadline: int) -> None:
         """An ``accepting`` job whose acceptance landed: queued, with the order's deadline."""
         with self._session.begin() as s:
-            s.execute(update(_Job).where(_Job.order_id == order_id, _Job.status == "accepting")
-                      .values(status="queued", deadline=deadline, lease_until=0.0))
+            s.execute(
+                update(_Job)
+                .where(_Job.order_id == order_id, _Job.status == "accepting")
+                .values(status="queued", deadline=deadline, lease_until=0.0)
+            )
 
     def discard(self, order_id: str) -> None:
         """Forget an ``accepting`` job whose acceptance did not land."""
@@ -105,46 +127,82 @@ class JobStore:
         now = self._clock()
         with self._session.begin() as s:
             result = s.execute(
-                update(_Job).where(_Job.order_id == order_id, _Job.status.in_(("queued", "running")),
-                                   (_Job.status == "queued") | (_Job.lease_until < now) | (_Job.holder == holder))
-                .values(status="running", holder=holder, lease_until=now + lease_s, attempts=_Job.attempts + 1))
+                update(_Job)
+                .where(
+                    _Job.order_id == order_id,
+                    _Job.status.in_(("queued", "running")),
+                    (_Job.status == "queued") | (_Job.lease_until < now) | (_Job.holder == holder),
+                )
+                .values(
+                    status="running",
+                    holder=holder,
+                    lease_until=now + lease_s,
+                    attempts=_Job.attempts + 1,
+                )
+            )
             if result.rowcount != 1:
                 return None
             return _record(s.get(_Job, order_id))
 
     def renew(self, order_id: str, holder: str, lease_s: float) -> bool:
         with self._session.begin() as s:
-            result = s.execute(update(_Job).where(_Job.order_id == order_id, _Job.holder == holder,
-                                                  _Job.status == "running")
-                               .values(lease_until=self._clock() + lease_s))
+            result = s.execute(
+                update(_Job)
+                .where(_Job.order_id == order_id, _Job.holder == holder, _Job.status == "running")
+                .values(lease_until=self._clock() + lease_s)
+            )
             return result.rowcount == 1
 
     def release(self, order_id: str, holder: str, pickup_within_s: float) -> None:
         """Give a running job back to the queue (a transient error): its task retries it; the node
         queues it again only if nobody picks it up within ``pickup_within_s``."""
         with self._session.begin() as s:
-            s.execute(update(_Job).where(_Job.order_id == order_id, _Job.holder == holder, _Job.status == "running")
-                      .values(status="queued", holder="", lease_until=self._clock() + pickup_within_s))
+            s.execute(
+                update(_Job)
+                .where(_Job.order_id == order_id, _Job.holder == holder, _Job.status == "running")
+                .values(status="queued", holder="", lease_until=self._clock() + pickup_within_s)
+            )
 
     def mark_enqueued(self, order_id: str, pickup_within_s: float) -> None:
         """A queued job not picked up by ``now + pickup_within_s`` is queued again by the node."""
         with self._session.begin() as s:
-            s.execute(update(_Job).where(_Job.order_id == order_id, _Job.status == "queued")
-                      .values(lease_until=self._clock() + pickup_within_s))
+            s.execute(
+                update(_Job)
+                .where(_Job.order_id == order_id, _Job.status == "queued")
+                .values(lease_until=self._clock() + pickup_within_s)
+            )
 
     def stale_jobs(self) -> list[JobRecord]:
         """Open jobs whose pickup window or lease ran out: their task was lost or its worker died."""
         now = self._clock()
-        return [job for job in self.open_jobs() if job.status != "accepting" and job.lease_until < now]
+        return [
+            job for job in self.open_jobs() if job.status != "accepting" and job.lease_until < now
+        ]
 
-    def finish(self, order_id: str, status: str, *, reason: str = "", tx_hash: str = "",
-               stages: dict[str, float] | None = None) -> None:
+    def finish(
+        self,
+        order_id: str,
+        status: str,
+        *,
+        reason: str = "",
+        tx_hash: str = "",
+        stages: dict[str, float] | None = None,
+    ) -> None:
         assert status in ("completed", "failed")
         timing = json.dumps({k: round(v, 4) for k, v in (stages or {}).items()}, sort_keys=True)
         with self._session.begin() as s:
-            s.execute(update(_Job).where(_Job.order_id == order_id)
-                      .values(status=status, reason=reason[:64], tx_hash=tx_hash, lease_until=0.0,
-                              finished_at=self._clock(), stages=timing[:1024]))
+            s.execute(
+                update(_Job)
+                .where(_Job.order_id == order_id)
+                .values(
+                    status=status,
+                    reason=reason[:64],
+                    tx_hash=tx_hash,
+                    lease_until=0.0,
+                    finished_at=self._clock(),
+                    stages=timing[:1024],
+                )
+            )
 
     def open_jobs(self) -> list[JobRecord]:
         with self._session() as s:

@@ -39,7 +39,9 @@ _START_TIMEOUT_S = 90.0
 _KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "ENCLAVA_CACHE")
 
 
-def loader_environment(values: dict[str, str], base: dict[str, str] | None = None) -> dict[str, str]:
+def loader_environment(
+    values: dict[str, str], base: dict[str, str] | None = None
+) -> dict[str, str]:
     """The loader's whole environment: a few neutral variables of the host plus ``LOADER_*``."""
     base = dict(os.environ) if base is None else base
     env = {k: v for k, v in base.items() if k in _KEEP_ENV}
@@ -61,7 +63,9 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 class LoaderLink:
     """One trusted-loader process for this worker process, started on first use."""
 
-    def __init__(self, values: dict[str, Any], *, folder: Path, consent: Callable[[str, str], str]) -> None:
+    def __init__(
+        self, values: dict[str, Any], *, folder: Path, consent: Callable[[str, str], str]
+    ) -> None:
         self._values = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in values.items()}
         self._folder = folder
         self._consent = consent
@@ -84,16 +88,26 @@ class LoaderLink:
         os.chmod(self.socket.parent, 0o700)
         env = loader_environment({**self._values, "socket": str(self.socket)})
         out = open(self._folder / f"loader-{os.getpid()}.log", "ab")
-        self._process = subprocess.Popen([sys.executable, "-m", "trusted_loader.main"], env=env, stdout=out,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         preexec_fn=_die_with_parent)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "trusted_loader.main"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
         out.close()
-        http = httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket)), base_url="http://loader",
-                            timeout=httpx.Timeout(30.0, read=None))
+        http = httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(self.socket)),
+            base_url="http://loader",
+            timeout=httpx.Timeout(30.0, read=None),
+        )
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise LoaderUnavailable(f"the trusted loader exited with {self._process.returncode} at start")
+                raise LoaderUnavailable(
+                    f"the trusted loader exited with {self._process.returncode} at start"
+                )
             try:
                 if self.socket.exists() and http.get("/healthz").status_code == 200:
                     self._http = http
@@ -124,17 +138,23 @@ class LoaderLink:
         try:
             reply = http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise LoaderUnavailable(f"the trusted loader did not answer {path}: {type(exc).__name__}") from exc
+            raise LoaderUnavailable(
+                f"the trusted loader did not answer {path}: {type(exc).__name__}"
+            ) from exc
         try:
             body = reply.json()
         except ValueError:
             body = {"type": "invalid_answer", "detail": reply.text[:200]}
         if reply.status_code == 503:
-            raise LoaderUnavailable(f"the trusted loader cannot reach what {path} needs: {body.get('type')}: "
-                                    f"{body.get('detail')}")
+            raise LoaderUnavailable(
+                f"the trusted loader cannot reach what {path} needs: {body.get('type')}: "
+                f"{body.get('detail')}"
+            )
         if reply.status_code >= 400 and reply.status_code != 409:
-            raise LoaderRefused(f"the trusted loader refused {path}: {body.get('type')}: {body.get('detail')}",
-                                remote_type=str(body.get("type", "")))
+            raise LoaderRefused(
+                f"the trusted loader refused {path}: {body.get('type')}: {body.get('detail')}",
+                remote_type=str(body.get("type", "")),
+            )
         return reply.status_code, body
 
     def status(self) -> dict[str, Any]:
@@ -144,15 +164,24 @@ class LoaderLink:
         """Consent request, the provider's consent signature, certification: the enclave's keys stay inside."""
         _, request = self._call("POST", "/v1/enclave/consent-request")
         signature = self._consent(request["enclave"], request["nonce"])
-        _, status = self._call("POST", "/v1/enclave/certify",
-                               json={"nonce": request["nonce"], "provider_signature": signature})
-        log.info("enclave certified", extra={"enclave": status.get("enclave"), "expires_at": status.get("expires_at")})
+        _, status = self._call(
+            "POST",
+            "/v1/enclave/certify",
+            json={"nonce": request["nonce"], "provider_signature": signature},
+        )
+        log.info(
+            "enclave certified",
+            extra={"enclave": status.get("enclave"), "expires_at": status.get("expires_at")},
+        )
         return status
 
     def ensure_certified(self) -> dict[str, Any]:
         with self._lock:
             status = self.status()
-            if not status.get("certified") or int(status.get("expires_at") or 0) - time.time() < RENEW_MARGIN_S:
+            if (
+                not status.get("certified")
+                or int(status.get("expires_at") or 0) - time.time() < RENEW_MARGIN_S
+            ):
                 status = self.certify()
             return status
 
@@ -164,7 +193,9 @@ class LoaderLink:
                 self.certify()
             code, body = self._call("POST", path)
             if code == 409:
-                raise LoaderUnavailable("the trusted loader still has no certificate after renewing it")
+                raise LoaderUnavailable(
+                    "the trusted loader still has no certificate after renewing it"
+                )
         return outcome_from_json(body)
 
     def execute(self, order_id: str) -> SignedOutcome:

@@ -11,10 +11,16 @@ import typer
 
 from enclava.cli.errors import friendly_errors
 
-cli = typer.Typer(name="provider-node", help="Enclava provider node.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+cli = typer.Typer(
+    name="provider-node",
+    help="Enclava provider node.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
-_CONFIG = typer.Option(None, "--config", "-c", help="TOML config file (PROVIDER_* variables override it).")
+_CONFIG = typer.Option(
+    None, "--config", "-c", help="TOML config file (PROVIDER_* variables override it)."
+)
 
 
 def _use_config(config: Path | None) -> None:
@@ -37,14 +43,20 @@ def run(config: Path = _CONFIG) -> None:
     configure_logging()
     _use_config(config)
     runtime = Runtime.build(load_settings())
-    celery = make_celery(runtime.settings.redis_url, max_attempts=runtime.settings.max_attempts,
-                         queue=runtime.settings.queue_name)
+    celery = make_celery(
+        runtime.settings.redis_url,
+        max_attempts=runtime.settings.max_attempts,
+        queue=runtime.settings.queue_name,
+    )
     ProviderNode(runtime, celery).run()
 
 
 @cli.command()
-def worker(config: Path = _CONFIG, concurrency: int = typer.Option(0, help="Worker processes (0: from config)."),
-           loglevel: str = typer.Option("INFO")) -> None:
+def worker(
+    config: Path = _CONFIG,
+    concurrency: int = typer.Option(0, help="Worker processes (0: from config)."),
+    loglevel: str = typer.Option("INFO"),
+) -> None:
     """Run the Celery workers that execute orders with the trusted loader, restarted if they die."""
     from provider_node.settings import load_settings
     from provider_node.supervise import supervise
@@ -53,9 +65,23 @@ def worker(config: Path = _CONFIG, concurrency: int = typer.Option(0, help="Work
     os.environ["ENCLAVA_CELERY_WORKER"] = "1"
     settings = load_settings()
     processes = concurrency or settings.concurrency
-    command = [sys.executable, "-m", "celery", "-A", "provider_node.queue:app", "worker",
-               f"--concurrency={processes}", f"--loglevel={loglevel}", "--pool=prefork", "--without-gossip",
-               "--without-mingle", "-Q", settings.queue_name, "-n", f"{settings.name}-{uuid.uuid4().hex[:6]}@%h"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "provider_node.queue:app",
+        "worker",
+        f"--concurrency={processes}",
+        f"--loglevel={loglevel}",
+        "--pool=prefork",
+        "--without-gossip",
+        "--without-mingle",
+        "-Q",
+        settings.queue_name,
+        "-n",
+        f"{settings.name}-{uuid.uuid4().hex[:6]}@%h",
+    ]
     raise typer.Exit(code=supervise(command))
 
 
@@ -74,7 +100,9 @@ def ping(config: Path = _CONFIG, timeout: float = typer.Option(30.0)) -> None:
     if reply.get("token") != token:
         typer.echo("worker answered with the wrong token", err=True)
         raise typer.Exit(code=1)
-    typer.echo(f"worker {reply['worker']} (pid {reply['pid']}) answered in queue {settings.queue_name}")
+    typer.echo(
+        f"worker {reply['worker']} (pid {reply['pid']}) answered in queue {settings.queue_name}"
+    )
 
 
 def main() -> None:

@@ -46,16 +46,31 @@ class ProviderNode:
         market, account, settings = self.rt.market, self.rt.account, self.rt.settings
         if not market.is_provider(account.address):
             market.register_provider(account, settings.stake_wei)
-            log.info("provider registered", extra={"provider": account.address, "stake": settings.stake_wei})
+            log.info(
+                "provider registered",
+                extra={"provider": account.address, "stake": settings.stake_wei},
+            )
         existing = self._published_offers()
         for config in settings.offers:
             tee = int(onchain_tee(_TEE[config.tee_type], simulated=config.tee_type == "simulated"))
             gpu = config.gpu_class.encode()[:32].ljust(32, b"\0")
-            match = next((oid for oid, o in existing.items() if o == (tee, gpu, config.price_per_second, config.slots)
-                          and oid not in self.offers), None)
+            match = next(
+                (
+                    oid
+                    for oid, o in existing.items()
+                    if o == (tee, gpu, config.price_per_second, config.slots)
+                    and oid not in self.offers
+                ),
+                None,
+            )
             if match is None:
-                match = market.publish_offer(account, tee_type=tee, gpu_class=config.gpu_class,
-                                             price_per_second=config.price_per_second, slots=config.slots)
+                match = market.publish_offer(
+                    account,
+                    tee_type=tee,
+                    gpu_class=config.gpu_class,
+                    price_per_second=config.price_per_second,
+                    slots=config.slots,
+                )
                 log.info("offer published", extra={"offer_id": match, "slots": config.slots})
             self.offers[match] = config.slots
         self.follower = OrderFollower(self.rt, self.offers, self.enqueue)
@@ -63,8 +78,10 @@ class ProviderNode:
 
     def _published_offers(self) -> dict[int, tuple]:
         registry = self.rt.market.contracts.provider_registry
-        logs = registry.events.OfferPublished.get_logs(from_block=self.rt.settings.deploy_block,
-                                                       argument_filters={"provider": self.rt.account.address})
+        logs = registry.events.OfferPublished.get_logs(
+            from_block=self.rt.settings.deploy_block,
+            argument_filters={"provider": self.rt.account.address},
+        )
         found = {}
         for entry in logs:
             offer_id = int(entry["args"]["offerId"])
@@ -97,8 +114,10 @@ class ProviderNode:
                     self.celery.send_task(FAIL_TASK, args=[job.order_id, int(Reason.TIMEOUT)])
                     log.warning("failing a job at its deadline", extra={"order_id": job.order_id})
             elif job.lease_until < now:
-                log.info("re-queueing a job whose task was lost", extra={"order_id": job.order_id,
-                                                                         "status": job.status})
+                log.info(
+                    "re-queueing a job whose task was lost",
+                    extra={"order_id": job.order_id, "status": job.status},
+                )
                 self.enqueue(job.order_id)
 
     def run(self) -> None:
@@ -108,12 +127,17 @@ class ProviderNode:
         self.setup()
         self.recover()
         server = self._serve_http()
-        log.info("provider node running", extra={"provider": self.rt.account.address, "offers": list(self.offers)})
+        log.info(
+            "provider node running",
+            extra={"provider": self.rt.account.address, "offers": list(self.offers)},
+        )
         while not self.stop.is_set():
             try:
                 self.tick()
             except Exception as exc:  # a tick must never kill the daemon; the next one retries
-                log.error("tick failed", extra={"error_type": type(exc).__name__, "error": str(exc)[:200]})
+                log.error(
+                    "tick failed", extra={"error_type": type(exc).__name__, "error": str(exc)[:200]}
+                )
             self.stop.wait(self.rt.settings.poll_interval_s)
         if server is not None:
             server.should_exit = True
@@ -129,8 +153,12 @@ class ProviderNode:
 
         from provider_node.http import build_app
 
-        config = uvicorn.Config(build_app(self), host=self.rt.settings.http_host, port=self.rt.settings.http_port,
-                                log_level="warning")
+        config = uvicorn.Config(
+            build_app(self),
+            host=self.rt.settings.http_host,
+            port=self.rt.settings.http_port,
+            log_level="warning",
+        )
         server = uvicorn.Server(config)
         threading.Thread(target=server.run, name="provider-http", daemon=True).start()
         return server
@@ -138,17 +166,22 @@ class ProviderNode:
     def collect(self):
         """Prometheus collector: job counts and per-stage time, from the job table (shared by workers)."""
         jobs = self.rt.jobs.all_jobs()
-        counts = CounterMetricFamily("enclava_provider_orders", "Orders by outcome", labels=["outcome"])
+        counts = CounterMetricFamily(
+            "enclava_provider_orders", "Orders by outcome", labels=["outcome"]
+        )
         accepted = [j for j in jobs if j.status != "accepting"]
         counts.add_metric(["accepted"], len(accepted))
         counts.add_metric(["completed"], sum(j.status == "completed" for j in jobs))
         counts.add_metric(["failed"], sum(j.status == "failed" for j in jobs))
         yield counts
-        open_jobs = GaugeMetricFamily("enclava_provider_open_jobs", "Jobs accepted and not finished")
+        open_jobs = GaugeMetricFamily(
+            "enclava_provider_open_jobs", "Jobs accepted and not finished"
+        )
         open_jobs.add_metric([], sum(j.status in ("queued", "running") for j in jobs))
         yield open_jobs
-        stages = CounterMetricFamily("enclava_provider_stage_seconds", "Time spent per loader stage",
-                                     labels=["stage"])
+        stages = CounterMetricFamily(
+            "enclava_provider_stage_seconds", "Time spent per loader stage", labels=["stage"]
+        )
         totals: dict[str, float] = {}
         for job in jobs:
             for stage, seconds in job.stages.items():

@@ -57,7 +57,9 @@ def _json_logs(loglevel=None, **_) -> None:
     this signal also stops Celery from installing its own plain-text handlers)."""
     from enclava.logs import configure_logging
 
-    level = loglevel if isinstance(loglevel, str) else logging.getLevelName(loglevel or logging.INFO)
+    level = (
+        loglevel if isinstance(loglevel, str) else logging.getLevelName(loglevel or logging.INFO)
+    )
     configure_logging(level)
 
 
@@ -65,8 +67,9 @@ def _default_app() -> Celery:
     from provider_node.settings import load_settings
 
     settings = load_settings()
-    return make_celery(settings.resolved_redis_url(), max_attempts=settings.max_attempts,
-                       queue=settings.queue_name)
+    return make_celery(
+        settings.resolved_redis_url(), max_attempts=settings.max_attempts, queue=settings.queue_name
+    )
 
 
 #: The app a `celery -A provider_node.queue worker` process loads (broker from settings/devnet).

@@ -37,7 +37,11 @@ class Runtime:
     @cached_property
     def market(self) -> MarketClient:
         chain = ChainClient(self.settings.rpc_url)
-        return MarketClient(chain, ContractSet(chain.w3, self.settings.contracts), from_block=self.settings.deploy_block)
+        return MarketClient(
+            chain,
+            ContractSet(chain.w3, self.settings.contracts),
+            from_block=self.settings.deploy_block,
+        )
 
     @cached_property
     def jobs(self) -> JobStore:
@@ -47,19 +51,29 @@ class Runtime:
         """The provider vouches that this enclave runs on its machine, for this one CA nonce: an EIP-712
         ``EnclaveConsent`` under the attestation registry's domain, which the CA checks and passes on to
         ``registerEnclave``, where the chain checks it again and accepts it once."""
-        return sign_enclave_consent(self.account, enclave=enclave_address, provider=self.account.address,
-                                    nonce=nonce_hex, chain_id=self.market.chain.chain_id(),
-                                    registry=self.market.contracts.attestation_registry.address)
+        return sign_enclave_consent(
+            self.account,
+            enclave=enclave_address,
+            provider=self.account.address,
+            nonce=nonce_hex,
+            chain_id=self.market.chain.chain_id(),
+            registry=self.market.contracts.attestation_registry.address,
+        )
 
     @cached_property
     def loader(self) -> LoaderLink:
         """This process's trusted loader: its own program, with only endpoints and the provider's address."""
         settings = self.settings
-        values = {"provider": self.account.address, "rpc_url": settings.loader_rpc_url or settings.rpc_url,
-                  "ipfs_api": settings.ipfs_api,
-                  "ca_url": settings.ca_url, "contracts": dict(settings.contracts),
-                  "deploy_block": settings.deploy_block, "tee": settings.tee,
-                  "insecure_allow_simulated_tee": str(settings.insecure_simulated_tee).lower(),
-                  "scratch_root": settings.scratch_root}
+        values = {
+            "provider": self.account.address,
+            "rpc_url": settings.loader_rpc_url or settings.rpc_url,
+            "ipfs_api": settings.ipfs_api,
+            "ca_url": settings.ca_url,
+            "contracts": dict(settings.contracts),
+            "deploy_block": settings.deploy_block,
+            "tee": settings.tee,
+            "insecure_allow_simulated_tee": str(settings.insecure_simulated_tee).lower(),
+            "scratch_root": settings.scratch_root,
+        }
         folder = Path(settings.state_dir or ".") / "loader"
         return LoaderLink(values, folder=folder, consent=self.consent)

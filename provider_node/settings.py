@@ -73,14 +73,18 @@ class ProviderSettings(BaseSettings):
         if not needs:
             return self
         manifest = self._manifest()
-        return self.model_copy(update={
-            "rpc_url": self.rpc_url or manifest.rpc_url, "ipfs_api": self.ipfs_api or manifest.ipfs_api,
-            "redis_url": self.redis_url or manifest.redis_url,
-            "ca_url": self.ca_url or manifest.services["ca"].url,
-            "contracts": self.contracts or dict(manifest.contracts),
-            "deploy_block": self.deploy_block or int(manifest.deploy_block or 0),
-            "state_dir": self.state_dir or str(Path(manifest.state_dir) / f"provider-{self.name}"),
-        })
+        return self.model_copy(
+            update={
+                "rpc_url": self.rpc_url or manifest.rpc_url,
+                "ipfs_api": self.ipfs_api or manifest.ipfs_api,
+                "redis_url": self.redis_url or manifest.redis_url,
+                "ca_url": self.ca_url or manifest.services["ca"].url,
+                "contracts": self.contracts or dict(manifest.contracts),
+                "deploy_block": self.deploy_block or int(manifest.deploy_block or 0),
+                "state_dir": self.state_dir
+                or str(Path(manifest.state_dir) / f"provider-{self.name}"),
+            }
+        )
 
     @property
     def queue_name(self) -> str:
@@ -114,10 +118,14 @@ def load_settings(config: str | Path | None = None, **overrides) -> ProviderSett
         try:
             data = tomllib.loads(Path(path).read_text())
         except FileNotFoundError as exc:
-            raise ConfigError(f"no provider config at {path}", hint="Pass --config with an existing TOML file.") from exc
+            raise ConfigError(
+                f"no provider config at {path}", hint="Pass --config with an existing TOML file."
+            ) from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    env = {k[len("PROVIDER_"):].lower(): v for k, v in os.environ.items() if k.startswith("PROVIDER_")}
+    env = {
+        k[len("PROVIDER_") :].lower(): v for k, v in os.environ.items() if k.startswith("PROVIDER_")
+    }
     try:
         return ProviderSettings(**{**data, **env, **overrides})
     except ValidationError as exc:

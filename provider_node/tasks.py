@@ -34,17 +34,25 @@ def _holder(task_id: str) -> str:
 
 
 def register_tasks(celery: Celery, *, max_attempts: int = 3) -> None:
-    @celery.task(name=EXECUTE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
-                 max_retries=max_attempts, ignore_result=False)
+    @celery.task(
+        name=EXECUTE_TASK,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        max_retries=max_attempts,
+        ignore_result=False,
+    )
     def execute_order(self, order_id: str) -> str:
         try:
             return run_job(runtime(), order_id, _holder(self.request.id))
         except TRANSIENT as exc:
-            raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries))
+            raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries))
 
     @celery.task(name=FAIL_TASK, bind=True, acks_late=True, max_retries=max_attempts)
     def fail_order(self, order_id: str, reason: int) -> str:
         try:
-            return fail_job(runtime(), order_id)  # only timeouts: the enclave signs nothing else on request
+            return fail_job(
+                runtime(), order_id
+            )  # only timeouts: the enclave signs nothing else on request
         except TRANSIENT as exc:
-            raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries))
+            raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries))

@@ -38,7 +38,15 @@ import os
 from pathlib import Path
 
 import rlp
-from brownie import AttestationRegistry, Marketplace, OfferRegistry, ProviderRegistry, accounts, chain, network
+from brownie import (
+    AttestationRegistry,
+    Marketplace,
+    OfferRegistry,
+    ProviderRegistry,
+    accounts,
+    chain,
+    network,
+)
 from eth_utils import keccak, to_checksum_address
 
 LOCAL_CHAIN_ID = 31337
@@ -75,7 +83,9 @@ def deploy(deployer=None) -> dict:
     ca_signers = _list_env("ENCLAVA_CA_SIGNERS")
     measurements = _list_env("ENCLAVA_SIMULATED_MEASUREMENTS")
     if measurements and not allow_simulated:
-        raise DeployError("ENCLAVA_SIMULATED_MEASUREMENTS is set but simulated TEEs are not allowed; set ENCLAVA_ALLOW_SIMULATED=1 (development only)")
+        raise DeployError(
+            "ENCLAVA_SIMULATED_MEASUREMENTS is set but simulated TEEs are not allowed; set ENCLAVA_ALLOW_SIMULATED=1 (development only)"
+        )
     tx = {"from": deployer}
 
     providers, offers, attestation, marketplace = deploy_contracts(
@@ -119,7 +129,9 @@ def deploy(deployer=None) -> dict:
     }
 
 
-def deploy_contracts(deployer, *, min_stake, unbonding_delay, slash_bps, allow_simulated, report_grace):
+def deploy_contracts(
+    deployer, *, min_stake, unbonding_delay, slash_bps, allow_simulated, report_grace
+):
     """Deploys the four contracts in a fixed order; returns (providers, offers, attestation, marketplace).
 
     The provider registry takes its marketplace at construction, so the marketplace's address is
@@ -137,11 +149,17 @@ def deploy_contracts(deployer, *, min_stake, unbonding_delay, slash_bps, allow_s
 
 def create_address(sender: str, nonce: int) -> str:
     """The address of the contract that ``sender`` creates with ``nonce`` (the CREATE rule)."""
-    return to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender.removeprefix("0x")), nonce]))[12:])
+    return to_checksum_address(
+        keccak(rlp.encode([bytes.fromhex(sender.removeprefix("0x")), nonce]))[12:]
+    )
 
 
 def _is_development() -> bool:
-    return network.is_connected() and network.show_active() in ("development", "anvil") or _network_type() == "development"
+    return (
+        network.is_connected()
+        and network.show_active() in ("development", "anvil")
+        or _network_type() == "development"
+    )
 
 
 def _network_type() -> str | None:
@@ -156,7 +174,9 @@ def _deployer():
         return accounts.add(key if key.startswith("0x") else "0x" + key)
     if _is_development():
         return accounts[0]
-    raise DeployError(f"network {network.show_active()!r} is not a development network: set ENCLAVA_DEPLOYER_KEY to the deployer's hex private key")
+    raise DeployError(
+        f"network {network.show_active()!r} is not a development network: set ENCLAVA_DEPLOYER_KEY to the deployer's hex private key"
+    )
 
 
 def _allow_simulated() -> bool:

@@ -22,7 +22,13 @@ from enclava.logs import get_logger
 from enclava.protocol.errors import ReleaseAnswerInvalid
 from enclava.protocol.key_release import ReleasedKey, build_release_request, verify_release_answer
 from enclava.service_http import error_body, send
-from trusted_loader.errors import CaUnavailable, CertificationFailed, KeyReleaseDenied, KeyReleaseInvalid, LoaderError
+from trusted_loader.errors import (
+    CaUnavailable,
+    CertificationFailed,
+    KeyReleaseDenied,
+    KeyReleaseInvalid,
+    LoaderError,
+)
 
 __all__ = ["CaClient", "ReleasedKey"]
 
@@ -30,8 +36,15 @@ log = get_logger("trusted_loader.ca_client")
 
 
 class CaClient:
-    def __init__(self, base_url: str, *, market: MarketClient, insecure_allow_simulated_tee: bool = False,
-                 expected_signer: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        market: MarketClient,
+        insecure_allow_simulated_tee: bool = False,
+        expected_signer: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._market = market
         self._insecure_simulated = insecure_allow_simulated_tee is True
@@ -47,17 +60,30 @@ class CaClient:
                 from certification_authority.chain_view import VerifierAllowList
                 from certification_authority.verifiers import ca_evidence_verifier
 
-                verifier = ca_evidence_verifier(VerifierAllowList(self._market.contracts),
-                                                insecure_allow_simulated_tee=self._insecure_simulated)
+                verifier = ca_evidence_verifier(
+                    VerifierAllowList(self._market.contracts),
+                    insecure_allow_simulated_tee=self._insecure_simulated,
+                )
                 try:
-                    self._link = connect_attested_ca(self.base_url, verify_evidence=verifier,
-                                                     expected_signer=self._expected_signer, timeout=self._timeout)
+                    self._link = connect_attested_ca(
+                        self.base_url,
+                        verify_evidence=verifier,
+                        expected_signer=self._expected_signer,
+                        timeout=self._timeout,
+                    )
                 except EnclavaError as exc:
                     log.warning("CA attestation refused or unreachable", extra={"type": exc.code})
-                    raise CaUnavailable(f"the CA at {self.base_url} could not be attested: {exc.code}: "
-                                        f"{exc.message}") from exc
-                log.info("CA attested and pinned", extra={"ca_id": self._link.identity.ca_id,
-                                                          "signer": self._link.identity.signer_address})
+                    raise CaUnavailable(
+                        f"the CA at {self.base_url} could not be attested: {exc.code}: "
+                        f"{exc.message}"
+                    ) from exc
+                log.info(
+                    "CA attested and pinned",
+                    extra={
+                        "ca_id": self._link.identity.ca_id,
+                        "signer": self._link.identity.signer_address,
+                    },
+                )
             return self._link
 
     def _call(self, method: str, path: str, refusal: type[LoaderError], **kwargs: Any) -> Any:
@@ -90,16 +116,29 @@ class CaClient:
     def release_keys(self, *, enclave: Any, order_id: str) -> list[ReleasedKey]:
         """An order's keys, from an answer signed by the attested CA for this order, enclave and nonce."""
         identity = self._attested().identity
-        body = build_release_request(enclave.account, certificate_pem=enclave.certificate_pem, ca_id=identity.ca_id,
-                                     order_id=order_id)
+        body = build_release_request(
+            enclave.account,
+            certificate_pem=enclave.certificate_pem,
+            ca_id=identity.ca_id,
+            order_id=order_id,
+        )
         answer = self._call("POST", "/v1/keys/release", KeyReleaseDenied, json=body)
         try:
-            verified = verify_release_answer(answer, signer=identity.signer_address, ca_id=identity.ca_id,
-                                             order_id=order_id, enclave=enclave.address,
-                                             request_nonce=body["request_nonce"])
+            verified = verify_release_answer(
+                answer,
+                signer=identity.signer_address,
+                ca_id=identity.ca_id,
+                order_id=order_id,
+                enclave=enclave.address,
+                request_nonce=body["request_nonce"],
+            )
         except ReleaseAnswerInvalid as exc:
-            log.warning("key release answer refused", extra={"order_id": order_id, "type": exc.code})
-            raise KeyReleaseInvalid(f"the CA's answer for order {order_id} is refused: {exc.code}") from exc
+            log.warning(
+                "key release answer refused", extra={"order_id": order_id, "type": exc.code}
+            )
+            raise KeyReleaseInvalid(
+                f"the CA's answer for order {order_id} is refused: {exc.code}"
+            ) from exc
         return list(verified.keys)
 
     def close(self) -> None:

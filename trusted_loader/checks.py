@@ -26,53 +26,83 @@ from typing import Protocol
 from enclava.chain.orders import Order, inputs_hash, recipient_key_hash
 from enclava.chain.types import OrderStatus
 from enclava.logs import get_logger
-from trusted_loader.errors import (KeyReleaseInvalid, LoaderError, OrderNotExecutable, OrderTermsMismatch,
-                                   RecipientKeyMismatch)
+from trusted_loader.errors import (
+    KeyReleaseInvalid,
+    LoaderError,
+    OrderNotExecutable,
+    OrderTermsMismatch,
+    RecipientKeyMismatch,
+)
 
-__all__ = ["guard_terms_commit_to_id", "guard_recipient_key", "guard_inputs_commit", "guard_order_state",
-           "check_order", "ExpectedKey", "expected_keys", "guard_release_matches_order"]
+__all__ = [
+    "guard_terms_commit_to_id",
+    "guard_recipient_key",
+    "guard_inputs_commit",
+    "guard_order_state",
+    "check_order",
+    "ExpectedKey",
+    "expected_keys",
+    "guard_release_matches_order",
+]
 
 log = get_logger("trusted_loader.checks")
 
 
 def guard_terms_commit_to_id(order_id: str, order: Order) -> None:
-    if order.terms.order_id.lower() != order_id.lower() or order.order_id.lower() != order_id.lower():
-        raise OrderTermsMismatch(f"the terms given for order {order_id} hash to {order.terms.order_id}")
+    if (
+        order.terms.order_id.lower() != order_id.lower()
+        or order.order_id.lower() != order_id.lower()
+    ):
+        raise OrderTermsMismatch(
+            f"the terms given for order {order_id} hash to {order.terms.order_id}"
+        )
 
 
 def guard_recipient_key(order: Order) -> None:
     if recipient_key_hash(order.recipient_key) != bytes(order.terms.recipient_key_hash):
-        raise RecipientKeyMismatch(f"order {order.order_id}: the recipient key does not hash to recipientKeyHash")
+        raise RecipientKeyMismatch(
+            f"order {order.order_id}: the recipient key does not hash to recipientKeyHash"
+        )
 
 
 def guard_inputs_commit(order: Order) -> None:
     if len(order.resource_hashes) != len(order.terms.resource_ids):
-        raise OrderTermsMismatch(f"order {order.order_id}: {len(order.resource_hashes)} resource hashes for "
-                                 f"{len(order.terms.resource_ids)} resources")
+        raise OrderTermsMismatch(
+            f"order {order.order_id}: {len(order.resource_hashes)} resource hashes for "
+            f"{len(order.terms.resource_ids)} resources"
+        )
     given = inputs_hash(list(order.resource_hashes), [item.content_hash for item in order.inputs])
     if given != bytes(order.terms.inputs_hash):
-        raise OrderTermsMismatch(f"order {order.order_id}: the resource and input hashes do not hash to inputsHash")
+        raise OrderTermsMismatch(
+            f"order {order.order_id}: the resource and input hashes do not hash to inputsHash"
+        )
 
 
 def guard_order_state(order: Order, *, provider: str, now: float) -> None:
     if order.status != OrderStatus.ACCEPTED:
         raise OrderNotExecutable(f"order {order.order_id} is {order.status.name}, not ACCEPTED")
     if order.terms.provider.lower() != provider.lower():
-        raise OrderNotExecutable(f"order {order.order_id} belongs to provider {order.terms.provider}")
+        raise OrderNotExecutable(
+            f"order {order.order_id} belongs to provider {order.terms.provider}"
+        )
     if order.deadline and now >= order.deadline:
         raise OrderNotExecutable(f"order {order.order_id} is past its deadline")
 
 
 def check_order(order_id: str, order: Order, *, provider: str, now: float) -> Order:
     """Run the four guards in their fixed order; the first refusal is the order's failure reason."""
-    for name, guard in (("terms_commit_to_id", lambda: guard_terms_commit_to_id(order_id, order)),
-                        ("recipient_key", lambda: guard_recipient_key(order)),
-                        ("inputs_commit", lambda: guard_inputs_commit(order)),
-                        ("order_state", lambda: guard_order_state(order, provider=provider, now=now))):
+    for name, guard in (
+        ("terms_commit_to_id", lambda: guard_terms_commit_to_id(order_id, order)),
+        ("recipient_key", lambda: guard_recipient_key(order)),
+        ("inputs_commit", lambda: guard_inputs_commit(order)),
+        ("order_state", lambda: guard_order_state(order, provider=provider, now=now)),
+    ):
         try:
             guard()
         except LoaderError as refusal:
-            log.warning("order refused", extra={"order_id": order_id, "guard": name, "type": refusal.code})
+            log.warning(
+                "order refused", extra={"order_id": order_id, "guard": name, "type": refusal.code}
+            )
             raise
     log.info("order accepted by the loader's guards", extra={"order_id": order_id})
     return order
@@ -90,7 +120,10 @@ class ExpectedKey:
 def expected_keys(order: Order) -> list[ExpectedKey]:
     """The engine, every model/dataset resource, and (if the order has inputs) the customer's inputs key."""
     keys = [ExpectedKey("resource", order.terms.engine_resource_id, bytes(order.terms.engine_hash))]
-    keys += [ExpectedKey("resource", rid, bytes(h)) for rid, h in zip(order.terms.resource_ids, order.resource_hashes)]
+    keys += [
+        ExpectedKey("resource", rid, bytes(h))
+        for rid, h in zip(order.terms.resource_ids, order.resource_hashes)
+    ]
     if order.inputs:
         keys.append(ExpectedKey("order_inputs", 0, bytes(order.terms.inputs_hash)))
     return keys
@@ -105,13 +138,26 @@ class _NamedKey(Protocol):
 def guard_release_matches_order(released: Sequence[_NamedKey], order: Order) -> None:
     """The broker's signed answer (its keys, e.g. enclava.protocol's ``ReleasedKey``) names exactly the
     keys this order needs: none missing, none extra, each with the content hash the order id commits to."""
-    wanted = sorted(set(expected_keys(order)), key=lambda k: (k.kind, k.resource_id, k.content_hash))
-    got = sorted((ExpectedKey(k.kind, k.resource_id, bytes(k.content_hash)) for k in released),
-                 key=lambda k: (k.kind, k.resource_id, k.content_hash))
+    wanted = sorted(
+        set(expected_keys(order)), key=lambda k: (k.kind, k.resource_id, k.content_hash)
+    )
+    got = sorted(
+        (ExpectedKey(k.kind, k.resource_id, bytes(k.content_hash)) for k in released),
+        key=lambda k: (k.kind, k.resource_id, k.content_hash),
+    )
     if got != wanted:
         extra = [k.resource_id for k in got if k not in wanted]
         missing = [k.resource_id for k in wanted if k not in got]
-        log.warning("key release refused", extra={"order_id": order.order_id, "guard": "release_matches_order",
-                                                  "extra": extra, "missing": missing})
-        raise KeyReleaseInvalid(f"order {order.order_id}: the released keys do not match the order's resources "
-                                f"(extra {extra}, missing {missing})")
+        log.warning(
+            "key release refused",
+            extra={
+                "order_id": order.order_id,
+                "guard": "release_matches_order",
+                "extra": extra,
+                "missing": missing,
+            },
+        )
+        raise KeyReleaseInvalid(
+            f"order {order.order_id}: the released keys do not match the order's resources "
+            f"(extra {extra}, missing {missing})"
+        )

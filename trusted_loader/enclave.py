@@ -34,7 +34,13 @@ from enclava.attestation.evidence import Attester
 from enclava.logs import get_logger
 from trusted_loader.errors import CertificationFailed, CertificationRequired
 
-__all__ = ["CertifiedEnclave", "EnclaveIdentity", "ConsentSigner", "CertifyingCa", "certify_enclave"]
+__all__ = [
+    "CertifiedEnclave",
+    "EnclaveIdentity",
+    "ConsentSigner",
+    "CertifyingCa",
+    "certify_enclave",
+]
 
 log = get_logger("trusted_loader.enclave")
 
@@ -91,8 +97,12 @@ class EnclaveIdentity:
         age_identity = x25519.Identity.generate()
         nonce = self._ca.challenge()
         with self._lock:
-            self._pending = _Pending(key=key, age_identity=age_identity, address=enclave_address_of(key.public_key()),
-                                     nonce=nonce)
+            self._pending = _Pending(
+                key=key,
+                age_identity=age_identity,
+                address=enclave_address_of(key.public_key()),
+                nonce=nonce,
+            )
             return self._pending.address, nonce
 
     def finish(self, nonce: str, provider_signature: str) -> CertifiedEnclave:
@@ -100,24 +110,44 @@ class EnclaveIdentity:
         with self._lock:
             pending = self._pending
             if pending is None or pending.nonce != nonce:
-                raise CertificationFailed("no certification is pending for that nonce",
-                                          hint="Ask for a consent request first, then certify with its nonce.")
+                raise CertificationFailed(
+                    "no certification is pending for that nonce",
+                    hint="Ask for a consent request first, then certify with its nonce.",
+                )
             self._pending = None
-        spki = pending.key.public_key().public_bytes(serialization.Encoding.DER,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki = pending.key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         evidence = self._attester.attest(bind_report_data(bytes.fromhex(nonce), spki))
-        body = {"evidence": json.loads(evidence.to_json()), "nonce": nonce, "provider": self.provider,
-                "csr_pem": build_csr(pending.key, str(pending.age_identity.to_public())).decode(),
-                "provider_signature": provider_signature}
+        body = {
+            "evidence": json.loads(evidence.to_json()),
+            "nonce": nonce,
+            "provider": self.provider,
+            "csr_pem": build_csr(pending.key, str(pending.age_identity.to_public())).decode(),
+            "provider_signature": provider_signature,
+        }
         result = self._ca.certify(body)
         account = Account.from_key(pending.key.private_numbers().private_value.to_bytes(32, "big"))
-        enclave = CertifiedEnclave(account=account, age_identity=pending.age_identity, address=pending.address,
-                                   certificate_pem=result["certificate_pem"], tee_type=int(result["tee_type"]),
-                                   measurement=bytes.fromhex(result["measurement_digest"].removeprefix("0x")),
-                                   expires_at=int(result["expires_at"]), simulated=bool(result["simulated"]),
-                                   provider=self.provider)
-        log.info("enclave certified", extra={"enclave": enclave.address, "tee_type": enclave.tee_type,
-                                             "simulated": enclave.simulated, "expires_at": enclave.expires_at})
+        enclave = CertifiedEnclave(
+            account=account,
+            age_identity=pending.age_identity,
+            address=pending.address,
+            certificate_pem=result["certificate_pem"],
+            tee_type=int(result["tee_type"]),
+            measurement=bytes.fromhex(result["measurement_digest"].removeprefix("0x")),
+            expires_at=int(result["expires_at"]),
+            simulated=bool(result["simulated"]),
+            provider=self.provider,
+        )
+        log.info(
+            "enclave certified",
+            extra={
+                "enclave": enclave.address,
+                "tee_type": enclave.tee_type,
+                "simulated": enclave.simulated,
+                "expires_at": enclave.expires_at,
+            },
+        )
         with self._lock:
             self.current = enclave
         return enclave
@@ -130,8 +160,9 @@ class EnclaveIdentity:
         return enclave
 
 
-def certify_enclave(ca: CertifyingCa, attester: Attester, *, provider: str,
-                    consent: ConsentSigner) -> CertifiedEnclave:
+def certify_enclave(
+    ca: CertifyingCa, attester: Attester, *, provider: str, consent: ConsentSigner
+) -> CertifiedEnclave:
     """Both steps in one call, for a consent signer that lives in the same trust domain (tests, tools)."""
     identity = EnclaveIdentity(ca, attester, provider=provider)
     address, nonce = identity.begin()

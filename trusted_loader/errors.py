@@ -22,9 +22,22 @@ from __future__ import annotations
 
 from enclava.errors import EnclavaError
 
-__all__ = ["LoaderError", "OrderNotExecutable", "OrderTermsMismatch", "RecipientKeyMismatch", "KeyReleaseInvalid",
-           "InputUnavailable", "InputHashMismatch", "KeyReleaseDenied", "CertificationFailed",
-           "CertificationRequired", "CaUnavailable", "InputDecryptionFailed", "EngineInvalid", "reason_code_of"]
+__all__ = [
+    "LoaderError",
+    "OrderNotExecutable",
+    "OrderTermsMismatch",
+    "RecipientKeyMismatch",
+    "KeyReleaseInvalid",
+    "InputUnavailable",
+    "InputHashMismatch",
+    "KeyReleaseDenied",
+    "CertificationFailed",
+    "CertificationRequired",
+    "CaUnavailable",
+    "InputDecryptionFailed",
+    "EngineInvalid",
+    "reason_code_of",
+]
 
 
 class LoaderError(EnclavaError):
@@ -42,15 +55,19 @@ class OrderNotExecutable(LoaderError):
 class OrderTermsMismatch(LoaderError):
     code = "order_terms_mismatch"
     reason = "order_terms_mismatch"
-    hint = ("The chain node answered with order terms that do not hash to the order id; point the loader at an "
-            "honest RPC node. Nothing was fetched or decrypted.")
+    hint = (
+        "The chain node answered with order terms that do not hash to the order id; point the loader at an "
+        "honest RPC node. Nothing was fetched or decrypted."
+    )
 
 
 class RecipientKeyMismatch(LoaderError):
     code = "recipient_key_mismatch"
     reason = "recipient_key_mismatch"
-    hint = ("The result key the chain node returned is not the one the order's recipientKeyHash commits to; "
-            "nothing was decrypted and no result was encrypted.")
+    hint = (
+        "The result key the chain node returned is not the one the order's recipientKeyHash commits to; "
+        "nothing was decrypted and no result was encrypted."
+    )
 
 
 class InputUnavailable(LoaderError):
@@ -74,8 +91,10 @@ class KeyReleaseDenied(LoaderError):
 class KeyReleaseInvalid(LoaderError):
     code = "key_release_invalid"
     reason = "key_release_invalid"
-    hint = ("The key broker's answer was not signed by the attested CA, or named another order, enclave or "
-            "resource; every key was discarded.")
+    hint = (
+        "The key broker's answer was not signed by the attested CA, or named another order, enclave or "
+        "resource; every key was discarded."
+    )
 
 
 class CertificationFailed(LoaderError):

@@ -28,22 +28,34 @@ class InputsDoNotFitEngine(EngineInvalid):
 _SOURCE = {ResourceKind.MODEL: "model", ResourceKind.DATASET: "dataset"}
 
 
-def lay_out_inputs(manifest: EngineManifest, resources: list[tuple[ResourceKind, bytes]], inputs: list[bytes],
-                   dest: Path) -> Path:
+def lay_out_inputs(
+    manifest: EngineManifest,
+    resources: list[tuple[ResourceKind, bytes]],
+    inputs: list[bytes],
+    dest: Path,
+) -> Path:
     """Write ``dest/<input name>/<index:03d>`` for every declared input; return ``dest``."""
-    queues: dict[str, deque[bytes]] = {"model": deque(), "dataset": deque(), "customer": deque(inputs)}
+    queues: dict[str, deque[bytes]] = {
+        "model": deque(),
+        "dataset": deque(),
+        "customer": deque(inputs),
+    }
     for kind, data in resources:
         queues[_SOURCE[ResourceKind(kind)]].append(data)
     for spec in manifest.inputs:
         queue = queues[spec.source]
         take = 1 if spec.count == "one" else len(queue)
         if len(queue) < take:
-            raise InputsDoNotFitEngine(f"the engine's input {spec.name!r} needs a {spec.source} the order lacks")
+            raise InputsDoNotFitEngine(
+                f"the engine's input {spec.name!r} needs a {spec.source} the order lacks"
+            )
         folder = dest / spec.name
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         for index in range(take):
             (folder / f"{index:03d}").write_bytes(queue.popleft())
     leftover = {source: len(queue) for source, queue in queues.items() if queue}
     if leftover:
-        raise InputsDoNotFitEngine(f"the order carries inputs the engine does not declare: {leftover}")
+        raise InputsDoNotFitEngine(
+            f"the order carries inputs the engine does not declare: {leftover}"
+        )
     return dest

@@ -32,14 +32,24 @@ log = get_logger("trusted_loader.main")
 def _attester(settings: LoaderSettings, measurement: bytes) -> Attester:
     if settings.tee == "simulated":
         if not settings.insecure_allow_simulated_tee:
-            raise ConfigError("LOADER_TEE=simulated needs LOADER_INSECURE_ALLOW_SIMULATED_TEE=true",
-                              hint="The simulated TEE is for development only; use tdx or sev-snp on hardware.")
+            raise ConfigError(
+                "LOADER_TEE=simulated needs LOADER_INSECURE_ALLOW_SIMULATED_TEE=true",
+                hint="The simulated TEE is for development only; use tdx or sev-snp on hardware.",
+            )
         from enclava.attestation.simulated import SimulatedTdxAttester
 
         return SimulatedTdxAttester(measurement)
-    from enclava.attestation.hardware import ConfigfsSevSnpAttester, ConfigfsTdxAttester, PccsCollateralSource
+    from enclava.attestation.hardware import (
+        ConfigfsSevSnpAttester,
+        ConfigfsTdxAttester,
+        PccsCollateralSource,
+    )
 
-    return ConfigfsTdxAttester(PccsCollateralSource()) if settings.tee == "tdx" else ConfigfsSevSnpAttester()
+    return (
+        ConfigfsTdxAttester(PccsCollateralSource())
+        if settings.tee == "tdx"
+        else ConfigfsSevSnpAttester()
+    )
 
 
 def build_loader(settings: LoaderSettings):
@@ -48,15 +58,34 @@ def build_loader(settings: LoaderSettings):
 
     measurement = running_measurement("loader")
     chain = ChainClient(settings.rpc_url)
-    market = MarketClient(chain, ContractSet(chain.w3, settings.contract_addresses()), from_block=settings.deploy_block)
-    ca = CaClient(settings.ca_url, market=market, insecure_allow_simulated_tee=settings.insecure_allow_simulated_tee,
-                  expected_signer=settings.ca_signer or None)
+    market = MarketClient(
+        chain,
+        ContractSet(chain.w3, settings.contract_addresses()),
+        from_block=settings.deploy_block,
+    )
+    ca = CaClient(
+        settings.ca_url,
+        market=market,
+        insecure_allow_simulated_tee=settings.insecure_allow_simulated_tee,
+        expected_signer=settings.ca_signer or None,
+    )
     identity = EnclaveIdentity(ca, _attester(settings, measurement), provider=settings.provider)
-    ctx = LoaderContext(market=market, store=IpfsContentStore(settings.ipfs_api), ca=ca, enclave=identity.certified,
-                        provider=settings.provider,
-                        scratch_root=Path(settings.scratch_root) if settings.scratch_root else None)
-    log.info("trusted loader ready", extra={"measurement": measurement.hex(), "provider": settings.provider,
-                                            "tee": settings.tee})
+    ctx = LoaderContext(
+        market=market,
+        store=IpfsContentStore(settings.ipfs_api),
+        ca=ca,
+        enclave=identity.certified,
+        provider=settings.provider,
+        scratch_root=Path(settings.scratch_root) if settings.scratch_root else None,
+    )
+    log.info(
+        "trusted loader ready",
+        extra={
+            "measurement": measurement.hex(),
+            "provider": settings.provider,
+            "tee": settings.tee,
+        },
+    )
     return build_loader_app(identity, ctx, measurement=measurement)
 
 
@@ -72,7 +101,9 @@ def main(argv: list[str] | None = None) -> None:
     socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if socket.exists():
         socket.unlink()
-    app = build_loader(settings)  # the socket's folder is 0700: only root on this machine reaches it
+    app = build_loader(
+        settings
+    )  # the socket's folder is 0700: only root on this machine reaches it
     uvicorn.run(app, uds=str(socket), log_config=None, log_level=args.log_level)
 
 

@@ -29,18 +29,42 @@ from enclava.storage.content_store import IpfsContentStore
 from trusted_loader.ca_client import CaClient, ReleasedKey
 from trusted_loader.checks import check_order, guard_release_matches_order, guard_terms_commit_to_id
 from trusted_loader.enclave import CertifiedEnclave
-from trusted_loader.errors import (CaUnavailable, CertificationFailed, EngineInvalid, InputDecryptionFailed,
-                                   InputHashMismatch, InputUnavailable, KeyReleaseInvalid, LoaderError,
-                                   reason_code_of)
+from trusted_loader.errors import (
+    CaUnavailable,
+    CertificationFailed,
+    EngineInvalid,
+    InputDecryptionFailed,
+    InputHashMismatch,
+    InputUnavailable,
+    KeyReleaseInvalid,
+    LoaderError,
+    reason_code_of,
+)
 from trusted_loader.layout import lay_out_inputs
 from trusted_loader.scratch import Scratch
 from trusted_loader.sandbox import run_engine
 
-__all__ = ["LoaderContext", "execute_order", "sign_timeout", "STAGES", "TRANSIENT_ERRORS", "order_seed"]
+__all__ = [
+    "LoaderContext",
+    "execute_order",
+    "sign_timeout",
+    "STAGES",
+    "TRANSIENT_ERRORS",
+    "order_seed",
+]
 
 log = get_logger("trusted_loader.pipeline")
 
-STAGES = ("certification", "check", "fetch_verify", "key_release", "decrypt", "workload", "encrypt_upload", "sign")
+STAGES = (
+    "certification",
+    "check",
+    "fetch_verify",
+    "key_release",
+    "decrypt",
+    "workload",
+    "encrypt_upload",
+    "sign",
+)
 MAX_CIPHERTEXT = 1 << 30
 #: Seconds of an order's run window kept back for encrypting, uploading and signing after the engine.
 RESULT_RESERVE_S = 2.0
@@ -104,18 +128,26 @@ def execute_order(ctx: LoaderContext, order_id: str) -> SignedOutcome:
     outcome = SignedOutcome(order_id=order_id)
     with _stage(outcome.stages, "certification"):
         enclave = ctx.enclave()
-    clock = _Clock(chain_start=ctx.market.chain_time(), mono_start=ctx.monotonic(), monotonic=ctx.monotonic)
+    clock = _Clock(
+        chain_start=ctx.market.chain_time(), mono_start=ctx.monotonic(), monotonic=ctx.monotonic
+    )
     try:
         with Scratch(ctx.scratch_root) as scratch:
             with _stage(outcome.stages, "check"):
-                order = check_order(order_id, ctx.market.order(order_id), provider=ctx.provider, now=ctx.clock())
+                order = check_order(
+                    order_id, ctx.market.order(order_id), provider=ctx.provider, now=ctx.clock()
+                )
             _run(ctx, enclave, order, scratch, outcome, clock)
     except TRANSIENT_ERRORS:
         raise  # the caller retries with back-off; nothing was published
     except (LoaderError, EngineError) as error:
         _fail(ctx, enclave, outcome, error)
-    except EnclavaError as error:  # anything else typed: report it as internal, keep the order refundable
-        log.error("order failed on an unexpected error", extra={"order_id": order_id, "type": error.code})
+    except (
+        EnclavaError
+    ) as error:  # anything else typed: report it as internal, keep the order refundable
+        log.error(
+            "order failed on an unexpected error", extra={"order_id": order_id, "type": error.code}
+        )
         _fail(ctx, enclave, outcome, error)
     return outcome
 
@@ -126,10 +158,14 @@ def sign_timeout(ctx: LoaderContext, order_id: str) -> SignedOutcome:
     enclave = ctx.enclave()
     outcome = SignedOutcome(order_id=order_id)
     order = ctx.market.order(order_id)
-    guard_terms_commit_to_id(order_id, order)  # the duration it judges by is the one the id commits to
+    guard_terms_commit_to_id(
+        order_id, order
+    )  # the duration it judges by is the one the id commits to
     if ctx.clock() < order.accepted_at + order.terms.max_duration:
-        raise EngineTimeout(f"order {order_id} has time left; the loader signs no timeout for it",
-                            hint="Run the order instead; a timeout is signed only when its window closes.")
+        raise EngineTimeout(
+            f"order {order_id} has time left; the loader signs no timeout for it",
+            hint="Run the order instead; a timeout is signed only when its window closes.",
+        )
     _fail(ctx, enclave, outcome, EngineTimeout(f"order {order_id} ran out of its window"))
     return outcome
 
@@ -140,11 +176,15 @@ def _fetch(ctx: LoaderContext, cid: str, expected: bytes, what: str) -> bytes:
     except StorageError as exc:
         raise InputUnavailable(f"{what}: cannot fetch {cid} from IPFS ({exc.code})") from exc
     if hashlib.sha256(data).digest() != bytes(expected):
-        raise InputHashMismatch(f"{what}: the SHA-256 of {cid} differs from the value the order commits to")
+        raise InputHashMismatch(
+            f"{what}: the SHA-256 of {cid} differs from the value the order commits to"
+        )
     return data
 
 
-def _fetch_all(ctx: LoaderContext, order: Order) -> tuple[bytes, list[tuple[int, ResourceKind, bytes]], list[bytes]]:
+def _fetch_all(
+    ctx: LoaderContext, order: Order
+) -> tuple[bytes, list[tuple[int, ResourceKind, bytes]], list[bytes]]:
     """Engine, resources and customer inputs, each checked against the hash the order id commits to.
 
     The CIDs and kinds come from the host's RPC answers and are not trusted: a wrong CID fails the
@@ -155,12 +195,23 @@ def _fetch_all(ctx: LoaderContext, order: Order) -> tuple[bytes, list[tuple[int,
     resources = []
     for resource_id, expected in zip(order.terms.resource_ids, order.resource_hashes):
         record = ctx.market.resource(resource_id)
-        resources.append((resource_id, record["kind"], _fetch(ctx, record["cid"], expected, f"resource {resource_id}")))
-    inputs = [_fetch(ctx, item.cid, item.content_hash, f"input {n}") for n, item in enumerate(order.inputs)]
+        resources.append(
+            (
+                resource_id,
+                record["kind"],
+                _fetch(ctx, record["cid"], expected, f"resource {resource_id}"),
+            )
+        )
+    inputs = [
+        _fetch(ctx, item.cid, item.content_hash, f"input {n}")
+        for n, item in enumerate(order.inputs)
+    ]
     return engine, resources, inputs
 
 
-def _keys(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order) -> tuple[dict[int, bytes], bytes | None]:
+def _keys(
+    ctx: LoaderContext, enclave: CertifiedEnclave, order: Order
+) -> tuple[dict[int, bytes], bytes | None]:
     """The order's keys from the broker's signed answer, accepted only if they are exactly the order's."""
     released: list[ReleasedKey] = ctx.ca.release_keys(enclave=enclave, order_id=order.order_id)
     guard_release_matches_order(released, order)
@@ -182,20 +233,31 @@ def _open(ciphertext: bytes, key: bytes, what: str) -> bytes:
     try:
         return open_sealed(ciphertext, key)
     except EnvelopeError as exc:
-        raise InputDecryptionFailed(f"{what}: the released key does not open the ciphertext") from exc
+        raise InputDecryptionFailed(
+            f"{what}: the released key does not open the ciphertext"
+        ) from exc
 
 
 def _wall_limit(order: Order, clock: _Clock, now: float) -> float:
     """What is left of the order's run window for the engine: never more than its max duration."""
-    left = min(order.terms.max_duration - clock.elapsed(), order.accepted_at + order.terms.max_duration - now)
+    left = min(
+        order.terms.max_duration - clock.elapsed(),
+        order.accepted_at + order.terms.max_duration - now,
+    )
     left -= RESULT_RESERVE_S
     if left <= 0:
         raise EngineTimeout(f"order {order.order_id} has no time left to run its engine")
     return left
 
 
-def _run(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order, scratch: Scratch, outcome: SignedOutcome,
-         clock: _Clock) -> None:
+def _run(
+    ctx: LoaderContext,
+    enclave: CertifiedEnclave,
+    order: Order,
+    scratch: Scratch,
+    outcome: SignedOutcome,
+    clock: _Clock,
+) -> None:
     stages = outcome.stages
     with _stage(stages, "fetch_verify"):
         engine_ct, resources, inputs = _fetch_all(ctx, order)
@@ -204,18 +266,32 @@ def _run(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order, scratch: S
     with _stage(stages, "decrypt"):
         engine_dir = scratch.sub("engine", mode=0o755)
         try:
-            manifest = unpack_engine(_open(engine_ct, resource_keys[order.terms.engine_resource_id], "engine"),
-                                     engine_dir)
+            manifest = unpack_engine(
+                _open(engine_ct, resource_keys[order.terms.engine_resource_id], "engine"),
+                engine_dir,
+            )
         except EngineError as exc:
             raise EngineInvalid(f"the engine archive is unusable: {exc.code}") from exc
-        plain_resources = [(kind, _open(ct, resource_keys[rid], f"resource {rid}")) for rid, kind, ct in resources]
-        plain_inputs = [_open(ct, input_key, f"input {n}") for n, ct in enumerate(inputs)] if input_key else []
+        plain_resources = [
+            (kind, _open(ct, resource_keys[rid], f"resource {rid}")) for rid, kind, ct in resources
+        ]
+        plain_inputs = (
+            [_open(ct, input_key, f"input {n}") for n, ct in enumerate(inputs)] if input_key else []
+        )
         input_dir = lay_out_inputs(manifest, plain_resources, plain_inputs, scratch.sub("inputs"))
         del plain_resources, plain_inputs
     with _stage(stages, "workload"):
         output_dir = scratch.sub("outputs")
-        run_engine(engine_dir, manifest, input_dir, output_dir, seed=order_seed(order.order_id),
-                   order_id=order.order_id, scratch=scratch, wall_limit_s=_wall_limit(order, clock, ctx.clock()))
+        run_engine(
+            engine_dir,
+            manifest,
+            input_dir,
+            output_dir,
+            seed=order_seed(order.order_id),
+            order_id=order.order_id,
+            scratch=scratch,
+            wall_limit_s=_wall_limit(order, clock, ctx.clock()),
+        )
     with _stage(stages, "encrypt_upload"):
         sealed = encrypt_to(pack_outputs(output_dir), order.recipient_key)
         try:
@@ -224,28 +300,58 @@ def _run(ctx: LoaderContext, enclave: CertifiedEnclave, order: Order, scratch: S
             raise InputUnavailable(f"cannot upload the result ({exc.code})") from exc
     with _stage(stages, "sign"):
         report = IntegrityReport(
-            order_id=bytes.fromhex(order.order_id[2:]), engine_hash=order.terms.engine_hash,
-            inputs_hash=order.terms.inputs_hash, output_hash=hashlib.sha256(sealed).digest(), output_cid=stored.cid,
-            tee_type=enclave.tee_type, measurement=enclave.measurement, enclave=enclave.address,
-            started_at=clock.started_at(order), finished_at=clock.finished_at(order))
+            order_id=bytes.fromhex(order.order_id[2:]),
+            engine_hash=order.terms.engine_hash,
+            inputs_hash=order.terms.inputs_hash,
+            output_hash=hashlib.sha256(sealed).digest(),
+            output_cid=stored.cid,
+            tee_type=enclave.tee_type,
+            measurement=enclave.measurement,
+            enclave=enclave.address,
+            started_at=clock.started_at(order),
+            finished_at=clock.finished_at(order),
+        )
         outcome.report, outcome.output_cid = report, stored.cid
         outcome.signature = ctx.market.sign_report(enclave.account, report)
-    log.info("order executed", extra={"order_id": order.order_id, "output_cid": stored.cid,
-                                      "output_bytes": len(sealed), "billed_s": report.finished_at - report.started_at,
-                                      "stages": {k: round(v, 4) for k, v in stages.items()}})
+    log.info(
+        "order executed",
+        extra={
+            "order_id": order.order_id,
+            "output_cid": stored.cid,
+            "output_bytes": len(sealed),
+            "billed_s": report.finished_at - report.started_at,
+            "stages": {k: round(v, 4) for k, v in stages.items()},
+        },
+    )
 
 
-def _fail(ctx: LoaderContext, enclave: CertifiedEnclave, outcome: SignedOutcome, error: BaseException) -> None:
+def _fail(
+    ctx: LoaderContext, enclave: CertifiedEnclave, outcome: SignedOutcome, error: BaseException
+) -> None:
     code = reason_code_of(error)
     outcome.reason = getattr(error, "reason", None) or getattr(error, "code", "internal_error")
-    outcome.failure = OrderFailure(order_id=bytes.fromhex(outcome.order_id.removeprefix("0x")),
-                                   enclave=enclave.address, reason_code=code)
+    outcome.failure = OrderFailure(
+        order_id=bytes.fromhex(outcome.order_id.removeprefix("0x")),
+        enclave=enclave.address,
+        reason_code=code,
+    )
     outcome.signature = ctx.market.sign_failure(enclave.account, outcome.failure)
-    detail = str(getattr(error, "message", "") or type(error).__name__)[:300]  # our own words, never data
-    log.warning("order failed", extra={"order_id": outcome.order_id, "reason": outcome.reason, "reason_code": code,
-                                       "detail": detail})
+    detail = str(getattr(error, "message", "") or type(error).__name__)[
+        :300
+    ]  # our own words, never data
+    log.warning(
+        "order failed",
+        extra={
+            "order_id": outcome.order_id,
+            "reason": outcome.reason,
+            "reason_code": code,
+            "detail": detail,
+        },
+    )
 
 
 def order_seed(order_id: str) -> int:
     """The engine's ``ENCLAVA_SEED``: the first 4 bytes of SHA-256(order id), so anyone can rerun it."""
-    return int.from_bytes(hashlib.sha256(bytes.fromhex(order_id.removeprefix("0x"))).digest()[:4], "big")
+    return int.from_bytes(
+        hashlib.sha256(bytes.fromhex(order_id.removeprefix("0x"))).digest()[:4], "big"
+    )

@@ -27,7 +27,9 @@ __all__ = ["Scratch", "default_scratch_root", "wipe_tree"]
 log = get_logger("trusted_loader.scratch")
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+_FILE_FLAGS = (
+    os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+)
 _ZEROS = bytes(1 << 20)
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_PRIVATE = 2, 4, 8, 1 << 18
 _MNT_DETACH = 2
@@ -115,7 +117,9 @@ def _wipe_contents(root_fd: int) -> None:
                 log.warning("wipe: could not remove a folder", extra={"error": type(exc).__name__})
 
 
-def _wipe_entry(root_fd: int, dir_fd: int, entry: str, device: int, pending: list[str | None]) -> None:
+def _wipe_entry(
+    root_fd: int, dir_fd: int, entry: str, device: int, pending: list[str | None]
+) -> None:
     try:
         info = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
         if stat.S_ISDIR(info.st_mode):
@@ -159,21 +163,32 @@ def wipe_tree(root: Path) -> None:
     try:
         os.rmdir(root)
     except OSError as exc:
-        log.warning("wipe: could not remove the scratch folder", extra={"error": type(exc).__name__})
+        log.warning(
+            "wipe: could not remove the scratch folder", extra={"error": type(exc).__name__}
+        )
 
 
 def _mount_tmpfs(target: Path, options: str) -> None:
     flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
-    if _libc.mount(b"tmpfs", os.fsencode(target), b"tmpfs", ctypes.c_ulong(flags), options.encode()) != 0:
+    if (
+        _libc.mount(
+            b"tmpfs", os.fsencode(target), b"tmpfs", ctypes.c_ulong(flags), options.encode()
+        )
+        != 0
+    ):
         err = ctypes.get_errno()
         raise OSError(err, f"mount tmpfs: {os.strerror(err)}", str(target))
-    _libc.mount(None, os.fsencode(target), None, ctypes.c_ulong(_MS_PRIVATE), None)  # no propagation below
+    _libc.mount(
+        None, os.fsencode(target), None, ctypes.c_ulong(_MS_PRIVATE), None
+    )  # no propagation below
 
 
 def _umount(target: Path) -> None:
     if _libc.umount2(os.fsencode(target), 0) == 0:
         return
-    log.warning("scratch: tmpfs busy, detaching it", extra={"error": os.strerror(ctypes.get_errno())})
+    log.warning(
+        "scratch: tmpfs busy, detaching it", extra={"error": os.strerror(ctypes.get_errno())}
+    )
     if _libc.umount2(os.fsencode(target), _MNT_DETACH) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"umount: {os.strerror(err)}", str(target))
@@ -210,8 +225,16 @@ class Scratch:
         inside, area = os.path.realpath(folder), os.path.realpath(self.path)
         return inside != area and os.path.commonpath([inside, area]) == area
 
-    def mount_tmpfs(self, folder: Path, *, size_bytes: int, uid: int = 0, gid: int = 0, mode: int = 0o700,
-                    max_inodes: int = 65536) -> Path:
+    def mount_tmpfs(
+        self,
+        folder: Path,
+        *,
+        size_bytes: int,
+        uid: int = 0,
+        gid: int = 0,
+        mode: int = 0o700,
+        max_inodes: int = 65536,
+    ) -> Path:
         """Mount a private tmpfs of at most ``size_bytes`` (and ``max_inodes`` entries) on ``folder``, an
         empty folder inside the area (created if missing). Needs root; raises ``OSError`` otherwise.
         Released — wiped, unmounted, removed — by :meth:`release` or on exit."""
@@ -226,7 +249,9 @@ class Scratch:
         finally:
             os.close(fd)
         pages = -(-max(int(size_bytes), 1) // 4096)
-        _mount_tmpfs(folder, f"size={pages * 4096},nr_inodes={max_inodes},mode={mode:o},uid={uid},gid={gid}")
+        _mount_tmpfs(
+            folder, f"size={pages * 4096},nr_inodes={max_inodes},mode={mode:o},uid={uid},gid={gid}"
+        )
         self._mounts.append(folder)
         return folder
 
@@ -249,6 +274,8 @@ class Scratch:
             try:
                 self.release(folder)
             except OSError as error:
-                log.error("scratch: could not release a tmpfs", extra={"error": type(error).__name__})
+                log.error(
+                    "scratch: could not release a tmpfs", extra={"error": type(error).__name__}
+                )
         if self.path is not None:
             wipe_tree(self.path)

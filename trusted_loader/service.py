@@ -33,19 +33,32 @@ class ConsentGiven(BaseModel):
 
 
 def _transient(error: Exception) -> JSONResponse:
-    body = error.to_dict() if hasattr(error, "to_dict") else {"type": "transient", "detail": str(error)}
+    body = (
+        error.to_dict()
+        if hasattr(error, "to_dict")
+        else {"type": "transient", "detail": str(error)}
+    )
     return JSONResponse(body, status_code=503)
 
 
-def build_loader_app(identity: EnclaveIdentity, ctx: LoaderContext, *, measurement: bytes) -> FastAPI:
-    app = create_service_app("trusted-loader", description="The trusted loader's local interface (inside the CVM).")
+def build_loader_app(
+    identity: EnclaveIdentity, ctx: LoaderContext, *, measurement: bytes
+) -> FastAPI:
+    app = create_service_app(
+        "trusted-loader", description="The trusted loader's local interface (inside the CVM)."
+    )
 
     def status() -> dict:
         enclave = identity.current
-        return {"provider": identity.provider, "measurement": "0x" + measurement.hex(),
-                "enclave": enclave.address if enclave else None, "certified": bool(enclave and enclave.fresh()),
-                "expires_at": enclave.expires_at if enclave else 0,
-                "tee_type": enclave.tee_type if enclave else None, "simulated": enclave.simulated if enclave else None}
+        return {
+            "provider": identity.provider,
+            "measurement": "0x" + measurement.hex(),
+            "enclave": enclave.address if enclave else None,
+            "certified": bool(enclave and enclave.fresh()),
+            "expires_at": enclave.expires_at if enclave else 0,
+            "tee_type": enclave.tee_type if enclave else None,
+            "simulated": enclave.simulated if enclave else None,
+        }
 
     @app.get("/v1/enclave")
     def enclave_status() -> dict:
@@ -70,7 +83,9 @@ def build_loader_app(identity: EnclaveIdentity, ctx: LoaderContext, *, measureme
             return _transient(error)
         return status()
 
-    def signed(order_id: str, produce: Callable[[LoaderContext, str], SignedOutcome]) -> JSONResponse | dict:
+    def signed(
+        order_id: str, produce: Callable[[LoaderContext, str], SignedOutcome]
+    ) -> JSONResponse | dict:
         if not _valid(order_id):
             return _bad_order_id(order_id)
         try:
@@ -98,5 +113,11 @@ def _valid(order_id: str) -> bool:
 
 
 def _bad_order_id(order_id: str) -> JSONResponse:
-    return JSONResponse({"type": "invalid_request", "detail": f"{order_id[:80]!r} is not an order id",
-                         "hint": "Pass 0x followed by 64 hex digits."}, status_code=422)
+    return JSONResponse(
+        {
+            "type": "invalid_request",
+            "detail": f"{order_id[:80]!r} is not an order id",
+            "hint": "Pass 0x followed by 64 hex digits.",
+        },
+        status_code=422,
+    )

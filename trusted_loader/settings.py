@@ -44,7 +44,9 @@ class LoaderSettings(BaseSettings):
     @classmethod
     def _https(cls, value: str) -> str:
         if not value.startswith("https://"):
-            raise ValueError("the CA URL must be https:// (the loader pins the CA's attested TLS key)")
+            raise ValueError(
+                "the CA URL must be https:// (the loader pins the CA's attested TLS key)"
+            )
         return value
 
     def contract_addresses(self) -> dict[str, str]:

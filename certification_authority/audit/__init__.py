@@ -5,7 +5,12 @@ view: all links plus their own entries) recompute the chain anywhere, with no ac
 """
 
 from certification_authority.audit.canonical import canonical_json
-from certification_authority.audit.chain import entry_hash, verify_audit_view, verify_chain, verify_links
+from certification_authority.audit.chain import (
+    entry_hash,
+    verify_audit_view,
+    verify_chain,
+    verify_links,
+)
 from certification_authority.audit.errors import AuditChainBroken, AuditError, AuditStorageError
 from certification_authority.audit.log import AuditLog
 from certification_authority.audit.models import (

@@ -37,39 +37,89 @@ def _storage(what: str) -> Iterator[None]:
 
 
 def _entry(row: AuditEntryRow) -> AuditEntry:
-    return AuditEntry(seq=row.seq, time=row.time, event=row.event, offer_ids=json.loads(row.offer_ids_json),
-                      order_id=row.order_id, enclave_address=row.enclave_address, decision=row.decision,
-                      reason=row.reason, guard=row.guard, details=json.loads(row.details_json),
-                      prev_hash=row.prev_hash, entry_hash=row.entry_hash)
+    return AuditEntry(
+        seq=row.seq,
+        time=row.time,
+        event=row.event,
+        offer_ids=json.loads(row.offer_ids_json),
+        order_id=row.order_id,
+        enclave_address=row.enclave_address,
+        decision=row.decision,
+        reason=row.reason,
+        guard=row.guard,
+        details=json.loads(row.details_json),
+        prev_hash=row.prev_hash,
+        entry_hash=row.entry_hash,
+    )
 
 
 class AuditLog:
-    def __init__(self, sessions: sessionmaker, *, clock: Callable[[], float] = time.time,
-                 lock: threading.Lock | threading.RLock | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker,
+        *,
+        clock: Callable[[], float] = time.time,
+        lock: threading.Lock | threading.RLock | None = None,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._lock = lock or threading.RLock()
 
-    def append(self, session: Session, *, event: str, decision: str, reason: str,
-               offer_ids: Iterable[int | str] = (), order_id: str | None = None,
-               enclave_address: str | None = None, guard: str | None = None,
-               details: Mapping[str, Any] | None = None) -> AuditEntry:
+    def append(
+        self,
+        session: Session,
+        *,
+        event: str,
+        decision: str,
+        reason: str,
+        offer_ids: Iterable[int | str] = (),
+        order_id: str | None = None,
+        enclave_address: str | None = None,
+        guard: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
         """Add one entry at the head of the chain, inside ``session``'s transaction (flushed, not committed)."""
-        head = session.execute(select(AuditEntryRow.seq, AuditEntryRow.entry_hash)
-                               .order_by(AuditEntryRow.seq.desc()).limit(1)).first()
+        head = session.execute(
+            select(AuditEntryRow.seq, AuditEntryRow.entry_hash)
+            .order_by(AuditEntryRow.seq.desc())
+            .limit(1)
+        ).first()
         seq, prev_hash = (head.seq + 1, head.entry_hash) if head else (1, GENESIS_HASH)
         offers = list(dict.fromkeys(str(int(offer)) for offer in offer_ids))
-        body = json.loads(canonical_json({
-            "seq": seq, "time": int(self._clock()), "event": str(getattr(event, "value", event)),
-            "offer_ids": offers, "order_id": order_id, "enclave_address": enclave_address,
-            "decision": str(getattr(decision, "value", decision)), "reason": reason, "guard": guard,
-            "details": dict(details or {}), "prev_hash": prev_hash}))
+        body = json.loads(
+            canonical_json(
+                {
+                    "seq": seq,
+                    "time": int(self._clock()),
+                    "event": str(getattr(event, "value", event)),
+                    "offer_ids": offers,
+                    "order_id": order_id,
+                    "enclave_address": enclave_address,
+                    "decision": str(getattr(decision, "value", decision)),
+                    "reason": reason,
+                    "guard": guard,
+                    "details": dict(details or {}),
+                    "prev_hash": prev_hash,
+                }
+            )
+        )
         entry = AuditEntry(**body, entry_hash=entry_hash(prev_hash, body))
-        session.add(AuditEntryRow(seq=seq, time=entry.time, event=entry.event,
-                                  offer_ids_json=canonical_json(offers).decode(), order_id=order_id,
-                                  enclave_address=enclave_address, decision=entry.decision, reason=reason,
-                                  guard=guard, details_json=canonical_json(entry.details).decode(),
-                                  prev_hash=prev_hash, entry_hash=entry.entry_hash))
+        session.add(
+            AuditEntryRow(
+                seq=seq,
+                time=entry.time,
+                event=entry.event,
+                offer_ids_json=canonical_json(offers).decode(),
+                order_id=order_id,
+                enclave_address=enclave_address,
+                decision=entry.decision,
+                reason=reason,
+                guard=guard,
+                details_json=canonical_json(entry.details).decode(),
+                prev_hash=prev_hash,
+                entry_hash=entry.entry_hash,
+            )
+        )
         session.flush()
         session.add_all(AuditOfferRow(offer_id=offer, seq=seq) for offer in offers)
         session.flush()
@@ -78,8 +128,9 @@ class AuditLog:
     def record(self, **fields: Any) -> AuditEntry:
         """``append`` in a transaction of its own, committed before it returns."""
         with _storage("append an entry"):
-            return write_transaction(self._sessions, lambda session: self.append(session, **fields),
-                                     lock=self._lock)
+            return write_transaction(
+                self._sessions, lambda session: self.append(session, **fields), lock=self._lock
+            )
 
     def entries(self) -> list[AuditEntry]:
         """Every entry, in chain order."""
@@ -89,16 +140,24 @@ class AuditLog:
 
     def links(self) -> list[ChainLink]:
         with _storage("read its links"), self._sessions() as session:
-            rows = session.execute(select(AuditEntryRow.seq, AuditEntryRow.prev_hash, AuditEntryRow.entry_hash)
-                                   .order_by(AuditEntryRow.seq))
-            return [ChainLink(seq=r.seq, prev_hash=r.prev_hash, entry_hash=r.entry_hash) for r in rows]
+            rows = session.execute(
+                select(
+                    AuditEntryRow.seq, AuditEntryRow.prev_hash, AuditEntryRow.entry_hash
+                ).order_by(AuditEntryRow.seq)
+            )
+            return [
+                ChainLink(seq=r.seq, prev_hash=r.prev_hash, entry_hash=r.entry_hash) for r in rows
+            ]
 
     def entries_for_offer(self, offer_id: int | str) -> list[AuditEntry]:
         """Every entry about ``offer_id``, in chain order."""
         with _storage("read an offer's entries"), self._sessions() as session:
-            rows = session.scalars(select(AuditEntryRow).join(AuditOfferRow, AuditOfferRow.seq == AuditEntryRow.seq)
-                                   .where(AuditOfferRow.offer_id == str(int(offer_id)))
-                                   .order_by(AuditEntryRow.seq))
+            rows = session.scalars(
+                select(AuditEntryRow)
+                .join(AuditOfferRow, AuditOfferRow.seq == AuditEntryRow.seq)
+                .where(AuditOfferRow.offer_id == str(int(offer_id)))
+                .order_by(AuditEntryRow.seq)
+            )
             return [_entry(row) for row in rows]
 
     def view_for_offer(self, ca_id: str, offer_id: int | str) -> AuditView:
@@ -107,7 +166,9 @@ class AuditLog:
         Entries are read before links: the log only grows, so every entry returned has its link.
         """
         entries = self.entries_for_offer(offer_id)
-        return AuditView(ca_id=ca_id, offer_id=str(int(offer_id)), links=self.links(), entries=entries)
+        return AuditView(
+            ca_id=ca_id, offer_id=str(int(offer_id)), links=self.links(), entries=entries
+        )
 
     def verify(self, *, anchor: ChainLink | None = None) -> ChainLink | None:
         """Recompute the whole stored chain; return its head, or raise ``AuditChainBroken``."""

@@ -7,8 +7,17 @@ owners read with a signed request (:func:`build_audit_request`, :func:`check_aud
 """
 
 from certification_authority.broker.broker import KeyBroker
-from certification_authority.broker.chain import ChainView, MeasurementAllowList, OrderStatus, OrderView
-from certification_authority.broker.client import build_audit_request, build_deposit_request, check_audit_view
+from certification_authority.broker.chain import (
+    ChainView,
+    MeasurementAllowList,
+    OrderStatus,
+    OrderView,
+)
+from certification_authority.broker.client import (
+    build_audit_request,
+    build_deposit_request,
+    check_audit_view,
+)
 from certification_authority.broker.errors import *  # noqa: F403 - the leaves are listed in errors.__all__
 from certification_authority.broker.errors import __all__ as _error_names
 from certification_authority.broker.fields import TeeCode

@@ -30,7 +30,11 @@ from certification_authority.audit import AuditEvent, AuditLog, AuditView, Decis
 from certification_authority.broker import errors as e
 from certification_authority.broker import store
 from certification_authority.broker.chain import ChainView, MeasurementAllowList
-from certification_authority.broker.fields import normalize_address, normalize_order_id, normalize_serial
+from certification_authority.broker.fields import (
+    normalize_address,
+    normalize_order_id,
+    normalize_serial,
+)
 from certification_authority.broker.guards import ReleaseContext, outside
 from certification_authority.broker.models import (
     AuditReadRequest,
@@ -42,7 +46,12 @@ from certification_authority.broker.models import (
     VerifiedEnclave,
     WrappedKey,
 )
-from certification_authority.broker.release import BrokerParts, normalize_enclave, release_keys, requested_offers
+from certification_authority.broker.release import (
+    BrokerParts,
+    normalize_enclave,
+    release_keys,
+    requested_offers,
+)
 from certification_authority.broker.signing import (
     DEFAULT_SIGNATURE_WINDOW_S,
     audit_read_message,
@@ -68,7 +77,9 @@ def _storage(what: str) -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        raise e.BrokerStorageError(f"the key broker's database failed while it tried to {what}") from exc
+        raise e.BrokerStorageError(
+            f"the key broker's database failed while it tried to {what}"
+        ) from exc
 
 
 def _parse(model: type[M], request: object) -> M:
@@ -79,7 +90,10 @@ def _parse(model: type[M], request: object) -> M:
             return model.model_validate_json(request)
         return model.model_validate(request)
     except ValidationError as exc:
-        fields = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'request'}: {err['msg']}" for err in exc.errors()[:5])
+        fields = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'request'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
         raise e.BrokerRequestInvalid(f"invalid {model.__name__}: {fields}") from exc
 
 
@@ -89,9 +103,17 @@ class KeyBroker:
     seconds; signed owner requests are accepted ``signature_window_s`` after they were issued.
     """
 
-    def __init__(self, db: str | Engine | sessionmaker | None, ca_identity: x25519.Identity | str, ca_id: str,
-                 chain: ChainView, allow_list: MeasurementAllowList, *, clock: Callable[[], float] = time.time,
-                 signature_window_s: int = DEFAULT_SIGNATURE_WINDOW_S) -> None:
+    def __init__(
+        self,
+        db: str | Engine | sessionmaker | None,
+        ca_identity: x25519.Identity | str,
+        ca_id: str,
+        chain: ChainView,
+        allow_list: MeasurementAllowList,
+        *,
+        clock: Callable[[], float] = time.time,
+        signature_window_s: int = DEFAULT_SIGNATURE_WINDOW_S,
+    ) -> None:
         if isinstance(ca_identity, str):
             try:
                 ca_identity = x25519.Identity.from_str(ca_identity)
@@ -112,8 +134,15 @@ class KeyBroker:
         with _storage("open"):
             self._sessions = open_database(db)
         self.audit = AuditLog(self._sessions, clock=clock, lock=self._lock)
-        self._parts = BrokerParts(sessions=self._sessions, lock=self._lock, audit=self.audit, chain=chain,
-                                  allow_list=allow_list, identity=ca_identity, load_deposit=self._load_deposit)
+        self._parts = BrokerParts(
+            sessions=self._sessions,
+            lock=self._lock,
+            audit=self.audit,
+            chain=chain,
+            allow_list=allow_list,
+            identity=ca_identity,
+            load_deposit=self._load_deposit,
+        )
 
     def close(self) -> None:
         """Release the database connections (the broker's state stays on disk)."""
@@ -136,61 +165,119 @@ class KeyBroker:
         """Store an owner's resource key and policy; refusals are logged and raised."""
         now, req = self._now(), _parse(DepositRequest, request)
         try:
-            signer = authenticate(message=deposit_message(ca_id=req.ca_id, offer_id=req.offer_id,
-                                                          ciphertext_sha256=req.ciphertext_sha256,
-                                                          policy=req.policy, issued_at=req.issued_at),
-                                  signature=req.signature, claimed_owner=req.owner, ca_id=req.ca_id,
-                                  expected_ca_id=self.ca_id, issued_at=req.issued_at, now=now, window_s=self._window)
+            signer = authenticate(
+                message=deposit_message(
+                    ca_id=req.ca_id,
+                    offer_id=req.offer_id,
+                    ciphertext_sha256=req.ciphertext_sha256,
+                    policy=req.policy,
+                    issued_at=req.issued_at,
+                ),
+                signature=req.signature,
+                claimed_owner=req.owner,
+                ca_id=req.ca_id,
+                expected_ca_id=self.ca_id,
+                issued_at=req.issued_at,
+                now=now,
+                window_s=self._window,
+            )
             self._require_owner(req.offer_id, signer)
             self._require_opens(req.ciphertext)
             with _storage("store a deposit"):
-                receipt = write_transaction(self._sessions, lambda session: self._store(session, req, now),
-                                            lock=self._lock)
+                receipt = write_transaction(
+                    self._sessions, lambda session: self._store(session, req, now), lock=self._lock
+                )
         except e.BrokerError as refusal:
             log.info("deposit refused", extra={"offer_id": str(req.offer_id), "type": refusal.code})
             if not isinstance(refusal, e.BrokerStorageError):
-                self.audit.record(event=AuditEvent.KEY_DEPOSIT, decision=Decision.REFUSED, reason=refusal.code,
-                                  offer_ids=[req.offer_id],
-                                  details={"claimed_owner": req.owner, "message": refusal.message,
-                                           "ciphertext_sha256": req.ciphertext_sha256})
+                self.audit.record(
+                    event=AuditEvent.KEY_DEPOSIT,
+                    decision=Decision.REFUSED,
+                    reason=refusal.code,
+                    offer_ids=[req.offer_id],
+                    details={
+                        "claimed_owner": req.owner,
+                        "message": refusal.message,
+                        "ciphertext_sha256": req.ciphertext_sha256,
+                    },
+                )
             raise
-        log.info("deposit accepted", extra={"offer_id": str(req.offer_id), "version": receipt.version})
+        log.info(
+            "deposit accepted", extra={"offer_id": str(req.offer_id), "version": receipt.version}
+        )
         return receipt
 
-    def deposit_order_inputs(self, request: OrderInputsDeposit | Mapping[str, Any] | str | bytes) -> dict:
+    def deposit_order_inputs(
+        self, request: OrderInputsDeposit | Mapping[str, Any] | str | bytes
+    ) -> dict:
         """Store the key of an order's own inputs, deposited by the order's customer."""
         now, req = self._now(), _parse(OrderInputsDeposit, request)
         try:
-            signer = authenticate(message=order_inputs_message(ca_id=req.ca_id, order_id=req.order_id,
-                                                               ciphertext_sha256=req.ciphertext_sha256,
-                                                               issued_at=req.issued_at),
-                                  signature=req.signature, claimed_owner=req.customer, ca_id=req.ca_id,
-                                  expected_ca_id=self.ca_id, issued_at=req.issued_at, now=now, window_s=self._window)
+            signer = authenticate(
+                message=order_inputs_message(
+                    ca_id=req.ca_id,
+                    order_id=req.order_id,
+                    ciphertext_sha256=req.ciphertext_sha256,
+                    issued_at=req.issued_at,
+                ),
+                signature=req.signature,
+                claimed_owner=req.customer,
+                ca_id=req.ca_id,
+                expected_ca_id=self.ca_id,
+                issued_at=req.issued_at,
+                now=now,
+                window_s=self._window,
+            )
             with outside("reading the order", "order"):
                 order = self._chain.order(req.order_id)
             require_order_customer(order, req.order_id, signer)
             self._require_opens(req.ciphertext)
             with _storage("store an order's inputs key"):
-                seq = write_transaction(self._sessions,
-                                        lambda session: save_order_inputs(session, self.audit, req, now=now),
-                                        lock=self._lock)
+                seq = write_transaction(
+                    self._sessions,
+                    lambda session: save_order_inputs(session, self.audit, req, now=now),
+                    lock=self._lock,
+                )
         except e.BrokerError as refusal:
-            log.info("order inputs deposit refused", extra={"order_id": req.order_id, "type": refusal.code})
+            log.info(
+                "order inputs deposit refused",
+                extra={"order_id": req.order_id, "type": refusal.code},
+            )
             raise
         log.info("order inputs deposit accepted", extra={"order_id": req.order_id})
-        return {"order_id": req.order_id, "customer": req.customer, "ciphertext_sha256": req.ciphertext_sha256,
-                "deposited_at": now, "audit_seq": seq}
+        return {
+            "order_id": req.order_id,
+            "customer": req.customer,
+            "ciphertext_sha256": req.ciphertext_sha256,
+            "deposited_at": now,
+            "audit_seq": seq,
+        }
 
     def _store(self, session, req: DepositRequest, now: int) -> DepositReceipt:
         stored = store.save_deposit(session, req, now=now)
-        entry = self.audit.append(session, event=AuditEvent.KEY_DEPOSIT, decision=Decision.ACCEPTED, reason="ok",
-                                  offer_ids=[req.offer_id],
-                                  details={"owner": req.owner, "version": stored.version,
-                                           "ciphertext_sha256": stored.ciphertext_sha256,
-                                           "policy": req.policy.model_dump(mode="json")})
-        return DepositReceipt(offer_id=req.offer_id, owner=req.owner, version=stored.version,
-                              ciphertext_sha256=stored.ciphertext_sha256, policy=req.policy, deposited_at=now,
-                              audit_seq=entry.seq, audit_entry_hash=entry.entry_hash)
+        entry = self.audit.append(
+            session,
+            event=AuditEvent.KEY_DEPOSIT,
+            decision=Decision.ACCEPTED,
+            reason="ok",
+            offer_ids=[req.offer_id],
+            details={
+                "owner": req.owner,
+                "version": stored.version,
+                "ciphertext_sha256": stored.ciphertext_sha256,
+                "policy": req.policy.model_dump(mode="json"),
+            },
+        )
+        return DepositReceipt(
+            offer_id=req.offer_id,
+            owner=req.owner,
+            version=stored.version,
+            ciphertext_sha256=stored.ciphertext_sha256,
+            policy=req.policy,
+            deposited_at=now,
+            audit_seq=entry.seq,
+            audit_entry_hash=entry.entry_hash,
+        )
 
     def _require_owner(self, offer_id: int, signer: str) -> None:
         with outside("reading the offer's owner", "owner"):
@@ -218,14 +305,28 @@ class KeyBroker:
         found = self._load_deposit(offer_id)
         if found is None:
             return None
-        return DepositStatus(offer_id=offer_id, owner=found.owner, version=found.version,
-                             ciphertext_sha256=found.ciphertext_sha256, policy=found.policy,
-                             deposited_at=found.deposited_at, uses=found.uses, uses_left=found.uses_left)
+        return DepositStatus(
+            offer_id=offer_id,
+            owner=found.owner,
+            version=found.version,
+            ciphertext_sha256=found.ciphertext_sha256,
+            policy=found.policy,
+            deposited_at=found.deposited_at,
+            uses=found.uses,
+            uses_left=found.uses_left,
+        )
 
     # -- releases ---------------------------------------------------------------------------------------
 
-    def release(self, enclave: VerifiedEnclave, order_id: int | str, offer_ids: Iterable[int] | None = None, *,
-                request_nonce: str, issued_at: int | None = None) -> list[WrappedKey]:
+    def release(
+        self,
+        enclave: VerifiedEnclave,
+        order_id: int | str,
+        offer_ids: Iterable[int] | None = None,
+        *,
+        request_nonce: str,
+        issued_at: int | None = None,
+    ) -> list[WrappedKey]:
         """Every key of the order (or of ``offer_ids``), wrapped to the enclave, or a ``ReleaseDenied``.
 
         ``request_nonce`` (32 bytes hex) is the enclave's signed request's: accepted once per enclave
@@ -242,23 +343,48 @@ class KeyBroker:
             raise e.BrokerRequestInvalid(exc.message) from exc
         requested = requested_offers(offer_ids)
         now = self._now()
-        ctx = ReleaseContext(enclave=normalized, order_id=order_key, now=now, chain=self._chain,
-                             allow_list=self._parts.allow_list, is_revoked=self._is_revoked)
+        ctx = ReleaseContext(
+            enclave=normalized,
+            order_id=order_key,
+            now=now,
+            chain=self._chain,
+            allow_list=self._parts.allow_list,
+            is_revoked=self._is_revoked,
+        )
         try:
             with _storage("release keys"):
-                keys = release_keys(self._parts, ctx, requested, request_nonce=nonce,
-                                    issued_at=now if issued_at is None else int(issued_at))
+                keys = release_keys(
+                    self._parts,
+                    ctx,
+                    requested,
+                    request_nonce=nonce,
+                    issued_at=now if issued_at is None else int(issued_at),
+                )
         except e.BrokerError as refusal:
-            log.info("key release denied", extra={"order_id": order_key, "enclave": normalized.enclave_address,
-                                                  "type": refusal.code})
+            log.info(
+                "key release denied",
+                extra={
+                    "order_id": order_key,
+                    "enclave": normalized.enclave_address,
+                    "type": refusal.code,
+                },
+            )
             raise
-        log.info("key release granted", extra={"order_id": order_key, "enclave": normalized.enclave_address,
-                                               "offers": [str(k.offer_id) for k in keys]})
+        log.info(
+            "key release granted",
+            extra={
+                "order_id": order_key,
+                "enclave": normalized.enclave_address,
+                "offers": [str(k.offer_id) for k in keys],
+            },
+        )
         return keys
 
     # -- revocations ------------------------------------------------------------------------------------
 
-    def revoke_certificate(self, serial: int | str, reason: str, *, by: str | None = None) -> Revocation:
+    def revoke_certificate(
+        self, serial: int | str, reason: str, *, by: str | None = None
+    ) -> Revocation:
         """Revoke a certificate serial (``by``: the admin who asked, recorded in the audit log)."""
         try:
             subject = normalize_serial(serial)
@@ -283,16 +409,33 @@ class KeyBroker:
             row = store.find_revocation(session, kind, subject)
             admin = {} if by is None else {"by": by}
             if row is None:
-                entry = self.audit.append(session, event=AuditEvent.REVOCATION, decision=Decision.REVOKED,
-                                          reason=f"{kind}_revoked", details={"kind": kind, "subject": subject,
-                                                                              "message": reason, **admin})
-                row = store.add_revocation(session, kind, subject, reason, now=now, audit_seq=entry.seq)
-            elif by is not None:  # an admin's repeated request is a decision too: logged, changes nothing
-                self.audit.append(session, event=AuditEvent.REVOCATION, decision=Decision.ACCEPTED,
-                                  reason="already_revoked", details={"kind": kind, "subject": subject,
-                                                                     "message": reason, **admin})
-            return Revocation(kind=row.kind, subject=row.subject, reason=row.reason, revoked_at=row.revoked_at,
-                              audit_seq=row.audit_seq)
+                entry = self.audit.append(
+                    session,
+                    event=AuditEvent.REVOCATION,
+                    decision=Decision.REVOKED,
+                    reason=f"{kind}_revoked",
+                    details={"kind": kind, "subject": subject, "message": reason, **admin},
+                )
+                row = store.add_revocation(
+                    session, kind, subject, reason, now=now, audit_seq=entry.seq
+                )
+            elif (
+                by is not None
+            ):  # an admin's repeated request is a decision too: logged, changes nothing
+                self.audit.append(
+                    session,
+                    event=AuditEvent.REVOCATION,
+                    decision=Decision.ACCEPTED,
+                    reason="already_revoked",
+                    details={"kind": kind, "subject": subject, "message": reason, **admin},
+                )
+            return Revocation(
+                kind=row.kind,
+                subject=row.subject,
+                reason=row.reason,
+                revoked_at=row.revoked_at,
+                audit_seq=row.audit_seq,
+            )
 
         with _storage("revoke"):
             revocation = write_transaction(self._sessions, work, lock=self._lock)
@@ -303,11 +446,16 @@ class KeyBroker:
         with _storage("read revocations"), self._sessions() as session:
             return store.find_revocation(session, kind, subject) is not None
 
-    def is_revoked(self, *, serial: int | str | None = None, enclave_address: str | None = None) -> bool:
+    def is_revoked(
+        self, *, serial: int | str | None = None, enclave_address: str | None = None
+    ) -> bool:
         """True if the certificate serial or the enclave address (either given) is revoked."""
         try:
-            checks = ([("certificate", normalize_serial(serial))] if serial is not None else []) + \
-                     ([("enclave", normalize_address(enclave_address))] if enclave_address is not None else [])
+            checks = ([("certificate", normalize_serial(serial))] if serial is not None else []) + (
+                [("enclave", normalize_address(enclave_address))]
+                if enclave_address is not None
+                else []
+            )
         except ValueError as exc:
             raise e.BrokerRequestInvalid(f"is_revoked: {exc}") from exc
         if not checks:
@@ -316,21 +464,41 @@ class KeyBroker:
 
     def revocations(self) -> list[Revocation]:
         with _storage("list revocations"), self._sessions() as session:
-            return [Revocation(kind=r.kind, subject=r.subject, reason=r.reason, revoked_at=r.revoked_at,
-                               audit_seq=r.audit_seq) for r in store.list_revocations(session)]
+            return [
+                Revocation(
+                    kind=r.kind,
+                    subject=r.subject,
+                    reason=r.reason,
+                    revoked_at=r.revoked_at,
+                    audit_seq=r.audit_seq,
+                )
+                for r in store.list_revocations(session)
+            ]
 
     # -- audit ------------------------------------------------------------------------------------------
 
-    def audit_for_owner(self, request: AuditReadRequest | Mapping[str, Any] | str | bytes) -> AuditView:
+    def audit_for_owner(
+        self, request: AuditReadRequest | Mapping[str, Any] | str | bytes
+    ) -> AuditView:
         """Every link of the chain, and the full entries about the owner's offer."""
         now, req = self._now(), _parse(AuditReadRequest, request)
         try:
-            signer = authenticate(message=audit_read_message(ca_id=req.ca_id, offer_id=req.offer_id,
-                                                             issued_at=req.issued_at),
-                                  signature=req.signature, claimed_owner=req.owner, ca_id=req.ca_id,
-                                  expected_ca_id=self.ca_id, issued_at=req.issued_at, now=now, window_s=self._window)
+            signer = authenticate(
+                message=audit_read_message(
+                    ca_id=req.ca_id, offer_id=req.offer_id, issued_at=req.issued_at
+                ),
+                signature=req.signature,
+                claimed_owner=req.owner,
+                ca_id=req.ca_id,
+                expected_ca_id=self.ca_id,
+                issued_at=req.issued_at,
+                now=now,
+                window_s=self._window,
+            )
             self._require_owner(req.offer_id, signer)
         except e.BrokerError as refusal:
-            log.info("audit read refused", extra={"offer_id": str(req.offer_id), "type": refusal.code})
+            log.info(
+                "audit read refused", extra={"offer_id": str(req.offer_id), "type": refusal.code}
+            )
             raise
         return self.audit.view_for_offer(self.ca_id, req.offer_id)

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from enclava.chain.types import OrderStatus  # mirrors IMarketplace.OrderStatus; keys only for ACCEPTED
+from enclava.chain.types import (
+    OrderStatus,
+)  # mirrors IMarketplace.OrderStatus; keys only for ACCEPTED
 
 __all__ = ["OrderStatus", "OrderView", "ChainView", "MeasurementAllowList"]
 

@@ -45,14 +45,39 @@ from __future__ import annotations
 from enclava.errors import EnclavaError
 
 __all__ = [
-    "BrokerError", "BrokerRequestInvalid", "BrokerStorageError", "ChainLookupError",
-    "SignatureError", "SignatureInvalid", "SignatureStale", "WrongCa",
-    "OfferNotFound", "NotResourceOwner", "DepositReplayed", "CiphertextNotForCa",
-    "ReleaseDenied", "ReleaseReplayed", "CertificateExpired", "CertificateRevoked", "EnclaveRevoked",
+    "BrokerError",
+    "BrokerRequestInvalid",
+    "BrokerStorageError",
+    "ChainLookupError",
+    "SignatureError",
+    "SignatureInvalid",
+    "SignatureStale",
+    "WrongCa",
+    "OfferNotFound",
+    "NotResourceOwner",
+    "DepositReplayed",
+    "CiphertextNotForCa",
+    "ReleaseDenied",
+    "ReleaseReplayed",
+    "CertificateExpired",
+    "CertificateRevoked",
+    "EnclaveRevoked",
     "MeasurementNotAllowed",
-    "OrderNotFound", "OrderNotAccepted", "OrderExpired", "ProviderMismatch", "OrderTeeMismatch",
-    "ResourceNotInOrder", "KeyNotDeposited", "PolicyExpired", "PolicyEngineRefused", "PolicySimulatedRefused",
-    "PolicyTeeRefused", "PolicyMeasurementRefused", "PolicyCustomerRefused", "UsesExhausted", "KeyUnwrapFailed",
+    "OrderNotFound",
+    "OrderNotAccepted",
+    "OrderExpired",
+    "ProviderMismatch",
+    "OrderTeeMismatch",
+    "ResourceNotInOrder",
+    "KeyNotDeposited",
+    "PolicyExpired",
+    "PolicyEngineRefused",
+    "PolicySimulatedRefused",
+    "PolicyTeeRefused",
+    "PolicyMeasurementRefused",
+    "PolicyCustomerRefused",
+    "UsesExhausted",
+    "KeyUnwrapFailed",
 ]
 
 
@@ -87,8 +112,10 @@ class SignatureError(BrokerError):
 
 class SignatureInvalid(SignatureError):
     code = "signature_invalid"
-    hint = ("Sign the canonical message built from exactly these fields (normalized policy) with the "
-            "wallet named as owner.")
+    hint = (
+        "Sign the canonical message built from exactly these fields (normalized policy) with the "
+        "wallet named as owner."
+    )
 
 
 class SignatureStale(SignatureError):
@@ -115,7 +142,9 @@ class NotResourceOwner(BrokerError):
 
 class DepositReplayed(BrokerError):
     code = "deposit_replayed"
-    hint = "This deposit is not newer than the one stored; sign a new request to replace the policy."
+    hint = (
+        "This deposit is not newer than the one stored; sign a new request to replace the policy."
+    )
     http_status = 409
 
 
@@ -132,12 +161,18 @@ class ReleaseDenied(BrokerError):
     http_status = 403
     guard = "release"
 
-    def __init__(self, message: str, *, offer_id: int | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, offer_id: int | None = None, hint: str | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.offer_id = offer_id
 
 
-_CERT, _MEAS, _ORDER = "guard_certificate_valid", "guard_measurement_allowed", "guard_order_accepted"
+_CERT, _MEAS, _ORDER = (
+    "guard_certificate_valid",
+    "guard_measurement_allowed",
+    "guard_order_accepted",
+)
 _UNUSED = "guard_request_unused"
 _RES, _POL = "guard_resource_in_order", "guard_policy_allows"
 _ASK_OWNER = "The owner's policy refuses this request; ask the owner to deposit a new policy."

@@ -16,10 +16,22 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 __all__ = [
-    "TeeCode", "UINT256_MAX", "MAX_CIPHERTEXT_BYTES",
-    "normalize_uint256", "normalize_address", "normalize_bytes32", "normalize_measurement",
-    "normalize_order_id", "normalize_serial",
-    "OfferId", "Address", "Bytes32Hex", "MeasurementHex", "SignatureHex", "UnixTime", "Base64Blob",
+    "TeeCode",
+    "UINT256_MAX",
+    "MAX_CIPHERTEXT_BYTES",
+    "normalize_uint256",
+    "normalize_address",
+    "normalize_bytes32",
+    "normalize_measurement",
+    "normalize_order_id",
+    "normalize_serial",
+    "OfferId",
+    "Address",
+    "Bytes32Hex",
+    "MeasurementHex",
+    "SignatureHex",
+    "UnixTime",
+    "Base64Blob",
 ]
 
 UINT256_MAX = 2**256 - 1
@@ -116,14 +128,22 @@ def _signature(value: Any) -> str:
     return "0x" + text
 
 
-OfferId = Annotated[int, BeforeValidator(normalize_uint256),
-                    WithJsonSchema({"type": "integer", "minimum": 0, "description": "uint256 offer id"})]
+OfferId = Annotated[
+    int,
+    BeforeValidator(normalize_uint256),
+    WithJsonSchema({"type": "integer", "minimum": 0, "description": "uint256 offer id"}),
+]
 Address = Annotated[str, BeforeValidator(normalize_address)]
 Bytes32Hex = Annotated[str, BeforeValidator(normalize_bytes32)]
 MeasurementHex = Annotated[str, BeforeValidator(normalize_measurement)]
 SignatureHex = Annotated[str, BeforeValidator(_signature)]
 UnixTime = Annotated[int, Field(ge=0, lt=2**63, strict=True)]
-Base64Blob = Annotated[bytes, BeforeValidator(_base64), Field(min_length=1, max_length=MAX_CIPHERTEXT_BYTES),
-                       PlainSerializer(lambda raw: base64.b64encode(raw).decode("ascii"), return_type=str,
-                                       when_used="json"),
-                       WithJsonSchema({"type": "string", "contentEncoding": "base64"})]
+Base64Blob = Annotated[
+    bytes,
+    BeforeValidator(_base64),
+    Field(min_length=1, max_length=MAX_CIPHERTEXT_BYTES),
+    PlainSerializer(
+        lambda raw: base64.b64encode(raw).decode("ascii"), return_type=str, when_used="json"
+    ),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
+]

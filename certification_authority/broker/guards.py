@@ -22,13 +22,32 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from certification_authority.broker import errors as e
-from certification_authority.broker.chain import ChainView, MeasurementAllowList, OrderStatus, OrderView
-from certification_authority.broker.fields import TeeCode, normalize_address, normalize_bytes32, normalize_uint256
+from certification_authority.broker.chain import (
+    ChainView,
+    MeasurementAllowList,
+    OrderStatus,
+    OrderView,
+)
+from certification_authority.broker.fields import (
+    TeeCode,
+    normalize_address,
+    normalize_bytes32,
+    normalize_uint256,
+)
 from certification_authority.broker.models import VerifiedEnclave
 from certification_authority.broker.store import StoredDeposit
 
-__all__ = ["ReleaseContext", "outside", "guard_certificate_valid", "guard_measurement_allowed", "guard_order_accepted",
-           "guard_resource_in_order", "guard_policy_allows", "ENCLAVE_GUARDS", "RESOURCE_GUARDS"]
+__all__ = [
+    "ReleaseContext",
+    "outside",
+    "guard_certificate_valid",
+    "guard_measurement_allowed",
+    "guard_order_accepted",
+    "guard_resource_in_order",
+    "guard_policy_allows",
+    "ENCLAVE_GUARDS",
+    "RESOURCE_GUARDS",
+]
 
 
 @dataclass(frozen=True)
@@ -57,7 +76,9 @@ def outside(what: str, guard: str) -> Iterator[None]:
 def guard_certificate_valid(ctx: ReleaseContext) -> None:
     enclave = ctx.enclave
     if ctx.now > enclave.not_after:
-        raise e.CertificateExpired(f"certificate {enclave.certificate_serial} expired at {enclave.not_after}")
+        raise e.CertificateExpired(
+            f"certificate {enclave.certificate_serial} expired at {enclave.not_after}"
+        )
     if ctx.is_revoked("certificate", str(enclave.certificate_serial)):
         raise e.CertificateRevoked(f"certificate {enclave.certificate_serial} is revoked")
     if ctx.is_revoked("enclave", enclave.enclave_address):
@@ -68,8 +89,10 @@ def guard_measurement_allowed(ctx: ReleaseContext) -> None:
     with outside("the measurement allow-list", "guard_measurement_allowed"):
         allowed = ctx.allow_list.is_allowed(ctx.enclave.tee_type, ctx.enclave.measurement) is True
     if not allowed:
-        raise e.MeasurementNotAllowed(f"measurement {ctx.enclave.measurement} (TEE type {ctx.enclave.tee_type}) "
-                                      "is not on the allow-list")
+        raise e.MeasurementNotAllowed(
+            f"measurement {ctx.enclave.measurement} (TEE type {ctx.enclave.tee_type}) "
+            "is not on the allow-list"
+        )
 
 
 def _checked(order: object, order_id: str) -> OrderView:
@@ -81,16 +104,23 @@ def _checked(order: object, order_id: str) -> OrderView:
     if not isinstance(order, OrderView):
         raise TypeError(f"the chain view answered {type(order).__name__}, not OrderView")
     if len(order.resource_hashes) != len(order.resource_offer_ids) or order.inputs_hash is None:
-        raise TypeError("the chain view's order lacks its resources' content hashes or its inputs hash")
-    return OrderView(order_id=order_id, status=OrderStatus(order.status), customer=normalize_address(order.customer),
-                     provider=normalize_address(order.provider),
-                     engine_offer_id=normalize_uint256(order.engine_offer_id),
-                     engine_hash=normalize_bytes32(order.engine_hash), deadline=int(order.deadline),
-                     resource_offer_ids=tuple(normalize_uint256(o) for o in order.resource_offer_ids),
-                     tee_type=None if order.tee_type is None else int(order.tee_type),
-                     observed_at=None if order.observed_at is None else int(order.observed_at),
-                     resource_hashes=tuple(normalize_bytes32(h) for h in order.resource_hashes),
-                     inputs_hash=normalize_bytes32(order.inputs_hash))
+        raise TypeError(
+            "the chain view's order lacks its resources' content hashes or its inputs hash"
+        )
+    return OrderView(
+        order_id=order_id,
+        status=OrderStatus(order.status),
+        customer=normalize_address(order.customer),
+        provider=normalize_address(order.provider),
+        engine_offer_id=normalize_uint256(order.engine_offer_id),
+        engine_hash=normalize_bytes32(order.engine_hash),
+        deadline=int(order.deadline),
+        resource_offer_ids=tuple(normalize_uint256(o) for o in order.resource_offer_ids),
+        tee_type=None if order.tee_type is None else int(order.tee_type),
+        observed_at=None if order.observed_at is None else int(order.observed_at),
+        resource_hashes=tuple(normalize_bytes32(h) for h in order.resource_hashes),
+        inputs_hash=normalize_bytes32(order.inputs_hash),
+    )
 
 
 def guard_order_accepted(ctx: ReleaseContext) -> OrderView:
@@ -102,11 +132,15 @@ def guard_order_accepted(ctx: ReleaseContext) -> OrderView:
     if order.status != OrderStatus.ACCEPTED:
         raise e.OrderNotAccepted(f"order {ctx.order_id} is {order.status.name}, not ACCEPTED")
     if order.provider != ctx.enclave.provider_address:
-        raise e.ProviderMismatch(f"order {ctx.order_id} was accepted by another provider than "
-                                 f"{ctx.enclave.provider_address}")
+        raise e.ProviderMismatch(
+            f"order {ctx.order_id} was accepted by another provider than "
+            f"{ctx.enclave.provider_address}"
+        )
     if order.tee_type is not None and order.tee_type != ctx.enclave.tee_type:
-        raise e.OrderTeeMismatch(f"order {ctx.order_id} is for TEE type {order.tee_type}, "
-                                 f"the enclave is {ctx.enclave.tee_type}")
+        raise e.OrderTeeMismatch(
+            f"order {ctx.order_id} is for TEE type {order.tee_type}, "
+            f"the enclave is {ctx.enclave.tee_type}"
+        )
     if max(ctx.now, order.observed_at or 0) >= order.deadline:
         raise e.OrderExpired(f"order {ctx.order_id} passed its deadline {order.deadline}")
     return order
@@ -114,31 +148,51 @@ def guard_order_accepted(ctx: ReleaseContext) -> OrderView:
 
 def guard_resource_in_order(ctx: ReleaseContext, order: OrderView, offer_id: int) -> None:
     if offer_id not in order.offer_ids:
-        raise e.ResourceNotInOrder(f"offer {offer_id} is not part of order {ctx.order_id}", offer_id=offer_id)
+        raise e.ResourceNotInOrder(
+            f"offer {offer_id} is not part of order {ctx.order_id}", offer_id=offer_id
+        )
 
 
-def guard_policy_allows(ctx: ReleaseContext, order: OrderView, offer_id: int,
-                        deposit: StoredDeposit | None) -> StoredDeposit:
+def guard_policy_allows(
+    ctx: ReleaseContext, order: OrderView, offer_id: int, deposit: StoredDeposit | None
+) -> StoredDeposit:
     if deposit is None:
         raise e.KeyNotDeposited(f"no key is deposited for offer {offer_id}", offer_id=offer_id)
     policy, enclave = deposit.policy, ctx.enclave
     refused = f"the policy of offer {offer_id}"
     if policy.expires_at is not None and ctx.now >= policy.expires_at:
         raise e.PolicyExpired(f"{refused} expired at {policy.expires_at}", offer_id=offer_id)
-    if policy.allowed_engine_hashes != "any" and order.engine_hash not in policy.allowed_engine_hashes:
-        raise e.PolicyEngineRefused(f"{refused} does not allow engine {order.engine_hash}", offer_id=offer_id)
+    if (
+        policy.allowed_engine_hashes != "any"
+        and order.engine_hash not in policy.allowed_engine_hashes
+    ):
+        raise e.PolicyEngineRefused(
+            f"{refused} does not allow engine {order.engine_hash}", offer_id=offer_id
+        )
     simulated = enclave.simulated or enclave.tee_type == TeeCode.SIMULATED
     if simulated and not policy.insecure_allow_simulated_tee:
-        raise e.PolicySimulatedRefused(f"{refused} does not allow simulated TEEs", offer_id=offer_id)
+        raise e.PolicySimulatedRefused(
+            f"{refused} does not allow simulated TEEs", offer_id=offer_id
+        )
     if policy.allowed_tee_types != "any" and enclave.tee_type not in policy.allowed_tee_types:
-        raise e.PolicyTeeRefused(f"{refused} does not allow TEE type {enclave.tee_type}", offer_id=offer_id)
-    if policy.allowed_measurements != "any" and enclave.measurement not in policy.allowed_measurements:
-        raise e.PolicyMeasurementRefused(f"{refused} does not allow measurement {enclave.measurement}",
-                                         offer_id=offer_id)
+        raise e.PolicyTeeRefused(
+            f"{refused} does not allow TEE type {enclave.tee_type}", offer_id=offer_id
+        )
+    if (
+        policy.allowed_measurements != "any"
+        and enclave.measurement not in policy.allowed_measurements
+    ):
+        raise e.PolicyMeasurementRefused(
+            f"{refused} does not allow measurement {enclave.measurement}", offer_id=offer_id
+        )
     if policy.allowed_customers != "any" and order.customer not in policy.allowed_customers:
-        raise e.PolicyCustomerRefused(f"{refused} does not allow customer {order.customer}", offer_id=offer_id)
+        raise e.PolicyCustomerRefused(
+            f"{refused} does not allow customer {order.customer}", offer_id=offer_id
+        )
     if deposit.uses_left == 0:
-        raise e.UsesExhausted(f"{refused} allowed {policy.max_uses} uses; all are spent", offer_id=offer_id)
+        raise e.UsesExhausted(
+            f"{refused} allowed {policy.max_uses} uses; all are spent", offer_id=offer_id
+        )
     return deposit
 
 

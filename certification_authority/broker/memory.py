@@ -9,7 +9,11 @@ import threading
 from collections.abc import Iterable
 
 from certification_authority.broker.chain import OrderView
-from certification_authority.broker.fields import normalize_address, normalize_measurement, normalize_order_id
+from certification_authority.broker.fields import (
+    normalize_address,
+    normalize_measurement,
+    normalize_order_id,
+)
 
 __all__ = ["InMemoryChainView", "InMemoryAllowList"]
 

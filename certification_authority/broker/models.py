@@ -25,8 +25,17 @@ from certification_authority.broker.fields import (
     UnixTime,
 )
 
-__all__ = ["KeyPolicy", "DepositRequest", "OrderInputsDeposit", "DepositReceipt", "DepositStatus", "AuditReadRequest", "WrappedKey",
-           "Revocation", "VerifiedEnclave"]
+__all__ = [
+    "KeyPolicy",
+    "DepositRequest",
+    "OrderInputsDeposit",
+    "DepositReceipt",
+    "DepositStatus",
+    "AuditReadRequest",
+    "WrappedKey",
+    "Revocation",
+    "VerifiedEnclave",
+]
 
 _MAX_LIST = 256
 
@@ -38,7 +47,9 @@ def _sorted_unique(values: list) -> list:
 def _allow_list(item: object, most: int = _MAX_LIST) -> object:
     """A non-empty set of ``item`` (sorted, unique) or the word ``"any"``."""
     listed = Annotated[list[item], Field(min_length=1, max_length=most)]  # type: ignore[valid-type]
-    return Annotated[listed | Literal["any"], AfterValidator(lambda v: v if v == "any" else _sorted_unique(v))]
+    return Annotated[
+        listed | Literal["any"], AfterValidator(lambda v: v if v == "any" else _sorted_unique(v))
+    ]
 
 
 _Strict = ConfigDict(frozen=True, extra="forbid")

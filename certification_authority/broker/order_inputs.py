@@ -47,15 +47,25 @@ def save_order_inputs(session: Session, audit, request: OrderInputsDeposit, *, n
     row.ciphertext = request.ciphertext
     row.ciphertext_sha256 = request.ciphertext_sha256
     row.deposited_at = now
-    entry = audit.append(session, event=AuditEvent.KEY_DEPOSIT, decision=Decision.ACCEPTED, reason="ok",
-                         offer_ids=[], order_id=request.order_id,
-                         details={"kind": "order_inputs", "customer": row.customer,
-                                  "ciphertext_sha256": row.ciphertext_sha256})
+    entry = audit.append(
+        session,
+        event=AuditEvent.KEY_DEPOSIT,
+        decision=Decision.ACCEPTED,
+        reason="ok",
+        offer_ids=[],
+        order_id=request.order_id,
+        details={
+            "kind": "order_inputs",
+            "customer": row.customer,
+            "ciphertext_sha256": row.ciphertext_sha256,
+        },
+    )
     return entry.seq
 
 
-def wrap_order_inputs(session: Session, identity: x25519.Identity, order_id: str, recipient: str, *,
-                      content_hash: str) -> WrappedKey | None:
+def wrap_order_inputs(
+    session: Session, identity: x25519.Identity, order_id: str, recipient: str, *, content_hash: str
+) -> WrappedKey | None:
     """The order's inputs key re-wrapped to ``recipient`` (counted as released), or None if none.
 
     ``content_hash`` is the order's inputsHash: what the released key is for, in the signed answer.
@@ -64,8 +74,18 @@ def wrap_order_inputs(session: Session, identity: x25519.Identity, order_id: str
     if row is None:
         return None
     try:
-        wrapped = pyrage.encrypt(pyrage.decrypt(row.ciphertext, [identity]), [x25519.Recipient.from_str(recipient)])
+        wrapped = pyrage.encrypt(
+            pyrage.decrypt(row.ciphertext, [identity]), [x25519.Recipient.from_str(recipient)]
+        )
     except (pyrage.DecryptError, pyrage.EncryptError, pyrage.RecipientError) as exc:
-        raise e.KeyUnwrapFailed(f"the inputs' key of order {order_id} could not be re-wrapped") from exc
+        raise e.KeyUnwrapFailed(
+            f"the inputs' key of order {order_id} could not be re-wrapped"
+        ) from exc
     row.releases += 1
-    return WrappedKey(kind="order_inputs", offer_id=0, policy_version=0, content_hash=content_hash, ciphertext=wrapped)
+    return WrappedKey(
+        kind="order_inputs",
+        offer_id=0,
+        policy_version=0,
+        content_hash=content_hash,
+        ciphertext=wrapped,
+    )

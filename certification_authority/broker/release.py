@@ -44,14 +44,23 @@ from certification_authority.broker.order_inputs import wrap_order_inputs
 from certification_authority.broker.store import StoredDeposit, claim_release_request, consume_use
 from certification_authority.db import write_transaction
 
-__all__ = ["BrokerParts", "normalize_enclave", "requested_offers", "wrap_key", "release_keys",
-           "guard_request_unused", "RELEASE_WINDOW_S"]
+__all__ = [
+    "BrokerParts",
+    "normalize_enclave",
+    "requested_offers",
+    "wrap_key",
+    "release_keys",
+    "guard_request_unused",
+    "RELEASE_WINDOW_S",
+]
 
 MAX_OFFERS_PER_REQUEST = 64
 #: how far a release request's issued_at may lie from the CA's clock (either way); its nonce is
 #: remembered until no request carrying it can be within that window any more
 RELEASE_WINDOW_S = 300
-WITHHELD = "withheld"  # audit reason of a resource that passed while another of the order was refused
+WITHHELD = (
+    "withheld"  # audit reason of a resource that passed while another of the order was refused
+)
 
 
 @dataclass(frozen=True)
@@ -86,14 +95,20 @@ def normalize_enclave(enclave: object) -> VerifiedEnclave:
         if not isinstance(enclave.age_recipient, str):
             raise ValueError("age_recipient must be a string")
         x25519.Recipient.from_str(enclave.age_recipient)
-        return VerifiedEnclave(certificate_serial=normalize_serial(enclave.certificate_serial), tee_type=tee_type,
-                               measurement=normalize_measurement(enclave.measurement),
-                               enclave_address=normalize_address(enclave.enclave_address),
-                               provider_address=normalize_address(enclave.provider_address),
-                               age_recipient=enclave.age_recipient,
-                               not_after=_integer(enclave.not_after, "not_after"), simulated=enclave.simulated)
+        return VerifiedEnclave(
+            certificate_serial=normalize_serial(enclave.certificate_serial),
+            tee_type=tee_type,
+            measurement=normalize_measurement(enclave.measurement),
+            enclave_address=normalize_address(enclave.enclave_address),
+            provider_address=normalize_address(enclave.provider_address),
+            age_recipient=enclave.age_recipient,
+            not_after=_integer(enclave.not_after, "not_after"),
+            simulated=enclave.simulated,
+        )
     except (ValueError, TypeError, pyrage.RecipientError) as exc:
-        raise e.BrokerRequestInvalid(f"the enclave's certificate fields are malformed: {exc}") from exc
+        raise e.BrokerRequestInvalid(
+            f"the enclave's certificate fields are malformed: {exc}"
+        ) from exc
 
 
 def requested_offers(offer_ids: Iterable[int] | None) -> tuple[int, ...] | None:
@@ -114,20 +129,32 @@ def requested_offers(offer_ids: Iterable[int] | None) -> tuple[int, ...] | None:
 def wrap_key(identity: x25519.Identity, deposit: StoredDeposit, recipient: str) -> bytes:
     """Open the deposit with the CA identity and seal it to ``recipient``; the plaintext never leaves."""
     try:
-        return pyrage.encrypt(pyrage.decrypt(deposit.ciphertext, [identity]), [x25519.Recipient.from_str(recipient)])
+        return pyrage.encrypt(
+            pyrage.decrypt(deposit.ciphertext, [identity]), [x25519.Recipient.from_str(recipient)]
+        )
     except (pyrage.DecryptError, pyrage.EncryptError, pyrage.RecipientError) as exc:
-        raise e.KeyUnwrapFailed(f"the key of offer {deposit.offer_id} could not be re-wrapped",
-                                offer_id=deposit.offer_id) from exc
+        raise e.KeyUnwrapFailed(
+            f"the key of offer {deposit.offer_id} could not be re-wrapped",
+            offer_id=deposit.offer_id,
+        ) from exc
 
 
 def _facts(ctx: ReleaseContext) -> dict[str, object]:
     enclave = ctx.enclave
-    return {"certificate_serial": enclave.certificate_serial, "tee_type": enclave.tee_type,
-            "measurement": enclave.measurement, "simulated": enclave.simulated}
+    return {
+        "certificate_serial": enclave.certificate_serial,
+        "tee_type": enclave.tee_type,
+        "measurement": enclave.measurement,
+        "simulated": enclave.simulated,
+    }
 
 
-def _deny(parts: BrokerParts, ctx: ReleaseContext, offers: Iterable[int],
-          denials: dict[int | None, e.BrokerError]) -> NoReturn:
+def _deny(
+    parts: BrokerParts,
+    ctx: ReleaseContext,
+    offers: Iterable[int],
+    denials: dict[int | None, e.BrokerError],
+) -> NoReturn:
     """Append one ``denied`` entry per offer (one without offers if none is known), then re-raise."""
     order_level = denials.get(None)
     offers = list(offers) or [None]
@@ -138,37 +165,65 @@ def _deny(parts: BrokerParts, ctx: ReleaseContext, offers: Iterable[int],
             reason = denial.code if denial else WITHHELD
             guard = getattr(denial, "guard", "release") if denial else None
             note = denial.message if denial else "another resource of this order was refused"
-            parts.audit.append(session, event=AuditEvent.KEY_RELEASE, decision=Decision.DENIED, reason=reason,
-                               offer_ids=[] if offer is None else [offer], order_id=ctx.order_id,
-                               enclave_address=ctx.enclave.enclave_address, guard=guard,
-                               details={**_facts(ctx), "message": note})
+            parts.audit.append(
+                session,
+                event=AuditEvent.KEY_RELEASE,
+                decision=Decision.DENIED,
+                reason=reason,
+                offer_ids=[] if offer is None else [offer],
+                order_id=ctx.order_id,
+                enclave_address=ctx.enclave.enclave_address,
+                guard=guard,
+                details={**_facts(ctx), "message": note},
+            )
 
     write_transaction(parts.sessions, work, lock=parts.lock)
     raise order_level or next(iter(denials.values()))
 
 
-def _offers_for_log(parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, ...] | None) -> tuple[int, ...]:
+def _offers_for_log(
+    parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, ...] | None
+) -> tuple[int, ...]:
     """Which owners an order-level refusal concerns: the asked-for offers, else the order's (best effort)."""
     if requested is not None:
         return requested
     try:
         order = parts.chain.order(ctx.order_id)
-        return tuple(normalize_uint256(offer) for offer in order.offer_ids) if order is not None else ()
+        return (
+            tuple(normalize_uint256(offer) for offer in order.offer_ids)
+            if order is not None
+            else ()
+        )
     except Exception:  # noqa: BLE001 - only to name owners in the log; the refusal stands regardless
         return ()
 
 
-def guard_request_unused(parts: BrokerParts, ctx: ReleaseContext, request_nonce: str, issued_at: int) -> None:
+def guard_request_unused(
+    parts: BrokerParts, ctx: ReleaseContext, request_nonce: str, issued_at: int
+) -> None:
     """Remember this request's nonce for the enclave, or refuse a request seen before (a replay)."""
     expires_at = max(issued_at, ctx.now) + RELEASE_WINDOW_S
-    fresh = write_transaction(parts.sessions, lambda session: claim_release_request(
-        session, ctx.enclave.enclave_address, request_nonce, now=ctx.now, expires_at=expires_at), lock=parts.lock)
+    fresh = write_transaction(
+        parts.sessions,
+        lambda session: claim_release_request(
+            session, ctx.enclave.enclave_address, request_nonce, now=ctx.now, expires_at=expires_at
+        ),
+        lock=parts.lock,
+    )
     if not fresh:
-        raise e.ReleaseReplayed(f"enclave {ctx.enclave.enclave_address} already sent a request with this nonce")
+        raise e.ReleaseReplayed(
+            f"enclave {ctx.enclave.enclave_address} already sent a request with this nonce"
+        )
 
 
-def release_keys(parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, ...] | None, *,
-                 request_nonce: str, issued_at: int) -> list[WrappedKey]:
+def release_keys(
+    parts: BrokerParts,
+    ctx: ReleaseContext,
+    requested: tuple[int, ...] | None,
+    *,
+    request_nonce: str,
+    issued_at: int,
+) -> list[WrappedKey]:
     """The keys of ``requested`` (None: every offer of the order), or the first refusal, logged."""
     try:
         guard_request_unused(parts, ctx, request_nonce, issued_at)
@@ -192,28 +247,59 @@ def release_keys(parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, 
     if denials:
         _deny(parts, ctx, offers, denials)
     try:
-        wrapped = [WrappedKey(offer_id=offer, policy_version=deposit.version, content_hash=order.content_hash_of(offer),
-                              ciphertext=wrap_key(parts.identity, deposit, ctx.enclave.age_recipient))
-                   for offer, deposit in granted.items()]
+        wrapped = [
+            WrappedKey(
+                offer_id=offer,
+                policy_version=deposit.version,
+                content_hash=order.content_hash_of(offer),
+                ciphertext=wrap_key(parts.identity, deposit, ctx.enclave.age_recipient),
+            )
+            for offer, deposit in granted.items()
+        ]
     except e.KeyUnwrapFailed as denial:
         _deny(parts, ctx, offers, {denial.offer_id: denial})
 
     def commit(session) -> None:
         if requested is None:  # the whole order: its customer's inputs key goes with the resources'
-            inputs_key = wrap_order_inputs(session, parts.identity, ctx.order_id, ctx.enclave.age_recipient,
-                                           content_hash=order.inputs_hash)
+            inputs_key = wrap_order_inputs(
+                session,
+                parts.identity,
+                ctx.order_id,
+                ctx.enclave.age_recipient,
+                content_hash=order.inputs_hash,
+            )
             if inputs_key is not None:
                 wrapped.append(inputs_key)
-                parts.audit.append(session, event=AuditEvent.KEY_RELEASE, decision=Decision.GRANTED, reason="ok",
-                                   offer_ids=[], order_id=ctx.order_id, enclave_address=ctx.enclave.enclave_address,
-                                   details={**_facts(ctx), "kind": "order_inputs", "customer": order.customer})
+                parts.audit.append(
+                    session,
+                    event=AuditEvent.KEY_RELEASE,
+                    decision=Decision.GRANTED,
+                    reason="ok",
+                    offer_ids=[],
+                    order_id=ctx.order_id,
+                    enclave_address=ctx.enclave.enclave_address,
+                    details={**_facts(ctx), "kind": "order_inputs", "customer": order.customer},
+                )
         for offer, deposit in granted.items():
             if not consume_use(session, deposit):
-                raise e.UsesExhausted(f"the key of offer {offer} was used up or replaced meanwhile", offer_id=offer)
-            parts.audit.append(session, event=AuditEvent.KEY_RELEASE, decision=Decision.GRANTED, reason="ok",
-                               offer_ids=[offer], order_id=ctx.order_id, enclave_address=ctx.enclave.enclave_address,
-                               details={**_facts(ctx), "policy_version": deposit.version,
-                                        "engine_hash": order.engine_hash, "customer": order.customer})
+                raise e.UsesExhausted(
+                    f"the key of offer {offer} was used up or replaced meanwhile", offer_id=offer
+                )
+            parts.audit.append(
+                session,
+                event=AuditEvent.KEY_RELEASE,
+                decision=Decision.GRANTED,
+                reason="ok",
+                offer_ids=[offer],
+                order_id=ctx.order_id,
+                enclave_address=ctx.enclave.enclave_address,
+                details={
+                    **_facts(ctx),
+                    "policy_version": deposit.version,
+                    "engine_hash": order.engine_hash,
+                    "customer": order.customer,
+                },
+            )
 
     try:
         write_transaction(parts.sessions, commit, lock=parts.lock)

@@ -21,8 +21,19 @@ from certification_authority.audit.canonical import canonical_json
 from certification_authority.broker.errors import SignatureInvalid, SignatureStale, WrongCa
 from certification_authority.broker.models import KeyPolicy
 
-__all__ = ["DEPOSIT_DOMAIN", "AUDIT_READ_DOMAIN", "DEFAULT_SIGNATURE_WINDOW_S", "MAX_CLOCK_SKEW_S",
-           "deposit_message", "audit_read_message", "order_inputs_message", "ORDER_INPUTS_DOMAIN", "sign_text", "recover_signer", "authenticate"]
+__all__ = [
+    "DEPOSIT_DOMAIN",
+    "AUDIT_READ_DOMAIN",
+    "DEFAULT_SIGNATURE_WINDOW_S",
+    "MAX_CLOCK_SKEW_S",
+    "deposit_message",
+    "audit_read_message",
+    "order_inputs_message",
+    "ORDER_INPUTS_DOMAIN",
+    "sign_text",
+    "recover_signer",
+    "authenticate",
+]
 
 DEPOSIT_DOMAIN = "enclava-key-deposit-v1"
 AUDIT_READ_DOMAIN = "enclava-audit-read-v1"
@@ -31,22 +42,45 @@ DEFAULT_SIGNATURE_WINDOW_S = 300  # how old a signed request may be
 MAX_CLOCK_SKEW_S = 60  # how far in the future issued_at may lie
 
 
-def deposit_message(*, ca_id: str, offer_id: int, ciphertext_sha256: str, policy: KeyPolicy,
-                    issued_at: int) -> str:
-    return canonical_json({"domain": DEPOSIT_DOMAIN, "ca_id": ca_id, "offer_id": str(offer_id),
-                           "ciphertext_sha256": ciphertext_sha256, "policy": policy.model_dump(mode="json"),
-                           "issued_at": issued_at}).decode("ascii")
+def deposit_message(
+    *, ca_id: str, offer_id: int, ciphertext_sha256: str, policy: KeyPolicy, issued_at: int
+) -> str:
+    return canonical_json(
+        {
+            "domain": DEPOSIT_DOMAIN,
+            "ca_id": ca_id,
+            "offer_id": str(offer_id),
+            "ciphertext_sha256": ciphertext_sha256,
+            "policy": policy.model_dump(mode="json"),
+            "issued_at": issued_at,
+        }
+    ).decode("ascii")
 
 
-def order_inputs_message(*, ca_id: str, order_id: str, ciphertext_sha256: str, issued_at: int) -> str:
+def order_inputs_message(
+    *, ca_id: str, order_id: str, ciphertext_sha256: str, issued_at: int
+) -> str:
     """What a customer signs to deposit the key of their order's own inputs."""
-    return canonical_json({"domain": ORDER_INPUTS_DOMAIN, "ca_id": ca_id, "order_id": order_id.lower(),
-                           "ciphertext_sha256": ciphertext_sha256, "issued_at": issued_at}).decode("ascii")
+    return canonical_json(
+        {
+            "domain": ORDER_INPUTS_DOMAIN,
+            "ca_id": ca_id,
+            "order_id": order_id.lower(),
+            "ciphertext_sha256": ciphertext_sha256,
+            "issued_at": issued_at,
+        }
+    ).decode("ascii")
 
 
 def audit_read_message(*, ca_id: str, offer_id: int, issued_at: int) -> str:
-    return canonical_json({"domain": AUDIT_READ_DOMAIN, "ca_id": ca_id, "offer_id": str(offer_id),
-                           "issued_at": issued_at}).decode("ascii")
+    return canonical_json(
+        {
+            "domain": AUDIT_READ_DOMAIN,
+            "ca_id": ca_id,
+            "offer_id": str(offer_id),
+            "issued_at": issued_at,
+        }
+    ).decode("ascii")
 
 
 def sign_text(account, message: str) -> str:
@@ -63,14 +97,25 @@ def recover_signer(message: str, signature: str) -> str:
         raise SignatureInvalid("the signature is not a valid wallet signature") from exc
 
 
-def authenticate(*, message: str, signature: str, claimed_owner: str, ca_id: str, expected_ca_id: str,
-                 issued_at: int, now: int, window_s: int = DEFAULT_SIGNATURE_WINDOW_S) -> str:
+def authenticate(
+    *,
+    message: str,
+    signature: str,
+    claimed_owner: str,
+    ca_id: str,
+    expected_ca_id: str,
+    issued_at: int,
+    now: int,
+    window_s: int = DEFAULT_SIGNATURE_WINDOW_S,
+) -> str:
     """Check CA, freshness and signature, in that order; return the signer (lowercase address)."""
     if ca_id != expected_ca_id:
         raise WrongCa(f"the request is for CA {ca_id!r}, this is {expected_ca_id!r}")
     if issued_at < now - window_s or issued_at > now + MAX_CLOCK_SKEW_S:
-        raise SignatureStale(f"issued_at {issued_at} is outside the accepted window "
-                             f"[{now - window_s}, {now + MAX_CLOCK_SKEW_S}]")
+        raise SignatureStale(
+            f"issued_at {issued_at} is outside the accepted window "
+            f"[{now - window_s}, {now + MAX_CLOCK_SKEW_S}]"
+        )
     signer = recover_signer(message, signature)
     if signer != claimed_owner:
         raise SignatureInvalid(f"the signature was not made by {claimed_owner} over this request")

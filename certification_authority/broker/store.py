@@ -15,10 +15,23 @@ from sqlalchemy.orm import Session
 
 from certification_authority.broker.errors import BrokerStorageError, DepositReplayed
 from certification_authority.broker.models import DepositRequest, KeyPolicy
-from certification_authority.db import PolicyVersionRow, ReleaseRequestRow, ResourceKeyRow, RevocationRow
+from certification_authority.db import (
+    PolicyVersionRow,
+    ReleaseRequestRow,
+    ResourceKeyRow,
+    RevocationRow,
+)
 
-__all__ = ["StoredDeposit", "load_deposit", "save_deposit", "consume_use", "find_revocation",
-           "add_revocation", "list_revocations", "claim_release_request"]
+__all__ = [
+    "StoredDeposit",
+    "load_deposit",
+    "save_deposit",
+    "consume_use",
+    "find_revocation",
+    "add_revocation",
+    "list_revocations",
+    "claim_release_request",
+]
 
 
 @dataclass(frozen=True)
@@ -43,10 +56,17 @@ def _stored(row: ResourceKeyRow) -> StoredDeposit:
         policy = KeyPolicy.model_validate_json(row.policy_json)
     except ValidationError as exc:
         raise BrokerStorageError(f"the stored policy of offer {row.offer_id} is corrupt") from exc
-    return StoredDeposit(offer_id=int(row.offer_id), owner=row.owner, version=row.version,
-                         ciphertext=row.ciphertext, ciphertext_sha256=row.ciphertext_sha256,
-                         policy=policy, issued_at=row.issued_at,
-                         deposited_at=row.deposited_at, uses=row.uses)
+    return StoredDeposit(
+        offer_id=int(row.offer_id),
+        owner=row.owner,
+        version=row.version,
+        ciphertext=row.ciphertext,
+        ciphertext_sha256=row.ciphertext_sha256,
+        policy=policy,
+        issued_at=row.issued_at,
+        deposited_at=row.deposited_at,
+        uses=row.uses,
+    )
 
 
 def load_deposit(session: Session, offer_id: int) -> StoredDeposit | None:
@@ -62,8 +82,10 @@ def save_deposit(session: Session, request: DepositRequest, *, now: int) -> Stor
     """
     row = session.get(ResourceKeyRow, str(request.offer_id))
     if row is not None and request.issued_at <= row.issued_at:
-        raise DepositReplayed(f"offer {request.offer_id} already has a deposit issued at {row.issued_at}; "
-                              f"this one was issued at {request.issued_at}")
+        raise DepositReplayed(
+            f"offer {request.offer_id} already has a deposit issued at {row.issued_at}; "
+            f"this one was issued at {request.issued_at}"
+        )
     policy_json = request.policy.model_dump_json()
     version = row.version + 1 if row is not None else 1
     if row is None:
@@ -71,10 +93,23 @@ def save_deposit(session: Session, request: DepositRequest, *, now: int) -> Stor
         session.add(row)
     row.owner, row.version, row.ciphertext = request.owner, version, request.ciphertext
     row.ciphertext_sha256, row.policy_json = request.ciphertext_sha256, policy_json
-    row.issued_at, row.deposited_at, row.uses, row.max_uses = request.issued_at, now, 0, request.policy.max_uses
-    session.add(PolicyVersionRow(offer_id=str(request.offer_id), version=version, owner=request.owner,
-                                 ciphertext_sha256=request.ciphertext_sha256, policy_json=policy_json,
-                                 issued_at=request.issued_at, deposited_at=now))
+    row.issued_at, row.deposited_at, row.uses, row.max_uses = (
+        request.issued_at,
+        now,
+        0,
+        request.policy.max_uses,
+    )
+    session.add(
+        PolicyVersionRow(
+            offer_id=str(request.offer_id),
+            version=version,
+            owner=request.owner,
+            ciphertext_sha256=request.ciphertext_sha256,
+            policy_json=policy_json,
+            issued_at=request.issued_at,
+            deposited_at=now,
+        )
+    )
     session.flush()
     return _stored(row)
 
@@ -82,11 +117,16 @@ def save_deposit(session: Session, request: DepositRequest, *, now: int) -> Stor
 def consume_use(session: Session, deposit: StoredDeposit) -> bool:
     """Count one use of ``deposit``; False if none is left or the deposit was replaced meanwhile."""
     limit = ResourceKeyRow.max_uses.is_(None) | (ResourceKeyRow.uses < ResourceKeyRow.max_uses)
-    result = session.execute(update(ResourceKeyRow)
-                             .where(ResourceKeyRow.offer_id == str(deposit.offer_id),
-                                    ResourceKeyRow.version == deposit.version, limit)
-                             .values(uses=ResourceKeyRow.uses + 1)
-                             .execution_options(synchronize_session=False))
+    result = session.execute(
+        update(ResourceKeyRow)
+        .where(
+            ResourceKeyRow.offer_id == str(deposit.offer_id),
+            ResourceKeyRow.version == deposit.version,
+            limit,
+        )
+        .values(uses=ResourceKeyRow.uses + 1)
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1
 
 
@@ -94,10 +134,13 @@ def find_revocation(session: Session, kind: str, subject: str) -> RevocationRow 
     return session.get(RevocationRow, (kind, subject))
 
 
-def add_revocation(session: Session, kind: str, subject: str, reason: str, *, now: int,
-                   audit_seq: int) -> RevocationRow:
+def add_revocation(
+    session: Session, kind: str, subject: str, reason: str, *, now: int, audit_seq: int
+) -> RevocationRow:
     """Record a revocation (permanent: there is no way to lift one)."""
-    row = RevocationRow(kind=kind, subject=subject, reason=reason, revoked_at=now, audit_seq=audit_seq)
+    row = RevocationRow(
+        kind=kind, subject=subject, reason=reason, revoked_at=now, audit_seq=audit_seq
+    )
     session.add(row)
     session.flush()
     return row
@@ -107,7 +150,9 @@ def list_revocations(session: Session) -> list[RevocationRow]:
     return list(session.scalars(select(RevocationRow).order_by(RevocationRow.revoked_at)))
 
 
-def claim_release_request(session: Session, enclave: str, request_nonce: str, *, now: int, expires_at: int) -> bool:
+def claim_release_request(
+    session: Session, enclave: str, request_nonce: str, *, now: int, expires_at: int
+) -> bool:
     """Remember ``(enclave, request_nonce)``; False if it was seen already (a replay).
 
     Expired rows are forgotten first: a request whose nonce expired is refused as stale anyway.
@@ -118,7 +163,10 @@ def claim_release_request(session: Session, enclave: str, request_nonce: str, *,
     session.execute(delete(ReleaseRequestRow).where(ReleaseRequestRow.expires_at < now))
     if session.get(ReleaseRequestRow, (enclave, request_nonce)) is not None:
         return False
-    session.add(ReleaseRequestRow(enclave_address=enclave, request_nonce=request_nonce, seen_at=now,
-                                  expires_at=expires_at))
+    session.add(
+        ReleaseRequestRow(
+            enclave_address=enclave, request_nonce=request_nonce, seen_at=now, expires_at=expires_at
+        )
+    )
     session.flush()
     return True

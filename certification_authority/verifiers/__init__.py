@@ -6,7 +6,10 @@ clients that check the CA's own evidence); the per-TEE verifiers
 protocol and can be used alone to check vendor evidence without Enclava's policy.
 """
 
-from certification_authority.verifiers.allowlist import InMemoryMeasurementAllowList, MeasurementAllowList
+from certification_authority.verifiers.allowlist import (
+    InMemoryMeasurementAllowList,
+    MeasurementAllowList,
+)
 from certification_authority.verifiers.base import (
     TCB_UP_TO_DATE,
     TcbPolicy,
@@ -28,7 +31,11 @@ from certification_authority.verifiers.guards import (
     guard_tcb_status,
     run_guards,
 )
-from certification_authority.verifiers.nonces import DEFAULT_NONCE_TTL_S, InMemoryNonceStore, NonceStore
+from certification_authority.verifiers.nonces import (
+    DEFAULT_NONCE_TTL_S,
+    InMemoryNonceStore,
+    NonceStore,
+)
 from certification_authority.verifiers.pipeline import EvidenceVerifier, default_verifiers
 from certification_authority.verifiers.roots import (
     AMD_ARK_MILAN_SHA256,

@@ -33,8 +33,14 @@ class InMemoryMeasurementAllowList:
             self.allow(tee_type, measurement)
 
     def allow(self, tee_type: TeeType, measurement: bytes) -> None:
-        if not isinstance(tee_type, TeeType) or not isinstance(measurement, bytes) or not measurement:
-            raise ConfigError("an allow-list entry is a TeeType and a non-empty measurement (bytes)")
+        if (
+            not isinstance(tee_type, TeeType)
+            or not isinstance(measurement, bytes)
+            or not measurement
+        ):
+            raise ConfigError(
+                "an allow-list entry is a TeeType and a non-empty measurement (bytes)"
+            )
         with self._lock:
             self._entries.add((tee_type, measurement))
 

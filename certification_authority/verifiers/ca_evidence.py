@@ -14,15 +14,23 @@ from enclava.attestation.evidence import Evidence
 __all__ = ["ca_evidence_verifier"]
 
 
-def ca_evidence_verifier(allow_list: MeasurementAllowList, *, insecure_allow_simulated_tee: bool = False,
-                         tcb_policy: TcbPolicy | None = None) -> Callable[[Evidence, bytes], VerifiedClaims]:
+def ca_evidence_verifier(
+    allow_list: MeasurementAllowList,
+    *,
+    insecure_allow_simulated_tee: bool = False,
+    tcb_policy: TcbPolicy | None = None,
+) -> Callable[[Evidence, bytes], VerifiedClaims]:
     """``verify(evidence, expected_report_data) -> VerifiedClaims``, raising the pipeline's typed refusals.
 
     ``allow_list``: where the CA's measurement must be listed (on chain: ``chain_view.VerifierAllowList``).
     Simulated evidence is refused unless ``insecure_allow_simulated_tee`` (development devnets only).
     """
-    pipeline = EvidenceVerifier(allow_list=allow_list, nonce_store=None, tcb_policy=tcb_policy,
-                                insecure_allow_simulated_tee=insecure_allow_simulated_tee)
+    pipeline = EvidenceVerifier(
+        allow_list=allow_list,
+        nonce_store=None,
+        tcb_policy=tcb_policy,
+        insecure_allow_simulated_tee=insecure_allow_simulated_tee,
+    )
 
     def verify(evidence: Evidence, expected_report_data: bytes) -> VerifiedClaims:
         return pipeline.verify_bound(evidence, report_data=expected_report_data)

@@ -40,9 +40,19 @@ from enclava.attestation.errors import (
 )
 from enclava.errors import EnclavaError
 
-__all__ = ["GuardContext", "ChannelContext", "guard_report_data_binding", "guard_report_data_expected",
-           "guard_nonce_fresh", "guard_debug_disabled", "guard_tcb_status", "guard_measurement_allowed", "GUARDS",
-           "CHANNEL_GUARDS", "run_guards"]
+__all__ = [
+    "GuardContext",
+    "ChannelContext",
+    "guard_report_data_binding",
+    "guard_report_data_expected",
+    "guard_nonce_fresh",
+    "guard_debug_disabled",
+    "guard_tcb_status",
+    "guard_measurement_allowed",
+    "GUARDS",
+    "CHANNEL_GUARDS",
+    "run_guards",
+]
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,9 @@ def _consulting(what: str) -> Iterator[None]:
         yield
     except EnclavaError:
         raise
-    except Exception as exc:  # any failure of an outside implementation: fail closed, keep the cause
+    except (
+        Exception
+    ) as exc:  # any failure of an outside implementation: fail closed, keep the cause
         raise PolicyLookupError(f"consulting the {what} failed ({type(exc).__name__})") from exc
 
 
@@ -80,13 +92,16 @@ def guard_report_data_binding(claims: VerifiedClaims, ctx: GuardContext) -> None
     if not report_data_matches(claims.report_data, ctx.nonce, ctx.enclave_public_key_der):
         raise ReportDataMismatchError(
             "report_data does not bind this CA nonce and enclave public key "
-            "(expected SHA-512(domain tag || nonce || SPKI DER))")
+            "(expected SHA-512(domain tag || nonce || SPKI DER))"
+        )
 
 
 def guard_report_data_expected(claims: VerifiedClaims, ctx: ChannelContext) -> None:
     expected = ctx.expected_report_data
     if not isinstance(expected, bytes) or not hmac.compare_digest(claims.report_data, expected):
-        raise ReportDataMismatchError("report_data is not the binding the client expected for its nonce")
+        raise ReportDataMismatchError(
+            "report_data is not the binding the client expected for its nonce"
+        )
 
 
 def guard_nonce_fresh(claims: VerifiedClaims, ctx: GuardContext) -> None:
@@ -105,10 +120,13 @@ def guard_tcb_status(claims: VerifiedClaims, ctx: GuardContext | ChannelContext)
         raise TcbStatusRejectedError(
             f"platform TCB status {claims.tcb_status!r} is not accepted "
             f"(accepted: {', '.join(sorted(policy.accepted_statuses))}; advisories: "
-            f"{', '.join(claims.advisory_ids) or 'none'})")
+            f"{', '.join(claims.advisory_ids) or 'none'})"
+        )
     rejected = sorted(set(claims.advisory_ids) & policy.rejected_advisories)
     if rejected:
-        raise TcbStatusRejectedError(f"the platform is affected by rejected advisories: {', '.join(rejected)}")
+        raise TcbStatusRejectedError(
+            f"the platform is affected by rejected advisories: {', '.join(rejected)}"
+        )
 
 
 def guard_measurement_allowed(claims: VerifiedClaims, ctx: GuardContext | ChannelContext) -> None:
@@ -116,18 +134,30 @@ def guard_measurement_allowed(claims: VerifiedClaims, ctx: GuardContext | Channe
         allowed = ctx.allow_list.is_allowed(claims.tee_type, claims.measurement) is True
     if not allowed:
         raise MeasurementNotAllowedError(
-            f"{claims.tee_type.value} measurement {claims.measurement_hex} is not on the allow-list")
+            f"{claims.tee_type.value} measurement {claims.measurement_hex} is not on the allow-list"
+        )
 
 
-GUARDS = (guard_report_data_binding, guard_nonce_fresh, guard_debug_disabled, guard_tcb_status,
-          guard_measurement_allowed)
-CHANNEL_GUARDS = (guard_report_data_expected, guard_debug_disabled, guard_tcb_status, guard_measurement_allowed)
+GUARDS = (
+    guard_report_data_binding,
+    guard_nonce_fresh,
+    guard_debug_disabled,
+    guard_tcb_status,
+    guard_measurement_allowed,
+)
+CHANNEL_GUARDS = (
+    guard_report_data_expected,
+    guard_debug_disabled,
+    guard_tcb_status,
+    guard_measurement_allowed,
+)
 
 Guard = Callable[[VerifiedClaims, "GuardContext | ChannelContext"], None]
 
 
-def run_guards(claims: VerifiedClaims, ctx: GuardContext | ChannelContext,
-               guards: tuple[Guard, ...] = GUARDS) -> tuple[str, ...]:
+def run_guards(
+    claims: VerifiedClaims, ctx: GuardContext | ChannelContext, guards: tuple[Guard, ...] = GUARDS
+) -> tuple[str, ...]:
     """Run every guard in order; return their names (for the audit log) or raise the first refusal."""
     for guard in guards:
         guard(claims, ctx)

@@ -37,7 +37,9 @@ class NonceStore(Protocol):
 class InMemoryNonceStore:
     """Single-process nonce store with expiry; thread-safe; the clock is injectable for tests."""
 
-    def __init__(self, *, ttl_s: float = DEFAULT_NONCE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, ttl_s: float = DEFAULT_NONCE_TTL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if ttl_s <= 0:
             raise ConfigError("the nonce lifetime must be positive")
         self._ttl_s, self._clock = ttl_s, clock

@@ -22,13 +22,27 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from certification_authority.verifiers.allowlist import MeasurementAllowList
-from certification_authority.verifiers.base import TcbPolicy, VerificationResult, VerifiedClaims, Verifier
-from certification_authority.verifiers.guards import CHANNEL_GUARDS, ChannelContext, GuardContext, run_guards
+from certification_authority.verifiers.base import (
+    TcbPolicy,
+    VerificationResult,
+    VerifiedClaims,
+    Verifier,
+)
+from certification_authority.verifiers.guards import (
+    CHANNEL_GUARDS,
+    ChannelContext,
+    GuardContext,
+    run_guards,
+)
 from certification_authority.verifiers.nonces import NonceStore
 from certification_authority.verifiers.sev_snp import SevSnpVerifier
 from certification_authority.verifiers.simulated import SimulatedTdxVerifier
 from certification_authority.verifiers.tdx import TdxVerifier
-from enclava.attestation.errors import EvidenceFormatError, SimulatedTeeRefusedError, UnsupportedTeeError
+from enclava.attestation.errors import (
+    EvidenceFormatError,
+    SimulatedTeeRefusedError,
+    UnsupportedTeeError,
+)
 from enclava.attestation.evidence import Evidence, TeeType
 from enclava.errors import ConfigError, EnclavaError
 
@@ -42,25 +56,39 @@ def default_verifiers(*, insecure_allow_simulated_tee: bool = False) -> dict[Tee
     return {
         TeeType.TDX: TdxVerifier(),
         TeeType.SEV_SNP: SevSnpVerifier(),
-        TeeType.SIMULATED: SimulatedTdxVerifier(insecure_allow_simulated_tee=insecure_allow_simulated_tee),
+        TeeType.SIMULATED: SimulatedTdxVerifier(
+            insecure_allow_simulated_tee=insecure_allow_simulated_tee
+        ),
     }
 
 
 class EvidenceVerifier:
     """``nonce_store`` may be None only for a verifier of peers' evidence (``verify_bound``)."""
 
-    def __init__(self, *, allow_list: MeasurementAllowList, nonce_store: NonceStore | None,
-                 tcb_policy: TcbPolicy | None = None, insecure_allow_simulated_tee: bool = False,
-                 verifiers: Mapping[TeeType, Verifier] | Iterable[Verifier] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        allow_list: MeasurementAllowList,
+        nonce_store: NonceStore | None,
+        tcb_policy: TcbPolicy | None = None,
+        insecure_allow_simulated_tee: bool = False,
+        verifiers: Mapping[TeeType, Verifier] | Iterable[Verifier] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.insecure_allow_simulated_tee = insecure_allow_simulated_tee is True
         if verifiers is None:
-            verifiers = default_verifiers(insecure_allow_simulated_tee=self.insecure_allow_simulated_tee)
+            verifiers = default_verifiers(
+                insecure_allow_simulated_tee=self.insecure_allow_simulated_tee
+            )
         elif not isinstance(verifiers, Mapping):
             verifiers = {verifier.tee_type: verifier for verifier in verifiers}
-        mismatched = [tee.value for tee, verifier in verifiers.items() if verifier.tee_type is not tee]
+        mismatched = [
+            tee.value for tee, verifier in verifiers.items() if verifier.tee_type is not tee
+        ]
         if mismatched:
-            raise ConfigError(f"verifiers registered under another TEE type than their own: {mismatched}")
+            raise ConfigError(
+                f"verifiers registered under another TEE type than their own: {mismatched}"
+            )
         self._verifiers = dict(verifiers)
         self._allow_list, self._nonce_store = allow_list, nonce_store
         self._tcb_policy, self._clock = tcb_policy or TcbPolicy(), clock
@@ -69,53 +97,91 @@ class EvidenceVerifier:
         if not isinstance(evidence, Evidence):
             raise EvidenceFormatError("expected an Evidence envelope")
         if evidence.tee_type is TeeType.SIMULATED and not self.insecure_allow_simulated_tee:
-            raise SimulatedTeeRefusedError("simulated TEE evidence is refused: the CA was not started with "
-                                           "insecure_allow_simulated_tee=True")
+            raise SimulatedTeeRefusedError(
+                "simulated TEE evidence is refused: the CA was not started with "
+                "insecure_allow_simulated_tee=True"
+            )
         verifier = self._verifiers.get(evidence.tee_type)
         if verifier is None:
-            raise UnsupportedTeeError(f"this CA has no verifier for {evidence.tee_type.value} evidence")
+            raise UnsupportedTeeError(
+                f"this CA has no verifier for {evidence.tee_type.value} evidence"
+            )
         return verifier
 
-    def verify(self, evidence: Evidence, *, nonce: bytes, enclave_public_key_der: bytes,
-               now: int | None = None) -> VerificationResult:
+    def verify(
+        self,
+        evidence: Evidence,
+        *,
+        nonce: bytes,
+        enclave_public_key_der: bytes,
+        now: int | None = None,
+    ) -> VerificationResult:
         """Verify ``evidence`` for the CA ``nonce`` and the enclave key it must bind; raise on any refusal."""
         when = int(self._clock()) if now is None else now
         tee = evidence.tee_type.value if isinstance(evidence, Evidence) else "unknown"
         if self._nonce_store is None:
-            raise ConfigError("this verifier has no nonce store: it checks peers' evidence only (verify_bound)")
+            raise ConfigError(
+                "this verifier has no nonce store: it checks peers' evidence only (verify_bound)"
+            )
         try:
             claims = self._vendor_claims(evidence, when)
-            ctx = GuardContext(nonce=nonce, enclave_public_key_der=enclave_public_key_der,
-                               nonce_store=self._nonce_store, tcb_policy=self._tcb_policy,
-                               allow_list=self._allow_list)
+            ctx = GuardContext(
+                nonce=nonce,
+                enclave_public_key_der=enclave_public_key_der,
+                nonce_store=self._nonce_store,
+                tcb_policy=self._tcb_policy,
+                allow_list=self._allow_list,
+            )
             checks = ("select_verifier", "verify_evidence", *run_guards(claims, ctx))
         except EnclavaError as exc:
             log.info("attestation refused: tee=%s code=%s", tee, exc.code)
             raise
-        log.info("attestation verified: tee=%s measurement=%s simulated=%s", tee, claims.measurement_hex,
-                 claims.simulated)
-        return VerificationResult(claims=claims, enclave_public_key_der=enclave_public_key_der, nonce=nonce,
-                                  verified_at=when, checks=checks)
+        log.info(
+            "attestation verified: tee=%s measurement=%s simulated=%s",
+            tee,
+            claims.measurement_hex,
+            claims.simulated,
+        )
+        return VerificationResult(
+            claims=claims,
+            enclave_public_key_der=enclave_public_key_der,
+            nonce=nonce,
+            verified_at=when,
+            checks=checks,
+        )
 
     def _vendor_claims(self, evidence: Evidence, when: int) -> VerifiedClaims:
         """Steps 0 and 1: the TEE's verifier, and the vendor's signature chain."""
         claims = self.select_verifier(evidence).verify_evidence(evidence, now=when)
-        if claims.simulated and not self.insecure_allow_simulated_tee:  # defence in depth, see select_verifier
-            raise SimulatedTeeRefusedError("a verifier vouched for simulated evidence; this CA refuses it")
+        if (
+            claims.simulated and not self.insecure_allow_simulated_tee
+        ):  # defence in depth, see select_verifier
+            raise SimulatedTeeRefusedError(
+                "a verifier vouched for simulated evidence; this CA refuses it"
+            )
         return claims
 
-    def verify_bound(self, evidence: Evidence, *, report_data: bytes, now: int | None = None) -> VerifiedClaims:
+    def verify_bound(
+        self, evidence: Evidence, *, report_data: bytes, now: int | None = None
+    ) -> VerifiedClaims:
         """Verify a peer's ``evidence`` whose report_data must be exactly ``report_data``; raise on any refusal."""
         when = int(self._clock()) if now is None else now
         tee = evidence.tee_type.value if isinstance(evidence, Evidence) else "unknown"
         try:
             claims = self._vendor_claims(evidence, when)
-            ctx = ChannelContext(expected_report_data=report_data, tcb_policy=self._tcb_policy,
-                                 allow_list=self._allow_list)
+            ctx = ChannelContext(
+                expected_report_data=report_data,
+                tcb_policy=self._tcb_policy,
+                allow_list=self._allow_list,
+            )
             run_guards(claims, ctx, CHANNEL_GUARDS)
         except EnclavaError as exc:
             log.info("peer attestation refused: tee=%s code=%s", tee, exc.code)
             raise
-        log.info("peer attestation verified: tee=%s measurement=%s simulated=%s", tee, claims.measurement_hex,
-                 claims.simulated)
+        log.info(
+            "peer attestation verified: tee=%s measurement=%s simulated=%s",
+            tee,
+            claims.measurement_hex,
+            claims.simulated,
+        )
         return claims

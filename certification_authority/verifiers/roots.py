@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import base64
 
-__all__ = ["INTEL_SGX_ROOT_CA_PEM", "INTEL_SGX_ROOT_CA_DER", "INTEL_SGX_ROOT_CA_SHA256", "AMD_ARK_MILAN_SHA256"]
+__all__ = [
+    "INTEL_SGX_ROOT_CA_PEM",
+    "INTEL_SGX_ROOT_CA_DER",
+    "INTEL_SGX_ROOT_CA_SHA256",
+    "AMD_ARK_MILAN_SHA256",
+]
 
 INTEL_SGX_ROOT_CA_PEM = """\
 -----BEGIN CERTIFICATE-----

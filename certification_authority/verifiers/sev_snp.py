@@ -40,7 +40,12 @@ __all__ = ["SevSnpVerifier"]
 
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
 _AMD_OID = "1.3.6.1.4.1.3704.1"
-_SPL_OIDS = {"bl": f"{_AMD_OID}.3.1", "tee": f"{_AMD_OID}.3.2", "snp": f"{_AMD_OID}.3.3", "ucode": f"{_AMD_OID}.3.8"}
+_SPL_OIDS = {
+    "bl": f"{_AMD_OID}.3.1",
+    "tee": f"{_AMD_OID}.3.2",
+    "snp": f"{_AMD_OID}.3.3",
+    "ucode": f"{_AMD_OID}.3.8",
+}
 _HWID_OID = f"{_AMD_OID}.4"
 
 
@@ -66,14 +71,20 @@ class SevSnpVerifier:
 
     tee_type = TeeType.SEV_SNP
 
-    def __init__(self, *, trusted_ark_sha256: Iterable[str] = (AMD_ARK_MILAN_SHA256,),
-                 minimum_tcb: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        trusted_ark_sha256: Iterable[str] = (AMD_ARK_MILAN_SHA256,),
+        minimum_tcb: Mapping[str, int] | None = None,
+    ) -> None:
         self._trusted_arks = frozenset(fingerprint.lower() for fingerprint in trusted_ark_sha256)
         self._minimum_tcb = dict(minimum_tcb or {})
 
     def verify_evidence(self, evidence: Evidence, *, now: int) -> VerifiedClaims:
         if evidence.tee_type is not self.tee_type:
-            raise EvidenceFormatError(f"the SEV-SNP verifier was given {evidence.tee_type.value} evidence")
+            raise EvidenceFormatError(
+                f"the SEV-SNP verifier was given {evidence.tee_type.value} evidence"
+            )
         return self.verify_report(evidence.quote, evidence.collateral, now=now)
 
     def verify_report(self, report_bytes: bytes, chain_pem: bytes, *, now: int) -> VerifiedClaims:
@@ -84,7 +95,9 @@ class SevSnpVerifier:
         vcek, ask, ark = certs
         fingerprint = hashlib.sha256(ark.public_bytes(serialization.Encoding.DER)).hexdigest()
         if fingerprint not in self._trusted_arks:
-            raise UntrustedRootError(f"the SEV-SNP chain's ARK ({fingerprint}) is not a pinned AMD root")
+            raise UntrustedRootError(
+                f"the SEV-SNP chain's ARK ({fingerprint}) is not a pinned AMD root"
+            )
         when = self._instant(now)
         try:  # cryptography parses names and extensions lazily: a malformed one raises ValueError here
             for cert, issuer, is_ca in ((ark, ark, True), (ask, ark, True), (vcek, ask, False)):
@@ -95,25 +108,41 @@ class SevSnpVerifier:
             raise EvidenceFormatError("a certificate of the SEV-SNP chain is malformed") from exc
         outdated = any(tcb[part] < minimum for part, minimum in self._minimum_tcb.items())
         return VerifiedClaims(
-            tee_type=self.tee_type, measurement=report.measurement, report_data=report.report_data,
-            debug=report.debug, tcb_status="OutOfDate" if outdated else TCB_UP_TO_DATE,
-            details={"chip_id": report.chip_id.hex(), "reported_tcb": report.reported_tcb.hex(),
-                     "policy": f"{report.policy:#x}", "vmpl": str(report.vmpl), "guest_svn": str(report.guest_svn),
-                     "host_data": report.host_data.hex(), "id_key_digest": report.id_key_digest.hex()})
+            tee_type=self.tee_type,
+            measurement=report.measurement,
+            report_data=report.report_data,
+            debug=report.debug,
+            tcb_status="OutOfDate" if outdated else TCB_UP_TO_DATE,
+            details={
+                "chip_id": report.chip_id.hex(),
+                "reported_tcb": report.reported_tcb.hex(),
+                "policy": f"{report.policy:#x}",
+                "vmpl": str(report.vmpl),
+                "guest_svn": str(report.guest_svn),
+                "host_data": report.host_data.hex(),
+                "id_key_digest": report.id_key_digest.hex(),
+            },
+        )
 
     @staticmethod
     def _instant(now: int) -> dt.datetime:
         try:
             return dt.datetime.fromtimestamp(now, tz=dt.timezone.utc)
         except (TypeError, ValueError, OverflowError, OSError) as exc:
-            raise EvidenceFormatError("the verification time must be a Unix time in seconds") from exc
+            raise EvidenceFormatError(
+                "the verification time must be a Unix time in seconds"
+            ) from exc
 
     @staticmethod
-    def _check_issued(cert: x509.Certificate, issuer: x509.Certificate, is_ca: bool, when: dt.datetime) -> None:
+    def _check_issued(
+        cert: x509.Certificate, issuer: x509.Certificate, is_ca: bool, when: dt.datetime
+    ) -> None:
         name = cert.subject.rfc4514_string()[:80]
         issuer_key = issuer.public_key()
         if cert.issuer != issuer.subject or not isinstance(issuer_key, rsa.RSAPublicKey):
-            raise EvidenceSignatureError(f"{name} is not issued by an RSA key of {issuer.subject.rfc4514_string()[:80]}")
+            raise EvidenceSignatureError(
+                f"{name} is not issued by an RSA key of {issuer.subject.rfc4514_string()[:80]}"
+            )
         try:
             issuer_key.verify(cert.signature, cert.tbs_certificate_bytes, _PSS, hashes.SHA384())
         except InvalidSignature as exc:
@@ -137,7 +166,9 @@ class SevSnpVerifier:
             signature = encode_dss_signature(report.signature_r, report.signature_s)
             key.verify(signature, report.signed_bytes, ec.ECDSA(hashes.SHA384()))
         except (InvalidSignature, ValueError) as exc:  # ValueError: r or s out of range
-            raise EvidenceSignatureError("the SEV-SNP report signature does not verify with the VCEK") from exc
+            raise EvidenceSignatureError(
+                "the SEV-SNP report signature does not verify with the VCEK"
+            ) from exc
 
     @staticmethod
     def _check_vcek_binding(report: SnpReport, vcek: x509.Certificate) -> dict[str, int]:
@@ -145,9 +176,13 @@ class SevSnpVerifier:
         if hwid[:2] == b"\x04\x40":  # some VCEKs wrap hwID in an OCTET STRING, most carry raw bytes
             hwid = hwid[2:]
         if hwid != report.chip_id:
-            raise EvidenceSignatureError("the VCEK was issued for another chip than the report's CHIP_ID")
+            raise EvidenceSignatureError(
+                "the VCEK was issued for another chip than the report's CHIP_ID"
+            )
         reported = SnpReport.tcb_parts(report.reported_tcb)
         certified = {part: _der_small_int(_extension(vcek, oid)) for part, oid in _SPL_OIDS.items()}
         if certified != reported:
-            raise EvidenceSignatureError(f"the VCEK certifies TCB {certified}, the report claims {reported}")
+            raise EvidenceSignatureError(
+                f"the VCEK certifies TCB {certified}, the report claims {reported}"
+            )
         return reported

@@ -29,15 +29,23 @@ class SimulatedTdxVerifier:
 
     def __init__(self, *, insecure_allow_simulated_tee: bool = False) -> None:
         self.insecure_allow_simulated_tee = insecure_allow_simulated_tee is True
-        self._tdx = TdxVerifier(root_ca_der=development_root_der()) if self.insecure_allow_simulated_tee else None
+        self._tdx = (
+            TdxVerifier(root_ca_der=development_root_der())
+            if self.insecure_allow_simulated_tee
+            else None
+        )
         if self._tdx is not None:
             log.warning("INSECURE: simulated TEE evidence (development PKI) will be accepted")
 
     def verify_evidence(self, evidence: Evidence, *, now: int) -> VerifiedClaims:
         if self._tdx is None:
-            raise SimulatedTeeRefusedError("simulated TEE evidence is refused: this verifier was not "
-                                           "constructed with insecure_allow_simulated_tee=True")
+            raise SimulatedTeeRefusedError(
+                "simulated TEE evidence is refused: this verifier was not "
+                "constructed with insecure_allow_simulated_tee=True"
+            )
         if evidence.tee_type is not TeeType.SIMULATED:
-            raise EvidenceFormatError(f"the simulated verifier was given {evidence.tee_type.value} evidence")
+            raise EvidenceFormatError(
+                f"the simulated verifier was given {evidence.tee_type.value} evidence"
+            )
         claims = self._tdx.verify_quote(evidence.quote, evidence.collateral, now=now)
         return dataclasses.replace(claims, tee_type=TeeType.SIMULATED, simulated=True)

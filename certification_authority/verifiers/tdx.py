@@ -48,10 +48,26 @@ _DCAP_ERRORS: tuple[tuple[tuple[str, ...], type[AttestationError]], ...] = (
     (("UnknownIssuer", "Failed to load root ca"), UntrustedRootError),
     (("Expired", "expired", "in the future", "NotValidYet"), CollateralExpiredError),
     (("Revoked",), EvidenceRevokedError),
-    (("Failed to decode", "Unsupported", "invalid utf-8", "Data length exceeds", "too short"), EvidenceFormatError),
+    (
+        ("Failed to decode", "Unsupported", "invalid utf-8", "Data length exceeds", "too short"),
+        EvidenceFormatError,
+    ),
 )
-_DETAIL_FIELDS = ("tee_tcb_svn", "mr_seam", "mr_signer_seam", "seam_attributes", "td_attributes", "xfam",
-                  "mr_config_id", "mr_owner", "mr_owner_config", "rt_mr0", "rt_mr1", "rt_mr2", "rt_mr3")
+_DETAIL_FIELDS = (
+    "tee_tcb_svn",
+    "mr_seam",
+    "mr_signer_seam",
+    "seam_attributes",
+    "td_attributes",
+    "xfam",
+    "mr_config_id",
+    "mr_owner",
+    "mr_owner_config",
+    "rt_mr0",
+    "rt_mr1",
+    "rt_mr2",
+    "rt_mr3",
+)
 
 
 def _translate(exc: BaseException) -> AttestationError:
@@ -87,13 +103,17 @@ class TdxVerifier:
 
     def verify_evidence(self, evidence: Evidence, *, now: int) -> VerifiedClaims:
         if evidence.tee_type is not self.tee_type:
-            raise EvidenceFormatError(f"the TDX verifier was given {evidence.tee_type.value} evidence")
+            raise EvidenceFormatError(
+                f"the TDX verifier was given {evidence.tee_type.value} evidence"
+            )
         return self.verify_quote(evidence.quote, evidence.collateral, now=now)
 
     def verify_quote(self, quote: bytes, collateral_json: bytes, *, now: int) -> VerifiedClaims:
         """Verify a raw quote and its collateral JSON; return the claims of the verified TD report."""
         if type(now) is not int or not 0 <= now <= _MAX_UNIX_TIME:
-            raise EvidenceFormatError("the verification time must be a non-negative Unix time in seconds")
+            raise EvidenceFormatError(
+                "the verification time must be a non-negative Unix time in seconds"
+            )
         parsed = TdxQuote.parse(quote)
         pck_chain = _certificates(parsed.pck_chain_pem, "the quote's PCK certificate chain")
         self._check_root(pck_chain[-1], "PCK chain")
@@ -101,38 +121,57 @@ class TdxVerifier:
         try:
             verified = dcap_qvl.verify_with_root_ca(quote, collateral, self._root_der, now)
             document = json.loads(verified.to_json())
-        except Exception as exc:  # dcap-qvl raises ValueError; anything else is refused just the same
+        except (
+            Exception
+        ) as exc:  # dcap-qvl raises ValueError; anything else is refused just the same
             raise _translate(exc) from exc
-        except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException (a BaseException)
+        except (
+            BaseException
+        ) as exc:  # a Rust panic surfaces as pyo3's PanicException (a BaseException)
             if type(exc).__name__ != "PanicException":
                 raise
-            raise EvidenceFormatError("TDX quote refused: the verifier could not process it") from exc
+            raise EvidenceFormatError(
+                "TDX quote refused: the verifier could not process it"
+            ) from exc
         return self._claims(parsed, document)
 
     def _check_root(self, cert: x509.Certificate, what: str) -> None:
         der = cert.public_bytes(serialization.Encoding.DER)
         if der != self._root_der:
-            raise UntrustedRootError(f"the {what} does not end in the trusted root "
-                                     f"(it ends in a certificate with SHA-256 {hashlib.sha256(der).hexdigest()})")
+            raise UntrustedRootError(
+                f"the {what} does not end in the trusted root "
+                f"(it ends in a certificate with SHA-256 {hashlib.sha256(der).hexdigest()})"
+            )
 
-    def _load_collateral(self, collateral_json: bytes, pck_chain: list[x509.Certificate]) -> dcap_qvl.QuoteCollateralV3:
+    def _load_collateral(
+        self, collateral_json: bytes, pck_chain: list[x509.Certificate]
+    ) -> dcap_qvl.QuoteCollateralV3:
         try:
             text = collateral_json.decode("utf-8")
             document = json.loads(text)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise EvidenceFormatError("TDX collateral is not UTF-8 JSON") from exc
-        if not isinstance(document, dict) or not all(isinstance(document.get(k), str) for k in _ISSUER_CHAINS):
+        if not isinstance(document, dict) or not all(
+            isinstance(document.get(k), str) for k in _ISSUER_CHAINS
+        ):
             raise EvidenceFormatError("TDX collateral lacks its issuer certificate chains")
         for key in _ISSUER_CHAINS:
-            self._check_root(_certificates(document[key].encode(), f"collateral {key}")[-1], f"collateral {key}")
+            self._check_root(
+                _certificates(document[key].encode(), f"collateral {key}")[-1], f"collateral {key}"
+            )
         # dcap-qvl prefers a PCK chain in the collateral over the quote's own; allow only the same chain,
         # so that the chain that is verified is the one the quote carries.
         attached = document.get("pck_certificate_chain")
         if attached is not None:
-            certs = _certificates(attached.encode(), "collateral pck_certificate_chain") if isinstance(
-                attached, str) else None
+            certs = (
+                _certificates(attached.encode(), "collateral pck_certificate_chain")
+                if isinstance(attached, str)
+                else None
+            )
             if certs != pck_chain:
-                raise EvidenceFormatError("the collateral's PCK certificate chain differs from the quote's")
+                raise EvidenceFormatError(
+                    "the collateral's PCK certificate chain differs from the quote's"
+                )
         try:
             return dcap_qvl.QuoteCollateralV3.from_json(text)
         except (ValueError, TypeError) as exc:
@@ -141,13 +180,26 @@ class TdxVerifier:
     def _claims(self, parsed: TdxQuote, document: dict) -> VerifiedClaims:
         try:
             report = document["report"]["TD10"]
-            fields = {name: bytes.fromhex(report[name]) for name in ("mr_td", "report_data", *_DETAIL_FIELDS)}
-            status, advisories = str(document["status"]), tuple(str(a) for a in document["advisory_ids"])
+            fields = {
+                name: bytes.fromhex(report[name])
+                for name in ("mr_td", "report_data", *_DETAIL_FIELDS)
+            }
+            status, advisories = (
+                str(document["status"]),
+                tuple(str(a) for a in document["advisory_ids"]),
+            )
         except (KeyError, TypeError, ValueError) as exc:
-            raise EvidenceFormatError("dcap-qvl returned a report that is not a TDX 1.0 TD report") from exc
+            raise EvidenceFormatError(
+                "dcap-qvl returned a report that is not a TDX 1.0 TD report"
+            ) from exc
         if fields["mr_td"] != parsed.body.mr_td or fields["report_data"] != parsed.body.report_data:
             raise EvidenceSignatureError("the verified TD report differs from the quote's body")
         return VerifiedClaims(
-            tee_type=self.tee_type, measurement=fields["mr_td"], report_data=fields["report_data"],
-            debug=bool(fields["td_attributes"][0] & 0x01), tcb_status=status, advisory_ids=advisories,
-            details={name: fields[name].hex() for name in _DETAIL_FIELDS})
+            tee_type=self.tee_type,
+            measurement=fields["mr_td"],
+            report_data=fields["report_data"],
+            debug=bool(fields["td_attributes"][0] & 0x01),
+            tcb_status=status,
+            advisory_ids=advisories,
+            details={name: fields[name].hex() for name in _DETAIL_FIELDS},
+        )

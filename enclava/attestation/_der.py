@@ -40,7 +40,9 @@ def oid(dotted: str) -> bytes:
 def _signed_minimal(value: int) -> bytes:
     if value < 0:
         raise ValueError("only non-negative integers are needed here")
-    return value.to_bytes(value.bit_length() // 8 + 1, "big")  # leading 0x00 keeps the sign bit clear
+    return value.to_bytes(
+        value.bit_length() // 8 + 1, "big"
+    )  # leading 0x00 keeps the sign bit clear
 
 
 def integer(value: int) -> bytes:

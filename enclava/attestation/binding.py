@@ -17,8 +17,13 @@ from cryptography.hazmat.primitives import serialization
 
 from enclava.attestation.errors import EvidenceFormatError
 
-__all__ = ["REPORT_DATA_DOMAIN", "NONCE_LENGTH", "REPORT_DATA_LENGTH", "bind_report_data",
-           "report_data_matches"]
+__all__ = [
+    "REPORT_DATA_DOMAIN",
+    "NONCE_LENGTH",
+    "REPORT_DATA_LENGTH",
+    "bind_report_data",
+    "report_data_matches",
+]
 
 REPORT_DATA_DOMAIN = b"enclava/attestation/report-data/v1\x00"
 NONCE_LENGTH = 32
@@ -44,7 +49,11 @@ def _check_spki(der: bytes) -> None:
     try:
         key = serialization.load_der_public_key(der)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise EvidenceFormatError("the enclave public key is not valid SubjectPublicKeyInfo DER") from exc
-    canonical = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        raise EvidenceFormatError(
+            "the enclave public key is not valid SubjectPublicKeyInfo DER"
+        ) from exc
+    canonical = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     if canonical != der:  # one key, one encoding: no trailing bytes, no alternative forms
         raise EvidenceFormatError("the enclave public key DER is not canonical")

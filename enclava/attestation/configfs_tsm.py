@@ -65,13 +65,21 @@ class TsmReport:
 class ConfigfsTsm:
     """One configfs-tsm report request per :meth:`report` call, retried on generation races."""
 
-    def __init__(self, *, root: Path = TSM_REPORT_ROOT, fs: TsmFs | None = None, max_attempts: int = 3) -> None:
+    def __init__(
+        self, *, root: Path = TSM_REPORT_ROOT, fs: TsmFs | None = None, max_attempts: int = 3
+    ) -> None:
         if max_attempts < 1:
             raise AttesterError("max_attempts must be at least 1")
         self.root, self._fs, self._max_attempts = Path(root), fs or TsmFs(), max_attempts
 
-    def report(self, inblob: bytes, *, tee_type: TeeType, read_auxblob: bool = False,
-               privlevel: int | None = None) -> TsmReport:
+    def report(
+        self,
+        inblob: bytes,
+        *,
+        tee_type: TeeType,
+        read_auxblob: bool = False,
+        privlevel: int | None = None,
+    ) -> TsmReport:
         if not isinstance(inblob, bytes) or not 0 < len(inblob) <= _MAX_INBLOB:
             raise AttesterError(f"inblob must be 1 to {_MAX_INBLOB} bytes")
         expected = TSM_PROVIDERS.get(tee_type)
@@ -85,10 +93,14 @@ class ConfigfsTsm:
                 self._remove_entry(entry)
             if result is not None:
                 return result
-            log.warning("configfs-tsm generation changed during report (attempt %d of %d)",
-                        attempt, self._max_attempts)
+            log.warning(
+                "configfs-tsm generation changed during report (attempt %d of %d)",
+                attempt,
+                self._max_attempts,
+            )
         raise TsmGenerationError(
-            f"configfs-tsm entry was modified concurrently on all {self._max_attempts} attempts")
+            f"configfs-tsm entry was modified concurrently on all {self._max_attempts} attempts"
+        )
 
     def _create_entry(self) -> Path:
         entry = self.root / f"enclava-{os.getpid()}-{secrets.token_hex(8)}"
@@ -97,10 +109,14 @@ class ConfigfsTsm:
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise TsmUnavailableError(f"no configfs-tsm report interface at {self.root}") from exc
         except PermissionError as exc:
-            raise TsmUnavailableError(f"not allowed to create a report entry under {self.root}",
-                                      hint="Run the trusted loader as root inside the confidential VM.") from exc
+            raise TsmUnavailableError(
+                f"not allowed to create a report entry under {self.root}",
+                hint="Run the trusted loader as root inside the confidential VM.",
+            ) from exc
         except OSError as exc:
-            raise AttesterError(f"cannot create a configfs-tsm report entry: {exc.strerror}") from exc
+            raise AttesterError(
+                f"cannot create a configfs-tsm report entry: {exc.strerror}"
+            ) from exc
         return entry
 
     def _remove_entry(self, entry: Path) -> None:
@@ -109,14 +125,22 @@ class ConfigfsTsm:
         except OSError as exc:  # a leftover entry is harmless; never mask the real outcome
             log.warning("could not remove configfs-tsm entry %s: %s", entry.name, exc.strerror)
 
-    def _exchange(self, entry: Path, inblob: bytes, expected_provider: str, read_auxblob: bool,
-                  privlevel: int | None) -> TsmReport | None:
+    def _exchange(
+        self,
+        entry: Path,
+        inblob: bytes,
+        expected_provider: str,
+        read_auxblob: bool,
+        privlevel: int | None,
+    ) -> TsmReport | None:
         """The report, or None when the generation moved between our write and our read."""
         try:
             provider = self._fs.read(entry / "provider").decode("ascii", "replace").strip()
             if provider != expected_provider:
-                raise AttesterError(f"this guest's TSM provider is {provider!r}, not {expected_provider!r}",
-                                    hint="Pick the attester that matches the guest's TEE (TDX or SEV-SNP).")
+                raise AttesterError(
+                    f"this guest's TSM provider is {provider!r}, not {expected_provider!r}",
+                    hint="Pick the attester that matches the guest's TEE (TDX or SEV-SNP).",
+                )
             if privlevel is not None:
                 self._fs.write(entry / "privlevel", str(privlevel).encode())
             self._fs.write(entry / "inblob", inblob)

@@ -36,43 +36,95 @@ def _components(svns: bytes) -> list[dict[str, int]]:
 def _tcb_info(pki: DevPki, issued_at: int, validity_s: int) -> str:
     platform = pki.platform
     up_to_date, outdated = platform.tee_tcb_svn, platform.outdated_tee_tcb_svn
-    module = {"mrsigner": platform.tdx_module_mr_signer.hex().upper(), "attributes": "0000000000000000",
-              "attributesMask": "FFFFFFFFFFFFFFFF"}
-    module_identity = dict(module, id=f"TDX_{up_to_date[1]:02X}", tcbLevels=[
-        {"tcb": {"isvsvn": up_to_date[0]}, "tcbDate": "2024-03-13T00:00:00Z", "tcbStatus": "UpToDate"},
-        {"tcb": {"isvsvn": outdated[0]}, "tcbDate": "2023-08-09T00:00:00Z", "tcbStatus": "OutOfDate",
-         "advisoryIDs": [DEV_ADVISORY_ID]}])
+    module = {
+        "mrsigner": platform.tdx_module_mr_signer.hex().upper(),
+        "attributes": "0000000000000000",
+        "attributesMask": "FFFFFFFFFFFFFFFF",
+    }
+    module_identity = dict(
+        module,
+        id=f"TDX_{up_to_date[1]:02X}",
+        tcbLevels=[
+            {
+                "tcb": {"isvsvn": up_to_date[0]},
+                "tcbDate": "2024-03-13T00:00:00Z",
+                "tcbStatus": "UpToDate",
+            },
+            {
+                "tcb": {"isvsvn": outdated[0]},
+                "tcbDate": "2023-08-09T00:00:00Z",
+                "tcbStatus": "OutOfDate",
+                "advisoryIDs": [DEV_ADVISORY_ID],
+            },
+        ],
+    )
     levels = [
-        {"tcb": {"sgxtcbcomponents": _components(platform.cpu_svn), "pcesvn": platform.pce_svn,
-                 "tdxtcbcomponents": _components(up_to_date)},
-         "tcbDate": "2024-03-13T00:00:00Z", "tcbStatus": "UpToDate"},
-        {"tcb": {"sgxtcbcomponents": _components(platform.cpu_svn), "pcesvn": platform.pce_svn,
-                 "tdxtcbcomponents": _components(outdated)},
-         "tcbDate": "2023-08-09T00:00:00Z", "tcbStatus": "OutOfDate", "advisoryIDs": [DEV_ADVISORY_ID]},
+        {
+            "tcb": {
+                "sgxtcbcomponents": _components(platform.cpu_svn),
+                "pcesvn": platform.pce_svn,
+                "tdxtcbcomponents": _components(up_to_date),
+            },
+            "tcbDate": "2024-03-13T00:00:00Z",
+            "tcbStatus": "UpToDate",
+        },
+        {
+            "tcb": {
+                "sgxtcbcomponents": _components(platform.cpu_svn),
+                "pcesvn": platform.pce_svn,
+                "tdxtcbcomponents": _components(outdated),
+            },
+            "tcbDate": "2023-08-09T00:00:00Z",
+            "tcbStatus": "OutOfDate",
+            "advisoryIDs": [DEV_ADVISORY_ID],
+        },
     ]
-    return _compact({
-        "id": "TDX", "version": 3, "issueDate": _rfc3339(issued_at), "nextUpdate": _rfc3339(issued_at + validity_s),
-        "fmspc": platform.fmspc.hex().upper(), "pceId": platform.pce_id.hex().upper(), "tcbType": 0,
-        "tcbEvaluationDataNumber": _TCB_EVALUATION_DATA_NUMBER, "tdxModule": module,
-        "tdxModuleIdentities": [module_identity], "tcbLevels": levels,
-    })
+    return _compact(
+        {
+            "id": "TDX",
+            "version": 3,
+            "issueDate": _rfc3339(issued_at),
+            "nextUpdate": _rfc3339(issued_at + validity_s),
+            "fmspc": platform.fmspc.hex().upper(),
+            "pceId": platform.pce_id.hex().upper(),
+            "tcbType": 0,
+            "tcbEvaluationDataNumber": _TCB_EVALUATION_DATA_NUMBER,
+            "tdxModule": module,
+            "tdxModuleIdentities": [module_identity],
+            "tcbLevels": levels,
+        }
+    )
 
 
 def _qe_identity(pki: DevPki, issued_at: int, validity_s: int) -> str:
     platform = pki.platform
-    return _compact({
-        "id": "TD_QE", "version": 2, "issueDate": _rfc3339(issued_at), "nextUpdate": _rfc3339(issued_at + validity_s),
-        "tcbEvaluationDataNumber": _TCB_EVALUATION_DATA_NUMBER, "miscselect": "00000000",
-        "miscselectMask": "FFFFFFFF", "attributes": "11000000000000000000000000000000",
-        "attributesMask": "FBFFFFFFFFFFFFFF0000000000000000", "mrsigner": platform.qe_mr_signer.hex().upper(),
-        "isvprodid": platform.qe_isv_prod_id,
-        "tcbLevels": [{"tcb": {"isvsvn": platform.qe_isv_svn}, "tcbDate": "2024-03-13T00:00:00Z",
-                       "tcbStatus": "UpToDate"}],
-    })
+    return _compact(
+        {
+            "id": "TD_QE",
+            "version": 2,
+            "issueDate": _rfc3339(issued_at),
+            "nextUpdate": _rfc3339(issued_at + validity_s),
+            "tcbEvaluationDataNumber": _TCB_EVALUATION_DATA_NUMBER,
+            "miscselect": "00000000",
+            "miscselectMask": "FFFFFFFF",
+            "attributes": "11000000000000000000000000000000",
+            "attributesMask": "FBFFFFFFFFFFFFFF0000000000000000",
+            "mrsigner": platform.qe_mr_signer.hex().upper(),
+            "isvprodid": platform.qe_isv_prod_id,
+            "tcbLevels": [
+                {
+                    "tcb": {"isvsvn": platform.qe_isv_svn},
+                    "tcbDate": "2024-03-13T00:00:00Z",
+                    "tcbStatus": "UpToDate",
+                }
+            ],
+        }
+    )
 
 
-def build_dev_collateral(pki: DevPki, *, issued_at: int,
-                         validity_s: int = DEFAULT_COLLATERAL_VALIDITY_S) -> bytes:
+def build_dev_collateral(
+    pki: DevPki, *, issued_at: int, validity_s: int = DEFAULT_COLLATERAL_VALIDITY_S
+) -> bytes:
     """Collateral JSON (UTF-8) valid from ``issued_at`` for ``validity_s`` seconds."""
     tcb_info = _tcb_info(pki, issued_at, validity_s)
     qe_identity = _qe_identity(pki, issued_at, validity_s)

@@ -31,10 +31,20 @@ from cryptography.x509.oid import NameOID
 
 from enclava.attestation import _der
 
-__all__ = ["DEV_PKI_SEED", "DevPlatform", "DEV_PLATFORM", "DevPki", "development_pki",
-           "development_root_der", "SGX_EXTENSION_OID", "ecdsa_raw_sign"]
+__all__ = [
+    "DEV_PKI_SEED",
+    "DevPlatform",
+    "DEV_PLATFORM",
+    "DevPki",
+    "development_pki",
+    "development_root_der",
+    "SGX_EXTENSION_OID",
+    "ecdsa_raw_sign",
+]
 
-DEV_PKI_SEED = b"enclava/simulated-tee/dev-pki/v1: PUBLIC SEED, DEVELOPMENT ONLY, NEVER TRUST IN PRODUCTION"
+DEV_PKI_SEED = (
+    b"enclava/simulated-tee/dev-pki/v1: PUBLIC SEED, DEVELOPMENT ONLY, NEVER TRUST IN PRODUCTION"
+)
 SGX_EXTENSION_OID = "1.2.840.113741.1.13.1"
 _NOT_BEFORE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 _NOT_AFTER = dt.datetime(2049, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc)
@@ -69,36 +79,72 @@ def _derive_key(label: str) -> ec.EllipticCurvePrivateKey:
 
 def ecdsa_raw_sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
     """Deterministic ECDSA P-256/SHA-256 signature as Intel encodes it: 32-byte r ‖ 32-byte s."""
-    r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)))
+    r, s = decode_dss_signature(
+        key.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    )
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Enclava Development (INSECURE, not Intel)"),
-                      x509.NameAttribute(NameOID.COUNTRY_NAME, "US")])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(
+                NameOID.ORGANIZATION_NAME, "Enclava Development (INSECURE, not Intel)"
+            ),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+        ]
+    )
 
 
 def _key_usage(*, sign: bool = False, certs: bool = False) -> x509.KeyUsage:
-    return x509.KeyUsage(digital_signature=sign, content_commitment=sign, key_encipherment=False,
-                         data_encipherment=False, key_agreement=False, key_cert_sign=certs, crl_sign=certs,
-                         encipher_only=False, decipher_only=False)
+    return x509.KeyUsage(
+        digital_signature=sign,
+        content_commitment=sign,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=certs,
+        crl_sign=certs,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
-def _certificate(label: str, subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Certificate | None,
-                 issuer_key: ec.EllipticCurvePrivateKey, *, ca_path_length: int | None,
-                 extra: tuple[x509.ExtensionType, ...] = ()) -> x509.Certificate:
-    serial = int.from_bytes(hashlib.sha256(DEV_PKI_SEED + b"/serial/" + label.encode()).digest()[:16], "big") >> 1
+def _certificate(
+    label: str,
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Certificate | None,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    *,
+    ca_path_length: int | None,
+    extra: tuple[x509.ExtensionType, ...] = (),
+) -> x509.Certificate:
+    serial = (
+        int.from_bytes(
+            hashlib.sha256(DEV_PKI_SEED + b"/serial/" + label.encode()).digest()[:16], "big"
+        )
+        >> 1
+    )
     issuer_name = issuer.subject if issuer is not None else _name(subject)
     issuer_public = issuer.public_key() if issuer is not None else key.public_key()
     is_ca = ca_path_length is not None
-    builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(issuer_name)
-               .public_key(key.public_key()).serial_number(serial)
-               .not_valid_before(_NOT_BEFORE).not_valid_after(_NOT_AFTER)
-               .add_extension(x509.BasicConstraints(ca=is_ca, path_length=ca_path_length), critical=True)
-               .add_extension(_key_usage(sign=not is_ca, certs=is_ca), critical=True)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(_NOT_BEFORE)
+        .not_valid_after(_NOT_AFTER)
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=ca_path_length), critical=True)
+        .add_extension(_key_usage(sign=not is_ca, certs=is_ca), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False
+        )
+    )
     for extension in extra:
         builder = builder.add_extension(extension, critical=False)
     return builder.sign(issuer_key, hashes.SHA256(), ecdsa_deterministic=True)
@@ -106,21 +152,38 @@ def _certificate(label: str, subject: str, key: ec.EllipticCurvePrivateKey, issu
 
 def _sgx_extension(platform: DevPlatform) -> x509.UnrecognizedExtension:
     sgx = SGX_EXTENSION_OID
-    tcb_components = [_der.oid_pair(f"{sgx}.2.{i + 1}", _der.integer(svn)) for i, svn in enumerate(platform.cpu_svn)]
+    tcb_components = [
+        _der.oid_pair(f"{sgx}.2.{i + 1}", _der.integer(svn))
+        for i, svn in enumerate(platform.cpu_svn)
+    ]
     value = _der.sequence(
-        _der.oid_pair(f"{sgx}.1", _der.octet_string(hashlib.sha256(DEV_PKI_SEED + b"/ppid").digest()[:16])),
-        _der.oid_pair(f"{sgx}.2", _der.sequence(
-            *tcb_components,
-            _der.oid_pair(f"{sgx}.2.17", _der.integer(platform.pce_svn)),
-            _der.oid_pair(f"{sgx}.2.18", _der.octet_string(platform.cpu_svn)))),
+        _der.oid_pair(
+            f"{sgx}.1", _der.octet_string(hashlib.sha256(DEV_PKI_SEED + b"/ppid").digest()[:16])
+        ),
+        _der.oid_pair(
+            f"{sgx}.2",
+            _der.sequence(
+                *tcb_components,
+                _der.oid_pair(f"{sgx}.2.17", _der.integer(platform.pce_svn)),
+                _der.oid_pair(f"{sgx}.2.18", _der.octet_string(platform.cpu_svn)),
+            ),
+        ),
         _der.oid_pair(f"{sgx}.3", _der.octet_string(platform.pce_id)),
         _der.oid_pair(f"{sgx}.4", _der.octet_string(platform.fmspc)),
-        _der.oid_pair(f"{sgx}.5", _der.enumerated(1)),  # SGX type: Scalable, as on TDX-capable Xeons
-        _der.oid_pair(f"{sgx}.6", _der.octet_string(hashlib.sha256(DEV_PKI_SEED + b"/instance").digest()[:16])),
-        _der.oid_pair(f"{sgx}.7", _der.sequence(
-            _der.oid_pair(f"{sgx}.7.1", _der.boolean(False)),  # dynamic platform
-            _der.oid_pair(f"{sgx}.7.2", _der.boolean(False)),  # cached keys
-            _der.oid_pair(f"{sgx}.7.3", _der.boolean(False)))),  # SMT enabled
+        _der.oid_pair(
+            f"{sgx}.5", _der.enumerated(1)
+        ),  # SGX type: Scalable, as on TDX-capable Xeons
+        _der.oid_pair(
+            f"{sgx}.6", _der.octet_string(hashlib.sha256(DEV_PKI_SEED + b"/instance").digest()[:16])
+        ),
+        _der.oid_pair(
+            f"{sgx}.7",
+            _der.sequence(
+                _der.oid_pair(f"{sgx}.7.1", _der.boolean(False)),  # dynamic platform
+                _der.oid_pair(f"{sgx}.7.2", _der.boolean(False)),  # cached keys
+                _der.oid_pair(f"{sgx}.7.3", _der.boolean(False)),
+            ),
+        ),  # SMT enabled
     )
     return x509.UnrecognizedExtension(x509.ObjectIdentifier(sgx), value)
 
@@ -160,13 +223,23 @@ class DevPki:
 
     def crl(self, issuer: str, *, issued_at: int, validity_s: int) -> bytes:
         """An empty CRL (DER) by the root (``"root"``) or the PCK Platform CA (``"pck"``)."""
-        cert, key = (self.root_cert, self.root_key) if issuer == "root" else (self.pck_ca_cert, self.pck_ca_key)
+        cert, key = (
+            (self.root_cert, self.root_key)
+            if issuer == "root"
+            else (self.pck_ca_cert, self.pck_ca_key)
+        )
         last = dt.datetime.fromtimestamp(issued_at, tz=dt.timezone.utc)
-        crl = (x509.CertificateRevocationListBuilder().issuer_name(cert.subject)
-               .last_update(last).next_update(last + dt.timedelta(seconds=validity_s))
-               .add_extension(x509.CRLNumber(1), critical=False)
-               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
-               .sign(key, hashes.SHA256(), ecdsa_deterministic=True))
+        crl = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(cert.subject)
+            .last_update(last)
+            .next_update(last + dt.timedelta(seconds=validity_s))
+            .add_extension(x509.CRLNumber(1), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False
+            )
+            .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
+        )
         return crl.public_bytes(serialization.Encoding.DER)
 
 
@@ -176,14 +249,41 @@ def development_pki() -> DevPki:
     platform = DEV_PLATFORM
     root_key, pck_ca_key = _derive_key("root-ca"), _derive_key("pck-platform-ca")
     tcb_key, pck_key = _derive_key("tcb-signing"), _derive_key("pck-leaf")
-    root = _certificate("root-ca", "Enclava DEV SGX Root CA", root_key, None, root_key, ca_path_length=1)
-    pck_ca = _certificate("pck-platform-ca", "Enclava DEV SGX PCK Platform CA", pck_ca_key, root, root_key,
-                          ca_path_length=0)
-    tcb = _certificate("tcb-signing", "Enclava DEV SGX TCB Signing", tcb_key, root, root_key, ca_path_length=None)
-    pck = _certificate("pck-leaf", "Enclava DEV SGX PCK Certificate", pck_key, pck_ca, pck_ca_key,
-                       ca_path_length=None, extra=(_sgx_extension(platform),))
-    return DevPki(root_key, root, pck_ca_key, pck_ca, tcb_key, tcb, pck_key, pck,
-                  _derive_key("qe-attestation-key"), platform)
+    root = _certificate(
+        "root-ca", "Enclava DEV SGX Root CA", root_key, None, root_key, ca_path_length=1
+    )
+    pck_ca = _certificate(
+        "pck-platform-ca",
+        "Enclava DEV SGX PCK Platform CA",
+        pck_ca_key,
+        root,
+        root_key,
+        ca_path_length=0,
+    )
+    tcb = _certificate(
+        "tcb-signing", "Enclava DEV SGX TCB Signing", tcb_key, root, root_key, ca_path_length=None
+    )
+    pck = _certificate(
+        "pck-leaf",
+        "Enclava DEV SGX PCK Certificate",
+        pck_key,
+        pck_ca,
+        pck_ca_key,
+        ca_path_length=None,
+        extra=(_sgx_extension(platform),),
+    )
+    return DevPki(
+        root_key,
+        root,
+        pck_ca_key,
+        pck_ca,
+        tcb_key,
+        tcb,
+        pck_key,
+        pck,
+        _derive_key("qe-attestation-key"),
+        platform,
+    )
 
 
 def development_root_der() -> bytes:

@@ -64,7 +64,9 @@ class AttestationError(EnclavaError):
 
 class EvidenceFormatError(AttestationError):
     code = "evidence_malformed"
-    hint = "Send the quote or report exactly as the TEE produced it, in the Evidence envelope format."
+    hint = (
+        "Send the quote or report exactly as the TEE produced it, in the Evidence envelope format."
+    )
 
 
 class EvidenceSignatureError(AttestationError):
@@ -84,7 +86,9 @@ class CollateralExpiredError(AttestationError):
 
 class EvidenceRevokedError(AttestationError):
     code = "evidence_revoked"
-    hint = "The platform's certificate or TCB level is revoked; the provider must update the platform."
+    hint = (
+        "The platform's certificate or TCB level is revoked; the provider must update the platform."
+    )
 
 
 class SimulatedTeeRefusedError(AttestationError):
@@ -159,4 +163,6 @@ class TsmUnavailableError(AttesterError):
 
 class TsmGenerationError(AttesterError):
     code = "tsm_generation_conflict"
-    hint = "Another process wrote the same configfs-tsm report entry concurrently; retry attestation."
+    hint = (
+        "Another process wrote the same configfs-tsm report entry concurrently; retry attestation."
+    )

@@ -45,7 +45,9 @@ class Evidence:
 
     def __post_init__(self) -> None:
         if not isinstance(self.tee_type, TeeType):
-            raise EvidenceFormatError(f"tee_type must be a TeeType, got {type(self.tee_type).__name__}")
+            raise EvidenceFormatError(
+                f"tee_type must be a TeeType, got {type(self.tee_type).__name__}"
+            )
         if not isinstance(self.quote, bytes) or not isinstance(self.collateral, bytes):
             raise EvidenceFormatError("quote and collateral must be bytes")
         if not self.quote:
@@ -70,7 +72,9 @@ class Evidence:
         keys = set(data)
         if keys != _FIELDS:
             missing, extra = sorted(_FIELDS - keys), sorted(str(k) for k in keys - _FIELDS)
-            raise EvidenceFormatError(f"evidence fields wrong: missing {missing}, unexpected {extra}")
+            raise EvidenceFormatError(
+                f"evidence fields wrong: missing {missing}, unexpected {extra}"
+            )
         version = data["version"]
         if type(version) is not int or version != EVIDENCE_FORMAT_VERSION:
             raise EvidenceFormatError(f"unsupported evidence version {version!r}")
@@ -78,8 +82,11 @@ class Evidence:
             tee_type = TeeType(data["tee_type"])
         except (ValueError, TypeError) as exc:
             raise EvidenceFormatError(f"unknown tee_type {data['tee_type']!r}") from exc
-        return cls(tee_type=tee_type, quote=_b64decode(data["quote"], "quote"),
-                   collateral=_b64decode(data["collateral"], "collateral"))
+        return cls(
+            tee_type=tee_type,
+            quote=_b64decode(data["quote"], "quote"),
+            collateral=_b64decode(data["collateral"], "collateral"),
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Evidence:

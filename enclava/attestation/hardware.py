@@ -21,8 +21,13 @@ from enclava.attestation.errors import AttesterError, EvidenceFormatError
 from enclava.attestation.evidence import Evidence, TeeType
 from enclava.attestation.sev_snp_report import load_amd_certificates
 
-__all__ = ["CollateralSource", "PccsCollateralSource", "ConfigfsTdxAttester", "ConfigfsSevSnpAttester",
-           "snp_chain_from_cert_table"]
+__all__ = [
+    "CollateralSource",
+    "PccsCollateralSource",
+    "ConfigfsTdxAttester",
+    "ConfigfsSevSnpAttester",
+    "snp_chain_from_cert_table",
+]
 
 CollateralSource = Callable[[bytes], bytes]
 """Given a TDX quote, return its collateral as dcap-qvl collateral JSON (UTF-8)."""
@@ -45,22 +50,28 @@ class PccsCollateralSource:
         try:
             return asyncio.run(self.fetch(quote))
         except RuntimeError as exc:  # asyncio.run inside a running loop
-            raise AttesterError("PccsCollateralSource was called from a running event loop",
-                                hint="Await PccsCollateralSource.fetch(quote) from async code.") from exc
+            raise AttesterError(
+                "PccsCollateralSource was called from a running event loop",
+                hint="Await PccsCollateralSource.fetch(quote) from async code.",
+            ) from exc
 
     async def fetch(self, quote: bytes) -> bytes:
         try:
             collateral = await dcap_qvl.get_collateral(self.pccs_url, quote)
             return collateral.to_json().encode()
         except (ValueError, RuntimeError, OSError) as exc:
-            raise AttesterError(f"could not fetch TDX collateral from {self.pccs_url}: {exc}",
-                                hint="Check that the PCCS URL is reachable from the confidential VM.") from exc
+            raise AttesterError(
+                f"could not fetch TDX collateral from {self.pccs_url}: {exc}",
+                hint="Check that the PCCS URL is reachable from the confidential VM.",
+            ) from exc
 
 
 class ConfigfsTdxAttester:
     tee_type = TeeType.TDX
 
-    def __init__(self, collateral_source: CollateralSource, *, tsm: ConfigfsTsm | None = None) -> None:
+    def __init__(
+        self, collateral_source: CollateralSource, *, tsm: ConfigfsTsm | None = None
+    ) -> None:
         self._collateral_source, self._tsm = collateral_source, tsm or ConfigfsTsm()
 
     def attest(self, report_data: bytes) -> Evidence:
@@ -71,16 +82,31 @@ class ConfigfsTdxAttester:
 class ConfigfsSevSnpAttester:
     tee_type = TeeType.SEV_SNP
 
-    def __init__(self, *, cert_chain_pem: bytes | None = None, tsm: ConfigfsTsm | None = None,
-                 privlevel: int | None = None) -> None:
-        self._fallback_chain, self._tsm, self._privlevel = cert_chain_pem, tsm or ConfigfsTsm(), privlevel
+    def __init__(
+        self,
+        *,
+        cert_chain_pem: bytes | None = None,
+        tsm: ConfigfsTsm | None = None,
+        privlevel: int | None = None,
+    ) -> None:
+        self._fallback_chain, self._tsm, self._privlevel = (
+            cert_chain_pem,
+            tsm or ConfigfsTsm(),
+            privlevel,
+        )
 
     def attest(self, report_data: bytes) -> Evidence:
-        report = self._tsm.report(report_data, tee_type=TeeType.SEV_SNP, read_auxblob=True, privlevel=self._privlevel)
-        chain = snp_chain_from_cert_table(report.auxblob) if report.auxblob else self._fallback_chain
+        report = self._tsm.report(
+            report_data, tee_type=TeeType.SEV_SNP, read_auxblob=True, privlevel=self._privlevel
+        )
+        chain = (
+            snp_chain_from_cert_table(report.auxblob) if report.auxblob else self._fallback_chain
+        )
         if not chain:
-            raise AttesterError("the host attached no SEV-SNP certificates and no VCEK chain was configured",
-                                hint="Configure the VCEK/ASK/ARK chain (from AMD KDS) or have the host provide it.")
+            raise AttesterError(
+                "the host attached no SEV-SNP certificates and no VCEK chain was configured",
+                hint="Configure the VCEK/ASK/ARK chain (from AMD KDS) or have the host provide it.",
+            )
         return Evidence(TeeType.SEV_SNP, report.outblob, chain)
 
 
@@ -94,7 +120,7 @@ def snp_chain_from_cert_table(table: bytes) -> bytes:
             break
         if start + length > len(table):
             raise AttesterError("SEV-SNP certificate table entry points past the end of the table")
-        found[guid] = table[start:start + length]
+        found[guid] = table[start : start + length]
     pem = []
     for guid, name in ((_VCEK_GUID, "VCEK"), (_ASK_GUID, "ASK"), (_ARK_GUID, "ARK")):
         if guid not in found:
@@ -102,6 +128,8 @@ def snp_chain_from_cert_table(table: bytes) -> bytes:
         try:
             (cert,) = load_amd_certificates(found[guid], der=True)
         except EvidenceFormatError as exc:
-            raise AttesterError(f"the {name} in the SEV-SNP certificate table is not a DER certificate") from exc
+            raise AttesterError(
+                f"the {name} in the SEV-SNP certificate table is not a DER certificate"
+            ) from exc
         pem.append(cert.public_bytes(serialization.Encoding.PEM))
     return b"".join(pem)

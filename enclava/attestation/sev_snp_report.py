@@ -17,7 +17,13 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from enclava.attestation.errors import EvidenceFormatError
 
-__all__ = ["SnpReport", "SNP_REPORT_LEN", "SNP_SIGNED_LEN", "POLICY_DEBUG_BIT", "load_amd_certificates"]
+__all__ = [
+    "SnpReport",
+    "SNP_REPORT_LEN",
+    "SNP_SIGNED_LEN",
+    "POLICY_DEBUG_BIT",
+    "load_amd_certificates",
+]
 
 SNP_REPORT_LEN = 0x4A0  # 1184
 SNP_SIGNED_LEN = 0x2A0
@@ -67,7 +73,9 @@ class SnpReport:
             raise EvidenceFormatError("an SEV-SNP report must be bytes")
         raw = bytes(raw)
         if len(raw) != SNP_REPORT_LEN:
-            raise EvidenceFormatError(f"an SEV-SNP report is {SNP_REPORT_LEN} bytes, got {len(raw)}")
+            raise EvidenceFormatError(
+                f"an SEV-SNP report is {SNP_REPORT_LEN} bytes, got {len(raw)}"
+            )
         version, guest_svn, policy = struct.unpack_from("<IIQ", raw, 0x00)
         vmpl, signature_algo = struct.unpack_from("<II", raw, 0x30)
         (platform_info,) = struct.unpack_from("<Q", raw, 0x40)
@@ -76,15 +84,30 @@ class SnpReport:
         if signature_algo != _SIG_ALGO_ECDSA_P384_SHA384:
             raise EvidenceFormatError(f"unsupported SEV-SNP signature algorithm {signature_algo}")
         signature = raw[SNP_SIGNED_LEN:]
-        r_le, s_le = signature[:_COMPONENT_LEN], signature[_COMPONENT_LEN:2 * _COMPONENT_LEN]
-        if any(r_le[48:]) or any(s_le[48:]) or any(signature[2 * _COMPONENT_LEN:]):
-            raise EvidenceFormatError("non-zero bytes in the reserved part of the SEV-SNP signature")
+        r_le, s_le = signature[:_COMPONENT_LEN], signature[_COMPONENT_LEN : 2 * _COMPONENT_LEN]
+        if any(r_le[48:]) or any(s_le[48:]) or any(signature[2 * _COMPONENT_LEN :]):
+            raise EvidenceFormatError(
+                "non-zero bytes in the reserved part of the SEV-SNP signature"
+            )
         return cls(
-            version=version, guest_svn=guest_svn, policy=policy, vmpl=vmpl, signature_algo=signature_algo,
-            current_tcb=raw[0x38:0x40], platform_info=platform_info, report_data=raw[0x50:0x90],
-            measurement=raw[0x90:0xC0], host_data=raw[0xC0:0xE0], id_key_digest=raw[0xE0:0x110],
-            report_id=raw[0x140:0x160], reported_tcb=raw[0x180:0x188], chip_id=raw[0x1A0:0x1E0],
-            signature_r=int.from_bytes(r_le, "little"), signature_s=int.from_bytes(s_le, "little"), raw=raw)
+            version=version,
+            guest_svn=guest_svn,
+            policy=policy,
+            vmpl=vmpl,
+            signature_algo=signature_algo,
+            current_tcb=raw[0x38:0x40],
+            platform_info=platform_info,
+            report_data=raw[0x50:0x90],
+            measurement=raw[0x90:0xC0],
+            host_data=raw[0xC0:0xE0],
+            id_key_digest=raw[0xE0:0x110],
+            report_id=raw[0x140:0x160],
+            reported_tcb=raw[0x180:0x188],
+            chip_id=raw[0x1A0:0x1E0],
+            signature_r=int.from_bytes(r_le, "little"),
+            signature_s=int.from_bytes(s_le, "little"),
+            raw=raw,
+        )
 
 
 def load_amd_certificates(data: bytes, *, der: bool = False) -> list[x509.Certificate]:
@@ -96,6 +119,12 @@ def load_amd_certificates(data: bytes, *, der: bool = False) -> list[x509.Certif
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            return [x509.load_der_x509_certificate(data)] if der else x509.load_pem_x509_certificates(data)
+            return (
+                [x509.load_der_x509_certificate(data)]
+                if der
+                else x509.load_pem_x509_certificates(data)
+            )
     except (ValueError, TypeError, x509.InvalidVersion) as exc:
-        raise EvidenceFormatError("the SEV-SNP certificate chain is not valid " + ("DER" if der else "PEM")) from exc
+        raise EvidenceFormatError(
+            "the SEV-SNP certificate chain is not valid " + ("DER" if der else "PEM")
+        ) from exc

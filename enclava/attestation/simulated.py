@@ -30,16 +30,28 @@ __all__ = ["SimulatedTdxAttester"]
 _TD_ATTRIBUTES = bytes([0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00])
 _TD_ATTRIBUTES_DEBUG = bytes([0x01, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00])
 _XFAM = bytes.fromhex("e702060000000000")
-_QE_ATTRIBUTES = bytes.fromhex("1500000000000000e700000000000000")  # INIT|MODE64BIT|PROVISIONKEY, not DEBUG
+_QE_ATTRIBUTES = bytes.fromhex(
+    "1500000000000000e700000000000000"
+)  # INIT|MODE64BIT|PROVISIONKEY, not DEBUG
 _QE_AUTH_DATA = bytes(range(32))
 
 
 def _sgx_report(pki: DevPki, report_data: bytes) -> bytes:
     """A 384-byte SGX REPORT of the (simulated) TD quoting enclave."""
     platform = pki.platform
-    return (platform.cpu_svn + struct.pack("<I", 0) + bytes(28) + _QE_ATTRIBUTES + platform.qe_mr_enclave
-            + bytes(32) + platform.qe_mr_signer + bytes(96)
-            + struct.pack("<HH", platform.qe_isv_prod_id, platform.qe_isv_svn) + bytes(60) + report_data)
+    return (
+        platform.cpu_svn
+        + struct.pack("<I", 0)
+        + bytes(28)
+        + _QE_ATTRIBUTES
+        + platform.qe_mr_enclave
+        + bytes(32)
+        + platform.qe_mr_signer
+        + bytes(96)
+        + struct.pack("<HH", platform.qe_isv_prod_id, platform.qe_isv_svn)
+        + bytes(60)
+        + report_data
+    )
 
 
 class SimulatedTdxAttester:
@@ -51,13 +63,22 @@ class SimulatedTdxAttester:
 
     tee_type = TeeType.SIMULATED
 
-    def __init__(self, mr_td: bytes, *, rt_mrs: tuple[bytes, bytes, bytes, bytes] | None = None,
-                 debug: bool = False, outdated_tcb: bool = False, clock: Callable[[], float] = time.time,
-                 collateral_validity_s: int = DEFAULT_COLLATERAL_VALIDITY_S) -> None:
+    def __init__(
+        self,
+        mr_td: bytes,
+        *,
+        rt_mrs: tuple[bytes, bytes, bytes, bytes] | None = None,
+        debug: bool = False,
+        outdated_tcb: bool = False,
+        clock: Callable[[], float] = time.time,
+        collateral_validity_s: int = DEFAULT_COLLATERAL_VALIDITY_S,
+    ) -> None:
         if not isinstance(mr_td, bytes) or len(mr_td) != 48:
             raise AttesterError("a simulated TD's mr_td must be 48 bytes (a SHA-384 digest)")
         self.mr_td = mr_td
-        self._rt_mrs = rt_mrs or tuple(hashlib.sha384(mr_td + bytes([i])).digest() for i in range(4))
+        self._rt_mrs = rt_mrs or tuple(
+            hashlib.sha384(mr_td + bytes([i])).digest() for i in range(4)
+        )
         if len(self._rt_mrs) != 4 or any(len(m) != 48 for m in self._rt_mrs):
             raise AttesterError("rt_mrs must be four 48-byte registers")
         self._debug, self._outdated = debug, outdated_tcb
@@ -69,20 +90,40 @@ class SimulatedTdxAttester:
         if not isinstance(report_data, bytes) or len(report_data) != 64:
             raise AttesterError("report_data must be exactly 64 bytes")
         pki, platform = self._pki, self._pki.platform
-        header = QuoteHeader(qe_svn=platform.qe_isv_svn, pce_svn=platform.pce_svn,
-                             user_data=hashlib.sha256(DEV_PKI_SEED + b"/qe-id").digest()[:16] + bytes(4))
+        header = QuoteHeader(
+            qe_svn=platform.qe_isv_svn,
+            pce_svn=platform.pce_svn,
+            user_data=hashlib.sha256(DEV_PKI_SEED + b"/qe-id").digest()[:16] + bytes(4),
+        )
         body = TdReport(
             tee_tcb_svn=platform.outdated_tee_tcb_svn if self._outdated else platform.tee_tcb_svn,
-            mr_seam=platform.tdx_module_mr_seam, mr_signer_seam=platform.tdx_module_mr_signer,
-            td_attributes=_TD_ATTRIBUTES_DEBUG if self._debug else _TD_ATTRIBUTES, xfam=_XFAM,
-            mr_td=self.mr_td, rt_mr0=self._rt_mrs[0], rt_mr1=self._rt_mrs[1], rt_mr2=self._rt_mrs[2],
-            rt_mr3=self._rt_mrs[3], report_data=report_data)
+            mr_seam=platform.tdx_module_mr_seam,
+            mr_signer_seam=platform.tdx_module_mr_signer,
+            td_attributes=_TD_ATTRIBUTES_DEBUG if self._debug else _TD_ATTRIBUTES,
+            xfam=_XFAM,
+            mr_td=self.mr_td,
+            rt_mr0=self._rt_mrs[0],
+            rt_mr1=self._rt_mrs[1],
+            rt_mr2=self._rt_mrs[2],
+            rt_mr3=self._rt_mrs[3],
+            report_data=report_data,
+        )
         attestation_point = pki.attestation_key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)[1:]
-        qe_report = _sgx_report(pki, hashlib.sha256(attestation_point + _QE_AUTH_DATA).digest() + bytes(32))
-        unsigned = TdxQuote(header, body, bytes(64), attestation_point, qe_report,
-                            ecdsa_raw_sign(pki.pck_key, qe_report), _QE_AUTH_DATA,
-                            pki.pck_chain_pem.encode("ascii"))
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )[1:]
+        qe_report = _sgx_report(
+            pki, hashlib.sha256(attestation_point + _QE_AUTH_DATA).digest() + bytes(32)
+        )
+        unsigned = TdxQuote(
+            header,
+            body,
+            bytes(64),
+            attestation_point,
+            qe_report,
+            ecdsa_raw_sign(pki.pck_key, qe_report),
+            _QE_AUTH_DATA,
+            pki.pck_chain_pem.encode("ascii"),
+        )
         signature = ecdsa_raw_sign(pki.attestation_key, unsigned.signed_bytes)
         return dataclasses.replace(unsigned, signature=signature).encode()
 

@@ -29,8 +29,16 @@ from dataclasses import dataclass
 
 from enclava.attestation.errors import EvidenceFormatError
 
-__all__ = ["QuoteHeader", "TdReport", "TdxQuote", "INTEL_QE_VENDOR_ID", "TEE_TYPE_TDX",
-           "QUOTE_VERSION", "ATT_KEY_TYPE_ECDSA_P256", "SGX_REPORT_LEN"]
+__all__ = [
+    "QuoteHeader",
+    "TdReport",
+    "TdxQuote",
+    "INTEL_QE_VENDOR_ID",
+    "TEE_TYPE_TDX",
+    "QUOTE_VERSION",
+    "ATT_KEY_TYPE_ECDSA_P256",
+    "SGX_REPORT_LEN",
+]
 
 QUOTE_VERSION = 4
 ATT_KEY_TYPE_ECDSA_P256 = 2
@@ -44,10 +52,23 @@ _SIG_LEN = _KEY_LEN = 64
 
 # (field, size) in TDREPORT order: TEE_TCB_SVN, MRSEAM, MRSIGNERSEAM, SEAMATTRIBUTES, TDATTRIBUTES,
 # XFAM, MRTD, MRCONFIGID, MROWNER, MROWNERCONFIG, RTMR0..3, REPORTDATA.
-_TD_FIELDS = (("tee_tcb_svn", 16), ("mr_seam", 48), ("mr_signer_seam", 48), ("seam_attributes", 8),
-              ("td_attributes", 8), ("xfam", 8), ("mr_td", 48), ("mr_config_id", 48), ("mr_owner", 48),
-              ("mr_owner_config", 48), ("rt_mr0", 48), ("rt_mr1", 48), ("rt_mr2", 48), ("rt_mr3", 48),
-              ("report_data", 64))
+_TD_FIELDS = (
+    ("tee_tcb_svn", 16),
+    ("mr_seam", 48),
+    ("mr_signer_seam", 48),
+    ("seam_attributes", 8),
+    ("td_attributes", 8),
+    ("xfam", 8),
+    ("mr_td", 48),
+    ("mr_config_id", 48),
+    ("mr_owner", 48),
+    ("mr_owner_config", 48),
+    ("rt_mr0", 48),
+    ("rt_mr1", 48),
+    ("rt_mr2", 48),
+    ("rt_mr3", 48),
+    ("report_data", 64),
+)
 TD_REPORT_LEN = sum(size for _, size in _TD_FIELDS)  # 584
 SIGNED_LEN = _HEADER.size + TD_REPORT_LEN  # 632
 
@@ -63,8 +84,15 @@ class QuoteHeader:
     user_data: bytes = bytes(20)
 
     def encode(self) -> bytes:
-        return _HEADER.pack(self.version, self.attestation_key_type, self.tee_type, self.qe_svn,
-                            self.pce_svn, self.qe_vendor_id, self.user_data)
+        return _HEADER.pack(
+            self.version,
+            self.attestation_key_type,
+            self.tee_type,
+            self.qe_svn,
+            self.pce_svn,
+            self.qe_vendor_id,
+            self.user_data,
+        )
 
 
 @dataclass(frozen=True)
@@ -102,7 +130,7 @@ class TdReport:
             raise EvidenceFormatError(f"TD report must be {TD_REPORT_LEN} bytes")
         values, offset = {}, 0
         for name, size in _TD_FIELDS:
-            values[name] = raw[offset:offset + size]
+            values[name] = raw[offset : offset + size]
             offset += size
         return cls(**values)
 
@@ -125,10 +153,19 @@ class TdxQuote:
 
     def encode(self) -> bytes:
         pck = struct.pack("<HI", CERT_TYPE_PCK_CHAIN, len(self.pck_chain_pem)) + self.pck_chain_pem
-        inner = (self.qe_report + self.qe_report_signature
-                 + struct.pack("<H", len(self.qe_auth_data)) + self.qe_auth_data + pck)
-        sig_data = (self.signature + self.attestation_key
-                    + struct.pack("<HI", CERT_TYPE_QE_REPORT, len(inner)) + inner)
+        inner = (
+            self.qe_report
+            + self.qe_report_signature
+            + struct.pack("<H", len(self.qe_auth_data))
+            + self.qe_auth_data
+            + pck
+        )
+        sig_data = (
+            self.signature
+            + self.attestation_key
+            + struct.pack("<HI", CERT_TYPE_QE_REPORT, len(inner))
+            + inner
+        )
         return self.signed_bytes + struct.pack("<I", len(sig_data)) + sig_data
 
     @classmethod
@@ -139,10 +176,14 @@ class TdxQuote:
         reader = _Reader(bytes(raw))
         header = QuoteHeader(*_HEADER.unpack(reader.take(_HEADER.size, "header")))
         if (header.version, header.attestation_key_type, header.tee_type) != (
-                QUOTE_VERSION, ATT_KEY_TYPE_ECDSA_P256, TEE_TYPE_TDX):
+            QUOTE_VERSION,
+            ATT_KEY_TYPE_ECDSA_P256,
+            TEE_TYPE_TDX,
+        ):
             raise EvidenceFormatError(
                 f"not a TDX DCAP v4 ECDSA-P256 quote (version {header.version}, key type "
-                f"{header.attestation_key_type}, tee type {header.tee_type:#x})")
+                f"{header.attestation_key_type}, tee type {header.tee_type:#x})"
+            )
         if header.qe_vendor_id != INTEL_QE_VENDOR_ID:
             raise EvidenceFormatError("the quote was not produced by Intel's quoting enclave")
         body = TdReport.parse(reader.take(TD_REPORT_LEN, "TD report"))
@@ -158,8 +199,16 @@ class TdxQuote:
         qe_auth_data = inner.take(inner.u16("QE auth data size"), "QE auth data")
         pck_chain_pem = inner.certification_data(CERT_TYPE_PCK_CHAIN)
         inner.expect_end("QE certification data")
-        return cls(header, body, signature, attestation_key, qe_report, qe_report_signature,
-                   qe_auth_data, pck_chain_pem)
+        return cls(
+            header,
+            body,
+            signature,
+            attestation_key,
+            qe_report,
+            qe_report_signature,
+            qe_auth_data,
+            pck_chain_pem,
+        )
 
 
 class _Reader:
@@ -171,7 +220,7 @@ class _Reader:
     def take(self, size: int, what: str) -> bytes:
         if self._pos + size > len(self._data):
             raise EvidenceFormatError(f"quote truncated in {what}")
-        chunk = self._data[self._pos:self._pos + size]
+        chunk = self._data[self._pos : self._pos + size]
         self._pos += size
         return chunk
 
@@ -184,13 +233,18 @@ class _Reader:
     def certification_data(self, expected_type: int) -> bytes:
         cert_type = self.u16("certification data type")
         if cert_type != expected_type:
-            raise EvidenceFormatError(f"certification data type {cert_type}, expected {expected_type}")
-        return self.take(self.u32("certification data size"), f"certification data type {expected_type}")
+            raise EvidenceFormatError(
+                f"certification data type {cert_type}, expected {expected_type}"
+            )
+        return self.take(
+            self.u32("certification data size"), f"certification data type {expected_type}"
+        )
 
     def rest(self) -> bytes:
-        return self._data[self._pos:]
+        return self._data[self._pos :]
 
     def expect_end(self, what: str) -> None:
         if self._pos != len(self._data):
-            raise EvidenceFormatError(f"{len(self._data) - self._pos} unexpected bytes at the end of {what}")
-
+            raise EvidenceFormatError(
+                f"{len(self._data) - self._pos} unexpected bytes at the end of {what}"
+            )

@@ -64,8 +64,13 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
 
 
-def run_e2e(orders: int, *, devnet_name: str | None = None, out: Path | None = DEFAULT_OUT,
-            progress: Callable[[int, dict], None] | None = None) -> dict:
+def run_e2e(
+    orders: int,
+    *,
+    devnet_name: str | None = None,
+    out: Path | None = DEFAULT_OUT,
+    progress: Callable[[int, dict], None] | None = None,
+) -> dict:
     """Run ``orders`` measured orders; write the JSON to ``out`` (unless None) and return it.
 
     Without ``devnet_name`` a private devnet is started in a temporary folder and stopped at the end;
@@ -76,23 +81,40 @@ def run_e2e(orders: int, *, devnet_name: str | None = None, out: Path | None = D
     net = _open_devnet(devnet_name)
     try:
         manifest = devnet.load_manifest(net.name)
-        provider = start_provider(net.name, name=BENCH_PROVIDER, dev_role="provider_b", concurrency=1, slots=1)
+        provider = start_provider(
+            net.name, name=BENCH_PROVIDER, dev_role="provider_b", concurrency=1, slots=1
+        )
         ctx = DemoContext.build(manifest, provider)
         listing = publish_digits(ctx, DemoFacts(devnet=net.name))
         customer, runs = dev_account("customer"), []
         for index in range(orders):
             images, _ = customer_images(IMAGES_PER_ORDER, offset=(index * IMAGES_PER_ORDER) % 384)
-            facts, files = run_order(ctx, customer, title=f"bench order {index}", engine_id=listing.engine.resource_id,
-                                     resource_ids=[listing.model.resource_id], inputs=[npy_bytes(images)],
-                                     check_page=False)
-            plain_s, plain = plain_run("digits_classifier",
-                                       {"weights": [listing.weights_npz], "images": [npy_bytes(images)]})
-            row = {"order_id": facts.order_id, "stages": facts.stages, "confidential_s": facts.stages["total"],
-                   "plain_process_s": plain_s, "ratio_vs_plain_process": facts.stages["total"] / plain_s,
-                   "gas": {tx.label.split(":")[0]: tx.gas_used for tx in facts.txs}, "gas_total": facts.gas,
-                   "tx_hashes": [tx.tx_hash for tx in facts.txs],
-                   "matches_plain": json.loads(files["predictions.json"]) == json.loads(plain["predictions.json"]),
-                   "report_valid": bool(facts.checklist and facts.checklist.valid)}
+            facts, files = run_order(
+                ctx,
+                customer,
+                title=f"bench order {index}",
+                engine_id=listing.engine.resource_id,
+                resource_ids=[listing.model.resource_id],
+                inputs=[npy_bytes(images)],
+                check_page=False,
+            )
+            plain_s, plain = plain_run(
+                "digits_classifier",
+                {"weights": [listing.weights_npz], "images": [npy_bytes(images)]},
+            )
+            row = {
+                "order_id": facts.order_id,
+                "stages": facts.stages,
+                "confidential_s": facts.stages["total"],
+                "plain_process_s": plain_s,
+                "ratio_vs_plain_process": facts.stages["total"] / plain_s,
+                "gas": {tx.label.split(":")[0]: tx.gas_used for tx in facts.txs},
+                "gas_total": facts.gas,
+                "tx_hashes": [tx.tx_hash for tx in facts.txs],
+                "matches_plain": json.loads(files["predictions.json"])
+                == json.loads(plain["predictions.json"]),
+                "report_valid": bool(facts.checklist and facts.checklist.valid),
+            }
             runs.append(row)
             if progress:
                 progress(index, row)
@@ -109,8 +131,10 @@ def run_e2e(orders: int, *, devnet_name: str | None = None, out: Path | None = D
         out.write_text(json.dumps(result, indent=2))
         result["written_to"] = str(out)
     if not result["all_match_plain"] or not result["all_reports_valid"]:
-        raise DemoStepFailed("a benchmark order's result differs from the plain run or its report did not verify",
-                             hint=f"Read the runs in {out}.")
+        raise DemoStepFailed(
+            "a benchmark order's result differs from the plain run or its report did not verify",
+            hint=f"Read the runs in {out}.",
+        )
     return result
 
 
@@ -123,14 +147,20 @@ def summarize(runs: list[dict]) -> dict:
         "orders": len(runs),
         "images_per_order": IMAGES_PER_ORDER,
         "ratio_vs_plain_process": float(np.median(confidential) / np.median(plain)),
-        "ratio_vs_plain_process_per_order": _percentiles([r["ratio_vs_plain_process"] for r in runs]),
+        "ratio_vs_plain_process_per_order": _percentiles(
+            [r["ratio_vs_plain_process"] for r in runs]
+        ),
         "orders_per_minute": 60.0 * len(runs) / busy,
         "confidential_s": _percentiles(confidential),
         "plain_process_s": _percentiles(plain),
-        "gas_per_order": {"p50": float(np.median([r["gas_total"] for r in runs])),
-                          "steps_p50": {k: float(np.median([r["gas"][k] for r in runs])) for k in runs[0]["gas"]}},
-        "stages": {stage: _percentiles([r["stages"].get(stage, 0.0) for r in runs])
-                   for stage in (*E2E_STAGES, "report_verify", "total")},
+        "gas_per_order": {
+            "p50": float(np.median([r["gas_total"] for r in runs])),
+            "steps_p50": {k: float(np.median([r["gas"][k] for r in runs])) for k in runs[0]["gas"]},
+        },
+        "stages": {
+            stage: _percentiles([r["stages"].get(stage, 0.0) for r in runs])
+            for stage in (*E2E_STAGES, "report_verify", "total")
+        },
         "all_match_plain": all(r["matches_plain"] for r in runs),
         "all_reports_valid": all(r["report_valid"] for r in runs),
         "runs": runs,
@@ -139,14 +169,17 @@ def summarize(runs: list[dict]) -> dict:
 
 def format_table(result: dict) -> str:
     """A plain-text table (the CLI prints it with rich; `python bench/e2e.py` as is)."""
-    lines = [f"orders: {result['orders']} ({result['images_per_order']} images each), devnet {result.get('devnet', '')}",
-             f"ratio confidential / plain process (median): {result['ratio_vs_plain_process']:.2f}",
-             f"orders per minute (one worker, sequential): {result['orders_per_minute']:.2f}",
-             f"confidential order p50 {result['confidential_s']['p50']:.2f} s, "
-             f"plain process p50 {result['plain_process_s']['p50']:.2f} s",
-             f"gas per order (p50): {result['gas_per_order']['p50']:,.0f} = "
-             + " + ".join(f"{k} {v:,.0f}" for k, v in result['gas_per_order']['steps_p50'].items()),
-             "", f"{'stage':28} {'p50 ms':>10} {'p95 ms':>10}"]
+    lines = [
+        f"orders: {result['orders']} ({result['images_per_order']} images each), devnet {result.get('devnet', '')}",
+        f"ratio confidential / plain process (median): {result['ratio_vs_plain_process']:.2f}",
+        f"orders per minute (one worker, sequential): {result['orders_per_minute']:.2f}",
+        f"confidential order p50 {result['confidential_s']['p50']:.2f} s, "
+        f"plain process p50 {result['plain_process_s']['p50']:.2f} s",
+        f"gas per order (p50): {result['gas_per_order']['p50']:,.0f} = "
+        + " + ".join(f"{k} {v:,.0f}" for k, v in result["gas_per_order"]["steps_p50"].items()),
+        "",
+        f"{'stage':28} {'p50 ms':>10} {'p95 ms':>10}",
+    ]
     for stage, value in result["stages"].items():
         lines.append(f"{stage:28} {value['p50'] * 1000:10.1f} {value['p95'] * 1000:10.1f}")
     return "\n".join(lines)

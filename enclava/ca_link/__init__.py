@@ -21,11 +21,28 @@ from enclava.ca_link.errors import (
     CaSignerUnexpected,
     CaUnreachable,
 )
-from enclava.ca_link.identity import CA_IDENTITY_DOMAIN, CA_NONCE_BYTES, CaIdentity, bind_ca_identity, spki_sha256
+from enclava.ca_link.identity import (
+    CA_IDENTITY_DOMAIN,
+    CA_NONCE_BYTES,
+    CaIdentity,
+    bind_ca_identity,
+    spki_sha256,
+)
 
 __all__ = [
-    "AttestedCa", "EvidenceCheck", "connect_attested_ca",
-    "CaIdentity", "bind_ca_identity", "spki_sha256", "CA_IDENTITY_DOMAIN", "CA_NONCE_BYTES",
-    "CaLinkError", "CaChannelInsecure", "CaUnreachable", "CaIdentityMismatch", "CaIdentityMalformed",
-    "CaSignerUnexpected", "CaEvidenceRefused",
+    "AttestedCa",
+    "EvidenceCheck",
+    "connect_attested_ca",
+    "CaIdentity",
+    "bind_ca_identity",
+    "spki_sha256",
+    "CA_IDENTITY_DOMAIN",
+    "CA_NONCE_BYTES",
+    "CaLinkError",
+    "CaChannelInsecure",
+    "CaUnreachable",
+    "CaIdentityMismatch",
+    "CaIdentityMalformed",
+    "CaSignerUnexpected",
+    "CaEvidenceRefused",
 ]

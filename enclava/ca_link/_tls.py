@@ -23,11 +23,15 @@ def presented_certificate(host: str, port: int, *, timeout: float) -> bytes:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw, \
-                context.wrap_socket(raw, server_hostname=host) as tls:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls,
+        ):
             der = tls.getpeercert(binary_form=True)
     except (OSError, ssl.SSLError) as exc:
-        raise CaUnreachable(f"no TLS connection to the CA at {host}:{port} ({type(exc).__name__})") from exc
+        raise CaUnreachable(
+            f"no TLS connection to the CA at {host}:{port} ({type(exc).__name__})"
+        ) from exc
     if not der:
         raise CaUnreachable(f"the server at {host}:{port} presented no certificate")
     return der

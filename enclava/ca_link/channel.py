@@ -31,8 +31,14 @@ import httpx
 from enclava.attestation.errors import ReportDataMismatchError
 from enclava.attestation.evidence import Evidence
 from enclava.ca_link._tls import pinned_context, presented_certificate
-from enclava.ca_link.errors import (CaChannelInsecure, CaEvidenceRefused, CaIdentityMalformed, CaIdentityMismatch,
-                                    CaSignerUnexpected, CaUnreachable)
+from enclava.ca_link.errors import (
+    CaChannelInsecure,
+    CaEvidenceRefused,
+    CaIdentityMalformed,
+    CaIdentityMismatch,
+    CaSignerUnexpected,
+    CaUnreachable,
+)
 from enclava.ca_link.identity import CA_NONCE_BYTES, CaIdentity, bind_ca_identity, spki_sha256
 from enclava.errors import EnclavaError
 
@@ -80,7 +86,9 @@ def _endpoint(url: str) -> tuple[str, str, int]:
     except (httpx.InvalidURL, TypeError) as exc:
         raise CaChannelInsecure(f"{url!r} is not a URL") from exc
     if parsed.scheme != "https" or not parsed.host:
-        raise CaChannelInsecure(f"refusing to talk to the CA over {parsed.scheme or 'no scheme'}: {url}")
+        raise CaChannelInsecure(
+            f"refusing to talk to the CA over {parsed.scheme or 'no scheme'}: {url}"
+        )
     return str(parsed).rstrip("/"), parsed.host, parsed.port or 443
 
 
@@ -99,7 +107,9 @@ def _fetch_identity(http: httpx.Client, base: str, nonce: bytes) -> CaIdentity:
         reply = http.get("/v1/ca", params={"nonce": nonce.hex()})
     except httpx.HTTPError as exc:
         if _pin_broken(exc):
-            raise CaIdentityMismatch(f"the CA at {base} changed its TLS certificate between two connections") from exc
+            raise CaIdentityMismatch(
+                f"the CA at {base} changed its TLS certificate between two connections"
+            ) from exc
         raise CaUnreachable(f"cannot reach the CA at {base} ({type(exc).__name__})") from exc
     if reply.status_code != 200:
         raise CaUnreachable(f"the CA at {base} answered {reply.status_code} to GET /v1/ca")
@@ -116,18 +126,27 @@ def _verified(verify_evidence: EvidenceCheck, evidence: Evidence, expected: byte
     except ReportDataMismatchError as exc:
         raise CaIdentityMismatch("the CA's evidence does not bind this identity and nonce") from exc
     except EnclavaError as exc:
-        raise CaEvidenceRefused(f"the CA's evidence was refused: {exc.code}: {exc.message}", reason=exc.code) from exc
+        raise CaEvidenceRefused(
+            f"the CA's evidence was refused: {exc.code}: {exc.message}", reason=exc.code
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - a verifier that breaks refuses (fail closed), keeping the cause
-        raise CaEvidenceRefused(f"the CA's evidence could not be verified ({type(exc).__name__})",
-                                reason="verifier_failed") from exc
+        raise CaEvidenceRefused(
+            f"the CA's evidence could not be verified ({type(exc).__name__})",
+            reason="verifier_failed",
+        ) from exc
     signed = getattr(claims, "report_data", None)
     if not isinstance(signed, bytes) or not hmac.compare_digest(signed, expected):
         raise CaIdentityMismatch("the verified report_data is not this identity's binding")
     return claims
 
 
-def connect_attested_ca(url: str, *, verify_evidence: EvidenceCheck, expected_signer: str | None = None,
-                        timeout: float = 30.0) -> AttestedCa:
+def connect_attested_ca(
+    url: str,
+    *,
+    verify_evidence: EvidenceCheck,
+    expected_signer: str | None = None,
+    timeout: float = 30.0,
+) -> AttestedCa:
     """The CA at ``url`` (``https://`` only), attested and pinned; see the module docstring."""
     base, host, port = _endpoint(url)
     presented = presented_certificate(host, port, timeout=timeout)
@@ -136,12 +155,19 @@ def connect_attested_ca(url: str, *, verify_evidence: EvidenceCheck, expected_si
         nonce = secrets.token_bytes(CA_NONCE_BYTES)
         identity = _fetch_identity(http, base, nonce)
         if not hmac.compare_digest(spki_sha256(presented), identity.tls_spki_sha256):
-            raise CaIdentityMismatch(f"the TLS key presented at {base} is not the one the CA's identity names")
+            raise CaIdentityMismatch(
+                f"the TLS key presented at {base} is not the one the CA's identity names"
+            )
         if identity.evidence is None:
             raise CaEvidenceRefused(f"the CA at {base} sent no evidence", reason="evidence_missing")
         claims = _verified(verify_evidence, identity.evidence, bind_ca_identity(nonce, identity))
-        if expected_signer is not None and identity.signer_address.lower() != expected_signer.lower():
-            raise CaSignerUnexpected(f"the attested CA signs as {identity.signer_address}, not {expected_signer}")
+        if (
+            expected_signer is not None
+            and identity.signer_address.lower() != expected_signer.lower()
+        ):
+            raise CaSignerUnexpected(
+                f"the attested CA signs as {identity.signer_address}, not {expected_signer}"
+            )
     except BaseException:
         http.close()
         raise

@@ -1,22 +1,29 @@
 """Errors of the attested channel to the CA. A client that meets any of them trusts nothing it got.
 
-    EnclavaError
-    └── CaLinkError                  ca_link_error
-        ├── CaChannelInsecure        ca_channel_insecure      the URL is not https
-        ├── CaUnreachable            ca_unreachable           no TLS connection, or no answer
-        ├── CaIdentityMismatch       ca_identity_mismatch     report_data or the TLS key do not match
-        │   ├── CaIdentityMalformed  ca_identity_malformed    GET /v1/ca is not the documented shape
-        │   └── CaSignerUnexpected   ca_signer_unexpected     an attested CA, but not the signer asked for
-        └── CaEvidenceRefused        ca_evidence_refused      the verifier refused the CA's evidence
-                                                              (``reason``: the verifier's own code)
+EnclavaError
+└── CaLinkError                  ca_link_error
+    ├── CaChannelInsecure        ca_channel_insecure      the URL is not https
+    ├── CaUnreachable            ca_unreachable           no TLS connection, or no answer
+    ├── CaIdentityMismatch       ca_identity_mismatch     report_data or the TLS key do not match
+    │   ├── CaIdentityMalformed  ca_identity_malformed    GET /v1/ca is not the documented shape
+    │   └── CaSignerUnexpected   ca_signer_unexpected     an attested CA, but not the signer asked for
+    └── CaEvidenceRefused        ca_evidence_refused      the verifier refused the CA's evidence
+                                                          (``reason``: the verifier's own code)
 """
 
 from __future__ import annotations
 
 from enclava.errors import EnclavaError
 
-__all__ = ["CaLinkError", "CaChannelInsecure", "CaUnreachable", "CaIdentityMismatch", "CaIdentityMalformed",
-           "CaSignerUnexpected", "CaEvidenceRefused"]
+__all__ = [
+    "CaLinkError",
+    "CaChannelInsecure",
+    "CaUnreachable",
+    "CaIdentityMismatch",
+    "CaIdentityMalformed",
+    "CaSignerUnexpected",
+    "CaEvidenceRefused",
+]
 
 
 class CaLinkError(EnclavaError):
@@ -36,8 +43,10 @@ class CaUnreachable(CaLinkError):
 
 class CaIdentityMismatch(CaLinkError):
     code = "ca_identity_mismatch"
-    hint = ("Something between you and the CA answers in its place (or the CA's keys changed): do not use "
-            "this connection; check the network path to the CA.")
+    hint = (
+        "Something between you and the CA answers in its place (or the CA's keys changed): do not use "
+        "this connection; check the network path to the CA."
+    )
 
 
 class CaIdentityMalformed(CaIdentityMismatch):
@@ -54,8 +63,10 @@ class CaEvidenceRefused(CaLinkError):
     """The caller's verifier refused the CA's evidence; ``reason`` is that verifier's error code."""
 
     code = "ca_evidence_refused"
-    hint = ("The CA's attestation was refused (vendor chain, measurement not on the allow-list, or a simulated "
-            "TEE without the insecure development flag); see the reason.")
+    hint = (
+        "The CA's attestation was refused (vendor chain, measurement not on the allow-list, or a simulated "
+        "TEE without the insecure development flag); see the reason."
+    )
 
     def __init__(self, message: str, *, reason: str = "unknown", hint: str | None = None) -> None:
         super().__init__(message, hint=hint)

@@ -33,7 +33,14 @@ __all__ = ["CA_IDENTITY_DOMAIN", "CA_NONCE_BYTES", "CaIdentity", "bind_ca_identi
 
 CA_IDENTITY_DOMAIN = b"enclava/ca-identity/report-data/v1\x00"
 CA_NONCE_BYTES = 32
-_FIELDS = ("ca_id", "ca_certificate_pem", "signer_address", "age_recipient", "tls_certificate_pem", "evidence")
+_FIELDS = (
+    "ca_id",
+    "ca_certificate_pem",
+    "signer_address",
+    "age_recipient",
+    "tls_certificate_pem",
+    "evidence",
+)
 
 
 def spki_sha256(certificate: x509.Certificate | str | bytes) -> str:
@@ -43,8 +50,9 @@ def spki_sha256(certificate: x509.Certificate | str | bytes) -> str:
             certificate = x509.load_pem_x509_certificate(certificate.encode("ascii"))
         elif isinstance(certificate, bytes):
             certificate = x509.load_der_x509_certificate(certificate)
-        spki = certificate.public_key().public_bytes(serialization.Encoding.DER,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki = certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     except (ValueError, TypeError, UnicodeEncodeError) as exc:
         raise CaIdentityMalformed("a CA certificate is not a valid X.509 certificate") from exc
     return hashlib.sha256(spki).hexdigest()
@@ -73,15 +81,24 @@ class CaIdentity:
         """What the CA's evidence vouches for (the input of :func:`bind_ca_identity`)."""
         if not is_address(self.signer_address):
             raise CaIdentityMalformed("the CA's signer address is not an address")
-        return {"ca_id": self.ca_id, "ca_certificate_spki_sha256": self.ca_certificate_spki_sha256,
-                "signer_address": to_checksum_address(self.signer_address), "age_recipient": self.age_recipient,
-                "tls_spki_sha256": self.tls_spki_sha256}
+        return {
+            "ca_id": self.ca_id,
+            "ca_certificate_spki_sha256": self.ca_certificate_spki_sha256,
+            "signer_address": to_checksum_address(self.signer_address),
+            "age_recipient": self.age_recipient,
+            "tls_spki_sha256": self.tls_spki_sha256,
+        }
 
     def to_json(self) -> dict[str, Any]:
         evidence = None if self.evidence is None else json.loads(self.evidence.to_json())
-        return {"ca_id": self.ca_id, "ca_certificate_pem": self.ca_certificate_pem,
-                "signer_address": self.signer_address, "age_recipient": self.age_recipient,
-                "tls_certificate_pem": self.tls_certificate_pem, "evidence": evidence}
+        return {
+            "ca_id": self.ca_id,
+            "ca_certificate_pem": self.ca_certificate_pem,
+            "signer_address": self.signer_address,
+            "age_recipient": self.age_recipient,
+            "tls_certificate_pem": self.tls_certificate_pem,
+            "evidence": evidence,
+        }
 
     @classmethod
     def from_json(cls, data: object) -> CaIdentity:

@@ -32,13 +32,20 @@ def _translated(what: str) -> Iterator[None]:
     try:
         yield
     except (requests.ConnectionError, ConnectionError) as exc:
-        raise ChainError(f"cannot reach the chain RPC ({what})",
-                         hint="Check the RPC URL; on the devnet run `enclava devnet status`.") from exc
+        raise ChainError(
+            f"cannot reach the chain RPC ({what})",
+            hint="Check the RPC URL; on the devnet run `enclava devnet status`.",
+        ) from exc
     except TimeExhausted as exc:
-        raise ChainError(f"{what}: no receipt in time", hint="The chain may be stalled; retry later.") from exc
+        raise ChainError(
+            f"{what}: no receipt in time", hint="The chain may be stalled; retry later."
+        ) from exc
     except ContractLogicError as exc:
-        raise ChainError(f"{what} reverted: {exc}", code="tx_reverted",
-                         hint="Read the revert reason; the transaction broke a contract rule.") from exc
+        raise ChainError(
+            f"{what} reverted: {exc}",
+            code="tx_reverted",
+            hint="Read the revert reason; the transaction broke a contract rule.",
+        ) from exc
     except (Web3Exception, ValueError) as exc:
         raise ChainError(f"{what} failed: {exc}") from exc
 
@@ -80,11 +87,18 @@ class ChainClient:
             signed = account.sign_transaction(filled)
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=wait)
-        result = TxResult("0x" + bytes(receipt["transactionHash"]).hex(), int(receipt["blockNumber"]),
-                          int(receipt["gasUsed"]), int(receipt["status"]))
+        result = TxResult(
+            "0x" + bytes(receipt["transactionHash"]).hex(),
+            int(receipt["blockNumber"]),
+            int(receipt["gasUsed"]),
+            int(receipt["status"]),
+        )
         if result.status != 1:
-            raise ChainError(f"transaction {result.tx_hash} failed on chain", code="tx_failed",
-                             hint="Inspect the transaction on the node; it ran out of gas or reverted.")
+            raise ChainError(
+                f"transaction {result.tx_hash} failed on chain",
+                code="tx_failed",
+                hint="Inspect the transaction on the node; it ran out of gas or reverted.",
+            )
         return result
 
     def transfer(self, account: LocalAccount, to: str, value_wei: int) -> TxResult:

@@ -27,69 +27,120 @@ from web3 import Web3
 
 from enclava.errors import EnclavaError
 
-__all__ = ["ConsentInvalid", "REGISTRY_DOMAIN_NAME", "registry_domain", "consent_typed_data",
-           "sign_enclave_consent", "recover_consent_signer"]
+__all__ = [
+    "ConsentInvalid",
+    "REGISTRY_DOMAIN_NAME",
+    "registry_domain",
+    "consent_typed_data",
+    "sign_enclave_consent",
+    "recover_consent_signer",
+]
 
 #: The EIP-712 domain name of contracts/AttestationRegistry.sol (version "1").
 REGISTRY_DOMAIN_NAME = "Enclava AttestationRegistry"
 
-_DOMAIN_FIELDS = [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                  {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}]
-_CONSENT_FIELDS = [{"name": "enclave", "type": "address"}, {"name": "provider", "type": "address"},
-                   {"name": "nonce", "type": "bytes32"}]
+_DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+_CONSENT_FIELDS = [
+    {"name": "enclave", "type": "address"},
+    {"name": "provider", "type": "address"},
+    {"name": "nonce", "type": "bytes32"},
+]
 
 
 class ConsentInvalid(EnclavaError):
     """A consent cannot be built or recovered: a malformed address, nonce or signature."""
 
     code = "provider_consent_invalid"
-    hint = ("The provider node signs EnclaveConsent(enclave, provider, nonce) with "
-            "enclava.chain.consent.sign_enclave_consent, for the CA nonce of this certification.")
+    hint = (
+        "The provider node signs EnclaveConsent(enclave, provider, nonce) with "
+        "enclava.chain.consent.sign_enclave_consent, for the CA nonce of this certification."
+    )
 
 
 def registry_domain(*, chain_id: int, registry: str) -> dict[str, Any]:
     """The AttestationRegistry's EIP-712 domain on chain ``chain_id`` at address ``registry``."""
-    return {"name": REGISTRY_DOMAIN_NAME, "version": "1", "chainId": int(chain_id),
-            "verifyingContract": _address(registry, "registry")}
+    return {
+        "name": REGISTRY_DOMAIN_NAME,
+        "version": "1",
+        "chainId": int(chain_id),
+        "verifyingContract": _address(registry, "registry"),
+    }
 
 
-def consent_typed_data(*, enclave: str, provider: str, nonce: bytes | str, chain_id: int,
-                       registry: str) -> dict[str, Any]:
+def consent_typed_data(
+    *, enclave: str, provider: str, nonce: bytes | str, chain_id: int, registry: str
+) -> dict[str, Any]:
     """The EIP-712 ``EnclaveConsent`` message, exactly as AttestationRegistry hashes it."""
-    return {"types": {"EIP712Domain": _DOMAIN_FIELDS, "EnclaveConsent": _CONSENT_FIELDS},
-            "primaryType": "EnclaveConsent", "domain": registry_domain(chain_id=chain_id, registry=registry),
-            "message": {"enclave": _address(enclave, "enclave"), "provider": _address(provider, "provider"),
-                        "nonce": _nonce(nonce)}}
+    return {
+        "types": {"EIP712Domain": _DOMAIN_FIELDS, "EnclaveConsent": _CONSENT_FIELDS},
+        "primaryType": "EnclaveConsent",
+        "domain": registry_domain(chain_id=chain_id, registry=registry),
+        "message": {
+            "enclave": _address(enclave, "enclave"),
+            "provider": _address(provider, "provider"),
+            "nonce": _nonce(nonce),
+        },
+    }
 
 
-def sign_enclave_consent(account: Any, *, enclave: str, provider: str, nonce: bytes | str, chain_id: int,
-                         registry: str) -> str:
+def sign_enclave_consent(
+    account: Any, *, enclave: str, provider: str, nonce: bytes | str, chain_id: int, registry: str
+) -> str:
     """The provider's consent to ``enclave`` for the CA challenge ``nonce``: a 0x-hex signature.
 
     ``account`` is an eth-account ``LocalAccount``; it must be ``provider``'s own wallet, or the CA
     and the registry refuse the consent.
     """
-    typed = consent_typed_data(enclave=enclave, provider=provider, nonce=nonce, chain_id=chain_id, registry=registry)
+    typed = consent_typed_data(
+        enclave=enclave, provider=provider, nonce=nonce, chain_id=chain_id, registry=registry
+    )
     return "0x" + bytes(account.sign_message(encode_typed_data(full_message=typed)).signature).hex()
 
 
-def recover_consent_signer(signature: str | bytes, *, enclave: str, provider: str, nonce: bytes | str,
-                           chain_id: int, registry: str) -> str:
+def recover_consent_signer(
+    signature: str | bytes,
+    *,
+    enclave: str,
+    provider: str,
+    nonce: bytes | str,
+    chain_id: int,
+    registry: str,
+) -> str:
     """The checksummed address that signed this consent; raises :class:`ConsentInvalid` if malformed.
 
     The caller compares it with ``provider``: a signature by anyone else recovers another address.
     """
-    typed = consent_typed_data(enclave=enclave, provider=provider, nonce=nonce, chain_id=chain_id, registry=registry)
+    typed = consent_typed_data(
+        enclave=enclave, provider=provider, nonce=nonce, chain_id=chain_id, registry=registry
+    )
     try:
-        raw = bytes.fromhex(signature.removeprefix("0x")) if isinstance(signature, str) else bytes(signature)
+        raw = (
+            bytes.fromhex(signature.removeprefix("0x"))
+            if isinstance(signature, str)
+            else bytes(signature)
+        )
     except (ValueError, TypeError) as exc:
         raise ConsentInvalid("the provider's consent signature is not hex") from exc
     if len(raw) != 65:  # the only length the registry's ECDSA.tryRecoverCalldata accepts
         raise ConsentInvalid(f"the provider's consent signature must be 65 bytes, not {len(raw)}")
     try:
         return str(Account.recover_message(encode_typed_data(full_message=typed), signature=raw))
-    except (ValueError, TypeError, IndexError, BadSignature, ValidationError, EthUtilsValidationError) as exc:
-        raise ConsentInvalid(f"the provider's consent signature is malformed ({type(exc).__name__})") from exc
+    except (
+        ValueError,
+        TypeError,
+        IndexError,
+        BadSignature,
+        ValidationError,
+        EthUtilsValidationError,
+    ) as exc:
+        raise ConsentInvalid(
+            f"the provider's consent signature is malformed ({type(exc).__name__})"
+        ) from exc
 
 
 def _address(value: str, what: str) -> str:

@@ -25,7 +25,9 @@ def _artifact(name: str, build_dir: str) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise ConfigError(f"no compiled artifact for {name} at {path}", hint="Run `make compile`.") from exc
+        raise ConfigError(
+            f"no compiled artifact for {name} at {path}", hint="Run `make compile`."
+        ) from exc
 
 
 def load_abi(name: str, build_dir: Path | None = None) -> list[dict[str, Any]]:
@@ -38,8 +40,10 @@ class ContractSet:
     def __init__(self, w3: Web3, addresses: dict[str, str], build_dir: Path | None = None) -> None:
         missing = [name for name in CONTRACT_NAMES if name not in addresses]
         if missing:
-            raise ChainError(f"contract addresses missing: {', '.join(missing)}",
-                             hint="Deploy the contracts (`enclava devnet up` does) and use its manifest.")
+            raise ChainError(
+                f"contract addresses missing: {', '.join(missing)}",
+                hint="Deploy the contracts (`enclava devnet up` does) and use its manifest.",
+            )
         self.w3 = w3
         self.addresses = {name: Web3.to_checksum_address(addr) for name, addr in addresses.items()}
         self._contracts: dict[str, Contract] = {

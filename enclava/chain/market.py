@@ -16,8 +16,15 @@ from web3.logs import DISCARD as _DISCARD
 
 from enclava.chain.client import ChainClient, TxResult
 from enclava.chain.contracts import ContractSet
-from enclava.chain.orders import (IntegrityReport, Order, OrderFailure, OrderInput, OrderTerms, sign_failure,
-                                  sign_report)
+from enclava.chain.orders import (
+    IntegrityReport,
+    Order,
+    OrderFailure,
+    OrderInput,
+    OrderTerms,
+    sign_failure,
+    sign_report,
+)
 from enclava.chain.types import OrderStatus, ResourceKind
 from enclava.errors import ChainError, EnclavaError
 
@@ -33,7 +40,11 @@ class OrderNotFound(EnclavaError):
 def order_id_bytes(order_id: str | bytes) -> bytes:
     """The 32 bytes of an order id given as 0x-hex or bytes; anything else is :class:`OrderNotFound`."""
     try:
-        raw = bytes.fromhex(order_id.removeprefix("0x")) if isinstance(order_id, str) else bytes(order_id)
+        raw = (
+            bytes.fromhex(order_id.removeprefix("0x"))
+            if isinstance(order_id, str)
+            else bytes(order_id)
+        )
     except (ValueError, TypeError) as exc:
         raise OrderNotFound(f"{order_id!r} is not an order id") from exc
     if len(raw) != 32:
@@ -41,11 +52,14 @@ def order_id_bytes(order_id: str | bytes) -> bytes:
     return raw
 
 
-def order_logs(contracts: ContractSet, event: str, order_id: str | bytes, *, from_block: int, **filters) -> list:
+def order_logs(
+    contracts: ContractSet, event: str, order_id: str | bytes, *, from_block: int, **filters
+) -> list:
     """The marketplace's ``event`` logs for one order (its indexed ``orderId``) since ``from_block``;
     ``filters`` narrow them by other indexed arguments."""
     return getattr(contracts.marketplace.events, event).get_logs(
-        from_block=from_block, argument_filters={"orderId": order_id_bytes(order_id), **filters})
+        from_block=from_block, argument_filters={"orderId": order_id_bytes(order_id), **filters}
+    )
 
 
 def _hex(raw: bytes) -> str:
@@ -63,7 +77,11 @@ class MarketClient:
     @classmethod
     def from_manifest(cls, manifest) -> "MarketClient":
         chain = ChainClient(manifest.rpc_url)
-        return cls(chain, ContractSet(chain.w3, manifest.contracts), from_block=int(manifest.deploy_block or 0))
+        return cls(
+            chain,
+            ContractSet(chain.w3, manifest.contracts),
+            from_block=int(manifest.deploy_block or 0),
+        )
 
     @property
     def w3(self) -> Web3:
@@ -77,11 +95,22 @@ class MarketClient:
 
     def _send(self, account: LocalAccount, call, *, value: int = 0) -> TxResult:
         try:
-            tx = call.build_transaction({"from": account.address, "value": int(value), "gas": 0,
-                                         "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "nonce": 0})
+            tx = call.build_transaction(
+                {
+                    "from": account.address,
+                    "value": int(value),
+                    "gas": 0,
+                    "maxFeePerGas": 0,
+                    "maxPriorityFeePerGas": 0,
+                    "nonce": 0,
+                }
+            )
         except Exception as exc:  # web3 raises many types while encoding arguments
-            raise ChainError(f"cannot encode the call: {exc}", code="call_invalid",
-                             hint="Check the arguments' types and sizes.") from exc
+            raise ChainError(
+                f"cannot encode the call: {exc}",
+                code="call_invalid",
+                hint="Check the arguments' types and sizes.",
+            ) from exc
         body = {"to": tx["to"], "data": tx["data"], "value": int(value)}
         return self.chain.send(account, body)
 
@@ -92,53 +121,123 @@ class MarketClient:
     # ------------------------------------------------------------------ providers
 
     def register_provider(self, account: LocalAccount, stake: int) -> TxResult:
-        return self._send(account, self.contracts.provider_registry.functions.register(), value=stake)
+        return self._send(
+            account, self.contracts.provider_registry.functions.register(), value=stake
+        )
 
     def is_provider(self, address: str) -> bool:
-        record = self.contracts.provider_registry.functions.getProvider(Web3.to_checksum_address(address)).call()
+        record = self.contracts.provider_registry.functions.getProvider(
+            Web3.to_checksum_address(address)
+        ).call()
         return bool(record[3])  # registered
 
     def min_stake(self) -> int:
         return int(self.contracts.provider_registry.functions.minStake().call())
 
-    def publish_offer(self, account: LocalAccount, *, tee_type: int, gpu_class: str, price_per_second: int,
-                      slots: int) -> int:
+    def publish_offer(
+        self,
+        account: LocalAccount,
+        *,
+        tee_type: int,
+        gpu_class: str,
+        price_per_second: int,
+        slots: int,
+    ) -> int:
         gpu = gpu_class.encode()[:32].ljust(32, b"\0")
-        tx = self._send(account, self.contracts.provider_registry.functions.publishOffer(
-            int(tee_type), gpu, int(price_per_second), int(slots)))
-        return int(self._events(tx, self.contracts.provider_registry, "OfferPublished")[0]["args"]["offerId"])
+        tx = self._send(
+            account,
+            self.contracts.provider_registry.functions.publishOffer(
+                int(tee_type), gpu, int(price_per_second), int(slots)
+            ),
+        )
+        return int(
+            self._events(tx, self.contracts.provider_registry, "OfferPublished")[0]["args"][
+                "offerId"
+            ]
+        )
 
     def offer_terms(self, offer_id: int) -> dict:
-        provider, tee, price, available = self.contracts.provider_registry.functions.offerTerms(int(offer_id)).call()
-        return {"provider": provider, "tee_type": int(tee), "price_per_second": int(price), "available": bool(available)}
+        provider, tee, price, available = self.contracts.provider_registry.functions.offerTerms(
+            int(offer_id)
+        ).call()
+        return {
+            "provider": provider,
+            "tee_type": int(tee),
+            "price_per_second": int(price),
+            "available": bool(available),
+        }
 
     # ------------------------------------------------------------------ resources
 
-    def list_resource(self, account: LocalAccount, *, kind: ResourceKind, cid: str, content_hash: bytes, price: int,
-                      metadata_cid: str = "") -> int:
+    def list_resource(
+        self,
+        account: LocalAccount,
+        *,
+        kind: ResourceKind,
+        cid: str,
+        content_hash: bytes,
+        price: int,
+        metadata_cid: str = "",
+    ) -> int:
         listing = (int(kind), cid, bytes(content_hash), int(price), metadata_cid)
         tx = self._send(account, self.contracts.offer_registry.functions.listResource(listing))
-        return int(self._events(tx, self.contracts.offer_registry, "ResourceListed")[0]["args"]["resourceId"])
+        return int(
+            self._events(tx, self.contracts.offer_registry, "ResourceListed")[0]["args"][
+                "resourceId"
+            ]
+        )
 
     def resource(self, resource_id: int) -> dict:
         r = self.contracts.offer_registry.functions.getResource(int(resource_id)).call()
-        return {"owner": r[0], "price": int(r[1]), "content_hash": bytes(r[2]), "kind": ResourceKind(int(r[3])),
-                "active": bool(r[4]), "retired": bool(r[5]), "cid": r[6], "metadata_cid": r[7]}
+        return {
+            "owner": r[0],
+            "price": int(r[1]),
+            "content_hash": bytes(r[2]),
+            "kind": ResourceKind(int(r[3])),
+            "active": bool(r[4]),
+            "retired": bool(r[5]),
+            "cid": r[6],
+            "metadata_cid": r[7],
+        }
 
     # ------------------------------------------------------------------ orders
 
-    def quote(self, engine_id: int, resource_ids: Iterable[int], tee_offer_id: int, max_duration: int) -> int:
+    def quote(
+        self, engine_id: int, resource_ids: Iterable[int], tee_offer_id: int, max_duration: int
+    ) -> int:
         """The exact escrow ``createOrder`` asks for, at today's prices."""
         total = self.offer_terms(tee_offer_id)["price_per_second"] * int(max_duration)
         return total + sum(self.resource(rid)["price"] for rid in [engine_id, *resource_ids])
 
-    def create_order(self, account: LocalAccount, *, engine_id: int, resource_ids: list[int], tee_offer_id: int,
-                     inputs: list[OrderInput], recipient_key: bytes, max_duration: int,
-                     value: int | None = None) -> tuple[str, TxResult]:
-        escrow = self.quote(engine_id, resource_ids, tee_offer_id, max_duration) if value is None else value
-        tx = self._send(account, self.contracts.marketplace.functions.createOrder(
-            int(engine_id), [int(r) for r in resource_ids], int(tee_offer_id), [i.as_tuple() for i in inputs],
-            bytes(recipient_key), int(max_duration)), value=escrow)
+    def create_order(
+        self,
+        account: LocalAccount,
+        *,
+        engine_id: int,
+        resource_ids: list[int],
+        tee_offer_id: int,
+        inputs: list[OrderInput],
+        recipient_key: bytes,
+        max_duration: int,
+        value: int | None = None,
+    ) -> tuple[str, TxResult]:
+        escrow = (
+            self.quote(engine_id, resource_ids, tee_offer_id, max_duration)
+            if value is None
+            else value
+        )
+        tx = self._send(
+            account,
+            self.contracts.marketplace.functions.createOrder(
+                int(engine_id),
+                [int(r) for r in resource_ids],
+                int(tee_offer_id),
+                [i.as_tuple() for i in inputs],
+                bytes(recipient_key),
+                int(max_duration),
+            ),
+            value=escrow,
+        )
         event = self._events(tx, self.contracts.marketplace, "OrderCreated")[0]
         return _hex(event["args"]["orderId"]), tx
 
@@ -153,44 +252,79 @@ class MarketClient:
         status = OrderStatus(int(state[0]))
         enclave = None if int(state[3], 16) == 0 else Web3.to_checksum_address(state[3])
         deadline = int(self.contracts.marketplace.functions.deadlineOf(terms.as_tuple()).call())
-        return Order(order_id=_hex(raw), terms=terms,
-                     inputs=tuple(OrderInput(i["cid"], bytes(i["contentHash"])) for i in args["inputs"]),
-                     resource_hashes=tuple(bytes(h) for h in args["resourceHashes"]),
-                     recipient_key=bytes(args["recipientKey"]), status=status, accepted_at=int(state[1]),
-                     enclave=enclave, created_block=int(logs[-1]["blockNumber"]), deadline=deadline)
+        return Order(
+            order_id=_hex(raw),
+            terms=terms,
+            inputs=tuple(OrderInput(i["cid"], bytes(i["contentHash"])) for i in args["inputs"]),
+            resource_hashes=tuple(bytes(h) for h in args["resourceHashes"]),
+            recipient_key=bytes(args["recipientKey"]),
+            status=status,
+            accepted_at=int(state[1]),
+            enclave=enclave,
+            created_block=int(logs[-1]["blockNumber"]),
+            deadline=deadline,
+        )
 
     def status(self, order_id: str | bytes) -> OrderStatus:
-        return OrderStatus(int(self.contracts.marketplace.functions.orderState(order_id_bytes(order_id)).call()[0]))
+        return OrderStatus(
+            int(self.contracts.marketplace.functions.orderState(order_id_bytes(order_id)).call()[0])
+        )
 
     def accept_order(self, account: LocalAccount, order_id: str) -> TxResult:
-        return self._send(account, self.contracts.marketplace.functions.acceptOrder(order_id_bytes(order_id)))
+        return self._send(
+            account, self.contracts.marketplace.functions.acceptOrder(order_id_bytes(order_id))
+        )
 
     def cancel_order(self, account: LocalAccount, terms: OrderTerms) -> TxResult:
-        return self._send(account, self.contracts.marketplace.functions.cancelOrder(terms.as_tuple()))
+        return self._send(
+            account, self.contracts.marketplace.functions.cancelOrder(terms.as_tuple())
+        )
 
     def timeout_order(self, account: LocalAccount, terms: OrderTerms) -> TxResult:
-        return self._send(account, self.contracts.marketplace.functions.timeoutOrder(terms.as_tuple()))
+        return self._send(
+            account, self.contracts.marketplace.functions.timeoutOrder(terms.as_tuple())
+        )
 
     def sign_report(self, enclave_account, report: IntegrityReport) -> bytes:
-        return sign_report(enclave_account, report, chain_id=self.chain.chain_id(),
-                           marketplace=self.contracts.marketplace.address)
+        return sign_report(
+            enclave_account,
+            report,
+            chain_id=self.chain.chain_id(),
+            marketplace=self.contracts.marketplace.address,
+        )
 
     def sign_failure(self, enclave_account, failure: OrderFailure) -> bytes:
-        return sign_failure(enclave_account, failure, chain_id=self.chain.chain_id(),
-                            marketplace=self.contracts.marketplace.address)
+        return sign_failure(
+            enclave_account,
+            failure,
+            chain_id=self.chain.chain_id(),
+            marketplace=self.contracts.marketplace.address,
+        )
 
-    def complete_order(self, account: LocalAccount, terms: OrderTerms, report: IntegrityReport,
-                       signature: bytes) -> TxResult:
-        return self._send(account, self.contracts.marketplace.functions.completeOrder(
-            terms.as_tuple(), report.as_tuple(), bytes(signature)))
+    def complete_order(
+        self, account: LocalAccount, terms: OrderTerms, report: IntegrityReport, signature: bytes
+    ) -> TxResult:
+        return self._send(
+            account,
+            self.contracts.marketplace.functions.completeOrder(
+                terms.as_tuple(), report.as_tuple(), bytes(signature)
+            ),
+        )
 
-    def fail_order(self, account: LocalAccount, terms: OrderTerms, failure: OrderFailure,
-                   signature: bytes) -> TxResult:
-        return self._send(account, self.contracts.marketplace.functions.failOrder(
-            terms.as_tuple(), failure.as_tuple(), bytes(signature)))
+    def fail_order(
+        self, account: LocalAccount, terms: OrderTerms, failure: OrderFailure, signature: bytes
+    ) -> TxResult:
+        return self._send(
+            account,
+            self.contracts.marketplace.functions.failOrder(
+                terms.as_tuple(), failure.as_tuple(), bytes(signature)
+            ),
+        )
 
     def verify_report(self, order_id: str) -> tuple[bool, str]:
-        valid, reason = self.contracts.marketplace.functions.verifyReport(order_id_bytes(order_id)).call()
+        valid, reason = self.contracts.marketplace.functions.verifyReport(
+            order_id_bytes(order_id)
+        ).call()
         return bool(valid), str(reason)
 
     def failure_reason(self, order_id: str) -> int | None:
@@ -201,7 +335,9 @@ class MarketClient:
     # ------------------------------------------------------------------ payouts
 
     def credit_of(self, address: str) -> int:
-        return int(self.contracts.marketplace.functions.creditOf(Web3.to_checksum_address(address)).call())
+        return int(
+            self.contracts.marketplace.functions.creditOf(Web3.to_checksum_address(address)).call()
+        )
 
     def withdraw(self, account: LocalAccount) -> TxResult:
         return self._send(account, self.contracts.marketplace.functions.withdraw())
@@ -223,4 +359,3 @@ class MarketClient:
 
     def _order_logs(self, event: str, order_id: str | bytes, **filters) -> list:
         return order_logs(self.contracts, event, order_id, from_block=self.from_block, **filters)
-

@@ -81,24 +81,45 @@ class OrderTerms:
     @classmethod
     def from_event(cls, terms: Any) -> "OrderTerms":
         return cls(
-            nonce=int(terms["nonce"]), customer=Web3.to_checksum_address(terms["customer"]),
-            provider=Web3.to_checksum_address(terms["provider"]), tee_offer_id=int(terms["teeOfferId"]),
-            tee_type=int(terms["teeType"]), price_per_second=int(terms["pricePerSecond"]),
-            max_duration=int(terms["maxDuration"]), engine_hash=bytes(terms["engineHash"]),
-            inputs_hash=bytes(terms["inputsHash"]), recipient_key_hash=bytes(terms["recipientKeyHash"]),
-            payments=tuple(Payment(int(p["resourceId"]), Web3.to_checksum_address(p["payee"]), int(p["amount"]))
-                           for p in terms["payments"]),
+            nonce=int(terms["nonce"]),
+            customer=Web3.to_checksum_address(terms["customer"]),
+            provider=Web3.to_checksum_address(terms["provider"]),
+            tee_offer_id=int(terms["teeOfferId"]),
+            tee_type=int(terms["teeType"]),
+            price_per_second=int(terms["pricePerSecond"]),
+            max_duration=int(terms["maxDuration"]),
+            engine_hash=bytes(terms["engineHash"]),
+            inputs_hash=bytes(terms["inputsHash"]),
+            recipient_key_hash=bytes(terms["recipientKeyHash"]),
+            payments=tuple(
+                Payment(
+                    int(p["resourceId"]), Web3.to_checksum_address(p["payee"]), int(p["amount"])
+                )
+                for p in terms["payments"]
+            ),
         )
 
     def as_tuple(self) -> tuple:
         """The tuple a contract call takes for an ``OrderTerms`` argument."""
-        return (self.nonce, self.customer, self.provider, self.tee_offer_id, self.tee_type, self.price_per_second,
-                self.max_duration, self.engine_hash, self.inputs_hash, self.recipient_key_hash,
-                [(p.resource_id, p.payee, p.amount) for p in self.payments])
+        return (
+            self.nonce,
+            self.customer,
+            self.provider,
+            self.tee_offer_id,
+            self.tee_type,
+            self.price_per_second,
+            self.max_duration,
+            self.engine_hash,
+            self.inputs_hash,
+            self.recipient_key_hash,
+            [(p.resource_id, p.payee, p.amount) for p in self.payments],
+        )
 
     @property
     def order_id(self) -> str:
-        return "0x" + Web3.keccak(abi_encode([_TERMS_ABI], [self.as_tuple()])).hex().removeprefix("0x")
+        return "0x" + Web3.keccak(abi_encode([_TERMS_ABI], [self.as_tuple()])).hex().removeprefix(
+            "0x"
+        )
 
     @property
     def escrow(self) -> int:
@@ -156,22 +177,47 @@ class IntegrityReport:
     finished_at: int
 
     def as_tuple(self) -> tuple:
-        return (self.order_id, self.engine_hash, self.inputs_hash, self.output_hash, self.output_cid, self.tee_type,
-                self.measurement, self.enclave, self.started_at, self.finished_at)
+        return (
+            self.order_id,
+            self.engine_hash,
+            self.inputs_hash,
+            self.output_hash,
+            self.output_cid,
+            self.tee_type,
+            self.measurement,
+            self.enclave,
+            self.started_at,
+            self.finished_at,
+        )
 
     def as_message(self) -> dict:
-        return {"orderId": self.order_id, "engineHash": self.engine_hash, "inputsHash": self.inputs_hash,
-                "outputHash": self.output_hash, "outputCid": self.output_cid, "teeType": self.tee_type,
-                "measurement": self.measurement, "enclave": self.enclave, "startedAt": self.started_at,
-                "finishedAt": self.finished_at}
+        return {
+            "orderId": self.order_id,
+            "engineHash": self.engine_hash,
+            "inputsHash": self.inputs_hash,
+            "outputHash": self.output_hash,
+            "outputCid": self.output_cid,
+            "teeType": self.tee_type,
+            "measurement": self.measurement,
+            "enclave": self.enclave,
+            "startedAt": self.started_at,
+            "finishedAt": self.finished_at,
+        }
 
     @classmethod
     def from_event(cls, report: Any) -> "IntegrityReport":
-        return cls(order_id=bytes(report["orderId"]), engine_hash=bytes(report["engineHash"]),
-                   inputs_hash=bytes(report["inputsHash"]), output_hash=bytes(report["outputHash"]),
-                   output_cid=str(report["outputCid"]), tee_type=int(report["teeType"]),
-                   measurement=bytes(report["measurement"]), enclave=Web3.to_checksum_address(report["enclave"]),
-                   started_at=int(report["startedAt"]), finished_at=int(report["finishedAt"]))
+        return cls(
+            order_id=bytes(report["orderId"]),
+            engine_hash=bytes(report["engineHash"]),
+            inputs_hash=bytes(report["inputsHash"]),
+            output_hash=bytes(report["outputHash"]),
+            output_cid=str(report["outputCid"]),
+            tee_type=int(report["teeType"]),
+            measurement=bytes(report["measurement"]),
+            enclave=Web3.to_checksum_address(report["enclave"]),
+            started_at=int(report["startedAt"]),
+            finished_at=int(report["finishedAt"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -187,38 +233,76 @@ class OrderFailure:
 
 
 def _domain(chain_id: int, marketplace: str) -> dict:
-    return {"name": "Enclava Marketplace", "version": "1", "chainId": chain_id,
-            "verifyingContract": Web3.to_checksum_address(marketplace)}
+    return {
+        "name": "Enclava Marketplace",
+        "version": "1",
+        "chainId": chain_id,
+        "verifyingContract": Web3.to_checksum_address(marketplace),
+    }
 
 
 def report_typed_data(report: IntegrityReport, *, chain_id: int, marketplace: str) -> dict:
     """The EIP-712 message for ``report``, exactly as the Marketplace hashes it."""
-    fields = [("orderId", "bytes32"), ("engineHash", "bytes32"), ("inputsHash", "bytes32"),
-              ("outputHash", "bytes32"), ("outputCid", "string"), ("teeType", "uint8"), ("measurement", "bytes32"),
-              ("enclave", "address"), ("startedAt", "uint64"), ("finishedAt", "uint64")]
-    return {"types": {"EIP712Domain": _DOMAIN_FIELDS,
-                      "IntegrityReport": [{"name": n, "type": t} for n, t in fields]},
-            "primaryType": "IntegrityReport", "domain": _domain(chain_id, marketplace),
-            "message": report.as_message()}
+    fields = [
+        ("orderId", "bytes32"),
+        ("engineHash", "bytes32"),
+        ("inputsHash", "bytes32"),
+        ("outputHash", "bytes32"),
+        ("outputCid", "string"),
+        ("teeType", "uint8"),
+        ("measurement", "bytes32"),
+        ("enclave", "address"),
+        ("startedAt", "uint64"),
+        ("finishedAt", "uint64"),
+    ]
+    return {
+        "types": {
+            "EIP712Domain": _DOMAIN_FIELDS,
+            "IntegrityReport": [{"name": n, "type": t} for n, t in fields],
+        },
+        "primaryType": "IntegrityReport",
+        "domain": _domain(chain_id, marketplace),
+        "message": report.as_message(),
+    }
 
 
 def failure_typed_data(failure: OrderFailure, *, chain_id: int, marketplace: str) -> dict:
-    return {"types": {"EIP712Domain": _DOMAIN_FIELDS,
-                      "OrderFailure": [{"name": "orderId", "type": "bytes32"}, {"name": "enclave", "type": "address"},
-                                       {"name": "reasonCode", "type": "uint32"}]},
-            "primaryType": "OrderFailure", "domain": _domain(chain_id, marketplace),
-            "message": {"orderId": failure.order_id, "enclave": failure.enclave, "reasonCode": failure.reason_code}}
+    return {
+        "types": {
+            "EIP712Domain": _DOMAIN_FIELDS,
+            "OrderFailure": [
+                {"name": "orderId", "type": "bytes32"},
+                {"name": "enclave", "type": "address"},
+                {"name": "reasonCode", "type": "uint32"},
+            ],
+        },
+        "primaryType": "OrderFailure",
+        "domain": _domain(chain_id, marketplace),
+        "message": {
+            "orderId": failure.order_id,
+            "enclave": failure.enclave,
+            "reasonCode": failure.reason_code,
+        },
+    }
 
 
-_DOMAIN_FIELDS = [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                  {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}]
+_DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
 
 
-def sign_report(enclave_account, report: IntegrityReport, *, chain_id: int, marketplace: str) -> bytes:
+def sign_report(
+    enclave_account, report: IntegrityReport, *, chain_id: int, marketplace: str
+) -> bytes:
     typed = report_typed_data(report, chain_id=chain_id, marketplace=marketplace)
     return bytes(enclave_account.sign_message(encode_typed_data(full_message=typed)).signature)
 
 
-def sign_failure(enclave_account, failure: OrderFailure, *, chain_id: int, marketplace: str) -> bytes:
+def sign_failure(
+    enclave_account, failure: OrderFailure, *, chain_id: int, marketplace: str
+) -> bytes:
     typed = failure_typed_data(failure, chain_id=chain_id, marketplace=marketplace)
     return bytes(enclave_account.sign_message(encode_typed_data(full_message=typed)).signature)

@@ -43,8 +43,11 @@ class OrderStatus(enum.IntEnum):
 def onchain_tee(tee_type: TeeType, *, simulated: bool) -> OnChainTee:
     if simulated:
         return OnChainTee.SIMULATED
-    return {TeeType.TDX: OnChainTee.TDX, TeeType.SEV_SNP: OnChainTee.SEV_SNP,
-            TeeType.SIMULATED: OnChainTee.SIMULATED}[tee_type]
+    return {
+        TeeType.TDX: OnChainTee.TDX,
+        TeeType.SEV_SNP: OnChainTee.SEV_SNP,
+        TeeType.SIMULATED: OnChainTee.SIMULATED,
+    }[tee_type]
 
 
 def measurement_digest(measurement: bytes) -> bytes:

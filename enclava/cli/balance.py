@@ -14,18 +14,29 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from enclava.cli.context import DevnetOption, ManifestOption, WalletOption, eth, network, unlock_wallet
+from enclava.cli.context import (
+    DevnetOption,
+    ManifestOption,
+    WalletOption,
+    eth,
+    network,
+    unlock_wallet,
+)
 from enclava.cli.errors import friendly_errors
 from enclava.errors import EnclavaError
 from enclava.wallet import wallet_info
 
-app = typer.Typer(help="Credited balances: show and withdraw what the marketplace owes you.", no_args_is_help=True)
+app = typer.Typer(
+    help="Credited balances: show and withdraw what the marketplace owes you.", no_args_is_help=True
+)
 console = Console()
 
 
 @app.command()
 @friendly_errors
-def show(wallet: str = WalletOption, devnet: str = DevnetOption, manifest: Path = ManifestOption) -> None:
+def show(
+    wallet: str = WalletOption, devnet: str = DevnetOption, manifest: Path = ManifestOption
+) -> None:
     """Your wallet's balance on chain and the credit the marketplace holds for it (no password needed)."""
     address = wallet_info(wallet).address
     market = network(devnet, manifest).market
@@ -38,18 +49,27 @@ def show(wallet: str = WalletOption, devnet: str = DevnetOption, manifest: Path 
 
 @app.command()
 @friendly_errors
-def withdraw(wallet: str = WalletOption, devnet: str = DevnetOption, manifest: Path = ManifestOption) -> None:
+def withdraw(
+    wallet: str = WalletOption, devnet: str = DevnetOption, manifest: Path = ManifestOption
+) -> None:
     """Move your whole credited balance to your wallet."""
     market = network(devnet, manifest).market
     address = wallet_info(wallet).address
     credit = market.credit_of(address)
     if credit == 0:
-        raise EnclavaError(f"the marketplace holds no credit for {address}", code="nothing_to_withdraw",
-                           hint="Credits come from payouts to model/data owners and providers; a customer's refunds go "
-                                "straight to the wallet. See `enclava balance show`.")
+        raise EnclavaError(
+            f"the marketplace holds no credit for {address}",
+            code="nothing_to_withdraw",
+            hint="Credits come from payouts to model/data owners and providers; a customer's refunds go "
+            "straight to the wallet. See `enclava balance show`.",
+        )
     account = unlock_wallet(wallet)
     tx = market.withdraw(account)
-    console.print(f"[green]withdrew {eth(credit)}[/] to {address}: tx {tx.tx_hash} (gas {tx.gas_used})")
-    console.print(f"  chain balance now {eth(market.chain.balance(address))}; "
-                  f"credited balance {eth(market.credit_of(address))}")
+    console.print(
+        f"[green]withdrew {eth(credit)}[/] to {address}: tx {tx.tx_hash} (gas {tx.gas_used})"
+    )
+    console.print(
+        f"  chain balance now {eth(market.chain.balance(address))}; "
+        f"credited balance {eth(market.credit_of(address))}"
+    )
     typer.echo(f"withdrawn_wei={credit}")

@@ -24,17 +24,43 @@ from enclava.errors import ConfigError
 from enclava.storage.content_store import IpfsContentStore
 from enclava.wallet import DEFAULT_WALLET, unlock
 
-__all__ = ["DevnetOption", "ManifestOption", "WalletOption", "CliContext", "network", "wallet_password",
-           "unlock_wallet", "PASSWORD_ENV", "eth", "read_resource"]
+__all__ = [
+    "DevnetOption",
+    "ManifestOption",
+    "WalletOption",
+    "CliContext",
+    "network",
+    "wallet_password",
+    "unlock_wallet",
+    "PASSWORD_ENV",
+    "eth",
+    "read_resource",
+]
 
 PASSWORD_ENV = "ENCLAVA_WALLET_PASSWORD"
 
-DevnetOption = typer.Option(DEFAULT_DEVNET, "--devnet", envvar="ENCLAVA_DEVNET", show_default=True,
-                            help="Devnet whose manifest names the chain and the services.")
-ManifestOption = typer.Option(None, "--manifest", envvar="ENCLAVA_MANIFEST", dir_okay=False,
-                              help="Path of a manifest.json to use instead of a devnet's.")
-WalletOption = typer.Option(DEFAULT_WALLET, "--wallet", "-w", envvar="ENCLAVA_WALLET", show_default=True,
-                            help="Name of your wallet (see `enclava wallet show`).")
+DevnetOption = typer.Option(
+    DEFAULT_DEVNET,
+    "--devnet",
+    envvar="ENCLAVA_DEVNET",
+    show_default=True,
+    help="Devnet whose manifest names the chain and the services.",
+)
+ManifestOption = typer.Option(
+    None,
+    "--manifest",
+    envvar="ENCLAVA_MANIFEST",
+    dir_okay=False,
+    help="Path of a manifest.json to use instead of a devnet's.",
+)
+WalletOption = typer.Option(
+    DEFAULT_WALLET,
+    "--wallet",
+    "-w",
+    envvar="ENCLAVA_WALLET",
+    show_default=True,
+    help="Name of your wallet (see `enclava wallet show`).",
+)
 
 
 @dataclass
@@ -47,8 +73,10 @@ class CliContext:
     def service_url(self, name: str) -> str:
         record = self.manifest.services.get(name)
         if record is None:
-            raise ConfigError(f"the manifest of {self.manifest.name!r} names no {name!r} service",
-                              hint="Start the devnet with `enclava devnet up` (it starts every service).")
+            raise ConfigError(
+                f"the manifest of {self.manifest.name!r} names no {name!r} service",
+                hint="Start the devnet with `enclava devnet up` (it starts every service).",
+            )
         return record.url
 
     @cached_property
@@ -121,5 +149,8 @@ def read_resource(market: MarketClient, resource_id: int) -> dict:
     try:
         return market.resource(resource_id)
     except (Web3Exception, ValueError) as exc:
-        raise ConfigError(f"no resource {resource_id} on this chain", code="resource_not_found",
-                          hint="Check the id in the catalogue (`enclava model publish` prints it).") from exc
+        raise ConfigError(
+            f"no resource {resource_id} on this chain",
+            code="resource_not_found",
+            hint="Check the id in the catalogue (`enclava model publish` prints it).",
+        ) from exc

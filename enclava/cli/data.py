@@ -7,32 +7,51 @@ from pathlib import Path
 import typer
 
 from enclava.chain.types import ResourceKind
-from enclava.cli.context import DevnetOption, ManifestOption, WalletOption, network, read_resource, unlock_wallet
+from enclava.cli.context import (
+    DevnetOption,
+    ManifestOption,
+    WalletOption,
+    network,
+    read_resource,
+    unlock_wallet,
+)
 from enclava.cli.errors import friendly_errors
 from enclava.cli.model import TEE_NAMES, load_policy, parse_price, print_published, publish_file
 from enclava.client.market_api import listing_metadata
 from enclava.errors import ConfigError, EnclavaError
 
-app = typer.Typer(help="Data owners: encrypt and upload datasets, deposit their keys under a policy.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Data owners: encrypt and upload datasets, deposit their keys under a policy.",
+    no_args_is_help=True,
+)
 
 
 @app.command()
 @friendly_errors
 def upload(
-    file: Path = typer.Argument(..., help="The dataset file (any format the engines you allow read)."),
+    file: Path = typer.Argument(
+        ..., help="The dataset file (any format the engines you allow read)."
+    ),
     price: str = typer.Option(..., "--price", help="Price per use: wei, '5gwei' or '0.003eth'."),
     policy: Path = typer.Option(None, "--policy", dir_okay=False, help="JSON key policy."),
-    allow_any_customer: bool = typer.Option(False, "--allow-any-customer",
-                                            help="Release the key to any paying customer's order."),
-    engine: list[int] = typer.Option([], "--engine", help="Engine resource id allowed to read it (repeat)."),
-    allow_simulated: bool = typer.Option(False, "--insecure-allow-simulated-tee",
-                                         help="Also release the key to simulated enclaves (devnet only)."),
+    allow_any_customer: bool = typer.Option(
+        False, "--allow-any-customer", help="Release the key to any paying customer's order."
+    ),
+    engine: list[int] = typer.Option(
+        [], "--engine", help="Engine resource id allowed to read it (repeat)."
+    ),
+    allow_simulated: bool = typer.Option(
+        False,
+        "--insecure-allow-simulated-tee",
+        help="Also release the key to simulated enclaves (devnet only).",
+    ),
     name: str = typer.Option(None, "--name", help="Catalogue name (default: the file name)."),
     description: str = typer.Option("", "--description"),
     task: str = typer.Option("dataset", "--task"),
     license_: str = typer.Option("proprietary", "--license"),
-    wallet: str = WalletOption, devnet: str = DevnetOption, manifest: Path = ManifestOption,
+    wallet: str = WalletOption,
+    devnet: str = DevnetOption,
+    manifest: Path = ManifestOption,
 ) -> None:
     """Encrypt and upload a dataset, list it through the marketplace, deposit its key under a policy.
 
@@ -40,22 +59,45 @@ def upload(
     policy file names ``allowed_engine_hashes`` itself.
     """
     if not file.is_file():
-        raise ConfigError(f"no file at {file}", code="file_missing", hint="Check the path of the dataset.")
+        raise ConfigError(
+            f"no file at {file}", code="file_missing", hint="Check the path of the dataset."
+        )
     wei = parse_price(price)
     ctx = network(devnet, manifest)
     try:
         hashes = [_engine_hash(ctx, engine_id) for engine_id in engine]
         if not hashes and policy is None:
-            raise ConfigError("say which engines may read the dataset", code="engines_missing",
-                              hint="Pass --engine ID (repeat), or a --policy file with allowed_engine_hashes.")
-        build = load_policy(policy, allow_any_customer=allow_any_customer, allow_simulated=allow_simulated,
-                            engine_hashes=hashes or "any")
+            raise ConfigError(
+                "say which engines may read the dataset",
+                code="engines_missing",
+                hint="Pass --engine ID (repeat), or a --policy file with allowed_engine_hashes.",
+            )
+        build = load_policy(
+            policy,
+            allow_any_customer=allow_any_customer,
+            allow_simulated=allow_simulated,
+            engine_hashes=hashes or "any",
+        )
         owner = unlock_wallet(wallet)
-        meta = lambda digest: listing_metadata(name or file.name, price_wei=wei,  # noqa: E731
-                                               engine_hash=hashes[0] if hashes else digest, description=description,
-                                               task=task, license=license_, tee_types=TEE_NAMES)
-        published = publish_file(ctx, owner, label="dataset", kind=ResourceKind.DATASET,
-                                 plaintext=file.read_bytes(), price=wei, policy=build, metadata=meta)
+        meta = lambda digest: listing_metadata(
+            name or file.name,
+            price_wei=wei,  # noqa: E731
+            engine_hash=hashes[0] if hashes else digest,
+            description=description,
+            task=task,
+            license=license_,
+            tee_types=TEE_NAMES,
+        )
+        published = publish_file(
+            ctx,
+            owner,
+            label="dataset",
+            kind=ResourceKind.DATASET,
+            plaintext=file.read_bytes(),
+            price=wei,
+            policy=build,
+            metadata=meta,
+        )
     finally:
         ctx.close()
     print_published([("dataset", published)])
@@ -64,6 +106,9 @@ def upload(
 def _engine_hash(ctx, engine_id: int) -> str:
     resource = read_resource(ctx.market, engine_id)
     if resource["kind"] != ResourceKind.ENGINE:
-        raise EnclavaError(f"resource {engine_id} is not an engine on this chain", code="not_an_engine",
-                           hint="Pass the resource id `enclava model publish` printed for the engine.")
+        raise EnclavaError(
+            f"resource {engine_id} is not an engine on this chain",
+            code="not_an_engine",
+            hint="Pass the resource id `enclava model publish` printed for the engine.",
+        )
     return "0x" + resource["content_hash"].hex()

@@ -12,16 +12,22 @@ from rich.table import Table
 from enclava import devnet
 from enclava.cli.errors import friendly_errors
 
-app = typer.Typer(help="Run the local devnet: anvil (chain), Kubo (IPFS) and Redis.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run the local devnet: anvil (chain), Kubo (IPFS) and Redis.", no_args_is_help=True
+)
 console = Console()
 
-NameOption = typer.Option(devnet.DEFAULT_DEVNET, "--name", "-n", help="Devnet name; different names run side by side.")
+NameOption = typer.Option(
+    devnet.DEFAULT_DEVNET, "--name", "-n", help="Devnet name; different names run side by side."
+)
 
 
 @app.command()
 @friendly_errors
-def up(name: str = NameOption,
-       deploy: bool = typer.Option(True, help="Deploy the contracts after the chain starts.")) -> None:
+def up(
+    name: str = NameOption,
+    deploy: bool = typer.Option(True, help="Deploy the contracts after the chain starts."),
+) -> None:
     """Start the devnet (idempotent) and write its manifest."""
     with console.status(f"starting devnet {name!r}"):
         manifest = devnet.up(name, deploy=deploy)
@@ -31,8 +37,10 @@ def up(name: str = NameOption,
 
 @app.command()
 @friendly_errors
-def down(name: str = NameOption,
-         all_: bool = typer.Option(False, "--all", help="Stop every devnet of this checkout.")) -> None:
+def down(
+    name: str = NameOption,
+    all_: bool = typer.Option(False, "--all", help="Stop every devnet of this checkout."),
+) -> None:
     """Stop the devnet's processes; state stays on disk until the folder is removed."""
     names = devnet.devnet_names() if all_ else [name]
     for each in names:
@@ -58,8 +66,12 @@ def status(name: str = NameOption) -> None:
 
 @app.command()
 @friendly_errors
-def logs(service: str = typer.Argument(..., help="anvil, ipfs or redis"), name: str = NameOption,
-         lines: int = typer.Option(50, "--lines", "-l"), follow: bool = typer.Option(False, "--follow", "-f")) -> None:
+def logs(
+    service: str = typer.Argument(..., help="anvil, ipfs or redis"),
+    name: str = NameOption,
+    lines: int = typer.Option(50, "--lines", "-l"),
+    follow: bool = typer.Option(False, "--follow", "-f"),
+) -> None:
     """Print the last lines of a service's log (and follow it with -f)."""
     path = devnet.log_file(name, service)
     with open(path, errors="replace") as handle:

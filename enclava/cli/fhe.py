@@ -17,11 +17,23 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from enclava.cli.context import DevnetOption, ManifestOption, WalletOption, eth, network, unlock_wallet
+from enclava.cli.context import (
+    DevnetOption,
+    ManifestOption,
+    WalletOption,
+    eth,
+    network,
+    unlock_wallet,
+)
 from enclava.cli.errors import friendly_errors
 from enclava.cli.order import check_order_id
 from enclava.cli.progress import waiting
-from enclava.client.fhe_split import PlacedFheOrder, finish_fhe_order, place_fhe_order, prepare_fhe_order
+from enclava.client.fhe_split import (
+    PlacedFheOrder,
+    finish_fhe_order,
+    place_fhe_order,
+    prepare_fhe_order,
+)
 from enclava.client.fhe_split_listing import read_fhe_listing
 from enclava.client.fhe_split_session import FheSessionStore, default_session_dir
 from enclava.client.fhe_split_tail import direct_tail_url, market_tail_url
@@ -29,18 +41,28 @@ from enclava.errors import ConfigError, EnclavaError
 
 __all__ = ["app"]
 
-app = typer.Typer(help="FHE split inference: CKKS keys, encrypted inputs, split orders and their results.",
-                  no_args_is_help=True)
-keys_app = typer.Typer(help="Your CKKS key session (the secret key stays on this device).", no_args_is_help=True)
+app = typer.Typer(
+    help="FHE split inference: CKKS keys, encrypted inputs, split orders and their results.",
+    no_args_is_help=True,
+)
+keys_app = typer.Typer(
+    help="Your CKKS key session (the secret key stays on this device).", no_args_is_help=True
+)
 app.add_typer(keys_app, name="keys")
 console = Console()
-SessionOption = typer.Option("default", "--session", envvar="ENCLAVA_FHE_SESSION", help="Name of the key session.")
+SessionOption = typer.Option(
+    "default", "--session", envvar="ENCLAVA_FHE_SESSION", help="Name of the key session."
+)
 
 
 @keys_app.command("new")
 @friendly_errors
-def keys_new(session: str = SessionOption,
-             force: bool = typer.Option(False, "--force", help="Replace an existing session (its keys are lost).")) -> None:
+def keys_new(
+    session: str = SessionOption,
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing session (its keys are lost)."
+    ),
+) -> None:
     """Create a CKKS key session: secret key, public context, and the inputs' transport key."""
     store = FheSessionStore.create(default_session_dir(session), overwrite=force)
     console.print(f"[green]key session created[/] in {store.folder}")
@@ -65,69 +87,123 @@ def keys_show(session: str = SessionOption) -> None:
 def order(
     engine: int = typer.Option(..., "--engine", help="Resource id of the FHE head engine."),
     model: int = typer.Option(..., "--model", help="Resource id of the model's FHE manifest."),
-    head: int = typer.Option(0, "--head", help="Resource id of the split's head weights (default: as the manifest names)."),
+    head: int = typer.Option(
+        0,
+        "--head",
+        help="Resource id of the split's head weights (default: as the manifest names).",
+    ),
     offer: int = typer.Option(..., "--offer", help="Id of the provider's TEE offer."),
     split: str = typer.Option(..., "--split", help="A split point the model declares."),
-    images: Path = typer.Option(..., "--images", exists=True, dir_okay=False, help=".npy [N, 28, 28] in [0, 1]."),
-    mode: str = typer.Option("customer", "--mode", help="enclave | customer: who decrypts the head's output."),
-    max_duration: int = typer.Option(600, "--max-duration", min=1, help="Seconds the provider may take."),
+    images: Path = typer.Option(
+        ..., "--images", exists=True, dir_okay=False, help=".npy [N, 28, 28] in [0, 1]."
+    ),
+    mode: str = typer.Option(
+        "customer", "--mode", help="enclave | customer: who decrypts the head's output."
+    ),
+    max_duration: int = typer.Option(
+        600, "--max-duration", min=1, help="Seconds the provider may take."
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Pay without asking."),
-    session: str = SessionOption, wallet: str = WalletOption, devnet: str = DevnetOption,
+    session: str = SessionOption,
+    wallet: str = WalletOption,
+    devnet: str = DevnetOption,
     manifest: Path = ManifestOption,
 ) -> None:
     """Check, encrypt and upload the images, show the price, and place the FHE-split order."""
     if mode not in ("enclave", "customer"):
-        raise ConfigError(f"unknown mode {mode!r}", code="fhe_mode_unknown", hint="Use --mode enclave or --mode customer.")
+        raise ConfigError(
+            f"unknown mode {mode!r}",
+            code="fhe_mode_unknown",
+            hint="Use --mode enclave or --mode customer.",
+        )
     store = FheSessionStore.load(default_session_dir(session))
     batch = _load_images(images)
     ctx = network(devnet, manifest)
     try:
         market = ctx.market
-        public = read_fhe_listing(market, ctx.store, engine_id=engine, head_weights_id=head or 0, manifest_id=model)
-        public.split(split)  # a split the model does not declare is the user's mistake, not a missing --head
+        public = read_fhe_listing(
+            market, ctx.store, engine_id=engine, head_weights_id=head or 0, manifest_id=model
+        )
+        public.split(
+            split
+        )  # a split the model does not declare is the user's mistake, not a missing --head
         head_id = head or int(public.manifest.get("head_resources", {}).get(split, 0))
         if not head_id:
-            raise ConfigError(f"the manifest names no head weights for split {split!r}", code="fhe_head_unknown",
-                              hint="Pass --head with the head weights' resource id.")
+            raise ConfigError(
+                f"the manifest names no head weights for split {split!r}",
+                code="fhe_head_unknown",
+                hint="Pass --head with the head weights' resource id.",
+            )
         listing = dataclasses.replace(public, head_weights_id=head_id)
         with waiting("checking and encrypting the images"):
             prepared = prepare_fhe_order(store, listing, split, batch, decrypt_mode=mode)
         total = market.quote(engine, listing.resource_ids, offer, max_duration)
         account = unlock_wallet(wallet)
-        console.print(f"{prepared.n_inputs} images, split {split}, {mode} decrypt: escrow {eth(total)}")
-        if not yes and not typer.confirm(f"Pay {eth(total)} into escrow and place the order?", default=False):
+        console.print(
+            f"{prepared.n_inputs} images, split {split}, {mode} decrypt: escrow {eth(total)}"
+        )
+        if not yes and not typer.confirm(
+            f"Pay {eth(total)} into escrow and place the order?", default=False
+        ):
             raise EnclavaError("order not placed", code="order_declined", hint="Nothing was paid.")
         with waiting("uploading and placing the order"):
-            placed = place_fhe_order(market, ctx.store, ctx.broker, account, store, listing, prepared,
-                                     tee_offer_id=offer, max_duration=max_duration)
+            placed = place_fhe_order(
+                market,
+                ctx.store,
+                ctx.broker,
+                account,
+                store,
+                listing,
+                prepared,
+                tee_offer_id=offer,
+                max_duration=max_duration,
+            )
     finally:
         ctx.close()
     _save(store, placed, listing)
-    console.print(f"[green]order placed[/]: escrow {eth(placed.escrow)}; request {placed.sizes['request']} bytes; "
-                  f"evaluation keys {'uploaded' if placed.uploaded['eval_keys'] else 'reused'}")
+    console.print(
+        f"[green]order placed[/]: escrow {eth(placed.escrow)}; request {placed.sizes['request']} bytes; "
+        f"evaluation keys {'uploaded' if placed.uploaded['eval_keys'] else 'reused'}"
+    )
     typer.echo(f"order_id={placed.order_id}")
 
 
 @app.command("result")
 @friendly_errors
-def result(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
-           tail: str = typer.Option("", "--tail", help="Base URL of the tail service (default: via the marketplace)."),
-           timeout: float = typer.Option(900.0, "--timeout", help="Seconds to wait for the order."),
-           session: str = SessionOption, wallet: str = WalletOption, devnet: str = DevnetOption,
-           manifest: Path = ManifestOption) -> None:
+def result(
+    order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
+    tail: str = typer.Option(
+        "", "--tail", help="Base URL of the tail service (default: via the marketplace)."
+    ),
+    timeout: float = typer.Option(900.0, "--timeout", help="Seconds to wait for the order."),
+    session: str = SessionOption,
+    wallet: str = WalletOption,
+    devnet: str = DevnetOption,
+    manifest: Path = ManifestOption,
+) -> None:
     """Wait for the order, turn its result into obfuscated activations, and print the tail's predictions."""
     order_id = check_order_id(order_id)
     store = FheSessionStore.load(default_session_dir(session))
     placed, model_id, head_id, engine_id = _load(store, order_id)
     ctx = network(devnet, manifest)
     try:
-        listing = read_fhe_listing(ctx.market, ctx.store, engine_id=engine_id, head_weights_id=head_id,
-                                   manifest_id=model_id)
-        url = direct_tail_url(tail, placed.split) if tail else market_tail_url(ctx.service_url("marketplace"),
-                                                                                model_id, placed.split)
+        listing = read_fhe_listing(
+            ctx.market,
+            ctx.store,
+            engine_id=engine_id,
+            head_weights_id=head_id,
+            manifest_id=model_id,
+        )
+        url = (
+            direct_tail_url(tail, placed.split)
+            if tail
+            else market_tail_url(ctx.service_url("marketplace"), model_id, placed.split)
+        )
         account = unlock_wallet(wallet)
         with waiting(f"order {order_id[:10]}…: waiting, decrypting, asking the tail"):
-            got = finish_fhe_order(ctx.market, ctx.store, account, store, listing, placed, url, timeout=timeout)
+            got = finish_fhe_order(
+                ctx.market, ctx.store, account, store, listing, placed, url, timeout=timeout
+            )
     finally:
         ctx.close()
     typer.echo(json.dumps({"order_id": got.order_id, "labels": got.labels}))
@@ -138,15 +214,24 @@ def _load_images(path: Path) -> np.ndarray:
     try:
         batch = np.load(path, allow_pickle=False)
     except (ValueError, EOFError, OSError) as exc:
-        raise ConfigError(f"{path} is not a pickle-free .npy file", code="file_invalid",
-                          hint="Save the images with numpy.save (one [N, 28, 28] array, values in [0, 1]).") from exc
+        raise ConfigError(
+            f"{path} is not a pickle-free .npy file",
+            code="file_invalid",
+            hint="Save the images with numpy.save (one [N, 28, 28] array, values in [0, 1]).",
+        ) from exc
     if not isinstance(batch, np.ndarray):  # an .npz archive loads as a mapping of arrays
         batch.close()
-        raise ConfigError(f"{path} is an .npz archive, not one array", code="file_invalid",
-                          hint="Save the images with numpy.save (one [N, 28, 28] array, values in [0, 1]).")
+        raise ConfigError(
+            f"{path} is an .npz archive, not one array",
+            code="file_invalid",
+            hint="Save the images with numpy.save (one [N, 28, 28] array, values in [0, 1]).",
+        )
     if batch.dtype.kind not in "biuf":
-        raise ConfigError(f"{path} holds {batch.dtype} values, not numbers", code="file_invalid",
-                          hint="Save the images as a float array with values in [0, 1].")
+        raise ConfigError(
+            f"{path} holds {batch.dtype} values, not numbers",
+            code="file_invalid",
+            hint="Save the images as a float array with values in [0, 1].",
+        )
     return batch
 
 
@@ -157,16 +242,25 @@ def _orders(store: FheSessionStore) -> Path:
 
 
 def _save(store: FheSessionStore, placed: PlacedFheOrder, listing) -> None:
-    record = {**dataclasses.asdict(placed), "model_id": listing.manifest_id,
-              "head_weights_id": listing.head_weights_id, "engine_id": listing.engine_id}
-    (_orders(store) / f"{placed.order_id.lower()}.json").write_text(json.dumps(record, sort_keys=True, indent=1))
+    record = {
+        **dataclasses.asdict(placed),
+        "model_id": listing.manifest_id,
+        "head_weights_id": listing.head_weights_id,
+        "engine_id": listing.engine_id,
+    }
+    (_orders(store) / f"{placed.order_id.lower()}.json").write_text(
+        json.dumps(record, sort_keys=True, indent=1)
+    )
 
 
 def _load(store: FheSessionStore, order_id: str) -> tuple[PlacedFheOrder, int, int, int]:
     path = _orders(store) / f"{order_id.lower()}.json"
     if not path.is_file():
-        raise ConfigError(f"session {store.folder.name!r} placed no order {order_id}", code="fhe_order_unknown",
-                          hint="Use the key session (--session) whose `fhe order` placed it.")
+        raise ConfigError(
+            f"session {store.folder.name!r} placed no order {order_id}",
+            code="fhe_order_unknown",
+            hint="Use the key session (--session) whose `fhe order` placed it.",
+        )
     record = json.loads(path.read_text())
     ids = record.pop("model_id"), record.pop("head_weights_id"), record.pop("engine_id")
     return PlacedFheOrder(**record), *ids

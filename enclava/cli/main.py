@@ -16,8 +16,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(devnet_cli.app, name="devnet")
-for _name, _module in (("wallet", wallet), ("model", model), ("data", data), ("order", order),
-                       ("balance", balance), ("report", report), ("fhe", fhe), ("bench", bench)):
+for _name, _module in (
+    ("wallet", wallet),
+    ("model", model),
+    ("data", data),
+    ("order", order),
+    ("balance", balance),
+    ("report", report),
+    ("fhe", fhe),
+    ("bench", bench),
+):
     app.add_typer(_module.app, name=_name)
 app.command(name="measure")(measure_cli.measure_command)
 

@@ -30,13 +30,24 @@ class ComponentChoice(str, Enum):
 
 @friendly_errors
 def measure_command(
-    component: ComponentChoice = typer.Option(ComponentChoice.loader, "--component", "-c",
-                                              help="Which component's image to measure."),
-    root: Path = typer.Option(Path("."), "--root", file_okay=False,
-                              help="The checkout (or site-packages folder) to measure; default: here."),
-    archive: Path = typer.Option(None, "--archive", dir_okay=False,
-                                 help="Also write the image's canonical archive (a ustar tar) to this file."),
-    list_files: bool = typer.Option(False, "--list", help="List the image's files with their SHA-256."),
+    component: ComponentChoice = typer.Option(
+        ComponentChoice.loader, "--component", "-c", help="Which component's image to measure."
+    ),
+    root: Path = typer.Option(
+        Path("."),
+        "--root",
+        file_okay=False,
+        help="The checkout (or site-packages folder) to measure; default: here.",
+    ),
+    archive: Path = typer.Option(
+        None,
+        "--archive",
+        dir_okay=False,
+        help="Also write the image's canonical archive (a ustar tar) to this file.",
+    ),
+    list_files: bool = typer.Option(
+        False, "--list", help="List the image's files with their SHA-256."
+    ),
 ) -> None:
     """Print the measurement (SHA-384 of the image) and the on-chain digest of a component."""
     root = root.resolve()
@@ -50,8 +61,11 @@ def measure_command(
         try:
             archive.write_bytes(image)
         except OSError as exc:
-            raise ConfigError(f"cannot write the archive to {archive}: {exc}", code="archive_unwritable",
-                              hint="Name a file in a folder you can write to.") from exc
+            raise ConfigError(
+                f"cannot write the archive to {archive}: {exc}",
+                code="archive_unwritable",
+                hint="Name a file in a folder you can write to.",
+            ) from exc
     typer.echo(f"component:   {component.value}")
     typer.echo(f"root:        {root}")
     typer.echo(f"files:       {len(files)} ({len(image)}-byte archive)")

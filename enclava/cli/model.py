@@ -19,7 +19,14 @@ from rich.table import Table
 
 from certification_authority.broker.models import KeyPolicy
 from enclava.chain.types import ResourceKind
-from enclava.cli.context import (CliContext, DevnetOption, ManifestOption, WalletOption, network, unlock_wallet)
+from enclava.cli.context import (
+    CliContext,
+    DevnetOption,
+    ManifestOption,
+    WalletOption,
+    network,
+    unlock_wallet,
+)
 from enclava.cli.errors import friendly_errors
 from enclava.cli.progress import transfer
 from enclava.cli.tail import serve_tail_command
@@ -27,10 +34,20 @@ from enclava.client.market_api import ListedResource, listing_metadata, publish_
 from enclava.engine import EngineError, canonical_archive, load_manifest
 from enclava.errors import ConfigError, EnclavaError
 
-__all__ = ["app", "parse_price", "load_policy", "publish_file", "print_published", "PolicyInvalid", "PriceInvalid"]
+__all__ = [
+    "app",
+    "parse_price",
+    "load_policy",
+    "publish_file",
+    "print_published",
+    "PolicyInvalid",
+    "PriceInvalid",
+]
 
-app = typer.Typer(help="Model owners: publish engines and weights, serve the tail of a split model.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Model owners: publish engines and weights, serve the tail of a split model.",
+    no_args_is_help=True,
+)
 app.command("serve-tail")(serve_tail_command)
 console = Console()
 TEE_NAMES = ("TDX", "SEV_SNP", "SIMULATED")
@@ -43,8 +60,10 @@ class PriceInvalid(EnclavaError):
 
 class PolicyInvalid(EnclavaError):
     code = "policy_invalid"
-    hint = ("Give --policy FILE with a JSON key policy (allowed_engine_hashes, allowed_customers, ...) "
-            "or --allow-any-customer.")
+    hint = (
+        "Give --policy FILE with a JSON key policy (allowed_engine_hashes, allowed_customers, ...) "
+        "or --allow-any-customer."
+    )
 
 
 def parse_price(text: str) -> int:
@@ -63,8 +82,13 @@ def parse_price(text: str) -> int:
     return wei
 
 
-def load_policy(path: Path | None, *, allow_any_customer: bool, allow_simulated: bool,
-                engine_hashes: list[str] | str | None) -> Callable[[str], dict[str, Any]]:
+def load_policy(
+    path: Path | None,
+    *,
+    allow_any_customer: bool,
+    allow_simulated: bool,
+    engine_hashes: list[str] | str | None,
+) -> Callable[[str], dict[str, Any]]:
     """A policy builder: the file's policy, or "any paying customer"; engines default to ``engine_hashes``.
 
     ``engine_hashes`` is None for an engine (its own hash, known after encryption, is allowed).
@@ -76,7 +100,9 @@ def load_policy(path: Path | None, *, allow_any_customer: bool, allow_simulated:
         try:
             base = json.loads(Path(path).read_text())
         except FileNotFoundError as exc:
-            raise PolicyInvalid(f"no policy file at {path}", hint="Check the path given to --policy.") from exc
+            raise PolicyInvalid(
+                f"no policy file at {path}", hint="Check the path given to --policy."
+            ) from exc
         except (OSError, ValueError) as exc:
             raise PolicyInvalid(f"the policy file {path} is not JSON: {exc}") from exc
         if not isinstance(base, dict):
@@ -86,25 +112,53 @@ def load_policy(path: Path | None, *, allow_any_customer: bool, allow_simulated:
 
     def build(own_hash: str) -> dict[str, Any]:
         policy = dict(base)
-        policy.setdefault("allowed_engine_hashes", [own_hash] if engine_hashes is None else engine_hashes)
+        policy.setdefault(
+            "allowed_engine_hashes", [own_hash] if engine_hashes is None else engine_hashes
+        )
         try:
             return KeyPolicy.model_validate(policy).model_dump(mode="json")
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))
-            raise PolicyInvalid(f"the key policy is invalid at {where or 'top level'}: {first.get('msg')}") from exc
+            raise PolicyInvalid(
+                f"the key policy is invalid at {where or 'top level'}: {first.get('msg')}"
+            ) from exc
 
-    build(engine_hashes[0] if isinstance(engine_hashes, list) and engine_hashes else "0x" + "00" * 31 + "01")
+    build(
+        engine_hashes[0]
+        if isinstance(engine_hashes, list) and engine_hashes
+        else "0x" + "00" * 31 + "01"
+    )
     return build
 
 
-def publish_file(ctx: CliContext, owner, *, label: str, kind: ResourceKind, plaintext: bytes, price: int,
-                 policy, metadata: Any = None) -> ListedResource:
+def publish_file(
+    ctx: CliContext,
+    owner,
+    *,
+    label: str,
+    kind: ResourceKind,
+    plaintext: bytes,
+    price: int,
+    policy,
+    metadata: Any = None,
+) -> ListedResource:
     """Encrypt, upload with a progress bar, list through the API, deposit the key."""
     with transfer(f"upload {label}", total=None) as advance:
-        return publish_listed(ctx.api, ctx.store, ctx.broker, owner, kind=kind, plaintext=plaintext, price=price,
-                              policy=policy, metadata=metadata, chain_id=ctx.chain_id, registry=ctx.offer_registry,
-                              progress=advance)
+        return publish_listed(
+            ctx.api,
+            ctx.store,
+            ctx.broker,
+            owner,
+            kind=kind,
+            plaintext=plaintext,
+            price=price,
+            policy=policy,
+            metadata=metadata,
+            chain_id=ctx.chain_id,
+            registry=ctx.offer_registry,
+            progress=advance,
+        )
 
 
 def print_published(items: list[tuple[str, ListedResource]]) -> None:
@@ -112,73 +166,142 @@ def print_published(items: list[tuple[str, ListedResource]]) -> None:
     for column in ("what", "resource id", "CID", "ciphertext SHA-256", "listing tx"):
         table.add_column(column, overflow="fold")
     for label, item in items:
-        table.add_row(label, str(item.resource.resource_id), item.resource.cid, item.resource.engine_hash_hex,
-                      item.listing.tx_hash)
+        table.add_row(
+            label,
+            str(item.resource.resource_id),
+            item.resource.cid,
+            item.resource.engine_hash_hex,
+            item.listing.tx_hash,
+        )
     console.print(table)
     for label, item in items:  # plain lines for scripts
-        typer.echo(f"{label} resource_id={item.resource.resource_id} cid={item.resource.cid} "
-                   f"sha256={item.resource.engine_hash_hex} tx={item.listing.tx_hash}")
+        typer.echo(
+            f"{label} resource_id={item.resource.resource_id} cid={item.resource.cid} "
+            f"sha256={item.resource.engine_hash_hex} tx={item.listing.tx_hash}"
+        )
 
 
 @app.command()
 @friendly_errors
 def publish(
-    engine_dir: Path = typer.Argument(..., help="Engine folder (engine.toml + code), see engines/FORMAT.md."),
-    weights: Path = typer.Option(None, "--weights", dir_okay=False, help="Model weights file to publish with it."),
-    price: str = typer.Option(..., "--price", help="Price per use of the engine: wei, '5gwei' or '0.003eth'."),
-    weights_price: str = typer.Option(None, "--weights-price", help="Price per use of the weights (default --price)."),
-    policy: Path = typer.Option(None, "--policy", dir_okay=False, help="JSON key policy for both keys."),
-    allow_any_customer: bool = typer.Option(False, "--allow-any-customer",
-                                            help="Release the keys to any paying customer's order of this engine."),
-    allow_simulated: bool = typer.Option(False, "--insecure-allow-simulated-tee",
-                                         help="Also release keys to simulated enclaves (devnet only)."),
+    engine_dir: Path = typer.Argument(
+        ..., help="Engine folder (engine.toml + code), see engines/FORMAT.md."
+    ),
+    weights: Path = typer.Option(
+        None, "--weights", dir_okay=False, help="Model weights file to publish with it."
+    ),
+    price: str = typer.Option(
+        ..., "--price", help="Price per use of the engine: wei, '5gwei' or '0.003eth'."
+    ),
+    weights_price: str = typer.Option(
+        None, "--weights-price", help="Price per use of the weights (default --price)."
+    ),
+    policy: Path = typer.Option(
+        None, "--policy", dir_okay=False, help="JSON key policy for both keys."
+    ),
+    allow_any_customer: bool = typer.Option(
+        False,
+        "--allow-any-customer",
+        help="Release the keys to any paying customer's order of this engine.",
+    ),
+    allow_simulated: bool = typer.Option(
+        False,
+        "--insecure-allow-simulated-tee",
+        help="Also release keys to simulated enclaves (devnet only).",
+    ),
     name: str = typer.Option(None, "--name", help="Catalogue name (default: the engine's name)."),
     description: str = typer.Option("", "--description"),
-    task: str = typer.Option("inference", "--task", help='Catalogue task, e.g. "image-classification".'),
+    task: str = typer.Option(
+        "inference", "--task", help='Catalogue task, e.g. "image-classification".'
+    ),
     license_: str = typer.Option("proprietary", "--license"),
-    tee: list[str] = typer.Option(list(TEE_NAMES), "--tee", help="TEE families it may run on (repeat)."),
-    wallet: str = WalletOption, devnet: str = DevnetOption, manifest: Path = ManifestOption,
+    tee: list[str] = typer.Option(
+        list(TEE_NAMES), "--tee", help="TEE families it may run on (repeat)."
+    ),
+    wallet: str = WalletOption,
+    devnet: str = DevnetOption,
+    manifest: Path = ManifestOption,
 ) -> None:
     """Encrypt and upload an engine (and weights), list them through the marketplace, deposit the keys."""
     if not engine_dir.is_dir():
-        raise ConfigError(f"no engine folder at {engine_dir}", code="engine_dir_missing",
-                          hint="Give the folder that holds engine.toml (e.g. engines/digits_classifier).")
+        raise ConfigError(
+            f"no engine folder at {engine_dir}",
+            code="engine_dir_missing",
+            hint="Give the folder that holds engine.toml (e.g. engines/digits_classifier).",
+        )
     if weights is not None and not weights.is_file():
-        raise ConfigError(f"no weights file at {weights}", code="file_missing", hint="Check the --weights path.")
+        raise ConfigError(
+            f"no weights file at {weights}", code="file_missing", hint="Check the --weights path."
+        )
     bad_tee = [t for t in tee if t not in TEE_NAMES]
     if bad_tee:
-        raise ConfigError(f"unknown TEE family {bad_tee[0]!r}", code="tee_invalid",
-                          hint=f"Use one of {', '.join(TEE_NAMES)}.")
+        raise ConfigError(
+            f"unknown TEE family {bad_tee[0]!r}",
+            code="tee_invalid",
+            hint=f"Use one of {', '.join(TEE_NAMES)}.",
+        )
     engine_price = parse_price(price)
     model_price = parse_price(weights_price) if weights_price is not None else engine_price
-    build_policy = load_policy(policy, allow_any_customer=allow_any_customer, allow_simulated=allow_simulated,
-                               engine_hashes=None)
+    build_policy = load_policy(
+        policy,
+        allow_any_customer=allow_any_customer,
+        allow_simulated=allow_simulated,
+        engine_hashes=None,
+    )
     try:
         info = load_manifest(engine_dir)
         archive = canonical_archive(engine_dir)
     except EngineError as exc:
-        raise ConfigError(f"{engine_dir} is not a valid engine: {exc.message}", code="engine_invalid",
-                          hint=exc.hint) from exc
+        raise ConfigError(
+            f"{engine_dir} is not a valid engine: {exc.message}",
+            code="engine_invalid",
+            hint=exc.hint,
+        ) from exc
     ctx = network(devnet, manifest)
     owner = unlock_wallet(wallet)
     title = name or info.name
     common = dict(description=description, task=task, license=license_, tee_types=tuple(tee))
 
-    def engine_meta(digest: str) -> dict[str, Any]:  # an engine's listing names its own ciphertext hash
+    def engine_meta(
+        digest: str,
+    ) -> dict[str, Any]:  # an engine's listing names its own ciphertext hash
         return listing_metadata(title, price_wei=engine_price, engine_hash=digest, **common)
 
     try:
-        engine = publish_file(ctx, owner, label="engine", kind=ResourceKind.ENGINE, plaintext=archive,
-                              price=engine_price, policy=build_policy, metadata=engine_meta)
+        engine = publish_file(
+            ctx,
+            owner,
+            label="engine",
+            kind=ResourceKind.ENGINE,
+            plaintext=archive,
+            price=engine_price,
+            policy=build_policy,
+            metadata=engine_meta,
+        )
         published = [("engine", engine)]
         if weights is not None:
-            model_meta = listing_metadata(f"{title} weights", price_wei=model_price,
-                                          engine_hash=engine.resource.engine_hash_hex, **common)
+            model_meta = listing_metadata(
+                f"{title} weights",
+                price_wei=model_price,
+                engine_hash=engine.resource.engine_hash_hex,
+                **common,
+            )
             fixed = build_policy(engine.resource.engine_hash_hex)
-            published.append(("weights", publish_file(ctx, owner, label="weights", kind=ResourceKind.MODEL,
-                                                      plaintext=weights.read_bytes(), price=model_price,
-                                                      policy=fixed, metadata=model_meta)))
+            published.append(
+                (
+                    "weights",
+                    publish_file(
+                        ctx,
+                        owner,
+                        label="weights",
+                        kind=ResourceKind.MODEL,
+                        plaintext=weights.read_bytes(),
+                        price=model_price,
+                        policy=fixed,
+                        metadata=model_meta,
+                    ),
+                )
+            )
     finally:
         ctx.close()
     print_published(published)
-

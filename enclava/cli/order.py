@@ -18,8 +18,15 @@ from rich.console import Console
 from rich.table import Table
 
 from enclava.chain.types import OrderStatus
-from enclava.cli.context import (DevnetOption, ManifestOption, WalletOption, eth, network, read_resource,
-                                 unlock_wallet)
+from enclava.cli.context import (
+    DevnetOption,
+    ManifestOption,
+    WalletOption,
+    eth,
+    network,
+    read_resource,
+    unlock_wallet,
+)
 from enclava.cli.errors import friendly_errors
 from enclava.cli.progress import transfer, waiting
 from enclava.client.orders import TERMINAL, completed_report, place_order, wait_for_order
@@ -28,8 +35,10 @@ from enclava.errors import ConfigError, EnclavaError, IntegrityError
 
 __all__ = ["app", "RESULT_CIPHERTEXT", "check_order_id"]
 
-app = typer.Typer(help="Customers: place orders, watch them, fetch and decrypt results, cancel.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Customers: place orders, watch them, fetch and decrypt results, cancel.",
+    no_args_is_help=True,
+)
 console = Console()
 RESULT_CIPHERTEXT = "result.age"
 _ORDER_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -58,17 +67,27 @@ def check_order_id(order_id: str) -> str:
 @friendly_errors
 def create(
     engine: int = typer.Option(..., "--engine", help="Resource id of the engine."),
-    resource: list[int] = typer.Option([], "--resource", help="Resource id of a model or dataset (repeat)."),
+    resource: list[int] = typer.Option(
+        [], "--resource", help="Resource id of a model or dataset (repeat)."
+    ),
     offer: int = typer.Option(..., "--offer", help="Id of the provider's TEE offer."),
-    input_: list[Path] = typer.Option([], "--input", dir_okay=False, help="Your input file (repeat)."),
-    max_duration: int = typer.Option(600, "--max-duration", min=1, help="Seconds the provider may take."),
+    input_: list[Path] = typer.Option(
+        [], "--input", dir_okay=False, help="Your input file (repeat)."
+    ),
+    max_duration: int = typer.Option(
+        600, "--max-duration", min=1, help="Seconds the provider may take."
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Pay without asking."),
-    wallet: str = WalletOption, devnet: str = DevnetOption, manifest: Path = ManifestOption,
+    wallet: str = WalletOption,
+    devnet: str = DevnetOption,
+    manifest: Path = ManifestOption,
 ) -> None:
     """Encrypt and upload your inputs, show the price, and place the order (escrow paid on chain)."""
     for path in input_:
         if not path.is_file():
-            raise ConfigError(f"no input file at {path}", code="file_missing", hint="Check the --input path.")
+            raise ConfigError(
+                f"no input file at {path}", code="file_missing", hint="Check the --input path."
+            )
     ctx = network(devnet, manifest)
     try:
         market = ctx.market
@@ -76,8 +95,11 @@ def create(
         rows += [("resource", rid, _price_of(market, rid)) for rid in resource]
         terms = market.offer_terms(offer)
         if not terms["available"] or int(terms["provider"], 16) == 0:
-            raise EnclavaError(f"TEE offer {offer} is not available", code="offer_unavailable",
-                               hint="Pick an active offer (the marketplace lists them: GET /v1/offers).")
+            raise EnclavaError(
+                f"TEE offer {offer} is not available",
+                code="offer_unavailable",
+                hint="Pick an active offer (the marketplace lists them: GET /v1/offers).",
+            )
         compute = terms["price_per_second"] * max_duration
         total = market.quote(engine, resource, offer, max_duration)
         _print_breakdown(rows, terms, max_duration, compute, total)
@@ -85,19 +107,35 @@ def create(
         balance = market.chain.balance(account.address)
         console.print(f"wallet {account.address}: {eth(balance)}")
         if balance < total:
-            raise EnclavaError(f"the wallet holds {eth(balance)}, the escrow is {eth(total)}",
-                               code="insufficient_funds",
-                               hint="Fund the wallet, or lower --max-duration.")
-        if not yes and not typer.confirm(f"Pay {eth(total)} into escrow and place the order?", default=False):
+            raise EnclavaError(
+                f"the wallet holds {eth(balance)}, the escrow is {eth(total)}",
+                code="insufficient_funds",
+                hint="Fund the wallet, or lower --max-duration.",
+            )
+        if not yes and not typer.confirm(
+            f"Pay {eth(total)} into escrow and place the order?", default=False
+        ):
             raise OrderDeclined("order not placed")
         inputs = [path.read_bytes() for path in input_]
         with transfer("upload encrypted inputs, then place the order", total=None) as advance:
-            placed = place_order(market, ctx.store, ctx.broker, account, engine_id=engine, resource_ids=resource,
-                                 tee_offer_id=offer, inputs=inputs, recipient=wallet_recipient(account),
-                                 max_duration=max_duration, progress=_upload_bar(advance))
+            placed = place_order(
+                market,
+                ctx.store,
+                ctx.broker,
+                account,
+                engine_id=engine,
+                resource_ids=resource,
+                tee_offer_id=offer,
+                inputs=inputs,
+                recipient=wallet_recipient(account),
+                max_duration=max_duration,
+                progress=_upload_bar(advance),
+            )
     finally:
         ctx.close()
-    console.print(f"[green]order placed[/]: escrow {eth(placed.escrow)}, tx {placed.tx_hash}, gas {placed.gas_used}")
+    console.print(
+        f"[green]order placed[/]: escrow {eth(placed.escrow)}, tx {placed.tx_hash}, gas {placed.gas_used}"
+    )
     for path, cid in zip(input_, placed.input_cids):
         console.print(f"  input {path.name}: {cid}")
     typer.echo(f"order_id={placed.order_id}")
@@ -105,10 +143,13 @@ def create(
 
 @app.command()
 @friendly_errors
-def status(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
-           watch: bool = typer.Option(False, "--watch", help="Follow the order until it ends."),
-           timeout: float = typer.Option(900.0, "--timeout", help="Seconds --watch waits at most."),
-           devnet: str = DevnetOption, manifest: Path = ManifestOption) -> None:
+def status(
+    order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
+    watch: bool = typer.Option(False, "--watch", help="Follow the order until it ends."),
+    timeout: float = typer.Option(900.0, "--timeout", help="Seconds --watch waits at most."),
+    devnet: str = DevnetOption,
+    manifest: Path = ManifestOption,
+) -> None:
     """The order's state; with --watch, follow it until it ends (exit 1 unless it completed)."""
     order_id = check_order_id(order_id)
     ctx = network(devnet, manifest)
@@ -116,8 +157,12 @@ def status(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
     order = market.order(order_id)
     if watch and order.status not in TERMINAL:
         with waiting(f"order {order_id[:10]}…: {order.status.name}") as update:
-            order = wait_for_order(market, order_id, timeout=timeout,
-                                   on_status=lambda s: update(f"order {order_id[:10]}…: {s.name}"))
+            order = wait_for_order(
+                market,
+                order_id,
+                timeout=timeout,
+                on_status=lambda s: update(f"order {order_id[:10]}…: {s.name}"),
+            )
     table = Table(title="order", show_header=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
@@ -139,9 +184,13 @@ def status(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
 
 @app.command()
 @friendly_errors
-def result(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
-           out: Path = typer.Option(..., "--out", file_okay=False, help="Folder for the result files."),
-           wallet: str = WalletOption, devnet: str = DevnetOption, manifest: Path = ManifestOption) -> None:
+def result(
+    order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
+    out: Path = typer.Option(..., "--out", file_okay=False, help="Folder for the result files."),
+    wallet: str = WalletOption,
+    devnet: str = DevnetOption,
+    manifest: Path = ManifestOption,
+) -> None:
     """Download the result, check it against the signed report, decrypt it with your wallet, show it."""
     order_id = check_order_id(order_id)
     ctx = network(devnet, manifest)
@@ -152,14 +201,21 @@ def result(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
         target = out / RESULT_CIPHERTEXT
         with transfer("download result", total=None) as advance:
             advance.set_total(ctx.store.stat(report.output_cid).size)
-            ctx.store.get(report.output_cid, target, expected_sha256=report.output_hash.hex(), max_size=1 << 30,
-                          progress=advance)
+            ctx.store.get(
+                report.output_cid,
+                target,
+                expected_sha256=report.output_hash.hex(),
+                max_size=1 << 30,
+                progress=advance,
+            )
     finally:
         ctx.close()
     archive = open_sealed(target.read_bytes(), wallet_identity(account))
     written = _unpack(archive, out)
-    console.print(f"[green]result verified[/] (SHA-256 0x{report.output_hash.hex()} as signed in the report) "
-                  f"and decrypted into {out}")
+    console.print(
+        f"[green]result verified[/] (SHA-256 0x{report.output_hash.hex()} as signed in the report) "
+        f"and decrypted into {out}"
+    )
     for path in written:
         console.print(f"[bold]{path.relative_to(out)}[/] ({path.stat().st_size} bytes)")
         data = path.read_bytes()
@@ -169,8 +225,12 @@ def result(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
 
 @app.command()
 @friendly_errors
-def cancel(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
-           wallet: str = WalletOption, devnet: str = DevnetOption, manifest: Path = ManifestOption) -> None:
+def cancel(
+    order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
+    wallet: str = WalletOption,
+    devnet: str = DevnetOption,
+    manifest: Path = ManifestOption,
+) -> None:
     """Cancel an order nobody accepted yet (or end one whose deadline passed): the escrow comes back to your wallet."""
     order_id = check_order_id(order_id)
     ctx = network(devnet, manifest)
@@ -178,24 +238,34 @@ def cancel(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
     order = market.order(order_id)
     account = unlock_wallet(wallet)
     if account.address != order.terms.customer:
-        raise NotYourOrder(f"order {order_id} belongs to {order.terms.customer}, not to {account.address}")
+        raise NotYourOrder(
+            f"order {order_id} belongs to {order.terms.customer}, not to {account.address}"
+        )
     if order.status == OrderStatus.OPEN:
         tx = market.cancel_order(account, order.terms)
     elif order.status == OrderStatus.ACCEPTED and market.chain_time() > order.deadline:
         tx = market.timeout_order(account, order.terms)
     elif order.status == OrderStatus.ACCEPTED:
-        raise EnclavaError(f"order {order_id} is accepted and runs until {order.deadline} (chain time)",
-                           code="order_running", hint="Wait for it, or cancel after its deadline for a refund.")
+        raise EnclavaError(
+            f"order {order_id} is accepted and runs until {order.deadline} (chain time)",
+            code="order_running",
+            hint="Wait for it, or cancel after its deadline for a refund.",
+        )
     else:
-        raise EnclavaError(f"order {order_id} is already {order.status.name}", code="order_finished",
-                           hint="Nothing to cancel; its refund went to your wallet (or see `enclava balance show`).")
+        raise EnclavaError(
+            f"order {order_id} is already {order.status.name}",
+            code="order_finished",
+            hint="Nothing to cancel; its refund went to your wallet (or see `enclava balance show`).",
+        )
     console.print(f"[green]order {market.status(order_id).name.lower()}[/]: tx {tx.tx_hash}")
     refunded = market.refunded(order_id, account.address)
     if refunded:
         console.print(f"{eth(refunded)} sent back to your wallet")
     else:
-        console.print("your wallet refused a direct transfer, so the refund was credited; "
-                      f"balance now {eth(market.credit_of(account.address))}: `enclava balance withdraw` moves it")
+        console.print(
+            "your wallet refused a direct transfer, so the refund was credited; "
+            f"balance now {eth(market.credit_of(account.address))}: `enclava balance withdraw` moves it"
+        )
 
 
 def _upload_bar(advance):
@@ -223,8 +293,11 @@ def _print_breakdown(rows, terms, max_duration: int, compute: int, total: int) -
     table.add_column("price", justify="right")
     for kind, rid, price in rows:
         table.add_row(kind, str(rid), eth(price))
-    table.add_row("compute", f"offer by {terms['provider'][:10]}…",
-                  f"{eth(compute)} = {terms['price_per_second']} wei/s × {max_duration} s")
+    table.add_row(
+        "compute",
+        f"offer by {terms['provider'][:10]}…",
+        f"{eth(compute)} = {terms['price_per_second']} wei/s × {max_duration} s",
+    )
     table.add_row("[bold]total[/]", "", f"[bold]{eth(total)}[/]")
     console.print(table)
 
@@ -245,8 +318,10 @@ def _unpack(archive: bytes, out: Path) -> list[Path]:
                 path.write_bytes(tar.extractfile(member).read())
                 written.append(path)
     except tarfile.TarError as exc:
-        raise IntegrityError("the decrypted result is not an engine output archive",
-                             hint="The engine produced no valid output archive; report it to its owner.") from exc
+        raise IntegrityError(
+            "the decrypted result is not an engine output archive",
+            hint="The engine produced no valid output archive; report it to its owner.",
+        ) from exc
     return written
 
 

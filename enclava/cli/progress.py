@@ -6,8 +6,15 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from rich.console import Console
-from rich.progress import (BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
-                           TransferSpeedColumn)
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 
 __all__ = ["transfer", "waiting", "progress_console"]
 
@@ -17,8 +24,13 @@ progress_console = Console(stderr=True)
 @contextmanager
 def transfer(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A byte progress bar; yields ``advance(nbytes)`` to pass as a ``progress`` callback."""
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=progress_console, transient=False) as bar:
         task = bar.add_task(description, total=total)
         yield _Advance(bar, task)
@@ -40,8 +52,13 @@ class _Advance:
 @contextmanager
 def waiting(description: str) -> Iterator[Callable[[str], None]]:
     """A spinner with elapsed time; yields ``update(text)`` to change its description."""
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=progress_console, transient=False) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=progress_console,
+        transient=False,
+    ) as bar:
         task = bar.add_task(description, total=None)
 
         def update(text: str) -> None:

@@ -21,31 +21,46 @@ from enclava.cli.order import RESULT_CIPHERTEXT, check_order_id
 from enclava.errors import ConfigError
 from enclava.report import FAIL, OK, Checklist, verify_order_report
 
-app = typer.Typer(help="Anyone: re-check an order's integrity report independently.", no_args_is_help=True)
+app = typer.Typer(
+    help="Anyone: re-check an order's integrity report independently.", no_args_is_help=True
+)
 console = Console()
 _STYLE = {OK: "[green]ok[/]", FAIL: "[bold red]FAIL[/]"}
 
 
 @app.command()
 @friendly_errors
-def verify(order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
-           result_dir: Path = typer.Option(None, "--result-dir", file_okay=False,
-                                           help=f"Folder from `enclava order result` (its {RESULT_CIPHERTEXT} "
-                                                "is hashed)."),
-           as_json: bool = typer.Option(False, "--json", help="Print the checklist as JSON."),
-           devnet: str = DevnetOption, manifest: Path = ManifestOption) -> None:
+def verify(
+    order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
+    result_dir: Path = typer.Option(
+        None,
+        "--result-dir",
+        file_okay=False,
+        help=f"Folder from `enclava order result` (its {RESULT_CIPHERTEXT} is hashed).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the checklist as JSON."),
+    devnet: str = DevnetOption,
+    manifest: Path = ManifestOption,
+) -> None:
     """Re-check an order's integrity report on chain; exit 0 if valid, 1 if not."""
     order_id = check_order_id(order_id)
     ciphertext = None
     if result_dir is not None:
         path = result_dir / RESULT_CIPHERTEXT
         if not path.is_file():
-            raise ConfigError(f"no {RESULT_CIPHERTEXT} in {result_dir}", code="result_missing",
-                              hint="Download it first with `enclava order result ORDER --out DIR`.")
+            raise ConfigError(
+                f"no {RESULT_CIPHERTEXT} in {result_dir}",
+                code="result_missing",
+                hint="Download it first with `enclava order result ORDER --out DIR`.",
+            )
         ciphertext = path.read_bytes()
     ctx = network(devnet, manifest)
-    checklist = verify_order_report(ctx.market.contracts, order_id, result_ciphertext=ciphertext,
-                                    from_block=int(ctx.manifest.deploy_block or 0))
+    checklist = verify_order_report(
+        ctx.market.contracts,
+        order_id,
+        result_ciphertext=ciphertext,
+        from_block=int(ctx.manifest.deploy_block or 0),
+    )
     if as_json:
         typer.echo(json.dumps(checklist.to_dict(), indent=2, default=str))
     else:

@@ -18,8 +18,13 @@ __all__ = ["serve_tail_command"]
 
 @friendly_errors
 def serve_tail_command(
-    model_dir: Path = typer.Option(DEFAULT_MODEL_DIR, "--model-dir", exists=True, file_okay=False,
-                                   help="Split-model folder (model.json + weights) with the tail layers."),
+    model_dir: Path = typer.Option(
+        DEFAULT_MODEL_DIR,
+        "--model-dir",
+        exists=True,
+        file_okay=False,
+        help="Split-model folder (model.json + weights) with the tail layers.",
+    ),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8470, help="TCP port to listen on."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),

@@ -10,14 +10,23 @@ from rich.console import Console
 from rich.table import Table
 
 from enclava import wallet as wallets
-from enclava.cli.context import (DevnetOption, ManifestOption, WalletOption, eth, network, unlock_wallet,
-                                 wallet_password)
+from enclava.cli.context import (
+    DevnetOption,
+    ManifestOption,
+    WalletOption,
+    eth,
+    network,
+    unlock_wallet,
+    wallet_password,
+)
 from enclava.cli.errors import friendly_errors
 from enclava.crypto import wallet_recipient
 from enclava.errors import EnclavaError
 
-app = typer.Typer(help="Your wallet: an encrypted keystore; your result-decryption key is derived from it.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Your wallet: an encrypted keystore; your result-decryption key is derived from it.",
+    no_args_is_help=True,
+)
 console = Console()
 KEY_ENV = "ENCLAVA_PRIVATE_KEY"
 
@@ -28,7 +37,9 @@ def new(name: str = WalletOption) -> None:
     """Create a wallet with a fresh random key, encrypted under a password you choose."""
     wallets.wallet_path(name)  # a bad name is refused before any prompt
     if wallets.wallet_path(name).exists():
-        raise wallets.WalletExists(f"a wallet named {name!r} already exists at {wallets.wallet_path(name)}")
+        raise wallets.WalletExists(
+            f"a wallet named {name!r} already exists at {wallets.wallet_path(name)}"
+        )
     info = wallets.create_wallet(name, _new_password())
     console.print(f"[green]wallet {name!r} created[/]: {info.address}")
     console.print(f"keystore: {info.path}")
@@ -37,18 +48,29 @@ def new(name: str = WalletOption) -> None:
 
 @app.command("import")
 @friendly_errors
-def import_(name: str = WalletOption,
-            keystore: Path = typer.Option(None, "--keystore", dir_okay=False,
-                                          help="An eth-account keystore JSON file to copy in (keeps its password)."),
-            ) -> None:
+def import_(
+    name: str = WalletOption,
+    keystore: Path = typer.Option(
+        None,
+        "--keystore",
+        dir_okay=False,
+        help="An eth-account keystore JSON file to copy in (keeps its password).",
+    ),
+) -> None:
     """Import a private key (hidden prompt, or ENCLAVA_PRIVATE_KEY) or a keystore file."""
     wallets.wallet_path(name)
     if wallets.wallet_path(name).exists():
-        raise wallets.WalletExists(f"a wallet named {name!r} already exists at {wallets.wallet_path(name)}")
+        raise wallets.WalletExists(
+            f"a wallet named {name!r} already exists at {wallets.wallet_path(name)}"
+        )
     if keystore is not None:
         if not keystore.is_file():
-            raise wallets.InvalidKeystore(f"no keystore file at {keystore}", hint="Check the path of --keystore.")
-        info = wallets.import_keystore(name, keystore, wallet_password(prompt="Password of the keystore"))
+            raise wallets.InvalidKeystore(
+                f"no keystore file at {keystore}", hint="Check the path of --keystore."
+            )
+        info = wallets.import_keystore(
+            name, keystore, wallet_password(prompt="Password of the keystore")
+        )
     else:
         key = os.environ.get(KEY_ENV) or typer.prompt("Private key (hex)", hide_input=True)
         info = wallets.import_private_key(name, key, _new_password())
@@ -58,9 +80,16 @@ def import_(name: str = WalletOption,
 
 @app.command()
 @friendly_errors
-def show(name: str = WalletOption, devnet: str = DevnetOption, manifest: Path = ManifestOption,
-         key: bool = typer.Option(True, "--key/--no-key",
-                                  help="Unlock the wallet to show the result-recipient key derived from it.")) -> None:
+def show(
+    name: str = WalletOption,
+    devnet: str = DevnetOption,
+    manifest: Path = ManifestOption,
+    key: bool = typer.Option(
+        True,
+        "--key/--no-key",
+        help="Unlock the wallet to show the result-recipient key derived from it.",
+    ),
+) -> None:
     """Address, balance on chain, credited balance and your result-recipient age key."""
     info = wallets.wallet_info(name)
     table = Table(title=f"wallet {name}", show_header=False)
@@ -86,7 +115,9 @@ def list_() -> None:
     """The wallets in your wallet folder."""
     found = wallets.list_wallets()
     if not found:
-        console.print(f"no wallets in {wallets.wallets_dir()} (create one with `enclava wallet new`)")
+        console.print(
+            f"no wallets in {wallets.wallets_dir()} (create one with `enclava wallet new`)"
+        )
         return
     for info in found:
         console.print(f"{info.name}\t{info.address}")
@@ -95,6 +126,9 @@ def list_() -> None:
 def _new_password() -> str:
     password = wallet_password(confirm=True, prompt="New wallet password")
     if not password:
-        raise wallets.WalletError("an empty password would leave the key unprotected", code="empty_password",
-                                  hint="Choose a password (or set ENCLAVA_WALLET_PASSWORD).")
+        raise wallets.WalletError(
+            "an empty password would leave the key unprotected",
+            code="empty_password",
+            hint="Choose a password (or set ENCLAVA_WALLET_PASSWORD).",
+        )
     return password

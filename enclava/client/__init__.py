@@ -2,10 +2,29 @@
 publish resources, place orders, fetch and check results."""
 
 from enclava.client.broker_http import BrokerHttpClient, BrokerRefused, BrokerUnavailable
-from enclava.client.orders import (OrderFailedError, OrderWaitTimeout, PlacedOrder, completed_report, fetch_result,
-                                   place_order, wait_for_order)
+from enclava.client.orders import (
+    OrderFailedError,
+    OrderWaitTimeout,
+    PlacedOrder,
+    completed_report,
+    fetch_result,
+    place_order,
+    wait_for_order,
+)
 from enclava.client.publish import PublishedResource, publish_engine, publish_resource
 
-__all__ = ["BrokerHttpClient", "BrokerRefused", "BrokerUnavailable", "PlacedOrder", "place_order", "wait_for_order",
-           "completed_report", "fetch_result", "OrderFailedError", "OrderWaitTimeout", "PublishedResource",
-           "publish_resource", "publish_engine"]
+__all__ = [
+    "BrokerHttpClient",
+    "BrokerRefused",
+    "BrokerUnavailable",
+    "PlacedOrder",
+    "place_order",
+    "wait_for_order",
+    "completed_report",
+    "fetch_result",
+    "OrderFailedError",
+    "OrderWaitTimeout",
+    "PublishedResource",
+    "publish_resource",
+    "publish_engine",
+]

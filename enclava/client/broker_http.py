@@ -15,7 +15,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from certification_authority.broker import build_audit_request, build_deposit_request, check_audit_view
+from certification_authority.broker import (
+    build_audit_request,
+    build_deposit_request,
+    check_audit_view,
+)
 from certification_authority.broker.signing import order_inputs_message, sign_text
 from enclava.ca_link import AttestedCa, CaUnreachable, EvidenceCheck, connect_attested_ca
 from enclava.errors import EnclavaError
@@ -45,10 +49,20 @@ class BrokerHttpClient:
     use, and again after a transport failure (a changed TLS key fails every pinned request).
     """
 
-    def __init__(self, base_url: str, *, verify_evidence: EvidenceCheck, expected_signer: str | None = None,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        verify_evidence: EvidenceCheck,
+        expected_signer: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._verify, self._expected_signer, self._timeout = verify_evidence, expected_signer, timeout
+        self._verify, self._expected_signer, self._timeout = (
+            verify_evidence,
+            expected_signer,
+            timeout,
+        )
         self._lock = threading.Lock()
         self._ca: AttestedCa | None = None
 
@@ -62,7 +76,9 @@ class BrokerHttpClient:
         from enclava.chain.contracts import ContractSet
 
         contracts = ContractSet(ChainClient(manifest.rpc_url).w3, manifest.contracts)
-        verify = ca_evidence_verifier(VerifierAllowList(contracts), insecure_allow_simulated_tee=True)
+        verify = ca_evidence_verifier(
+            VerifierAllowList(contracts), insecure_allow_simulated_tee=True
+        )
         return cls(manifest.services["ca"].url, verify_evidence=verify, timeout=timeout)
 
     def attested(self) -> AttestedCa:
@@ -70,8 +86,12 @@ class BrokerHttpClient:
         with self._lock:
             if self._ca is None:
                 try:
-                    self._ca = connect_attested_ca(self.base_url, verify_evidence=self._verify,
-                                                   expected_signer=self._expected_signer, timeout=self._timeout)
+                    self._ca = connect_attested_ca(
+                        self.base_url,
+                        verify_evidence=self._verify,
+                        expected_signer=self._expected_signer,
+                        timeout=self._timeout,
+                    )
                 except CaUnreachable as exc:
                     raise BrokerUnavailable(exc.message) from exc
             return self._ca
@@ -98,13 +118,19 @@ class BrokerHttpClient:
         public = self.attested().identity.to_json()
         return {key: value for key, value in public.items() if key != "evidence"}
 
-    def deposit(self, owner: Any, offer_id: int, resource_key: bytes, policy: Any) -> dict[str, Any]:
+    def deposit(
+        self, owner: Any, offer_id: int, resource_key: bytes, policy: Any
+    ) -> dict[str, Any]:
         """Deposit ``resource_key`` for offer ``offer_id`` under ``policy`` (signed by ``owner``)."""
         ident = self.identity()
-        request = build_deposit_request(owner, ident["age_recipient"], ident["ca_id"], offer_id, resource_key, policy)
+        request = build_deposit_request(
+            owner, ident["age_recipient"], ident["ca_id"], offer_id, resource_key, policy
+        )
         return self._call("POST", "/v1/keys/deposit", json=request.model_dump(mode="json"))
 
-    def deposit_order_inputs(self, customer: Any, order_id: str, input_key: bytes) -> dict[str, Any]:
+    def deposit_order_inputs(
+        self, customer: Any, order_id: str, input_key: bytes
+    ) -> dict[str, Any]:
         """Deposit the key of an order's own inputs; only that order's enclave can obtain it."""
         import base64
         import hashlib
@@ -115,11 +141,20 @@ class BrokerHttpClient:
         ident = self.identity()
         ciphertext = pyrage.encrypt(input_key, [x25519.Recipient.from_str(ident["age_recipient"])])
         issued_at = int(time.time())
-        message = order_inputs_message(ca_id=ident["ca_id"], order_id=order_id,
-                                       ciphertext_sha256=hashlib.sha256(ciphertext).hexdigest(), issued_at=issued_at)
-        body = {"ca_id": ident["ca_id"], "order_id": order_id, "customer": customer.address,
-                "ciphertext": base64.b64encode(ciphertext).decode(), "issued_at": issued_at,
-                "signature": sign_text(customer, message)}
+        message = order_inputs_message(
+            ca_id=ident["ca_id"],
+            order_id=order_id,
+            ciphertext_sha256=hashlib.sha256(ciphertext).hexdigest(),
+            issued_at=issued_at,
+        )
+        body = {
+            "ca_id": ident["ca_id"],
+            "order_id": order_id,
+            "customer": customer.address,
+            "ciphertext": base64.b64encode(ciphertext).decode(),
+            "issued_at": issued_at,
+            "signature": sign_text(customer, message),
+        }
         return self._call("POST", "/v1/keys/order-inputs", json=body)
 
     def audit(self, owner: Any, offer_id: int) -> dict[str, Any]:

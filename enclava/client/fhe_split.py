@@ -35,14 +35,32 @@ from enclava.client.fhe_split_session import FheSessionStore
 from enclava.client.fhe_split_tail import tail_predict
 from enclava.client.orders import OrderFailedError, fetch_result, wait_for_order
 from enclava.crypto import wallet_identity, wallet_recipient
-from enclava.fhe import (ContextMismatch, EvaluationKeys, EvaluationKeysMissing, FheResult, InputShapeError,
-                         MalformedBundle, check_public_context,
-                         check_request, decrypt_result, layout_steps, prepare_request, split_head)
+from enclava.fhe import (
+    ContextMismatch,
+    EvaluationKeys,
+    EvaluationKeysMissing,
+    FheResult,
+    InputShapeError,
+    MalformedBundle,
+    check_public_context,
+    check_request,
+    decrypt_result,
+    layout_steps,
+    prepare_request,
+    split_head,
+)
 from enclava.fhe.serial import sha256_hex
 from enclava.storage.content_store import IpfsContentStore
 
-__all__ = ["PreparedFheOrder", "PlacedFheOrder", "FhePrediction", "prepare_fhe_order", "check_prepared",
-           "place_fhe_order", "finish_fhe_order"]
+__all__ = [
+    "PreparedFheOrder",
+    "PlacedFheOrder",
+    "FhePrediction",
+    "prepare_fhe_order",
+    "check_prepared",
+    "place_fhe_order",
+    "finish_fhe_order",
+]
 
 
 @dataclass(frozen=True)
@@ -82,16 +100,37 @@ class FhePrediction:
     timings: dict[str, float] = field(default_factory=dict, compare=False)
 
 
-def prepare_fhe_order(session: FheSessionStore, listing: FheListing, split: str, images: Any, *,
-                      decrypt_mode: str = "customer", layout: str = "single") -> PreparedFheOrder:
+def prepare_fhe_order(
+    session: FheSessionStore,
+    listing: FheListing,
+    split: str,
+    images: Any,
+    *,
+    decrypt_mode: str = "customer",
+    layout: str = "single",
+) -> PreparedFheOrder:
     """Validate and encrypt: the request, this session's evaluation keys for the layout, the context."""
     listing.require_decrypt_mode(decrypt_mode)
     head = split_head(listing.manifest, split)
     eval_keys = session.evaluation_keys(layout_steps(head, layout))
-    _, request = prepare_request(listing.manifest, split, images, session.keys, eval_keys, mode=layout,
-                                 decrypt_mode=decrypt_mode)
-    prepared = PreparedFheOrder(split, decrypt_mode, layout, _count(request), request, eval_keys,
-                                session.keys.public_context())
+    _, request = prepare_request(
+        listing.manifest,
+        split,
+        images,
+        session.keys,
+        eval_keys,
+        mode=layout,
+        decrypt_mode=decrypt_mode,
+    )
+    prepared = PreparedFheOrder(
+        split,
+        decrypt_mode,
+        layout,
+        _count(request),
+        request,
+        eval_keys,
+        session.keys.public_context(),
+    )
     check_prepared(prepared, listing, session)
     return prepared
 
@@ -102,7 +141,9 @@ def _count(request: bytes) -> int:
     return FheRequest.from_bytes(request).n_inputs
 
 
-def check_prepared(prepared: PreparedFheOrder, listing: FheListing, session: FheSessionStore) -> None:
+def check_prepared(
+    prepared: PreparedFheOrder, listing: FheListing, session: FheSessionStore
+) -> None:
     """The enclave's own checks, run here: raises a typed FheError, and nothing has been paid yet."""
     listing.require_decrypt_mode(prepared.decrypt_mode)
     split_head(listing.manifest, prepared.split)
@@ -111,21 +152,36 @@ def check_prepared(prepared: PreparedFheOrder, listing: FheListing, session: Fhe
     context_sha = check_public_context(prepared.public_context)
     if context_sha != session.keys.context_sha256:
         raise ContextMismatch("the public context is not this key session's")
-    req, _ = check_request(prepared.request, listing.manifest, context_sha, EvaluationKeys(prepared.eval_keys))
+    req, _ = check_request(
+        prepared.request, listing.manifest, context_sha, EvaluationKeys(prepared.eval_keys)
+    )
     if req.decrypt_mode != prepared.decrypt_mode or req.split != prepared.split:
         raise MalformedBundle("the request's split or decrypt mode differs from the order's")
 
 
-def place_fhe_order(market: MarketClient, store: IpfsContentStore, broker: BrokerHttpClient, customer,
-                    session: FheSessionStore, listing: FheListing, prepared: PreparedFheOrder, *, tee_offer_id: int,
-                    max_duration: int = 600) -> PlacedFheOrder:
+def place_fhe_order(
+    market: MarketClient,
+    store: IpfsContentStore,
+    broker: BrokerHttpClient,
+    customer,
+    session: FheSessionStore,
+    listing: FheListing,
+    prepared: PreparedFheOrder,
+    *,
+    tee_offer_id: int,
+    max_duration: int = 600,
+) -> PlacedFheOrder:
     """Check, upload (context and evaluation keys once per session), create the order, deposit the key."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     check_prepared(prepared, listing, session)
     timings["check"] = time.perf_counter() - start
     start = time.perf_counter()
-    blobs = {"request": prepared.request, "public_context": prepared.public_context, "eval_keys": prepared.eval_keys}
+    blobs = {
+        "request": prepared.request,
+        "public_context": prepared.public_context,
+        "eval_keys": prepared.eval_keys,
+    }
     if prepared.decrypt_mode == "enclave":
         blobs["secret_key"] = session.keys.export_secret_for_enclave()
     inputs, uploaded = [], {}
@@ -139,20 +195,44 @@ def place_fhe_order(market: MarketClient, store: IpfsContentStore, broker: Broke
     timings["upload"] = time.perf_counter() - start
     start = time.perf_counter()
     escrow = market.quote(listing.engine_id, listing.resource_ids, tee_offer_id, max_duration)
-    order_id, _tx = market.create_order(customer, engine_id=listing.engine_id, resource_ids=listing.resource_ids,
-                                        tee_offer_id=tee_offer_id, inputs=inputs,
-                                        recipient_key=wallet_recipient(customer).encode(), max_duration=max_duration,
-                                        value=escrow)
+    order_id, _tx = market.create_order(
+        customer,
+        engine_id=listing.engine_id,
+        resource_ids=listing.resource_ids,
+        tee_offer_id=tee_offer_id,
+        inputs=inputs,
+        recipient_key=wallet_recipient(customer).encode(),
+        max_duration=max_duration,
+        value=escrow,
+    )
     broker.deposit_order_inputs(customer, order_id, session.transport_key)
     timings["order_tx"] = time.perf_counter() - start
     sizes = {name: len(data) for name, data in blobs.items() if name != "secret_key"}
-    return PlacedFheOrder(order_id, escrow, prepared.split, prepared.decrypt_mode, prepared.n_inputs,
-                          prepared.request_sha256, sizes, uploaded, timings)
+    return PlacedFheOrder(
+        order_id,
+        escrow,
+        prepared.split,
+        prepared.decrypt_mode,
+        prepared.n_inputs,
+        prepared.request_sha256,
+        sizes,
+        uploaded,
+        timings,
+    )
 
 
-def finish_fhe_order(market: MarketClient, store: IpfsContentStore, customer, session: FheSessionStore,
-                     listing: FheListing, placed: PlacedFheOrder, tail_url: str, *, timeout: float = 600.0,
-                     rng: np.random.Generator | None = None) -> FhePrediction:
+def finish_fhe_order(
+    market: MarketClient,
+    store: IpfsContentStore,
+    customer,
+    session: FheSessionStore,
+    listing: FheListing,
+    placed: PlacedFheOrder,
+    tail_url: str,
+    *,
+    timeout: float = 600.0,
+    rng: np.random.Generator | None = None,
+) -> FhePrediction:
     """Wait, fetch the checked result, turn it into obfuscated activations, and ask the tail."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -179,12 +259,20 @@ def finish_fhe_order(market: MarketClient, store: IpfsContentStore, customer, se
         flooded = decrypt_result(result, session.keys, rng=rng)
         obfuscation, rms = listing.obfuscation(placed.split)
         entry = listing.split(placed.split)
-        masked = float(entry.get("output_noise_sigma", 0.0)) >= float(entry.get("obfuscation_sigma", 0.0))
+        masked = float(entry.get("output_noise_sigma", 0.0)) >= float(
+            entry.get("obfuscation_sigma", 0.0)
+        )
         # the enclave's mask is already Gaussian noise at (at least) the obfuscation's level, fresh
         # per query: adding the obfuscation again would only double the accuracy cost
-        acts = flooded if obfuscation.kind == "gaussian" and masked else obfuscation.apply(flooded, rms, rng)
+        acts = (
+            flooded
+            if obfuscation.kind == "gaussian" and masked
+            else obfuscation.apply(flooded, rms, rng)
+        )
     if acts.shape != (placed.n_inputs, rows):
-        raise InputShapeError(f"the result holds activations {list(acts.shape)}, expected [{placed.n_inputs}, {rows}]")
+        raise InputShapeError(
+            f"the result holds activations {list(acts.shape)}, expected [{placed.n_inputs}, {rows}]"
+        )
     timings["decrypt_obfuscate"] = time.perf_counter() - start
     start = time.perf_counter()
     labels, probs = tail_predict(tail_url, acts)

@@ -27,8 +27,14 @@ from enclava.fhe import FheError, SplitNotAllowed
 from enclava.splitnn import Obfuscation, SplitModel
 from enclava.storage.content_store import IpfsContentStore
 
-__all__ = ["FheListing", "fhe_manifest", "head_npz", "read_fhe_listing", "DecryptModeNotAllowed",
-           "fhe_head_engine_folder"]
+__all__ = [
+    "FheListing",
+    "fhe_manifest",
+    "head_npz",
+    "read_fhe_listing",
+    "DecryptModeNotAllowed",
+    "fhe_head_engine_folder",
+]
 
 FORMAT = "enclava-fhe-manifest/1"
 
@@ -38,8 +44,13 @@ class DecryptModeNotAllowed(FheError):
     hint = "Pick a decryption mode the model's policy lists (`decrypt_modes` in its FHE manifest)."
 
 
-def fhe_manifest(model: SplitModel, *, splits: list[str] | None = None, noise_scale: float = 1.0,
-                 head_resources: dict[str, int] | None = None) -> dict[str, Any]:
+def fhe_manifest(
+    model: SplitModel,
+    *,
+    splits: list[str] | None = None,
+    noise_scale: float = 1.0,
+    head_resources: dict[str, int] | None = None,
+) -> dict[str, Any]:
     """The FHE manifest of a split model, as the owner lists it.
 
     Per split: the head's shape (``kind``, ``output_dim``, ``stride``, activation x²), the
@@ -57,15 +68,30 @@ def fhe_manifest(model: SplitModel, *, splits: list[str] | None = None, noise_sc
         entry, head = model.entry(name), model.head(name)
         obf = head.obfuscation
         declared = obf.amount if obf.kind == "gaussian" else 0.0
-        scaled = Obfuscation(obf.kind, obf.amount * noise_scale if obf.kind == "gaussian" else obf.amount)
-        out[name] = {"kind": head.kind, "output_dim": head.output_dim, "stride": head.stride,
-                     "activation": entry["head"]["activation"], "activation_rms": head.activation_rms,
-                     "obfuscation": scaled.to_dict(),
-                     "obfuscation_sigma": declared * noise_scale * head.activation_rms,
-                     "output_noise_sigma": max(declared, minimum) * noise_scale * head.activation_rms}
-    return {"format": FORMAT, "model": model.manifest.get("name"), "version": model.manifest.get("version"),
-            "splits": out, "head_resources": {k: int(v) for k, v in (head_resources or {}).items()}, "policy": {"decrypt_modes": list(policy.get("decrypt_modes", ["enclave", "customer"])),
-                                      "max_queries_per_customer": policy.get("max_queries_per_customer")}}
+        scaled = Obfuscation(
+            obf.kind, obf.amount * noise_scale if obf.kind == "gaussian" else obf.amount
+        )
+        out[name] = {
+            "kind": head.kind,
+            "output_dim": head.output_dim,
+            "stride": head.stride,
+            "activation": entry["head"]["activation"],
+            "activation_rms": head.activation_rms,
+            "obfuscation": scaled.to_dict(),
+            "obfuscation_sigma": declared * noise_scale * head.activation_rms,
+            "output_noise_sigma": max(declared, minimum) * noise_scale * head.activation_rms,
+        }
+    return {
+        "format": FORMAT,
+        "model": model.manifest.get("name"),
+        "version": model.manifest.get("version"),
+        "splits": out,
+        "head_resources": {k: int(v) for k, v in (head_resources or {}).items()},
+        "policy": {
+            "decrypt_modes": list(policy.get("decrypt_modes", ["enclave", "customer"])),
+            "max_queries_per_customer": policy.get("max_queries_per_customer"),
+        },
+    }
 
 
 _ROOT = Path(__file__).resolve().parents[2]
@@ -110,38 +136,61 @@ class FheListing:
 
     @property
     def resource_ids(self) -> list[int]:
-        return [self.head_weights_id, self.manifest_id]  # the engine's declared order: weights, manifest
+        return [
+            self.head_weights_id,
+            self.manifest_id,
+        ]  # the engine's declared order: weights, manifest
 
     def split(self, name: str) -> dict[str, Any]:
         splits = self.manifest.get("splits", {})
         if name not in splits:
-            raise SplitNotAllowed(f"split {name!r} is not declared by the model; allowed: {sorted(splits) or 'none'}")
+            raise SplitNotAllowed(
+                f"split {name!r} is not declared by the model; allowed: {sorted(splits) or 'none'}"
+            )
         return splits[name]
 
     def require_decrypt_mode(self, mode: str) -> None:
         allowed = self.manifest.get("policy", {}).get("decrypt_modes", ["enclave", "customer"])
         if mode not in allowed:
-            raise DecryptModeNotAllowed(f"decrypt mode {mode!r} is not allowed by the model; allowed: {allowed}")
+            raise DecryptModeNotAllowed(
+                f"decrypt mode {mode!r} is not allowed by the model; allowed: {allowed}"
+            )
 
     def obfuscation(self, split: str) -> tuple[Obfuscation, float]:
         entry = self.split(split)
-        return Obfuscation.from_dict(entry.get("obfuscation", {"kind": "none"})), float(entry.get("activation_rms", 1.0))
+        return Obfuscation.from_dict(entry.get("obfuscation", {"kind": "none"})), float(
+            entry.get("activation_rms", 1.0)
+        )
 
 
-def read_fhe_listing(market: MarketClient, store: IpfsContentStore, *, engine_id: int, head_weights_id: int,
-                     manifest_id: int) -> FheListing:
+def read_fhe_listing(
+    market: MarketClient,
+    store: IpfsContentStore,
+    *,
+    engine_id: int,
+    head_weights_id: int,
+    manifest_id: int,
+) -> FheListing:
     """The public FHE manifest from the manifest resource's on-chain ``metadata_cid``."""
     cid = market.resource(manifest_id)["metadata_cid"]
     if not cid:
-        raise EnclavaError(f"model resource {manifest_id} has no public FHE manifest (empty metadata CID)",
-                           code="fhe_listing_invalid",
-                           hint="Order the FHE manifest resource (the one whose listing names a metadata CID).")
+        raise EnclavaError(
+            f"model resource {manifest_id} has no public FHE manifest (empty metadata CID)",
+            code="fhe_listing_invalid",
+            hint="Order the FHE manifest resource (the one whose listing names a metadata CID).",
+        )
     try:
         manifest = json.loads(store.get_bytes(cid, max_size=1 << 20))
     except ValueError as exc:
-        raise EnclavaError(f"the FHE manifest at {cid} is not JSON", code="fhe_listing_invalid",
-                           hint="Ask the model owner to republish the listing.") from exc
+        raise EnclavaError(
+            f"the FHE manifest at {cid} is not JSON",
+            code="fhe_listing_invalid",
+            hint="Ask the model owner to republish the listing.",
+        ) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise EnclavaError(f"the metadata at {cid} is not an {FORMAT} document", code="fhe_listing_invalid",
-                           hint="Check the resource ids: the manifest resource comes after the head weights.")
+        raise EnclavaError(
+            f"the metadata at {cid} is not an {FORMAT} document",
+            code="fhe_listing_invalid",
+            hint="Check the resource ids: the manifest resource comes after the head weights.",
+        )
     return FheListing(engine_id, head_weights_id, manifest_id, manifest)

@@ -61,8 +61,10 @@ class FheSessionStore:
     def create(cls, folder: str | os.PathLike, *, overwrite: bool = False) -> "FheSessionStore":
         folder = Path(folder)
         if (folder / "secret.bin").exists() and not overwrite:
-            raise ConfigError(f"an FHE key session already exists in {folder}",
-                              hint="Load it, or pass overwrite=True (`--force`) to replace it.")
+            raise ConfigError(
+                f"an FHE key session already exists in {folder}",
+                hint="Load it, or pass overwrite=True (`--force`) to replace it.",
+            )
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
         keys, transport = KeySession.generate(), new_resource_key()
@@ -75,10 +77,14 @@ class FheSessionStore:
     def load(cls, folder: str | os.PathLike) -> "FheSessionStore":
         folder = Path(folder)
         try:
-            secret, transport = (folder / "secret.bin").read_bytes(), (folder / "transport.key").read_bytes()
+            secret, transport = (
+                (folder / "secret.bin").read_bytes(),
+                (folder / "transport.key").read_bytes(),
+            )
         except FileNotFoundError as exc:
-            raise ConfigError(f"no FHE key session in {folder}",
-                              hint="Create one with `enclava fhe keys new`.") from exc
+            raise ConfigError(
+                f"no FHE key session in {folder}", hint="Create one with `enclava fhe keys new`."
+            ) from exc
         return cls(folder, KeySession.from_enclave_secret(secret), transport)
 
     @classmethod
@@ -118,7 +124,10 @@ class FheSessionStore:
         if known:
             return Upload(known["cid"], known["ciphertext_sha256"]), False
         upload = self.upload(store, data)
-        index.setdefault("uploads", {})[sha] = {"cid": upload.cid, "ciphertext_sha256": upload.ciphertext_sha256}
+        index.setdefault("uploads", {})[sha] = {
+            "cid": upload.cid,
+            "ciphertext_sha256": upload.ciphertext_sha256,
+        }
         self._save(index)
         return upload, True
 

@@ -31,7 +31,9 @@ def direct_tail_url(tail_base: str, split: str) -> str:
     return f"{tail_base.rstrip('/')}/v1/tail/{split}"
 
 
-def tail_predict(url: str, activations: np.ndarray, *, timeout: float = 60.0) -> tuple[list[int], np.ndarray]:
+def tail_predict(
+    url: str, activations: np.ndarray, *, timeout: float = 60.0
+) -> tuple[list[int], np.ndarray]:
     """POST ``[n, d]`` activations; the tail's labels and class probabilities."""
     acts = np.asarray(activations, dtype=np.float64)
     with httpx.Client(timeout=timeout) as http:

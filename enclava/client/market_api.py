@@ -28,17 +28,39 @@ from enclava.crypto.envelope import new_resource_key, seal
 from enclava.errors import EnclavaError
 from enclava.service_http import refusal, send
 
-__all__ = ["LIST_RESOURCE_TYPES", "MarketApiClient", "MarketApiUnavailable", "MarketApiRefused", "ListingResult",
-           "ListedResource", "listing_metadata", "publish_listed"]
+__all__ = [
+    "LIST_RESOURCE_TYPES",
+    "MarketApiClient",
+    "MarketApiUnavailable",
+    "MarketApiRefused",
+    "ListingResult",
+    "ListedResource",
+    "listing_metadata",
+    "publish_listed",
+]
 
 
 # The EIP-712 types OfferRegistry hashes; a prepared message with other types is refused.
 LIST_RESOURCE_TYPES = {
-    "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                     {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
-    "ListResource": [{"name": n, "type": t} for n, t in (
-        ("owner", "address"), ("kind", "uint8"), ("cid", "string"), ("contentHash", "bytes32"), ("price", "uint96"),
-        ("metadataCid", "string"), ("nonce", "uint256"), ("deadline", "uint256"))],
+    "EIP712Domain": [
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "chainId", "type": "uint256"},
+        {"name": "verifyingContract", "type": "address"},
+    ],
+    "ListResource": [
+        {"name": n, "type": t}
+        for n, t in (
+            ("owner", "address"),
+            ("kind", "uint8"),
+            ("cid", "string"),
+            ("contentHash", "bytes32"),
+            ("price", "uint96"),
+            ("metadataCid", "string"),
+            ("nonce", "uint256"),
+            ("deadline", "uint256"),
+        )
+    ],
 }
 
 
@@ -60,21 +82,39 @@ class ListingResult:
     block_number: int
 
 
-def listing_metadata(name: str, *, price_wei: int, engine_hash: str, task: str = "inference",
-                     description: str = "", license: str = "proprietary",
-                     input_schema: dict[str, Any] | None = None,
-                     tee_types: tuple[str, ...] = ("TDX", "SEV_SNP", "SIMULATED"), **extra: Any) -> dict[str, Any]:
+def listing_metadata(
+    name: str,
+    *,
+    price_wei: int,
+    engine_hash: str,
+    task: str = "inference",
+    description: str = "",
+    license: str = "proprietary",
+    input_schema: dict[str, Any] | None = None,
+    tee_types: tuple[str, ...] = ("TDX", "SEV_SNP", "SIMULATED"),
+    **extra: Any,
+) -> dict[str, Any]:
     """The metadata body the API validates (``ListingMetadataIn``), with sensible defaults;
     ``extra`` carries optional fields the API knows (e.g. ``tail_url``)."""
-    return {"name": name, "description": description, "task": task,
-            "input_schema": input_schema or {"type": "object"}, "price_wei": int(price_wei), "license": license,
-            "engine_hash": engine_hash, "tee_requirements": {"tee_types": list(tee_types)}, **extra}
+    return {
+        "name": name,
+        "description": description,
+        "task": task,
+        "input_schema": input_schema or {"type": "object"},
+        "price_wei": int(price_wei),
+        "license": license,
+        "engine_hash": engine_hash,
+        "tee_requirements": {"tee_types": list(tee_types)},
+        **extra,
+    }
 
 
 class MarketApiClient:
     """One wallet's session with a marketplace API (``base_url`` such as ``http://127.0.0.1:8400``)."""
 
-    def __init__(self, base_url: str, *, timeout: float = 60.0, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float = 60.0, http: httpx.Client | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
         self.token: str | None = None
@@ -99,10 +139,14 @@ class MarketApiClient:
         nonce = self._call("GET", "/v1/auth/nonce", params={"address": address})
         message = nonce.get("message", "")
         if address not in message or nonce["nonce"] not in message:
-            raise MarketApiRefused("the sign-in message does not name this wallet and nonce",
-                                   hint="The marketplace answered an unexpected message; check its URL.")
+            raise MarketApiRefused(
+                "the sign-in message does not name this wallet and nonce",
+                hint="The marketplace answered an unexpected message; check its URL.",
+            )
         signature = "0x" + bytes(account.sign_message(encode_defunct(text=message)).signature).hex()
-        verified = self._call("POST", "/v1/auth/verify", json={"message": message, "signature": signature})
+        verified = self._call(
+            "POST", "/v1/auth/verify", json={"message": message, "signature": signature}
+        )
         self.token, self.address = verified["token"], to_checksum_address(verified["address"])
         return self.token
 
@@ -111,9 +155,20 @@ class MarketApiClient:
 
     # ------------------------------------------------------------------ listings
 
-    def list_resource(self, account, *, kind: int, cid: str, content_hash: bytes, price_wei: int,
-                      metadata: dict[str, Any], metadata_cid: str = "", chain_id: int | None = None,
-                      registry: str | None = None, valid_for_s: int = 3600) -> ListingResult:
+    def list_resource(
+        self,
+        account,
+        *,
+        kind: int,
+        cid: str,
+        content_hash: bytes,
+        price_wei: int,
+        metadata: dict[str, Any],
+        metadata_cid: str = "",
+        chain_id: int | None = None,
+        registry: str | None = None,
+        valid_for_s: int = 3600,
+    ) -> ListingResult:
         """Prepare, check, sign and relay a listing; signs in first when no session is open.
 
         ``chain_id`` and ``registry`` (the OfferRegistry address), when given, must match the
@@ -121,22 +176,40 @@ class MarketApiClient:
         """
         if self.token is None or self.address != to_checksum_address(account.address):
             self.sign_in(account)
-        listing = {"kind": int(kind), "cid": cid, "content_hash": "0x" + bytes(content_hash).hex(),
-                   "price_wei": int(price_wei), "metadata_cid": metadata_cid}
+        listing = {
+            "kind": int(kind),
+            "cid": cid,
+            "content_hash": "0x" + bytes(content_hash).hex(),
+            "price_wei": int(price_wei),
+            "metadata_cid": metadata_cid,
+        }
         deadline = int(time.time()) + int(valid_for_s)
-        prepared = self._call("POST", "/v1/listings/prepare",
-                              json={"owner": account.address, "listing": listing, "deadline": deadline})
+        prepared = self._call(
+            "POST",
+            "/v1/listings/prepare",
+            json={"owner": account.address, "listing": listing, "deadline": deadline},
+        )
         typed = prepared["typed_data"]
         _check_prepared(typed, account.address, listing, deadline, chain_id, registry)
         message = dict(typed["message"])
         message["contentHash"] = bytes(content_hash)
         try:
-            signed = account.sign_message(encode_typed_data(full_message={**typed, "message": message}))
+            signed = account.sign_message(
+                encode_typed_data(full_message={**typed, "message": message})
+            )
         except (ValueError, TypeError, KeyError) as exc:
-            raise MarketApiRefused(f"the prepared listing cannot be signed: {exc}", code="listing_mismatch",
-                                   hint="Use a marketplace URL you trust (the devnet manifest names it).") from exc
-        body = {"owner": account.address, "listing": listing, "deadline": deadline,
-                "signature": "0x" + bytes(signed.signature).hex(), "metadata": metadata}
+            raise MarketApiRefused(
+                f"the prepared listing cannot be signed: {exc}",
+                code="listing_mismatch",
+                hint="Use a marketplace URL you trust (the devnet manifest names it).",
+            ) from exc
+        body = {
+            "owner": account.address,
+            "listing": listing,
+            "deadline": deadline,
+            "signature": "0x" + bytes(signed.signature).hex(),
+            "metadata": metadata,
+        }
         made = self._call("POST", "/v1/listings", json=body)
         return ListingResult(int(made["resource_id"]), made["tx_hash"], int(made["block_number"]))
 
@@ -145,12 +218,21 @@ class MarketApiClient:
     def listing(self, resource_id: int) -> dict[str, Any]:
         return self._call("GET", f"/v1/listings/{int(resource_id)}")
 
-    def catalogue(self, *, q: str = "", kind: str | None = None, page: int = 1, per_page: int = 20,
-                  **filters: Any) -> dict[str, Any]:
+    def catalogue(
+        self,
+        *,
+        q: str = "",
+        kind: str | None = None,
+        page: int = 1,
+        per_page: int = 20,
+        **filters: Any,
+    ) -> dict[str, Any]:
         params = {"q": q, "page": page, "per_page": per_page, **filters}
         if kind:
             params["kind"] = kind
-        return self._call("GET", "/v1/catalogue", params={k: v for k, v in params.items() if v is not None})
+        return self._call(
+            "GET", "/v1/catalogue", params={k: v for k, v in params.items() if v is not None}
+        )
 
     def offers(self) -> list[dict[str, Any]]:
         return self._call("GET", "/v1/offers")["items"]
@@ -159,12 +241,16 @@ class MarketApiClient:
         return self._call("GET", f"/v1/orders/{order_id}")
 
     def orders_of(self, address: str, *, role: str = "any") -> dict[str, Any]:
-        return self._call("GET", f"/v1/wallets/{to_checksum_address(address)}/orders", params={"role": role})
+        return self._call(
+            "GET", f"/v1/wallets/{to_checksum_address(address)}/orders", params={"role": role}
+        )
 
     def report(self, order_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/reports/{order_id}")
 
-    def wait_for_listing(self, resource_id: int, *, timeout: float = 60.0, poll: float = 0.5) -> dict[str, Any]:
+    def wait_for_listing(
+        self, resource_id: int, *, timeout: float = 60.0, poll: float = 0.5
+    ) -> dict[str, Any]:
         """The listing once the API's indexer has picked it up (raises the last refusal on timeout)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -187,10 +273,22 @@ class ListedResource:
     listing: ListingResult
 
 
-def publish_listed(api: MarketApiClient, store, broker: BrokerHttpClient, owner, *, kind: ResourceKind,
-                   plaintext: bytes, price: int, policy: Any, metadata: Any = None,
-                   name: str = "", chain_id: int | None = None, registry: str | None = None,
-                   progress=None) -> ListedResource:
+def publish_listed(
+    api: MarketApiClient,
+    store,
+    broker: BrokerHttpClient,
+    owner,
+    *,
+    kind: ResourceKind,
+    plaintext: bytes,
+    price: int,
+    policy: Any,
+    metadata: Any = None,
+    name: str = "",
+    chain_id: int | None = None,
+    registry: str | None = None,
+    progress=None,
+) -> ListedResource:
     """Encrypt under a fresh key, upload (``progress(nbytes)`` per chunk, and ``progress.set_total(n)``
     first if it has one), list through the API with
     its metadata, and deposit the key with the broker under ``policy``.
@@ -211,27 +309,55 @@ def publish_listed(api: MarketApiClient, store, broker: BrokerHttpClient, owner,
     start = time.perf_counter()
     if callable(metadata):
         metadata = metadata("0x" + digest.hex())
-    meta = metadata or listing_metadata(name or f"resource {stored.cid[:16]}", price_wei=price,
-                                        engine_hash="0x" + digest.hex())
-    listed = api.list_resource(owner, kind=int(kind), cid=stored.cid, content_hash=digest, price_wei=price,
-                               metadata=meta, chain_id=chain_id, registry=registry)
+    meta = metadata or listing_metadata(
+        name or f"resource {stored.cid[:16]}", price_wei=price, engine_hash="0x" + digest.hex()
+    )
+    listed = api.list_resource(
+        owner,
+        kind=int(kind),
+        cid=stored.cid,
+        content_hash=digest,
+        price_wei=price,
+        metadata=meta,
+        chain_id=chain_id,
+        registry=registry,
+    )
     timings["list_relay"] = time.perf_counter() - start
     start = time.perf_counter()
     resolved = policy("0x" + digest.hex()) if callable(policy) else policy
     broker.deposit(owner, listed.resource_id, key, resolved)
     timings["key_deposit"] = time.perf_counter() - start
-    resource = PublishedResource(resource_id=listed.resource_id, kind=ResourceKind(int(kind)), cid=stored.cid,
-                                 content_hash=digest, size=len(ciphertext), key=key, timings=timings)
+    resource = PublishedResource(
+        resource_id=listed.resource_id,
+        kind=ResourceKind(int(kind)),
+        cid=stored.cid,
+        content_hash=digest,
+        size=len(ciphertext),
+        key=key,
+        timings=timings,
+    )
     return ListedResource(resource, listed)
 
 
-def _check_prepared(typed: dict[str, Any], owner: str, listing: dict[str, Any], deadline: int,
-                    chain_id: int | None, registry: str | None) -> None:
+def _check_prepared(
+    typed: dict[str, Any],
+    owner: str,
+    listing: dict[str, Any],
+    deadline: int,
+    chain_id: int | None,
+    registry: str | None,
+) -> None:
     """Refuse to sign a prepared message that differs from the listing asked for."""
     msg, domain = typed.get("message", {}), typed.get("domain", {})
-    expected = {"owner": to_checksum_address(owner), "kind": listing["kind"], "cid": listing["cid"],
-                "contentHash": listing["content_hash"], "price": listing["price_wei"],
-                "metadataCid": listing["metadata_cid"], "deadline": deadline}
+    expected = {
+        "owner": to_checksum_address(owner),
+        "kind": listing["kind"],
+        "cid": listing["cid"],
+        "contentHash": listing["content_hash"],
+        "price": listing["price_wei"],
+        "metadataCid": listing["metadata_cid"],
+        "deadline": deadline,
+    }
     got = {k: msg.get(k) for k in expected}
     if isinstance(got["contentHash"], str):
         got["contentHash"] = got["contentHash"].lower()
@@ -240,14 +366,17 @@ def _check_prepared(typed: dict[str, Any], owner: str, listing: dict[str, Any], 
     wrong = [k for k, v in expected.items() if got[k] != v]
     if chain_id is not None and int(domain.get("chainId", -1)) != int(chain_id):
         wrong.append("domain.chainId")
-    if registry is not None and to_checksum_address(domain.get("verifyingContract", "0x" + "0" * 40)) != \
-            to_checksum_address(registry):
+    if registry is not None and to_checksum_address(
+        domain.get("verifyingContract", "0x" + "0" * 40)
+    ) != to_checksum_address(registry):
         wrong.append("domain.verifyingContract")
     if typed.get("primaryType") != "ListResource":
         wrong.append("primaryType")
     if typed.get("types") != LIST_RESOURCE_TYPES:
         wrong.append("types")
     if wrong:
-        raise MarketApiRefused(f"the marketplace prepared a listing that differs in {', '.join(wrong)}; not signed",
-                               code="listing_mismatch",
-                               hint="Use a marketplace URL you trust (the devnet manifest names it).")
+        raise MarketApiRefused(
+            f"the marketplace prepared a listing that differs in {', '.join(wrong)}; not signed",
+            code="listing_mismatch",
+            hint="Use a marketplace URL you trust (the devnet manifest names it).",
+        )

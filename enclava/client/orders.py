@@ -19,8 +19,16 @@ from enclava.crypto.envelope import new_resource_key, open_sealed, seal
 from enclava.errors import EnclavaError, IntegrityError
 from enclava.storage.content_store import IpfsContentStore
 
-__all__ = ["PlacedOrder", "place_order", "wait_for_order", "completed_report", "fetch_result", "OrderFailedError",
-           "OrderWaitTimeout", "TERMINAL"]
+__all__ = [
+    "PlacedOrder",
+    "place_order",
+    "wait_for_order",
+    "completed_report",
+    "fetch_result",
+    "OrderFailedError",
+    "OrderWaitTimeout",
+    "TERMINAL",
+]
 
 TERMINAL = (OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.TIMED_OUT, OrderStatus.CANCELLED)
 
@@ -45,10 +53,20 @@ class PlacedOrder:
     timings: dict[str, float] = field(default_factory=dict, compare=False)
 
 
-def place_order(market: MarketClient, store: IpfsContentStore, broker: BrokerHttpClient, customer, *,
-                engine_id: int, resource_ids: list[int], tee_offer_id: int, inputs: list[bytes],
-                recipient: str, max_duration: int,
-                progress: Callable[[int, int], None] | None = None) -> PlacedOrder:
+def place_order(
+    market: MarketClient,
+    store: IpfsContentStore,
+    broker: BrokerHttpClient,
+    customer,
+    *,
+    engine_id: int,
+    resource_ids: list[int],
+    tee_offer_id: int,
+    inputs: list[bytes],
+    recipient: str,
+    max_duration: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> PlacedOrder:
     """Encrypt ``inputs`` under one fresh key, upload, create the order, deposit the key for it.
 
     ``progress(done, total)`` (ciphertext bytes uploaded so far, of all inputs together) is called
@@ -58,7 +76,9 @@ def place_order(market: MarketClient, store: IpfsContentStore, broker: BrokerHtt
     start = time.perf_counter()
     input_key = new_resource_key()
     sealed = [seal(data, input_key) for data in inputs]
-    counter = _UploadCounter(progress, sum(len(c) for c in sealed)) if progress is not None else None
+    counter = (
+        _UploadCounter(progress, sum(len(c) for c in sealed)) if progress is not None else None
+    )
     uploaded = []
     for ciphertext in sealed:
         stored = store.add(ciphertext, progress=counter)
@@ -66,16 +86,29 @@ def place_order(market: MarketClient, store: IpfsContentStore, broker: BrokerHtt
     timings["upload"] = time.perf_counter() - start
     start = time.perf_counter()
     escrow = market.quote(engine_id, resource_ids, tee_offer_id, max_duration)
-    order_id, tx = market.create_order(customer, engine_id=engine_id, resource_ids=resource_ids,
-                                       tee_offer_id=tee_offer_id, inputs=uploaded, recipient_key=recipient.encode(),
-                                       max_duration=max_duration, value=escrow)
+    order_id, tx = market.create_order(
+        customer,
+        engine_id=engine_id,
+        resource_ids=resource_ids,
+        tee_offer_id=tee_offer_id,
+        inputs=uploaded,
+        recipient_key=recipient.encode(),
+        max_duration=max_duration,
+        value=escrow,
+    )
     timings["order_tx"] = time.perf_counter() - start
     if uploaded:
         start = time.perf_counter()
         broker.deposit_order_inputs(customer, order_id, input_key)
         timings["input_key_deposit"] = time.perf_counter() - start
-    return PlacedOrder(order_id=order_id, escrow=escrow, input_cids=tuple(u.cid for u in uploaded),
-                       tx_hash=tx.tx_hash, gas_used=tx.gas_used, timings=timings)
+    return PlacedOrder(
+        order_id=order_id,
+        escrow=escrow,
+        input_cids=tuple(u.cid for u in uploaded),
+        tx_hash=tx.tx_hash,
+        gas_used=tx.gas_used,
+        timings=timings,
+    )
 
 
 class _UploadCounter:
@@ -90,8 +123,14 @@ class _UploadCounter:
         self._progress(self.done, self.total)
 
 
-def wait_for_order(market: MarketClient, order_id: str, *, timeout: float = 300.0, poll: float = 0.5,
-                   on_status=None) -> Order:
+def wait_for_order(
+    market: MarketClient,
+    order_id: str,
+    *,
+    timeout: float = 300.0,
+    poll: float = 0.5,
+    on_status=None,
+) -> Order:
     """Poll until the order reaches a terminal state; ``on_status(status)`` sees every change."""
     deadline = time.monotonic() + timeout
     last = None
@@ -110,21 +149,29 @@ def wait_for_order(market: MarketClient, order_id: str, *, timeout: float = 300.
 def completed_report(market: MarketClient, order_id: str) -> tuple[IntegrityReport, bytes]:
     """The report and signature an order completed with (from its ``OrderCompleted`` event)."""
     logs = market.contracts.marketplace.events.OrderCompleted.get_logs(
-        from_block=market.from_block, argument_filters={"orderId": bytes.fromhex(order_id.removeprefix("0x"))})
+        from_block=market.from_block,
+        argument_filters={"orderId": bytes.fromhex(order_id.removeprefix("0x"))},
+    )
     if not logs:
-        raise OrderFailedError(f"order {order_id} has no completion report",
-                               hint="Check `enclava order status`; only completed orders have results.")
+        raise OrderFailedError(
+            f"order {order_id} has no completion report",
+            hint="Check `enclava order status`; only completed orders have results.",
+        )
     args = logs[-1]["args"]
     return IntegrityReport.from_event(args["report"]), bytes(args["signature"])
 
 
-def fetch_result(market: MarketClient, store: IpfsContentStore, order_id: str, identity) -> dict[str, bytes]:
+def fetch_result(
+    market: MarketClient, store: IpfsContentStore, order_id: str, identity
+) -> dict[str, bytes]:
     """Download the result, check it is the one the report names, decrypt, and unpack it in memory."""
     report, _ = completed_report(market, order_id)
     ciphertext = store.get_bytes(report.output_cid, max_size=1 << 30)
     if hashlib.sha256(ciphertext).digest() != report.output_hash:
-        raise IntegrityError(f"the result of {order_id} does not match the report's output hash",
-                             hint="Do not trust this file; the report names another result.")
+        raise IntegrityError(
+            f"the result of {order_id} does not match the report's output hash",
+            hint="Do not trust this file; the report names another result.",
+        )
     archive = open_sealed(ciphertext, identity)
     files: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:

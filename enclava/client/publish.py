@@ -34,9 +34,18 @@ class PublishedResource:
         return "0x" + self.content_hash.hex()
 
 
-def publish_resource(market: MarketClient, store: IpfsContentStore, broker: BrokerHttpClient, owner, *,
-                     kind: ResourceKind, plaintext: bytes, price: int, policy: Any,
-                     metadata_cid: str = "") -> PublishedResource:
+def publish_resource(
+    market: MarketClient,
+    store: IpfsContentStore,
+    broker: BrokerHttpClient,
+    owner,
+    *,
+    kind: ResourceKind,
+    plaintext: bytes,
+    price: int,
+    policy: Any,
+    metadata_cid: str = "",
+) -> PublishedResource:
     """Encrypt, upload, list and deposit; ``policy`` is a KeyPolicy or its dict, given the hash via a callable.
 
     ``policy`` may be a callable taking the ciphertext's SHA-256 hex (``0x...``) and returning the
@@ -52,20 +61,50 @@ def publish_resource(market: MarketClient, store: IpfsContentStore, broker: Brok
     stored = store.add(ciphertext)
     timings["encrypt_upload"] = time.perf_counter() - start
     start = time.perf_counter()
-    resource_id = market.list_resource(owner, kind=kind, cid=stored.cid, content_hash=digest, price=price,
-                                       metadata_cid=metadata_cid)
+    resource_id = market.list_resource(
+        owner,
+        kind=kind,
+        cid=stored.cid,
+        content_hash=digest,
+        price=price,
+        metadata_cid=metadata_cid,
+    )
     timings["list_tx"] = time.perf_counter() - start
     start = time.perf_counter()
     resolved = policy("0x" + digest.hex()) if callable(policy) else policy
     broker.deposit(owner, resource_id, key, resolved)
     timings["key_deposit"] = time.perf_counter() - start
-    return PublishedResource(resource_id=resource_id, kind=kind, cid=stored.cid, content_hash=digest,
-                             size=len(ciphertext), key=key, timings=timings)
+    return PublishedResource(
+        resource_id=resource_id,
+        kind=kind,
+        cid=stored.cid,
+        content_hash=digest,
+        size=len(ciphertext),
+        key=key,
+        timings=timings,
+    )
 
 
-def publish_engine(market: MarketClient, store: IpfsContentStore, broker: BrokerHttpClient, owner, folder: Path, *,
-                   price: int, policy: Any, metadata_cid: str = "") -> PublishedResource:
+def publish_engine(
+    market: MarketClient,
+    store: IpfsContentStore,
+    broker: BrokerHttpClient,
+    owner,
+    folder: Path,
+    *,
+    price: int,
+    policy: Any,
+    metadata_cid: str = "",
+) -> PublishedResource:
     """Publish an engine folder as its canonical archive (the same bytes on every machine)."""
-    return publish_resource(market, store, broker, owner, kind=ResourceKind.ENGINE,
-                            plaintext=canonical_archive(folder), price=price, policy=policy,
-                            metadata_cid=metadata_cid)
+    return publish_resource(
+        market,
+        store,
+        broker,
+        owner,
+        kind=ResourceKind.ENGINE,
+        plaintext=canonical_archive(folder),
+        price=price,
+        policy=policy,
+        metadata_cid=metadata_cid,
+    )

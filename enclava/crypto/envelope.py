@@ -14,8 +14,17 @@ from pyrage import x25519
 
 from enclava.errors import EnclavaError
 
-__all__ = ["EnvelopeError", "KeyInvalid", "DecryptionFailed", "new_resource_key", "recipient_of", "seal",
-           "open_sealed", "encrypt_to", "parse_recipient"]
+__all__ = [
+    "EnvelopeError",
+    "KeyInvalid",
+    "DecryptionFailed",
+    "new_resource_key",
+    "recipient_of",
+    "seal",
+    "open_sealed",
+    "encrypt_to",
+    "parse_recipient",
+]
 
 
 class EnvelopeError(EnclavaError):

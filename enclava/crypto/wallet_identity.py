@@ -18,14 +18,18 @@ from enclava.crypto.bech32 import bech32_encode
 
 __all__ = ["IDENTITY_MESSAGE", "wallet_identity", "wallet_recipient"]
 
-IDENTITY_MESSAGE = ("Enclava result key v1\n\nSign to derive the key that decrypts your Enclava results. "
-                    "This signature costs nothing and moves no funds.")
+IDENTITY_MESSAGE = (
+    "Enclava result key v1\n\nSign to derive the key that decrypts your Enclava results. "
+    "This signature costs nothing and moves no funds."
+)
 
 
 def wallet_identity(account) -> x25519.Identity:
     """The age identity of ``account`` (an eth-account ``LocalAccount``)."""
     signature = bytes(account.sign_message(encode_defunct(text=IDENTITY_MESSAGE)).signature)
-    secret = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"enclava-result-key", info=b"age-x25519-v1").derive(signature)
+    secret = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"enclava-result-key", info=b"age-x25519-v1"
+    ).derive(signature)
     return x25519.Identity.from_str(bech32_encode("age-secret-key-", secret).upper())
 
 

@@ -12,5 +12,16 @@ from enclava.demo.facts import DemoFacts, DemoStepFailed, OrderFacts, TxFact
 from enclava.demo.orders import LOADER_STAGES, STAGE_ORDER, run_order
 from enclava.demo.run import main, run, start
 
-__all__ = ["DemoContext", "DemoFacts", "DemoStepFailed", "OrderFacts", "TxFact", "LOADER_STAGES", "STAGE_ORDER",
-           "run_order", "main", "run", "start"]
+__all__ = [
+    "DemoContext",
+    "DemoFacts",
+    "DemoStepFailed",
+    "OrderFacts",
+    "TxFact",
+    "LOADER_STAGES",
+    "STAGE_ORDER",
+    "run_order",
+    "main",
+    "run",
+    "start",
+]

@@ -28,8 +28,13 @@ class DemoContext:
 
     @classmethod
     def build(cls, manifest: Manifest, provider: ProviderHandle) -> "DemoContext":
-        return cls(manifest, provider, MarketClient.from_manifest(manifest), IpfsContentStore.from_manifest(manifest),
-                   BrokerHttpClient.from_manifest(manifest))
+        return cls(
+            manifest,
+            provider,
+            MarketClient.from_manifest(manifest),
+            IpfsContentStore.from_manifest(manifest),
+            BrokerHttpClient.from_manifest(manifest),
+        )
 
     @property
     def market_url(self) -> str:
@@ -45,4 +50,8 @@ class DemoContext:
 
 def open_policy(engine_hash: str) -> dict:
     """Keys for the given engine only, any paying customer; simulated TEEs allowed (devnet only)."""
-    return {"allowed_engine_hashes": [engine_hash], "allowed_customers": "any", "insecure_allow_simulated_tee": True}
+    return {
+        "allowed_engine_hashes": [engine_hash],
+        "allowed_customers": "any",
+        "insecure_allow_simulated_tee": True,
+    }

@@ -14,8 +14,16 @@ from enclava.client.orders import TERMINAL
 from enclava.errors import ChainError, EnclavaError
 from enclava.report import Checklist
 
-__all__ = ["TxFact", "OrderFacts", "DemoFacts", "OrderTimeline", "watch_order", "tx_fact", "accept_tx",
-           "DemoStepFailed"]
+__all__ = [
+    "TxFact",
+    "OrderFacts",
+    "DemoFacts",
+    "OrderTimeline",
+    "watch_order",
+    "tx_fact",
+    "accept_tx",
+    "DemoStepFailed",
+]
 
 
 class DemoStepFailed(EnclavaError):
@@ -43,7 +51,9 @@ class OrderFacts:
     checklist: Checklist | None = None
     page_url: str = ""
     page_verified: bool = False
-    outcome: dict[str, Any] = field(default_factory=dict)  # what the party got (predictions, weights shapes)
+    outcome: dict[str, Any] = field(
+        default_factory=dict
+    )  # what the party got (predictions, weights shapes)
 
     @property
     def gas(self) -> int:
@@ -86,7 +96,9 @@ class OrderTimeline:
     finished_at: float
 
 
-def watch_order(market: MarketClient, order_id: str, *, timeout: float = 600.0, poll: float = 0.05) -> OrderTimeline:
+def watch_order(
+    market: MarketClient, order_id: str, *, timeout: float = 600.0, poll: float = 0.05
+) -> OrderTimeline:
     """Poll the order's status closely, noting when it was accepted and when it ended."""
     deadline = time.monotonic() + timeout
     accepted_at = None
@@ -98,8 +110,10 @@ def watch_order(market: MarketClient, order_id: str, *, timeout: float = 600.0, 
         if status in TERMINAL:
             return OrderTimeline(status, accepted_at, now)
         if time.monotonic() >= deadline:
-            raise DemoStepFailed(f"order {order_id} is still {status.name} after {timeout:.0f} s",
-                                 hint="Is the provider node running? `enclava devnet status` lists it.")
+            raise DemoStepFailed(
+                f"order {order_id} is still {status.name} after {timeout:.0f} s",
+                hint="Is the provider node running? `enclava devnet status` lists it.",
+            )
         time.sleep(poll)
 
 
@@ -108,17 +122,25 @@ def tx_fact(market: MarketClient, label: str, tx_hash: str) -> TxFact:
         receipt = market.w3.eth.get_transaction_receipt(tx_hash)
     except Exception as exc:  # web3 raises several types for a missing receipt or a dead node
         raise ChainError(f"cannot read the receipt of {tx_hash}: {exc}") from exc
-    return TxFact(label, tx_hash if tx_hash.startswith("0x") else "0x" + tx_hash, int(receipt["gasUsed"]),
-                  int(receipt["blockNumber"]))
+    return TxFact(
+        label,
+        tx_hash if tx_hash.startswith("0x") else "0x" + tx_hash,
+        int(receipt["gasUsed"]),
+        int(receipt["blockNumber"]),
+    )
 
 
 def accept_tx(market: MarketClient, order_id: str) -> TxFact:
     """The provider's ``acceptOrder`` transaction, found by the order's ``OrderAccepted`` event."""
     try:
         logs = market.contracts.marketplace.events.OrderAccepted.get_logs(
-            from_block=market.from_block, argument_filters={"orderId": bytes.fromhex(order_id.removeprefix("0x"))})
+            from_block=market.from_block,
+            argument_filters={"orderId": bytes.fromhex(order_id.removeprefix("0x"))},
+        )
     except Exception as exc:
         raise ChainError(f"cannot read OrderAccepted events: {exc}") from exc
     if not logs:
         raise DemoStepFailed(f"order {order_id} has no OrderAccepted event")
-    return tx_fact(market, "acceptOrder (provider)", "0x" + bytes(logs[-1]["transactionHash"]).hex())
+    return tx_fact(
+        market, "acceptOrder (provider)", "0x" + bytes(logs[-1]["transactionHash"]).hex()
+    )

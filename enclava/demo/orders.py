@@ -20,11 +20,27 @@ from enclava.report import read_completion, verify_order_report
 __all__ = ["run_order", "LOADER_STAGES", "STAGE_ORDER", "check_report_page"]
 
 #: The loader's stages (trusted_loader.pipeline) and the node's report transaction, as stored per job.
-LOADER_STAGES = ("certification", "check", "fetch_verify", "key_release", "decrypt", "workload", "encrypt_upload",
-                 "sign", "report_tx")
+LOADER_STAGES = (
+    "certification",
+    "check",
+    "fetch_verify",
+    "key_release",
+    "decrypt",
+    "workload",
+    "encrypt_upload",
+    "sign",
+    "report_tx",
+)
 #: Every stage of an order, in the order they happen (customer-side stages are timed here).
-STAGE_ORDER = ("upload", "order_tx", "input_key_deposit", "pickup", *LOADER_STAGES, "queue_other",
-               "result_download_decrypt")
+STAGE_ORDER = (
+    "upload",
+    "order_tx",
+    "input_key_deposit",
+    "pickup",
+    *LOADER_STAGES,
+    "queue_other",
+    "result_download_decrypt",
+)
 
 
 def _loader_stages(ctx: DemoContext, order_id: str, timeout: float = 30.0) -> dict[str, float]:
@@ -45,19 +61,39 @@ def _loader_stages(ctx: DemoContext, order_id: str, timeout: float = 30.0) -> di
         store.dispose()
 
 
-def run_order(ctx: DemoContext, customer, *, title: str, engine_id: int, resource_ids: list[int],
-              inputs: list[bytes], max_duration: int = 300, check_page: bool = True,
-              timeout: float = 600.0) -> tuple[OrderFacts, dict[str, bytes]]:
+def run_order(
+    ctx: DemoContext,
+    customer,
+    *,
+    title: str,
+    engine_id: int,
+    resource_ids: list[int],
+    inputs: list[bytes],
+    max_duration: int = 300,
+    check_page: bool = True,
+    timeout: float = 600.0,
+) -> tuple[OrderFacts, dict[str, bytes]]:
     """Place, wait, fetch and verify one order; returns its facts and the decrypted result files."""
     start = time.perf_counter()
-    placed = place_order(ctx.market, ctx.store, ctx.broker, customer, engine_id=engine_id, resource_ids=resource_ids,
-                         tee_offer_id=ctx.provider.offer_id(), inputs=inputs, recipient=wallet_recipient(customer),
-                         max_duration=max_duration)
+    placed = place_order(
+        ctx.market,
+        ctx.store,
+        ctx.broker,
+        customer,
+        engine_id=engine_id,
+        resource_ids=resource_ids,
+        tee_offer_id=ctx.provider.offer_id(),
+        inputs=inputs,
+        recipient=wallet_recipient(customer),
+        max_duration=max_duration,
+    )
     mined = start + placed.timings.get("upload", 0.0) + placed.timings["order_tx"]
     timeline = watch_order(ctx.market, placed.order_id, timeout=timeout)
     if timeline.status != OrderStatus.COMPLETED:
-        raise DemoStepFailed(f"order {placed.order_id} ended {timeline.status.name}, not COMPLETED",
-                             hint=f"Read the provider's log under {ctx.provider.folder}.")
+        raise DemoStepFailed(
+            f"order {placed.order_id} ended {timeline.status.name}, not COMPLETED",
+            hint=f"Read the provider's log under {ctx.provider.folder}.",
+        )
     fetch_start = time.perf_counter()
     files = fetch_result(ctx.market, ctx.store, placed.order_id, wallet_identity(customer))
     done = time.perf_counter()
@@ -68,23 +104,33 @@ def run_order(ctx: DemoContext, customer, *, title: str, engine_id: int, resourc
     facts.stages["pickup"] = max(0.0, (timeline.accepted_at or mined) - mined)
     facts.stages.update({name: loader.get(name, 0.0) for name in LOADER_STAGES})
     running = timeline.finished_at - (timeline.accepted_at or mined)
-    facts.stages["queue_other"] = max(0.0, running - sum(loader.get(name, 0.0) for name in LOADER_STAGES))
+    facts.stages["queue_other"] = max(
+        0.0, running - sum(loader.get(name, 0.0) for name in LOADER_STAGES)
+    )
     facts.stages["result_download_decrypt"] = done - fetch_start
     facts.stages["total"] = done - start
 
-    completion = read_completion(ctx.market.contracts, placed.order_id, from_block=ctx.market.from_block)
+    completion = read_completion(
+        ctx.market.contracts, placed.order_id, from_block=ctx.market.from_block
+    )
     accepted = accept_tx(ctx.market, placed.order_id)
-    facts.txs = [tx_fact(ctx.market, f"createOrder: {title}", placed.tx_hash),
-                 tx_fact(ctx.market, f"acceptOrder: {title}", accepted.tx_hash),
-                 tx_fact(ctx.market, f"completeOrder: {title}", completion.tx_hash)]
+    facts.txs = [
+        tx_fact(ctx.market, f"createOrder: {title}", placed.tx_hash),
+        tx_fact(ctx.market, f"acceptOrder: {title}", accepted.tx_hash),
+        tx_fact(ctx.market, f"completeOrder: {title}", completion.tx_hash),
+    ]
     report, _ = completed_report(ctx.market, placed.order_id)
     facts.cids = {f"input {n}": cid for n, cid in enumerate(placed.input_cids)}
     facts.cids["result"] = report.output_cid
 
     ciphertext = ctx.store.get_bytes(report.output_cid, max_size=1 << 30)
     verify_start = time.perf_counter()
-    facts.checklist = verify_order_report(ctx.market.contracts, placed.order_id, result_ciphertext=ciphertext,
-                                          from_block=ctx.market.from_block)
+    facts.checklist = verify_order_report(
+        ctx.market.contracts,
+        placed.order_id,
+        result_ciphertext=ciphertext,
+        from_block=ctx.market.from_block,
+    )
     facts.stages["report_verify"] = time.perf_counter() - verify_start
     facts.page_url = ctx.report_page(placed.order_id)
     if check_page:
@@ -102,8 +148,10 @@ def _wait_indexed(ctx: DemoContext, order_id: str, timeout: float) -> None:
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            raise DemoStepFailed(f"the marketplace's indexer does not show {order_id} completed after {timeout:.0f} s",
-                                 hint="Check `enclava devnet logs marketplace`.")
+            raise DemoStepFailed(
+                f"the marketplace's indexer does not show {order_id} completed after {timeout:.0f} s",
+                hint="Check `enclava devnet logs marketplace`.",
+            )
         time.sleep(0.3)
 
 
@@ -114,5 +162,7 @@ def check_report_page(ctx: DemoContext, order_id: str, timeout: float = 90.0) ->
         api = httpx.get(f"{ctx.market_url}/v1/reports/{order_id}", timeout=60).json()
         page = httpx.get(ctx.report_page(order_id), timeout=60).text
     except (httpx.HTTPError, ValueError) as exc:
-        raise DemoStepFailed(f"the marketplace did not answer for the report of {order_id}: {exc}") from exc
+        raise DemoStepFailed(
+            f"the marketplace did not answer for the report of {order_id}: {exc}"
+        ) from exc
     return bool(api.get("verified")) and 'id="verdict" class="status verified">verified<' in page

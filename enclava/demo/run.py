@@ -26,13 +26,22 @@ def start(name: str, facts: DemoFacts) -> DemoContext:
     """The devnet (anvil, contracts, Kubo, Redis, CA, marketplace API) and a provider with its workers."""
     with facts.stage("start devnet"), console.status(f"starting devnet {name!r}"):
         manifest = devnet.up(name)
-    with facts.stage("start provider node + workers"), console.status("starting the provider node and workers"):
+    with (
+        facts.stage("start provider node + workers"),
+        console.status("starting the provider node and workers"),
+    ):
         provider = start_provider(name)
-    facts.services = {"chain (anvil)": f"{manifest.rpc_url} (chain id {manifest.chain_id})",
-                      "IPFS (Kubo)": manifest.ipfs_api, "queue (Redis)": manifest.redis_url,
-                      **{f"{svc}": rec.url or f"pid {rec.pid}" for svc, rec in manifest.services.items()
-                         if svc not in ("anvil", "ipfs", "redis")},
-                      "provider node": f"{provider.url} (pid {provider.node_pid}, workers pid {provider.worker_pid})"}
+    facts.services = {
+        "chain (anvil)": f"{manifest.rpc_url} (chain id {manifest.chain_id})",
+        "IPFS (Kubo)": manifest.ipfs_api,
+        "queue (Redis)": manifest.redis_url,
+        **{
+            f"{svc}": rec.url or f"pid {rec.pid}"
+            for svc, rec in manifest.services.items()
+            if svc not in ("anvil", "ipfs", "redis")
+        },
+        "provider node": f"{provider.url} (pid {provider.node_pid}, workers pid {provider.worker_pid})",
+    }
     return DemoContext.build(manifest, provider)
 
 
@@ -52,10 +61,14 @@ def run(name: str = devnet.DEFAULT_DEVNET) -> int:
         facts.check("the story ran to the end", False, f"{exc.code}: {exc.message}")
     print_summary(facts, console)
     if failure is not None:
-        console.print(f"[red]demo failed ({failure.code})[/]: {failure.message}\n[yellow]hint[/]: {failure.hint}")
+        console.print(
+            f"[red]demo failed ({failure.code})[/]: {failure.message}\n[yellow]hint[/]: {failure.hint}"
+        )
     verdict = "[green]every check passed[/]" if facts.all_passed else "[red]some checks failed[/]"
-    console.print(f"{verdict}. The devnet and the provider keep running; stop them with: [bold]make devnet-down[/] "
-                  f"(or .venv/bin/enclava devnet down --name {name})")
+    console.print(
+        f"{verdict}. The devnet and the provider keep running; stop them with: [bold]make devnet-down[/] "
+        f"(or .venv/bin/enclava devnet down --name {name})"
+    )
     return 0 if facts.all_passed else 1
 
 

@@ -18,8 +18,14 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
 
 
-def _pairs(console: Console, title: str, columns: tuple[str, str], rows: dict[str, str], *,
-           justify: str = "left") -> None:
+def _pairs(
+    console: Console,
+    title: str,
+    columns: tuple[str, str],
+    rows: dict[str, str],
+    *,
+    justify: str = "left",
+) -> None:
     """A two-column table of ``rows`` (label → value)."""
     table = Table(title=title, show_header=True)
     table.add_column(columns[0])
@@ -52,13 +58,17 @@ def _order(console: Console, order: OrderFacts) -> None:
     for key, value in order.outcome.items():
         console.print(f"  {key}: {value}")
     if order.checklist is not None:
-        checks = Table(title=f"Report verification ({'valid' if order.checklist.valid else 'NOT VALID'})",
-                       show_header=True)
+        checks = Table(
+            title=f"Report verification ({'valid' if order.checklist.valid else 'NOT VALID'})",
+            show_header=True,
+        )
         checks.add_column("check")
         checks.add_column("result")
         checks.add_column("detail", overflow="fold")
         for item in order.checklist.items:
-            checks.add_row(item.title or item.name, _STATUS.get(item.status, item.status), item.reason)
+            checks.add_row(
+                item.title or item.name, _STATUS.get(item.status, item.status), item.reason
+            )
         console.print(checks)
     verdict = "[green]verified[/]" if order.page_verified else "[red]not verified[/]"
     console.print(f"  report page: {order.page_url}  ({verdict})")
@@ -68,8 +78,13 @@ def print_summary(facts: DemoFacts, console: Console | None = None) -> None:
     console = console or Console()
     console.rule("[bold]Enclava demo: summary")
     _pairs(console, f"Devnet {facts.devnet!r}", ("service", "where"), facts.services)
-    _pairs(console, "Story stages", ("stage", "time"),
-           {label: _ms(seconds) for label, seconds in facts.stage_times.items()}, justify="right")
+    _pairs(
+        console,
+        "Story stages",
+        ("stage", "time"),
+        {label: _ms(seconds) for label, seconds in facts.stage_times.items()},
+        justify="right",
+    )
     _transactions(console, facts)
     _pairs(console, "Encrypted content on IPFS", ("what", "CID"), facts.cids)
     for order in facts.orders:

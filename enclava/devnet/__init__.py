@@ -2,8 +2,16 @@
 
 from enclava.devnet.accounts import DEV_MNEMONIC, ROLES, dev_account
 from enclava.devnet.manifest import DEFAULT_DEVNET, Manifest, ServiceRecord, load_manifest
-from enclava.devnet.orchestrator import (devnet_names, down, forget_service, log_file, record_service, state_dir,
-                                         status, up)
+from enclava.devnet.orchestrator import (
+    devnet_names,
+    down,
+    forget_service,
+    log_file,
+    record_service,
+    state_dir,
+    status,
+    up,
+)
 
 __all__ = [
     "DEFAULT_DEVNET",

@@ -19,7 +19,7 @@ from enclava.devnet.accounts import dev_account
 from enclava.devnet.manifest import Manifest
 from enclava.devnet.measurements import devnet_allowed_digests
 from enclava.errors import DevnetError
-from enclava.paths import devnet_home, project_root
+from enclava.paths import project_root
 
 __all__ = ["deploy_available", "deploy_contracts", "brownie_network_id"]
 
@@ -28,7 +28,9 @@ def brownie_network_id(devnet: str) -> str:
     return f"enclava-{devnet}"
 
 
-def _brownie(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def _brownie(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["bash", str(project_root() / "scripts" / "brownie.sh"), *args],
         capture_output=True,
@@ -61,9 +63,14 @@ def deploy_contracts(manifest: Manifest) -> dict[str, Any]:
         if _brownie("networks", "modify", network, *settings).returncode != 0:
             added = _brownie("networks", "add", "Ethereum", network, *settings)
             if added.returncode != 0:
-                raise DevnetError(f"could not register brownie network {network}: {added.stdout[-500:]}")
+                raise DevnetError(
+                    f"could not register brownie network {network}: {added.stdout[-500:]}"
+                )
         result = _brownie(
-            "run", "scripts/deploy.py", "--network", network,
+            "run",
+            "scripts/deploy.py",
+            "--network",
+            network,
             env={
                 "ENCLAVA_DEPLOYER_KEY": dev_account("deployer").key.hex(),
                 "ENCLAVA_DEPLOY_OUT": str(out),
@@ -72,8 +79,13 @@ def deploy_contracts(manifest: Manifest) -> dict[str, Any]:
                 "ENCLAVA_SIMULATED_MEASUREMENTS": ",".join(devnet_allowed_digests()),
             },
         )
-        shutil.rmtree(root / "build" / "deployments", ignore_errors=True)  # leave no record to go stale
+        shutil.rmtree(
+            root / "build" / "deployments", ignore_errors=True
+        )  # leave no record to go stale
     if result.returncode != 0 or not out.exists():
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise DevnetError(f"contract deployment failed:\n{tail}", hint="Run `make compile` and read the error above.")
+        raise DevnetError(
+            f"contract deployment failed:\n{tail}",
+            hint="Run `make compile` and read the error above.",
+        )
     return json.loads(out.read_text())

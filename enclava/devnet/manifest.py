@@ -11,7 +11,14 @@ from typing import Any
 from enclava.errors import DevnetError
 from enclava.paths import devnet_home
 
-__all__ = ["Manifest", "ServiceRecord", "manifest_path", "load_manifest", "read_manifest", "DEFAULT_DEVNET"]
+__all__ = [
+    "Manifest",
+    "ServiceRecord",
+    "manifest_path",
+    "load_manifest",
+    "read_manifest",
+    "DEFAULT_DEVNET",
+]
 
 DEFAULT_DEVNET = "default"
 

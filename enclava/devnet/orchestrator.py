@@ -19,19 +19,36 @@ from enclava.devnet.deploy import deploy_available, deploy_contracts
 from enclava.devnet.manifest import DEFAULT_DEVNET, Manifest, ServiceRecord, read_manifest
 from enclava.devnet.ports import free_ports
 from enclava.devnet.processes import is_alive, spawn, stop_group, tagged_processes
-from enclava.devnet.services import CHAIN_ID, ServiceSpec, attested_ca, contract_services, core_services
+from enclava.devnet.services import (
+    CHAIN_ID,
+    ServiceSpec,
+    attested_ca,
+    contract_services,
+    core_services,
+)
 from enclava.errors import DevnetError
 from enclava.logs import get_logger
 from enclava.paths import devnet_home
 
-__all__ = ["up", "down", "status", "log_file", "devnet_names", "state_dir", "record_service", "forget_service"]
+__all__ = [
+    "up",
+    "down",
+    "status",
+    "log_file",
+    "devnet_names",
+    "state_dir",
+    "record_service",
+    "forget_service",
+]
 
 log = get_logger("enclava.devnet")
 
 
 def state_dir(name: str = DEFAULT_DEVNET) -> Path:
     if not name or "/" in name or name.startswith("."):
-        raise DevnetError(f"invalid devnet name {name!r}", hint="Use a plain name such as `default` or `ci-2`.")
+        raise DevnetError(
+            f"invalid devnet name {name!r}", hint="Use a plain name such as `default` or `ci-2`."
+        )
     return (devnet_home() / name).resolve()
 
 
@@ -71,14 +88,20 @@ def up(name: str = DEFAULT_DEVNET, *, deploy: bool = True, timeout: float = 90.0
     with _locked(name) as state:
         existing = _read_manifest(state)
         wants_contracts = deploy and deploy_available()
-        if existing and all(_health(existing, specs).values()) and (existing.contracts or not wants_contracts):
+        if (
+            existing
+            and all(_health(existing, specs).values())
+            and (existing.contracts or not wants_contracts)
+        ):
             log.info("devnet already running", extra={"devnet": name})
             return existing
         _stop_everything(name, existing)
 
         late = contract_services() if deploy and deploy_available() else []
         every = specs + late
-        names = [spec.name for spec in every] + [extra for spec in every for extra in spec.extra_ports]
+        names = [spec.name for spec in every] + [
+            extra for spec in every for extra in spec.extra_ports
+        ]
         ports = dict(zip(names, free_ports(len(names))))
         records: dict[str, ServiceRecord] = {}
         try:
@@ -104,7 +127,9 @@ def up(name: str = DEFAULT_DEVNET, *, deploy: bool = True, timeout: float = 90.0
                     manifest.save()
                     _start(name, state, late, ports, records, timeout)
                     manifest.save()
-                    if "ca" in records:  # ready only once the CA's own evidence vouches for its TLS key
+                    if (
+                        "ca" in records
+                    ):  # ready only once the CA's own evidence vouches for its TLS key
                         attested_ca(manifest).close()
         except BaseException:
             _stop_records(records)
@@ -115,18 +140,32 @@ def up(name: str = DEFAULT_DEVNET, *, deploy: bool = True, timeout: float = 90.0
         return manifest
 
 
-def _start(name: str, state: Path, specs: list[ServiceSpec], ports: dict[str, int],
-           records: dict[str, ServiceRecord], timeout: float) -> None:
+def _start(
+    name: str,
+    state: Path,
+    specs: list[ServiceSpec],
+    ports: dict[str, int],
+    records: dict[str, ServiceRecord],
+    timeout: float,
+) -> None:
     for spec in specs:
         env = spec.prepare(state, ports) if spec.prepare else {}
         log_path = state / "logs" / f"{spec.name}.log"
-        pid = spawn(spec.command(state, ports), log_path=log_path, env=env, tag=_tag(name), cwd=state)
-        records[spec.name] = ServiceRecord(spec.name, pid, spec.url(ports[spec.name]), str(log_path))
+        pid = spawn(
+            spec.command(state, ports), log_path=log_path, env=env, tag=_tag(name), cwd=state
+        )
+        records[spec.name] = ServiceRecord(
+            spec.name, pid, spec.url(ports[spec.name]), str(log_path)
+        )
     _wait_healthy(specs, ports, records, timeout)
 
 
-def _wait_healthy(specs: list[ServiceSpec], ports: dict[str, int], records: dict[str, ServiceRecord],
-                  timeout: float) -> None:
+def _wait_healthy(
+    specs: list[ServiceSpec],
+    ports: dict[str, int],
+    records: dict[str, ServiceRecord],
+    timeout: float,
+) -> None:
     deadline = time.monotonic() + timeout
     pending = {spec.name: spec for spec in specs}
     while pending:
@@ -190,7 +229,10 @@ def status(name: str = DEFAULT_DEVNET) -> dict[str, bool]:
     if not manifest:
         return {}
     health = _health(manifest, core_services())
-    return {**health, **{n: is_alive(r.pid) for n, r in manifest.services.items() if n not in health}}
+    return {
+        **health,
+        **{n: is_alive(r.pid) for n, r in manifest.services.items() if n not in health},
+    }
 
 
 def record_service(name: str, record: ServiceRecord) -> Manifest:
@@ -201,7 +243,10 @@ def record_service(name: str, record: ServiceRecord) -> Manifest:
     with _locked(name) as state:
         manifest = _read_manifest(state)
         if manifest is None:
-            raise DevnetError(f"devnet {name!r} is not running", hint=f"Start it with `enclava devnet up --name {name}`.")
+            raise DevnetError(
+                f"devnet {name!r} is not running",
+                hint=f"Start it with `enclava devnet up --name {name}`.",
+            )
         manifest.services[record.name] = record
         manifest.save()
         return manifest
@@ -220,8 +265,10 @@ def forget_service(name: str, service: str) -> None:
 def log_file(name: str, service: str) -> Path:
     path = state_dir(name) / "logs" / f"{service}.log"
     if not path.exists():
-        raise DevnetError(f"no log for service {service!r} in devnet {name!r}",
-                          hint="Services: anvil, ipfs, redis (after `enclava devnet up`).")
+        raise DevnetError(
+            f"no log for service {service!r} in devnet {name!r}",
+            hint="Services: anvil, ipfs, redis (after `enclava devnet up`).",
+        )
     return path
 
 

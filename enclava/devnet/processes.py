@@ -20,7 +20,9 @@ __all__ = ["spawn", "stop_group", "is_alive", "tagged_processes", "DEVNET_TAG"]
 DEVNET_TAG = "ENCLAVA_DEVNET_ID"
 
 
-def spawn(cmd: list[str], *, log_path: Path, env: dict[str, str], tag: str, cwd: Path | None = None) -> int:
+def spawn(
+    cmd: list[str], *, log_path: Path, env: dict[str, str], tag: str, cwd: Path | None = None
+) -> int:
     """Start ``cmd`` detached in a new session; returns its pid (= its process group id)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **env, DEVNET_TAG: tag}

@@ -55,17 +55,28 @@ def _services(name: str) -> tuple[str, str]:
     return f"provider-{name}-node", f"provider-{name}-worker"
 
 
-def provider_config(folder: Path, *, name: str, devnet: str, http_port: int, dev_role: str = "provider",
-                    concurrency: int = 1, slots: int = 2, price_per_second: int = 10**9, lease_s: int = 20) -> Path:
+def provider_config(
+    folder: Path,
+    *,
+    name: str,
+    devnet: str,
+    http_port: int,
+    dev_role: str = "provider",
+    concurrency: int = 1,
+    slots: int = 2,
+    price_per_second: int = 10**9,
+    lease_s: int = 20,
+) -> Path:
     """Write the node's TOML config (endpoints come from the devnet's manifest) and return its path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "provider.toml"
     path.write_text(
         f'name = "{name}"\ndevnet = "{devnet}"\ndev_role = "{dev_role}"\nstate_dir = "{folder / "state"}"\n'
-        f'poll_interval_s = 0.25\nlease_s = {lease_s}\nhttp_port = {http_port}\nconcurrency = {concurrency}\n'
+        f"poll_interval_s = 0.25\nlease_s = {lease_s}\nhttp_port = {http_port}\nconcurrency = {concurrency}\n"
         f'deadline_margin_s = 5\nscratch_root = "{folder / "scratch"}"\n'
         f'[[offers]]\ntee_type = "simulated"\ngpu_class = "cpu"\nprice_per_second = {price_per_second}\n'
-        f'slots = {slots}\n')
+        f"slots = {slots}\n"
+    )
     return path
 
 
@@ -98,8 +109,15 @@ def _fresh_state(folder: Path, started_at: float) -> None:
     marker.write_text(repr(started_at))
 
 
-def start_provider(devnet: str = DEFAULT_DEVNET, *, name: str = "demo", dev_role: str = "provider",
-                   concurrency: int = 1, slots: int = 2, timeout: float = 120.0) -> ProviderHandle:
+def start_provider(
+    devnet: str = DEFAULT_DEVNET,
+    *,
+    name: str = "demo",
+    dev_role: str = "provider",
+    concurrency: int = 1,
+    slots: int = 2,
+    timeout: float = 120.0,
+) -> ProviderHandle:
     """Start (or reuse) provider ``name`` on the running devnet; returns once its node answers."""
     state = state_dir(devnet)
     folder = state / f"provider-{name}"
@@ -109,8 +127,15 @@ def start_provider(devnet: str = DEFAULT_DEVNET, *, name: str = "demo", dev_role
     stop_provider(devnet, name)
     _fresh_state(folder, read_manifest(state / "manifest.json").started_at)
     (port,) = free_ports(1)
-    config = provider_config(folder, name=name, devnet=devnet, http_port=port, dev_role=dev_role,
-                             concurrency=concurrency, slots=slots)
+    config = provider_config(
+        folder,
+        name=name,
+        devnet=devnet,
+        http_port=port,
+        dev_role=dev_role,
+        concurrency=concurrency,
+        slots=slots,
+    )
     env = {"ENCLAVA_PROVIDER_CONFIG": str(config), "OMP_NUM_THREADS": "1"}
     tag = str(state)
     node_svc, worker_svc = _services(name)
@@ -118,8 +143,13 @@ def start_provider(devnet: str = DEFAULT_DEVNET, *, name: str = "demo", dev_role
     records = []
     for svc, verb in ((node_svc, "run"), (worker_svc, "worker")):
         log = state / "logs" / f"{svc}.log"
-        pid = spawn([str(BIN / "provider-node"), verb, "--config", str(config)], log_path=log, env=env, tag=tag,
-                    cwd=folder)
+        pid = spawn(
+            [str(BIN / "provider-node"), verb, "--config", str(config)],
+            log_path=log,
+            env=env,
+            tag=tag,
+            cwd=folder,
+        )
         records.append(ServiceRecord(svc, pid, url if verb == "run" else "", str(log)))
         record_service(devnet, records[-1])
     node = records[0]
@@ -128,8 +158,10 @@ def start_provider(devnet: str = DEFAULT_DEVNET, *, name: str = "demo", dev_role
         if not is_alive(node.pid) or time.monotonic() > deadline:
             tail = " | ".join(Path(node.log).read_text(errors="replace").strip().splitlines()[-5:])
             stop_provider(devnet, name)
-            raise DevnetError(f"provider node {name!r} did not come up: {tail}",
-                              hint=f"Read {node.log} (or `enclava devnet logs {node_svc} --name {devnet}`).")
+            raise DevnetError(
+                f"provider node {name!r} did not come up: {tail}",
+                hint=f"Read {node.log} (or `enclava devnet logs {node_svc} --name {devnet}`).",
+            )
         time.sleep(0.3)
     return ProviderHandle(name, devnet, url, folder, node.pid, records[1].pid)
 

@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from enclava.ca_link import AttestedCa
     from enclava.devnet.manifest import Manifest
 
-__all__ = ["ServiceSpec", "CHAIN_ID", "core_services", "contract_services", "redis_command", "attested_ca"]
+__all__ = [
+    "ServiceSpec",
+    "CHAIN_ID",
+    "core_services",
+    "contract_services",
+    "redis_command",
+    "attested_ca",
+]
 
 CHAIN_ID = 31337
 
@@ -41,15 +48,23 @@ class ServiceSpec:
 def _anvil_command(state: Path, ports: dict[str, int]) -> list[str]:
     return [
         str(find_tool("anvil")),
-        "--host", "127.0.0.1",
-        "--port", str(ports["anvil"]),
-        "--chain-id", str(CHAIN_ID),
-        "--accounts", str(ACCOUNT_COUNT),
-        "--balance", "10000",
-        "--mnemonic", DEV_MNEMONIC,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(ports["anvil"]),
+        "--chain-id",
+        str(CHAIN_ID),
+        "--accounts",
+        str(ACCOUNT_COUNT),
+        "--balance",
+        "10000",
+        "--mnemonic",
+        DEV_MNEMONIC,
         # brownie 1.22's EIP-1559 fees fall below anvil 1.7's default base fee; zero fixes that.
-        "--block-base-fee-per-gas", "0",
-        "--gas-limit", "30000000",
+        "--block-base-fee-per-gas",
+        "0",
+        "--gas-limit",
+        "30000000",
     ]
 
 
@@ -108,13 +123,20 @@ def redis_command(state: Path, ports: dict[str, int]) -> list[str]:
     data.mkdir(parents=True, exist_ok=True)
     return [
         str(find_tool("redis-server")),
-        "--port", str(ports["redis"]),
-        "--bind", "127.0.0.1",
-        "--dir", str(data),
-        "--appendonly", "yes",
-        "--save", "",
-        "--daemonize", "no",
-        "--protected-mode", "yes",
+        "--port",
+        str(ports["redis"]),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "yes",
     ]
 
 
@@ -130,8 +152,14 @@ def _redis_healthy(port: int) -> bool:
 def core_services() -> list[ServiceSpec]:
     return [
         ServiceSpec("anvil", _anvil_command, lambda p: f"http://127.0.0.1:{p}", _anvil_healthy),
-        ServiceSpec("ipfs", _kubo_command, lambda p: f"http://127.0.0.1:{p}", _kubo_healthy, _kubo_prepare,
-                    extra_ports=("ipfs_gateway",)),
+        ServiceSpec(
+            "ipfs",
+            _kubo_command,
+            lambda p: f"http://127.0.0.1:{p}",
+            _kubo_healthy,
+            _kubo_prepare,
+            extra_ports=("ipfs_gateway",),
+        ),
         ServiceSpec("redis", redis_command, lambda p: f"redis://127.0.0.1:{p}/0", _redis_healthy),
     ]
 
@@ -153,7 +181,15 @@ def _ca_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
 def _ca_command(state: Path, ports: dict[str, int]) -> list[str]:
     import sys
 
-    return [sys.executable, "-m", "certification_authority.main", "--port", str(ports["ca"]), "--log-level", "info"]
+    return [
+        sys.executable,
+        "-m",
+        "certification_authority.main",
+        "--port",
+        str(ports["ca"]),
+        "--log-level",
+        "info",
+    ]
 
 
 def _http_healthy(port: int) -> bool:
@@ -166,7 +202,10 @@ def _http_healthy(port: int) -> bool:
 def _ca_healthy(port: int) -> bool:
     """The CA answers over TLS (liveness only: trust in it comes from :func:`attested_ca`)."""
     try:
-        return httpx.get(f"https://127.0.0.1:{port}/healthz", timeout=1.0, verify=False).status_code == 200
+        return (
+            httpx.get(f"https://127.0.0.1:{port}/healthz", timeout=1.0, verify=False).status_code
+            == 200
+        )
     except httpx.HTTPError:
         return False
 
@@ -180,7 +219,9 @@ def attested_ca(manifest: Manifest) -> AttestedCa:
         return connect_devnet_ca(manifest)
     except EnclavaError as exc:
         hint = "Read the CA's log (`enclava devnet logs ca`): is its measurement allow-listed?"
-        raise DevnetError(f"the devnet's CA cannot be trusted: {exc.code}: {exc.message}", hint=hint) from exc
+        raise DevnetError(
+            f"the devnet's CA cannot be trusted: {exc.code}: {exc.message}", hint=hint
+        ) from exc
 
 
 def _market_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
@@ -205,11 +246,28 @@ def _market_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
 def _market_command(state: Path, ports: dict[str, int]) -> list[str]:
     import sys
 
-    return [sys.executable, "-m", "marketplace_api.main", "--port", str(ports["marketplace"]), "--log-level", "info"]
+    return [
+        sys.executable,
+        "-m",
+        "marketplace_api.main",
+        "--port",
+        str(ports["marketplace"]),
+        "--log-level",
+        "info",
+    ]
 
 
 def contract_services() -> list[ServiceSpec]:
     """Services that need the deployed contracts: started after the deployment."""
-    return [ServiceSpec("ca", _ca_command, lambda p: f"https://127.0.0.1:{p}", _ca_healthy, _ca_prepare),
-            ServiceSpec("marketplace", _market_command, lambda p: f"http://127.0.0.1:{p}", _http_healthy,
-                        _market_prepare)]
+    return [
+        ServiceSpec(
+            "ca", _ca_command, lambda p: f"https://127.0.0.1:{p}", _ca_healthy, _ca_prepare
+        ),
+        ServiceSpec(
+            "marketplace",
+            _market_command,
+            lambda p: f"http://127.0.0.1:{p}",
+            _http_healthy,
+            _market_prepare,
+        ),
+    ]

@@ -91,7 +91,13 @@ def _read(archive: bytes, error: type[EngineError], max_bytes: int) -> list[_Mem
             for info in tar:
                 name = info.name
                 path = PurePosixPath(name)
-                if not name or path.is_absolute() or ".." in path.parts or "\\" in name or "\x00" in name:
+                if (
+                    not name
+                    or path.is_absolute()
+                    or ".." in path.parts
+                    or "\\" in name
+                    or "\x00" in name
+                ):
                     raise error(f"unsafe path in archive: {name!r}")
                 if info.isdir():
                     continue
@@ -162,7 +168,9 @@ def pack_outputs(folder: str | Path) -> bytes:
     return _pack(_collect(Path(folder), OutputArchiveInvalid, skip_caches=False))
 
 
-def unpack_outputs(archive: bytes, dest: str | Path, *, max_bytes: int = MAX_ENGINE_BYTES) -> list[str]:
+def unpack_outputs(
+    archive: bytes, dest: str | Path, *, max_bytes: int = MAX_ENGINE_BYTES
+) -> list[str]:
     """Unpack an output archive into the empty folder ``dest``; return the relative file paths."""
     members = _read(archive, OutputArchiveInvalid, max_bytes)
     _write(members, Path(dest), OutputArchiveInvalid)

@@ -61,7 +61,9 @@ class EngineManifestInvalid(EngineError):
 class EngineArchiveInvalid(EngineError):
     code = "engine_archive_invalid"
     reason_code = Reason.ENGINE_INVALID
-    hint = "Rebuild the archive with `enclava.engine.canonical_archive` from a folder of plain files."
+    hint = (
+        "Rebuild the archive with `enclava.engine.canonical_archive` from a folder of plain files."
+    )
 
 
 class OutputArchiveInvalid(EngineError):

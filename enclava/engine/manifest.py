@@ -10,8 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from enclava.engine.errors import EngineManifestInvalid
 
-__all__ = ["EngineManifest", "EngineInfo", "InputSpec", "OutputSpec", "Limits", "MANIFEST_NAME",
-           "load_manifest", "parse_manifest"]
+__all__ = [
+    "EngineManifest",
+    "EngineInfo",
+    "InputSpec",
+    "OutputSpec",
+    "Limits",
+    "MANIFEST_NAME",
+    "load_manifest",
+    "parse_manifest",
+]
 
 MANIFEST_NAME = "engine.toml"
 _NAME = r"^[a-z0-9-]{1,64}$"
@@ -21,7 +29,13 @@ _IDENT = r"^[a-z0-9_]{1,64}$"
 def _relative_file(value: str) -> str:
     """A plain relative POSIX path inside the folder: no ``..``, no absolute path, no backslash."""
     path = PurePosixPath(value)
-    if not value or "\\" in value or path.is_absolute() or ".." in path.parts or value != path.as_posix():
+    if (
+        not value
+        or "\\" in value
+        or path.is_absolute()
+        or ".." in path.parts
+        or value != path.as_posix()
+    ):
         raise ValueError(f"must be a plain relative path, got {value!r}")
     return value
 
@@ -76,9 +90,11 @@ class EngineManifest(_Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> "EngineManifest":
-        for label, names in (("input", [i.name for i in self.inputs]),
-                             ("output", [o.name for o in self.outputs]),
-                             ("output file", [o.file for o in self.outputs])):
+        for label, names in (
+            ("input", [i.name for i in self.inputs]),
+            ("output", [o.name for o in self.outputs]),
+            ("output file", [o.file for o in self.outputs]),
+        ):
             if len(names) != len(set(names)):
                 raise ValueError(f"{label} names must be unique")
         return self
@@ -107,7 +123,8 @@ def parse_manifest(text: str | bytes) -> EngineManifest:
         return EngineManifest.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'manifest'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'manifest'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise EngineManifestInvalid(f"engine.toml is invalid: {problems}") from exc
 
@@ -120,5 +137,7 @@ def load_manifest(folder: str | Path) -> EngineManifest:
     manifest = parse_manifest(path.read_bytes())
     entry = Path(folder) / manifest.engine.entrypoint
     if not entry.is_file() or entry.is_symlink():
-        raise EngineManifestInvalid(f"entrypoint {manifest.engine.entrypoint!r} is not a file in the engine")
+        raise EngineManifestInvalid(
+            f"entrypoint {manifest.engine.entrypoint!r} is not a file in the engine"
+        )
     return manifest

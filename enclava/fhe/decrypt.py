@@ -29,8 +29,16 @@ from enclava.fhe.params import default_context
 from enclava.fhe.protocol import FheResult
 from enclava.fhe.serial import seal_from_bytes
 
-__all__ = ["CKKS_ERROR_BOUND", "DEFAULT_STAT_BITS", "flood_sigma", "decrypt_raw", "decrypt_result", "flood",
-           "enclave_mask_result", "enclave_decrypt"]
+__all__ = [
+    "CKKS_ERROR_BOUND",
+    "DEFAULT_STAT_BITS",
+    "flood_sigma",
+    "decrypt_raw",
+    "decrypt_result",
+    "flood",
+    "enclave_mask_result",
+    "enclave_decrypt",
+]
 
 #: Bound on |decrypted − exact| of a head output, measured at 7e-6 (conv) and 6e-7 (linear) for
 #: outputs up to ~10 at scale 2^40; kept with a 4× margin.
@@ -70,8 +78,13 @@ def decrypt_raw(result: FheResult, session: KeySession) -> np.ndarray:
     return np.stack(out, axis=1)[: result.n_inputs]
 
 
-def decrypt_result(result: FheResult, session: KeySession, *, stat_bits: int = DEFAULT_STAT_BITS,
-                   rng: np.random.Generator | None = None) -> np.ndarray:
+def decrypt_result(
+    result: FheResult,
+    session: KeySession,
+    *,
+    stat_bits: int = DEFAULT_STAT_BITS,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """Customer decrypt: the flooded head outputs, safe to hand to the obfuscation and the tail."""
     return flood(decrypt_raw(result, session), flood_sigma(stat_bits), rng)
 
@@ -81,12 +94,22 @@ def enclave_mask_result(ct: seal.Ciphertext, sigma: float, rng: np.random.Genera
     add_output_noise(ct, sigma, rng)
 
 
-def enclave_decrypt(result: FheResult, secret_bundle: bytes, *, obfuscation_sigma: float = 0.0,
-                    stat_bits: int = DEFAULT_STAT_BITS, rng: np.random.Generator | None = None) -> np.ndarray:
+def enclave_decrypt(
+    result: FheResult,
+    secret_bundle: bytes,
+    *,
+    obfuscation_sigma: float = 0.0,
+    stat_bits: int = DEFAULT_STAT_BITS,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """Enclave decrypt: open with the released secret key, flood, then add the model's obfuscation
     noise (its level defined by the split model); the activations [n, rows] go to the tail."""
     rng = rng or np.random.default_rng()
-    values = flood(decrypt_raw(result, KeySession.from_enclave_secret(secret_bundle)), flood_sigma(stat_bits), rng)
+    values = flood(
+        decrypt_raw(result, KeySession.from_enclave_secret(secret_bundle)),
+        flood_sigma(stat_bits),
+        rng,
+    )
     if obfuscation_sigma > 0:
         values = values + rng.normal(0.0, obfuscation_sigma, size=values.shape)
     return values

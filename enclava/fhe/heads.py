@@ -22,9 +22,9 @@ INPUT_DIM = INPUT_SIDE * INPUT_SIDE
 
 @dataclass(frozen=True)
 class Head:
-    kind: str                 # "linear" | "conv2d"
-    matrix: np.ndarray        # [out, 784]
-    bias: np.ndarray          # [out]
+    kind: str  # "linear" | "conv2d"
+    matrix: np.ndarray  # [out, 784]
+    bias: np.ndarray  # [out]
 
     @property
     def output_dim(self) -> int:
@@ -42,21 +42,32 @@ class Head:
 def linear_head(weight: np.ndarray, bias: np.ndarray) -> Head:
     weight, bias = np.asarray(weight, np.float64), np.asarray(bias, np.float64)
     if weight.ndim != 2 or weight.shape[1] != INPUT_DIM or bias.shape != (weight.shape[0],):
-        raise InputShapeError(f"linear head wants W [out, {INPUT_DIM}] and b [out]; got {weight.shape}, {bias.shape}")
+        raise InputShapeError(
+            f"linear head wants W [out, {INPUT_DIM}] and b [out]; got {weight.shape}, {bias.shape}"
+        )
     return Head("linear", weight, bias)
 
 
 def conv_head(kernel: np.ndarray, bias: np.ndarray, stride: int) -> Head:
     kernel, bias = np.asarray(kernel, np.float64), np.asarray(bias, np.float64)
-    if kernel.ndim != 4 or kernel.shape[1] != 1 or kernel.shape[2] != kernel.shape[3] or bias.shape != (kernel.shape[0],):
-        raise InputShapeError(f"conv head wants kernel [C, 1, k, k] and bias [C]; got {kernel.shape}, {bias.shape}")
+    if (
+        kernel.ndim != 4
+        or kernel.shape[1] != 1
+        or kernel.shape[2] != kernel.shape[3]
+        or bias.shape != (kernel.shape[0],)
+    ):
+        raise InputShapeError(
+            f"conv head wants kernel [C, 1, k, k] and bias [C]; got {kernel.shape}, {bias.shape}"
+        )
     channels, _, k, _ = kernel.shape
     side = (INPUT_SIDE - k) // stride + 1
     matrix = np.zeros((channels, side, side, INPUT_SIDE, INPUT_SIDE))
     for i in range(side):
         for j in range(side):
-            matrix[:, i, j, i * stride:i * stride + k, j * stride:j * stride + k] = kernel[:, 0]
-    return Head("conv2d", matrix.reshape(channels * side * side, INPUT_DIM), np.repeat(bias, side * side))
+            matrix[:, i, j, i * stride : i * stride + k, j * stride : j * stride + k] = kernel[:, 0]
+    return Head(
+        "conv2d", matrix.reshape(channels * side * side, INPUT_DIM), np.repeat(bias, side * side)
+    )
 
 
 def head_from_arrays(kind: str, arrays: dict[str, np.ndarray], stride: int = 3) -> Head:

@@ -15,7 +15,12 @@ from enclava.fhe.keys import EvaluationKeys
 from enclava.fhe.layout import DiagonalLayout
 from enclava.fhe.params import SCALE, SLOTS, default_context
 from enclava.fhe.rns import available as rns_available
-from enclava.fhe.rns import ciphertext_coefficients, ciphertext_from_coefficients, encode_weights, lincomb_mod
+from enclava.fhe.rns import (
+    ciphertext_coefficients,
+    ciphertext_from_coefficients,
+    encode_weights,
+    lincomb_mod,
+)
 
 __all__ = ["SingleKernel", "BatchKernel", "add_output_noise"]
 
@@ -51,7 +56,9 @@ class SingleKernel(_Base):
     def __init__(self, head: Head) -> None:
         super().__init__(head)
         self.layout = DiagonalLayout(rows=head.output_dim)
-        self.masks = [self._encode(m, self.first_parms, SCALE) for m in self.layout.masks(head.matrix)]
+        self.masks = [
+            self._encode(m, self.first_parms, SCALE) for m in self.layout.masks(head.matrix)
+        ]
         self.bias = self.layout.bias_vector(head.bias)
 
     def evaluate(self, ct: seal.Ciphertext, keys: EvaluationKeys) -> seal.Ciphertext:
@@ -98,7 +105,9 @@ class BatchKernel(_Base):
     def __init__(self, head: Head) -> None:
         super().__init__(head)
         self.weights = encode_weights(head.matrix, SCALE)
-        self.dense = np.count_nonzero(head.matrix) >= self.DENSE_FROM * head.matrix.size and rns_available()
+        self.dense = (
+            np.count_nonzero(head.matrix) >= self.DENSE_FROM * head.matrix.size and rns_available()
+        )
 
     def evaluate(self, cts: list[seal.Ciphertext], keys: EvaluationKeys) -> list[seal.Ciphertext]:
         assert len(cts) == INPUT_DIM
@@ -116,7 +125,9 @@ class BatchKernel(_Base):
             coeffs[p] = ciphertext_coefficients(cts[p])[0]
         moduli = [m.value() for m in self.context.get_context_data(parms).parms().coeff_modulus()]
         sums = lincomb_mod(self.weights, coeffs, moduli)
-        return [ciphertext_from_coefficients(row, template, scale * SCALE, self.context) for row in sums]
+        return [
+            ciphertext_from_coefficients(row, template, scale * SCALE, self.context) for row in sums
+        ]
 
     def _sums_seal(self, cts: list[seal.Ciphertext]) -> list[seal.Ciphertext]:
         ev, parms = self.evaluator, cts[0].parms_id()
@@ -142,5 +153,7 @@ def add_output_noise(ct: seal.Ciphertext, sigma: float, rng: np.random.Generator
         return
     ctx = default_context()
     pt = seal.Plaintext()
-    seal.CKKSEncoder(ctx).encode(rng.normal(0.0, sigma, SLOTS).tolist(), ct.parms_id(), ct.scale, pt)
+    seal.CKKSEncoder(ctx).encode(
+        rng.normal(0.0, sigma, SLOTS).tolist(), ct.parms_id(), ct.scale, pt
+    )
     seal.Evaluator(ctx).add_plain_inplace(ct, pt)

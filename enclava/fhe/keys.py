@@ -20,9 +20,20 @@ from pathlib import Path
 
 import tenseal.sealapi as seal
 
-from enclava.fhe.errors import ContextMismatch, EvaluationKeysInvalid, EvaluationKeysMissing, MalformedBundle
+from enclava.fhe.errors import (
+    ContextMismatch,
+    EvaluationKeysInvalid,
+    EvaluationKeysMissing,
+    MalformedBundle,
+)
 from enclava.fhe.params import COEFF_BITS, POLY_DEGREE, build_parms, default_context, galois_elt
-from enclava.fhe.serial import pack_bundle, seal_from_bytes, seal_to_bytes, sha256_hex, unpack_bundle
+from enclava.fhe.serial import (
+    pack_bundle,
+    seal_from_bytes,
+    seal_to_bytes,
+    sha256_hex,
+    unpack_bundle,
+)
 
 __all__ = ["KeySession", "EvaluationKeys", "KeyCache", "check_public_context"]
 
@@ -32,7 +43,9 @@ _PARAM_FIELDS = {"poly_degree": POLY_DEGREE, "coeff_bits": list(COEFF_BITS), "sc
 class KeySession:
     """The customer's CKKS keys for one session. Holds the secret key; never serialize it by accident."""
 
-    def __init__(self, secret_key: seal.SecretKey, public_key: seal.PublicKey | None = None) -> None:
+    def __init__(
+        self, secret_key: seal.SecretKey, public_key: seal.PublicKey | None = None
+    ) -> None:
         self.context = default_context()
         self.secret_key = secret_key
         self._keygen = seal.KeyGenerator(self.context, secret_key)
@@ -40,8 +53,11 @@ class KeySession:
             public_key = seal.PublicKey()
             self._keygen.create_public_key(public_key)
         self.public_key = public_key
-        self._public_context = pack_bundle("fhe-public-context", _PARAM_FIELDS,
-                                           [seal_to_bytes(build_parms()), seal_to_bytes(public_key)])
+        self._public_context = pack_bundle(
+            "fhe-public-context",
+            _PARAM_FIELDS,
+            [seal_to_bytes(build_parms()), seal_to_bytes(public_key)],
+        )
         self.context_sha256 = sha256_hex(self._public_context)
         self.encoder = seal.CKKSEncoder(self.context)
         self.encryptor = seal.Encryptor(self.context, secret_key)
@@ -63,12 +79,19 @@ class KeySession:
         steps = sorted(set(int(s) for s in steps))
         relin = seal_to_bytes(self._keygen.create_relin_keys())
         galois = seal_to_bytes(self._keygen.create_galois_keys([galois_elt(s) for s in steps]))
-        return pack_bundle("fhe-eval-keys", {"context_sha256": self.context_sha256, "steps": steps}, [relin, galois])
+        return pack_bundle(
+            "fhe-eval-keys",
+            {"context_sha256": self.context_sha256, "steps": steps},
+            [relin, galois],
+        )
 
     def export_secret_for_enclave(self) -> bytes:
         """The secret key, for the enclave-decrypt mode only: wrap it with age to the certified enclave."""
-        return pack_bundle("fhe-secret-key", {"context_sha256": self.context_sha256},
-                           [seal_to_bytes(self.secret_key), seal_to_bytes(self.public_key)])
+        return pack_bundle(
+            "fhe-secret-key",
+            {"context_sha256": self.context_sha256},
+            [seal_to_bytes(self.secret_key), seal_to_bytes(self.public_key)],
+        )
 
     @classmethod
     def from_enclave_secret(cls, data: bytes) -> "KeySession":
@@ -77,8 +100,10 @@ class KeySession:
         if len(blobs) != 2:
             raise MalformedBundle("a secret-key bundle holds the secret key and its public key")
         ctx = default_context()
-        session = cls(seal_from_bytes(seal.SecretKey(), ctx, blobs[0], "secret key"),
-                      seal_from_bytes(seal.PublicKey(), ctx, blobs[1], "public key"))
+        session = cls(
+            seal_from_bytes(seal.SecretKey(), ctx, blobs[0], "secret key"),
+            seal_from_bytes(seal.PublicKey(), ctx, blobs[1], "public key"),
+        )
         if session.context_sha256 != fields.get("context_sha256"):
             raise ContextMismatch("the secret key does not belong to the context it names")
         return session
@@ -99,7 +124,9 @@ class EvaluationKeys:
     def __init__(self, data: bytes) -> None:
         fields, blobs = unpack_bundle(data, "fhe-eval-keys")
         if len(blobs) != 2 or not blobs[0] or not blobs[1]:
-            raise EvaluationKeysMissing("the evaluation-key bundle lacks relinearization or Galois keys")
+            raise EvaluationKeysMissing(
+                "the evaluation-key bundle lacks relinearization or Galois keys"
+            )
         self.sha256 = sha256_hex(data)
         self.context_sha256 = str(fields.get("context_sha256", ""))
         self.steps = [int(s) for s in fields.get("steps", [])]
@@ -108,14 +135,20 @@ class EvaluationKeys:
         self.galois = seal_from_bytes(seal.GaloisKeys(), ctx, blobs[1], "Galois keys")
         for step in self.steps:  # the declared steps must really be there
             if not self.galois.has_key(galois_elt(step)):
-                raise EvaluationKeysInvalid(f"Galois keys declare step {step} but hold no key for it")
+                raise EvaluationKeysInvalid(
+                    f"Galois keys declare step {step} but hold no key for it"
+                )
 
     def require(self, steps: list[int], context_sha256: str) -> None:
         if self.context_sha256 != context_sha256:
-            raise ContextMismatch("the evaluation keys belong to another CKKS context than the request")
+            raise ContextMismatch(
+                "the evaluation keys belong to another CKKS context than the request"
+            )
         missing = [s for s in steps if not self.galois.has_key(galois_elt(s))]
         if missing:
-            raise EvaluationKeysInvalid(f"no Galois keys for rotation steps {missing} that this split's layout needs")
+            raise EvaluationKeysInvalid(
+                f"no Galois keys for rotation steps {missing} that this split's layout needs"
+            )
 
 
 class KeyCache:
@@ -146,7 +179,9 @@ class KeyCache:
             return self._loaded[sha256]
         path = self.folder / sha256
         if len(sha256) != 64 or not path.is_file():
-            raise EvaluationKeysMissing(f"no evaluation keys with SHA-256 {sha256[:16]}… were uploaded")
+            raise EvaluationKeysMissing(
+                f"no evaluation keys with SHA-256 {sha256[:16]}… were uploaded"
+            )
         data = path.read_bytes()
         if sha256_hex(data) != sha256:
             raise MalformedBundle("cached evaluation keys are corrupted; upload them again")

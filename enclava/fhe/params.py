@@ -12,12 +12,20 @@ from functools import lru_cache
 
 import tenseal.sealapi as seal
 
-__all__ = ["POLY_DEGREE", "SLOTS", "SCALE", "COEFF_BITS", "build_parms", "context_from_parms", "galois_elt"]
+__all__ = [
+    "POLY_DEGREE",
+    "SLOTS",
+    "SCALE",
+    "COEFF_BITS",
+    "build_parms",
+    "context_from_parms",
+    "galois_elt",
+]
 
 POLY_DEGREE = 8192
 SLOTS = POLY_DEGREE // 2
 COEFF_BITS = (60, 40, 40, 60)
-SCALE = 2.0 ** 40
+SCALE = 2.0**40
 
 
 def build_parms() -> seal.EncryptionParameters:

@@ -18,15 +18,36 @@ from typing import Any
 import numpy as np
 import tenseal.sealapi as seal
 
-from enclava.fhe.errors import ContextMismatch, EvaluationKeysInvalid, InputShapeError, MalformedBundle, SplitNotAllowed
+from enclava.fhe.errors import (
+    ContextMismatch,
+    EvaluationKeysInvalid,
+    InputShapeError,
+    MalformedBundle,
+    SplitNotAllowed,
+)
 from enclava.fhe.heads import INPUT_DIM, INPUT_SIDE
 from enclava.fhe.keys import EvaluationKeys, KeySession
 from enclava.fhe.layout import DiagonalLayout
 from enclava.fhe.params import SCALE, SLOTS, default_context
-from enclava.fhe.serial import pack_bundle, seal_from_bytes, seal_to_bytes, sha256_hex, unpack_bundle
+from enclava.fhe.serial import (
+    pack_bundle,
+    seal_from_bytes,
+    seal_to_bytes,
+    sha256_hex,
+    unpack_bundle,
+)
 
-__all__ = ["FheRequest", "FheResult", "MODES", "DECRYPT_MODES", "allowed_splits", "split_head",
-           "layout_steps", "prepare_request", "check_request"]
+__all__ = [
+    "FheRequest",
+    "FheResult",
+    "MODES",
+    "DECRYPT_MODES",
+    "allowed_splits",
+    "split_head",
+    "layout_steps",
+    "prepare_request",
+    "check_request",
+]
 
 MODES = ("single", "batch")
 DECRYPT_MODES = ("customer", "enclave")
@@ -43,17 +64,29 @@ class FheRequest:
     ciphertexts: tuple[bytes, ...] = field(repr=False)
 
     def to_bytes(self) -> bytes:
-        fields = {"split": self.split, "mode": self.mode, "decrypt_mode": self.decrypt_mode,
-                  "n_inputs": self.n_inputs, "context_sha256": self.context_sha256,
-                  "eval_keys_sha256": self.eval_keys_sha256}
+        fields = {
+            "split": self.split,
+            "mode": self.mode,
+            "decrypt_mode": self.decrypt_mode,
+            "n_inputs": self.n_inputs,
+            "context_sha256": self.context_sha256,
+            "eval_keys_sha256": self.eval_keys_sha256,
+        }
         return pack_bundle("fhe-request", fields, list(self.ciphertexts))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "FheRequest":
         f, blobs = unpack_bundle(data, "fhe-request")
         try:
-            return cls(str(f["split"]), str(f["mode"]), str(f["decrypt_mode"]), int(f["n_inputs"]),
-                       str(f["context_sha256"]), str(f["eval_keys_sha256"]), tuple(blobs))
+            return cls(
+                str(f["split"]),
+                str(f["mode"]),
+                str(f["decrypt_mode"]),
+                int(f["n_inputs"]),
+                str(f["context_sha256"]),
+                str(f["eval_keys_sha256"]),
+                tuple(blobs),
+            )
         except (KeyError, ValueError, TypeError) as exc:
             raise MalformedBundle("the FHE request header lacks a field") from exc
 
@@ -72,16 +105,29 @@ class FheResult:
     ciphertexts: tuple[bytes, ...] = field(repr=False)
 
     def to_bytes(self) -> bytes:
-        fields = {"request_sha256": self.request_sha256, "context_sha256": self.context_sha256,
-                  "split": self.split, "mode": self.mode, "n_inputs": self.n_inputs, "rows": self.rows}
+        fields = {
+            "request_sha256": self.request_sha256,
+            "context_sha256": self.context_sha256,
+            "split": self.split,
+            "mode": self.mode,
+            "n_inputs": self.n_inputs,
+            "rows": self.rows,
+        }
         return pack_bundle("fhe-result", fields, list(self.ciphertexts))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "FheResult":
         f, blobs = unpack_bundle(data, "fhe-result")
         try:
-            return cls(str(f["request_sha256"]), str(f["context_sha256"]), str(f["split"]), str(f["mode"]),
-                       int(f["n_inputs"]), int(f["rows"]), tuple(blobs))
+            return cls(
+                str(f["request_sha256"]),
+                str(f["context_sha256"]),
+                str(f["split"]),
+                str(f["mode"]),
+                int(f["n_inputs"]),
+                int(f["rows"]),
+                tuple(blobs),
+            )
         except (KeyError, ValueError, TypeError) as exc:
             raise MalformedBundle("the FHE result header lacks a field") from exc
 
@@ -96,7 +142,9 @@ def allowed_splits(model_manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def split_head(model_manifest: dict[str, Any], split: str) -> dict[str, Any]:
     splits = allowed_splits(model_manifest)
     if split not in splits:
-        raise SplitNotAllowed(f"split {split!r} is not declared by the model; allowed: {sorted(splits) or 'none'}")
+        raise SplitNotAllowed(
+            f"split {split!r} is not declared by the model; allowed: {sorted(splits) or 'none'}"
+        )
     head = splits[split]
     if head.get("kind") not in ("linear", "conv2d") or head.get("activation", "square") != "square":
         raise SplitNotAllowed(f"split {split!r} has no FHE-friendly head (linear/conv2d + x²)")
@@ -115,7 +163,9 @@ def _images(images: Any) -> np.ndarray:
     if x.ndim == 3 and x.shape[1:] == (INPUT_SIDE, INPUT_SIDE):
         x = x.reshape(len(x), INPUT_DIM)
     if x.ndim != 2 or x.shape[1] != INPUT_DIM or len(x) == 0:
-        raise InputShapeError(f"images must be [N, 28, 28] or [N, 784]; got {list(np.shape(images))}")
+        raise InputShapeError(
+            f"images must be [N, 28, 28] or [N, 784]; got {list(np.shape(images))}"
+        )
     if not np.all(np.isfinite(x)) or x.min() < -1e-6 or x.max() > 1 + 1e-6:
         raise InputShapeError("image values must be finite and within [0, 1]")
     return x
@@ -127,14 +177,24 @@ def _encrypt(session: KeySession, slots: np.ndarray) -> bytes:
     return seal_to_bytes(session.encryptor.encrypt_symmetric(pt))  # seeded: half the size
 
 
-def prepare_request(model_manifest: dict[str, Any], split: str, images: Any, keys: KeySession,
-                    eval_keys: bytes, *, mode: str = "auto", decrypt_mode: str = "customer") -> tuple[FheRequest, bytes]:
+def prepare_request(
+    model_manifest: dict[str, Any],
+    split: str,
+    images: Any,
+    keys: KeySession,
+    eval_keys: bytes,
+    *,
+    mode: str = "auto",
+    decrypt_mode: str = "customer",
+) -> tuple[FheRequest, bytes]:
     """Customer side: validate, encrypt, and return the request with its canonical bytes."""
     head = split_head(model_manifest, split)
     x = _images(images)
     mode = ("single" if len(x) < 64 else "batch") if mode == "auto" else mode
     if mode not in MODES or decrypt_mode not in DECRYPT_MODES:
-        raise InputShapeError(f"mode must be one of {MODES} and decrypt_mode one of {DECRYPT_MODES}")
+        raise InputShapeError(
+            f"mode must be one of {MODES} and decrypt_mode one of {DECRYPT_MODES}"
+        )
     if mode == "batch" and len(x) > SLOTS:
         raise InputShapeError(f"a batch holds at most {SLOTS} images; got {len(x)}")
     ek = EvaluationKeys(eval_keys)
@@ -148,27 +208,43 @@ def prepare_request(model_manifest: dict[str, Any], split: str, images: Any, key
     return req, req.to_bytes()
 
 
-def check_request(data: bytes, model_manifest: dict[str, Any], public_context_sha256: str,
-                  eval_keys: EvaluationKeys) -> tuple[FheRequest, list[seal.Ciphertext]]:
+def check_request(
+    data: bytes,
+    model_manifest: dict[str, Any],
+    public_context_sha256: str,
+    eval_keys: EvaluationKeys,
+) -> tuple[FheRequest, list[seal.Ciphertext]]:
     """Enclave side: every check, then the loaded ciphertexts. Raises a typed FheError."""
     req = FheRequest.from_bytes(data)
     head = split_head(model_manifest, req.split)
     if req.mode not in MODES or req.decrypt_mode not in DECRYPT_MODES:
         raise MalformedBundle(f"unknown mode {req.mode!r} / decrypt mode {req.decrypt_mode!r}")
     if req.context_sha256 != public_context_sha256:
-        raise ContextMismatch("the request's ciphertexts belong to another CKKS context than the session's")
+        raise ContextMismatch(
+            "the request's ciphertexts belong to another CKKS context than the session's"
+        )
     if req.eval_keys_sha256 != eval_keys.sha256:
-        raise EvaluationKeysInvalid("the request names other evaluation keys than the ones supplied")
+        raise EvaluationKeysInvalid(
+            "the request names other evaluation keys than the ones supplied"
+        )
     eval_keys.require(layout_steps(head, req.mode), req.context_sha256)
     expected = req.n_inputs if req.mode == "single" else INPUT_DIM
-    if req.n_inputs < 1 or len(req.ciphertexts) != expected or (req.mode == "batch" and req.n_inputs > SLOTS):
-        raise InputShapeError(f"{req.mode} request for {req.n_inputs} inputs must hold {expected} ciphertexts")
+    if (
+        req.n_inputs < 1
+        or len(req.ciphertexts) != expected
+        or (req.mode == "batch" and req.n_inputs > SLOTS)
+    ):
+        raise InputShapeError(
+            f"{req.mode} request for {req.n_inputs} inputs must hold {expected} ciphertexts"
+        )
     ctx = default_context()
     cts = []
     for blob in req.ciphertexts:
         ct = seal_from_bytes(seal.Ciphertext(), ctx, blob, "ciphertext")
         if ct.size() != 2 or ct.parms_id() != ctx.first_parms_id() or abs(ct.scale - SCALE) > 1:
-            raise InputShapeError("a ciphertext is not a fresh CKKS encryption at the top level, scale 2^40")
+            raise InputShapeError(
+                "a ciphertext is not a fresh CKKS encryption at the top level, scale 2^40"
+            )
         cts.append(ct)
     return req, cts
 

@@ -28,12 +28,18 @@ import tenseal.sealapi as seal
 
 from enclava.fhe.serial import seal_from_bytes, seal_to_bytes
 
-__all__ = ["available", "ciphertext_coefficients", "ciphertext_from_coefficients", "lincomb_mod", "encode_weights"]
+__all__ = [
+    "available",
+    "ciphertext_coefficients",
+    "ciphertext_from_coefficients",
+    "lincomb_mod",
+    "encode_weights",
+]
 
 LIMB_BITS = 22
-_HEADER = 16          # SEAL header: magic, header size, version, compression, reserved, total size
-_SCALE_AT = 32 + 1 + 8 + 8 + 8   # parms_id, is_ntt_form, size, poly degree, prime count → scale
-_DATA_AT = _SCALE_AT + 8 + 8 + _HEADER + 8   # scale, correction factor, DynArray header, length
+_HEADER = 16  # SEAL header: magic, header size, version, compression, reserved, total size
+_SCALE_AT = 32 + 1 + 8 + 8 + 8  # parms_id, is_ntt_form, size, poly degree, prime count → scale
+_DATA_AT = _SCALE_AT + 8 + 8 + _HEADER + 8  # scale, correction factor, DynArray header, length
 _COLUMN_CHUNK = 4096
 
 
@@ -43,7 +49,10 @@ def _zstd_decompress():
 
     lib = ctypes.CDLL(_sealapi_cpp.__file__)
     fn = lib.ZSTD_decompress
-    fn.restype, fn.argtypes = ctypes.c_size_t, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+    fn.restype, fn.argtypes = (
+        ctypes.c_size_t,
+        [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t],
+    )
     lib.ZSTD_isError.restype, lib.ZSTD_isError.argtypes = ctypes.c_uint, [ctypes.c_size_t]
     return fn, lib.ZSTD_isError
 
@@ -83,23 +92,29 @@ def ciphertext_coefficients(ct: seal.Ciphertext) -> tuple[np.ndarray, bytes]:
     return data, header + body[:_DATA_AT]
 
 
-def ciphertext_from_coefficients(data: np.ndarray, template: bytes, scale: float,
-                                 context: seal.SEALContext) -> seal.Ciphertext:
+def ciphertext_from_coefficients(
+    data: np.ndarray, template: bytes, scale: float, context: seal.SEALContext
+) -> seal.Ciphertext:
     """A ciphertext with ``template``'s parameters (same shape), ``scale`` and coefficients ``data``."""
     head = bytearray(template)
     raw = np.ascontiguousarray(data, dtype=np.uint64).tobytes()
-    if len(head) + len(raw) - _HEADER != _DATA_AT + int(struct.unpack_from("<Q", head, _HEADER + _DATA_AT - 8)[0]) * 8:
+    if (
+        len(head) + len(raw) - _HEADER
+        != _DATA_AT + int(struct.unpack_from("<Q", head, _HEADER + _DATA_AT - 8)[0]) * 8
+    ):
         raise ValueError("coefficient array does not match the template ciphertext")
     head[5] = 0  # no compression
     struct.pack_into("<Q", head, 8, len(head) + len(raw))
     struct.pack_into("<d", head, _HEADER + _SCALE_AT, scale)
-    return seal_from_bytes(seal.Ciphertext(), context, bytes(head) + raw, "linear-combination ciphertext")
+    return seal_from_bytes(
+        seal.Ciphertext(), context, bytes(head) + raw, "linear-combination ciphertext"
+    )
 
 
 def encode_weights(values: np.ndarray, scale: float) -> np.ndarray:
     """``round(w·scale)`` as SEAL's scalar encoder rounds (half away from zero), int64."""
     scaled = np.asarray(values, dtype=np.float64) * scale
-    if np.abs(scaled).max(initial=0.0) >= 2.0 ** 62:
+    if np.abs(scaled).max(initial=0.0) >= 2.0**62:
         raise ValueError("weights too large for the encoding scale")
     return (np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)).astype(np.int64)
 
@@ -128,7 +143,9 @@ def lincomb_mod(weights: np.ndarray, coeffs: np.ndarray, moduli: list[int]) -> n
         raise ValueError("weights and coefficients do not line up")
     size, primes, n = coeffs.shape[1:]
     w_bits = int(np.abs(weights).max(initial=1)).bit_length()
-    w_limbs = np.concatenate(_limbs(weights, _limb_count(w_bits))).astype(np.float64)  # [nw·rows, k]
+    w_limbs = np.concatenate(_limbs(weights, _limb_count(w_bits))).astype(
+        np.float64
+    )  # [nw·rows, k]
     nw = w_limbs.shape[0] // rows
     out = np.empty((rows, size, primes, n), dtype=np.uint64)
     for l, q in enumerate(moduli):
@@ -137,7 +154,7 @@ def lincomb_mod(weights: np.ndarray, coeffs: np.ndarray, moduli: list[int]) -> n
         qu = np.uint64(q)
         for s in range(size):
             for c0 in range(0, n, _COLUMN_CHUNK):
-                x = coeffs[:, s, l, c0:c0 + _COLUMN_CHUNK].astype(np.int64)
+                x = coeffs[:, s, l, c0 : c0 + _COLUMN_CHUNK].astype(np.int64)
                 x[x > q // 2] -= q
                 width = x.shape[1]
                 x_limbs = np.concatenate(_limbs(x, nc), axis=1).astype(np.float64)  # [k, nc·width]
@@ -146,7 +163,11 @@ def lincomb_mod(weights: np.ndarray, coeffs: np.ndarray, moduli: list[int]) -> n
                 for deg in range(nw + nc - 2, -1, -1):  # Horner over 2^(deg·LIMB_BITS)
                     for done in range(0, LIMB_BITS, step):
                         acc = (acc << np.uint64(min(step, LIMB_BITS - done))) % qu
-                    term = sum(prod[a, :, deg - a, :].astype(np.int64) for a in range(nw) if 0 <= deg - a < nc)
+                    term = sum(
+                        prod[a, :, deg - a, :].astype(np.int64)
+                        for a in range(nw)
+                        if 0 <= deg - a < nc
+                    )
                     acc = (acc + (term % q).astype(np.uint64)) % qu
-                out[:, s, l, c0:c0 + width] = acc
+                out[:, s, l, c0 : c0 + width] = acc
     return out

@@ -21,7 +21,14 @@ from typing import Any
 
 from enclava.fhe.errors import MalformedBundle
 
-__all__ = ["seal_to_bytes", "seal_from_bytes", "pack_bundle", "unpack_bundle", "sha256_hex", "canonical_json"]
+__all__ = [
+    "seal_to_bytes",
+    "seal_from_bytes",
+    "pack_bundle",
+    "unpack_bundle",
+    "sha256_hex",
+    "canonical_json",
+]
 
 MAGIC = b"ENCLAVA-FHE/1\n"
 _SHM = "/dev/shm"
@@ -71,26 +78,33 @@ def seal_from_bytes(obj: Any, context: Any, data: bytes, what: str) -> Any:
 
 
 def pack_bundle(kind: str, fields: dict[str, Any], blobs: list[bytes]) -> bytes:
-    header = {"kind": kind, "fields": fields,
-              "blobs": [{"len": len(b), "sha256": sha256_hex(b)} for b in blobs]}
+    header = {
+        "kind": kind,
+        "fields": fields,
+        "blobs": [{"len": len(b), "sha256": sha256_hex(b)} for b in blobs],
+    }
     head = canonical_json(header)
     return MAGIC + struct.pack(">I", len(head)) + head + b"".join(blobs)
 
 
 def unpack_bundle(data: bytes, kind: str) -> tuple[dict[str, Any], list[bytes]]:
     """Parse and verify a bundle of ``kind``; every malformation is a :class:`MalformedBundle`."""
-    if not isinstance(data, (bytes, bytearray)) or not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
+    if (
+        not isinstance(data, (bytes, bytearray))
+        or not data.startswith(MAGIC)
+        or len(data) < len(MAGIC) + 4
+    ):
         raise MalformedBundle(f"not an Enclava FHE bundle (expected {kind})")
-    (hlen,) = struct.unpack(">I", data[len(MAGIC):len(MAGIC) + 4])
+    (hlen,) = struct.unpack(">I", data[len(MAGIC) : len(MAGIC) + 4])
     start = len(MAGIC) + 4
     try:
-        header = json.loads(data[start:start + hlen])
+        header = json.loads(data[start : start + hlen])
         if header["kind"] != kind:
             raise MalformedBundle(f"bundle is a {header['kind']!r}, expected {kind!r}")
         fields, specs = header["fields"], header["blobs"]
         blobs, pos = [], start + hlen
         for spec in specs:
-            blob = bytes(data[pos:pos + int(spec["len"])])
+            blob = bytes(data[pos : pos + int(spec["len"])])
             if len(blob) != int(spec["len"]) or sha256_hex(blob) != spec["sha256"]:
                 raise MalformedBundle("a bundle blob is truncated or altered")
             blobs.append(blob)
@@ -99,6 +113,6 @@ def unpack_bundle(data: bytes, kind: str) -> tuple[dict[str, Any], list[bytes]]:
         raise MalformedBundle(f"unreadable {kind} bundle header") from exc
     if pos != len(data):
         raise MalformedBundle("trailing bytes after the last blob")
-    if canonical_json(header) != bytes(data[start:start + hlen]):
+    if canonical_json(header) != bytes(data[start : start + hlen]):
         raise MalformedBundle("bundle header is not canonical")
     return fields, blobs

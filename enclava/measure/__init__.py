@@ -8,16 +8,45 @@ allow-list holds. This package reads files only; it imports no service. See docs
 """
 
 from enclava.measure._archive import canonical_tar
-from enclava.measure._image import build_image, image_contents, image_files, image_modules, measure, measure_archive
+from enclava.measure._image import (
+    build_image,
+    image_contents,
+    image_files,
+    image_modules,
+    measure,
+    measure_archive,
+)
 from enclava.measure._running import foreign_modules, running_measurement, running_root
 from enclava.measure.components import COMPONENTS, FIRST_PARTY, LOCK_FILE, Component, component
-from enclava.measure.errors import (ForeignModuleLoaded, ImageFileMissing, ImagePathInvalid, ImageSourceInvalid,
-                                    MeasureError, UnknownComponent)
+from enclava.measure.errors import (
+    ForeignModuleLoaded,
+    ImageFileMissing,
+    ImagePathInvalid,
+    ImageSourceInvalid,
+    MeasureError,
+    UnknownComponent,
+)
 
 __all__ = [
-    "build_image", "image_files", "image_modules", "image_contents", "measure", "measure_archive", "canonical_tar",
-    "running_measurement", "running_root", "foreign_modules",
-    "COMPONENTS", "FIRST_PARTY", "LOCK_FILE", "Component", "component",
-    "MeasureError", "UnknownComponent", "ImageFileMissing", "ImageSourceInvalid", "ImagePathInvalid",
+    "build_image",
+    "image_files",
+    "image_modules",
+    "image_contents",
+    "measure",
+    "measure_archive",
+    "canonical_tar",
+    "running_measurement",
+    "running_root",
+    "foreign_modules",
+    "COMPONENTS",
+    "FIRST_PARTY",
+    "LOCK_FILE",
+    "Component",
+    "component",
+    "MeasureError",
+    "UnknownComponent",
+    "ImageFileMissing",
+    "ImageSourceInvalid",
+    "ImagePathInvalid",
     "ForeignModuleLoaded",
 ]

@@ -33,8 +33,8 @@ def _split_path(path: str) -> tuple[bytes, bytes]:
     if len(raw) <= 100:
         return b"", raw
     for cut in range(len(raw) - 1, 0, -1):
-        if raw[cut:cut + 1] == b"/" and cut <= 155 and len(raw) - cut - 1 <= 100:
-            return raw[:cut], raw[cut + 1:]
+        if raw[cut : cut + 1] == b"/" and cut <= 155 and len(raw) - cut - 1 <= 100:
+            return raw[:cut], raw[cut + 1 :]
     raise ImagePathInvalid(f"image path {path!r} is too long for a ustar header")
 
 
@@ -43,9 +43,22 @@ def _header(path: str, size: int) -> bytes:
         raise ImagePathInvalid(f"{path} is {size} bytes, more than a ustar entry holds")
     prefix, name = _split_path(path)
     fields = [
-        name.ljust(100, b"\0"), _octal(_MODE, 8), _octal(0, 8), _octal(0, 8), _octal(size, 12), _octal(0, 12),
-        b" " * 8, b"0", b"\0" * 100, b"ustar\x0000", b"\0" * 32, b"\0" * 32, b"\0" * 8, b"\0" * 8,
-        prefix.ljust(155, b"\0"), b"\0" * 12,
+        name.ljust(100, b"\0"),
+        _octal(_MODE, 8),
+        _octal(0, 8),
+        _octal(0, 8),
+        _octal(size, 12),
+        _octal(0, 12),
+        b" " * 8,
+        b"0",
+        b"\0" * 100,
+        b"ustar\x0000",
+        b"\0" * 32,
+        b"\0" * 32,
+        b"\0" * 8,
+        b"\0" * 8,
+        prefix.ljust(155, b"\0"),
+        b"\0" * 12,
     ]
     header = b"".join(fields)
     checksum = b"%06o\0 " % sum(header)

@@ -21,8 +21,15 @@ from enclava.measure._imports import import_closure, package_modules
 from enclava.measure.components import LOCK_FILE, MEASURE_PACKAGE, Component, component
 from enclava.measure.errors import ImageFileMissing
 
-__all__ = ["image_files", "image_modules", "image_contents", "archive_of", "build_image", "measure",
-           "measure_archive"]
+__all__ = [
+    "image_files",
+    "image_modules",
+    "image_contents",
+    "archive_of",
+    "build_image",
+    "measure",
+    "measure_archive",
+]
 
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
@@ -30,7 +37,9 @@ _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 def _folder_files(root: Path, package: str) -> list[str]:
     folder = root.joinpath(*package.split("."))
     if not (folder / "__init__.py").is_file():
-        raise ImageFileMissing(f"package {package} is not under {root} (no {folder / '__init__.py'})")
+        raise ImageFileMissing(
+            f"package {package} is not under {root} (no {folder / '__init__.py'})"
+        )
     files = []
     for path in folder.rglob("*"):
         relative = path.relative_to(root)

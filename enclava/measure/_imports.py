@@ -66,14 +66,20 @@ def _absolute(module: Module, level: int, target: str | None) -> str | None:
     parts = module.name.split(".") if module.is_package else module.name.split(".")[:-1]
     if level - 1 > len(parts) - 1:
         return None  # beyond the top-level package: fails at run time, imports nothing
-    base = parts[:len(parts) - (level - 1)]
+    base = parts[: len(parts) - (level - 1)]
     return ".".join(base + ([target] if target else []))
 
 
 def _literal_import_call(node: ast.Call) -> str | None:
     """``importlib.import_module("x")`` / ``import_module("x")`` / ``__import__("x")`` with a literal."""
     func = node.func
-    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    name = (
+        func.attr
+        if isinstance(func, ast.Attribute)
+        else func.id
+        if isinstance(func, ast.Name)
+        else None
+    )
     if name not in ("import_module", "__import__") or not node.args:
         return None
     first = node.args[0]
@@ -82,7 +88,8 @@ def _literal_import_call(node: ast.Call) -> str | None:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:

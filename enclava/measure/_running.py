@@ -31,7 +31,9 @@ def running_root(name: str | Component) -> Path:
     package = sys.modules.get(comp.package) or importlib.import_module(comp.package)
     location = getattr(package, "__file__", None)
     if not location:
-        raise ImageFileMissing(f"package {comp.package} was not loaded from a file; it cannot be measured")
+        raise ImageFileMissing(
+            f"package {comp.package} was not loaded from a file; it cannot be measured"
+        )
     return Path(location).resolve().parent.parent
 
 
@@ -39,8 +41,9 @@ def _is_first_party_file(root: Path, path: Path) -> bool:
     return path.is_relative_to(root) and path.relative_to(root).parts[0] in FIRST_PARTY
 
 
-def foreign_modules(root: Path, files: list[str], namespaces: set[str],
-                    modules: Mapping[str, ModuleType | None]) -> list[str]:
+def foreign_modules(
+    root: Path, files: list[str], namespaces: set[str], modules: Mapping[str, ModuleType | None]
+) -> list[str]:
     """Names of loaded first-party modules (by name, or by file under ``root``) outside the image."""
     allowed = {(root / relative).resolve() for relative in files}
     foreign = []
@@ -60,7 +63,9 @@ def foreign_modules(root: Path, files: list[str], namespaces: set[str],
     return sorted(foreign)
 
 
-def running_measurement(name: str | Component, *, modules: Mapping[str, ModuleType | None] | None = None) -> bytes:
+def running_measurement(
+    name: str | Component, *, modules: Mapping[str, ModuleType | None] | None = None
+) -> bytes:
     """The 48-byte measurement of the image this process runs; refuses if it runs anything else.
 
     ``modules`` defaults to ``sys.modules``.
@@ -71,7 +76,10 @@ def running_measurement(name: str | Component, *, modules: Mapping[str, ModuleTy
     namespaces = {module for module, path in modules_of_image.items() if path is None}
     foreign = foreign_modules(root, files, namespaces, sys.modules if modules is None else modules)
     if foreign:
-        shown = ", ".join(foreign[:_SHOWN]) + (f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else "")
+        shown = ", ".join(foreign[:_SHOWN]) + (
+            f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else ""
+        )
         raise ForeignModuleLoaded(
-            f"the {comp.name} process has loaded first-party code outside its measured image: {shown}")
+            f"the {comp.name} process has loaded first-party code outside its measured image: {shown}"
+        )
     return measure_archive(archive_of(root, files))

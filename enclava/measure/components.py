@@ -9,7 +9,14 @@ from enclava.measure.errors import UnknownComponent
 __all__ = ["Component", "COMPONENTS", "FIRST_PARTY", "LOCK_FILE", "MEASURE_PACKAGE", "component"]
 
 #: top-level packages whose modules are the project's own code (followed through imports)
-FIRST_PARTY = ("enclava", "trusted_loader", "certification_authority", "provider_node", "marketplace_api", "engines")
+FIRST_PARTY = (
+    "enclava",
+    "trusted_loader",
+    "certification_authority",
+    "provider_node",
+    "marketplace_api",
+    "engines",
+)
 #: the locked dependency list: the third-party code every image runs with, pinned by hash
 LOCK_FILE = "requirements/app.lock"
 #: the code that measures a running component is itself part of every image

@@ -18,8 +18,14 @@ from __future__ import annotations
 
 from enclava.errors import EnclavaError
 
-__all__ = ["MeasureError", "UnknownComponent", "ImageFileMissing", "ImageSourceInvalid", "ImagePathInvalid",
-           "ForeignModuleLoaded"]
+__all__ = [
+    "MeasureError",
+    "UnknownComponent",
+    "ImageFileMissing",
+    "ImageSourceInvalid",
+    "ImagePathInvalid",
+    "ForeignModuleLoaded",
+]
 
 
 class MeasureError(EnclavaError):
@@ -34,13 +40,17 @@ class UnknownComponent(MeasureError):
 
 class ImageFileMissing(MeasureError):
     code = "measure_file_missing"
-    hint = ("Measure from a checkout (or an installed tree) that holds the component's package and "
-            "requirements/app.lock; pass it with --root.")
+    hint = (
+        "Measure from a checkout (or an installed tree) that holds the component's package and "
+        "requirements/app.lock; pass it with --root."
+    )
 
 
 class ImageSourceInvalid(MeasureError):
     code = "measure_source_invalid"
-    hint = "Fix the syntax error in the named file; a module that does not parse cannot be measured."
+    hint = (
+        "Fix the syntax error in the named file; a module that does not parse cannot be measured."
+    )
 
 
 class ImagePathInvalid(MeasureError):
@@ -50,5 +60,7 @@ class ImagePathInvalid(MeasureError):
 
 class ForeignModuleLoaded(MeasureError):
     code = "measure_foreign_module"
-    hint = ("Start the component as its own process (`python -m trusted_loader.main`, "
-            "`python -m certification_authority.main`) so that only the code of its image is loaded.")
+    hint = (
+        "Start the component as its own process (`python -m trusted_loader.main`, "
+        "`python -m certification_authority.main`) so that only the code of its image is loaded."
+    )

@@ -15,5 +15,6 @@ __all__ = ["canonical_json"]
 
 def canonical_json(value: Any) -> bytes:
     """``value`` (JSON types only) as canonical UTF-8 bytes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False).encode("ascii")
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")

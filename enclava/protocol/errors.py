@@ -16,8 +16,14 @@ from __future__ import annotations
 
 from enclava.errors import EnclavaError
 
-__all__ = ["ProtocolError", "ReleaseRequestInvalid", "ReleaseAnswerInvalid", "ReleaseAnswerMalformed",
-           "ReleaseAnswerForged", "ReleaseAnswerMismatch"]
+__all__ = [
+    "ProtocolError",
+    "ReleaseRequestInvalid",
+    "ReleaseAnswerInvalid",
+    "ReleaseAnswerMalformed",
+    "ReleaseAnswerForged",
+    "ReleaseAnswerMismatch",
+]
 
 
 class ProtocolError(EnclavaError):

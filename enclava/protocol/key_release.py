@@ -41,13 +41,32 @@ from eth_utils import is_address, to_checksum_address
 
 from enclava.protocol.canonical import canonical_json
 from enclava.protocol.eip191 import recover_bytes_signer, sign_bytes
-from enclava.protocol.errors import (ReleaseAnswerForged, ReleaseAnswerInvalid, ReleaseAnswerMalformed,
-                                     ReleaseAnswerMismatch, ReleaseRequestInvalid)
+from enclava.protocol.errors import (
+    ReleaseAnswerForged,
+    ReleaseAnswerInvalid,
+    ReleaseAnswerMalformed,
+    ReleaseAnswerMismatch,
+    ReleaseRequestInvalid,
+)
 
-__all__ = ["KEY_RELEASE_DOMAIN", "RELEASE_ANSWER_DOMAIN", "REQUEST_NONCE_BYTES", "KEY_KINDS", "MAX_RELEASED_KEYS",
-           "normalize_request_nonce", "normalize_order_id", "key_release_message", "build_release_request",
-           "released_key_entry", "release_answer", "release_answer_bytes", "sign_release_answer",
-           "verify_release_answer", "ReleasedKey", "ReleaseAnswer"]
+__all__ = [
+    "KEY_RELEASE_DOMAIN",
+    "RELEASE_ANSWER_DOMAIN",
+    "REQUEST_NONCE_BYTES",
+    "KEY_KINDS",
+    "MAX_RELEASED_KEYS",
+    "normalize_request_nonce",
+    "normalize_order_id",
+    "key_release_message",
+    "build_release_request",
+    "released_key_entry",
+    "release_answer",
+    "release_answer_bytes",
+    "sign_release_answer",
+    "verify_release_answer",
+    "ReleasedKey",
+    "ReleaseAnswer",
+]
 
 KEY_RELEASE_DOMAIN = "enclava-key-release-v2"
 RELEASE_ANSWER_DOMAIN = "enclava-key-release-answer-v1"
@@ -57,7 +76,9 @@ MAX_RELEASED_KEYS = 65  # the broker's 64 resources per request, plus the order'
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,77}")
-_RELEASE_FIELDS = frozenset({"domain", "ca_id", "order_id", "enclave", "request_nonce", "issued_at", "keys"})
+_RELEASE_FIELDS = frozenset(
+    {"domain", "ca_id", "order_id", "enclave", "request_nonce", "issued_at", "keys"}
+)
 _KEY_FIELDS = frozenset({"kind", "resource_id", "content_hash", "policy_version", "ciphertext"})
 _UINT256 = 2**256
 
@@ -66,7 +87,9 @@ def normalize_request_nonce(value: object) -> str:
     """64 lowercase hex digits (an optional ``0x`` is dropped), or ``ReleaseRequestInvalid``."""
     text = value.removeprefix("0x").lower() if isinstance(value, str) else None
     if text is None or not _HEX64.fullmatch(text):
-        raise ReleaseRequestInvalid(f"request_nonce must be {REQUEST_NONCE_BYTES} bytes as 64 hex digits")
+        raise ReleaseRequestInvalid(
+            f"request_nonce must be {REQUEST_NONCE_BYTES} bytes as 64 hex digits"
+        )
     return text
 
 
@@ -87,8 +110,14 @@ def _resource_ids(resource_ids: Iterable[int] | None) -> list[str] | None:
     return [str(r) for r in ids]
 
 
-def key_release_message(*, ca_id: str, order_id: str, issued_at: int, request_nonce: str,
-                        resource_ids: Sequence[int] | None = None) -> str:
+def key_release_message(
+    *,
+    ca_id: str,
+    order_id: str,
+    issued_at: int,
+    request_nonce: str,
+    resource_ids: Sequence[int] | None = None,
+) -> str:
     """What an enclave signs (EIP-191, with its certified key) to ask the CA for an order's keys.
 
     Without ``resource_ids`` the message has no such field and asks for every key of the order
@@ -96,30 +125,52 @@ def key_release_message(*, ca_id: str, order_id: str, issued_at: int, request_no
     """
     if isinstance(issued_at, bool) or not isinstance(issued_at, int):
         raise ReleaseRequestInvalid("issued_at must be unix seconds (an integer)")
-    fields: dict[str, Any] = {"domain": KEY_RELEASE_DOMAIN, "ca_id": ca_id, "order_id": normalize_order_id(order_id),
-                              "issued_at": issued_at, "request_nonce": normalize_request_nonce(request_nonce)}
+    fields: dict[str, Any] = {
+        "domain": KEY_RELEASE_DOMAIN,
+        "ca_id": ca_id,
+        "order_id": normalize_order_id(order_id),
+        "issued_at": issued_at,
+        "request_nonce": normalize_request_nonce(request_nonce),
+    }
     ids = _resource_ids(resource_ids)
     if ids is not None:
         fields["resource_ids"] = ids
     return canonical_json(fields).decode("ascii")
 
 
-def build_release_request(account: LocalAccount, *, certificate_pem: str, ca_id: str, order_id: str,
-                          resource_ids: Sequence[int] | None = None, issued_at: int | None = None,
-                          request_nonce: str | None = None) -> dict[str, Any]:
+def build_release_request(
+    account: LocalAccount,
+    *,
+    certificate_pem: str,
+    ca_id: str,
+    order_id: str,
+    resource_ids: Sequence[int] | None = None,
+    issued_at: int | None = None,
+    request_nonce: str | None = None,
+) -> dict[str, Any]:
     """The JSON body of ``POST /v1/keys/release``, signed by ``account`` (the certified enclave key).
 
     ``request_nonce`` defaults to 32 fresh random bytes: keep it to check the answer with
     :func:`verify_release_answer`.
     """
-    nonce = normalize_request_nonce(request_nonce if request_nonce is not None
-                                    else secrets.token_hex(REQUEST_NONCE_BYTES))
+    nonce = normalize_request_nonce(
+        request_nonce if request_nonce is not None else secrets.token_hex(REQUEST_NONCE_BYTES)
+    )
     when = int(time.time()) if issued_at is None else issued_at
-    message = key_release_message(ca_id=ca_id, order_id=order_id, issued_at=when, request_nonce=nonce,
-                                  resource_ids=resource_ids)
-    body: dict[str, Any] = {"certificate_pem": certificate_pem, "order_id": normalize_order_id(order_id),
-                            "issued_at": when, "request_nonce": nonce,
-                            "signature": sign_bytes(account, message.encode("ascii"))}
+    message = key_release_message(
+        ca_id=ca_id,
+        order_id=order_id,
+        issued_at=when,
+        request_nonce=nonce,
+        resource_ids=resource_ids,
+    )
+    body: dict[str, Any] = {
+        "certificate_pem": certificate_pem,
+        "order_id": normalize_order_id(order_id),
+        "issued_at": when,
+        "request_nonce": nonce,
+        "signature": sign_bytes(account, message.encode("ascii")),
+    }
     if resource_ids is not None:
         body["resource_ids"] = [int(r) for r in resource_ids]
     return body
@@ -159,8 +210,9 @@ class ReleaseAnswer:
     def order_inputs_key(self) -> ReleasedKey | None:
         return next((key for key in self.keys if key.kind == "order_inputs"), None)
 
-    def require_resources(self, expected: Mapping[int, bytes], *,
-                          inputs_hash: bytes | None = None) -> dict[int, ReleasedKey]:
+    def require_resources(
+        self, expected: Mapping[int, bytes], *, inputs_hash: bytes | None = None
+    ) -> dict[int, ReleasedKey]:
         """The resource keys, if they are exactly ``expected`` (resource id -> content hash).
 
         ``inputs_hash``: also require the order-inputs key and that it names this inputs hash.
@@ -168,14 +220,20 @@ class ReleaseAnswer:
         """
         keys = self.resource_keys
         if set(keys) != set(expected):
-            raise ReleaseAnswerMismatch(f"the answer names resources {sorted(keys)}, the order {sorted(expected)}")
+            raise ReleaseAnswerMismatch(
+                f"the answer names resources {sorted(keys)}, the order {sorted(expected)}"
+            )
         for resource_id, content_hash in expected.items():
             if not hmac.compare_digest(keys[resource_id].content_hash, bytes(content_hash)):
-                raise ReleaseAnswerMismatch(f"the answer's content hash of resource {resource_id} is not the order's")
+                raise ReleaseAnswerMismatch(
+                    f"the answer's content hash of resource {resource_id} is not the order's"
+                )
         if inputs_hash is not None:
             inputs = self.order_inputs_key
             if inputs is None or not hmac.compare_digest(inputs.content_hash, bytes(inputs_hash)):
-                raise ReleaseAnswerMismatch("the answer carries no inputs key for this order's inputs hash")
+                raise ReleaseAnswerMismatch(
+                    "the answer carries no inputs key for this order's inputs hash"
+                )
         return keys
 
 
@@ -186,21 +244,45 @@ def _hash32(value: bytes | str) -> str:
     return "0x" + raw.hex()
 
 
-def released_key_entry(*, kind: str, resource_id: int, content_hash: bytes | str, policy_version: int,
-                       ciphertext: bytes) -> dict[str, Any]:
+def released_key_entry(
+    *,
+    kind: str,
+    resource_id: int,
+    content_hash: bytes | str,
+    policy_version: int,
+    ciphertext: bytes,
+) -> dict[str, Any]:
     """One element of ``release["keys"]`` in its wire form (the CA builds the answer with these)."""
     if kind not in KEY_KINDS:
         raise ValueError(f"unknown key kind {kind!r}")
-    return {"kind": kind, "resource_id": str(int(resource_id)), "content_hash": _hash32(content_hash),
-            "policy_version": int(policy_version), "ciphertext": base64.b64encode(ciphertext).decode("ascii")}
+    return {
+        "kind": kind,
+        "resource_id": str(int(resource_id)),
+        "content_hash": _hash32(content_hash),
+        "policy_version": int(policy_version),
+        "ciphertext": base64.b64encode(ciphertext).decode("ascii"),
+    }
 
 
-def release_answer(*, ca_id: str, order_id: str, enclave: str, request_nonce: str, issued_at: int,
-                   keys: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+def release_answer(
+    *,
+    ca_id: str,
+    order_id: str,
+    enclave: str,
+    request_nonce: str,
+    issued_at: int,
+    keys: Iterable[Mapping[str, Any]],
+) -> dict[str, Any]:
     """The ``release`` dict the CA signs, with every field in its one spelling."""
-    return {"domain": RELEASE_ANSWER_DOMAIN, "ca_id": ca_id, "order_id": normalize_order_id(order_id),
-            "enclave": to_checksum_address(enclave), "request_nonce": normalize_request_nonce(request_nonce),
-            "issued_at": int(issued_at), "keys": [dict(key) for key in keys]}
+    return {
+        "domain": RELEASE_ANSWER_DOMAIN,
+        "ca_id": ca_id,
+        "order_id": normalize_order_id(order_id),
+        "enclave": to_checksum_address(enclave),
+        "request_nonce": normalize_request_nonce(request_nonce),
+        "issued_at": int(issued_at),
+        "keys": [dict(key) for key in keys],
+    }
 
 
 def release_answer_bytes(release: Mapping[str, Any]) -> bytes:
@@ -222,15 +304,22 @@ def _released_key(entry: object) -> ReleasedKey:
     kind, resource_id, version = entry["kind"], entry["resource_id"], entry["policy_version"]
     if kind not in KEY_KINDS:
         raise ReleaseAnswerMalformed(f"unknown key kind {kind!r}")
-    if not isinstance(resource_id, str) or not _DECIMAL.fullmatch(resource_id) or int(resource_id) >= _UINT256:
+    if (
+        not isinstance(resource_id, str)
+        or not _DECIMAL.fullmatch(resource_id)
+        or int(resource_id) >= _UINT256
+    ):
         raise ReleaseAnswerMalformed("resource_id is a uint256 in decimal")
     if (kind == "order_inputs") != (resource_id == "0"):
         raise ReleaseAnswerMalformed("resource id 0 is the order inputs' key, and only it")
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
         raise ReleaseAnswerMalformed("policy_version is a non-negative integer")
     content_hash = entry["content_hash"]
-    if not isinstance(content_hash, str) or not content_hash.startswith("0x") \
-            or not _HEX64.fullmatch(content_hash[2:]):
+    if (
+        not isinstance(content_hash, str)
+        or not content_hash.startswith("0x")
+        or not _HEX64.fullmatch(content_hash[2:])
+    ):
         raise ReleaseAnswerMalformed("content_hash is 0x + 64 lowercase hex digits")
     try:
         ciphertext = base64.b64decode(entry["ciphertext"], validate=True)
@@ -247,15 +336,20 @@ def _expect(what: str, got: object, want: str, *, fold: bool = False) -> None:
         raise ReleaseAnswerMismatch(f"the answer is for another {what}")
 
 
-def verify_release_answer(answer: object, *, signer: str, ca_id: str, order_id: str, enclave: str,
-                          request_nonce: str) -> ReleaseAnswer:
+def verify_release_answer(
+    answer: object, *, signer: str, ca_id: str, order_id: str, enclave: str, request_nonce: str
+) -> ReleaseAnswer:
     """Check a CA answer, in this order: envelope → signature by ``signer`` (the attested CA's
     ``signer_address``) → CA, order, enclave and nonce are this request's → every key's shape.
 
     Any failure is a :class:`ReleaseAnswerInvalid` leaf; use none of the keys then.
     """
-    if not isinstance(answer, dict) or set(answer) != {"release", "signature"} \
-            or not isinstance(answer["release"], dict) or not isinstance(answer["signature"], str):
+    if (
+        not isinstance(answer, dict)
+        or set(answer) != {"release", "signature"}
+        or not isinstance(answer["release"], dict)
+        or not isinstance(answer["signature"], str)
+    ):
         raise ReleaseAnswerMalformed('the answer is {"release": {...}, "signature": "0x..."}')
     release, signature = answer["release"], answer["signature"]
     recovered = recover_bytes_signer(release_answer_bytes(release), signature)
@@ -266,7 +360,10 @@ def verify_release_answer(answer: object, *, signer: str, ca_id: str, order_id: 
     _expect("protocol", release["domain"], RELEASE_ANSWER_DOMAIN)
     _expect("CA", release["ca_id"], ca_id)
     try:
-        wanted_order, wanted_nonce = normalize_order_id(order_id), normalize_request_nonce(request_nonce)
+        wanted_order, wanted_nonce = (
+            normalize_order_id(order_id),
+            normalize_request_nonce(request_nonce),
+        )
     except ReleaseRequestInvalid as exc:
         raise ReleaseAnswerInvalid(f"the expected request is malformed: {exc.message}") from exc
     if not is_address(enclave):
@@ -282,5 +379,12 @@ def verify_release_answer(answer: object, *, signer: str, ca_id: str, order_id: 
     keys = tuple(_released_key(entry) for entry in entries)
     if len({(key.kind, key.resource_id) for key in keys}) != len(keys):
         raise ReleaseAnswerMalformed("the answer names a key twice")
-    return ReleaseAnswer(ca_id=ca_id, order_id=wanted_order, enclave=to_checksum_address(release["enclave"]),
-                         request_nonce=wanted_nonce, issued_at=issued_at, keys=keys, signer=recovered)
+    return ReleaseAnswer(
+        ca_id=ca_id,
+        order_id=wanted_order,
+        enclave=to_checksum_address(release["enclave"]),
+        request_nonce=wanted_nonce,
+        issued_at=issued_at,
+        keys=keys,
+        signer=recovered,
+    )

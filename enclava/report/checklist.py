@@ -22,8 +22,13 @@ class Check:
         return self.status == OK
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "title": self.title or self.name, "status": self.status, "ok": self.ok,
-                "reason": self.reason}
+        return {
+            "name": self.name,
+            "title": self.title or self.name,
+            "status": self.status,
+            "ok": self.ok,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -40,12 +45,20 @@ class Checklist:
     def item(self, name: str) -> Check:
         return next(item for item in self.items if item.name == name)
 
-    def add(self, name: str, passed: bool, reason_ok: str, reason_fail: str, title: str = "") -> None:
-        self.items.append(Check(name, OK if passed else FAIL, reason_ok if passed else reason_fail, title))
+    def add(
+        self, name: str, passed: bool, reason_ok: str, reason_fail: str, title: str = ""
+    ) -> None:
+        self.items.append(
+            Check(name, OK if passed else FAIL, reason_ok if passed else reason_fail, title)
+        )
 
     def skip(self, name: str, reason: str, title: str = "") -> None:
         self.items.append(Check(name, SKIPPED, reason, title))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"order_id": self.order_id, "valid": self.valid, "items": [i.to_dict() for i in self.items],
-                "report": self.report}
+        return {
+            "order_id": self.order_id,
+            "valid": self.valid,
+            "items": [i.to_dict() for i in self.items],
+            "report": self.report,
+        }

@@ -23,14 +23,20 @@ def _report(report: Mapping[str, Any] | IntegrityReport) -> IntegrityReport:
     return report if isinstance(report, IntegrityReport) else IntegrityReport.from_event(report)
 
 
-def report_typed_data(report: Mapping[str, Any] | IntegrityReport, *, chain_id: int, marketplace: str) -> dict:
+def report_typed_data(
+    report: Mapping[str, Any] | IntegrityReport, *, chain_id: int, marketplace: str
+) -> dict:
     """``report`` (an event mapping or an IntegrityReport) as EIP-712 typed data."""
     return _report_typed_data(_report(report), chain_id=int(chain_id), marketplace=marketplace)
 
 
-def report_digest(report: Mapping[str, Any] | IntegrityReport, *, chain_id: int, marketplace: str) -> bytes:
+def report_digest(
+    report: Mapping[str, Any] | IntegrityReport, *, chain_id: int, marketplace: str
+) -> bytes:
     """The digest an enclave signs for ``report`` (``keccak(0x19 ‖ 0x01 ‖ domain ‖ structHash)``)."""
-    signable = encode_typed_data(full_message=report_typed_data(report, chain_id=chain_id, marketplace=marketplace))
+    signable = encode_typed_data(
+        full_message=report_typed_data(report, chain_id=chain_id, marketplace=marketplace)
+    )
     return keccak(b"\x19" + signable.version + signable.header + signable.body)
 
 

@@ -33,8 +33,6 @@ class CompletedRecord:
     tx_hash: str
 
 
-
-
 def _plain(value: Any) -> Any:
     """AttributeDicts and tuples from web3 as plain dicts and lists."""
     if hasattr(value, "items"):
@@ -51,22 +49,35 @@ def _logs(contracts: ContractSet, event: str, order_id: bytes, from_block: int) 
         raise ChainError(f"cannot read {event} events: {exc}") from exc
 
 
-def read_order(contracts: ContractSet, order_id: str | bytes, *, from_block: int = 0) -> OrderRecord:
+def read_order(
+    contracts: ContractSet, order_id: str | bytes, *, from_block: int = 0
+) -> OrderRecord:
     oid = order_id_bytes(order_id)
     logs = _logs(contracts, "OrderCreated", oid, from_block)
     if not logs:
         raise OrderNotFound(f"no order 0x{oid.hex()} on this chain")
     args = logs[-1]["args"]
-    return OrderRecord(oid, _plain(args["terms"]), _plain(args["inputs"]),
-                       [bytes(h) for h in args["resourceHashes"]], int(logs[-1]["blockNumber"]))
+    return OrderRecord(
+        oid,
+        _plain(args["terms"]),
+        _plain(args["inputs"]),
+        [bytes(h) for h in args["resourceHashes"]],
+        int(logs[-1]["blockNumber"]),
+    )
 
 
-def read_completion(contracts: ContractSet, order_id: str | bytes, *, from_block: int = 0) -> CompletedRecord:
+def read_completion(
+    contracts: ContractSet, order_id: str | bytes, *, from_block: int = 0
+) -> CompletedRecord:
     oid = order_id_bytes(order_id)
     logs = _logs(contracts, "OrderCompleted", oid, from_block)
     if not logs:
         raise OrderNotCompleted(f"order 0x{oid.hex()} has no integrity report on chain")
     log = logs[-1]
-    return CompletedRecord(_plain(log["args"]["report"]), bytes(log["args"]["signature"]),
-                           bytes(log["args"]["reportHash"]), int(log["blockNumber"]),
-                           "0x" + bytes(log["transactionHash"]).hex())
+    return CompletedRecord(
+        _plain(log["args"]["report"]),
+        bytes(log["args"]["signature"]),
+        bytes(log["args"]["reportHash"]),
+        int(log["blockNumber"]),
+        "0x" + bytes(log["transactionHash"]).hex(),
+    )

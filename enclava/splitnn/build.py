@@ -32,8 +32,11 @@ SHIPPED: dict[str, TrainConfig] = {
     LINEAR_SPLIT: TrainConfig(obfuscation=Obfuscation("gaussian", 0.75), nopeek=1.0),
     CONV_SPLIT: TrainConfig(obfuscation=Obfuscation("gaussian", 0.75), nopeek=1.0),
 }
-POLICY = {"max_queries_per_customer": 1000, "min_output_noise": 0.5,
-          "decrypt_modes": ["enclave", "customer"]}
+POLICY = {
+    "max_queries_per_customer": 1000,
+    "min_output_noise": 0.5,
+    "decrypt_modes": ["enclave", "customer"],
+}
 
 
 def split_arrays(trained: TrainedSplit) -> dict[str, dict[str, np.ndarray]]:
@@ -44,9 +47,13 @@ def split_arrays(trained: TrainedSplit) -> dict[str, dict[str, np.ndarray]]:
         tail[f"w{i}"] = layer.weight.detach().numpy().astype(np.float32)
         tail[f"b{i}"] = layer.bias.detach().numpy().astype(np.float32)
     name = trained.spec.name
-    return {f"{name}.head.npz": {"weight": head.weight.detach().numpy().astype(np.float32),
-                                 "bias": head.bias.detach().numpy().astype(np.float32)},
-            f"{name}.tail.npz": tail}
+    return {
+        f"{name}.head.npz": {
+            "weight": head.weight.detach().numpy().astype(np.float32),
+            "bias": head.bias.detach().numpy().astype(np.float32),
+        },
+        f"{name}.tail.npz": tail,
+    }
 
 
 def split_manifest(trained: TrainedSplit) -> dict:
@@ -54,12 +61,19 @@ def split_manifest(trained: TrainedSplit) -> dict:
     linears = [m for m in trained.tail.net if isinstance(m, torch.nn.Linear)]
     layers = [{"in": m.in_features, "out": m.out_features, "activation": "relu"} for m in linears]
     layers[-1]["activation"] = "softmax"
-    return {"head": {**spec.head_manifest(), "file": f"{spec.name}.head.npz"},
-            "tail": {"file": f"{spec.name}.tail.npz", "layers": layers},
-            "activation_rms": trained.activation_rms,
-            "obfuscation": cfg.obfuscation.to_dict(),
-            "training": {"epochs": cfg.epochs, "seed": cfg.seed, "nopeek": cfg.nopeek,
-                         "noise_aware": cfg.obfuscation.kind != "none", "data": "digits_28/train"}}
+    return {
+        "head": {**spec.head_manifest(), "file": f"{spec.name}.head.npz"},
+        "tail": {"file": f"{spec.name}.tail.npz", "layers": layers},
+        "activation_rms": trained.activation_rms,
+        "obfuscation": cfg.obfuscation.to_dict(),
+        "training": {
+            "epochs": cfg.epochs,
+            "seed": cfg.seed,
+            "nopeek": cfg.nopeek,
+            "noise_aware": cfg.obfuscation.kind != "none",
+            "data": "digits_28/train",
+        },
+    }
 
 
 def evaluate(model: SplitModel, split: str, *, draws: int = 5, seed: int = 0) -> dict[str, float]:
@@ -69,21 +83,37 @@ def evaluate(model: SplitModel, split: str, *, draws: int = 5, seed: int = 0) ->
     z = head.forward(x)
     rng = np.random.default_rng(seed)
     ckks = z + rng.normal(0.0, CKKS_RELATIVE_ERROR * head.activation_rms, size=z.shape)
-    deployed = [np.mean(tail.predict(head.obfuscation.apply(z, head.activation_rms, rng)) == y) for _ in range(draws)]
-    return {"plaintext": float(np.mean(tail.predict(z) == y)),
-            "ckks_perturbed": float(np.mean(tail.predict(ckks) == y)),
-            "ckks_argmax_agreement": float(np.mean(tail.predict(ckks) == tail.predict(z))),
-            "deployed_obfuscated": float(np.mean(deployed))}
+    deployed = [
+        np.mean(tail.predict(head.obfuscation.apply(z, head.activation_rms, rng)) == y)
+        for _ in range(draws)
+    ]
+    return {
+        "plaintext": float(np.mean(tail.predict(z) == y)),
+        "ckks_perturbed": float(np.mean(tail.predict(ckks) == y)),
+        "ckks_argmax_agreement": float(np.mean(tail.predict(ckks) == tail.predict(z))),
+        "deployed_obfuscated": float(np.mean(deployed)),
+    }
 
 
-def build_model(out: str | Path = DEFAULT_MODEL_DIR, configs: dict[str, TrainConfig] | None = None) -> SplitModel:
+def build_model(
+    out: str | Path = DEFAULT_MODEL_DIR, configs: dict[str, TrainConfig] | None = None
+) -> SplitModel:
     torch.set_num_threads(1)
     configs = configs or SHIPPED
     x, y = digits_28("train")
-    manifest = {"name": "digits28-split", "version": "1.0.0", "classes": 10, "policy": POLICY,
-                "input": {"shape": [784], "layout": "28x28 row-major", "range": [0.0, 1.0],
-                          "source": "scikit-learn digits, bilinear 8x8 -> 28x28 (enclava.splitnn.data)"},
-                "splits": {}}
+    manifest = {
+        "name": "digits28-split",
+        "version": "1.0.0",
+        "classes": 10,
+        "policy": POLICY,
+        "input": {
+            "shape": [784],
+            "layout": "28x28 row-major",
+            "range": [0.0, 1.0],
+            "source": "scikit-learn digits, bilinear 8x8 -> 28x28 (enclava.splitnn.data)",
+        },
+        "splits": {},
+    }
     arrays: dict[str, dict[str, np.ndarray]] = {}
     for name, config in configs.items():
         trained = train_split(SPLIT_SPECS[name], x, y, config)
@@ -98,16 +128,22 @@ def build_model(out: str | Path = DEFAULT_MODEL_DIR, configs: dict[str, TrainCon
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m enclava.splitnn.build", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m enclava.splitnn.build", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--out", default=str(DEFAULT_MODEL_DIR))
     args = parser.parse_args(argv)
     model = build_model(args.out)
-    print(f"{'split':<20} {'obfuscation':<16} {'plaintext':>9} {'ckks':>7} {'agree':>7} {'deployed':>9}")
+    print(
+        f"{'split':<20} {'obfuscation':<16} {'plaintext':>9} {'ckks':>7} {'agree':>7} {'deployed':>9}"
+    )
     for name in model.splits:
         entry = model.entry(name)
         acc = entry["accuracy_test"]
-        print(f"{name:<20} {Obfuscation.from_dict(entry['obfuscation']).label:<16} {acc['plaintext']:>9.4f} "
-              f"{acc['ckks_perturbed']:>7.4f} {acc['ckks_argmax_agreement']:>7.4f} {acc['deployed_obfuscated']:>9.4f}")
+        print(
+            f"{name:<20} {Obfuscation.from_dict(entry['obfuscation']).label:<16} {acc['plaintext']:>9.4f} "
+            f"{acc['ckks_perturbed']:>7.4f} {acc['ckks_argmax_agreement']:>7.4f} {acc['deployed_obfuscated']:>9.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -63,8 +63,8 @@ def split_indices() -> dict[str, np.ndarray]:
         n_train = int(round(len(idx) * _FRACTIONS["train"]))
         n_public = int(round(len(idx) * _FRACTIONS["public"]))
         parts["train"] += idx[:n_train].tolist()
-        parts["public"] += idx[n_train:n_train + n_public].tolist()
-        parts["test"] += idx[n_train + n_public:].tolist()
+        parts["public"] += idx[n_train : n_train + n_public].tolist()
+        parts["test"] += idx[n_train + n_public :].tolist()
     return {name: np.array(sorted(v), dtype=np.int64) for name, v in parts.items()}
 
 

@@ -49,21 +49,32 @@ def class_mean_images(x_public: np.ndarray, y_public: np.ndarray) -> np.ndarray:
     return np.stack([x_public[y_public == c].mean(axis=0) for c in range(10)])
 
 
-def train_inversion(z_public: np.ndarray, x_public: np.ndarray, *, epochs: int = 300, hidden: int = 256,
-                    seed: int = 0):
+def train_inversion(
+    z_public: np.ndarray,
+    x_public: np.ndarray,
+    *,
+    epochs: int = 300,
+    hidden: int = 256,
+    seed: int = 0,
+):
     """Fit a decoder on (activation, image) pairs; returns ``invert(z) -> images [n, 784]``."""
     torch.manual_seed(seed)
     mean, std = z_public.mean(axis=0), z_public.std(axis=0) + 1e-6
     zt = torch.as_tensor((z_public - mean) / std, dtype=torch.float32)
     xt = torch.as_tensor(x_public, dtype=torch.float32)
-    decoder = nn.Sequential(nn.Linear(zt.shape[1], hidden), nn.ReLU(), nn.Dropout(0.1),
-                            nn.Linear(hidden, xt.shape[1]), nn.Sigmoid())
+    decoder = nn.Sequential(
+        nn.Linear(zt.shape[1], hidden),
+        nn.ReLU(),
+        nn.Dropout(0.1),
+        nn.Linear(hidden, xt.shape[1]),
+        nn.Sigmoid(),
+    )
     opt = torch.optim.Adam(decoder.parameters(), lr=2e-3, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         order = torch.randperm(len(zt), generator=gen)
         for start in range(0, len(zt), 64):
-            idx = order[start:start + 64]
+            idx = order[start : start + 64]
             loss = torch.mean((decoder(zt[idx]) - xt[idx]) ** 2)
             opt.zero_grad()
             loss.backward()

@@ -20,8 +20,18 @@ import numpy as np
 from enclava.splitnn.errors import ActivationShapeError, ModelFormatError, UnknownSplit
 from enclava.splitnn.obfuscation import Obfuscation
 
-__all__ = ["FORMAT", "DEFAULT_MODEL_DIR", "HeadWeights", "TailWeights", "SplitModel",
-           "load_model", "load_head", "load_tail", "write_model", "file_sha256"]
+__all__ = [
+    "FORMAT",
+    "DEFAULT_MODEL_DIR",
+    "HeadWeights",
+    "TailWeights",
+    "SplitModel",
+    "load_model",
+    "load_head",
+    "load_tail",
+    "write_model",
+    "file_sha256",
+]
 
 FORMAT = "enclava-splitnn/1"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "engines" / "splitnn_model"
@@ -47,7 +57,7 @@ class HeadWeights:
     """What the enclave evaluates on the ciphertext: weight, bias, then x²."""
 
     split: str
-    kind: str                  # "linear": weight [out, 784]; "conv2d": weight [c, 1, k, k], stride
+    kind: str  # "linear": weight [out, 784]; "conv2d": weight [c, 1, k, k], stride
     weight: np.ndarray
     bias: np.ndarray
     stride: int
@@ -63,9 +73,9 @@ class HeadWeights:
         imgs = x.reshape(-1, 28, 28)
         side = (28 - k) // self.stride + 1
         rows = np.arange(side)[:, None] * self.stride + np.arange(k)[None, :]  # [side, k]
-        patches = imgs[:, rows[:, None, :, None], rows[None, :, None, :]]        # [n, side, side, k, k]
+        patches = imgs[:, rows[:, None, :, None], rows[None, :, None, :]]  # [n, side, side, k, k]
         out = np.einsum("nijab,cab->ncij", patches, self.weight[:, 0].astype(np.float64))
-        return (out + self.bias[None, :, None, None]).reshape(len(x), -1)     # channel-major
+        return (out + self.bias[None, :, None, None]).reshape(len(x), -1)  # channel-major
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Plaintext reference of the head (float64): [n, 784] → [n, output_dim]."""
@@ -114,8 +124,10 @@ class SplitModel:
 
     def entry(self, split: str) -> dict:
         if split not in self.manifest["splits"]:
-            raise UnknownSplit(f"split point {split!r} is not allowed by model {self.manifest.get('name')!r}; "
-                               f"allowed: {', '.join(self.splits)}")
+            raise UnknownSplit(
+                f"split point {split!r} is not allowed by model {self.manifest.get('name')!r}; "
+                f"allowed: {', '.join(self.splits)}"
+            )
         return self.manifest["splits"][split]
 
     def _arrays(self, split: str, part: str) -> dict[str, np.ndarray]:
@@ -124,10 +136,14 @@ class SplitModel:
             path = self.root / name
             expected = self.manifest.get("sha256", {}).get(name)
             if not path.is_file() or expected is None:
-                raise ModelFormatError(f"{part} weights {name!r} of split {split!r} are missing or not pinned")
+                raise ModelFormatError(
+                    f"{part} weights {name!r} of split {split!r} are missing or not pinned"
+                )
             if file_sha256(path) != expected:
-                raise ModelFormatError(f"{name!r} does not match the SHA-256 pinned in manifest.json",
-                                       hint="The weights were altered; rebuild or re-download the model.")
+                raise ModelFormatError(
+                    f"{name!r} does not match the SHA-256 pinned in manifest.json",
+                    hint="The weights were altered; rebuild or re-download the model.",
+                )
             try:
                 with np.load(path, allow_pickle=False) as data:
                     self._cache[(split, part)] = {k: data[k] for k in data.files}
@@ -141,8 +157,16 @@ class SplitModel:
         weight, bias = arrays["weight"].astype(np.float32), arrays["bias"].astype(np.float32)
         if list(weight.shape) != spec["weight_shape"] or list(bias.shape) != spec["bias_shape"]:
             raise ModelFormatError(f"head weights of {split!r} do not have the declared shapes")
-        return HeadWeights(split, spec["kind"], weight, bias, int(spec.get("stride", 1)), int(spec["output_dim"]),
-                           float(entry["activation_rms"]), Obfuscation.from_dict(entry["obfuscation"]))
+        return HeadWeights(
+            split,
+            spec["kind"],
+            weight,
+            bias,
+            int(spec.get("stride", 1)),
+            int(spec["output_dim"]),
+            float(entry["activation_rms"]),
+            Obfuscation.from_dict(entry["obfuscation"]),
+        )
 
     def tail(self, split: str) -> TailWeights:
         entry, arrays = self.entry(split), self._arrays(split, "tail")
@@ -150,7 +174,9 @@ class SplitModel:
         for i, layer in enumerate(entry["tail"]["layers"]):
             w, b = arrays[f"w{i}"].astype(np.float32), arrays[f"b{i}"].astype(np.float32)
             if w.shape != (layer["out"], width) or b.shape != (layer["out"],):
-                raise ModelFormatError(f"tail layer {i} of {split!r} does not have the declared shape")
+                raise ModelFormatError(
+                    f"tail layer {i} of {split!r} does not have the declared shape"
+                )
             layers.append((w, b))
             width = layer["out"]
         return TailWeights(split, int(entry["head"]["output_dim"]), tuple(layers))

@@ -34,8 +34,9 @@ class Tail(nn.Module):
 
     def __init__(self, spec: SplitSpec) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(spec.output_dim, spec.tail_hidden), nn.ReLU(),
-                                 nn.Linear(spec.tail_hidden, 10))
+        self.net = nn.Sequential(
+            nn.Linear(spec.output_dim, spec.tail_hidden), nn.ReLU(), nn.Linear(spec.tail_hidden, 10)
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)

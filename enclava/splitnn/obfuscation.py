@@ -36,9 +36,17 @@ class Obfuscation:
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
-            raise ModelFormatError(f"unknown obfuscation kind {self.kind!r}; known: {', '.join(_KINDS)}")
-        if not np.isfinite(self.amount) or self.amount < 0 or (self.kind == "dropout" and self.amount >= 1):
-            raise ModelFormatError(f"obfuscation amount {self.amount!r} is out of range for {self.kind}")
+            raise ModelFormatError(
+                f"unknown obfuscation kind {self.kind!r}; known: {', '.join(_KINDS)}"
+            )
+        if (
+            not np.isfinite(self.amount)
+            or self.amount < 0
+            or (self.kind == "dropout" and self.amount >= 1)
+        ):
+            raise ModelFormatError(
+                f"obfuscation amount {self.amount!r} is out of range for {self.kind}"
+            )
 
     @property
     def label(self) -> str:
@@ -54,7 +62,9 @@ class Obfuscation:
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFormatError(f"bad obfuscation entry {data!r}") from exc
 
-    def apply(self, z: np.ndarray, rms: float, rng: np.random.Generator | None = None) -> np.ndarray:
+    def apply(
+        self, z: np.ndarray, rms: float, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
         """Obfuscate a batch with the frozen activation scale ``rms`` (numpy; what the enclave does)."""
         z = np.asarray(z, dtype=np.float64)
         rng = rng if rng is not None else np.random.default_rng()

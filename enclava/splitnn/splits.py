@@ -19,16 +19,21 @@ CONV_SPLIT = "conv7x7x4s3_sq"
 @dataclass(frozen=True)
 class SplitSpec:
     name: str
-    kind: str                      # "linear" | "conv2d"
+    kind: str  # "linear" | "conv2d"
     weight_shape: tuple[int, ...]  # linear: [out, in]; conv2d: [channels, 1, k, k]
     output_dim: int
     stride: int = 1
     tail_hidden: int = 64
 
     def head_manifest(self) -> dict:
-        head = {"kind": self.kind, "input_shape": [1, 28, 28] if self.kind == "conv2d" else [INPUT_DIM],
-                "weight_shape": list(self.weight_shape), "bias_shape": [self.weight_shape[0]],
-                "activation": "square", "output_dim": self.output_dim}
+        head = {
+            "kind": self.kind,
+            "input_shape": [1, 28, 28] if self.kind == "conv2d" else [INPUT_DIM],
+            "weight_shape": list(self.weight_shape),
+            "bias_shape": [self.weight_shape[0]],
+            "activation": "square",
+            "output_dim": self.output_dim,
+        }
         if self.kind == "conv2d":
             head.update(stride=self.stride, padding=0, output_layout="chw")
         return head

@@ -51,7 +51,9 @@ def head_outputs(head: Head, x: np.ndarray) -> np.ndarray:
         return head(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
 
 
-def train_split(spec: SplitSpec, x: np.ndarray, y: np.ndarray, config: TrainConfig = TrainConfig()) -> TrainedSplit:
+def train_split(
+    spec: SplitSpec, x: np.ndarray, y: np.ndarray, config: TrainConfig = TrainConfig()
+) -> TrainedSplit:
     head, tail = build_nets(spec, config.seed)
     params = list(head.parameters()) + list(tail.parameters())
     opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -61,7 +63,7 @@ def train_split(spec: SplitSpec, x: np.ndarray, y: np.ndarray, config: TrainConf
     for _ in range(config.epochs):
         order = torch.randperm(len(xt), generator=gen)
         for start in range(0, len(xt), config.batch_size):
-            idx = order[start:start + config.batch_size]
+            idx = order[start : start + config.batch_size]
             if len(idx) < 2:
                 continue
             z = head(xt[idx])

@@ -28,8 +28,14 @@ import numpy as np
 from enclava.splitnn.errors import QueryLimitExceeded
 from enclava.splitnn.model_format import DEFAULT_MODEL_DIR, HeadWeights, load_model
 
-__all__ = ["enclave_output_noise", "noise_scale", "QueryBudget", "recover_head_weights", "recovery_error",
-           "dense_form"]
+__all__ = [
+    "enclave_output_noise",
+    "noise_scale",
+    "QueryBudget",
+    "recover_head_weights",
+    "recovery_error",
+    "dense_form",
+]
 
 DEFAULT_MIN_NOISE = 0.5  # relative σ when a split declares no Gaussian obfuscation of its own
 
@@ -40,8 +46,13 @@ def noise_scale(head: HeadWeights, min_relative: float = DEFAULT_MIN_NOISE) -> f
     return max(declared, min_relative) * head.activation_rms
 
 
-def enclave_output_noise(split: str, batch: int = 1, *, model_dir: str | Path = DEFAULT_MODEL_DIR,
-                         rng: np.random.Generator | None = None) -> np.ndarray:
+def enclave_output_noise(
+    split: str,
+    batch: int = 1,
+    *,
+    model_dir: str | Path = DEFAULT_MODEL_DIR,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """Noise [batch, output_dim] (float64) for the enclave to add to the head's output ciphertext.
 
     Drawn from a fresh OS-seeded generator unless ``rng`` is given (tests). Add it homomorphically
@@ -64,14 +75,17 @@ class QueryBudget:
     def charge(self, customer: str, n: int = 1) -> int:
         """Record ``n`` more queries; raises before counting when the allowance would be exceeded."""
         if self.used[customer] + n > self.limit:
-            raise QueryLimitExceeded(f"customer {customer} asked for {self.used[customer] + n} head evaluations; "
-                                     f"the policy allows {self.limit}")
+            raise QueryLimitExceeded(
+                f"customer {customer} asked for {self.used[customer] + n} head evaluations; "
+                f"the policy allows {self.limit}"
+            )
         self.used[customer] += n
         return self.limit - self.used[customer]
 
 
-def recover_head_weights(oracle: Callable[[np.ndarray], np.ndarray], d_in: int, *,
-                         step: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+def recover_head_weights(
+    oracle: Callable[[np.ndarray], np.ndarray], d_in: int, *, step: float = 1e-4
+) -> tuple[np.ndarray, np.ndarray]:
     """The chosen-input attack on a linear+x² head: d_in + 1 queries → (W_hat [out, d_in], b_hat).
 
     Rows come back up to their sign ((−w, −b) gives the same outputs), normalised to b_hat ≥ 0.

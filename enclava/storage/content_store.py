@@ -81,8 +81,13 @@ def _multiaddr(api_url: str) -> str:
     host_port = api_url.split("://", 1)[-1].rstrip("/")
     host, _, port = host_port.rpartition(":")
     if not port.isdigit():
-        raise StorageError(f"invalid IPFS API URL {api_url!r}", hint="Use http://HOST:PORT, e.g. http://127.0.0.1:5001.")
-    return f"/ip4/{host}/tcp/{port}" if host.replace(".", "").isdigit() else f"/dns/{host}/tcp/{port}"
+        raise StorageError(
+            f"invalid IPFS API URL {api_url!r}",
+            hint="Use http://HOST:PORT, e.g. http://127.0.0.1:5001.",
+        )
+    return (
+        f"/ip4/{host}/tcp/{port}" if host.replace(".", "").isdigit() else f"/dns/{host}/tcp/{port}"
+    )
 
 
 class IpfsContentStore:
@@ -109,14 +114,27 @@ class IpfsContentStore:
                 warnings.simplefilter("ignore", FutureWarning)
                 yield
         except ipfs_errors.ConnectionError as exc:
-            raise StorageUnavailable(f"cannot reach the IPFS API at {self.api_url} ({what})") from exc
+            raise StorageUnavailable(
+                f"cannot reach the IPFS API at {self.api_url} ({what})"
+            ) from exc
         except ipfs_errors.TimeoutError as exc:
-            raise StorageUnavailable(f"the IPFS node timed out ({what})",
-                                     hint="The content may be unavailable; retry later.") from exc
+            raise StorageUnavailable(
+                f"the IPFS node timed out ({what})",
+                hint="The content may be unavailable; retry later.",
+            ) from exc
         except ipfs_errors.ErrorResponse as exc:
             text = str(exc)
-            if cid is not None and any(s in text for s in ("not found", "could not find", "invalid path",
-                                                             "invalid cid", "not pinned", "selected encoding")):
+            if cid is not None and any(
+                s in text
+                for s in (
+                    "not found",
+                    "could not find",
+                    "invalid path",
+                    "invalid cid",
+                    "not pinned",
+                    "selected encoding",
+                )
+            ):
                 raise ContentNotFound(f"{what}: {cid} is not available ({text})") from exc
             raise StorageError(f"the IPFS node refused {what}: {text}") from exc
         except ipfs_errors.Error as exc:
@@ -126,8 +144,13 @@ class IpfsContentStore:
         with self._translated("version"):
             return str(self._client.version()["Version"])
 
-    def add(self, source: BinaryIO | Path | str | bytes, *, pin: bool = True,
-            progress: Progress | None = None) -> StoredObject:
+    def add(
+        self,
+        source: BinaryIO | Path | str | bytes,
+        *,
+        pin: bool = True,
+        progress: Progress | None = None,
+    ) -> StoredObject:
         """Upload (streaming) and pin; returns the CID, size and SHA-256 of what was stored."""
         with _opened(source) as stream:
             reader = _HashingReader(stream, progress)
@@ -145,8 +168,15 @@ class IpfsContentStore:
             chunks = self._client.cat(cid, stream=True)
             yield from chunks
 
-    def get(self, cid: str, dest: Path | str, *, expected_sha256: str | None = None,
-            max_size: int | None = None, progress: Progress | None = None) -> StoredObject:
+    def get(
+        self,
+        cid: str,
+        dest: Path | str,
+        *,
+        expected_sha256: str | None = None,
+        max_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> StoredObject:
         """Download ``cid`` into ``dest``, verifying its SHA-256 and its CID.
 
         On any mismatch ``dest`` is deleted and :class:`IntegrityError` is raised, so unverified
@@ -160,7 +190,9 @@ class IpfsContentStore:
                     for chunk in self._client.cat(cid, stream=True):
                         size += len(chunk)
                         if max_size is not None and size > max_size:
-                            raise IntegrityError(f"{cid} is larger than the allowed {max_size} bytes")
+                            raise IntegrityError(
+                                f"{cid} is larger than the allowed {max_size} bytes"
+                            )
                         digest.update(chunk)
                         out.write(chunk)
                         if progress:
@@ -170,13 +202,17 @@ class IpfsContentStore:
                 raise IntegrityError(f"SHA-256 of {cid} is {actual}, expected {expected_sha256}")
             derived = self._cid_of(dest)
             if derived != cid:
-                raise IntegrityError(f"downloaded bytes hash to CID {derived}, not the requested {cid}")
+                raise IntegrityError(
+                    f"downloaded bytes hash to CID {derived}, not the requested {cid}"
+                )
         except BaseException:
             dest.unlink(missing_ok=True)
             raise
         return StoredObject(cid=cid, size=size, sha256=actual)
 
-    def get_bytes(self, cid: str, *, expected_sha256: str | None = None, max_size: int = 64 << 20) -> bytes:
+    def get_bytes(
+        self, cid: str, *, expected_sha256: str | None = None, max_size: int = 64 << 20
+    ) -> bytes:
         """Download and verify a small object into memory (via a private temporary file)."""
         fd, tmp = tempfile.mkstemp(prefix="enclava-get-")
         os.close(fd)
@@ -205,8 +241,12 @@ class IpfsContentStore:
     def stat(self, cid: str) -> ObjectStat:
         with self._translated("stat", cid):
             reply = self._client.files.stat(f"/ipfs/{cid}")
-        return ObjectStat(cid=reply["Hash"], size=int(reply["Size"]),
-                          cumulative_size=int(reply["CumulativeSize"]), type=str(reply["Type"]))
+        return ObjectStat(
+            cid=reply["Hash"],
+            size=int(reply["Size"]),
+            cumulative_size=int(reply["CumulativeSize"]),
+            type=str(reply["Type"]),
+        )
 
     def close(self) -> None:
         self._client.close()

@@ -16,8 +16,15 @@ from __future__ import annotations
 
 from enclava.errors import EnclavaError
 
-__all__ = ["WalletError", "WalletNotFound", "WalletExists", "WrongPassword", "InvalidWalletName",
-           "InvalidPrivateKey", "InvalidKeystore"]
+__all__ = [
+    "WalletError",
+    "WalletNotFound",
+    "WalletExists",
+    "WrongPassword",
+    "InvalidWalletName",
+    "InvalidPrivateKey",
+    "InvalidKeystore",
+]
 
 
 class WalletError(EnclavaError):

@@ -18,11 +18,27 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
-from enclava.wallet.errors import (InvalidKeystore, InvalidPrivateKey, InvalidWalletName, WalletExists,
-                                   WalletNotFound, WrongPassword)
+from enclava.wallet.errors import (
+    InvalidKeystore,
+    InvalidPrivateKey,
+    InvalidWalletName,
+    WalletExists,
+    WalletNotFound,
+    WrongPassword,
+)
 
-__all__ = ["WalletInfo", "wallets_dir", "wallet_path", "list_wallets", "create_wallet", "import_private_key",
-           "import_keystore", "unlock", "wallet_info", "DEFAULT_WALLET"]
+__all__ = [
+    "WalletInfo",
+    "wallets_dir",
+    "wallet_path",
+    "list_wallets",
+    "create_wallet",
+    "import_private_key",
+    "import_keystore",
+    "unlock",
+    "wallet_info",
+    "DEFAULT_WALLET",
+]
 
 DEFAULT_WALLET = "default"
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
@@ -52,7 +68,9 @@ def _read(path: Path, name: str) -> dict:
     except FileNotFoundError as exc:
         raise WalletNotFound(f"no wallet named {name!r} (looked for {path})") from exc
     except (OSError, ValueError) as exc:
-        raise InvalidKeystore(f"the wallet file {path} is unreadable: {type(exc).__name__}") from exc
+        raise InvalidKeystore(
+            f"the wallet file {path} is unreadable: {type(exc).__name__}"
+        ) from exc
     if not isinstance(data, dict) or "crypto" not in data and "Crypto" not in data:
         raise InvalidKeystore(f"{path} is not an eth-account keystore")
     return data
@@ -119,8 +137,10 @@ def wallet_info(name: str) -> WalletInfo:
     path = wallet_path(name)
     address = _address_of(_read(path, name))
     if address is None:
-        raise InvalidKeystore(f"the wallet file {path} has no address field",
-                              hint="Re-import it with `enclava wallet import --keystore FILE`.")
+        raise InvalidKeystore(
+            f"the wallet file {path} has no address field",
+            hint="Re-import it with `enclava wallet import --keystore FILE`.",
+        )
     return WalletInfo(name, address, path)
 
 
@@ -151,5 +171,7 @@ def _decrypt(keystore: dict, password: str, what: str) -> LocalAccount:
             raise WrongPassword(f"wrong password for wallet {what!r}") from exc
         raise InvalidKeystore(f"cannot decrypt {what!r}: {exc}") from exc
     except (KeyError, TypeError) as exc:
-        raise InvalidKeystore(f"{what!r} is not a complete keystore ({type(exc).__name__})") from exc
+        raise InvalidKeystore(
+            f"{what!r} is not a complete keystore ({type(exc).__name__})"
+        ) from exc
     return Account.from_key(key)

@@ -16,7 +16,10 @@ WEIGHT_NAMES = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias")
 
 def build_model() -> torch.nn.Sequential:
     return torch.nn.Sequential(
-        torch.nn.Flatten(), torch.nn.Linear(64, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 10)
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, HIDDEN),
+        torch.nn.ReLU(),
+        torch.nn.Linear(HIDDEN, 10),
     )
 
 
@@ -25,8 +28,12 @@ def _state(weights: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     if missing:
         raise ValueError(f"weights lack {missing}")
     index = {"fc1": "1", "fc2": "3"}
-    return {f"{index[n.split('.')[0]]}.{n.split('.')[1]}": torch.from_numpy(np.asarray(weights[n], np.float32))
-            for n in WEIGHT_NAMES}
+    return {
+        f"{index[n.split('.')[0]]}.{n.split('.')[1]}": torch.from_numpy(
+            np.asarray(weights[n], np.float32)
+        )
+        for n in WEIGHT_NAMES
+    }
 
 
 def predict_plain(weights: dict[str, np.ndarray], images: np.ndarray) -> dict[str, list]:

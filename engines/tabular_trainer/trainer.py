@@ -34,8 +34,12 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for name in sorted(arrays):
             member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), member.getvalue())
+            np.lib.format.write_array(
+                member, np.ascontiguousarray(arrays[name]), allow_pickle=False
+            )
+            archive.writestr(
+                zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), member.getvalue()
+            )
     return buffer.getvalue()
 
 
@@ -72,9 +76,12 @@ def train_plain(shares: list[Share], seed: int) -> tuple[dict[str, np.ndarray], 
     finally:
         torch.set_num_threads(previous)
     weights = {
-        "fc1.weight": state["0.weight"], "fc1.bias": state["0.bias"],
-        "fc2.weight": state["2.weight"], "fc2.bias": state["2.bias"],
-        "mean": mean.astype(np.float32), "std": std.astype(np.float32),
+        "fc1.weight": state["0.weight"],
+        "fc1.bias": state["0.bias"],
+        "fc2.weight": state["2.weight"],
+        "fc2.bias": state["2.bias"],
+        "mean": mean.astype(np.float32),
+        "std": std.astype(np.float32),
     }
     metrics = {
         "train_accuracy": round(accuracy, 6),

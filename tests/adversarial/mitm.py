@@ -27,11 +27,18 @@ Tamper = Callable[[str, bytes], bytes]  # (request path, response body) -> the b
 def _attacker_tls(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """The attacker's own TLS server identity (a fresh key, valid names), and an unverifying client."""
     key = ec.generate_private_key(ec.SECP256R1())
-    (tmp / "mitm-cert.pem").write_bytes(issue_tls_certificate(key, "enclava-ca", ("127.0.0.1", "localhost"))
-                                        .public_bytes(serialization.Encoding.PEM))
-    (tmp / "mitm-key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                         serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
+    (tmp / "mitm-cert.pem").write_bytes(
+        issue_tls_certificate(key, "enclava-ca", ("127.0.0.1", "localhost")).public_bytes(
+            serialization.Encoding.PEM
+        )
+    )
+    (tmp / "mitm-key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(tmp / "mitm-cert.pem", tmp / "mitm-key.pem")
     client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -72,7 +79,9 @@ def tls_relay(upstream: str, tmp: Path) -> Iterator[str]:
     def handle(raw: socket.socket) -> None:
         try:
             down = server_tls.wrap_socket(raw, server_side=True)
-            up = client_tls.wrap_socket(socket.create_connection((host, port), timeout=30), server_hostname=host)
+            up = client_tls.wrap_socket(
+                socket.create_connection((host, port), timeout=30), server_hostname=host
+            )
         except (OSError, ssl.SSLError):
             raw.close()
             return
@@ -105,8 +114,14 @@ def tampering_proxy(upstream: str, tmp: Path, tamper: Tamper) -> Iterator[str]:
 
         def _forward(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            reply = httpx.request(self.command, upstream + self.path, content=body, verify=False, timeout=60,
-                                  headers={"content-type": self.headers.get("Content-Type", "application/json")})
+            reply = httpx.request(
+                self.command,
+                upstream + self.path,
+                content=body,
+                verify=False,
+                timeout=60,
+                headers={"content-type": self.headers.get("Content-Type", "application/json")},
+            )
             content = tamper(self.path, reply.content)
             self.send_response(reply.status_code)
             self.send_header("Content-Type", reply.headers.get("content-type", "application/json"))

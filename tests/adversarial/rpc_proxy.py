@@ -19,9 +19,15 @@ __all__ = ["ORDER_CREATED_TOPIC", "OrderCreatedData", "lying_rpc"]
 
 ORDER_CREATED_TOPIC = "0x" + Web3.keccak(
     text="OrderCreated(bytes32,address,address,(uint256,address,address,uint256,uint8,uint256,uint256,bytes32,"
-         "bytes32,bytes32,(uint256,address,uint256)[]),(string,bytes32)[],bytes32[],bytes)").hex().removeprefix("0x")
-_DATA_TYPES = ["(uint256,address,address,uint256,uint8,uint256,uint256,bytes32,bytes32,bytes32,"
-               "(uint256,address,uint256)[])", "(string,bytes32)[]", "bytes32[]", "bytes"]
+    "bytes32,bytes32,(uint256,address,uint256)[]),(string,bytes32)[],bytes32[],bytes)"
+).hex().removeprefix("0x")
+_DATA_TYPES = [
+    "(uint256,address,address,uint256,uint8,uint256,uint256,bytes32,bytes32,bytes32,"
+    "(uint256,address,uint256)[])",
+    "(string,bytes32)[]",
+    "bytes32[]",
+    "bytes",
+]
 
 #: (terms as a list, inputs, resource hashes, recipient key) -> the same, rewritten
 OrderCreatedData = tuple[list[Any], list[Any], list[bytes], bytes]
@@ -31,7 +37,9 @@ Rewrite = Callable[[OrderCreatedData], OrderCreatedData]
 def _rewrite_log(log: dict[str, Any], rewrite: Rewrite) -> dict[str, Any]:
     if not log.get("topics") or log["topics"][0].lower() != ORDER_CREATED_TOPIC:
         return log
-    terms, inputs, hashes, key = abi_decode(_DATA_TYPES, bytes.fromhex(log["data"].removeprefix("0x")))
+    terms, inputs, hashes, key = abi_decode(
+        _DATA_TYPES, bytes.fromhex(log["data"].removeprefix("0x"))
+    )
     terms, inputs, hashes, key = rewrite((list(terms), list(inputs), list(hashes), bytes(key)))
     data = abi_encode(_DATA_TYPES, [tuple(terms), inputs, hashes, key])
     return {**log, "data": "0x" + data.hex()}
@@ -47,14 +55,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        reply = httpx.post(self.upstream, content=body, headers={"Content-Type": "application/json"}, timeout=30)
+        reply = httpx.post(
+            self.upstream, content=body, headers={"Content-Type": "application/json"}, timeout=30
+        )
         answer = reply.json()
         request = json.loads(body)
         pairs = zip(request, answer) if isinstance(request, list) else [(request, answer)]
         for call, result in pairs:
             if call.get("method") == "eth_getLogs" and isinstance(result.get("result"), list):
                 before = json.dumps(result["result"])
-                result["result"] = [_rewrite_log(log, type(self).rewrite) for log in result["result"]]
+                result["result"] = [
+                    _rewrite_log(log, type(self).rewrite) for log in result["result"]
+                ]
                 if json.dumps(result["result"]) != before:
                     type(self).rewritten.append(call["method"])
         out = json.dumps(answer).encode()
@@ -69,8 +81,11 @@ class _Handler(BaseHTTPRequestHandler):
 def lying_rpc(upstream: str, rewrite: Rewrite) -> Iterator[tuple[str, list[str]]]:
     """An RPC URL whose ``OrderCreated`` logs pass through ``rewrite``; also the list of rewrites done."""
     rewritten: list[str] = []
-    handler = type("LyingRpc", (_Handler,), {"upstream": upstream, "rewrite": staticmethod(rewrite),
-                                             "rewritten": rewritten})
+    handler = type(
+        "LyingRpc",
+        (_Handler,),
+        {"upstream": upstream, "rewrite": staticmethod(rewrite), "rewritten": rewritten},
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -52,29 +52,40 @@ EXAMPLES = int(os.environ.get("ENCLAVA_FUZZ_EXAMPLES", "60"))
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 
 
-def one_error_shape(ctx: schemathesis.CheckContext, response: schemathesis.Response,
-                    case: schemathesis.Case) -> None:
+def one_error_shape(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> None:
     """Every refusal (4xx/5xx) is ``{"type", "detail", "hint"}`` with string values."""
     if response.status_code < 400:
         return
     try:
         body = response.json()
     except ValueError as exc:
-        raise AssertionError(f"a {response.status_code} without a JSON body: {response.text[:200]!r}") from exc
-    assert isinstance(body, dict) and set(body) == {"type", "detail", "hint"}, f"not the one error shape: {body}"
+        raise AssertionError(
+            f"a {response.status_code} without a JSON body: {response.text[:200]!r}"
+        ) from exc
+    assert isinstance(body, dict) and set(body) == {"type", "detail", "hint"}, (
+        f"not the one error shape: {body}"
+    )
     assert all(isinstance(v, str) for v in body.values()), f"error fields must be strings: {body}"
     return
 
 
-def successes_conform(ctx: schemathesis.CheckContext, response: schemathesis.Response,
-                      case: schemathesis.Case) -> bool | None:
+def successes_conform(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
     """The declared schema, for 2xx answers (a document that does not describe its refusals yet)."""
     return response_schema_conformance(ctx, response, case) if response.status_code < 300 else None
 
 
 #: the marketplace documents every answer, refusals included (its ``default`` response is the error shape)
-MARKET_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-                 one_error_shape]
+MARKET_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    one_error_shape,
+]
 #: the CA's document does not declare its refusals yet, so only its 2xx answers are held to it; and a body
 #: that is not JSON is refused by FastAPI's stock handler as {"detail": ...} (enclava.service maps no
 #: HTTPException), so ``one_error_shape`` joins these once that is fixed
@@ -93,13 +104,21 @@ class FuzzRun:
 
     def summary(self) -> str:
         codes = ", ".join(f"{code}: {n}" for code, n in sorted(self.statuses.items()))
-        return (f"{self.examples} examples, {self.requests} requests in {self.seconds:.1f} s "
-                f"({self.requests / max(self.seconds, 1e-9):.0f}/s); statuses {codes}")
+        return (
+            f"{self.examples} examples, {self.requests} requests in {self.seconds:.1f} s "
+            f"({self.requests / max(self.seconds, 1e-9):.0f}/s); statuses {codes}"
+        )
 
 
-def fuzz(schema: schemathesis.BaseSchema, *, budget_s: float, examples: int, checks: list[Callable],
-         headers: Callable[[str], dict[str, str]] = lambda label: {},
-         include: Callable[[str], bool] = lambda label: True) -> FuzzRun:
+def fuzz(
+    schema: schemathesis.BaseSchema,
+    *,
+    budget_s: float,
+    examples: int,
+    checks: list[Callable],
+    headers: Callable[[str], dict[str, str]] = lambda label: {},
+    include: Callable[[str], bool] = lambda label: True,
+) -> FuzzRun:
     """Fuzz every included operation of ``schema`` in both modes within ``budget_s`` seconds."""
     run = FuzzRun()
     started = time.monotonic()
@@ -112,9 +131,17 @@ def fuzz(schema: schemathesis.BaseSchema, *, budget_s: float, examples: int, che
         extra = headers(operation.label)
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-        def one(case: schemathesis.Case) -> None:  # called in this iteration only: the loop variables hold
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            derandomize=False,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        def one(
+            case: schemathesis.Case,
+        ) -> None:  # called in this iteration only: the loop variables hold
             run.examples += 1
             if time.monotonic() > job_deadline:  # noqa: B023
                 return
@@ -127,7 +154,10 @@ def fuzz(schema: schemathesis.BaseSchema, *, budget_s: float, examples: int, che
             one()
         except Unsatisfiable:  # an operation without parameters or body has no negative examples
             continue
-        except (Exception, BaseExceptionGroup) as exc:  # a check failed: fuzz the others too, report them all
+        except (
+            Exception,
+            BaseExceptionGroup,
+        ) as exc:  # a check failed: fuzz the others too, report them all
             run.failures.append(f"{operation.label} [{mode.value}]: {str(exc)[:1500]}")
     run.seconds = time.monotonic() - started
     return run
@@ -135,32 +165,49 @@ def fuzz(schema: schemathesis.BaseSchema, *, budget_s: float, examples: int, che
 
 # ---------------------------------------------------------------------------------------------- marketplace
 
+
 @pytest.fixture(scope="module")
-def market_app(devnet_manifest: Manifest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+def market_app(
+    devnet_manifest: Manifest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FastAPI]:
     app = create_app(market_settings(devnet_manifest, tmp_path_factory.mktemp("fuzz-market")))
     app.state.services.indexer.run_once()  # real rows: generated small ids find listings and offers
     yield app
     schemathesis.python.asgi.shutdown_lifespans()
 
 
-def test_fuzzing_the_marketplace_api_finds_no_server_error_and_no_schema_violation(market_app: FastAPI) -> None:
+def test_fuzzing_the_marketplace_api_finds_no_server_error_and_no_schema_violation(
+    market_app: FastAPI,
+) -> None:
     token = sign_in(TestClient(market_app), Account.create())
     bearer = {"Authorization": f"Bearer {token}"}
     schema = schemathesis.openapi.from_asgi("/openapi.json", market_app)
-    run = fuzz(schema, budget_s=BUDGET_S, examples=EXAMPLES, checks=MARKET_CHECKS,
-               headers=lambda label: {} if label.endswith("/logout") else bearer)
+    run = fuzz(
+        schema,
+        budget_s=BUDGET_S,
+        examples=EXAMPLES,
+        checks=MARKET_CHECKS,
+        headers=lambda label: {} if label.endswith("/logout") else bearer,
+    )
     print(f"\nmarketplace fuzz: {run.summary()}")
     assert run.requests > 0 and not run.failures, "\n\n".join(run.failures)
 
 
 # ---------------------------------------------------------------------------------------------- CA
 
+
 @pytest.fixture(scope="module")
-def ca_app(devnet_manifest: Manifest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
-    settings = CaSettings(state_dir=tmp_path_factory.mktemp("fuzz-ca") / "ca", ca_id="enclava-ca-fuzz",
-                          manifest=Path(devnet_manifest.state_dir) / "manifest.json",
-                          insecure_allow_simulated_tee=True, signer_key=dev_account("ca").key.hex(),
-                          admin_addresses=dev_account("deployer").address)
+def ca_app(
+    devnet_manifest: Manifest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FastAPI]:
+    settings = CaSettings(
+        state_dir=tmp_path_factory.mktemp("fuzz-ca") / "ca",
+        ca_id="enclava-ca-fuzz",
+        manifest=Path(devnet_manifest.state_dir) / "manifest.json",
+        insecure_allow_simulated_tee=True,
+        signer_key=dev_account("ca").key.hex(),
+        admin_addresses=dev_account("deployer").address,
+    )
     with pytest.MonkeyPatch.context() as patch:
         # in process, the test has loaded far more than the CA's image, so the CA cannot measure itself
         # (ForeignModuleLoaded): it reports the checkout's CA measurement instead, as tests/integration do
@@ -179,9 +226,13 @@ CA_GROUPS = {
 
 
 @pytest.mark.parametrize("group", list(CA_GROUPS))
-def test_fuzzing_the_ca_finds_no_server_error_and_no_schema_violation(ca_app: FastAPI, group: str) -> None:
+def test_fuzzing_the_ca_finds_no_server_error_and_no_schema_violation(
+    ca_app: FastAPI, group: str
+) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", ca_app)
     budget = BUDGET_S * (0.5 if group == "others" else 0.15)
-    run = fuzz(schema, budget_s=budget, examples=EXAMPLES, checks=CA_CHECKS, include=CA_GROUPS[group])
+    run = fuzz(
+        schema, budget_s=budget, examples=EXAMPLES, checks=CA_CHECKS, include=CA_GROUPS[group]
+    )
     print(f"\nCA fuzz ({group}): {run.summary()}")
     assert run.requests > 0 and not run.failures, "\n\n".join(run.failures)

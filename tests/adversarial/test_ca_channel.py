@@ -35,8 +35,14 @@ from enclava.ca_link import AttestedCa, CaChannelInsecure, CaIdentityMismatch, c
 from enclava.chain import ChainClient
 from enclava.chain.contracts import ContractSet
 from enclava.chain.types import ResourceKind
-from enclava.protocol import (ReleaseAnswerForged, ReleaseAnswerInvalid, ReleaseAnswerMismatch, build_release_request,
-                              released_key_entry, verify_release_answer)
+from enclava.protocol import (
+    ReleaseAnswerForged,
+    ReleaseAnswerInvalid,
+    ReleaseAnswerMismatch,
+    build_release_request,
+    released_key_entry,
+    verify_release_answer,
+)
 from tests.adversarial.mitm import Tamper, tampering_proxy, tls_relay
 from tests.integration.broker_story import BrokerStory, Enclave, Resource, denials_in, policy_for
 
@@ -79,7 +85,9 @@ def enclave(story) -> Enclave:
     return story.certify("provider")
 
 
-def _order(story: BrokerStory, engine: Resource, max_uses: int | None = None) -> tuple[str, Resource]:
+def _order(
+    story: BrokerStory, engine: Resource, max_uses: int | None = None
+) -> tuple[str, Resource]:
     dataset = story.list_resource("hospital_a", ResourceKind.DATASET, b"patient,age\n1,42\n")
     extra = {} if max_uses is None else {"max_uses": max_uses}
     assert story.deposit(dataset, policy_for(engine, **extra)).status_code == 200
@@ -89,13 +97,23 @@ def _order(story: BrokerStory, engine: Resource, max_uses: int | None = None) ->
 
 
 def _request(story: BrokerStory, enclave: Enclave, order_id: str) -> dict:
-    return build_release_request(enclave.account, certificate_pem=enclave.certificate_pem, ca_id=story.ca_id,
-                                 order_id=order_id)
+    return build_release_request(
+        enclave.account,
+        certificate_pem=enclave.certificate_pem,
+        ca_id=story.ca_id,
+        order_id=order_id,
+    )
 
 
 def _verify(attested: AttestedCa, enclave: Enclave, order_id: str, body: dict, answer: object):
-    return verify_release_answer(answer, signer=attested.signer_address, ca_id=attested.ca_id, order_id=order_id,
-                                 enclave=enclave.address, request_nonce=body["request_nonce"])
+    return verify_release_answer(
+        answer,
+        signer=attested.signer_address,
+        ca_id=attested.ca_id,
+        order_id=order_id,
+        enclave=enclave.address,
+        request_nonce=body["request_nonce"],
+    )
 
 
 # -- (a) a man in the middle on the TLS link -----------------------------------------------------------
@@ -103,14 +121,18 @@ def _verify(attested: AttestedCa, enclave: Enclave, order_id: str, body: dict, a
 
 def test_a_relay_presenting_its_own_certificate_is_refused(ca_url, contracts, attested, tmp_path):
     with tls_relay(ca_url, tmp_path) as relay:
-        assert httpx.get(f"{relay}/healthz", verify=False).json()["status"] == "ok"  # it does relay the CA
+        assert (
+            httpx.get(f"{relay}/healthz", verify=False).json()["status"] == "ok"
+        )  # it does relay the CA
         with pytest.raises(CaIdentityMismatch) as refused:
             connect_chain_ca(relay, contracts, insecure_allow_simulated_tee=True)
     assert "TLS key" in refused.value.message and refused.value.code == "ca_identity_mismatch"
     assert attested.identity.tls_spki_sha256  # the CA itself, reached directly, attests fine
 
 
-def test_a_proxy_that_renames_the_tls_key_to_its_own_breaks_the_evidence_binding(ca_url, contracts, tmp_path):
+def test_a_proxy_that_renames_the_tls_key_to_its_own_breaks_the_evidence_binding(
+    ca_url, contracts, tmp_path
+):
     mitm_pem = {}
 
     def rename(path: str, body: bytes) -> bytes:
@@ -143,15 +165,25 @@ def test_plain_http_to_the_ca_is_refused_by_the_client_and_not_served(ca_url, at
 
 def _added_key(enclave: Enclave, engine: Resource) -> Tamper:
     """The attack of break 2: the provider's own 'engine key', wrapped to the enclave's age recipient."""
+
     def tamper(path: str, body: bytes) -> bytes:
         if path != "/v1/keys/release":
             return body
         answer = json.loads(body)
-        ciphertext = pyrage.encrypt(b"the provider's engine key......!", [enclave.identity.to_public()])
-        answer["release"]["keys"].append(released_key_entry(
-            kind="resource", resource_id=engine.offer_id + 1000, content_hash=engine.content_hash, policy_version=1,
-            ciphertext=ciphertext))
+        ciphertext = pyrage.encrypt(
+            b"the provider's engine key......!", [enclave.identity.to_public()]
+        )
+        answer["release"]["keys"].append(
+            released_key_entry(
+                kind="resource",
+                resource_id=engine.offer_id + 1000,
+                content_hash=engine.content_hash,
+                policy_version=1,
+                ciphertext=ciphertext,
+            )
+        )
         return json.dumps(answer).encode()
+
     return tamper
 
 
@@ -166,7 +198,9 @@ def _flipped_byte(path: str, body: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("attack", ["added_key", "flipped_byte"])
-def test_an_answer_tampered_with_in_transit_is_refused(story, attested, engine, enclave, ca_url, tmp_path, attack):
+def test_an_answer_tampered_with_in_transit_is_refused(
+    story, attested, engine, enclave, ca_url, tmp_path, attack
+):
     order_id, _ = _order(story, engine)
     tamper = _added_key(enclave, engine) if attack == "added_key" else _flipped_byte
     body = _request(story, enclave, order_id)
@@ -177,21 +211,29 @@ def test_an_answer_tampered_with_in_transit_is_refused(story, attested, engine, 
         _verify(attested, enclave, order_id, body, reply.json())
 
 
-def test_an_untouched_answer_through_the_proxy_verifies(story, attested, engine, enclave, ca_url, tmp_path):
+def test_an_untouched_answer_through_the_proxy_verifies(
+    story, attested, engine, enclave, ca_url, tmp_path
+):
     order_id, dataset = _order(story, engine)
     body = _request(story, enclave, order_id)
     with tampering_proxy(ca_url, tmp_path, lambda _path, content: content) as proxy:
         reply = httpx.post(f"{proxy}/v1/keys/release", json=body, verify=False, timeout=60)
     answer = _verify(attested, enclave, order_id, body, reply.json())
-    keys = answer.require_resources({engine.offer_id: engine.content_hash, dataset.offer_id: dataset.content_hash})
+    keys = answer.require_resources(
+        {engine.offer_id: engine.content_hash, dataset.offer_id: dataset.content_hash}
+    )
     assert pyrage.decrypt(keys[dataset.offer_id].ciphertext, [enclave.identity]) == dataset.key
 
 
-def test_an_earlier_genuine_answer_replayed_by_the_network_is_refused(story, attested, engine, enclave):
+def test_an_earlier_genuine_answer_replayed_by_the_network_is_refused(
+    story, attested, engine, enclave
+):
     order_id, _ = _order(story, engine)
     first = _request(story, enclave, order_id)
     captured = story.http.post("/v1/keys/release", json=first).json()
-    second = _request(story, enclave, order_id)  # the enclave's next request; the network answers the old one
+    second = _request(
+        story, enclave, order_id
+    )  # the enclave's next request; the network answers the old one
     with pytest.raises(ReleaseAnswerMismatch):
         _verify(attested, enclave, order_id, second, captured)
     other_order, _ = _order(story, engine)
@@ -208,18 +250,27 @@ def test_a_replayed_release_request_is_refused_and_spends_nothing(story, atteste
     first = story.http.post("/v1/keys/release", json=captured)
     assert first.status_code == 200, first.text
     assert _verify(attested, enclave, order_id, captured, first.json()).resource_keys.keys() == {
-        engine.offer_id, dataset.offer_id}
+        engine.offer_id,
+        dataset.offer_id,
+    }
 
     replayed = story.http.post("/v1/keys/release", json=captured)
     assert replayed.status_code == 409 and replayed.json()["type"] == "release_replayed"
     assert set(replayed.json()) == {"type", "detail", "hint"}
     view = story.audit(dataset)
     assert ("release_replayed", "guard_request_unused") in denials_in(view, order_id)
-    granted = [e for e in view["entries"] if e["order_id"] == order_id.lower() and e["decision"] == "granted"]
+    granted = [
+        e
+        for e in view["entries"]
+        if e["order_id"] == order_id.lower() and e["decision"] == "granted"
+    ]
     assert len(granted) == 1  # the replay released nothing
 
     # the owner allowed two uses: the replay spent none, so one fresh request still succeeds, the next does not
-    assert story.http.post("/v1/keys/release", json=_request(story, enclave, order_id)).status_code == 200
+    assert (
+        story.http.post("/v1/keys/release", json=_request(story, enclave, order_id)).status_code
+        == 200
+    )
     exhausted = story.http.post("/v1/keys/release", json=_request(story, enclave, order_id))
     assert exhausted.status_code == 409 and exhausted.json()["type"] == "policy_uses_exhausted"
 

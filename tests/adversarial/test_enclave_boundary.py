@@ -31,7 +31,9 @@ json.dump({{"slept": {seconds}}}, open(os.path.join(os.environ["ENCLAVA_OUTPUT_D
 
 @pytest.fixture(scope="module")
 def provider(devnet_manifest, tmp_path_factory):
-    with running_provider(devnet_manifest, "boundary", tmp_path_factory.mktemp("provider-boundary")) as proc:
+    with running_provider(
+        devnet_manifest, "boundary", tmp_path_factory.mktemp("provider-boundary")
+    ) as proc:
         yield proc
 
 
@@ -41,8 +43,12 @@ def p(devnet_manifest):
 
 
 def _sleeper(p, folder: Path, seconds: int, wall: int = 30):
-    return publish_engine_at(p, "model_owner", write_engine(folder, SLEEPER.format(seconds=seconds), wall=wall),
-                             price=10**15)
+    return publish_engine_at(
+        p,
+        "model_owner",
+        write_engine(folder, SLEEPER.format(seconds=seconds), wall=wall),
+        price=10**15,
+    )
 
 
 def _sockets(provider) -> list[Path]:
@@ -82,7 +88,9 @@ def test_loader_runs_as_its_own_process_without_the_provider_wallet(provider, co
     for pid in pids:
         environ = Path(f"/proc/{pid}/environ").read_bytes()
         names = {item.split(b"=", 1)[0] for item in environ.split(b"\0") if item}
-        assert not [n for n in names if n.startswith(b"PROVIDER_") or n == b"ENCLAVA_PROVIDER_CONFIG"]
+        assert not [
+            n for n in names if n.startswith(b"PROVIDER_") or n == b"ENCLAVA_PROVIDER_CONFIG"
+        ]
         assert secret not in environ.lower()
         assert secret not in Path(f"/proc/{pid}/cmdline").read_bytes().lower()
         assert pid not in workers and pid != os.getpid()
@@ -92,7 +100,9 @@ def test_report_is_signed_by_the_loaders_enclave(p, provider, completed):
     placed, order = completed
     statuses = []
     for sock in _sockets(provider):
-        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://loader") as http:
+        with httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://loader"
+        ) as http:
             statuses.append(http.get("/v1/enclave").json())
     assert order.enclave in {s["enclave"] for s in statuses}
     assert all("key" not in name for s in statuses for name in s)  # public facts only
@@ -102,7 +112,9 @@ def test_loader_refuses_to_sign_a_timeout_for_an_order_with_time_left(provider, 
     placed, _ = completed
     answers = []
     for sock in _sockets(provider):
-        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://loader") as http:
+        with httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://loader"
+        ) as http:
             answers.append(http.post(f"/v1/orders/{placed.order_id}/timeout"))
     assert answers and all(a.status_code == 400 for a in answers), [a.text for a in answers]
     assert {a.json()["type"] for a in answers} == {"engine_timeout"}
@@ -126,4 +138,6 @@ def test_engine_is_stopped_at_the_end_of_the_orders_window(p, provider, tmp_path
     order = wait_for_order(p.market, placed.order_id, timeout=240)
     assert order.status == OrderStatus.FAILED
     assert p.market.failure_reason(placed.order_id) == int(Reason.TIMEOUT)
-    assert p.market.payouts_for_order(placed.order_id) == {dev_account("customer").address: placed.escrow}
+    assert p.market.payouts_for_order(placed.order_id) == {
+        dev_account("customer").address: placed.escrow
+    }

@@ -42,7 +42,9 @@ def liar(devnet_manifest, tmp_path_factory):
     switch = _Switch()
     with lying_rpc(devnet_manifest.rpc_url, switch) as (url, rewritten):
         folder = tmp_path_factory.mktemp("provider-liar")
-        with running_provider(devnet_manifest, "liar", folder, extra_config=f'loader_rpc_url = "{url}"\n') as proc:
+        with running_provider(
+            devnet_manifest, "liar", folder, extra_config=f'loader_rpc_url = "{url}"\n'
+        ) as proc:
             yield proc, switch, rewritten
 
 
@@ -77,9 +79,13 @@ def _run_attack(p, liar, rewrite, reason: Reason, engine=None) -> str:
     assert len(rewritten) > before, "the proxy never rewrote the order: the attack did not happen"
     assert order.status == OrderStatus.FAILED, proc.jobs().get(placed.order_id)
     assert p.market.failure_reason(placed.order_id) == int(reason)
-    assert p.market.payouts_for_order(placed.order_id) == {dev_account("customer").address: placed.escrow}
+    assert p.market.payouts_for_order(placed.order_id) == {
+        dev_account("customer").address: placed.escrow
+    }
     audit = p.broker.audit(dev_account("model_owner"), engine.resource_id)
-    assert [e for e in audit["entries"] if e["order_id"] == placed.order_id] == [], "a key was asked for"
+    assert [e for e in audit["entries"] if e["order_id"] == placed.order_id] == [], (
+        "a key was asked for"
+    )
     assert proc.scratch_entries() == []
     return placed.order_id
 
@@ -105,4 +111,6 @@ def test_engine_swapped_by_rpc_fails_on_the_order_id(p, liar):
 
     _run_attack(p, liar, swap_engine, Reason.ORDER_TERMS_MISMATCH, engine=wanted)
     audit = p.broker.audit(dev_account("provider"), own.resource_id)
-    assert [e for e in audit["entries"] if e["event"] == "key_release"] == [], "the provider's engine key left"
+    assert [e for e in audit["entries"] if e["event"] == "key_release"] == [], (
+        "the provider's engine key left"
+    )

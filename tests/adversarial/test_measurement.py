@@ -44,8 +44,12 @@ from tests.integration.broker_story import certify_body
 
 ROOT = project_root()
 #: files whose single changed byte must change the loader's measurement (one of each kind)
-CHANGED = ["trusted_loader/pipeline.py", "trusted_loader/sandbox/_bootstrap.py", "enclava/crypto/envelope.py",
-           "requirements/app.lock"]
+CHANGED = [
+    "trusted_loader/pipeline.py",
+    "trusted_loader/sandbox/_bootstrap.py",
+    "enclava/crypto/envelope.py",
+    "requirements/app.lock",
+]
 OLD_DEV_CONSTANT = hashlib.sha384(b"enclava development trusted loader v1").digest()
 REPORT = textwrap.dedent("""
     import sys
@@ -67,8 +71,10 @@ def _write(snapshot: dict[str, bytes], dest: Path, changed: str | None = None) -
     (in the module docstring or the lock's header comment, so the file still parses and runs)."""
     for relative, content in snapshot.items():
         if relative == changed:
-            at = next(i for i, byte in enumerate(content) if chr(byte).isascii() and chr(byte).isalpha())
-            content = content[:at] + bytes([content[at] ^ 0x20]) + content[at + 1:]
+            at = next(
+                i for i, byte in enumerate(content) if chr(byte).isascii() and chr(byte).isalpha()
+            )
+            content = content[:at] + bytes([content[at] ^ 0x20]) + content[at + 1 :]
         target = dest / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
@@ -78,8 +84,9 @@ def _write(snapshot: dict[str, bytes], dest: Path, changed: str | None = None) -
 def _python(root: Path, code: str) -> subprocess.CompletedProcess:
     """A fresh interpreter that imports the packages from ``root`` only (as a CVM would)."""
     env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _loader_reports(root: Path) -> bytes:
@@ -95,7 +102,10 @@ def _loader_reports(root: Path) -> bytes:
 
 
 def test_an_unchanged_copy_measures_like_the_checkout(snapshot, tmp_path):
-    first, second = _write(snapshot, tmp_path / "first"), _write(snapshot, tmp_path / "elsewhere" / "second")
+    first, second = (
+        _write(snapshot, tmp_path / "first"),
+        _write(snapshot, tmp_path / "elsewhere" / "second"),
+    )
     os.utime(second / "trusted_loader" / "pipeline.py", (0, 0))
     assert measure(first, "loader") == measure(second, "loader") == measure(ROOT, "loader")
 
@@ -117,20 +127,31 @@ def test_a_loader_process_reports_the_files_it_was_loaded_from(snapshot, tmp_pat
 
 
 def test_running_measurement_refuses_a_foreign_first_party_module():
-    result = _python(ROOT, REPORT.replace("import trusted_loader.sandbox", "import trusted_loader.sandbox, "
-                                                                     "provider_node"))
+    result = _python(
+        ROOT,
+        REPORT.replace(
+            "import trusted_loader.sandbox", "import trusted_loader.sandbox, provider_node"
+        ),
+    )
     assert result.returncode != 0
     assert "ForeignModuleLoaded" in result.stderr and "provider_node" in result.stderr
 
 
 def test_running_measurement_refuses_a_first_party_file_loaded_by_path():
     loot = ROOT / "provider_node" / "__init__.py"
-    code = REPORT.replace("import sys\n", "import sys, runpy, importlib.util\n"
-                          f"spec = importlib.util.spec_from_file_location('loot', {str(loot)!r})\n"
-                          "sys.modules['loot'] = importlib.util.module_from_spec(spec)\n"
-                          "spec.loader.exec_module(sys.modules['loot'])\n")
+    code = REPORT.replace(
+        "import sys\n",
+        "import sys, runpy, importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('loot', {str(loot)!r})\n"
+        "sys.modules['loot'] = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(sys.modules['loot'])\n",
+    )
     result = _python(ROOT, code)
-    assert result.returncode != 0 and "ForeignModuleLoaded" in result.stderr and "loot" in result.stderr
+    assert (
+        result.returncode != 0
+        and "ForeignModuleLoaded" in result.stderr
+        and "loot" in result.stderr
+    )
 
 
 # (b) the real CA on the devnet
@@ -157,19 +178,27 @@ def _certify(ca: httpx.Client, measurement: bytes) -> tuple[str, httpx.Response]
 
 @pytest.mark.devnet
 def test_a_loader_with_one_changed_byte_is_not_certified(ca, registry, snapshot, tmp_path):
-    reported = _loader_reports(_write(snapshot, tmp_path / "modified", changed="trusted_loader/pipeline.py"))
+    reported = _loader_reports(
+        _write(snapshot, tmp_path / "modified", changed="trusted_loader/pipeline.py")
+    )
     enclave, reply = _certify(ca, reported)
     assert 400 <= reply.status_code < 500, reply.text
     assert reply.json()["type"] == "measurement_not_allowed"
     assert registry.functions.checkEnclave(enclave).call()[0] is False
-    assert registry.functions.isMeasurementAllowed(int(OnChainTee.SIMULATED), measurement_digest(reported)).call() \
+    assert (
+        registry.functions.isMeasurementAllowed(
+            int(OnChainTee.SIMULATED), measurement_digest(reported)
+        ).call()
         is False
+    )
 
 
 @pytest.mark.devnet
 def test_the_checkouts_own_loader_is_certified(ca, registry):
     reported = _loader_reports(ROOT)
-    assert reported == devnet_measurement("loader"), "the checkout changed since the devnet allow-listed it"
+    assert reported == devnet_measurement("loader"), (
+        "the checkout changed since the devnet allow-listed it"
+    )
     enclave, reply = _certify(ca, reported)
     assert reply.status_code == 200, reply.text
     assert registry.functions.checkEnclave(enclave).call()[0] is True
@@ -186,4 +215,6 @@ def test_the_devnet_ca_reports_its_own_measured_image(ca, registry):
     identity = ca.get("/v1/ca", params={"nonce": "ab" * 32}, timeout=30).json()
     reported = TdxQuote.parse(Evidence.from_dict(identity["evidence"]).quote).body.mr_td
     assert reported == measure(ROOT, "ca") == devnet_measurement("ca")
-    assert registry.functions.isMeasurementAllowed(int(OnChainTee.SIMULATED), measurement_digest(reported)).call()
+    assert registry.functions.isMeasurementAllowed(
+        int(OnChainTee.SIMULATED), measurement_digest(reported)
+    ).call()

@@ -29,7 +29,9 @@ def p(devnet_manifest):
     return parties(devnet_manifest)
 
 
-def test_loader_refuses_a_ca_link_through_a_tls_relay_and_no_key_is_released(devnet_manifest, p, tmp_path_factory):
+def test_loader_refuses_a_ca_link_through_a_tls_relay_and_no_key_is_released(
+    devnet_manifest, p, tmp_path_factory
+):
     folder = tmp_path_factory.mktemp("provider-mitm")
     with tls_relay(devnet_manifest.services["ca"].url, folder) as relay:
         # an account of its own: the order it cannot run keeps one of its offer's slots until its deadline
@@ -43,10 +45,18 @@ def test_loader_refuses_a_ca_link_through_a_tls_relay_and_no_key_is_released(dev
             refused = False
             while time.monotonic() < deadline and not refused:
                 time.sleep(1)
-                refused = any("ca_identity_mismatch" in log.read_text() for log in logs.glob("loader-*.log"))
-            assert refused, "the loader never saw the relay's TLS key differ from the CA's attested one"
-            assert p.market.status(placed.order_id) == OrderStatus.ACCEPTED  # not completed, not run
+                refused = any(
+                    "ca_identity_mismatch" in log.read_text() for log in logs.glob("loader-*.log")
+                )
+            assert refused, (
+                "the loader never saw the relay's TLS key differ from the CA's attested one"
+            )
+            assert (
+                p.market.status(placed.order_id) == OrderStatus.ACCEPTED
+            )  # not completed, not run
     audit = p.broker.audit(dev_account("model_owner"), engine.resource_id)
-    assert [e for e in audit["entries"] if e["order_id"] == placed.order_id] == [], "a key was asked for"
+    assert [e for e in audit["entries"] if e["order_id"] == placed.order_id] == [], (
+        "a key was asked for"
+    )
     assert p.market.status(placed.order_id) == OrderStatus.ACCEPTED
     assert proc.scratch_entries() == []

@@ -70,11 +70,25 @@ def scratch(tmp_path):
         yield area
 
 
-def engine_case(scratch: Scratch, body: str, *, cpu: int = 20, memory: int = 1024, wall: int = 60,
-                output: int = 100_000, data: bytes = b"customer data") -> Case:
+def engine_case(
+    scratch: Scratch,
+    body: str,
+    *,
+    cpu: int = 20,
+    memory: int = 1024,
+    wall: int = 60,
+    output: int = 100_000,
+    data: bytes = b"customer data",
+) -> Case:
     """An engine around ``body`` (after PRELUDE), one customer input, and an output folder in the scratch."""
-    engine = write_engine(scratch.sub("engine", mode=0o755), PRELUDE + textwrap.dedent(body), cpu=cpu, memory=memory,
-                          wall=wall, output=output)
+    engine = write_engine(
+        scratch.sub("engine", mode=0o755),
+        PRELUDE + textwrap.dedent(body),
+        cpu=cpu,
+        memory=memory,
+        wall=wall,
+        output=output,
+    )
     inputs = scratch.sub("inputs")
     (inputs / "data").mkdir()
     (inputs / "data" / "000").write_bytes(data)
@@ -83,7 +97,9 @@ def engine_case(scratch: Scratch, body: str, *, cpu: int = 20, memory: int = 102
 
 def sandbox_run(case: Case, scratch: Scratch, **kwargs: float) -> EngineRun:
     engine, manifest, inputs, outputs = case
-    return run_engine(engine, manifest, inputs, outputs, seed=7, order_id="0xad", scratch=scratch, **kwargs)
+    return run_engine(
+        engine, manifest, inputs, outputs, seed=7, order_id="0xad", scratch=scratch, **kwargs
+    )
 
 
 def read_out(case: Case) -> dict:
@@ -92,16 +108,16 @@ def read_out(case: Case) -> dict:
 
 # -- keyring and namespaces ------------------------------------------------------------------------
 
-KEY_WRITER = '''
+KEY_WRITER = """
 KEY_SPEC_SESSION, KEY_SPEC_USER = -3, -4
 result = {}
 for name, ring in (("user", KEY_SPEC_USER), ("session", KEY_SPEC_SESSION)):
     payload = b"{CANARY}"
     result[name] = sc(248, b"user", b"enclava-canary", payload, len(payload), ring)  # add_key
 emit(result)
-'''
+"""
 
-KEY_READER = '''
+KEY_READER = """
 KEY_SPEC_SESSION, KEY_SPEC_USER = -3, -4
 KEYCTL_SEARCH, KEYCTL_READ = 10, 11
 found = {}
@@ -114,7 +130,7 @@ for name, ring in (("user", KEY_SPEC_USER), ("session", KEY_SPEC_SESSION)):
     size, err = sc(250, KEYCTL_READ, key, ctypes.addressof(buf), 256)
     found[name] = {"payload": buf.raw[:max(size, 0)].decode("latin-1"), "read_errno": err}
 emit(found)
-'''
+"""
 
 
 def test_keyring_data_of_one_run_is_not_readable_by_a_later_run(tmp_path):
@@ -129,10 +145,13 @@ def test_keyring_data_of_one_run_is_not_readable_by_a_later_run(tmp_path):
         found = read_out(reader)
     assert canary not in json.dumps(found), "a later run read the key an earlier run stored"
     assert written == {"user": [-1, errno.EPERM], "session": [-1, errno.EPERM]}
-    assert found == {"user": {"search_errno": errno.EPERM}, "session": {"search_errno": errno.EPERM}}
+    assert found == {
+        "user": {"search_errno": errno.EPERM},
+        "session": {"search_errno": errno.EPERM},
+    }
 
 
-USERNS_PROBE = '''
+USERNS_PROBE = """
 with open("/proc/self/uid_map") as handle:
     uid_map = handle.read().split()
 with open("/proc/self/gid_map") as handle:
@@ -140,7 +159,7 @@ with open("/proc/self/gid_map") as handle:
 userns = os.readlink("/proc/self/ns/user")
 time.sleep(2)  # stay alive while the other run starts: a freed namespace's number may be reused
 emit({"userns": userns, "uid_map": uid_map, "gid_map": gid_map, "uid": os.getuid()})
-'''
+"""
 
 
 def test_each_run_has_a_user_namespace_of_its_own(tmp_path):
@@ -162,7 +181,11 @@ def test_each_run_has_a_user_namespace_of_its_own(tmp_path):
     assert seen[0]["userns"] != seen[1]["userns"], "two runs at once shared a user namespace"
     for probe in seen.values():
         assert probe["uid"] == 65534
-        assert probe["uid_map"] == ["65534", "65534", "1"] and probe["gid_map"] == ["65534", "65534", "1"]
+        assert probe["uid_map"] == ["65534", "65534", "1"] and probe["gid_map"] == [
+            "65534",
+            "65534",
+            "1",
+        ]
 
 
 # -- seccomp ---------------------------------------------------------------------------------------
@@ -173,25 +196,25 @@ REFUSED = {
     "keyctl": (250, (0, -4, 0)),
     "add_key": (248, (b"user", b"x", b"y", 1, -4)),
     "request_key": (249, (b"user", b"x", None, -4)),
-    "ptrace": (101, (2, 1, 0, 0)),                    # PEEKDATA on init: ESRCH without the filter
-    "bpf": (321, (0, 0, 8192)),                       # E2BIG without the filter
-    "mount": (165, (None, 1, None, 0, None)),         # bad pointer: EFAULT without the filter
+    "ptrace": (101, (2, 1, 0, 0)),  # PEEKDATA on init: ESRCH without the filter
+    "bpf": (321, (0, 0, 8192)),  # E2BIG without the filter
+    "mount": (165, (None, 1, None, 0, None)),  # bad pointer: EFAULT without the filter
     "umount2": (166, (b"/nonexistent", 0)),
-    "unshare": (272, (0,)),                           # a no-op that succeeds without the filter
-    "setns": (308, (-1, 0)),                          # EBADF without the filter
-    "perf_event_open": (298, (0, 0, -1, -1, 0)),      # EFAULT without the filter
+    "unshare": (272, (0,)),  # a no-op that succeeds without the filter
+    "setns": (308, (-1, 0)),  # EBADF without the filter
+    "perf_event_open": (298, (0, 0, -1, -1, 0)),  # EFAULT without the filter
     "kexec_load": (246, (0, 0, 0, 0)),
     "init_module": (175, (0, 0, b"")),
     "finit_module": (313, (-1, b"", 0)),
     "process_vm_readv": (310, ("PID", 0, 0, 0, 0, 0)),  # count 0 succeeds without the filter
     "process_vm_writev": (311, ("PID", 0, 0, 0, 0, 0)),
-    "userfaultfd": (323, (1,)),                       # UFFD_USER_MODE_ONLY
+    "userfaultfd": (323, (1,)),  # UFFD_USER_MODE_ONLY
     "pivot_root": (155, (b"/", b"/")),
     "chroot": (161, (b"/",)),
     "swapon": (167, (b"/nonexistent", 0)),
 }
 
-SYSCALL_PROBE = '''
+SYSCALL_PROBE = """
 calls = json.loads(bytes.fromhex("{CALLS}").decode())
 result = {}
 for name, (number, args) in calls.items():
@@ -204,14 +227,18 @@ result["CapEff"] = status["CapEff"].strip()
 result["CapBnd"] = status["CapBnd"].strip()
 result["clone3"] = sc(435, 0, 0)
 emit(result)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
 def syscall_probe(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("syscalls")
-    calls = json.dumps({name: [number, [a.decode() if isinstance(a, bytes) else a for a in args]]
-                        for name, (number, args) in REFUSED.items()})
+    calls = json.dumps(
+        {
+            name: [number, [a.decode() if isinstance(a, bytes) else a for a in args]]
+            for name, (number, args) in REFUSED.items()
+        }
+    )
     with Scratch(tmp_path) as area:
         case = engine_case(area, SYSCALL_PROBE.replace("{CALLS}", calls.encode().hex()))
         sandbox_run(case, area)
@@ -226,10 +253,13 @@ def test_refused_syscall_fails_with_eperm(syscall_probe, name):
 def test_filter_is_installed_with_no_new_privs_and_no_capabilities(syscall_probe):
     assert syscall_probe["Seccomp"] == "2" and syscall_probe["NoNewPrivs"] == "1"
     assert int(syscall_probe["CapEff"], 16) == 0 and int(syscall_probe["CapBnd"], 16) == 0
-    assert syscall_probe["clone3"] == [-1, errno.ENOSYS]  # so that libc falls back to an inspectable clone
+    assert syscall_probe["clone3"] == [
+        -1,
+        errno.ENOSYS,
+    ]  # so that libc falls back to an inspectable clone
 
 
-PTRACE_CHILD = '''
+PTRACE_CHILD = """
 child = os.fork()
 if child == 0:
     time.sleep(30)
@@ -238,7 +268,7 @@ attach = sc(101, 16, child, 0, 0)  # PTRACE_ATTACH to our own child
 os.kill(child, 9)
 os.waitpid(child, 0)
 emit({"attach": attach})
-'''
+"""
 
 
 def test_engine_cannot_ptrace_its_own_child(scratch, tmp_path):
@@ -247,7 +277,7 @@ def test_engine_cannot_ptrace_its_own_child(scratch, tmp_path):
     assert read_out(case)["attach"] == [-1, errno.EPERM]
 
 
-NAMESPACE_ESCAPE = '''
+NAMESPACE_ESCAPE = """
 CLONE_NEWNS, CLONE_NEWUSER, SIGCHLD = 0x00020000, 0x10000000, 17
 read_end, write_end = os.pipe()
 child = os.fork()
@@ -273,7 +303,7 @@ if plain == 0:
     os._exit(5)
 result["threads_and_fork_work"] = bool(box) and os.waitpid(plain, 0)[1] >> 8 == 5
 emit(result)
-'''
+"""
 
 
 def test_engine_cannot_enter_new_namespaces_or_mount(scratch, tmp_path):
@@ -288,14 +318,14 @@ def test_engine_cannot_enter_new_namespaces_or_mount(scratch, tmp_path):
 
 # -- the wipe never follows a link -----------------------------------------------------------------
 
-SYMLINKS = '''
+SYMLINKS = """
 out = os.environ["ENCLAVA_OUTPUT_DIR"]
 os.symlink("{VICTIM}", os.path.join(out, "evil"))
 os.symlink("{VICTIM}/keep.txt", os.path.join(out, "evil-file"))
 os.mkdir(os.path.join(out, "sub"))
 os.symlink("{VICTIM}", os.path.join(out, "sub", "evil"))
 emit({"planted": 3})
-'''
+"""
 
 
 def test_symlink_in_output_does_not_make_the_wipe_touch_a_host_folder(tmp_path):
@@ -319,7 +349,7 @@ def test_symlink_in_output_does_not_make_the_wipe_touch_a_host_folder(tmp_path):
 
 # -- limits cover every child ----------------------------------------------------------------------
 
-CPU_CHILDREN = '''
+CPU_CHILDREN = """
 children = []
 for _ in range(4):
     pid = os.fork()
@@ -329,7 +359,7 @@ for _ in range(4):
     children.append(pid)
 statuses = [os.waitpid(pid, 0)[1] for pid in children]
 emit({"children": statuses})
-'''
+"""
 
 
 def test_children_cannot_share_out_more_cpu_than_the_limit(scratch, tmp_path):
@@ -341,7 +371,7 @@ def test_children_cannot_share_out_more_cpu_than_the_limit(scratch, tmp_path):
     assert 2.0 <= run.cpu_seconds < 3.5, f"the group used {run.cpu_seconds:.2f} s of CPU"
 
 
-MEMORY_CHILDREN = '''
+MEMORY_CHILDREN = """
 SIZE = 150 * 1024 * 1024
 children = []
 for _ in range(4):
@@ -354,7 +384,7 @@ for _ in range(4):
     children.append(pid)
 statuses = [os.waitpid(pid, 0)[1] for pid in children]
 emit({"children": statuses})
-'''
+"""
 
 
 def test_children_cannot_share_out_more_memory_than_the_limit(scratch, tmp_path):
@@ -366,7 +396,7 @@ def test_children_cannot_share_out_more_memory_than_the_limit(scratch, tmp_path)
     assert peak is not None and peak <= 256 * 1024 * 1024
 
 
-FORK_MANY = '''
+FORK_MANY = """
 read_end, write_end = os.pipe()
 started, error = 0, None
 for _ in range(700):
@@ -387,7 +417,7 @@ while True:
     except ChildProcessError:
         break
 emit({"started": started, "errno": error})
-'''
+"""
 
 
 def test_process_count_is_capped_for_the_whole_run(scratch, tmp_path):
@@ -399,7 +429,7 @@ def test_process_count_is_capped_for_the_whole_run(scratch, tmp_path):
 
 # -- outputs and logs on a capped tmpfs ------------------------------------------------------------
 
-FLOOD_OUTPUT = '''
+FLOOD_OUTPUT = """
 out = os.environ["ENCLAVA_OUTPUT_DIR"]
 written, names, error = 0, [], None
 for index in range(4000):  # 40 MB in files of 10 kB, each under the per-file size limit
@@ -421,7 +451,7 @@ for place in ("/output", "/tmp", "/dev/shm", "/scratch"):
     info = os.statvfs(place)
     sizes[place] = info.f_blocks * info.f_frsize
 emit({"written": written, "errno": error, "sizes": sizes})
-'''
+"""
 
 
 def test_output_flood_stops_at_a_capped_tmpfs_in_the_scratch(scratch, tmp_path):
@@ -453,10 +483,10 @@ def _mounts_under(folder: Path) -> list[tuple[str, str, str]]:
 
 # -- time -----------------------------------------------------------------------------------------
 
-SLEEPER = '''
+SLEEPER = """
 time.sleep(12)
 emit({"slept": 12})
-'''
+"""
 
 
 def test_order_remaining_time_caps_the_wall_limit(scratch, tmp_path):
@@ -485,7 +515,7 @@ def test_order_without_time_left_does_not_start_the_engine(scratch, tmp_path):
 
 # -- nothing an engine prints or writes reaches the host's temp folders ----------------------------
 
-CANARY_ENGINE = '''
+CANARY_ENGINE = """
 canary = open("/input/data/000").read().strip()
 print("stdout", canary, flush=True)
 print("stderr", canary, file=sys.stderr, flush=True)
@@ -500,7 +530,7 @@ while not os.path.exists("/input/data/go") and time.monotonic() < deadline:
     time.sleep(0.05)
 os.unlink(os.path.join(out, "ready"))
 emit({"digest": hashlib.sha256(canary.encode()).hexdigest()})
-'''
+"""
 
 
 def _grep(canary: str, *places: str | Path, exclude_dir: str | None = None) -> list[str]:
@@ -508,7 +538,9 @@ def _grep(canary: str, *places: str | Path, exclude_dir: str | None = None) -> l
     command += [f"--exclude-dir={exclude_dir}"] if exclude_dir else []
     command += ["--", canary, *[str(p) for p in places if os.path.exists(p)]]
     # Exit status 2 may only mean a file vanished while grep walked /tmp: the matches still count.
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False).stdout.split()
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=300, check=False
+    ).stdout.split()
 
 
 @pytest.fixture
@@ -541,7 +573,9 @@ def test_engine_output_never_reaches_the_host_temp_folders(canary_root, tmp_path
             (case[2] / "data" / "go").touch()
             watcher.join()
         assert read_out(case)["digest"] == hashlib.sha256(canary.encode()).hexdigest()
-        assert _grep(canary, case[2]) == [str(case[2] / "data" / "000")]  # grep does find the canary where it is
+        assert _grep(canary, case[2]) == [
+            str(case[2] / "data" / "000")
+        ]  # grep does find the canary where it is
         found["after_run"] = _grep(canary, *HOST_TEMP)
         found["in_scratch"] = _grep(canary, area.path, exclude_dir="inputs")
     found["after_wipe"] = _grep(canary, *HOST_TEMP, canary_root)
@@ -549,4 +583,6 @@ def test_engine_output_never_reaches_the_host_temp_folders(canary_root, tmp_path
     assert found["after_run"] == [] and found["in_scratch"] == [] and found["after_wipe"] == []
     # While it ran, the captured stdout/stderr and the outputs were size-capped tmpfs mounts in the scratch.
     mounts = found["mounts"]
-    assert len(mounts) >= 2 and all(fstype == "tmpfs" and "size=" in options for _, fstype, options in mounts)
+    assert len(mounts) >= 2 and all(
+        fstype == "tmpfs" and "size=" in options for _, fstype, options in mounts
+    )

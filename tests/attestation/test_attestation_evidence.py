@@ -21,8 +21,12 @@ def test_round_trip_preserves_every_field():
 def test_json_is_canonical_sorted_compact_base64():
     text = EVIDENCE.to_json()
     assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
-    assert json.loads(text) == {"collateral": base64.b64encode(EVIDENCE.collateral).decode(),
-                                "quote": base64.b64encode(EVIDENCE.quote).decode(), "tee_type": "tdx", "version": 1}
+    assert json.loads(text) == {
+        "collateral": base64.b64encode(EVIDENCE.collateral).decode(),
+        "quote": base64.b64encode(EVIDENCE.quote).decode(),
+        "tee_type": "tdx",
+        "version": 1,
+    }
 
 
 @pytest.mark.parametrize("tee_type", list(TeeType))
@@ -37,26 +41,29 @@ def _with(**changes) -> str:
     return json.dumps({k: v for k, v in document.items() if v is not ...})
 
 
-@pytest.mark.parametrize("text", [
-    _with(extra="x"),
-    _with(collateral=...),
-    _with(version=2),
-    _with(version=True),
-    _with(version="1"),
-    _with(tee_type="sgx"),
-    _with(tee_type=None),
-    _with(quote="not base64!"),
-    _with(quote="cXVvdGU"),  # missing padding: not canonical
-    _with(quote="cXVvdGV="),  # non-zero pad bits: decodes, but not canonical
-    _with(quote=""),  # an empty quote
-    _with(quote=123),
-    _with(collateral=["list"]),
-    "[]",
-    "null",
-    "{",
-    b"\xff\xfe",
-    "[" * 100000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        _with(extra="x"),
+        _with(collateral=...),
+        _with(version=2),
+        _with(version=True),
+        _with(version="1"),
+        _with(tee_type="sgx"),
+        _with(tee_type=None),
+        _with(quote="not base64!"),
+        _with(quote="cXVvdGU"),  # missing padding: not canonical
+        _with(quote="cXVvdGV="),  # non-zero pad bits: decodes, but not canonical
+        _with(quote=""),  # an empty quote
+        _with(quote=123),
+        _with(collateral=["list"]),
+        "[]",
+        "null",
+        "{",
+        b"\xff\xfe",
+        "[" * 100000,
+    ],
+)
 def test_malformed_json_is_refused(text):
     with pytest.raises(EvidenceFormatError):
         Evidence.from_json(text)
@@ -67,9 +74,15 @@ def test_oversize_json_is_refused_before_parsing():
         Evidence.from_json(" " * (MAX_EVIDENCE_JSON_BYTES + 1))
 
 
-@pytest.mark.parametrize(("tee_type", "quote", "collateral"), [
-    ("tdx", b"q", b""), (TeeType.TDX, "q", b""), (TeeType.TDX, b"", b""), (TeeType.TDX, b"q", None),
-])
+@pytest.mark.parametrize(
+    ("tee_type", "quote", "collateral"),
+    [
+        ("tdx", b"q", b""),
+        (TeeType.TDX, "q", b""),
+        (TeeType.TDX, b"", b""),
+        (TeeType.TDX, b"q", None),
+    ],
+)
 def test_constructor_refuses_wrong_types(tee_type, quote, collateral):
     with pytest.raises(EvidenceFormatError):
         Evidence(tee_type, quote, collateral)

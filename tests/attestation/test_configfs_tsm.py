@@ -38,30 +38,48 @@ from enclava.attestation import (
 VECTORS = Path(__file__).resolve().parents[1] / "fixtures" / "attestation"
 SIMULATED = SimulatedTdxAttester(bytes(48))
 ISSUED_AT = 1_790_000_000
-GUIDS = {"vcek": "63da758d-e664-4564-adc5-f4b93be8accd", "ask": "4ab7b379-bbac-4fe4-a02f-05aef327c782",
-         "ark": "c0b406a4-a803-4952-9743-3fb6014cd0ae"}
+GUIDS = {
+    "vcek": "63da758d-e664-4564-adc5-f4b93be8accd",
+    "ask": "4ab7b379-bbac-4fe4-a02f-05aef327c782",
+    "ark": "c0b406a4-a803-4952-9743-3fb6014cd0ae",
+}
 
 
 def _vector_certs() -> dict[str, bytes]:
     (vcek,) = load_amd_certificates((VECTORS / "sev-snp" / "vcek.der").read_bytes(), der=True)
     ask, ark = load_amd_certificates((VECTORS / "sev-snp" / "ask_ark_milan.pem").read_bytes())
-    return {name: cert.public_bytes(serialization.Encoding.DER) for name, cert in
-            (("vcek", vcek), ("ask", ask), ("ark", ark))}
+    return {
+        name: cert.public_bytes(serialization.Encoding.DER)
+        for name, cert in (("vcek", vcek), ("ask", ask), ("ark", ark))
+    }
 
 
 def cert_table(certs: dict[str, bytes]) -> bytes:
     """The GHCB extended-report certificate table: (GUID, offset, length) entries, a zero entry, blobs."""
     offset, entries, blobs = 24 * (len(certs) + 1), b"", b""
     for name, der in certs.items():
-        entries += uuid.UUID(GUIDS[name]).bytes_le + struct.pack("<II", offset + len(blobs), len(der))
+        entries += uuid.UUID(GUIDS[name]).bytes_le + struct.pack(
+            "<II", offset + len(blobs), len(der)
+        )
         blobs += der
     return entries + bytes(24) + blobs
 
 
 class FakeTsmKernel(TsmFs):
-    def __init__(self, provider: str, make_blobs: Callable[[bytes], tuple[bytes, bytes]], *,
-                 races: int = 0, fail_outblob: bool = False) -> None:
-        self.provider, self._make_blobs, self._races, self._fail = provider, make_blobs, races, fail_outblob
+    def __init__(
+        self,
+        provider: str,
+        make_blobs: Callable[[bytes], tuple[bytes, bytes]],
+        *,
+        races: int = 0,
+        fail_outblob: bool = False,
+    ) -> None:
+        self.provider, self._make_blobs, self._races, self._fail = (
+            provider,
+            make_blobs,
+            races,
+            fail_outblob,
+        )
         self.inblobs: list[bytes] = []
         self.privlevels: list[bytes] = []
         self.entries_made = 0
@@ -69,8 +87,13 @@ class FakeTsmKernel(TsmFs):
     def mkdir(self, path: Path) -> None:
         super().mkdir(path)
         self.entries_made += 1
-        for name, value in (("provider", self.provider + "\n"), ("generation", "0\n"), ("inblob", ""),
-                            ("outblob", ""), ("auxblob", "")):
+        for name, value in (
+            ("provider", self.provider + "\n"),
+            ("generation", "0\n"),
+            ("inblob", ""),
+            ("outblob", ""),
+            ("auxblob", ""),
+        ):
             (path / name).write_text(value)
 
     def rmdir(self, path: Path) -> None:
@@ -105,7 +128,9 @@ class FakeTsmKernel(TsmFs):
 
 
 def _tdx_kernel(**kwargs) -> FakeTsmKernel:
-    return FakeTsmKernel("tdx_guest", lambda inblob: (SIMULATED.quote(inblob) + bytes(70), b""), **kwargs)
+    return FakeTsmKernel(
+        "tdx_guest", lambda inblob: (SIMULATED.quote(inblob) + bytes(70), b""), **kwargs
+    )
 
 
 def _snp_kernel(auxblob: bytes | None = None, **kwargs) -> FakeTsmKernel:
@@ -122,8 +147,10 @@ def root(tmp_path) -> Path:
 
 
 def _tdx_attester(root: Path, kernel: FakeTsmKernel, **kwargs) -> ConfigfsTdxAttester:
-    return ConfigfsTdxAttester(lambda quote: SIMULATED.collateral(issued_at=ISSUED_AT),
-                               tsm=ConfigfsTsm(root=root, fs=kernel, **kwargs))
+    return ConfigfsTdxAttester(
+        lambda quote: SIMULATED.collateral(issued_at=ISSUED_AT),
+        tsm=ConfigfsTsm(root=root, fs=kernel, **kwargs),
+    )
 
 
 def test_tdx_attester_returns_the_kernels_quote_with_collateral(root):
@@ -134,7 +161,9 @@ def test_tdx_attester_returns_the_kernels_quote_with_collateral(root):
 
     assert evidence.tee_type is TeeType.TDX and kernel.inblobs == [report_data]
     collateral = dcap_qvl.QuoteCollateralV3.from_json(evidence.collateral.decode())
-    verified = dcap_qvl.verify_with_root_ca(evidence.quote, collateral, development_root_der(), ISSUED_AT + 1)
+    verified = dcap_qvl.verify_with_root_ca(
+        evidence.quote, collateral, development_root_der(), ISSUED_AT + 1
+    )
     assert json.loads(verified.to_json())["report"]["TD10"]["report_data"] == report_data.hex()
     assert list(root.iterdir()) == []  # the entry was removed
 
@@ -187,18 +216,24 @@ def test_inblob_must_be_1_to_64_bytes(root, inblob):
 
 def test_snp_attester_takes_the_chain_from_the_hosts_certificate_table(root):
     kernel = _snp_kernel()
-    evidence = ConfigfsSevSnpAttester(tsm=ConfigfsTsm(root=root, fs=kernel), privlevel=0).attest(bytes(64))
+    evidence = ConfigfsSevSnpAttester(tsm=ConfigfsTsm(root=root, fs=kernel), privlevel=0).attest(
+        bytes(64)
+    )
 
     assert evidence.tee_type is TeeType.SEV_SNP and kernel.privlevels == [b"0"]
     assert evidence.quote == (VECTORS / "sev-snp" / "attestation.bin").read_bytes()
-    chain = [c.public_bytes(serialization.Encoding.DER) for c in load_amd_certificates(evidence.collateral)]
+    chain = [
+        c.public_bytes(serialization.Encoding.DER)
+        for c in load_amd_certificates(evidence.collateral)
+    ]
     assert chain == list(_vector_certs().values())  # VCEK, ASK, ARK
 
 
 def test_snp_attester_falls_back_to_the_configured_chain(root):
     fallback = b"-----BEGIN CERTIFICATE-----\n...configured...\n"
-    evidence = ConfigfsSevSnpAttester(cert_chain_pem=fallback, tsm=ConfigfsTsm(root=root, fs=_snp_kernel(b""))).attest(
-        bytes(64))
+    evidence = ConfigfsSevSnpAttester(
+        cert_chain_pem=fallback, tsm=ConfigfsTsm(root=root, fs=_snp_kernel(b""))
+    ).attest(bytes(64))
     assert evidence.collateral == fallback
 
 
@@ -207,11 +242,14 @@ def test_snp_attester_without_any_chain_fails_typed(root):
         ConfigfsSevSnpAttester(tsm=ConfigfsTsm(root=root, fs=_snp_kernel(b""))).attest(bytes(64))
 
 
-@pytest.mark.parametrize("table", [
-    lambda certs: cert_table({k: v for k, v in certs.items() if k != "ark"}),
-    lambda certs: cert_table(certs)[:200],  # entries point past the end
-    lambda certs: cert_table({**certs, "vcek": b"not DER"}),
-])
+@pytest.mark.parametrize(
+    "table",
+    [
+        lambda certs: cert_table({k: v for k, v in certs.items() if k != "ark"}),
+        lambda certs: cert_table(certs)[:200],  # entries point past the end
+        lambda certs: cert_table({**certs, "vcek": b"not DER"}),
+    ],
+)
 def test_malformed_certificate_table_fails_typed(table):
     with pytest.raises(AttesterError):
         snp_chain_from_cert_table(table(_vector_certs()))

@@ -29,8 +29,13 @@ def test_fresh_derivation_is_byte_identical():
     development_pki.cache_clear()
     after = development_pki()
     assert after is not before
-    assert after.pck_chain_pem == before.pck_chain_pem and after.tcb_signing_chain_pem == before.tcb_signing_chain_pem
-    assert after.crl("pck", issued_at=1, validity_s=2) == before.crl("pck", issued_at=1, validity_s=2)
+    assert (
+        after.pck_chain_pem == before.pck_chain_pem
+        and after.tcb_signing_chain_pem == before.tcb_signing_chain_pem
+    )
+    assert after.crl("pck", issued_at=1, validity_s=2) == before.crl(
+        "pck", issued_at=1, validity_s=2
+    )
 
 
 def test_hierarchy_mirrors_intels():
@@ -38,13 +43,21 @@ def test_hierarchy_mirrors_intels():
     pki.pck_ca_cert.verify_directly_issued_by(pki.root_cert)
     pki.tcb_signing_cert.verify_directly_issued_by(pki.root_cert)
     pki.pck_cert.verify_directly_issued_by(pki.pck_ca_cert)
-    constraints = {name: cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-                   for name, cert in [("root", pki.root_cert), ("pck_ca", pki.pck_ca_cert),
-                                      ("tcb", pki.tcb_signing_cert), ("pck", pki.pck_cert)]}
+    constraints = {
+        name: cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        for name, cert in [
+            ("root", pki.root_cert),
+            ("pck_ca", pki.pck_ca_cert),
+            ("tcb", pki.tcb_signing_cert),
+            ("pck", pki.pck_cert),
+        ]
+    }
     assert (constraints["root"].ca, constraints["root"].path_length) == (True, 1)
     assert (constraints["pck_ca"].ca, constraints["pck_ca"].path_length) == (True, 0)
     assert not constraints["tcb"].ca and not constraints["pck"].ca
-    assert all("INSECURE" in cert.subject.rfc4514_string() for cert in (pki.root_cert, pki.pck_cert))
+    assert all(
+        "INSECURE" in cert.subject.rfc4514_string() for cert in (pki.root_cert, pki.pck_cert)
+    )
 
 
 def test_pck_certificate_carries_the_sgx_extension_dcap_qvl_reads():

@@ -21,7 +21,9 @@ NONCE = bytes(range(NONCE_LENGTH))
 
 
 def _spki(key) -> bytes:
-    return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 KEY = _spki(ec.derive_private_key(7, ec.SECP256R1()))
@@ -34,7 +36,11 @@ def test_binding_is_sha512_of_tag_nonce_and_spki():
 
 def test_binding_changes_with_nonce_and_key():
     other_key = _spki(ed25519.Ed25519PrivateKey.from_private_bytes(bytes(32)))
-    values = {bind_report_data(NONCE, KEY), bind_report_data(bytes(32), KEY), bind_report_data(NONCE, other_key)}
+    values = {
+        bind_report_data(NONCE, KEY),
+        bind_report_data(bytes(32), KEY),
+        bind_report_data(NONCE, other_key),
+    }
     assert len(values) == 3
 
 
@@ -50,7 +56,9 @@ def test_nonce_must_be_32_bytes(nonce):
         bind_report_data(nonce, KEY)
 
 
-@pytest.mark.parametrize("key", [b"", b"\x30\x00", KEY + b"\x00", KEY[:-1], KEY.hex().encode(), None])
+@pytest.mark.parametrize(
+    "key", [b"", b"\x30\x00", KEY + b"\x00", KEY[:-1], KEY.hex().encode(), None]
+)
 def test_key_must_be_spki_der(key):
     with pytest.raises(EvidenceFormatError):
         bind_report_data(NONCE, key)
@@ -59,8 +67,12 @@ def test_key_must_be_spki_der(key):
 def test_alternative_encoding_of_the_same_key_is_refused():
     """A compressed-point SPKI names the same key; only the one canonical (uncompressed) DER binds."""
     public = ec.derive_private_key(7, ec.SECP256R1()).public_key()
-    point = public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
-    algorithm = KEY[2:KEY.index(b"\x03\x42\x00")]  # the AlgorithmIdentifier SEQUENCE of the canonical SPKI
+    point = public.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+    )
+    algorithm = KEY[
+        2 : KEY.index(b"\x03\x42\x00")
+    ]  # the AlgorithmIdentifier SEQUENCE of the canonical SPKI
     body = algorithm + bytes([0x03, len(point) + 1, 0x00]) + point
     compressed = bytes([0x30, len(body)]) + body
     assert serialization.load_der_public_key(compressed).public_numbers() == public.public_numbers()

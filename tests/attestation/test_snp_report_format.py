@@ -36,15 +36,18 @@ def test_wrong_length_is_refused(length):
         SnpReport.parse((REPORT * 2)[:length])
 
 
-@pytest.mark.parametrize(("offset", "value", "match"), [
-    (0x00, b"\x01", "version"),
-    (0x34, b"\x02", "signature algorithm"),
-    (SNP_SIGNED_LEN + 50, b"\x01", "reserved"),  # unused high bytes of r
-    (SNP_SIGNED_LEN + 72 + 60, b"\x01", "reserved"),  # unused high bytes of s
-    (SNP_REPORT_LEN - 1, b"\x01", "reserved"),  # reserved tail of the signature area
-])
+@pytest.mark.parametrize(
+    ("offset", "value", "match"),
+    [
+        (0x00, b"\x01", "version"),
+        (0x34, b"\x02", "signature algorithm"),
+        (SNP_SIGNED_LEN + 50, b"\x01", "reserved"),  # unused high bytes of r
+        (SNP_SIGNED_LEN + 72 + 60, b"\x01", "reserved"),  # unused high bytes of s
+        (SNP_REPORT_LEN - 1, b"\x01", "reserved"),  # reserved tail of the signature area
+    ],
+)
 def test_malformed_fields_are_refused(offset, value, match):
-    bad = REPORT[:offset] + value + REPORT[offset + 1:]
+    bad = REPORT[:offset] + value + REPORT[offset + 1 :]
     with pytest.raises(EvidenceFormatError, match=match):
         SnpReport.parse(bad)
 
@@ -57,7 +60,9 @@ def test_amd_certificates_load_without_the_serial_zero_warning():
     assert vcek.issuer == ask.subject and ask.issuer == ark.subject
 
 
-@pytest.mark.parametrize(("data", "der"), [(b"", False), (b"junk", True), (b"-----BEGIN CERTIFICATE-----\n", False)])
+@pytest.mark.parametrize(
+    ("data", "der"), [(b"", False), (b"junk", True), (b"-----BEGIN CERTIFICATE-----\n", False)]
+)
 def test_malformed_certificates_are_refused(data, der):
     with pytest.raises(EvidenceFormatError):
         load_amd_certificates(data, der=der)

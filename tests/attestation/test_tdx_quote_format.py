@@ -12,13 +12,21 @@ import pytest
 from enclava.attestation import EvidenceFormatError, TdReport, TdxQuote
 from enclava.attestation.tdx_quote import SIGNED_LEN, TD_REPORT_LEN, _TD_FIELDS
 
-QUOTE = (Path(__file__).resolve().parents[1] / "fixtures" / "attestation" / "tdx" / "tdx_quote").read_bytes()
+QUOTE = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "attestation" / "tdx" / "tdx_quote"
+).read_bytes()
 
 
 def test_parse_real_quote():
     quote = TdxQuote.parse(QUOTE)
-    assert (quote.header.version, quote.header.attestation_key_type, quote.header.tee_type) == (4, 2, 0x81)
-    assert quote.body.mr_td.hex().startswith("91eb2b44") and quote.body.report_data.hex().startswith("9a9d48e7")
+    assert (quote.header.version, quote.header.attestation_key_type, quote.header.tee_type) == (
+        4,
+        2,
+        0x81,
+    )
+    assert quote.body.mr_td.hex().startswith(
+        "91eb2b44"
+    ) and quote.body.report_data.hex().startswith("9a9d48e7")
     assert quote.body.td_attributes == bytes.fromhex("0000001000000000")
     assert quote.qe_auth_data == bytes(range(32))
     assert quote.pck_chain_pem.count(b"BEGIN CERTIFICATE") == 3
@@ -33,12 +41,15 @@ def test_parse_agrees_with_dcap_qvl():
 
 def test_encode_reproduces_quote_up_to_zero_padding():
     encoded = TdxQuote.parse(QUOTE).encode()
-    assert QUOTE[:len(encoded)] == encoded and not any(QUOTE[len(encoded):])
+    assert QUOTE[: len(encoded)] == encoded and not any(QUOTE[len(encoded) :])
     assert TdxQuote.parse(encoded) == TdxQuote.parse(QUOTE)
 
 
 def test_signed_bytes_are_header_and_td_report():
-    assert TdxQuote.parse(QUOTE).signed_bytes == QUOTE[:SIGNED_LEN] and SIGNED_LEN == 48 + TD_REPORT_LEN
+    assert (
+        TdxQuote.parse(QUOTE).signed_bytes == QUOTE[:SIGNED_LEN]
+        and SIGNED_LEN == 48 + TD_REPORT_LEN
+    )
 
 
 def test_td_report_field_order_matches_layout():
@@ -52,16 +63,19 @@ def test_truncated_quote_is_refused(length):
         TdxQuote.parse(QUOTE[:length])
 
 
-@pytest.mark.parametrize(("offset", "value", "match"), [
-    (0, struct.pack("<H", 3), "not a TDX"),  # version
-    (2, struct.pack("<H", 3), "not a TDX"),  # attestation key type
-    (4, struct.pack("<I", 0), "not a TDX"),  # SGX, not TDX
-    (12, bytes(16), "Intel's quoting enclave"),  # QE vendor id
-    (SIGNED_LEN + 4 + 128, struct.pack("<H", 7), "type 7"),  # outer certification data type
-    (SIGNED_LEN, struct.pack("<I", 4301), "truncated|unexpected"),  # signature data size
-])
+@pytest.mark.parametrize(
+    ("offset", "value", "match"),
+    [
+        (0, struct.pack("<H", 3), "not a TDX"),  # version
+        (2, struct.pack("<H", 3), "not a TDX"),  # attestation key type
+        (4, struct.pack("<I", 0), "not a TDX"),  # SGX, not TDX
+        (12, bytes(16), "Intel's quoting enclave"),  # QE vendor id
+        (SIGNED_LEN + 4 + 128, struct.pack("<H", 7), "type 7"),  # outer certification data type
+        (SIGNED_LEN, struct.pack("<I", 4301), "truncated|unexpected"),  # signature data size
+    ],
+)
 def test_layout_deviations_are_refused(offset, value, match):
-    bad = QUOTE[:offset] + value + QUOTE[offset + len(value):]
+    bad = QUOTE[:offset] + value + QUOTE[offset + len(value) :]
     with pytest.raises(EvidenceFormatError, match=match):
         TdxQuote.parse(bad)
 

@@ -25,9 +25,18 @@ from certification_authority.certificates import issue_ca_certificate
 from certification_authority.tls import issue_tls_certificate
 from certification_authority.verifiers import InMemoryMeasurementAllowList, ca_evidence_verifier
 from enclava.attestation import SimulatedTdxAttester, TeeType
-from enclava.ca_link import (CaChannelInsecure, CaEvidenceRefused, CaIdentity, CaIdentityMalformed,
-                             CaIdentityMismatch, CaSignerUnexpected, CaUnreachable, bind_ca_identity,
-                             connect_attested_ca, spki_sha256)
+from enclava.ca_link import (
+    CaChannelInsecure,
+    CaEvidenceRefused,
+    CaIdentity,
+    CaIdentityMalformed,
+    CaIdentityMismatch,
+    CaSignerUnexpected,
+    CaUnreachable,
+    bind_ca_identity,
+    connect_attested_ca,
+    spki_sha256,
+)
 
 MEASUREMENT = hashlib.sha384(b"a CA build").digest()
 SIGNER = Account.from_key(hashlib.sha256(b"ca signer").digest())
@@ -43,29 +52,45 @@ def _tls_pair(tmp: Path, name: str) -> tuple[Path, Path, str]:
     cert = issue_tls_certificate(key, "test-ca", ("127.0.0.1", "localhost"))
     certfile, keyfile = tmp / f"{name}-cert.pem", tmp / f"{name}-key.pem"
     certfile.write_text(_pem(cert))
-    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return certfile, keyfile, _pem(cert)
 
 
 def _identity(tls_pem: str) -> CaIdentity:
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    return CaIdentity(ca_id="test-ca", ca_certificate_pem=_pem(issue_ca_certificate(ca_key, "test-ca")),
-                      signer_address=SIGNER.address, age_recipient=str(pyrage.x25519.Identity.generate().to_public()),
-                      tls_certificate_pem=tls_pem)
+    return CaIdentity(
+        ca_id="test-ca",
+        ca_certificate_pem=_pem(issue_ca_certificate(ca_key, "test-ca")),
+        signer_address=SIGNER.address,
+        age_recipient=str(pyrage.x25519.Identity.generate().to_public()),
+        tls_certificate_pem=tls_pem,
+    )
 
 
 def honest(identity: CaIdentity, nonce: bytes | None) -> dict:
     body = identity.to_json()
     if nonce is not None:
-        body["evidence"] = json.loads(SimulatedTdxAttester(MEASUREMENT).attest(bind_ca_identity(nonce, identity))
-                                      .to_json())
+        body["evidence"] = json.loads(
+            SimulatedTdxAttester(MEASUREMENT).attest(bind_ca_identity(nonce, identity)).to_json()
+        )
     return body
 
 
 @contextmanager
-def serving(tmp: Path, answer: Answer = honest, *, name: str = "ca", port: int = 0,
-            identity_pem: str | None = None) -> Iterator[tuple[str, CaIdentity]]:
+def serving(
+    tmp: Path,
+    answer: Answer = honest,
+    *,
+    name: str = "ca",
+    port: int = 0,
+    identity_pem: str | None = None,
+) -> Iterator[tuple[str, CaIdentity]]:
     """An HTTPS server on 127.0.0.1 answering ``/v1/ca`` with ``answer(identity, nonce)``."""
     certfile, keyfile, pem = _tls_pair(tmp, name)
     identity = _identity(identity_pem or pem)
@@ -77,8 +102,11 @@ def serving(tmp: Path, answer: Answer = honest, *, name: str = "ca", port: int =
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             url = urlparse(self.path)
             nonce = parse_qs(url.query).get("nonce", [None])[0]
-            body = json.dumps(answer(identity, bytes.fromhex(nonce) if nonce else None)
-                              if url.path == "/v1/ca" else {"status": "ok"}).encode()
+            body = json.dumps(
+                answer(identity, bytes.fromhex(nonce) if nonce else None)
+                if url.path == "/v1/ca"
+                else {"status": "ok"}
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -101,15 +129,22 @@ def serving(tmp: Path, answer: Answer = honest, *, name: str = "ca", port: int =
 
 def verifier(*, allowed: bool = True, simulated: bool = True):
     entries = [(TeeType.SIMULATED, MEASUREMENT)] if allowed else []
-    return ca_evidence_verifier(InMemoryMeasurementAllowList(entries), insecure_allow_simulated_tee=simulated)
+    return ca_evidence_verifier(
+        InMemoryMeasurementAllowList(entries), insecure_allow_simulated_tee=simulated
+    )
 
 
 def test_an_honest_ca_is_attested_and_pinned(tmp_path):
     with serving(tmp_path) as (url, identity):
-        with connect_attested_ca(url, verify_evidence=verifier(), expected_signer=SIGNER.address.lower()) as ca:
+        with connect_attested_ca(
+            url, verify_evidence=verifier(), expected_signer=SIGNER.address.lower()
+        ) as ca:
             assert ca.identity.tls_spki_sha256 == identity.tls_spki_sha256
             assert (ca.ca_id, ca.signer_address, ca.age_recipient) == (
-                "test-ca", SIGNER.address, identity.age_recipient)
+                "test-ca",
+                SIGNER.address,
+                identity.age_recipient,
+            )
             assert ca.claims.measurement == MEASUREMENT and ca.claims.simulated
             assert ca.client.get("/healthz").json() == {"status": "ok"}
 
@@ -144,15 +179,23 @@ def test_evidence_bound_to_another_nonce_is_refused(tmp_path):
 
 def test_evidence_bound_to_another_identity_is_refused(tmp_path):
     def lying(identity: CaIdentity, nonce: bytes | None) -> dict:
-        return {**honest(identity, nonce), "age_recipient": str(pyrage.x25519.Identity.generate().to_public())}
+        return {
+            **honest(identity, nonce),
+            "age_recipient": str(pyrage.x25519.Identity.generate().to_public()),
+        }
 
     with serving(tmp_path, lying) as (url, _):
         with pytest.raises(CaIdentityMismatch):
             connect_attested_ca(url, verify_evidence=verifier())
 
 
-@pytest.mark.parametrize(("kwargs", "reason"), [({"allowed": False}, "measurement_not_allowed"),
-                                                ({"simulated": False}, "simulated_tee_refused")])
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"allowed": False}, "measurement_not_allowed"),
+        ({"simulated": False}, "simulated_tee_refused"),
+    ],
+)
 def test_evidence_the_verifier_refuses_is_refused_with_its_reason(tmp_path, kwargs, reason):
     with serving(tmp_path) as (url, _):
         with pytest.raises(CaEvidenceRefused) as refused:
@@ -177,9 +220,15 @@ def test_a_verifier_that_breaks_refuses(tmp_path):
     assert refused.value.reason == "verifier_failed"
 
 
-@pytest.mark.parametrize("answer", [lambda i, n: {**honest(i, n), "extra": 1}, lambda i, n: [],
-                                    lambda i, n: {**honest(i, n), "signer_address": "not an address"},
-                                    lambda i, n: {**honest(i, n), "evidence": {"quote": "x"}}])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda i, n: {**honest(i, n), "extra": 1},
+        lambda i, n: [],
+        lambda i, n: {**honest(i, n), "signer_address": "not an address"},
+        lambda i, n: {**honest(i, n), "evidence": {"quote": "x"}},
+    ],
+)
 def test_a_malformed_identity_is_refused(tmp_path, answer):
     with serving(tmp_path, answer) as (url, _):
         with pytest.raises(CaIdentityMalformed):
@@ -189,7 +238,9 @@ def test_a_malformed_identity_is_refused(tmp_path, answer):
 def test_another_signer_than_expected_is_refused(tmp_path):
     with serving(tmp_path) as (url, _):
         with pytest.raises(CaSignerUnexpected):
-            connect_attested_ca(url, verify_evidence=verifier(), expected_signer=Account.create().address)
+            connect_attested_ca(
+                url, verify_evidence=verifier(), expected_signer=Account.create().address
+            )
 
 
 def test_a_pinned_client_refuses_the_ca_once_its_key_changes(tmp_path):
@@ -208,10 +259,17 @@ def test_the_binding_covers_each_field_and_the_nonce():
     identity = _identity(pem)
     base = bind_ca_identity(bytes(32), identity)
     assert len(base) == 64 and base != bind_ca_identity(b"\x01" * 32, identity)
-    for change in ({"ca_id": "other"}, {"signer_address": Account.create().address},
-                   {"age_recipient": str(pyrage.x25519.Identity.generate().to_public())},
-                   {"tls_certificate_pem": _pem(issue_ca_certificate(ec.generate_private_key(ec.SECP256R1()), "y"))},
-                   {"ca_certificate_pem": pem}):
+    for change in (
+        {"ca_id": "other"},
+        {"signer_address": Account.create().address},
+        {"age_recipient": str(pyrage.x25519.Identity.generate().to_public())},
+        {
+            "tls_certificate_pem": _pem(
+                issue_ca_certificate(ec.generate_private_key(ec.SECP256R1()), "y")
+            )
+        },
+        {"ca_certificate_pem": pem},
+    ):
         changed = CaIdentity(**{**identity.__dict__, **change})
         assert bind_ca_identity(bytes(32), changed) != base, change
     lowercase = CaIdentity(**{**identity.__dict__, "signer_address": SIGNER.address.lower()})

@@ -11,14 +11,20 @@ from enclava.attestation import Evidence, TeeType, load_amd_certificates
 
 @pytest.fixture(scope="session")
 def tdx_vector() -> Evidence:
-    return Evidence(TeeType.TDX, (VECTORS / "tdx" / "tdx_quote").read_bytes(),
-                    (VECTORS / "tdx" / "tdx_quote_collateral.json").read_bytes())
+    return Evidence(
+        TeeType.TDX,
+        (VECTORS / "tdx" / "tdx_quote").read_bytes(),
+        (VECTORS / "tdx" / "tdx_quote_collateral.json").read_bytes(),
+    )
 
 
 @pytest.fixture(scope="session")
 def snp_vector() -> Evidence:
     (vcek,) = load_amd_certificates((VECTORS / "sev-snp" / "vcek.der").read_bytes(), der=True)
-    chain = vcek.public_bytes(serialization.Encoding.PEM) + (VECTORS / "sev-snp" / "ask_ark_milan.pem").read_bytes()
+    chain = (
+        vcek.public_bytes(serialization.Encoding.PEM)
+        + (VECTORS / "sev-snp" / "ask_ark_milan.pem").read_bytes()
+    )
     return Evidence(TeeType.SEV_SNP, (VECTORS / "sev-snp" / "attestation.bin").read_bytes(), chain)
 
 

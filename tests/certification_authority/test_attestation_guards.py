@@ -42,17 +42,32 @@ MEASUREMENT = bytes(range(48))
 def _setup(**claim_changes) -> tuple[VerifiedClaims, GuardContext]:
     store = InMemoryNonceStore()
     nonce = store.issue()
-    fields = dict(tee_type=TeeType.TDX, measurement=MEASUREMENT, report_data=bind_report_data(nonce, KEY),
-                  debug=False, tcb_status="UpToDate")
+    fields = dict(
+        tee_type=TeeType.TDX,
+        measurement=MEASUREMENT,
+        report_data=bind_report_data(nonce, KEY),
+        debug=False,
+        tcb_status="UpToDate",
+    )
     fields.update(claim_changes)
-    ctx = GuardContext(nonce=nonce, enclave_public_key_der=KEY, nonce_store=store, tcb_policy=TcbPolicy(),
-                       allow_list=InMemoryMeasurementAllowList([(TeeType.TDX, MEASUREMENT)]))
+    ctx = GuardContext(
+        nonce=nonce,
+        enclave_public_key_der=KEY,
+        nonce_store=store,
+        tcb_policy=TcbPolicy(),
+        allow_list=InMemoryMeasurementAllowList([(TeeType.TDX, MEASUREMENT)]),
+    )
     return VerifiedClaims(**fields), ctx
 
 
 def test_guards_run_in_the_documented_order():
-    assert [g.__name__ for g in GUARDS] == ["guard_report_data_binding", "guard_nonce_fresh", "guard_debug_disabled",
-                                           "guard_tcb_status", "guard_measurement_allowed"]
+    assert [g.__name__ for g in GUARDS] == [
+        "guard_report_data_binding",
+        "guard_nonce_fresh",
+        "guard_debug_disabled",
+        "guard_tcb_status",
+        "guard_measurement_allowed",
+    ]
 
 
 def test_all_guards_pass_for_good_claims():
@@ -63,7 +78,9 @@ def test_all_guards_pass_for_good_claims():
 def test_binding_guard_refuses_another_key():
     claims, ctx = _setup()
     with pytest.raises(ReportDataMismatchError):
-        guard_report_data_binding(claims, dataclasses.replace(ctx, enclave_public_key_der=enclave_key_der(b"x")))
+        guard_report_data_binding(
+            claims, dataclasses.replace(ctx, enclave_public_key_der=enclave_key_der(b"x"))
+        )
 
 
 def test_binding_guard_refuses_another_nonce():
@@ -93,7 +110,9 @@ def test_debug_guard_refuses_debug_enclave():
         guard_debug_disabled(claims, ctx)
 
 
-@pytest.mark.parametrize("status", ["OutOfDate", "SWHardeningNeeded", "ConfigurationNeeded", "Revoked", ""])
+@pytest.mark.parametrize(
+    "status", ["OutOfDate", "SWHardeningNeeded", "ConfigurationNeeded", "Revoked", ""]
+)
 def test_tcb_guard_is_strict_by_default(status):
     claims, ctx = _setup(tcb_status=status)
     with pytest.raises(TcbStatusRejectedError):
@@ -104,7 +123,10 @@ def test_tcb_guard_accepts_explicitly_allowed_status_but_not_rejected_advisories
     claims, ctx = _setup(tcb_status="SWHardeningNeeded", advisory_ids=("INTEL-SA-00615",))
     policy = TcbPolicy(accepted_statuses=frozenset({"UpToDate", "SWHardeningNeeded"}))
     guard_tcb_status(claims, dataclasses.replace(ctx, tcb_policy=policy))
-    strict = TcbPolicy(accepted_statuses=policy.accepted_statuses, rejected_advisories=frozenset({"INTEL-SA-00615"}))
+    strict = TcbPolicy(
+        accepted_statuses=policy.accepted_statuses,
+        rejected_advisories=frozenset({"INTEL-SA-00615"}),
+    )
     with pytest.raises(TcbStatusRejectedError, match="INTEL-SA-00615"):
         guard_tcb_status(claims, dataclasses.replace(ctx, tcb_policy=strict))
 
@@ -157,7 +179,9 @@ def test_allow_list_is_per_tee_type_and_revocable():
     assert not allow.is_allowed(TeeType.TDX, MEASUREMENT)
 
 
-@pytest.mark.parametrize("entry", [("tdx", MEASUREMENT), (TeeType.TDX, b""), (TeeType.TDX, MEASUREMENT.hex())])
+@pytest.mark.parametrize(
+    "entry", [("tdx", MEASUREMENT), (TeeType.TDX, b""), (TeeType.TDX, MEASUREMENT.hex())]
+)
 def test_allow_list_rejects_malformed_entries(entry):
     with pytest.raises(ConfigError):
         InMemoryMeasurementAllowList([entry])

@@ -35,8 +35,17 @@ def _issue(ca, *, now=None, lifetime=3600, simulated=True):
     recipient = str(pyrage.x25519.Identity.generate().to_public())
     csr = x509.load_pem_x509_csr(build_csr(enclave_key, recipient))
     now = int(time.time()) if now is None else now
-    cert = issue_enclave_certificate(ca_key, ca_cert, csr, tee_type=3, measurement=b"\x11" * 48,
-                                     provider_address=PROVIDER, simulated=simulated, now=now, lifetime_s=lifetime)
+    cert = issue_enclave_certificate(
+        ca_key,
+        ca_cert,
+        csr,
+        tee_type=3,
+        measurement=b"\x11" * 48,
+        provider_address=PROVIDER,
+        simulated=simulated,
+        now=now,
+        lifetime_s=lifetime,
+    )
     return enclave_key, recipient, cert.public_bytes(Encoding.PEM)
 
 
@@ -55,7 +64,9 @@ def test_certificate_of_another_ca_is_refused(ca):
     _, _, pem = _issue(ca)
     other_key = ec.generate_private_key(ec.SECP256R1())
     with pytest.raises(CertificateInvalid):
-        verify_enclave_certificate(pem, issue_ca_certificate(other_key, "test CA"), now=int(time.time()))
+        verify_enclave_certificate(
+            pem, issue_ca_certificate(other_key, "test CA"), now=int(time.time())
+        )
 
 
 def test_expired_certificate_is_refused(ca):
@@ -69,7 +80,11 @@ def test_tampered_certificate_is_refused(ca):
     _, _, pem = _issue(ca)
     der = bytearray(x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER))
     der[-80] ^= 0x01
-    tampered = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bytes(der)) + b"-----END CERTIFICATE-----\n"
+    tampered = (
+        b"-----BEGIN CERTIFICATE-----\n"
+        + base64.encodebytes(bytes(der))
+        + b"-----END CERTIFICATE-----\n"
+    )
     with pytest.raises(CertificateInvalid):
         verify_enclave_certificate(tampered, ca[1], now=int(time.time()))
 

@@ -65,22 +65,37 @@ class Backend:
 
 def _simulated_backend(_forged, _template) -> Backend:
     def make(report_data, measurement, *, debug=False, outdated=False):
-        attester = SimulatedTdxAttester(measurement, debug=debug, outdated_tcb=outdated, clock=lambda: SIM_NOW - 60)
+        attester = SimulatedTdxAttester(
+            measurement, debug=debug, outdated_tcb=outdated, clock=lambda: SIM_NOW - 60
+        )
         return attester.attest(report_data)
+
     verifiers = default_verifiers(insecure_allow_simulated_tee=True)
-    return Backend(TeeType.SIMULATED, make, verifiers, verifiers, SIM_NOW, SIM_NOW + 31 * 24 * 3600, 48 + 136)
+    return Backend(
+        TeeType.SIMULATED, make, verifiers, verifiers, SIM_NOW, SIM_NOW + 31 * 24 * 3600, 48 + 136
+    )
 
 
 def _snp_backend(forged, template) -> Backend:
-    def make(report_data, measurement, *, debug=False, outdated=False):  # SNP: outdated is the verifier's view
-        report = snp_report(template, forged, report_data=report_data, measurement=measurement, debug=debug)
+    def make(
+        report_data, measurement, *, debug=False, outdated=False
+    ):  # SNP: outdated is the verifier's view
+        report = snp_report(
+            template, forged, report_data=report_data, measurement=measurement, debug=debug
+        )
         return Evidence(TeeType.SEV_SNP, report, forged.chain_pem)
 
     def verifiers(minimum_ucode: int) -> dict:
-        return {TeeType.SEV_SNP: SevSnpVerifier(trusted_ark_sha256=[forged.ark_sha256],
-                                                minimum_tcb={"ucode": minimum_ucode})}
+        return {
+            TeeType.SEV_SNP: SevSnpVerifier(
+                trusted_ark_sha256=[forged.ark_sha256], minimum_tcb={"ucode": minimum_ucode}
+            )
+        }
+
     # The forged VCEK certifies microcode SPL 0x44: a minimum of 0x45 makes the same chip OutOfDate.
-    return Backend(TeeType.SEV_SNP, make, verifiers(0x44), verifiers(0x45), SNP_VALID_TIME, 2_300_000_000, 0x90)
+    return Backend(
+        TeeType.SEV_SNP, make, verifiers(0x44), verifiers(0x45), SNP_VALID_TIME, 2_300_000_000, 0x90
+    )
 
 
 @pytest.fixture(params=[_simulated_backend, _snp_backend], ids=["simulated", "sev-snp"])
@@ -92,7 +107,9 @@ def _pipeline(backend: Backend, **kwargs) -> tuple[EvidenceVerifier, InMemoryNon
     store = kwargs.pop("nonce_store", None) or InMemoryNonceStore()
     allow = InMemoryMeasurementAllowList([(backend.tee_type, MEASUREMENT)])
     kwargs.setdefault("insecure_allow_simulated_tee", backend.tee_type is TeeType.SIMULATED)
-    return EvidenceVerifier(allow_list=allow, nonce_store=store, verifiers=backend.verifiers, **kwargs), store
+    return EvidenceVerifier(
+        allow_list=allow, nonce_store=store, verifiers=backend.verifiers, **kwargs
+    ), store
 
 
 def test_accepts_bound_fresh_allowed_evidence(backend):
@@ -115,8 +132,12 @@ def test_refuses_flipped_byte(backend):
     quote = bytearray(evidence.quote)
     quote[backend.measurement_offset] ^= 0x01
     with pytest.raises(EvidenceSignatureError):
-        verifier.verify(dataclasses.replace(evidence, quote=bytes(quote)), nonce=nonce,
-                        enclave_public_key_der=KEY, now=backend.now)
+        verifier.verify(
+            dataclasses.replace(evidence, quote=bytes(quote)),
+            nonce=nonce,
+            enclave_public_key_der=KEY,
+            now=backend.now,
+        )
 
 
 def test_refuses_reused_nonce(backend):
@@ -130,16 +151,26 @@ def test_refuses_reused_nonce(backend):
 
 def test_refuses_unknown_and_expired_nonces(backend):
     clock = [0.0]
-    verifier, store = _pipeline(backend, nonce_store=InMemoryNonceStore(ttl_s=60, clock=lambda: clock[0]))
+    verifier, store = _pipeline(
+        backend, nonce_store=InMemoryNonceStore(ttl_s=60, clock=lambda: clock[0])
+    )
     stranger = bytes(32)
     with pytest.raises(NonceUnknownError):
-        verifier.verify(backend.make(bind_report_data(stranger, KEY), MEASUREMENT), nonce=stranger,
-                        enclave_public_key_der=KEY, now=backend.now)
+        verifier.verify(
+            backend.make(bind_report_data(stranger, KEY), MEASUREMENT),
+            nonce=stranger,
+            enclave_public_key_der=KEY,
+            now=backend.now,
+        )
     nonce = store.issue()
     clock[0] = 61.0
     with pytest.raises(NonceExpiredError):
-        verifier.verify(backend.make(bind_report_data(nonce, KEY), MEASUREMENT), nonce=nonce,
-                        enclave_public_key_der=KEY, now=backend.now)
+        verifier.verify(
+            backend.make(bind_report_data(nonce, KEY), MEASUREMENT),
+            nonce=nonce,
+            enclave_public_key_der=KEY,
+            now=backend.now,
+        )
 
 
 def test_refuses_report_data_binding_another_key_and_keeps_the_nonce(backend):
@@ -155,24 +186,36 @@ def test_refuses_debug_enclave(backend):
     verifier, store = _pipeline(backend)
     nonce = store.issue()
     with pytest.raises(DebugEnclaveError):
-        verifier.verify(backend.make(bind_report_data(nonce, KEY), MEASUREMENT, debug=True), nonce=nonce,
-                        enclave_public_key_der=KEY, now=backend.now)
+        verifier.verify(
+            backend.make(bind_report_data(nonce, KEY), MEASUREMENT, debug=True),
+            nonce=nonce,
+            enclave_public_key_der=KEY,
+            now=backend.now,
+        )
 
 
 def test_refuses_measurement_off_allow_list(backend):
     verifier, store = _pipeline(backend)
     nonce = store.issue()
     with pytest.raises(MeasurementNotAllowedError):
-        verifier.verify(backend.make(bind_report_data(nonce, KEY), bytes(48)), nonce=nonce,
-                        enclave_public_key_der=KEY, now=backend.now)
+        verifier.verify(
+            backend.make(bind_report_data(nonce, KEY), bytes(48)),
+            nonce=nonce,
+            enclave_public_key_der=KEY,
+            now=backend.now,
+        )
 
 
 def test_refuses_expired_evidence(backend):
     verifier, store = _pipeline(backend)
     nonce = store.issue()
     with pytest.raises(CollateralExpiredError):
-        verifier.verify(backend.make(bind_report_data(nonce, KEY), MEASUREMENT), nonce=nonce,
-                        enclave_public_key_der=KEY, now=backend.expired_now)
+        verifier.verify(
+            backend.make(bind_report_data(nonce, KEY), MEASUREMENT),
+            nonce=nonce,
+            enclave_public_key_der=KEY,
+            now=backend.expired_now,
+        )
 
 
 def test_tcb_policy_refuses_out_of_date_unless_explicitly_accepted(backend):
@@ -195,8 +238,12 @@ def test_refuses_simulated_evidence_without_insecure_flag(forged_amd, snp_vector
     verifier, store = _pipeline(backend, insecure_allow_simulated_tee=False)
     nonce = store.issue()
     with pytest.raises(SimulatedTeeRefusedError):
-        verifier.verify(backend.make(bind_report_data(nonce, KEY), MEASUREMENT), nonce=nonce,
-                        enclave_public_key_der=KEY, now=backend.now)
+        verifier.verify(
+            backend.make(bind_report_data(nonce, KEY), MEASUREMENT),
+            nonce=nonce,
+            enclave_public_key_der=KEY,
+            now=backend.now,
+        )
     store.consume(nonce)  # refused before anything else ran
 
 
@@ -207,21 +254,27 @@ def test_every_tee_verifier_keeps_the_protocol():
 
 
 def test_verifiers_may_be_given_as_a_list(snp_vector):
-    verifier = EvidenceVerifier(allow_list=InMemoryMeasurementAllowList(), nonce_store=InMemoryNonceStore(),
-                                verifiers=[SevSnpVerifier()])
+    verifier = EvidenceVerifier(
+        allow_list=InMemoryMeasurementAllowList(),
+        nonce_store=InMemoryNonceStore(),
+        verifiers=[SevSnpVerifier()],
+    )
     assert verifier.select_verifier(snp_vector).tee_type is TeeType.SEV_SNP
     with pytest.raises(UnsupportedTeeError):
         verifier.select_verifier(Evidence(TeeType.TDX, b"q", b""))
 
 
 def test_refuses_tee_without_verifier(snp_vector):
-    verifier = EvidenceVerifier(allow_list=InMemoryMeasurementAllowList(), nonce_store=InMemoryNonceStore(),
-                                verifiers={})
+    verifier = EvidenceVerifier(
+        allow_list=InMemoryMeasurementAllowList(), nonce_store=InMemoryNonceStore(), verifiers={}
+    )
     with pytest.raises(UnsupportedTeeError):
         verifier.verify(snp_vector, nonce=bytes(32), enclave_public_key_der=KEY, now=SNP_VALID_TIME)
 
 
-@pytest.mark.parametrize(("vector", "now"), [("tdx_vector", TDX_PINNED_TIME), ("snp_vector", SNP_VALID_TIME)])
+@pytest.mark.parametrize(
+    ("vector", "now"), [("tdx_vector", TDX_PINNED_TIME), ("snp_vector", SNP_VALID_TIME)]
+)
 def test_real_vectors_pass_vendor_step_and_fail_binding(request, vector, now):
     evidence = request.getfixturevalue(vector)
     store = InMemoryNonceStore()
@@ -242,27 +295,39 @@ def test_refusal_is_logged_with_its_code_and_without_key_material(backend, caplo
 
 def test_verifier_registered_under_another_tee_type_is_a_config_error():
     with pytest.raises(ConfigError):
-        EvidenceVerifier(allow_list=InMemoryMeasurementAllowList(), nonce_store=InMemoryNonceStore(),
-                         verifiers={TeeType.TDX: SevSnpVerifier()})
+        EvidenceVerifier(
+            allow_list=InMemoryMeasurementAllowList(),
+            nonce_store=InMemoryNonceStore(),
+            verifiers={TeeType.TDX: SevSnpVerifier()},
+        )
 
 
-def test_simulated_claims_are_refused_without_the_flag_whatever_the_verifier(forged_amd, snp_vector):
+def test_simulated_claims_are_refused_without_the_flag_whatever_the_verifier(
+    forged_amd, snp_vector
+):
     class Misconfigured:  # a TDX verifier that (wrongly) trusts the development root
         tee_type = TeeType.TDX
 
         def verify_evidence(self, evidence, *, now):
             sim = SimulatedTdxVerifier(insecure_allow_simulated_tee=True)
-            return sim.verify_evidence(dataclasses.replace(evidence, tee_type=TeeType.SIMULATED), now=now)
+            return sim.verify_evidence(
+                dataclasses.replace(evidence, tee_type=TeeType.SIMULATED), now=now
+            )
 
     backend = _simulated_backend(forged_amd, snp_vector.quote)
     store = InMemoryNonceStore()
-    verifier = EvidenceVerifier(allow_list=InMemoryMeasurementAllowList(), nonce_store=store,
-                                verifiers=[Misconfigured()])
+    verifier = EvidenceVerifier(
+        allow_list=InMemoryMeasurementAllowList(), nonce_store=store, verifiers=[Misconfigured()]
+    )
     nonce = store.issue()
     evidence = backend.make(bind_report_data(nonce, KEY), MEASUREMENT)
     with pytest.raises(SimulatedTeeRefusedError):
-        verifier.verify(dataclasses.replace(evidence, tee_type=TeeType.TDX), nonce=nonce, enclave_public_key_der=KEY,
-                        now=backend.now)
+        verifier.verify(
+            dataclasses.replace(evidence, tee_type=TeeType.TDX),
+            nonce=nonce,
+            enclave_public_key_der=KEY,
+            now=backend.now,
+        )
 
 
 # -- a peer's evidence (the CA's own, asked for by a client): verify_bound, the same code path ------------
@@ -273,22 +338,37 @@ REPORT_DATA = bytes(range(64))
 def _peer(backend: Backend, **kwargs) -> EvidenceVerifier:
     allow = InMemoryMeasurementAllowList([(backend.tee_type, MEASUREMENT)])
     kwargs.setdefault("insecure_allow_simulated_tee", backend.tee_type is TeeType.SIMULATED)
-    return EvidenceVerifier(allow_list=allow, nonce_store=None, verifiers=backend.verifiers, **kwargs)
+    return EvidenceVerifier(
+        allow_list=allow, nonce_store=None, verifiers=backend.verifiers, **kwargs
+    )
 
 
 def test_bound_evidence_passes_the_vendor_step_and_the_channel_guards(backend):
-    claims = _peer(backend).verify_bound(backend.make(REPORT_DATA, MEASUREMENT), report_data=REPORT_DATA,
-                                         now=backend.now)
+    claims = _peer(backend).verify_bound(
+        backend.make(REPORT_DATA, MEASUREMENT), report_data=REPORT_DATA, now=backend.now
+    )
     assert claims.measurement == MEASUREMENT and claims.report_data == REPORT_DATA
-    assert [g.__name__ for g in CHANNEL_GUARDS] == ["guard_report_data_expected", "guard_debug_disabled",
-                                                    "guard_tcb_status", "guard_measurement_allowed"]
+    assert [g.__name__ for g in CHANNEL_GUARDS] == [
+        "guard_report_data_expected",
+        "guard_debug_disabled",
+        "guard_tcb_status",
+        "guard_measurement_allowed",
+    ]
 
 
-@pytest.mark.parametrize(("case", "error"), [("report_data", ReportDataMismatchError),
-                                             ("measurement", MeasurementNotAllowedError),
-                                             ("debug", DebugEnclaveError), ("flipped", EvidenceSignatureError)])
+@pytest.mark.parametrize(
+    ("case", "error"),
+    [
+        ("report_data", ReportDataMismatchError),
+        ("measurement", MeasurementNotAllowedError),
+        ("debug", DebugEnclaveError),
+        ("flipped", EvidenceSignatureError),
+    ],
+)
 def test_bound_evidence_is_refused_by_the_same_guards(backend, case, error):
-    evidence = backend.make(REPORT_DATA, bytes(48) if case == "measurement" else MEASUREMENT, debug=case == "debug")
+    evidence = backend.make(
+        REPORT_DATA, bytes(48) if case == "measurement" else MEASUREMENT, debug=case == "debug"
+    )
     if case == "flipped":
         quote = bytearray(evidence.quote)
         quote[backend.measurement_offset] ^= 0x01
@@ -302,13 +382,16 @@ def test_bound_simulated_evidence_needs_the_insecure_flag(forged_amd, snp_vector
     backend = _simulated_backend(forged_amd, snp_vector.quote)
     with pytest.raises(SimulatedTeeRefusedError):
         _peer(backend, insecure_allow_simulated_tee=False).verify_bound(
-            backend.make(REPORT_DATA, MEASUREMENT), report_data=REPORT_DATA, now=backend.now)
+            backend.make(REPORT_DATA, MEASUREMENT), report_data=REPORT_DATA, now=backend.now
+        )
 
 
 def test_the_client_side_glue_runs_the_pipeline():
     allow = InMemoryMeasurementAllowList([(TeeType.SIMULATED, MEASUREMENT)])
     evidence = SimulatedTdxAttester(MEASUREMENT).attest(REPORT_DATA)
-    assert ca_evidence_verifier(allow, insecure_allow_simulated_tee=True)(evidence, REPORT_DATA).simulated
+    assert ca_evidence_verifier(allow, insecure_allow_simulated_tee=True)(
+        evidence, REPORT_DATA
+    ).simulated
     with pytest.raises(SimulatedTeeRefusedError):
         ca_evidence_verifier(allow)(evidence, REPORT_DATA)
 

@@ -103,6 +103,7 @@ def test_non_positive_lifetime_is_a_config_error(make_store, ttl):
 
 # -- the database store across a restart (a new store object on the same file) ---------------------
 
+
 def test_restart_keeps_issued_used_and_expired_nonces(tmp_path):
     url, clock = f"sqlite:///{tmp_path / 'ca.sqlite'}", Clock()
     before = SqlNonceStore(url, ttl_s=60, clock=clock)

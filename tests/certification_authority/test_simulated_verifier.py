@@ -49,11 +49,15 @@ def test_simulated_evidence_refused_without_insecure_flag():
 @pytest.mark.parametrize("flag", [False, None, 1, "yes"])
 def test_only_literal_true_enables_simulated_tee(flag):
     with pytest.raises(SimulatedTeeRefusedError):
-        SimulatedTdxVerifier(insecure_allow_simulated_tee=flag).verify_evidence(_evidence(), now=NOW)
+        SimulatedTdxVerifier(insecure_allow_simulated_tee=flag).verify_evidence(
+            _evidence(), now=NOW
+        )
 
 
 def test_simulated_evidence_accepted_with_flag_and_marked_simulated():
-    claims = SimulatedTdxVerifier(insecure_allow_simulated_tee=True).verify_evidence(_evidence(), now=NOW)
+    claims = SimulatedTdxVerifier(insecure_allow_simulated_tee=True).verify_evidence(
+        _evidence(), now=NOW
+    )
 
     assert claims.simulated is True and claims.tee_type is TeeType.SIMULATED
     assert claims.measurement == bytes(48) and claims.report_data == bytes(64)
@@ -62,37 +66,49 @@ def test_simulated_evidence_accepted_with_flag_and_marked_simulated():
 
 def test_every_single_bit_flip_of_simulated_quote_is_refused():
     verifier, evidence = SimulatedTdxVerifier(insecure_allow_simulated_tee=True), _evidence()
-    assert_every_bit_flip_refused(evidence.quote, lambda quote: verifier.verify_evidence(
-        Evidence(TeeType.SIMULATED, quote, evidence.collateral), now=NOW))
+    assert_every_bit_flip_refused(
+        evidence.quote,
+        lambda quote: verifier.verify_evidence(
+            Evidence(TeeType.SIMULATED, quote, evidence.collateral), now=NOW
+        ),
+    )
 
 
 def test_simulated_quote_presented_as_tdx_is_refused_by_intel_root():
     evidence = _evidence()
     with pytest.raises(UntrustedRootError):
-        TdxVerifier().verify_evidence(Evidence(TeeType.TDX, evidence.quote, evidence.collateral), now=NOW)
+        TdxVerifier().verify_evidence(
+            Evidence(TeeType.TDX, evidence.quote, evidence.collateral), now=NOW
+        )
 
 
 def test_simulated_verifier_refuses_other_tee_types():
     evidence = _evidence()
     with pytest.raises(EvidenceFormatError):
         SimulatedTdxVerifier(insecure_allow_simulated_tee=True).verify_evidence(
-            Evidence(TeeType.TDX, evidence.quote, evidence.collateral), now=NOW)
+            Evidence(TeeType.TDX, evidence.quote, evidence.collateral), now=NOW
+        )
 
 
 @pytest.mark.parametrize("now", [NOW + 31 * 24 * 3600, NOW - 3600])
 def test_simulated_collateral_outside_its_window_is_refused(now):
     with pytest.raises(CollateralExpiredError):
-        SimulatedTdxVerifier(insecure_allow_simulated_tee=True).verify_evidence(_evidence(), now=now)
+        SimulatedTdxVerifier(insecure_allow_simulated_tee=True).verify_evidence(
+            _evidence(), now=now
+        )
 
 
 def test_simulated_debug_td_is_refused():
     with pytest.raises(DebugEnclaveError):
-        SimulatedTdxVerifier(insecure_allow_simulated_tee=True).verify_evidence(_evidence(debug=True), now=NOW)
+        SimulatedTdxVerifier(insecure_allow_simulated_tee=True).verify_evidence(
+            _evidence(debug=True), now=NOW
+        )
 
 
 def test_simulated_outdated_platform_reports_out_of_date():
     claims = SimulatedTdxVerifier(insecure_allow_simulated_tee=True).verify_evidence(
-        _evidence(outdated_tcb=True), now=NOW)
+        _evidence(outdated_tcb=True), now=NOW
+    )
     assert claims.tcb_status == "OutOfDate" and claims.advisory_ids == ("ENCLAVA-DEV-SA-0001",)
 
 
@@ -103,6 +119,7 @@ def test_golden_simulated_evidence_is_reproduced_byte_for_byte():
 def test_golden_simulated_evidence_made_elsewhere_verifies_here():
     evidence = Evidence.from_json(GOLDEN.read_bytes())
     claims = SimulatedTdxVerifier(insecure_allow_simulated_tee=True).verify_evidence(
-        evidence, now=GOLDEN_ISSUED_AT + 60)
+        evidence, now=GOLDEN_ISSUED_AT + 60
+    )
     assert claims.measurement == GOLDEN_MR_TD
     assert claims.report_data == bind_report_data(GOLDEN_NONCE, enclave_key_der(b"golden"))

@@ -9,7 +9,11 @@ import time
 import pytest
 from ca_support import TDX_PINNED_TIME, assert_every_bit_flip_refused
 
-from certification_authority.verifiers import INTEL_SGX_ROOT_CA_DER, INTEL_SGX_ROOT_CA_SHA256, TdxVerifier
+from certification_authority.verifiers import (
+    INTEL_SGX_ROOT_CA_DER,
+    INTEL_SGX_ROOT_CA_SHA256,
+    TdxVerifier,
+)
 from certification_authority.verifiers.tdx import _translate
 from enclava.attestation import (
     CollateralExpiredError,
@@ -51,14 +55,19 @@ def test_verify_real_quote_fails_outside_collateral_window(tdx_vector, now):
 def test_every_single_bit_flip_of_real_quote_is_refused(tdx_vector):
     verifier = TdxVerifier()
     assert_every_bit_flip_refused(
-        tdx_vector.quote, lambda quote: verifier.verify_quote(quote, tdx_vector.collateral, now=TDX_PINNED_TIME))
+        tdx_vector.quote,
+        lambda quote: verifier.verify_quote(quote, tdx_vector.collateral, now=TDX_PINNED_TIME),
+    )
 
 
-@pytest.mark.parametrize(("offset", "error"), [
-    (100, EvidenceSignatureError),  # TD report body: attestation-key signature breaks
-    (700, EvidenceSignatureError),  # attestation key: QE report hash no longer matches
-    (764, EvidenceFormatError),  # certification data type 6 -> 7
-])
+@pytest.mark.parametrize(
+    ("offset", "error"),
+    [
+        (100, EvidenceSignatureError),  # TD report body: attestation-key signature breaks
+        (700, EvidenceSignatureError),  # attestation key: QE report hash no longer matches
+        (764, EvidenceFormatError),  # certification data type 6 -> 7
+    ],
+)
 def test_flipped_byte_is_refused_with_its_error(tdx_vector, offset, error):
     flipped = bytearray(tdx_vector.quote)
     flipped[offset] ^= 0x01
@@ -68,21 +77,29 @@ def test_flipped_byte_is_refused_with_its_error(tdx_vector, offset, error):
 
 def test_real_quote_refused_under_another_root(tdx_vector):
     with pytest.raises(UntrustedRootError):
-        TdxVerifier(root_ca_der=development_root_der()).verify_evidence(tdx_vector, now=TDX_PINNED_TIME)
+        TdxVerifier(root_ca_der=development_root_der()).verify_evidence(
+            tdx_vector, now=TDX_PINNED_TIME
+        )
 
 
 def test_collateral_signed_under_another_root_is_refused(tdx_vector):
     collateral = json.loads(tdx_vector.collateral)
     collateral["tcb_info_issuer_chain"] = development_pki().tcb_signing_chain_pem
     with pytest.raises(UntrustedRootError, match="tcb_info_issuer_chain"):
-        TdxVerifier().verify_quote(tdx_vector.quote, json.dumps(collateral).encode(), now=TDX_PINNED_TIME)
+        TdxVerifier().verify_quote(
+            tdx_vector.quote, json.dumps(collateral).encode(), now=TDX_PINNED_TIME
+        )
 
 
 def test_tampered_tcb_info_is_refused(tdx_vector):
     collateral = json.loads(tdx_vector.collateral)
-    collateral["tcb_info"] = collateral["tcb_info"].replace('"tcbStatus":"OutOfDate"', '"tcbStatus":"UpToDate"')
+    collateral["tcb_info"] = collateral["tcb_info"].replace(
+        '"tcbStatus":"OutOfDate"', '"tcbStatus":"UpToDate"'
+    )
     with pytest.raises(EvidenceSignatureError, match="tcb_info"):
-        TdxVerifier().verify_quote(tdx_vector.quote, json.dumps(collateral).encode(), now=TDX_PINNED_TIME)
+        TdxVerifier().verify_quote(
+            tdx_vector.quote, json.dumps(collateral).encode(), now=TDX_PINNED_TIME
+        )
 
 
 @pytest.mark.parametrize("collateral", [b"", b"\xff", b"[]", b'{"tcb_info": 1}', b"{" * 10000])
@@ -93,7 +110,9 @@ def test_malformed_collateral_is_refused(tdx_vector, collateral):
 
 def test_evidence_of_another_tee_type_is_refused(tdx_vector):
     with pytest.raises(EvidenceFormatError):
-        TdxVerifier().verify_evidence(Evidence(TeeType.SEV_SNP, tdx_vector.quote, b""), now=TDX_PINNED_TIME)
+        TdxVerifier().verify_evidence(
+            Evidence(TeeType.SEV_SNP, tdx_vector.quote, b""), now=TDX_PINNED_TIME
+        )
 
 
 @pytest.mark.parametrize("now", [-1, 2**64, 1.5])
@@ -106,17 +125,26 @@ def test_pinned_intel_root_matches_its_fingerprint():
     assert hashlib.sha256(INTEL_SGX_ROOT_CA_DER).hexdigest() == INTEL_SGX_ROOT_CA_SHA256
 
 
-@pytest.mark.parametrize(("message", "error"), [
-    ("Verification failed: Debug mode is enabled", DebugEnclaveError),
-    ("Verification failed: Failed to verify certificate chain\n\nCaused by:\n    UnknownIssuer", UntrustedRootError),
-    ("Verification failed: TCBInfo expired", CollateralExpiredError),
-    ("Verification failed: QE Identity issue date is in the future", CollateralExpiredError),
-    ("Verification failed: Failed to verify certificate chain\n\nCaused by:\n    CertRevoked", EvidenceRevokedError),
-    ("Verification failed: TCB status is invalid: Revoked", EvidenceRevokedError),
-    ("Verification failed: Failed to decode quote", EvidenceFormatError),
-    ("Verification failed: ISV enclave report signature is invalid", EvidenceSignatureError),
-    ("something nobody anticipated", EvidenceSignatureError),
-])
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ("Verification failed: Debug mode is enabled", DebugEnclaveError),
+        (
+            "Verification failed: Failed to verify certificate chain\n\nCaused by:\n    UnknownIssuer",
+            UntrustedRootError,
+        ),
+        ("Verification failed: TCBInfo expired", CollateralExpiredError),
+        ("Verification failed: QE Identity issue date is in the future", CollateralExpiredError),
+        (
+            "Verification failed: Failed to verify certificate chain\n\nCaused by:\n    CertRevoked",
+            EvidenceRevokedError,
+        ),
+        ("Verification failed: TCB status is invalid: Revoked", EvidenceRevokedError),
+        ("Verification failed: Failed to decode quote", EvidenceFormatError),
+        ("Verification failed: ISV enclave report signature is invalid", EvidenceSignatureError),
+        ("something nobody anticipated", EvidenceSignatureError),
+    ],
+)
 def test_dcap_qvl_errors_map_to_typed_errors(message, error):
     translated = _translate(ValueError(message))
     assert type(translated) is error
@@ -127,9 +155,13 @@ def test_collateral_may_attach_only_the_quotes_own_pck_chain(tdx_vector):
     collateral = json.loads(tdx_vector.collateral)
     quote_chain = TdxQuote.parse(tdx_vector.quote).pck_chain_pem.removesuffix(b"\x00").decode()
     collateral["pck_certificate_chain"] = quote_chain
-    claims = TdxVerifier().verify_quote(tdx_vector.quote, json.dumps(collateral).encode(), now=TDX_PINNED_TIME)
+    claims = TdxVerifier().verify_quote(
+        tdx_vector.quote, json.dumps(collateral).encode(), now=TDX_PINNED_TIME
+    )
     assert claims.tcb_status == "UpToDate"
 
     collateral["pck_certificate_chain"] = development_pki().pck_chain_pem
     with pytest.raises(EvidenceFormatError, match="differs from the quote"):
-        TdxVerifier().verify_quote(tdx_vector.quote, json.dumps(collateral).encode(), now=TDX_PINNED_TIME)
+        TdxVerifier().verify_quote(
+            tdx_vector.quote, json.dumps(collateral).encode(), now=TDX_PINNED_TIME
+        )

@@ -23,7 +23,12 @@ def key() -> ec.EllipticCurvePrivateKey:
 
 def test_the_names_are_loopback_plus_the_configured_ones():
     assert tls_names("") == ("127.0.0.1", "localhost")
-    assert tls_names(" ca.example, 10.0.0.5,localhost ") == ("127.0.0.1", "localhost", "ca.example", "10.0.0.5")
+    assert tls_names(" ca.example, 10.0.0.5,localhost ") == (
+        "127.0.0.1",
+        "localhost",
+        "ca.example",
+        "10.0.0.5",
+    )
 
 
 def test_the_certificate_is_a_server_leaf_for_exactly_those_names(key):
@@ -32,17 +37,25 @@ def test_the_certificate_is_a_server_leaf_for_exactly_those_names(key):
     assert sans.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
     assert sans.get_values_for_type(x509.DNSName) == ["localhost", "ca.example"]
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
-    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey) and cert.public_key().curve.name == "secp256r1"
+    assert (
+        isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+        and cert.public_key().curve.name == "secp256r1"
+    )
 
 
 def test_files_are_reused_for_the_same_key_and_names_and_the_key_file_is_encrypted(tmp_path, key):
     first = load_or_create_tls(key, tmp_path, "enclava-ca")
     second = load_or_create_tls(key, tmp_path, "enclava-ca")
-    assert first.certificate_pem == second.certificate_pem and first.key_password != second.key_password
+    assert (
+        first.certificate_pem == second.certificate_pem
+        and first.key_password != second.key_password
+    )
     assert stat.S_IMODE(second.keyfile.stat().st_mode) == 0o600
     with pytest.raises(TypeError):  # encrypted: unreadable without this start's password
         serialization.load_pem_private_key(second.keyfile.read_bytes(), password=None)
-    loaded = serialization.load_pem_private_key(second.keyfile.read_bytes(), second.key_password.encode())
+    loaded = serialization.load_pem_private_key(
+        second.keyfile.read_bytes(), second.key_password.encode()
+    )
     assert loaded.private_numbers() == key.private_numbers()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)  # what uvicorn does with the three values
     context.load_cert_chain(second.certfile, second.keyfile, password=second.key_password)
@@ -52,7 +65,8 @@ def test_files_are_reused_for_the_same_key_and_names_and_the_key_file_is_encrypt
 def test_another_key_or_other_names_reissue_the_certificate(tmp_path, key):
     first = load_or_create_tls(key, tmp_path, "enclava-ca")
     renamed = load_or_create_tls(key, tmp_path, "enclava-ca", tls_names("ca.example"))
-    assert renamed.certificate_pem != first.certificate_pem and spki_sha256(renamed.certificate_pem) == \
-        spki_sha256(first.certificate_pem)
+    assert renamed.certificate_pem != first.certificate_pem and spki_sha256(
+        renamed.certificate_pem
+    ) == spki_sha256(first.certificate_pem)
     rotated = load_or_create_tls(ec.generate_private_key(ec.SECP256R1()), tmp_path, "enclava-ca")
     assert spki_sha256(rotated.certificate_pem) != spki_sha256(first.certificate_pem)

@@ -28,7 +28,11 @@ from enclava.errors import EnclavaError
 
 SIM_NOW = 1795000000
 # ENCLAVA_FUZZ_EXAMPLES raises the example count for a deeper run (e.g. 5000 nightly).
-FUZZ = settings(max_examples=int(os.environ.get("ENCLAVA_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=int(os.environ.get("ENCLAVA_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 VERIFIERS = {
     "tdx": TdxVerifier(),
     "simulated-allowed": SimulatedTdxVerifier(insecure_allow_simulated_tee=True),
@@ -49,7 +53,7 @@ def mutations(draw, data: bytes) -> bytes:
         elif kind == "set" and out:
             out[at] = draw(st.integers(0, 255))
         elif kind == "delete":
-            del out[at:at + draw(st.integers(1, 64))]
+            del out[at : at + draw(st.integers(1, 64))]
         elif kind == "insert":
             out[at:at] = draw(st.binary(min_size=1, max_size=64))
         elif kind == "truncate":
@@ -76,14 +80,23 @@ def _outcome(verifier, evidence: Evidence, now: int) -> str:
 
 
 @FUZZ
-@given(tee=st.sampled_from(list(TeeType)), quote=st.binary(min_size=1, max_size=6000),
-       collateral=st.binary(max_size=3000), now=st.integers(-(2**65), 2**65), name=st.sampled_from(sorted(VERIFIERS)))
+@given(
+    tee=st.sampled_from(list(TeeType)),
+    quote=st.binary(min_size=1, max_size=6000),
+    collateral=st.binary(max_size=3000),
+    now=st.integers(-(2**65), 2**65),
+    name=st.sampled_from(sorted(VERIFIERS)),
+)
 def test_random_evidence_only_raises_typed_errors(tee, quote, collateral, now, name):
     assert _outcome(VERIFIERS[name], Evidence(tee, quote, collateral), now) == "refused"
 
 
 @FUZZ
-@given(data=st.data(), seed=st.sampled_from(["tdx", "sev-snp", "simulated"]), name=st.sampled_from(sorted(VERIFIERS)))
+@given(
+    data=st.data(),
+    seed=st.sampled_from(["tdx", "sev-snp", "simulated"]),
+    name=st.sampled_from(sorted(VERIFIERS)),
+)
 def test_mutated_evidence_only_raises_typed_errors(seeds, data, seed, name):
     evidence, now = seeds[seed]
     field = data.draw(st.sampled_from(["quote", "collateral"]))
@@ -97,37 +110,66 @@ def test_mutated_evidence_only_raises_typed_errors(seeds, data, seed, name):
 @given(data=st.data(), seed=st.sampled_from(["tdx", "sev-snp", "simulated"]))
 def test_mutated_quote_is_never_accepted(seeds, data, seed):
     evidence, now = seeds[seed]
-    verifier = {"tdx": VERIFIERS["tdx"], "sev-snp": VERIFIERS["sev-snp"], "simulated": VERIFIERS["simulated-allowed"]}[seed]
+    verifier = {
+        "tdx": VERIFIERS["tdx"],
+        "sev-snp": VERIFIERS["sev-snp"],
+        "simulated": VERIFIERS["simulated-allowed"],
+    }[seed]
     mutated = data.draw(mutations(evidence.quote))
-    same = mutated.rstrip(b"\x00") == evidence.quote.rstrip(b"\x00") if seed != "sev-snp" else mutated == evidence.quote
+    same = (
+        mutated.rstrip(b"\x00") == evidence.quote.rstrip(b"\x00")
+        if seed != "sev-snp"
+        else mutated == evidence.quote
+    )
     if not mutated or same:
         return
     assert _outcome(verifier, dataclasses.replace(evidence, quote=mutated), now) == "refused"
 
 
 @FUZZ
-@given(data=st.data(), seed=st.sampled_from(["tdx", "sev-snp", "simulated"]), nonce=st.binary(max_size=40),
-       key=st.one_of(st.binary(max_size=100), st.just(enclave_key_der())))
+@given(
+    data=st.data(),
+    seed=st.sampled_from(["tdx", "sev-snp", "simulated"]),
+    nonce=st.binary(max_size=40),
+    key=st.one_of(st.binary(max_size=100), st.just(enclave_key_der())),
+)
 def test_pipeline_only_raises_typed_errors(seeds, data, seed, nonce, key):
     evidence, now = seeds[seed]
     text = data.draw(st.one_of(st.just(evidence.to_json()), mutations(evidence.to_json().encode())))
-    pipeline = EvidenceVerifier(allow_list=InMemoryMeasurementAllowList(), nonce_store=InMemoryNonceStore(),
-                                insecure_allow_simulated_tee=data.draw(st.booleans()))
+    pipeline = EvidenceVerifier(
+        allow_list=InMemoryMeasurementAllowList(),
+        nonce_store=InMemoryNonceStore(),
+        insecure_allow_simulated_tee=data.draw(st.booleans()),
+    )
     with pytest.raises(EnclavaError):
         pipeline.verify(Evidence.from_json(text), nonce=nonce, enclave_public_key_der=key, now=now)
 
 
-_JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.sampled_from(["tdx", "sev-snp", "AA==", "A"]),
-                         st.text(max_size=20), st.lists(st.integers(), max_size=3))
+_JSON_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from(["tdx", "sev-snp", "AA==", "A"]),
+    st.text(max_size=20),
+    st.lists(st.integers(), max_size=3),
+)
 
 
 @FUZZ
-@given(text=st.one_of(st.text(max_size=300), st.binary(max_size=300),
-                      st.dictionaries(st.sampled_from(["version", "tee_type", "quote", "collateral", "x"]),
-                                      _JSON_VALUES).map(json.dumps)))
+@given(
+    text=st.one_of(
+        st.text(max_size=300),
+        st.binary(max_size=300),
+        st.dictionaries(
+            st.sampled_from(["version", "tee_type", "quote", "collateral", "x"]), _JSON_VALUES
+        ).map(json.dumps),
+    )
+)
 def test_evidence_json_parser_only_raises_typed_errors(text):
     try:
         evidence = Evidence.from_json(text)
     except EnclavaError:
         return
-    assert json.loads(evidence.to_json()) == json.loads(text)  # accepted only if it was canonical evidence
+    assert json.loads(evidence.to_json()) == json.loads(
+        text
+    )  # accepted only if it was canonical evidence

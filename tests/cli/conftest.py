@@ -27,10 +27,20 @@ class Cli:
         self.env = env
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None, expect: int = 0):
-        result = self.runner.invoke(app, [str(a) for a in args], input=input, env={**self.env, **(env or {})})
+    def __call__(
+        self,
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        expect: int = 0,
+    ):
+        result = self.runner.invoke(
+            app, [str(a) for a in args], input=input, env={**self.env, **(env or {})}
+        )
         if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise AssertionError("command raised:\n" + "".join(traceback.format_exception(result.exception)))
+            raise AssertionError(
+                "command raised:\n" + "".join(traceback.format_exception(result.exception))
+            )
         assert "Traceback" not in result.output, result.output
         assert result.exit_code == expect, f"exit {result.exit_code} != {expect}:\n{result.output}"
         return result
@@ -39,8 +49,14 @@ class Cli:
 @pytest.fixture(scope="module")
 def cli(devnet_manifest, tmp_path_factory) -> Cli:
     home = tmp_path_factory.mktemp("enclava-home")
-    return Cli({"ENCLAVA_HOME": str(home), "ENCLAVA_WALLET_PASSWORD": PASSWORD, "COLUMNS": "200",
-                "ENCLAVA_MANIFEST": f"{devnet_manifest.state_dir}/manifest.json"})
+    return Cli(
+        {
+            "ENCLAVA_HOME": str(home),
+            "ENCLAVA_WALLET_PASSWORD": PASSWORD,
+            "COLUMNS": "200",
+            "ENCLAVA_MANIFEST": f"{devnet_manifest.state_dir}/manifest.json",
+        }
+    )
 
 
 def fund(manifest, address: str, eth: int = 20) -> None:

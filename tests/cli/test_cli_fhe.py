@@ -41,7 +41,9 @@ _ORDER_ID = re.compile(r"^order_id=(0x[0-9a-f]{64})$", re.MULTILINE)
 
 @pytest.fixture(scope="module")
 def provider(devnet_manifest, tmp_path_factory):
-    with running_provider(devnet_manifest, "cli-fhe", tmp_path_factory.mktemp("provider-cli-fhe")) as proc:
+    with running_provider(
+        devnet_manifest, "cli-fhe", tmp_path_factory.mktemp("provider-cli-fhe")
+    ) as proc:
         yield proc
 
 
@@ -67,25 +69,59 @@ def fhe_model(devnet_manifest, market, tail_url, tmp_path_factory):  # noqa: F81
     api = MarketApiClient(devnet_manifest.services["marketplace"].url)
     model = load_model()
     try:
-        engine = publish_engine(market, store, broker, owner, fhe_head_engine_folder(tmp_path_factory.mktemp("head")),
-                                price=0, policy=lambda own_hash: open_policy(own_hash))
+        engine = publish_engine(
+            market,
+            store,
+            broker,
+            owner,
+            fhe_head_engine_folder(tmp_path_factory.mktemp("head")),
+            price=0,
+            policy=lambda own_hash: open_policy(own_hash),
+        )
         policy = open_policy(engine.engine_hash_hex)
-        weights = publish_resource(market, store, broker, owner, kind=ResourceKind.MODEL,
-                                   plaintext=head_npz(model, SPLIT), price=MODEL_PRICE, policy=policy)
-        manifest = json.dumps(fhe_manifest(model, splits=[SPLIT], noise_scale=NOISE_SCALE,
-                                           head_resources={SPLIT: weights.resource_id}), sort_keys=True).encode()
+        weights = publish_resource(
+            market,
+            store,
+            broker,
+            owner,
+            kind=ResourceKind.MODEL,
+            plaintext=head_npz(model, SPLIT),
+            price=MODEL_PRICE,
+            policy=policy,
+        )
+        manifest = json.dumps(
+            fhe_manifest(
+                model,
+                splits=[SPLIT],
+                noise_scale=NOISE_SCALE,
+                head_resources={SPLIT: weights.resource_id},
+            ),
+            sort_keys=True,
+        ).encode()
         # listed through the API: the on-chain metadata CID names the public manifest, the API's
         # metadata names the tail the marketplace forwards to
         public = store.add(manifest)
         key = new_resource_key()
         ciphertext = seal(manifest, key)
         stored = store.add(ciphertext)
-        meta = listing_metadata("digits split model (FHE manifest)", price_wei=0, engine_hash=engine.engine_hash_hex,
-                                task="image-classification", tail_url=tail_url)
-        listed = api.list_resource(owner, kind=int(ResourceKind.MODEL), cid=stored.cid,
-                                   content_hash=hashlib.sha256(ciphertext).digest(), price_wei=0, metadata=meta,
-                                   metadata_cid=public.cid, chain_id=int(devnet_manifest.chain_id),
-                                   registry=devnet_manifest.contracts["OfferRegistry"])
+        meta = listing_metadata(
+            "digits split model (FHE manifest)",
+            price_wei=0,
+            engine_hash=engine.engine_hash_hex,
+            task="image-classification",
+            tail_url=tail_url,
+        )
+        listed = api.list_resource(
+            owner,
+            kind=int(ResourceKind.MODEL),
+            cid=stored.cid,
+            content_hash=hashlib.sha256(ciphertext).digest(),
+            price_wei=0,
+            metadata=meta,
+            metadata_cid=public.cid,
+            chain_id=int(devnet_manifest.chain_id),
+            registry=devnet_manifest.contracts["OfferRegistry"],
+        )
         broker.deposit(owner, listed.resource_id, key, policy)
         indexed = api.wait_for_listing(listed.resource_id)
         assert indexed["metadata"]["tail_url"] == tail_url and indexed["metadata_cid"] == public.cid
@@ -101,7 +137,9 @@ def customer(fhe_env, devnet_manifest):
     account = funded_wallet(fhe_env, devnet_manifest, "fhe-customer")
     created = fhe_env("fhe", "keys", "new", "--session", "digits")
     assert "key session created" in created.stdout
-    return account, re.search(r"^context_sha256=([0-9a-f]{64})$", created.stdout, re.MULTILINE).group(1)
+    return account, re.search(
+        r"^context_sha256=([0-9a-f]{64})$", created.stdout, re.MULTILINE
+    ).group(1)
 
 
 @pytest.fixture(scope="module")
@@ -117,28 +155,63 @@ def held_out(tmp_path_factory):
 
 def _order_args(fhe_model, provider, split: str, images, mode: str) -> list:
     engine, _, manifest = fhe_model
-    return ["fhe", "order", "--engine", engine, "--model", manifest, "--offer", provider.offer_id(), "--split", split,
-            "--images", images, "--mode", mode, "--max-duration", 600, "--yes", "--wallet", "fhe-customer",
-            "--session", "digits"]
+    return [
+        "fhe",
+        "order",
+        "--engine",
+        engine,
+        "--model",
+        manifest,
+        "--offer",
+        provider.offer_id(),
+        "--split",
+        split,
+        "--images",
+        images,
+        "--mode",
+        mode,
+        "--max-duration",
+        600,
+        "--yes",
+        "--wallet",
+        "fhe-customer",
+        "--session",
+        "digits",
+    ]
 
 
 @pytest.mark.parametrize("mode", ["enclave", "customer"])
-def test_fhe_order_through_the_cli_matches_the_plaintext_model(fhe_env, market, provider, fhe_model, customer,
-                                                                held_out, tail_url, mode):  # noqa: F811
+def test_fhe_order_through_the_cli_matches_the_plaintext_model(
+    fhe_env, market, provider, fhe_model, customer, held_out, tail_url, mode
+):  # noqa: F811
     images, plain = held_out
     start = time.perf_counter()
     placed = fhe_env(*_order_args(fhe_model, provider, SPLIT, images, mode))
     order_id = _ORDER_ID.search(placed.stdout).group(1)
-    tail = ["--tail", tail_url] if mode == "enclave" else []  # customer mode: via the marketplace's route
-    got = fhe_env("fhe", "result", order_id, *tail, "--timeout", 540, "--session", "digits",
-                  "--wallet", "fhe-customer")
+    tail = (
+        ["--tail", tail_url] if mode == "enclave" else []
+    )  # customer mode: via the marketplace's route
+    got = fhe_env(
+        "fhe",
+        "result",
+        order_id,
+        *tail,
+        "--timeout",
+        540,
+        "--session",
+        "digits",
+        "--wallet",
+        "fhe-customer",
+    )
     elapsed = time.perf_counter() - start
 
     answer = json.loads(got.stdout.strip().splitlines()[-1])
     labels = np.asarray(answer["labels"])
     agreement = float(np.mean(labels == plain)) if labels.shape == plain.shape else 0.0
-    print(f"\nCLI FHE order ({mode}, tail {'direct' if tail else 'via marketplace'}): agreement {agreement:.4f} "
-          f"on {BATCH} images, {elapsed:.1f} s (fhe order + fhe result)")
+    print(
+        f"\nCLI FHE order ({mode}, tail {'direct' if tail else 'via marketplace'}): agreement {agreement:.4f} "
+        f"on {BATCH} images, {elapsed:.1f} s (fhe order + fhe result)"
+    )
     assert answer["order_id"] == order_id
     assert agreement >= 0.995, (labels.tolist(), plain.tolist())
     assert f"{BATCH} images, split {SPLIT}, {mode} decrypt" in placed.stdout
@@ -146,8 +219,9 @@ def test_fhe_order_through_the_cli_matches_the_plaintext_model(fhe_env, market, 
     assert market.verify_report(order_id) == (True, "")
 
 
-def test_keys_show_names_the_session_and_its_uploaded_evaluation_keys(fhe_env, customer, provider, fhe_model,
-                                                                      held_out):
+def test_keys_show_names_the_session_and_its_uploaded_evaluation_keys(
+    fhe_env, customer, provider, fhe_model, held_out
+):
     _, context_sha = customer
     shown = fhe_env("fhe", "keys", "show", "--session", "digits").stdout
     assert f"context_sha256={context_sha}" in shown
@@ -156,7 +230,9 @@ def test_keys_show_names_the_session_and_its_uploaded_evaluation_keys(fhe_env, c
         fhe_env(*_order_args(fhe_model, provider, SPLIT, held_out[0], "customer"))
         shown = fhe_env("fhe", "keys", "show", "--session", "digits").stdout
     assert re.search(r"^eval_keys=[0-9a-f]{64} steps=\d+$", shown, re.MULTILINE), shown
-    assert int(re.search(r"^uploads=(\d+)$", shown, re.MULTILINE).group(1)) >= 2  # public context + eval keys
+    assert (
+        int(re.search(r"^uploads=(\d+)$", shown, re.MULTILINE).group(1)) >= 2
+    )  # public context + eval keys
 
 
 def test_keys_new_refuses_to_overwrite_a_session(fhe_env, customer):
@@ -169,43 +245,74 @@ def _refused_without_a_transaction(cli, market, account, args, code: str):
     balance = market.w3.eth.get_balance(account.address)
     refused = cli(*args, expect=1)
     assert f"({code})" in refused.stderr and "hint" in refused.stderr, refused.stderr
-    assert market.w3.eth.get_transaction_count(account.address) == nonce  # no transaction: no order on chain
+    assert (
+        market.w3.eth.get_transaction_count(account.address) == nonce
+    )  # no transaction: no order on chain
     assert market.w3.eth.get_balance(account.address) == balance
     return refused
 
 
-def test_a_split_the_model_does_not_allow_exits_1_before_any_transaction(fhe_env, market, provider, fhe_model,
-                                                                         customer, held_out):
+def test_a_split_the_model_does_not_allow_exits_1_before_any_transaction(
+    fhe_env, market, provider, fhe_model, customer, held_out
+):
     account, _ = customer
     for split in (OTHER_SPLIT, "no_such_split"):
-        refused = _refused_without_a_transaction(fhe_env, market, account,
-                                                 _order_args(fhe_model, provider, split, held_out[0], "customer"),
-                                                 "fhe_split_not_allowed")
+        refused = _refused_without_a_transaction(
+            fhe_env,
+            market,
+            account,
+            _order_args(fhe_model, provider, split, held_out[0], "customer"),
+            "fhe_split_not_allowed",
+        )
         assert SPLIT in refused.stderr  # the error names the split that is allowed
 
 
-def test_an_images_file_of_the_wrong_shape_exits_1_before_any_transaction(fhe_env, market, provider, fhe_model,
-                                                                          customer, tmp_path):
+def test_an_images_file_of_the_wrong_shape_exits_1_before_any_transaction(
+    fhe_env, market, provider, fhe_model, customer, tmp_path
+):
     account, _ = customer
     wrong = tmp_path / "eight.npy"
     wrong.write_bytes(npy_bytes(np.zeros((2, 8, 8))))
-    refused = _refused_without_a_transaction(fhe_env, market, account,
-                                             _order_args(fhe_model, provider, SPLIT, wrong, "enclave"),
-                                             "fhe_input_shape")
+    refused = _refused_without_a_transaction(
+        fhe_env,
+        market,
+        account,
+        _order_args(fhe_model, provider, SPLIT, wrong, "enclave"),
+        "fhe_input_shape",
+    )
     assert "28" in refused.stderr
     for name, data in {"empty.npy": b"", "text.npy": b"not an array"}.items():
         (tmp_path / name).write_bytes(data)
-        _refused_without_a_transaction(fhe_env, market, account,
-                                       _order_args(fhe_model, provider, SPLIT, tmp_path / name, "enclave"),
-                                       "file_invalid")
+        _refused_without_a_transaction(
+            fhe_env,
+            market,
+            account,
+            _order_args(fhe_model, provider, SPLIT, tmp_path / name, "enclave"),
+            "file_invalid",
+        )
     np.savez(tmp_path / "archive.npz", images=np.zeros((2, 28, 28)))
-    _refused_without_a_transaction(fhe_env, market, account,
-                                   _order_args(fhe_model, provider, SPLIT, tmp_path / "archive.npz", "enclave"),
-                                   "file_invalid")
+    _refused_without_a_transaction(
+        fhe_env,
+        market,
+        account,
+        _order_args(fhe_model, provider, SPLIT, tmp_path / "archive.npz", "enclave"),
+        "file_invalid",
+    )
 
 
 def test_result_of_an_order_id_this_session_did_not_place_exits_1(fhe_env, customer):
-    unknown = fhe_env("fhe", "result", "0x" + "ab" * 32, "--session", "digits", "--wallet", "fhe-customer", expect=1)
+    unknown = fhe_env(
+        "fhe",
+        "result",
+        "0x" + "ab" * 32,
+        "--session",
+        "digits",
+        "--wallet",
+        "fhe-customer",
+        expect=1,
+    )
     assert "(fhe_order_unknown)" in unknown.stderr and "--session" in unknown.stderr
-    malformed = fhe_env("fhe", "result", "../uploads", "--session", "digits", "--wallet", "fhe-customer", expect=1)
+    malformed = fhe_env(
+        "fhe", "result", "../uploads", "--session", "digits", "--wallet", "fhe-customer", expect=1
+    )
     assert "not an order id" in malformed.stderr and "hint" in malformed.stderr

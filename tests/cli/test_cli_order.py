@@ -35,16 +35,42 @@ def completed(cli, devnet_manifest, provider, tmp_path_factory):
     funded_wallet(cli, devnet_manifest, "customer")
     weights = train_reference_weights(seed=0)
     (folder / "weights.npz").write_bytes(weights_to_npz(weights))
-    out = cli("model", "publish", ENGINE, "--weights", folder / "weights.npz", "--price", "0.003eth",
-              "--weights-price", "0.005eth", "--allow-any-customer", "--insecure-allow-simulated-tee",
-              "--wallet", "model-owner").stdout
+    out = cli(
+        "model",
+        "publish",
+        ENGINE,
+        "--weights",
+        folder / "weights.npz",
+        "--price",
+        "0.003eth",
+        "--weights-price",
+        "0.005eth",
+        "--allow-any-customer",
+        "--insecure-allow-simulated-tee",
+        "--wallet",
+        "model-owner",
+    ).stdout
     items = published(out)
     _, _, images, _ = digits_split()
     batch = images[:16].reshape(-1, 8, 8).astype(np.float32)
     (folder / "digits.npy").write_bytes(npy_bytes(batch))
-    created = cli("order", "create", "--engine", items["engine"]["resource_id"], "--resource",
-                  items["weights"]["resource_id"], "--offer", provider.offer_id(), "--input", folder / "digits.npy",
-                  "--max-duration", 600, "--yes", "--wallet", "customer")
+    created = cli(
+        "order",
+        "create",
+        "--engine",
+        items["engine"]["resource_id"],
+        "--resource",
+        items["weights"]["resource_id"],
+        "--offer",
+        provider.offer_id(),
+        "--input",
+        folder / "digits.npy",
+        "--max-duration",
+        600,
+        "--yes",
+        "--wallet",
+        "customer",
+    )
     order_id = re.search(r"^order_id=(0x[0-9a-f]{64})$", created.stdout, re.MULTILINE).group(1)
     assert "upload encrypted inputs" in created.output  # the upload bar, drawn on stderr
     watched = cli("order", "status", order_id, "--watch", "--timeout", 300)
@@ -76,8 +102,16 @@ def test_report_verify_passes_and_fails_on_a_tampered_result(cli, completed):
     assert "valid=true" in good.stdout and "FAIL" not in good.stdout and "VALID" in good.stdout
     checklist = json.loads(cli("report", "verify", order_id, "--result-dir", out, "--json").stdout)
     statuses = {item["name"]: item["status"] for item in checklist["items"]}
-    assert checklist["valid"] and set(statuses.values()) == {"ok"}  # nothing skipped: the result was hashed too
-    assert {"signature", "enclave_certified", "measurement_allowed", "inputs_hash", "output_hash"} <= set(statuses)
+    assert checklist["valid"] and set(statuses.values()) == {
+        "ok"
+    }  # nothing skipped: the result was hashed too
+    assert {
+        "signature",
+        "enclave_certified",
+        "measurement_allowed",
+        "inputs_hash",
+        "output_hash",
+    } <= set(statuses)
 
     tampered = folder / "tampered"
     shutil.copytree(out, tampered)
@@ -86,7 +120,9 @@ def test_report_verify_passes_and_fails_on_a_tampered_result(cli, completed):
     (tampered / "result.age").write_bytes(bytes(data))
     bad = cli("report", "verify", order_id, "--result-dir", tampered, expect=1)
     assert "valid=false" in bad.stdout and "NOT VALID" in bad.stdout
-    failed = json.loads(cli("report", "verify", order_id, "--result-dir", tampered, "--json", expect=1).stdout)
+    failed = json.loads(
+        cli("report", "verify", order_id, "--result-dir", tampered, "--json", expect=1).stdout
+    )
     assert [i["name"] for i in failed["items"] if i["status"] == "fail"] == ["output_hash"]
 
 

@@ -37,17 +37,34 @@ def test_import_of_a_keystore_file_needs_its_password(cli, tmp_path):
     account = Account.create()
     source = tmp_path / "exported.json"
     source.write_text(json.dumps(Account.encrypt(account.key, "other password")))
-    refused = cli("wallet", "import", "--wallet", "carol", "--keystore", source,
-                  env={"ENCLAVA_WALLET_PASSWORD": "not it"}, expect=1)
+    refused = cli(
+        "wallet",
+        "import",
+        "--wallet",
+        "carol",
+        "--keystore",
+        source,
+        env={"ENCLAVA_WALLET_PASSWORD": "not it"},
+        expect=1,
+    )
     assert "wrong_password" in refused.stderr
-    cli("wallet", "import", "--wallet", "carol", "--keystore", source,
-        env={"ENCLAVA_WALLET_PASSWORD": "other password"})
+    cli(
+        "wallet",
+        "import",
+        "--wallet",
+        "carol",
+        "--keystore",
+        source,
+        env={"ENCLAVA_WALLET_PASSWORD": "other password"},
+    )
     assert account.address in cli("wallet", "show", "--wallet", "carol", "--no-key").stdout
 
 
 def test_wrong_password_is_refused_with_a_hint(cli):
     cli("wallet", "new", "--wallet", "dave")
-    refused = cli("wallet", "show", "--wallet", "dave", env={"ENCLAVA_WALLET_PASSWORD": "wrong"}, expect=1)
+    refused = cli(
+        "wallet", "show", "--wallet", "dave", env={"ENCLAVA_WALLET_PASSWORD": "wrong"}, expect=1
+    )
     assert "wrong_password" in refused.stderr and "hint" in refused.stderr
 
 
@@ -55,6 +72,8 @@ def test_mistakes_give_a_code_and_a_hint(cli):
     cli("wallet", "new", "--wallet", "erin")
     assert "wallet_exists" in cli("wallet", "new", "--wallet", "erin", expect=1).stderr
     assert "wallet_not_found" in cli("wallet", "show", "--wallet", "nobody", expect=1).stderr
-    bad_key = cli("wallet", "import", "--wallet", "frank", env={"ENCLAVA_PRIVATE_KEY": "0x1234"}, expect=1)
+    bad_key = cli(
+        "wallet", "import", "--wallet", "frank", env={"ENCLAVA_PRIVATE_KEY": "0x1234"}, expect=1
+    )
     assert "invalid_private_key" in bad_key.stderr
     assert "invalid_wallet_name" in cli("wallet", "new", "--wallet", "../evil", expect=1).stderr

@@ -36,7 +36,6 @@ from support import (  # noqa: E402
 )
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def _module_isolation(module_isolation):
     pass
@@ -102,8 +101,14 @@ def deployed(gov):
     """The four contracts, deployed as scripts/deploy.py deploys them (registry bound to the marketplace)."""
     from scripts.deploy import deploy_contracts
 
-    return deploy_contracts(gov, min_stake=MIN_STAKE, unbonding_delay=UNBONDING_DELAY, slash_bps=SLASH_BPS,
-                            allow_simulated=True, report_grace=GRACE)
+    return deploy_contracts(
+        gov,
+        min_stake=MIN_STAKE,
+        unbonding_delay=UNBONDING_DELAY,
+        slash_bps=SLASH_BPS,
+        allow_simulated=True,
+        report_grace=GRACE,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -143,14 +148,24 @@ class Market:
         return self.providers.register({"from": provider, "value": stake})
 
     def publish(self, provider, tee=SIMULATED, price=PRICE_PER_SECOND, slots=2, gpu=b"H100"):
-        tx = self.providers.publishOffer(tee, gpu.ljust(32, b"\0"), price, slots, {"from": provider})
+        tx = self.providers.publishOffer(
+            tee, gpu.ljust(32, b"\0"), price, slots, {"from": provider}
+        )
         return tx.return_value
 
     def list(self, owner, kind, content=b"weights", price=ENGINE_PRICE):
         listing = (kind, f"bafy-{content.hex()}", sha256(content), price, "bafy-meta")
         return self.offers.listResource(listing, {"from": owner}).return_value
 
-    def certificate(self, enclave_key, provider, tee=SIMULATED, measurement=MEASUREMENT, expires_at=None, nonce=None):
+    def certificate(
+        self,
+        enclave_key,
+        provider,
+        tee=SIMULATED,
+        measurement=MEASUREMENT,
+        expires_at=None,
+        nonce=None,
+    ):
         """A certificate message for `enclave_key` on `provider`'s machine, for a fresh CA nonce."""
         return {
             "enclave": enclave_key.address,
@@ -166,8 +181,17 @@ class Market:
         message = {"enclave": cert["enclave"], "provider": cert["provider"], "nonce": cert["nonce"]}
         return sign(wallet(signer), "EnclaveConsent", self.attestation, message)
 
-    def certify(self, enclave_key, provider, tee=SIMULATED, measurement=MEASUREMENT, expires_at=None, ca=None,
-                consent=None, sender=None):
+    def certify(
+        self,
+        enclave_key,
+        provider,
+        tee=SIMULATED,
+        measurement=MEASUREMENT,
+        expires_at=None,
+        ca=None,
+        consent=None,
+        sender=None,
+    ):
         """Registers `enclave_key` for `provider`: signed by the CA, consented by the provider (or
         with the `consent` signature given)."""
         cert = self.certificate(enclave_key, provider, tee, measurement, expires_at)
@@ -177,14 +201,28 @@ class Market:
     def submit_certificate(self, cert, consent, ca=None, sender=None):
         """`registerEnclave` of `cert`, signed by the CA (or `ca`), with the `consent` signature."""
         signature = sign(ca or self.ca_key, "EnclaveCertificate", self.attestation, cert)
-        return self.attestation.registerEnclave(tuple(cert.values()), signature, consent, {"from": sender or self.gov})
+        return self.attestation.registerEnclave(
+            tuple(cert.values()), signature, consent, {"from": sender or self.gov}
+        )
 
     # --- orders
-    def create(self, customer, engine, resources, tee_offer, inputs=None, duration=600, value=None, key=b"\x02" * 33):
+    def create(
+        self,
+        customer,
+        engine,
+        resources,
+        tee_offer,
+        inputs=None,
+        duration=600,
+        value=None,
+        key=b"\x02" * 33,
+    ):
         inputs = [(f"bafy-in-{i}", sha256(data)) for i, data in enumerate(inputs or [b"question"])]
         if value is None:
             value = self.quote(engine, resources, tee_offer, duration)
-        tx = self.marketplace.createOrder(engine, resources, tee_offer, inputs, key, duration, {"from": customer, "value": value})
+        tx = self.marketplace.createOrder(
+            engine, resources, tee_offer, inputs, key, duration, {"from": customer, "value": value}
+        )
         event = tx.events["OrderCreated"]
         return Order(id=bytes(event["orderId"]), terms=terms_from_event(event), tx=tx)
 
@@ -269,7 +307,9 @@ def listed(trusted, provider, model_owner, data_owner, enclave_key):
 @pytest.fixture
 def order(listed, customer):
     """An open order: engine + model + dataset, two customer inputs, 600 s."""
-    return listed.create(customer, listed.engine, [listed.model, listed.dataset], listed.tee_offer, [b"a", b"b"])
+    return listed.create(
+        customer, listed.engine, [listed.model, listed.dataset], listed.tee_offer, [b"a", b"b"]
+    )
 
 
 @pytest.fixture

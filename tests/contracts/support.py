@@ -111,7 +111,10 @@ ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 @functools.lru_cache(maxsize=None)
 def _dev_wallets(count: int = 20) -> dict:
     Account.enable_unaudited_hdwallet_features()
-    wallets = [Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]
+    wallets = [
+        Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}")
+        for i in range(count)
+    ]
     return {w.address: w for w in wallets}
 
 

@@ -4,7 +4,18 @@ registration, revocation, and the non-reverting validity view."""
 import os
 
 import pytest
-from support import MEASUREMENT, NONE, OTHER_MEASUREMENT, SIMULATED, TDX, digest, new_key, reverts, sign, wallet
+from support import (
+    MEASUREMENT,
+    NONE,
+    OTHER_MEASUREMENT,
+    SIMULATED,
+    TDX,
+    digest,
+    new_key,
+    reverts,
+    sign,
+    wallet,
+)
 
 ZERO = "0x" + "00" * 20
 CA_NONE, CA_ACTIVE, CA_RETIRED, CA_REVOKED = range(4)
@@ -29,7 +40,9 @@ def enclave(attestation_only, enclave_key, provider):
     return enclave_key.address
 
 
-def certificate(enclave_key, provider, expires_at, tee=SIMULATED, measurement=MEASUREMENT, nonce=None):
+def certificate(
+    enclave_key, provider, expires_at, tee=SIMULATED, measurement=MEASUREMENT, nonce=None
+):
     return {
         "enclave": enclave_key.address,
         "teeType": tee,
@@ -42,13 +55,20 @@ def certificate(enclave_key, provider, expires_at, tee=SIMULATED, measurement=ME
 
 def consent(registry, cert, signer, **changes):
     """`signer`'s EIP-712 consent to the certificate's enclave, provider and nonce (or `changes`)."""
-    message = {"enclave": cert["enclave"], "provider": cert["provider"], "nonce": cert["nonce"], **changes}
+    message = {
+        "enclave": cert["enclave"],
+        "provider": cert["provider"],
+        "nonce": cert["nonce"],
+        **changes,
+    }
     return sign(wallet(signer), "EnclaveConsent", registry, message)
 
 
 def register(registry, cert, ca_key, consent_signature, sender):
     signature = sign(ca_key, "EnclaveCertificate", registry, cert)
-    return registry.registerEnclave(tuple(cert.values()), signature, consent_signature, {"from": sender})
+    return registry.registerEnclave(
+        tuple(cert.values()), signature, consent_signature, {"from": sender}
+    )
 
 
 def test_add_ca_signer_activates_it(registry, gov):
@@ -70,7 +90,9 @@ def test_add_zero_or_known_ca_signer_reverts(registry, gov, ca_key):
         registry.addCaSigner(ca_key.address, {"from": gov})
 
 
-def test_retired_ca_certifies_nothing_new_but_its_enclaves_stay_valid(attestation_only, registry, enclave, gov, ca_key, provider):
+def test_retired_ca_certifies_nothing_new_but_its_enclaves_stay_valid(
+    attestation_only, registry, enclave, gov, ca_key, provider
+):
     tx = registry.retireCaSigner(ca_key.address, {"from": gov})
     assert tx.events["CaSignerRetired"]["ca"] == ca_key.address
     assert tuple(registry.checkEnclave(enclave)) == (True, "")
@@ -117,7 +139,9 @@ def test_production_deployment_refuses_simulated_measurements(AttestationRegistr
     production.allowMeasurement(TDX, MEASUREMENT, {"from": gov})
 
 
-def test_production_deployment_refuses_simulated_enclaves(AttestationRegistry, gov, ca_key, enclave_key, provider, chain):
+def test_production_deployment_refuses_simulated_enclaves(
+    AttestationRegistry, gov, ca_key, enclave_key, provider, chain
+):
     production = AttestationRegistry.deploy(gov, False, {"from": gov})
     production.addCaSigner(ca_key.address, {"from": gov})
     cert = certificate(enclave_key, provider, chain.time() + 3600)
@@ -133,7 +157,9 @@ def test_revoke_measurement_invalidates_its_enclaves(registry, enclave, gov):
         registry.revokeMeasurement(SIMULATED, MEASUREMENT, {"from": gov})
 
 
-def test_register_enclave_records_the_ca_certificate(attestation_only, registry, enclave_key, provider, ca_key, stranger, chain):
+def test_register_enclave_records_the_ca_certificate(
+    attestation_only, registry, enclave_key, provider, ca_key, stranger, chain
+):
     expires_at = chain.time() + 3600
     cert = certificate(enclave_key, provider, expires_at)
     tx = register(registry, cert, ca_key, consent(registry, cert, provider), stranger)
@@ -144,7 +170,9 @@ def test_register_enclave_records_the_ca_certificate(attestation_only, registry,
     assert record["expiresAt"] == expires_at and not record["revoked"]
     assert bytes(record["measurement"]) == MEASUREMENT
     assert tuple(registry.checkEnclave(enclave_key.address)) == (True, "")
-    assert registry.consentUsed(registry.consentDigest(enclave_key.address, provider, cert["nonce"]))
+    assert registry.consentUsed(
+        registry.consentDigest(enclave_key.address, provider, cert["nonce"])
+    )
 
 
 def test_register_enclave_signed_by_a_non_ca_reverts(registry, enclave_key, provider, gov, chain):
@@ -153,17 +181,24 @@ def test_register_enclave_signed_by_a_non_ca_reverts(registry, enclave_key, prov
         register(registry, cert, new_key("rogue-ca"), consent(registry, cert, provider), gov)
 
 
-def test_register_enclave_with_a_tampered_certificate_reverts(registry, enclave_key, provider, other_provider, ca_key, gov, chain):
+def test_register_enclave_with_a_tampered_certificate_reverts(
+    registry, enclave_key, provider, other_provider, ca_key, gov, chain
+):
     cert = certificate(enclave_key, provider, chain.time() + 3600)
     signature = sign(ca_key, "EnclaveCertificate", registry, cert)
     cert["provider"] = other_provider.address
     with reverts("AttestationSignerNotCa"):
-        registry.registerEnclave(tuple(cert.values()), signature, consent(registry, cert, other_provider), {"from": gov})
+        registry.registerEnclave(
+            tuple(cert.values()), signature, consent(registry, cert, other_provider), {"from": gov}
+        )
 
 
 # -- the provider's own consent, on chain -------------------------------------------------------------
 
-def test_register_enclave_refuses_without_provider_consent(registry, enclave_key, provider, ca_key, stranger, chain):
+
+def test_register_enclave_refuses_without_provider_consent(
+    registry, enclave_key, provider, ca_key, stranger, chain
+):
     """A CA's certificate alone no longer binds an enclave to a provider."""
     cert = certificate(enclave_key, provider, chain.time() + 3600)
     with reverts("AttestationProviderConsentInvalid"):
@@ -171,7 +206,9 @@ def test_register_enclave_refuses_without_provider_consent(registry, enclave_key
     assert registry.getEnclave(enclave_key.address)["provider"] == ZERO
 
 
-def test_register_enclave_refuses_consent_signed_by_someone_else(registry, enclave_key, provider, stranger, ca_key, gov, chain):
+def test_register_enclave_refuses_consent_signed_by_someone_else(
+    registry, enclave_key, provider, stranger, ca_key, gov, chain
+):
     """The CA (or anyone) signing in the provider's name does not count: only the provider's key."""
     cert = certificate(enclave_key, provider, chain.time() + 3600)
     for forger in (stranger, ca_key):
@@ -179,22 +216,31 @@ def test_register_enclave_refuses_consent_signed_by_someone_else(registry, encla
             register(registry, cert, ca_key, consent(registry, cert, forger), gov)
 
 
-def test_register_enclave_refuses_consent_for_another_enclave(registry, enclave_key, provider, ca_key, gov, chain):
+def test_register_enclave_refuses_consent_for_another_enclave(
+    registry, enclave_key, provider, ca_key, gov, chain
+):
     cert = certificate(enclave_key, provider, chain.time() + 3600)
     other = consent(registry, cert, provider, enclave=new_key("other-enclave").address)
     with reverts("AttestationProviderConsentInvalid"):
         register(registry, cert, ca_key, other, gov)
 
 
-def test_register_enclave_refuses_consent_for_another_nonce_or_registry(AttestationRegistry, registry, enclave_key, provider, ca_key, gov, chain):
+def test_register_enclave_refuses_consent_for_another_nonce_or_registry(
+    AttestationRegistry, registry, enclave_key, provider, ca_key, gov, chain
+):
     cert = certificate(enclave_key, provider, chain.time() + 3600)
     elsewhere = AttestationRegistry.deploy(gov, True, {"from": gov})
-    for wrong in (consent(registry, cert, provider, nonce=os.urandom(32)), consent(elsewhere, cert, provider)):
+    for wrong in (
+        consent(registry, cert, provider, nonce=os.urandom(32)),
+        consent(elsewhere, cert, provider),
+    ):
         with reverts("AttestationProviderConsentInvalid"):
             register(registry, cert, ca_key, wrong, gov)
 
 
-def test_register_enclave_refuses_replayed_consent(registry, enclave_key, provider, ca_key, gov, chain):
+def test_register_enclave_refuses_replayed_consent(
+    registry, enclave_key, provider, ca_key, gov, chain
+):
     """A consent is for one certification: even a CA-signed renewal cannot reuse it."""
     cert = certificate(enclave_key, provider, chain.time() + 3600)
     signature = consent(registry, cert, provider)
@@ -207,7 +253,9 @@ def test_register_enclave_refuses_replayed_consent(registry, enclave_key, provid
     assert registry.getEnclave(enclave_key.address)["expiresAt"] == renewal["expiresAt"]
 
 
-def test_register_enclave_refuses_rebinding_to_another_provider_without_its_consent(attestation_only, registry, enclave, enclave_key, provider, other_provider, ca_key, gov, chain):
+def test_register_enclave_refuses_rebinding_to_another_provider_without_its_consent(
+    attestation_only, registry, enclave, enclave_key, provider, other_provider, ca_key, gov, chain
+):
     """The enclave's provider changes only with the new provider's own consent."""
     cert = certificate(enclave_key, other_provider, registry.getEnclave(enclave)["expiresAt"] + 600)
     with reverts("AttestationProviderConsentInvalid"):
@@ -217,7 +265,9 @@ def test_register_enclave_refuses_rebinding_to_another_provider_without_its_cons
 
 def test_consent_digest_matches_eth_account_typed_data(registry, enclave_key, provider):
     message = {"enclave": enclave_key.address, "provider": provider.address, "nonce": b"\x11" * 32}
-    assert bytes(registry.consentDigest(*message.values())) == digest("EnclaveConsent", registry, message)
+    assert bytes(registry.consentDigest(*message.values())) == digest(
+        "EnclaveConsent", registry, message
+    )
 
 
 @pytest.mark.parametrize(
@@ -230,14 +280,18 @@ def test_consent_digest_matches_eth_account_typed_data(registry, enclave_key, pr
         ({"enclave": ZERO}, "AttestationZeroAddress"),
     ],
 )
-def test_register_invalid_certificate_reverts(registry, enclave_key, provider, ca_key, gov, chain, changes, error):
+def test_register_invalid_certificate_reverts(
+    registry, enclave_key, provider, ca_key, gov, chain, changes, error
+):
     cert = certificate(enclave_key, provider, chain.time() + 3600)
     cert.update(changes)
     with reverts(error):
         register(registry, cert, ca_key, consent(registry, cert, provider), gov)
 
 
-def test_renewal_needs_a_later_expiry(attestation_only, registry, enclave, enclave_key, provider, chain):
+def test_renewal_needs_a_later_expiry(
+    attestation_only, registry, enclave, enclave_key, provider, chain
+):
     current = registry.getEnclave(enclave)["expiresAt"]
     with reverts("AttestationCertificateStale"):
         attestation_only.certify(enclave_key, provider, expires_at=current)
@@ -245,14 +299,18 @@ def test_renewal_needs_a_later_expiry(attestation_only, registry, enclave, encla
     assert registry.getEnclave(enclave)["expiresAt"] == current + 60
 
 
-def test_governance_revokes_an_enclave_for_good(attestation_only, registry, enclave, enclave_key, provider, gov):
+def test_governance_revokes_an_enclave_for_good(
+    attestation_only, registry, enclave, enclave_key, provider, gov
+):
     tx = registry.revokeEnclave(enclave, {"from": gov})
     assert tx.events["EnclaveRevoked"]["by"] == gov
     assert tuple(registry.checkEnclave(enclave)) == (False, "enclave revoked")
     with reverts("AttestationEnclaveRevoked"):
         registry.revokeEnclave(enclave, {"from": gov})
     with reverts("AttestationEnclaveRevoked"):
-        attestation_only.certify(enclave_key, provider, expires_at=registry.getEnclave(enclave)["expiresAt"] + 60)
+        attestation_only.certify(
+            enclave_key, provider, expires_at=registry.getEnclave(enclave)["expiresAt"] + 60
+        )
 
 
 def test_the_certifying_ca_revokes_its_enclave(registry, enclave, ca_key, gov, accounts):

@@ -1,6 +1,5 @@
 """Marketplace: creating, accepting and cancelling orders, and the escrow they hold."""
 
-import pytest
 from eth_utils import keccak
 from support import (
     ACCEPTED,
@@ -19,7 +18,9 @@ from support import (
 KEY = b"\x02" * 33
 
 
-def test_create_order_escrows_the_exact_price(listed, order, marketplace, customer, provider, model_owner, data_owner):
+def test_create_order_escrows_the_exact_price(
+    listed, order, marketplace, customer, provider, model_owner, data_owner
+):
     assert order.escrow == ENGINE_PRICE + MODEL_PRICE + DATASET_PRICE + PRICE_PER_SECOND * 600
     assert marketplace.balance() == order.escrow
     assert order.customer == customer and order.provider == provider
@@ -35,8 +36,16 @@ def test_create_order_escrows_the_exact_price(listed, order, marketplace, custom
 
 def test_identical_orders_in_one_block_get_distinct_ids(listed, marketplace, customer, chain, web3):
     quote = listed.quote(listed.engine, [], listed.tee_offer, 600)
-    data = marketplace.createOrder.encode_input(listed.engine, [], listed.tee_offer, [("bafy-in-0", sha256(b"same"))], KEY, 600)
-    tx = {"from": customer.address, "to": marketplace.address, "value": quote, "data": data, "gas": 1_000_000}
+    data = marketplace.createOrder.encode_input(
+        listed.engine, [], listed.tee_offer, [("bafy-in-0", sha256(b"same"))], KEY, 600
+    )
+    tx = {
+        "from": customer.address,
+        "to": marketplace.address,
+        "value": quote,
+        "data": data,
+        "gas": 1_000_000,
+    }
     web3.provider.make_request("evm_setAutomine", [False])
     try:
         hashes = [web3.eth.send_transaction(tx).hex() for _ in range(2)]
@@ -84,7 +93,9 @@ def test_create_order_of_zero_duration_reverts(listed, customer):
 
 
 def test_create_order_with_an_inactive_resource_reverts(listed, offers, model_owner, customer):
-    offers.updateResource(listed.model, ("bafy-m", sha256(b"model"), MODEL_PRICE, "", False), {"from": model_owner})
+    offers.updateResource(
+        listed.model, ("bafy-m", sha256(b"model"), MODEL_PRICE, "", False), {"from": model_owner}
+    )
     with reverts("MarketplaceResourceInactive"):
         listed.create(customer, listed.engine, [listed.model], listed.tee_offer)
     offers.retireResource(listed.engine, {"from": model_owner})
@@ -117,17 +128,29 @@ def test_create_order_with_an_unbonding_provider_reverts(listed, providers, prov
 
 def test_create_order_with_too_many_resources_or_inputs_reverts(listed, marketplace, customer):
     with reverts("MarketplaceTooManyResources"):
-        marketplace.createOrder(listed.engine, [listed.model] * 17, listed.tee_offer, [], KEY, 60, {"from": customer})
+        marketplace.createOrder(
+            listed.engine, [listed.model] * 17, listed.tee_offer, [], KEY, 60, {"from": customer}
+        )
     inputs = [("bafy", sha256(bytes([i]))) for i in range(33)]
     with reverts("MarketplaceTooManyInputs"):
-        marketplace.createOrder(listed.engine, [], listed.tee_offer, inputs, KEY, 60, {"from": customer})
+        marketplace.createOrder(
+            listed.engine, [], listed.tee_offer, inputs, KEY, 60, {"from": customer}
+        )
 
 
 def test_create_order_with_an_empty_input_reverts(listed, marketplace, customer):
     value = listed.quote(listed.engine, [], listed.tee_offer, 60)
     for bad in (("", sha256(b"x")), ("bafy", b"\0" * 32)):
         with reverts("MarketplaceEmptyInput"):
-            marketplace.createOrder(listed.engine, [], listed.tee_offer, [bad], KEY, 60, {"from": customer, "value": value})
+            marketplace.createOrder(
+                listed.engine,
+                [],
+                listed.tee_offer,
+                [bad],
+                KEY,
+                60,
+                {"from": customer, "value": value},
+            )
 
 
 def test_create_order_without_recipient_key_reverts(listed, customer):
@@ -223,4 +246,3 @@ def test_withdraw_stake_with_an_open_order_reverts(listed, accepted, providers, 
     chain.sleep(UNBONDING_DELAY + 1)
     with reverts("ProviderHasOpenOrders"):
         providers.withdrawStake({"from": provider})
-

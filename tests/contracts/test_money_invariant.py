@@ -26,7 +26,21 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from support import ACCEPTED, CANCELLED, COMPLETED, DATASET, ENGINE, FAILED, GRACE, MODEL, OPEN, SLASH_BPS, TIMED_OUT, new_key, reverts
+from support import (
+    ACCEPTED,
+    CANCELLED,
+    COMPLETED,
+    DATASET,
+    ENGINE,
+    FAILED,
+    GRACE,
+    MODEL,
+    OPEN,
+    SLASH_BPS,
+    TIMED_OUT,
+    new_key,
+    reverts,
+)
 
 SHORT_UNBONDING = 100
 STAKE = 10**18
@@ -38,8 +52,14 @@ def deployed(gov):
     """This module's registry unbonds in 100 s, so stake withdrawal fits in a short sequence."""
     from scripts.deploy import deploy_contracts
 
-    return deploy_contracts(gov, min_stake=STAKE, unbonding_delay=SHORT_UNBONDING, slash_bps=SLASH_BPS,
-                            allow_simulated=True, report_grace=GRACE)
+    return deploy_contracts(
+        gov,
+        min_stake=STAKE,
+        unbonding_delay=SHORT_UNBONDING,
+        slash_bps=SLASH_BPS,
+        allow_simulated=True,
+        report_grace=GRACE,
+    )
 
 
 PARTY = st.integers(min_value=0, max_value=1)
@@ -60,7 +80,9 @@ class MoneyRules(RuleBasedStateMachine):
         cls.owners = [accounts[2], accounts[3]]
         cls.relayer = accounts[5]
         cls.enclaves = enclaves
-        cls.everyone = list({a.address: a for a in cls.providers_ + cls.customers + cls.owners}.values())
+        cls.everyone = list(
+            {a.address: a for a in cls.providers_ + cls.customers + cls.owners}.values()
+        )
 
     def __init__(self):
         super().__init__()
@@ -103,9 +125,13 @@ class MoneyRules(RuleBasedStateMachine):
         customer = self.customers[c]
         if not self._available(p):
             with reverts("MarketplaceTeeOfferUnavailable"):
-                self.m.create(customer, self.m.engine, resources, self.offer_of[p], duration=duration, value=0)
+                self.m.create(
+                    customer, self.m.engine, resources, self.offer_of[p], duration=duration, value=0
+                )
             return
-        order = self.m.create(customer, self.m.engine, resources, self.offer_of[p], [b"x", b"y"], duration=duration)
+        order = self.m.create(
+            customer, self.m.engine, resources, self.offer_of[p], [b"x", b"y"], duration=duration
+        )
         self.orders.append([order, OPEN, p])
 
     @precondition(lambda self: self._has(OPEN))
@@ -188,7 +214,9 @@ class MoneyRules(RuleBasedStateMachine):
                 self.m.complete(order, self.enclaves[p], self.relayer)
         elif how == "fail":
             with reverts("MarketplaceOrderNotAccepted"):
-                market.failOrder(order.terms, *self.m.failure(order, self.enclaves[p]), {"from": self.relayer})
+                market.failOrder(
+                    order.terms, *self.m.failure(order, self.enclaves[p]), {"from": self.relayer}
+                )
         elif how == "cancel":
             with reverts("MarketplaceOrderNotOpen"):
                 market.cancelOrder(order.terms, {"from": order.customer})
@@ -300,7 +328,11 @@ class _any_revert:
         from brownie.exceptions import VirtualMachineError
 
         assert exc_type is VirtualMachineError, "expected the call to revert"
-        assert exc.revert_msg.split(":")[0] in {"ProviderOfferFull", "ProviderIsUnbonding", "ProviderStakeTooLow"}
+        assert exc.revert_msg.split(":")[0] in {
+            "ProviderOfferFull",
+            "ProviderIsUnbonding",
+            "ProviderStakeTooLow",
+        }
         return True
 
 

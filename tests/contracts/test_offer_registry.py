@@ -37,7 +37,9 @@ def signed_resource(offers, owner_key, relayer, chain):
     item = listing()
     deadline = chain.time() + DEADLINE_IN
     signature = sign(owner_key, "ListResource", offers, list_message(owner_key, item, 0, deadline))
-    return offers.listResourceBySig(owner_key.address, item, deadline, signature, {"from": relayer}).return_value
+    return offers.listResourceBySig(
+        owner_key.address, item, deadline, signature, {"from": relayer}
+    ).return_value
 
 
 def list_message(owner, item, nonce, deadline):
@@ -176,13 +178,19 @@ def test_listing_signed_by_someone_else_reverts(offers, owner_key, other_key, re
 
 def test_listing_for_the_zero_owner_reverts(offers, relayer, chain):
     with reverts("OfferZeroOwner"):
-        offers.listResourceBySig("0x" + "00" * 20, listing(), chain.time() + 60, b"", {"from": relayer})
+        offers.listResourceBySig(
+            "0x" + "00" * 20, listing(), chain.time() + 60, b"", {"from": relayer}
+        )
 
 
-def test_relayer_updates_with_the_owners_signature(offers, signed_resource, owner_key, relayer, chain):
+def test_relayer_updates_with_the_owners_signature(
+    offers, signed_resource, owner_key, relayer, chain
+):
     item = update(price=42, active=False)
     deadline = chain.time() + DEADLINE_IN
-    signature = sign(owner_key, "UpdateResource", offers, update_message(signed_resource, item, 1, deadline))
+    signature = sign(
+        owner_key, "UpdateResource", offers, update_message(signed_resource, item, 1, deadline)
+    )
     offers.updateResourceBySig(signed_resource, item, deadline, signature, {"from": relayer})
     assert offers.getResource(signed_resource)["price"] == 42
     with reverts("OfferInvalidSignature"):
@@ -192,7 +200,9 @@ def test_relayer_updates_with_the_owners_signature(offers, signed_resource, owne
 def test_update_signed_by_someone_else_reverts(offers, signed_resource, other_key, relayer, chain):
     item = update()
     deadline = chain.time() + DEADLINE_IN
-    signature = sign(other_key, "UpdateResource", offers, update_message(signed_resource, item, 1, deadline))
+    signature = sign(
+        other_key, "UpdateResource", offers, update_message(signed_resource, item, 1, deadline)
+    )
     with reverts("OfferInvalidSignature"):
         offers.updateResourceBySig(signed_resource, item, deadline, signature, {"from": relayer})
 
@@ -202,7 +212,9 @@ def test_update_signature_of_unknown_resource_reverts(offers, relayer, chain):
         offers.updateResourceBySig(99, update(), chain.time() + 60, b"", {"from": relayer})
 
 
-def test_relayer_retires_with_the_owners_signature(offers, signed_resource, owner_key, relayer, chain):
+def test_relayer_retires_with_the_owners_signature(
+    offers, signed_resource, owner_key, relayer, chain
+):
     deadline = chain.time() + DEADLINE_IN
     message = {"resourceId": signed_resource, "nonce": 1, "deadline": deadline}
     signature = sign(owner_key, "RetireResource", offers, message)
@@ -212,7 +224,9 @@ def test_relayer_retires_with_the_owners_signature(offers, signed_resource, owne
         offers.retireResourceBySig(signed_resource, deadline, signature, {"from": relayer})
 
 
-def test_retire_signature_after_deadline_reverts(offers, signed_resource, owner_key, relayer, chain):
+def test_retire_signature_after_deadline_reverts(
+    offers, signed_resource, owner_key, relayer, chain
+):
     deadline = chain.time() + 10
     message = {"resourceId": signed_resource, "nonce": 1, "deadline": deadline}
     signature = sign(owner_key, "RetireResource", offers, message)

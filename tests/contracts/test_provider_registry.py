@@ -91,7 +91,9 @@ def test_withdraw_stake_without_unbonding_reverts(registered, providers, provide
 
 
 def test_publish_offer_records_the_offer(registered, providers, provider):
-    tx = providers.publishOffer(TDX, b"H100".ljust(32, b"\0"), PRICE_PER_SECOND, 3, {"from": provider})
+    tx = providers.publishOffer(
+        TDX, b"H100".ljust(32, b"\0"), PRICE_PER_SECOND, 3, {"from": provider}
+    )
     offer_id = tx.return_value
     assert offer_id == 1 and providers.offerCount() == 1
     event = tx.events["OfferPublished"]
@@ -172,8 +174,12 @@ def test_offer_terms_report_availability(registered, providers, provider):
 
 def test_marketplace_is_fixed_at_construction(ProviderRegistry, gov, stranger):
     with reverts("ProviderZeroAddress"):
-        ProviderRegistry.deploy(MIN_STAKE, UNBONDING_DELAY, SLASH_BPS, "0x" + "00" * 20, {"from": gov})
-    registry = ProviderRegistry.deploy(MIN_STAKE, UNBONDING_DELAY, SLASH_BPS, stranger, {"from": gov})
+        ProviderRegistry.deploy(
+            MIN_STAKE, UNBONDING_DELAY, SLASH_BPS, "0x" + "00" * 20, {"from": gov}
+        )
+    registry = ProviderRegistry.deploy(
+        MIN_STAKE, UNBONDING_DELAY, SLASH_BPS, stranger, {"from": gov}
+    )
     assert registry.marketplace() == stranger
 
 

@@ -11,7 +11,13 @@ from engines.digits_classifier.model import predict_plain
 from engines.tabular_trainer.shares import split_breast_cancer
 from engines.tabular_trainer.trainer import train_plain
 from enclava.demo import STAGE_ORDER, DemoFacts
-from enclava.demo.story import HOSPITALS, customer_images, order_digits, publish_digits, train_together
+from enclava.demo.story import (
+    HOSPITALS,
+    customer_images,
+    order_digits,
+    publish_digits,
+    train_together,
+)
 from enclava.demo.summary import print_summary
 from trusted_loader.pipeline import order_seed
 
@@ -31,16 +37,24 @@ def test_customer_predictions_equal_a_plain_run_of_the_engine(story):
     expected = predict_plain(listing.weights, images)
     assert digits.outcome["predictions"] == expected["predictions"]
     assert digits.outcome["true labels"] == labels
-    assert ("digits: predictions equal a plain local run of the engine", True) in [c[:2] for c in facts.checks]
+    assert ("digits: predictions equal a plain local run of the engine", True) in [
+        c[:2] for c in facts.checks
+    ]
 
 
 def test_both_orders_verify_independently_and_on_the_report_page(story):
     facts, _, digits, training = story
     for order in (digits, training):
         assert order.checklist is not None and order.checklist.valid, order.checklist.to_dict()
-        assert all(item.ok for item in order.checklist.items), [i for i in order.checklist.items if not i.ok]
+        assert all(item.ok for item in order.checklist.items), [
+            i for i in order.checklist.items if not i.ok
+        ]
         assert order.page_verified and order.page_url.endswith(f"/reports/{order.order_id}")
-        assert [tx.label.split(":")[0] for tx in order.txs] == ["createOrder", "acceptOrder", "completeOrder"]
+        assert [tx.label.split(":")[0] for tx in order.txs] == [
+            "createOrder",
+            "acceptOrder",
+            "completeOrder",
+        ]
         assert all(tx.gas_used > 0 and tx.tx_hash.startswith("0x") for tx in order.txs)
         assert set(STAGE_ORDER) - {"input_key_deposit"} <= set(order.stages)
         assert order.cids["result"].startswith("bafk")

@@ -30,12 +30,19 @@ def test_manifest_names_every_service(devnet_manifest):
     assert data["redis_url"].startswith("redis://127.0.0.1:")
     assert len(data["accounts"]) == 20 and data["accounts"][0] == devnet.dev_account(0).address
     assert set(data["services"]) == {"anvil", "ipfs", "redis", "ca", "marketplace"}
-    assert set(data["contracts"]) == {"ProviderRegistry", "OfferRegistry", "AttestationRegistry", "Marketplace"}
+    assert set(data["contracts"]) == {
+        "ProviderRegistry",
+        "OfferRegistry",
+        "AttestationRegistry",
+        "Marketplace",
+    }
 
 
 def test_up_is_idempotent_when_healthy(devnet_manifest):
     again = devnet.up(devnet_manifest.name)
-    assert {k: v.pid for k, v in again.services.items()} == {k: v.pid for k, v in devnet_manifest.services.items()}
+    assert {k: v.pid for k, v in again.services.items()} == {
+        k: v.pid for k, v in devnet_manifest.services.items()
+    }
 
 
 def test_two_devnets_run_side_by_side(devnet_manifest, unique_name):
@@ -45,7 +52,9 @@ def test_two_devnets_run_side_by_side(devnet_manifest, unique_name):
         assert other.rpc_url != devnet_manifest.rpc_url
         assert other.ipfs_api != devnet_manifest.ipfs_api
         assert other.redis_url != devnet_manifest.redis_url
-        assert all(devnet.status(name).values()) and all(devnet.status(devnet_manifest.name).values())
+        assert all(devnet.status(name).values()) and all(
+            devnet.status(devnet_manifest.name).values()
+        )
         # each chain is its own: a transfer on one does not show on the other
         sender, receiver = devnet.dev_account("customer"), devnet.dev_account(16)
         a, b = ChainClient(devnet_manifest.rpc_url), ChainClient(other.rpc_url)

@@ -54,23 +54,31 @@ class ProviderProcess:
         self.config.write_text(
             f'name = "{self.name}"\ndevnet = "{devnet}"\ndev_role = "{self.dev_role}"\n'
             f'state_dir = "{self.folder / "state"}"\npoll_interval_s = 0.5\nlease_s = {self.lease_s}\n'
-            f'http_port = {self.http_port}\nconcurrency = {self.concurrency}\ndeadline_margin_s = 5\n'
+            f"http_port = {self.http_port}\nconcurrency = {self.concurrency}\ndeadline_margin_s = 5\n"
             f'scratch_root = "{self.folder / "scratch"}"\n{self.extra_config}'
             f'[[offers]]\ntee_type = "simulated"\ngpu_class = "cpu"\nprice_per_second = {self.price_per_second}\n'
-            f'slots = {self.slots}\n')
+            f"slots = {self.slots}\n"
+        )
 
     def _spawn(self, *args: str, log: str) -> subprocess.Popen:
         env = {**os.environ, "ENCLAVA_PROVIDER_CONFIG": str(self.config)}
         out = open(self.folder / log, "ab")
-        return subprocess.Popen([str(BIN / "provider-node"), *args, "--config", str(self.config)], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [str(BIN / "provider-node"), *args, "--config", str(self.config)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start_node(self) -> None:
         self.node = self._spawn("run", log="node.log")
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.node.poll() is not None:
-                raise RuntimeError(f"provider node exited: {(self.folder / 'node.log').read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"provider node exited: {(self.folder / 'node.log').read_text()[-3000:]}"
+                )
             try:
                 if httpx.get(f"{self.url}/v1/status", timeout=2).status_code == 200:
                     return
@@ -125,7 +133,9 @@ class ProviderProcess:
 
 
 @contextmanager
-def running_provider(manifest, name: str, folder: Path, *, extra_config: str = "") -> Iterator[ProviderProcess]:
+def running_provider(
+    manifest, name: str, folder: Path, *, extra_config: str = ""
+) -> Iterator[ProviderProcess]:
     """A provider node and its workers on ``manifest``'s devnet for the block's duration."""
     proc = ProviderProcess(name=name, folder=folder, extra_config=extra_config)
     proc.write_config(manifest.name)

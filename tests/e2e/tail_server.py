@@ -18,8 +18,11 @@ from tests.e2e.provider_process import free_port
 def serving_tail() -> Iterator[str]:
     """Serve the tail on a free local port; yields its base URL once it answers."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_tail_app(), host="127.0.0.1", port=port, log_config=None,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_tail_app(), host="127.0.0.1", port=port, log_config=None, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

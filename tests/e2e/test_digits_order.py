@@ -11,26 +11,50 @@ from enclava.chain.types import OrderStatus, ResourceKind
 from enclava.client import fetch_result, place_order, wait_for_order
 from enclava.crypto import wallet_identity, wallet_recipient
 from enclava.devnet import dev_account
-from tests.e2e.story import MODEL_PRICE, json_of, npy_bytes, open_policy, publish_blob, publish_engine_folder
+from tests.e2e.story import (
+    MODEL_PRICE,
+    json_of,
+    npy_bytes,
+    open_policy,
+    publish_blob,
+    publish_engine_folder,
+)
 
 
 @pytest.fixture(scope="module")
 def digits_model(market_parties):
     engine = publish_engine_folder(market_parties, "model_owner", "digits_classifier")
     weights = train_reference_weights(seed=0)
-    model = publish_blob(market_parties, "model_owner", ResourceKind.MODEL, weights_to_npz(weights), MODEL_PRICE,
-                         open_policy(engine.engine_hash_hex))
+    model = publish_blob(
+        market_parties,
+        "model_owner",
+        ResourceKind.MODEL,
+        weights_to_npz(weights),
+        MODEL_PRICE,
+        open_policy(engine.engine_hash_hex),
+    )
     return engine, model, weights
 
 
-def test_digits_order_completes_with_predictions_equal_to_a_plain_run(market_parties, provider, digits_model):
+def test_digits_order_completes_with_predictions_equal_to_a_plain_run(
+    market_parties, provider, digits_model
+):
     engine, model, weights = digits_model
     p, customer = market_parties, dev_account("customer")
     _, _, images, _ = digits_split()
     batch = images[:32].reshape(-1, 8, 8).astype(np.float32)
-    placed = place_order(p.market, p.store, p.broker, customer, engine_id=engine.resource_id,
-                         resource_ids=[model.resource_id], tee_offer_id=provider.offer_id(), inputs=[npy_bytes(batch)],
-                         recipient=wallet_recipient(customer), max_duration=600)
+    placed = place_order(
+        p.market,
+        p.store,
+        p.broker,
+        customer,
+        engine_id=engine.resource_id,
+        resource_ids=[model.resource_id],
+        tee_offer_id=provider.offer_id(),
+        inputs=[npy_bytes(batch)],
+        recipient=wallet_recipient(customer),
+        max_duration=600,
+    )
     order = wait_for_order(p.market, placed.order_id, timeout=240)
     assert order.status == OrderStatus.COMPLETED, provider.jobs().get(placed.order_id)
 
@@ -56,6 +80,10 @@ def test_provider_metrics_count_orders_and_time_per_stage(provider):
 
     assert httpx.get(f"{provider.url}/healthz", timeout=5).json()["status"] == "ok"
     metrics = httpx.get(f"{provider.url}/metrics", timeout=5).text
-    completed = [line for line in metrics.splitlines() if line.startswith('enclava_provider_orders_total{outcome="completed"}')]
+    completed = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('enclava_provider_orders_total{outcome="completed"}')
+    ]
     assert completed and float(completed[0].split()[-1]) >= 1
     assert 'enclava_provider_stage_seconds_total{stage="workload"}' in metrics

@@ -26,8 +26,10 @@ def trainer(market_parties):
 def _publish_shares(p, engine_hash: str, policies=None):
     shares = split_breast_cancer(len(HOSPITALS), seed=0)
     policies = policies or [open_policy(engine_hash)] * len(HOSPITALS)
-    return shares, [publish_blob(p, role, ResourceKind.DATASET, share_to_npz(share), DATA_PRICE, policy)
-                    for role, share, policy in zip(HOSPITALS, shares, policies)]
+    return shares, [
+        publish_blob(p, role, ResourceKind.DATASET, share_to_npz(share), DATA_PRICE, policy)
+        for role, share, policy in zip(HOSPITALS, shares, policies)
+    ]
 
 
 def _entries_for(p, role, resource_id, order_id):
@@ -35,12 +37,23 @@ def _entries_for(p, role, resource_id, order_id):
     return [e for e in view["entries"] if e["order_id"] == order_id and e["event"] == "key_release"]
 
 
-def test_three_hospitals_train_one_model_equal_to_pooled_plaintext(market_parties, provider, trainer):
+def test_three_hospitals_train_one_model_equal_to_pooled_plaintext(
+    market_parties, provider, trainer
+):
     p, customer = market_parties, dev_account("customer")
     shares, published = _publish_shares(p, trainer.engine_hash_hex)
-    placed = place_order(p.market, p.store, p.broker, customer, engine_id=trainer.resource_id,
-                         resource_ids=[r.resource_id for r in published], tee_offer_id=provider.offer_id(), inputs=[],
-                         recipient=wallet_recipient(customer), max_duration=600)
+    placed = place_order(
+        p.market,
+        p.store,
+        p.broker,
+        customer,
+        engine_id=trainer.resource_id,
+        resource_ids=[r.resource_id for r in published],
+        tee_offer_id=provider.offer_id(),
+        inputs=[],
+        recipient=wallet_recipient(customer),
+        max_duration=600,
+    )
     order = wait_for_order(p.market, placed.order_id, timeout=300)
     assert order.status == OrderStatus.COMPLETED, provider.jobs().get(placed.order_id)
 
@@ -51,7 +64,9 @@ def test_three_hospitals_train_one_model_equal_to_pooled_plaintext(market_partie
     for name, value in expected.items():
         assert np.array_equal(got[name], value), name
     for role, resource in zip(HOSPITALS, published):
-        decisions = [e["decision"] for e in _entries_for(p, role, resource.resource_id, placed.order_id)]
+        decisions = [
+            e["decision"] for e in _entries_for(p, role, resource.resource_id, placed.order_id)
+        ]
         assert decisions == ["granted"], (role, decisions)
     paid = p.market.payouts_for_order(placed.order_id)
     assert sum(paid.values()) == placed.escrow
@@ -60,14 +75,28 @@ def test_three_hospitals_train_one_model_equal_to_pooled_plaintext(market_partie
 
 
 def test_an_owner_whose_policy_excludes_the_engine_stops_the_order_before_any_key_leaves(
-        market_parties, provider, trainer):
+    market_parties, provider, trainer
+):
     p, customer = market_parties, dev_account("customer")
     other_engine = "0x" + "ab" * 32
-    policies = [open_policy(trainer.engine_hash_hex), open_policy(trainer.engine_hash_hex), open_policy(other_engine)]
+    policies = [
+        open_policy(trainer.engine_hash_hex),
+        open_policy(trainer.engine_hash_hex),
+        open_policy(other_engine),
+    ]
     _, published = _publish_shares(p, trainer.engine_hash_hex, policies)
-    placed = place_order(p.market, p.store, p.broker, customer, engine_id=trainer.resource_id,
-                         resource_ids=[r.resource_id for r in published], tee_offer_id=provider.offer_id(), inputs=[],
-                         recipient=wallet_recipient(customer), max_duration=600)
+    placed = place_order(
+        p.market,
+        p.store,
+        p.broker,
+        customer,
+        engine_id=trainer.resource_id,
+        resource_ids=[r.resource_id for r in published],
+        tee_offer_id=provider.offer_id(),
+        inputs=[],
+        recipient=wallet_recipient(customer),
+        max_duration=600,
+    )
     order = wait_for_order(p.market, placed.order_id, timeout=300)
     assert order.status == OrderStatus.FAILED
     assert p.market.failure_reason(placed.order_id) == int(Reason.KEY_RELEASE_DENIED)

@@ -15,9 +15,14 @@ from enclava.crypto import new_resource_key, seal, wallet_recipient
 from enclava.devnet import dev_account
 from enclava.engine.reasons import Reason
 from tests.engines.fixture_engine import fixture_source, write_engine
-from tests.e2e.story import (MODEL_PRICE, open_policy, order_as_customer, publish_blob, publish_engine_at,
-                             publish_engine_folder)
-
+from tests.e2e.story import (
+    MODEL_PRICE,
+    open_policy,
+    order_as_customer,
+    publish_blob,
+    publish_engine_at,
+    publish_engine_folder,
+)
 
 
 def misbehaving_engine(market_parties, tmp_path: Path, fixture: str, memory: int = 1024):
@@ -37,13 +42,17 @@ def assert_failed_and_refunded(p, provider, order_id: str, escrow: int, reason: 
     assert provider.scratch_entries() == []
 
 
-@pytest.mark.parametrize("fixture, memory, reason", [
-    ("socket_connect", 1024, Reason.NETWORK_DENIED),
-    ("sleep_forever", 1024, Reason.TIMEOUT),
-    ("allocate", 256, Reason.MEMORY_EXCEEDED),
-])
-def test_misbehaving_engine_fails_the_order_with_its_reason(market_parties, provider, tmp_path, fixture, memory,
-                                                            reason):
+@pytest.mark.parametrize(
+    "fixture, memory, reason",
+    [
+        ("socket_connect", 1024, Reason.NETWORK_DENIED),
+        ("sleep_forever", 1024, Reason.TIMEOUT),
+        ("allocate", 256, Reason.MEMORY_EXCEEDED),
+    ],
+)
+def test_misbehaving_engine_fails_the_order_with_its_reason(
+    market_parties, provider, tmp_path, fixture, memory, reason
+):
     engine = misbehaving_engine(market_parties, tmp_path, fixture, memory)
     placed = _order(market_parties, provider, engine.resource_id)
     assert_failed_and_refunded(market_parties, provider, placed.order_id, placed.escrow, reason)
@@ -52,15 +61,29 @@ def test_misbehaving_engine_fails_the_order_with_its_reason(market_parties, prov
 def test_tampered_input_fails_before_any_key_is_released(market_parties, provider):
     p, customer = market_parties, dev_account("customer")
     engine = publish_engine_folder(p, "model_owner", "digits_classifier")
-    weights = publish_blob(p, "model_owner", ResourceKind.MODEL, b"weights", MODEL_PRICE,
-                           open_policy(engine.engine_hash_hex))
+    weights = publish_blob(
+        p,
+        "model_owner",
+        ResourceKind.MODEL,
+        b"weights",
+        MODEL_PRICE,
+        open_policy(engine.engine_hash_hex),
+    )
     key = new_resource_key()
     stored = p.store.add(seal(b"the real input", key))
-    claimed = OrderInput(stored.cid, hashlib.sha256(b"another file").digest())  # not what IPFS holds
+    claimed = OrderInput(
+        stored.cid, hashlib.sha256(b"another file").digest()
+    )  # not what IPFS holds
     escrow = p.market.quote(engine.resource_id, [weights.resource_id], provider.offer_id(), 300)
-    order_id, _ = p.market.create_order(customer, engine_id=engine.resource_id, resource_ids=[weights.resource_id],
-                                        tee_offer_id=provider.offer_id(), inputs=[claimed],
-                                        recipient_key=wallet_recipient(customer).encode(), max_duration=300)
+    order_id, _ = p.market.create_order(
+        customer,
+        engine_id=engine.resource_id,
+        resource_ids=[weights.resource_id],
+        tee_offer_id=provider.offer_id(),
+        inputs=[claimed],
+        recipient_key=wallet_recipient(customer).encode(),
+        max_duration=300,
+    )
     p.broker.deposit_order_inputs(customer, order_id, key)
     assert_failed_and_refunded(p, provider, order_id, escrow, Reason.INPUT_HASH_MISMATCH)
     view = p.broker.audit(dev_account("model_owner"), weights.resource_id)
@@ -70,11 +93,25 @@ def test_tampered_input_fails_before_any_key_is_released(market_parties, provide
 def test_policy_that_excludes_the_customer_denies_the_key(market_parties, provider):
     p = market_parties
     engine = publish_engine_folder(p, "model_owner", "digits_classifier")
-    weights = publish_blob(p, "model_owner", ResourceKind.MODEL, b"weights", MODEL_PRICE,
-                           {**open_policy(engine.engine_hash_hex), "allowed_customers": [dev_account("hospital_a").address]})
+    weights = publish_blob(
+        p,
+        "model_owner",
+        ResourceKind.MODEL,
+        b"weights",
+        MODEL_PRICE,
+        {
+            **open_policy(engine.engine_hash_hex),
+            "allowed_customers": [dev_account("hospital_a").address],
+        },
+    )
     placed = _order(p, provider, engine.resource_id, [weights.resource_id])
-    assert_failed_and_refunded(p, provider, placed.order_id, placed.escrow, Reason.KEY_RELEASE_DENIED)
-    entries = [e for e in p.broker.audit(dev_account("model_owner"), weights.resource_id)["entries"]
-               if e["order_id"] == placed.order_id]
+    assert_failed_and_refunded(
+        p, provider, placed.order_id, placed.escrow, Reason.KEY_RELEASE_DENIED
+    )
+    entries = [
+        e
+        for e in p.broker.audit(dev_account("model_owner"), weights.resource_id)["entries"]
+        if e["order_id"] == placed.order_id
+    ]
     assert [e["decision"] for e in entries] == ["denied"]
     assert entries[0]["reason"] == "policy_customer_refused"

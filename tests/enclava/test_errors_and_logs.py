@@ -12,15 +12,32 @@ from enclava.logs import JsonFormatter, redact
 def test_errors_carry_code_hint_and_one_shape():
     error = IntegrityError("hash mismatch")
     assert isinstance(error, StorageError) and isinstance(error, EnclavaError)
-    assert error.to_dict() == {"type": "integrity_error", "detail": "hash mismatch", "hint": error.hint}
+    assert error.to_dict() == {
+        "type": "integrity_error",
+        "detail": "hash mismatch",
+        "hint": error.hint,
+    }
     assert "hint:" in str(error)
     assert ContentNotFound("x", hint="try again").hint == "try again"
 
 
 def test_redact_hides_secret_fields_but_keeps_public_keys():
-    clean = redact({"private_key": "0xabc", "password": "p", "order_id": 7, "public_key": "04ab", "plaintext_len": 3})
-    assert clean == {"private_key": "[redacted]", "password": "[redacted]", "order_id": 7,
-                     "public_key": "04ab", "plaintext_len": "[redacted]"}
+    clean = redact(
+        {
+            "private_key": "0xabc",
+            "password": "p",
+            "order_id": 7,
+            "public_key": "04ab",
+            "plaintext_len": 3,
+        }
+    )
+    assert clean == {
+        "private_key": "[redacted]",
+        "password": "[redacted]",
+        "order_id": 7,
+        "public_key": "04ab",
+        "plaintext_len": "[redacted]",
+    }
 
 
 def test_json_formatter_writes_one_object_per_line_without_secrets():

@@ -30,7 +30,11 @@ def test_enclava_errors_use_the_one_shape():
     client = TestClient(_app())
     reply = client.get("/missing")
     assert reply.status_code == 400
-    assert reply.json() == {"type": "content_not_found", "detail": "no such thing", "hint": ContentNotFound.hint}
+    assert reply.json() == {
+        "type": "content_not_found",
+        "detail": "no such thing",
+        "hint": ContentNotFound.hint,
+    }
 
 
 def test_unexpected_errors_do_not_leak_internals():

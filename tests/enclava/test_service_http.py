@@ -14,11 +14,17 @@ class Refused(EnclavaError):
 
 
 def test_refusal_carries_the_services_type_detail_hint_and_status():
-    reply = httpx.Response(403, json={"type": "policy_denied", "detail": "engine not allowed", "hint": "ask the owner"})
+    reply = httpx.Response(
+        403, json={"type": "policy_denied", "detail": "engine not allowed", "hint": "ask the owner"}
+    )
     error = refusal(reply, Refused, "/v1/keys")
     assert isinstance(error, Refused) and error.code == "refused"
     assert error.message == "/v1/keys: policy_denied: engine not allowed"
-    assert (error.hint, error.remote_type, error.status_code) == ("ask the owner", "policy_denied", 403)
+    assert (error.hint, error.remote_type, error.status_code) == (
+        "ask the owner",
+        "policy_denied",
+        403,
+    )
 
 
 def test_refusal_of_a_body_that_is_not_json_keeps_the_callers_hint():

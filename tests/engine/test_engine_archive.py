@@ -22,7 +22,12 @@ from enclava.engine import (
 )
 
 ENGINES = Path(__file__).resolve().parents[2] / "engines"
-FILES = {"engine.toml": None, "main.py": b"print('hi')\n", "lib/util.py": b"X = 1\n", "run.sh": b"#!/bin/sh\n"}
+FILES = {
+    "engine.toml": None,
+    "main.py": b"print('hi')\n",
+    "lib/util.py": b"X = 1\n",
+    "run.sh": b"#!/bin/sh\n",
+}
 
 
 def write_engine(folder: Path, order: list[str], umask: int, mtime: int) -> Path:

@@ -51,7 +51,10 @@ def test_reference_engines_have_valid_manifests():
         ('count = "many"', 'count = "all"'),
         ('version = "1.0.0"', 'version = "1.0.0"\nextra = 1'),
         ("[[outputs]]", "[limits]\ncpu_seconds = 0\n[[outputs]]"),
-        ('name = "weights"\nfile = "weights.npz"', 'name = "weights"\nfile = "w"\n[[outputs]]\nname = "weights"\nfile = "v"'),
+        (
+            'name = "weights"\nfile = "weights.npz"',
+            'name = "weights"\nfile = "w"\n[[outputs]]\nname = "weights"\nfile = "v"',
+        ),
     ],
 )
 def test_invalid_manifest_is_refused(change):

@@ -29,12 +29,21 @@ output_bytes = {output}
 """
 
 
-def write_engine(folder: Path, source: str, *, cpu: int = 20, memory: int = 1024, wall: int = 30,
-                 output: int = 10_000) -> Path:
+def write_engine(
+    folder: Path,
+    source: str,
+    *,
+    cpu: int = 20,
+    memory: int = 1024,
+    wall: int = 30,
+    output: int = 10_000,
+) -> Path:
     """``folder`` with ``main.py`` = ``source`` and its ``engine.toml``; returns ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "main.py").write_text(source)
-    (folder / "engine.toml").write_text(MANIFEST.format(cpu=cpu, memory=memory, wall=wall, output=output))
+    (folder / "engine.toml").write_text(
+        MANIFEST.format(cpu=cpu, memory=memory, wall=wall, output=output)
+    )
     return folder
 
 

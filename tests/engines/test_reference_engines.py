@@ -34,8 +34,15 @@ def test_digits_inference_in_sandbox_equals_plain_run(tmp_path):
     hash_before = engine_hash(engine)
 
     with Scratch(tmp_path) as scratch:
-        run = run_engine(engine, load_manifest(engine), inputs, scratch.path / "out", seed=1, order_id="0x01",
-                         scratch=scratch)
+        run = run_engine(
+            engine,
+            load_manifest(engine),
+            inputs,
+            scratch.path / "out",
+            seed=1,
+            order_id="0x01",
+            scratch=scratch,
+        )
         produced = json.loads((scratch.path / "out" / "predictions.json").read_text())
 
     assert produced == predict_plain(weights, images)
@@ -54,8 +61,15 @@ def test_tabular_training_in_sandbox_is_bitwise_equal_to_plain_run(tmp_path):
     engine = ENGINES / "tabular_trainer"
 
     with Scratch(tmp_path) as scratch:
-        run_engine(engine, load_manifest(engine), tmp_path / "inputs", scratch.path / "out", seed=1234,
-                   order_id="0x02", scratch=scratch)
+        run_engine(
+            engine,
+            load_manifest(engine),
+            tmp_path / "inputs",
+            scratch.path / "out",
+            seed=1234,
+            order_id="0x02",
+            scratch=scratch,
+        )
         produced = (scratch.path / "out" / "weights.npz").read_bytes()
         produced_metrics = json.loads((scratch.path / "out" / "metrics.json").read_text())
 
@@ -71,6 +85,8 @@ def test_tabular_training_in_sandbox_is_bitwise_equal_to_plain_run(tmp_path):
 
 def test_shares_are_deterministic_disjoint_and_complete():
     first, second = split_breast_cancer(3, seed=5), split_breast_cancer(3, seed=5)
-    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(first, second))
+    assert all(
+        np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(first, second)
+    )
     pooled = np.concatenate([s[0] for s in first])
     assert pooled.shape == (569, 30) and len(np.unique(pooled, axis=0)) == 569

@@ -8,10 +8,12 @@ import pytest
 from enclava.fhe import DiagonalLayout, KeySession, conv_head, linear_head
 
 LINEAR, CONV = "linear784x128_sq", "conv7x7x4s3_sq"
-MANIFEST = {"splits": {
-    LINEAR: {"kind": "linear", "output_dim": 128, "activation": "square"},
-    CONV: {"kind": "conv2d", "output_dim": 256, "stride": 3, "activation": "square"},
-}}
+MANIFEST = {
+    "splits": {
+        LINEAR: {"kind": "linear", "output_dim": 128, "activation": "square"},
+        CONV: {"kind": "conv2d", "output_dim": 256, "stride": 3, "activation": "square"},
+    }
+}
 
 
 @pytest.fixture(scope="session")
@@ -24,15 +26,21 @@ def heads():
     rng = np.random.default_rng(7)
     lin = linear_head(rng.normal(0, 1 / 28, (128, 784)), rng.normal(0, 0.1, 128))
     conv_w, conv_b = rng.normal(0, 1 / 7, (4, 1, 7, 7)), rng.normal(0, 0.1, 4)
-    return {LINEAR: lin, CONV: conv_head(conv_w, conv_b, 3), "conv_arrays": (conv_w, conv_b),
-            "linear_arrays": (lin.matrix, lin.bias)}
+    return {
+        LINEAR: lin,
+        CONV: conv_head(conv_w, conv_b, 3),
+        "conv_arrays": (conv_w, conv_b),
+        "linear_arrays": (lin.matrix, lin.bias),
+    }
 
 
 @pytest.fixture(scope="session")
 def eval_keys(session):
-    return {LINEAR: session.evaluation_keys(DiagonalLayout(128).steps),
-            CONV: session.evaluation_keys(DiagonalLayout(256).steps),
-            "batch": session.evaluation_keys([])}
+    return {
+        LINEAR: session.evaluation_keys(DiagonalLayout(128).steps),
+        CONV: session.evaluation_keys(DiagonalLayout(256).steps),
+        "batch": session.evaluation_keys([]),
+    }
 
 
 @pytest.fixture(scope="session")

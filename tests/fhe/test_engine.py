@@ -23,9 +23,16 @@ def _run(tmp_path, inputs: dict[str, list[bytes]]):
             (inp / name).mkdir(parents=True, exist_ok=True)
             (inp / name / f"{i:03d}").write_bytes(blob)
     out.mkdir()
-    env = dict(os.environ, ENCLAVA_INPUT_DIR=str(inp), ENCLAVA_OUTPUT_DIR=str(out), ENCLAVA_SEED="5",
-               ENCLAVA_ORDER_ID="ab")
-    proc = subprocess.run([sys.executable, str(ENGINE / "main.py")], env=env, capture_output=True, timeout=300)
+    env = dict(
+        os.environ,
+        ENCLAVA_INPUT_DIR=str(inp),
+        ENCLAVA_OUTPUT_DIR=str(out),
+        ENCLAVA_SEED="5",
+        ENCLAVA_ORDER_ID="ab",
+    )
+    proc = subprocess.run(
+        [sys.executable, str(ENGINE / "main.py")], env=env, capture_output=True, timeout=300
+    )
     return proc, out
 
 
@@ -34,11 +41,18 @@ def _inputs(session, heads, eval_keys, digits, manifest=MANIFEST):
     buf = io.BytesIO()
     np.savez(buf, weight=w, bias=b)
     _, req = prepare_request(MANIFEST, CONV, digits[:2], session, eval_keys[CONV])
-    return {"head_weights": [buf.getvalue()], "model_manifest": [json.dumps(manifest).encode()],
-            "request": [req], "public_context": [session.public_context()], "eval_keys": [eval_keys[CONV]]}
+    return {
+        "head_weights": [buf.getvalue()],
+        "model_manifest": [json.dumps(manifest).encode()],
+        "request": [req],
+        "public_context": [session.public_context()],
+        "eval_keys": [eval_keys[CONV]],
+    }
 
 
-def test_engine_customer_decrypt_returns_masked_ciphertext(tmp_path, session, heads, eval_keys, digits):
+def test_engine_customer_decrypt_returns_masked_ciphertext(
+    tmp_path, session, heads, eval_keys, digits
+):
     manifest = json.loads(json.dumps(MANIFEST))
     manifest["splits"][CONV]["output_noise_sigma"] = 0.05
     proc, out = _run(tmp_path, _inputs(session, heads, eval_keys, digits, manifest))
@@ -60,7 +74,9 @@ def test_engine_enclave_decrypt_outputs_activations(tmp_path, session, heads, ev
     assert np.abs(acts - heads[CONV].forward(digits[:2])).max() < 0.2  # flooding only (σ ≈ 0.03)
 
 
-def test_engine_refuses_undeclared_split_with_typed_error(tmp_path, session, heads, eval_keys, digits):
+def test_engine_refuses_undeclared_split_with_typed_error(
+    tmp_path, session, heads, eval_keys, digits
+):
     proc, out = _run(tmp_path, _inputs(session, heads, eval_keys, digits, {"splits": {}}))
     assert proc.returncode == 2
     assert json.loads((out / "error.json").read_text())["type"] == "fhe_split_not_allowed"

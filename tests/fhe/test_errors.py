@@ -1,8 +1,18 @@
 import numpy as np
 import pytest
 
-from enclava.fhe import (ContextMismatch, EvaluationKeys, EvaluationKeysInvalid, EvaluationKeysMissing, InputShapeError,
-                         KeySession, MalformedBundle, SplitNotAllowed, check_request, prepare_request)
+from enclava.fhe import (
+    ContextMismatch,
+    EvaluationKeys,
+    EvaluationKeysInvalid,
+    EvaluationKeysMissing,
+    InputShapeError,
+    KeySession,
+    MalformedBundle,
+    SplitNotAllowed,
+    check_request,
+    prepare_request,
+)
 from enclava.fhe.serial import pack_bundle
 
 from .conftest import CONV, LINEAR, MANIFEST
@@ -14,8 +24,16 @@ def test_split_not_declared_is_refused(session, eval_keys, digits):
     assert err.value.code == "fhe_split_not_allowed"
 
 
-@pytest.mark.parametrize("images", [np.zeros((2, 27, 27)), np.zeros((2, 785)), np.zeros((0, 784)),
-                                    np.full((1, 784), 2.0), np.full((1, 784), np.nan)])
+@pytest.mark.parametrize(
+    "images",
+    [
+        np.zeros((2, 27, 27)),
+        np.zeros((2, 785)),
+        np.zeros((0, 784)),
+        np.full((1, 784), 2.0),
+        np.full((1, 784), np.nan),
+    ],
+)
 def test_wrong_shape_or_range_is_refused(session, eval_keys, images):
     with pytest.raises(InputShapeError):
         prepare_request(MANIFEST, LINEAR, images, session, eval_keys[LINEAR])
@@ -31,13 +49,21 @@ def test_request_checked_against_other_keys_is_refused(session, eval_keys, digit
     with pytest.raises(EvaluationKeysInvalid):
         check_request(data, MANIFEST, session.context_sha256, EvaluationKeys(eval_keys[CONV]))
     with pytest.raises(SplitNotAllowed):
-        check_request(data, {"splits": {CONV: MANIFEST["splits"][CONV]}}, session.context_sha256,
-                      EvaluationKeys(eval_keys[LINEAR]))
+        check_request(
+            data,
+            {"splits": {CONV: MANIFEST["splits"][CONV]}},
+            session.context_sha256,
+            EvaluationKeys(eval_keys[LINEAR]),
+        )
 
 
 def test_missing_relin_or_galois_keys_are_refused(session):
     with pytest.raises(EvaluationKeysMissing):
-        EvaluationKeys(pack_bundle("fhe-eval-keys", {"context_sha256": session.context_sha256, "steps": []}, [b"", b""]))
+        EvaluationKeys(
+            pack_bundle(
+                "fhe-eval-keys", {"context_sha256": session.context_sha256, "steps": []}, [b"", b""]
+            )
+        )
 
 
 def test_ciphertext_from_another_context_is_refused(session, eval_keys, digits):
@@ -52,11 +78,32 @@ def test_ciphertext_from_another_context_is_refused(session, eval_keys, digits):
 
 def test_garbage_ciphertext_is_refused(session, eval_keys, digits):
     req, _ = prepare_request(MANIFEST, LINEAR, digits[:1], session, eval_keys[LINEAR])
-    forged = type(req)(req.split, req.mode, req.decrypt_mode, 1, req.context_sha256, req.eval_keys_sha256,
-                       (b"\x00" * 100,))
+    forged = type(req)(
+        req.split,
+        req.mode,
+        req.decrypt_mode,
+        1,
+        req.context_sha256,
+        req.eval_keys_sha256,
+        (b"\x00" * 100,),
+    )
     with pytest.raises(MalformedBundle):
-        check_request(forged.to_bytes(), MANIFEST, session.context_sha256, EvaluationKeys(eval_keys[LINEAR]))
-    wrong_count = type(req)(req.split, req.mode, req.decrypt_mode, 2, req.context_sha256, req.eval_keys_sha256,
-                            req.ciphertexts)
+        check_request(
+            forged.to_bytes(), MANIFEST, session.context_sha256, EvaluationKeys(eval_keys[LINEAR])
+        )
+    wrong_count = type(req)(
+        req.split,
+        req.mode,
+        req.decrypt_mode,
+        2,
+        req.context_sha256,
+        req.eval_keys_sha256,
+        req.ciphertexts,
+    )
     with pytest.raises(InputShapeError):
-        check_request(wrong_count.to_bytes(), MANIFEST, session.context_sha256, EvaluationKeys(eval_keys[LINEAR]))
+        check_request(
+            wrong_count.to_bytes(),
+            MANIFEST,
+            session.context_sha256,
+            EvaluationKeys(eval_keys[LINEAR]),
+        )

@@ -23,7 +23,9 @@ def test_session_reloads_with_the_same_context_and_reuses_its_evaluation_keys(tm
     loaded = FheSessionStore.load(tmp_path / "s")
     assert loaded.keys.context_sha256 == made.keys.context_sha256
     assert loaded.transport_key == made.transport_key
-    assert loaded.evaluation_keys(steps) == first  # cached, not regenerated (would hash differently)
+    assert (
+        loaded.evaluation_keys(steps) == first
+    )  # cached, not regenerated (would hash differently)
     assert EvaluationKeys(first).context_sha256 == made.keys.context_sha256
     assert (tmp_path / "s" / "secret.bin").stat().st_mode & 0o077 == 0
 
@@ -43,7 +45,9 @@ def test_loader_lays_out_a_customer_decrypt_order_without_secret_key(tmp_path):
     dest = lay_out_inputs(manifest, resources, [b"req", b"ctx", b"keys"], tmp_path / "customer")
     assert (dest / "secret_key").is_dir() and not any((dest / "secret_key").iterdir())
     assert (dest / "request" / "000").read_bytes() == b"req"
-    dest = lay_out_inputs(manifest, resources, [b"req", b"ctx", b"keys", b"sk"], tmp_path / "enclave")
+    dest = lay_out_inputs(
+        manifest, resources, [b"req", b"ctx", b"keys", b"sk"], tmp_path / "enclave"
+    )
     assert (dest / "secret_key" / "000").read_bytes() == b"sk"
     with pytest.raises(InputsDoNotFitEngine):  # a "one" input left empty still does not fit
         lay_out_inputs(manifest, resources, [b"req", b"ctx"], tmp_path / "short")

@@ -1,8 +1,19 @@
 import numpy as np
 import pytest
 
-from enclava.fhe import (ContextMismatch, EvaluationKeysMissing, KeyCache, KeySession, MalformedBundle, evaluate_request,
-                         decrypt_raw, decrypt_result, enclave_decrypt, flood_sigma, prepare_request)
+from enclava.fhe import (
+    ContextMismatch,
+    EvaluationKeysMissing,
+    KeyCache,
+    KeySession,
+    MalformedBundle,
+    evaluate_request,
+    decrypt_raw,
+    decrypt_result,
+    enclave_decrypt,
+    flood_sigma,
+    prepare_request,
+)
 from enclava.fhe.serial import seal_to_bytes
 
 from .conftest import LINEAR, MANIFEST
@@ -31,8 +42,13 @@ def test_secret_key_only_in_its_explicit_export(session, eval_keys):
 
 def test_customer_decrypt_floods_every_released_value(session, heads, eval_keys, digits):
     _, data = prepare_request(MANIFEST, LINEAR, digits[:4], session, eval_keys[LINEAR])
-    result = evaluate_request(data, MANIFEST, heads[LINEAR], session.context_sha256,
-                              __import__("enclava.fhe", fromlist=["EvaluationKeys"]).EvaluationKeys(eval_keys[LINEAR]))
+    result = evaluate_request(
+        data,
+        MANIFEST,
+        heads[LINEAR],
+        session.context_sha256,
+        __import__("enclava.fhe", fromlist=["EvaluationKeys"]).EvaluationKeys(eval_keys[LINEAR]),
+    )
     raw = decrypt_raw(result, session)
     released = decrypt_result(result, session, stat_bits=20, rng=np.random.default_rng(0))
     diff = (released - raw).ravel()
@@ -43,6 +59,10 @@ def test_customer_decrypt_floods_every_released_value(session, heads, eval_keys,
     other = KeySession.generate()
     with pytest.raises(ContextMismatch):
         decrypt_result(result, other)
-    acts = enclave_decrypt(result, session.export_secret_for_enclave(), obfuscation_sigma=0.5,
-                           rng=np.random.default_rng(1))
+    acts = enclave_decrypt(
+        result,
+        session.export_secret_for_enclave(),
+        obfuscation_sigma=0.5,
+        rng=np.random.default_rng(1),
+    )
     assert 0.4 < (acts - raw).std() < 0.6

@@ -22,6 +22,11 @@ def test_layout_steps_are_the_few_the_kernel_uses():
 def test_conv_matrix_equals_torch_conv():
     rng = np.random.default_rng(1)
     k, b, x = rng.normal(size=(4, 1, 7, 7)), rng.normal(size=4), rng.random((3, 784))
-    want = torch.nn.functional.conv2d(torch.tensor(x).reshape(3, 1, 28, 28), torch.tensor(k), torch.tensor(b),
-                                      stride=3).reshape(3, -1).numpy()
+    want = (
+        torch.nn.functional.conv2d(
+            torch.tensor(x).reshape(3, 1, 28, 28), torch.tensor(k), torch.tensor(b), stride=3
+        )
+        .reshape(3, -1)
+        .numpy()
+    )
     assert np.allclose(conv_head(k, b, 3).affine(x), want, atol=1e-9)

@@ -3,8 +3,13 @@ import pytest
 import tenseal.sealapi as seal
 
 from enclava.fhe.params import SCALE, default_context
-from enclava.fhe.rns import (_limbs, ciphertext_coefficients, ciphertext_from_coefficients, encode_weights,
-                             lincomb_mod)
+from enclava.fhe.rns import (
+    _limbs,
+    ciphertext_coefficients,
+    ciphertext_from_coefficients,
+    encode_weights,
+    lincomb_mod,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +26,9 @@ def cts(session):
 
 
 def _moduli(ct):
-    return [m.value() for m in default_context().get_context_data(ct.parms_id()).parms().coeff_modulus()]
+    return [
+        m.value() for m in default_context().get_context_data(ct.parms_id()).parms().coeff_modulus()
+    ]
 
 
 def _seal_sum(session, cts, row):
@@ -39,7 +46,9 @@ def test_limbs_rebuild_signed_values():
     x = np.array([0, 1, -1, 2**59 - 1, -(2**59), 123456789012345], dtype=np.int64)
     digits = _limbs(x, 3)
     assert all(np.abs(d).max() <= 2**21 for d in digits)
-    assert [sum(int(d[i]) << (22 * k) for k, d in enumerate(digits)) for i in range(len(x))] == x.tolist()
+    assert [
+        sum(int(d[i]) << (22 * k) for k, d in enumerate(digits)) for i in range(len(x))
+    ] == x.tolist()
     with pytest.raises(ValueError):
         _limbs(x, 2)
 
@@ -65,7 +74,9 @@ def test_lincomb_is_bit_identical_to_seal_scalar_products(session, cts):
     sums = lincomb_mod(encode_weights(w, SCALE), coeffs, _moduli(cts[0]))
     template = ciphertext_coefficients(cts[0])[1]
     for j in range(len(w)):
-        mine = ciphertext_from_coefficients(sums[j], template, cts[0].scale * SCALE, default_context())
+        mine = ciphertext_from_coefficients(
+            sums[j], template, cts[0].scale * SCALE, default_context()
+        )
         want = _seal_sum(session, cts, w[j])
         assert mine.scale == want.scale and mine.parms_id() == want.parms_id()
         assert np.array_equal(ciphertext_coefficients(mine)[0], ciphertext_coefficients(want)[0])

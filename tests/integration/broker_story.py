@@ -43,9 +43,15 @@ RESOURCE_PRICE = 10**15
 TEE_SLOTS = 64
 
 
-def certify_body(ca: httpx.Client, *, measurement: bytes | None = None, provider_role: str = "provider",
-                 nonce: str | None = None, key: ec.EllipticCurvePrivateKey | None = None,
-                 age_recipient: str | None = None) -> tuple[str, dict]:
+def certify_body(
+    ca: httpx.Client,
+    *,
+    measurement: bytes | None = None,
+    provider_role: str = "provider",
+    nonce: str | None = None,
+    key: ec.EllipticCurvePrivateKey | None = None,
+    age_recipient: str | None = None,
+) -> tuple[str, dict]:
     """A ``/v1/certify`` body for a fresh simulated enclave key (or ``key``): (enclave address, body).
 
     ``ca`` is the CA's URL or an HTTP client bound to it (an in-process ``TestClient`` too).
@@ -53,18 +59,33 @@ def certify_body(ca: httpx.Client, *, measurement: bytes | None = None, provider
     if nonce is None:
         nonce = ca.post("/v1/challenge").json()["nonce"]
     key = key or ec.generate_private_key(ec.SECP256K1())
-    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     measurement = devnet_measurement("loader") if measurement is None else measurement
-    evidence = SimulatedTdxAttester(measurement).attest(bind_report_data(bytes.fromhex(nonce), spki))
+    evidence = SimulatedTdxAttester(measurement).attest(
+        bind_report_data(bytes.fromhex(nonce), spki)
+    )
     enclave = enclave_address_of(key.public_key())
     provider = dev_account(provider_role)
-    manifest = load_manifest()  # the session's devnet (ENCLAVA_MANIFEST): the registry the consent is for
-    consent = sign_enclave_consent(provider, enclave=enclave, provider=provider.address, nonce=nonce,
-                                   chain_id=manifest.chain_id, registry=manifest.contracts["AttestationRegistry"])
+    manifest = (
+        load_manifest()
+    )  # the session's devnet (ENCLAVA_MANIFEST): the registry the consent is for
+    consent = sign_enclave_consent(
+        provider,
+        enclave=enclave,
+        provider=provider.address,
+        nonce=nonce,
+        chain_id=manifest.chain_id,
+        registry=manifest.contracts["AttestationRegistry"],
+    )
     age_recipient = age_recipient or str(pyrage.x25519.Identity.generate().to_public())
     return enclave, {
-        "evidence": json.loads(evidence.to_json()), "csr_pem": build_csr(key, age_recipient).decode(),
-        "nonce": nonce, "provider": provider.address, "provider_signature": consent,
+        "evidence": json.loads(evidence.to_json()),
+        "csr_pem": build_csr(key, age_recipient).decode(),
+        "nonce": nonce,
+        "provider": provider.address,
+        "provider_signature": consent,
     }
 
 
@@ -124,18 +145,31 @@ class BrokerStory:
             if not self.market.is_provider(provider.address):
                 self.market.register_provider(provider, self.market.min_stake())
             self._tee_offers[provider_role] = self.market.publish_offer(
-                provider, tee_type=OnChainTee.SIMULATED, gpu_class="sim-gpu", price_per_second=PRICE_PER_SECOND,
-                slots=TEE_SLOTS)
+                provider,
+                tee_type=OnChainTee.SIMULATED,
+                gpu_class="sim-gpu",
+                price_per_second=PRICE_PER_SECOND,
+                slots=TEE_SLOTS,
+            )
         return self._tee_offers[provider_role]
 
-    def list_resource(self, owner_role: str, kind: ResourceKind, plaintext: bytes | None = None) -> Resource:
+    def list_resource(
+        self, owner_role: str, kind: ResourceKind, plaintext: bytes | None = None
+    ) -> Resource:
         """Encrypt ``plaintext`` under a fresh resource key (AES-GCM), store it on IPFS, list it."""
         key, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
-        plaintext = plaintext or f"{kind.name.lower()} of {owner_role} {os.urandom(4).hex()}".encode()
+        plaintext = (
+            plaintext or f"{kind.name.lower()} of {owner_role} {os.urandom(4).hex()}".encode()
+        )
         stored = self.ipfs.add(nonce + AESGCM(key).encrypt(nonce, plaintext, None))
         content_hash = bytes.fromhex(stored.sha256)
-        offer_id = self.market.list_resource(dev_account(owner_role), kind=kind, cid=stored.cid,
-                                             content_hash=content_hash, price=RESOURCE_PRICE)
+        offer_id = self.market.list_resource(
+            dev_account(owner_role),
+            kind=kind,
+            cid=stored.cid,
+            content_hash=content_hash,
+            price=RESOURCE_PRICE,
+        )
         return Resource(offer_id, owner_role, key, stored.cid, content_hash, plaintext)
 
     def open_resource(self, resource: Resource, key: bytes) -> bytes:
@@ -143,12 +177,24 @@ class BrokerStory:
         blob = self.ipfs.get_bytes(resource.cid, expected_sha256=resource.content_hash.hex())
         return AESGCM(key).decrypt(blob[:12], blob[12:], None)
 
-    def place_order(self, engine: Resource, resources: list[Resource], *, customer_role: str = "customer",
-                    provider_role: str = "provider", max_duration: int = 3600) -> str:
+    def place_order(
+        self,
+        engine: Resource,
+        resources: list[Resource],
+        *,
+        customer_role: str = "customer",
+        provider_role: str = "provider",
+        max_duration: int = 3600,
+    ) -> str:
         order_id, _ = self.market.create_order(
-            dev_account(customer_role), engine_id=engine.offer_id, resource_ids=[r.offer_id for r in resources],
-            tee_offer_id=self.tee_offer(provider_role), inputs=[],
-            recipient_key=str(pyrage.x25519.Identity.generate().to_public()).encode(), max_duration=max_duration)
+            dev_account(customer_role),
+            engine_id=engine.offer_id,
+            resource_ids=[r.offer_id for r in resources],
+            tee_offer_id=self.tee_offer(provider_role),
+            inputs=[],
+            recipient_key=str(pyrage.x25519.Identity.generate().to_public()).encode(),
+            max_duration=max_duration,
+        )
         return order_id
 
     def accept(self, order_id: str, provider_role: str = "provider") -> None:
@@ -164,64 +210,123 @@ class BrokerStory:
     def certify(self, provider_role: str = "provider") -> Enclave:
         key = ec.generate_private_key(ec.SECP256K1())
         identity = pyrage.x25519.Identity.generate()
-        _, body = certify_body(self.http, provider_role=provider_role, key=key,
-                               age_recipient=str(identity.to_public()))
+        _, body = certify_body(
+            self.http, provider_role=provider_role, key=key, age_recipient=str(identity.to_public())
+        )
         reply = self.http.post("/v1/certify", json=body)
         reply.raise_for_status()
         result = reply.json()
         account = Account.from_key(key.private_numbers().private_value.to_bytes(32, "big"))
         assert account.address == result["enclave_address"]
-        return Enclave(account, identity, result["certificate_pem"], dev_account(provider_role).address,
-                       bytes.fromhex(result["measurement_digest"].removeprefix("0x")))
+        return Enclave(
+            account,
+            identity,
+            result["certificate_pem"],
+            dev_account(provider_role).address,
+            bytes.fromhex(result["measurement_digest"].removeprefix("0x")),
+        )
 
-    def deposit(self, resource: Resource, policy: dict, *, issued_at: int | None = None) -> httpx.Response:
-        request = build_deposit_request(dev_account(resource.owner_role), self.ca_recipient, self.ca_id,
-                                        resource.offer_id, resource.key, policy, issued_at=issued_at)
-        return self.http.post("/v1/keys/deposit", content=request.model_dump_json(),
-                              headers={"content-type": "application/json"})
+    def deposit(
+        self, resource: Resource, policy: dict, *, issued_at: int | None = None
+    ) -> httpx.Response:
+        request = build_deposit_request(
+            dev_account(resource.owner_role),
+            self.ca_recipient,
+            self.ca_id,
+            resource.offer_id,
+            resource.key,
+            policy,
+            issued_at=issued_at,
+        )
+        return self.http.post(
+            "/v1/keys/deposit",
+            content=request.model_dump_json(),
+            headers={"content-type": "application/json"},
+        )
 
-    def release(self, enclave: Enclave, order_id: str, offer_ids: list[int] | None = None) -> httpx.Response:
+    def release(
+        self, enclave: Enclave, order_id: str, offer_ids: list[int] | None = None
+    ) -> httpx.Response:
         """The CA's reply to a fresh signed request (its body: ``json.loads(reply.request.content)``)."""
-        body = build_release_request(enclave.account, certificate_pem=enclave.certificate_pem, ca_id=self.ca_id,
-                                     order_id=order_id, resource_ids=offer_ids)
+        body = build_release_request(
+            enclave.account,
+            certificate_pem=enclave.certificate_pem,
+            ca_id=self.ca_id,
+            order_id=order_id,
+            resource_ids=offer_ids,
+        )
         return self.http.post("/v1/keys/release", json=body)
 
     def answer(self, enclave: Enclave, reply: httpx.Response) -> ReleaseAnswer:
         """The reply's signed answer, verified for exactly the request that was sent."""
         sent = json.loads(reply.request.content)
-        return verify_release_answer(reply.json(), signer=self.ca_signer, ca_id=self.ca_id, order_id=sent["order_id"],
-                                     enclave=enclave.address, request_nonce=sent["request_nonce"])
+        return verify_release_answer(
+            reply.json(),
+            signer=self.ca_signer,
+            ca_id=self.ca_id,
+            order_id=sent["order_id"],
+            enclave=enclave.address,
+            request_nonce=sent["request_nonce"],
+        )
 
     def wrapped(self, enclave: Enclave, reply: httpx.Response) -> dict[int, bytes]:
         """resource id -> age ciphertext of every resource key in the verified answer."""
-        return {key.resource_id: key.ciphertext for key in self.answer(enclave, reply).keys if key.kind == "resource"}
+        return {
+            key.resource_id: key.ciphertext
+            for key in self.answer(enclave, reply).keys
+            if key.kind == "resource"
+        }
 
     def audit(self, resource: Resource) -> dict:
-        request = build_audit_request(dev_account(resource.owner_role), self.ca_id, resource.offer_id)
-        reply = self.http.post("/v1/audit", content=request.model_dump_json(),
-                               headers={"content-type": "application/json"})
+        request = build_audit_request(
+            dev_account(resource.owner_role), self.ca_id, resource.offer_id
+        )
+        reply = self.http.post(
+            "/v1/audit",
+            content=request.model_dump_json(),
+            headers={"content-type": "application/json"},
+        )
         reply.raise_for_status()
         return reply.json()
 
-    def revoke(self, kind: str, subject: str, reason: str = "compromised", *, admin_role: str = "deployer",
-               issued_at: int | None = None) -> httpx.Response:
-        request = build_revocation_request(dev_account(admin_role), self.ca_id, kind, subject, reason,
-                                           issued_at=issued_at)
-        return self.http.post("/v1/revocations", content=request.model_dump_json(),
-                              headers={"content-type": "application/json"})
+    def revoke(
+        self,
+        kind: str,
+        subject: str,
+        reason: str = "compromised",
+        *,
+        admin_role: str = "deployer",
+        issued_at: int | None = None,
+    ) -> httpx.Response:
+        request = build_revocation_request(
+            dev_account(admin_role), self.ca_id, kind, subject, reason, issued_at=issued_at
+        )
+        return self.http.post(
+            "/v1/revocations",
+            content=request.model_dump_json(),
+            headers={"content-type": "application/json"},
+        )
 
 
 def policy_for(engine: Resource, customer_role: str = "customer", **overrides) -> dict:
     """A policy admitting this engine and this customer, on the (simulated) devnet TEE."""
-    return {"allowed_engine_hashes": [engine.content_hash_hex],
-            "allowed_customers": [dev_account(customer_role).address],
-            "insecure_allow_simulated_tee": True, **overrides}
+    return {
+        "allowed_engine_hashes": [engine.content_hash_hex],
+        "allowed_customers": [dev_account(customer_role).address],
+        "insecure_allow_simulated_tee": True,
+        **overrides,
+    }
 
 
 def denials_in(view: dict, order_id: str) -> list[tuple[str, str | None]]:
     """(reason, guard) of every ``denied`` key-release entry about ``order_id`` in an audit view."""
-    return [(e["reason"], e["guard"]) for e in view["entries"]
-            if e["event"] == "key_release" and e["decision"] == "denied" and e["order_id"] == order_id.lower()]
+    return [
+        (e["reason"], e["guard"])
+        for e in view["entries"]
+        if e["event"] == "key_release"
+        and e["decision"] == "denied"
+        and e["order_id"] == order_id.lower()
+    ]
 
 
 def random_hash() -> str:

@@ -29,19 +29,33 @@ def settings(devnet_manifest, tmp_path, monkeypatch) -> CaSettings:
     # the app runs inside the test process, which has loaded far more than the CA's image, so it cannot
     # measure itself (ForeignModuleLoaded); it reports the checkout's CA measurement instead
     monkeypatch.setattr(compose, "running_measurement", devnet_measurement)
-    return CaSettings(state_dir=tmp_path / "ca", ca_id="enclava-ca-restart",
-                      manifest=Path(devnet_manifest.state_dir) / "manifest.json",
-                      insecure_allow_simulated_tee=True, signer_key=dev_account("ca").key.hex(),
-                      admin_addresses=dev_account("deployer").address, nonce_ttl_s=NONCE_TTL_S)
+    return CaSettings(
+        state_dir=tmp_path / "ca",
+        ca_id="enclava-ca-restart",
+        manifest=Path(devnet_manifest.state_dir) / "manifest.json",
+        insecure_allow_simulated_tee=True,
+        signer_key=dev_account("ca").key.hex(),
+        admin_addresses=dev_account("deployer").address,
+        nonce_ttl_s=NONCE_TTL_S,
+    )
 
 
-def test_a_restarted_ca_keeps_deposits_policies_revocations_nonces_and_its_log(devnet_manifest, settings):
+def test_a_restarted_ca_keeps_deposits_policies_revocations_nonces_and_its_log(
+    devnet_manifest, settings
+):
     first = BrokerStory(devnet_manifest, http=TestClient(create_ca_app(settings)))
     engine = first.list_resource("model_owner", ResourceKind.ENGINE)
     dataset = first.list_resource("hospital_a", ResourceKind.DATASET)
     assert first.deposit(engine, policy_for(engine)).status_code == 200
-    assert first.deposit(dataset, policy_for(engine, max_uses=5), issued_at=int(time.time()) - 5).status_code == 200
-    replaced = first.deposit(dataset, policy_for(engine, max_uses=1))  # policy version 2: one use only
+    assert (
+        first.deposit(
+            dataset, policy_for(engine, max_uses=5), issued_at=int(time.time()) - 5
+        ).status_code
+        == 200
+    )
+    replaced = first.deposit(
+        dataset, policy_for(engine, max_uses=1)
+    )  # policy version 2: one use only
     assert replaced.status_code == 200 and replaced.json()["version"] == 2
     enclave = first.certify("provider")
     order_id = first.place_order(engine, [dataset])
@@ -49,38 +63,58 @@ def test_a_restarted_ca_keeps_deposits_policies_revocations_nonces_and_its_log(d
     revoked = first.certify("provider")
     revocation = first.revoke("enclave", revoked.address)
     assert revocation.status_code == 200 and revocation.json()["onchain"] == "revoked"
-    refused = first.release(revoked, order_id)  # refused, but its request nonce is spent all the same
+    refused = first.release(
+        revoked, order_id
+    )  # refused, but its request nonce is spent all the same
     assert refused.json()["type"] == "enclave_revoked"
     unused, used, late = (first.http.post("/v1/challenge").json()["nonce"] for _ in range(3))
-    assert first.http.post("/v1/certify", json=certify_body(first.http, nonce=used)[1]).status_code == 200
+    assert (
+        first.http.post("/v1/certify", json=certify_body(first.http, nonce=used)[1]).status_code
+        == 200
+    )
     identity = {k: v for k, v in first.http.get("/v1/ca").json().items() if k != "evidence"}
     views = {resource.offer_id: first.audit(resource) for resource in (engine, dataset)}
     admin_request = first.revoke("certificate", "0xc0ffee")
     assert admin_request.status_code == 200
 
     second = BrokerStory(devnet_manifest, http=TestClient(create_ca_app(settings)))  # the restart
-    assert second.http.get("/v1/ca").json().items() >= identity.items()  # same sealed keys, certificate, age key
+    assert (
+        second.http.get("/v1/ca").json().items() >= identity.items()
+    )  # same sealed keys, certificate, age key
     assert {(r["kind"], r["subject"]) for r in second.http.get("/v1/revocations").json()} == {
-        ("enclave", revoked.address.lower()), ("certificate", "c0ffee")}
-    for resource in (engine, dataset):  # every entry kept, the chain continues from the remembered head
+        ("enclave", revoked.address.lower()),
+        ("certificate", "c0ffee"),
+    }
+    for resource in (
+        engine,
+        dataset,
+    ):  # every entry kept, the chain continues from the remembered head
         before, after = views[resource.offer_id], second.audit(resource)
-        assert after["entries"][:len(before["entries"])] == before["entries"]
+        assert after["entries"][: len(before["entries"])] == before["entries"]
         check_audit_view(after, anchor=check_audit_view(before))
     # nonces: issued before the restart, accepted once after it; used and expired ones refused by name
-    assert second.http.post("/v1/certify", json=certify_body(second.http, nonce=unused)[1]).status_code == 200
+    assert (
+        second.http.post("/v1/certify", json=certify_body(second.http, nonce=unused)[1]).status_code
+        == 200
+    )
     reused = second.http.post("/v1/certify", json=certify_body(second.http, nonce=used)[1])
     assert reused.json()["type"] == "nonce_reused"
     time.sleep(NONCE_TTL_S + 0.5)
     expired = second.http.post("/v1/certify", json=certify_body(second.http, nonce=late)[1])
     assert expired.json()["type"] == "nonce_expired"
     # the used admin request stays used
-    replayed = second.http.post("/v1/revocations", content=admin_request.request.content,
-                                headers={"content-type": "application/json"})
+    replayed = second.http.post(
+        "/v1/revocations",
+        content=admin_request.request.content,
+        headers={"content-type": "application/json"},
+    )
     assert replayed.status_code == 401 and replayed.json()["type"] == "admin_request_replayed"
     # deposits and policies: the stored keys are released under policy version 2, whose one use is spent
     released = second.release(enclave, order_id)
     assert released.status_code == 200, released.text
-    answer = second.answer(enclave, released)  # signed by the same sealed signer as before the restart
+    answer = second.answer(
+        enclave, released
+    )  # signed by the same sealed signer as before the restart
     versions = {key.resource_id: key.policy_version for key in answer.keys}
     assert versions == {engine.offer_id: 1, dataset.offer_id: 2}
     wrapped = answer.resource_keys[dataset.offer_id].ciphertext
@@ -88,8 +122,14 @@ def test_a_restarted_ca_keeps_deposits_policies_revocations_nonces_and_its_log(d
     exhausted = second.release(enclave, order_id)
     assert exhausted.json()["type"] == "policy_uses_exhausted"
     assert second.release(revoked, order_id).json()["type"] == "enclave_revoked"
-    replayed_release = second.http.post("/v1/keys/release", content=refused.request.content,
-                                        headers={"content-type": "application/json"})
-    assert replayed_release.status_code == 409 and replayed_release.json()["type"] == "release_replayed"
+    replayed_release = second.http.post(
+        "/v1/keys/release",
+        content=refused.request.content,
+        headers={"content-type": "application/json"},
+    )
+    assert (
+        replayed_release.status_code == 409
+        and replayed_release.json()["type"] == "release_replayed"
+    )
     stale = second.deposit(dataset, policy_for(engine), issued_at=int(time.time()) - 5)
     assert stale.status_code == 409 and stale.json()["type"] == "deposit_replayed"

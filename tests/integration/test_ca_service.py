@@ -48,13 +48,22 @@ def test_ca_identity_carries_its_own_evidence(ca, attested, devnet_manifest):
     contracts = ContractSet(ChainClient(devnet_manifest.rpc_url).w3, devnet_manifest.contracts)
     verify = ca_evidence_verifier(VerifierAllowList(contracts), insecure_allow_simulated_tee=True)
     claims = verify(identity.evidence, bind_ca_identity(bytes.fromhex("ab" * 32), identity))
-    assert claims.simulated and claims.measurement == attested.claims.measurement == devnet_measurement("ca")
+    assert (
+        claims.simulated
+        and claims.measurement == attested.claims.measurement == devnet_measurement("ca")
+    )
 
 
 def test_ca_identity_without_a_nonce_carries_no_evidence(ca):
     reply = ca.get("/v1/ca").json()
-    assert reply["evidence"] is None and set(reply) == {"ca_id", "ca_certificate_pem", "signer_address",
-                                                        "age_recipient", "tls_certificate_pem", "evidence"}
+    assert reply["evidence"] is None and set(reply) == {
+        "ca_id",
+        "ca_certificate_pem",
+        "signer_address",
+        "age_recipient",
+        "tls_certificate_pem",
+        "evidence",
+    }
 
 
 @pytest.mark.parametrize("nonce", ["zz", "ab" * 31, "ab" * 33, "zz" * 32, "0x", " " + "ab" * 32])
@@ -68,7 +77,11 @@ def test_certify_issues_a_certificate_and_registers_the_enclave(ca, devnet_manif
     reply = ca.post("/v1/certify", json=body, timeout=30)
     assert reply.status_code == 200, reply.text
     result = reply.json()
-    assert result["enclave_address"] == enclave and result["simulated"] is True and result["tee_type"] == 3
+    assert (
+        result["enclave_address"] == enclave
+        and result["simulated"] is True
+        and result["tee_type"] == 3
+    )
     assert result["registration_tx"].startswith("0x")
     chain = ChainClient(devnet_manifest.rpc_url)
     contracts = ContractSet(chain.w3, devnet_manifest.contracts)
@@ -99,10 +112,20 @@ def test_consent_signed_by_someone_else_is_refused(ca):
     assert reply.status_code == 401 and reply.json()["type"] == "provider_consent_invalid"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.dictionaries(st.sampled_from(["evidence", "csr_pem", "nonce", "provider", "provider_signature", "x"]),
-                       st.one_of(st.text(max_size=40), st.integers(), st.none(),
-                                 st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=3))))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.dictionaries(
+        st.sampled_from(["evidence", "csr_pem", "nonce", "provider", "provider_signature", "x"]),
+        st.one_of(
+            st.text(max_size=40),
+            st.integers(),
+            st.none(),
+            st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=3),
+        ),
+    )
+)
 def test_garbled_certify_requests_never_answer_500(ca, body):
     reply = ca.post("/v1/certify", json=body, timeout=30)
     assert 400 <= reply.status_code < 500, reply.text
@@ -111,35 +134,51 @@ def test_garbled_certify_requests_never_answer_500(ca, body):
 
 # -- revocations: only a configured admin (the devnet's deployer), fresh, once --------------------------
 
+
 def _revoke(ca, request) -> httpx.Response:
-    return ca.post("/v1/revocations", content=request.model_dump_json(),
-                      headers={"content-type": "application/json"}, timeout=30)
+    return ca.post(
+        "/v1/revocations",
+        content=request.model_dump_json(),
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
 
 
 def test_an_admin_revokes_a_certificate_once(ca):
     ca_id = ca.get("/v1/ca").json()["ca_id"]
-    request = build_revocation_request(dev_account("deployer"), ca_id, "certificate", "0x5eed", "superseded")
+    request = build_revocation_request(
+        dev_account("deployer"), ca_id, "certificate", "0x5eed", "superseded"
+    )
     reply = _revoke(ca, request)
     assert reply.status_code == 200, reply.text
     assert reply.json()["subject"] == "5eed" and reply.json()["onchain"] == "not_applicable"
     assert {"kind": "certificate", "subject": "5eed"}.items() <= next(
-        r for r in ca.get("/v1/revocations").json() if r["subject"] == "5eed").items()
+        r for r in ca.get("/v1/revocations").json() if r["subject"] == "5eed"
+    ).items()
     replayed = _revoke(ca, request)
     assert replayed.status_code == 401 and replayed.json()["type"] == "admin_request_replayed"
 
 
-@pytest.mark.parametrize(("signer", "issued_at", "status", "code"), [
-    ("provider", None, 403, "admin_not_authorized"),
-    ("ca", None, 403, "admin_not_authorized"),  # the CA's own signer is no admin either
-    ("deployer", -3600, 401, "signature_stale"),
-])
+@pytest.mark.parametrize(
+    ("signer", "issued_at", "status", "code"),
+    [
+        ("provider", None, 403, "admin_not_authorized"),
+        ("ca", None, 403, "admin_not_authorized"),  # the CA's own signer is no admin either
+        ("deployer", -3600, 401, "signature_stale"),
+    ],
+)
 def test_a_revocation_not_signed_by_a_fresh_admin_is_refused(ca, signer, issued_at, status, code):
     ca_id = ca.get("/v1/ca").json()["ca_id"]
     when = int(time.time()) + issued_at if issued_at is not None else None
-    request = build_revocation_request(dev_account(signer), ca_id, "enclave", "0x" + "12" * 20, "x", issued_at=when)
+    request = build_revocation_request(
+        dev_account(signer), ca_id, "enclave", "0x" + "12" * 20, "x", issued_at=when
+    )
     reply = _revoke(ca, request)
-    assert reply.status_code == status and reply.json()["type"] == code and set(reply.json()) == {
-        "type", "detail", "hint"}
+    assert (
+        reply.status_code == status
+        and reply.json()["type"] == code
+        and set(reply.json()) == {"type", "detail", "hint"}
+    )
     assert all(r["subject"] != "0x" + "12" * 20 for r in ca.get("/v1/revocations").json())
 
 

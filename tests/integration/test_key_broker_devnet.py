@@ -29,7 +29,9 @@ def story(devnet_manifest) -> BrokerStory:
 
 @pytest.fixture(scope="module")
 def engine(story) -> Resource:
-    return story.list_resource("model_owner", ResourceKind.ENGINE, b"def run(data): return sum(data)")
+    return story.list_resource(
+        "model_owner", ResourceKind.ENGINE, b"def run(data): return sum(data)"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +60,16 @@ def _assert_denied(story, reply, code: str, order_id: str, owners: list[Resource
     assert body["type"] == code and set(body) == {"type", "detail", "hint"}
     for resource in owners:
         view = story.audit(resource)
-        assert code in [reason for reason, _ in denials_in(view, order_id)], (resource.owner_role, view["entries"])
+        assert code in [reason for reason, _ in denials_in(view, order_id)], (
+            resource.owner_role,
+            view["entries"],
+        )
         check_audit_view(view)
 
 
-def test_keys_are_released_to_the_certified_enclave_of_an_accepted_order(story, engine, dataset, enclave):
+def test_keys_are_released_to_the_certified_enclave_of_an_accepted_order(
+    story, engine, dataset, enclave
+):
     order_id = _accepted_order(story, engine, [dataset])
     reply = story.release(enclave, order_id)
     assert reply.status_code == 200, reply.text
@@ -75,9 +82,14 @@ def test_keys_are_released_to_the_certified_enclave_of_an_accepted_order(story, 
         with pytest.raises(pyrage.DecryptError):  # wrapped to the enclave only
             pyrage.decrypt(wrapped[resource.offer_id], [pyrage.x25519.Identity.generate()])
     view = story.audit(dataset)
-    granted = [e for e in view["entries"] if e["order_id"] == order_id.lower() and e["decision"] == "granted"]
+    granted = [
+        e
+        for e in view["entries"]
+        if e["order_id"] == order_id.lower() and e["decision"] == "granted"
+    ]
     assert [(e["enclave_address"], e["details"]["customer"]) for e in granted] == [
-        (enclave.address.lower(), dev_account("customer").address.lower())]
+        (enclave.address.lower(), dev_account("customer").address.lower())
+    ]
     assert check_audit_view(view).seq == view["links"][-1]["seq"]
 
 
@@ -86,18 +98,33 @@ def test_a_revoked_enclave_is_refused_by_the_broker_and_by_the_marketplace(story
     order_id = _accepted_order(story, engine, [dataset])
     reply = story.revoke("enclave", revoked.address, "key extracted in a lab")
     assert reply.status_code == 200, reply.text
-    assert reply.json()["onchain"] == "revoked" and reply.json()["by"] == dev_account("deployer").address.lower()
-    assert any(r["subject"] == revoked.address.lower() for r in story.http.get("/v1/revocations").json())
-    _assert_denied(story, story.release(revoked, order_id), "enclave_revoked", order_id, [engine, dataset])
+    assert (
+        reply.json()["onchain"] == "revoked"
+        and reply.json()["by"] == dev_account("deployer").address.lower()
+    )
+    assert any(
+        r["subject"] == revoked.address.lower() for r in story.http.get("/v1/revocations").json()
+    )
+    _assert_denied(
+        story, story.release(revoked, order_id), "enclave_revoked", order_id, [engine, dataset]
+    )
 
     registry = story.market.contracts.attestation_registry
     assert registry.functions.checkEnclave(revoked.address).call() == [False, "enclave revoked"]
     order = story.market.order(order_id)
     now = int(story.market.w3.eth.get_block("latest")["timestamp"])
-    report = IntegrityReport(order_id=bytes.fromhex(order_id[2:]), engine_hash=order.terms.engine_hash,
-                             inputs_hash=order.terms.inputs_hash, output_hash=b"\x01" * 32, output_cid="bafy-output",
-                             tee_type=int(OnChainTee.SIMULATED), measurement=revoked.measurement_digest,
-                             enclave=revoked.address, started_at=order.accepted_at, finished_at=now)
+    report = IntegrityReport(
+        order_id=bytes.fromhex(order_id[2:]),
+        engine_hash=order.terms.engine_hash,
+        inputs_hash=order.terms.inputs_hash,
+        output_hash=b"\x01" * 32,
+        output_cid="bafy-output",
+        tee_type=int(OnChainTee.SIMULATED),
+        measurement=revoked.measurement_digest,
+        enclave=revoked.address,
+        started_at=order.accepted_at,
+        finished_at=now,
+    )
     signature = story.market.sign_report(revoked.account, report)
     with pytest.raises(ChainError) as refused:
         story.market.complete_order(dev_account("provider"), order.terms, report, signature)
@@ -107,20 +134,32 @@ def test_a_revoked_enclave_is_refused_by_the_broker_and_by_the_marketplace(story
 
 def test_an_order_not_yet_accepted_is_refused(story, engine, dataset, enclave):
     order_id = story.place_order(engine, [dataset])
-    _assert_denied(story, story.release(enclave, order_id), "order_not_accepted", order_id, [engine, dataset])
+    _assert_denied(
+        story, story.release(enclave, order_id), "order_not_accepted", order_id, [engine, dataset]
+    )
 
 
 def test_an_order_past_its_deadline_is_refused(story, engine, dataset, enclave):
     order_id = _accepted_order(story, engine, [dataset], max_duration=30)
-    story.warp(45)  # the chain's clock passes acceptedAt + maxDuration; the CA's wall clock does not
-    _assert_denied(story, story.release(enclave, order_id), "order_expired", order_id, [engine, dataset])
+    story.warp(
+        45
+    )  # the chain's clock passes acceptedAt + maxDuration; the CA's wall clock does not
+    _assert_denied(
+        story, story.release(enclave, order_id), "order_expired", order_id, [engine, dataset]
+    )
 
 
 def test_another_providers_enclave_is_refused(story, engine, dataset):
     story.tee_offer("provider_b")  # provider_b is a registered provider too, with its own enclave
     foreign = story.certify("provider_b")
     order_id = _accepted_order(story, engine, [dataset])
-    _assert_denied(story, story.release(foreign, order_id), "order_provider_mismatch", order_id, [engine, dataset])
+    _assert_denied(
+        story,
+        story.release(foreign, order_id),
+        "order_provider_mismatch",
+        order_id,
+        [engine, dataset],
+    )
 
 
 def test_a_resource_not_in_the_order_is_refused(story, engine, dataset, enclave):
@@ -129,21 +168,30 @@ def test_a_resource_not_in_the_order_is_refused(story, engine, dataset, enclave)
     order_id = _accepted_order(story, engine, [dataset])
     reply = story.release(enclave, order_id, offer_ids=[dataset.offer_id, other.offer_id])
     _assert_denied(story, reply, "resource_not_in_order", order_id, [other])
-    assert ("withheld", None) in denials_in(story.audit(dataset), order_id)  # nothing left with the rest
+    assert ("withheld", None) in denials_in(
+        story.audit(dataset), order_id
+    )  # nothing left with the rest
 
 
-@pytest.mark.parametrize(("restriction", "code"), [
-    ({"allowed_engine_hashes": [random_hash()]}, "policy_engine_refused"),
-    ({"allowed_customers": [dev_account("hospital_b").address]}, "policy_customer_refused"),
-])
-def test_a_policy_that_excludes_the_engine_or_the_customer_is_refused(story, engine, enclave, restriction, code):
+@pytest.mark.parametrize(
+    ("restriction", "code"),
+    [
+        ({"allowed_engine_hashes": [random_hash()]}, "policy_engine_refused"),
+        ({"allowed_customers": [dev_account("hospital_b").address]}, "policy_customer_refused"),
+    ],
+)
+def test_a_policy_that_excludes_the_engine_or_the_customer_is_refused(
+    story, engine, enclave, restriction, code
+):
     strict = story.list_resource("hospital_a", ResourceKind.DATASET)
     assert story.deposit(strict, policy_for(engine, **restriction)).status_code == 200
     order_id = _accepted_order(story, engine, [strict])
     _assert_denied(story, story.release(enclave, order_id), code, order_id, [strict])
 
 
-def test_the_owners_audit_view_verifies_and_a_tampered_entry_is_detected(story, engine, dataset, enclave):
+def test_the_owners_audit_view_verifies_and_a_tampered_entry_is_detected(
+    story, engine, dataset, enclave
+):
     order_id = story.place_order(engine, [dataset])
     story.release(enclave, order_id)  # one more denial (not accepted) in the log
     view = story.audit(dataset)
@@ -160,5 +208,11 @@ def test_the_owners_audit_view_verifies_and_a_tampered_entry_is_detected(story, 
     with pytest.raises(AuditChainBroken):
         check_audit_view(dropped)
     with pytest.raises(AuditChainBroken):  # a log rewound below what the owner saw before
-        check_audit_view({**view, "links": view["links"][:-1],
-                          "entries": [e for e in view["entries"] if e["seq"] < head.seq]}, anchor=head)
+        check_audit_view(
+            {
+                **view,
+                "links": view["links"][:-1],
+                "entries": [e for e in view["entries"] if e["seq"] < head.seq],
+            },
+            anchor=head,
+        )

@@ -77,16 +77,28 @@ def fresh_account(story: Story, eth: int = 20) -> LocalAccount:
     return account
 
 
-def register_provider(story: Story, provider: LocalAccount, *, tee: int = OnChainTee.SIMULATED) -> int:
+def register_provider(
+    story: Story, provider: LocalAccount, *, tee: int = OnChainTee.SIMULATED
+) -> int:
     registry = story.contracts.provider_registry
     story.send(provider, registry.functions.register(), value=MIN_STAKE)
-    receipt = story.send(provider, registry.functions.publishOffer(
-        int(tee), b"H100-80GB".ljust(32, b"\0"), PRICE_PER_SECOND, 4))
+    receipt = story.send(
+        provider,
+        registry.functions.publishOffer(
+            int(tee), b"H100-80GB".ljust(32, b"\0"), PRICE_PER_SECOND, 4
+        ),
+    )
     return int(registry.events.OfferPublished().process_receipt(receipt)[0]["args"]["offerId"])
 
 
-def list_resource(story: Story, owner: LocalAccount, content: bytes, *, kind: int = ResourceKind.ENGINE,
-                  price: int = ENGINE_PRICE) -> int:
+def list_resource(
+    story: Story,
+    owner: LocalAccount,
+    content: bytes,
+    *,
+    kind: int = ResourceKind.ENGINE,
+    price: int = ENGINE_PRICE,
+) -> int:
     stored = IpfsContentStore(story.manifest.ipfs_api).add(content)
     offers = story.contracts.offer_registry
     listing = (int(kind), stored.cid, bytes.fromhex(stored.sha256), price, "")
@@ -94,16 +106,22 @@ def list_resource(story: Story, owner: LocalAccount, content: bytes, *, kind: in
     return int(offers.events.ResourceListed().process_receipt(receipt)[0]["args"]["resourceId"])
 
 
-def create_order(story: Story, customer: LocalAccount, engine_id: int, offer_id: int,
-                 inputs: list[bytes]) -> tuple[str, dict]:
+def create_order(
+    story: Story, customer: LocalAccount, engine_id: int, offer_id: int, inputs: list[bytes]
+) -> tuple[str, dict]:
     store = IpfsContentStore(story.manifest.ipfs_api)
     uploaded = [store.add(data) for data in inputs]
     on_chain_inputs = [(s.cid, bytes.fromhex(s.sha256)) for s in uploaded]
     market = story.contracts.marketplace
     price = story.contracts.offer_registry.functions.resourceTerms(engine_id).call()[3]
     escrow = price + PRICE_PER_SECOND * MAX_DURATION
-    receipt = story.send(customer, market.functions.createOrder(
-        engine_id, [], offer_id, on_chain_inputs, b"recipient-public-key", MAX_DURATION), value=escrow)
+    receipt = story.send(
+        customer,
+        market.functions.createOrder(
+            engine_id, [], offer_id, on_chain_inputs, b"recipient-public-key", MAX_DURATION
+        ),
+        value=escrow,
+    )
     args = market.events.OrderCreated().process_receipt(receipt)[0]["args"]
     return "0x" + bytes(args["orderId"]).hex(), args["terms"]
 
@@ -113,15 +131,28 @@ def certify_enclave(story: Story, provider: LocalAccount) -> LocalAccount:
     ca = connect_devnet_ca(story.manifest)  # the CA over its attested, pinned TLS channel
     nonce = ca.client.post("/v1/challenge", timeout=30).json()["nonce"]
     key = ec.generate_private_key(ec.SECP256K1())
-    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    evidence = SimulatedTdxAttester(devnet_measurement("loader")).attest(bind_report_data(bytes.fromhex(nonce), spki))
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    evidence = SimulatedTdxAttester(devnet_measurement("loader")).attest(
+        bind_report_data(bytes.fromhex(nonce), spki)
+    )
     enclave_address = enclave_address_of(key.public_key())
-    consent = sign_enclave_consent(provider, enclave=enclave_address, provider=provider.address, nonce=nonce,
-                                   chain_id=story.chain.chain_id(),
-                                   registry=story.contracts.attestation_registry.address)
-    body = {"evidence": json.loads(evidence.to_json()),
-            "csr_pem": build_csr(key, str(pyrage.x25519.Identity.generate().to_public())).decode(),
-            "nonce": nonce, "provider": provider.address, "provider_signature": consent}
+    consent = sign_enclave_consent(
+        provider,
+        enclave=enclave_address,
+        provider=provider.address,
+        nonce=nonce,
+        chain_id=story.chain.chain_id(),
+        registry=story.contracts.attestation_registry.address,
+    )
+    body = {
+        "evidence": json.loads(evidence.to_json()),
+        "csr_pem": build_csr(key, str(pyrage.x25519.Identity.generate().to_public())).decode(),
+        "nonce": nonce,
+        "provider": provider.address,
+        "provider_signature": consent,
+    }
     reply = ca.client.post("/v1/certify", json=body, timeout=60)
     ca.close()
     assert reply.status_code == 200, reply.text
@@ -130,21 +161,37 @@ def certify_enclave(story: Story, provider: LocalAccount) -> LocalAccount:
     return enclave
 
 
-def complete_order(story: Story, order_id: str, terms, enclave: LocalAccount, output: bytes) -> dict:
+def complete_order(
+    story: Story, order_id: str, terms, enclave: LocalAccount, output: bytes
+) -> dict:
     stored = IpfsContentStore(story.manifest.ipfs_api).add(output)
     record = story.contracts.attestation_registry.functions.getEnclave(enclave.address).call()
     finished = int(story.chain.w3.eth.get_block("latest")["timestamp"])
-    accepted = int(story.contracts.marketplace.functions.orderState(Web3.to_bytes(hexstr=order_id)).call()[1])
+    accepted = int(
+        story.contracts.marketplace.functions.orderState(Web3.to_bytes(hexstr=order_id)).call()[1]
+    )
     report = {
-        "orderId": Web3.to_bytes(hexstr=order_id), "engineHash": bytes(terms["engineHash"]),
-        "inputsHash": bytes(terms["inputsHash"]), "outputHash": hashlib.sha256(output).digest(),
-        "outputCid": stored.cid, "teeType": int(terms["teeType"]), "measurement": bytes(record[5]),
-        "enclave": enclave.address, "startedAt": max(accepted, finished - 3), "finishedAt": finished,
+        "orderId": Web3.to_bytes(hexstr=order_id),
+        "engineHash": bytes(terms["engineHash"]),
+        "inputsHash": bytes(terms["inputsHash"]),
+        "outputHash": hashlib.sha256(output).digest(),
+        "outputCid": stored.cid,
+        "teeType": int(terms["teeType"]),
+        "measurement": bytes(record[5]),
+        "enclave": enclave.address,
+        "startedAt": max(accepted, finished - 3),
+        "finishedAt": finished,
     }
-    typed = report_typed_data(report, chain_id=story.chain.chain_id(), marketplace=story.contracts.marketplace.address)
+    typed = report_typed_data(
+        report, chain_id=story.chain.chain_id(), marketplace=story.contracts.marketplace.address
+    )
     signature = bytes(enclave.sign_message(encode_typed_data(full_message=typed)).signature)
-    story.send(dev_account(FUNDER_INDEX), story.contracts.marketplace.functions.completeOrder(
-        terms_tuple(terms), report_tuple(report), signature))
+    story.send(
+        dev_account(FUNDER_INDEX),
+        story.contracts.marketplace.functions.completeOrder(
+            terms_tuple(terms), report_tuple(report), signature
+        ),
+    )
     return report
 
 
@@ -154,10 +201,23 @@ def completed_order(manifest, *, inputs: list[bytes] | None = None) -> Completed
     provider, owner, customer = fresh_account(story), fresh_account(story), fresh_account(story)
     offer_id = register_provider(story, provider)
     engine_id = list_resource(story, owner, b"engine ciphertext " + os.urandom(16))
-    order_id, terms = create_order(story, customer, engine_id, offer_id, inputs or [b"digits " + os.urandom(8)])
-    story.send(provider, story.contracts.marketplace.functions.acceptOrder(Web3.to_bytes(hexstr=order_id)))
+    order_id, terms = create_order(
+        story, customer, engine_id, offer_id, inputs or [b"digits " + os.urandom(8)]
+    )
+    story.send(
+        provider, story.contracts.marketplace.functions.acceptOrder(Web3.to_bytes(hexstr=order_id))
+    )
     enclave = certify_enclave(story, provider)
     output = b"encrypted result " + os.urandom(32)
     report = complete_order(story, order_id, terms, enclave, output)
-    return CompletedOrder(order_id, output, report["outputCid"], engine_id, offer_id, customer, provider, enclave,
-                          report)
+    return CompletedOrder(
+        order_id,
+        output,
+        report["outputCid"],
+        engine_id,
+        offer_id,
+        customer,
+        provider,
+        enclave,
+        report,
+    )

@@ -39,15 +39,22 @@ def seeded(devnet_manifest, story):
     owner = chain_story.fresh_account(story, eth=1)
     nonce = httpx.get(f"{base}/v1/auth/nonce", params={"address": owner.address}, timeout=10).json()
     signature = owner.sign_message(encode_defunct(text=nonce["message"])).signature.hex()
-    token = httpx.post(f"{base}/v1/auth/verify", json={"message": nonce["message"], "signature": "0x" + signature},
-                       timeout=10).json()["token"]
+    token = httpx.post(
+        f"{base}/v1/auth/verify",
+        json={"message": nonce["message"], "signature": "0x" + signature},
+        timeout=10,
+    ).json()["token"]
     name = f"Browser digits {uuid.uuid4().hex[:8]}"
     body = {**signed_listing(story, owner, price=42), "metadata": metadata(name, price=42)}
-    made = httpx.post(f"{base}/v1/listings", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    made = httpx.post(
+        f"{base}/v1/listings", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
     assert made.status_code == 201, made.text
     order = chain_story.completed_order(devnet_manifest)
     assert _wait_for(f"{base}/v1/listings/{made.json()['resource_id']}").status_code == 200
-    indexed = _wait_for(f"{base}/v1/orders/{order.order_id}", until=lambda body: body.get("status") == "COMPLETED")
+    indexed = _wait_for(
+        f"{base}/v1/orders/{order.order_id}", until=lambda body: body.get("status") == "COMPLETED"
+    )
     assert indexed.json()["status"] == "COMPLETED"
     return base, name, order
 

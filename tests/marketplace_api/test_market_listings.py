@@ -28,11 +28,17 @@ def test_relay_creates_an_on_chain_resource_that_the_indexer_picks_up(market, st
     tag = uuid.uuid4().hex[:8]
     made = relay(market, story, account, token, metadata(f"Relayed {tag}", price=123))
     resource = story.contracts.offer_registry.functions.getResource(made["resource_id"]).call()
-    assert resource[0] == account.address and resource[1] == 123  # owner, price: on chain, paid by the relayer
+    assert (
+        resource[0] == account.address and resource[1] == 123
+    )  # owner, price: on chain, paid by the relayer
     assert market.get(f"/v1/listings/{made['resource_id']}").status_code == 404  # not indexed yet
     assert index(market) >= 1
     detail = market.get(f"/v1/listings/{made['resource_id']}").json()
-    assert detail["owner"] == account.address and detail["kind"] == "model" and detail["price_wei"] == "123"
+    assert (
+        detail["owner"] == account.address
+        and detail["kind"] == "model"
+        and detail["price_wei"] == "123"
+    )
     assert detail["metadata"]["name"] == f"Relayed {tag}"
 
 
@@ -64,11 +70,18 @@ def test_relay_without_sign_in_is_refused(market, story, owner):
 def test_invalid_metadata_is_refused_in_the_one_error_shape(market, story, owner):
     account, token = owner
     bad = metadata("x", price=5) | {"engine_hash": "0x1234", "task": "Not A Task"}
-    reply = market.post("/v1/listings", json={**signed_listing(story, account, price=5), "metadata": bad},
-                        headers=_auth(token))
+    reply = market.post(
+        "/v1/listings",
+        json={**signed_listing(story, account, price=5), "metadata": bad},
+        headers=_auth(token),
+    )
     assert reply.status_code == 422
     body = reply.json()
-    assert body["type"] == "invalid_request" and "engine_hash" in body["detail"] and "task" in body["detail"]
+    assert (
+        body["type"] == "invalid_request"
+        and "engine_hash" in body["detail"]
+        and "task" in body["detail"]
+    )
     assert set(body) == {"type", "detail", "hint"}
 
 
@@ -79,11 +92,15 @@ def test_only_the_owner_can_edit_metadata(market, story, owner):
     url = f"/v1/listings/{made['resource_id']}/metadata"
     changed = metadata("Edited name", price=77, description="now better")
     assert market.put(url, json=changed, headers=_auth(token)).status_code == 200
-    assert market.get(f"/v1/models/{made['resource_id']}").json()["metadata"]["name"] == "Edited name"
+    assert (
+        market.get(f"/v1/models/{made['resource_id']}").json()["metadata"]["name"] == "Edited name"
+    )
     stranger = sign_in(market, Account.create())
     refused = market.put(url, json=metadata("Hijacked", price=77), headers=_auth(stranger))
     assert refused.status_code == 403 and refused.json()["type"] == "not_owner"
-    assert market.get(f"/v1/models/{made['resource_id']}").json()["metadata"]["name"] == "Edited name"
+    assert (
+        market.get(f"/v1/models/{made['resource_id']}").json()["metadata"]["name"] == "Edited name"
+    )
     market.cookies.clear()
     assert market.put(url, json=changed).status_code == 401
 
@@ -91,28 +108,51 @@ def test_only_the_owner_can_edit_metadata(market, story, owner):
 def test_catalogue_search_filters_and_pagination(market, story, owner):
     account, token = owner
     tag = uuid.uuid4().hex[:10]
-    specs = [("Digits classifier", "image-classification", ("SIMULATED",), 100, 2),
-             ("Digits trainer", "training", ("TDX", "SIMULATED"), 300, 2),
-             ("Cancer model", "tabular-classification", ("TDX",), 500, 2),
-             ("Digits dataset", "image-classification", ("SEV_SNP",), 50, 3)]
+    specs = [
+        ("Digits classifier", "image-classification", ("SIMULATED",), 100, 2),
+        ("Digits trainer", "training", ("TDX", "SIMULATED"), 300, 2),
+        ("Cancer model", "tabular-classification", ("TDX",), 500, 2),
+        ("Digits dataset", "image-classification", ("SEV_SNP",), 50, 3),
+    ]
     for name, task, tee, price, kind in specs:
-        relay(market, story, account, token, metadata(f"{name} {tag}", price=price, task=task, tee=tee), kind=kind)
+        relay(
+            market,
+            story,
+            account,
+            token,
+            metadata(f"{name} {tag}", price=price, task=task, tee=tee),
+            kind=kind,
+        )
     index(market)
 
     def names(**params):
         reply = market.get("/v1/catalogue", params={"q": tag, **params})
         assert reply.status_code == 200, reply.text
-        return sorted(item["metadata"]["name"].removesuffix(f" {tag}") for item in reply.json()["items"])
+        return sorted(
+            item["metadata"]["name"].removesuffix(f" {tag}") for item in reply.json()["items"]
+        )
 
     assert names() == ["Cancer model", "Digits classifier", "Digits dataset", "Digits trainer"]
-    assert market.get("/v1/catalogue", params={"q": f"digits {tag}".split()[1].upper()}).json()["total"] == 4
+    assert (
+        market.get("/v1/catalogue", params={"q": f"digits {tag}".split()[1].upper()}).json()[
+            "total"
+        ]
+        == 4
+    )
     assert names(kind="dataset") == ["Digits dataset"]
     assert names(task="image-classification") == ["Digits classifier", "Digits dataset"]
     assert names(tee_type="TDX") == ["Cancer model", "Digits trainer"]
     assert names(max_price_wei=300) == ["Digits classifier", "Digits dataset", "Digits trainer"]
     assert names(kind="model", tee_type="SIMULATED", max_price_wei=100) == ["Digits classifier"]
-    pages = [market.get("/v1/catalogue", params={"q": tag, "per_page": 3, "page": p}).json() for p in (1, 2)]
-    assert [len(p["items"]) for p in pages] == [3, 1] and pages[0]["total"] == 4 and pages[0]["pages"] == 2
+    pages = [
+        market.get("/v1/catalogue", params={"q": tag, "per_page": 3, "page": p}).json()
+        for p in (1, 2)
+    ]
+    assert (
+        [len(p["items"]) for p in pages] == [3, 1]
+        and pages[0]["total"] == 4
+        and pages[0]["pages"] == 2
+    )
     seen = {i["resource_id"] for p in pages for i in p["items"]}
     assert len(seen) == 4
     bad = market.get("/v1/catalogue", params={"kind": "spaceship"})

@@ -22,25 +22,38 @@ def completed(market, devnet_manifest):
 def _snapshot(market) -> dict:
     sessions = market.app.state.services.sessions
     with sessions() as s:
-        return {model.__tablename__: sorted(repr(sorted((c.name, getattr(row, c.name)) for c in model.__table__.columns))
-                                            for row in s.scalars(select(model)).all())
-                for model in (db.Provider, db.TeeOffer, db.Resource, db.Order, db.Enclave, db.Cursor)}
+        return {
+            model.__tablename__: sorted(
+                repr(sorted((c.name, getattr(row, c.name)) for c in model.__table__.columns))
+                for row in s.scalars(select(model)).all()
+            )
+            for model in (db.Provider, db.TeeOffer, db.Resource, db.Order, db.Enclave, db.Cursor)
+        }
 
 
 def test_completed_order_is_indexed_with_its_report(market, completed):
     order = market.get(f"/v1/orders/{completed.order_id}").json()
     assert order["status"] == "COMPLETED" and order["customer"] == completed.customer.address
     assert order["enclave"] == completed.enclave.address
-    assert order["report"]["outputCid"] == completed.output_cid and order["report"]["signature"].startswith("0x")
+    assert order["report"]["outputCid"] == completed.output_cid and order["report"][
+        "signature"
+    ].startswith("0x")
     assert order["engine_id"] == completed.engine_id and order["tee_type"] == "SIMULATED"
 
 
 def test_orders_by_wallet_as_customer_and_provider(market, completed):
     mine = market.get(f"/v1/wallets/{completed.customer.address}/orders").json()
     assert [o["order_id"] for o in mine["items"]] == [completed.order_id]
-    as_provider = market.get(f"/v1/wallets/{completed.provider.address}/orders", params={"role": "provider"}).json()
+    as_provider = market.get(
+        f"/v1/wallets/{completed.provider.address}/orders", params={"role": "provider"}
+    ).json()
     assert as_provider["total"] == 1
-    assert market.get(f"/v1/wallets/{completed.provider.address}/orders", params={"role": "customer"}).json()["total"] == 0
+    assert (
+        market.get(
+            f"/v1/wallets/{completed.provider.address}/orders", params={"role": "customer"}
+        ).json()["total"]
+        == 0
+    )
 
 
 def test_provider_and_offer_detail(market, completed):
@@ -49,8 +62,15 @@ def test_provider_and_offer_detail(market, completed):
     assert [o["offer_id"] for o in provider["offers"]] == [completed.offer_id]
     assert [e["address"] for e in provider["enclaves"]] == [completed.enclave.address]
     offer = market.get(f"/v1/offers/{completed.offer_id}").json()
-    assert offer["tee_type"] == "SIMULATED" and offer["gpu_class"] == "H100-80GB" and offer["slots"] == 4
-    assert completed.offer_id in [o["offer_id"] for o in market.get("/v1/offers", params={"tee_type": "SIMULATED"}).json()["items"]]
+    assert (
+        offer["tee_type"] == "SIMULATED"
+        and offer["gpu_class"] == "H100-80GB"
+        and offer["slots"] == 4
+    )
+    assert completed.offer_id in [
+        o["offer_id"]
+        for o in market.get("/v1/offers", params={"tee_type": "SIMULATED"}).json()["items"]
+    ]
 
 
 def test_report_detail_carries_its_verification(market, completed):
@@ -75,7 +95,9 @@ def test_indexing_the_same_blocks_again_changes_nothing(market, completed):
 
 def test_order_status_follows_cancellation(market, story, completed):
     customer = chain_story.fresh_account(story, eth=1)
-    order_id, terms = chain_story.create_order(story, customer, completed.engine_id, completed.offer_id, [b"in"])
+    order_id, terms = chain_story.create_order(
+        story, customer, completed.engine_id, completed.offer_id, [b"in"]
+    )
     index(market)
     assert market.get(f"/v1/orders/{order_id}").json()["status"] == "OPEN"
     from certification_authority.chain_view import terms_tuple
@@ -91,8 +113,10 @@ def test_report_page_says_not_verified_after_the_enclave_is_revoked(market, stor
     order = chain_story.completed_order(devnet_manifest)
     page = market.get(f"/reports/{order.order_id}")
     assert page.status_code == 200 and 'class="status verified">verified<' in page.text
-    story.send(dev_account("deployer"),
-               story.contracts.attestation_registry.functions.revokeEnclave(order.enclave.address))
+    story.send(
+        dev_account("deployer"),
+        story.contracts.attestation_registry.functions.revokeEnclave(order.enclave.address),
+    )
     page = market.get(f"/reports/{order.order_id}")
     assert 'class="status not-verified">not verified<' in page.text
     assert market.get(f"/v1/reports/{order.order_id}").json()["verified"] is False

@@ -16,15 +16,25 @@ pytestmark = pytest.mark.devnet
 
 
 def _signed(account, message: str) -> dict:
-    return {"message": message, "signature": "0x" + account.sign_message(encode_defunct(text=message)).signature.hex()}
+    return {
+        "message": message,
+        "signature": "0x" + account.sign_message(encode_defunct(text=message)).signature.hex(),
+    }
 
 
 def _message(client, account, **changes) -> str:
     nonce = client.get("/v1/auth/nonce").json()
     now = time.time()
-    fields = dict(domain=nonce["domain"], address=account.address, statement="Sign in.", uri=nonce["uri"],
-                  chain_id=nonce["chain_id"], nonce=nonce["nonce"], issued_at=iso(now),
-                  expiration_time=iso(now + 300))
+    fields = dict(
+        domain=nonce["domain"],
+        address=account.address,
+        statement="Sign in.",
+        uri=nonce["uri"],
+        chain_id=nonce["chain_id"],
+        nonce=nonce["nonce"],
+        issued_at=iso(now),
+        expiration_time=iso(now + 300),
+    )
     fields.update(changes)
     return build_message(SiweMessage(**fields))
 
@@ -47,14 +57,21 @@ def test_sign_in_with_another_wallets_signature_is_refused(market):
     body = _signed(thief, _message(market, wallet))
     reply = market.post("/v1/auth/verify", json=body)
     assert reply.status_code == 401
-    assert reply.json()["type"] == "sign_in_failed" and "not from the address" in reply.json()["detail"]
+    assert (
+        reply.json()["type"] == "sign_in_failed"
+        and "not from the address" in reply.json()["detail"]
+    )
 
 
 def test_sign_in_with_an_expired_message_is_refused(market):
     wallet = Account.create()
     old = time.time() - 600
-    reply = market.post("/v1/auth/verify", json=_signed(wallet, _message(
-        market, wallet, issued_at=iso(old), expiration_time=iso(old + 60))))
+    reply = market.post(
+        "/v1/auth/verify",
+        json=_signed(
+            wallet, _message(market, wallet, issued_at=iso(old), expiration_time=iso(old + 60))
+        ),
+    )
     assert reply.status_code == 401 and reply.json()["type"] == "sign_in_expired"
 
 
@@ -68,15 +85,21 @@ def test_sign_in_replaying_a_used_nonce_is_refused(market):
 
 def test_sign_in_with_a_nonce_never_issued_is_refused(market):
     wallet = Account.create()
-    reply = market.post("/v1/auth/verify", json=_signed(wallet, _message(market, wallet, nonce="abcdef0123456789")))
+    reply = market.post(
+        "/v1/auth/verify", json=_signed(wallet, _message(market, wallet, nonce="abcdef0123456789"))
+    )
     assert reply.status_code == 401 and reply.json()["type"] == "nonce_invalid"
 
 
 def test_sign_in_for_another_domain_or_chain_is_refused(market):
     wallet = Account.create()
-    other_site = market.post("/v1/auth/verify", json=_signed(wallet, _message(market, wallet, domain="evil.example")))
+    other_site = market.post(
+        "/v1/auth/verify", json=_signed(wallet, _message(market, wallet, domain="evil.example"))
+    )
     assert other_site.status_code == 401 and "evil.example" in other_site.json()["detail"]
-    other_chain = market.post("/v1/auth/verify", json=_signed(wallet, _message(market, wallet, chain_id=1)))
+    other_chain = market.post(
+        "/v1/auth/verify", json=_signed(wallet, _message(market, wallet, chain_id=1))
+    )
     assert other_chain.status_code == 401 and "chain 1" in other_chain.json()["detail"]
 
 
@@ -90,18 +113,31 @@ def test_tampered_bearer_token_is_refused(market):
 
 
 def test_message_build_and_parse_round_trip():
-    msg = SiweMessage(domain="market.example", address=Account.create().address, statement="Hello.",
-                      uri="https://market.example", chain_id=31337, nonce="a1b2c3d4e5f6a7b8",
-                      issued_at="2026-01-01T00:00:00Z", expiration_time="2026-01-01T00:10:00Z",
-                      resources=("ipfs://bafy", "https://market.example/terms"))
+    msg = SiweMessage(
+        domain="market.example",
+        address=Account.create().address,
+        statement="Hello.",
+        uri="https://market.example",
+        chain_id=31337,
+        nonce="a1b2c3d4e5f6a7b8",
+        issued_at="2026-01-01T00:00:00Z",
+        expiration_time="2026-01-01T00:10:00Z",
+        resources=("ipfs://bafy", "https://market.example/terms"),
+    )
     text = build_message(msg)
     assert text.splitlines()[0] == "market.example wants you to sign in with your Ethereum account:"
     assert parse_message(text) == msg
 
 
 def test_parse_refuses_a_lowercase_address_and_extra_lines():
-    msg = SiweMessage(domain="d", address=Account.create().address, uri="https://d", chain_id=1,
-                      nonce="a1b2c3d4e5f6a7b8", issued_at="2026-01-01T00:00:00Z")
+    msg = SiweMessage(
+        domain="d",
+        address=Account.create().address,
+        uri="https://d",
+        chain_id=1,
+        nonce="a1b2c3d4e5f6a7b8",
+        issued_at="2026-01-01T00:00:00Z",
+    )
     text = build_message(msg)
     with pytest.raises(SignInFailed):
         parse_message(text.replace(msg.address, msg.address.lower()))

@@ -9,8 +9,12 @@ import pytest
 
 from enclava.measure import ImagePathInvalid, canonical_tar
 
-ENTRIES = [("b/x.txt", b"hello"), ("a/" + "d" * 120 + "/f.py", b"x" * 1000), ("a/empty", b""),
-           ("z/\u00e9t\u00e9.py", b"1")]
+ENTRIES = [
+    ("b/x.txt", b"hello"),
+    ("a/" + "d" * 120 + "/f.py", b"x" * 1000),
+    ("a/empty", b""),
+    ("z/\u00e9t\u00e9.py", b"1"),
+]
 
 
 def _reference_tar(entries: list[tuple[str, bytes]]) -> bytes:
@@ -19,7 +23,14 @@ def _reference_tar(entries: list[tuple[str, bytes]]) -> bytes:
         for path, content in sorted(entries, key=lambda e: e[0].encode()):
             info = tarfile.TarInfo(path)
             info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = (
-                len(content), 0, 0o644, 0, 0, "", "")
+                len(content),
+                0,
+                0o644,
+                0,
+                0,
+                "",
+                "",
+            )
             tar.addfile(info, io.BytesIO(content))
     return buf.getvalue()
 
@@ -37,8 +48,14 @@ def test_archive_entries_carry_no_time_owner_or_mode():
         members = tar.getmembers()
         assert [m.name for m in members] == sorted((p for p, _ in ENTRIES), key=str.encode)
         for member in members:
-            assert (member.mtime, member.mode, member.uid, member.gid, member.uname, member.gname) == (
-                0, 0o644, 0, 0, "", "")
+            assert (
+                member.mtime,
+                member.mode,
+                member.uid,
+                member.gid,
+                member.uname,
+                member.gname,
+            ) == (0, 0o644, 0, 0, "", "")
             assert member.isreg() and not member.pax_headers
         assert tar.extractfile("b/x.txt").read() == b"hello"
 
@@ -48,7 +65,9 @@ def test_archive_is_whole_records():
     assert canonical_tar([]) == bytes(10240)
 
 
-@pytest.mark.parametrize("path", ["/abs.py", "a/../b.py", "", "a\\b.py", "x" * 101, "p" * 156 + "/f.py"])
+@pytest.mark.parametrize(
+    "path", ["/abs.py", "a/../b.py", "", "a\\b.py", "x" * 101, "p" * 156 + "/f.py"]
+)
 def test_archive_refuses_paths_it_cannot_hold_plainly(path):
     with pytest.raises(ImagePathInvalid) as caught:
         canonical_tar([(path, b"")])

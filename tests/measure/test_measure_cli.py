@@ -13,12 +13,18 @@ ROOT = project_root()
 
 
 def _fields(output: str) -> dict[str, str]:
-    return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in output.splitlines()) if _}
+    return {
+        k.strip(): v.strip()
+        for k, _, v in (line.partition(":") for line in output.splitlines())
+        if _
+    }
 
 
 def test_measure_prints_the_measurement_and_the_onchain_digest(tmp_path):
     archive = tmp_path / "ca.tar"
-    result = CliRunner().invoke(app, ["measure", "--component", "ca", "--root", str(ROOT), "--archive", str(archive)])
+    result = CliRunner().invoke(
+        app, ["measure", "--component", "ca", "--root", str(ROOT), "--archive", str(archive)]
+    )
     assert result.exit_code == 0, result.output
     fields = _fields(result.output)
     expected = measure(ROOT, "ca")
@@ -30,10 +36,18 @@ def test_measure_prints_the_measurement_and_the_onchain_digest(tmp_path):
 def test_measure_lists_every_file_with_its_hash():
     result = CliRunner().invoke(app, ["measure", "--root", str(ROOT), "--list"])
     assert result.exit_code == 0, result.output
-    listed = [line.split("  ", 1)[1] for line in result.output.splitlines() if len(line.split("  ", 1)[0]) == 64]
+    listed = [
+        line.split("  ", 1)[1]
+        for line in result.output.splitlines()
+        if len(line.split("  ", 1)[0]) == 64
+    ]
     assert listed == image_files(ROOT, "loader")
 
 
 def test_measure_outside_a_checkout_says_what_to_do(tmp_path):
     result = CliRunner().invoke(app, ["measure", "--root", str(tmp_path)])
-    assert result.exit_code == 1 and "measure_file_missing" in result.output and "--root" in result.output
+    assert (
+        result.exit_code == 1
+        and "measure_file_missing" in result.output
+        and "--root" in result.output
+    )

@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from enclava.measure import (ImageFileMissing, UnknownComponent, build_image, image_files, image_modules, measure,
-                             measure_archive)
+from enclava.measure import (
+    ImageFileMissing,
+    UnknownComponent,
+    build_image,
+    image_files,
+    image_modules,
+    measure,
+    measure_archive,
+)
 from enclava.paths import project_root
 
 ROOT = project_root()
@@ -31,15 +38,22 @@ def _copy(files: list[str], dest: Path) -> Path:
 
 
 def test_loader_image_holds_its_package_sandbox_scripts_library_and_lock(loader_files):
-    assert "trusted_loader/sandbox/_bootstrap.py" in loader_files  # run with `python -c`, never imported
+    assert (
+        "trusted_loader/sandbox/_bootstrap.py" in loader_files
+    )  # run with `python -c`, never imported
     assert "trusted_loader/sandbox/_isolate.py" in loader_files  # run by path as root
     assert "requirements/app.lock" in loader_files
-    assert {"enclava/__init__.py", "enclava/errors.py", "enclava/measure/_running.py"} <= set(loader_files)
+    assert {"enclava/__init__.py", "enclava/errors.py", "enclava/measure/_running.py"} <= set(
+        loader_files
+    )
     assert all(Path(ROOT / f).is_file() for f in loader_files)
 
 
 def test_loader_image_holds_no_other_service_than_what_it_imports(loader_files):
-    assert not any(f.startswith(("provider_node/", "marketplace_api/", "tests/", "scripts/")) for f in loader_files)
+    assert not any(
+        f.startswith(("provider_node/", "marketplace_api/", "tests/", "scripts/"))
+        for f in loader_files
+    )
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in loader_files)
 
 
@@ -52,12 +66,17 @@ def test_every_module_file_is_in_the_image(loader_files):
 def test_ca_image_is_the_ca_package_and_its_library():
     files = image_files(ROOT, "ca")
     assert "certification_authority/compose.py" in files and "requirements/app.lock" in files
-    assert not any(f.startswith(("trusted_loader/", "provider_node/", "marketplace_api/")) for f in files)
+    assert not any(
+        f.startswith(("trusted_loader/", "provider_node/", "marketplace_api/")) for f in files
+    )
 
 
 def test_measurement_is_sha384_of_the_archive():
     image = build_image(ROOT, "ca")
-    assert measure_archive(image) == hashlib.sha384(image).digest() and len(measure_archive(image)) == 48
+    assert (
+        measure_archive(image) == hashlib.sha384(image).digest()
+        and len(measure_archive(image)) == 48
+    )
 
 
 def test_measurement_ignores_times_modes_and_caches(loader_files, tmp_path):
@@ -75,7 +94,10 @@ def test_a_new_file_in_the_package_changes_the_measurement(loader_files, tmp_pat
     copy = _copy(loader_files, tmp_path / "copy")
     before = measure(copy, "loader")
     (copy / "trusted_loader" / "extra.txt").write_bytes(b"")
-    assert "trusted_loader/extra.txt" in image_files(copy, "loader") and measure(copy, "loader") != before
+    assert (
+        "trusted_loader/extra.txt" in image_files(copy, "loader")
+        and measure(copy, "loader") != before
+    )
 
 
 def test_unknown_component_is_refused():

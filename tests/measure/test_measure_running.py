@@ -27,15 +27,22 @@ def files() -> list[str]:
 
 
 def test_only_image_modules_and_third_party_pass(files):
-    loaded = {"json": _module("json", Path("/usr/lib/python3.11/json/__init__.py")),
-              "enclava.errors": _module("enclava.errors", ROOT / "enclava" / "errors.py"),
-              "trusted_loader": _module("trusted_loader", ROOT / "trusted_loader" / "__init__.py"),
-              "builtin_like": _module("sys", None), "blocked": None}
+    loaded = {
+        "json": _module("json", Path("/usr/lib/python3.11/json/__init__.py")),
+        "enclava.errors": _module("enclava.errors", ROOT / "enclava" / "errors.py"),
+        "trusted_loader": _module("trusted_loader", ROOT / "trusted_loader" / "__init__.py"),
+        "builtin_like": _module("sys", None),
+        "blocked": None,
+    }
     assert foreign_modules(ROOT, files, set(), loaded) == []
 
 
 def test_another_service_is_foreign(files):
-    loaded = {"provider_node.settings": _module("provider_node.settings", ROOT / "provider_node" / "settings.py")}
+    loaded = {
+        "provider_node.settings": _module(
+            "provider_node.settings", ROOT / "provider_node" / "settings.py"
+        )
+    }
     expected = f"provider_node.settings ({ROOT / 'provider_node' / 'settings.py'})"
     assert foreign_modules(ROOT, files, set(), loaded) == [expected]
 
@@ -46,8 +53,10 @@ def test_a_first_party_module_from_another_folder_is_foreign(files, tmp_path):
 
 
 def test_a_first_party_file_loaded_under_another_name_is_foreign(files):
-    loaded = {"__main__": _module("__main__", ROOT / "marketplace_api" / "app.py"),
-              "loot": _module("loot", ROOT / "provider_node" / "tasks.py")}
+    loaded = {
+        "__main__": _module("__main__", ROOT / "marketplace_api" / "app.py"),
+        "loot": _module("loot", ROOT / "provider_node" / "tasks.py"),
+    }
     assert len(foreign_modules(ROOT, files, set(), loaded)) == 2
 
 
@@ -58,7 +67,11 @@ def test_a_namespace_module_passes_only_if_the_image_has_it(files):
 
 
 def test_running_measurement_refuses_a_process_with_foreign_modules():
-    loaded = {"marketplace_api": _module("marketplace_api", ROOT / "marketplace_api" / "__init__.py")}
+    loaded = {
+        "marketplace_api": _module("marketplace_api", ROOT / "marketplace_api" / "__init__.py")
+    }
     with pytest.raises(ForeignModuleLoaded) as caught:
         running_measurement("loader", modules=loaded)
-    assert caught.value.code == "measure_foreign_module" and "marketplace_api" in caught.value.message
+    assert (
+        caught.value.code == "measure_foreign_module" and "marketplace_api" in caught.value.message
+    )

@@ -31,7 +31,9 @@ def test_images_are_28x28_in_unit_range_and_upscaling_keeps_corners():
     assert x.shape[1] == 784 and x.dtype == np.float32 and x.min() >= 0.0 and x.max() <= 1.0
     small = np.arange(64, dtype=np.float64).reshape(1, 8, 8) % 17
     big = upscale_28(small)[0]
-    assert big[0, 0] == pytest.approx(small[0, 0, 0] / 16) and big[27, 27] == pytest.approx(small[0, 7, 7] / 16)
+    assert big[0, 0] == pytest.approx(small[0, 0, 0] / 16) and big[27, 27] == pytest.approx(
+        small[0, 7, 7] / 16
+    )
 
 
 def test_unknown_split_is_a_typed_error():

@@ -23,7 +23,7 @@ def test_dcor_of_independent_samples_is_near_zero_and_of_nonlinear_dependence_is
     assert distance_correlation(x4, y4) < small * 0.7
     u = rng.uniform(-1, 1, size=(500, 1))
     assert np.corrcoef(u[:, 0], u[:, 0] ** 2)[0, 1] == pytest.approx(0.0, abs=0.1)
-    assert distance_correlation(u, u ** 2) > 0.4
+    assert distance_correlation(u, u**2) > 0.4
 
 
 def test_torch_dcor_matches_numpy():

@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from enclava.splitnn import (CONV_SPLIT, LINEAR_SPLIT, ActivationShapeError, ModelFormatError, UnknownSplit,
-                             load_head, load_model, load_tail)
+from enclava.splitnn import (
+    CONV_SPLIT,
+    LINEAR_SPLIT,
+    ActivationShapeError,
+    ModelFormatError,
+    UnknownSplit,
+    load_head,
+    load_model,
+    load_tail,
+)
 from enclava.splitnn.build import split_arrays
 from enclava.splitnn.data import digits_28
 from enclava.splitnn.nets import build_nets
@@ -42,7 +50,11 @@ def test_roundtrip_numpy_reference_equals_torch(tmp_path):
     for name, spec in SPLIT_SPECS.items():
         head, tail = build_nets(spec, seed=3)
         trained = TrainedSplit(spec, TrainConfig(), head, tail, activation_rms=1.0)
-        write_model(tmp_path, {"name": "t", "splits": {name: split_manifest(trained)}}, split_arrays(trained))
+        write_model(
+            tmp_path,
+            {"name": "t", "splits": {name: split_manifest(trained)}},
+            split_arrays(trained),
+        )
         with torch.no_grad():
             z_torch = head(torch.as_tensor(x[:20])).double().numpy()
             logits_torch = tail(torch.as_tensor(z_torch, dtype=torch.float32)).double().numpy()

@@ -30,11 +30,17 @@ def test_torch_noise_follows_the_batch_scale_so_growing_outputs_does_not_help():
 
 
 def test_bad_settings_are_typed_errors():
-    for bad in ({"kind": "rot13"}, {"kind": "dropout", "amount": 1.0}, {"kind": "gaussian", "amount": -1},
-                {"amount": 1.0}):
+    for bad in (
+        {"kind": "rot13"},
+        {"kind": "dropout", "amount": 1.0},
+        {"kind": "gaussian", "amount": -1},
+        {"amount": 1.0},
+    ):
         with pytest.raises(ModelFormatError):
             Obfuscation.from_dict(bad)
-    assert Obfuscation.from_dict(Obfuscation("gaussian", 2.0).to_dict()) == Obfuscation("gaussian", 2.0)
+    assert Obfuscation.from_dict(Obfuscation("gaussian", 2.0).to_dict()) == Obfuscation(
+        "gaussian", 2.0
+    )
 
 
 def test_reconstruction_scores_perfect_and_average_guesses_apart():

@@ -12,7 +12,9 @@ def test_tail_classifies_obfuscated_activations(model_dir):
     x, y = digits_28("test")
     for split in (LINEAR_SPLIT, CONV_SPLIT):
         head = load_head(split, model_dir)
-        z = head.obfuscation.apply(head.forward(x[:64]), head.activation_rms, np.random.default_rng(0))
+        z = head.obfuscation.apply(
+            head.forward(x[:64]), head.activation_rms, np.random.default_rng(0)
+        )
         reply = client.post(f"/v1/tail/{split}", json={"activations": z.tolist()})
         assert reply.status_code == 200, reply.text
         body = reply.json()
@@ -39,6 +41,9 @@ def test_tail_rejects_unknown_split_and_bad_shapes_with_the_one_error_shape(mode
     for bad in ({"activations": []}, {"activations": "nope"}, {}):
         reply = client.post(f"/v1/tail/{LINEAR_SPLIT}", json=bad)
         assert reply.status_code == 422 and reply.json()["type"] == "invalid_request"
-    reply = client.post(f"/v1/tail/{LINEAR_SPLIT}", content=b'{"activations": [[NaN' + b', 0.0' * 127 + b']]}',
-                        headers={"content-type": "application/json"})
+    reply = client.post(
+        f"/v1/tail/{LINEAR_SPLIT}",
+        content=b'{"activations": [[NaN' + b", 0.0" * 127 + b"]]}",
+        headers={"content-type": "application/json"},
+    )
     assert reply.status_code == 422

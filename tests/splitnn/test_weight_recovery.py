@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from enclava.splitnn import (CONV_SPLIT, LINEAR_SPLIT, QueryBudget, QueryLimitExceeded, enclave_output_noise,
-                             load_head, load_model, recover_head_weights)
+from enclava.splitnn import (
+    CONV_SPLIT,
+    LINEAR_SPLIT,
+    QueryBudget,
+    QueryLimitExceeded,
+    enclave_output_noise,
+    load_head,
+    load_model,
+    recover_head_weights,
+)
 from enclava.splitnn.weight_recovery import noise_scale, recovery_error
 
 
@@ -30,7 +38,9 @@ def test_enclave_noise_makes_the_recovered_weights_useless(model_dir, step):
     rng = np.random.default_rng(7)
 
     def noisy_oracle(x):
-        return head.forward(x) + enclave_output_noise(LINEAR_SPLIT, len(x), model_dir=model_dir, rng=rng)
+        return head.forward(x) + enclave_output_noise(
+            LINEAR_SPLIT, len(x), model_dir=model_dir, rng=rng
+        )
 
     w_hat, _ = recover_head_weights(noisy_oracle, 784, step=step)
     assert recovery_error(head, w_hat) > 1.0  # error larger than the weights themselves

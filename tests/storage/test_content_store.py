@@ -61,7 +61,11 @@ def test_detects_a_block_corrupted_on_the_node(store, devnet_manifest, tmp_path)
     stored = store.add(payload)
     blocks = Path(devnet_manifest.state_dir) / "ipfs" / "blocks"
     # raw leaves of a CIDv1 import hold the file bytes verbatim: find one and flip a byte in it
-    leaf = next(p for p in blocks.rglob("*.data") if p.stat().st_size == 262144 and p.read_bytes() in payload)
+    leaf = next(
+        p
+        for p in blocks.rglob("*.data")
+        if p.stat().st_size == 262144 and p.read_bytes() in payload
+    )
     data = bytearray(leaf.read_bytes())
     data[100] ^= 0xFF
     leaf.write_bytes(bytes(data))

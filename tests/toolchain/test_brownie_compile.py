@@ -10,8 +10,13 @@ from enclava.paths import project_root
 
 def test_brownie_compile_produces_artifacts():
     root = project_root()
-    result = subprocess.run(["bash", "scripts/brownie.sh", "compile"], cwd=root, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        ["bash", "scripts/brownie.sh", "compile"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     sources = sorted(p.stem for p in (root / "contracts").glob("*.sol"))
     assert sources, "no contracts to compile"

@@ -12,15 +12,19 @@ SHIM = project_root() / "scripts" / "bootstrap" / "solc-shim.js"
 
 
 def _run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run(["node", str(SHIM), *args], input=stdin, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["node", str(SHIM), *args], input=stdin, capture_output=True, text=True, timeout=120
+    )
 
 
 def _input(source: str) -> str:
-    return json.dumps({
-        "language": "Solidity",
-        "sources": {"Example.sol": {"content": source}},
-        "settings": {"outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}}},
-    })
+    return json.dumps(
+        {
+            "language": "Solidity",
+            "sources": {"Example.sol": {"content": source}},
+            "settings": {"outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}}},
+        }
+    )
 
 
 def test_version_is_in_native_format():
@@ -31,11 +35,20 @@ def test_version_is_in_native_format():
 
 def test_py_solc_x_finds_and_reads_the_shim():
     """py-solc-x lives in brownie's environment: ask it there, as brownie will."""
-    code = ("import solcx, solcx.install as i, solcx.wrapper as w; "
-            "print(solcx.get_installed_solc_versions(), w.get_solc_version(i.get_executable('0.8.28')))")
-    result = subprocess.run([str(project_root() / ".brownie-venv" / "bin" / "python"), "-c", code],
-                            env={"SOLCX_BINARY_PATH": str(project_root() / ".solcx"), "PATH": "/usr/bin:/bin:/usr/local/bin"},
-                            capture_output=True, text=True, timeout=60)
+    code = (
+        "import solcx, solcx.install as i, solcx.wrapper as w; "
+        "print(solcx.get_installed_solc_versions(), w.get_solc_version(i.get_executable('0.8.28')))"
+    )
+    result = subprocess.run(
+        [str(project_root() / ".brownie-venv" / "bin" / "python"), "-c", code],
+        env={
+            "SOLCX_BINARY_PATH": str(project_root() / ".solcx"),
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "Version('0.8.28')" in result.stdout and result.stdout.strip().endswith("0.8.28")
 

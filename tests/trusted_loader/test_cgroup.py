@@ -18,9 +18,17 @@ from trusted_loader.sandbox.cgroup import CgroupLimits, create_run_cgroup
 
 LIMITS = CgroupLimits(memory_bytes=256 * 1024 * 1024, max_pids=512, cpu_quota_cores=1.0)
 #: Interface files of a new group; the ones the loader writes start empty (a plain file is not truncated).
-V2_FILES = {"cgroup.procs": "", "memory.max": "", "memory.swap.max": "", "memory.oom.group": "",
-            "pids.max": "", "cpu.max": "", "cpu.stat": "usage_usec 0\n",
-            "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n", "memory.peak": "0\n"}
+V2_FILES = {
+    "cgroup.procs": "",
+    "memory.max": "",
+    "memory.swap.max": "",
+    "memory.oom.group": "",
+    "pids.max": "",
+    "cpu.max": "",
+    "cpu.stat": "usage_usec 0\n",
+    "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n",
+    "memory.peak": "0\n",
+}
 
 
 def new_group(folder: Path) -> None:
@@ -47,7 +55,9 @@ def v2_tree(tmp_path, monkeypatch):
     (base / "cgroup.subtree_control").write_text("cpu memory pids\n")
     (base / "cgroup.procs").write_text(f"{os.getpid()}\n")
     monkeypatch.setattr(cgroup, "_new_group", new_group)
-    proc = fake_proc(tmp_path, [f"41 31 0:38 / {mount} rw,relatime - cgroup2 cgroup2 rw"], ["0::/loader.service"])
+    proc = fake_proc(
+        tmp_path, [f"41 31 0:38 / {mount} rw,relatime - cgroup2 cgroup2 rw"], ["0::/loader.service"]
+    )
     return proc, base
 
 
@@ -84,7 +94,9 @@ def test_v2_without_the_controllers_and_no_v1_fails_closed(tmp_path):
     with pytest.raises(SandboxCgroupUnavailable) as caught:
         create_run_cgroup(LIMITS, proc=proc)
     assert isinstance(caught.value, SandboxUnavailable)
-    assert "v2: cgroup v2 lacks controllers" in str(caught.value) and "v1: no cgroup v1" in str(caught.value)
+    assert "v2: cgroup v2 lacks controllers" in str(caught.value) and "v1: no cgroup v1" in str(
+        caught.value
+    )
     assert caught.value.code == "sandbox_cgroup_unavailable" and "Delegate=yes" in caught.value.hint
 
 
@@ -103,7 +115,9 @@ def test_v2_with_other_processes_in_the_loader_cgroup_fails_closed(tmp_path, mon
         real_write(path, value)
 
     monkeypatch.setattr(cgroup, "_write", kernel_write)
-    proc = fake_proc(tmp_path, [f"41 31 0:38 / {mount} rw,relatime - cgroup2 cgroup2 rw"], ["0::/shared.service"])
+    proc = fake_proc(
+        tmp_path, [f"41 31 0:38 / {mount} rw,relatime - cgroup2 cgroup2 rw"], ["0::/shared.service"]
+    )
     with pytest.raises(SandboxCgroupUnavailable) as caught:
         create_run_cgroup(LIMITS, proc=proc)
     assert "holds other processes" in str(caught.value)
@@ -128,7 +142,9 @@ def test_v2_loader_alone_in_its_cgroup_moves_into_a_leaf_first(tmp_path, monkeyp
 
     monkeypatch.setattr(cgroup, "_write", kernel_write)
     monkeypatch.setattr(cgroup, "_new_group", new_group)
-    proc = fake_proc(tmp_path, [f"41 31 0:38 / {mount} rw,relatime - cgroup2 cgroup2 rw"], ["0::/loader.service"])
+    proc = fake_proc(
+        tmp_path, [f"41 31 0:38 / {mount} rw,relatime - cgroup2 cgroup2 rw"], ["0::/loader.service"]
+    )
     group = create_run_cgroup(LIMITS, proc=proc, name="enclava-run-test")
     assert moved == [str(os.getpid())]
     assert (base / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
@@ -143,8 +159,10 @@ def _real_cgroup_available() -> bool:
         return False
 
 
-needs_cgroup = pytest.mark.skipif(os.geteuid() != 0 or not _real_cgroup_available(),
-                                  reason="needs root and a cgroup the loader may create groups in")
+needs_cgroup = pytest.mark.skipif(
+    os.geteuid() != 0 or not _real_cgroup_available(),
+    reason="needs root and a cgroup the loader may create groups in",
+)
 
 
 @needs_cgroup
@@ -157,7 +175,9 @@ def test_real_group_is_created_limited_and_removed():
             memory = group.by_controller["memory"]  # type: ignore[attr-defined]
             assert int((memory / "memory.limit_in_bytes").read_text()) == 256 * 1024 * 1024
             if (memory / "memory.memsw.limit_in_bytes").exists():
-                assert int((memory / "memory.memsw.limit_in_bytes").read_text()) == 256 * 1024 * 1024
+                assert (
+                    int((memory / "memory.memsw.limit_in_bytes").read_text()) == 256 * 1024 * 1024
+                )
             assert (group.by_controller["pids"] / "pids.max").read_text().strip() == "512"  # type: ignore
             assert (group.by_controller["cpu"] / "cpu.cfs_quota_us").read_text().strip() == "100000"  # type: ignore
         else:

@@ -7,11 +7,27 @@ import hashlib
 
 import pytest
 
-from enclava.chain.orders import Order, OrderInput, OrderTerms, Payment, inputs_hash, recipient_key_hash
+from enclava.chain.orders import (
+    Order,
+    OrderInput,
+    OrderTerms,
+    Payment,
+    inputs_hash,
+    recipient_key_hash,
+)
 from enclava.chain.types import OrderStatus
-from trusted_loader.checks import ExpectedKey, check_order, expected_keys, guard_release_matches_order
-from trusted_loader.errors import (KeyReleaseInvalid, OrderNotExecutable, OrderTermsMismatch,
-                                   RecipientKeyMismatch)
+from trusted_loader.checks import (
+    ExpectedKey,
+    check_order,
+    expected_keys,
+    guard_release_matches_order,
+)
+from trusted_loader.errors import (
+    KeyReleaseInvalid,
+    OrderNotExecutable,
+    OrderTermsMismatch,
+    RecipientKeyMismatch,
+)
 
 PROVIDER = "0x" + "22" * 20
 CUSTOMER = "0x" + "44" * 20
@@ -25,15 +41,34 @@ INPUT = OrderInput("bafyinput", hashlib.sha256(b"input ciphertext").digest())
 def _order(**changes) -> Order:
     from web3 import Web3
 
-    terms = OrderTerms(nonce=7, customer=Web3.to_checksum_address(CUSTOMER),
-                       provider=Web3.to_checksum_address(PROVIDER), tee_offer_id=1, tee_type=3, price_per_second=10, max_duration=60, engine_hash=ENGINE_HASH,
-                       inputs_hash=inputs_hash([MODEL_HASH], [INPUT.content_hash]),
-                       recipient_key_hash=recipient_key_hash(RECIPIENT),
-                       payments=(Payment(11, Web3.to_checksum_address(OWNER), 5),
-                                 Payment(12, Web3.to_checksum_address(OWNER), 6)))
-    order = Order(order_id=terms.order_id, terms=terms, inputs=(INPUT,), resource_hashes=(MODEL_HASH,),
-                  recipient_key=RECIPIENT, status=OrderStatus.ACCEPTED, accepted_at=1000, enclave=None,
-                  created_block=5, deadline=5000)
+    terms = OrderTerms(
+        nonce=7,
+        customer=Web3.to_checksum_address(CUSTOMER),
+        provider=Web3.to_checksum_address(PROVIDER),
+        tee_offer_id=1,
+        tee_type=3,
+        price_per_second=10,
+        max_duration=60,
+        engine_hash=ENGINE_HASH,
+        inputs_hash=inputs_hash([MODEL_HASH], [INPUT.content_hash]),
+        recipient_key_hash=recipient_key_hash(RECIPIENT),
+        payments=(
+            Payment(11, Web3.to_checksum_address(OWNER), 5),
+            Payment(12, Web3.to_checksum_address(OWNER), 6),
+        ),
+    )
+    order = Order(
+        order_id=terms.order_id,
+        terms=terms,
+        inputs=(INPUT,),
+        resource_hashes=(MODEL_HASH,),
+        recipient_key=RECIPIENT,
+        status=OrderStatus.ACCEPTED,
+        accepted_at=1000,
+        enclave=None,
+        created_block=5,
+        deadline=5000,
+    )
     return dataclasses.replace(order, **changes)
 
 
@@ -44,7 +79,9 @@ def test_check_order_accepts_terms_that_hash_to_the_id():
 
 def test_check_order_refuses_terms_that_do_not_hash_to_the_id():
     order = _order()
-    swapped = _order(terms=dataclasses.replace(order.terms, engine_hash=hashlib.sha256(b"other").digest()))
+    swapped = _order(
+        terms=dataclasses.replace(order.terms, engine_hash=hashlib.sha256(b"other").digest())
+    )
     with pytest.raises(OrderTermsMismatch):
         check_order(order.order_id, swapped, provider=PROVIDER, now=2000)
 
@@ -107,7 +144,9 @@ def test_release_not_matching_the_order_is_refused(tamper):
     elif tamper == "missing":
         keys.pop()
     elif tamper == "wrong_hash":
-        keys[0] = ExpectedKey("resource", keys[0].resource_id, hashlib.sha256(b"provider engine").digest())
+        keys[0] = ExpectedKey(
+            "resource", keys[0].resource_id, hashlib.sha256(b"provider engine").digest()
+        )
     else:
         keys[-1] = ExpectedKey("resource", 0, keys[-1].content_hash)
     with pytest.raises(KeyReleaseInvalid):

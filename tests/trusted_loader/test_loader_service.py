@@ -34,15 +34,25 @@ def client_with(monkeypatch):
         if produce is not None:
             monkeypatch.setattr(service, "execute_order", produce)
             monkeypatch.setattr(service, "sign_timeout", produce)
-        app = service.build_loader_app(identity or _Identity(), SimpleNamespace(), measurement=b"\x01" * 48)
+        app = service.build_loader_app(
+            identity or _Identity(), SimpleNamespace(), measurement=b"\x01" * 48
+        )
         return TestClient(app)
+
     return make
 
 
 def test_status_shows_only_public_facts(client_with):
     body = client_with().get("/v1/enclave").json()
-    assert body == {"provider": _Identity.provider, "measurement": "0x" + "01" * 48, "enclave": None,
-                    "certified": False, "expires_at": 0, "tee_type": None, "simulated": None}
+    assert body == {
+        "provider": _Identity.provider,
+        "measurement": "0x" + "01" * 48,
+        "enclave": None,
+        "certified": False,
+        "expires_at": 0,
+        "tee_type": None,
+        "simulated": None,
+    }
 
 
 @pytest.mark.parametrize("path", ["execute", "timeout"])
@@ -51,8 +61,14 @@ def test_a_malformed_order_id_is_a_422(client_with, path):
     assert reply.status_code == 422 and reply.json()["type"] == "invalid_request"
 
 
-@pytest.mark.parametrize("error, status", [(CertificationRequired("no certificate"), 409),
-                                           (CaUnavailable("down"), 503), (ChainError("rpc down"), 503)])
+@pytest.mark.parametrize(
+    "error, status",
+    [
+        (CertificationRequired("no certificate"), 409),
+        (CaUnavailable("down"), 503),
+        (ChainError("rpc down"), 503),
+    ],
+)
 def test_refusals_tell_the_host_whether_to_renew_or_retry(client_with, error, status):
     def produce(_ctx, _order_id):
         raise error
@@ -65,10 +81,20 @@ def test_refusals_tell_the_host_whether_to_renew_or_retry(client_with, error, st
 
 def test_consent_request_names_the_enclave_and_nonce_only(client_with):
     assert client_with().post("/v1/enclave/consent-request").json() == {
-        "enclave": "0x" + "11" * 20, "nonce": "cd" * 32, "provider": _Identity.provider}
-    assert client_with(_Identity(CaUnavailable("down"))).post("/v1/enclave/consent-request").status_code == 503
+        "enclave": "0x" + "11" * 20,
+        "nonce": "cd" * 32,
+        "provider": _Identity.provider,
+    }
+    assert (
+        client_with(_Identity(CaUnavailable("down")))
+        .post("/v1/enclave/consent-request")
+        .status_code
+        == 503
+    )
 
 
 def test_certify_refuses_a_malformed_consent(client_with):
-    reply = client_with().post("/v1/enclave/certify", json={"nonce": "zz", "provider_signature": "0x00"})
+    reply = client_with().post(
+        "/v1/enclave/certify", json={"nonce": "zz", "provider_signature": "0x00"}
+    )
     assert reply.status_code == 422

@@ -39,8 +39,14 @@ def make_case(tmp_path, scratch):
     def make(fixture: str, *, cpu=20, memory=1024, wall=30, output=10_000, **fill):
         """An engine folder around ``fixture``, an input folder with one private file, an output path
         (the last two in the order's scratch area, as the loader lays them out)."""
-        engine = write_engine(tmp_path / "engine", fixture_source(fixture, **fill), cpu=cpu, memory=memory,
-                              wall=wall, output=output)
+        engine = write_engine(
+            tmp_path / "engine",
+            fixture_source(fixture, **fill),
+            cpu=cpu,
+            memory=memory,
+            wall=wall,
+            output=output,
+        )
         inputs = scratch.sub("inputs")
         (inputs / "data").mkdir(parents=True)
         (inputs / "data" / "000").write_bytes(b"customer data")
@@ -52,7 +58,9 @@ def make_case(tmp_path, scratch):
 
 def run(case, **kwargs):
     engine, manifest, inputs, outputs, scratch = case
-    return run_engine(engine, manifest, inputs, outputs, seed=42, order_id="0xabc", scratch=scratch, **kwargs)
+    return run_engine(
+        engine, manifest, inputs, outputs, seed=42, order_id="0xabc", scratch=scratch, **kwargs
+    )
 
 
 def test_run_succeeds_with_private_view(tmp_path, make_case):
@@ -63,8 +71,13 @@ def test_run_succeeds_with_private_view(tmp_path, make_case):
     assert result.cpu_seconds > 0 and result.peak_rss_bytes > 0
     assert info["uid"] == SANDBOX_UID and info["gid"] == SANDBOX_UID
     assert info["cwd"] == "/scratch"
-    assert [n for n in info["env"] if not n.startswith("ENCLAVA_")] == ["HOME", "LANG", "OMP_NUM_THREADS",
-                                                                        "PATH", "TMPDIR"]
+    assert [n for n in info["env"] if not n.startswith("ENCLAVA_")] == [
+        "HOME",
+        "LANG",
+        "OMP_NUM_THREADS",
+        "PATH",
+        "TMPDIR",
+    ]
     assert info["seed"] == "42" and info["order"] == "0xabc" and info["inputs"] == ["data"]
     assert len(info["pids"]) <= 2  # a fresh PID namespace: init and the engine only
 
@@ -112,7 +125,9 @@ def test_sleeping_engine_times_out_and_its_children_die(tmp_path, make_case):
     with pytest.raises(EngineTimeout) as caught:
         run(make_case("sleep_forever", wall=2))
     assert caught.value.reason_code == Reason.TIMEOUT
-    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout
+    leftovers = subprocess.run(
+        ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True
+    ).stdout
     assert leftovers == ""
 
 
@@ -161,9 +176,20 @@ def test_sandbox_fails_closed_without_namespace_privilege(tmp_path, make_case):
         "    print('UNAVAILABLE', exc.reason_code)\n"
     )
     result = subprocess.run(
-        ["setpriv", "--bounding-set=-sys_admin", "--", sys.executable, "-c", script,
-         str(case[0]), str(case[2]), str(case[3])],
-        capture_output=True, text=True, timeout=120,
+        [
+            "setpriv",
+            "--bounding-set=-sys_admin",
+            "--",
+            sys.executable,
+            "-c",
+            script,
+            str(case[0]),
+            str(case[2]),
+            str(case[3]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.stdout.strip() == f"UNAVAILABLE {int(Reason.INTERNAL_ERROR)}", result.stderr
     assert not (case[3] / "out.json").exists()
@@ -175,7 +201,9 @@ def _sandbox_mounts(scratch) -> list[str]:
     return [p for p in points if p.startswith(str(scratch.path) + "/.sandbox-")]
 
 
-def test_failed_isolation_step_in_the_engine_process_is_sandbox_unavailable(tmp_path, make_case, monkeypatch):
+def test_failed_isolation_step_in_the_engine_process_is_sandbox_unavailable(
+    tmp_path, make_case, monkeypatch
+):
     """A step that fails after the fork (here: the kernel refuses the seccomp program) must read as a
     setup failure, never as the engine's own exit code."""
     from trusted_loader.sandbox import runner
@@ -218,4 +246,12 @@ def test_sandbox_fails_closed_without_a_cgroup(tmp_path, make_case, monkeypatch)
 def test_output_folder_outside_the_scratch_is_refused(tmp_path, make_case):
     engine, manifest, inputs, _, scratch = make_case("ok")
     with pytest.raises(SandboxUnavailable, match="inside the order's entered scratch"):
-        run_engine(engine, manifest, inputs, tmp_path / "elsewhere", seed=1, order_id="0x1", scratch=scratch)
+        run_engine(
+            engine,
+            manifest,
+            inputs,
+            tmp_path / "elsewhere",
+            seed=1,
+            order_id="0x1",
+            scratch=scratch,
+        )

@@ -56,7 +56,9 @@ def test_wipe_zeroes_file_contents_before_removing_them(tmp_path):
     tree.mkdir()
     secret = tree / "plain.bin"
     secret.write_bytes(b"customer plaintext" * 100_000)
-    with open(secret, "rb") as still_open:  # the inode outlives the unlink: read what the wipe left in it
+    with open(
+        secret, "rb"
+    ) as still_open:  # the inode outlives the unlink: read what the wipe left in it
         wipe_tree(tree)
         assert still_open.read() == bytes(len(b"customer plaintext") * 100_000)
     assert not tree.exists()
@@ -107,7 +109,9 @@ def test_scratch_is_private_and_wiped_on_exit(tmp_path):
 def test_tmpfs_is_capped_and_released_with_the_scratch(tmp_path):
     with Scratch(tmp_path) as scratch:
         assert scratch.path is not None
-        folder = scratch.mount_tmpfs(scratch.path / "outputs", size_bytes=64 * 1024, uid=65534, gid=65534)
+        folder = scratch.mount_tmpfs(
+            scratch.path / "outputs", size_bytes=64 * 1024, uid=65534, gid=65534
+        )
         assert str(folder) in _mount_points()
         info = folder.stat()
         assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (65534, 65534, 0o700)

@@ -21,17 +21,37 @@ from trusted_loader.sandbox.seccomp import (
 EPERM, ENOSYS = RET_ERRNO | 1, RET_ERRNO | 38
 AUDIT_ARCH_I386 = 0x40000003
 #: What issue 13 requires the filter to refuse, at the least.
-REQUIRED = ["keyctl", "add_key", "request_key", "ptrace", "bpf", "mount", "umount2", "unshare", "setns",
-            "perf_event_open", "kexec_load", "init_module", "finit_module", "process_vm_readv",
-            "process_vm_writev", "userfaultfd", "pivot_root", "chroot", "swapon"]
+REQUIRED = [
+    "keyctl",
+    "add_key",
+    "request_key",
+    "ptrace",
+    "bpf",
+    "mount",
+    "umount2",
+    "unshare",
+    "setns",
+    "perf_event_open",
+    "kexec_load",
+    "init_module",
+    "finit_module",
+    "process_vm_readv",
+    "process_vm_writev",
+    "userfaultfd",
+    "pivot_root",
+    "chroot",
+    "swapon",
+]
 
 
 def decode(program: bytes) -> list[tuple[int, int, int, int]]:
     assert len(program) % 8 == 0
-    return [struct.unpack("=HBBI", program[i:i + 8]) for i in range(0, len(program), 8)]
+    return [struct.unpack("=HBBI", program[i : i + 8]) for i in range(0, len(program), 8)]
 
 
-def evaluate(program: bytes, nr: int, *, arch: int = AUDIT_ARCH_X86_64, args: tuple[int, ...] = (0,) * 6) -> int:
+def evaluate(
+    program: bytes, nr: int, *, arch: int = AUDIT_ARCH_X86_64, args: tuple[int, ...] = (0,) * 6
+) -> int:
     """Run ``program`` on a ``struct seccomp_data`` the way the kernel does; the returned action."""
     data = struct.pack("=IIQ6Q", nr, arch, 0, *args)
     insns, pc, acc = decode(program), 0, 0
@@ -62,18 +82,25 @@ def test_refused_syscall_returns_eperm(program, name):
     assert evaluate(program, REFUSED_SYSCALLS[name]) == EPERM
 
 
-@pytest.mark.parametrize("nr", [0, 1, 9, 39, 59, 202, 231, 257, 318])  # read write mmap getpid execve futex ...
+@pytest.mark.parametrize(
+    "nr", [0, 1, 9, 39, 59, 202, 231, 257, 318]
+)  # read write mmap getpid execve futex ...
 def test_ordinary_syscalls_are_allowed(program, nr):
     assert evaluate(program, nr) == RET_ALLOW
 
 
 def test_plain_fork_and_thread_clones_are_allowed(program):
-    sigchld, thread_flags = 17, 0x003D0F00  # CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT/CHILD_*TID
+    sigchld, thread_flags = (
+        17,
+        0x003D0F00,
+    )  # CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT/CHILD_*TID
     assert evaluate(program, 56, args=(sigchld, 0, 0, 0, 0, 0)) == RET_ALLOW
     assert evaluate(program, 56, args=(thread_flags, 0, 0, 0, 0, 0)) == RET_ALLOW
 
 
-@pytest.mark.parametrize("flag", [1 << bit for bit in range(32) if CLONE_NAMESPACE_FLAGS & (1 << bit)])
+@pytest.mark.parametrize(
+    "flag", [1 << bit for bit in range(32) if CLONE_NAMESPACE_FLAGS & (1 << bit)]
+)
 def test_clone_into_a_new_namespace_is_refused(program, flag):
     assert evaluate(program, 56, args=(flag | 17, 0, 0, 0, 0, 0)) == EPERM
 

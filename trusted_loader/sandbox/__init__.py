@@ -1,6 +1,13 @@
 """The engine sandbox: namespaces, a private root, a seccomp filter, a cgroup per run, limits, and typed
 failures (see ``runner``)."""
 
-from trusted_loader.sandbox.runner import ENGINE_DIR, INPUT_DIR, OUTPUT_DIR, SANDBOX_UID, EngineRun, run_engine
+from trusted_loader.sandbox.runner import (
+    ENGINE_DIR,
+    INPUT_DIR,
+    OUTPUT_DIR,
+    SANDBOX_UID,
+    EngineRun,
+    run_engine,
+)
 
 __all__ = ["ENGINE_DIR", "INPUT_DIR", "OUTPUT_DIR", "SANDBOX_UID", "EngineRun", "run_engine"]

@@ -21,9 +21,17 @@ def _enclava_bootstrap():
         except OSError:
             pass
 
-    watched = {"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg",
-               "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex",
-               "socket.gethostbyaddr", "socket.getnameinfo"}
+    watched = {
+        "socket.connect",
+        "socket.bind",
+        "socket.sendto",
+        "socket.sendmsg",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "socket.gethostbyname_ex",
+        "socket.gethostbyaddr",
+        "socket.getnameinfo",
+    }
 
     def hook(event, args):
         if event == "socket.__new__":
@@ -48,7 +56,11 @@ def _enclava_bootstrap():
         raise
     except RuntimeError as exc:
         text = str(exc).lower()
-        if "can't allocate memory" in text or "not enough memory" in text or "out of memory" in text:
+        if (
+            "can't allocate memory" in text
+            or "not enough memory" in text
+            or "out of memory" in text
+        ):
             report("memory", "allocation")
         raise
 

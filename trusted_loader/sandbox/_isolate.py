@@ -63,7 +63,11 @@ class CapHeader(ctypes.Structure):
 
 
 class CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
 
 
 def _check(ret: int, what: str) -> None:
@@ -76,11 +80,18 @@ def _b(text: str | None) -> bytes | None:
     return None if text is None else text.encode()
 
 
-def mount(src: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    _check(libc.mount(_b(src), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data)), f"mount {target}")
+def mount(
+    src: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
+    _check(
+        libc.mount(_b(src), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data)),
+        f"mount {target}",
+    )
 
 
-def bind(src: str, target: str, writable: bool = False, noexec: bool = False, device: bool = False) -> None:
+def bind(
+    src: str, target: str, writable: bool = False, noexec: bool = False, device: bool = False
+) -> None:
     """Bind ``src`` at ``target`` (created as a folder or an empty file) and make it read-only."""
     if os.path.isdir(src):
         os.makedirs(target, exist_ok=True)
@@ -98,7 +109,7 @@ def bind(src: str, target: str, writable: bool = False, noexec: bool = False, de
 def write_status(fd: int, payload: dict) -> None:
     data = json.dumps(payload).encode()
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def build_root(cfg: dict) -> None:
@@ -115,7 +126,9 @@ def build_root(cfg: dict) -> None:
     owned = f"mode=0700,uid={uid},gid={uid},nr_inodes=16384"
     for name, size in (("/scratch", cfg["tmp_bytes"]), ("/tmp", cfg["tmp_bytes"])):
         os.makedirs(root + name)
-        mount("tmpfs", root + name, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={size},{owned}")
+        mount(
+            "tmpfs", root + name, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={size},{owned}"
+        )
     for path in cfg["python_paths"]:
         bind(path, root + path)
     for path in cfg["etc_files"]:
@@ -133,7 +146,13 @@ def build_root(cfg: dict) -> None:
     for dev in ("null", "zero", "random", "urandom"):
         bind("/dev/" + dev, root + "/dev/" + dev, writable=True, noexec=True, device=True)
     os.makedirs(root + "/dev/shm")
-    mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={cfg['tmp_bytes']},{owned}")
+    mount(
+        "tmpfs",
+        root + "/dev/shm",
+        "tmpfs",
+        MS_NOSUID | MS_NODEV | MS_NOEXEC,
+        f"size={cfg['tmp_bytes']},{owned}",
+    )
     os.makedirs(root + "/proc")
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
@@ -150,7 +169,12 @@ def pivot(root: str) -> None:
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, what: str = "prctl") -> None:
-    _check(libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), ctypes.c_ulong(0), ctypes.c_ulong(0)), what)
+    _check(
+        libc.prctl(
+            option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), ctypes.c_ulong(0), ctypes.c_ulong(0)
+        ),
+        what,
+    )
 
 
 def limit_capabilities() -> None:
@@ -177,8 +201,13 @@ def install_seccomp(program: bytes) -> None:
         raise OSError(0, "no seccomp filter")
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = SockFprog(len(program) // 8, ctypes.addressof(buffer))
-    ret = libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), ctypes.c_ulong(0),
-                     ctypes.c_ulong(0))
+    ret = libc.prctl(
+        PR_SET_SECCOMP,
+        ctypes.c_ulong(SECCOMP_MODE_FILTER),
+        ctypes.byref(fprog),
+        ctypes.c_ulong(0),
+        ctypes.c_ulong(0),
+    )
     _check(ret, "seccomp filter")
 
 
@@ -204,7 +233,9 @@ def exec_engine(cfg: dict, fds: dict) -> None:
         limits = cfg["limits"]
         cpu = limits["cpu_seconds"]
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits["output_bytes"] + 1, limits["output_bytes"] + 1))
+        resource.setrlimit(
+            resource.RLIMIT_FSIZE, (limits["output_bytes"] + 1, limits["output_bytes"] + 1)
+        )
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
         step = "keyring"
@@ -247,7 +278,11 @@ def exec_engine(cfg: dict, fds: dict) -> None:
 
 def map_user_namespace(pid: int, uid: int) -> None:
     """Map only ``uid`` (and the same gid) of the engine's new user namespace onto the host's ``uid``."""
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1\n"), ("gid_map", f"{uid} {uid} 1\n")):
+    for name, text in (
+        ("setgroups", "deny"),
+        ("uid_map", f"{uid} {uid} 1\n"),
+        ("gid_map", f"{uid} {uid} 1\n"),
+    ):
         fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY)
         try:
             os.write(fd, text.encode())
@@ -286,8 +321,16 @@ def run_init(cfg: dict, status_fd: int) -> None:
     if engine == 0:
         for fd in (read_end, setup_r, init_r, init_w, status_fd):
             os.close(fd)
-        exec_engine(cfg, {"cgroup": cgroup_fds, "marker": write_end, "setup": setup_w,
-                          "to_init": to_init, "from_init": from_init})
+        exec_engine(
+            cfg,
+            {
+                "cgroup": cgroup_fds,
+                "marker": write_end,
+                "setup": setup_w,
+                "to_init": to_init,
+                "from_init": from_init,
+            },
+        )
     for fd in (write_end, setup_w, to_init, from_init, *cgroup_fds):
         os.close(fd)
     mapping_error = None
@@ -309,7 +352,9 @@ def run_init(cfg: dict, status_fd: int) -> None:
         pass
     setup_failure = read_exact(setup_r, 1000).decode("utf-8", "replace")
     if mapping_error or setup_failure:
-        write_status(status_fd, {"setup_error": "engine process", "detail": mapping_error or setup_failure})
+        write_status(
+            status_fd, {"setup_error": "engine process", "detail": mapping_error or setup_failure}
+        )
         os._exit(SETUP_FAILED)
     os.set_blocking(read_end, False)
     try:
@@ -332,7 +377,10 @@ def main() -> None:
     cfg = json.loads(sys.argv[1])
     status_fd = cfg["status_fd"]
     try:
-        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+        _check(
+            libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS),
+            "unshare",
+        )
         with open("/proc/self/net/dev") as handle:
             interfaces = [line.split(":")[0].strip() for line in handle.readlines()[2:]]
         if interfaces != ["lo"]:

@@ -249,7 +249,9 @@ def _create_v2(proc: Path, name: str, limits: CgroupLimits) -> RunCgroup:
             if (folder / optional).exists():
                 _write(folder / optional, value)
         _write(folder / "pids.max", str(limits.max_pids))
-        _write(folder / "cpu.max", f"{int(limits.cpu_quota_cores * _CPU_PERIOD_US)} {_CPU_PERIOD_US}")
+        _write(
+            folder / "cpu.max", f"{int(limits.cpu_quota_cores * _CPU_PERIOD_US)} {_CPU_PERIOD_US}"
+        )
         if int(_read(folder / "memory.max").split()[0]) > limits.memory_bytes:
             raise OSError("memory.max did not take")
     except BaseException:
@@ -284,14 +286,19 @@ def _create_v1(proc: Path, name: str, limits: CgroupLimits) -> RunCgroup:
             raise OSError("memory.limit_in_bytes did not take")
         _write(by_controller["pids"] / "pids.max", str(limits.max_pids))
         _write(by_controller["cpu"] / "cpu.cfs_period_us", str(_CPU_PERIOD_US))
-        _write(by_controller["cpu"] / "cpu.cfs_quota_us", str(int(limits.cpu_quota_cores * _CPU_PERIOD_US)))
+        _write(
+            by_controller["cpu"] / "cpu.cfs_quota_us",
+            str(int(limits.cpu_quota_cores * _CPU_PERIOD_US)),
+        )
     except BaseException:
         group.close()
         raise
     return group
 
 
-def create_run_cgroup(limits: CgroupLimits, *, proc: Path = Path("/proc"), name: str | None = None) -> RunCgroup:
+def create_run_cgroup(
+    limits: CgroupLimits, *, proc: Path = Path("/proc"), name: str | None = None
+) -> RunCgroup:
     """A fresh, empty cgroup with ``limits``: v2 if it can be set up, else v1, else fail closed."""
     name = name or f"enclava-run-{secrets.token_hex(6)}"
     reasons = []

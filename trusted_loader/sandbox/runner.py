@@ -103,8 +103,12 @@ def _python_paths() -> list[str]:
     candidates = [sys.base_prefix, sys.prefix]
     candidates += [p for p in sys.path if p and ("site-packages" in p or "dist-packages" in p)]
     chosen: list[str] = []
-    for path in sorted({os.path.realpath(p) for p in candidates} | {os.path.abspath(p) for p in candidates}):
-        if not os.path.isdir(path) or any(path == s or path.startswith(s + "/") for s in _SYSTEM_PATHS):
+    for path in sorted(
+        {os.path.realpath(p) for p in candidates} | {os.path.abspath(p) for p in candidates}
+    ):
+        if not os.path.isdir(path) or any(
+            path == s or path.startswith(s + "/") for s in _SYSTEM_PATHS
+        ):
             continue
         if any(path.startswith(c + "/") for c in chosen):
             continue
@@ -127,12 +131,18 @@ def _stderr_tail(path: Path) -> str:
         handle.seek(max(0, path.stat().st_size - 8192))
         text = handle.read().decode("utf-8", "replace")
     lines = text.splitlines()[-_TAIL_LINES:]
-    masked = [_TOKEN.sub("<redacted>", _NUMBER.sub("<n>", line))[:_TAIL_LINE_CHARS] for line in lines]
+    masked = [
+        _TOKEN.sub("<redacted>", _NUMBER.sub("<n>", line))[:_TAIL_LINE_CHARS] for line in lines
+    ]
     return "\n".join(masked)
 
 
 def _effective_wall(limits: Limits, wall_limit_s: float | None) -> float:
-    return float(limits.wall_seconds) if wall_limit_s is None else min(float(limits.wall_seconds), wall_limit_s)
+    return (
+        float(limits.wall_seconds)
+        if wall_limit_s is None
+        else min(float(limits.wall_seconds), wall_limit_s)
+    )
 
 
 def run_engine(
@@ -159,38 +169,81 @@ def run_engine(
     wall = _effective_wall(limits, wall_limit_s)
     if wall <= 0:
         raise EngineTimeout("the order has no time left to run the engine")
-    engine_dir, input_dir, output_dir = (Path(p).resolve() for p in (engine_dir, input_dir, output_dir))
+    engine_dir, input_dir, output_dir = (
+        Path(p).resolve() for p in (engine_dir, input_dir, output_dir)
+    )
     if scratch.path is None or not scratch.contains(output_dir):
-        raise SandboxUnavailable("the output folder must be inside the order's entered scratch area")
+        raise SandboxUnavailable(
+            "the output folder must be inside the order's entered scratch area"
+        )
     program = build_filter()
     try:
         share_inputs(input_dir, SANDBOX_UID)
-        scratch.mount_tmpfs(output_dir, size_bytes=limits.output_bytes + _OUTPUT_SLACK_BYTES, uid=SANDBOX_UID,
-                            gid=SANDBOX_UID, mode=0o700)
-        run_dir = scratch.mount_tmpfs(scratch.path / f".sandbox-{secrets.token_hex(6)}", size_bytes=_LOG_BYTES,
-                                      max_inodes=64)
+        scratch.mount_tmpfs(
+            output_dir,
+            size_bytes=limits.output_bytes + _OUTPUT_SLACK_BYTES,
+            uid=SANDBOX_UID,
+            gid=SANDBOX_UID,
+            mode=0o700,
+        )
+        run_dir = scratch.mount_tmpfs(
+            scratch.path / f".sandbox-{secrets.token_hex(6)}", size_bytes=_LOG_BYTES, max_inodes=64
+        )
     except OSError as exc:
         raise SandboxUnavailable(f"cannot prepare the run's folders: {exc}") from exc
     try:
-        group = create_run_cgroup(CgroupLimits(memory_bytes=limits.memory_mb * 1024 * 1024,
-                                               max_pids=_MAX_PROCESSES, cpu_quota_cores=_cpu_quota_cores()))
+        group = create_run_cgroup(
+            CgroupLimits(
+                memory_bytes=limits.memory_mb * 1024 * 1024,
+                max_pids=_MAX_PROCESSES,
+                cpu_quota_cores=_cpu_quota_cores(),
+            )
+        )
         try:
-            status, watch, wall_used = _launch(engine_dir, manifest, input_dir, output_dir, run_dir, seed,
-                                               order_id, limits, wall, group, program)
+            status, watch, wall_used = _launch(
+                engine_dir,
+                manifest,
+                input_dir,
+                output_dir,
+                run_dir,
+                seed,
+                order_id,
+                limits,
+                wall,
+                group,
+                program,
+            )
         finally:
             group.close()
         run, odd = _result(status, watch, wall_used, output_dir)
         _classify(run, status, watch, limits, wall, manifest, odd, run_dir)
     finally:
         scratch.release(run_dir)
-    _log.info("engine run finished", extra={"engine": manifest.name, "wall_s": round(run.wall_seconds, 3),
-                                            "cpu_s": round(run.cpu_seconds, 3), "output_bytes": run.output_bytes})
+    _log.info(
+        "engine run finished",
+        extra={
+            "engine": manifest.name,
+            "wall_s": round(run.wall_seconds, 3),
+            "cpu_s": round(run.cpu_seconds, 3),
+            "output_bytes": run.output_bytes,
+        },
+    )
     return run
 
 
-def _config(engine_dir: Path, manifest: EngineManifest, input_dir: Path, output_dir: Path, run_dir: Path,
-            seed: int, order_id: str, limits: Limits, group: RunCgroup, program: bytes,
-            status_fd: int) -> dict[str, Any]:
+def _config(
+    engine_dir: Path,
+    manifest: EngineManifest,
+    input_dir: Path,
+    output_dir: Path,
+    run_dir: Path,
+    seed: int,
+    order_id: str,
+    limits: Limits,
+    group: RunCgroup,
+    program: bytes,
+    status_fd: int,
+) -> dict[str, Any]:
     (run_dir / "root").mkdir()
     entry = f"{ENGINE_DIR}/{manifest.engine.entrypoint}"
     return {
@@ -208,7 +261,15 @@ def _config(engine_dir: Path, manifest: EngineManifest, input_dir: Path, output_
         "seccomp_filter": program.hex(),
         "limits": {"cpu_seconds": limits.cpu_seconds, "output_bytes": limits.output_bytes},
         "python": sys.executable,
-        "argv": [sys.executable, "-E", "-s", "-B", "-c", (_HERE / "_bootstrap.py").read_text(), entry],
+        "argv": [
+            sys.executable,
+            "-E",
+            "-s",
+            "-B",
+            "-c",
+            (_HERE / "_bootstrap.py").read_text(),
+            entry,
+        ],
         "env": {
             "ENCLAVA_INPUT_DIR": INPUT_DIR,
             "ENCLAVA_OUTPUT_DIR": OUTPUT_DIR,
@@ -223,21 +284,56 @@ def _config(engine_dir: Path, manifest: EngineManifest, input_dir: Path, output_
     }
 
 
-def _launch(engine_dir: Path, manifest: EngineManifest, input_dir: Path, output_dir: Path, run_dir: Path,
-            seed: int, order_id: str, limits: Limits, wall: float, group: RunCgroup,
-            program: bytes) -> tuple[dict[str, Any], _Watch, float]:
+def _launch(
+    engine_dir: Path,
+    manifest: EngineManifest,
+    input_dir: Path,
+    output_dir: Path,
+    run_dir: Path,
+    seed: int,
+    order_id: str,
+    limits: Limits,
+    wall: float,
+    group: RunCgroup,
+    program: bytes,
+) -> tuple[dict[str, Any], _Watch, float]:
     """Start the launcher with stdout/stderr on the run's tmpfs, watch it, and read its status."""
     status_r, status_w = os.pipe()
     try:
-        config = _config(engine_dir, manifest, input_dir, output_dir, run_dir, seed, order_id, limits, group,
-                         program, status_w)
-        launcher = [sys.executable, "-S", "-E", "-B", str(_HERE / "_isolate.py"), json.dumps(config)]
+        config = _config(
+            engine_dir,
+            manifest,
+            input_dir,
+            output_dir,
+            run_dir,
+            seed,
+            order_id,
+            limits,
+            group,
+            program,
+            status_w,
+        )
+        launcher = [
+            sys.executable,
+            "-S",
+            "-E",
+            "-B",
+            str(_HERE / "_isolate.py"),
+            json.dumps(config),
+        ]
         started = time.perf_counter()
         with open(run_dir / "stdout", "wb") as out, open(run_dir / "stderr", "wb") as err:
             try:
                 proc = subprocess.Popen(
-                    launcher, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env={}, close_fds=True,
-                    pass_fds=(status_w,), start_new_session=True, cwd=str(run_dir),
+                    launcher,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    env={},
+                    close_fds=True,
+                    pass_fds=(status_w,),
+                    start_new_session=True,
+                    cwd=str(run_dir),
                 )
             except OSError as exc:
                 raise SandboxUnavailable(f"cannot start the sandbox launcher: {exc}") from exc
@@ -306,7 +402,9 @@ def _read_status(fd: int) -> dict[str, Any]:
     return status if isinstance(status, dict) else {}
 
 
-def _result(status: dict[str, Any], watch: _Watch, wall: float, output_dir: Path) -> tuple[EngineRun, list[str]]:
+def _result(
+    status: dict[str, Any], watch: _Watch, wall: float, output_dir: Path
+) -> tuple[EngineRun, list[str]]:
     sizes, odd = scan_outputs(output_dir)
     max_rss = status.get("max_rss_kb")
     return EngineRun(
@@ -321,28 +419,47 @@ def _result(status: dict[str, Any], watch: _Watch, wall: float, output_dir: Path
     ), odd
 
 
-def _classify(run: EngineRun, status: dict[str, Any], watch: _Watch, limits: Limits, wall: float,
-              manifest: EngineManifest, odd: list[str], run_dir: Path) -> None:
+def _classify(
+    run: EngineRun,
+    status: dict[str, Any],
+    watch: _Watch,
+    limits: Limits,
+    wall: float,
+    manifest: EngineManifest,
+    odd: list[str],
+    run_dir: Path,
+) -> None:
     """Raise the one error that best explains a failed run; return quietly on success."""
     marker = status.get("marker") or ""
     if watch.timed_out:
-        whose = "the order's remaining time" if wall < limits.wall_seconds else "limits.wall_seconds"
+        whose = (
+            "the order's remaining time" if wall < limits.wall_seconds else "limits.wall_seconds"
+        )
         raise EngineTimeout(f"engine ran past {wall:g} s of wall-clock time ({whose})", run=run)
     if "setup_error" in status or (not status and not watch.cpu_killed):
         detail = status.get("detail", "the launcher exited without a status")
-        raise SandboxUnavailable(f"sandbox isolation could not be set up ({status.get('setup_error')}): {detail}")
+        raise SandboxUnavailable(
+            f"sandbox isolation could not be set up ({status.get('setup_error')}): {detail}"
+        )
     if "network:" in marker:
         raise EngineNetworkDenied("engine tried to use the network", run=run)
     if watch.cpu_killed or run.signal == signal.SIGXCPU or run.cpu_seconds > limits.cpu_seconds:
-        raise EngineCpuExceeded(f"engine and its children used more than {limits.cpu_seconds} s of CPU time",
-                                run=run)
+        raise EngineCpuExceeded(
+            f"engine and its children used more than {limits.cpu_seconds} s of CPU time", run=run
+        )
     if watch.oom_killed or "memory:" in marker:
-        raise EngineMemoryExceeded(f"engine and its children needed more than {limits.memory_mb} MiB", run=run)
+        raise EngineMemoryExceeded(
+            f"engine and its children needed more than {limits.memory_mb} MiB", run=run
+        )
     if run.output_bytes > limits.output_bytes:
-        raise OutputTooLarge(f"outputs are {run.output_bytes} bytes, over {limits.output_bytes}", run=run)
+        raise OutputTooLarge(
+            f"outputs are {run.output_bytes} bytes, over {limits.output_bytes}", run=run
+        )
     if run.exit_code != 0:
         how = f"signal {run.signal}" if run.signal is not None else f"exit code {run.exit_code}"
-        raise EngineFailed(f"engine failed with {how}", run=run, stderr_tail=_stderr_tail(run_dir / "stderr"))
+        raise EngineFailed(
+            f"engine failed with {how}", run=run, stderr_tail=_stderr_tail(run_dir / "stderr")
+        )
     if odd:
         raise EngineFailed(f"outputs contain {len(odd)} entries that are not plain files", run=run)
     missing = [o.file for o in manifest.outputs if o.file not in run.outputs]

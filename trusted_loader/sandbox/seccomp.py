@@ -26,34 +26,78 @@ __all__ = ["CLONE_NAMESPACE_FLAGS", "REFUSED_SYSCALLS", "build_filter"]
 #: name -> x86_64 syscall number, refused with EPERM. Keyrings, tracing and other processes' memory,
 #: BPF and perf, mounts and namespaces, modules and kexec, swap, clocks, and other kernel attack surface.
 REFUSED_SYSCALLS: dict[str, int] = {
-    "keyctl": 250, "add_key": 248, "request_key": 249,
-    "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "pidfd_getfd": 438,
-    "process_madvise": 440, "kcmp": 312,
-    "bpf": 321, "perf_event_open": 298, "userfaultfd": 323,
-    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-    "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161,
-    "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "move_mount": 429, "open_tree": 428,
-    "mount_setattr": 442, "open_by_handle_at": 304, "name_to_handle_at": 303,
-    "unshare": 272, "setns": 308,
-    "kexec_load": 246, "kexec_file_load": 320, "init_module": 175, "finit_module": 313, "delete_module": 176,
-    "swapon": 167, "swapoff": 168, "reboot": 169, "acct": 163, "quotactl": 179, "quotactl_fd": 443,
-    "settimeofday": 164, "clock_settime": 227, "clock_adjtime": 305, "adjtimex": 159,
-    "sethostname": 170, "setdomainname": 171, "syslog": 103, "vhangup": 153,
-    "iopl": 172, "ioperm": 173, "modify_ldt": 154, "lookup_dcookie": 212, "fanotify_init": 300,
-    "uselib": 134, "_sysctl": 156, "nfsservctl": 180,
+    "keyctl": 250,
+    "add_key": 248,
+    "request_key": 249,
+    "ptrace": 101,
+    "process_vm_readv": 310,
+    "process_vm_writev": 311,
+    "pidfd_getfd": 438,
+    "process_madvise": 440,
+    "kcmp": 312,
+    "bpf": 321,
+    "perf_event_open": 298,
+    "userfaultfd": 323,
+    "io_uring_setup": 425,
+    "io_uring_enter": 426,
+    "io_uring_register": 427,
+    "mount": 165,
+    "umount2": 166,
+    "pivot_root": 155,
+    "chroot": 161,
+    "fsopen": 430,
+    "fsconfig": 431,
+    "fsmount": 432,
+    "fspick": 433,
+    "move_mount": 429,
+    "open_tree": 428,
+    "mount_setattr": 442,
+    "open_by_handle_at": 304,
+    "name_to_handle_at": 303,
+    "unshare": 272,
+    "setns": 308,
+    "kexec_load": 246,
+    "kexec_file_load": 320,
+    "init_module": 175,
+    "finit_module": 313,
+    "delete_module": 176,
+    "swapon": 167,
+    "swapoff": 168,
+    "reboot": 169,
+    "acct": 163,
+    "quotactl": 179,
+    "quotactl_fd": 443,
+    "settimeofday": 164,
+    "clock_settime": 227,
+    "clock_adjtime": 305,
+    "adjtimex": 159,
+    "sethostname": 170,
+    "setdomainname": 171,
+    "syslog": 103,
+    "vhangup": 153,
+    "iopl": 172,
+    "ioperm": 173,
+    "modify_ldt": 154,
+    "lookup_dcookie": 212,
+    "fanotify_init": 300,
+    "uselib": 134,
+    "_sysctl": 156,
+    "nfsservctl": 180,
 }
 _CLONE, _CLONE3 = 56, 435
 #: CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET
-CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
+CLONE_NAMESPACE_FLAGS = (
+    0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
+)
 
 AUDIT_ARCH_X86_64 = 0xC000003E
 X32_SYSCALL_BIT = 0x40000000
 # Classic BPF opcodes (linux/filter.h, linux/bpf_common.h).
-_LD_W_ABS = 0x00 | 0x00 | 0x20   # BPF_LD | BPF_W | BPF_ABS
-_JEQ_K = 0x05 | 0x10 | 0x00      # BPF_JMP | BPF_JEQ | BPF_K
-_JGE_K = 0x05 | 0x30 | 0x00      # BPF_JMP | BPF_JGE | BPF_K
-_JSET_K = 0x05 | 0x40 | 0x00     # BPF_JMP | BPF_JSET | BPF_K
-_RET_K = 0x06 | 0x00             # BPF_RET | BPF_K
+_LD_W_ABS = 0x00 | 0x00 | 0x20  # BPF_LD | BPF_W | BPF_ABS
+_JEQ_K = 0x05 | 0x10 | 0x00  # BPF_JMP | BPF_JEQ | BPF_K
+_JGE_K = 0x05 | 0x30 | 0x00  # BPF_JMP | BPF_JGE | BPF_K
+_JSET_K = 0x05 | 0x40 | 0x00  # BPF_JMP | BPF_JSET | BPF_K
+_RET_K = 0x06 | 0x00  # BPF_RET | BPF_K
 # Return actions (linux/seccomp.h).
 RET_KILL_PROCESS = 0x80000000
 RET_ERRNO = 0x00050000
@@ -72,7 +116,9 @@ def build_filter(machine: str | None = None) -> bytes:
     (default: this one). Raises ``SandboxSeccompUnavailable`` on anything but x86_64: fail closed."""
     machine = machine if machine is not None else platform.machine()
     if machine not in ("x86_64", "AMD64"):
-        raise SandboxSeccompUnavailable(f"no seccomp filter for the {machine or 'unknown'} architecture")
+        raise SandboxSeccompUnavailable(
+            f"no seccomp filter for the {machine or 'unknown'} architecture"
+        )
     eperm, enosys = RET_ERRNO | _EPERM, RET_ERRNO | _ENOSYS
     program = [
         _insn(_LD_W_ABS, 0, 0, _OFF_ARCH),

@@ -31,9 +31,16 @@ def db_path(tmp_path):
 def log(db_path) -> AuditLog:
     audit = AuditLog(open_database(f"sqlite:///{db_path}"), clock=lambda: 1_800_000_000.7)
     for n, offer in enumerate([1, 2, 1, BIG_OFFER, 2], start=1):
-        audit.record(event="key_release", decision="granted" if n % 2 else "denied", reason="ok",
-                     offer_ids=[offer], order_id="0x" + f"{n:064x}", enclave_address="0x" + "ab" * 20,
-                     guard=None, details={"n": n})
+        audit.record(
+            event="key_release",
+            decision="granted" if n % 2 else "denied",
+            reason="ok",
+            offer_ids=[offer],
+            order_id="0x" + f"{n:064x}",
+            enclave_address="0x" + "ab" * 20,
+            guard=None,
+            details={"n": n},
+        )
     return audit
 
 
@@ -48,7 +55,10 @@ def test_entries_link_from_genesis_with_the_documented_hash(log):
     for before, entry in zip([None, *entries], entries):
         assert entry.prev_hash == (before.entry_hash if before else GENESIS_HASH)
         body = {k: v for k, v in entry.model_dump(mode="json").items() if k != "entry_hash"}
-        assert entry.entry_hash == hashlib.sha256(bytes.fromhex(entry.prev_hash) + canonical_json(body)).hexdigest()
+        assert (
+            entry.entry_hash
+            == hashlib.sha256(bytes.fromhex(entry.prev_hash) + canonical_json(body)).hexdigest()
+        )
     assert entries[0].time == 1_800_000_000 and entries[3].offer_ids == [str(BIG_OFFER)]
     assert verify_chain(entries) == entries[-1].link() == log.verify()
 
@@ -64,7 +74,11 @@ def test_verify_detects_an_edit_whose_hash_was_recomputed(log, db_path):
     entry = log.entries()[1].model_copy(update={"reason": "forged"})
     body = entry.body()
     forged_hash = hashlib.sha256(bytes.fromhex(entry.prev_hash) + canonical_json(body)).hexdigest()
-    sql(db_path, "UPDATE audit_entries SET reason = 'forged', entry_hash = ? WHERE seq = 2", forged_hash)
+    sql(
+        db_path,
+        "UPDATE audit_entries SET reason = 'forged', entry_hash = ? WHERE seq = 2",
+        forged_hash,
+    )
     with pytest.raises(AuditChainBroken) as raised:
         log.verify()
     assert raised.value.seq == 3
@@ -127,7 +141,9 @@ def test_concurrent_writers_on_one_file_never_fork_the_chain(db_path):
 
     def write(audit: AuditLog, n: int) -> None:
         for i in range(10):
-            audit.record(event="revocation", decision="revoked", reason="test", details={"writer": n, "i": i})
+            audit.record(
+                event="revocation", decision="revoked", reason="test", details={"writer": n, "i": i}
+            )
 
     threads = [threading.Thread(target=write, args=(logs[n % 2], n)) for n in range(4)]
     for thread in threads:

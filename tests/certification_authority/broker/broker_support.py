@@ -34,8 +34,11 @@ DATASET_HASH = "0x" + hashlib.sha256(b"dataset ciphertext").hexdigest()
 INPUTS_HASH = "0x" + hashlib.sha256(b"the order's inputs hash").hexdigest()
 MEASUREMENT = "ab" * 48
 ORDER_ID = "0x" + hashlib.sha256(b"order one").hexdigest()
-KEYS = {ENGINE: b"engine-key-32-bytes-............!", MODEL: b"model-key-32-bytes-.............!",
-        DATASET: b"dataset-key-32-bytes-...........!"}
+KEYS = {
+    ENGINE: b"engine-key-32-bytes-............!",
+    MODEL: b"model-key-32-bytes-.............!",
+    DATASET: b"dataset-key-32-bytes-...........!",
+}
 
 
 def fresh_nonce() -> str:
@@ -47,8 +50,9 @@ def account(seed: str):
     return Account.from_key(hashlib.sha256(seed.encode()).digest())
 
 
-OWNER_A, OWNER_B, CUSTOMER, PROVIDER, OTHER = (account(s) for s in ("owner-a", "owner-b", "customer", "provider",
-                                                                     "other"))
+OWNER_A, OWNER_B, CUSTOMER, PROVIDER, OTHER = (
+    account(s) for s in ("owner-a", "owner-b", "customer", "provider", "other")
+)
 OPEN_POLICY = {"allowed_engine_hashes": [ENGINE_HASH], "allowed_customers": "any"}
 
 
@@ -72,12 +76,25 @@ class World:
     order: OrderView
     db_url: str
 
-    def deposit(self, offer_id: int, policy: dict | None = None, *, owner=None, key: bytes | None = None,
-                issued_at: int | None = None):
+    def deposit(
+        self,
+        offer_id: int,
+        policy: dict | None = None,
+        *,
+        owner=None,
+        key: bytes | None = None,
+        issued_at: int | None = None,
+    ):
         owner = owner or (OWNER_B if offer_id == MODEL else OWNER_A)
-        request = build_deposit_request(owner, self.broker.ca_recipient, CA_ID, offer_id, key or KEYS[offer_id],
-                                        policy or OPEN_POLICY, issued_at=self.clock.now if issued_at is None
-                                        else issued_at)
+        request = build_deposit_request(
+            owner,
+            self.broker.ca_recipient,
+            CA_ID,
+            offer_id,
+            key or KEYS[offer_id],
+            policy or OPEN_POLICY,
+            issued_at=self.clock.now if issued_at is None else issued_at,
+        )
         return self.broker.deposit(request)
 
     def deposit_all(self, policy: dict | None = None) -> None:
@@ -87,11 +104,20 @@ class World:
     def inputs_deposit(self, key: bytes = b"inputs-key-32-bytes-............!") -> dict:
         """The customer's signed deposit of the order's own inputs key."""
         ciphertext = pyrage.encrypt(key, [x25519.Recipient.from_str(self.broker.ca_recipient)])
-        message = order_inputs_message(ca_id=CA_ID, order_id=ORDER_ID, issued_at=self.clock.now,
-                                       ciphertext_sha256=hashlib.sha256(ciphertext).hexdigest())
-        return {"ca_id": CA_ID, "order_id": ORDER_ID, "customer": CUSTOMER.address,
-                "ciphertext": base64.b64encode(ciphertext).decode(), "issued_at": self.clock.now,
-                "signature": sign_text(CUSTOMER, message)}
+        message = order_inputs_message(
+            ca_id=CA_ID,
+            order_id=ORDER_ID,
+            issued_at=self.clock.now,
+            ciphertext_sha256=hashlib.sha256(ciphertext).hexdigest(),
+        )
+        return {
+            "ca_id": CA_ID,
+            "order_id": ORDER_ID,
+            "customer": CUSTOMER.address,
+            "ciphertext": base64.b64encode(ciphertext).decode(),
+            "issued_at": self.clock.now,
+            "signature": sign_text(CUSTOMER, message),
+        }
 
     def set_order(self, **changes) -> None:
         self.order = replace(self.order, **changes)
@@ -99,4 +125,6 @@ class World:
 
     def reopen(self) -> KeyBroker:
         """A new broker object on the same database file (a restart)."""
-        return KeyBroker(self.db_url, self.ca_identity, CA_ID, self.chain, self.allow_list, clock=self.clock)
+        return KeyBroker(
+            self.db_url, self.ca_identity, CA_ID, self.chain, self.allow_list, clock=self.clock
+        )

@@ -45,19 +45,42 @@ def ca_identity() -> x25519.Identity:
 @pytest.fixture
 def world(tmp_path, ca_identity) -> World:
     chain = InMemoryChainView()
-    for offer, owner in ((ENGINE, OWNER_A), (MODEL, OWNER_B), (DATASET, OWNER_A), (UNLISTED, OWNER_B)):
+    for offer, owner in (
+        (ENGINE, OWNER_A),
+        (MODEL, OWNER_B),
+        (DATASET, OWNER_A),
+        (UNLISTED, OWNER_B),
+    ):
         chain.set_offer_owner(offer, owner.address)
-    order = OrderView(order_id=ORDER_ID, status=OrderStatus.ACCEPTED, customer=CUSTOMER.address,
-                      provider=PROVIDER.address, engine_offer_id=ENGINE, engine_hash=ENGINE_HASH,
-                      deadline=NOW + 3600, resource_offer_ids=(MODEL, DATASET), tee_type=TeeCode.TDX,
-                      resource_hashes=(MODEL_HASH, DATASET_HASH), inputs_hash=INPUTS_HASH)
+    order = OrderView(
+        order_id=ORDER_ID,
+        status=OrderStatus.ACCEPTED,
+        customer=CUSTOMER.address,
+        provider=PROVIDER.address,
+        engine_offer_id=ENGINE,
+        engine_hash=ENGINE_HASH,
+        deadline=NOW + 3600,
+        resource_offer_ids=(MODEL, DATASET),
+        tee_type=TeeCode.TDX,
+        resource_hashes=(MODEL_HASH, DATASET_HASH),
+        inputs_hash=INPUTS_HASH,
+    )
     chain.set_order(order)
     allow_list = InMemoryAllowList([(TeeCode.TDX, MEASUREMENT)])
     enclave_identity = x25519.Identity.generate()
-    enclave = VerifiedEnclave(certificate_serial=0x1234ABCD, tee_type=TeeCode.TDX, measurement=MEASUREMENT,
-                              enclave_address=account("enclave").address, provider_address=PROVIDER.address,
-                              age_recipient=str(enclave_identity.to_public()), not_after=NOW + 600, simulated=False)
+    enclave = VerifiedEnclave(
+        certificate_serial=0x1234ABCD,
+        tee_type=TeeCode.TDX,
+        measurement=MEASUREMENT,
+        enclave_address=account("enclave").address,
+        provider_address=PROVIDER.address,
+        age_recipient=str(enclave_identity.to_public()),
+        not_after=NOW + 600,
+        simulated=False,
+    )
     clock = Clock()
     db_url = f"sqlite:///{tmp_path / 'ca.sqlite3'}"
     broker = KeyBroker(db_url, ca_identity, CA_ID, chain, allow_list, clock=clock)
-    return World(broker, chain, allow_list, clock, ca_identity, enclave_identity, enclave, order, db_url)
+    return World(
+        broker, chain, allow_list, clock, ca_identity, enclave_identity, enclave, order, db_url
+    )

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from broker_support import CA_ID, DATASET, ENGINE, MODEL, NOW, ORDER_ID, OTHER, OWNER_A, OWNER_B, fresh_nonce
+from broker_support import (
+    CA_ID,
+    DATASET,
+    ENGINE,
+    MODEL,
+    NOW,
+    ORDER_ID,
+    OTHER,
+    OWNER_A,
+    OWNER_B,
+    fresh_nonce,
+)
 
 from certification_authority.audit import AuditChainBroken, ChainLink
 from certification_authority.broker import (
@@ -30,7 +41,10 @@ def test_owner_reads_every_entry_about_their_offer_and_only_those(world):
     view = world.broker.audit_for_owner(build_audit_request(OWNER_B, CA_ID, MODEL, issued_at=NOW))
     assert all(entry.offer_ids == [str(MODEL)] for entry in view.entries)
     assert [(e.event, e.decision) for e in view.entries] == [
-        ("key_deposit", "accepted"), ("key_release", "granted"), ("key_release", "denied")]
+        ("key_deposit", "accepted"),
+        ("key_release", "granted"),
+        ("key_release", "denied"),
+    ]
     assert view.entries[-1].reason == "enclave_revoked"
     assert len(view.links) == len(world.broker.audit.entries()) > len(view.entries)
     assert check_audit_view(view) == view.head
@@ -44,18 +58,24 @@ def test_owner_view_detects_an_entry_rewritten_by_the_ca(world):
     check_audit_view(doctored)  # omitting an own entry cannot be seen from links alone ...
     edited = view.entries[1].model_copy(update={"decision": "denied"})
     with pytest.raises(AuditChainBroken):  # ... but altering one can
-        check_audit_view(view.model_copy(update={"entries": [view.entries[0], edited, view.entries[2]]}))
+        check_audit_view(
+            view.model_copy(update={"entries": [view.entries[0], edited, view.entries[2]]})
+        )
 
 
 def test_owner_view_detects_a_rewound_log_with_an_anchor(world):
     world.deposit_all()
-    anchor = world.broker.audit_for_owner(build_audit_request(OWNER_A, CA_ID, ENGINE, issued_at=NOW)).head
+    anchor = world.broker.audit_for_owner(
+        build_audit_request(OWNER_A, CA_ID, ENGINE, issued_at=NOW)
+    ).head
     view = world.broker.audit_for_owner(build_audit_request(OWNER_A, CA_ID, DATASET, issued_at=NOW))
     assert check_audit_view(view, anchor=anchor) == anchor
     with pytest.raises(AuditChainBroken):
         check_audit_view(view.model_copy(update={"links": view.links[:1]}), anchor=anchor)
     with pytest.raises(AuditChainBroken):
-        check_audit_view(view, anchor=ChainLink(seq=anchor.seq, prev_hash=anchor.prev_hash, entry_hash="00" * 32))
+        check_audit_view(
+            view, anchor=ChainLink(seq=anchor.seq, prev_hash=anchor.prev_hash, entry_hash="00" * 32)
+        )
 
 
 def test_audit_read_by_a_non_owner_is_refused(world):
@@ -71,6 +91,8 @@ def test_audit_read_with_a_bad_stale_or_misdirected_signature_is_refused(world):
     with pytest.raises(SignatureInvalid):
         world.broker.audit_for_owner(request.model_copy(update={"offer_id": ENGINE}))
     with pytest.raises(SignatureStale):
-        world.broker.audit_for_owner(build_audit_request(OWNER_B, CA_ID, MODEL, issued_at=NOW - 3600))
+        world.broker.audit_for_owner(
+            build_audit_request(OWNER_B, CA_ID, MODEL, issued_at=NOW - 3600)
+        )
     with pytest.raises(WrongCa):
         world.broker.audit_for_owner(build_audit_request(OWNER_B, "other-ca", MODEL, issued_at=NOW))

@@ -44,19 +44,28 @@ class Failing:
 
 
 def broker_with(world: World, *, chain=None, allow_list=None, identity=None) -> KeyBroker:
-    return KeyBroker(world.db_url, identity or world.ca_identity, CA_ID, chain or world.chain,
-                     allow_list or world.allow_list, clock=world.clock)
+    return KeyBroker(
+        world.db_url,
+        identity or world.ca_identity,
+        CA_ID,
+        chain or world.chain,
+        allow_list or world.allow_list,
+        clock=world.clock,
+    )
 
 
 def last_entry(broker: KeyBroker):
     return broker.audit.entries()[-1]
 
 
-@pytest.mark.parametrize("broken, answer, guard", [
-    ("order", None, "guard_order_accepted"),
-    ("order", "not an order", "guard_order_accepted"),
-    ("is_allowed", None, "guard_measurement_allowed"),
-])
+@pytest.mark.parametrize(
+    "broken, answer, guard",
+    [
+        ("order", None, "guard_order_accepted"),
+        ("order", "not an order", "guard_order_accepted"),
+        ("is_allowed", None, "guard_measurement_allowed"),
+    ],
+)
 def test_a_failing_chain_view_or_allow_list_refuses_the_release(world, broken, answer, guard):
     world.deposit_all()
     target = "allow_list" if broken == "is_allowed" else "chain"
@@ -65,7 +74,11 @@ def test_a_failing_chain_view_or_allow_list_refuses_the_release(world, broken, a
         broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     assert raised.value.http_status == 503 and isinstance(raised.value.__cause__, Exception)
     entry = last_entry(broker)
-    assert (entry.decision, entry.reason, entry.guard) == ("denied", "broker_chain_unavailable", guard)
+    assert (entry.decision, entry.reason, entry.guard) == (
+        "denied",
+        "broker_chain_unavailable",
+        guard,
+    )
     assert world.broker.deposit_status(ENGINE).uses == 0
 
 
@@ -74,7 +87,10 @@ def test_a_failing_chain_view_refuses_the_deposit(world):
     world.broker = broker
     with pytest.raises(ChainLookupError):
         world.deposit(ENGINE)
-    assert last_entry(broker).reason == "broker_chain_unavailable" and broker.deposit_status(ENGINE) is None
+    assert (
+        last_entry(broker).reason == "broker_chain_unavailable"
+        and broker.deposit_status(ENGINE) is None
+    )
 
 
 def test_a_failing_database_becomes_a_broker_storage_error(world):
@@ -91,8 +107,10 @@ def test_a_failing_database_becomes_a_broker_storage_error(world):
 def test_a_corrupt_stored_policy_becomes_a_broker_storage_error(world):
     world.deposit_all()
     with sqlite3.connect(world.db_url.removeprefix("sqlite:///")) as connection:
-        connection.execute("UPDATE resource_keys SET policy_json = '{\"allowed_customers\": 1}' WHERE offer_id = ?",
-                           (str(MODEL),))
+        connection.execute(
+            "UPDATE resource_keys SET policy_json = '{\"allowed_customers\": 1}' WHERE offer_id = ?",
+            (str(MODEL),),
+        )
     with pytest.raises(BrokerStorageError):
         world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
 
@@ -103,14 +121,24 @@ def test_a_rotated_ca_identity_cannot_unwrap_and_refuses_every_key(world):
     with pytest.raises(KeyUnwrapFailed) as raised:
         rotated.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     assert raised.value.http_status == 500 and raised.value.offer_id == ENGINE
-    assert last_entry(rotated).decision == "denied" and world.broker.deposit_status(ENGINE).uses == 0
+    assert (
+        last_entry(rotated).decision == "denied" and world.broker.deposit_status(ENGINE).uses == 0
+    )
 
 
-@pytest.mark.parametrize("identity, ca_id, chain", [
-    ("AGE-SECRET-KEY-garbage", CA_ID, None), (None, "", None), (None, CA_ID, object())])
+@pytest.mark.parametrize(
+    "identity, ca_id, chain",
+    [("AGE-SECRET-KEY-garbage", CA_ID, None), (None, "", None), (None, CA_ID, object())],
+)
 def test_broker_configuration_errors_are_config_errors(world, identity, ca_id, chain):
     with pytest.raises(ConfigError):
-        KeyBroker(world.db_url, identity or world.ca_identity, ca_id, chain or world.chain, world.allow_list)
+        KeyBroker(
+            world.db_url,
+            identity or world.ca_identity,
+            ca_id,
+            chain or world.chain,
+            world.allow_list,
+        )
 
 
 def test_broker_accepts_its_identity_as_an_age_secret_key_string(world):
@@ -129,7 +157,11 @@ def test_an_invalid_database_url_is_a_config_error(world):
         KeyBroker("nosuchdialect://x", world.ca_identity, CA_ID, world.chain, world.allow_list)
 
 
-@pytest.mark.parametrize("recipient, key", [("age1notarecipient", b"k"), (None, b""), (None, "text")])
+@pytest.mark.parametrize(
+    "recipient, key", [("age1notarecipient", b"k"), (None, b""), (None, "text")]
+)
 def test_owner_helper_refuses_a_bad_recipient_or_key(world, recipient, key):
     with pytest.raises(BrokerRequestInvalid):
-        build_deposit_request(OWNER_A, recipient or world.broker.ca_recipient, CA_ID, ENGINE, key, OPEN_POLICY)
+        build_deposit_request(
+            OWNER_A, recipient or world.broker.ca_recipient, CA_ID, ENGINE, key, OPEN_POLICY
+        )

@@ -23,14 +23,28 @@ from certification_authority.broker import (
 from certification_authority.broker.signing import sign_text
 from enclava.errors import EnclavaError
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**300, max_value=2**300),
-                    st.floats(allow_nan=True), st.text(max_size=80), st.binary(max_size=80),
-                    st.sampled_from(["any", "0x" + "ab" * 32, "0x" + "cd" * 20, "0x" + "00" * 65, ORDER_ID, "age1"]))
-json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                            st.dictionaries(st.text(max_size=12), inner, max_size=4)),
-                           max_leaves=12)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**300), max_value=2**300),
+    st.floats(allow_nan=True),
+    st.text(max_size=80),
+    st.binary(max_size=80),
+    st.sampled_from(
+        ["any", "0x" + "ab" * 32, "0x" + "cd" * 20, "0x" + "00" * 65, ORDER_ID, "age1"]
+    ),
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 def _garble(valid: dict, data) -> object:
@@ -58,11 +72,14 @@ def _answers_only_typed_errors(call, *args, **kwargs) -> None:
 @FUZZ
 @given(data=st.data())
 def test_garbled_deposits_raise_only_typed_errors(world, data):
-    valid = build_deposit_request(OWNER_A, world.broker.ca_recipient, CA_ID, ENGINE, KEYS[ENGINE], OPEN_POLICY,
-                                  issued_at=NOW).model_dump(mode="json")
+    valid = build_deposit_request(
+        OWNER_A, world.broker.ca_recipient, CA_ID, ENGINE, KEYS[ENGINE], OPEN_POLICY, issued_at=NOW
+    ).model_dump(mode="json")
     _answers_only_typed_errors(world.broker.deposit, _garble(valid, data))
-    assert world.broker.deposit_status(ENGINE) is None or world.broker.deposit_status(ENGINE).owner == \
-        OWNER_A.address.lower()
+    assert (
+        world.broker.deposit_status(ENGINE) is None
+        or world.broker.deposit_status(ENGINE).owner == OWNER_A.address.lower()
+    )
 
 
 @FUZZ
@@ -78,14 +95,24 @@ def test_garbled_release_requests_raise_only_typed_errors(world, data):
     if world.broker.deposit_status(ENGINE) is None:
         world.deposit_all()
     wrong_provider = data.draw(st.booleans())
-    enclave = replace(world.enclave, provider_address="0x" + "cd" * 20) if wrong_provider else world.enclave
-    names = data.draw(st.sets(st.sampled_from([f.name for f in fields(VerifiedEnclave)]), max_size=3))
-    enclave = replace(enclave, **{name: data.draw(scalars) for name in names if name != "provider_address"})
+    enclave = (
+        replace(world.enclave, provider_address="0x" + "cd" * 20)
+        if wrong_provider
+        else world.enclave
+    )
+    names = data.draw(
+        st.sets(st.sampled_from([f.name for f in fields(VerifiedEnclave)]), max_size=3)
+    )
+    enclave = replace(
+        enclave, **{name: data.draw(scalars) for name in names if name != "provider_address"}
+    )
     order_id = data.draw(st.one_of(st.just(ORDER_ID), scalars))
     offer_ids = data.draw(st.one_of(st.none(), scalars, st.lists(scalars, max_size=3)))
     nonce = data.draw(st.one_of(st.builds(fresh_nonce), scalars))
     uses = world.broker.deposit_status(ENGINE).uses
-    _answers_only_typed_errors(world.broker.release, enclave, order_id, offer_ids=offer_ids, request_nonce=nonce)
+    _answers_only_typed_errors(
+        world.broker.release, enclave, order_id, offer_ids=offer_ids, request_nonce=nonce
+    )
     if wrong_provider:  # no garbling turns another provider's enclave into this order's
         assert world.broker.deposit_status(ENGINE).uses == uses
 
@@ -99,14 +126,30 @@ def test_garbled_revocations_raise_only_typed_errors(world, subject, reason):
 
 
 @FUZZ
-@given(ciphertext=st.one_of(st.binary(min_size=1, max_size=400),
-                            st.binary(max_size=200).map(lambda tail: b"age-encryption.org/v1\n" + tail),
-                            st.binary(max_size=200).map(lambda tail: b"-----BEGIN AGE ENCRYPTED FILE-----\n" + tail)))
+@given(
+    ciphertext=st.one_of(
+        st.binary(min_size=1, max_size=400),
+        st.binary(max_size=200).map(lambda tail: b"age-encryption.org/v1\n" + tail),
+        st.binary(max_size=200).map(lambda tail: b"-----BEGIN AGE ENCRYPTED FILE-----\n" + tail),
+    )
+)
 def test_signed_deposits_of_garbage_ciphertext_are_refused_as_not_for_the_ca(world, ciphertext):
     policy = KeyPolicy.model_validate(OPEN_POLICY)
-    message = deposit_message(ca_id=CA_ID, offer_id=ENGINE, ciphertext_sha256=hashlib.sha256(ciphertext).hexdigest(),
-                              policy=policy, issued_at=NOW)
-    request = DepositRequest(ca_id=CA_ID, offer_id=ENGINE, owner=OWNER_A.address, ciphertext=ciphertext,
-                             policy=policy, issued_at=NOW, signature=sign_text(OWNER_A, message))
+    message = deposit_message(
+        ca_id=CA_ID,
+        offer_id=ENGINE,
+        ciphertext_sha256=hashlib.sha256(ciphertext).hexdigest(),
+        policy=policy,
+        issued_at=NOW,
+    )
+    request = DepositRequest(
+        ca_id=CA_ID,
+        offer_id=ENGINE,
+        owner=OWNER_A.address,
+        ciphertext=ciphertext,
+        policy=policy,
+        issued_at=NOW,
+        signature=sign_text(OWNER_A, message),
+    )
     with pytest.raises(CiphertextNotForCa):
         world.broker.deposit(request)

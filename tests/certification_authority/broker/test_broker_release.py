@@ -68,7 +68,8 @@ def test_release_grants_every_key_of_the_order_wrapped_to_the_enclave(world, cap
             pyrage.decrypt(key.ciphertext, [world.ca_identity])
     granted = release_entries(world)
     assert [(e.offer_ids, e.decision, e.reason) for e in granted] == [
-        ([str(offer)], "granted", "ok") for offer in (ENGINE, MODEL, DATASET)]
+        ([str(offer)], "granted", "ok") for offer in (ENGINE, MODEL, DATASET)
+    ]
     assert granted[0].enclave_address == world.enclave.enclave_address.lower()
     assert granted[0].order_id == ORDER_ID and granted[0].details["policy_version"] == 1
     assert world.broker.deposit_status(MODEL).uses == 1
@@ -86,8 +87,9 @@ def test_release_never_stores_or_logs_a_key_in_clear(world):
 
 def test_release_accepts_the_order_id_as_an_integer_and_a_subset_of_offers(world):
     world.deposit_all()
-    keys = world.broker.release(world.enclave, int(ORDER_ID, 16), offer_ids=[MODEL, MODEL],
-                                request_nonce=fresh_nonce())
+    keys = world.broker.release(
+        world.enclave, int(ORDER_ID, 16), offer_ids=[MODEL, MODEL], request_nonce=fresh_nonce()
+    )
     assert [key.offer_id for key in keys] == [MODEL]
     assert world.broker.deposit_status(ENGINE).uses == 0
 
@@ -104,8 +106,13 @@ def _revoke_certificate(w: World):
 
 def _restrict_model(**policy):
     def setup(w: World):
-        w.deposit(MODEL, {"allowed_engine_hashes": "any", "allowed_customers": "any", **policy}, issued_at=NOW + 1)
+        w.deposit(
+            MODEL,
+            {"allowed_engine_hashes": "any", "allowed_customers": "any", **policy},
+            issued_at=NOW + 1,
+        )
         return w.enclave, None
+
     return setup
 
 
@@ -119,6 +126,7 @@ def _change_order(**changes):
     def setup(w: World):
         w.set_order(**changes)
         return w.enclave, None
+
     return setup
 
 
@@ -131,24 +139,55 @@ def _exhaust_uses(w: World):
 DENIALS = {
     "revoked enclave": (_revoke_enclave, EnclaveRevoked, None),
     "revoked certificate": (_revoke_certificate, CertificateRevoked, None),
-    "expired certificate": (lambda w: (replace(w.enclave, not_after=NOW - 1), None), CertificateExpired, None),
-    "measurement off the allow-list": (lambda w: (replace(w.enclave, measurement="cd" * 48), None),
-                                       MeasurementNotAllowed, None),
+    "expired certificate": (
+        lambda w: (replace(w.enclave, not_after=NOW - 1), None),
+        CertificateExpired,
+        None,
+    ),
+    "measurement off the allow-list": (
+        lambda w: (replace(w.enclave, measurement="cd" * 48), None),
+        MeasurementNotAllowed,
+        None,
+    ),
     "unaccepted order": (_change_order(status=OrderStatus.OPEN), OrderNotAccepted, None),
     "completed order": (_change_order(status=OrderStatus.COMPLETED), OrderNotAccepted, None),
     "expired order": (_change_order(deadline=NOW), OrderExpired, None),
-    "order expired by the chain's clock": (_change_order(deadline=NOW + 60, observed_at=NOW + 60), OrderExpired,
-                                           None),
-    "another provider's enclave": (lambda w: (replace(w.enclave, provider_address=OTHER.address), None),
-                                   ProviderMismatch, None),
+    "order expired by the chain's clock": (
+        _change_order(deadline=NOW + 60, observed_at=NOW + 60),
+        OrderExpired,
+        None,
+    ),
+    "another provider's enclave": (
+        lambda w: (replace(w.enclave, provider_address=OTHER.address), None),
+        ProviderMismatch,
+        None,
+    ),
     "order for another TEE": (_change_order(tee_type=TeeCode.SEV_SNP), OrderTeeMismatch, None),
-    "resource not in the order": (lambda w: (w.enclave, [ENGINE, UNLISTED]), ResourceNotInOrder, UNLISTED),
-    "policy excludes the engine": (_restrict_model(allowed_engine_hashes=[OTHER_HASH]), PolicyEngineRefused, MODEL),
-    "policy excludes the customer": (_restrict_model(allowed_customers=[OTHER.address]), PolicyCustomerRefused,
-                                     MODEL),
-    "policy excludes the measurement": (_restrict_model(allowed_measurements=["ee" * 48]),
-                                        PolicyMeasurementRefused, MODEL),
-    "policy excludes the TEE type": (_restrict_model(allowed_tee_types=[TeeCode.SEV_SNP]), PolicyTeeRefused, MODEL),
+    "resource not in the order": (
+        lambda w: (w.enclave, [ENGINE, UNLISTED]),
+        ResourceNotInOrder,
+        UNLISTED,
+    ),
+    "policy excludes the engine": (
+        _restrict_model(allowed_engine_hashes=[OTHER_HASH]),
+        PolicyEngineRefused,
+        MODEL,
+    ),
+    "policy excludes the customer": (
+        _restrict_model(allowed_customers=[OTHER.address]),
+        PolicyCustomerRefused,
+        MODEL,
+    ),
+    "policy excludes the measurement": (
+        _restrict_model(allowed_measurements=["ee" * 48]),
+        PolicyMeasurementRefused,
+        MODEL,
+    ),
+    "policy excludes the TEE type": (
+        _restrict_model(allowed_tee_types=[TeeCode.SEV_SNP]),
+        PolicyTeeRefused,
+        MODEL,
+    ),
     "policy expired": (_expire_policy, PolicyExpired, MODEL),
     "uses exhausted": (_exhaust_uses, UsesExhausted, MODEL),
 }
@@ -159,7 +198,9 @@ def test_release_is_denied_and_logged_with_its_own_code(world, case):
     setup, error, refused_offer = DENIALS[case]
     world.deposit_all()
     enclave, offer_ids = setup(world)
-    uses_before = {offer: world.broker.deposit_status(offer).uses for offer in (ENGINE, MODEL, DATASET)}
+    uses_before = {
+        offer: world.broker.deposit_status(offer).uses for offer in (ENGINE, MODEL, DATASET)
+    }
     before = len(release_entries(world))
     with pytest.raises(error) as raised:
         world.broker.release(enclave, ORDER_ID, offer_ids=offer_ids, request_nonce=fresh_nonce())
@@ -181,7 +222,9 @@ def test_release_is_denied_and_logged_with_its_own_code(world, case):
 
 def test_every_denial_has_a_distinct_code():
     codes = [error.code for _, error, _ in DENIALS.values()]
-    assert len(set(codes)) == len(codes) - 2  # open and completed share order_not_accepted; both expiries order_expired
+    assert (
+        len(set(codes)) == len(codes) - 2
+    )  # open and completed share order_not_accepted; both expiries order_expired
 
 
 def test_release_of_an_unknown_order_is_denied(world):
@@ -202,13 +245,20 @@ def test_release_without_a_deposit_is_denied(world):
 def test_release_refuses_a_simulated_enclave_unless_the_policy_allows_it(world):
     world.allow_list.allow(TeeCode.SIMULATED, "5e" * 48)
     world.set_order(tee_type=TeeCode.SIMULATED)
-    simulated = replace(world.enclave, tee_type=TeeCode.SIMULATED, measurement="5e" * 48, simulated=True)
+    simulated = replace(
+        world.enclave, tee_type=TeeCode.SIMULATED, measurement="5e" * 48, simulated=True
+    )
     world.deposit_all()
     with pytest.raises(PolicySimulatedRefused):
         world.broker.release(simulated, ORDER_ID, request_nonce=fresh_nonce())
     world.clock.now += 1
-    world.deposit_all({"allowed_engine_hashes": "any", "allowed_customers": "any",
-                       "insecure_allow_simulated_tee": True})
+    world.deposit_all(
+        {
+            "allowed_engine_hashes": "any",
+            "allowed_customers": "any",
+            "insecure_allow_simulated_tee": True,
+        }
+    )
     assert len(world.broker.release(simulated, ORDER_ID, request_nonce=fresh_nonce())) == 3
 
 
@@ -222,10 +272,16 @@ def test_release_reports_the_first_guard_in_order(world):
 
 
 def test_release_policy_allowing_the_customer_and_engine_grants(world):
-    world.deposit_all({"allowed_engine_hashes": [world.order.engine_hash.upper().replace("0X", "0x")],
-                       "allowed_customers": [CUSTOMER.address], "allowed_tee_types": [TeeCode.TDX],
-                       "allowed_measurements": ["0x" + world.enclave.measurement.upper()], "max_uses": 2,
-                       "expires_at": NOW + 60})
+    world.deposit_all(
+        {
+            "allowed_engine_hashes": [world.order.engine_hash.upper().replace("0X", "0x")],
+            "allowed_customers": [CUSTOMER.address],
+            "allowed_tee_types": [TeeCode.TDX],
+            "allowed_measurements": ["0x" + world.enclave.measurement.upper()],
+            "max_uses": 2,
+            "expires_at": NOW + 60,
+        }
+    )
     assert len(world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())) == 3
     assert world.broker.deposit_status(MODEL).uses_left == 1
 
@@ -254,6 +310,10 @@ def test_release_counts_uses_atomically_across_brokers(world):
 
 def test_wrapped_key_is_different_for_each_release(world):
     world.deposit_all()
-    first, second = (world.broker.release(world.enclave, ORDER_ID, offer_ids=[ENGINE],
-                                          request_nonce=fresh_nonce())[0].ciphertext for _ in range(2))
+    first, second = (
+        world.broker.release(
+            world.enclave, ORDER_ID, offer_ids=[ENGINE], request_nonce=fresh_nonce()
+        )[0].ciphertext
+        for _ in range(2)
+    )
     assert first != second and hashlib.sha256(first).digest() != hashlib.sha256(second).digest()

@@ -8,20 +8,43 @@ import threading
 from dataclasses import replace
 
 import pytest
-from broker_support import (DATASET, DATASET_HASH, ENGINE, ENGINE_HASH, INPUTS_HASH, MODEL, MODEL_HASH, NOW, ORDER_ID,
-                            World, account, fresh_nonce)
+from broker_support import (
+    DATASET,
+    DATASET_HASH,
+    ENGINE,
+    ENGINE_HASH,
+    INPUTS_HASH,
+    MODEL,
+    MODEL_HASH,
+    NOW,
+    ORDER_ID,
+    World,
+    account,
+    fresh_nonce,
+)
 
-from certification_authority.broker import (BrokerRequestInvalid, ChainLookupError, OrderNotAccepted, OrderStatus,
-                                            ReleaseReplayed)
+from certification_authority.broker import (
+    BrokerRequestInvalid,
+    ChainLookupError,
+    OrderNotAccepted,
+    OrderStatus,
+    ReleaseReplayed,
+)
 from certification_authority.broker.release import RELEASE_WINDOW_S
 
 
 def _replays(world: World) -> list:
-    return [e for e in world.broker.audit.entries() if e.event == "key_release" and e.reason == "release_replayed"]
+    return [
+        e
+        for e in world.broker.audit.entries()
+        if e.event == "key_release" and e.reason == "release_replayed"
+    ]
 
 
 def test_a_replayed_request_nonce_is_refused_logged_and_spends_nothing(world):
-    world.deposit_all({"allowed_engine_hashes": [ENGINE_HASH], "allowed_customers": "any", "max_uses": 2})
+    world.deposit_all(
+        {"allowed_engine_hashes": [ENGINE_HASH], "allowed_customers": "any", "max_uses": 2}
+    )
     nonce = fresh_nonce()
     world.broker.release(world.enclave, ORDER_ID, request_nonce=nonce)
     with pytest.raises(ReleaseReplayed) as replayed:
@@ -29,8 +52,12 @@ def test_a_replayed_request_nonce_is_refused_logged_and_spends_nothing(world):
     assert replayed.value.http_status == 409 and replayed.value.guard == "guard_request_unused"
     assert {world.broker.deposit_status(offer).uses for offer in (ENGINE, MODEL, DATASET)} == {1}
     assert sorted(int(e.offer_ids[0]) for e in _replays(world)) == [ENGINE, MODEL, DATASET]
-    assert all(e.decision == "denied" and e.guard == "guard_request_unused" for e in _replays(world))
-    world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())  # a fresh request: the last use
+    assert all(
+        e.decision == "denied" and e.guard == "guard_request_unused" for e in _replays(world)
+    )
+    world.broker.release(
+        world.enclave, ORDER_ID, request_nonce=fresh_nonce()
+    )  # a fresh request: the last use
     assert world.broker.deposit_status(ENGINE).uses_left == 0
 
 
@@ -66,10 +93,14 @@ def test_a_restarted_broker_still_refuses_a_replay(world):
 def test_nonces_are_forgotten_only_once_no_request_carrying_them_can_be_fresh(world):
     world.deposit_all()
     nonce = fresh_nonce()
-    world.broker.release(world.enclave, ORDER_ID, request_nonce=nonce, issued_at=NOW + RELEASE_WINDOW_S)
+    world.broker.release(
+        world.enclave, ORDER_ID, request_nonce=nonce, issued_at=NOW + RELEASE_WINDOW_S
+    )
     world.clock.now = NOW + 2 * RELEASE_WINDOW_S  # the request would still be inside its window
     with pytest.raises(ReleaseReplayed):
-        world.broker.release(world.enclave, ORDER_ID, request_nonce=nonce, issued_at=NOW + RELEASE_WINDOW_S)
+        world.broker.release(
+            world.enclave, ORDER_ID, request_nonce=nonce, issued_at=NOW + RELEASE_WINDOW_S
+        )
 
 
 def test_concurrent_twins_of_one_request_release_once(world):
@@ -105,12 +136,21 @@ def test_every_released_key_names_the_content_hash_the_order_commits_to(world):
     world.broker.deposit_order_inputs(world.inputs_deposit())
     keys = world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     assert [(k.kind, k.offer_id, k.content_hash) for k in keys] == [
-        ("resource", ENGINE, ENGINE_HASH), ("resource", MODEL, MODEL_HASH), ("resource", DATASET, DATASET_HASH),
-        ("order_inputs", 0, INPUTS_HASH)]
+        ("resource", ENGINE, ENGINE_HASH),
+        ("resource", MODEL, MODEL_HASH),
+        ("resource", DATASET, DATASET_HASH),
+        ("order_inputs", 0, INPUTS_HASH),
+    ]
 
 
-@pytest.mark.parametrize("changes", [{"resource_hashes": (MODEL_HASH,)}, {"inputs_hash": None},
-                                     {"resource_hashes": (MODEL_HASH, "not a hash")}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"resource_hashes": (MODEL_HASH,)},
+        {"inputs_hash": None},
+        {"resource_hashes": (MODEL_HASH, "not a hash")},
+    ],
+)
 def test_an_order_without_its_content_hashes_refuses_the_release(world, changes):
     world.deposit_all()
     world.set_order(**changes)
