@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every suite: the Python tests (pytest, app environment, real devnet services) and the
-# contract tests (brownie's pytest on its own anvil), then slither. All always run; the last line
-# sums them up (slither counts as one check).
+# contract tests (brownie's pytest on its own anvil), then slither, then the static checks (ruff,
+# the layer contract, mypy). All always run; the last line sums them up (slither and the static
+# checks count as one check each).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p test-output
@@ -23,6 +24,10 @@ echo "=== Static analysis (slither, high/medium findings fail) ==="
 bash scripts/slither.sh 2>&1 | tail -5 | tee test-output/slither.log
 slither_rc=${PIPESTATUS[0]}
 
+echo "=== Static checks (ruff, import-linter, mypy: any finding fails) ==="
+bash scripts/lint.sh 2>&1 | tee test-output/lint.log
+lint_rc=${PIPESTATUS[0]}
+
 passed=0; failed=0; skipped=0
 for log in test-output/python.log test-output/contracts.log; do
   passed=$((passed + $(summary "$log" passed)))
@@ -31,7 +36,9 @@ for log in test-output/python.log test-output/contracts.log; do
 done
 # Skips count as failures: every test here needs only what the project installs.
 failed=$((failed + skipped))
-if [[ $slither_rc -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-[[ $py_rc -eq 0 && $sol_rc -eq 0 && $slither_rc -eq 0 && $failed -eq 0 ]] || rc=1
+for check_rc in $slither_rc $lint_rc; do
+  if [[ $check_rc -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+[[ $py_rc -eq 0 && $sol_rc -eq 0 && $slither_rc -eq 0 && $lint_rc -eq 0 && $failed -eq 0 ]] || rc=1
 echo "${passed} passed, ${failed} failed"
 exit "${rc:-0}"

@@ -1,0 +1,1 @@
+"""bench: a top-level consumer of the enclava library (see docs/ORDER_FLOW.md's layer picture)."""
