@@ -9,7 +9,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ResourceKind, TeeType} from "./interfaces/EnclavaTypes.sol";
 import {IAttestationRegistry} from "./interfaces/IAttestationRegistry.sol";
 import {IMarketplace} from "./interfaces/IMarketplace.sol";
-import {IOfferRegistry} from "./interfaces/IOfferRegistry.sol";
+import {IResourceRegistry} from "./interfaces/IResourceRegistry.sol";
 import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 
 /**
@@ -36,7 +36,7 @@ contract Marketplace is IMarketplace, EIP712 {
         keccak256("OrderFailure(bytes32 orderId,address enclave,uint32 reasonCode)");
 
     IProviderRegistry private immutable _providers;
-    IOfferRegistry private immutable _offers;
+    IResourceRegistry private immutable _resources;
     IAttestationRegistry private immutable _attestation;
     uint256 private immutable _reportGracePeriod;
 
@@ -47,25 +47,27 @@ contract Marketplace is IMarketplace, EIP712 {
     /**
      * @param providers the provider registry (stakes and TEE offers); it must name this contract
      * as its marketplace.
-     * @param offers the offer registry (engines, models, datasets).
+     * @param resources the resource registry (engines, models, datasets).
      * @param attestation the attestation registry (CAs, measurements, enclaves).
      * @param reportGracePeriod_ seconds after `acceptedAt + maxDuration` before a timeout is allowed.
      */
     constructor(
         IProviderRegistry providers,
-        IOfferRegistry offers,
+        IResourceRegistry resources,
         IAttestationRegistry attestation,
         uint256 reportGracePeriod_
     ) EIP712("Enclava Marketplace", "1") {
-        if (address(providers) == address(0) || address(offers) == address(0) || address(attestation) == address(0))
-        {
+        if (
+            address(providers) == address(0) || address(resources) == address(0)
+                || address(attestation) == address(0)
+        ) {
             revert MarketplaceZeroAddress();
         }
         // The registry fixes its marketplace at construction (deploy predicts this address); a
         // registry made for another address would refuse every slot this contract reserves.
         if (providers.marketplace() != address(this)) revert MarketplaceRegistryMismatch(providers.marketplace());
         _providers = providers;
-        _offers = offers;
+        _resources = resources;
         _attestation = attestation;
         _reportGracePeriod = reportGracePeriod_;
     }
@@ -115,7 +117,7 @@ contract Marketplace is IMarketplace, EIP712 {
         // solhint-disable-next-line not-rely-on-time
         order.acceptedAt = block.timestamp.toUint40();
         emit OrderAccepted(orderId, msg.sender, block.timestamp);
-        // Checks that the caller is the offer's bonded provider and takes a slot; reverts otherwise.
+        // Checks that the caller is the TEE offer's bonded provider and takes a slot; reverts otherwise.
         _providers.reserveSlot(teeOfferId, msg.sender);
     }
 
@@ -290,8 +292,8 @@ contract Marketplace is IMarketplace, EIP712 {
     }
 
     /// @inheritdoc IMarketplace
-    function registries() external view returns (address providers, address offers, address attestation) {
-        return (address(_providers), address(_offers), address(_attestation));
+    function registries() external view returns (address providers, address resources, address attestation) {
+        return (address(_providers), address(_resources), address(_attestation));
     }
 
     /// @notice The EIP-712 domain separator of this contract.
@@ -317,7 +319,7 @@ contract Marketplace is IMarketplace, EIP712 {
         terms.maxDuration = maxDuration;
 
         bool available;
-        (terms.provider, terms.teeType, terms.pricePerSecond, available) = _providers.offerTerms(teeOfferId);
+        (terms.provider, terms.teeType, terms.pricePerSecond, available) = _providers.teeOfferTerms(teeOfferId);
         if (!available) revert MarketplaceTeeOfferUnavailable(teeOfferId);
 
         uint256 resourcesTotal;
@@ -349,7 +351,8 @@ contract Marketplace is IMarketplace, EIP712 {
         view
         returns (Payment memory payment, bytes32 contentHash)
     {
-        (address owner, ResourceKind kind, bool active, uint256 price, bytes32 hash) = _offers.resourceTerms(resourceId);
+        (address owner, ResourceKind kind, bool active, uint256 price, bytes32 hash) =
+            _resources.resourceTerms(resourceId);
         bool kindOk = engine ? kind == ResourceKind.ENGINE : (kind == ResourceKind.MODEL || kind == ResourceKind.DATASET);
         if (!kindOk) revert MarketplaceResourceKindMismatch(resourceId);
         if (!active) revert MarketplaceResourceInactive(resourceId);

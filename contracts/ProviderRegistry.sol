@@ -23,9 +23,9 @@ contract ProviderRegistry is IProviderRegistry {
     uint256 private immutable _slashBps;
     address private immutable _marketplace;
 
-    uint256 private _offerCount;
+    uint256 private _teeOfferCount;
     mapping(address account => Provider) private _providers;
-    mapping(uint256 offerId => Offer) private _offers;
+    mapping(uint256 teeOfferId => TeeOffer) private _teeOffers;
 
     modifier onlyMarketplace() {
         if (msg.sender != _marketplace) revert ProviderUnauthorizedMarketplace(msg.sender);
@@ -92,19 +92,19 @@ contract ProviderRegistry is IProviderRegistry {
         Address.sendValue(payable(msg.sender), amount);
     }
 
-    // --------------------------------------------------------------------------------- offers
+    // ----------------------------------------------------------------------------- TEE offers
 
     /// @inheritdoc IProviderRegistry
-    function publishOffer(TeeType teeType, bytes32 gpuClass, uint96 pricePerSecond, uint16 slots)
+    function publishTeeOffer(TeeType teeType, bytes32 gpuClass, uint96 pricePerSecond, uint16 slots)
         external
-        returns (uint256 offerId)
+        returns (uint256 teeOfferId)
     {
         Provider storage p = _requireRegistered(msg.sender);
         if (p.unbondingAt != 0) revert ProviderIsUnbonding(msg.sender);
         if (teeType == TeeType.NONE) revert ProviderInvalidTeeType();
         if (slots == 0) revert ProviderZeroSlots();
-        offerId = ++_offerCount;
-        _offers[offerId] = Offer({
+        teeOfferId = ++_teeOfferCount;
+        _teeOffers[teeOfferId] = TeeOffer({
             provider: msg.sender,
             teeType: teeType,
             active: true,
@@ -114,35 +114,35 @@ contract ProviderRegistry is IProviderRegistry {
             pricePerSecond: pricePerSecond,
             gpuClass: gpuClass
         });
-        emit OfferPublished(offerId, msg.sender, teeType, gpuClass, pricePerSecond, slots);
+        emit TeeOfferPublished(teeOfferId, msg.sender, teeType, gpuClass, pricePerSecond, slots);
     }
 
     /// @inheritdoc IProviderRegistry
-    function updateOffer(uint256 offerId, uint96 pricePerSecond, uint16 slots, bool active) external {
-        Offer storage o = _requireOfferOwner(offerId);
+    function updateTeeOffer(uint256 teeOfferId, uint96 pricePerSecond, uint16 slots, bool active) external {
+        TeeOffer storage o = _requireTeeOfferOwner(teeOfferId);
         if (slots == 0) revert ProviderZeroSlots();
         o.pricePerSecond = pricePerSecond;
         o.slots = slots;
         o.active = active;
-        emit OfferUpdated(offerId, pricePerSecond, slots, active);
+        emit TeeOfferUpdated(teeOfferId, pricePerSecond, slots, active);
     }
 
     /// @inheritdoc IProviderRegistry
-    function retireOffer(uint256 offerId) external {
-        Offer storage o = _requireOfferOwner(offerId);
+    function retireTeeOffer(uint256 teeOfferId) external {
+        TeeOffer storage o = _requireTeeOfferOwner(teeOfferId);
         o.active = false;
         o.retired = true;
-        emit OfferRetired(offerId);
+        emit TeeOfferRetired(teeOfferId);
     }
 
     // ---------------------------------------------------------------------------- marketplace
 
     /// @inheritdoc IProviderRegistry
-    function reserveSlot(uint256 offerId, address provider_) external onlyMarketplace {
-        Offer storage o = _offers[offerId];
-        if (o.provider != provider_) revert ProviderNotOfferOwner(offerId, provider_);
-        if (!o.active) revert ProviderOfferUnavailable(offerId);
-        if (o.used >= o.slots) revert ProviderOfferFull(offerId, o.slots);
+    function reserveSlot(uint256 teeOfferId, address provider_) external onlyMarketplace {
+        TeeOffer storage o = _teeOffers[teeOfferId];
+        if (o.provider != provider_) revert ProviderNotTeeOfferOwner(teeOfferId, provider_);
+        if (!o.active) revert ProviderTeeOfferUnavailable(teeOfferId);
+        if (o.used >= o.slots) revert ProviderTeeOfferFull(teeOfferId, o.slots);
         Provider storage p = _providers[provider_];
         if (p.unbondingAt != 0) revert ProviderIsUnbonding(provider_);
         if (p.stake < _minStake) revert ProviderStakeTooLow(p.stake, _minStake);
@@ -151,8 +151,8 @@ contract ProviderRegistry is IProviderRegistry {
     }
 
     /// @inheritdoc IProviderRegistry
-    function releaseSlot(uint256 offerId) external onlyMarketplace {
-        Offer storage o = _offers[offerId];
+    function releaseSlot(uint256 teeOfferId) external onlyMarketplace {
+        TeeOffer storage o = _teeOffers[teeOfferId];
         o.used -= 1;
         _providers[o.provider].openOrders -= 1;
     }
@@ -174,12 +174,12 @@ contract ProviderRegistry is IProviderRegistry {
     // ---------------------------------------------------------------------------------- views
 
     /// @inheritdoc IProviderRegistry
-    function offerTerms(uint256 offerId)
+    function teeOfferTerms(uint256 teeOfferId)
         external
         view
         returns (address provider_, TeeType teeType, uint256 pricePerSecond, bool available)
     {
-        Offer storage o = _offers[offerId];
+        TeeOffer storage o = _teeOffers[teeOfferId];
         provider_ = o.provider;
         teeType = o.teeType;
         pricePerSecond = o.pricePerSecond;
@@ -193,15 +193,15 @@ contract ProviderRegistry is IProviderRegistry {
     }
 
     /// @inheritdoc IProviderRegistry
-    function getOffer(uint256 offerId) external view returns (Offer memory) {
-        Offer storage o = _offers[offerId];
-        if (o.provider == address(0)) revert ProviderUnknownOffer(offerId);
+    function getTeeOffer(uint256 teeOfferId) external view returns (TeeOffer memory) {
+        TeeOffer storage o = _teeOffers[teeOfferId];
+        if (o.provider == address(0)) revert ProviderUnknownTeeOffer(teeOfferId);
         return o;
     }
 
     /// @inheritdoc IProviderRegistry
-    function offerCount() external view returns (uint256) {
-        return _offerCount;
+    function teeOfferCount() external view returns (uint256) {
+        return _teeOfferCount;
     }
 
     /// @inheritdoc IProviderRegistry
@@ -231,10 +231,10 @@ contract ProviderRegistry is IProviderRegistry {
         if (!p.registered) revert ProviderNotRegistered(account);
     }
 
-    function _requireOfferOwner(uint256 offerId) private view returns (Offer storage o) {
-        o = _offers[offerId];
-        if (o.provider == address(0)) revert ProviderUnknownOffer(offerId);
-        if (o.provider != msg.sender) revert ProviderNotOfferOwner(offerId, msg.sender);
-        if (o.retired) revert ProviderOfferRetired(offerId);
+    function _requireTeeOfferOwner(uint256 teeOfferId) private view returns (TeeOffer storage o) {
+        o = _teeOffers[teeOfferId];
+        if (o.provider == address(0)) revert ProviderUnknownTeeOffer(teeOfferId);
+        if (o.provider != msg.sender) revert ProviderNotTeeOfferOwner(teeOfferId, msg.sender);
+        if (o.retired) revert ProviderTeeOfferRetired(teeOfferId);
     }
 }

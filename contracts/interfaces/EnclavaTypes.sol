@@ -19,7 +19,7 @@ enum TeeType {
 }
 
 /**
- * @dev Kinds of resources listed in the offer registry: `NONE` (0) is invalid, `ENGINE` (1) is
+ * @dev Kinds of resources listed in the resource registry: `NONE` (0) is invalid, `ENGINE` (1) is
  * workload code, `MODEL` (2) model weights, `DATASET` (3) data.
  */
 enum ResourceKind {

@@ -174,7 +174,7 @@ interface IMarketplace {
         uint32 maxDuration
     ) external payable returns (bytes32 orderId);
 
-    /// @notice Accepts an open order; only the provider of its TEE offer, within the offer's slots.
+    /// @notice Accepts an open order; only the provider of its TEE offer, within the TEE offer's slots.
     function acceptOrder(bytes32 orderId) external;
 
     /// @notice Cancels an order nobody accepted; only its customer, who is refunded the escrow.
@@ -242,6 +242,6 @@ interface IMarketplace {
     /// @notice Seconds after `acceptedAt + maxDuration` before an accepted order may be timed out.
     function reportGracePeriod() external view returns (uint256);
 
-    /// @notice The provider registry, offer registry and attestation registry this marketplace uses.
-    function registries() external view returns (address providers, address offers, address attestation);
+    /// @notice The provider registry, resource registry and attestation registry this marketplace uses.
+    function registries() external view returns (address providers, address resources, address attestation);
 }

@@ -6,13 +6,13 @@ import {TeeType} from "./EnclavaTypes.sol";
 /**
  * @dev Compute providers: their native-currency stake and their TEE capacity offers.
  *
- * A provider registers with at least the minimum stake, publishes offers (TEE type, GPU class,
- * price per second, slots) and may later ask to unbond; the stake can be withdrawn once the
+ * A provider registers with at least the minimum stake, publishes TEE offers (TEE type, GPU
+ * class, price per second, slots) and may later ask to unbond; the stake can be withdrawn once the
  * unbonding delay has passed and no accepted order is open. The marketplace reserves and releases
- * offer slots when orders are accepted and settled, and slashes part of the stake when an accepted
- * order times out.
+ * TEE offer slots when orders are accepted and settled, and slashes part of the stake when an
+ * accepted order times out.
  *
- * Derived state: an offer's used slots and a provider's open orders are the orders accepted on it
+ * Derived state: a TEE offer's used slots and a provider's open orders are the orders accepted on it
  * (`IMarketplace.OrderAccepted`) that are not yet settled; an indexer rebuilds them from the
  * marketplace's events.
  */
@@ -25,8 +25,8 @@ interface IProviderRegistry {
         bool registered;
     }
 
-    /// @dev A TEE capacity offer, as returned by {IProviderRegistry-getOffer}.
-    struct Offer {
+    /// @dev A TEE capacity offer, as returned by {IProviderRegistry-getTeeOffer}.
+    struct TeeOffer {
         address provider;
         TeeType teeType;
         bool active;
@@ -42,16 +42,16 @@ interface IProviderRegistry {
     event UnbondingRequested(address indexed provider, uint256 availableAt);
     event StakeWithdrawn(address indexed provider, uint256 amount);
     event StakeSlashed(address indexed provider, bytes32 indexed orderId, address indexed recipient, uint256 amount);
-    event OfferPublished(
-        uint256 indexed offerId,
+    event TeeOfferPublished(
+        uint256 indexed teeOfferId,
         address indexed provider,
         TeeType teeType,
         bytes32 gpuClass,
         uint256 pricePerSecond,
         uint256 slots
     );
-    event OfferUpdated(uint256 indexed offerId, uint256 pricePerSecond, uint256 slots, bool active);
-    event OfferRetired(uint256 indexed offerId);
+    event TeeOfferUpdated(uint256 indexed teeOfferId, uint256 pricePerSecond, uint256 slots, bool active);
+    event TeeOfferRetired(uint256 indexed teeOfferId);
 
     error ProviderStakeTooLow(uint256 stake, uint256 minimum);
     error ProviderAlreadyRegistered(address provider);
@@ -64,11 +64,11 @@ interface IProviderRegistry {
     error ProviderInvalidSlashBps(uint256 slashBps);
     error ProviderInvalidTeeType();
     error ProviderZeroSlots();
-    error ProviderUnknownOffer(uint256 offerId);
-    error ProviderNotOfferOwner(uint256 offerId, address caller);
-    error ProviderOfferRetired(uint256 offerId);
-    error ProviderOfferUnavailable(uint256 offerId);
-    error ProviderOfferFull(uint256 offerId, uint256 slots);
+    error ProviderUnknownTeeOffer(uint256 teeOfferId);
+    error ProviderNotTeeOfferOwner(uint256 teeOfferId, address caller);
+    error ProviderTeeOfferRetired(uint256 teeOfferId);
+    error ProviderTeeOfferUnavailable(uint256 teeOfferId);
+    error ProviderTeeOfferFull(uint256 teeOfferId, uint256 slots);
     error ProviderUnauthorizedMarketplace(address caller);
     error ProviderZeroAddress();
 
@@ -86,28 +86,28 @@ interface IProviderRegistry {
 
     /**
      * @notice Publishes a TEE capacity offer of the caller (who must be a bonded provider).
-     * @return offerId the new offer's id (ids start at 1).
+     * @return teeOfferId the new TEE offer's id (ids start at 1).
      */
-    function publishOffer(TeeType teeType, bytes32 gpuClass, uint96 pricePerSecond, uint16 slots)
+    function publishTeeOffer(TeeType teeType, bytes32 gpuClass, uint96 pricePerSecond, uint16 slots)
         external
-        returns (uint256 offerId);
+        returns (uint256 teeOfferId);
 
-    /// @notice Changes an offer's price, slots and active flag; only its provider, not once retired.
-    function updateOffer(uint256 offerId, uint96 pricePerSecond, uint16 slots, bool active) external;
+    /// @notice Changes a TEE offer's price, slots and active flag; only its provider, not once retired.
+    function updateTeeOffer(uint256 teeOfferId, uint96 pricePerSecond, uint16 slots, bool active) external;
 
-    /// @notice Retires an offer for good; running orders finish normally.
-    function retireOffer(uint256 offerId) external;
+    /// @notice Retires a TEE offer for good; running orders finish normally.
+    function retireTeeOffer(uint256 teeOfferId) external;
 
 
     /**
-     * @notice Reserves a slot of `offerId` for an order accepted by `provider`. Marketplace only.
-     * @dev Reverts unless `provider` owns the offer, the offer is active with a free slot and the
-     * provider is bonded with at least the minimum stake.
+     * @notice Reserves a slot of `teeOfferId` for an order accepted by `provider`. Marketplace only.
+     * @dev Reverts unless `provider` owns the TEE offer, the TEE offer is active with a free slot
+     * and the provider is bonded with at least the minimum stake.
      */
-    function reserveSlot(uint256 offerId, address provider) external;
+    function reserveSlot(uint256 teeOfferId, address provider) external;
 
     /// @notice Releases a slot reserved by {reserveSlot} once its order settles. Marketplace only.
-    function releaseSlot(uint256 offerId) external;
+    function releaseSlot(uint256 teeOfferId) external;
 
     /**
      * @notice Slashes {slashBps} of `provider`'s stake for the timed-out order `orderId` and sends it
@@ -117,13 +117,13 @@ interface IProviderRegistry {
     function slash(address provider, bytes32 orderId, address recipient) external returns (uint256 amount);
 
     /**
-     * @notice What the marketplace needs to create an order on `offerId`.
-     * @return provider_ the offer's provider.
-     * @return teeType the offer's TEE type.
-     * @return pricePerSecond the offer's current price.
-     * @return available whether the offer is active and its provider bonded with the minimum stake.
+     * @notice What the marketplace needs to create an order on `teeOfferId`.
+     * @return provider_ the TEE offer's provider.
+     * @return teeType the TEE offer's TEE type.
+     * @return pricePerSecond the TEE offer's current price.
+     * @return available whether the TEE offer is active and its provider bonded with the minimum stake.
      */
-    function offerTerms(uint256 offerId)
+    function teeOfferTerms(uint256 teeOfferId)
         external
         view
         returns (address provider_, TeeType teeType, uint256 pricePerSecond, bool available);
@@ -131,11 +131,11 @@ interface IProviderRegistry {
     /// @notice The record of `account` (all zero when it never registered).
     function getProvider(address account) external view returns (Provider memory);
 
-    /// @notice The offer `offerId`; reverts with {ProviderUnknownOffer} when there is none.
-    function getOffer(uint256 offerId) external view returns (Offer memory);
+    /// @notice The TEE offer `teeOfferId`; reverts with {ProviderUnknownTeeOffer} when there is none.
+    function getTeeOffer(uint256 teeOfferId) external view returns (TeeOffer memory);
 
-    /// @notice The number of offers published so far (the last offer id).
-    function offerCount() external view returns (uint256);
+    /// @notice The number of TEE offers published so far (the last TEE offer id).
+    function teeOfferCount() external view returns (uint256);
 
     /// @notice The minimum stake to register and to accept orders.
     function minStake() external view returns (uint256);

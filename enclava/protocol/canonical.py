@@ -1,8 +1,8 @@
 """The one canonical serialization for everything Enclava hashes or has signed.
 
 Sorted keys, compact separators, ASCII only, no NaN: the same function is used by whoever signs
-or hashes and by whoever verifies, so both see the very same bytes. (The CA's audit log re-exports
-it as ``certification_authority.audit.canonical.canonical_json``.)
+or hashes and by whoever verifies, so both see the very same bytes (the CA's audit log and key
+broker, FHE bundles, the key-release exchange, the CA's identity binding).
 """
 
 from __future__ import annotations

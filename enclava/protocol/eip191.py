@@ -10,7 +10,8 @@ from __future__ import annotations
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
-from eth_keys.exceptions import BadSignature, ValidationError
+from eth_keys.exceptions import BadSignature
+from eth_utils.exceptions import ValidationError
 
 __all__ = ["sign_bytes", "recover_bytes_signer"]
 
@@ -26,6 +27,6 @@ def recover_bytes_signer(message: bytes, signature: str) -> str | None:
     if not isinstance(signature, str) or not isinstance(message, bytes):
         return None
     try:
-        return Account.recover_message(encode_defunct(primitive=message), signature=signature)
+        return str(Account.recover_message(encode_defunct(primitive=message), signature=signature))
     except (BadSignature, ValidationError, ValueError, TypeError):
         return None

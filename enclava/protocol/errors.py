@@ -2,12 +2,16 @@
 
     EnclavaError
     └── ProtocolError                   protocol_error
-        ├── ReleaseRequestInvalid       release_request_invalid    the fields of a key-release request
-        └── ReleaseAnswerInvalid        release_answer_invalid     the CA's signed answer is refused
-            ├── ReleaseAnswerMalformed  release_answer_malformed   not the documented shape
-            ├── ReleaseAnswerForged     release_answer_forged      not signed by the attested CA signer
-            └── ReleaseAnswerMismatch   release_answer_mismatch    signed, but for another CA, order,
-                                                                   enclave or request nonce
+        ├── ReleaseRequestInvalid       release_request_invalid    a key-release request's fields
+        ├── ReleaseAnswerInvalid        release_answer_invalid     the CA's signed answer is refused
+        │   ├── ReleaseAnswerMalformed  release_answer_malformed   not the documented shape
+        │   ├── ReleaseAnswerForged     release_answer_forged      not signed by the CA's signer
+        │   └── ReleaseAnswerMismatch   release_answer_mismatch    signed, but for another CA,
+        │                                                          order, enclave, nonce or keys
+        ├── EnclaveKeyInvalid           enclave_key_invalid        an enclave key not on secp256k1
+        ├── DepositRequestInvalid       deposit_request_invalid    a deposit cannot be built
+        └── AuditChainBroken            audit_chain_broken         a recomputed hash or link of the
+                                                                   CA's audit log does not match
 
 Whoever receives a refused answer must use none of its keys: the hint says so.
 """
@@ -23,6 +27,9 @@ __all__ = [
     "ReleaseAnswerMalformed",
     "ReleaseAnswerForged",
     "ReleaseAnswerMismatch",
+    "EnclaveKeyInvalid",
+    "DepositRequestInvalid",
+    "AuditChainBroken",
 ]
 
 
@@ -33,12 +40,18 @@ class ProtocolError(EnclavaError):
 
 class ReleaseRequestInvalid(ProtocolError):
     code = "release_request_invalid"
-    hint = "Build the request with enclava.protocol.build_release_request (a 32-byte nonce, a bytes32 order id)."
+    hint = (
+        "Build the request with enclava.protocol.build_release_request "
+        "(a 32-byte nonce, a bytes32 order id)."
+    )
 
 
 class ReleaseAnswerInvalid(ProtocolError):
     code = "release_answer_invalid"
-    hint = "Use none of the answer's keys; the answer was altered in transit or is not for this request."
+    hint = (
+        "Use none of the answer's keys; the answer was altered in transit or is not for this "
+        "request."
+    )
 
 
 class ReleaseAnswerMalformed(ReleaseAnswerInvalid):
@@ -51,3 +64,29 @@ class ReleaseAnswerForged(ReleaseAnswerInvalid):
 
 class ReleaseAnswerMismatch(ReleaseAnswerInvalid):
     code = "release_answer_mismatch"
+
+
+class EnclaveKeyInvalid(ProtocolError):
+    code = "enclave_key_invalid"
+    hint = "Generate the enclave key on secp256k1."
+    http_status = 401
+
+
+class DepositRequestInvalid(ProtocolError):
+    code = "deposit_request_invalid"
+    hint = "The resource key must be non-empty bytes and the CA's age recipient age1..."
+
+
+class AuditChainBroken(ProtocolError):
+    """``seq`` is the first chain position that does not verify (None when the chain is empty)."""
+
+    code = "audit_chain_broken"
+    hint = (
+        "The audit log was altered: an entry was edited, removed or reordered. Keep the copy you "
+        "have, stop trusting the CA and report it to its operator."
+    )
+    http_status = 409
+
+    def __init__(self, message: str, *, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq

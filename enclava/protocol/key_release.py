@@ -1,4 +1,5 @@
-"""The key-release exchange between an enclave and the CA's key broker: one request, one signed answer.
+"""The key-release exchange between an enclave and the CA's key broker: one request, one signed
+answer.
 
 Request (``POST /v1/keys/release``): the enclave signs, with its certified key (EIP-191), the
 canonical JSON of::
@@ -34,10 +35,10 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_address, to_checksum_address
+from eth_utils.address import is_address, to_checksum_address
 
 from enclava.protocol.canonical import canonical_json
 from enclava.protocol.eip191 import recover_bytes_signer, sign_bytes
@@ -48,6 +49,7 @@ from enclava.protocol.errors import (
     ReleaseAnswerMismatch,
     ReleaseRequestInvalid,
 )
+from enclava.protocol.order import Order
 
 __all__ = [
     "KEY_RELEASE_DOMAIN",
@@ -66,6 +68,10 @@ __all__ = [
     "verify_release_answer",
     "ReleasedKey",
     "ReleaseAnswer",
+    "NamedKey",
+    "ExpectedKey",
+    "expected_keys",
+    "require_release_matches",
 ]
 
 KEY_RELEASE_DOMAIN = "enclava-key-release-v2"
@@ -148,7 +154,8 @@ def build_release_request(
     issued_at: int | None = None,
     request_nonce: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON body of ``POST /v1/keys/release``, signed by ``account`` (the certified enclave key).
+    """The JSON body of ``POST /v1/keys/release``, signed by ``account`` (the certified enclave
+    key).
 
     ``request_nonce`` defaults to 32 fresh random bytes: keep it to check the answer with
     :func:`verify_release_answer`.
@@ -176,7 +183,7 @@ def build_release_request(
     return body
 
 
-# -- the answer ----------------------------------------------------------------------------------------
+# -- the answer ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -213,28 +220,82 @@ class ReleaseAnswer:
     def require_resources(
         self, expected: Mapping[int, bytes], *, inputs_hash: bytes | None = None
     ) -> dict[int, ReleasedKey]:
-        """The resource keys, if they are exactly ``expected`` (resource id -> content hash).
+        """The resource keys, if the answer's keys are exactly ``expected`` (resource id ->
+        content hash) plus, when ``inputs_hash`` is given, the order-inputs key for it.
 
-        ``inputs_hash``: also require the order-inputs key and that it names this inputs hash.
         Anything more, less or different is a ``ReleaseAnswerMismatch``: use none of the keys.
+        (The one check is :func:`require_release_matches`.)
         """
-        keys = self.resource_keys
-        if set(keys) != set(expected):
-            raise ReleaseAnswerMismatch(
-                f"the answer names resources {sorted(keys)}, the order {sorted(expected)}"
-            )
-        for resource_id, content_hash in expected.items():
-            if not hmac.compare_digest(keys[resource_id].content_hash, bytes(content_hash)):
-                raise ReleaseAnswerMismatch(
-                    f"the answer's content hash of resource {resource_id} is not the order's"
-                )
+        wanted = [ExpectedKey("resource", rid, bytes(h)) for rid, h in expected.items()]
         if inputs_hash is not None:
-            inputs = self.order_inputs_key
-            if inputs is None or not hmac.compare_digest(inputs.content_hash, bytes(inputs_hash)):
-                raise ReleaseAnswerMismatch(
-                    "the answer carries no inputs key for this order's inputs hash"
-                )
-        return keys
+            wanted.append(ExpectedKey("order_inputs", 0, bytes(inputs_hash)))
+        require_release_matches(self.keys, wanted)
+        return self.resource_keys
+
+
+class NamedKey(Protocol):
+    """What names a released key: its kind, its resource id and the content hash it is for."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def resource_id(self) -> int: ...
+
+    @property
+    def content_hash(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class ExpectedKey:
+    """A key the order needs: which resource, and the ciphertext hash the order id commits to."""
+
+    kind: str  # "resource" | "order_inputs"
+    resource_id: int
+    content_hash: bytes
+
+
+def expected_keys(order: Order) -> list[ExpectedKey]:
+    """The engine, every model/dataset resource, and (if the order has inputs) the customer's
+    inputs key: each with the hash the order id commits to."""
+    terms = order.terms
+    keys = [ExpectedKey("resource", terms.engine_resource_id, bytes(terms.engine_hash))]
+    keys += [
+        ExpectedKey("resource", rid, bytes(h))
+        for rid, h in zip(terms.resource_ids, order.resource_hashes, strict=False)
+    ]
+    if order.inputs:
+        keys.append(ExpectedKey("order_inputs", 0, bytes(terms.inputs_hash)))
+    return keys
+
+
+def _sort_key(key: ExpectedKey) -> tuple[str, int, bytes]:
+    return (key.kind, key.resource_id, key.content_hash)
+
+
+def require_release_matches(released: Iterable[NamedKey], expected: Iterable[ExpectedKey]) -> None:
+    """THE check of a release against an order: the released keys are exactly ``expected`` (none
+    missing, none extra, none twice), each with the content hash the order id commits to.
+
+    Anything else is a ``ReleaseAnswerMismatch`` naming the extra and missing resource ids.
+    """
+    wanted = sorted(set(expected), key=_sort_key)
+    got = sorted(
+        (ExpectedKey(k.kind, k.resource_id, bytes(k.content_hash)) for k in released),
+        key=_sort_key,
+    )
+    if len(got) != len(wanted) or not all(
+        a.kind == b.kind
+        and a.resource_id == b.resource_id
+        and hmac.compare_digest(a.content_hash, b.content_hash)
+        for a, b in zip(got, wanted, strict=True)
+    ):
+        extra = [k.resource_id for k in got if k not in wanted]
+        missing = [k.resource_id for k in wanted if k not in got]
+        raise ReleaseAnswerMismatch(
+            "the released keys do not match the order's resources "
+            f"(extra {extra}, missing {missing})"
+        )
 
 
 def _hash32(value: bytes | str) -> str:

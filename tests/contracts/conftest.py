@@ -98,7 +98,8 @@ def enclave_key():
 
 @pytest.fixture(scope="module")
 def deployed(gov):
-    """The four contracts, deployed as scripts/deploy.py deploys them (registry bound to the marketplace)."""
+    """The four contracts, deployed as scripts/deploy.py deploys them (registry bound to the
+    marketplace)."""
     from scripts.deploy import deploy_contracts
 
     return deploy_contracts(
@@ -117,7 +118,7 @@ def providers(deployed):
 
 
 @pytest.fixture(scope="module")
-def offers(deployed):
+def resources(deployed):
     return deployed[1]
 
 
@@ -134,10 +135,10 @@ def marketplace(deployed):
 class Market:
     """The deployed set plus the calls most tests make, each in one line."""
 
-    def __init__(self, chain, providers, offers, attestation, marketplace, gov, ca_key):
+    def __init__(self, chain, providers, resources, attestation, marketplace, gov, ca_key):
         self.chain = chain
         self.providers = providers
-        self.offers = offers
+        self.resources = resources
         self.attestation = attestation
         self.marketplace = marketplace
         self.gov = gov
@@ -148,14 +149,14 @@ class Market:
         return self.providers.register({"from": provider, "value": stake})
 
     def publish(self, provider, tee=SIMULATED, price=PRICE_PER_SECOND, slots=2, gpu=b"H100"):
-        tx = self.providers.publishOffer(
+        tx = self.providers.publishTeeOffer(
             tee, gpu.ljust(32, b"\0"), price, slots, {"from": provider}
         )
         return tx.return_value
 
     def list(self, owner, kind, content=b"weights", price=ENGINE_PRICE):
         listing = (kind, f"bafy-{content.hex()}", sha256(content), price, "bafy-meta")
-        return self.offers.listResource(listing, {"from": owner}).return_value
+        return self.resources.listResource(listing, {"from": owner}).return_value
 
     def certificate(
         self,
@@ -227,8 +228,8 @@ class Market:
         return Order(id=bytes(event["orderId"]), terms=terms_from_event(event), tx=tx)
 
     def quote(self, engine, resources, tee_offer, duration):
-        price = self.providers.getOffer(tee_offer)["pricePerSecond"] * duration
-        return price + sum(self.offers.resourceTerms(r)[3] for r in [engine, *resources])
+        price = self.providers.getTeeOffer(tee_offer)["pricePerSecond"] * duration
+        return price + sum(self.resources.resourceTerms(r)[3] for r in [engine, *resources])
 
     def accept(self, order, provider):
         return self.marketplace.acceptOrder(order.id, {"from": provider})
@@ -237,7 +238,7 @@ class Market:
         return self.marketplace.orderState(order.id)["acceptedAt"]
 
     def block_time(self):
-        """The latest block's timestamp: a report may finish no later than the block that settles it."""
+        """The latest block's timestamp: a report may finish no later than the block settling it."""
         return self.chain[-1].timestamp
 
     def elapse(self, seconds):
@@ -278,8 +279,8 @@ class Market:
 
 
 @pytest.fixture(scope="module")
-def market(chain, providers, offers, attestation, marketplace, gov, ca_key):
-    return Market(chain, providers, offers, attestation, marketplace, gov, ca_key)
+def market(chain, providers, resources, attestation, marketplace, gov, ca_key):
+    return Market(chain, providers, resources, attestation, marketplace, gov, ca_key)
 
 
 @pytest.fixture(scope="module")
@@ -292,8 +293,8 @@ def trusted(market, gov, ca_key):
 
 @pytest.fixture(scope="module")
 def listed(trusted, provider, model_owner, data_owner, enclave_key):
-    """A bonded provider with one SIMULATED offer (2 slots), an engine, a model and a dataset, and
-    a certified enclave of the provider."""
+    """A bonded provider with one SIMULATED TEE offer (2 slots), an engine, a model and a dataset,
+    and a certified enclave of the provider."""
     m = trusted
     m.register(provider)
     m.tee_offer = m.publish(provider)

@@ -85,9 +85,9 @@ TYPES = {
     "OrderFailure": [("orderId", "bytes32"), ("enclave", "address"), ("reasonCode", "uint32")],
 }
 DOMAIN_NAMES = {
-    "ListResource": "Enclava OfferRegistry",
-    "UpdateResource": "Enclava OfferRegistry",
-    "RetireResource": "Enclava OfferRegistry",
+    "ListResource": "Enclava ResourceRegistry",
+    "UpdateResource": "Enclava ResourceRegistry",
+    "RetireResource": "Enclava ResourceRegistry",
     "EnclaveCertificate": "Enclava AttestationRegistry",
     "EnclaveConsent": "Enclava AttestationRegistry",
     "IntegrityReport": "Enclava Marketplace",
@@ -104,7 +104,8 @@ def new_key(label: str):
     return Account.from_key(keccak(text=f"enclava-test-{label}"))
 
 
-# Brownie's anvil starts with anvil's default mnemonic; its accounts sign locally through these keys.
+# Brownie's anvil starts with anvil's default mnemonic; its accounts sign locally through these
+# keys.
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 
 

@@ -54,7 +54,8 @@ def certificate(
 
 
 def consent(registry, cert, signer, **changes):
-    """`signer`'s EIP-712 consent to the certificate's enclave, provider and nonce (or `changes`)."""
+    """`signer`'s EIP-712 consent to the certificate's enclave, provider and nonce (or
+    `changes`)."""
     message = {
         "enclave": cert["enclave"],
         "provider": cert["provider"],
@@ -193,7 +194,7 @@ def test_register_enclave_with_a_tampered_certificate_reverts(
         )
 
 
-# -- the provider's own consent, on chain -------------------------------------------------------------
+# -- the provider's own consent, on chain ----------------------------------------------------------
 
 
 def test_register_enclave_refuses_without_provider_consent(

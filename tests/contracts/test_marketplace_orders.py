@@ -92,13 +92,13 @@ def test_create_order_of_zero_duration_reverts(listed, customer):
         listed.create(customer, listed.engine, [], listed.tee_offer, duration=0, value=ENGINE_PRICE)
 
 
-def test_create_order_with_an_inactive_resource_reverts(listed, offers, model_owner, customer):
-    offers.updateResource(
+def test_create_order_with_an_inactive_resource_reverts(listed, resources, model_owner, customer):
+    resources.updateResource(
         listed.model, ("bafy-m", sha256(b"model"), MODEL_PRICE, "", False), {"from": model_owner}
     )
     with reverts("MarketplaceResourceInactive"):
         listed.create(customer, listed.engine, [listed.model], listed.tee_offer)
-    offers.retireResource(listed.engine, {"from": model_owner})
+    resources.retireResource(listed.engine, {"from": model_owner})
     with reverts("MarketplaceResourceInactive"):
         listed.create(customer, listed.engine, [], listed.tee_offer)
 
@@ -113,7 +113,7 @@ def test_create_order_with_resources_of_the_wrong_kind_reverts(listed, customer)
 
 
 def test_create_order_on_an_inactive_tee_offer_reverts(listed, providers, provider, customer):
-    providers.updateOffer(listed.tee_offer, PRICE_PER_SECOND, 2, False, {"from": provider})
+    providers.updateTeeOffer(listed.tee_offer, PRICE_PER_SECOND, 2, False, {"from": provider})
     with reverts("MarketplaceTeeOfferUnavailable"):
         listed.create(customer, listed.engine, [], listed.tee_offer, value=0)
     with reverts("MarketplaceTeeOfferUnavailable"):
@@ -163,13 +163,13 @@ def test_provider_accepts_an_open_order(listed, order, marketplace, providers, p
     assert tx.events["OrderAccepted"]["provider"] == provider
     state = marketplace.orderState(order.id)
     assert state["status"] == ACCEPTED and state["acceptedAt"] == tx.timestamp
-    assert providers.getOffer(listed.tee_offer)["used"] == 1
+    assert providers.getTeeOffer(listed.tee_offer)["used"] == 1
     assert providers.getProvider(provider)["openOrders"] == 1
     assert marketplace.deadlineOf(order.terms) == tx.timestamp + 600 + 3600
 
 
 def test_accept_by_another_account_reverts(listed, order, stranger):
-    with reverts("ProviderNotOfferOwner"):
+    with reverts("ProviderNotTeeOfferOwner"):
         listed.accept(order, stranger)
 
 
@@ -178,17 +178,17 @@ def test_accept_twice_reverts(listed, accepted, provider):
         listed.accept(accepted, provider)
 
 
-def test_accept_beyond_the_offers_slots_reverts(listed, customer, provider):
+def test_accept_beyond_the_tee_offers_slots_reverts(listed, customer, provider):
     orders = [listed.create(customer, listed.engine, [], listed.tee_offer) for _ in range(3)]
     listed.accept(orders[0], provider)
     listed.accept(orders[1], provider)
-    with reverts("ProviderOfferFull"):
+    with reverts("ProviderTeeOfferFull"):
         listed.accept(orders[2], provider)
 
 
-def test_accept_on_a_deactivated_offer_reverts(listed, order, providers, provider):
-    providers.updateOffer(listed.tee_offer, PRICE_PER_SECOND, 2, False, {"from": provider})
-    with reverts("ProviderOfferUnavailable"):
+def test_accept_on_a_deactivated_tee_offer_reverts(listed, order, providers, provider):
+    providers.updateTeeOffer(listed.tee_offer, PRICE_PER_SECOND, 2, False, {"from": provider})
+    with reverts("ProviderTeeOfferUnavailable"):
         listed.accept(order, provider)
 
 

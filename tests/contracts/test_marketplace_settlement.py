@@ -52,7 +52,7 @@ def test_complete_credits_owners_and_provider_and_refunds_the_customer(
     assert marketplace.balance() == earned == accepted.escrow - PRICE_PER_SECOND * (600 - used)
     state = marketplace.orderState(accepted.id)
     assert state["status"] == COMPLETED and state["enclave"] == enclave_key.address
-    assert providers.getOffer(listed.tee_offer)["used"] == 0
+    assert providers.getTeeOffer(listed.tee_offer)["used"] == 0
     assert providers.getProvider(provider)["openOrders"] == 0
     assert len(tx.events["Credited"]) == 4
 
@@ -129,7 +129,7 @@ def test_complete_with_another_tee_type_reverts(listed, accepted, enclave_key, r
         listed.complete(accepted, enclave_key, relayer, teeType=1)
 
 
-# -- honest time: acceptedAt <= startedAt <= finishedAt <= block.timestamp --------------------------
+# -- honest time: acceptedAt <= startedAt <= finishedAt <= block.timestamp -------------------------
 
 
 def test_complete_refuses_started_before_accept(
@@ -187,7 +187,8 @@ def test_complete_bills_measured_seconds(
 def test_complete_accepts_a_run_from_acceptance_to_the_settling_block(
     listed, accepted, marketplace, provider, enclave_key, relayer, web3
 ):
-    """The bounds are inclusive: started at the acceptance, finished at the settling block's time."""
+    """The bounds are inclusive: started at the acceptance, finished at the settling block's
+    time."""
     start = listed.accepted_at(accepted)
     finish = max(start, listed.block_time()) + 90
     report, signature = listed.report(accepted, enclave_key, startedAt=start, finishedAt=finish)
@@ -211,7 +212,7 @@ def test_enclave_fails_an_order_and_the_customer_is_refunded(
     assert tx.events["Refunded"]["amount"] == accepted.escrow
     assert marketplace.creditOf(customer) == 0 and marketplace.creditOf(provider) == 0
     assert marketplace.balance() == 0
-    assert providers.getOffer(listed.tee_offer)["used"] == 0
+    assert providers.getTeeOffer(listed.tee_offer)["used"] == 0
 
 
 def test_fail_an_open_order_reverts(listed, order, marketplace, enclave_key, relayer):
@@ -335,23 +336,24 @@ def test_verify_report_after_a_revocation_is_invalid(
     assert tuple(marketplace.verifyReport(accepted.id)) == (False, reason)
 
 
-def test_marketplace_refuses_missing_registries(Marketplace, providers, offers, gov):
+def test_marketplace_refuses_missing_registries(Marketplace, providers, resources, gov):
     with reverts("MarketplaceZeroAddress"):
-        Marketplace.deploy(providers, offers, "0x" + "00" * 20, GRACE, {"from": gov})
+        Marketplace.deploy(providers, resources, "0x" + "00" * 20, GRACE, {"from": gov})
 
 
 def test_marketplace_refuses_a_registry_bound_to_another_address(
-    Marketplace, providers, offers, attestation, gov
+    Marketplace, providers, resources, attestation, gov
 ):
-    """The registry of the deployed set names the deployed marketplace, so a second one is refused."""
+    """The registry of the deployed set names the deployed marketplace, so a second one is
+    refused."""
     with reverts("MarketplaceRegistryMismatch"):
-        Marketplace.deploy(providers, offers, attestation, GRACE, {"from": gov})
+        Marketplace.deploy(providers, resources, attestation, GRACE, {"from": gov})
 
 
-def test_marketplace_exposes_its_configuration(marketplace, providers, offers, attestation):
+def test_marketplace_exposes_its_configuration(marketplace, providers, resources, attestation):
     assert tuple(marketplace.registries()) == (
         providers.address,
-        offers.address,
+        resources.address,
         attestation.address,
     )
     assert marketplace.reportGracePeriod() == GRACE

@@ -69,8 +69,8 @@ USED = st.integers(min_value=0, max_value=1200)
 
 
 class MoneyRules(RuleBasedStateMachine):
-    """Brownie 1.22's own `state_machine` fixture cannot subclass its compiled base class, so this is
-    a plain hypothesis state machine that reverts brownie's chain to a snapshot per example."""
+    """Brownie 1.22's own `state_machine` fixture cannot subclass its compiled base class, so this
+    is a plain hypothesis state machine that reverts brownie's chain to a snapshot per example."""
 
     @classmethod
     def configure(cls, market, accounts, enclaves):
@@ -87,7 +87,7 @@ class MoneyRules(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         chain.revert()
-        self.offer_of = {}  # provider index -> TEE offer id
+        self.tee_offer_of = {}  # provider index -> TEE offer id
         self.registered = {0: False, 1: False}
         self.stakes = {0: 0, 1: 0}
         self.unbonding = {0: False, 1: False}
@@ -114,23 +114,33 @@ class MoneyRules(RuleBasedStateMachine):
         self.registered[p] = True
         self.stakes[p] = STAKE
         self.unbonding[p] = False
-        if p not in self.offer_of:
-            self.offer_of[p] = self.m.publish(provider, slots=2)
+        if p not in self.tee_offer_of:
+            self.tee_offer_of[p] = self.m.publish(provider, slots=2)
 
     @rule(p=PARTY, c=PARTY, duration=DURATION, with_resources=st.booleans())
     def create(self, p, c, duration, with_resources):
-        if p not in self.offer_of:
+        if p not in self.tee_offer_of:
             return
         resources = [self.m.model, self.m.dataset] if with_resources else []
         customer = self.customers[c]
         if not self._available(p):
             with reverts("MarketplaceTeeOfferUnavailable"):
                 self.m.create(
-                    customer, self.m.engine, resources, self.offer_of[p], duration=duration, value=0
+                    customer,
+                    self.m.engine,
+                    resources,
+                    self.tee_offer_of[p],
+                    duration=duration,
+                    value=0,
                 )
             return
         order = self.m.create(
-            customer, self.m.engine, resources, self.offer_of[p], [b"x", b"y"], duration=duration
+            customer,
+            self.m.engine,
+            resources,
+            self.tee_offer_of[p],
+            [b"x", b"y"],
+            duration=duration,
         )
         self.orders.append([order, OPEN, p])
 
@@ -319,7 +329,8 @@ class MoneyRules(RuleBasedStateMachine):
 
 
 class _any_revert:
-    """Expects a revert whose reason depends on registry state (full offer, unbonding, low stake)."""
+    """Expects a revert whose reason depends on registry state (full TEE offer, unbonding, low
+    stake)."""
 
     def __enter__(self):
         return self
@@ -329,7 +340,7 @@ class _any_revert:
 
         assert exc_type is VirtualMachineError, "expected the call to revert"
         assert exc.revert_msg.split(":")[0] in {
-            "ProviderOfferFull",
+            "ProviderTeeOfferFull",
             "ProviderIsUnbonding",
             "ProviderStakeTooLow",
         }

@@ -90,86 +90,86 @@ def test_withdraw_stake_without_unbonding_reverts(registered, providers, provide
         providers.withdrawStake({"from": provider})
 
 
-def test_publish_offer_records_the_offer(registered, providers, provider):
-    tx = providers.publishOffer(
+def test_publish_tee_offer_records_the_tee_offer(registered, providers, provider):
+    tx = providers.publishTeeOffer(
         TDX, b"H100".ljust(32, b"\0"), PRICE_PER_SECOND, 3, {"from": provider}
     )
-    offer_id = tx.return_value
-    assert offer_id == 1 and providers.offerCount() == 1
-    event = tx.events["OfferPublished"]
+    tee_offer_id = tx.return_value
+    assert tee_offer_id == 1 and providers.teeOfferCount() == 1
+    event = tx.events["TeeOfferPublished"]
     assert event["provider"] == provider and event["teeType"] == TDX and event["slots"] == 3
-    offer = providers.getOffer(offer_id)
-    assert offer["active"] and not offer["retired"] and offer["used"] == 0
-    assert offer["pricePerSecond"] == PRICE_PER_SECOND
+    tee_offer = providers.getTeeOffer(tee_offer_id)
+    assert tee_offer["active"] and not tee_offer["retired"] and tee_offer["used"] == 0
+    assert tee_offer["pricePerSecond"] == PRICE_PER_SECOND
 
 
-def test_publish_offer_of_unregistered_account_reverts(trusted, stranger):
+def test_publish_tee_offer_of_unregistered_account_reverts(trusted, stranger):
     with reverts("ProviderNotRegistered"):
         trusted.publish(stranger)
 
 
-def test_publish_offer_while_unbonding_reverts(registered, providers, provider):
+def test_publish_tee_offer_while_unbonding_reverts(registered, providers, provider):
     providers.requestUnbonding({"from": provider})
     with reverts("ProviderIsUnbonding"):
         registered.publish(provider)
 
 
-def test_publish_offer_without_tee_type_reverts(registered, provider):
+def test_publish_tee_offer_without_tee_type_reverts(registered, provider):
     with reverts("ProviderInvalidTeeType"):
         registered.publish(provider, tee=NONE)
 
 
-def test_publish_offer_without_slots_reverts(registered, provider):
+def test_publish_tee_offer_without_slots_reverts(registered, provider):
     with reverts("ProviderZeroSlots"):
         registered.publish(provider, slots=0)
 
 
-def test_update_offer_changes_price_slots_and_flag(registered, providers, provider):
-    offer_id = registered.publish(provider)
-    tx = providers.updateOffer(offer_id, 7, 5, False, {"from": provider})
-    assert tx.events["OfferUpdated"]["active"] is False
-    offer = providers.getOffer(offer_id)
-    assert (offer["pricePerSecond"], offer["slots"], offer["active"]) == (7, 5, False)
+def test_update_tee_offer_changes_price_slots_and_flag(registered, providers, provider):
+    tee_offer_id = registered.publish(provider)
+    tx = providers.updateTeeOffer(tee_offer_id, 7, 5, False, {"from": provider})
+    assert tx.events["TeeOfferUpdated"]["active"] is False
+    tee_offer = providers.getTeeOffer(tee_offer_id)
+    assert (tee_offer["pricePerSecond"], tee_offer["slots"], tee_offer["active"]) == (7, 5, False)
 
 
-def test_update_offer_of_another_provider_reverts(registered, providers, provider, stranger):
-    offer_id = registered.publish(provider)
-    with reverts("ProviderNotOfferOwner"):
-        providers.updateOffer(offer_id, 7, 5, True, {"from": stranger})
+def test_update_tee_offer_of_another_provider_reverts(registered, providers, provider, stranger):
+    tee_offer_id = registered.publish(provider)
+    with reverts("ProviderNotTeeOfferOwner"):
+        providers.updateTeeOffer(tee_offer_id, 7, 5, True, {"from": stranger})
 
 
-def test_update_unknown_offer_reverts(registered, providers, provider):
-    with reverts("ProviderUnknownOffer"):
-        providers.updateOffer(99, 7, 5, True, {"from": provider})
+def test_update_unknown_tee_offer_reverts(registered, providers, provider):
+    with reverts("ProviderUnknownTeeOffer"):
+        providers.updateTeeOffer(99, 7, 5, True, {"from": provider})
 
 
-def test_update_offer_to_zero_slots_reverts(registered, providers, provider):
-    offer_id = registered.publish(provider)
+def test_update_tee_offer_to_zero_slots_reverts(registered, providers, provider):
+    tee_offer_id = registered.publish(provider)
     with reverts("ProviderZeroSlots"):
-        providers.updateOffer(offer_id, 7, 0, True, {"from": provider})
+        providers.updateTeeOffer(tee_offer_id, 7, 0, True, {"from": provider})
 
 
-def test_retire_offer_makes_it_final(registered, providers, provider):
-    offer_id = registered.publish(provider)
-    tx = providers.retireOffer(offer_id, {"from": provider})
-    assert tx.events["OfferRetired"]["offerId"] == offer_id
-    offer = providers.getOffer(offer_id)
-    assert offer["retired"] and not offer["active"]
-    with reverts("ProviderOfferRetired"):
-        providers.updateOffer(offer_id, 7, 5, True, {"from": provider})
+def test_retire_tee_offer_makes_it_final(registered, providers, provider):
+    tee_offer_id = registered.publish(provider)
+    tx = providers.retireTeeOffer(tee_offer_id, {"from": provider})
+    assert tx.events["TeeOfferRetired"]["teeOfferId"] == tee_offer_id
+    tee_offer = providers.getTeeOffer(tee_offer_id)
+    assert tee_offer["retired"] and not tee_offer["active"]
+    with reverts("ProviderTeeOfferRetired"):
+        providers.updateTeeOffer(tee_offer_id, 7, 5, True, {"from": provider})
 
 
-def test_get_unknown_offer_reverts(providers):
-    with reverts("ProviderUnknownOffer"):
-        providers.getOffer(42)
+def test_get_unknown_tee_offer_reverts(providers):
+    with reverts("ProviderUnknownTeeOffer"):
+        providers.getTeeOffer(42)
 
 
-def test_offer_terms_report_availability(registered, providers, provider):
-    offer_id = registered.publish(provider, tee=SIMULATED)
-    owner, tee, price, available = providers.offerTerms(offer_id)
+def test_tee_offer_terms_report_availability(registered, providers, provider):
+    tee_offer_id = registered.publish(provider, tee=SIMULATED)
+    owner, tee, price, available = providers.teeOfferTerms(tee_offer_id)
     assert (owner, tee, int(price), available) == (provider, SIMULATED, PRICE_PER_SECOND, True)
     providers.requestUnbonding({"from": provider})
-    assert providers.offerTerms(offer_id)[3] is False
+    assert providers.teeOfferTerms(tee_offer_id)[3] is False
 
 
 def test_marketplace_is_fixed_at_construction(ProviderRegistry, gov, stranger):

@@ -1,0 +1,113 @@
+"""The requests owners and customers send the key broker (pydantic v2, ready to expose in routes).
+
+A ``DepositRequest`` and an ``AuditReadRequest`` are signed by the resource owner's wallet, an
+``OrderInputsDeposit`` by the order's customer, over the canonical messages of
+:mod:`enclava.protocol.broker.signing`; build them with :mod:`enclava.protocol.broker.requests`.
+Lists in a policy are normalized (lowercase, sorted, without duplicates) before they are signed,
+so signer and verifier serialize the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from enclava.protocol.broker.fields import (
+    Address,
+    Base64Blob,
+    Bytes32Hex,
+    MeasurementHex,
+    OfferId,
+    SignatureHex,
+    UnixTime,
+)
+from enclava.protocol.tee import KnownTeeType
+
+__all__ = ["KeyPolicy", "DepositRequest", "OrderInputsDeposit", "AuditReadRequest"]
+
+_MAX_LIST = 256
+
+
+def _set_or_any(value: Any) -> Any:
+    """A non-empty list, sorted and without duplicates; or the word ``"any"`` unchanged."""
+    return value if value == "any" else sorted(set(value))
+
+
+_AnyOf = AfterValidator(_set_or_any)
+_Listed = Field(min_length=1, max_length=_MAX_LIST)
+EngineHashes = Annotated[Annotated[list[Bytes32Hex], _Listed] | Literal["any"], _AnyOf]
+Customers = Annotated[Annotated[list[Address], _Listed] | Literal["any"], _AnyOf]
+Measurements = Annotated[Annotated[list[MeasurementHex], _Listed] | Literal["any"], _AnyOf]
+TeeTypes = Annotated[
+    Annotated[list[KnownTeeType], Field(min_length=1, max_length=3)] | Literal["any"], _AnyOf
+]
+
+_Strict = ConfigDict(frozen=True, extra="forbid")
+
+
+class KeyPolicy(BaseModel):
+    """Who may obtain a resource key. Each list is a set; ``"any"`` lifts that restriction.
+
+    Engines and customers must be stated (``"any"`` for any engine or any paying customer); the
+    measurement and TEE-type lists narrow the CA's on-chain allow-list, which always applies.
+    Simulated enclaves are refused unless ``insecure_allow_simulated_tee`` is set.
+    """
+
+    model_config = _Strict
+
+    allowed_engine_hashes: EngineHashes
+    allowed_customers: Customers
+    allowed_measurements: Measurements = "any"
+    allowed_tee_types: TeeTypes = "any"
+    expires_at: UnixTime | None = None
+    max_uses: Annotated[int, Field(ge=1, lt=2**62, strict=True)] | None = None
+    insecure_allow_simulated_tee: bool = False
+
+
+class DepositRequest(BaseModel):
+    """An owner's resource key (age ciphertext to the CA, stored as-is) and its policy, signed."""
+
+    model_config = _Strict
+
+    ca_id: Annotated[str, Field(min_length=1, max_length=128)]
+    offer_id: OfferId
+    owner: Address
+    ciphertext: Base64Blob
+    policy: KeyPolicy
+    issued_at: UnixTime
+    signature: SignatureHex
+
+    @property
+    def ciphertext_sha256(self) -> str:
+        return hashlib.sha256(self.ciphertext).hexdigest()
+
+
+class OrderInputsDeposit(BaseModel):
+    """A customer's key for their order's own inputs (age ciphertext to the CA), signed by them."""
+
+    model_config = _Strict
+
+    ca_id: Annotated[str, Field(min_length=1, max_length=128)]
+    order_id: Bytes32Hex
+    customer: Address
+    ciphertext: Base64Blob
+    issued_at: UnixTime
+    signature: SignatureHex
+
+    @property
+    def ciphertext_sha256(self) -> str:
+        return hashlib.sha256(self.ciphertext).hexdigest()
+
+
+class AuditReadRequest(BaseModel):
+    """An owner's signed request to read the audit entries about one of their resources."""
+
+    model_config = _Strict
+
+    ca_id: Annotated[str, Field(min_length=1, max_length=128)]
+    offer_id: OfferId
+    owner: Address
+    issued_at: UnixTime
+    signature: SignatureHex

@@ -1,0 +1,75 @@
+"""The engine runtime contract: the manifest (``engine.toml``), canonical archives and hashes,
+typed failure reasons, and the seed an order's engine runs with.
+
+The format and runtime contract are described in ``engines/FORMAT.md``; the sandbox that runs an
+engine lives in ``trusted_loader.sandbox``.
+"""
+
+from enclava.protocol.engine.archive import (
+    MAX_ENGINE_BYTES,
+    canonical_archive,
+    engine_hash,
+    pack_outputs,
+    unpack_engine,
+    unpack_outputs,
+)
+from enclava.protocol.engine.errors import (
+    EngineArchiveInvalid,
+    EngineCpuExceeded,
+    EngineError,
+    EngineFailed,
+    EngineManifestInvalid,
+    EngineMemoryExceeded,
+    EngineNetworkDenied,
+    EngineRunError,
+    EngineTimeout,
+    OutputArchiveInvalid,
+    OutputMissing,
+    OutputTooLarge,
+    SandboxUnavailable,
+)
+from enclava.protocol.engine.manifest import (
+    MANIFEST_NAME,
+    EngineInfo,
+    EngineManifest,
+    InputSpec,
+    Limits,
+    OutputSpec,
+    load_manifest,
+    parse_manifest,
+)
+from enclava.protocol.engine.reasons import Reason, reason_name
+from enclava.protocol.engine.seed import order_seed
+
+__all__ = [
+    "MANIFEST_NAME",
+    "MAX_ENGINE_BYTES",
+    "EngineArchiveInvalid",
+    "EngineCpuExceeded",
+    "EngineError",
+    "EngineFailed",
+    "EngineInfo",
+    "EngineManifest",
+    "EngineManifestInvalid",
+    "EngineMemoryExceeded",
+    "EngineNetworkDenied",
+    "EngineRunError",
+    "EngineTimeout",
+    "InputSpec",
+    "Limits",
+    "OutputArchiveInvalid",
+    "OutputMissing",
+    "OutputSpec",
+    "OutputTooLarge",
+    "Reason",
+    "SandboxUnavailable",
+    "canonical_archive",
+    "engine_hash",
+    "load_manifest",
+    "order_seed",
+    "pack_outputs",
+    "parse_manifest",
+    "reason_name",
+    "unpack_engine",
+    "unpack_outputs",
+]

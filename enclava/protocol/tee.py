@@ -1,0 +1,96 @@
+"""THE one ``TeeType``: the TEE families every party numbers and names the same way.
+
+The numbers are ``TeeType`` in ``contracts/interfaces/EnclavaTypes.sol`` (what the chain stores in
+orders, TEE offers and the measurement allow-list). Two spellings of each name travel off chain:
+
+- the *wire name* (``"tdx"``, ``"sev-snp"``, ``"simulated"``): evidence JSON and service settings;
+- the *chain name* (``"TDX"``, ``"SEV_SNP"``, ``"SIMULATED"``): the enum member name, used by the
+  marketplace API, resource metadata and the CLI.
+
+Every literal list of TEE names in the project is one of the tuples or ``Literal`` aliases below.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal, get_args
+
+__all__ = [
+    "TeeType",
+    "KNOWN_TEES",
+    "TEE_WIRE_NAMES",
+    "TEE_CHAIN_NAMES",
+    "TeeWireName",
+    "TeeChainName",
+    "KnownTeeType",
+    "tee_from_name",
+    "onchain_tee",
+]
+
+
+class TeeType(enum.IntEnum):
+    """``TeeType`` in contracts/interfaces/EnclavaTypes.sol (``NONE`` = not set / any)."""
+
+    NONE = 0
+    TDX = 1
+    SEV_SNP = 2
+    SIMULATED = 3
+
+    @property
+    def wire_name(self) -> str:
+        """The lowercase name used in evidence JSON and settings (``"sev-snp"``)."""
+        return self.name.lower().replace("_", "-")
+
+    @property
+    def chain_name(self) -> str:
+        """The member name used by the marketplace API and the CLI (``"SEV_SNP"``)."""
+        return self.name
+
+    @classmethod
+    def from_wire_name(cls, name: object) -> TeeType:
+        """Strict parse of a wire name; anything else (including ``"none"``) is a ``ValueError``."""
+        for tee in KNOWN_TEES:
+            if name == tee.wire_name:
+                return tee
+        raise ValueError(f"unknown TEE type {name!r}")
+
+    @classmethod
+    def from_chain_name(cls, name: object) -> TeeType:
+        """Strict parse of a chain name (``"TDX"``, ``"SEV_SNP"``, ``"SIMULATED"``)."""
+        for tee in KNOWN_TEES:
+            if name == tee.chain_name:
+                return tee
+        raise ValueError(f"unknown TEE type {name!r}")
+
+
+KNOWN_TEES: tuple[TeeType, ...] = (TeeType.TDX, TeeType.SEV_SNP, TeeType.SIMULATED)
+TEE_WIRE_NAMES: tuple[str, ...] = tuple(tee.wire_name for tee in KNOWN_TEES)
+TEE_CHAIN_NAMES: tuple[str, ...] = tuple(tee.chain_name for tee in KNOWN_TEES)
+
+# Static spellings for pydantic fields and type checkers; the asserts keep them equal to the enum.
+TeeWireName = Literal["tdx", "sev-snp", "simulated"]
+TeeChainName = Literal["TDX", "SEV_SNP", "SIMULATED"]
+assert get_args(TeeWireName) == TEE_WIRE_NAMES, "TeeWireName out of step with TeeType"
+assert get_args(TeeChainName) == TEE_CHAIN_NAMES, "TeeChainName out of step with TeeType"
+
+# A field that takes only a known TEE (not NONE), e.g. a key policy's ``allowed_tee_types``.
+KnownTeeType = Literal[TeeType.TDX, TeeType.SEV_SNP, TeeType.SIMULATED]
+assert get_args(KnownTeeType) == KNOWN_TEES, "KnownTeeType out of step with TeeType"
+
+
+def tee_from_name(name: str) -> TeeType:
+    """A known TEE from either spelling, case-insensitive (``"sev-snp"``, ``"SEV_SNP"``...)."""
+    key = name.strip().upper().replace("-", "_")
+    for tee in KNOWN_TEES:
+        if key == tee.name:
+            return tee
+    raise ValueError(f"unknown TEE type {name!r}; expected one of {', '.join(TEE_WIRE_NAMES)}")
+
+
+def onchain_tee(tee_type: TeeType, *, simulated: bool) -> TeeType:
+    """The TEE an attested enclave is recorded under on chain: simulated evidence is SIMULATED."""
+    if simulated:
+        return TeeType.SIMULATED
+    if tee_type not in KNOWN_TEES:
+        raise ValueError(f"no on-chain TEE for {tee_type!r}")
+    return tee_type
