@@ -10,7 +10,7 @@ bootstrap:
 	@bash scripts/bootstrap/all.sh
 
 demo: bootstrap compile
-	@$(PY) -m enclava.demo
+	@$(PY) -m demo
 
 test: bootstrap compile
 	@bash scripts/test.sh

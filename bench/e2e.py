@@ -1,44 +1,59 @@
-"""End-to-end benchmark: N confidential digits orders through the devnet vs the same engine run plainly.
+"""End-to-end benchmark: N confidential digits orders through the devnet vs the same engine run
+plainly.
 
 A model owner publishes the digits classifier (engine + weights, through the marketplace API); a
 provider node with one worker (`enclava.devnet.provider`, the demo's) serves a simulated-TEE offer.
 Each order is the customer's chair from the first upload to the decrypted predictions
-(`enclava.demo.orders.run_order`): customer-side stages are timed here, the loader's stages and the
-report transaction come from the provider's job table. Right after each order the same engine runs
-on the same plaintext inputs as a fresh `python main.py` process (no chain, IPFS, keys, encryption
-or sandbox), so the ratio compares two measurements taken side by side on the same machine.
+(`demo.orders.run_order`): customer-side stages are timed here, the loader's stages and the report
+transaction come from the provider's job status (`GET /v1/jobs/{order_id}`). Right after each
+order the same engine runs on the same plaintext inputs as a fresh `python main.py` process (no
+chain, IPFS, keys, encryption or sandbox), so the ratio compares two measurements taken side by
+side on the same machine.
 
 Orders run one at a time, so the stage times are not inflated by each other; orders per minute is
-therefore the sequential throughput of one worker.
+therefore the sequential throughput of one worker. Prints a table; writes bench/results/e2e.json.
+
+    .venv/bin/python -m bench.e2e [--orders 20] [--devnet NAME] [--out FILE]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
+from demo.context import DemoContext
+from demo.facts import DemoFacts, DemoStepFailed
+from demo.orders import STAGE_ORDER, run_order
+from demo.plain import plain_run
+from demo.story import customer_images, npy_bytes, publish_digits
 from enclava import devnet
-from enclava.demo.context import DemoContext
-from enclava.demo.facts import DemoFacts, DemoStepFailed
-from enclava.demo.orders import STAGE_ORDER, run_order
-from enclava.demo.plain import plain_run
-from enclava.demo.story import customer_images, npy_bytes, publish_digits
 from enclava.devnet import dev_account
 from enclava.devnet.provider import start_provider, stop_provider
 
-__all__ = ["E2E_STAGES", "run_e2e", "summarize", "format_table", "DEFAULT_OUT", "BENCH_PROVIDER"]
+__all__ = [
+    "E2E_STAGES",
+    "run_e2e",
+    "summarize",
+    "format_table",
+    "main",
+    "DEFAULT_OUT",
+    "BENCH_PROVIDER",
+]
 
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "bench" / "results" / "e2e.json"
-#: The stages the issue names, in order (plus the customer's key deposit and the loader's own check/sign).
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "e2e.json"
+#: The stages the issue names, in order (plus the customer's key deposit and the loader's own
+#: check/sign).
 E2E_STAGES = STAGE_ORDER
 BENCH_PROVIDER = "bench"
 IMAGES_PER_ORDER = 16
@@ -69,12 +84,13 @@ def run_e2e(
     *,
     devnet_name: str | None = None,
     out: Path | None = DEFAULT_OUT,
-    progress: Callable[[int, dict], None] | None = None,
-) -> dict:
+    progress: Callable[[int, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """Run ``orders`` measured orders; write the JSON to ``out`` (unless None) and return it.
 
-    Without ``devnet_name`` a private devnet is started in a temporary folder and stopped at the end;
-    with it, that devnet is used (started if needed) and left running, its bench provider stopped.
+    Without ``devnet_name`` a private devnet is started in a temporary folder and stopped at the
+    end; with it, that devnet is used (started if needed) and left running, its bench provider
+    stopped.
     """
     if orders < 1:
         raise ValueError("orders must be at least 1")
@@ -138,7 +154,7 @@ def run_e2e(
     return result
 
 
-def summarize(runs: list[dict]) -> dict:
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     confidential = [r["confidential_s"] for r in runs]
     plain = [r["plain_process_s"] for r in runs]
     busy = sum(confidential)
@@ -167,10 +183,11 @@ def summarize(runs: list[dict]) -> dict:
     }
 
 
-def format_table(result: dict) -> str:
-    """A plain-text table (the CLI prints it with rich; `python bench/e2e.py` as is)."""
+def format_table(result: dict[str, Any]) -> str:
+    """A plain-text table (what `python -m bench.e2e` prints)."""
     lines = [
-        f"orders: {result['orders']} ({result['images_per_order']} images each), devnet {result.get('devnet', '')}",
+        f"orders: {result['orders']} ({result['images_per_order']} images each), "
+        f"devnet {result.get('devnet', '')}",
         f"ratio confidential / plain process (median): {result['ratio_vs_plain_process']:.2f}",
         f"orders per minute (one worker, sequential): {result['orders_per_minute']:.2f}",
         f"confidential order p50 {result['confidential_s']['p50']:.2f} s, "
@@ -183,3 +200,36 @@ def format_table(result: dict) -> str:
     for stage, value in result["stages"].items():
         lines.append(f"{stage:28} {value['p50'] * 1000:10.1f} {value['p95'] * 1000:10.1f}")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.e2e",
+        description="N confidential digits orders vs the same engine run plainly: p50/p95 per "
+        "stage, throughput, gas.",
+    )
+    parser.add_argument("--orders", type=int, default=20, help="how many digits orders to run")
+    parser.add_argument(
+        "--devnet", default=None, help="use this running devnet instead of a private one"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON file to write")
+    args = parser.parse_args(argv)
+    if args.orders < 1:
+        parser.error("--orders must be at least 1")
+    result = run_e2e(
+        args.orders,
+        devnet_name=args.devnet,
+        out=args.out,
+        progress=lambda i, row: print(
+            f"order {i + 1}/{args.orders}: {row['confidential_s']:.2f} s "
+            f"(plain {row['plain_process_s']:.2f} s)",
+            flush=True,
+        ),
+    )
+    print(format_table(result))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

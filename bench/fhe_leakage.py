@@ -6,7 +6,8 @@
 For every split point × obfuscation setting (the model retrained with the obfuscation in the loop
 where marked "aware"; "post-hoc" applies it to the plain model), on digits-28:
 
-- accuracy on the held-out ``test`` split (mean of 5 noise draws) and its cost against the plain model;
+- accuracy on the held-out ``test`` split (mean of 5 noise draws) and its cost against the plain
+  model;
 - dCor between test images and the obfuscated activations the owner receives (numpy, n = 449);
 - an inversion network trained on the ``public`` split's obfuscated activations, scored on ``test``
   (PSNR, SSIM), and the label attack (the owner's own tail → mean public image of that class);
@@ -25,25 +26,31 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from enclava.splitnn.build import SHIPPED  # noqa: E402
-from enclava.splitnn.data import digits_28  # noqa: E402
-from enclava.splitnn.dcor import distance_correlation  # noqa: E402
-from enclava.splitnn.inversion import class_mean_images, score_reconstructions, train_inversion  # noqa: E402
-from enclava.splitnn.obfuscation import NONE, Obfuscation  # noqa: E402
-from enclava.splitnn.splits import SPLIT_SPECS  # noqa: E402
-from enclava.splitnn.training import TrainConfig, head_outputs, train_split  # noqa: E402
+from research.splitnn.build import SHIPPED
+from research.splitnn.data import digits_28
+from research.splitnn.dcor import distance_correlation
+from research.splitnn.inversion import class_mean_images, score_reconstructions, train_inversion
+from enclava.splitnn.obfuscation import NONE, Obfuscation
+from enclava.splitnn.splits import SPLIT_SPECS
+from enclava.splitnn.splits import SplitSpec
+from research.splitnn.nets import Tail
+from research.splitnn.training import TrainConfig, TrainedSplit, head_outputs, train_split
 
 SSIM_MARGIN, MAX_ACCURACY_COST = 0.1, 0.02
-G = lambda s: Obfuscation("gaussian", s)  # noqa: E731
-# (label, obfuscation, retrain with it in the loop, NoPeek weight)
-FULL = [
+
+
+def G(sigma: float) -> Obfuscation:
+    return Obfuscation("gaussian", sigma)
+
+
+#: (label, obfuscation, retrain with it in the loop, NoPeek weight)
+Setting = tuple[str, Obfuscation, bool, float]
+FULL: list[Setting] = [
     ("none", NONE, False, 0.0),
     ("gauss 1.0 post-hoc", G(1.0), False, 0.0),
     ("gauss 0.5 aware", G(0.5), True, 0.0),
@@ -57,7 +64,15 @@ FULL = [
 QUICK = [FULL[0], FULL[6]]  # the plain model and the shipped setting
 
 
-def _accuracy(tail, z, y, obf, rms, rng, draws=5):
+def _accuracy(
+    tail: Tail,
+    z: np.ndarray,
+    y: np.ndarray,
+    obf: Obfuscation,
+    rms: float,
+    rng: np.random.Generator,
+    draws: int = 5,
+) -> float:
     accs = []
     for _ in range(draws if obf.kind in ("gaussian", "dropout") else 1):
         with torch.no_grad():
@@ -68,7 +83,27 @@ def _accuracy(tail, z, y, obf, rms, rng, draws=5):
     return float(np.mean(accs))
 
 
-def run_setting(spec, label, obf, aware, nopeek, data, *, epochs, inv_epochs, plain_cache):
+#: (train, public, test) as (images, labels), and the public class-mean images
+Data = tuple[
+    tuple[np.ndarray, np.ndarray],
+    tuple[np.ndarray, np.ndarray],
+    tuple[np.ndarray, np.ndarray],
+    np.ndarray,
+]
+
+
+def run_setting(
+    spec: SplitSpec,
+    label: str,
+    obf: Obfuscation,
+    aware: bool,
+    nopeek: float,
+    data: Data,
+    *,
+    epochs: int,
+    inv_epochs: int,
+    plain_cache: dict[str, TrainedSplit],
+) -> dict[str, Any]:
     (x_tr, y_tr), (x_pub, y_pub), (x_te, y_te), means = data
     key = spec.name
     if aware or key not in plain_cache:
@@ -105,8 +140,8 @@ def run_setting(spec, label, obf, aware, nopeek, data, *, epochs, inv_epochs, pl
     }
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
         "--threads",
@@ -115,7 +150,9 @@ def main(argv=None):
         help="torch threads (use 1 on a machine shared with other jobs: oversubscribed "
         "OpenMP threads spin and run several times slower)",
     )
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "fhe_leakage.json"))
+    parser.add_argument(
+        "--out", default=str(Path(__file__).resolve().parent / "results" / "fhe_leakage.json")
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.time()
@@ -131,7 +168,8 @@ def main(argv=None):
     }
     settings = QUICK if args.quick else FULL
     epochs, inv_epochs = (15, 40) if args.quick else (60, 200)
-    rows, cache = [], {}
+    rows: list[dict[str, Any]] = []
+    cache: dict[str, TrainedSplit] = {}
     for spec in SPLIT_SPECS.values():
         for label, obf, aware, nopeek in settings:
             rows.append(
@@ -182,25 +220,32 @@ def main(argv=None):
     return result
 
 
-def print_table(result):
+def print_table(result: dict[str, Any]) -> None:
     b = result["baselines"]
     print(
-        f"baselines on test: average image SSIM {b['average_image']['ssim']:.3f} PSNR {b['average_image']['psnr']:.2f}; "
-        f"true-label class mean SSIM {b['true_label_class_mean']['ssim']:.3f} PSNR {b['true_label_class_mean']['psnr']:.2f}"
+        f"baselines on test: average image SSIM {b['average_image']['ssim']:.3f} "
+        f"PSNR {b['average_image']['psnr']:.2f}; "
+        f"true-label class mean SSIM {b['true_label_class_mean']['ssim']:.3f} "
+        f"PSNR {b['true_label_class_mean']['psnr']:.2f}"
     )
-    head = f"{'split':<17} {'setting':<31} {'acc':>6} {'cost':>6} {'dCor':>5} {'inv PSNR':>8} {'inv SSIM':>8} {'lbl SSIM':>8} {'Δavg':>6} {'Δlbl':>6}"
+    head = (
+        f"{'split':<17} {'setting':<31} {'acc':>6} {'cost':>6} {'dCor':>5} {'inv PSNR':>8} "
+        f"{'inv SSIM':>8} {'lbl SSIM':>8} {'Δavg':>6} {'Δlbl':>6}"
+    )
     print(head)
     print("-" * len(head))
     for r in result["rows"]:
         mark = "*" if r["shipped"] else " "
         print(
-            f"{r['split']:<17} {r['setting'] + mark:<31} {r['accuracy']:>6.3f} {100 * r['accuracy_cost']:>+6.1f} "
+            f"{r['split']:<17} {r['setting'] + mark:<31} {r['accuracy']:>6.3f} "
+            f"{100 * r['accuracy_cost']:>+6.1f} "
             f"{r['dcor']:>5.3f} {r['inversion']['psnr']:>8.2f} {r['inversion']['ssim']:>8.3f} "
-            f"{r['label_attack']['ssim']:>8.3f} {r['ssim_above_average_baseline']:>+6.3f} {r['ssim_above_label_floor']:>+6.3f}"
+            f"{r['label_attack']['ssim']:>8.3f} {r['ssim_above_average_baseline']:>+6.3f} "
+            f"{r['ssim_above_label_floor']:>+6.3f}"
         )
     print(
-        "cost in accuracy points vs 'none'; Δavg/Δlbl: max attack SSIM above the average-image baseline / the "
-        "label floor; * = shipped in engines/splitnn_model"
+        "cost in accuracy points vs 'none'; Δavg/Δlbl: max attack SSIM above the average-image "
+        "baseline / the label floor; * = shipped in engines/splitnn_model"
     )
 
 

@@ -1,4 +1,5 @@
-"""FHE head speed, sizes and agreement in one run; prints a table, writes bench/results/fhe_speed.json.
+"""FHE head speed, sizes and agreement in one run; prints a table, writes
+bench/results/fhe_speed.json.
 
     .venv/bin/python bench/fhe_speed.py [--batch 4096] [--single 20]
 
@@ -16,22 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from enclava.fhe import (
     BatchKernel,
     DiagonalLayout,
     EvaluationKeys,
     FheResult,
+    Head,
     KeySession,
-    SingleKernel,  # noqa: E402
+    SingleKernel,
     conv_head,
     decrypt_raw,
     evaluate_request,
@@ -39,7 +38,7 @@ from enclava.fhe import (
     linear_head,
     prepare_request,
 )
-from enclava.splitnn.data import digits_28  # noqa: E402
+from research.splitnn.data import digits_28
 
 LINEAR, CONV = "linear784x128_sq", "conv7x7x4s3_sq"
 MANIFEST = {
@@ -57,13 +56,14 @@ TARGETS = {
 }
 
 
-def load_heads():
-    """Trained heads from enclava.splitnn when it provides them, else random weights of that scale."""
+def load_heads() -> tuple[dict[str, Head], str]:
+    """Trained heads from enclava.splitnn when it provides them, else random weights of that
+    scale."""
     try:
         from enclava import splitnn
 
         path_of = getattr(splitnn, "trained_head_path")
-        heads = {}
+        heads: dict[str, Head] = {}
         for split, kind in ((LINEAR, "linear"), (CONV, "conv2d")):
             with np.load(path_of(split), allow_pickle=False) as npz:
                 heads[split] = head_from_arrays(kind, dict(npz))
@@ -76,8 +76,12 @@ def load_heads():
         }, "random"
 
 
-def timed(fn, repeat=1):
-    times, out = [], None
+T = TypeVar("T")
+
+
+def timed(fn: Callable[[], T], repeat: int = 1) -> tuple[T, float]:
+    """``fn()``'s last result and its median time in ms over ``repeat`` calls."""
+    times: list[float] = []
     for _ in range(repeat):
         t = time.perf_counter()
         out = fn()
@@ -85,7 +89,7 @@ def timed(fn, repeat=1):
     return out, statistics.median(times) * 1000
 
 
-def baseline_tenseal(head, x):
+def baseline_tenseal(head: Head, x: np.ndarray) -> tuple[float, float, int, int]:
     import tenseal as ts
 
     ctx = ts.context(ts.SCHEME_TYPE.CKKS, 8192, coeff_mod_bit_sizes=[60, 40, 40, 60])
@@ -103,11 +107,13 @@ def baseline_tenseal(head, x):
     )
 
 
-def agreement(got, want):
+def agreement(got: np.ndarray, want: np.ndarray) -> tuple[float, float]:
     return float((got.argmax(1) == want.argmax(1)).mean()), float(np.abs(got - want).max())
 
 
-def run_single(split, head, session, x_all, n):
+def run_single(
+    split: str, head: Head, session: KeySession, x_all: np.ndarray, n: int
+) -> dict[str, Any]:
     lay = DiagonalLayout(head.output_dim)
     keys_bytes, keys_ms = timed(lambda: session.evaluation_keys(lay.steps))
     ek = EvaluationKeys(keys_bytes)
@@ -118,7 +124,8 @@ def run_single(split, head, session, x_all, n):
     from enclava.fhe import check_request
 
     _, cts = check_request(data, MANIFEST, session.context_sha256, ek)
-    times, outs = [], []
+    times: list[float] = []
+    outs = []
     for ct in cts:
         out, ms = timed(lambda: kernel.evaluate(ct, ek))
         outs.append(out)
@@ -144,7 +151,9 @@ def run_single(split, head, session, x_all, n):
     }
 
 
-def run_batch(split, head, session, x_all, n):
+def run_batch(
+    split: str, head: Head, session: KeySession, x_all: np.ndarray, n: int
+) -> dict[str, Any]:
     keys_bytes = session.evaluation_keys([])
     ek = EvaluationKeys(keys_bytes)
     x = np.resize(x_all, (n, 784))
@@ -187,12 +196,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--single", type=int, default=20)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "fhe_speed.json"))
+    ap.add_argument(
+        "--out", default=str(Path(__file__).resolve().parent / "results" / "fhe_speed.json")
+    )
     args = ap.parse_args()
     heads, weights = load_heads()
     x_test, _ = digits_28("test")
     session = KeySession.generate()
-    res = {
+    res: dict[str, Any] = {
         "weights": weights,
         "poly_modulus_degree": 8192,
         "coeff_bits": [60, 40, 40, 60],
@@ -241,18 +252,20 @@ def main() -> None:
     )
     for name, ms, rq, rs, ag, er in rows:
         print(
-            f"{name:32} {ms:10.2f} {rq / 1e3:9.1f} {rs / 1e3:9.1f} {'' if ag is None else f'{ag:.4f}':>7} {er:9.2e}"
+            f"{name:32} {ms:10.2f} {rq / 1e3:9.1f} {rs / 1e3:9.1f} "
+            f"{'' if ag is None else f'{ag:.4f}':>7} {er:9.2e}"
         )
     for key in ("bsgs_linear", "conv_single"):
         r = res[key]
         print(
             f"{key}: eval keys {r['eval_key_bytes'] / 1e6:.1f} MB ({r['galois_steps']} steps), "
-            f"mask setup {r['mask_setup_ms']:.0f} ms, incl. setup {r['request_incl_setup_ms_per_input']:.1f} ms/input"
+            f"mask setup {r['mask_setup_ms']:.0f} ms, "
+            f"incl. setup {r['request_incl_setup_ms_per_input']:.1f} ms/input"
         )
     print(f"wrote {args.out}")
 
 
-def _sz(r):
+def _sz(r: dict[str, Any]) -> tuple[float, float, float, float]:
     return (
         r["request_bytes_per_input"],
         r["response_bytes_per_input"],

@@ -20,7 +20,12 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 300_000
@@ -28,14 +33,18 @@ SIMULATED, ENGINE, MODEL, DATASET = 3, 1, 2, 3
 MEASUREMENT = b"\xaa" * 32
 DURATION = 600
 
+#: brownie ships no type information: its contracts, accounts, chain and transaction receipts are
+#: untyped objects at this script's boundary.
+BrownieObject = Any
 
-def main():
+
+def main() -> dict[str, Any]:
     import warnings
 
     warnings.filterwarnings("ignore", r"rpc\.\w+ should not be called directly", FutureWarning)
     from brownie import accounts, chain
     from eth_account import Account
-    from eth_utils import keccak
+    from eth_utils.crypto import keccak
 
     from scripts.deploy import deploy
 
@@ -47,7 +56,7 @@ def main():
     owner_key = Account.from_key(keccak(text="bench-owner"))
     gas: dict[str, int] = {}
 
-    def record(name, tx):
+    def record(name: str, tx: BrownieObject) -> BrownieObject:
         gas[name] = tx.gas_used
         return tx
 
@@ -76,34 +85,34 @@ def main():
         ),
     )
 
-    # --- providers and offers
+    # --- providers and TEE offers
     record("ProviderRegistry.register", c.providers.register({"from": provider, "value": 10**18}))
     record("ProviderRegistry.addStake", c.providers.addStake({"from": provider, "value": 10**17}))
     offer = record(
-        "ProviderRegistry.publishOffer",
-        c.providers.publishOffer(
+        "ProviderRegistry.publishTeeOffer",
+        c.providers.publishTeeOffer(
             SIMULATED, b"H100".ljust(32, b"\0"), 10**12, 4, {"from": provider}
         ),
     ).return_value
     record(
-        "ProviderRegistry.updateOffer",
-        c.providers.updateOffer(offer, 10**12, 4, True, {"from": provider}),
+        "ProviderRegistry.updateTeeOffer",
+        c.providers.updateTeeOffer(offer, 10**12, 4, True, {"from": provider}),
     )
 
     # --- resources, directly and through a relayer
     engine = record(
-        "OfferRegistry.listResource",
-        c.offers.listResource(_listing(ENGINE, b"engine", 10**15), {"from": owner}),
+        "ResourceRegistry.listResource",
+        c.resources.listResource(_listing(ENGINE, b"engine", 10**15), {"from": owner}),
     ).return_value
-    model = c.offers.listResource(
+    model = c.resources.listResource(
         _listing(MODEL, b"model", 2 * 10**15), {"from": owner}
     ).return_value
-    dataset = c.offers.listResource(
+    dataset = c.resources.listResource(
         _listing(DATASET, b"dataset", 3 * 10**15), {"from": data_owner}
     ).return_value
     record(
-        "OfferRegistry.updateResource",
-        c.offers.updateResource(
+        "ResourceRegistry.updateResource",
+        c.resources.updateResource(
             model, ("bafy-model-2", _sha(b"model"), 2 * 10**15, "bafy-meta", True), {"from": owner}
         ),
     )
@@ -120,12 +129,12 @@ def main():
         "deadline": deadline,
     }
     signed = record(
-        "OfferRegistry.listResourceBySig",
-        c.offers.listResourceBySig(
+        "ResourceRegistry.listResourceBySig",
+        c.resources.listResourceBySig(
             owner_key.address,
             item,
             deadline,
-            _sign(owner_key, "ListResource", c.offers, message),
+            _sign(owner_key, "ListResource", c.resources, message),
             {"from": relayer},
         ),
     ).return_value
@@ -141,27 +150,27 @@ def main():
         "deadline": deadline,
     }
     record(
-        "OfferRegistry.updateResourceBySig",
-        c.offers.updateResourceBySig(
+        "ResourceRegistry.updateResourceBySig",
+        c.resources.updateResourceBySig(
             signed,
             update,
             deadline,
-            _sign(owner_key, "UpdateResource", c.offers, message),
+            _sign(owner_key, "UpdateResource", c.resources, message),
             {"from": relayer},
         ),
     )
     message = {"resourceId": signed, "nonce": 2, "deadline": deadline}
     record(
-        "OfferRegistry.retireResourceBySig",
-        c.offers.retireResourceBySig(
+        "ResourceRegistry.retireResourceBySig",
+        c.resources.retireResourceBySig(
             signed,
             deadline,
-            _sign(owner_key, "RetireResource", c.offers, message),
+            _sign(owner_key, "RetireResource", c.resources, message),
             {"from": relayer},
         ),
     )
-    spare = c.offers.listResource(_listing(MODEL, b"spare", 1), {"from": owner}).return_value
-    record("OfferRegistry.retireResource", c.offers.retireResource(spare, {"from": owner}))
+    spare = c.resources.listResource(_listing(MODEL, b"spare", 1), {"from": owner}).return_value
+    record("ResourceRegistry.retireResource", c.resources.retireResource(spare, {"from": owner}))
 
     # --- the lifecycle, on accounts with no credit yet
     inputs = [("bafy-input-0", _sha(b"input-0")), ("bafy-input-1", _sha(b"input-1"))]
@@ -177,14 +186,14 @@ def main():
     again_complete = _complete(c, again, enclave, relayer, chain, used=DURATION // 2)
     owner_withdraw = c.marketplace.withdraw({"from": owner})
     provider_withdraw = c.marketplace.withdraw({"from": provider})
-    steps = {
+    steps: dict[str, int] = {
         "createOrder (engine + 2 inputs)": create.gas_used,
         "acceptOrder": accept.gas_used,
         "completeOrder": complete.gas_used,
         "withdraw (engine owner)": owner_withdraw.gas_used,
         "withdraw (provider)": provider_withdraw.gas_used,
     }
-    repeat = {
+    repeat: dict[str, int] = {
         "createOrder": again.gas_used,
         "acceptOrder": again_accept.gas_used,
         "completeOrder (payees already credited)": again_complete.gas_used,
@@ -244,14 +253,14 @@ def main():
         "AttestationRegistry.revokeMeasurement",
         c.attestation.revokeMeasurement(SIMULATED, MEASUREMENT, {"from": gov}),
     )
-    record("ProviderRegistry.retireOffer", c.providers.retireOffer(offer, {"from": provider}))
+    record("ProviderRegistry.retireTeeOffer", c.providers.retireTeeOffer(offer, {"from": provider}))
     c.providers.register({"from": provider2, "value": 10**18})
     record("ProviderRegistry.requestUnbonding", c.providers.requestUnbonding({"from": provider2}))
     chain.sleep(7 * 24 * 3600 + 1)
     record("ProviderRegistry.withdrawStake", c.providers.withdrawStake({"from": provider2}))
 
     total = sum(steps.values())
-    result = {
+    result: dict[str, Any] = {
         "chain_id": chain.id,
         "functions": gas,
         "lifecycle": {
@@ -271,44 +280,65 @@ def main():
     return result
 
 
+@dataclass(frozen=True)
 class _Contracts:
-    pass
+    """The deployed set, as brownie contract objects."""
+
+    providers: BrownieObject
+    resources: BrownieObject
+    attestation: BrownieObject
+    marketplace: BrownieObject
 
 
-def _contracts(manifest):
-    from brownie import AttestationRegistry, Marketplace, OfferRegistry, ProviderRegistry
+def _contracts(manifest: dict[str, Any]) -> _Contracts:
+    from brownie import AttestationRegistry, Marketplace, ProviderRegistry, ResourceRegistry
 
-    c = _Contracts()
-    c.providers = ProviderRegistry.at(manifest["contracts"]["ProviderRegistry"])
-    c.offers = OfferRegistry.at(manifest["contracts"]["OfferRegistry"])
-    c.attestation = AttestationRegistry.at(manifest["contracts"]["AttestationRegistry"])
-    c.marketplace = Marketplace.at(manifest["contracts"]["Marketplace"])
-    return c
+    return _Contracts(
+        providers=ProviderRegistry.at(manifest["contracts"]["ProviderRegistry"]),
+        resources=ResourceRegistry.at(manifest["contracts"]["ResourceRegistry"]),
+        attestation=AttestationRegistry.at(manifest["contracts"]["AttestationRegistry"]),
+        marketplace=Marketplace.at(manifest["contracts"]["Marketplace"]),
+    )
 
 
 def _sha(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def _listing(kind, content, price):
+def _listing(kind: int, content: bytes, price: int) -> tuple[int, str, bytes, int, str]:
     return (kind, f"bafy-{content.decode()}", _sha(content), price, "bafy-meta")
 
 
-def _create(c, customer, engine, resources, offer, inputs):
-    price = c.providers.getOffer(offer)["pricePerSecond"] * DURATION
-    value = price + sum(c.offers.resourceTerms(r)[3] for r in [engine, *resources])
+def _create(
+    c: _Contracts,
+    customer: BrownieObject,
+    engine: int,
+    resources: list[int],
+    offer: int,
+    inputs: list[tuple[str, bytes]],
+) -> BrownieObject:
+    price = c.providers.getTeeOffer(offer)["pricePerSecond"] * DURATION
+    value = price + sum(c.resources.resourceTerms(r)[3] for r in [engine, *resources])
     return c.marketplace.createOrder(
         engine, resources, offer, inputs, b"\x02" * 33, DURATION, {"from": customer, "value": value}
     )
 
 
-def _terms(create_tx):
+def _terms(create_tx: BrownieObject) -> tuple[Any, ...]:
     t = create_tx.events["OrderCreated"]["terms"]
     return (*t[:10], [tuple(p) for p in t[10]])
 
 
-def _complete(c, create_tx, enclave, relayer, chain, used):
-    """Completes the order with a run of `used` seconds from its acceptance (time is moved on first)."""
+def _complete(
+    c: _Contracts,
+    create_tx: BrownieObject,
+    enclave: LocalAccount,
+    relayer: BrownieObject,
+    chain: BrownieObject,
+    used: int,
+) -> BrownieObject:
+    """Completes the order with a run of `used` seconds from its acceptance (time is moved on
+    first)."""
     terms = _terms(create_tx)
     order_id = create_tx.events["OrderCreated"]["orderId"]
     started = c.marketplace.orderState(order_id)["acceptedAt"]
@@ -347,7 +377,7 @@ _TYPES = {
         [("enclave", "address"), ("provider", "address"), ("nonce", "bytes32")],
     ),
     "ListResource": (
-        "Enclava OfferRegistry",
+        "Enclava ResourceRegistry",
         [
             ("owner", "address"),
             ("kind", "uint8"),
@@ -360,7 +390,7 @@ _TYPES = {
         ],
     ),
     "UpdateResource": (
-        "Enclava OfferRegistry",
+        "Enclava ResourceRegistry",
         [
             ("resourceId", "uint256"),
             ("cid", "string"),
@@ -373,7 +403,7 @@ _TYPES = {
         ],
     ),
     "RetireResource": (
-        "Enclava OfferRegistry",
+        "Enclava ResourceRegistry",
         [("resourceId", "uint256"), ("nonce", "uint256"), ("deadline", "uint256")],
     ),
     "IntegrityReport": (
@@ -398,25 +428,27 @@ _TYPES = {
 }
 
 
-def _wallet(account):
+def _wallet(account: BrownieObject) -> LocalAccount:
     """The eth-account signer of one of brownie's anvil accounts (anvil's default mnemonic)."""
     from eth_account import Account
 
     Account.enable_unaudited_hdwallet_features()
     mnemonic = "test test test test test test test test test test test junk"
     for i in range(20):
-        wallet = Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}")
+        wallet: LocalAccount = Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}")
         if wallet.address == account.address:
             return wallet
     raise LookupError(f"{account.address} is not one of anvil's default accounts")
 
 
-def _sign(signer, primary, contract, message) -> bytes:
+def _sign(
+    signer: LocalAccount, primary: str, contract: BrownieObject, message: dict[str, Any]
+) -> bytes:
     from brownie import chain
     from eth_account.messages import encode_typed_data
 
     name, fields = _TYPES[primary]
-    full = {
+    full: dict[str, Any] = {
         "types": {
             "EIP712Domain": [
                 {"name": "name", "type": "string"},
@@ -438,7 +470,9 @@ def _sign(signer, primary, contract, message) -> bytes:
     return bytes(signer.sign_message(encode_typed_data(full_message=full)).signature)
 
 
-def _print_table(gas, steps, total, repeat):
+def _print_table(
+    gas: dict[str, int], steps: dict[str, int], total: int, repeat: dict[str, int]
+) -> None:
     width = max(len(k) for k in [*gas, *steps, *repeat]) + 2
     print(f"\n{'function':<{width}}{'gas':>10}")
     print("-" * (width + 10))

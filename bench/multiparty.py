@@ -5,7 +5,8 @@ tabular trainer and three hospitals' encrypted shares of breast_cancer, and time
 placement to the decrypted weights in the customer's hands. In the same run it times the plain
 baseline: the same engine (`python main.py`, a fresh process, as any provider would run it) on the
 pooled plaintext, with no chain, IPFS, keys, encryption or sandbox; and, for reference, the
-training call inside an already-warm interpreter. Prints a table; writes bench/results/multiparty.json.
+training call inside an already-warm interpreter. Prints a table; writes
+bench/results/multiparty.json.
 
     .venv/bin/python bench/multiparty.py [--orders 3]
 """
@@ -16,25 +17,25 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import httpx
 
-from enclava import devnet  # noqa: E402
-from enclava.client import fetch_result, place_order, wait_for_order  # noqa: E402
-from enclava.crypto import wallet_identity, wallet_recipient  # noqa: E402
-from enclava.demo.plain import plain_run  # noqa: E402
-from enclava.devnet import dev_account  # noqa: E402
-from enclava.chain.types import OrderStatus, ResourceKind  # noqa: E402
-from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer  # noqa: E402
-from engines.tabular_trainer.trainer import train_plain  # noqa: E402
-from tests.e2e.provider_process import ProviderProcess  # noqa: E402
-from trusted_loader.pipeline import order_seed  # noqa: E402
-from tests.e2e.story import DATA_PRICE, open_policy, parties, publish_blob, publish_engine_folder  # noqa: E402
+from enclava import devnet
+from enclava.client import fetch_result, place_order, wait_for_order
+from enclava.crypto import wallet_identity, wallet_recipient
+from demo.plain import plain_run
+from enclava.devnet import dev_account
+from enclava.chain.types import ResourceKind
+from enclava.protocol.order import OrderStatus
+from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer
+from engines.tabular_trainer.trainer import train_plain
+from tests.e2e.provider_process import ProviderProcess
+from enclava.protocol.engine import order_seed
+from tests.e2e.story import DATA_PRICE, open_policy, parties, publish_blob, publish_engine_folder
 
 HOSPITALS = ("hospital_a", "hospital_b", "hospital_c")
 
@@ -66,7 +67,7 @@ def main() -> None:
             )
             for role, s in zip(HOSPITALS, shares)
         ]
-        rows = []
+        rows: list[dict[str, Any]] = []
         for _ in range(args.orders):
             start = time.perf_counter()
             placed = place_order(
@@ -76,7 +77,7 @@ def main() -> None:
                 customer,
                 engine_id=engine.resource_id,
                 resource_ids=[r.resource_id for r in published],
-                tee_offer_id=provider.offer_id(),
+                tee_offer_id=provider.tee_offer_id(),
                 inputs=[],
                 recipient=wallet_recipient(customer),
                 max_duration=600,
@@ -92,7 +93,8 @@ def main() -> None:
             warm_start = time.perf_counter()
             train_plain(shares, seed)
             warm = time.perf_counter() - warm_start
-            stages = provider.jobs().get(placed.order_id).stages
+            job = httpx.get(f"{provider.url}/v1/jobs/{placed.order_id}", timeout=10).json()
+            stages = job["stages"]
             rows.append(
                 {
                     "confidential_s": confidential,
@@ -117,7 +119,7 @@ def main() -> None:
         )
     }
     result = {"orders": len(rows), "target_ratio": 1.3, "median": summary, "runs": rows}
-    out = ROOT / "bench" / "results" / "multiparty.json"
+    out = Path(__file__).resolve().parent / "results" / "multiparty.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"{'measure':32} {'median':>10}")

@@ -20,22 +20,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from engines.digits_classifier.model import predict_plain  # noqa: E402
-from engines.digits_classifier.weights import digits_split, train_reference_weights, weights_to_npz  # noqa: E402
-from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer  # noqa: E402
-from engines.tabular_trainer.trainer import train_plain  # noqa: E402
-from enclava.engine import load_manifest  # noqa: E402
-from trusted_loader.sandbox import run_engine  # noqa: E402
-from trusted_loader.scratch import Scratch  # noqa: E402
+import engines
+from engines.digits_classifier.model import predict_plain
+from engines.digits_classifier.weights import digits_split, train_reference_weights, weights_to_npz
+from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer
+from engines.tabular_trainer.trainer import Share, train_plain
+from enclava.protocol.engine import load_manifest
+from trusted_loader.sandbox import run_engine
+from trusted_loader.scratch import Scratch
 
 
-def timed(fn) -> float:
+def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -47,7 +46,7 @@ def cold_torch_import() -> float:
     )
 
 
-def digits_inputs(folder: Path, weights, images) -> None:
+def digits_inputs(folder: Path, weights: dict[str, np.ndarray], images: np.ndarray) -> None:
     (folder / "weights").mkdir(parents=True)
     (folder / "images").mkdir()
     (folder / "weights" / "000").write_bytes(weights_to_npz(weights))
@@ -56,22 +55,24 @@ def digits_inputs(folder: Path, weights, images) -> None:
     (folder / "images" / "000").write_bytes(buffer.getvalue())
 
 
-def tabular_inputs(folder: Path, shares) -> None:
+def tabular_inputs(folder: Path, shares: list[Share]) -> None:
     (folder / "datasets").mkdir(parents=True)
     for index, share in enumerate(shares):
         (folder / "datasets" / f"{index:03d}").write_bytes(share_to_npz(share))
 
 
-def sandboxed(engine: str, prepare) -> float:
+def sandboxed(engine: str, prepare: Callable[[Path], None]) -> float:
     with tempfile.TemporaryDirectory() as tmp, Scratch(Path(tmp)) as scratch:
-        prepare(scratch.path / "in")
-        path = ROOT / "engines" / engine
+        area = scratch.path
+        assert area is not None  # set when the scratch area is entered
+        prepare(area / "in")
+        path = Path(engines.__file__).resolve().parent / engine
         return timed(
             lambda: run_engine(
                 path,
                 load_manifest(path),
-                scratch.path / "in",
-                scratch.path / "out",
+                area / "in",
+                area / "out",
                 seed=7,
                 order_id="0xbench",
                 scratch=scratch,
@@ -86,9 +87,9 @@ def main() -> None:
     weights = train_reference_weights(seed=0)
     images = digits_split()[2][:100]
     shares = split_breast_cancer(3)
-    rows = {}
+    rows: dict[str, dict[str, float]] = {}
     cold = statistics.median(cold_torch_import() for _ in range(args.repeat))
-    cases = {
+    cases: dict[str, tuple[Callable[[], object], str, Callable[[Path], None]]] = {
         "digits infer 100 images": (
             lambda: predict_plain(weights, images),
             "digits_classifier",
@@ -113,14 +114,16 @@ def main() -> None:
         }
     print(f"cold `import torch` in a fresh interpreter: {cold:.3f} s (median of {args.repeat})")
     print(
-        f"{'case':26} {'plain s':>9} {'plain+import s':>15} {'sandbox s':>10} {'÷plain':>7} {'÷plain+import':>14}"
+        f"{'case':26} {'plain s':>9} {'plain+import s':>15} {'sandbox s':>10} {'÷plain':>7} "
+        f"{'÷plain+import':>14}"
     )
     for name, row in rows.items():
         print(
-            f"{name:26} {row['plain_s']:>9.3f} {row['plain_cold_s']:>15.3f} {row['sandbox_s']:>10.3f} "
+            f"{name:26} {row['plain_s']:>9.3f} {row['plain_cold_s']:>15.3f} "
+            f"{row['sandbox_s']:>10.3f} "
             f"{row['sandbox_over_plain']:>7.2f} {row['sandbox_over_plain_cold']:>14.2f}"
         )
-    out = ROOT / "bench" / "results" / "sandbox_overhead.json"
+    out = Path(__file__).resolve().parent / "results" / "sandbox_overhead.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(

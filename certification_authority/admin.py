@@ -18,25 +18,15 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from certification_authority.audit import AuditEvent, AuditLog, Decision, canonical_json
+from certification_authority.audit import AuditLog
 from certification_authority.broker.errors import BrokerError
-from certification_authority.broker.fields import (
-    Address,
-    SignatureHex,
-    UnixTime,
-    normalize_address,
-    normalize_serial,
-)
-from certification_authority.broker.signing import (
-    DEFAULT_SIGNATURE_WINDOW_S,
-    authenticate,
-    sign_text,
-)
+from certification_authority.broker.signing import authenticate
 from certification_authority.db import AdminRequestRow, write_transaction
 from certification_authority.errors import (
     AdminNotAuthorized,
@@ -46,6 +36,16 @@ from certification_authority.errors import (
 )
 from enclava.errors import ConfigError, EnclavaError
 from enclava.logs import get_logger
+from enclava.protocol.audit import AuditEvent, Decision
+from enclava.protocol.broker import DEFAULT_SIGNATURE_WINDOW_S, sign_text
+from enclava.protocol.broker.fields import (
+    Address,
+    SignatureHex,
+    UnixTime,
+    normalize_address,
+    normalize_serial,
+)
+from enclava.protocol.canonical import canonical_json
 
 __all__ = [
     "ADMIN_REVOKE_DOMAIN",
@@ -61,7 +61,8 @@ ADMIN_REVOKE_DOMAIN = "enclava-ca-admin-revoke-v1"
 
 
 class RevocationRequest(BaseModel):
-    """``POST /v1/revocations``: revoke a certificate serial or an enclave address, signed by an admin."""
+    """``POST /v1/revocations``: revoke a certificate serial or an enclave address, signed by an
+    admin."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -101,9 +102,9 @@ def revocation_message(
 
 
 def build_revocation_request(
-    admin_account,
+    admin_account: LocalAccount,
     ca_id: str,
-    kind: str,
+    kind: Literal["certificate", "enclave"],
     subject: str | int,
     reason: str,
     *,
@@ -143,7 +144,7 @@ class AdminGate:
 
     def __init__(
         self,
-        sessions: sessionmaker,
+        sessions: sessionmaker[Session],
         audit: AuditLog,
         *,
         admins: Iterable[str] | str,
@@ -158,7 +159,8 @@ class AdminGate:
         self._lock = lock or threading.RLock()
 
     def parse(self, body: object) -> RevocationRequest:
-        """A ``RevocationRequest`` from a JSON body; anything else is a logged ``AdminRequestInvalid``."""
+        """A ``RevocationRequest`` from a JSON body; anything else is a logged
+        ``AdminRequestInvalid``."""
         try:
             if isinstance(body, bytes | str):
                 return RevocationRequest.model_validate_json(body)
@@ -213,7 +215,9 @@ class AdminGate:
         return signer
 
     @staticmethod
-    def _use_once(session, digest: str, signer: str, request: RevocationRequest, now: int) -> None:
+    def _use_once(
+        session: Session, digest: str, signer: str, request: RevocationRequest, now: int
+    ) -> None:
         if session.get(AdminRequestRow, digest) is not None:
             raise AdminRequestReplayed("this signed admin request was already used")
         session.add(
@@ -233,7 +237,7 @@ class AdminGate:
             {"claimed_admin": request.admin, "kind": request.kind, "subject": request.subject},
         )
 
-    def _log_refusal(self, refusal: EnclavaError, details: dict) -> None:
+    def _log_refusal(self, refusal: EnclavaError, details: dict[str, Any]) -> None:
         log.warning(
             "admin request refused",
             extra={"claimed_admin": details.get("claimed_admin"), "type": refusal.code},

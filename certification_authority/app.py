@@ -2,10 +2,10 @@
 (listed to anyone, made only by a signed admin request), and the key broker's deposit / release /
 audit endpoints. Routes parse and delegate.
 
-``GET /v1/ca?nonce=N`` binds the CA's identity, including the TLS key it serves with, to ``N`` in its
-own evidence (:func:`enclava.ca_link.bind_ca_identity`); without a nonce it carries no evidence at all,
-since unbound evidence could be replayed by anyone. ``POST /v1/keys/release`` answers a signed,
-single-use request with a signed answer (:mod:`certification_authority.release_gate`).
+``GET /v1/ca?nonce=N`` binds the CA's identity, including the TLS key it serves with, to ``N`` in
+its own evidence (:func:`enclava.ca_link.bind_ca_identity`); without a nonce it carries no evidence
+at all, since unbound evidence could be replayed by anyone. ``POST /v1/keys/release`` answers a
+signed, single-use request with a signed answer (:mod:`certification_authority.release_gate`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI, Query, Request
@@ -23,13 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from certification_authority.admin import AdminGate, RevocationRequest
 from certification_authority.authority import CertificationAuthority
-from certification_authority.broker import (
-    AuditReadRequest,
-    DepositReceipt,
-    DepositRequest,
-    KeyBroker,
-    OrderInputsDeposit,
-)
+from certification_authority.broker import DepositReceipt, KeyBroker
 from certification_authority.onchain import EnclaveRegistrar
 from certification_authority.release_gate import (
     RELEASE_WINDOW_S,
@@ -37,11 +31,12 @@ from certification_authority.release_gate import (
     authenticate_release,
     signed_release_answer,
 )
-from certification_authority.verifiers import NonceStore
 from enclava.attestation.errors import EvidenceFormatError
 from enclava.attestation.evidence import Attester, Evidence
+from enclava.attestation.verifiers import NonceStore
 from enclava.ca_link import CaIdentity, bind_ca_identity
-from enclava.protocol import key_release_message
+from enclava.protocol.key_release import key_release_message
+from enclava.protocol.broker import AuditReadRequest, DepositRequest, OrderInputsDeposit
 from enclava.service import create_service_app
 
 __all__ = ["build_app", "key_release_message", "RELEASE_WINDOW_S", "KeyReleaseRequest"]
@@ -56,7 +51,9 @@ class ChallengeReply(BaseModel):
 
 
 class CertifyRequest(BaseModel):
-    evidence: dict = Field(description="Evidence JSON (enclava.attestation.Evidence.to_json)")
+    evidence: dict[str, Any] = Field(
+        description="Evidence JSON (enclava.attestation.Evidence.to_json)"
+    )
     csr_pem: str
     nonce: str
     provider: str
@@ -71,7 +68,7 @@ class CaIdentityReply(BaseModel):
     signer_address: str
     age_recipient: str
     tls_certificate_pem: str
-    evidence: dict | None = Field(
+    evidence: dict[str, Any] | None = Field(
         description="Evidence JSON whose report_data is bind_ca_identity(nonce, ...)"
     )
 
@@ -79,7 +76,7 @@ class CaIdentityReply(BaseModel):
 class ReleaseReply(BaseModel):
     """``POST /v1/keys/release``: see :mod:`enclava.protocol.key_release` for ``release``."""
 
-    release: dict = Field(
+    release: dict[str, Any] = Field(
         description="canonical-JSON object: domain, ca_id, order_id, enclave, request_nonce, "
         "issued_at, keys [{kind, resource_id, content_hash, policy_version, ciphertext}]"
     )
@@ -133,7 +130,7 @@ def build_app(
         return ChallengeReply(nonce=nonces.issue().hex(), expires_in=nonce_ttl_s)
 
     @app.post("/v1/certify", tags=["attestation"])
-    def certify(request: CertifyRequest) -> dict:
+    def certify(request: CertifyRequest) -> dict[str, Any]:
         """Verify evidence + CSR; issue a certificate and register the enclave on chain."""
         try:
             evidence = Evidence.from_json(json.dumps(request.evidence))
@@ -154,11 +151,13 @@ def build_app(
         nonce: Annotated[
             str | None, Query(pattern=NONCE_PATTERN, description="32 random bytes, hex")
         ] = None,
-    ) -> dict:
-        """The CA's certificate, signer address, age recipient, TLS certificate and its own TEE evidence.
+    ) -> dict[str, Any]:
+        """The CA's certificate, signer address, age recipient, TLS certificate and its own TEE
+        evidence.
 
-        With ``nonce`` the evidence's report_data is ``bind_ca_identity(nonce, identity)``: it vouches
-        that the measured CA holds exactly these keys, for this request. Without a nonce, no evidence.
+        With ``nonce`` the evidence's report_data is ``bind_ca_identity(nonce, identity)``: it
+        vouches that the measured CA holds exactly these keys, for this request. Without a nonce, no
+        evidence.
         """
         reply = public.to_json()
         if self_attester is not None and nonce is not None:
@@ -169,7 +168,7 @@ def build_app(
         return reply
 
     @app.get("/v1/revocations", tags=["attestation"])
-    def revocations() -> list[dict]:
+    def revocations() -> list[dict[str, Any]]:
         """The revocation list: revoked certificate serials and enclave addresses."""
         return [r.model_dump() for r in broker.revocations()]
 
@@ -185,7 +184,8 @@ def build_app(
         },
     )
     async def revoke(request: Request) -> RevocationReply:
-        """Revoke a certificate or an enclave: signed by a CA admin (CA_ADMIN_ADDRESSES), fresh, used once.
+        """Revoke a certificate or an enclave: signed by a CA admin (CA_ADMIN_ADDRESSES), fresh,
+        used once.
 
         An enclave is also revoked in the attestation registry when this CA's signer registered it,
         so the marketplace refuses its reports. Every decision goes to the audit log.
@@ -214,12 +214,13 @@ def build_app(
         return broker.deposit(request)
 
     @app.post("/v1/keys/order-inputs", tags=["keys"])
-    def deposit_order_inputs(request: OrderInputsDeposit) -> dict:
-        """The customer deposits the key of their order's own inputs (age-encrypted to the CA), signed."""
+    def deposit_order_inputs(request: OrderInputsDeposit) -> dict[str, Any]:
+        """The customer deposits the key of their order's own inputs (age-encrypted to the CA),
+        signed."""
         return broker.deposit_order_inputs(request)
 
     @app.post("/v1/keys/release", response_model=ReleaseReply, tags=["keys"])
-    def release(request: KeyReleaseRequest) -> dict:
+    def release(request: KeyReleaseRequest) -> dict[str, Any]:
         """An enclave asks for an order's keys with a signed, single-use request.
 
         The keys leave wrapped to its certified age key, in ``{"release", "signature"}``: the CA
@@ -245,7 +246,7 @@ def build_app(
         )
 
     @app.post("/v1/audit", tags=["keys"])
-    def audit(request: AuditReadRequest) -> dict:
+    def audit(request: AuditReadRequest) -> dict[str, Any]:
         """An owner reads (with a wallet signature) the audit entries about their resource."""
         return broker.audit_for_owner(request).model_dump(mode="json")
 

@@ -6,8 +6,8 @@ chain, report_data binding to the CSR's key, nonce, debug, TCB, on-chain allow-l
 certificate → sign and submit ``registerEnclave``.
 
 The provider's consent is its EIP-712 ``EnclaveConsent(enclave, provider, nonce)`` under the
-attestation registry's domain (:mod:`enclava.chain.consent`): checked here first, then passed into
-``registerEnclave``, which checks it again on chain and accepts it once.
+attestation registry's domain (:mod:`enclava.protocol.consent`): checked here first, then passed
+into ``registerEnclave``, which checks it again on chain and accepts it once.
 """
 
 from __future__ import annotations
@@ -20,15 +20,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certification_authority.certificates import enclave_address_of, issue_enclave_certificate
-from certification_authority.errors import CertificateInvalid
+from certification_authority.certificates import issue_enclave_certificate
+from certification_authority.errors import CertificateInvalid, ProviderConsentRefused
 from certification_authority.onchain import EnclaveRegistrar, EnclaveRegistration
 from certification_authority.sealing import CaKeys
-from certification_authority.verifiers import EvidenceVerifier
 from enclava.attestation.evidence import Evidence
-from enclava.chain.consent import ConsentInvalid, recover_consent_signer
-from enclava.chain.types import measurement_digest, onchain_tee
+from enclava.attestation.verifiers import EvidenceVerifier
+from enclava.chain.types import measurement_digest
 from enclava.logs import get_logger
+from enclava.protocol.consent import ConsentInvalid, recover_consent_signer
+from enclava.protocol.csr import enclave_address_of
+from enclava.protocol.tee import onchain_tee
 
 __all__ = ["CertificationAuthority", "CertifyResult"]
 
@@ -88,12 +90,11 @@ class CertificationAuthority:
     def guard_provider_consent(
         self, enclave: str, nonce: bytes, provider: str, signature: str
     ) -> None:
-        """The provider named in the request signed ``EnclaveConsent(enclave, provider, nonce)`` under
-        the registry's EIP-712 domain, as ``registerEnclave`` will check again on chain."""
+        """The provider named in the request signed ``EnclaveConsent(enclave, provider, nonce)``
+        under the registry's EIP-712 domain, as ``registerEnclave`` will check again on chain."""
         if self._registrar is None:  # fail closed: no domain to check the consent under
-            raise CertificateInvalid(
+            raise ProviderConsentRefused(
                 "this CA has no attestation registry to check the provider's consent against",
-                code="provider_consent_invalid",
                 hint="Configure the CA with the chain (CA_MANIFEST).",
             )
         try:
@@ -106,17 +107,11 @@ class CertificationAuthority:
                 registry=self._registrar.registry_address,
             )
         except ConsentInvalid as exc:
-            raise CertificateInvalid(
-                f"the provider's consent is malformed: {exc.message}",
-                code="provider_consent_invalid",
-                hint=exc.hint,
+            raise ProviderConsentRefused(
+                f"the provider's consent is malformed: {exc.message}", hint=exc.hint
             ) from exc
         if signer.lower() != provider.lower():
-            raise CertificateInvalid(
-                "the consent is not signed by the named provider",
-                code="provider_consent_invalid",
-                hint="The provider node must sign with its registered wallet.",
-            )
+            raise ProviderConsentRefused("the consent is not signed by the named provider")
 
     # -- the operation -----------------------------------------------------------------------
     def certify(

@@ -2,13 +2,11 @@
 
 The CA signs with an ECDSA P-256 key. An enclave's certificate is issued to its secp256k1 key (the
 same key signs integrity reports on chain, so its Ethereum address is derived from the certified
-public key) and carries, as non-critical extensions under Enclava's arc (an OID derived from a
-UUID under 2.25, which needs no registration):
+public key) and carries, as non-critical extensions under Enclava's arc, the attested facts (the
+arc and its extensions: :mod:`enclava.protocol.csr`).
 
-    .1 TEE type (1 byte)     .2 measurement        .3 enclave address (20 bytes)
-    .4 provider address      .5 simulated (1 byte) .6 the enclave's age (X25519) recipient
-
-The age recipient comes from the CSR, which the attested key signed, so it is bound too.
+The age recipient comes from the CSR (:func:`enclava.protocol.csr.build_csr`), which the attested
+key signed, so it is bound too.
 """
 
 from __future__ import annotations
@@ -21,38 +19,22 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from eth_keys import keys as eth_keys
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
-from certification_authority.errors import CertificateInvalid
+from certification_authority.errors import CertificateInvalid, EnclaveCertificateExpired
 from enclava.errors import EnclavaError
+from enclava.protocol.csr import ENCLAVA_OIDS, enclave_address_of
+from enclava.protocol.errors import EnclaveKeyInvalid
 
 __all__ = [
-    "ENCLAVA_OID_ARC",
     "CertifiedEnclave",
-    "enclave_address_of",
-    "build_csr",
     "csr_age_recipient",
     "issue_ca_certificate",
     "issue_enclave_certificate",
     "verify_enclave_certificate",
 ]
 
-ENCLAVA_OID_ARC = "2.25.137906042972484955005484010384731416971"
-_OID = {
-    name: x509.ObjectIdentifier(f"{ENCLAVA_OID_ARC}.{n}")
-    for n, name in enumerate(
-        [
-            "tee_type",
-            "measurement",
-            "enclave_address",
-            "provider_address",
-            "simulated",
-            "age_recipient",
-        ],
-        start=1,
-    )
-}
+_OID = ENCLAVA_OIDS
 
 
 @dataclass(frozen=True)
@@ -71,37 +53,21 @@ class CertifiedEnclave:
     public_key_der: bytes
 
 
-def enclave_address_of(public_key: ec.EllipticCurvePublicKey) -> str:
-    """The Ethereum address of a secp256k1 public key."""
-    if not isinstance(public_key.curve, ec.SECP256K1):
+def _enclave_address(public_key: ec.EllipticCurvePublicKey) -> str:
+    try:
+        return enclave_address_of(public_key)
+    except EnclaveKeyInvalid as exc:
         raise CertificateInvalid(
-            "enclave keys must be secp256k1", hint="Generate the enclave key on secp256k1."
-        )
-    raw = public_key.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return eth_keys.PublicKey(raw[1:]).to_checksum_address()
-
-
-def build_csr(key: ec.EllipticCurvePrivateKey, age_recipient: str) -> bytes:
-    """The enclave's certificate request (PEM), carrying its age recipient."""
-    address = enclave_address_of(key.public_key())
-    csr = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)]))
-        .add_extension(
-            x509.UnrecognizedExtension(_OID["age_recipient"], age_recipient.encode()),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return csr.public_bytes(serialization.Encoding.PEM)
+            exc.message, hint="Generate the enclave key on secp256k1."
+        ) from exc
 
 
 def csr_age_recipient(csr: x509.CertificateSigningRequest) -> str:
     try:
         value = csr.extensions.get_extension_for_oid(_OID["age_recipient"]).value
-        recipient = value.value.decode("ascii")  # type: ignore[attr-defined]
+        if not isinstance(value, x509.UnrecognizedExtension):
+            raise x509.ExtensionNotFound("not Enclava's extension", _OID["age_recipient"])
+        recipient = value.value.decode("ascii")
     except (x509.ExtensionNotFound, UnicodeDecodeError) as exc:
         raise CertificateInvalid("the CSR carries no age recipient") from exc
     if not recipient.startswith("age1"):
@@ -151,7 +117,7 @@ def issue_enclave_certificate(
     public_key = csr.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise CertificateInvalid("the CSR key is not an EC key")
-    address = enclave_address_of(public_key)
+    address = _enclave_address(public_key)
     start = dt.datetime.fromtimestamp(now, dt.timezone.utc)
     builder = (
         x509.CertificateBuilder()
@@ -183,7 +149,10 @@ def _checksum(address: str) -> str:
 
 
 def _ext(cert: x509.Certificate, name: str) -> bytes:
-    return cert.extensions.get_extension_for_oid(_OID[name]).value.value  # type: ignore[attr-defined]
+    extension = cert.extensions.get_extension_for_oid(_OID[name]).value
+    if not isinstance(extension, x509.UnrecognizedExtension):
+        raise CertificateInvalid(f"the certificate's {name} extension is not Enclava's")
+    return extension.value
 
 
 def verify_enclave_certificate(
@@ -206,11 +175,7 @@ def verify_enclave_certificate(
         not_before = int(cert.not_valid_before_utc.timestamp())
         not_after = int(cert.not_valid_after_utc.timestamp())
         if not (not_before <= now <= not_after):
-            raise CertificateInvalid(
-                "the enclave certificate is expired or not yet valid",
-                code="certificate_expired",
-                hint="Attest again to get a fresh certificate.",
-            )
+            raise EnclaveCertificateExpired("the enclave certificate is expired or not yet valid")
         public_key = cert.public_key()
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
             raise CertificateInvalid("the certified key is not an EC key")
@@ -218,7 +183,7 @@ def verify_enclave_certificate(
             serial=cert.serial_number,
             tee_type=_ext(cert, "tee_type")[0],
             measurement=_ext(cert, "measurement").hex(),
-            enclave_address=enclave_address_of(public_key),
+            enclave_address=_enclave_address(public_key),
             provider_address=_checksum("0x" + _ext(cert, "provider_address").hex()),
             simulated=_ext(cert, "simulated") == b"\x01",
             age_recipient=_ext(cert, "age_recipient").decode("ascii"),

@@ -9,7 +9,6 @@ over the same database is a restart that loses nothing."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from cryptography import x509
@@ -21,29 +20,24 @@ from certification_authority.app import build_app
 from certification_authority.authority import CertificationAuthority
 from certification_authority.broker import KeyBroker
 from certification_authority.certificates import issue_ca_certificate
-from certification_authority.chain_view import (
-    OnChainBrokerAllowList,
-    VerifierAllowList,
-    Web3ChainView,
-)
+from certification_authority.chain_view import Web3ChainView
 from certification_authority.db import open_database
 from certification_authority.nonce_store import SqlNonceStore
 from certification_authority.onchain import EnclaveRegistrar
 from certification_authority.sealing import CaKeys, FileSealingKey, load_or_create_keys
 from certification_authority.settings import CaSettings
 from certification_authority.tls import load_or_create_tls, tls_names
-from certification_authority.verifiers import EvidenceVerifier
+from enclava.attestation.verifiers import EvidenceVerifier
 from enclava.attestation.simulated import SimulatedTdxAttester
-from enclava.chain import ChainClient
-from enclava.chain.contracts import ContractSet
-from enclava.errors import ConfigError
+from enclava.chain.allowlist import OnChainAllowList
 from enclava.measure import running_measurement
 
 __all__ = ["create_ca_app", "load_ca_certificate"]
 
 
 def load_ca_certificate(keys: CaKeys, path: Path, ca_id: str) -> x509.Certificate:
-    """The CA certificate for the sealed key: reused across restarts, reissued if the key changed."""
+    """The CA certificate for the sealed key: reused across restarts, reissued if the key
+    changed."""
     public = keys.cert_key.public_key().public_numbers()
     if path.exists():
         cert = x509.load_pem_x509_certificate(path.read_bytes())
@@ -52,25 +46,6 @@ def load_ca_certificate(keys: CaKeys, path: Path, ca_id: str) -> x509.Certificat
     cert = issue_ca_certificate(keys.cert_key, ca_id)
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert
-
-
-def _chain(settings: CaSettings) -> tuple[ChainClient, ContractSet, int]:
-    if settings.manifest:
-        data = json.loads(Path(settings.manifest).read_text())
-        rpc, addresses, start = (
-            data["rpc_url"],
-            data["contracts"],
-            int(data.get("deploy_block") or 0),
-        )
-    elif settings.rpc_url:
-        raise ConfigError(
-            "CA_RPC_URL without contract addresses is not supported yet",
-            hint="Point CA_MANIFEST at a deployment manifest.",
-        )
-    else:
-        raise ConfigError("the CA needs the chain", hint="Set CA_MANIFEST to the devnet manifest.")
-    chain = ChainClient(rpc)
-    return chain, ContractSet(chain.w3, addresses), start
 
 
 def create_ca_app(settings: CaSettings | None = None) -> FastAPI:
@@ -83,11 +58,13 @@ def create_ca_app(settings: CaSettings | None = None) -> FastAPI:
     )
     ca_cert = load_ca_certificate(keys, state / "ca-cert.pem", settings.ca_id)
     tls = load_or_create_tls(keys.tls_key, state, settings.ca_id, tls_names(settings.tls_hostnames))
-    chain, contracts, start_block = _chain(settings)
+    config = settings.chain_config()
+    chain, contracts = config.connect()
+    start_block = config.deploy_block
     sessions = open_database(settings.db_url())
     nonces = SqlNonceStore(sessions, ttl_s=settings.nonce_ttl_s)
     verifier = EvidenceVerifier(
-        allow_list=VerifierAllowList(contracts),
+        allow_list=OnChainAllowList(contracts),
         nonce_store=nonces,
         insecure_allow_simulated_tee=settings.insecure_allow_simulated_tee,
     )
@@ -100,7 +77,7 @@ def create_ca_app(settings: CaSettings | None = None) -> FastAPI:
         keys.age_identity,
         settings.ca_id,
         Web3ChainView(contracts, from_block=start_block),
-        OnChainBrokerAllowList(contracts),
+        OnChainAllowList(contracts),
     )
     admin_gate = AdminGate(
         sessions, broker.audit, admins=settings.admin_addresses, ca_id=settings.ca_id

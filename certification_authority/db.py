@@ -1,18 +1,21 @@
-"""The CA's persistent state: one SQLAlchemy engine and the tables the key broker and audit log share.
+"""The CA's persistent state: one SQLAlchemy engine and the tables the key broker and audit log
+share.
 
 Any SQLAlchemy URL works; the default is a SQLite file under ``$ENCLAVA_CA_HOME`` (or
 ``~/.local/share/enclava/ca``). Tables::
 
-    resource_keys     the current deposit per offer: age ciphertext (to the CA), policy, version, uses
-    policy_versions   every deposit ever accepted (the policy history; no ciphertext)
-    revocations       revoked certificate serials and enclave addresses
-    audit_entries     the hash-chained audit log; ``seq`` is the position in the chain
-    audit_offers      which offers each audit entry is about (the index behind an owner's view)
+    resource_keys       the current deposit per resource: age ciphertext (to the CA), policy,
+                        version, uses
+    policy_versions     every deposit ever accepted (the policy history; no ciphertext)
+    revocations         revoked certificate serials and enclave addresses
+    audit_entries       the hash-chained audit log; ``seq`` is the position in the chain
+    audit_resources     which resources each audit entry is about (the index behind an owner's view)
     attestation_nonces  challenge nonces: issued, expiry, consumed (single use across restarts)
-    admin_requests    digests of accepted signed admin requests (replay protection across restarts)
-    release_requests  (enclave, request nonce) of every key-release request seen, until it expires
+    admin_requests      digests of accepted signed admin requests (replay protection across
+                        restarts)
+    release_requests    (enclave, request nonce) of every key-release request seen, until it expires
 
-uint256 offer ids do not fit SQL integers, so they are stored as decimal strings.
+uint256 resource ids do not fit SQL integers, so they are stored as decimal strings.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Engine,
@@ -46,7 +49,7 @@ __all__ = [
     "PolicyVersionRow",
     "RevocationRow",
     "AuditEntryRow",
-    "AuditOfferRow",
+    "AuditResourceRow",
     "NonceRow",
     "AdminRequestRow",
     "ReleaseRequestRow",
@@ -65,7 +68,7 @@ class Base(DeclarativeBase):
 class ResourceKeyRow(Base):
     __tablename__ = "resource_keys"
 
-    offer_id: Mapped[str] = mapped_column(String(78), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(78), primary_key=True)
     owner: Mapped[str] = mapped_column(String(42))
     version: Mapped[int] = mapped_column(Integer)
     ciphertext: Mapped[bytes] = mapped_column(
@@ -99,7 +102,7 @@ class OrderInputKeyRow(Base):
 class PolicyVersionRow(Base):
     __tablename__ = "policy_versions"
 
-    offer_id: Mapped[str] = mapped_column(String(78), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(78), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner: Mapped[str] = mapped_column(String(42))
     ciphertext_sha256: Mapped[str] = mapped_column(String(64))
@@ -124,7 +127,7 @@ class AuditEntryRow(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     time: Mapped[int] = mapped_column(Integer)
     event: Mapped[str] = mapped_column(String(32))
-    offer_ids_json: Mapped[str] = mapped_column(Text)
+    resource_ids_json: Mapped[str] = mapped_column(Text)
     order_id: Mapped[str | None] = mapped_column(String(66), nullable=True)
     enclave_address: Mapped[str | None] = mapped_column(String(42), nullable=True)
     decision: Mapped[str] = mapped_column(String(16))
@@ -135,10 +138,10 @@ class AuditEntryRow(Base):
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class AuditOfferRow(Base):
-    __tablename__ = "audit_offers"
+class AuditResourceRow(Base):
+    __tablename__ = "audit_resources"
 
-    offer_id: Mapped[str] = mapped_column(String(78), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(78), primary_key=True)
     seq: Mapped[int] = mapped_column(ForeignKey("audit_entries.seq"), primary_key=True)
 
 
@@ -185,9 +188,10 @@ def default_db_url() -> str:
 
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(
-        dbapi_connection, _record
-    ) -> None:  # pragma: no cover - exercised by every test
+    def _on_connect(  # pragma: no cover - exercised by every test
+        dbapi_connection: Any,  # the DBAPI's own connection (sqlite3): untyped by SQLAlchemy
+        _record: Any,
+    ) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
@@ -196,7 +200,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.close()
 
 
-def open_database(db: str | Engine | sessionmaker | None = None) -> sessionmaker:
+def open_database(db: str | Engine | sessionmaker[Session] | None = None) -> sessionmaker[Session]:
     """A session factory over ``db`` (URL, engine or factory), with every table created."""
     if isinstance(db, sessionmaker):
         bind = db.kw.get("bind")
@@ -221,7 +225,7 @@ def open_database(db: str | Engine | sessionmaker | None = None) -> sessionmaker
 
 
 def write_transaction(
-    sessions: sessionmaker,
+    sessions: sessionmaker[Session],
     work: Callable[[Session], T],
     *,
     lock: threading.Lock | threading.RLock,

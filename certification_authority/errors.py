@@ -3,6 +3,9 @@
     EnclavaError
     └── CaError                      base of the service's own refusals
         ├── CertificateInvalid       a certificate or CSR fails a check (401)
+        │   ├── EnclaveCertificateExpired  the enclave certificate is expired or not yet valid
+        │   ├── RequestStale         a key-release request's ``issued_at`` is outside the window
+        │   └── ProviderConsentRefused  the provider's consent is missing, malformed or not its own
         ├── SealingError             the sealed key file cannot be opened (500, fail closed)
         ├── RegistrationFailed       an on-chain registerEnclave / revokeEnclave failed (502)
         └── AdminRefused             an admin request is not authorised (401/403)
@@ -10,17 +13,25 @@
             ├── AdminNotAuthorized   signed by an address that is not a configured admin (403)
             └── AdminRequestReplayed this exact signed request was already used (401)
 
+    NonceError                       (``enclava.attestation.errors``)
+    └── NonceStorageError            the database failed checking a nonce (503, fail closed)
+
 Admin requests with a bad signature, a stale ``issued_at`` or another CA's id are refused with the
 broker's ``SignatureInvalid`` / ``SignatureStale`` / ``WrongCa`` (401).
 """
 
 from __future__ import annotations
 
+from enclava.attestation.errors import NonceError
 from enclava.errors import EnclavaError
 
 __all__ = [
     "CaError",
     "CertificateInvalid",
+    "EnclaveCertificateExpired",
+    "RequestStale",
+    "ProviderConsentRefused",
+    "NonceStorageError",
     "SealingError",
     "RegistrationFailed",
     "AdminRefused",
@@ -39,6 +50,21 @@ class CertificateInvalid(CaError):
     code = "certificate_invalid"
     hint = "Attest again and request a new certificate from this CA."
     http_status = 401
+
+
+class EnclaveCertificateExpired(CertificateInvalid):
+    code = "certificate_expired"
+    hint = "Attest again to get a fresh certificate."
+
+
+class RequestStale(CertificateInvalid):
+    code = "request_stale"
+    hint = "Sign a fresh request with the current time."
+
+
+class ProviderConsentRefused(CertificateInvalid):
+    code = "provider_consent_invalid"
+    hint = "The provider node must sign with its registered wallet."
 
 
 class SealingError(CaError):
@@ -61,7 +87,10 @@ class AdminRefused(CaError):
 
 class AdminRequestInvalid(AdminRefused):
     code = "admin_request_invalid"
-    hint = "Send a RevocationRequest built with certification_authority.admin.build_revocation_request."
+    hint = (
+        "Send a RevocationRequest built with "
+        "certification_authority.admin.build_revocation_request."
+    )
     http_status = 401
 
 
@@ -75,3 +104,11 @@ class AdminRequestReplayed(AdminRefused):
     code = "admin_request_replayed"
     hint = "Each signed admin request is accepted once; sign a new one with the current time."
     http_status = 401
+
+
+class NonceStorageError(NonceError):
+    """The database failed while a nonce was checked: refused (fail closed)."""
+
+    code = "nonce_storage_error"
+    hint = "The CA's database failed; retry, and if it persists tell the CA's operator."
+    http_status = 503

@@ -1,6 +1,6 @@
 """Challenge nonces in the CA's database: single-use and expiring, across restarts and replicas.
 
-Implements :class:`certification_authority.verifiers.NonceStore`. A nonce is accepted by one
+Implements :class:`enclava.attestation.verifiers.NonceStore`. A nonce is accepted by one
 conditional ``UPDATE`` (not yet consumed, not yet expired), which is atomic in SQLite and in any
 server database, so two CA processes on one database never both accept it. When the update matches
 nothing, the row says why: unknown, reused or expired, each its own error.
@@ -16,32 +16,25 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any, cast
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import CursorResult, Engine, delete, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from certification_authority.db import NonceRow, open_database, write_transaction
-from certification_authority.verifiers.nonces import DEFAULT_NONCE_TTL_S
+from certification_authority.errors import NonceStorageError
 from enclava.attestation.binding import NONCE_LENGTH
 from enclava.attestation.errors import (
-    NonceError,
     NonceExpiredError,
     NonceReusedError,
     NonceUnknownError,
 )
+from enclava.attestation.verifiers.nonces import DEFAULT_NONCE_TTL_S
 from enclava.errors import ConfigError
 
-__all__ = ["SqlNonceStore", "NonceStorageError"]
-
-
-class NonceStorageError(NonceError):
-    """The database failed while a nonce was checked: refused (fail closed)."""
-
-    code = "nonce_storage_error"
-    hint = "The CA's database failed; retry, and if it persists tell the CA's operator."
-    http_status = 503
+__all__ = ["SqlNonceStore"]
 
 
 @contextmanager
@@ -53,11 +46,12 @@ def _storage(what: str) -> Iterator[None]:
 
 
 class SqlNonceStore:
-    """Nonces in the CA's database (a URL, an engine or a session factory); the clock is injectable."""
+    """Nonces in the CA's database (a URL, an engine or a session factory); the clock is
+    injectable."""
 
     def __init__(
         self,
-        db: str | Engine | sessionmaker | None,
+        db: str | Engine | sessionmaker[Session] | None,
         *,
         ttl_s: float = DEFAULT_NONCE_TTL_S,
         clock: Callable[[], float] = time.time,
@@ -73,7 +67,7 @@ class SqlNonceStore:
         nonce = secrets.token_bytes(NONCE_LENGTH)
         now = self._clock()
 
-        def work(session) -> None:
+        def work(session: Session) -> None:
             session.execute(delete(NonceRow).where(NonceRow.expires_at < now - self._ttl_s))
             session.add(NonceRow(nonce=nonce.hex(), issued_at=now, expires_at=now + self._ttl_s))
 
@@ -86,7 +80,7 @@ class SqlNonceStore:
             raise NonceUnknownError("this nonce was not issued by the CA (or expired long ago)")
         key, now = nonce.hex(), self._clock()
 
-        def work(session) -> str:
+        def work(session: Session) -> str:
             taken = session.execute(
                 update(NonceRow)
                 .where(
@@ -97,7 +91,7 @@ class SqlNonceStore:
                 .values(consumed_at=now)
                 .execution_options(synchronize_session=False)
             )
-            if taken.rowcount == 1:
+            if cast("CursorResult[Any]", taken).rowcount == 1:
                 return "ok"
             row = session.get(NonceRow, key)
             return (

@@ -1,9 +1,9 @@
 """Enclave registration and revocation on chain.
 
-``registerEnclave`` needs the CA signer's EIP-712 ``EnclaveCertificate`` signature, which the CA also
-returns to the enclave so anyone could submit it, and the provider's own EIP-712 ``EnclaveConsent``
-(:mod:`enclava.chain.consent`) for the same enclave and CA nonce, which the registry checks again
-and accepts once; the CA submits both itself and pays the gas.
+``registerEnclave`` needs the CA signer's EIP-712 ``EnclaveCertificate`` signature, which the CA
+also returns to the enclave so anyone could submit it, and the provider's own EIP-712
+``EnclaveConsent`` (:mod:`enclava.protocol.consent`) for the same enclave and CA nonce, which the
+registry checks again and accepts once; the CA submits both itself and pays the gas.
 ``revokeEnclave`` may be sent by governance or by the (active) CA signer that certified the enclave;
 the CA sends it when an admin revokes an enclave, so the marketplace refuses its reports too.
 """
@@ -11,6 +11,7 @@ the CA sends it when an admin revokes an enclave, so the marketplace refuses its
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
@@ -18,7 +19,7 @@ from web3 import Web3
 
 from certification_authority.errors import RegistrationFailed
 from enclava.chain import ChainClient
-from enclava.chain.consent import registry_domain
+from enclava.protocol.consent import registry_domain
 from enclava.chain.contracts import ContractSet
 from enclava.errors import ChainError
 
@@ -35,7 +36,9 @@ class EnclaveRegistration:
     nonce: bytes  # the CA challenge the evidence bound; the provider's consent names it too
 
 
-def certificate_typed_data(reg: EnclaveRegistration, *, chain_id: int, registry: str) -> dict:
+def certificate_typed_data(
+    reg: EnclaveRegistration, *, chain_id: int, registry: str
+) -> dict[str, Any]:
     """The EIP-712 ``EnclaveCertificate`` message, exactly as AttestationRegistry hashes it."""
     return {
         "types": {
@@ -104,7 +107,7 @@ class EnclaveRegistrar:
     def submit(
         self, reg: EnclaveRegistration, signature: bytes, provider_signature: str | bytes
     ) -> str:
-        """``registerEnclave(cert, signature, provider_signature)``; the consent as checked by the CA."""
+        """``registerEnclave(cert, signature, provider_signature)``; the CA checked the consent."""
         cert = (
             Web3.to_checksum_address(reg.enclave),
             reg.tee_type,
@@ -123,7 +126,7 @@ class EnclaveRegistrar:
                 cert, signature, consent
             ).build_transaction({"from": self._signer.address, "gas": 300_000})
             tx.pop("nonce", None)
-            return self._chain.send(self._signer, tx).tx_hash
+            return self._chain.send(self._signer, dict(tx)).tx_hash
         except ChainError as exc:
             raise RegistrationFailed(f"registerEnclave failed: {exc.message}") from exc
 
@@ -149,6 +152,6 @@ class EnclaveRegistrar:
                 {"from": self._signer.address, "gas": 200_000}
             )
             tx.pop("nonce", None)
-            return OnChainRevocation("revoked", self._chain.send(self._signer, tx).tx_hash)
+            return OnChainRevocation("revoked", self._chain.send(self._signer, dict(tx)).tx_hash)
         except ChainError as exc:
             raise RegistrationFailed(f"revokeEnclave failed: {exc.message}") from exc

@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from certification_authority.broker import VerifiedEnclave, WrappedKey
 from certification_authority.broker.release import RELEASE_WINDOW_S
 from certification_authority.certificates import verify_enclave_certificate
-from certification_authority.errors import CertificateInvalid
-from enclava.protocol import (
+from certification_authority.errors import CertificateInvalid, RequestStale
+from enclava.protocol.eip191 import recover_bytes_signer
+from enclava.protocol.key_release import (
     key_release_message,
-    recover_bytes_signer,
     release_answer,
     released_key_entry,
     sign_release_answer,
@@ -58,11 +58,7 @@ def authenticate_release(
     """The certified enclave that signed this fresh request, or ``CertificateInvalid``."""
     facts = verify_enclave_certificate(request.certificate_pem.encode(), ca_cert, now=now)
     if abs(now - request.issued_at) > RELEASE_WINDOW_S:
-        raise CertificateInvalid(
-            "the key request is stale",
-            code="request_stale",
-            hint="Sign a fresh request with the current time.",
-        )
+        raise RequestStale("the key request is stale")
     message = key_release_message(
         ca_id=ca_id,
         order_id=request.order_id,
@@ -100,7 +96,7 @@ def signed_release_answer(
     entries = [
         released_key_entry(
             kind=key.kind,
-            resource_id=key.offer_id,
+            resource_id=key.resource_id,
             content_hash=key.content_hash,
             policy_version=key.policy_version,
             ciphertext=key.ciphertext,

@@ -6,10 +6,16 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from enclava.chain.config import ChainSettings
+
 __all__ = ["CaSettings"]
 
 
-class CaSettings(BaseSettings):
+class CaSettings(ChainSettings, BaseSettings):
+    """The CA's settings; the chain fields (``CA_RPC_URL``, ``CA_CHAIN_ID``, ``CA_ADDRESSES``,
+    ``CA_MANIFEST``) are :class:`enclava.chain.config.ChainSettings`'s: an RPC URL with an
+    addresses file reaches any EVM chain, a devnet manifest the local devnet."""
+
     model_config = SettingsConfigDict(env_prefix="CA_", env_file=None, extra="forbid")
 
     ca_id: str = "enclava-ca"
@@ -23,12 +29,10 @@ class CaSettings(BaseSettings):
     insecure_allow_simulated_tee: bool = False
     certificate_lifetime_s: int = 3600
     nonce_ttl_s: int = 300
-    #: chain access: RPC URL + contract addresses, or a devnet manifest to read them from
-    rpc_url: str = ""
-    manifest: Path | None = None
     #: secp256k1 key imported as the CA signer on first start (devnet only; otherwise generated)
     signer_key: str = ""
-    #: comma-separated wallet addresses whose EIP-191 signature may revoke certificates and enclaves;
+    #: comma-separated wallet addresses whose EIP-191 signature may revoke certificates and
+    #: enclaves;
     #: empty (the default) means nobody may (the devnet sets its deployer / governance account)
     admin_addresses: str = ""
     #: comma-separated host names or IP addresses its TLS certificate names besides 127.0.0.1 and

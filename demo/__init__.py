@@ -1,4 +1,4 @@
-"""`make demo` (`python -m enclava.demo`): the whole marketplace on the devnet, told as a story.
+"""`make demo` (`python -m demo`): the whole marketplace on the devnet, told as a story.
 
 A model owner publishes the digits classifier through the marketplace API, a customer orders
 inference on their own images, two hospitals train the breast-cancer model together; the summary
@@ -7,10 +7,10 @@ Modules: ``story`` (the scenes), ``orders`` (one measured order, shared with the
 ``facts`` (what gets recorded), ``summary`` (rich output), ``run`` (the command).
 """
 
-from enclava.demo.context import DemoContext
-from enclava.demo.facts import DemoFacts, DemoStepFailed, OrderFacts, TxFact
-from enclava.demo.orders import LOADER_STAGES, STAGE_ORDER, run_order
-from enclava.demo.run import main, run, start
+from demo.context import DemoContext
+from demo.facts import DemoFacts, DemoStepFailed, OrderFacts, TxFact
+from demo.orders import LOADER_STAGES, STAGE_ORDER, run_order
+from demo.run import main, run, start
 
 __all__ = [
     "DemoContext",

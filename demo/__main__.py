@@ -1,5 +1,5 @@
-"""`python -m enclava.demo`."""
+"""`python -m demo`."""
 
-from enclava.demo.run import main
+from demo.run import main
 
 main()

@@ -1,11 +1,13 @@
-"""Everything the story's parties talk to on one devnet: chain, IPFS, key broker, marketplace API and
-the provider started beside the devnet."""
+"""Everything the story's parties talk to on one devnet: chain, IPFS, key broker, marketplace API
+and the provider started beside the devnet."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import engines
 from enclava.chain.market import MarketClient
 from enclava.client import BrokerHttpClient
 from enclava.client.market_api import MarketApiClient
@@ -15,7 +17,8 @@ from enclava.storage.content_store import IpfsContentStore
 
 __all__ = ["DemoContext", "ENGINES", "open_policy"]
 
-ENGINES = Path(__file__).resolve().parents[2] / "engines"
+#: The engine folders shipped with the repository (engines/).
+ENGINES = Path(engines.__file__).resolve().parent
 
 
 @dataclass
@@ -48,7 +51,7 @@ class DemoContext:
         return f"{self.market_url}/reports/{order_id}"
 
 
-def open_policy(engine_hash: str) -> dict:
+def open_policy(engine_hash: str) -> dict[str, Any]:
     """Keys for the given engine only, any paying customer; simulated TEEs allowed (devnet only)."""
     return {
         "allowed_engine_hashes": [engine_hash],

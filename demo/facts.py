@@ -1,5 +1,6 @@
-"""What the demo records while it plays: stage times, transactions with their gas, CIDs, each order's
-timeline and verification, and named checks. The summary prints these; the tests assert on them."""
+"""What the demo records while it plays: stage times, transactions with their gas, CIDs, each
+order's timeline and verification, and named checks. The summary prints these; the tests assert on
+them."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from eth_typing import HexStr
+
 from enclava.chain.market import MarketClient
-from enclava.chain.types import OrderStatus
+from enclava.protocol.order import OrderStatus
 from enclava.client.orders import TERMINAL
 from enclava.errors import ChainError, EnclavaError
 from enclava.report import Checklist
@@ -28,7 +31,10 @@ __all__ = [
 
 class DemoStepFailed(EnclavaError):
     code = "demo_step_failed"
-    hint = "Read the devnet's logs (`enclava devnet logs SERVICE --name NAME`) for the service that failed."
+    hint = (
+        "Read the devnet's logs (`enclava devnet logs SERVICE --name NAME`) for the service that "
+        "failed."
+    )
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,7 @@ def watch_order(
 
 def tx_fact(market: MarketClient, label: str, tx_hash: str) -> TxFact:
     try:
-        receipt = market.w3.eth.get_transaction_receipt(tx_hash)
+        receipt = market.w3.eth.get_transaction_receipt(HexStr(tx_hash))
     except Exception as exc:  # web3 raises several types for a missing receipt or a dead node
         raise ChainError(f"cannot read the receipt of {tx_hash}: {exc}") from exc
     return TxFact(

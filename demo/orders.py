@@ -9,28 +9,20 @@ from __future__ import annotations
 import time
 
 import httpx
+from eth_account.signers.local import LocalAccount
 
-from enclava.chain.types import OrderStatus
+from enclava.protocol.order import OrderStatus
 from enclava.client import completed_report, fetch_result, place_order
 from enclava.crypto import wallet_identity, wallet_recipient
-from enclava.demo.context import DemoContext
-from enclava.demo.facts import DemoStepFailed, OrderFacts, accept_tx, tx_fact, watch_order
+from enclava.protocol import loader_api
+from demo.context import DemoContext
+from demo.facts import DemoStepFailed, OrderFacts, accept_tx, tx_fact, watch_order
 from enclava.report import read_completion, verify_order_report
 
 __all__ = ["run_order", "LOADER_STAGES", "STAGE_ORDER", "check_report_page"]
 
-#: The loader's stages (trusted_loader.pipeline) and the node's report transaction, as stored per job.
-LOADER_STAGES = (
-    "certification",
-    "check",
-    "fetch_verify",
-    "key_release",
-    "decrypt",
-    "workload",
-    "encrypt_upload",
-    "sign",
-    "report_tx",
-)
+#: The loader's stages (the wire's list) and the node's report transaction, as stored per job.
+LOADER_STAGES = (*loader_api.LOADER_STAGES, "report_tx")
 #: Every stage of an order, in the order they happen (customer-side stages are timed here).
 STAGE_ORDER = (
     "upload",
@@ -44,26 +36,25 @@ STAGE_ORDER = (
 
 
 def _loader_stages(ctx: DemoContext, order_id: str, timeout: float = 30.0) -> dict[str, float]:
-    """The stages the provider stored for the job (its row is finished right after the report tx)."""
-    from provider_node.jobs import JobStore
-
-    store = JobStore(ctx.provider.database_url)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            job = store.get(order_id)
-            if job is not None and job.status in ("completed", "failed") and job.stages:
-                return dict(job.stages)
-            if time.monotonic() > deadline:
-                raise DemoStepFailed(f"the provider recorded no stage times for {order_id}")
-            time.sleep(0.1)
-    finally:
-        store.dispose()
+    """The stage times the provider publishes for the job (``GET /v1/jobs/{order_id}`` on its HTTP
+    face; the job is finished right after the report transaction)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reply = httpx.get(f"{ctx.provider.url}/v1/jobs/{order_id}", timeout=10)
+            job = reply.json() if reply.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            job = {}
+        if job.get("status") in ("completed", "failed") and job.get("stages"):
+            return {name: float(seconds) for name, seconds in job["stages"].items()}
+        if time.monotonic() > deadline:
+            raise DemoStepFailed(f"the provider recorded no stage times for {order_id}")
+        time.sleep(0.1)
 
 
 def run_order(
     ctx: DemoContext,
-    customer,
+    customer: LocalAccount,
     *,
     title: str,
     engine_id: int,
@@ -82,7 +73,7 @@ def run_order(
         customer,
         engine_id=engine_id,
         resource_ids=resource_ids,
-        tee_offer_id=ctx.provider.offer_id(),
+        tee_offer_id=ctx.provider.tee_offer_id(),
         inputs=inputs,
         recipient=wallet_recipient(customer),
         max_duration=max_duration,
@@ -149,14 +140,16 @@ def _wait_indexed(ctx: DemoContext, order_id: str, timeout: float) -> None:
             pass
         if time.monotonic() > deadline:
             raise DemoStepFailed(
-                f"the marketplace's indexer does not show {order_id} completed after {timeout:.0f} s",
+                f"the marketplace's indexer does not show {order_id} completed after "
+                f"{timeout:.0f} s",
                 hint="Check `enclava devnet logs marketplace`.",
             )
         time.sleep(0.3)
 
 
 def check_report_page(ctx: DemoContext, order_id: str, timeout: float = 90.0) -> bool:
-    """Wait for the indexer to show the order completed; True when the API and the page say verified."""
+    """Wait for the indexer to show the order completed; True when the API and the page say
+    verified."""
     _wait_indexed(ctx, order_id, timeout)
     try:
         api = httpx.get(f"{ctx.market_url}/v1/reports/{order_id}", timeout=60).json()

@@ -10,8 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from enclava.demo.context import ENGINES
-from enclava.demo.facts import DemoStepFailed
+from demo.context import ENGINES
+from demo.facts import DemoStepFailed
 
 __all__ = ["plain_run"]
 
@@ -19,7 +19,8 @@ __all__ = ["plain_run"]
 def plain_run(
     engine: str, inputs: dict[str, list[bytes]], *, seed: int = 0
 ) -> tuple[float, dict[str, bytes]]:
-    """Run ``engines/<engine>/main.py`` on ``inputs`` (input name → files); return (seconds, outputs)."""
+    """Run ``engines/<engine>/main.py`` on ``inputs`` (input name → files); return (seconds,
+    outputs)."""
     with tempfile.TemporaryDirectory(prefix="enclava-plain-") as tmp:
         in_dir, out_dir = Path(tmp, "in"), Path(tmp, "out")
         out_dir.mkdir()

@@ -9,10 +9,10 @@ import sys
 from rich.console import Console
 
 from enclava import devnet
-from enclava.demo.context import DemoContext
-from enclava.demo.facts import DemoFacts
-from enclava.demo.story import order_digits, publish_digits, train_together
-from enclava.demo.summary import print_summary
+from demo.context import DemoContext
+from demo.facts import DemoFacts
+from demo.story import order_digits, publish_digits, train_together
+from demo.summary import print_summary
 from enclava.devnet.provider import start_provider
 from enclava.errors import EnclavaError
 
@@ -23,7 +23,8 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def start(name: str, facts: DemoFacts) -> DemoContext:
-    """The devnet (anvil, contracts, Kubo, Redis, CA, marketplace API) and a provider with its workers."""
+    """The devnet (anvil, contracts, Kubo, Redis, CA, marketplace API) and a provider with its
+    workers."""
     with facts.stage("start devnet"), console.status(f"starting devnet {name!r}"):
         manifest = devnet.up(name)
     with (
@@ -40,7 +41,9 @@ def start(name: str, facts: DemoFacts) -> DemoContext:
             for svc, rec in manifest.services.items()
             if svc not in ("anvil", "ipfs", "redis")
         },
-        "provider node": f"{provider.url} (pid {provider.node_pid}, workers pid {provider.worker_pid})",
+        "provider node": (
+            f"{provider.url} (pid {provider.node_pid}, workers pid {provider.worker_pid})"
+        ),
     }
     return DemoContext.build(manifest, provider)
 
@@ -62,11 +65,13 @@ def run(name: str = devnet.DEFAULT_DEVNET) -> int:
     print_summary(facts, console)
     if failure is not None:
         console.print(
-            f"[red]demo failed ({failure.code})[/]: {failure.message}\n[yellow]hint[/]: {failure.hint}"
+            f"[red]demo failed ({failure.code})[/]: {failure.message}\n"
+            f"[yellow]hint[/]: {failure.hint}"
         )
     verdict = "[green]every check passed[/]" if facts.all_passed else "[red]some checks failed[/]"
     console.print(
-        f"{verdict}. The devnet and the provider keep running; stop them with: [bold]make devnet-down[/] "
+        f"{verdict}. The devnet and the provider keep running; stop them with: "
+        "[bold]make devnet-down[/] "
         f"(or .venv/bin/enclava devnet down --name {name})"
     )
     return 0 if facts.all_passed else 1

@@ -20,12 +20,12 @@ import numpy as np
 from enclava.chain.types import ResourceKind
 from enclava.client import PublishedResource
 from enclava.client.market_api import listing_metadata, publish_listed
-from enclava.demo.context import ENGINES, DemoContext, open_policy
-from enclava.demo.facts import DemoFacts, OrderFacts, tx_fact
-from enclava.demo.orders import run_order
-from enclava.demo.plain import plain_run
+from demo.context import ENGINES, DemoContext, open_policy
+from demo.facts import DemoFacts, OrderFacts, tx_fact
+from demo.orders import run_order
+from demo.plain import plain_run
 from enclava.devnet import dev_account
-from enclava.engine import canonical_archive
+from enclava.protocol.engine import canonical_archive
 
 __all__ = [
     "DigitsListing",
@@ -71,9 +71,10 @@ def _publish(
     plaintext: bytes,
     price: int,
     policy: Any,
-    metadata: dict | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> PublishedResource:
-    """Encrypt, upload, list through the marketplace API (signed in as ``role``), deposit the key."""
+    """Encrypt, upload, list through the marketplace API (signed in as ``role``), deposit the
+    key."""
     api = ctx.market_api()
     try:
         listed = publish_listed(
@@ -88,7 +89,7 @@ def _publish(
             metadata=metadata,
             name=label,
             chain_id=ctx.manifest.chain_id,
-            registry=ctx.manifest.contracts["OfferRegistry"],
+            registry=ctx.manifest.contracts["ResourceRegistry"],
         )
         api.wait_for_listing(listed.resource.resource_id)
     finally:
@@ -161,7 +162,8 @@ def customer_images(count: int = 16, offset: int = 0) -> tuple[np.ndarray, list[
 def order_digits(
     ctx: DemoContext, facts: DemoFacts, listing: DigitsListing, *, count: int = 16
 ) -> OrderFacts:
-    """Scene 2: the customer orders inference on their images and reads the decrypted predictions."""
+    """Scene 2: the customer orders inference on their images and reads the decrypted
+    predictions."""
     images, labels = customer_images(count)
     with facts.stage("customer: digits order, end to end"):
         order, files = run_order(
@@ -198,7 +200,7 @@ def train_together(ctx: DemoContext, facts: DemoFacts) -> OrderFacts:
     """Scene 3: two hospitals publish private shares; hospital A orders training on both."""
     from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer
     from engines.tabular_trainer.trainer import train_plain
-    from trusted_loader.pipeline import order_seed
+    from enclava.protocol.engine import order_seed
 
     with facts.stage("hospitals: publish trainer + two private shares (API)"):
         trainer = publish_engine_listed(

@@ -3,11 +3,11 @@ stages and verification checklist, the report pages, and every check with its ve
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
-from enclava.demo.facts import DemoFacts, OrderFacts
-from enclava.demo.orders import STAGE_ORDER
+from demo.facts import DemoFacts, OrderFacts
+from demo.orders import STAGE_ORDER
 
 __all__ = ["print_summary"]
 
@@ -24,7 +24,7 @@ def _pairs(
     columns: tuple[str, str],
     rows: dict[str, str],
     *,
-    justify: str = "left",
+    justify: JustifyMethod = "left",
 ) -> None:
     """A two-column table of ``rows`` (label → value)."""
     table = Table(title=title, show_header=True)

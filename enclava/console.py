@@ -1,9 +1,14 @@
-"""Turn Enclava errors into a short message and a hint on the terminal, never a stack trace."""
+"""Turn Enclava errors into a short message and a hint on the terminal, never a stack trace.
+
+The CLI commands and the service mains (``provider_node``, the CA, the loader, the API) wrap their
+entry points in :func:`friendly_errors`, so it sits below all of them in the layer contract.
+"""
 
 from __future__ import annotations
 
 import functools
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -13,12 +18,15 @@ from enclava.errors import EnclavaError
 __all__ = ["friendly_errors", "err_console"]
 
 err_console = Console(stderr=True)
-F = TypeVar("F", bound=Callable)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def friendly_errors(func: F) -> F:
+def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Print an :class:`EnclavaError` as ``error (code): message`` plus its hint, exit 1."""
+
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except EnclavaError as exc:
@@ -26,4 +34,4 @@ def friendly_errors(func: F) -> F:
             err_console.print(f"[yellow]hint[/]: {exc.hint}")
             raise typer.Exit(code=1) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

@@ -35,15 +35,14 @@ def serve(
     configure_logging(args.log_level)
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise ConfigError("HTTPS needs both a certificate file and a key file")
-    tls = (
-        {}
-        if ssl_certfile is None
-        else {
-            "ssl_certfile": str(ssl_certfile),
-            "ssl_keyfile": str(ssl_keyfile),
-            "ssl_keyfile_password": ssl_keyfile_password,
-        }
-    )
+    https = ssl_certfile is not None
     uvicorn.run(
-        app, host=args.host, port=args.port, log_config=None, log_level=args.log_level, **tls
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        log_level=args.log_level,
+        ssl_certfile=str(ssl_certfile) if https else None,
+        ssl_keyfile=str(ssl_keyfile) if https else None,
+        ssl_keyfile_password=ssl_keyfile_password if https else None,
     )

@@ -13,7 +13,7 @@ __all__ = ["send", "error_body", "refusal"]
 
 
 def send(
-    http: httpx.Client, method: str, path: str, unavailable: type[EnclavaError], **kwargs
+    http: httpx.Client, method: str, path: str, unavailable: type[EnclavaError], **kwargs: Any
 ) -> httpx.Response:
     """The response, or ``unavailable`` when the service cannot be reached at all."""
     try:
@@ -23,7 +23,8 @@ def send(
 
 
 def error_body(reply: httpx.Response) -> dict[str, Any]:
-    """The service's error shape; a body that is not JSON becomes ``http_<status>`` with its start."""
+    """The service's error shape; a body that is not JSON becomes ``http_<status>`` with its
+    start."""
     try:
         body = reply.json()
     except ValueError:

@@ -1,4 +1,5 @@
-"""The marketplace API: wallet sign-in, listings, catalogue, orders and report verification over HTTP.
+"""The marketplace API: wallet sign-in, listings, catalogue, orders and report verification over
+HTTP.
 
 ``create_app(settings)`` builds the FastAPI service; ``Indexer`` follows the chain into the database
 (a background thread in the service, or ``index_once`` from scripts and tests).

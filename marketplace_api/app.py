@@ -1,4 +1,5 @@
-"""Composes the marketplace service: settings (checked) → DB, chain, sessions, indexer → routes and middleware.
+"""Composes the marketplace service: settings (checked) → DB, chain, sessions, indexer → routes and
+middleware.
 
 Middleware, outermost first: trusted-proxy headers (who the client is) → CORS → rate limit → routes.
 """
@@ -6,6 +7,7 @@ Middleware, outermost first: trusted-proxy headers (who the client is) → CORS 
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from eth_account import Account
@@ -72,7 +74,7 @@ def create_app(settings: MarketSettings | None = None) -> FastAPI:
     )
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.indexer_enabled:
             indexer.start(settings.index_interval_s)
         try:

@@ -13,12 +13,13 @@ import hmac
 import json
 import secrets
 import time
+from typing import Any, cast
 
-from sqlalchemy import update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import CursorResult, Result, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from marketplace_api import db
-from marketplace_api.errors import NotSignedIn, SignInFailed
+from marketplace_api.errors import NonceInvalid, NotSignedIn, SessionExpired
 
 __all__ = ["SessionAuthority", "COOKIE_NAME"]
 
@@ -33,9 +34,14 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (SQLAlchemy types ``execute`` as a plain ``Result``)."""
+    return int(cast("CursorResult[Any]", result).rowcount)
+
+
 class SessionAuthority:
     def __init__(
-        self, sessions: sessionmaker, *, secret: bytes, ttl_s: int, nonce_ttl_s: int
+        self, sessions: sessionmaker[Session], *, secret: bytes, ttl_s: int, nonce_ttl_s: int
     ) -> None:
         self._db = sessions
         self._secret = secret
@@ -53,21 +59,19 @@ class SessionAuthority:
         """Mark ``nonce`` used; one atomic UPDATE so two concurrent sign-ins cannot both win."""
         now = time.time() if now is None else now
         with self._db.begin() as session:
-            done = session.execute(
-                update(db.SiweNonce)
-                .where(
-                    db.SiweNonce.nonce == nonce,
-                    db.SiweNonce.used.is_(False),
-                    db.SiweNonce.created_at > now - self.nonce_ttl_s,
+            done = _rowcount(
+                session.execute(
+                    update(db.SiweNonce)
+                    .where(
+                        db.SiweNonce.nonce == nonce,
+                        db.SiweNonce.used.is_(False),
+                        db.SiweNonce.created_at > now - self.nonce_ttl_s,
+                    )
+                    .values(used=True)
                 )
-                .values(used=True)
-            ).rowcount
-        if done != 1:
-            raise SignInFailed(
-                "the nonce is unknown, expired or already used",
-                code="nonce_invalid",
-                hint="Request a fresh nonce from GET /v1/auth/nonce and sign again.",
             )
+        if done != 1:
+            raise NonceInvalid("the nonce is unknown, expired or already used")
 
     # ------------------------------------------------------------------ sessions
     def issue(self, address: str) -> tuple[str, float]:
@@ -82,7 +86,7 @@ class SessionAuthority:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()
 
-    def _payload(self, token: str) -> dict:
+    def _payload(self, token: str) -> dict[str, Any]:
         try:
             body, mac = token.split(".")
             payload = _unb64(body)
@@ -90,7 +94,7 @@ class SessionAuthority:
             claims = json.loads(payload) if good else None
         except (ValueError, json.JSONDecodeError) as exc:
             raise NotSignedIn("the session token is malformed") from exc
-        if not claims:
+        if not isinstance(claims, dict) or not claims:
             raise NotSignedIn("the session token's signature is invalid")
         return claims
 
@@ -100,7 +104,7 @@ class SessionAuthority:
             raise NotSignedIn("sign in first: this action needs a wallet session")
         claims = self._payload(token)
         if claims["exp"] <= time.time():
-            raise NotSignedIn("the session has expired", code="session_expired")
+            raise SessionExpired("the session has expired")
         with self._db() as session:
             row = session.get(db.AuthSession, claims["sid"])
         if row is None or row.revoked or row.address != claims["sub"]:

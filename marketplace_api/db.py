@@ -7,6 +7,8 @@ row, so replaying older events never moves a row backwards (the indexer's idempo
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -21,7 +23,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 __all__ = [
     "Base",
@@ -64,7 +66,7 @@ class Provider(Base):
 
 class TeeOffer(Base):
     __tablename__ = "tee_offers"
-    offer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tee_offer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     provider: Mapped[str] = mapped_column(String(42), index=True)
     tee_type: Mapped[int] = mapped_column(Integer)
     gpu_class: Mapped[str] = mapped_column(String(64))
@@ -102,11 +104,11 @@ class ListingMetadata(Base):
     name: Mapped[str] = mapped_column(String(120), index=True)
     description: Mapped[str] = mapped_column(Text)
     task: Mapped[str] = mapped_column(String(64), index=True)
-    input_schema: Mapped[dict] = mapped_column(JSON)
+    input_schema: Mapped[dict[str, Any]] = mapped_column(JSON)
     price_wei: Mapped[str] = mapped_column(String(80))
     license: Mapped[str] = mapped_column(String(120))
     engine_hash: Mapped[str] = mapped_column(String(66))
-    tee_requirements: Mapped[dict] = mapped_column(JSON)
+    tee_requirements: Mapped[dict[str, Any]] = mapped_column(JSON)
     tee_types: Mapped[str] = mapped_column(String(64))  # ",TDX,SIMULATED," for LIKE filters
     tail_url: Mapped[str | None] = mapped_column(
         Text, nullable=True, default=None
@@ -126,15 +128,15 @@ class Order(Base):
     engine_hash: Mapped[str] = mapped_column(String(66))
     inputs_hash: Mapped[str] = mapped_column(String(66))
     escrow_wei: Mapped[str] = mapped_column(String(80))
-    terms: Mapped[dict] = mapped_column(JSON)
-    inputs: Mapped[list] = mapped_column(JSON)
-    resource_hashes: Mapped[list] = mapped_column(JSON)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    inputs: Mapped[list[Any]] = mapped_column(JSON)
+    resource_hashes: Mapped[list[Any]] = mapped_column(JSON)
     status: Mapped[int] = mapped_column(Integer, index=True)
     created_block: Mapped[int] = mapped_column(BigInteger)
     created_tx: Mapped[str] = mapped_column(String(66))
     accepted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     enclave: Mapped[str | None] = mapped_column(String(42), nullable=True)
-    report: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     report_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
     failure_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pos: Mapped[int] = mapped_column(BigInteger)
@@ -172,7 +174,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+        def _pragmas(  # pragma: no cover - trivial
+            dbapi_connection: Any,  # the DBAPI's own connection (sqlite3): untyped by SQLAlchemy
+            _record: Any,
+        ) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
@@ -199,5 +204,5 @@ def _add_missing_columns(engine: Engine) -> None:
                     )
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker:
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)

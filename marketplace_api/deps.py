@@ -1,4 +1,5 @@
-"""What routes share: the app's services (chain, DB, sessions, settings) and the signed-in wallet."""
+"""What routes share: the app's services (chain, DB, sessions, settings) and the signed-in
+wallet."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class Services:
     settings: MarketSettings
     chain: MarketChain
     chain_id: int
-    sessions: sessionmaker
+    sessions: sessionmaker[Session]
     auth: SessionAuthority
     indexer: Indexer
     relayer: LocalAccount | None
@@ -31,7 +32,8 @@ class Services:
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services
+    svc: Services = request.app.state.services
+    return svc
 
 
 def db_session(request: Request) -> Iterator[Session]:

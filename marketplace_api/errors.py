@@ -4,20 +4,24 @@ Hierarchy::
 
     EnclavaError
     ├── MarketError
+    │   ├── AddressInvalid              400  not an Ethereum address
     │   ├── NotSignedIn                 401  no, expired or revoked session
+    │   │   └── SessionExpired          401  the session's time is up
     │   ├── SignInFailed                401  the SIWE message or its signature does not check out
+    │   │   ├── NonceInvalid            401  the nonce is unknown, expired or already used
+    │   │   └── SignInExpired           401  the SIWE message's expiration time has passed
     │   ├── NotOwner                    403  the session's wallet does not own the listing
-    │   ├── NotFound                    404  unknown listing, offer, provider, order
+    │   ├── NotFound                    404  unknown listing, TEE offer, provider, order
     │   ├── ListingInvalid              422  metadata or listing fields refused
-    │   │   └── TailUrlRefused          422  a tail_url that is not https or reaches a non-public address
+    │   │   └── TailUrlRefused          422  tail_url not https, or not public
     │   ├── RelayFailed                 502  the chain refused the relayed listing
     │   ├── TailUnavailable             502  the listing's tail service does not answer usefully
-    │   │   └── TailDestinationRefused  502  the stored tail_url resolves to an address never forwarded to
+    │   │   └── TailDestinationRefused  502  tail_url reaches a refused address
     │   ├── RelayDisabled               503  no relayer account configured
     │   └── RateLimited                 429  too many requests from this client
     └── ConfigError
-        ├── SiweNotConfigured                MARKET_SIWE_DOMAIN / MARKET_SIWE_URI missing or malformed
-        └── TrustedProxiesInvalid            an entry of MARKET_TRUSTED_PROXIES is no address or network
+        ├── SiweNotConfigured                MARKET_SIWE_DOMAIN / _URI missing or bad
+        └── TrustedProxiesInvalid            a MARKET_TRUSTED_PROXIES entry is invalid
 """
 
 from __future__ import annotations
@@ -26,8 +30,12 @@ from enclava.errors import ConfigError, EnclavaError
 
 __all__ = [
     "MarketError",
+    "AddressInvalid",
     "NotSignedIn",
+    "SessionExpired",
     "SignInFailed",
+    "NonceInvalid",
+    "SignInExpired",
     "NotOwner",
     "NotFound",
     "ListingInvalid",
@@ -46,16 +54,35 @@ class MarketError(EnclavaError):
     code = "market_error"
 
 
+class AddressInvalid(MarketError):
+    code = "invalid_address"
+    hint = "Pass your wallet address as 0x followed by 40 hex digits."
+    http_status = 400
+
+
 class NotSignedIn(MarketError):
     code = "not_signed_in"
     hint = "Sign in with your wallet: GET /v1/auth/nonce, sign the message, POST /v1/auth/verify."
     http_status = 401
 
 
+class SessionExpired(NotSignedIn):
+    code = "session_expired"
+
+
 class SignInFailed(MarketError):
     code = "sign_in_failed"
     hint = "Request a fresh nonce and sign the exact EIP-4361 message with the wallet it names."
     http_status = 401
+
+
+class NonceInvalid(SignInFailed):
+    code = "nonce_invalid"
+    hint = "Request a fresh nonce from GET /v1/auth/nonce and sign again."
+
+
+class SignInExpired(SignInFailed):
+    code = "sign_in_expired"
 
 
 class NotOwner(MarketError):
@@ -79,8 +106,10 @@ class ListingInvalid(MarketError):
 class TailUrlRefused(ListingInvalid):
     code = "tail_url_refused"
     hint = (
-        "A tail_url must be an https:// base URL (no credentials, query or fragment) whose host resolves only "
-        "to public addresses: no loopback, private, link-local, multicast, reserved or metadata address."
+        "A tail_url must be an https:// base URL (no credentials, query or fragment) whose host"
+        " resolves only "
+        "to public addresses: no loopback, private, link-local, multicast, reserved or metadata"
+        " address."
     )
 
 
@@ -99,7 +128,8 @@ class TailUnavailable(MarketError):
 class TailDestinationRefused(TailUnavailable):
     code = "tail_destination_refused"
     hint = (
-        "The listing's tail_url leads to an address this marketplace never forwards to (not https, or not a "
+        "The listing's tail_url leads to an address this marketplace never forwards to (not "
+        "https, or not a "
         "public address); the model's owner must set an https tail on a public address."
     )
 
@@ -119,11 +149,16 @@ class RateLimited(MarketError):
 class SiweNotConfigured(ConfigError):
     code = "siwe_not_configured"
     hint = (
-        "Set MARKET_SIWE_DOMAIN to the host (and port) users sign in at, e.g. market.example.com, and "
-        "MARKET_SIWE_URI to the site's URI, e.g. https://market.example.com; sign-in messages must name both."
+        "Set MARKET_SIWE_DOMAIN to the host (and port) users sign in at, e.g. "
+        "market.example.com, and "
+        "MARKET_SIWE_URI to the site's URI, e.g. https://market.example.com; sign-in messages "
+        "must name both."
     )
 
 
 class TrustedProxiesInvalid(ConfigError):
     code = "trusted_proxies_invalid"
-    hint = 'Set MARKET_TRUSTED_PROXIES to a JSON list of addresses or CIDR networks, e.g. ["10.0.0.0/8"].'
+    hint = (
+        "Set MARKET_TRUSTED_PROXIES to a JSON list of addresses or CIDR networks, "
+        'e.g. ["10.0.0.0/8"].'
+    )

@@ -12,13 +12,15 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.address import to_checksum_address
 from sqlalchemy.orm import Session, sessionmaker
+from web3.contract import Contract
 from web3.exceptions import Web3Exception
 
-from enclava.chain.types import OrderStatus
 from enclava.errors import ChainError, EnclavaError
 from enclava.logs import get_logger
+from enclava.protocol.order import OrderStatus
 from marketplace_api import db
 from marketplace_api.chain import MarketChain
 
@@ -30,11 +32,11 @@ EVENTS: dict[str, tuple[str, ...]] = {
     "ProviderRegistry": (
         "ProviderRegistered",
         "StakeAdded",
-        "OfferPublished",
-        "OfferUpdated",
-        "OfferRetired",
+        "TeeOfferPublished",
+        "TeeOfferUpdated",
+        "TeeOfferRetired",
     ),
-    "OfferRegistry": ("ResourceListed", "ResourceUpdated", "ResourceRetired"),
+    "ResourceRegistry": ("ResourceListed", "ResourceUpdated", "ResourceRetired"),
     "Marketplace": (
         "OrderCreated",
         "OrderAccepted",
@@ -65,7 +67,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _upsert(
-    session: Session, model, key: Any, pos: int, values: dict[str, Any], *, create: bool
+    session: Session, model: type[Any], key: Any, pos: int, values: dict[str, Any], *, create: bool
 ) -> None:
     """Apply ``values`` unless the row already reflects a later event; create it only if allowed."""
     row = session.get(model, key)
@@ -83,11 +85,11 @@ def _gpu(raw: bytes) -> str:
     return bytes(raw).rstrip(b"\0").decode("ascii", errors="replace")
 
 
-def _contract(chain: MarketChain, name: str):
+def _contract(chain: MarketChain, name: str) -> Contract:
     c = chain.contracts
     return {
         "ProviderRegistry": c.provider_registry,
-        "OfferRegistry": c.offer_registry,
+        "ResourceRegistry": c.resource_registry,
         "AttestationRegistry": c.attestation_registry,
         "Marketplace": c.marketplace,
     }[name]
@@ -97,7 +99,7 @@ class Indexer:
     def __init__(
         self,
         chain: MarketChain,
-        sessions: sessionmaker,
+        sessions: sessionmaker[Session],
         *,
         batch_blocks: int = 2000,
         confirmations: int = 0,
@@ -106,7 +108,7 @@ class Indexer:
         self.sessions = sessions
         self.batch_blocks = max(1, batch_blocks)
         self.confirmations = confirmations
-        self._topics: dict[tuple[str, bytes], tuple[Any, Callable]] = {}
+        self._topics: dict[tuple[str, bytes], tuple[Any, Callable[..., Any]]] = {}
         for contract_name, names in EVENTS.items():
             contract = _contract(chain, contract_name)
             for name in names:
@@ -199,7 +201,7 @@ class Indexer:
             self._stop.wait(interval_s)
 
     # ------------------------------------------------------------------ handlers
-    def _on_ProviderRegistered(self, s: Session, a, pos: int, entry) -> None:
+    def _on_ProviderRegistered(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         _upsert(
             s,
             db.Provider,
@@ -213,17 +215,17 @@ class Indexer:
             create=True,
         )
 
-    def _on_StakeAdded(self, s: Session, a, pos: int, entry) -> None:
+    def _on_StakeAdded(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         _upsert(s, db.Provider, a["provider"], pos, {"stake_wei": str(a["stake"])}, create=False)
 
-    def _on_OfferPublished(self, s: Session, a, pos: int, entry) -> None:
+    def _on_TeeOfferPublished(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         _upsert(
             s,
             db.TeeOffer,
-            int(a["offerId"]),
+            int(a["teeOfferId"]),
             pos,
             {
-                "offer_id": int(a["offerId"]),
+                "tee_offer_id": int(a["teeOfferId"]),
                 "provider": a["provider"],
                 "tee_type": int(a["teeType"]),
                 "gpu_class": _gpu(a["gpuClass"]),
@@ -236,11 +238,11 @@ class Indexer:
             create=True,
         )
 
-    def _on_OfferUpdated(self, s: Session, a, pos: int, entry) -> None:
+    def _on_TeeOfferUpdated(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         _upsert(
             s,
             db.TeeOffer,
-            int(a["offerId"]),
+            int(a["teeOfferId"]),
             pos,
             {
                 "price_per_second_wei": str(a["pricePerSecond"]),
@@ -251,12 +253,11 @@ class Indexer:
             create=False,
         )
 
-    def _on_OfferRetired(self, s: Session, a, pos: int, entry) -> None:
-        _upsert(
-            s, db.TeeOffer, int(a["offerId"]), pos, {"active": False, "retired": True}, create=False
-        )
+    def _on_TeeOfferRetired(self, s: Session, a: Any, pos: int, entry: Any) -> None:
+        changes = {"active": False, "retired": True}
+        _upsert(s, db.TeeOffer, int(a["teeOfferId"]), pos, changes, create=False)
 
-    def _on_ResourceListed(self, s: Session, a, pos: int, entry) -> None:
+    def _on_ResourceListed(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         _upsert(
             s,
             db.Resource,
@@ -279,7 +280,7 @@ class Indexer:
             create=True,
         )
 
-    def _on_ResourceUpdated(self, s: Session, a, pos: int, entry) -> None:
+    def _on_ResourceUpdated(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         _upsert(
             s,
             db.Resource,
@@ -296,7 +297,7 @@ class Indexer:
             create=False,
         )
 
-    def _on_ResourceRetired(self, s: Session, a, pos: int, entry) -> None:
+    def _on_ResourceRetired(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         _upsert(
             s,
             db.Resource,
@@ -306,7 +307,7 @@ class Indexer:
             create=False,
         )
 
-    def _on_OrderCreated(self, s: Session, a, pos: int, entry) -> None:
+    def _on_OrderCreated(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         terms = a["terms"]
         payments = terms["payments"]
         escrow = sum(int(p["amount"]) for p in payments) + int(terms["pricePerSecond"]) * int(
@@ -343,10 +344,10 @@ class Indexer:
     ) -> None:
         _upsert(s, db.Order, _hex(order_id), pos, {"status": int(status), **values}, create=False)
 
-    def _on_OrderAccepted(self, s: Session, a, pos: int, entry) -> None:
+    def _on_OrderAccepted(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         self._status(s, a["orderId"], pos, OrderStatus.ACCEPTED, accepted_at=int(a["acceptedAt"]))
 
-    def _on_OrderCompleted(self, s: Session, a, pos: int, entry) -> None:
+    def _on_OrderCompleted(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         self._status(
             s,
             a["orderId"],
@@ -361,7 +362,7 @@ class Indexer:
             report_tx=_hex(entry["transactionHash"]),
         )
 
-    def _on_OrderFailed(self, s: Session, a, pos: int, entry) -> None:
+    def _on_OrderFailed(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         self._status(
             s,
             a["orderId"],
@@ -371,13 +372,13 @@ class Indexer:
             failure_code=int(a["reasonCode"]),
         )
 
-    def _on_OrderTimedOut(self, s: Session, a, pos: int, entry) -> None:
+    def _on_OrderTimedOut(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         self._status(s, a["orderId"], pos, OrderStatus.TIMED_OUT)
 
-    def _on_OrderCancelled(self, s: Session, a, pos: int, entry) -> None:
+    def _on_OrderCancelled(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         self._status(s, a["orderId"], pos, OrderStatus.CANCELLED)
 
-    def _on_EnclaveRegistered(self, s: Session, a, pos: int, entry) -> None:
+    def _on_EnclaveRegistered(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         _upsert(
             s,
             db.Enclave,
@@ -395,6 +396,8 @@ class Indexer:
         )
 
 
-def index_once(chain: MarketChain, sessions: sessionmaker, *, batch_blocks: int = 2000) -> int:
+def index_once(
+    chain: MarketChain, sessions: sessionmaker[Session], *, batch_blocks: int = 2000
+) -> int:
     """Index up to the chain head once (for scripts and tests); returns the events applied."""
     return Indexer(chain, sessions, batch_blocks=batch_blocks).run_once()

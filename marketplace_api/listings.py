@@ -7,7 +7,9 @@ import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.orm import Session
 
+from enclava.protocol.tee import TeeChainName
 from marketplace_api import db
 from marketplace_api.bounds import UINT256_MAX
 
@@ -23,7 +25,7 @@ __all__ = [
 
 KIND_NAMES = {1: "engine", 2: "model", 3: "dataset"}
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
-TeeName = Literal["TDX", "SEV_SNP", "SIMULATED"]
+TeeName = TeeChainName
 
 
 class TeeRequirements(BaseModel):
@@ -74,7 +76,7 @@ class ListingMetadataIn(BaseModel):
 
 
 class OnChainListing(BaseModel):
-    """``IOfferRegistry.Listing`` as JSON."""
+    """``IResourceRegistry.Listing`` as JSON."""
 
     model_config = {"extra": "forbid"}
     kind: Literal[1, 2, 3]
@@ -90,7 +92,7 @@ class OnChainListing(BaseModel):
             raise ValueError("must be a non-zero 0x + 64 hex digit SHA-256")
         return value.lower()
 
-    def as_tuple(self) -> tuple:
+    def as_tuple(self) -> tuple[Any, ...]:
         return (
             self.kind,
             self.cid,
@@ -114,7 +116,7 @@ class RelayRequest(BaseModel):
 
 
 def store_metadata(
-    session, resource_id: int, owner: str, meta: ListingMetadataIn
+    session: Session, resource_id: int, owner: str, meta: ListingMetadataIn
 ) -> db.ListingMetadata:
     values = dict(
         owner=owner,
@@ -130,7 +132,7 @@ def store_metadata(
         tee_types="," + ",".join(meta.tee_requirements.tee_types) + ",",
         updated_at=time.time(),
     )
-    row = session.get(db.ListingMetadata, resource_id)
+    row: db.ListingMetadata | None = session.get(db.ListingMetadata, resource_id)
     if row is None:
         row = db.ListingMetadata(resource_id=resource_id, **values)
         session.add(row)

@@ -68,7 +68,8 @@ class TrustedProxies:
 
 
 class ProxyHeadersMiddleware:
-    """Rewrites the ASGI scope's client (and scheme) from proxy headers sent by a trusted proxy only."""
+    """Rewrites the ASGI scope's client (and scheme) from proxy headers sent by a trusted proxy
+    only."""
 
     def __init__(self, app: ASGIApp, proxies: TrustedProxies) -> None:
         self.app = app

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from enclava.chain.types import OnChainTee, OrderStatus
+from enclava.protocol.order import OrderStatus
+from enclava.protocol.tee import TeeType
 from marketplace_api import db
 from marketplace_api.bounds import INDEX_INT_MAX
 from marketplace_api.errors import NotFound
@@ -16,7 +17,7 @@ from marketplace_api.listings import KIND_NAMES, metadata_view
 __all__ = [
     "search_catalogue",
     "resource_detail",
-    "offer_view",
+    "tee_offer_view",
     "provider_detail",
     "order_view",
     "orders_of",
@@ -29,7 +30,8 @@ _KINDS = {name: code for code, name in KIND_NAMES.items()}
 
 
 def indexed_row(s: Session, model: type[db.Base], key: int) -> Any:
-    """The row of an on-chain id, or None; an id past the index's 64-bit columns is simply not indexed."""
+    """The row of an on-chain id, or None; an id past the index's 64-bit columns is simply not
+    indexed."""
     if not 0 <= key <= INDEX_INT_MAX:
         return None
     return s.get(model, key)
@@ -37,7 +39,7 @@ def indexed_row(s: Session, model: type[db.Base], key: int) -> Any:
 
 def tee_name(code: int) -> str:
     try:
-        return OnChainTee(int(code)).name
+        return TeeType(int(code)).name
     except ValueError:
         return f"unknown({code})"
 
@@ -114,14 +116,14 @@ def resource_detail(s: Session, resource_id: int) -> dict[str, Any]:
     if res is None:
         raise NotFound(f"no listing {resource_id} has been indexed")
     view = resource_view(res, meta)
-    wanted = [OnChainTee[name] for name in (meta.tee_requirements["tee_types"] if meta else [])]
-    offers = s.scalars(
+    wanted = [TeeType[name] for name in (meta.tee_requirements["tee_types"] if meta else [])]
+    tee_offers = s.scalars(
         select(db.TeeOffer)
         .where(db.TeeOffer.active.is_(True), db.TeeOffer.retired.is_(False))
         .order_by(db.TeeOffer.price_sort)
     ).all()
-    view["compatible_offers"] = [
-        offer_view(o) for o in offers if not wanted or o.tee_type in wanted
+    view["compatible_tee_offers"] = [
+        tee_offer_view(o) for o in tee_offers if not wanted or o.tee_type in wanted
     ]
     view["orders"] = s.scalar(
         select(func.count()).select_from(db.Order).where(db.Order.engine_id == resource_id)
@@ -129,16 +131,16 @@ def resource_detail(s: Session, resource_id: int) -> dict[str, Any]:
     return view
 
 
-def offer_view(offer: db.TeeOffer) -> dict[str, Any]:
+def tee_offer_view(tee_offer: db.TeeOffer) -> dict[str, Any]:
     return {
-        "offer_id": offer.offer_id,
-        "provider": offer.provider,
-        "tee_type": tee_name(offer.tee_type),
-        "gpu_class": offer.gpu_class,
-        "price_per_second_wei": offer.price_per_second_wei,
-        "slots": offer.slots,
-        "active": offer.active,
-        "retired": offer.retired,
+        "tee_offer_id": tee_offer.tee_offer_id,
+        "provider": tee_offer.provider,
+        "tee_type": tee_name(tee_offer.tee_type),
+        "gpu_class": tee_offer.gpu_class,
+        "price_per_second_wei": tee_offer.price_per_second_wei,
+        "slots": tee_offer.slots,
+        "active": tee_offer.active,
+        "retired": tee_offer.retired,
     }
 
 
@@ -146,13 +148,13 @@ def provider_detail(s: Session, address: str) -> dict[str, Any]:
     row = s.scalar(select(db.Provider).where(func.lower(db.Provider.address) == address.lower()))
     if row is None:
         raise NotFound(f"no provider {address} has been indexed")
-    offers = s.scalars(select(db.TeeOffer).where(db.TeeOffer.provider == row.address)).all()
+    tee_offers = s.scalars(select(db.TeeOffer).where(db.TeeOffer.provider == row.address)).all()
     enclaves = s.scalars(select(db.Enclave).where(db.Enclave.provider == row.address)).all()
     return {
         "address": row.address,
         "stake_wei": row.stake_wei,
         "registered_block": row.registered_block,
-        "offers": [offer_view(o) for o in offers],
+        "tee_offers": [tee_offer_view(o) for o in tee_offers],
         "enclaves": [
             {
                 "address": e.address,

@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp
 
 from marketplace_api.errors import RateLimited
 
@@ -50,12 +52,14 @@ class TokenBuckets:
 
 
 class RateLimitMiddleware(BaseHTTPMiddleware):
-    def __init__(self, app, buckets: TokenBuckets, on_refuse=None) -> None:
+    def __init__(
+        self, app: ASGIApp, buckets: TokenBuckets, on_refuse: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(app)
         self.buckets = buckets
         self.on_refuse = on_refuse
 
-    async def dispatch(self, request: Request, call_next):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if self.buckets.burst <= 0 or request.url.path in _EXEMPT:
             return await call_next(request)
         client = request.client.host if request.client else "unknown"

@@ -1,4 +1,4 @@
-"""Relays an owner-signed EIP-712 ``ListResource`` to ``OfferRegistry.listResourceBySig``.
+"""Relays an owner-signed EIP-712 ``ListResource`` to ``ResourceRegistry.listResourceBySig``.
 
 The relayer pays the gas; the signature (owner's current nonce + deadline) is what authorises the
 listing, and the contract checks it. :func:`list_resource_typed_data` is what a wallet signs.
@@ -7,11 +7,14 @@ listing, and the contract checks it. :func:`list_resource_typed_data` is what a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
-from web3.logs import DISCARD
+from eth_typing import HexStr
+from eth_utils.address import to_checksum_address
+from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception
+from web3.logs import DISCARD
 
 from enclava.errors import ChainError
 from marketplace_api.chain import MarketChain
@@ -34,8 +37,8 @@ _LIST_FIELDS = [
 
 def list_resource_typed_data(
     owner: str, listing: OnChainListing, *, nonce: int, deadline: int, chain_id: int, registry: str
-) -> dict:
-    """The EIP-712 ``ListResource`` message exactly as OfferRegistry hashes it."""
+) -> dict[str, Any]:
+    """The EIP-712 ``ListResource`` message exactly as ResourceRegistry hashes it."""
     return {
         "types": {
             "EIP712Domain": [
@@ -48,7 +51,7 @@ def list_resource_typed_data(
         },
         "primaryType": "ListResource",
         "domain": {
-            "name": "Enclava OfferRegistry",
+            "name": "Enclava ResourceRegistry",
             "version": "1",
             "chainId": int(chain_id),
             "verifyingContract": to_checksum_address(registry),
@@ -81,7 +84,7 @@ def relay_listing(
     deadline: int,
     signature: str,
 ) -> RelayResult:
-    registry = chain.contracts.offer_registry
+    registry = chain.contracts.resource_registry
     sig = bytes.fromhex(signature.removeprefix("0x"))
     call = registry.functions.listResourceBySig(
         to_checksum_address(owner), listing.as_tuple(), deadline, sig
@@ -89,25 +92,25 @@ def relay_listing(
     try:
         tx = call.build_transaction({"from": relayer.address})
         tx.pop("nonce", None)
-        result = chain.client.send(relayer, tx)
-        receipt = chain.client.w3.eth.get_transaction_receipt(result.tx_hash)
+        result = chain.client.send(relayer, dict(tx))
+        receipt = chain.client.w3.eth.get_transaction_receipt(HexStr(result.tx_hash))
     except ContractCustomError as exc:
         raise RelayFailed(
-            f"the offer registry refused the listing ({_custom_error(registry, exc)})"
+            f"the resource registry refused the listing ({_custom_error(registry, exc)})"
         ) from exc
     except (ContractLogicError, ChainError, Web3Exception, ValueError) as exc:
-        raise RelayFailed(f"the offer registry refused the listing: {exc}") from exc
+        raise RelayFailed(f"the resource registry refused the listing: {exc}") from exc
     events = registry.events.ResourceListed().process_receipt(receipt, errors=DISCARD)
     return RelayResult(int(events[0]["args"]["resourceId"]), result.tx_hash, result.block_number)
 
 
-def _custom_error(contract, exc: ContractCustomError) -> str:
+def _custom_error(contract: Contract, exc: ContractCustomError) -> str:
     """The name of the custom error in a revert (selector looked up in the ABI)."""
-    from eth_utils import function_abi_to_4byte_selector
+    from eth_utils.abi import function_abi_to_4byte_selector
 
     data = str(exc.data or "")
     for entry in contract.abi:
         if entry.get("type") == "error":
             if "0x" + function_abi_to_4byte_selector(entry).hex() == data[:10]:
-                return entry["name"]
+                return str(dict(entry).get("name", "unknown error"))
     return "unknown error"

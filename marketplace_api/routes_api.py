@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from enclava.protocol.tee import TeeChainName
 from enclava.report import verify_order_report
 from marketplace_api import db
 from marketplace_api import queries as q
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 ORDER_ID = r"^0x[0-9a-fA-F]{64}$"
 Kind = Literal["engine", "model", "dataset"]
-Tee = Literal["TDX", "SEV_SNP", "SIMULATED"]
+Tee = TeeChainName
 
 
 class PrepareRequest(BaseModel):
@@ -38,17 +39,17 @@ class PrepareRequest(BaseModel):
 @router.post(
     "/listings/prepare", tags=["listings"], summary="The EIP-712 ListResource message to sign"
 )
-def prepare_listing(body: PrepareRequest, request: Request) -> dict:
+def prepare_listing(body: PrepareRequest, request: Request) -> dict[str, Any]:
     svc = services(request)
     owner = to_checksum_address(body.owner)
-    nonce = int(svc.chain.contracts.offer_registry.functions.nonces(owner).call())
+    nonce = int(svc.chain.contracts.resource_registry.functions.nonces(owner).call())
     typed = list_resource_typed_data(
         owner,
         body.listing,
         nonce=nonce,
         deadline=body.deadline,
         chain_id=svc.chain_id,
-        registry=svc.chain.contracts.offer_registry.address,
+        registry=svc.chain.contracts.resource_registry.address,
     )
     typed["message"]["contentHash"] = body.listing.content_hash
     return {"typed_data": typed, "nonce": nonce}
@@ -65,7 +66,7 @@ def create_listing(
     request: Request,
     wallet: str = Depends(current_wallet),
     s: Session = Depends(db_session),
-) -> dict:
+) -> dict[str, Any]:
     svc = services(request)
     owner = to_checksum_address(body.owner)
     if owner != wallet:
@@ -103,7 +104,7 @@ def update_metadata(
     resource_id: OnChainId,
     wallet: str = Depends(current_wallet),
     s: Session = Depends(db_session),
-) -> dict:
+) -> dict[str, Any]:
     resource = q.indexed_row(s, db.Resource, resource_id)
     existing = q.indexed_row(s, db.ListingMetadata, resource_id)
     owner = resource.owner if resource else existing.owner if existing else None
@@ -132,7 +133,7 @@ def catalogue(
     max_price_wei: int | None = Query(None, ge=0, le=UINT256_MAX),
     page: int = Query(1, ge=1, le=MAX_PAGE),
     per_page: int = Query(20, ge=1, le=MAX_PER_PAGE),
-) -> dict:
+) -> dict[str, Any]:
     return q.search_catalogue(
         s,
         q=q_,
@@ -151,36 +152,40 @@ def catalogue(
     tags=["catalogue"],
     summary="A model (or engine) with compatible TEE offers",
 )
-def model(resource_id: OnChainId, s: Session = Depends(db_session)) -> dict:
+def model(resource_id: OnChainId, s: Session = Depends(db_session)) -> dict[str, Any]:
     return q.resource_detail(s, resource_id)
 
 
-@router.get("/offers", tags=["providers"], summary="Active TEE offers")
-def offers(s: Session = Depends(db_session), tee_type: Tee | None = None) -> dict:
+@router.get("/tee-offers", tags=["providers"], summary="Active TEE offers")
+def tee_offers(s: Session = Depends(db_session), tee_type: Tee | None = None) -> dict[str, Any]:
     query = select(db.TeeOffer).where(db.TeeOffer.active.is_(True), db.TeeOffer.retired.is_(False))
-    rows = [q.offer_view(o) for o in s.scalars(query.order_by(db.TeeOffer.price_sort)).all()]
+    rows = [q.tee_offer_view(o) for o in s.scalars(query.order_by(db.TeeOffer.price_sort)).all()]
     return {"items": [r for r in rows if tee_type is None or r["tee_type"] == tee_type]}
 
 
-@router.get("/offers/{offer_id}", tags=["providers"], summary="A TEE offer")
-def offer(offer_id: OnChainId, s: Session = Depends(db_session)) -> dict:
-    row = q.indexed_row(s, db.TeeOffer, offer_id)
+@router.get("/tee-offers/{tee_offer_id}", tags=["providers"], summary="A TEE offer")
+def tee_offer(tee_offer_id: OnChainId, s: Session = Depends(db_session)) -> dict[str, Any]:
+    row = q.indexed_row(s, db.TeeOffer, tee_offer_id)
     if row is None:
-        raise NotFound(f"no TEE offer {offer_id} has been indexed")
-    return q.offer_view(row)
+        raise NotFound(f"no TEE offer {tee_offer_id} has been indexed")
+    return q.tee_offer_view(row)
 
 
 @router.get(
     "/providers/{address}",
     tags=["providers"],
-    summary="A provider, its offers and certified enclaves",
+    summary="A provider, its TEE offers and certified enclaves",
 )
-def provider(address: str = Path(pattern=ADDRESS), s: Session = Depends(db_session)) -> dict:
+def provider(
+    address: str = Path(pattern=ADDRESS), s: Session = Depends(db_session)
+) -> dict[str, Any]:
     return q.provider_detail(s, address)
 
 
 @router.get("/orders/{order_id}", tags=["orders"], summary="An order and its status")
-def order(order_id: str = Path(pattern=ORDER_ID), s: Session = Depends(db_session)) -> dict:
+def order(
+    order_id: str = Path(pattern=ORDER_ID), s: Session = Depends(db_session)
+) -> dict[str, Any]:
     return q.order_view(q.order_row(s, order_id))
 
 
@@ -195,7 +200,7 @@ def wallet_orders(
     page: int = Query(1, ge=1, le=MAX_PAGE),
     per_page: int = Query(20, ge=1, le=MAX_PER_PAGE),
     s: Session = Depends(db_session),
-) -> dict:
+) -> dict[str, Any]:
     return q.orders_of(s, address, role=role, page=page, per_page=per_page)
 
 
@@ -204,7 +209,7 @@ def wallet_orders(
     tags=["reports"],
     summary="An order's integrity report, verified independently",
 )
-def report(request: Request, order_id: str = Path(pattern=ORDER_ID)) -> dict:
+def report(request: Request, order_id: str = Path(pattern=ORDER_ID)) -> dict[str, Any]:
     svc = services(request)
     checklist = verify_order_report(svc.chain.contracts, order_id, from_block=svc.chain.start_block)
     return {

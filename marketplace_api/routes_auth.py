@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from eth_utils import is_address, to_checksum_address
+from eth_utils.address import is_address, to_checksum_address
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from marketplace_api.auth import COOKIE_NAME
 from marketplace_api.deps import current_wallet, services, session_token
-from marketplace_api.errors import MarketError
+from marketplace_api.errors import AddressInvalid
 from marketplace_api.openapi import ERROR_RESPONSES
 from marketplace_api.siwe import SiweMessage, build_message, check_message, iso
 
@@ -28,17 +29,14 @@ class VerifyRequest(BaseModel):
 @router.get(
     "/nonce", summary="A fresh single-use nonce (and a ready message when ?address= is given)"
 )
-def nonce(request: Request, address: str | None = Query(None, max_length=64)) -> dict:
+def nonce(request: Request, address: str | None = Query(None, max_length=64)) -> dict[str, Any]:
     svc = services(request)
     if address and not is_address(address):
-        raise MarketError(
-            f"{address!r} is not an Ethereum address",
-            code="invalid_address",
-            hint="Pass your wallet address as 0x followed by 40 hex digits.",
-        )
+        raise AddressInvalid(f"{address!r} is not an Ethereum address")
     value, expires = svc.auth.new_nonce()
-    # the domain and URI come from the settings: what the request's Host header says is the client's word
-    reply = {
+    # the domain and URI come from the settings: what the request's Host header says is the client's
+    # word
+    reply: dict[str, Any] = {
         "nonce": value,
         "expires_at": iso(expires),
         "domain": svc.settings.siwe_domain,
@@ -50,10 +48,10 @@ def nonce(request: Request, address: str | None = Query(None, max_length=64)) ->
         now = time.time()
         reply["message"] = build_message(
             SiweMessage(
-                domain=reply["domain"],
+                domain=svc.settings.siwe_domain,
                 address=to_checksum_address(address),
                 statement=STATEMENT,
-                uri=reply["uri"],
+                uri=svc.settings.siwe_uri,
                 chain_id=svc.chain_id,
                 nonce=value,
                 issued_at=iso(now),
@@ -64,7 +62,7 @@ def nonce(request: Request, address: str | None = Query(None, max_length=64)) ->
 
 
 @router.post("/verify", summary="Check a signed EIP-4361 message and open a session")
-def verify(body: VerifyRequest, request: Request, response: Response) -> dict:
+def verify(body: VerifyRequest, request: Request, response: Response) -> dict[str, Any]:
     svc = services(request)
     msg = check_message(
         body.message,
@@ -89,12 +87,12 @@ def verify(body: VerifyRequest, request: Request, response: Response) -> dict:
 
 
 @router.get("/session", summary="The signed-in wallet")
-def session(address: str = Depends(current_wallet)) -> dict:
+def session(address: str = Depends(current_wallet)) -> dict[str, Any]:
     return {"address": address}
 
 
 @router.post("/logout", summary="End the session (the token stops working at once)")
-def logout(request: Request, response: Response) -> dict:
+def logout(request: Request, response: Response) -> dict[str, Any]:
     services(request).auth.revoke(session_token(request))
     response.delete_cookie(COOKIE_NAME, path="/")
     return {"status": "signed out"}

@@ -36,7 +36,9 @@ TIMEOUT_S = 60.0
 @router.post(
     "/models/{resource_id}/tail/{split}",
     tags=["catalogue"],
-    summary="Run a split model's tail on obfuscated activations (forwarded to the owner's tail service)",
+    summary=(
+        "Run a split model's tail on obfuscated activations (forwarded to the owner's tail service)"
+    ),
 )
 async def forward_to_tail(
     request: Request,
@@ -50,7 +52,9 @@ async def forward_to_tail(
     if not meta.tail_url:
         raise NotFound(
             f"listing {resource_id} names no tail service",
-            hint="Only split models whose owner set `tail_url` in the listing metadata have a tail.",
+            hint=(
+                "Only split models whose owner set `tail_url` in the listing metadata have a tail."
+            ),
         )
     body = await request.body()
     if len(body) > MAX_BODY:

@@ -1,17 +1,18 @@
 """Marketplace API settings: ``MARKET_*`` environment variables. Security loosening is opt-in.
 
-``MARKET_SIWE_DOMAIN`` and ``MARKET_SIWE_URI`` are required: :func:`check_settings` (called when the app
+``MARKET_SIWE_DOMAIN`` and ``MARKET_SIWE_URI`` are required: :func:`check_settings` (called when the
+app
 is built) refuses to start without them, so sign-in never falls back to what a request's Host says.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import httpx
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from enclava.chain.config import ChainSettings
 from marketplace_api.errors import SiweNotConfigured
 
 __all__ = ["MarketSettings", "check_settings"]
@@ -19,16 +20,15 @@ __all__ = ["MarketSettings", "check_settings"]
 _DOMAIN = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 
-class MarketSettings(BaseSettings):
+class MarketSettings(ChainSettings, BaseSettings):
+    """The API's settings; the chain fields (``MARKET_RPC_URL``, ``MARKET_CHAIN_ID``,
+    ``MARKET_ADDRESSES``, ``MARKET_MANIFEST``) are :class:`enclava.chain.config.ChainSettings`'s."""
+
     model_config = SettingsConfigDict(env_prefix="MARKET_", env_file=None, extra="forbid")
 
     #: SQLAlchemy URL of the index and the sessions (PostgreSQL works: postgresql+psycopg://...)
     database_url: str = "sqlite:///marketplace.sqlite"
-    #: chain access: a devnet manifest (RPC URL + contract addresses + deploy block) ...
-    manifest: Path | None = None
-    #: ... or an RPC URL and the four addresses as JSON ({"Marketplace": "0x..", ...})
-    rpc_url: str = ""
-    contracts_json: str = ""
+    #: first block the indexer reads (0: the deployment block the chain settings name)
     start_block: int = 0
     #: key of the account that pays for relayed listings (hex); empty disables the relay
     relayer_key: str = ""
@@ -46,9 +46,11 @@ class MarketSettings(BaseSettings):
     #: per-client-IP token bucket: burst size and refill rate; 0 burst disables the limit
     rate_limit_burst: int = 60
     rate_limit_per_s: float = 20.0
-    #: peers (addresses or CIDR networks, JSON list) whose X-Forwarded-For / -Proto are believed; empty: none
+    #: peers (addresses or CIDR networks, JSON list) whose X-Forwarded-For / -Proto are believed;
+    #: empty: none
     trusted_proxies: list[str] = []
-    #: devnet only: let a listing's tail_url be plain http on a loopback address (never private or other hosts)
+    #: devnet only: let a listing's tail_url be plain http on a loopback address (never private or
+    #: other hosts)
     insecure_allow_loopback_tail: bool = False
     #: the background indexer: on/off, poll interval and blocks per batch
     indexer_enabled: bool = True

@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_utils import is_checksum_address
+from eth_utils.address import is_checksum_address
 
-from marketplace_api.errors import SignInFailed
+from marketplace_api.errors import SignInExpired, SignInFailed
 
 __all__ = [
     "SiweMessage",
@@ -145,7 +145,8 @@ def parse_message(text: str) -> SiweMessage:
 
 def recover_signer(text: str, signature: str) -> str:
     try:
-        return Account.recover_message(encode_defunct(text=text), signature=signature)
+        signer: str = Account.recover_message(encode_defunct(text=text), signature=signature)
+        return signer
     except Exception as exc:  # eth-account raises several types for malformed signatures
         raise SignInFailed("the signature is malformed") from exc
 
@@ -179,7 +180,7 @@ def check_message(
     if parse_time(msg.issued_at) > now + skew_s:
         raise SignInFailed("the message was issued in the future; check your clock")
     if msg.expiration_time and parse_time(msg.expiration_time) <= now:
-        raise SignInFailed("the sign-in message has expired", code="sign_in_expired")
+        raise SignInExpired("the sign-in message has expired")
     if msg.not_before and parse_time(msg.not_before) > now:
         raise SignInFailed("the sign-in message is not valid yet")
     if recover_signer(text, signature) != msg.address:

@@ -1,4 +1,5 @@
-"""Where the marketplace may send a split model's activations: the tail_url policy and a pinned transport.
+"""Where the marketplace may send a split model's activations: the tail_url policy and a pinned
+transport.
 
 A listing's ``tail_url`` is chosen by whoever lists a model, and the API POSTs to it, so it is an
 outbound request the public can aim. The rule, checked where a listing is accepted and again on
@@ -112,7 +113,8 @@ class TailPolicy:
     def addresses(
         self, url: httpx.URL, refuse: type[TailUrlRefused | TailDestinationRefused] = TailUrlRefused
     ) -> list[Address]:
-        """Resolve the host once and validate every address (raises ``refuse`` naming the first bad one)."""
+        """Resolve the host once and validate every address (raises ``refuse`` naming the first bad
+        one)."""
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
             names = [url.host] if _is_ip(url.host) else self.resolver(url.host, port)

@@ -1,18 +1,27 @@
 """The provider node's errors: what can go wrong between the node and its trusted loader.
 
     EnclavaError
-    └── LoaderLinkError              the loader process cannot be started or reached (retried)
-        ├── LoaderUnavailable        the loader, or the chain / CA behind it, is unreachable for now
-        └── LoaderRefused            the loader refused the request (its typed reason is kept)
+    └── LoaderLinkError                  the loader process cannot be started or reached
+        ├── LoaderUnavailable            (also a TransientError) the loader, or the chain / CA
+        │   │                            behind it, is unreachable for now: the job is retried
+        │   └── LoaderCertificationRequired  the enclave's certificate lapsed: renew, then retry
+        └── LoaderRefused                the loader refused the request (its wire type is kept)
 
-Order-level failures are not errors here: they come back from the loader as signed failures.
+Order-level failures are not errors here: they come back from the loader as signed failures. The
+loader's answers (``{"type", "detail"}`` with a status) become these classes in one place,
+:func:`provider_node.loader_link.loader_error`; everything after decides by class.
 """
 
 from __future__ import annotations
 
-from enclava.errors import EnclavaError
+from enclava.errors import EnclavaError, TransientError
 
-__all__ = ["LoaderLinkError", "LoaderUnavailable", "LoaderRefused"]
+__all__ = [
+    "LoaderLinkError",
+    "LoaderUnavailable",
+    "LoaderCertificationRequired",
+    "LoaderRefused",
+]
 
 
 class LoaderLinkError(EnclavaError):
@@ -20,15 +29,25 @@ class LoaderLinkError(EnclavaError):
     hint = "Check the trusted loader's log (loader-*.log in the provider's state folder)."
 
 
-class LoaderUnavailable(LoaderLinkError):
+class LoaderUnavailable(LoaderLinkError, TransientError):
     code = "loader_unavailable"
-    hint = "The trusted loader, or the chain or CA it needs, is unreachable; the job is retried with back-off."
+    hint = (
+        "The trusted loader, or the chain or CA it needs, is unreachable; the job is retried "
+        "with back-off."
+    )
+
+
+class LoaderCertificationRequired(LoaderUnavailable):
+    code = "loader_certification_required"
+    hint = (
+        "The enclave has no fresh certificate; the node renews it (consent, certify) and retries."
+    )
 
 
 class LoaderRefused(LoaderLinkError):
     code = "loader_refused"
     hint = "The trusted loader refused the request; its reason is in the message."
 
-    def __init__(self, message: str, *, remote_type: str = "", **kwargs) -> None:
-        super().__init__(message, **kwargs)
+    def __init__(self, message: str, *, remote_type: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
         self.remote_type = remote_type

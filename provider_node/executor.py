@@ -16,28 +16,17 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from enclava.chain.types import OrderStatus
-from enclava.errors import ChainError
-from enclava.loader_api import SignedOutcome
+from enclava.chain.errors import ChainRefused
+from enclava.errors import TransientError
 from enclava.logs import get_logger
-from provider_node.errors import LoaderUnavailable
+from enclava.protocol.loader_api import SignedOutcome
+from enclava.protocol.order import OrderFailure, OrderStatus
+from provider_node.errors import LoaderRefused
 from provider_node.runtime import Runtime
 
-__all__ = ["run_job", "fail_job", "TRANSIENT", "is_transient", "JobResult"]
+__all__ = ["run_job", "fail_job", "JobResult"]
 
 log = get_logger("provider_node.executor")
-
-#: Errors worth a retry with back-off rather than failing the order.
-TRANSIENT = (ChainError, LoaderUnavailable)
-#: ChainError codes that are the contract's final word, not a hiccup of the node.
-_FINAL_CHAIN_CODES = ("tx_reverted", "tx_failed", "call_invalid")
-
-
-def is_transient(error: BaseException) -> bool:
-    if isinstance(error, ChainError):
-        return error.code not in _FINAL_CHAIN_CODES
-    return isinstance(error, TRANSIENT)
-
 
 JobResult = str  # "completed" | "failed" | "skipped" | "recorded" | "refused"
 
@@ -81,10 +70,11 @@ def run_job(rt: Runtime, order_id: str, holder: str) -> JobResult:
         with _lease(rt, order_id, holder):
             outcome = rt.loader.execute(order_id)
         return _publish(rt, order_id, outcome)
-    except TRANSIENT as error:
-        if not is_transient(error):
+    except TransientError as error:  # the loader, the chain or the CA unreachable: retried ...
+        if isinstance(error, ChainRefused):  # ... unless it is the chain's final word on the call
             log.error(
-                "the chain refused the enclave's outcome; the order is left to its timeout (refund)",
+                "the chain refused the enclave's outcome; the order is left to its timeout "
+                "(refund)",
                 extra={"order_id": order_id, "type": error.code, "detail": error.message[:300]},
             )
             rt.jobs.finish(order_id, "failed", reason=f"outcome refused on chain: {error.code}")
@@ -93,11 +83,21 @@ def run_job(rt: Runtime, order_id: str, holder: str) -> JobResult:
         raise
 
 
+def _failure(outcome: SignedOutcome) -> OrderFailure:
+    """The signed failure of an outcome that is not a report (the loader answers one of the two)."""
+    if outcome.failure is None:
+        raise LoaderRefused(
+            f"the trusted loader answered neither a report nor a failure for {outcome.order_id}",
+            remote_type="invalid_answer",
+        )
+    return outcome.failure
+
+
 def _publish(rt: Runtime, order_id: str, outcome: SignedOutcome) -> JobResult:
     order = rt.market.order(order_id)
     if order.status != OrderStatus.ACCEPTED:
         return _record_final(rt, order_id, order.status)
-    if outcome.completed:
+    if outcome.report is not None:  # completed
         start = time.perf_counter()
         _wait_for_block_time(rt, outcome.report.finished_at)
         tx = rt.market.complete_order(rt.account, order.terms, outcome.report, outcome.signature)
@@ -107,7 +107,7 @@ def _publish(rt: Runtime, order_id: str, outcome: SignedOutcome) -> JobResult:
             "order completed", extra={"order_id": order_id, "tx": tx.tx_hash, "gas": tx.gas_used}
         )
         return "completed"
-    tx = rt.market.fail_order(rt.account, order.terms, outcome.failure, outcome.signature)
+    tx = rt.market.fail_order(rt.account, order.terms, _failure(outcome), outcome.signature)
     rt.jobs.finish(
         order_id, "failed", reason=outcome.reason, tx_hash=tx.tx_hash, stages=outcome.stages
     )
@@ -135,12 +135,13 @@ def _wait_for_block_time(rt: Runtime, finished_at: int) -> None:
 
 
 def fail_job(rt: Runtime, order_id: str, *, holder: str | None = None) -> JobResult:
-    """Fail an accepted order whose window has closed (customer refunded), with a timeout the enclave signs."""
+    """Fail an accepted order whose window has closed (customer refunded), with a timeout the
+    enclave signs."""
     order = rt.market.order(order_id)
     if order.status != OrderStatus.ACCEPTED:
         return _record_final(rt, order_id, order.status)
     outcome = rt.loader.timeout(order_id)
-    tx = rt.market.fail_order(rt.account, order.terms, outcome.failure, outcome.signature)
+    tx = rt.market.fail_order(rt.account, order.terms, _failure(outcome), outcome.signature)
     rt.jobs.finish(order_id, "failed", reason=outcome.reason or "timeout", tx_hash=tx.tx_hash)
     log.info(
         "order failed cleanly", extra={"order_id": order_id, "reason": "timeout", "tx": tx.tx_hash}

@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from web3 import Web3
 
-from enclava.chain.orders import OrderTerms
-from enclava.chain.types import OrderStatus
+from enclava.chain.market import deadline_of, orders_created
 from enclava.errors import ChainError
 from enclava.logs import get_logger
+from enclava.protocol.order import OrderStatus, OrderTerms
 from provider_node.runtime import Runtime
 
 __all__ = ["OrderFollower"]
@@ -30,12 +30,12 @@ class OrderFollower:
     def __init__(
         self,
         rt: Runtime,
-        offers: dict[int, int],
+        tee_offers: dict[int, int],
         enqueue: Callable[[str], None],
         on_accepted: Callable[[str], None] = lambda _order_id: None,
     ) -> None:
         self.rt = rt
-        self.offers = offers  # offer id -> slots
+        self.tee_offers = tee_offers  # TEE offer id -> slots
         self.enqueue = enqueue
         self.on_accepted = on_accepted
 
@@ -48,15 +48,12 @@ class OrderFollower:
         if start > latest:
             return 0
         end = min(latest, start + MAX_RANGE - 1)
-        logs = market.contracts.marketplace.events.OrderCreated.get_logs(
-            from_block=start, to_block=end, argument_filters={"provider": self.rt.account.address}
-        )
+        created = orders_created(market.contracts, start, end, provider=self.rt.account.address)
         accepted = 0
-        for entry in sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"])):
-            order_id = "0x" + bytes(entry["args"]["orderId"]).hex()
-            verdict = self.consider(order_id, OrderTerms.from_event(entry["args"]["terms"]))
+        for entry in created:
+            verdict = self.consider(entry.order_id, entry.terms)
             if verdict == "full":
-                jobs.set_cursor(int(entry["blockNumber"]) - 1)
+                jobs.set_cursor(entry.block_number - 1)
                 return accepted
             accepted += verdict == "accepted"
         jobs.set_cursor(end)
@@ -64,13 +61,13 @@ class OrderFollower:
 
     def consider(self, order_id: str, terms: OrderTerms) -> str:
         jobs, market = self.rt.jobs, self.rt.market
-        if terms.tee_offer_id not in self.offers or jobs.get(order_id) is not None:
+        if terms.tee_offer_id not in self.tee_offers or jobs.get(order_id) is not None:
             return "ignored"
         if market.status(order_id) != OrderStatus.OPEN:
             return "ignored"
-        if jobs.open_count(terms.tee_offer_id) >= self.offers[terms.tee_offer_id]:
+        if jobs.open_count(terms.tee_offer_id) >= self.tee_offers[terms.tee_offer_id]:
             return "full"
-        if not jobs.add(order_id, offer_id=terms.tee_offer_id, deadline=0, status="accepting"):
+        if not jobs.add(order_id, tee_offer_id=terms.tee_offer_id, deadline=0, status="accepting"):
             return "ignored"
         try:
             tx = market.accept_order(self.rt.account, order_id)
@@ -81,7 +78,7 @@ class OrderFollower:
                 return "ignored"
             log.warning("accept failed; will retry", extra={"order_id": order_id, "type": exc.code})
             return "full"
-        deadline = int(market.contracts.marketplace.functions.deadlineOf(terms.as_tuple()).call())
+        deadline = deadline_of(market.contracts, terms)
         jobs.queue(order_id, deadline=deadline)
         log.info(
             "order accepted", extra={"order_id": order_id, "tx": tx.tx_hash, "deadline": deadline}
@@ -91,7 +88,8 @@ class OrderFollower:
         return "accepted"
 
     def adopt_accepting(self) -> None:
-        """After a crash between ``acceptOrder`` and ``queued``: finish the bookkeeping from the chain."""
+        """After a crash between ``acceptOrder`` and ``queued``: finish the bookkeeping from the
+        chain."""
         market, jobs = self.rt.market, self.rt.jobs
         for job in jobs.open_jobs():
             if job.status != "accepting":

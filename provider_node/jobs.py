@@ -10,9 +10,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, String, create_engine, select, update
+from sqlalchemy import (
+    BigInteger,
+    CursorResult,
+    Integer,
+    Result,
+    String,
+    create_engine,
+    select,
+    update,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 __all__ = ["JobStore", "JobRecord", "OPEN_STATES"]
@@ -27,7 +38,7 @@ class _Base(DeclarativeBase):
 class _Job(_Base):
     __tablename__ = "jobs"
     order_id: Mapped[str] = mapped_column(String(66), primary_key=True)
-    offer_id: Mapped[int] = mapped_column(BigInteger)
+    tee_offer_id: Mapped[int] = mapped_column(BigInteger)
     deadline: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -49,7 +60,7 @@ class _Cursor(_Base):
 @dataclass(frozen=True)
 class JobRecord:
     order_id: str
-    offer_id: int
+    tee_offer_id: int
     deadline: int
     status: str
     attempts: int
@@ -57,13 +68,13 @@ class JobRecord:
     lease_until: float
     reason: str
     tx_hash: str
-    stages: dict
+    stages: dict[str, Any]
 
 
 def _record(row: _Job) -> JobRecord:
     return JobRecord(
         row.order_id,
-        row.offer_id,
+        row.tee_offer_id,
         row.deadline,
         row.status,
         row.attempts,
@@ -75,15 +86,22 @@ def _record(row: _Job) -> JobRecord:
     )
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (SQLAlchemy types ``execute`` as a plain ``Result``)."""
+    return int(cast("CursorResult[Any]", result).rowcount)
+
+
 class JobStore:
-    def __init__(self, url: str, *, clock=time.time) -> None:
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
         args = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
         self._engine = create_engine(url, **args)
         _Base.metadata.create_all(self._engine)
         self._session = sessionmaker(self._engine, expire_on_commit=False)
         self._clock = clock
 
-    def add(self, order_id: str, *, offer_id: int, deadline: int, status: str = "queued") -> bool:
+    def add(
+        self, order_id: str, *, tee_offer_id: int, deadline: int, status: str = "queued"
+    ) -> bool:
         """Save a job; ``False`` when the order already has one (idempotent)."""
         with self._session.begin() as s:
             if s.get(_Job, order_id) is not None:
@@ -91,7 +109,7 @@ class JobStore:
             s.add(
                 _Job(
                     order_id=order_id,
-                    offer_id=offer_id,
+                    tee_offer_id=tee_offer_id,
                     deadline=deadline,
                     status=status,
                     attempts=0,
@@ -140,9 +158,10 @@ class JobStore:
                     attempts=_Job.attempts + 1,
                 )
             )
-            if result.rowcount != 1:
+            row = s.get(_Job, order_id)
+            if _rowcount(result) != 1 or row is None:
                 return None
-            return _record(s.get(_Job, order_id))
+            return _record(row)
 
     def renew(self, order_id: str, holder: str, lease_s: float) -> bool:
         with self._session.begin() as s:
@@ -151,7 +170,7 @@ class JobStore:
                 .where(_Job.order_id == order_id, _Job.holder == holder, _Job.status == "running")
                 .values(lease_until=self._clock() + lease_s)
             )
-            return result.rowcount == 1
+            return _rowcount(result) == 1
 
     def release(self, order_id: str, holder: str, pickup_within_s: float) -> None:
         """Give a running job back to the queue (a transient error): its task retries it; the node
@@ -173,7 +192,8 @@ class JobStore:
             )
 
     def stale_jobs(self) -> list[JobRecord]:
-        """Open jobs whose pickup window or lease ran out: their task was lost or its worker died."""
+        """Open jobs whose pickup window or lease ran out: their task was lost or its worker
+        died."""
         now = self._clock()
         return [
             job for job in self.open_jobs() if job.status != "accepting" and job.lease_until < now
@@ -212,8 +232,8 @@ class JobStore:
         with self._session() as s:
             return [_record(r) for r in s.scalars(select(_Job))]
 
-    def open_count(self, offer_id: int) -> int:
-        return sum(1 for job in self.open_jobs() if job.offer_id == offer_id)
+    def open_count(self, tee_offer_id: int) -> int:
+        return sum(1 for job in self.open_jobs() if job.tee_offer_id == tee_offer_id)
 
     def cursor(self, name: str = "orders") -> int | None:
         with self._session() as s:

@@ -1,5 +1,5 @@
 """The provider's side of the CVM boundary: start the trusted loader as its own program and talk
-to it through the narrow interface of enclava.loader_api, over a local socket.
+to it through the narrow interface of enclava.protocol.loader_api, over a local socket.
 
 The loader gets its own settings (``LOADER_*``: endpoints, the provider's *address*, the TEE kind)
 and a clean environment: the provider's wallet, its config file and every ``PROVIDER_*`` variable
@@ -25,11 +25,16 @@ from typing import Any
 
 import httpx
 
-from enclava.loader_api import SignedOutcome, outcome_from_json
 from enclava.logs import get_logger
-from provider_node.errors import LoaderRefused, LoaderUnavailable
+from enclava.protocol.loader_api import SignedOutcome, outcome_from_json
+from provider_node.errors import (
+    LoaderCertificationRequired,
+    LoaderLinkError,
+    LoaderRefused,
+    LoaderUnavailable,
+)
 
-__all__ = ["LoaderLink", "loader_environment", "loader_socket_dir"]
+__all__ = ["LoaderLink", "loader_environment", "loader_socket_dir", "loader_error"]
 
 log = get_logger("provider_node.loader_link")
 
@@ -56,6 +61,28 @@ def loader_socket_dir(folder: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"enclava-loader-{digest}"
 
 
+#: Answer types of the loader (its ``trusted_loader.errors`` codes on the wire) that have a class of
+#: their own here; any other type is sorted by the answer's status (503: retry later; 4xx: refused).
+_BY_TYPE: dict[str, type[LoaderLinkError]] = {
+    "certification_required": LoaderCertificationRequired,
+}
+
+
+def loader_error(path: str, status: int, body: dict[str, Any]) -> LoaderLinkError | None:
+    """The one place the loader's ``{"type", "detail"}`` answers become exception classes: ``None``
+    for a success, else the class the caller decides by (never by the wire string)."""
+    if status < 400:
+        return None
+    kind = str(body.get("type", ""))
+    detail = f"{kind}: {body.get('detail')}"
+    error_class = _BY_TYPE.get(kind)
+    if error_class is not None:
+        return error_class(f"the trusted loader answered {path} with {detail}")
+    if status == 503:
+        return LoaderUnavailable(f"the trusted loader cannot reach what {path} needs: {detail}")
+    return LoaderRefused(f"the trusted loader refused {path}: {detail}", remote_type=kind)
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
@@ -70,7 +97,7 @@ class LoaderLink:
         self._folder = folder
         self._consent = consent
         self._lock = threading.Lock()
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._http: httpx.Client | None = None
 
     @property
@@ -133,7 +160,7 @@ class LoaderLink:
 
     # ------------------------------------------------------------------ calls
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         http = self._start()
         try:
             reply = http.request(method, path, **kwargs)
@@ -142,29 +169,23 @@ class LoaderLink:
                 f"the trusted loader did not answer {path}: {type(exc).__name__}"
             ) from exc
         try:
-            body = reply.json()
+            body: dict[str, Any] = reply.json()
         except ValueError:
             body = {"type": "invalid_answer", "detail": reply.text[:200]}
-        if reply.status_code == 503:
-            raise LoaderUnavailable(
-                f"the trusted loader cannot reach what {path} needs: {body.get('type')}: "
-                f"{body.get('detail')}"
-            )
-        if reply.status_code >= 400 and reply.status_code != 409:
-            raise LoaderRefused(
-                f"the trusted loader refused {path}: {body.get('type')}: {body.get('detail')}",
-                remote_type=str(body.get("type", "")),
-            )
-        return reply.status_code, body
+        error = loader_error(path, reply.status_code, body)
+        if error is not None:
+            raise error
+        return body
 
     def status(self) -> dict[str, Any]:
-        return self._call("GET", "/v1/enclave")[1]
+        return self._call("GET", "/v1/enclave")
 
     def certify(self) -> dict[str, Any]:
-        """Consent request, the provider's consent signature, certification: the enclave's keys stay inside."""
-        _, request = self._call("POST", "/v1/enclave/consent-request")
+        """Consent request, the provider's consent signature, certification: the enclave's keys stay
+        inside."""
+        request = self._call("POST", "/v1/enclave/consent-request")
         signature = self._consent(request["enclave"], request["nonce"])
-        _, status = self._call(
+        status = self._call(
             "POST",
             "/v1/enclave/certify",
             json={"nonce": request["nonce"], "provider_signature": signature},
@@ -187,21 +208,26 @@ class LoaderLink:
 
     def _outcome(self, path: str) -> SignedOutcome:
         self.ensure_certified()
-        code, body = self._call("POST", path)
-        if code == 409:  # the certificate lapsed between the check and the call: renew once
+        try:
+            body = self._call("POST", path)
+        except LoaderCertificationRequired:
+            # the certificate lapsed between the check and the call: renew once
             with self._lock:
                 self.certify()
-            code, body = self._call("POST", path)
-            if code == 409:
+            try:
+                body = self._call("POST", path)
+            except LoaderCertificationRequired as exc:
                 raise LoaderUnavailable(
                     "the trusted loader still has no certificate after renewing it"
-                )
+                ) from exc
         return outcome_from_json(body)
 
     def execute(self, order_id: str) -> SignedOutcome:
-        """Run ``order_id`` in the enclave; the outcome is signed by the enclave, not by this process."""
+        """Run ``order_id`` in the enclave; the outcome is signed by the enclave, not by this
+        process."""
         return self._outcome(f"/v1/orders/{order_id}/execute")
 
     def timeout(self, order_id: str) -> SignedOutcome:
-        """A timeout failure signed by the enclave, which agrees only once the order's window has closed."""
+        """A timeout failure signed by the enclave, which agrees only once the order's window has
+        closed."""
         return self._outcome(f"/v1/orders/{order_id}/timeout")

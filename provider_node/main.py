@@ -1,4 +1,5 @@
-"""`provider-node`: the provider's daemon (`run`), its Celery workers (`worker`), and a queue check."""
+"""`provider-node`: the provider's daemon (`run`), its Celery workers (`worker`), and a queue
+check."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from enclava.cli.errors import friendly_errors
+from enclava.console import friendly_errors
 
 cli = typer.Typer(
     name="provider-node",
@@ -33,7 +34,7 @@ def _use_config(config: Path | None) -> None:
 @cli.command()
 @friendly_errors
 def run(config: Path = _CONFIG) -> None:
-    """Register, publish offers, follow the chain and dispatch accepted orders to the workers."""
+    """Register, publish TEE offers, follow the chain, dispatch accepted orders to the workers."""
     from enclava.logs import configure_logging
     from provider_node.node import ProviderNode
     from provider_node.queue import make_celery

@@ -11,30 +11,32 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from enclava.chain.types import onchain_tee
-from enclava.attestation.evidence import TeeType
-from enclava.engine.reasons import Reason
 from enclava.logs import get_logger
+from enclava.protocol.engine.reasons import Reason
+from enclava.protocol.tee import TeeType, onchain_tee
 from provider_node.follower import OrderFollower
 from provider_node.runtime import Runtime
 from provider_node.tasks import EXECUTE_TASK, FAIL_TASK
 
+if TYPE_CHECKING:
+    import uvicorn
+
 __all__ = ["ProviderNode"]
 
 log = get_logger("provider_node.node")
-
-_TEE = {"simulated": TeeType.SIMULATED, "tdx": TeeType.TDX, "sev-snp": TeeType.SEV_SNP}
 
 
 class ProviderNode:
     def __init__(self, rt: Runtime, celery: Celery) -> None:
         self.rt = rt
         self.celery = celery
-        self.offers: dict[int, int] = {}
+        self.tee_offers: dict[int, int] = {}
         self.follower: OrderFollower | None = None
         self._failing: set[str] = set()
         self.stop = threading.Event()
@@ -42,7 +44,7 @@ class ProviderNode:
     # ------------------------------------------------------------------ setup
 
     def setup(self) -> dict[int, int]:
-        """Register with stake and publish the configured offers, unless the chain already has them."""
+        """Register with stake and publish the configured TEE offers, unless the chain has them."""
         market, account, settings = self.rt.market, self.rt.account, self.rt.settings
         if not market.is_provider(account.address):
             market.register_provider(account, settings.stake_wei)
@@ -50,44 +52,47 @@ class ProviderNode:
                 "provider registered",
                 extra={"provider": account.address, "stake": settings.stake_wei},
             )
-        existing = self._published_offers()
-        for config in settings.offers:
-            tee = int(onchain_tee(_TEE[config.tee_type], simulated=config.tee_type == "simulated"))
+        existing = self._published_tee_offers()
+        for config in settings.tee_offers:
+            tee_type = TeeType.from_wire_name(config.tee_type)
+            tee = int(onchain_tee(tee_type, simulated=tee_type is TeeType.SIMULATED))
             gpu = config.gpu_class.encode()[:32].ljust(32, b"\0")
             match = next(
                 (
                     oid
                     for oid, o in existing.items()
                     if o == (tee, gpu, config.price_per_second, config.slots)
-                    and oid not in self.offers
+                    and oid not in self.tee_offers
                 ),
                 None,
             )
             if match is None:
-                match = market.publish_offer(
+                match = market.publish_tee_offer(
                     account,
                     tee_type=tee,
                     gpu_class=config.gpu_class,
                     price_per_second=config.price_per_second,
                     slots=config.slots,
                 )
-                log.info("offer published", extra={"offer_id": match, "slots": config.slots})
-            self.offers[match] = config.slots
-        self.follower = OrderFollower(self.rt, self.offers, self.enqueue)
-        return self.offers
+                log.info(
+                    "TEE offer published", extra={"tee_offer_id": match, "slots": config.slots}
+                )
+            self.tee_offers[match] = config.slots
+        self.follower = OrderFollower(self.rt, self.tee_offers, self.enqueue)
+        return self.tee_offers
 
-    def _published_offers(self) -> dict[int, tuple]:
+    def _published_tee_offers(self) -> dict[int, tuple[Any, ...]]:
         registry = self.rt.market.contracts.provider_registry
-        logs = registry.events.OfferPublished.get_logs(
+        logs = registry.events.TeeOfferPublished.get_logs(
             from_block=self.rt.settings.deploy_block,
             argument_filters={"provider": self.rt.account.address},
         )
         found = {}
         for entry in logs:
-            offer_id = int(entry["args"]["offerId"])
-            offer = registry.functions.getOffer(offer_id).call()
-            if offer[2] and not offer[3]:  # active, not retired
-                found[offer_id] = (int(offer[1]), bytes(offer[7]), int(offer[6]), int(offer[4]))
+            tee_offer_id = int(entry["args"]["teeOfferId"])
+            o = registry.functions.getTeeOffer(tee_offer_id).call()
+            if o[2] and not o[3]:  # active, not retired
+                found[tee_offer_id] = (int(o[1]), bytes(o[7]), int(o[6]), int(o[4]))
         return found
 
     # ------------------------------------------------------------------ the loop
@@ -129,7 +134,7 @@ class ProviderNode:
         server = self._serve_http()
         log.info(
             "provider node running",
-            extra={"provider": self.rt.account.address, "offers": list(self.offers)},
+            extra={"provider": self.rt.account.address, "tee_offers": list(self.tee_offers)},
         )
         while not self.stop.is_set():
             try:
@@ -146,7 +151,7 @@ class ProviderNode:
 
     # ------------------------------------------------------------------ health and metrics
 
-    def _serve_http(self):
+    def _serve_http(self) -> uvicorn.Server | None:
         if self.rt.settings.http_port == 0:
             return None
         import uvicorn
@@ -163,8 +168,9 @@ class ProviderNode:
         threading.Thread(target=server.run, name="provider-http", daemon=True).start()
         return server
 
-    def collect(self):
-        """Prometheus collector: job counts and per-stage time, from the job table (shared by workers)."""
+    def collect(self) -> Iterator[Metric]:
+        """Prometheus collector: job counts and per-stage time, from the job table (shared by
+        workers)."""
         jobs = self.rt.jobs.all_jobs()
         counts = CounterMetricFamily(
             "enclava_provider_orders", "Orders by outcome", labels=["outcome"]

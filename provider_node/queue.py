@@ -51,8 +51,8 @@ def _ping(token: str) -> dict[str, object]:
     return {"token": token, "worker": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
 
 
-@setup_logging.connect
-def _json_logs(loglevel=None, **_) -> None:
+@setup_logging.connect  # type: ignore[untyped-decorator]  # Celery ships no type hints
+def _json_logs(loglevel: str | int | None = None, **_: object) -> None:
     """Workers log like every other service: one redacted JSON object per line (a receiver on
     this signal also stops Celery from installing its own plain-text handlers)."""
     from enclava.logs import configure_logging

@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import os
 import tomllib
+import warnings
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from enclava.chain.config import ChainConfig, Manifest, load_manifest
 from enclava.errors import ConfigError
 
-__all__ = ["ProviderSettings", "OfferConfig", "load_settings", "CONFIG_ENV"]
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+from enclava.protocol.tee import TeeWireName
+
+__all__ = ["ProviderSettings", "TeeOfferConfig", "load_settings", "CONFIG_ENV"]
 
 #: Workers started by the node find the node's config file through this variable.
 CONFIG_ENV = "ENCLAVA_PROVIDER_CONFIG"
 
 
-class OfferConfig(BaseModel):
-    tee_type: Literal["simulated", "tdx", "sev-snp"] = "simulated"
+class TeeOfferConfig(BaseModel):
+    tee_type: TeeWireName = "simulated"
     gpu_class: str = Field(default="cpu", max_length=32)
     price_per_second: int = Field(default=10**9, ge=0, lt=2**96)
     slots: int = Field(default=2, ge=1, le=65535)
@@ -40,11 +46,13 @@ class ProviderSettings(BaseSettings):
     ca_url: str = ""
     contracts: dict[str, str] = Field(default_factory=dict)
     deploy_block: int = 0
+    #: The chain id the RPC must report (empty: not checked; the devnet's manifest names it).
+    chain_id: int | None = None
     #: The provider wallet: a hex private key, or (devnet only) a dev-account role.
     private_key: SecretStr | None = None
     dev_role: str = "provider"
     stake_wei: int = Field(default=10**18, ge=0)
-    offers: list[OfferConfig] = Field(default_factory=lambda: [OfferConfig()])
+    tee_offers: list[TeeOfferConfig] = Field(default_factory=lambda: [TeeOfferConfig()])
     #: SQLAlchemy URL of the job table and block cursor; empty = SQLite in ``state_dir``.
     database_url: str = ""
     state_dir: str = ""
@@ -55,17 +63,42 @@ class ProviderSettings(BaseSettings):
     deadline_margin_s: int = Field(default=30, ge=0)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=0, ge=0, le=65535)
-    tee: Literal["simulated", "tdx", "sev-snp"] = "simulated"
-    #: Development only: attest with the simulated TEE (its evidence is accepted only by a CA
-    #: that runs with its own insecure flag).
-    insecure_simulated_tee: bool = True
+    tee: TeeWireName = "simulated"
+    #: Development only (``PROVIDER_INSECURE_ALLOW_SIMULATED_TEE``, default off): let the loader
+    #: attest with the simulated TEE, whose evidence only a CA with its own insecure flag accepts.
+    insecure_allow_simulated_tee: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_insecure_flag(cls, data: Any) -> Any:
+        """``insecure_simulated_tee`` (config file or ``PROVIDER_INSECURE_SIMULATED_TEE``) still
+        works for one release, with a deprecation warning."""
+        if isinstance(data, dict) and "insecure_simulated_tee" in data:
+            warnings.warn(
+                "insecure_simulated_tee is deprecated: use insecure_allow_simulated_tee "
+                "(PROVIDER_INSECURE_ALLOW_SIMULATED_TEE)",
+                FutureWarning,  # shown by default: the user's config needs the change
+                stacklevel=2,
+            )
+            data = dict(data)
+            old = data.pop("insecure_simulated_tee")
+            data.setdefault("insecure_allow_simulated_tee", old)
+        return data
+
     scratch_root: str = ""
     concurrency: int = Field(default=2, ge=1, le=64)
 
-    def _manifest(self):
-        from enclava.devnet import load_manifest
-
+    def _manifest(self) -> Manifest:
         return load_manifest(self.devnet)
+
+    def chain_config(self) -> ChainConfig:
+        """The chain these settings reach (:func:`resolved` first fills it from the devnet)."""
+        return ChainConfig(
+            rpc_url=self.rpc_url,
+            contracts=dict(self.contracts),
+            chain_id=self.chain_id,
+            deploy_block=self.deploy_block,
+        )
 
     def resolved(self) -> "ProviderSettings":
         """A copy with every empty endpoint filled from the devnet's manifest."""
@@ -81,6 +114,7 @@ class ProviderSettings(BaseSettings):
                 "ca_url": self.ca_url or manifest.services["ca"].url,
                 "contracts": self.contracts or dict(manifest.contracts),
                 "deploy_block": self.deploy_block or int(manifest.deploy_block or 0),
+                "chain_id": manifest.chain_id if self.chain_id is None else self.chain_id,
                 "state_dir": self.state_dir
                 or str(Path(manifest.state_dir) / f"provider-{self.name}"),
             }
@@ -100,20 +134,22 @@ class ProviderSettings(BaseSettings):
         folder.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{folder / 'provider-node.db'}"
 
-    def account(self):
+    def account(self) -> LocalAccount:
         if self.private_key is not None:
             from eth_account import Account
 
-            return Account.from_key(self.private_key.get_secret_value())
+            account: LocalAccount = Account.from_key(self.private_key.get_secret_value())
+            return account
         from enclava.devnet import dev_account
 
         return dev_account(self.dev_role)
 
 
-def load_settings(config: str | Path | None = None, **overrides) -> ProviderSettings:
-    """Settings from ``config`` (or ``$ENCLAVA_PROVIDER_CONFIG``), then the environment, then ``overrides``."""
+def load_settings(config: str | Path | None = None, **overrides: Any) -> ProviderSettings:
+    """Settings from ``config`` (or ``$ENCLAVA_PROVIDER_CONFIG``), then the environment, then
+    ``overrides``."""
     path = config or os.environ.get(CONFIG_ENV)
-    data: dict = {}
+    data: dict[str, Any] = {}
     if path:
         try:
             data = tomllib.loads(Path(path).read_text())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from types import FrameType
 
 from enclava.logs import get_logger
 
@@ -17,9 +18,9 @@ log = get_logger("provider_node.supervise")
 
 def supervise(command: list[str], *, max_pause_s: float = 10.0) -> int:
     stopping = False
-    child: subprocess.Popen | None = None
+    child: subprocess.Popen[bytes] | None = None
 
-    def forward(signum, _frame) -> None:
+    def forward(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
         if child is not None and child.poll() is None:

@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import TYPE_CHECKING
 
-from celery import Celery
+from celery import Celery, Task
 
-from provider_node.executor import TRANSIENT, fail_job, run_job
+from enclava.errors import TransientError
+from provider_node.executor import JobResult, fail_job, run_job
+
+if TYPE_CHECKING:
+    from provider_node.runtime import Runtime
 
 __all__ = ["register_tasks", "EXECUTE_TASK", "FAIL_TASK", "runtime"]
 
 EXECUTE_TASK = "enclava.provider.execute_order"
 FAIL_TASK = "enclava.provider.fail_order"
 
-_runtime = None
+_runtime: Runtime | None = None
 
 
-def runtime():
-    """This worker process's runtime, built from the node's config file (``ENCLAVA_PROVIDER_CONFIG``)."""
+def runtime() -> Runtime:
+    """This worker process's runtime, built from the node's config file
+    (``ENCLAVA_PROVIDER_CONFIG``)."""
     global _runtime
     if _runtime is None:
         from provider_node.runtime import Runtime
@@ -34,7 +40,7 @@ def _holder(task_id: str) -> str:
 
 
 def register_tasks(celery: Celery, *, max_attempts: int = 3) -> None:
-    @celery.task(
+    @celery.task(  # type: ignore[untyped-decorator]  # Celery ships no type hints
         name=EXECUTE_TASK,
         bind=True,
         acks_late=True,
@@ -42,17 +48,19 @@ def register_tasks(celery: Celery, *, max_attempts: int = 3) -> None:
         max_retries=max_attempts,
         ignore_result=False,
     )
-    def execute_order(self, order_id: str) -> str:
+    def execute_order(self: Task, order_id: str) -> JobResult:
         try:
             return run_job(runtime(), order_id, _holder(self.request.id))
-        except TRANSIENT as exc:
+        except TransientError as exc:
             raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries))
 
-    @celery.task(name=FAIL_TASK, bind=True, acks_late=True, max_retries=max_attempts)
-    def fail_order(self, order_id: str, reason: int) -> str:
+    @celery.task(  # type: ignore[untyped-decorator]  # Celery ships no type hints
+        name=FAIL_TASK, bind=True, acks_late=True, max_retries=max_attempts
+    )
+    def fail_order(self: Task, order_id: str, reason: int) -> JobResult:
         try:
             return fail_job(
                 runtime(), order_id
             )  # only timeouts: the enclave signs nothing else on request
-        except TRANSIENT as exc:
+        except TransientError as exc:
             raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries))

@@ -1,1 +1,2 @@
-"""research: a top-level consumer of the enclava library (see docs/ORDER_FLOW.md's layer picture)."""
+"""research: a top-level consumer of the enclava library (see docs/ORDER_FLOW.md's layer
+picture)."""

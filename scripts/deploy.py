@@ -2,10 +2,10 @@
 
     bash scripts/brownie.sh run scripts/deploy.py [--network <id>]
 
-Deploys ProviderRegistry, OfferRegistry, AttestationRegistry and Marketplace (the provider registry
-is built for the marketplace's predicted address, which the marketplace checks in its constructor),
-authorises CA signers and allow-lists SIMULATED measurements, then optionally hands governance to
-another address and writes a manifest.
+Deploys ProviderRegistry, ResourceRegistry, AttestationRegistry and Marketplace (the provider
+registry is built for the marketplace's predicted address, which the marketplace checks in its
+constructor), authorises CA signers and allow-lists SIMULATED measurements, then optionally hands
+governance to another address and writes a manifest.
 
 Environment (all optional):
 
@@ -24,7 +24,7 @@ Environment (all optional):
 - ``ENCLAVA_DEPLOY_OUT``: path of the JSON manifest to write::
 
     {"chain_id": 31337, "deployer": "0x..", "block": 1,
-     "contracts": {"ProviderRegistry": "0x..", "OfferRegistry": "0x..",
+     "contracts": {"ProviderRegistry": "0x..", "ResourceRegistry": "0x..",
                    "AttestationRegistry": "0x..", "Marketplace": "0x.."},
      "parameters": {...}}
 
@@ -41,7 +41,7 @@ import rlp
 from brownie import (
     AttestationRegistry,
     Marketplace,
-    OfferRegistry,
+    ResourceRegistry,
     ProviderRegistry,
     accounts,
     chain,
@@ -84,11 +84,12 @@ def deploy(deployer=None) -> dict:
     measurements = _list_env("ENCLAVA_SIMULATED_MEASUREMENTS")
     if measurements and not allow_simulated:
         raise DeployError(
-            "ENCLAVA_SIMULATED_MEASUREMENTS is set but simulated TEEs are not allowed; set ENCLAVA_ALLOW_SIMULATED=1 (development only)"
+            "ENCLAVA_SIMULATED_MEASUREMENTS is set but simulated TEEs are not allowed; "
+            "set ENCLAVA_ALLOW_SIMULATED=1 (development only)"
         )
     tx = {"from": deployer}
 
-    providers, offers, attestation, marketplace = deploy_contracts(
+    providers, resources, attestation, marketplace = deploy_contracts(
         deployer,
         min_stake=params["ENCLAVA_MIN_STAKE"],
         unbonding_delay=params["ENCLAVA_UNBONDING_DELAY"],
@@ -112,7 +113,7 @@ def deploy(deployer=None) -> dict:
         "block": first_block,
         "contracts": {
             "ProviderRegistry": providers.address,
-            "OfferRegistry": offers.address,
+            "ResourceRegistry": resources.address,
             "AttestationRegistry": attestation.address,
             "Marketplace": marketplace.address,
         },
@@ -132,7 +133,9 @@ def deploy(deployer=None) -> dict:
 def deploy_contracts(
     deployer, *, min_stake, unbonding_delay, slash_bps, allow_simulated, report_grace
 ):
-    """Deploys the four contracts in a fixed order; returns (providers, offers, attestation, marketplace).
+    """Deploys the four contracts in a fixed order.
+
+    Returns ``(providers, resources, attestation, marketplace)``.
 
     The provider registry takes its marketplace at construction, so the marketplace's address is
     predicted from the deployer's nonce (it is the fourth contract created from here); the
@@ -141,10 +144,10 @@ def deploy_contracts(
     tx = {"from": deployer}
     predicted = create_address(deployer.address, deployer.nonce + 3)
     providers = ProviderRegistry.deploy(min_stake, unbonding_delay, slash_bps, predicted, tx)
-    offers = OfferRegistry.deploy(tx)
+    resources = ResourceRegistry.deploy(tx)
     attestation = AttestationRegistry.deploy(deployer, allow_simulated, tx)
-    marketplace = Marketplace.deploy(providers, offers, attestation, report_grace, tx)
-    return providers, offers, attestation, marketplace
+    marketplace = Marketplace.deploy(providers, resources, attestation, report_grace, tx)
+    return providers, resources, attestation, marketplace
 
 
 def create_address(sender: str, nonce: int) -> str:
@@ -175,7 +178,8 @@ def _deployer():
     if _is_development():
         return accounts[0]
     raise DeployError(
-        f"network {network.show_active()!r} is not a development network: set ENCLAVA_DEPLOYER_KEY to the deployer's hex private key"
+        f"network {network.show_active()!r} is not a development network: "
+        "set ENCLAVA_DEPLOYER_KEY to the deployer's hex private key"
     )
 
 

@@ -54,14 +54,15 @@ class CaClient:
         self._link: AttestedCa | None = None
 
     def _attested(self) -> AttestedCa:
-        """The CA's verified identity and the pinned client; attested once, again after a failure."""
+        """The CA's verified identity and the pinned client; attested once, again after a
+        failure."""
         with self._lock:
             if self._link is None:
-                from certification_authority.chain_view import VerifierAllowList
-                from certification_authority.verifiers import ca_evidence_verifier
+                from enclava.attestation.verifiers import ca_evidence_verifier
+                from enclava.chain.allowlist import OnChainAllowList
 
                 verifier = ca_evidence_verifier(
-                    VerifierAllowList(self._market.contracts),
+                    OnChainAllowList(self._market.contracts),
                     insecure_allow_simulated_tee=self._insecure_simulated,
                 )
                 try:
@@ -108,13 +109,16 @@ class CaClient:
         return self._attested().identity.ca_id
 
     def challenge(self) -> str:
-        return self._call("POST", "/v1/challenge", CertificationFailed)["nonce"]
+        nonce: str = self._call("POST", "/v1/challenge", CertificationFailed)["nonce"]
+        return nonce
 
     def certify(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call("POST", "/v1/certify", CertificationFailed, json=body)
+        answer: dict[str, Any] = self._call("POST", "/v1/certify", CertificationFailed, json=body)
+        return answer
 
     def release_keys(self, *, enclave: Any, order_id: str) -> list[ReleasedKey]:
-        """An order's keys, from an answer signed by the attested CA for this order, enclave and nonce."""
+        """An order's keys, from an answer signed by the attested CA for this order, enclave and
+        nonce."""
         identity = self._attested().identity
         body = build_release_request(
             enclave.account,

@@ -19,13 +19,12 @@ Every decision is logged with the order id and the guard's name; no key or plain
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Sequence
 
-from enclava.chain.orders import Order, inputs_hash, recipient_key_hash
-from enclava.chain.types import OrderStatus
 from enclava.logs import get_logger
+from enclava.protocol.errors import ReleaseAnswerMismatch
+from enclava.protocol.key_release import NamedKey, expected_keys, require_release_matches
+from enclava.protocol.order import Order, OrderStatus, inputs_hash, recipient_key_hash
 from trusted_loader.errors import (
     KeyReleaseInvalid,
     LoaderError,
@@ -40,8 +39,6 @@ __all__ = [
     "guard_inputs_commit",
     "guard_order_state",
     "check_order",
-    "ExpectedKey",
-    "expected_keys",
     "guard_release_matches_order",
 ]
 
@@ -91,12 +88,13 @@ def guard_order_state(order: Order, *, provider: str, now: float) -> None:
 
 def check_order(order_id: str, order: Order, *, provider: str, now: float) -> Order:
     """Run the four guards in their fixed order; the first refusal is the order's failure reason."""
-    for name, guard in (
+    guards: tuple[tuple[str, Callable[[], None]], ...] = (
         ("terms_commit_to_id", lambda: guard_terms_commit_to_id(order_id, order)),
         ("recipient_key", lambda: guard_recipient_key(order)),
         ("inputs_commit", lambda: guard_inputs_commit(order)),
         ("order_state", lambda: guard_order_state(order, provider=provider, now=now)),
-    ):
+    )
+    for name, guard in guards:
         try:
             guard()
         except LoaderError as refusal:
@@ -108,56 +106,15 @@ def check_order(order_id: str, order: Order, *, provider: str, now: float) -> Or
     return order
 
 
-@dataclass(frozen=True)
-class ExpectedKey:
-    """A key the order needs: which resource, and the ciphertext hash the order id commits to."""
-
-    kind: str  # "resource" | "order_inputs"
-    resource_id: int
-    content_hash: bytes
-
-
-def expected_keys(order: Order) -> list[ExpectedKey]:
-    """The engine, every model/dataset resource, and (if the order has inputs) the customer's inputs key."""
-    keys = [ExpectedKey("resource", order.terms.engine_resource_id, bytes(order.terms.engine_hash))]
-    keys += [
-        ExpectedKey("resource", rid, bytes(h))
-        for rid, h in zip(order.terms.resource_ids, order.resource_hashes)
-    ]
-    if order.inputs:
-        keys.append(ExpectedKey("order_inputs", 0, bytes(order.terms.inputs_hash)))
-    return keys
-
-
-class _NamedKey(Protocol):
-    kind: str
-    resource_id: int
-    content_hash: bytes
-
-
-def guard_release_matches_order(released: Sequence[_NamedKey], order: Order) -> None:
-    """The broker's signed answer (its keys, e.g. enclava.protocol's ``ReleasedKey``) names exactly the
-    keys this order needs: none missing, none extra, each with the content hash the order id commits to."""
-    wanted = sorted(
-        set(expected_keys(order)), key=lambda k: (k.kind, k.resource_id, k.content_hash)
-    )
-    got = sorted(
-        (ExpectedKey(k.kind, k.resource_id, bytes(k.content_hash)) for k in released),
-        key=lambda k: (k.kind, k.resource_id, k.content_hash),
-    )
-    if got != wanted:
-        extra = [k.resource_id for k in got if k not in wanted]
-        missing = [k.resource_id for k in wanted if k not in got]
+def guard_release_matches_order(released: Sequence[NamedKey], order: Order) -> None:
+    """The broker's signed answer (its keys, e.g. enclava.protocol's ``ReleasedKey``) names exactly
+    the keys this order needs: none missing, none extra, each with the content hash the order id
+    commits to (:func:`enclava.protocol.key_release.require_release_matches`)."""
+    try:
+        require_release_matches(released, expected_keys(order))
+    except ReleaseAnswerMismatch as mismatch:
         log.warning(
             "key release refused",
-            extra={
-                "order_id": order.order_id,
-                "guard": "release_matches_order",
-                "extra": extra,
-                "missing": missing,
-            },
+            extra={"order_id": order.order_id, "guard": "release_matches_order"},
         )
-        raise KeyReleaseInvalid(
-            f"order {order.order_id}: the released keys do not match the order's resources "
-            f"(extra {extra}, missing {missing})"
-        )
+        raise KeyReleaseInvalid(f"order {order.order_id}: {mismatch.message}") from mismatch

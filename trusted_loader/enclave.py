@@ -1,4 +1,5 @@
-"""The enclave's identity: keys born inside the loader process (the CVM), attested, certified by the CA.
+"""The enclave's identity: keys born inside the loader process (the CVM), attested, certified by the
+CA.
 
 Two keys, both generated in this process's memory and never written anywhere or sent to the host:
 a secp256k1 signing key (its Ethereum address is what the attestation registry certifies and what
@@ -28,14 +29,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from pyrage import x25519
 
-from certification_authority.certificates import build_csr, enclave_address_of
+from enclava.protocol.csr import build_csr, enclave_address_of
 from enclava.attestation import bind_report_data
 from enclava.attestation.evidence import Attester
 from enclava.logs import get_logger
 from trusted_loader.errors import CertificationFailed, CertificationRequired
 
 __all__ = [
-    "CertifiedEnclave",
+    "EnclaveCredential",
     "EnclaveIdentity",
     "ConsentSigner",
     "CertifyingCa",
@@ -44,7 +45,8 @@ __all__ = [
 
 log = get_logger("trusted_loader.enclave")
 
-#: Signs the consent for ``(enclave_address, nonce_hex)`` with the provider's wallet (outside the enclave).
+#: Signs the consent for ``(enclave_address, nonce_hex)`` with the provider's wallet (outside the
+#: enclave).
 ConsentSigner = Callable[[str, str], str]
 
 
@@ -55,8 +57,9 @@ class CertifyingCa(Protocol):
 
 
 @dataclass
-class CertifiedEnclave:
-    """A certified enclave identity. ``account`` signs; ``age_identity`` opens wrapped keys."""
+class EnclaveCredential:
+    """The loader's certified identity: its keys (``account`` signs, ``age_identity`` opens wrapped
+    keys) and the facts its CA certificate vouches for."""
 
     account: Any = field(repr=False)
     age_identity: x25519.Identity = field(repr=False)
@@ -81,7 +84,8 @@ class _Pending:
 
 
 class EnclaveIdentity:
-    """The one identity of this loader process: at most one pending certification, one current certificate."""
+    """The one identity of this loader process: at most one pending certification, one current
+    certificate."""
 
     def __init__(self, ca: CertifyingCa, attester: Attester, *, provider: str) -> None:
         self._ca = ca
@@ -89,10 +93,11 @@ class EnclaveIdentity:
         self.provider = provider
         self._lock = threading.Lock()
         self._pending: _Pending | None = None
-        self.current: CertifiedEnclave | None = None
+        self.current: EnclaveCredential | None = None
 
     def begin(self) -> tuple[str, str]:
-        """Fresh keys and a CA nonce; returns ``(enclave_address, nonce_hex)`` for the host's consent."""
+        """Fresh keys and a CA nonce; returns ``(enclave_address, nonce_hex)`` for the host's
+        consent."""
         key = ec.generate_private_key(ec.SECP256K1())
         age_identity = x25519.Identity.generate()
         nonce = self._ca.challenge()
@@ -105,8 +110,9 @@ class EnclaveIdentity:
             )
             return self._pending.address, nonce
 
-    def finish(self, nonce: str, provider_signature: str) -> CertifiedEnclave:
-        """Attest the pending keys for ``nonce`` and get certified with the host's consent signature."""
+    def finish(self, nonce: str, provider_signature: str) -> EnclaveCredential:
+        """Attest the pending keys for ``nonce`` and get certified with the host's consent
+        signature."""
         with self._lock:
             pending = self._pending
             if pending is None or pending.nonce != nonce:
@@ -128,7 +134,7 @@ class EnclaveIdentity:
         }
         result = self._ca.certify(body)
         account = Account.from_key(pending.key.private_numbers().private_value.to_bytes(32, "big"))
-        enclave = CertifiedEnclave(
+        enclave = EnclaveCredential(
             account=account,
             age_identity=pending.age_identity,
             address=pending.address,
@@ -152,8 +158,9 @@ class EnclaveIdentity:
             self.current = enclave
         return enclave
 
-    def certified(self) -> CertifiedEnclave:
-        """The current certificate, or :class:`CertificationRequired` when none is fresh (the host renews it)."""
+    def certified(self) -> EnclaveCredential:
+        """The current certificate, or :class:`CertificationRequired` when none is fresh (the host
+        renews it)."""
         enclave = self.current
         if enclave is None or not enclave.fresh(margin_s=30):
             raise CertificationRequired("the enclave has no fresh certificate")
@@ -162,8 +169,9 @@ class EnclaveIdentity:
 
 def certify_enclave(
     ca: CertifyingCa, attester: Attester, *, provider: str, consent: ConsentSigner
-) -> CertifiedEnclave:
-    """Both steps in one call, for a consent signer that lives in the same trust domain (tests, tools)."""
+) -> EnclaveCredential:
+    """Both steps in one call, for a consent signer that lives in the same trust domain (tests,
+    tools)."""
     identity = EnclaveIdentity(ca, attester, provider=provider)
     address, nonce = identity.begin()
     return identity.finish(nonce, consent(address, nonce))

@@ -1,10 +1,11 @@
 """Why an order fails inside the loader. Each error names a *reason* whose code goes on chain in
-``failOrder``, so the customer is refunded and can see why (enclava.engine.reasons holds the table).
+``failOrder``, so the customer is refunded and can see why (enclava.protocol.engine.reasons holds
+the table).
 
     LoaderError                      reason, reason_code; the base
     ├── OrderNotExecutable           not accepted, another provider's, or past its deadline
     ├── OrderTermsMismatch           the terms the host gave do not hash to the order id
-    ├── RecipientKeyMismatch         the result key the host gave is not the one the order commits to
+    ├── RecipientKeyMismatch         the result key the host gave is not the order's
     ├── InputUnavailable             a ciphertext cannot be fetched from IPFS
     ├── InputHashMismatch            a ciphertext's SHA-256 differs from the value on chain
     ├── KeyReleaseDenied             the key broker refused (the broker's reason is kept)
@@ -15,12 +16,19 @@
     ├── CaUnavailable                the CA cannot be reached
     ├── InputDecryptionFailed        a released key does not open its ciphertext
     └── EngineInvalid                the engine archive or its manifest is unusable
-Sandbox failures (timeout, memory, network, output too large, ...) come from enclava.engine.
+        └── InputsDoNotFitEngine     the order's resources and inputs are not what engine.toml
+                                     declares
+Sandbox failures (timeout, memory, network, output too large, ...) come from
+enclava.protocol.engine.
+
+``CertificationFailed`` and ``CaUnavailable`` are also :class:`enclava.errors.TransientError`, like
+every ``ChainError``: trouble with the machine's services rather than the order, so the loader
+answers them with 503 (the host retries) and never publishes them as the order's failure.
 """
 
 from __future__ import annotations
 
-from enclava.errors import EnclavaError
+from enclava.errors import EnclavaError, TransientError
 
 __all__ = [
     "LoaderError",
@@ -36,6 +44,7 @@ __all__ = [
     "CaUnavailable",
     "InputDecryptionFailed",
     "EngineInvalid",
+    "InputsDoNotFitEngine",
     "reason_code_of",
 ]
 
@@ -56,7 +65,8 @@ class OrderTermsMismatch(LoaderError):
     code = "order_terms_mismatch"
     reason = "order_terms_mismatch"
     hint = (
-        "The chain node answered with order terms that do not hash to the order id; point the loader at an "
+        "The chain node answered with order terms that do not hash to the order id; point the "
+        "loader at an "
         "honest RPC node. Nothing was fetched or decrypted."
     )
 
@@ -65,7 +75,8 @@ class RecipientKeyMismatch(LoaderError):
     code = "recipient_key_mismatch"
     reason = "recipient_key_mismatch"
     hint = (
-        "The result key the chain node returned is not the one the order's recipientKeyHash commits to; "
+        "The result key the chain node returned is not the one the order's recipientKeyHash "
+        "commits to; "
         "nothing was decrypted and no result was encrypted."
     )
 
@@ -92,12 +103,13 @@ class KeyReleaseInvalid(LoaderError):
     code = "key_release_invalid"
     reason = "key_release_invalid"
     hint = (
-        "The key broker's answer was not signed by the attested CA, or named another order, enclave or "
+        "The key broker's answer was not signed by the attested CA, or named another order, "
+        "enclave or "
         "resource; every key was discarded."
     )
 
 
-class CertificationFailed(LoaderError):
+class CertificationFailed(LoaderError, TransientError):
     code = "certification_failed"
     reason = "certification_failed"
     hint = "Check the CA's answer: evidence, measurement allow-list, provider consent."
@@ -106,10 +118,13 @@ class CertificationFailed(LoaderError):
 class CertificationRequired(CertificationFailed):
     code = "certification_required"
     reason = "certification_failed"
-    hint = "The provider node renews the enclave's certificate (consent request, then certify) and retries."
+    hint = (
+        "The provider node renews the enclave's certificate (consent request, then certify) and "
+        "retries."
+    )
 
 
-class CaUnavailable(LoaderError):
+class CaUnavailable(LoaderError, TransientError):
     code = "ca_unavailable"
     reason = "ca_unavailable"
     hint = "Check the CA URL and that the CA service runs."
@@ -127,9 +142,14 @@ class EngineInvalid(LoaderError):
     hint = "The engine archive must be a canonical archive with a valid engine.toml."
 
 
+class InputsDoNotFitEngine(EngineInvalid):
+    code = "inputs_do_not_fit_engine"
+    hint = "Order the engine with the model/dataset resources and inputs its engine.toml declares."
+
+
 def reason_code_of(error: BaseException) -> int:
     """The on-chain reason code for any failure (unknown ones are ``internal_error``)."""
-    from enclava.engine.reasons import Reason
+    from enclava.protocol.engine.reasons import Reason
 
     code = getattr(error, "reason_code", None)
     if isinstance(code, int):

@@ -14,16 +14,10 @@ from collections import deque
 from pathlib import Path
 
 from enclava.chain.types import ResourceKind
-from enclava.engine.manifest import EngineManifest
-from trusted_loader.errors import EngineInvalid
+from enclava.protocol.engine.manifest import EngineManifest
+from trusted_loader.errors import InputsDoNotFitEngine
 
-__all__ = ["lay_out_inputs", "InputsDoNotFitEngine"]
-
-
-class InputsDoNotFitEngine(EngineInvalid):
-    code = "inputs_do_not_fit_engine"
-    hint = "Order the engine with the model/dataset resources and inputs its engine.toml declares."
-
+__all__ = ["lay_out_inputs"]
 
 _SOURCE = {ResourceKind.MODEL: "model", ResourceKind.DATASET: "dataset"}
 

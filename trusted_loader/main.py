@@ -1,25 +1,27 @@
 """`trusted-loader`: the enclave's own program (the CVM boundary), started with its own settings.
 
-It measures the image it was loaded from (so the simulated TEE reports what actually runs, and
-real hardware's measurement can be reproduced with ``enclava measure``), builds its clients of
-the chain, IPFS and the attested CA, and serves the narrow interface of enclava.loader_api on a
-local socket. Its keys are born here and never leave; the provider's wallet never enters.
+It measures the image it was loaded from (so the simulated TEE reports what actually runs, and real
+hardware's measurement can be reproduced with ``enclava measure``), builds its clients of the chain,
+IPFS and the attested CA, and serves the narrow interface of enclava.protocol.loader_api on a local
+socket. Its keys are born here and never leave; the provider's wallet never enters.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from enclava.attestation.evidence import Attester
-from enclava.chain.client import ChainClient
-from enclava.chain.contracts import ContractSet
 from enclava.chain.market import MarketClient
 from enclava.errors import ConfigError
 from enclava.logs import configure_logging, get_logger
 from enclava.measure import running_measurement
 from enclava.storage.content_store import IpfsContentStore
 from trusted_loader.ca_client import CaClient
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 from trusted_loader.enclave import EnclaveIdentity
 from trusted_loader.pipeline import LoaderContext
 from trusted_loader.settings import LoaderSettings
@@ -52,17 +54,12 @@ def _attester(settings: LoaderSettings, measurement: bytes) -> Attester:
     )
 
 
-def build_loader(settings: LoaderSettings):
+def build_loader(settings: LoaderSettings) -> FastAPI:
     """The loader's app: its measured identity, its clients, and the interface the host may call."""
     from trusted_loader.service import build_loader_app
 
     measurement = running_measurement("loader")
-    chain = ChainClient(settings.rpc_url)
-    market = MarketClient(
-        chain,
-        ContractSet(chain.w3, settings.contract_addresses()),
-        from_block=settings.deploy_block,
-    )
+    market = MarketClient.from_config(settings.chain_config())
     ca = CaClient(
         settings.ca_url,
         market=market,

@@ -17,21 +17,20 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from enclava.chain.market import MarketClient
-from enclava.chain.orders import IntegrityReport, Order, OrderFailure
 from enclava.chain.types import ResourceKind
-from enclava.crypto.envelope import EnvelopeError, encrypt_to, open_sealed
-from enclava.engine import pack_outputs, unpack_engine
-from enclava.engine.errors import EngineError, EngineTimeout
-from enclava.errors import ChainError, EnclavaError, StorageError
-from enclava.loader_api import SignedOutcome
+from enclava.crypto.envelope import encrypt_to, open_sealed
+from enclava.crypto.errors import EnvelopeError
+from enclava.errors import EnclavaError, StorageError, TransientError
 from enclava.logs import get_logger
+from enclava.protocol.engine import order_seed, pack_outputs, unpack_engine
+from enclava.protocol.engine.errors import EngineError, EngineTimeout
+from enclava.protocol.loader_api import LOADER_STAGES, SignedOutcome
+from enclava.protocol.order import IntegrityReport, Order, OrderFailure
 from enclava.storage.content_store import IpfsContentStore
 from trusted_loader.ca_client import CaClient, ReleasedKey
 from trusted_loader.checks import check_order, guard_release_matches_order, guard_terms_commit_to_id
-from trusted_loader.enclave import CertifiedEnclave
+from trusted_loader.enclave import EnclaveCredential
 from trusted_loader.errors import (
-    CaUnavailable,
-    CertificationFailed,
     EngineInvalid,
     InputDecryptionFailed,
     InputHashMismatch,
@@ -41,43 +40,32 @@ from trusted_loader.errors import (
     reason_code_of,
 )
 from trusted_loader.layout import lay_out_inputs
-from trusted_loader.scratch import Scratch
 from trusted_loader.sandbox import run_engine
+from trusted_loader.scratch import Scratch
 
 __all__ = [
     "LoaderContext",
     "execute_order",
     "sign_timeout",
-    "STAGES",
-    "TRANSIENT_ERRORS",
-    "order_seed",
 ]
 
 log = get_logger("trusted_loader.pipeline")
 
-STAGES = (
-    "certification",
-    "check",
-    "fetch_verify",
-    "key_release",
-    "decrypt",
-    "workload",
-    "encrypt_upload",
-    "sign",
-)
 MAX_CIPHERTEXT = 1 << 30
-#: Seconds of an order's run window kept back for encrypting, uploading and signing after the engine.
+#: Seconds of an order's run window kept back for encrypting, uploading and signing after the
+#: engine.
 RESULT_RESERVE_S = 2.0
 
 
 @dataclass
 class LoaderContext:
-    """What the loader needs from its machine; ``enclave()`` returns the current certified identity."""
+    """What the loader needs from its machine; ``enclave()`` returns the current certified
+    identity."""
 
     market: MarketClient
     store: IpfsContentStore
     ca: CaClient
-    enclave: Callable[[], CertifiedEnclave]
+    enclave: Callable[[], EnclaveCredential]
     provider: str
     scratch_root: Path | None = None
     clock: Callable[[], float] = time.time
@@ -86,15 +74,14 @@ class LoaderContext:
 
 @contextmanager
 def _stage(stages: dict[str, float], name: str) -> Iterator[None]:
+    """Add the time the body takes to ``stages[name]``, one of the wire's :data:`LOADER_STAGES`."""
+    if name not in LOADER_STAGES:
+        raise ValueError(f"{name!r} is not one of the loader's stages")
     start = time.perf_counter()
     try:
         yield
     finally:
         stages[name] = stages.get(name, 0.0) + time.perf_counter() - start
-
-
-#: Trouble with the machine's services rather than the order: retried, never published as a failure.
-TRANSIENT_ERRORS = (CaUnavailable, CertificationFailed, ChainError)
 
 
 @dataclass
@@ -123,7 +110,8 @@ class _Clock:
 def execute_order(ctx: LoaderContext, order_id: str) -> SignedOutcome:
     """Run ``order_id`` end to end; a completed outcome carries the signed report.
 
-    Order-level failures come back signed in ``outcome.failure``; :data:`TRANSIENT_ERRORS` propagate.
+    Order-level failures come back signed in ``outcome.failure``; a :class:`TransientError` (chain,
+    CA or certification trouble) propagates.
     """
     outcome = SignedOutcome(order_id=order_id)
     with _stage(outcome.stages, "certification"):
@@ -138,7 +126,7 @@ def execute_order(ctx: LoaderContext, order_id: str) -> SignedOutcome:
                     order_id, ctx.market.order(order_id), provider=ctx.provider, now=ctx.clock()
                 )
             _run(ctx, enclave, order, scratch, outcome, clock)
-    except TRANSIENT_ERRORS:
+    except TransientError:
         raise  # the caller retries with back-off; nothing was published
     except (LoaderError, EngineError) as error:
         _fail(ctx, enclave, outcome, error)
@@ -154,7 +142,8 @@ def execute_order(ctx: LoaderContext, order_id: str) -> SignedOutcome:
 
 def sign_timeout(ctx: LoaderContext, order_id: str) -> SignedOutcome:
     """A signed TIMEOUT failure, only once the loader itself sees the order's run window
-    (acceptance + max duration) closed: the host cannot have it sign a timeout for an order with time left."""
+    (acceptance + max duration) closed: the host cannot have it sign a timeout for an order with
+    time left."""
     enclave = ctx.enclave()
     outcome = SignedOutcome(order_id=order_id)
     order = ctx.market.order(order_id)
@@ -192,13 +181,13 @@ def _fetch_all(
     """
     engine_id = order.terms.engine_resource_id
     engine = _fetch(ctx, ctx.market.resource(engine_id)["cid"], order.terms.engine_hash, "engine")
-    resources = []
+    resources: list[tuple[int, ResourceKind, bytes]] = []
     for resource_id, expected in zip(order.terms.resource_ids, order.resource_hashes):
         record = ctx.market.resource(resource_id)
         resources.append(
             (
                 resource_id,
-                record["kind"],
+                ResourceKind(record["kind"]),
                 _fetch(ctx, record["cid"], expected, f"resource {resource_id}"),
             )
         )
@@ -210,9 +199,10 @@ def _fetch_all(
 
 
 def _keys(
-    ctx: LoaderContext, enclave: CertifiedEnclave, order: Order
+    ctx: LoaderContext, enclave: EnclaveCredential, order: Order
 ) -> tuple[dict[int, bytes], bytes | None]:
-    """The order's keys from the broker's signed answer, accepted only if they are exactly the order's."""
+    """The order's keys from the broker's signed answer, accepted only if they are exactly the
+    order's."""
     released: list[ReleasedKey] = ctx.ca.release_keys(enclave=enclave, order_id=order.order_id)
     guard_release_matches_order(released, order)
     resource_keys: dict[int, bytes] = {}
@@ -252,7 +242,7 @@ def _wall_limit(order: Order, clock: _Clock, now: float) -> float:
 
 def _run(
     ctx: LoaderContext,
-    enclave: CertifiedEnclave,
+    enclave: EnclaveCredential,
     order: Order,
     scratch: Scratch,
     outcome: SignedOutcome,
@@ -326,10 +316,10 @@ def _run(
 
 
 def _fail(
-    ctx: LoaderContext, enclave: CertifiedEnclave, outcome: SignedOutcome, error: BaseException
+    ctx: LoaderContext, enclave: EnclaveCredential, outcome: SignedOutcome, error: BaseException
 ) -> None:
     code = reason_code_of(error)
-    outcome.reason = getattr(error, "reason", None) or getattr(error, "code", "internal_error")
+    outcome.reason = str(getattr(error, "reason", None) or getattr(error, "code", "internal_error"))
     outcome.failure = OrderFailure(
         order_id=bytes.fromhex(outcome.order_id.removeprefix("0x")),
         enclave=enclave.address,
@@ -347,11 +337,4 @@ def _fail(
             "reason_code": code,
             "detail": detail,
         },
-    )
-
-
-def order_seed(order_id: str) -> int:
-    """The engine's ``ENCLAVA_SEED``: the first 4 bytes of SHA-256(order id), so anyone can rerun it."""
-    return int.from_bytes(
-        hashlib.sha256(bytes.fromhex(order_id.removeprefix("0x"))).digest()[:4], "big"
     )

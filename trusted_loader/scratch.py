@@ -53,8 +53,8 @@ def _chmod_nofollow(parent_fd: int, name: str, mode: int) -> None:
 
 
 def _open_nofollow(parent_fd: int, name: str, flags: int, mode: int) -> int:
-    """Open ``name`` in ``parent_fd`` without following a link; if we lack permission, give the owner
-    ``mode`` first (an engine may have left a file or folder 000)."""
+    """Open ``name`` in ``parent_fd`` without following a link; if we lack permission, give the
+    owner ``mode`` first (an engine may have left a file or folder 000)."""
     try:
         return os.open(name, flags, dir_fd=parent_fd)
     except PermissionError:
@@ -144,7 +144,8 @@ def _wipe_entry(
 
 
 def wipe_tree(root: Path) -> None:
-    """Overwrite every regular file under ``root`` with zeros, then delete the tree; never follows links."""
+    """Overwrite every regular file under ``root`` with zeros, then delete the tree; never follows
+    links."""
     try:
         root_fd = os.open(root, _DIR_FLAGS)
     except FileNotFoundError:
@@ -235,9 +236,10 @@ class Scratch:
         mode: int = 0o700,
         max_inodes: int = 65536,
     ) -> Path:
-        """Mount a private tmpfs of at most ``size_bytes`` (and ``max_inodes`` entries) on ``folder``, an
-        empty folder inside the area (created if missing). Needs root; raises ``OSError`` otherwise.
-        Released — wiped, unmounted, removed — by :meth:`release` or on exit."""
+        """Mount a private tmpfs of at most ``size_bytes`` (and ``max_inodes`` entries) on
+        ``folder``, an empty folder inside the area (created if missing). Needs root; raises
+        ``OSError`` otherwise. Released — wiped, unmounted, removed — by :meth:`release` or on
+        exit."""
         folder = Path(os.path.realpath(folder))
         if not self.contains(folder):
             raise OSError(f"{folder} is not inside the scratch area")

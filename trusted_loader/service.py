@@ -1,4 +1,5 @@
-"""The loader's one interface to its host: a small HTTP API on a local socket (see enclava.loader_api).
+"""The loader's one interface to its host: a small HTTP API on a local socket (see
+enclava.protocol.loader_api).
 
 Routes parse and delegate. What the host can ask for is deliberately narrow: start a certification
 (it learns the enclave address and the CA nonce, and answers with its consent signature), run an
@@ -11,16 +12,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from enclava.loader_api import SignedOutcome, outcome_to_json
+from enclava.errors import TransientError
+from enclava.protocol.loader_api import SignedOutcome, outcome_to_json
 from enclava.service import create_service_app
 from trusted_loader.enclave import EnclaveIdentity
 from trusted_loader.errors import CertificationRequired
-from trusted_loader.pipeline import TRANSIENT_ERRORS, LoaderContext, execute_order, sign_timeout
+from trusted_loader.pipeline import LoaderContext, execute_order, sign_timeout
 
 __all__ = ["build_loader_app"]
 
@@ -32,13 +35,8 @@ class ConsentGiven(BaseModel):
     provider_signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
 
 
-def _transient(error: Exception) -> JSONResponse:
-    body = (
-        error.to_dict()
-        if hasattr(error, "to_dict")
-        else {"type": "transient", "detail": str(error)}
-    )
-    return JSONResponse(body, status_code=503)
+def _transient(error: TransientError) -> JSONResponse:
+    return JSONResponse(error.to_dict(), status_code=503)
 
 
 def build_loader_app(
@@ -48,7 +46,7 @@ def build_loader_app(
         "trusted-loader", description="The trusted loader's local interface (inside the CVM)."
     )
 
-    def status() -> dict:
+    def status() -> dict[str, Any]:
         enclave = identity.current
         return {
             "provider": identity.provider,
@@ -61,48 +59,49 @@ def build_loader_app(
         }
 
     @app.get("/v1/enclave")
-    def enclave_status() -> dict:
+    def enclave_status() -> dict[str, Any]:
         """The enclave's public facts: address, certificate expiry, measured image."""
         return status()
 
     @app.post("/v1/enclave/consent-request", response_model=None)
-    def consent_request() -> JSONResponse | dict:
+    def consent_request() -> JSONResponse | dict[str, Any]:
         """Fresh enclave keys and a CA nonce: the host signs its consent over these two values."""
         try:
             address, nonce = identity.begin()
-        except TRANSIENT_ERRORS as error:
+        except TransientError as error:
             return _transient(error)
         return {"enclave": address, "nonce": nonce, "provider": identity.provider}
 
     @app.post("/v1/enclave/certify", response_model=None)
-    def certify(consent: ConsentGiven) -> JSONResponse | dict:
+    def certify(consent: ConsentGiven) -> JSONResponse | dict[str, Any]:
         """Attest the pending keys and get certified by the CA with the host's consent."""
         try:
             identity.finish(consent.nonce.removeprefix("0x"), consent.provider_signature)
-        except TRANSIENT_ERRORS as error:
+        except TransientError as error:
             return _transient(error)
         return status()
 
     def signed(
         order_id: str, produce: Callable[[LoaderContext, str], SignedOutcome]
-    ) -> JSONResponse | dict:
+    ) -> JSONResponse | dict[str, Any]:
         if not _valid(order_id):
             return _bad_order_id(order_id)
         try:
             return outcome_to_json(produce(ctx, order_id))
         except CertificationRequired as error:
             return JSONResponse(error.to_dict(), status_code=409)
-        except TRANSIENT_ERRORS as error:
+        except TransientError as error:
             return _transient(error)
 
     @app.post("/v1/orders/{order_id}/execute", response_model=None)
-    def execute(order_id: str) -> JSONResponse | dict:
+    def execute(order_id: str) -> JSONResponse | dict[str, Any]:
         """Run the order; the answer is a signed report or a signed failure."""
         return signed(order_id, execute_order)
 
     @app.post("/v1/orders/{order_id}/timeout", response_model=None)
-    def timeout(order_id: str) -> JSONResponse | dict:
-        """A signed timeout failure, only once the order's run window has closed by the loader's own clock."""
+    def timeout(order_id: str) -> JSONResponse | dict[str, Any]:
+        """A signed timeout failure, only once the order's run window has closed by the loader's own
+        clock."""
         return signed(order_id, sign_timeout)
 
     return app

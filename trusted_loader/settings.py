@@ -9,12 +9,12 @@ never enters this process.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from enclava.chain.config import ChainConfig, load_chain_config
+from enclava.protocol.tee import TeeWireName
 
 __all__ = ["LoaderSettings"]
 
@@ -33,10 +33,13 @@ class LoaderSettings(BaseSettings):
     #: Contract addresses: a JSON object, or the path of a JSON file holding one.
     contracts: str
     deploy_block: int = Field(default=0, ge=0)
-    tee: Literal["simulated", "tdx", "sev-snp"] = "simulated"
+    #: The chain id the RPC must report (empty: not checked).
+    chain_id: int | None = None
+    tee: TeeWireName = "simulated"
     #: Development only: attest with the simulated TEE and accept a CA whose evidence is simulated.
     insecure_allow_simulated_tee: bool = False
-    #: Optional: the CA signer address this loader expects (checked against the CA's attested identity).
+    #: Optional: the CA signer address this loader expects (checked against the CA's attested
+    #: identity).
     ca_signer: str = ""
     scratch_root: str = ""
 
@@ -49,7 +52,13 @@ class LoaderSettings(BaseSettings):
             )
         return value
 
-    def contract_addresses(self) -> dict[str, str]:
-        text = self.contracts.strip()
-        data = json.loads(text if text.startswith("{") else Path(text).read_text())
-        return {str(k): str(v) for k, v in data.items()}
+    def chain_config(self) -> ChainConfig:
+        """The chain these settings name (``contracts``: an addresses JSON, or a file holding
+        one)."""
+        return load_chain_config(
+            rpc_url=self.rpc_url,
+            chain_id=self.chain_id,
+            addresses=self.contracts,
+            deploy_block=self.deploy_block or None,
+            env_prefix="LOADER_",
+        )

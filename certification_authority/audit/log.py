@@ -19,11 +19,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from certification_authority.audit.canonical import canonical_json
-from certification_authority.audit.chain import entry_hash, verify_chain
 from certification_authority.audit.errors import AuditStorageError
-from certification_authority.audit.models import GENESIS_HASH, AuditEntry, AuditView, ChainLink
-from certification_authority.db import AuditEntryRow, AuditOfferRow, write_transaction
+from certification_authority.db import AuditEntryRow, AuditResourceRow, write_transaction
+from enclava.protocol.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditView,
+    ChainLink,
+    entry_hash,
+    verify_chain,
+)
+from enclava.protocol.canonical import canonical_json
 
 __all__ = ["AuditLog"]
 
@@ -41,7 +47,7 @@ def _entry(row: AuditEntryRow) -> AuditEntry:
         seq=row.seq,
         time=row.time,
         event=row.event,
-        offer_ids=json.loads(row.offer_ids_json),
+        resource_ids=json.loads(row.resource_ids_json),
         order_id=row.order_id,
         enclave_address=row.enclave_address,
         decision=row.decision,
@@ -56,7 +62,7 @@ def _entry(row: AuditEntryRow) -> AuditEntry:
 class AuditLog:
     def __init__(
         self,
-        sessions: sessionmaker,
+        sessions: sessionmaker[Session],
         *,
         clock: Callable[[], float] = time.time,
         lock: threading.Lock | threading.RLock | None = None,
@@ -72,27 +78,28 @@ class AuditLog:
         event: str,
         decision: str,
         reason: str,
-        offer_ids: Iterable[int | str] = (),
+        resource_ids: Iterable[int | str] = (),
         order_id: str | None = None,
         enclave_address: str | None = None,
         guard: str | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> AuditEntry:
-        """Add one entry at the head of the chain, inside ``session``'s transaction (flushed, not committed)."""
+        """Add one entry at the head of the chain, inside ``session``'s transaction (flushed, not
+        committed)."""
         head = session.execute(
             select(AuditEntryRow.seq, AuditEntryRow.entry_hash)
             .order_by(AuditEntryRow.seq.desc())
             .limit(1)
         ).first()
         seq, prev_hash = (head.seq + 1, head.entry_hash) if head else (1, GENESIS_HASH)
-        offers = list(dict.fromkeys(str(int(offer)) for offer in offer_ids))
+        resources = list(dict.fromkeys(str(int(resource)) for resource in resource_ids))
         body = json.loads(
             canonical_json(
                 {
                     "seq": seq,
                     "time": int(self._clock()),
                     "event": str(getattr(event, "value", event)),
-                    "offer_ids": offers,
+                    "resource_ids": resources,
                     "order_id": order_id,
                     "enclave_address": enclave_address,
                     "decision": str(getattr(decision, "value", decision)),
@@ -109,7 +116,7 @@ class AuditLog:
                 seq=seq,
                 time=entry.time,
                 event=entry.event,
-                offer_ids_json=canonical_json(offers).decode(),
+                resource_ids_json=canonical_json(resources).decode(),
                 order_id=order_id,
                 enclave_address=enclave_address,
                 decision=entry.decision,
@@ -121,7 +128,7 @@ class AuditLog:
             )
         )
         session.flush()
-        session.add_all(AuditOfferRow(offer_id=offer, seq=seq) for offer in offers)
+        session.add_all(AuditResourceRow(resource_id=resource, seq=seq) for resource in resources)
         session.flush()
         return entry
 
@@ -149,25 +156,25 @@ class AuditLog:
                 ChainLink(seq=r.seq, prev_hash=r.prev_hash, entry_hash=r.entry_hash) for r in rows
             ]
 
-    def entries_for_offer(self, offer_id: int | str) -> list[AuditEntry]:
-        """Every entry about ``offer_id``, in chain order."""
-        with _storage("read an offer's entries"), self._sessions() as session:
+    def entries_for_resource(self, resource_id: int | str) -> list[AuditEntry]:
+        """Every entry about ``resource_id``, in chain order."""
+        with _storage("read a resource's entries"), self._sessions() as session:
             rows = session.scalars(
                 select(AuditEntryRow)
-                .join(AuditOfferRow, AuditOfferRow.seq == AuditEntryRow.seq)
-                .where(AuditOfferRow.offer_id == str(int(offer_id)))
+                .join(AuditResourceRow, AuditResourceRow.seq == AuditEntryRow.seq)
+                .where(AuditResourceRow.resource_id == str(int(resource_id)))
                 .order_by(AuditEntryRow.seq)
             )
             return [_entry(row) for row in rows]
 
-    def view_for_offer(self, ca_id: str, offer_id: int | str) -> AuditView:
-        """The owner's view: all links, and the entries about ``offer_id``.
+    def view_for_resource(self, ca_id: str, resource_id: int | str) -> AuditView:
+        """The owner's view: all links, and the entries about ``resource_id``.
 
         Entries are read before links: the log only grows, so every entry returned has its link.
         """
-        entries = self.entries_for_offer(offer_id)
+        entries = self.entries_for_resource(resource_id)
         return AuditView(
-            ca_id=ca_id, offer_id=str(int(offer_id)), links=self.links(), entries=entries
+            ca_id=ca_id, resource_id=str(int(resource_id)), links=self.links(), entries=entries
         )
 
     def verify(self, *, anchor: ChainLink | None = None) -> ChainLink | None:

@@ -1,10 +1,10 @@
 """The key broker: the CA's security policy engine. Routes parse requests and call these methods.
 
 ``deposit``         an owner's signed resource key and policy (replaces the previous version)
-``release``         an order's keys for a certified enclave, once per request nonce, after the guards
-                    of :mod:`.guards`
+``release``         an order's keys for a certified enclave, once per request nonce, after the
+                    guards of :mod:`.guards`
 ``revoke_*``        permanent revocation of a certificate serial or an enclave address
-``audit_for_owner`` an owner's signed read of the audit log about one of their offers
+``audit_for_owner`` an owner's signed read of the audit log about one of their resources
 
 Every decision lands in the hash-chained audit log in the same transaction as its effect. Keys are
 kept only as age ciphertext to the CA; the CA identity opens one in memory to re-wrap it to an
@@ -17,52 +17,54 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pyrage
 from pydantic import BaseModel, ValidationError
 from pyrage import x25519
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from certification_authority.audit import AuditEvent, AuditLog, AuditView, Decision
+from certification_authority.audit import AuditLog
 from certification_authority.broker import errors as e
 from certification_authority.broker import store
-from certification_authority.broker.chain import ChainView, MeasurementAllowList
-from certification_authority.broker.fields import (
-    normalize_address,
-    normalize_order_id,
-    normalize_serial,
-)
+from certification_authority.broker.chain import ChainView
 from certification_authority.broker.guards import ReleaseContext, outside
 from certification_authority.broker.models import (
-    AuditReadRequest,
     DepositReceipt,
-    DepositRequest,
     DepositStatus,
-    OrderInputsDeposit,
     Revocation,
     VerifiedEnclave,
     WrappedKey,
 )
+from certification_authority.broker.order_inputs import require_order_customer, save_order_inputs
 from certification_authority.broker.release import (
     BrokerParts,
     normalize_enclave,
     release_keys,
-    requested_offers,
+    requested_resources,
 )
-from certification_authority.broker.signing import (
+from certification_authority.broker.signing import authenticate
+from certification_authority.db import open_database, write_transaction
+from enclava.attestation.verifiers import MeasurementAllowList
+from enclava.errors import ConfigError
+from enclava.logs import get_logger
+from enclava.protocol.audit import AuditEvent, AuditView, Decision
+from enclava.protocol.broker import (
     DEFAULT_SIGNATURE_WINDOW_S,
+    AuditReadRequest,
+    DepositRequest,
+    OrderInputsDeposit,
     audit_read_message,
-    authenticate,
     deposit_message,
     order_inputs_message,
 )
-from certification_authority.broker.order_inputs import require_order_customer, save_order_inputs
-from certification_authority.db import open_database, write_transaction
-from enclava.errors import ConfigError
-from enclava.logs import get_logger
+from enclava.protocol.broker.fields import (
+    normalize_address,
+    normalize_order_id,
+    normalize_serial,
+)
 from enclava.protocol.errors import ReleaseRequestInvalid
 from enclava.protocol.key_release import normalize_request_nonce
 
@@ -97,15 +99,22 @@ def _parse(model: type[M], request: object) -> M:
         raise e.BrokerRequestInvalid(f"invalid {model.__name__}: {fields}") from exc
 
 
+def _revocation_kind(kind: str) -> Literal["certificate", "enclave"]:
+    """A stored revocation's kind (the table holds only the two the admin request allows)."""
+    if kind not in ("certificate", "enclave"):
+        raise e.BrokerStorageError(f"the revocation table holds an unknown kind {kind!r}")
+    return "certificate" if kind == "certificate" else "enclave"
+
+
 class KeyBroker:
     """The policy engine over one database (a URL, an engine or a session factory; None: the default
-    SQLite file). ``ca_identity`` is the CA's age identity, held in memory only; ``clock`` gives unix
-    seconds; signed owner requests are accepted ``signature_window_s`` after they were issued.
+    SQLite file). ``ca_identity`` is the CA's age identity, held in memory only; ``clock`` gives
+    unix seconds; signed owner requests are accepted ``signature_window_s`` after they were issued.
     """
 
     def __init__(
         self,
-        db: str | Engine | sessionmaker | None,
+        db: str | Engine | sessionmaker[Session] | None,
         ca_identity: x25519.Identity | str,
         ca_id: str,
         chain: ChainView,
@@ -159,7 +168,8 @@ class KeyBroker:
     def _now(self) -> int:
         return int(self._clock())
 
-    # -- deposits ---------------------------------------------------------------------------------------
+    # -- deposits
+    # ---------------------------------------------------------------------------------------
 
     def deposit(self, request: DepositRequest | Mapping[str, Any] | str | bytes) -> DepositReceipt:
         """Store an owner's resource key and policy; refusals are logged and raised."""
@@ -168,7 +178,7 @@ class KeyBroker:
             signer = authenticate(
                 message=deposit_message(
                     ca_id=req.ca_id,
-                    offer_id=req.offer_id,
+                    resource_id=req.resource_id,
                     ciphertext_sha256=req.ciphertext_sha256,
                     policy=req.policy,
                     issued_at=req.issued_at,
@@ -181,20 +191,22 @@ class KeyBroker:
                 now=now,
                 window_s=self._window,
             )
-            self._require_owner(req.offer_id, signer)
+            self._require_owner(req.resource_id, signer)
             self._require_opens(req.ciphertext)
             with _storage("store a deposit"):
                 receipt = write_transaction(
                     self._sessions, lambda session: self._store(session, req, now), lock=self._lock
                 )
         except e.BrokerError as refusal:
-            log.info("deposit refused", extra={"offer_id": str(req.offer_id), "type": refusal.code})
+            log.info(
+                "deposit refused", extra={"resource_id": str(req.resource_id), "type": refusal.code}
+            )
             if not isinstance(refusal, e.BrokerStorageError):
                 self.audit.record(
                     event=AuditEvent.KEY_DEPOSIT,
                     decision=Decision.REFUSED,
                     reason=refusal.code,
-                    offer_ids=[req.offer_id],
+                    resource_ids=[req.resource_id],
                     details={
                         "claimed_owner": req.owner,
                         "message": refusal.message,
@@ -203,13 +215,14 @@ class KeyBroker:
                 )
             raise
         log.info(
-            "deposit accepted", extra={"offer_id": str(req.offer_id), "version": receipt.version}
+            "deposit accepted",
+            extra={"resource_id": str(req.resource_id), "version": receipt.version},
         )
         return receipt
 
     def deposit_order_inputs(
         self, request: OrderInputsDeposit | Mapping[str, Any] | str | bytes
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Store the key of an order's own inputs, deposited by the order's customer."""
         now, req = self._now(), _parse(OrderInputsDeposit, request)
         try:
@@ -253,14 +266,14 @@ class KeyBroker:
             "audit_seq": seq,
         }
 
-    def _store(self, session, req: DepositRequest, now: int) -> DepositReceipt:
+    def _store(self, session: Session, req: DepositRequest, now: int) -> DepositReceipt:
         stored = store.save_deposit(session, req, now=now)
         entry = self.audit.append(
             session,
             event=AuditEvent.KEY_DEPOSIT,
             decision=Decision.ACCEPTED,
             reason="ok",
-            offer_ids=[req.offer_id],
+            resource_ids=[req.resource_id],
             details={
                 "owner": req.owner,
                 "version": stored.version,
@@ -269,7 +282,7 @@ class KeyBroker:
             },
         )
         return DepositReceipt(
-            offer_id=req.offer_id,
+            resource_id=req.resource_id,
             owner=req.owner,
             version=stored.version,
             ciphertext_sha256=stored.ciphertext_sha256,
@@ -279,14 +292,14 @@ class KeyBroker:
             audit_entry_hash=entry.entry_hash,
         )
 
-    def _require_owner(self, offer_id: int, signer: str) -> None:
-        with outside("reading the offer's owner", "owner"):
-            found = self._chain.offer_owner(offer_id)
+    def _require_owner(self, resource_id: int, signer: str) -> None:
+        with outside("reading the resource's owner", "owner"):
+            found = self._chain.resource_owner(resource_id)
             owner = None if found is None else normalize_address(found)
         if owner is None:
-            raise e.OfferNotFound(f"offer {offer_id} does not exist on chain")
+            raise e.ResourceNotFound(f"resource {resource_id} does not exist on chain")
         if owner != signer:
-            raise e.NotResourceOwner(f"{signer} does not own offer {offer_id}")
+            raise e.NotResourceOwner(f"{signer} does not own resource {resource_id}")
 
     def _require_opens(self, ciphertext: bytes) -> None:
         try:
@@ -296,17 +309,17 @@ class KeyBroker:
         if not opened:
             raise e.CiphertextNotForCa("the deposited key is empty")
 
-    def _load_deposit(self, offer_id: int) -> store.StoredDeposit | None:
+    def _load_deposit(self, resource_id: int) -> store.StoredDeposit | None:
         with _storage("read a deposit"), self._sessions() as session:
-            return store.load_deposit(session, offer_id)
+            return store.load_deposit(session, resource_id)
 
-    def deposit_status(self, offer_id: int) -> DepositStatus | None:
-        """The offer's current deposit (policy, version, uses; never the key), or None."""
-        found = self._load_deposit(offer_id)
+    def deposit_status(self, resource_id: int) -> DepositStatus | None:
+        """The resource's current deposit (policy, version, uses; never the key), or None."""
+        found = self._load_deposit(resource_id)
         if found is None:
             return None
         return DepositStatus(
-            offer_id=offer_id,
+            resource_id=resource_id,
             owner=found.owner,
             version=found.version,
             ciphertext_sha256=found.ciphertext_sha256,
@@ -316,21 +329,24 @@ class KeyBroker:
             uses_left=found.uses_left,
         )
 
-    # -- releases ---------------------------------------------------------------------------------------
+    # -- releases
+    # ---------------------------------------------------------------------------------------
 
     def release(
         self,
         enclave: VerifiedEnclave,
         order_id: int | str,
-        offer_ids: Iterable[int] | None = None,
+        resource_ids: Iterable[int] | None = None,
         *,
         request_nonce: str,
         issued_at: int | None = None,
     ) -> list[WrappedKey]:
-        """Every key of the order (or of ``offer_ids``), wrapped to the enclave, or a ``ReleaseDenied``.
+        """Every key of the order (or of ``resource_ids``), wrapped to the enclave, or a
+        ``ReleaseDenied``.
 
-        ``request_nonce`` (32 bytes hex) is the enclave's signed request's: accepted once per enclave
-        (``ReleaseReplayed`` after that, spending nothing); ``issued_at`` is the request's (None: now).
+        ``request_nonce`` (32 bytes hex) is the enclave's signed request's: accepted once per
+        enclave (``ReleaseReplayed`` after that, spending nothing); ``issued_at`` is the request's
+        (None: now).
         """
         normalized = normalize_enclave(enclave)
         try:
@@ -341,7 +357,7 @@ class KeyBroker:
             nonce = normalize_request_nonce(request_nonce)
         except ReleaseRequestInvalid as exc:
             raise e.BrokerRequestInvalid(exc.message) from exc
-        requested = requested_offers(offer_ids)
+        requested = requested_resources(resource_ids)
         now = self._now()
         ctx = ReleaseContext(
             enclave=normalized,
@@ -375,12 +391,13 @@ class KeyBroker:
             extra={
                 "order_id": order_key,
                 "enclave": normalized.enclave_address,
-                "offers": [str(k.offer_id) for k in keys],
+                "resources": [str(k.resource_id) for k in keys],
             },
         )
         return keys
 
-    # -- revocations ------------------------------------------------------------------------------------
+    # -- revocations
+    # ------------------------------------------------------------------------------------
 
     def revoke_certificate(
         self, serial: int | str, reason: str, *, by: str | None = None
@@ -405,7 +422,7 @@ class KeyBroker:
             raise e.BrokerRequestInvalid("a revocation reason is 1 to 500 characters")
         now = self._now()
 
-        def work(session) -> Revocation:
+        def work(session: Session) -> Revocation:
             row = store.find_revocation(session, kind, subject)
             admin = {} if by is None else {"by": by}
             if row is None:
@@ -430,7 +447,7 @@ class KeyBroker:
                     details={"kind": kind, "subject": subject, "message": reason, **admin},
                 )
             return Revocation(
-                kind=row.kind,
+                kind=_revocation_kind(row.kind),
                 subject=row.subject,
                 reason=row.reason,
                 revoked_at=row.revoked_at,
@@ -466,7 +483,7 @@ class KeyBroker:
         with _storage("list revocations"), self._sessions() as session:
             return [
                 Revocation(
-                    kind=r.kind,
+                    kind=_revocation_kind(r.kind),
                     subject=r.subject,
                     reason=r.reason,
                     revoked_at=r.revoked_at,
@@ -475,17 +492,18 @@ class KeyBroker:
                 for r in store.list_revocations(session)
             ]
 
-    # -- audit ------------------------------------------------------------------------------------------
+    # -- audit
+    # ------------------------------------------------------------------------------------------
 
     def audit_for_owner(
         self, request: AuditReadRequest | Mapping[str, Any] | str | bytes
     ) -> AuditView:
-        """Every link of the chain, and the full entries about the owner's offer."""
+        """Every link of the chain, and the full entries about the owner's resource."""
         now, req = self._now(), _parse(AuditReadRequest, request)
         try:
             signer = authenticate(
                 message=audit_read_message(
-                    ca_id=req.ca_id, offer_id=req.offer_id, issued_at=req.issued_at
+                    ca_id=req.ca_id, resource_id=req.resource_id, issued_at=req.issued_at
                 ),
                 signature=req.signature,
                 claimed_owner=req.owner,
@@ -495,10 +513,11 @@ class KeyBroker:
                 now=now,
                 window_s=self._window,
             )
-            self._require_owner(req.offer_id, signer)
+            self._require_owner(req.resource_id, signer)
         except e.BrokerError as refusal:
             log.info(
-                "audit read refused", extra={"offer_id": str(req.offer_id), "type": refusal.code}
+                "audit read refused",
+                extra={"resource_id": str(req.resource_id), "type": refusal.code},
             )
             raise
-        return self.audit.view_for_offer(self.ca_id, req.offer_id)
+        return self.audit.view_for_resource(self.ca_id, req.resource_id)

@@ -5,16 +5,16 @@ log, and ``http_status`` is what the CA's HTTP layer answers. Hierarchy::
     └── BrokerError                      broker_error                 400
         ├── BrokerRequestInvalid         broker_request_invalid       400  fields malformed
         ├── BrokerStorageError           broker_storage_error         503  the database failed
-        ├── ChainLookupError             broker_chain_unavailable     503  chain view / allow-list failed
-        ├── SignatureError               signature_error              401  (deposits and audit reads)
-        │   ├── SignatureInvalid         signature_invalid            401  not signed by the named owner
-        │   ├── SignatureStale           signature_stale              401  issued_at outside the window
+        ├── ChainLookupError             broker_chain_unavailable     503  chain or allow-list down
+        ├── SignatureError               signature_error              401  deposits, audit reads
+        │   ├── SignatureInvalid         signature_invalid            401  not the named owner's
+        │   ├── SignatureStale           signature_stale              401  issued_at out of window
         │   └── WrongCa                  wrong_ca                     401  signed for another CA
-        ├── OfferNotFound                offer_not_found              404  no such offer on chain
-        ├── NotResourceOwner             not_resource_owner           403  signer is not the on-chain owner
-        ├── DepositReplayed              deposit_replayed             409  not newer than the current deposit
-        ├── CiphertextNotForCa           ciphertext_not_for_ca        400  the CA's identity cannot open it
-        └── ReleaseDenied                release_denied               403  ``guard`` and ``offer_id`` say where
+        ├── ResourceNotFound             resource_not_found           404  no such resource
+        ├── NotResourceOwner             not_resource_owner           403  not the on-chain owner
+        ├── DepositReplayed              deposit_replayed             409  not newer than the last
+        ├── CiphertextNotForCa           ciphertext_not_for_ca        400  the CA cannot open it
+        └── ReleaseDenied                release_denied               403  ``guard`` says which
             ├── ReleaseReplayed          release_replayed             409  guard_request_unused
             ├── CertificateExpired       certificate_expired          401  guard_certificate_valid
             ├── CertificateRevoked       certificate_revoked          403  guard_certificate_valid
@@ -34,7 +34,7 @@ log, and ``http_status`` is what the CA's HTTP layer answers. Hierarchy::
             ├── PolicyMeasurementRefused policy_measurement_refused   403  guard_policy_allows
             ├── PolicyCustomerRefused    policy_customer_refused      403  guard_policy_allows
             ├── UsesExhausted            policy_uses_exhausted        409  guard_policy_allows
-            └── KeyUnwrapFailed          key_unwrap_failed            500  release (after every guard)
+            └── KeyUnwrapFailed          key_unwrap_failed            500  release, after the guards
 
 Outside errors (eth-account, pyrage, SQLAlchemy, the chain view) are translated at the boundary
 with ``raise ... from exc``; the broker lets no other exception type escape.
@@ -53,7 +53,7 @@ __all__ = [
     "SignatureInvalid",
     "SignatureStale",
     "WrongCa",
-    "OfferNotFound",
+    "ResourceNotFound",
     "NotResourceOwner",
     "DepositReplayed",
     "CiphertextNotForCa",
@@ -102,11 +102,16 @@ class ChainLookupError(BrokerError):
     code = "broker_chain_unavailable"
     hint = "The CA could not read the chain or the allow-list; retry later."
     http_status = 503
+    #: the guard that was reading the chain when it failed (the audit log records it)
+    guard: str = ""
 
 
 class SignatureError(BrokerError):
     code = "signature_error"
-    hint = "Sign the request again with the owner's wallet (build_deposit_request / build_audit_request)."
+    hint = (
+        "Sign the request again with the owner's wallet (build_deposit_request / "
+        "build_audit_request)."
+    )
     http_status = 401
 
 
@@ -128,15 +133,15 @@ class WrongCa(SignatureError):
     hint = "The request was signed for another CA; sign it with this CA's id."
 
 
-class OfferNotFound(BrokerError):
-    code = "offer_not_found"
-    hint = "Check the offer id; the offer must be registered on chain first."
+class ResourceNotFound(BrokerError):
+    code = "resource_not_found"
+    hint = "Check the resource id; the resource must be registered on chain first."
     http_status = 404
 
 
 class NotResourceOwner(BrokerError):
     code = "not_resource_owner"
-    hint = "Only the offer's on-chain owner can deposit its key or read its audit log."
+    hint = "Only the resource's on-chain owner can deposit its key or read its audit log."
     http_status = 403
 
 
@@ -154,7 +159,8 @@ class CiphertextNotForCa(BrokerError):
 
 
 class ReleaseDenied(BrokerError):
-    """A guard refused a key. ``guard`` names it; ``offer_id`` is the resource (None: the whole order)."""
+    """A guard refused a key. ``guard`` names it; ``resource_id`` is the resource (None: the whole
+    order)."""
 
     code = "release_denied"
     hint = "No key was released; see the detail for the check that failed."
@@ -162,10 +168,10 @@ class ReleaseDenied(BrokerError):
     guard = "release"
 
     def __init__(
-        self, message: str, *, offer_id: int | None = None, hint: str | None = None
+        self, message: str, *, resource_id: int | None = None, hint: str | None = None
     ) -> None:
         super().__init__(message, hint=hint)
-        self.offer_id = offer_id
+        self.resource_id = resource_id
 
 
 _CERT, _MEAS, _ORDER = (

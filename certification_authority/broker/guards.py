@@ -1,4 +1,5 @@
-"""The release guards: named functions, always run in this order, each returning or raising a reason.
+"""The release guards: named functions, always run in this order, each returning or raising a
+reason.
 
 1. ``guard_certificate_valid``    the certificate is within its validity and neither it nor the
                                   enclave is revoked
@@ -6,13 +7,14 @@
 3. ``guard_order_accepted``       the order exists, is ACCEPTED by this enclave's provider, runs in
                                   this TEE type and is not past its deadline (by the CA's clock
                                   and by the chain's)
-4. ``guard_resource_in_order``    the asked-for offer is the order's engine or one of its resources
+4. ``guard_resource_in_order``    the asked-for resource is the order's engine or one of its
+                                  resources
 5. ``guard_policy_allows``        the owner's policy admits this engine, enclave, customer, time and
                                   has uses left
 
 1-3 concern the enclave and the order; 4-5 run for each resource. Each raises its own
-:class:`ReleaseDenied` leaf, whose ``code`` and ``guard`` go to the audit log. Anything the chain view
-or the allow-list raises becomes :class:`ChainLookupError`: a lookup that fails refuses.
+:class:`ReleaseDenied` leaf, whose ``code`` and ``guard`` go to the audit log. Anything the chain
+view or the allow-list raises becomes :class:`ChainLookupError`: a lookup that fails refuses.
 """
 
 from __future__ import annotations
@@ -24,18 +26,18 @@ from dataclasses import dataclass
 from certification_authority.broker import errors as e
 from certification_authority.broker.chain import (
     ChainView,
-    MeasurementAllowList,
     OrderStatus,
     OrderView,
 )
-from certification_authority.broker.fields import (
-    TeeCode,
+from certification_authority.broker.models import VerifiedEnclave
+from certification_authority.broker.store import StoredDeposit
+from enclava.attestation.verifiers import MeasurementAllowList
+from enclava.protocol.broker.fields import (
     normalize_address,
     normalize_bytes32,
     normalize_uint256,
 )
-from certification_authority.broker.models import VerifiedEnclave
-from certification_authority.broker.store import StoredDeposit
+from enclava.protocol.tee import TeeType
 
 __all__ = [
     "ReleaseContext",
@@ -52,7 +54,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ReleaseContext:
-    """One release request: the (normalized) enclave, the order id, the time, and what to consult."""
+    """One release request: the (normalized) enclave, the order id, the time, and what to
+    consult."""
 
     enclave: VerifiedEnclave
     order_id: str
@@ -87,7 +90,11 @@ def guard_certificate_valid(ctx: ReleaseContext) -> None:
 
 def guard_measurement_allowed(ctx: ReleaseContext) -> None:
     with outside("the measurement allow-list", "guard_measurement_allowed"):
-        allowed = ctx.allow_list.is_allowed(ctx.enclave.tee_type, ctx.enclave.measurement) is True
+        enclave = ctx.enclave
+        allowed = (
+            ctx.allow_list.is_allowed(TeeType(enclave.tee_type), bytes.fromhex(enclave.measurement))
+            is True
+        )
     if not allowed:
         raise e.MeasurementNotAllowed(
             f"measurement {ctx.enclave.measurement} (TEE type {ctx.enclave.tee_type}) "
@@ -103,7 +110,7 @@ def _checked(order: object, order_id: str) -> OrderView:
     """
     if not isinstance(order, OrderView):
         raise TypeError(f"the chain view answered {type(order).__name__}, not OrderView")
-    if len(order.resource_hashes) != len(order.resource_offer_ids) or order.inputs_hash is None:
+    if len(order.resource_hashes) != len(order.resource_ids) or order.inputs_hash is None:
         raise TypeError(
             "the chain view's order lacks its resources' content hashes or its inputs hash"
         )
@@ -112,10 +119,10 @@ def _checked(order: object, order_id: str) -> OrderView:
         status=OrderStatus(order.status),
         customer=normalize_address(order.customer),
         provider=normalize_address(order.provider),
-        engine_offer_id=normalize_uint256(order.engine_offer_id),
+        engine_id=normalize_uint256(order.engine_id),
         engine_hash=normalize_bytes32(order.engine_hash),
         deadline=int(order.deadline),
-        resource_offer_ids=tuple(normalize_uint256(o) for o in order.resource_offer_ids),
+        resource_ids=tuple(normalize_uint256(o) for o in order.resource_ids),
         tee_type=None if order.tee_type is None else int(order.tee_type),
         observed_at=None if order.observed_at is None else int(order.observed_at),
         resource_hashes=tuple(normalize_bytes32(h) for h in order.resource_hashes),
@@ -146,52 +153,54 @@ def guard_order_accepted(ctx: ReleaseContext) -> OrderView:
     return order
 
 
-def guard_resource_in_order(ctx: ReleaseContext, order: OrderView, offer_id: int) -> None:
-    if offer_id not in order.offer_ids:
+def guard_resource_in_order(ctx: ReleaseContext, order: OrderView, resource_id: int) -> None:
+    if resource_id not in order.all_resource_ids:
         raise e.ResourceNotInOrder(
-            f"offer {offer_id} is not part of order {ctx.order_id}", offer_id=offer_id
+            f"resource {resource_id} is not part of order {ctx.order_id}", resource_id=resource_id
         )
 
 
 def guard_policy_allows(
-    ctx: ReleaseContext, order: OrderView, offer_id: int, deposit: StoredDeposit | None
+    ctx: ReleaseContext, order: OrderView, resource_id: int, deposit: StoredDeposit | None
 ) -> StoredDeposit:
     if deposit is None:
-        raise e.KeyNotDeposited(f"no key is deposited for offer {offer_id}", offer_id=offer_id)
+        raise e.KeyNotDeposited(
+            f"no key is deposited for resource {resource_id}", resource_id=resource_id
+        )
     policy, enclave = deposit.policy, ctx.enclave
-    refused = f"the policy of offer {offer_id}"
+    refused = f"the policy of resource {resource_id}"
     if policy.expires_at is not None and ctx.now >= policy.expires_at:
-        raise e.PolicyExpired(f"{refused} expired at {policy.expires_at}", offer_id=offer_id)
+        raise e.PolicyExpired(f"{refused} expired at {policy.expires_at}", resource_id=resource_id)
     if (
         policy.allowed_engine_hashes != "any"
         and order.engine_hash not in policy.allowed_engine_hashes
     ):
         raise e.PolicyEngineRefused(
-            f"{refused} does not allow engine {order.engine_hash}", offer_id=offer_id
+            f"{refused} does not allow engine {order.engine_hash}", resource_id=resource_id
         )
-    simulated = enclave.simulated or enclave.tee_type == TeeCode.SIMULATED
+    simulated = enclave.simulated or enclave.tee_type == TeeType.SIMULATED
     if simulated and not policy.insecure_allow_simulated_tee:
         raise e.PolicySimulatedRefused(
-            f"{refused} does not allow simulated TEEs", offer_id=offer_id
+            f"{refused} does not allow simulated TEEs", resource_id=resource_id
         )
     if policy.allowed_tee_types != "any" and enclave.tee_type not in policy.allowed_tee_types:
         raise e.PolicyTeeRefused(
-            f"{refused} does not allow TEE type {enclave.tee_type}", offer_id=offer_id
+            f"{refused} does not allow TEE type {enclave.tee_type}", resource_id=resource_id
         )
     if (
         policy.allowed_measurements != "any"
         and enclave.measurement not in policy.allowed_measurements
     ):
         raise e.PolicyMeasurementRefused(
-            f"{refused} does not allow measurement {enclave.measurement}", offer_id=offer_id
+            f"{refused} does not allow measurement {enclave.measurement}", resource_id=resource_id
         )
     if policy.allowed_customers != "any" and order.customer not in policy.allowed_customers:
         raise e.PolicyCustomerRefused(
-            f"{refused} does not allow customer {order.customer}", offer_id=offer_id
+            f"{refused} does not allow customer {order.customer}", resource_id=resource_id
         )
     if deposit.uses_left == 0:
         raise e.UsesExhausted(
-            f"{refused} allowed {policy.max_uses} uses; all are spent", offer_id=offer_id
+            f"{refused} allowed {policy.max_uses} uses; all are spent", resource_id=resource_id
         )
     return deposit
 

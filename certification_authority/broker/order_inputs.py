@@ -4,7 +4,7 @@ order's other keys, to the enclave that passes the enclave and order guards.
 A customer's inputs are not listed resources, so no owner policy applies: placing the order *is*
 the customer's consent, for that order only. The deposit is accepted while the order is open or
 accepted and its key not yet released; a release appends a ``granted`` audit entry that names the
-order (with no offer), so the customer's view of the log shows it too.
+order (with no resource), so the customer's view of the log shows it too.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import pyrage
 from pyrage import x25519
 from sqlalchemy.orm import Session
 
-from certification_authority.audit import AuditEvent, Decision
+from certification_authority.audit.log import AuditLog
+
+from enclava.protocol.audit import AuditEvent, Decision
 from certification_authority.broker import errors as e
-from certification_authority.broker.chain import OrderStatus
-from certification_authority.broker.fields import normalize_address
-from certification_authority.broker.models import OrderInputsDeposit, WrappedKey
+from certification_authority.broker.chain import OrderStatus, OrderView
+from enclava.protocol.broker.fields import normalize_address
+from certification_authority.broker.models import WrappedKey
+from enclava.protocol.broker import OrderInputsDeposit
 from certification_authority.db import OrderInputKeyRow
 
 __all__ = ["require_order_customer", "save_order_inputs", "wrap_order_inputs"]
@@ -25,8 +28,8 @@ __all__ = ["require_order_customer", "save_order_inputs", "wrap_order_inputs"]
 _OPEN = (OrderStatus.OPEN, OrderStatus.ACCEPTED)
 
 
-def require_order_customer(order, order_id: str, signer: str) -> None:
-    """``order`` (the chain view's, or None) exists, is ``signer``'s, and is still open or accepted."""
+def require_order_customer(order: OrderView | None, order_id: str, signer: str) -> None:
+    """``order`` (the chain view's, or None) exists, is ``signer``'s, and is open or accepted."""
     if order is None:
         raise e.OrderNotOnChain(f"no order {order_id} on chain")
     if normalize_address(order.customer) != signer:
@@ -35,7 +38,9 @@ def require_order_customer(order, order_id: str, signer: str) -> None:
         raise e.OrderClosed(f"order {order_id} is {order.status.name}")
 
 
-def save_order_inputs(session: Session, audit, request: OrderInputsDeposit, *, now: int) -> int:
+def save_order_inputs(
+    session: Session, audit: AuditLog, request: OrderInputsDeposit, *, now: int
+) -> int:
     """Store (or, before any release, replace) the key; return the audit entry's sequence number."""
     row = session.get(OrderInputKeyRow, request.order_id)
     if row is not None and row.releases:
@@ -52,7 +57,7 @@ def save_order_inputs(session: Session, audit, request: OrderInputsDeposit, *, n
         event=AuditEvent.KEY_DEPOSIT,
         decision=Decision.ACCEPTED,
         reason="ok",
-        offer_ids=[],
+        resource_ids=[],
         order_id=request.order_id,
         details={
             "kind": "order_inputs",
@@ -60,7 +65,7 @@ def save_order_inputs(session: Session, audit, request: OrderInputsDeposit, *, n
             "ciphertext_sha256": row.ciphertext_sha256,
         },
     )
-    return entry.seq
+    return int(entry.seq)
 
 
 def wrap_order_inputs(
@@ -84,7 +89,7 @@ def wrap_order_inputs(
     row.releases += 1
     return WrappedKey(
         kind="order_inputs",
-        offer_id=0,
+        resource_id=0,
         policy_version=0,
         content_hash=content_hash,
         ciphertext=wrapped,

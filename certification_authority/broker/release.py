@@ -19,18 +19,11 @@ from typing import NoReturn
 
 import pyrage
 from pyrage import x25519
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from certification_authority.audit import AuditEvent, AuditLog, Decision
+from certification_authority.audit import AuditLog
 from certification_authority.broker import errors as e
-from certification_authority.broker.chain import ChainView, MeasurementAllowList
-from certification_authority.broker.fields import (
-    TeeCode,
-    normalize_address,
-    normalize_measurement,
-    normalize_serial,
-    normalize_uint256,
-)
+from certification_authority.broker.chain import ChainView
 from certification_authority.broker.guards import (
     ReleaseContext,
     guard_certificate_valid,
@@ -43,18 +36,27 @@ from certification_authority.broker.models import VerifiedEnclave, WrappedKey
 from certification_authority.broker.order_inputs import wrap_order_inputs
 from certification_authority.broker.store import StoredDeposit, claim_release_request, consume_use
 from certification_authority.db import write_transaction
+from enclava.attestation.verifiers import MeasurementAllowList
+from enclava.protocol.audit import AuditEvent, Decision
+from enclava.protocol.broker.fields import (
+    normalize_address,
+    normalize_measurement,
+    normalize_serial,
+    normalize_uint256,
+)
+from enclava.protocol.tee import KNOWN_TEES
 
 __all__ = [
     "BrokerParts",
     "normalize_enclave",
-    "requested_offers",
+    "requested_resources",
     "wrap_key",
     "release_keys",
     "guard_request_unused",
     "RELEASE_WINDOW_S",
 ]
 
-MAX_OFFERS_PER_REQUEST = 64
+MAX_RESOURCES_PER_REQUEST = 64
 #: how far a release request's issued_at may lie from the CA's clock (either way); its nonce is
 #: remembered until no request carrying it can be within that window any more
 RELEASE_WINDOW_S = 300
@@ -67,7 +69,7 @@ WITHHELD = (
 class BrokerParts:
     """What a release needs; built once by :class:`KeyBroker`."""
 
-    sessions: sessionmaker
+    sessions: sessionmaker[Session]
     lock: threading.RLock
     audit: AuditLog
     chain: ChainView
@@ -88,7 +90,7 @@ def normalize_enclave(enclave: object) -> VerifiedEnclave:
         raise e.BrokerRequestInvalid("the enclave must be a VerifiedEnclave")
     try:
         tee_type = _integer(enclave.tee_type, "tee_type")
-        if tee_type not in {code.value for code in TeeCode}:
+        if tee_type not in KNOWN_TEES:
             raise ValueError(f"tee_type {tee_type} is not a known TEE type")
         if not isinstance(enclave.simulated, bool):
             raise ValueError("simulated must be a bool")
@@ -111,31 +113,36 @@ def normalize_enclave(enclave: object) -> VerifiedEnclave:
         ) from exc
 
 
-def requested_offers(offer_ids: Iterable[int] | None) -> tuple[int, ...] | None:
-    """None (every resource of the order) or 1..64 distinct uint256 offer ids, in the order given."""
-    if offer_ids is None:
+def requested_resources(resource_ids: Iterable[int] | None) -> tuple[int, ...] | None:
+    """None (every resource of the order) or 1..64 distinct uint256 resource ids, in the order
+    given."""
+    if resource_ids is None:
         return None
-    if isinstance(offer_ids, str | bytes) or not isinstance(offer_ids, Iterable):
-        raise e.BrokerRequestInvalid("offer_ids must be a list of offer ids")
+    if isinstance(resource_ids, str | bytes) or not isinstance(resource_ids, Iterable):
+        raise e.BrokerRequestInvalid("resource_ids must be a list of resource ids")
     try:
-        offers = tuple(dict.fromkeys(normalize_uint256(offer) for offer in offer_ids))
+        resources = tuple(dict.fromkeys(normalize_uint256(resource) for resource in resource_ids))
     except ValueError as exc:
-        raise e.BrokerRequestInvalid(f"offer_ids: {exc}") from exc
-    if not 1 <= len(offers) <= MAX_OFFERS_PER_REQUEST:
-        raise e.BrokerRequestInvalid(f"ask for 1 to {MAX_OFFERS_PER_REQUEST} offers at once")
-    return offers
+        raise e.BrokerRequestInvalid(f"resource_ids: {exc}") from exc
+    if not 1 <= len(resources) <= MAX_RESOURCES_PER_REQUEST:
+        raise e.BrokerRequestInvalid(f"ask for 1 to {MAX_RESOURCES_PER_REQUEST} resources at once")
+    return resources
 
 
 def wrap_key(identity: x25519.Identity, deposit: StoredDeposit, recipient: str) -> bytes:
-    """Open the deposit with the CA identity and seal it to ``recipient``; the plaintext never leaves."""
+    """Open the deposit with the CA identity and seal it to ``recipient``; the plaintext never
+    leaves."""
     try:
-        return pyrage.encrypt(
-            pyrage.decrypt(deposit.ciphertext, [identity]), [x25519.Recipient.from_str(recipient)]
+        return bytes(
+            pyrage.encrypt(
+                pyrage.decrypt(deposit.ciphertext, [identity]),
+                [x25519.Recipient.from_str(recipient)],
+            )
         )
     except (pyrage.DecryptError, pyrage.EncryptError, pyrage.RecipientError) as exc:
         raise e.KeyUnwrapFailed(
-            f"the key of offer {deposit.offer_id} could not be re-wrapped",
-            offer_id=deposit.offer_id,
+            f"the key of resource {deposit.resource_id} could not be re-wrapped",
+            resource_id=deposit.resource_id,
         ) from exc
 
 
@@ -152,16 +159,17 @@ def _facts(ctx: ReleaseContext) -> dict[str, object]:
 def _deny(
     parts: BrokerParts,
     ctx: ReleaseContext,
-    offers: Iterable[int],
+    resources: Iterable[int],
     denials: dict[int | None, e.BrokerError],
 ) -> NoReturn:
-    """Append one ``denied`` entry per offer (one without offers if none is known), then re-raise."""
+    """Append one ``denied`` entry per resource (one without resources if none is known), then
+    re-raise."""
     order_level = denials.get(None)
-    offers = list(offers) or [None]
+    targets: list[int | None] = [*resources] or [None]
 
-    def work(session) -> None:
-        for offer in offers:
-            denial = order_level or denials.get(offer)
+    def work(session: Session) -> None:
+        for resource in targets:
+            denial = order_level or denials.get(resource)
             reason = denial.code if denial else WITHHELD
             guard = getattr(denial, "guard", "release") if denial else None
             note = denial.message if denial else "another resource of this order was refused"
@@ -170,7 +178,7 @@ def _deny(
                 event=AuditEvent.KEY_RELEASE,
                 decision=Decision.DENIED,
                 reason=reason,
-                offer_ids=[] if offer is None else [offer],
+                resource_ids=[] if resource is None else [resource],
                 order_id=ctx.order_id,
                 enclave_address=ctx.enclave.enclave_address,
                 guard=guard,
@@ -181,16 +189,17 @@ def _deny(
     raise order_level or next(iter(denials.values()))
 
 
-def _offers_for_log(
+def _resources_for_log(
     parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, ...] | None
 ) -> tuple[int, ...]:
-    """Which owners an order-level refusal concerns: the asked-for offers, else the order's (best effort)."""
+    """Which owners an order-level refusal concerns: the asked-for resources, else the order's (best
+    effort)."""
     if requested is not None:
         return requested
     try:
         order = parts.chain.order(ctx.order_id)
         return (
-            tuple(normalize_uint256(offer) for offer in order.offer_ids)
+            tuple(normalize_uint256(resource) for resource in order.all_resource_ids)
             if order is not None
             else ()
         )
@@ -224,43 +233,48 @@ def release_keys(
     request_nonce: str,
     issued_at: int,
 ) -> list[WrappedKey]:
-    """The keys of ``requested`` (None: every offer of the order), or the first refusal, logged."""
+    """The keys of ``requested`` (None: every resource of the order), or the first refusal,
+    logged."""
     try:
         guard_request_unused(parts, ctx, request_nonce, issued_at)
     except e.ReleaseReplayed as replay:
-        _deny(parts, ctx, _offers_for_log(parts, ctx, requested), {None: replay})
+        _deny(parts, ctx, _resources_for_log(parts, ctx, requested), {None: replay})
     try:
         guard_certificate_valid(ctx)
         guard_measurement_allowed(ctx)
         order = guard_order_accepted(ctx)
     except (e.ReleaseDenied, e.ChainLookupError) as denial:
-        _deny(parts, ctx, _offers_for_log(parts, ctx, requested), {None: denial})
-    offers = requested if requested is not None else order.offer_ids
+        _deny(parts, ctx, _resources_for_log(parts, ctx, requested), {None: denial})
+    resources = requested if requested is not None else order.all_resource_ids
     granted: dict[int, StoredDeposit] = {}
     denials: dict[int | None, e.BrokerError] = {}
-    for offer in offers:
+    for resource in resources:
         try:
-            guard_resource_in_order(ctx, order, offer)
-            granted[offer] = guard_policy_allows(ctx, order, offer, parts.load_deposit(offer))
+            guard_resource_in_order(ctx, order, resource)
+            granted[resource] = guard_policy_allows(
+                ctx, order, resource, parts.load_deposit(resource)
+            )
         except e.ReleaseDenied as denial:
-            denials[offer] = denial
+            denials[resource] = denial
     if denials:
-        _deny(parts, ctx, offers, denials)
+        _deny(parts, ctx, resources, denials)
     try:
         wrapped = [
             WrappedKey(
-                offer_id=offer,
+                resource_id=resource,
                 policy_version=deposit.version,
-                content_hash=order.content_hash_of(offer),
+                content_hash=order.content_hash_of(resource),
                 ciphertext=wrap_key(parts.identity, deposit, ctx.enclave.age_recipient),
             )
-            for offer, deposit in granted.items()
+            for resource, deposit in granted.items()
         ]
     except e.KeyUnwrapFailed as denial:
-        _deny(parts, ctx, offers, {denial.offer_id: denial})
+        _deny(parts, ctx, resources, {denial.resource_id: denial})
 
-    def commit(session) -> None:
+    def commit(session: Session) -> None:
         if requested is None:  # the whole order: its customer's inputs key goes with the resources'
+            if order.inputs_hash is None:  # guard_order_accepted refused this already
+                raise e.ChainLookupError("the order's inputsHash could not be read")
             inputs_key = wrap_order_inputs(
                 session,
                 parts.identity,
@@ -275,22 +289,23 @@ def release_keys(
                     event=AuditEvent.KEY_RELEASE,
                     decision=Decision.GRANTED,
                     reason="ok",
-                    offer_ids=[],
+                    resource_ids=[],
                     order_id=ctx.order_id,
                     enclave_address=ctx.enclave.enclave_address,
                     details={**_facts(ctx), "kind": "order_inputs", "customer": order.customer},
                 )
-        for offer, deposit in granted.items():
+        for resource, deposit in granted.items():
             if not consume_use(session, deposit):
                 raise e.UsesExhausted(
-                    f"the key of offer {offer} was used up or replaced meanwhile", offer_id=offer
+                    f"the key of resource {resource} was used up or replaced meanwhile",
+                    resource_id=resource,
                 )
             parts.audit.append(
                 session,
                 event=AuditEvent.KEY_RELEASE,
                 decision=Decision.GRANTED,
                 reason="ok",
-                offer_ids=[offer],
+                resource_ids=[resource],
                 order_id=ctx.order_id,
                 enclave_address=ctx.enclave.enclave_address,
                 details={
@@ -304,5 +319,5 @@ def release_keys(
     try:
         write_transaction(parts.sessions, commit, lock=parts.lock)
     except e.UsesExhausted as denial:
-        _deny(parts, ctx, offers, {denial.offer_id: denial})
+        _deny(parts, ctx, resources, {denial.resource_id: denial})
     return wrapped

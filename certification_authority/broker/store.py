@@ -8,19 +8,20 @@ version still current), which is atomic even when several CA processes share the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from certification_authority.broker.errors import BrokerStorageError, DepositReplayed
-from certification_authority.broker.models import DepositRequest, KeyPolicy
 from certification_authority.db import (
     PolicyVersionRow,
     ReleaseRequestRow,
     ResourceKeyRow,
     RevocationRow,
 )
+from enclava.protocol.broker import DepositRequest, KeyPolicy
 
 __all__ = [
     "StoredDeposit",
@@ -36,7 +37,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class StoredDeposit:
-    offer_id: int
+    resource_id: int
     owner: str
     version: int
     ciphertext: bytes = field(repr=False)  # age ciphertext to the CA
@@ -55,9 +56,11 @@ def _stored(row: ResourceKeyRow) -> StoredDeposit:
     try:
         policy = KeyPolicy.model_validate_json(row.policy_json)
     except ValidationError as exc:
-        raise BrokerStorageError(f"the stored policy of offer {row.offer_id} is corrupt") from exc
+        raise BrokerStorageError(
+            f"the stored policy of resource {row.resource_id} is corrupt"
+        ) from exc
     return StoredDeposit(
-        offer_id=int(row.offer_id),
+        resource_id=int(row.resource_id),
         owner=row.owner,
         version=row.version,
         ciphertext=row.ciphertext,
@@ -69,27 +72,28 @@ def _stored(row: ResourceKeyRow) -> StoredDeposit:
     )
 
 
-def load_deposit(session: Session, offer_id: int) -> StoredDeposit | None:
-    row = session.get(ResourceKeyRow, str(offer_id))
+def load_deposit(session: Session, resource_id: int) -> StoredDeposit | None:
+    row = session.get(ResourceKeyRow, str(resource_id))
     return _stored(row) if row is not None else None
 
 
 def save_deposit(session: Session, request: DepositRequest, *, now: int) -> StoredDeposit:
-    """Store ``request`` as the offer's current deposit (version + 1, uses reset) and in the history.
+    """Store ``request`` as the resource's current deposit (version + 1, uses reset) and in the
+    history.
 
     A request not newer (by ``issued_at``) than the stored one is a replay and is refused, so a
     captured request can neither roll a policy back nor reset its use count.
     """
-    row = session.get(ResourceKeyRow, str(request.offer_id))
+    row = session.get(ResourceKeyRow, str(request.resource_id))
     if row is not None and request.issued_at <= row.issued_at:
         raise DepositReplayed(
-            f"offer {request.offer_id} already has a deposit issued at {row.issued_at}; "
+            f"resource {request.resource_id} already has a deposit issued at {row.issued_at}; "
             f"this one was issued at {request.issued_at}"
         )
     policy_json = request.policy.model_dump_json()
     version = row.version + 1 if row is not None else 1
     if row is None:
-        row = ResourceKeyRow(offer_id=str(request.offer_id))
+        row = ResourceKeyRow(resource_id=str(request.resource_id))
         session.add(row)
     row.owner, row.version, row.ciphertext = request.owner, version, request.ciphertext
     row.ciphertext_sha256, row.policy_json = request.ciphertext_sha256, policy_json
@@ -101,7 +105,7 @@ def save_deposit(session: Session, request: DepositRequest, *, now: int) -> Stor
     )
     session.add(
         PolicyVersionRow(
-            offer_id=str(request.offer_id),
+            resource_id=str(request.resource_id),
             version=version,
             owner=request.owner,
             ciphertext_sha256=request.ciphertext_sha256,
@@ -120,14 +124,14 @@ def consume_use(session: Session, deposit: StoredDeposit) -> bool:
     result = session.execute(
         update(ResourceKeyRow)
         .where(
-            ResourceKeyRow.offer_id == str(deposit.offer_id),
+            ResourceKeyRow.resource_id == str(deposit.resource_id),
             ResourceKeyRow.version == deposit.version,
             limit,
         )
         .values(uses=ResourceKeyRow.uses + 1)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return int(cast("CursorResult[Any]", result).rowcount) == 1
 
 
 def find_revocation(session: Session, kind: str, subject: str) -> RevocationRow | None:

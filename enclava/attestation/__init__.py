@@ -1,6 +1,6 @@
 """Attestation evidence: its formats, the report_data binding, and the producers inside a TEE.
 
-The CA's verifiers live in ``certification_authority.verifiers``; what both sides share is here.
+The evidence verifiers (CA and clients alike) are in ``enclava.attestation.verifiers``.
 """
 
 from enclava.attestation.binding import (
@@ -34,7 +34,7 @@ from enclava.attestation.errors import (
     UnsupportedTeeError,
     UntrustedRootError,
 )
-from enclava.attestation.evidence import Attester, Evidence, TeeType
+from enclava.attestation.evidence import Attester, Evidence
 from enclava.attestation.hardware import (
     CollateralSource,
     ConfigfsSevSnpAttester,
@@ -48,7 +48,6 @@ from enclava.attestation.tdx_quote import QuoteHeader, TdReport, TdxQuote
 
 __all__ = [
     # envelope and binding
-    "TeeType",
     "Evidence",
     "Attester",
     "bind_report_data",

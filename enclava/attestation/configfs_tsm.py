@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from enclava.attestation.errors import AttesterError, TsmGenerationError, TsmUnavailableError
-from enclava.attestation.evidence import TeeType
+from enclava.protocol.tee import TeeType
 
 __all__ = ["TSM_REPORT_ROOT", "TSM_PROVIDERS", "TsmFs", "TsmReport", "ConfigfsTsm"]
 
@@ -84,7 +84,7 @@ class ConfigfsTsm:
             raise AttesterError(f"inblob must be 1 to {_MAX_INBLOB} bytes")
         expected = TSM_PROVIDERS.get(tee_type)
         if expected is None:
-            raise AttesterError(f"configfs-tsm cannot produce {tee_type.value} evidence")
+            raise AttesterError(f"configfs-tsm cannot produce {tee_type.wire_name} evidence")
         for attempt in range(1, self._max_attempts + 1):
             entry = self._create_entry()
             try:

@@ -9,6 +9,8 @@ and expiry behave as they do with Intel's collateral.
 
 from __future__ import annotations
 
+from typing import Any
+
 import datetime as dt
 import json
 
@@ -25,7 +27,7 @@ def _rfc3339(unix: int) -> str:
     return dt.datetime.fromtimestamp(unix, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _compact(document: dict) -> str:
+def _compact(document: dict[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 

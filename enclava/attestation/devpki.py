@@ -1,4 +1,5 @@
-"""The development PKI of the simulated TEE: an Intel-shaped certificate hierarchy from a fixed seed.
+"""The development PKI of the simulated TEE: an Intel-shaped certificate hierarchy from a fixed
+seed.
 
 DEVELOPMENT ONLY. Every private key below is derived from :data:`DEV_PKI_SEED`, which is public
 (it is in this file). Anyone can sign a "simulated" quote with these keys, so evidence rooted here
@@ -10,7 +11,7 @@ byte-identical certificates, so a simulated quote made on one machine verifies o
 
 Hierarchy (mirrors Intel's, so dcap-qvl's checks all apply)::
 
-    Enclava DEV SGX Root CA ── DEV PCK Platform CA ── DEV PCK Certificate (SGX extension: FMSPC, ...)
+    Enclava DEV SGX Root CA ── DEV PCK Platform CA ── DEV PCK Certificate (SGX ext.: FMSPC, ...)
                             └─ DEV TCB Signing (signs TCB info and QE identity)
     DEV attestation key (the simulated quoting enclave's ECDSA key, certified by the QE report)
 """
@@ -128,7 +129,8 @@ def _certificate(
         >> 1
     )
     issuer_name = issuer.subject if issuer is not None else _name(subject)
-    issuer_public = issuer.public_key() if issuer is not None else key.public_key()
+    # the issuer's key is ``issuer_key`` (an EC key) whether or not its certificate is given
+    issuer_public = issuer_key.public_key()
     is_ca = ca_path_length is not None
     builder = (
         x509.CertificateBuilder()

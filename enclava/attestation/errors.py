@@ -3,29 +3,30 @@
 Every refusal has its own leaf, so the CA's audit log and the loader's messages say exactly
 which check failed. Hierarchy::
 
-    EnclavaError
-    └── AttestationError                 attestation_error
-        ├── EvidenceFormatError          evidence_malformed           bytes or envelope are not the format
-        ├── EvidenceSignatureError       evidence_signature_invalid   a signature or certificate chain fails
-        ├── UntrustedRootError           evidence_untrusted_root      the chain ends in a root we do not trust
-        ├── CollateralExpiredError       evidence_collateral_expired  certificates, CRLs or TCB info not valid now
-        ├── EvidenceRevokedError         evidence_revoked             a certificate or the TCB level is revoked
-        ├── SimulatedTeeRefusedError     simulated_tee_refused        simulated evidence without the insecure flag
-        ├── UnsupportedTeeError          tee_unsupported              no verifier is configured for this TEE type
-        ├── ReportDataMismatchError      report_data_mismatch         report_data does not bind this nonce and key
-        ├── NonceError                   nonce_error
-        │   ├── NonceUnknownError        nonce_unknown                the CA never issued this nonce
-        │   ├── NonceReusedError         nonce_reused                 the nonce was already consumed
-        │   └── NonceExpiredError        nonce_expired                the nonce is past its lifetime
-        ├── DebugEnclaveError            tee_debug_enabled            the TD / guest runs in debug mode
-        ├── TcbStatusRejectedError       tcb_status_rejected          the platform TCB status is not accepted
-        ├── MeasurementNotAllowedError   measurement_not_allowed      the measurement is not on the allow-list
-        ├── PolicyLookupError            policy_lookup_failed         the allow-list or nonce store could not be read
-        └── AttesterError                attester_error               producing evidence inside the TEE failed
-            ├── TsmUnavailableError      tsm_unavailable              no configfs-tsm report interface here
-            └── TsmGenerationError       tsm_generation_conflict      another writer raced us on the TSM entry
+  EnclavaError
+  └── AttestationError                attestation_error
+      ├── EvidenceFormatError         evidence_malformed           bytes or envelope malformed
+      ├── EvidenceSignatureError      evidence_signature_invalid   a signature or chain fails
+      ├── UntrustedRootError          evidence_untrusted_root      chain ends in an untrusted root
+      ├── CollateralExpiredError      evidence_collateral_expired  certs, CRLs or TCB info expired
+      ├── EvidenceRevokedError        evidence_revoked             certificate or TCB level revoked
+      ├── SimulatedTeeRefusedError    simulated_tee_refused        simulated, no insecure flag
+      ├── UnsupportedTeeError         tee_unsupported              no verifier for this TEE type
+      ├── ReportDataMismatchError     report_data_mismatch         binds another nonce or key
+      ├── NonceError                  nonce_error
+      │   ├── NonceUnknownError       nonce_unknown                the CA never issued this nonce
+      │   ├── NonceReusedError        nonce_reused                 the nonce was already consumed
+      │   └── NonceExpiredError       nonce_expired                the nonce is past its lifetime
+      ├── DebugEnclaveError           tee_debug_enabled            the TD / guest is in debug mode
+      ├── TcbStatusRejectedError      tcb_status_rejected          the TCB status is not accepted
+      ├── MeasurementNotAllowedError  measurement_not_allowed      measurement not allow-listed
+      ├── PolicyLookupError           policy_lookup_failed         allow-list/nonce store unreadable
+      └── AttesterError               attester_error               producing evidence failed
+          ├── TsmUnavailableError     tsm_unavailable              no configfs-tsm interface
+          └── TsmGenerationError      tsm_generation_conflict      raced on the TSM entry
 
-Outside errors (dcap-qvl's ``ValueError``, ``cryptography`` exceptions, ``OSError``) are translated at
+Outside errors (dcap-qvl's ``ValueError``, ``cryptography`` exceptions, ``OSError``) are translated
+at
 the boundary with ``raise ... from exc``; verifiers never let another exception type escape.
 """
 
@@ -76,12 +77,18 @@ class EvidenceSignatureError(AttestationError):
 
 class UntrustedRootError(AttestationError):
     code = "evidence_untrusted_root"
-    hint = "The certificate chain does not end in the vendor root this CA trusts (Intel SGX Root CA, AMD ARK)."
+    hint = (
+        "The certificate chain does not end in the vendor root this CA trusts (Intel SGX Root CA, "
+        "AMD ARK)."
+    )
 
 
 class CollateralExpiredError(AttestationError):
     code = "evidence_collateral_expired"
-    hint = "Fetch fresh collateral (TCB info, QE identity, CRLs) and attest again; check the CA's clock."
+    hint = (
+        "Fetch fresh collateral (TCB info, QE identity, CRLs) and attest again; check the CA's "
+        "clock."
+    )
 
 
 class EvidenceRevokedError(AttestationError):
@@ -106,7 +113,10 @@ class UnsupportedTeeError(AttestationError):
 
 class ReportDataMismatchError(AttestationError):
     code = "report_data_mismatch"
-    hint = "Compute report_data with enclava.attestation.bind_report_data(nonce, public key) and attest again."
+    hint = (
+        "Compute report_data with enclava.attestation.bind_report_data(nonce, public key) and "
+        "attest again."
+    )
 
 
 class NonceError(AttestationError):
@@ -130,27 +140,42 @@ class NonceExpiredError(NonceError):
 
 class DebugEnclaveError(AttestationError):
     code = "tee_debug_enabled"
-    hint = "Launch the TD / SEV-SNP guest with debug disabled; a debug guest's memory is readable by the host."
+    hint = (
+        "Launch the TD / SEV-SNP guest with debug disabled; a debug guest's memory is readable by "
+        "the host."
+    )
 
 
 class TcbStatusRejectedError(AttestationError):
     code = "tcb_status_rejected"
-    hint = "The provider must update the platform's firmware/microcode, or the CA operator must widen the TCB policy."
+    hint = (
+        "The provider must update the platform's firmware/microcode, or the CA operator must widen "
+        "the TCB policy."
+    )
 
 
 class MeasurementNotAllowedError(AttestationError):
     code = "measurement_not_allowed"
-    hint = "Run an image whose measurement is on the allow-list, or have the image registered on the allow-list."
+    hint = (
+        "Run an image whose measurement is on the allow-list, or have the image registered on the "
+        "allow-list."
+    )
 
 
 class PolicyLookupError(AttestationError):
     code = "policy_lookup_failed"
-    hint = "The CA could not consult its allow-list or nonce store (chain or database down); retry later."
+    hint = (
+        "The CA could not consult its allow-list or nonce store (chain or database down); retry "
+        "later."
+    )
 
 
 class AttesterError(AttestationError):
     code = "attester_error"
-    hint = "Producing attestation evidence inside the TEE failed; check the guest kernel and the TEE driver."
+    hint = (
+        "Producing attestation evidence inside the TEE failed; check the guest kernel and the TEE "
+        "driver."
+    )
 
 
 class TsmUnavailableError(AttesterError):

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import enum
 import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from enclava.attestation.errors import EvidenceFormatError
+from enclava.protocol.tee import KNOWN_TEES, TeeType
 
-__all__ = ["TeeType", "Evidence", "Attester", "EVIDENCE_FORMAT_VERSION", "MAX_EVIDENCE_JSON_BYTES"]
+__all__ = ["Evidence", "Attester", "EVIDENCE_FORMAT_VERSION", "MAX_EVIDENCE_JSON_BYTES"]
 
 EVIDENCE_FORMAT_VERSION = 1
 # A TDX quote with its PCK chain is ~5 KiB and its collateral ~16 KiB; 1 MiB leaves ample room
@@ -27,24 +27,17 @@ MAX_EVIDENCE_JSON_BYTES = 1 << 20
 _FIELDS = frozenset({"version", "tee_type", "quote", "collateral"})
 
 
-class TeeType(str, enum.Enum):
-    """The kind of TEE that produced the evidence (the value travels in JSON and on chain)."""
-
-    TDX = "tdx"
-    SEV_SNP = "sev-snp"
-    SIMULATED = "simulated"
-
-
 @dataclass(frozen=True)
 class Evidence:
-    """One attestation: ``quote`` is the TDX quote or SNP report, ``collateral`` what verifies it."""
+    """One attestation: ``quote`` is the TDX quote or SNP report, ``collateral`` what verifies
+    it."""
 
     tee_type: TeeType
     quote: bytes
     collateral: bytes
 
     def __post_init__(self) -> None:
-        if not isinstance(self.tee_type, TeeType):
+        if not isinstance(self.tee_type, TeeType) or self.tee_type not in KNOWN_TEES:
             raise EvidenceFormatError(
                 f"tee_type must be a TeeType, got {type(self.tee_type).__name__}"
             )
@@ -57,7 +50,7 @@ class Evidence:
         return {
             "collateral": base64.b64encode(self.collateral).decode("ascii"),
             "quote": base64.b64encode(self.quote).decode("ascii"),
-            "tee_type": self.tee_type.value,
+            "tee_type": self.tee_type.wire_name,
             "version": EVIDENCE_FORMAT_VERSION,
         }
 
@@ -79,7 +72,7 @@ class Evidence:
         if type(version) is not int or version != EVIDENCE_FORMAT_VERSION:
             raise EvidenceFormatError(f"unsupported evidence version {version!r}")
         try:
-            tee_type = TeeType(data["tee_type"])
+            tee_type = TeeType.from_wire_name(data["tee_type"])
         except (ValueError, TypeError) as exc:
             raise EvidenceFormatError(f"unknown tee_type {data['tee_type']!r}") from exc
         return cls(

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import serialization
 
 from enclava.attestation.configfs_tsm import ConfigfsTsm
 from enclava.attestation.errors import AttesterError, EvidenceFormatError
-from enclava.attestation.evidence import Evidence, TeeType
+from enclava.attestation.evidence import Evidence
+from enclava.protocol.tee import TeeType
 from enclava.attestation.sev_snp_report import load_amd_certificates
 
 __all__ = [
@@ -32,7 +33,8 @@ __all__ = [
 CollateralSource = Callable[[bytes], bytes]
 """Given a TDX quote, return its collateral as dcap-qvl collateral JSON (UTF-8)."""
 
-# GUIDs of the SEV-SNP extended-report certificate table (AMD GHCB spec, "SNP Extended Guest Request").
+# GUIDs of the SEV-SNP extended-report certificate table (AMD GHCB spec, "SNP Extended Guest
+# Request").
 _ARK_GUID = uuid.UUID("c0b406a4-a803-4952-9743-3fb6014cd0ae")
 _ASK_GUID = uuid.UUID("4ab7b379-bbac-4fe4-a02f-05aef327c782")
 _VCEK_GUID = uuid.UUID("63da758d-e664-4564-adc5-f4b93be8accd")
@@ -58,7 +60,8 @@ class PccsCollateralSource:
     async def fetch(self, quote: bytes) -> bytes:
         try:
             collateral = await dcap_qvl.get_collateral(self.pccs_url, quote)
-            return collateral.to_json().encode()
+            document: str = collateral.to_json()  # dcap-qvl ships no types
+            return document.encode()
         except (ValueError, RuntimeError, OSError) as exc:
             raise AttesterError(
                 f"could not fetch TDX collateral from {self.pccs_url}: {exc}",

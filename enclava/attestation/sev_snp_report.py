@@ -59,12 +59,14 @@ class SnpReport:
 
     @property
     def debug(self) -> bool:
-        """Guest policy bit 19: the hypervisor may read and write the guest's memory (DBG_DECRYPT)."""
+        """Guest policy bit 19: the hypervisor may read and write the guest's memory
+        (DBG_DECRYPT)."""
         return bool(self.policy >> POLICY_DEBUG_BIT & 1)
 
     @staticmethod
     def tcb_parts(tcb: bytes) -> dict[str, int]:
-        """Milan/Genoa TCB_VERSION: boot loader, TEE, SNP firmware and microcode security versions."""
+        """Milan/Genoa TCB_VERSION: boot loader, TEE, SNP firmware and microcode security
+        versions."""
         return {"bl": tcb[0], "tee": tcb[1], "snp": tcb[6], "ucode": tcb[7]}
 
     @classmethod

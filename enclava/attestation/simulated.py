@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from enclava.attestation.dev_collateral import DEFAULT_COLLATERAL_VALIDITY_S, build_dev_collateral
 from enclava.attestation.devpki import DEV_PKI_SEED, DevPki, development_pki, ecdsa_raw_sign
 from enclava.attestation.errors import AttesterError
-from enclava.attestation.evidence import Evidence, TeeType
+from enclava.attestation.evidence import Evidence
+from enclava.protocol.tee import TeeType
 from enclava.attestation.tdx_quote import QuoteHeader, TdReport, TdxQuote
 
 __all__ = ["SimulatedTdxAttester"]

@@ -97,7 +97,8 @@ class QuoteHeader:
 
 @dataclass(frozen=True)
 class TdReport:
-    """TDREPORT 1.0 body; ``mr_td`` is the TD's build-time measurement, ``td_attributes[0]`` bit 0 DEBUG."""
+    """TDREPORT 1.0 body; ``mr_td`` is the TD's build-time measurement, ``td_attributes[0]`` bit 0
+    DEBUG."""
 
     tee_tcb_svn: bytes = bytes(16)
     mr_seam: bytes = bytes(48)

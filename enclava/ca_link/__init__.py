@@ -4,10 +4,12 @@ key it answers with, then pin that key.
 - :mod:`.identity`  ``CaIdentity`` (what ``GET /v1/ca`` answers) and ``bind_ca_identity`` (the
                     report_data the CA's evidence must hold), shared by the CA and its clients
 - :mod:`.channel`   ``connect_attested_ca`` and the pinned ``AttestedCa`` it returns
+- :mod:`.chain_ca`  ``connect_chain_ca`` / ``connect_devnet_ca``: the channel with the CA's
+                    evidence checked against the on-chain allow-list and its signer active on chain
 - :mod:`.errors`    ``CaChannelInsecure``, ``CaUnreachable``, ``CaIdentityMismatch``,
                     ``CaEvidenceRefused`` and their leaves
 
-The evidence verifier is the caller's: ``certification_authority.verifiers.ca_evidence_verifier``
+The evidence verifier is the caller's: ``enclava.attestation.verifiers.ca_evidence_verifier``
 runs the CA's own pipeline (vendor chain, measurement on the on-chain allow-list) on it.
 """
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from certification_authority.chain_view import VerifierAllowList
-from certification_authority.verifiers import ca_evidence_verifier
-from enclava.ca_link import AttestedCa, CaSignerUnexpected, connect_attested_ca
-from enclava.chain import ChainClient
+from enclava.attestation.verifiers import ca_evidence_verifier
+from enclava.ca_link.channel import AttestedCa, connect_attested_ca
+from enclava.ca_link.errors import CaSignerUnexpected
+from enclava.chain.allowlist import OnChainAllowList
+from enclava.chain.config import ChainConfig
 from enclava.chain.contracts import ContractSet
 from enclava.errors import ChainError
 
 if TYPE_CHECKING:
-    from enclava.devnet.manifest import Manifest
+    from enclava.chain.config import Manifest
 
 __all__ = ["connect_chain_ca", "connect_devnet_ca", "CA_SIGNER_ACTIVE"]
 
@@ -49,7 +50,7 @@ def connect_chain_ca(
 ) -> AttestedCa:
     """The CA at ``url``, attested against ``contracts``' allow-list, its signer active on chain."""
     verify = ca_evidence_verifier(
-        VerifierAllowList(contracts), insecure_allow_simulated_tee=insecure_allow_simulated_tee
+        OnChainAllowList(contracts), insecure_allow_simulated_tee=insecure_allow_simulated_tee
     )
     ca = connect_attested_ca(
         url, verify_evidence=verify, expected_signer=expected_signer, timeout=timeout
@@ -64,7 +65,7 @@ def connect_chain_ca(
 
 def connect_devnet_ca(manifest: Manifest, *, timeout: float = 30.0) -> AttestedCa:
     """The devnet's CA (``manifest.services["ca"]``), simulated TEE allowed: development only."""
-    contracts = ContractSet(ChainClient(manifest.rpc_url).w3, manifest.contracts)
+    _, contracts = ChainConfig.from_manifest(manifest).connect()
     return connect_chain_ca(
         manifest.services["ca"].url, contracts, insecure_allow_simulated_tee=True, timeout=timeout
     )

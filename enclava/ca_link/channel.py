@@ -11,10 +11,11 @@
 6. the verified report_data is that binding                   else ``CaIdentityMismatch``
 7. the signer is ``expected_signer`` when one is given        else ``CaSignerUnexpected``
 
-It returns an :class:`AttestedCa` whose ``client`` (an ``httpx.Client``) keeps trusting only the pinned certificate:
-if the CA's key changes (or anything else answers in its place), every later request fails the
-TLS handshake. A man in the middle must present its own key at step 2 and is caught at step 4; if
-it rewrites the identity to name its key, the binding no longer matches at step 5/6.
+It returns an :class:`AttestedCa` whose ``client`` (an ``httpx.Client``) keeps trusting only the
+pinned certificate: if the CA's key changes (or anything else answers in its place), every later
+request fails the TLS handshake. A man in the middle must present its own key at step 2 and is
+caught at step 4; if it rewrites the identity to name its key, the binding no longer matches at step
+5/6.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from enclava.errors import EnclavaError
 __all__ = ["AttestedCa", "EvidenceCheck", "connect_attested_ca"]
 
 #: ``verify_evidence(evidence, expected_report_data) -> claims``: raises on any refusal; the claims
-#: carry the ``report_data`` the hardware signed (``certification_authority.verifiers.VerifiedClaims``)
+#: carry the ``report_data`` the hardware signed (``enclava.attestation.verifiers.VerifiedClaims``)
 EvidenceCheck = Callable[[Evidence, bytes], Any]
 
 

@@ -6,7 +6,8 @@ EnclavaError
     ├── CaUnreachable            ca_unreachable           no TLS connection, or no answer
     ├── CaIdentityMismatch       ca_identity_mismatch     report_data or the TLS key do not match
     │   ├── CaIdentityMalformed  ca_identity_malformed    GET /v1/ca is not the documented shape
-    │   └── CaSignerUnexpected   ca_signer_unexpected     an attested CA, but not the signer asked for
+    │   └── CaSignerUnexpected   ca_signer_unexpected     an attested CA, but not the signer
+    │                                                     asked for
     └── CaEvidenceRefused        ca_evidence_refused      the verifier refused the CA's evidence
                                                           (``reason``: the verifier's own code)
 """
@@ -33,7 +34,10 @@ class CaLinkError(EnclavaError):
 
 class CaChannelInsecure(CaLinkError):
     code = "ca_channel_insecure"
-    hint = "The CA serves HTTPS only: use its https:// URL (`enclava devnet status` shows it on the devnet)."
+    hint = (
+        "The CA serves HTTPS only: use its https:// URL (`enclava devnet status` shows it on the "
+        "devnet)."
+    )
 
 
 class CaUnreachable(CaLinkError):
@@ -44,19 +48,25 @@ class CaUnreachable(CaLinkError):
 class CaIdentityMismatch(CaLinkError):
     code = "ca_identity_mismatch"
     hint = (
-        "Something between you and the CA answers in its place (or the CA's keys changed): do not use "
-        "this connection; check the network path to the CA."
+        "Something between you and the CA answers in its place (or the CA's keys changed): do not "
+        "use this connection; check the network path to the CA."
     )
 
 
 class CaIdentityMalformed(CaIdentityMismatch):
     code = "ca_identity_malformed"
-    hint = "The CA's /v1/ca answer is not what this client understands; check the URL and the CA's version."
+    hint = (
+        "The CA's /v1/ca answer is not what this client understands; check the URL and the CA's "
+        "version."
+    )
 
 
 class CaSignerUnexpected(CaIdentityMismatch):
     code = "ca_signer_unexpected"
-    hint = "The attested CA is not the one expected (another signer address); check which CA you configured."
+    hint = (
+        "The attested CA is not the one expected (another signer address); check which CA you "
+        "configured."
+    )
 
 
 class CaEvidenceRefused(CaLinkError):
@@ -64,8 +74,8 @@ class CaEvidenceRefused(CaLinkError):
 
     code = "ca_evidence_refused"
     hint = (
-        "The CA's attestation was refused (vendor chain, measurement not on the allow-list, or a simulated "
-        "TEE without the insecure development flag); see the reason."
+        "The CA's attestation was refused (vendor chain, measurement not on the allow-list, or a "
+        "simulated TEE without the insecure development flag); see the reason."
     )
 
     def __init__(self, message: str, *, reason: str = "unknown", hint: str | None = None) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from eth_utils import is_address, to_checksum_address
+from eth_utils.address import is_address, to_checksum_address
 
 from enclava.attestation.errors import EvidenceFormatError
 from enclava.attestation.evidence import Evidence
@@ -60,7 +60,8 @@ def spki_sha256(certificate: x509.Certificate | str | bytes) -> str:
 
 @dataclass(frozen=True)
 class CaIdentity:
-    """The CA's public identity as ``GET /v1/ca`` answers it (``evidence``: None without a nonce)."""
+    """The CA's public identity as ``GET /v1/ca`` answers it (``evidence``: None without a
+    nonce)."""
 
     ca_id: str
     ca_certificate_pem: str

@@ -16,22 +16,24 @@ from enclava.paths import project_root
 
 __all__ = ["load_abi", "ContractSet", "CONTRACT_NAMES"]
 
-CONTRACT_NAMES = ("ProviderRegistry", "OfferRegistry", "AttestationRegistry", "Marketplace")
+CONTRACT_NAMES = ("ProviderRegistry", "ResourceRegistry", "AttestationRegistry", "Marketplace")
 
 
 @lru_cache(maxsize=None)
 def _artifact(name: str, build_dir: str) -> dict[str, Any]:
     path = Path(build_dir) / "contracts" / f"{name}.json"
     try:
-        return json.loads(path.read_text())
+        artifact: dict[str, Any] = json.loads(path.read_text())  # brownie's build artifact
     except FileNotFoundError as exc:
         raise ConfigError(
             f"no compiled artifact for {name} at {path}", hint="Run `make compile`."
         ) from exc
+    return artifact
 
 
 def load_abi(name: str, build_dir: Path | None = None) -> list[dict[str, Any]]:
-    return _artifact(name, str(build_dir or project_root() / "build"))["abi"]
+    abi: list[dict[str, Any]] = _artifact(name, str(build_dir or project_root() / "build"))["abi"]
+    return abi
 
 
 class ContractSet:
@@ -56,8 +58,8 @@ class ContractSet:
         return self._contracts["ProviderRegistry"]
 
     @property
-    def offer_registry(self) -> Contract:
-        return self._contracts["OfferRegistry"]
+    def resource_registry(self) -> Contract:
+        return self._contracts["ResourceRegistry"]
 
     @property
     def attestation_registry(self) -> Contract:

@@ -1,4 +1,4 @@
-"""The marketplace contracts as one typed client: providers, offers, resources, orders, payouts.
+"""The marketplace contracts as one client: providers, TEE offers, resources, orders, payouts.
 
 Every party uses it: a provider registers and accepts, an owner lists, a customer orders, the
 loader completes or fails, an auditor reads. Reverts and RPC failures leave as
@@ -8,37 +8,47 @@ loader completes or fails, an auditor reads. Reverts and RPC failures leave as
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from web3 import Web3
 from web3.logs import DISCARD as _DISCARD
 
-from enclava.chain.client import ChainClient, TxResult
+from enclava.chain.rpc import ChainClient, TxResult
+from enclava.chain.config import ChainConfig, Manifest
 from enclava.chain.contracts import ContractSet
-from enclava.chain.orders import (
+from enclava.protocol.order import (
     IntegrityReport,
     Order,
     OrderFailure,
     OrderInput,
     OrderTerms,
+    inputs_hash,
     sign_failure,
     sign_report,
 )
-from enclava.chain.types import OrderStatus, ResourceKind
-from enclava.errors import ChainError, EnclavaError
+from enclava.chain.types import ResourceKind
+from enclava.protocol.order import OrderStatus
+from enclava.chain.errors import CallInvalid, OrderNotFound
+from enclava.errors import ChainError
 
-__all__ = ["MarketClient", "OrderNotFound", "order_id_bytes", "order_logs"]
-
-
-class OrderNotFound(EnclavaError):
-    http_status = 404
-    code = "order_not_found"
-    hint = "Check the order id (0x + 64 hex digits) and that you are on the chain where it was created."
+__all__ = [
+    "MarketClient",
+    "read_order",
+    "check_order_commitments",
+    "deadline_of",
+    "orders_created",
+    "CreatedOrder",
+    "order_id_bytes",
+    "order_logs",
+]
 
 
 def order_id_bytes(order_id: str | bytes) -> bytes:
-    """The 32 bytes of an order id given as 0x-hex or bytes; anything else is :class:`OrderNotFound`."""
+    """The 32 bytes of an order id given as 0x-hex or bytes; anything else is
+    :class:`OrderNotFound`."""
     try:
         raw = (
             bytes.fromhex(order_id.removeprefix("0x"))
@@ -53,21 +63,116 @@ def order_id_bytes(order_id: str | bytes) -> bytes:
 
 
 def order_logs(
-    contracts: ContractSet, event: str, order_id: str | bytes, *, from_block: int, **filters
-) -> list:
-    """The marketplace's ``event`` logs for one order (its indexed ``orderId``) since ``from_block``;
-    ``filters`` narrow them by other indexed arguments."""
-    return getattr(contracts.marketplace.events, event).get_logs(
+    contracts: ContractSet, event: str, order_id: str | bytes, *, from_block: int, **filters: Any
+) -> list[Any]:
+    """The marketplace's ``event`` logs for one order (its indexed ``orderId``) since
+    ``from_block``; ``filters`` narrow them by other indexed arguments."""
+    logs: list[Any] = getattr(contracts.marketplace.events, event).get_logs(
         from_block=from_block, argument_filters={"orderId": order_id_bytes(order_id), **filters}
     )
+    return logs
 
 
 def _hex(raw: bytes) -> str:
     return "0x" + bytes(raw).hex()
 
 
+def read_order(
+    contracts: ContractSet,
+    order_id: str | bytes,
+    *,
+    from_block: int = 0,
+    with_deadline: bool = True,
+) -> Order:
+    """THE order reader: the order's ``OrderCreated`` event (its terms and inputs) plus the
+    marketplace's ``orderState`` (and ``deadlineOf`` unless ``with_deadline`` is False).
+
+    The event comes from an RPC node: it is returned as read. A reader that must not believe more
+    than the order id commits to calls :func:`check_order_commitments` on it (the CA does; the
+    loader checks it itself, with its own refusal reasons). No event: :class:`OrderNotFound`.
+    """
+    raw = order_id_bytes(order_id)
+    logs = order_logs(contracts, "OrderCreated", raw, from_block=from_block)
+    if not logs:
+        raise OrderNotFound(f"no order {_hex(raw)} on this chain")
+    args = logs[-1]["args"]
+    terms = OrderTerms.from_event(args["terms"])
+    state = contracts.marketplace.functions.orderState(raw).call()
+    status = OrderStatus(int(state[0]))
+    enclave = None if int(state[3], 16) == 0 else Web3.to_checksum_address(state[3])
+    deadline = deadline_of(contracts, terms) if with_deadline else 0
+    return Order(
+        order_id=_hex(raw),
+        terms=terms,
+        inputs=tuple(OrderInput(i["cid"], bytes(i["contentHash"])) for i in args["inputs"]),
+        resource_hashes=tuple(bytes(h) for h in args["resourceHashes"]),
+        recipient_key=bytes(args["recipientKey"]),
+        status=status,
+        accepted_at=int(state[1]),
+        enclave=enclave,
+        created_block=int(logs[-1]["blockNumber"]),
+        deadline=deadline,
+    )
+
+
+def deadline_of(contracts: ContractSet, terms: OrderTerms) -> int:
+    """The marketplace's ``deadlineOf`` an accepted order: its window plus the report grace."""
+    return int(contracts.marketplace.functions.deadlineOf(terms.as_tuple()).call())
+
+
+@dataclass(frozen=True)
+class CreatedOrder:
+    """One ``OrderCreated`` event as read from a block range (terms as the RPC node gave them)."""
+
+    order_id: str
+    terms: OrderTerms
+    block_number: int
+    log_index: int
+
+
+def orders_created(
+    contracts: ContractSet, from_block: int, to_block: int, *, provider: str | None = None
+) -> list[CreatedOrder]:
+    """The ``OrderCreated`` events in ``from_block..to_block`` (for ``provider`` if given), in
+    chain order."""
+    filters = {} if provider is None else {"provider": provider}
+    logs = contracts.marketplace.events.OrderCreated.get_logs(
+        from_block=from_block, to_block=to_block, argument_filters=filters
+    )
+    found = [
+        CreatedOrder(
+            order_id=_hex(entry["args"]["orderId"]),
+            terms=OrderTerms.from_event(entry["args"]["terms"]),
+            block_number=int(entry["blockNumber"]),
+            log_index=int(entry["logIndex"]),
+        )
+        for entry in logs
+    ]
+    return sorted(found, key=lambda c: (c.block_number, c.log_index))
+
+
+def check_order_commitments(order: Order) -> Order:
+    """``order`` if its terms hash to its id and its resource and input hashes to the terms'
+    ``inputsHash``; else :class:`enclava.errors.ChainError` (the RPC node lied about the event)."""
+    terms = order.terms
+    if terms.order_id.lower() != order.order_id.lower():
+        raise ChainError(
+            f"the OrderCreated event of {order.order_id} carries terms of another order"
+        )
+    input_hashes = [i.content_hash for i in order.inputs]
+    if (
+        len(order.resource_hashes) != len(terms.resource_ids)
+        or inputs_hash(list(order.resource_hashes), input_hashes) != terms.inputs_hash
+    ):
+        raise ChainError(
+            f"the OrderCreated event of {order.order_id} carries hashes its terms do not commit to"
+        )
+    return order
+
+
 class MarketClient:
-    """Transactions and reads over a :class:`ContractSet`, signed locally by the caller's account."""
+    """Transactions and reads over a :class:`ContractSet`, signed locally by the caller's
+    account."""
 
     def __init__(self, chain: ChainClient, contracts: ContractSet, *, from_block: int = 0) -> None:
         self.chain = chain
@@ -75,13 +180,13 @@ class MarketClient:
         self.from_block = from_block
 
     @classmethod
-    def from_manifest(cls, manifest) -> "MarketClient":
-        chain = ChainClient(manifest.rpc_url)
-        return cls(
-            chain,
-            ContractSet(chain.w3, manifest.contracts),
-            from_block=int(manifest.deploy_block or 0),
-        )
+    def from_config(cls, config: ChainConfig) -> MarketClient:
+        chain, contracts = config.connect()
+        return cls(chain, contracts, from_block=config.deploy_block)
+
+    @classmethod
+    def from_manifest(cls, manifest: Manifest) -> MarketClient:
+        return cls.from_config(ChainConfig.from_manifest(manifest))
 
     @property
     def w3(self) -> Web3:
@@ -93,7 +198,7 @@ class MarketClient:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _send(self, account: LocalAccount, call, *, value: int = 0) -> TxResult:
+    def _send(self, account: LocalAccount, call: Any, *, value: int = 0) -> TxResult:
         try:
             tx = call.build_transaction(
                 {
@@ -106,16 +211,12 @@ class MarketClient:
                 }
             )
         except Exception as exc:  # web3 raises many types while encoding arguments
-            raise ChainError(
-                f"cannot encode the call: {exc}",
-                code="call_invalid",
-                hint="Check the arguments' types and sizes.",
-            ) from exc
+            raise CallInvalid(f"cannot encode the call: {exc}") from exc
         body = {"to": tx["to"], "data": tx["data"], "value": int(value)}
         return self.chain.send(account, body)
 
-    def _events(self, tx: TxResult, contract, event: str) -> list[Any]:
-        receipt = self.w3.eth.get_transaction_receipt(tx.tx_hash)
+    def _events(self, tx: TxResult, contract: Any, event: str) -> list[Any]:
+        receipt = self.w3.eth.get_transaction_receipt(HexStr(tx.tx_hash))
         return list(getattr(contract.events, event)().process_receipt(receipt, errors=_DISCARD))
 
     # ------------------------------------------------------------------ providers
@@ -134,7 +235,7 @@ class MarketClient:
     def min_stake(self) -> int:
         return int(self.contracts.provider_registry.functions.minStake().call())
 
-    def publish_offer(
+    def publish_tee_offer(
         self,
         account: LocalAccount,
         *,
@@ -146,20 +247,19 @@ class MarketClient:
         gpu = gpu_class.encode()[:32].ljust(32, b"\0")
         tx = self._send(
             account,
-            self.contracts.provider_registry.functions.publishOffer(
+            self.contracts.provider_registry.functions.publishTeeOffer(
                 int(tee_type), gpu, int(price_per_second), int(slots)
             ),
         )
         return int(
-            self._events(tx, self.contracts.provider_registry, "OfferPublished")[0]["args"][
-                "offerId"
+            self._events(tx, self.contracts.provider_registry, "TeeOfferPublished")[0]["args"][
+                "teeOfferId"
             ]
         )
 
-    def offer_terms(self, offer_id: int) -> dict:
-        provider, tee, price, available = self.contracts.provider_registry.functions.offerTerms(
-            int(offer_id)
-        ).call()
+    def tee_offer_terms(self, tee_offer_id: int) -> dict[str, Any]:
+        registry = self.contracts.provider_registry
+        provider, tee, price, available = registry.functions.teeOfferTerms(int(tee_offer_id)).call()
         return {
             "provider": provider,
             "tee_type": int(tee),
@@ -180,15 +280,15 @@ class MarketClient:
         metadata_cid: str = "",
     ) -> int:
         listing = (int(kind), cid, bytes(content_hash), int(price), metadata_cid)
-        tx = self._send(account, self.contracts.offer_registry.functions.listResource(listing))
+        tx = self._send(account, self.contracts.resource_registry.functions.listResource(listing))
         return int(
-            self._events(tx, self.contracts.offer_registry, "ResourceListed")[0]["args"][
+            self._events(tx, self.contracts.resource_registry, "ResourceListed")[0]["args"][
                 "resourceId"
             ]
         )
 
-    def resource(self, resource_id: int) -> dict:
-        r = self.contracts.offer_registry.functions.getResource(int(resource_id)).call()
+    def resource(self, resource_id: int) -> dict[str, Any]:
+        r = self.contracts.resource_registry.functions.getResource(int(resource_id)).call()
         return {
             "owner": r[0],
             "price": int(r[1]),
@@ -206,8 +306,8 @@ class MarketClient:
         self, engine_id: int, resource_ids: Iterable[int], tee_offer_id: int, max_duration: int
     ) -> int:
         """The exact escrow ``createOrder`` asks for, at today's prices."""
-        total = self.offer_terms(tee_offer_id)["price_per_second"] * int(max_duration)
-        return total + sum(self.resource(rid)["price"] for rid in [engine_id, *resource_ids])
+        total = int(self.tee_offer_terms(tee_offer_id)["price_per_second"]) * int(max_duration)
+        return total + sum(int(self.resource(rid)["price"]) for rid in [engine_id, *resource_ids])
 
     def create_order(
         self,
@@ -242,28 +342,7 @@ class MarketClient:
         return _hex(event["args"]["orderId"]), tx
 
     def order(self, order_id: str | bytes) -> Order:
-        raw = order_id_bytes(order_id)
-        logs = self._order_logs("OrderCreated", raw)
-        if not logs:
-            raise OrderNotFound(f"no order {_hex(raw)} on this chain")
-        args = logs[-1]["args"]
-        terms = OrderTerms.from_event(args["terms"])
-        state = self.contracts.marketplace.functions.orderState(raw).call()
-        status = OrderStatus(int(state[0]))
-        enclave = None if int(state[3], 16) == 0 else Web3.to_checksum_address(state[3])
-        deadline = int(self.contracts.marketplace.functions.deadlineOf(terms.as_tuple()).call())
-        return Order(
-            order_id=_hex(raw),
-            terms=terms,
-            inputs=tuple(OrderInput(i["cid"], bytes(i["contentHash"])) for i in args["inputs"]),
-            resource_hashes=tuple(bytes(h) for h in args["resourceHashes"]),
-            recipient_key=bytes(args["recipientKey"]),
-            status=status,
-            accepted_at=int(state[1]),
-            enclave=enclave,
-            created_block=int(logs[-1]["blockNumber"]),
-            deadline=deadline,
-        )
+        return read_order(self.contracts, order_id, from_block=self.from_block)
 
     def status(self, order_id: str | bytes) -> OrderStatus:
         return OrderStatus(
@@ -285,7 +364,7 @@ class MarketClient:
             account, self.contracts.marketplace.functions.timeoutOrder(terms.as_tuple())
         )
 
-    def sign_report(self, enclave_account, report: IntegrityReport) -> bytes:
+    def sign_report(self, enclave_account: LocalAccount, report: IntegrityReport) -> bytes:
         return sign_report(
             enclave_account,
             report,
@@ -293,7 +372,7 @@ class MarketClient:
             marketplace=self.contracts.marketplace.address,
         )
 
-    def sign_failure(self, enclave_account, failure: OrderFailure) -> bytes:
+    def sign_failure(self, enclave_account: LocalAccount, failure: OrderFailure) -> bytes:
         return sign_failure(
             enclave_account,
             failure,
@@ -353,9 +432,10 @@ class MarketClient:
         return paid
 
     def refunded(self, order_id: str, customer: str) -> int:
-        """What ``order_id`` sent straight to ``customer``'s wallet (0 if it was credited instead)."""
+        """What ``order_id`` sent straight to ``customer``'s wallet (0 if it was credited
+        instead)."""
         logs = self._order_logs("Refunded", order_id, customer=Web3.to_checksum_address(customer))
         return sum(int(log["args"]["amount"]) for log in logs)
 
-    def _order_logs(self, event: str, order_id: str | bytes, **filters) -> list:
+    def _order_logs(self, event: str, order_id: str | bytes, **filters: Any) -> list[Any]:
         return order_logs(self.contracts, event, order_id, from_block=self.from_block, **filters)

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, cast
 
 import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.types import TxParams
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 
+from enclava.chain.errors import TransactionFailed, TransactionReverted
 from enclava.errors import ChainError
+
+if TYPE_CHECKING:
+    from enclava.chain.config import Manifest
 
 __all__ = ["ChainClient", "TxResult"]
 
@@ -41,11 +46,7 @@ def _translated(what: str) -> Iterator[None]:
             f"{what}: no receipt in time", hint="The chain may be stalled; retry later."
         ) from exc
     except ContractLogicError as exc:
-        raise ChainError(
-            f"{what} reverted: {exc}",
-            code="tx_reverted",
-            hint="Read the revert reason; the transaction broke a contract rule.",
-        ) from exc
+        raise TransactionReverted(f"{what} reverted: {exc}") from exc
     except (Web3Exception, ValueError) as exc:
         raise ChainError(f"{what} failed: {exc}") from exc
 
@@ -56,7 +57,7 @@ class ChainClient:
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
 
     @classmethod
-    def from_manifest(cls, manifest) -> "ChainClient":
+    def from_manifest(cls, manifest: Manifest) -> ChainClient:
         return cls(manifest.rpc_url)
 
     def chain_id(self) -> int:
@@ -79,7 +80,9 @@ class ChainClient:
             if "gas" not in filled:
                 # against the block the transaction will land in: its timestamp is what the contract
                 # compares report times with, and "latest" may be seconds older than the wall clock
-                filled["gas"] = int(self.w3.eth.estimate_gas(filled, "pending") * 1.2) + 10_000
+                filled["gas"] = (
+                    int(self.w3.eth.estimate_gas(cast(TxParams, filled), "pending") * 1.2) + 10_000
+                )
             if "maxFeePerGas" not in filled and "gasPrice" not in filled:
                 base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
                 tip = int(self.w3.eth.max_priority_fee)
@@ -94,11 +97,7 @@ class ChainClient:
             int(receipt["status"]),
         )
         if result.status != 1:
-            raise ChainError(
-                f"transaction {result.tx_hash} failed on chain",
-                code="tx_failed",
-                hint="Inspect the transaction on the node; it ran out of gas or reverted.",
-            )
+            raise TransactionFailed(f"transaction {result.tx_hash} failed on chain")
         return result
 
     def transfer(self, account: LocalAccount, to: str, value_wei: int) -> TxResult:

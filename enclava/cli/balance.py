@@ -22,8 +22,8 @@ from enclava.cli.context import (
     network,
     unlock_wallet,
 )
-from enclava.cli.errors import friendly_errors
-from enclava.errors import EnclavaError
+from enclava.cli.errors import NothingToWithdraw
+from enclava.console import friendly_errors
 from enclava.wallet import wallet_info
 
 app = typer.Typer(
@@ -37,7 +37,8 @@ console = Console()
 def show(
     wallet: str = WalletOption, devnet: str = DevnetOption, manifest: Path = ManifestOption
 ) -> None:
-    """Your wallet's balance on chain and the credit the marketplace holds for it (no password needed)."""
+    """Your wallet's balance on chain and the credit the marketplace holds for it (no password
+    needed)."""
     address = wallet_info(wallet).address
     market = network(devnet, manifest).market
     console.print(f"wallet {wallet} {address}")
@@ -57,12 +58,7 @@ def withdraw(
     address = wallet_info(wallet).address
     credit = market.credit_of(address)
     if credit == 0:
-        raise EnclavaError(
-            f"the marketplace holds no credit for {address}",
-            code="nothing_to_withdraw",
-            hint="Credits come from payouts to model/data owners and providers; a customer's refunds go "
-            "straight to the wallet. See `enclava balance show`.",
-        )
+        raise NothingToWithdraw(f"the marketplace holds no credit for {address}")
     account = unlock_wallet(wallet)
     tx = market.withdraw(account)
     console.print(

@@ -12,14 +12,16 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import typer
 from eth_account.signers.local import LocalAccount
 
+from enclava.chain.config import DEFAULT_DEVNET, Manifest, load_manifest, read_manifest
 from enclava.chain.market import MarketClient
+from enclava.cli.errors import ResourceNotFound
 from enclava.client.broker_http import BrokerHttpClient
 from enclava.client.market_api import MarketApiClient
-from enclava.devnet.manifest import DEFAULT_DEVNET, Manifest, load_manifest, read_manifest
 from enclava.errors import ConfigError
 from enclava.storage.content_store import IpfsContentStore
 from enclava.wallet import DEFAULT_WALLET, unlock
@@ -68,7 +70,7 @@ class CliContext:
     """The clients of one network, built on first use."""
 
     manifest: Manifest
-    _closers: list = field(default_factory=list, repr=False)
+    _closers: list[Any] = field(default_factory=list[Any], repr=False)
 
     def service_url(self, name: str) -> str:
         record = self.manifest.services.get(name)
@@ -107,8 +109,8 @@ class CliContext:
         return int(self.manifest.chain_id)
 
     @property
-    def offer_registry(self) -> str:
-        return self.manifest.contracts["OfferRegistry"]
+    def resource_registry(self) -> str:
+        return self.manifest.contracts["ResourceRegistry"]
 
     def close(self) -> None:
         while self._closers:
@@ -126,7 +128,7 @@ def wallet_password(*, confirm: bool = False, prompt: str = "Wallet password") -
     from_env = os.environ.get(PASSWORD_ENV)
     if from_env is not None:
         return from_env
-    return typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
 
 
 def unlock_wallet(name: str) -> LocalAccount:
@@ -142,15 +144,11 @@ def eth(wei: int) -> str:
     return f"{int(wei) / 10**18:.6f} ETH ({int(wei)} wei)"
 
 
-def read_resource(market: MarketClient, resource_id: int) -> dict:
+def read_resource(market: MarketClient, resource_id: int) -> dict[str, Any]:
     """``market.resource`` with an unknown id (the registry reverts) as a typed error."""
     from web3.exceptions import Web3Exception
 
     try:
         return market.resource(resource_id)
     except (Web3Exception, ValueError) as exc:
-        raise ConfigError(
-            f"no resource {resource_id} on this chain",
-            code="resource_not_found",
-            hint="Check the id in the catalogue (`enclava model publish` prints it).",
-        ) from exc
+        raise ResourceNotFound(f"no resource {resource_id} on this chain") from exc

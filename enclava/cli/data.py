@@ -1,13 +1,16 @@
-"""`enclava data ...`: data owners: encrypt and upload datasets, deposit their keys under a policy."""
+"""`enclava data ...`: data owners: encrypt and upload datasets, deposit their keys under a
+policy."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from enclava.chain.types import ResourceKind
 from enclava.cli.context import (
+    CliContext,
     DevnetOption,
     ManifestOption,
     WalletOption,
@@ -15,10 +18,10 @@ from enclava.cli.context import (
     read_resource,
     unlock_wallet,
 )
-from enclava.cli.errors import friendly_errors
+from enclava.cli.errors import EnginesMissing, FileMissing, NotAnEngine
 from enclava.cli.model import TEE_NAMES, load_policy, parse_price, print_published, publish_file
 from enclava.client.market_api import listing_metadata
-from enclava.errors import ConfigError, EnclavaError
+from enclava.console import friendly_errors
 
 app = typer.Typer(
     help="Data owners: encrypt and upload datasets, deposit their keys under a policy.",
@@ -40,7 +43,7 @@ def upload(
     engine: list[int] = typer.Option(
         [], "--engine", help="Engine resource id allowed to read it (repeat)."
     ),
-    allow_simulated: bool = typer.Option(
+    insecure_allow_simulated_tee: bool = typer.Option(
         False,
         "--insecure-allow-simulated-tee",
         help="Also release the key to simulated enclaves (devnet only).",
@@ -53,41 +56,39 @@ def upload(
     devnet: str = DevnetOption,
     manifest: Path = ManifestOption,
 ) -> None:
-    """Encrypt and upload a dataset, list it through the marketplace, deposit its key under a policy.
+    """Encrypt and upload a dataset, list it through the marketplace, deposit its key under a
+    policy.
 
     The policy's engines are the ``--engine`` ids (their hashes are read from the chain) unless the
     policy file names ``allowed_engine_hashes`` itself.
     """
     if not file.is_file():
-        raise ConfigError(
-            f"no file at {file}", code="file_missing", hint="Check the path of the dataset."
-        )
+        raise FileMissing(f"no file at {file}", hint="Check the path of the dataset.")
     wei = parse_price(price)
     ctx = network(devnet, manifest)
     try:
         hashes = [_engine_hash(ctx, engine_id) for engine_id in engine]
         if not hashes and policy is None:
-            raise ConfigError(
-                "say which engines may read the dataset",
-                code="engines_missing",
-                hint="Pass --engine ID (repeat), or a --policy file with allowed_engine_hashes.",
-            )
+            raise EnginesMissing("say which engines may read the dataset")
         build = load_policy(
             policy,
             allow_any_customer=allow_any_customer,
-            allow_simulated=allow_simulated,
+            insecure_allow_simulated_tee=insecure_allow_simulated_tee,
             engine_hashes=hashes or "any",
         )
         owner = unlock_wallet(wallet)
-        meta = lambda digest: listing_metadata(
-            name or file.name,
-            price_wei=wei,  # noqa: E731
-            engine_hash=hashes[0] if hashes else digest,
-            description=description,
-            task=task,
-            license=license_,
-            tee_types=TEE_NAMES,
-        )
+
+        def meta(digest: str) -> dict[str, Any]:
+            return listing_metadata(
+                name or file.name,
+                price_wei=wei,
+                engine_hash=hashes[0] if hashes else digest,
+                description=description,
+                task=task,
+                license=license_,
+                tee_types=TEE_NAMES,
+            )
+
         published = publish_file(
             ctx,
             owner,
@@ -103,12 +104,8 @@ def upload(
     print_published([("dataset", published)])
 
 
-def _engine_hash(ctx, engine_id: int) -> str:
+def _engine_hash(ctx: CliContext, engine_id: int) -> str:
     resource = read_resource(ctx.market, engine_id)
     if resource["kind"] != ResourceKind.ENGINE:
-        raise EnclavaError(
-            f"resource {engine_id} is not an engine on this chain",
-            code="not_an_engine",
-            hint="Pass the resource id `enclava model publish` printed for the engine.",
-        )
-    return "0x" + resource["content_hash"].hex()
+        raise NotAnEngine(f"resource {engine_id} is not an engine on this chain")
+    return "0x" + bytes(resource["content_hash"]).hex()

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from enclava import devnet
-from enclava.cli.errors import friendly_errors
+from enclava.console import friendly_errors
 
 app = typer.Typer(
     help="Run the local devnet: anvil (chain), Kubo (IPFS) and Redis.", no_args_is_help=True

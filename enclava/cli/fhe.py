@@ -1,10 +1,11 @@
-"""`enclava fhe ...`: FHE split inference: CKKS keys, encrypted inputs, split orders and their results.
+"""`enclava fhe ...`: FHE split inference: CKKS keys, encrypted inputs, split orders and their
+results.
 
-`fhe keys new` makes a key session on this device (``~/.enclava/fhe/NAME``, or ``ENCLAVA_FHE_HOME``);
-`fhe order` checks everything before paying (split, image shape, evaluation keys, context), uploads
-the evaluation keys once per session, and places the order; `fhe result` waits for it, decrypts
-(customer mode) or takes the enclave's activations (enclave mode), and asks the owner's tail,
-through the marketplace API unless `--tail` names the tail service itself.
+`fhe keys new` makes a key session on this device (``~/.enclava/fhe/NAME``, or
+``ENCLAVA_FHE_HOME``); `fhe order` checks everything before paying (split, image shape, evaluation
+keys, context), uploads the evaluation keys once per session, and places the order; `fhe result`
+waits for it, decrypts (customer mode) or takes the enclave's activations (enclave mode), and asks
+the owner's tail, through the marketplace API unless `--tail` names the tail service itself.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from enclava.cli.context import (
     network,
     unlock_wallet,
 )
-from enclava.cli.errors import friendly_errors
+from enclava.cli.errors import (
+    FheHeadUnknown,
+    FheModeUnknown,
+    FheOrderUnknown,
+    FileInvalid,
+    OrderDeclined,
+)
+from enclava.cli.options import DeprecatedOfferOption, TeeOfferOption, resolve_tee_offer
 from enclava.cli.order import check_order_id
 from enclava.cli.progress import waiting
 from enclava.client.fhe_split import (
@@ -34,10 +42,10 @@ from enclava.client.fhe_split import (
     place_fhe_order,
     prepare_fhe_order,
 )
-from enclava.client.fhe_split_listing import read_fhe_listing
+from enclava.client.fhe_split_listing import FheListing, read_fhe_listing
 from enclava.client.fhe_split_session import FheSessionStore, default_session_dir
 from enclava.client.fhe_split_tail import direct_tail_url, market_tail_url
-from enclava.errors import ConfigError, EnclavaError
+from enclava.console import friendly_errors
 
 __all__ = ["app"]
 
@@ -92,7 +100,8 @@ def order(
         "--head",
         help="Resource id of the split's head weights (default: as the manifest names).",
     ),
-    offer: int = typer.Option(..., "--offer", help="Id of the provider's TEE offer."),
+    tee_offer: int | None = TeeOfferOption,
+    offer: int | None = DeprecatedOfferOption,
     split: str = typer.Option(..., "--split", help="A split point the model declares."),
     images: Path = typer.Option(
         ..., "--images", exists=True, dir_okay=False, help=".npy [N, 28, 28] in [0, 1]."
@@ -110,12 +119,9 @@ def order(
     manifest: Path = ManifestOption,
 ) -> None:
     """Check, encrypt and upload the images, show the price, and place the FHE-split order."""
+    tee_offer_id = resolve_tee_offer(tee_offer, offer)
     if mode not in ("enclave", "customer"):
-        raise ConfigError(
-            f"unknown mode {mode!r}",
-            code="fhe_mode_unknown",
-            hint="Use --mode enclave or --mode customer.",
-        )
+        raise FheModeUnknown(f"unknown mode {mode!r}")
     store = FheSessionStore.load(default_session_dir(session))
     batch = _load_images(images)
     ctx = network(devnet, manifest)
@@ -129,15 +135,11 @@ def order(
         )  # a split the model does not declare is the user's mistake, not a missing --head
         head_id = head or int(public.manifest.get("head_resources", {}).get(split, 0))
         if not head_id:
-            raise ConfigError(
-                f"the manifest names no head weights for split {split!r}",
-                code="fhe_head_unknown",
-                hint="Pass --head with the head weights' resource id.",
-            )
+            raise FheHeadUnknown(f"the manifest names no head weights for split {split!r}")
         listing = dataclasses.replace(public, head_weights_id=head_id)
         with waiting("checking and encrypting the images"):
             prepared = prepare_fhe_order(store, listing, split, batch, decrypt_mode=mode)
-        total = market.quote(engine, listing.resource_ids, offer, max_duration)
+        total = market.quote(engine, listing.resource_ids, tee_offer_id, max_duration)
         account = unlock_wallet(wallet)
         console.print(
             f"{prepared.n_inputs} images, split {split}, {mode} decrypt: escrow {eth(total)}"
@@ -145,7 +147,7 @@ def order(
         if not yes and not typer.confirm(
             f"Pay {eth(total)} into escrow and place the order?", default=False
         ):
-            raise EnclavaError("order not placed", code="order_declined", hint="Nothing was paid.")
+            raise OrderDeclined("order not placed", hint="Nothing was paid.")
         with waiting("uploading and placing the order"):
             placed = place_fhe_order(
                 market,
@@ -155,14 +157,15 @@ def order(
                 store,
                 listing,
                 prepared,
-                tee_offer_id=offer,
+                tee_offer_id=tee_offer_id,
                 max_duration=max_duration,
             )
     finally:
         ctx.close()
     _save(store, placed, listing)
     console.print(
-        f"[green]order placed[/]: escrow {eth(placed.escrow)}; request {placed.sizes['request']} bytes; "
+        f"[green]order placed[/]: escrow {eth(placed.escrow)}; request "
+        f"{placed.sizes['request']} bytes; "
         f"evaluation keys {'uploaded' if placed.uploaded['eval_keys'] else 'reused'}"
     )
     typer.echo(f"order_id={placed.order_id}")
@@ -181,7 +184,8 @@ def result(
     devnet: str = DevnetOption,
     manifest: Path = ManifestOption,
 ) -> None:
-    """Wait for the order, turn its result into obfuscated activations, and print the tail's predictions."""
+    """Wait for the order, turn its result into obfuscated activations, and print the tail's
+    predictions."""
     order_id = check_order_id(order_id)
     store = FheSessionStore.load(default_session_dir(session))
     placed, model_id, head_id, engine_id = _load(store, order_id)
@@ -210,26 +214,18 @@ def result(
 
 
 def _load_images(path: Path) -> np.ndarray:
-    """The images file as a numeric array; any unreadable file is the user's to fix, never a traceback."""
+    """The images file as a numeric array; any unreadable file is the user's to fix, never a
+    traceback."""
     try:
         batch = np.load(path, allow_pickle=False)
     except (ValueError, EOFError, OSError) as exc:
-        raise ConfigError(
-            f"{path} is not a pickle-free .npy file",
-            code="file_invalid",
-            hint="Save the images with numpy.save (one [N, 28, 28] array, values in [0, 1]).",
-        ) from exc
+        raise FileInvalid(f"{path} is not a pickle-free .npy file") from exc
     if not isinstance(batch, np.ndarray):  # an .npz archive loads as a mapping of arrays
         batch.close()
-        raise ConfigError(
-            f"{path} is an .npz archive, not one array",
-            code="file_invalid",
-            hint="Save the images with numpy.save (one [N, 28, 28] array, values in [0, 1]).",
-        )
+        raise FileInvalid(f"{path} is an .npz archive, not one array")
     if batch.dtype.kind not in "biuf":
-        raise ConfigError(
+        raise FileInvalid(
             f"{path} holds {batch.dtype} values, not numbers",
-            code="file_invalid",
             hint="Save the images as a float array with values in [0, 1].",
         )
     return batch
@@ -241,7 +237,7 @@ def _orders(store: FheSessionStore) -> Path:
     return folder
 
 
-def _save(store: FheSessionStore, placed: PlacedFheOrder, listing) -> None:
+def _save(store: FheSessionStore, placed: PlacedFheOrder, listing: FheListing) -> None:
     record = {
         **dataclasses.asdict(placed),
         "model_id": listing.manifest_id,
@@ -256,11 +252,7 @@ def _save(store: FheSessionStore, placed: PlacedFheOrder, listing) -> None:
 def _load(store: FheSessionStore, order_id: str) -> tuple[PlacedFheOrder, int, int, int]:
     path = _orders(store) / f"{order_id.lower()}.json"
     if not path.is_file():
-        raise ConfigError(
-            f"session {store.folder.name!r} placed no order {order_id}",
-            code="fhe_order_unknown",
-            hint="Use the key session (--session) whose `fhe order` placed it.",
-        )
+        raise FheOrderUnknown(f"session {store.folder.name!r} placed no order {order_id}")
     record = json.loads(path.read_text())
     ids = record.pop("model_id"), record.pop("head_weights_id"), record.pop("engine_id")
     return PlacedFheOrder(**record), *ids

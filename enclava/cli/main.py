@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from enclava import __version__
-from enclava.cli import balance, bench, data, fhe, model, order, report, wallet
+from enclava.cli import balance, data, fhe, model, order, report, wallet
 from enclava.cli import devnet as devnet_cli
 from enclava.cli import measure as measure_cli
 
@@ -24,7 +24,6 @@ for _name, _module in (
     ("balance", balance),
     ("report", report),
     ("fhe", fhe),
-    ("bench", bench),
 ):
     app.add_typer(_module.app, name=_name)
 app.command(name="measure")(measure_cli.measure_command)

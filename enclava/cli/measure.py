@@ -16,8 +16,8 @@ from pathlib import Path
 import typer
 
 from enclava.chain.types import measurement_digest
-from enclava.cli.errors import friendly_errors
-from enclava.errors import ConfigError
+from enclava.cli.errors import ArchiveUnwritable
+from enclava.console import friendly_errors
 from enclava.measure import build_image, image_files, measure_archive
 
 __all__ = ["measure_command"]
@@ -61,11 +61,7 @@ def measure_command(
         try:
             archive.write_bytes(image)
         except OSError as exc:
-            raise ConfigError(
-                f"cannot write the archive to {archive}: {exc}",
-                code="archive_unwritable",
-                hint="Name a file in a folder you can write to.",
-            ) from exc
+            raise ArchiveUnwritable(f"cannot write the archive to {archive}: {exc}") from exc
     typer.echo(f"component:   {component.value}")
     typer.echo(f"root:        {root}")
     typer.echo(f"files:       {len(files)} ({len(image)}-byte archive)")

@@ -1,4 +1,5 @@
-"""`enclava model ...`: model owners publish engines and weights and serve the tail of a split model.
+"""`enclava model ...`: model owners publish engines and weights and serve the tail of a split
+model.
 
 `model publish` encrypts the engine (its canonical archive) and optional weights under fresh keys,
 uploads the ciphertexts to IPFS, lists them through the marketplace API (an EIP-712 listing the
@@ -13,11 +14,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import typer
+from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from certification_authority.broker.models import KeyPolicy
 from enclava.chain.types import ResourceKind
 from enclava.cli.context import (
     CliContext,
@@ -27,12 +28,21 @@ from enclava.cli.context import (
     network,
     unlock_wallet,
 )
-from enclava.cli.errors import friendly_errors
+from enclava.cli.errors import (
+    EngineFolderInvalid,
+    EngineFolderMissing,
+    FileMissing,
+    PolicyInvalid,
+    PriceInvalid,
+    TeeInvalid,
+)
 from enclava.cli.progress import transfer
 from enclava.cli.tail import serve_tail_command
 from enclava.client.market_api import ListedResource, listing_metadata, publish_listed
-from enclava.engine import EngineError, canonical_archive, load_manifest
-from enclava.errors import ConfigError, EnclavaError
+from enclava.console import friendly_errors
+from enclava.protocol.broker import KeyPolicy
+from enclava.protocol.engine import EngineError, canonical_archive, load_manifest
+from enclava.protocol.tee import TEE_CHAIN_NAMES
 
 __all__ = [
     "app",
@@ -40,8 +50,6 @@ __all__ = [
     "load_policy",
     "publish_file",
     "print_published",
-    "PolicyInvalid",
-    "PriceInvalid",
 ]
 
 app = typer.Typer(
@@ -50,20 +58,7 @@ app = typer.Typer(
 )
 app.command("serve-tail")(serve_tail_command)
 console = Console()
-TEE_NAMES = ("TDX", "SEV_SNP", "SIMULATED")
-
-
-class PriceInvalid(EnclavaError):
-    code = "price_invalid"
-    hint = "Give a price in wei (e.g. 3000000000000000), gwei (e.g. 3000000gwei) or ETH (e.g. 0.003eth)."
-
-
-class PolicyInvalid(EnclavaError):
-    code = "policy_invalid"
-    hint = (
-        "Give --policy FILE with a JSON key policy (allowed_engine_hashes, allowed_customers, ...) "
-        "or --allow-any-customer."
-    )
+TEE_NAMES = TEE_CHAIN_NAMES
 
 
 def parse_price(text: str) -> int:
@@ -86,10 +81,11 @@ def load_policy(
     path: Path | None,
     *,
     allow_any_customer: bool,
-    allow_simulated: bool,
+    insecure_allow_simulated_tee: bool,
     engine_hashes: list[str] | str | None,
 ) -> Callable[[str], dict[str, Any]]:
-    """A policy builder: the file's policy, or "any paying customer"; engines default to ``engine_hashes``.
+    """A policy builder: the file's policy, or "any paying customer"; engines default to
+    ``engine_hashes``.
 
     ``engine_hashes`` is None for an engine (its own hash, known after encryption, is allowed).
     """
@@ -107,7 +103,7 @@ def load_policy(
             raise PolicyInvalid(f"the policy file {path} is not JSON: {exc}") from exc
         if not isinstance(base, dict):
             raise PolicyInvalid(f"the policy file {path} must hold a JSON object")
-    if allow_simulated:
+    if insecure_allow_simulated_tee:
         base["insecure_allow_simulated_tee"] = True
 
     def build(own_hash: str) -> dict[str, Any]:
@@ -134,13 +130,13 @@ def load_policy(
 
 def publish_file(
     ctx: CliContext,
-    owner,
+    owner: LocalAccount,
     *,
     label: str,
     kind: ResourceKind,
     plaintext: bytes,
     price: int,
-    policy,
+    policy: dict[str, Any] | Callable[[str], dict[str, Any]],
     metadata: Any = None,
 ) -> ListedResource:
     """Encrypt, upload with a progress bar, list through the API, deposit the key."""
@@ -156,7 +152,7 @@ def publish_file(
             policy=policy,
             metadata=metadata,
             chain_id=ctx.chain_id,
-            registry=ctx.offer_registry,
+            registry=ctx.resource_registry,
             progress=advance,
         )
 
@@ -204,7 +200,7 @@ def publish(
         "--allow-any-customer",
         help="Release the keys to any paying customer's order of this engine.",
     ),
-    allow_simulated: bool = typer.Option(
+    insecure_allow_simulated_tee: bool = typer.Option(
         False,
         "--insecure-allow-simulated-tee",
         help="Also release keys to simulated enclaves (devnet only).",
@@ -222,45 +218,38 @@ def publish(
     devnet: str = DevnetOption,
     manifest: Path = ManifestOption,
 ) -> None:
-    """Encrypt and upload an engine (and weights), list them through the marketplace, deposit the keys."""
+    """Encrypt and upload an engine (and weights), list them through the marketplace, deposit the
+    keys."""
     if not engine_dir.is_dir():
-        raise ConfigError(
-            f"no engine folder at {engine_dir}",
-            code="engine_dir_missing",
-            hint="Give the folder that holds engine.toml (e.g. engines/digits_classifier).",
-        )
+        raise EngineFolderMissing(f"no engine folder at {engine_dir}")
     if weights is not None and not weights.is_file():
-        raise ConfigError(
-            f"no weights file at {weights}", code="file_missing", hint="Check the --weights path."
-        )
+        raise FileMissing(f"no weights file at {weights}", hint="Check the --weights path.")
     bad_tee = [t for t in tee if t not in TEE_NAMES]
     if bad_tee:
-        raise ConfigError(
-            f"unknown TEE family {bad_tee[0]!r}",
-            code="tee_invalid",
-            hint=f"Use one of {', '.join(TEE_NAMES)}.",
+        raise TeeInvalid(
+            f"unknown TEE family {bad_tee[0]!r}", hint=f"Use one of {', '.join(TEE_NAMES)}."
         )
     engine_price = parse_price(price)
     model_price = parse_price(weights_price) if weights_price is not None else engine_price
     build_policy = load_policy(
         policy,
         allow_any_customer=allow_any_customer,
-        allow_simulated=allow_simulated,
+        insecure_allow_simulated_tee=insecure_allow_simulated_tee,
         engine_hashes=None,
     )
     try:
         info = load_manifest(engine_dir)
         archive = canonical_archive(engine_dir)
     except EngineError as exc:
-        raise ConfigError(
-            f"{engine_dir} is not a valid engine: {exc.message}",
-            code="engine_invalid",
-            hint=exc.hint,
+        raise EngineFolderInvalid(
+            f"{engine_dir} is not a valid engine: {exc.message}", hint=exc.hint
         ) from exc
     ctx = network(devnet, manifest)
     owner = unlock_wallet(wallet)
     title = name or info.name
-    common = dict(description=description, task=task, license=license_, tee_types=tuple(tee))
+    common: dict[str, Any] = dict(
+        description=description, task=task, license=license_, tee_types=tuple(tee)
+    )
 
     def engine_meta(
         digest: str,

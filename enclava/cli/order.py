@@ -11,13 +11,15 @@ from __future__ import annotations
 import io
 import re
 import tarfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from enclava.chain.types import OrderStatus
+from enclava.chain.market import MarketClient
 from enclava.cli.context import (
     DevnetOption,
     ManifestOption,
@@ -27,11 +29,22 @@ from enclava.cli.context import (
     read_resource,
     unlock_wallet,
 )
-from enclava.cli.errors import friendly_errors
-from enclava.cli.progress import transfer, waiting
+from enclava.cli.errors import (
+    FileMissing,
+    InsufficientFunds,
+    NotYourOrder,
+    OrderDeclined,
+    OrderFinished,
+    OrderRunning,
+    TeeOfferUnavailable,
+)
+from enclava.cli.options import DeprecatedOfferOption, TeeOfferOption, resolve_tee_offer
+from enclava.cli.progress import Advance, transfer, waiting
 from enclava.client.orders import TERMINAL, completed_report, place_order, wait_for_order
+from enclava.console import friendly_errors
 from enclava.crypto import open_sealed, wallet_identity, wallet_recipient
-from enclava.errors import ConfigError, EnclavaError, IntegrityError
+from enclava.errors import IntegrityError
+from enclava.protocol.order import OrderStatus
 
 __all__ = ["app", "RESULT_CIPHERTEXT", "check_order_id"]
 
@@ -45,19 +58,9 @@ _ORDER_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _SHOW_BYTES = 4096
 
 
-class OrderDeclined(EnclavaError):
-    code = "order_declined"
-    hint = "Nothing was paid. Run the command again and answer yes, or pass --yes."
-
-
-class NotYourOrder(EnclavaError):
-    code = "not_your_order"
-    hint = "Use the wallet that placed the order (--wallet NAME)."
-
-
 def check_order_id(order_id: str) -> str:
     if not _ORDER_ID.match(order_id or ""):
-        from enclava.chain.market import OrderNotFound
+        from enclava.chain.errors import OrderNotFound
 
         raise OrderNotFound(f"{order_id!r} is not an order id")
     return order_id.lower()
@@ -70,7 +73,8 @@ def create(
     resource: list[int] = typer.Option(
         [], "--resource", help="Resource id of a model or dataset (repeat)."
     ),
-    offer: int = typer.Option(..., "--offer", help="Id of the provider's TEE offer."),
+    tee_offer: int | None = TeeOfferOption,
+    offer: int | None = DeprecatedOfferOption,
     input_: list[Path] = typer.Option(
         [], "--input", dir_okay=False, help="Your input file (repeat)."
     ),
@@ -82,36 +86,28 @@ def create(
     devnet: str = DevnetOption,
     manifest: Path = ManifestOption,
 ) -> None:
-    """Encrypt and upload your inputs, show the price, and place the order (escrow paid on chain)."""
+    """Encrypt and upload your inputs, show the price, and place the order (escrow paid on
+    chain)."""
+    tee_offer_id = resolve_tee_offer(tee_offer, offer)
     for path in input_:
         if not path.is_file():
-            raise ConfigError(
-                f"no input file at {path}", code="file_missing", hint="Check the --input path."
-            )
+            raise FileMissing(f"no input file at {path}", hint="Check the --input path.")
     ctx = network(devnet, manifest)
     try:
         market = ctx.market
         rows = [("engine", engine, _price_of(market, engine))]
         rows += [("resource", rid, _price_of(market, rid)) for rid in resource]
-        terms = market.offer_terms(offer)
+        terms = market.tee_offer_terms(tee_offer_id)
         if not terms["available"] or int(terms["provider"], 16) == 0:
-            raise EnclavaError(
-                f"TEE offer {offer} is not available",
-                code="offer_unavailable",
-                hint="Pick an active offer (the marketplace lists them: GET /v1/offers).",
-            )
+            raise TeeOfferUnavailable(f"TEE offer {tee_offer_id} is not available")
         compute = terms["price_per_second"] * max_duration
-        total = market.quote(engine, resource, offer, max_duration)
+        total = market.quote(engine, resource, tee_offer_id, max_duration)
         _print_breakdown(rows, terms, max_duration, compute, total)
         account = unlock_wallet(wallet)
         balance = market.chain.balance(account.address)
         console.print(f"wallet {account.address}: {eth(balance)}")
         if balance < total:
-            raise EnclavaError(
-                f"the wallet holds {eth(balance)}, the escrow is {eth(total)}",
-                code="insufficient_funds",
-                hint="Fund the wallet, or lower --max-duration.",
-            )
+            raise InsufficientFunds(f"the wallet holds {eth(balance)}, the escrow is {eth(total)}")
         if not yes and not typer.confirm(
             f"Pay {eth(total)} into escrow and place the order?", default=False
         ):
@@ -125,7 +121,7 @@ def create(
                 account,
                 engine_id=engine,
                 resource_ids=resource,
-                tee_offer_id=offer,
+                tee_offer_id=tee_offer_id,
                 inputs=inputs,
                 recipient=wallet_recipient(account),
                 max_duration=max_duration,
@@ -134,7 +130,8 @@ def create(
     finally:
         ctx.close()
     console.print(
-        f"[green]order placed[/]: escrow {eth(placed.escrow)}, tx {placed.tx_hash}, gas {placed.gas_used}"
+        f"[green]order placed[/]: escrow {eth(placed.escrow)}, tx {placed.tx_hash}, gas "
+        f"{placed.gas_used}"
     )
     for path, cid in zip(input_, placed.input_cids):
         console.print(f"  input {path.name}: {cid}")
@@ -191,7 +188,8 @@ def result(
     devnet: str = DevnetOption,
     manifest: Path = ManifestOption,
 ) -> None:
-    """Download the result, check it against the signed report, decrypt it with your wallet, show it."""
+    """Download the result, check it against the signed report, decrypt it with your wallet, show
+    it."""
     order_id = check_order_id(order_id)
     ctx = network(devnet, manifest)
     try:
@@ -231,7 +229,8 @@ def cancel(
     devnet: str = DevnetOption,
     manifest: Path = ManifestOption,
 ) -> None:
-    """Cancel an order nobody accepted yet (or end one whose deadline passed): the escrow comes back to your wallet."""
+    """Cancel an order nobody accepted yet (or end one whose deadline passed): the escrow comes back
+    to your wallet."""
     order_id = check_order_id(order_id)
     ctx = network(devnet, manifest)
     market = ctx.market
@@ -246,17 +245,11 @@ def cancel(
     elif order.status == OrderStatus.ACCEPTED and market.chain_time() > order.deadline:
         tx = market.timeout_order(account, order.terms)
     elif order.status == OrderStatus.ACCEPTED:
-        raise EnclavaError(
-            f"order {order_id} is accepted and runs until {order.deadline} (chain time)",
-            code="order_running",
-            hint="Wait for it, or cancel after its deadline for a refund.",
+        raise OrderRunning(
+            f"order {order_id} is accepted and runs until {order.deadline} (chain time)"
         )
     else:
-        raise EnclavaError(
-            f"order {order_id} is already {order.status.name}",
-            code="order_finished",
-            hint="Nothing to cancel; its refund went to your wallet (or see `enclava balance show`).",
-        )
+        raise OrderFinished(f"order {order_id} is already {order.status.name}")
     console.print(f"[green]order {market.status(order_id).name.lower()}[/]: tx {tx.tx_hash}")
     refunded = market.refunded(order_id, account.address)
     if refunded:
@@ -264,11 +257,12 @@ def cancel(
     else:
         console.print(
             "your wallet refused a direct transfer, so the refund was credited; "
-            f"balance now {eth(market.credit_of(account.address))}: `enclava balance withdraw` moves it"
+            f"balance now {eth(market.credit_of(account.address))}: `enclava balance withdraw` "
+            f"moves it"
         )
 
 
-def _upload_bar(advance):
+def _upload_bar(advance: Advance) -> Callable[[int, int], None]:
     """``place_order``'s ``progress(done, total)`` drawn on a :func:`transfer` bar."""
     shown = 0
 
@@ -282,11 +276,17 @@ def _upload_bar(advance):
     return progress
 
 
-def _price_of(market, resource_id: int) -> int:
-    return read_resource(market, resource_id)["price"]
+def _price_of(market: MarketClient, resource_id: int) -> int:
+    return int(read_resource(market, resource_id)["price"])
 
 
-def _print_breakdown(rows, terms, max_duration: int, compute: int, total: int) -> None:
+def _print_breakdown(
+    rows: list[tuple[str, int, int]],
+    terms: dict[str, Any],
+    max_duration: int,
+    compute: int,
+    total: int,
+) -> None:
     table = Table(title="price (paid into escrow; unused compute time is refunded)")
     table.add_column("item")
     table.add_column("id")
@@ -295,7 +295,7 @@ def _print_breakdown(rows, terms, max_duration: int, compute: int, total: int) -
         table.add_row(kind, str(rid), eth(price))
     table.add_row(
         "compute",
-        f"offer by {terms['provider'][:10]}…",
+        f"TEE offer by {terms['provider'][:10]}…",
         f"{eth(compute)} = {terms['price_per_second']} wei/s × {max_duration} s",
     )
     table.add_row("[bold]total[/]", "", f"[bold]{eth(total)}[/]")
@@ -315,7 +315,10 @@ def _unpack(archive: bytes, out: Path) -> list[Path]:
                     raise IntegrityError(f"the result holds an unsafe file name {member.name!r}")
                 path = out.joinpath(*name.parts)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(tar.extractfile(member).read())
+                extracted = tar.extractfile(member)
+                if extracted is None:  # not a regular file (checked above); never written
+                    continue
+                path.write_bytes(extracted.read())
                 written.append(path)
     except tarfile.TarError as exc:
         raise IntegrityError(

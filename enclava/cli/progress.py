@@ -1,4 +1,5 @@
-"""Progress on the terminal (stderr, so stdout stays clean for scripts): byte transfers and waits."""
+"""Progress on the terminal (stderr, so stdout stays clean for scripts): byte transfers and
+waits."""
 
 from __future__ import annotations
 
@@ -11,18 +12,19 @@ from rich.progress import (
     DownloadColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
 
-__all__ = ["transfer", "waiting", "progress_console"]
+__all__ = ["transfer", "waiting", "progress_console", "Advance"]
 
 progress_console = Console(stderr=True)
 
 
 @contextmanager
-def transfer(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+def transfer(description: str, total: int | None) -> Iterator[Advance]:
     """A byte progress bar; yields ``advance(nbytes)`` to pass as a ``progress`` callback."""
     columns = (
         TextColumn("{task.description}"),
@@ -33,13 +35,13 @@ def transfer(description: str, total: int | None) -> Iterator[Callable[[int], No
     )
     with Progress(*columns, console=progress_console, transient=False) as bar:
         task = bar.add_task(description, total=total)
-        yield _Advance(bar, task)
+        yield Advance(bar, task)
 
 
-class _Advance:
+class Advance:
     """``advance(nbytes)``; ``set_total(n)`` once the size is known (e.g. after encryption)."""
 
-    def __init__(self, bar: Progress, task) -> None:
+    def __init__(self, bar: Progress, task: TaskID) -> None:
         self._bar, self._task = bar, task
 
     def __call__(self, nbytes: int) -> None:

@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from enclava.cli.context import DevnetOption, ManifestOption, network
-from enclava.cli.errors import friendly_errors
+from enclava.cli.errors import ResultMissing
 from enclava.cli.order import RESULT_CIPHERTEXT, check_order_id
-from enclava.errors import ConfigError
+from enclava.console import friendly_errors
 from enclava.report import FAIL, OK, Checklist, verify_order_report
 
 app = typer.Typer(
@@ -48,11 +48,7 @@ def verify(
     if result_dir is not None:
         path = result_dir / RESULT_CIPHERTEXT
         if not path.is_file():
-            raise ConfigError(
-                f"no {RESULT_CIPHERTEXT} in {result_dir}",
-                code="result_missing",
-                hint="Download it first with `enclava order result ORDER --out DIR`.",
-            )
+            raise ResultMissing(f"no {RESULT_CIPHERTEXT} in {result_dir}")
         ciphertext = path.read_bytes()
     ctx = network(devnet, manifest)
     checklist = verify_order_report(

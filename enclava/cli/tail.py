@@ -10,8 +10,9 @@ from pathlib import Path
 
 import typer
 
-from enclava.cli.errors import friendly_errors
-from enclava.splitnn.tail_service import DEFAULT_MODEL_DIR, serve_tail
+from enclava.console import friendly_errors
+from enclava.splitnn.model_format import DEFAULT_MODEL_DIR
+from enclava.splitnn.tail_service import serve_tail
 
 __all__ = ["serve_tail_command"]
 

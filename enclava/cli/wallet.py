@@ -1,4 +1,5 @@
-"""`enclava wallet ...`: your wallet: an encrypted keystore; your result-decryption key is derived from it."""
+"""`enclava wallet ...`: your wallet: an encrypted keystore; your result-decryption key is derived
+from it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from enclava.cli.context import (
     unlock_wallet,
     wallet_password,
 )
-from enclava.cli.errors import friendly_errors
+from enclava.console import friendly_errors
 from enclava.crypto import wallet_recipient
 from enclava.errors import EnclavaError
 
@@ -126,9 +127,5 @@ def list_() -> None:
 def _new_password() -> str:
     password = wallet_password(confirm=True, prompt="New wallet password")
     if not password:
-        raise wallets.WalletError(
-            "an empty password would leave the key unprotected",
-            code="empty_password",
-            hint="Choose a password (or set ENCLAVA_WALLET_PASSWORD).",
-        )
+        raise wallets.EmptyPassword("an empty password would leave the key unprotected")
     return password

@@ -1,10 +1,14 @@
 """What the parties do, as library calls the CLI, the demo, the benchmark and the tests share:
 publish resources, place orders, fetch and check results."""
 
-from enclava.client.broker_http import BrokerHttpClient, BrokerRefused, BrokerUnavailable
-from enclava.client.orders import (
+from enclava.client.broker_http import BrokerHttpClient
+from enclava.client.errors import (
+    BrokerRefused,
+    BrokerUnavailable,
     OrderFailedError,
     OrderWaitTimeout,
+)
+from enclava.client.orders import (
     PlacedOrder,
     completed_report,
     fetch_result,

@@ -26,14 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from eth_account.signers.local import LocalAccount
 
 from enclava.chain.market import MarketClient
-from enclava.chain.types import OrderStatus
 from enclava.client.broker_http import BrokerHttpClient
+from enclava.client.errors import OrderFailedError
 from enclava.client.fhe_split_listing import FheListing
 from enclava.client.fhe_split_session import FheSessionStore
 from enclava.client.fhe_split_tail import tail_predict
-from enclava.client.orders import OrderFailedError, fetch_result, wait_for_order
+from enclava.client.orders import fetch_result, wait_for_order
 from enclava.crypto import wallet_identity, wallet_recipient
 from enclava.fhe import (
     ContextMismatch,
@@ -50,6 +51,7 @@ from enclava.fhe import (
     split_head,
 )
 from enclava.fhe.serial import sha256_hex
+from enclava.protocol.order import OrderStatus
 from enclava.storage.content_store import IpfsContentStore
 
 __all__ = [
@@ -109,7 +111,8 @@ def prepare_fhe_order(
     decrypt_mode: str = "customer",
     layout: str = "single",
 ) -> PreparedFheOrder:
-    """Validate and encrypt: the request, this session's evaluation keys for the layout, the context."""
+    """Validate and encrypt: the request, this session's evaluation keys for the layout, the
+    context."""
     listing.require_decrypt_mode(decrypt_mode)
     head = split_head(listing.manifest, split)
     eval_keys = session.evaluation_keys(layout_steps(head, layout))
@@ -144,7 +147,8 @@ def _count(request: bytes) -> int:
 def check_prepared(
     prepared: PreparedFheOrder, listing: FheListing, session: FheSessionStore
 ) -> None:
-    """The enclave's own checks, run here: raises a typed FheError, and nothing has been paid yet."""
+    """The enclave's own checks, run here: raises a typed FheError, and nothing has been paid
+    yet."""
     listing.require_decrypt_mode(prepared.decrypt_mode)
     split_head(listing.manifest, prepared.split)
     if not prepared.eval_keys:
@@ -163,7 +167,7 @@ def place_fhe_order(
     market: MarketClient,
     store: IpfsContentStore,
     broker: BrokerHttpClient,
-    customer,
+    customer: LocalAccount,
     session: FheSessionStore,
     listing: FheListing,
     prepared: PreparedFheOrder,
@@ -171,7 +175,8 @@ def place_fhe_order(
     tee_offer_id: int,
     max_duration: int = 600,
 ) -> PlacedFheOrder:
-    """Check, upload (context and evaluation keys once per session), create the order, deposit the key."""
+    """Check, upload (context and evaluation keys once per session), create the order, deposit the
+    key."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     check_prepared(prepared, listing, session)
@@ -224,7 +229,7 @@ def place_fhe_order(
 def finish_fhe_order(
     market: MarketClient,
     store: IpfsContentStore,
-    customer,
+    customer: LocalAccount,
     session: FheSessionStore,
     listing: FheListing,
     placed: PlacedFheOrder,

@@ -2,12 +2,12 @@
 customer checks before ordering, and the tail that answers with predictions.
 
 The model owner publishes two model resources for ``engines/fhe_head``: the head's weights (one
-``.npz`` per split) and the **FHE manifest** (JSON: the splits the owner allows, each head's kind and
-shape, the noise levels the enclave applies, the decrypt modes the policy allows). The manifest is
-not secret, so its listing's ``metadata_cid`` points to the same JSON in plaintext on IPFS: the
+``.npz`` per split) and the **FHE manifest** (JSON: the splits the owner allows, each head's kind
+and shape, the noise levels the enclave applies, the decrypt modes the policy allows). The manifest
+is not secret, so its listing's ``metadata_cid`` points to the same JSON in plaintext on IPFS: the
 customer reads it there (content-addressed, its CID bound on chain by the owner's listing) and runs
-every check of :func:`enclava.fhe.check_request` before any money moves; the enclave runs them
-again on the encrypted copy.
+every check of :func:`enclava.fhe.check_request` before any money moves; the enclave runs them again
+on the encrypted copy.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from enclava.chain.market import MarketClient
-from enclava.errors import EnclavaError
-from enclava.fhe import FheError, SplitNotAllowed
+from enclava.client.errors import DecryptModeNotAllowed, FheListingInvalid
+from enclava.fhe import SplitNotAllowed
 from enclava.splitnn import Obfuscation, SplitModel
 from enclava.storage.content_store import IpfsContentStore
 
@@ -32,16 +32,10 @@ __all__ = [
     "fhe_manifest",
     "head_npz",
     "read_fhe_listing",
-    "DecryptModeNotAllowed",
     "fhe_head_engine_folder",
 ]
 
 FORMAT = "enclava-fhe-manifest/1"
-
-
-class DecryptModeNotAllowed(FheError):
-    code = "fhe_decrypt_mode_not_allowed"
-    hint = "Pick a decryption mode the model's policy lists (`decrypt_modes` in its FHE manifest)."
 
 
 def fhe_manifest(
@@ -101,8 +95,9 @@ def fhe_head_engine_folder(dest: str | Path) -> Path:
     """engines/fhe_head made self-contained for publishing: the engine plus the CKKS code it runs.
 
     The sandbox sees the engine archive and the interpreter's site-packages (tenseal, numpy), not
-    this checkout, so the archive carries ``enclava/__init__.py``, ``enclava/errors.py`` and
-    ``enclava/fhe/`` (pure Python over TenSEAL) next to ``main.py``: what runs in the enclave is
+    this checkout, so the archive carries ``enclava/__init__.py``, ``enclava/errors.py``,
+    ``enclava/protocol/canonical.py`` (with its import-free package file) and ``enclava/fhe/``
+    (pure Python over TenSEAL) next to ``main.py``: what runs in the enclave is
     exactly what the engine hash on chain names.
     """
     dest = Path(dest)
@@ -110,7 +105,8 @@ def fhe_head_engine_folder(dest: str | Path) -> Path:
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_ROOT / "engines" / "fhe_head" / name, dest / name)
     (dest / "enclava" / "fhe").mkdir(parents=True, exist_ok=True)
-    for name in ("__init__.py", "errors.py"):
+    (dest / "enclava" / "protocol").mkdir(parents=True, exist_ok=True)
+    for name in ("__init__.py", "errors.py", "protocol/__init__.py", "protocol/canonical.py"):
         shutil.copyfile(_ROOT / "enclava" / name, dest / "enclava" / name)
     for src in sorted((_ROOT / "enclava" / "fhe").glob("*.py")):
         shutil.copyfile(src, dest / "enclava" / "fhe" / src.name)
@@ -118,7 +114,8 @@ def fhe_head_engine_folder(dest: str | Path) -> Path:
 
 
 def head_npz(model: SplitModel, split: str) -> bytes:
-    """The head weights resource of one split: ``weight``, ``bias`` (and ``stride``), pickle-free."""
+    """The head weights resource of one split: ``weight``, ``bias`` (and ``stride``),
+    pickle-free."""
     head = model.head(split)
     buf = io.BytesIO()
     np.savez(buf, weight=head.weight, bias=head.bias, stride=np.array(head.stride))
@@ -147,7 +144,8 @@ class FheListing:
             raise SplitNotAllowed(
                 f"split {name!r} is not declared by the model; allowed: {sorted(splits) or 'none'}"
             )
-        return splits[name]
+        split: dict[str, Any] = splits[name]
+        return split
 
     def require_decrypt_mode(self, mode: str) -> None:
         allowed = self.manifest.get("policy", {}).get("decrypt_modes", ["enclave", "customer"])
@@ -174,23 +172,17 @@ def read_fhe_listing(
     """The public FHE manifest from the manifest resource's on-chain ``metadata_cid``."""
     cid = market.resource(manifest_id)["metadata_cid"]
     if not cid:
-        raise EnclavaError(
+        raise FheListingInvalid(
             f"model resource {manifest_id} has no public FHE manifest (empty metadata CID)",
-            code="fhe_listing_invalid",
             hint="Order the FHE manifest resource (the one whose listing names a metadata CID).",
         )
     try:
         manifest = json.loads(store.get_bytes(cid, max_size=1 << 20))
     except ValueError as exc:
-        raise EnclavaError(
-            f"the FHE manifest at {cid} is not JSON",
-            code="fhe_listing_invalid",
-            hint="Ask the model owner to republish the listing.",
-        ) from exc
+        raise FheListingInvalid(f"the FHE manifest at {cid} is not JSON") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise EnclavaError(
+        raise FheListingInvalid(
             f"the metadata at {cid} is not an {FORMAT} document",
-            code="fhe_listing_invalid",
             hint="Check the resource ids: the manifest resource comes after the head weights.",
         )
     return FheListing(engine_id, head_weights_id, manifest_id, manifest)

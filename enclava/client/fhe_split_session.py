@@ -22,11 +22,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from enclava.chain.orders import OrderInput
 from enclava.crypto.envelope import new_resource_key, seal
 from enclava.errors import ConfigError
 from enclava.fhe import EvaluationKeys, KeySession
+from enclava.protocol.order import OrderInput
 from enclava.storage.content_store import IpfsContentStore
 
 __all__ = ["FheSessionStore", "Upload", "default_session_dir"]
@@ -58,7 +59,9 @@ class FheSessionStore:
         return f"FheSessionStore({str(self.folder)!r}, {self.keys!r})"
 
     @classmethod
-    def create(cls, folder: str | os.PathLike, *, overwrite: bool = False) -> "FheSessionStore":
+    def create(
+        cls, folder: str | os.PathLike[str], *, overwrite: bool = False
+    ) -> "FheSessionStore":
         folder = Path(folder)
         if (folder / "secret.bin").exists() and not overwrite:
             raise ConfigError(
@@ -74,7 +77,7 @@ class FheSessionStore:
         return cls(folder, keys, transport)
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> "FheSessionStore":
+    def load(cls, folder: str | os.PathLike[str]) -> "FheSessionStore":
         folder = Path(folder)
         try:
             secret, transport = (
@@ -88,7 +91,7 @@ class FheSessionStore:
         return cls(folder, KeySession.from_enclave_secret(secret), transport)
 
     @classmethod
-    def open_or_create(cls, folder: str | os.PathLike) -> "FheSessionStore":
+    def open_or_create(cls, folder: str | os.PathLike[str]) -> "FheSessionStore":
         return cls.load(folder) if (Path(folder) / "secret.bin").exists() else cls.create(folder)
 
     # ------------------------------------------------------------------ evaluation keys
@@ -98,11 +101,12 @@ class FheSessionStore:
         wanted = sorted(set(int(s) for s in steps))
         index = self._index()
         for sha, entry in index.get("eval_keys", {}).items():
-            if entry.get("steps") == wanted and (self.folder / "eval-keys" / sha).is_file():
-                data = (self.folder / "eval-keys" / sha).read_bytes()
-                if hashlib.sha256(data).hexdigest() == sha:
-                    return data
-        data = self.keys.evaluation_keys(wanted)
+            path: Path = self.folder / "eval-keys" / str(sha)
+            if entry.get("steps") == wanted and path.is_file():
+                stored = path.read_bytes()
+                if hashlib.sha256(stored).hexdigest() == sha:
+                    return stored
+        data: bytes = self.keys.evaluation_keys(wanted)
         sha = EvaluationKeys(data).sha256
         (self.folder / "eval-keys").mkdir(mode=0o700, exist_ok=True)
         (self.folder / "eval-keys" / sha).write_bytes(data)
@@ -113,7 +117,8 @@ class FheSessionStore:
     # ------------------------------------------------------------------ uploads
 
     def upload_once(self, store: IpfsContentStore, data: bytes) -> tuple[Upload, bool]:
-        """Seal ``data`` under the transport key and upload it, unless this exact content already was.
+        """Seal ``data`` under the transport key and upload it, unless this exact content already
+        was.
 
         Returns the upload and whether it was new. Keyed by the plaintext's SHA-256 (content
         addressing), so the same evaluation keys map to the same CID in every order of the session.
@@ -136,11 +141,11 @@ class FheSessionStore:
         stored = store.add(ciphertext)
         return Upload(stored.cid, hashlib.sha256(ciphertext).hexdigest())
 
-    def _index(self) -> dict:
+    def _index(self) -> dict[str, Any]:
         path = self.folder / "uploads.json"
         return json.loads(path.read_text()) if path.is_file() else {}
 
-    def _save(self, index: dict) -> None:
+    def _save(self, index: dict[str, Any]) -> None:
         tmp = self.folder / "uploads.json.part"
         tmp.write_text(json.dumps(index, sort_keys=True, indent=1))
         tmp.replace(self.folder / "uploads.json")

@@ -1,25 +1,15 @@
-"""Sending obfuscated activations to the model owner's tail, directly or through the marketplace API."""
+"""Sending obfuscated activations to the model owner's tail, directly or through the marketplace
+API."""
 
 from __future__ import annotations
 
-import numpy as np
 import httpx
+import numpy as np
 
-from enclava.errors import EnclavaError
+from enclava.client.errors import TailRefused, TailUnavailable
 from enclava.service_http import refusal, send
 
-__all__ = ["TailUnavailable", "TailRefused", "tail_predict", "market_tail_url", "direct_tail_url"]
-
-
-class TailUnavailable(EnclavaError):
-    code = "tail_unavailable"
-    hint = "The model owner's tail service cannot be reached; retry later or ask the owner."
-
-
-class TailRefused(EnclavaError):
-    code = "tail_refused"
-    hint = "Read the detail: the tail says which check refused the activations."
-    remote_type: str | None = None
+__all__ = ["tail_predict", "market_tail_url", "direct_tail_url"]
 
 
 def market_tail_url(market_api: str, model_id: int, split: str) -> str:

@@ -11,28 +11,29 @@ shape (``{"type", "detail", "hint"}``) as :class:`MarketApiRefused` with ``remot
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import hashlib
-
 import httpx
 from eth_account.messages import encode_defunct, encode_typed_data
-from eth_utils import to_checksum_address
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
 
 from enclava.chain.types import ResourceKind
 from enclava.client.broker_http import BrokerHttpClient
+from enclava.client.errors import ListingMismatch, MarketApiRefused, MarketApiUnavailable
 from enclava.client.publish import PublishedResource
 from enclava.crypto.envelope import new_resource_key, seal
-from enclava.errors import EnclavaError
+from enclava.protocol.tee import TEE_CHAIN_NAMES
 from enclava.service_http import refusal, send
+from enclava.storage.content_store import IpfsContentStore
 
 __all__ = [
     "LIST_RESOURCE_TYPES",
     "MarketApiClient",
-    "MarketApiUnavailable",
-    "MarketApiRefused",
     "ListingResult",
     "ListedResource",
     "listing_metadata",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-# The EIP-712 types OfferRegistry hashes; a prepared message with other types is refused.
+# The EIP-712 types ResourceRegistry hashes; a prepared message with other types is refused.
 LIST_RESOURCE_TYPES = {
     "EIP712Domain": [
         {"name": "name", "type": "string"},
@@ -64,17 +65,6 @@ LIST_RESOURCE_TYPES = {
 }
 
 
-class MarketApiUnavailable(EnclavaError):
-    code = "market_api_unavailable"
-    hint = "Check the marketplace URL; on the devnet run `enclava devnet status`."
-
-
-class MarketApiRefused(EnclavaError):
-    code = "market_api_refused"
-    hint = "Read the detail: the marketplace says which field or check refused the request."
-    remote_type: str | None = None
-
-
 @dataclass(frozen=True)
 class ListingResult:
     resource_id: int
@@ -91,7 +81,7 @@ def listing_metadata(
     description: str = "",
     license: str = "proprietary",
     input_schema: dict[str, Any] | None = None,
-    tee_types: tuple[str, ...] = ("TDX", "SEV_SNP", "SIMULATED"),
+    tee_types: tuple[str, ...] = TEE_CHAIN_NAMES,
     **extra: Any,
 ) -> dict[str, Any]:
     """The metadata body the API validates (``ListingMetadataIn``), with sensible defaults;
@@ -110,7 +100,8 @@ def listing_metadata(
 
 
 class MarketApiClient:
-    """One wallet's session with a marketplace API (``base_url`` such as ``http://127.0.0.1:8400``)."""
+    """One wallet's session with a marketplace API (``base_url`` such as
+    ``http://127.0.0.1:8400``)."""
 
     def __init__(
         self, base_url: str, *, timeout: float = 60.0, http: httpx.Client | None = None
@@ -122,18 +113,20 @@ class MarketApiClient:
 
     # ------------------------------------------------------------------ transport
 
-    def _call(self, method: str, path: str, **kwargs) -> Any:
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The service's JSON answer (an object), or its refusal as :class:`MarketApiRefused`."""
         headers = dict(kwargs.pop("headers", None) or {})
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         reply = send(self._http, method, path, MarketApiUnavailable, headers=headers, **kwargs)
         if reply.status_code >= 400:
             raise refusal(reply, MarketApiRefused, path)
-        return reply.json()
+        body: dict[str, Any] = reply.json()
+        return body
 
     # ------------------------------------------------------------------ sign-in
 
-    def sign_in(self, account) -> str:
+    def sign_in(self, account: LocalAccount) -> str:
         """Sign-in with Ethereum (EIP-4361): fetch a nonce and message, sign it, open a session."""
         address = to_checksum_address(account.address)
         nonce = self._call("GET", "/v1/auth/nonce", params={"address": address})
@@ -151,13 +144,14 @@ class MarketApiClient:
         return self.token
 
     def session(self) -> dict[str, Any]:
-        return self._call("GET", "/v1/auth/session")
+        body: dict[str, Any] = self._call("GET", "/v1/auth/session")
+        return body
 
     # ------------------------------------------------------------------ listings
 
     def list_resource(
         self,
-        account,
+        account: LocalAccount,
         *,
         kind: int,
         cid: str,
@@ -171,7 +165,7 @@ class MarketApiClient:
     ) -> ListingResult:
         """Prepare, check, sign and relay a listing; signs in first when no session is open.
 
-        ``chain_id`` and ``registry`` (the OfferRegistry address), when given, must match the
+        ``chain_id`` and ``registry`` (the ResourceRegistry address), when given, must match the
         prepared message's domain; the CLI passes the manifest's values.
         """
         if self.token is None or self.address != to_checksum_address(account.address):
@@ -198,11 +192,7 @@ class MarketApiClient:
                 encode_typed_data(full_message={**typed, "message": message})
             )
         except (ValueError, TypeError, KeyError) as exc:
-            raise MarketApiRefused(
-                f"the prepared listing cannot be signed: {exc}",
-                code="listing_mismatch",
-                hint="Use a marketplace URL you trust (the devnet manifest names it).",
-            ) from exc
+            raise ListingMismatch(f"the prepared listing cannot be signed: {exc}") from exc
         body = {
             "owner": account.address,
             "listing": listing,
@@ -234,8 +224,9 @@ class MarketApiClient:
             "GET", "/v1/catalogue", params={k: v for k, v in params.items() if v is not None}
         )
 
-    def offers(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/v1/offers")["items"]
+    def tee_offers(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self._call("GET", "/v1/tee-offers")["items"]
+        return items
 
     def order(self, order_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/orders/{order_id}")
@@ -251,7 +242,8 @@ class MarketApiClient:
     def wait_for_listing(
         self, resource_id: int, *, timeout: float = 60.0, poll: float = 0.5
     ) -> dict[str, Any]:
-        """The listing once the API's indexer has picked it up (raises the last refusal on timeout)."""
+        """The listing once the API's indexer has picked it up (raises the last refusal on
+        timeout)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -275,9 +267,9 @@ class ListedResource:
 
 def publish_listed(
     api: MarketApiClient,
-    store,
+    store: IpfsContentStore,
     broker: BrokerHttpClient,
-    owner,
+    owner: LocalAccount,
     *,
     kind: ResourceKind,
     plaintext: bytes,
@@ -287,11 +279,11 @@ def publish_listed(
     name: str = "",
     chain_id: int | None = None,
     registry: str | None = None,
-    progress=None,
+    progress: Callable[[int], None] | None = None,
 ) -> ListedResource:
-    """Encrypt under a fresh key, upload (``progress(nbytes)`` per chunk, and ``progress.set_total(n)``
-    first if it has one), list through the API with
-    its metadata, and deposit the key with the broker under ``policy``.
+    """Encrypt under a fresh key, upload (``progress(nbytes)`` per chunk, and
+    ``progress.set_total(n)`` first if it has one), list through the API with its metadata, and
+    deposit the key with the broker under ``policy``.
 
     ``policy`` may be a callable taking the ciphertext's SHA-256 hex, as in ``publish_resource``.
     ``metadata`` may likewise be such a callable (an engine's metadata names its own hash); it
@@ -375,8 +367,6 @@ def _check_prepared(
     if typed.get("types") != LIST_RESOURCE_TYPES:
         wrong.append("types")
     if wrong:
-        raise MarketApiRefused(
-            f"the marketplace prepared a listing that differs in {', '.join(wrong)}; not signed",
-            code="listing_mismatch",
-            hint="Use a marketplace URL you trust (the devnet manifest names it).",
+        raise ListingMismatch(
+            f"the marketplace prepared a listing that differs in {', '.join(wrong)}; not signed"
         )

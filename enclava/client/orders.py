@@ -11,12 +11,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from eth_account.signers.local import LocalAccount
+from pyrage import x25519
+
 from enclava.chain.market import MarketClient
-from enclava.chain.orders import IntegrityReport, Order, OrderInput
-from enclava.chain.types import OrderStatus
 from enclava.client.broker_http import BrokerHttpClient
+from enclava.client.errors import OrderFailedError, OrderWaitTimeout
 from enclava.crypto.envelope import new_resource_key, open_sealed, seal
-from enclava.errors import EnclavaError, IntegrityError
+from enclava.errors import IntegrityError
+from enclava.protocol.order import IntegrityReport, Order, OrderInput, OrderStatus
 from enclava.storage.content_store import IpfsContentStore
 
 __all__ = [
@@ -25,22 +28,10 @@ __all__ = [
     "wait_for_order",
     "completed_report",
     "fetch_result",
-    "OrderFailedError",
-    "OrderWaitTimeout",
     "TERMINAL",
 ]
 
 TERMINAL = (OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.TIMED_OUT, OrderStatus.CANCELLED)
-
-
-class OrderWaitTimeout(EnclavaError):
-    code = "order_wait_timeout"
-    hint = "The order is still running; check it later with `enclava order status`."
-
-
-class OrderFailedError(EnclavaError):
-    code = "order_failed"
-    hint = "The escrow was refunded; `enclava balance withdraw` collects it."
 
 
 @dataclass(frozen=True)
@@ -57,7 +48,7 @@ def place_order(
     market: MarketClient,
     store: IpfsContentStore,
     broker: BrokerHttpClient,
-    customer,
+    customer: LocalAccount,
     *,
     engine_id: int,
     resource_ids: list[int],
@@ -112,7 +103,8 @@ def place_order(
 
 
 class _UploadCounter:
-    """Turns the store's per-chunk ``progress(nbytes)`` into ``progress(done, total)`` over all inputs."""
+    """Turns the store's per-chunk ``progress(nbytes)`` into ``progress(done, total)`` over all
+    inputs."""
 
     def __init__(self, progress: Callable[[int, int], None], total: int) -> None:
         self._progress, self.total, self.done = progress, total, 0
@@ -129,7 +121,7 @@ def wait_for_order(
     *,
     timeout: float = 300.0,
     poll: float = 0.5,
-    on_status=None,
+    on_status: Callable[[OrderStatus], None] | None = None,
 ) -> Order:
     """Poll until the order reaches a terminal state; ``on_status(status)`` sees every change."""
     deadline = time.monotonic() + timeout
@@ -162,9 +154,13 @@ def completed_report(market: MarketClient, order_id: str) -> tuple[IntegrityRepo
 
 
 def fetch_result(
-    market: MarketClient, store: IpfsContentStore, order_id: str, identity
+    market: MarketClient,
+    store: IpfsContentStore,
+    order_id: str,
+    identity: bytes | str | x25519.Identity,
 ) -> dict[str, bytes]:
-    """Download the result, check it is the one the report names, decrypt, and unpack it in memory."""
+    """Download the result, check it is the one the report names, decrypt, and unpack it in
+    memory."""
     report, _ = completed_report(market, order_id)
     ciphertext = store.get_bytes(report.output_cid, max_size=1 << 30)
     if hashlib.sha256(ciphertext).digest() != report.output_hash:
@@ -176,6 +172,7 @@ def fetch_result(
     files: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
         for member in tar.getmembers():
-            if member.isfile():
-                files[member.name] = tar.extractfile(member).read()
+            extracted = tar.extractfile(member) if member.isfile() else None
+            if extracted is not None:
+                files[member.name] = extracted.read()
     return files

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
+
 from enclava.chain.market import MarketClient
 from enclava.chain.types import ResourceKind
 from enclava.client.broker_http import BrokerHttpClient
 from enclava.crypto.envelope import new_resource_key, seal
-from enclava.engine import canonical_archive
+from enclava.protocol.engine import canonical_archive
 from enclava.storage.content_store import IpfsContentStore
 
 __all__ = ["PublishedResource", "publish_resource", "publish_engine"]
@@ -38,7 +40,7 @@ def publish_resource(
     market: MarketClient,
     store: IpfsContentStore,
     broker: BrokerHttpClient,
-    owner,
+    owner: LocalAccount,
     *,
     kind: ResourceKind,
     plaintext: bytes,
@@ -46,7 +48,8 @@ def publish_resource(
     policy: Any,
     metadata_cid: str = "",
 ) -> PublishedResource:
-    """Encrypt, upload, list and deposit; ``policy`` is a KeyPolicy or its dict, given the hash via a callable.
+    """Encrypt, upload, list and deposit; ``policy`` is a KeyPolicy or its dict, given the hash via
+    a callable.
 
     ``policy`` may be a callable taking the ciphertext's SHA-256 hex (``0x...``) and returning the
     policy, for engines whose policy names their own hash.
@@ -89,7 +92,7 @@ def publish_engine(
     market: MarketClient,
     store: IpfsContentStore,
     broker: BrokerHttpClient,
-    owner,
+    owner: LocalAccount,
     folder: Path,
     *,
     price: int,

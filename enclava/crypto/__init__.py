@@ -2,9 +2,6 @@
 result identity."""
 
 from enclava.crypto.envelope import (
-    DecryptionFailed,
-    EnvelopeError,
-    KeyInvalid,
     encrypt_to,
     new_resource_key,
     open_sealed,
@@ -12,6 +9,7 @@ from enclava.crypto.envelope import (
     recipient_of,
     seal,
 )
+from enclava.crypto.errors import DecryptionFailed, EnvelopeError, KeyInvalid
 from enclava.crypto.wallet_identity import IDENTITY_MESSAGE, wallet_identity, wallet_recipient
 
 __all__ = [

@@ -12,12 +12,9 @@ from __future__ import annotations
 import pyrage
 from pyrage import x25519
 
-from enclava.errors import EnclavaError
+from enclava.crypto.errors import DecryptionFailed, KeyInvalid
 
 __all__ = [
-    "EnvelopeError",
-    "KeyInvalid",
-    "DecryptionFailed",
     "new_resource_key",
     "recipient_of",
     "seal",
@@ -25,21 +22,6 @@ __all__ = [
     "encrypt_to",
     "parse_recipient",
 ]
-
-
-class EnvelopeError(EnclavaError):
-    code = "envelope_error"
-    hint = "The key or the ciphertext is not what Enclava produces."
-
-
-class KeyInvalid(EnvelopeError):
-    code = "key_invalid"
-    hint = "A resource key is an age identity (AGE-SECRET-KEY-1...); a recipient key is age1...."
-
-
-class DecryptionFailed(EnvelopeError):
-    code = "decryption_failed"
-    hint = "The ciphertext was not encrypted to this key, or it was altered."
 
 
 def _identity(key: bytes | str | x25519.Identity) -> x25519.Identity:
@@ -73,16 +55,16 @@ def recipient_of(key: bytes | str | x25519.Identity) -> str:
 
 def seal(plaintext: bytes, key: bytes | str | x25519.Identity) -> bytes:
     """Encrypt ``plaintext`` so that only the holder of resource key ``key`` can read it."""
-    return pyrage.encrypt(bytes(plaintext), [_identity(key).to_public()])
+    return bytes(pyrage.encrypt(bytes(plaintext), [_identity(key).to_public()]))
 
 
 def encrypt_to(plaintext: bytes, recipient: bytes | str | x25519.Recipient) -> bytes:
     """Encrypt ``plaintext`` to a public recipient (an order's result recipient key)."""
-    return pyrage.encrypt(bytes(plaintext), [parse_recipient(recipient)])
+    return bytes(pyrage.encrypt(bytes(plaintext), [parse_recipient(recipient)]))
 
 
 def open_sealed(ciphertext: bytes, key: bytes | str | x25519.Identity) -> bytes:
     try:
-        return pyrage.decrypt(bytes(ciphertext), [_identity(key)])
+        return bytes(pyrage.decrypt(bytes(ciphertext), [_identity(key)]))
     except pyrage.DecryptError as exc:
         raise DecryptionFailed("cannot decrypt: wrong key or altered ciphertext") from exc

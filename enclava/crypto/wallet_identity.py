@@ -12,6 +12,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
 from pyrage import x25519
 
 from enclava.crypto.bech32 import bech32_encode
@@ -24,7 +25,7 @@ IDENTITY_MESSAGE = (
 )
 
 
-def wallet_identity(account) -> x25519.Identity:
+def wallet_identity(account: LocalAccount) -> x25519.Identity:
     """The age identity of ``account`` (an eth-account ``LocalAccount``)."""
     signature = bytes(account.sign_message(encode_defunct(text=IDENTITY_MESSAGE)).signature)
     secret = HKDF(
@@ -33,5 +34,5 @@ def wallet_identity(account) -> x25519.Identity:
     return x25519.Identity.from_str(bech32_encode("age-secret-key-", secret).upper())
 
 
-def wallet_recipient(account) -> str:
+def wallet_recipient(account: LocalAccount) -> str:
     return str(wallet_identity(account).to_public())

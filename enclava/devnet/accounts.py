@@ -34,4 +34,7 @@ def dev_account(index_or_role: int | str) -> LocalAccount:
     """The devnet account at an index, or by role name (see ``ROLES``)."""
     index = ROLES[index_or_role] if isinstance(index_or_role, str) else index_or_role
     Account.enable_unaudited_hdwallet_features()
-    return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    account: LocalAccount = Account.from_mnemonic(
+        DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}"
+    )
+    return account

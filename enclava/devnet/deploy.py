@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from enclava.devnet.accounts import dev_account
-from enclava.devnet.manifest import Manifest
+from enclava.chain.config import Manifest
 from enclava.devnet.measurements import devnet_allowed_digests
 from enclava.errors import DevnetError
 from enclava.paths import project_root
@@ -30,7 +30,7 @@ def brownie_network_id(devnet: str) -> str:
 
 def _brownie(
     *args: str, env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess:
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", str(project_root() / "scripts" / "brownie.sh"), *args],
         capture_output=True,
@@ -45,7 +45,7 @@ def deploy_available() -> bool:
 
 
 def deploy_contracts(manifest: Manifest) -> dict[str, Any]:
-    """Run scripts/deploy.py against the devnet; returns its JSON (``{}`` if there is no script yet)."""
+    """Run scripts/deploy.py against the devnet; returns its JSON (``{}`` without a script)."""
     root = project_root()
     if not deploy_available():
         return {}
@@ -53,7 +53,8 @@ def deploy_contracts(manifest: Manifest) -> dict[str, Any]:
     out = Path(manifest.state_dir) / "deployment.json"
     out.unlink(missing_ok=True)
     (root / "build").mkdir(exist_ok=True)
-    # one lock per project checkout (not per devnet home): every devnet deploys from this build folder
+    # one lock per project checkout (not per devnet home): every devnet deploys from this build
+    # folder
     with open(root / "build" / ".deploy.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         # brownie records live deployments per chain id and reloads them on connect; every devnet is
@@ -88,4 +89,5 @@ def deploy_contracts(manifest: Manifest) -> dict[str, Any]:
             f"contract deployment failed:\n{tail}",
             hint="Run `make compile` and read the error above.",
         )
-    return json.loads(out.read_text())
+    deployment: dict[str, Any] = json.loads(out.read_text())  # scripts/deploy.py's manifest
+    return deployment

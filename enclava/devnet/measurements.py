@@ -34,5 +34,6 @@ def devnet_measurement(component: str, root: Path | None = None) -> bytes:
 
 
 def devnet_allowed_digests(root: Path | None = None) -> list[str]:
-    """The on-chain allow-list entries (0x-hex ``measurement_digest``) of the devnet's components."""
+    """The on-chain allow-list entries (0x-hex ``measurement_digest``) of the devnet's
+    components."""
     return ["0x" + measurement_digest(devnet_measurement(c, root)).hex() for c in DEVNET_COMPONENTS]

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from enclava.devnet.accounts import ACCOUNT_COUNT, dev_account
 from enclava.devnet.deploy import deploy_available, deploy_contracts
-from enclava.devnet.manifest import DEFAULT_DEVNET, Manifest, ServiceRecord, read_manifest
+from enclava.chain.config import DEFAULT_DEVNET, Manifest, ServiceRecord, read_manifest
 from enclava.devnet.ports import free_ports
 from enclava.devnet.processes import is_alive, spawn, stop_group, tagged_processes
 from enclava.devnet.services import (
@@ -78,7 +78,7 @@ def _health(manifest: Manifest, specs: list[ServiceSpec]) -> dict[str, bool]:
     for spec in specs:
         record = manifest.services.get(spec.name)
         port = int(record.url.rsplit(":", 1)[1].split("/")[0]) if record else 0
-        result[spec.name] = bool(record) and is_alive(record.pid) and spec.healthy(port)
+        result[spec.name] = record is not None and is_alive(record.pid) and spec.healthy(port)
     return result
 
 
@@ -223,7 +223,8 @@ def down(name: str = DEFAULT_DEVNET) -> list[int]:
 def status(name: str = DEFAULT_DEVNET) -> dict[str, bool]:
     """Health of each service; an empty dict means the devnet is not running.
 
-    Processes added later with :func:`record_service` (a provider node) count as healthy while alive.
+    Processes added later with :func:`record_service` (a provider node) count as healthy while
+    alive.
     """
     manifest = _read_manifest(state_dir(name))
     if not manifest:
@@ -257,7 +258,7 @@ def forget_service(name: str, service: str) -> None:
     with _locked(name) as state:
         manifest = _read_manifest(state)
         record = manifest.services.pop(service, None) if manifest else None
-        if record is not None:
+        if manifest is not None and record is not None:
             stop_group(record.pid)
             manifest.save()
 

@@ -2,10 +2,10 @@
 
 `devnet.up()` starts the shared services only (tests start providers of their own); the demo and the
 end-to-end benchmark need a provider too. :func:`start_provider` writes the node's TOML config under
-the devnet's folder, spawns `provider-node run` and `provider-node worker` as detached process groups
-carrying the devnet's tag, waits until the node answers ``/v1/status``, and records both pids in the
-manifest (``provider-NAME-node``, ``provider-NAME-worker``), so ``down`` stops them with the rest. A
-provider already running healthy under the same name is reused.
+the devnet's folder, spawns `provider-node run` and `provider-node worker` as detached process
+groups carrying the devnet's tag, waits until the node answers ``/v1/status``, and records both pids
+in the manifest (``provider-NAME-node``, ``provider-NAME-worker``), so ``down`` stops them with the
+rest. A provider already running healthy under the same name is reused.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from enclava.devnet.manifest import DEFAULT_DEVNET, ServiceRecord, read_manifest
+from enclava.chain.config import DEFAULT_DEVNET, ServiceRecord, read_manifest
 from enclava.devnet.orchestrator import forget_service, record_service, state_dir
 from enclava.devnet.ports import free_ports
 from enclava.devnet.processes import is_alive, spawn
@@ -31,7 +32,7 @@ BIN = Path(sys.executable).parent
 
 @dataclass(frozen=True)
 class ProviderHandle:
-    """A running provider: its HTTP face, folder and the on-chain offer its node serves."""
+    """A running provider: its HTTP face, folder and the on-chain TEE offer its node serves."""
 
     name: str
     devnet: str
@@ -40,11 +41,12 @@ class ProviderHandle:
     node_pid: int
     worker_pid: int
 
-    def status(self) -> dict:
-        return httpx.get(f"{self.url}/v1/status", timeout=10).json()
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{self.url}/v1/status", timeout=10).json()
+        return body
 
-    def offer_id(self) -> int:
-        return int(next(iter(self.status()["offers"])))
+    def tee_offer_id(self) -> int:
+        return int(next(iter(self.status()["tee_offers"])))
 
     @property
     def database_url(self) -> str:
@@ -67,14 +69,20 @@ def provider_config(
     price_per_second: int = 10**9,
     lease_s: int = 20,
 ) -> Path:
-    """Write the node's TOML config (endpoints come from the devnet's manifest) and return its path."""
+    """Write the node's TOML config (endpoints come from the devnet's manifest) and return its
+    path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "provider.toml"
     path.write_text(
-        f'name = "{name}"\ndevnet = "{devnet}"\ndev_role = "{dev_role}"\nstate_dir = "{folder / "state"}"\n'
-        f"poll_interval_s = 0.25\nlease_s = {lease_s}\nhttp_port = {http_port}\nconcurrency = {concurrency}\n"
+        f'name = "{name}"\ndevnet = "{devnet}"\ndev_role = "{dev_role}"\n'
+        f'state_dir = "{folder / "state"}"\n'
+        f"poll_interval_s = 0.25\nlease_s = {lease_s}\nhttp_port = {http_port}\n"
+        f"concurrency = {concurrency}\n"
         f'deadline_margin_s = 5\nscratch_root = "{folder / "scratch"}"\n'
-        f'[[offers]]\ntee_type = "simulated"\ngpu_class = "cpu"\nprice_per_second = {price_per_second}\n'
+        # the devnet has no TEE: its loader attests with the simulated one (its CA accepts it)
+        "insecure_allow_simulated_tee = true\n"
+        f'[[tee_offers]]\ntee_type = "simulated"\ngpu_class = "cpu"\n'
+        f"price_per_second = {price_per_second}\n"
         f"slots = {slots}\n"
     )
     return path
@@ -96,7 +104,8 @@ def _running(devnet: str, name: str, folder: Path) -> ProviderHandle | None:
 
 
 def _fresh_state(folder: Path, started_at: float) -> None:
-    """Drop the node's job table and block cursor when they belong to an earlier devnet of this name.
+    """Drop the node's job table and block cursor when they belong to an earlier devnet of this
+    name.
 
     A devnet folder outlives ``down``; a new chain starts at block 0 again, so an old cursor would
     hide every new order from the node.

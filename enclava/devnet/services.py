@@ -21,7 +21,7 @@ from enclava.paths import find_tool
 
 if TYPE_CHECKING:
     from enclava.ca_link import AttestedCa
-    from enclava.devnet.manifest import Manifest
+    from enclava.chain.config import Manifest
 
 __all__ = [
     "ServiceSpec",
@@ -81,7 +81,8 @@ def _anvil_healthy(port: int) -> bool:
 
 
 def _kubo_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
-    """Initialise a private Kubo repo: loopback only, no bootstrap peers, no routing, no autoconf."""
+    """Initialise a private Kubo repo: loopback only, no bootstrap peers, no routing, no
+    autoconf."""
     repo = state / "ipfs"
     env = {"IPFS_PATH": str(repo)}
     if not (repo / "config").exists():
@@ -173,7 +174,8 @@ def _ca_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
         # the devnet has no TEE: accept the simulated one, and use the funded devnet CA account
         "CA_INSECURE_ALLOW_SIMULATED_TEE": "true",
         "CA_SIGNER_KEY": dev_account("ca").key.hex(),
-        # revocations are signed by the devnet's governance account (the deployer owns the registries)
+        # revocations are signed by the devnet's governance account (the deployer owns the
+        # registries)
         "CA_ADMIN_ADDRESSES": dev_account("deployer").address,
     }
 
@@ -211,9 +213,11 @@ def _ca_healthy(port: int) -> bool:
 
 
 def attested_ca(manifest: Manifest) -> AttestedCa:
-    """The devnet's CA, its simulated evidence verified against the devnet's on-chain allow-list and its
-    TLS key pinned; the devnet's readiness check, raising ``DevnetError`` when the CA cannot be trusted."""
-    from certification_authority.attested_client import connect_devnet_ca
+    """The devnet's CA, its simulated evidence verified against the devnet's on-chain allow-list and
+    its
+    TLS key pinned; the devnet's readiness check, raising ``DevnetError`` when the CA cannot be
+    trusted."""
+    from enclava.ca_link.chain_ca import connect_devnet_ca
 
     try:
         return connect_devnet_ca(manifest)
@@ -227,7 +231,8 @@ def attested_ca(manifest: Manifest) -> AttestedCa:
 def _market_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
     from enclava.devnet.accounts import dev_account
 
-    # contract services start only on a fresh chain: an index (and block cursor) of an earlier chain is stale
+    # contract services start only on a fresh chain: an index (and block cursor) of an earlier chain
+    # is stale
     shutil.rmtree(state / "marketplace", ignore_errors=True)
     (state / "marketplace").mkdir(parents=True, exist_ok=True)
     return {
@@ -236,7 +241,8 @@ def _market_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
         # the funded devnet relayer pays for relayed listings; cookies over plain HTTP on loopback
         "MARKET_RELAYER_KEY": dev_account("relayer").key.hex(),
         "MARKET_INSECURE_HTTP_COOKIES": "true",
-        # sign-in messages name this service's own address; split models' tails run on loopback over http
+        # sign-in messages name this service's own address; split models' tails run on loopback over
+        # http
         "MARKET_SIWE_DOMAIN": f"127.0.0.1:{ports['marketplace']}",
         "MARKET_SIWE_URI": f"http://127.0.0.1:{ports['marketplace']}",
         "MARKET_INSECURE_ALLOW_LOOPBACK_TAIL": "true",

@@ -90,7 +90,8 @@ def decrypt_result(
 
 
 def enclave_mask_result(ct: seal.Ciphertext, sigma: float, rng: np.random.Generator) -> None:
-    """Customer-decrypt mode, inside the enclave: calibrated noise on the result before it returns."""
+    """Customer-decrypt mode, inside the enclave: calibrated noise on the result before it
+    returns."""
     add_output_noise(ct, sigma, rng)
 
 

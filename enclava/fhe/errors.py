@@ -47,12 +47,18 @@ class ContextMismatch(FheError):
 
 class EvaluationKeysMissing(FheError):
     code = "fhe_eval_keys_missing"
-    hint = "Upload this session's evaluation keys (relin + Galois) once; requests refer to them by hash."
+    hint = (
+        "Upload this session's evaluation keys (relin + Galois) once; requests refer to them by "
+        "hash."
+    )
 
 
 class EvaluationKeysInvalid(FheError):
     code = "fhe_eval_keys_invalid"
-    hint = "Generate the session keys for the split you chose: each layout needs its own rotation steps."
+    hint = (
+        "Generate the session keys for the split you chose: each layout needs its own rotation "
+        "steps."
+    )
 
 
 class SplitNotAllowed(FheError):

@@ -31,12 +31,15 @@ class Head:
         return int(self.matrix.shape[0])
 
     def affine(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(x, dtype=np.float64).reshape(-1, INPUT_DIM) @ self.matrix.T + self.bias
+        rows = np.asarray(x, dtype=np.float64).reshape(-1, INPUT_DIM)
+        z: np.ndarray = rows @ self.matrix.T + self.bias
+        return z
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Cleartext reference: (x·Mᵀ + b)², [N, out]."""
         z = self.affine(x)
-        return z * z
+        squared: np.ndarray = z * z
+        return squared
 
 
 def linear_head(weight: np.ndarray, bias: np.ndarray) -> Head:

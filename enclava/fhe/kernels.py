@@ -33,14 +33,16 @@ class _Base:
         self.evaluator = seal.Evaluator(self.context)
         self.first_parms = self.context.first_parms_id()
 
-    def _encode(self, values, parms_id, scale) -> seal.Plaintext:
+    def _encode(
+        self, values: np.ndarray | float, parms_id: list[int], scale: float
+    ) -> seal.Plaintext:
         pt = seal.Plaintext()
         if isinstance(values, np.ndarray):
             values = values.tolist()
         self.encoder.encode(values, parms_id, scale, pt)
         return pt
 
-    def _finish(self, acc: seal.Ciphertext, bias, keys: EvaluationKeys) -> seal.Ciphertext:
+    def _finish(self, acc: seal.Ciphertext, bias: float, keys: EvaluationKeys) -> seal.Ciphertext:
         ev = self.evaluator
         ev.rescale_to_next_inplace(acc)
         ev.add_plain_inplace(acc, self._encode(bias, acc.parms_id(), acc.scale))
@@ -78,6 +80,7 @@ class SingleKernel(_Base):
             if g:
                 ev.rotate_vector_inplace(inner, g * lay.baby, gk)
             acc = inner if acc is None else (ev.add_inplace(acc, inner) or acc)
+        assert acc is not None  # a layout has at least one giant step
         ev.rescale_to_next_inplace(acc)
         for step in lay.fold_steps:  # after the rescale: rotations on fewer primes are cheaper
             rotated = seal.Ciphertext()

@@ -41,7 +41,8 @@ _PARAM_FIELDS = {"poly_degree": POLY_DEGREE, "coeff_bits": list(COEFF_BITS), "sc
 
 
 class KeySession:
-    """The customer's CKKS keys for one session. Holds the secret key; never serialize it by accident."""
+    """The customer's CKKS keys for one session. Holds the secret key; never serialize it by
+    accident."""
 
     def __init__(
         self, secret_key: seal.SecretKey, public_key: seal.PublicKey | None = None
@@ -86,7 +87,8 @@ class KeySession:
         )
 
     def export_secret_for_enclave(self) -> bytes:
-        """The secret key, for the enclave-decrypt mode only: wrap it with age to the certified enclave."""
+        """The secret key, for the enclave-decrypt mode only: wrap it with age to the certified
+        enclave."""
         return pack_bundle(
             "fhe-secret-key",
             {"context_sha256": self.context_sha256},
@@ -95,7 +97,8 @@ class KeySession:
 
     @classmethod
     def from_enclave_secret(cls, data: bytes) -> "KeySession":
-        """Inside the enclave: rebuild the session from :meth:`export_secret_for_enclave`'s bytes."""
+        """Inside the enclave: rebuild the session from :meth:`export_secret_for_enclave`'s
+        bytes."""
         fields, blobs = unpack_bundle(data, "fhe-secret-key")
         if len(blobs) != 2:
             raise MalformedBundle("a secret-key bundle holds the secret key and its public key")
@@ -154,7 +157,7 @@ class EvaluationKeys:
 class KeyCache:
     """Evaluation-key bundles kept by SHA-256 on disk, the last few loaded ones in memory."""
 
-    def __init__(self, folder: str | os.PathLike, keep_loaded: int = 4) -> None:
+    def __init__(self, folder: str | os.PathLike[str], keep_loaded: int = 4) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._loaded: OrderedDict[str, EvaluationKeys] = OrderedDict()

@@ -86,10 +86,12 @@ class DiagonalLayout:
         """One input [cols] → the slot vector the customer encrypts."""
         padded = np.zeros(PAD)
         padded[: self.cols] = x
-        return padded[self.sigma]
+        packed: np.ndarray = padded[self.sigma]
+        return packed
 
     def masks(self, matrix: np.ndarray) -> np.ndarray:
-        """Pre-rotated masks ``[K, SLOTS]``, index ``g·B + b``, for :meth:`apply_plain` and the kernel."""
+        """Pre-rotated masks ``[K, SLOTS]``, index ``g·B + b``, for :meth:`apply_plain` and the
+        kernel."""
         if matrix.shape != (self.rows, self.cols):
             raise ValueError(f"matrix {matrix.shape} does not fit layout {self.rows}×{self.cols}")
         s = np.arange(SLOTS)
@@ -106,7 +108,10 @@ class DiagonalLayout:
 
     def apply_plain(self, slots: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """The kernel's exact schedule on cleartext slots (tests check the layout with it)."""
-        rot = lambda v, k: np.roll(v, -k)  # noqa: E731 - left rotation, as SEAL's rotate_vector
+
+        def rot(v: np.ndarray, k: int) -> np.ndarray:  # left rotation, as SEAL's rotate_vector
+            return np.roll(v, -k)
+
         babies = [rot(slots, b) for b in range(self.baby)]
         acc = np.zeros(SLOTS)
         for g in range(self.giant):

@@ -45,7 +45,8 @@ def context_from_parms(parms: seal.EncryptionParameters) -> seal.SEALContext:
 
 
 def galois_elt(step: int) -> int:
-    """SEAL's Galois element for a left rotation of the CKKS slot vector by ``step`` (0 < step < SLOTS)."""
+    """SEAL's Galois element for a left rotation of the CKKS slot vector by ``step`` (0 < step <
+    SLOTS)."""
     if not 0 < step < SLOTS:
         raise ValueError(f"rotation step {step} outside 1..{SLOTS - 1}")
     return pow(3, step, 2 * POLY_DEGREE)

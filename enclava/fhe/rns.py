@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from collections.abc import Callable
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 import tenseal.sealapi as seal
@@ -44,8 +46,9 @@ _COLUMN_CHUNK = 4096
 
 
 @lru_cache(maxsize=1)
-def _zstd_decompress():
-    import _sealapi_cpp  # the extension module behind tenseal.sealapi; it exports zstd's C API
+def _zstd_decompress() -> tuple[Callable[..., int], Callable[..., int]]:
+    # the extension module behind tenseal.sealapi; it exports zstd's C API
+    import _sealapi_cpp  # type: ignore[import-not-found]  # a C extension that ships no stubs
 
     lib = ctypes.CDLL(_sealapi_cpp.__file__)
     fn = lib.ZSTD_decompress
@@ -95,7 +98,8 @@ def ciphertext_coefficients(ct: seal.Ciphertext) -> tuple[np.ndarray, bytes]:
 def ciphertext_from_coefficients(
     data: np.ndarray, template: bytes, scale: float, context: seal.SEALContext
 ) -> seal.Ciphertext:
-    """A ciphertext with ``template``'s parameters (same shape), ``scale`` and coefficients ``data``."""
+    """A ciphertext with ``template``'s parameters (same shape), ``scale`` and coefficients
+    ``data``."""
     head = bytearray(template)
     raw = np.ascontiguousarray(data, dtype=np.uint64).tobytes()
     if (
@@ -120,7 +124,8 @@ def encode_weights(values: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _limbs(x: np.ndarray, count: int) -> list[np.ndarray]:
-    """Balanced base-2^LIMB_BITS digits of signed int64 ``x``: x = Σ_k d_k·2^(k·LIMB_BITS), |d_k| ≤ 2^21."""
+    """Balanced base-2^LIMB_BITS digits of signed int64 ``x``: x = Σ_k d_k·2^(k·LIMB_BITS),
+    |d_k| ≤ 2^21."""
     half, base = 1 << (LIMB_BITS - 1), 1 << LIMB_BITS
     out = []
     for _ in range(count):
@@ -137,7 +142,8 @@ def _limb_count(bits: int) -> int:
 
 
 def lincomb_mod(weights: np.ndarray, coeffs: np.ndarray, moduli: list[int]) -> np.ndarray:
-    """``weights [rows, k] (int64) · coeffs [k, size, primes, N] (uint64)`` mod each prime → uint64."""
+    """``weights [rows, k] (int64) · coeffs [k, size, primes, N] (uint64)`` mod each prime →
+    uint64."""
     rows, k = weights.shape
     if coeffs.shape[0] != k or coeffs.shape[2] != len(moduli) or k > 2048:
         raise ValueError("weights and coefficients do not line up")
@@ -148,13 +154,13 @@ def lincomb_mod(weights: np.ndarray, coeffs: np.ndarray, moduli: list[int]) -> n
     )  # [nw·rows, k]
     nw = w_limbs.shape[0] // rows
     out = np.empty((rows, size, primes, n), dtype=np.uint64)
-    for l, q in enumerate(moduli):
+    for qi, q in enumerate(moduli):
         nc = _limb_count(q.bit_length() - 1)
         step = 64 - q.bit_length()  # r < q, so r << step never wraps in uint64
         qu = np.uint64(q)
         for s in range(size):
             for c0 in range(0, n, _COLUMN_CHUNK):
-                x = coeffs[:, s, l, c0 : c0 + _COLUMN_CHUNK].astype(np.int64)
+                x = coeffs[:, s, qi, c0 : c0 + _COLUMN_CHUNK].astype(np.int64)
                 x[x > q // 2] -= q
                 width = x.shape[1]
                 x_limbs = np.concatenate(_limbs(x, nc), axis=1).astype(np.float64)  # [k, nc·width]
@@ -163,11 +169,14 @@ def lincomb_mod(weights: np.ndarray, coeffs: np.ndarray, moduli: list[int]) -> n
                 for deg in range(nw + nc - 2, -1, -1):  # Horner over 2^(deg·LIMB_BITS)
                     for done in range(0, LIMB_BITS, step):
                         acc = (acc << np.uint64(min(step, LIMB_BITS - done))) % qu
-                    term = sum(
-                        prod[a, :, deg - a, :].astype(np.int64)
-                        for a in range(nw)
-                        if 0 <= deg - a < nc
+                    term = cast(
+                        np.ndarray,
+                        sum(
+                            prod[a, :, deg - a, :].astype(np.int64)
+                            for a in range(nw)
+                            if 0 <= deg - a < nc
+                        ),
                     )
                     acc = (acc + (term % q).astype(np.uint64)) % qu
-                out[:, s, l, c0 : c0 + width] = acc
+                out[:, s, qi, c0 : c0 + width] = acc
     return out

@@ -5,8 +5,9 @@ folder (mode 0700, in /dev/shm when it exists so that secret-key bytes never rea
 removed at once.
 
 A bundle is ``MAGIC ‖ u32 header length ‖ header ‖ blobs``: the header is compact JSON with sorted
-keys, naming each blob with its length and SHA-256 in order. The same fields always give the same
-bytes, so hashing a bundle (to cache it, to bind it on chain) is well defined.
+keys (:func:`enclava.protocol.canonical.canonical_json`), naming each blob with its length and
+SHA-256 in order. The same fields always give the same bytes, so hashing a bundle (to cache it,
+to bind it on chain) is well defined.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import tempfile
 from typing import Any
 
 from enclava.fhe.errors import MalformedBundle
+from enclava.protocol.canonical import canonical_json
 
 __all__ = [
     "seal_to_bytes",
@@ -27,7 +29,6 @@ __all__ = [
     "pack_bundle",
     "unpack_bundle",
     "sha256_hex",
-    "canonical_json",
 ]
 
 MAGIC = b"ENCLAVA-FHE/1\n"
@@ -36,10 +37,6 @@ _SHM = "/dev/shm"
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def canonical_json(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def _scratch() -> str:
@@ -113,6 +110,10 @@ def unpack_bundle(data: bytes, kind: str) -> tuple[dict[str, Any], list[bytes]]:
         raise MalformedBundle(f"unreadable {kind} bundle header") from exc
     if pos != len(data):
         raise MalformedBundle("trailing bytes after the last blob")
-    if canonical_json(header) != bytes(data[start : start + hlen]):
+    try:
+        canonical = canonical_json(header)
+    except ValueError as exc:  # NaN or infinity: not JSON, so never canonical
+        raise MalformedBundle("bundle header is not canonical") from exc
+    if canonical != bytes(data[start : start + hlen]):
         raise MalformedBundle("bundle header is not canonical")
     return fields, blobs

@@ -58,7 +58,8 @@ def image_modules(root: Path | str, name: str | Component) -> dict[str, Path | N
 
 
 def image_contents(root: Path, name: str | Component) -> tuple[list[str], dict[str, Path | None]]:
-    """(the image's files, its first-party modules): :func:`image_files` and :func:`image_modules`."""
+    """(the image's files, its first-party modules): :func:`image_files` and
+    :func:`image_modules`."""
     comp = component(name)
     modules = image_modules(root, comp)
     files = set(_folder_files(root, comp.package)) | set(_folder_files(root, MEASURE_PACKAGE))
@@ -93,7 +94,8 @@ def build_image(root: Path | str, name: str | Component) -> bytes:
 
 
 def measure_archive(archive: bytes) -> bytes:
-    """The measurement of an image archive: its SHA-384 (48 bytes, the size of MRTD / MEASUREMENT)."""
+    """The measurement of an image archive: its SHA-384 (48 bytes, the size of MRTD /
+    MEASUREMENT)."""
     return hashlib.sha384(archive).digest()
 
 

@@ -38,7 +38,8 @@ def is_first_party(name: str) -> bool:
 
 
 def resolve(root: Path, name: str) -> Module | None:
-    """The module ``name`` as the import system would find it under ``root`` (None: not a module)."""
+    """The module ``name`` as the import system would find it under ``root`` (None: not a
+    module)."""
     base = root.joinpath(*name.split("."))
     if (base / "__init__.py").is_file():
         return Module(name, base / "__init__.py")
@@ -62,7 +63,8 @@ def package_modules(root: Path, package: str) -> list[str]:
 
 
 def _absolute(module: Module, level: int, target: str | None) -> str | None:
-    """The absolute name of a relative import ``from <level dots><target> import ...`` in ``module``."""
+    """The absolute name of a relative import ``from <level dots><target> import ...`` in
+    ``module``."""
     parts = module.name.split(".") if module.is_package else module.name.split(".")[:-1]
     if level - 1 > len(parts) - 1:
         return None  # beyond the top-level package: fails at run time, imports nothing
@@ -71,7 +73,8 @@ def _absolute(module: Module, level: int, target: str | None) -> str | None:
 
 
 def _literal_import_call(node: ast.Call) -> str | None:
-    """``importlib.import_module("x")`` / ``import_module("x")`` / ``__import__("x")`` with a literal."""
+    """``importlib.import_module("x")`` / ``import_module("x")`` / ``__import__("x")`` with a
+    literal."""
     func = node.func
     name = (
         func.attr
@@ -105,7 +108,8 @@ def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
 
 
 def imported_names(module: Module, source: bytes) -> set[str]:
-    """Every module name ``source`` may import (candidates: ``from a import b`` yields a and a.b)."""
+    """Every module name ``source`` may import (candidates: ``from a import b`` yields a and
+    a.b)."""
     try:
         tree = ast.parse(source, filename=str(module.path))
     except (SyntaxError, ValueError) as exc:

@@ -26,7 +26,8 @@ _SHOWN = 8
 
 
 def running_root(name: str | Component) -> Path:
-    """The folder the component's entry package was loaded from (the parent of its package folder)."""
+    """The folder the component's entry package was loaded from (the parent of its package
+    folder)."""
     comp = component(name)
     package = sys.modules.get(comp.package) or importlib.import_module(comp.package)
     location = getattr(package, "__file__", None)
@@ -44,7 +45,8 @@ def _is_first_party_file(root: Path, path: Path) -> bool:
 def foreign_modules(
     root: Path, files: list[str], namespaces: set[str], modules: Mapping[str, ModuleType | None]
 ) -> list[str]:
-    """Names of loaded first-party modules (by name, or by file under ``root``) outside the image."""
+    """Names of loaded first-party modules (by name, or by file under ``root``) outside the
+    image."""
     allowed = {(root / relative).resolve() for relative in files}
     foreign = []
     for name, module in list(modules.items()):
@@ -80,6 +82,7 @@ def running_measurement(
             f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else ""
         )
         raise ForeignModuleLoaded(
-            f"the {comp.name} process has loaded first-party code outside its measured image: {shown}"
+            f"the {comp.name} process has loaded first-party code outside its measured image: "
+            f"{shown}"
         )
     return measure_archive(archive_of(root, files))

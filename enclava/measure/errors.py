@@ -1,14 +1,17 @@
 """Errors of measuring a component's image. Hierarchy::
 
     EnclavaError
-    └── MeasureError                   measure_error
-        ├── UnknownComponent           measure_unknown_component   the component is neither ``loader`` nor ``ca``
-        ├── ImageFileMissing           measure_file_missing        the package folder or ``requirements/app.lock``
-        │                                                          is not under the root
-        ├── ImageSourceInvalid         measure_source_invalid      a first-party module does not parse
-        ├── ImagePathInvalid           measure_path_invalid        a path the canonical archive cannot hold
-        └── ForeignModuleLoaded        measure_foreign_module      the running process has loaded first-party code
-                                                                   that is not part of its image
+    └── MeasureError             measure_error
+        ├── UnknownComponent     measure_unknown_component  the component is neither ``loader`` nor
+        │                                                   ``ca``
+        ├── ImageFileMissing     measure_file_missing       the package folder or
+        │                                                   ``requirements/app.lock`` is not under
+        │                                                   the root
+        ├── ImageSourceInvalid   measure_source_invalid     a first-party module does not parse
+        ├── ImagePathInvalid     measure_path_invalid       a path the canonical archive cannot hold
+        └── ForeignModuleLoaded  measure_foreign_module     the running process has loaded
+                                                            first-party code that is not part of its
+                                                            image
 
 Outside errors (``OSError`` while reading a file, ``SyntaxError`` from ``ast``) are translated
 with ``raise ... from exc``.

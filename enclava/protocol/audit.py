@@ -5,8 +5,8 @@ An entry's hash covers every field but ``entry_hash`` itself::
 
     entry_hash = SHA-256(bytes.fromhex(prev_hash) || canonical_json(body))
 
-with ``prev_hash`` of the first entry :data:`GENESIS_HASH`. Offer ids are decimal strings (they are
-uint256 on chain, beyond JSON's safe integers).
+with ``prev_hash`` of the first entry :data:`GENESIS_HASH`. Resource ids are decimal strings (they
+are uint256 on chain, beyond JSON's safe integers).
 
 ``verify_chain`` checks a full list of entries (the CA's own log, or an export of it);
 ``verify_audit_view`` checks an owner's view: the complete list of links plus that owner's
@@ -66,7 +66,7 @@ class AuditEntry(BaseModel):
     seq: int
     time: int
     event: str
-    offer_ids: list[str]
+    resource_ids: list[str]
     order_id: str | None
     enclave_address: str | None
     decision: str
@@ -95,7 +95,7 @@ class ChainLink(BaseModel):
 
 
 class AuditView(BaseModel):
-    """What an owner reads: every link of the chain, and the full entries about their offer.
+    """What an owner reads: every link of the chain, and the full entries about their resource.
 
     The links let the owner check that their entries sit, unaltered and in order, in the one chain
     the CA keeps, without seeing the contents of other owners' entries.
@@ -104,7 +104,7 @@ class AuditView(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     ca_id: str
-    offer_id: str
+    resource_id: str
     links: list[ChainLink]
     entries: list[AuditEntry]
 
@@ -177,9 +177,9 @@ def verify_audit_view(view: AuditView, *, anchor: ChainLink | None = None) -> Ch
         if entry.seq <= last_seq:
             raise AuditChainBroken(f"entry {entry.seq} is listed out of order", seq=entry.seq)
         last_seq = entry.seq
-        if view.offer_id not in entry.offer_ids:
+        if view.resource_id not in entry.resource_ids:
             raise AuditChainBroken(
-                f"entry {entry.seq} is not about offer {view.offer_id}", seq=entry.seq
+                f"entry {entry.seq} is not about resource {view.resource_id}", seq=entry.seq
             )
         _check_entry(entry)
         if entry.seq > len(view.links) or view.links[entry.seq - 1] != entry.link():

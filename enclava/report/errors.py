@@ -3,7 +3,8 @@
 Hierarchy::
 
     EnclavaError
-    ├── OrderNotFound            no OrderCreated event for this id on this chain (the chain client's own)
+    ├── OrderNotFound            no OrderCreated event for this id on this chain (the chain
+    │                            client's own)
     └── ReportError              a report cannot be verified at all
         └── OrderNotCompleted    the order exists but no report completed it (yet)
 
@@ -13,7 +14,7 @@ A report that exists but fails a check is not an error: it is a :class:`Checklis
 
 from __future__ import annotations
 
-from enclava.chain.market import OrderNotFound
+from enclava.chain.errors import OrderNotFound
 from enclava.errors import EnclavaError
 
 __all__ = ["ReportError", "OrderNotFound", "OrderNotCompleted"]

@@ -42,7 +42,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _logs(contracts: ContractSet, event: str, order_id: bytes, from_block: int) -> list:
+def _logs(contracts: ContractSet, event: str, order_id: bytes, from_block: int) -> list[Any]:
     try:
         return order_logs(contracts, event, order_id, from_block=from_block)
     except (Web3Exception, ValueError, ConnectionError) as exc:

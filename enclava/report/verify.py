@@ -11,15 +11,16 @@ import hashlib
 from typing import Any
 
 from eth_account import Account
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
+from web3.contract.contract import ContractFunction
 from web3.exceptions import Web3Exception
 
 from enclava.chain.contracts import ContractSet
-from enclava.chain.types import OnChainTee
+from enclava.protocol.tee import TeeType
 from enclava.errors import ChainError
 from enclava.report.checklist import Checklist
 from enclava.report.digest import inputs_hash, order_id_of, report_digest, report_tuple
-from enclava.report.events import read_completion, read_order
+from enclava.report.events import CompletedRecord, read_completion, read_order
 
 __all__ = ["verify_order_report"]
 
@@ -30,7 +31,7 @@ def _hex(value: Any) -> str:
     return "0x" + bytes(value).hex()
 
 
-def _call(fn, what: str):
+def _call(fn: ContractFunction, what: str) -> Any:  # Any: what the contract call returns
     try:
         return fn.call()
     except (Web3Exception, ValueError, ConnectionError) as exc:
@@ -62,7 +63,8 @@ def verify_order_report(
         "report_digest",
         digest == onchain_digest == stored == done.report_hash,
         f"EIP-712 digest {_hex(digest)} matches the contract's",
-        f"digest mismatch: local {_hex(digest)}, reportDigest {_hex(onchain_digest)}, stored {_hex(stored)}",
+        f"digest mismatch: local {_hex(digest)}, reportDigest {_hex(onchain_digest)}, stored "
+        f"{_hex(stored)}",
         "Report digest",
     )
     try:
@@ -149,7 +151,8 @@ def verify_order_report(
         recomputed == bytes(terms["inputsHash"]) == bytes(report["inputsHash"]),
         f"inputs hash {_hex(recomputed)} over {len(order.resource_hashes)} resources and "
         f"{len(order.inputs)} inputs",
-        f"recomputed {_hex(recomputed)}, order {_hex(terms['inputsHash'])}, report {_hex(report['inputsHash'])}",
+        f"recomputed {_hex(recomputed)}, order {_hex(terms['inputsHash'])}, report "
+        f"{_hex(report['inputsHash'])}",
         "Inputs hash",
     )
     checks.add(
@@ -191,12 +194,12 @@ def verify_order_report(
 
 def _tee(code: Any) -> str:
     try:
-        return OnChainTee(int(code)).name
+        return TeeType(int(code)).name
     except ValueError:
         return f"unknown({int(code)})"
 
 
-def _display(report: dict[str, Any], done) -> dict[str, Any]:
+def _display(report: dict[str, Any], done: CompletedRecord) -> dict[str, Any]:
     shown = {k: (_hex(v) if isinstance(v, (bytes, bytearray)) else v) for k, v in report.items()}
     shown["teeType"] = _tee(report["teeType"])
     shown["signature"] = _hex(done.signature)

@@ -3,12 +3,13 @@
 Hierarchy::
 
     EnclavaError
-    └── SplitNNError                 split inference failed
-        ├── ModelFormatError         a model folder is missing files, has a bad manifest or bad weights
-        ├── UnknownSplit             the model does not allow the split point that was asked for
-        ├── ActivationShapeError     activations (or an input) have the wrong shape or are not finite
-        ├── UnknownDataSplit         digits_28 was asked for a split other than train/public/test
-        └── QueryLimitExceeded       a customer asked for more head evaluations than the policy allows
+    └── SplitNNError             split inference failed
+        ├── ModelFormatError     a model folder is missing files, has a bad manifest or bad weights
+        ├── UnknownSplit         the model does not allow the split point that was asked for
+        └── ActivationShapeError activations (or an input) have the wrong shape or are not finite
+
+The research code's own subclasses (``UnknownDataSplit``, ``QueryLimitExceeded``) live in
+``research/splitnn/errors.py``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ __all__ = [
     "ModelFormatError",
     "UnknownSplit",
     "ActivationShapeError",
-    "UnknownDataSplit",
-    "QueryLimitExceeded",
 ]
 
 
@@ -32,7 +31,7 @@ class SplitNNError(EnclavaError):
 
 class ModelFormatError(SplitNNError):
     code = "model_format_error"
-    hint = "Rebuild the model folder with `python -m enclava.splitnn.train --out DIR`."
+    hint = "Rebuild the model folder with `python -m research.splitnn.build --out DIR`."
 
 
 class UnknownSplit(SplitNNError):
@@ -45,14 +44,3 @@ class ActivationShapeError(SplitNNError):
     code = "invalid_activation_shape"
     hint = "Send a batch [n, d] of finite numbers, d being the split's declared output size."
     http_status = 422
-
-
-class UnknownDataSplit(SplitNNError):
-    code = "unknown_data_split"
-    hint = "Use split='train', 'public' or 'test'."
-
-
-class QueryLimitExceeded(SplitNNError):
-    code = "query_limit_exceeded"
-    hint = "The listing's policy limits head evaluations per customer; buy a new allowance or wait."
-    http_status = 429

@@ -14,6 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,19 +69,24 @@ class HeadWeights:
     def pre_activation(self, x: np.ndarray) -> np.ndarray:
         x = _as_batch(x, 784, "head input")
         if self.kind == "linear":
-            return x @ self.weight.T.astype(np.float64) + self.bias
+            dense: np.ndarray = x @ self.weight.T.astype(np.float64) + self.bias
+            return dense
         c, _, k, _ = self.weight.shape
         imgs = x.reshape(-1, 28, 28)
         side = (28 - k) // self.stride + 1
         rows = np.arange(side)[:, None] * self.stride + np.arange(k)[None, :]  # [side, k]
         patches = imgs[:, rows[:, None, :, None], rows[None, :, None, :]]  # [n, side, side, k, k]
-        out = np.einsum("nijab,cab->ncij", patches, self.weight[:, 0].astype(np.float64))
-        return (out + self.bias[None, :, None, None]).reshape(len(x), -1)  # channel-major
+        out: np.ndarray = np.einsum(
+            "nijab,cab->ncij", patches, self.weight[:, 0].astype(np.float64)
+        )
+        conv: np.ndarray = (out + self.bias[None, :, None, None]).reshape(len(x), -1)
+        return conv  # channel-major
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Plaintext reference of the head (float64): [n, 784] → [n, output_dim]."""
         z = self.pre_activation(x)
-        return z * z
+        squared: np.ndarray = z * z
+        return squared
 
 
 @dataclass(frozen=True)
@@ -102,33 +108,36 @@ class TailWeights:
     def predict_proba(self, z: np.ndarray) -> np.ndarray:
         logits = self.logits(z)
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        proba: np.ndarray = e / e.sum(axis=1, keepdims=True)
+        return proba
 
     def predict(self, z: np.ndarray) -> np.ndarray:
-        return self.logits(z).argmax(axis=1)
+        labels: np.ndarray = self.logits(z).argmax(axis=1)
+        return labels
 
 
 @dataclass
 class SplitModel:
     root: Path
-    manifest: dict
-    _cache: dict = field(default_factory=dict)
+    manifest: dict[str, Any]  # manifest.json as read (JSON from outside)
+    _cache: dict[tuple[str, str], dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def splits(self) -> list[str]:
         return sorted(self.manifest["splits"])
 
     @property
-    def policy(self) -> dict:
+    def policy(self) -> dict[str, Any]:
         return dict(self.manifest.get("policy", {}))
 
-    def entry(self, split: str) -> dict:
+    def entry(self, split: str) -> dict[str, Any]:
         if split not in self.manifest["splits"]:
             raise UnknownSplit(
                 f"split point {split!r} is not allowed by model {self.manifest.get('name')!r}; "
                 f"allowed: {', '.join(self.splits)}"
             )
-        return self.manifest["splits"][split]
+        entry: dict[str, Any] = self.manifest["splits"][split]
+        return entry
 
     def _arrays(self, split: str, part: str) -> dict[str, np.ndarray]:
         name = self.entry(split)[part]["file"]
@@ -203,13 +212,17 @@ def load_tail(split_name: str, model_dir: str | Path = DEFAULT_MODEL_DIR) -> Tai
     return load_model(model_dir).tail(split_name)
 
 
-def write_model(root: str | Path, manifest: dict, arrays: dict[str, dict[str, np.ndarray]]) -> Path:
+def write_model(
+    root: str | Path, manifest: dict[str, Any], arrays: dict[str, dict[str, np.ndarray]]
+) -> Path:
     """Write ``arrays`` (file name → arrays) as .npz files and the manifest with their hashes."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     hashes = {}
     for name, content in sorted(arrays.items()):
-        np.savez(root / name, **{k: np.ascontiguousarray(v) for k, v in content.items()})
+        # dict[str, Any]: numpy's stub would match the ** names against savez's allow_pickle: bool
+        payload: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in content.items()}
+        np.savez(root / name, **payload)
         hashes[name] = file_sha256(root / name)
     full = {**manifest, "format": FORMAT, "sha256": hashes}
     (root / "manifest.json").write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")

@@ -10,17 +10,21 @@ the same thing for every split and every retrained head.
   is trained with the same masking).
 - ``quantize(step)``: z rounded to multiples of step·rms (deterministic).
 
-A secret permutation or sign-flip mask is deliberately absent: the tail must undo it, and the tail is
-the model owner's, so the owner would hold the key; against the party it is meant to stop it hides
-nothing. During training (noise-aware training) the torch variant uses the batch's own RMS, not a
-frozen one, so the head cannot shrink the relative noise by growing its outputs.
+A secret permutation or sign-flip mask is deliberately absent: the tail must undo it, and the tail
+is the model owner's, so the owner would hold the key; against the party it is meant to stop it
+hides nothing. During training (noise-aware training) the torch variant uses the batch's own RMS,
+not a frozen one, so the head cannot shrink the relative noise by growing its outputs.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 from enclava.splitnn.errors import ModelFormatError
 
@@ -52,11 +56,11 @@ class Obfuscation:
     def label(self) -> str:
         return "none" if self.kind == "none" else f"{self.kind}({self.amount:g})"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Obfuscation":
+    def from_dict(cls, data: dict[str, Any]) -> "Obfuscation":
         try:
             return cls(kind=str(data["kind"]), amount=float(data.get("amount", 0.0)))
         except (KeyError, TypeError, ValueError) as exc:
@@ -65,7 +69,8 @@ class Obfuscation:
     def apply(
         self, z: np.ndarray, rms: float, rng: np.random.Generator | None = None
     ) -> np.ndarray:
-        """Obfuscate a batch with the frozen activation scale ``rms`` (numpy; what the enclave does)."""
+        """Obfuscate a batch with the frozen activation scale ``rms`` (numpy; what the enclave
+        does)."""
         z = np.asarray(z, dtype=np.float64)
         rng = rng if rng is not None else np.random.default_rng()
         if self.kind == "gaussian":
@@ -77,7 +82,9 @@ class Obfuscation:
             return np.round(z / step) * step
         return z
 
-    def apply_torch(self, z, generator=None):
+    def apply_torch(
+        self, z: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """The same perturbation inside a training graph (scale = the batch's own RMS)."""
         import torch
 

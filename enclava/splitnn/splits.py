@@ -8,6 +8,7 @@ are flattened channel-major (C, H, W).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["SplitSpec", "SPLIT_SPECS", "LINEAR_SPLIT", "CONV_SPLIT", "INPUT_DIM"]
 
@@ -25,8 +26,8 @@ class SplitSpec:
     stride: int = 1
     tail_hidden: int = 64
 
-    def head_manifest(self) -> dict:
-        head = {
+    def head_manifest(self) -> dict[str, Any]:
+        head: dict[str, Any] = {
             "kind": self.kind,
             "input_shape": [1, 28, 28] if self.kind == "conv2d" else [INPUT_DIM],
             "weight_shape": list(self.weight_shape),

@@ -8,6 +8,7 @@ wrong width, a ragged batch or non-finite numbers are ``invalid_activation_shape
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from fastapi import FastAPI
@@ -42,7 +43,7 @@ def create_tail_app(model_dir: str | Path = DEFAULT_MODEL_DIR) -> FastAPI:
     app.state.model = model
 
     @app.get("/v1/tail", tags=["tail"])
-    def splits() -> dict:
+    def splits() -> dict[str, Any]:
         return {
             "model": model.manifest.get("name"),
             "version": model.manifest.get("version"),

@@ -21,7 +21,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator, Protocol
 
 import ipfshttpclient
 import ipfshttpclient.exceptions as ipfs_errors
@@ -34,6 +34,13 @@ Progress = Callable[[int], None]  # called with the number of bytes just moved
 
 # Import parameters fixed for every upload, so a CID can be re-derived from the bytes alone.
 _IMPORT = {"cid_version": 1, "raw_leaves": True, "chunker": "size-262144"}
+
+
+class _HasIpfsApi(Protocol):
+    """What :meth:`IpfsContentStore.from_manifest` reads of a devnet manifest."""
+
+    @property
+    def ipfs_api(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class _HashingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]  # narrower than Buffer
         data = self._inner.read(len(buffer))
         n = len(data)
         buffer[:n] = data
@@ -102,7 +109,7 @@ class IpfsContentStore:
         self._client = ipfshttpclient.Client(_multiaddr(api_url), offline=offline, timeout=timeout)
 
     @classmethod
-    def from_manifest(cls, manifest) -> "IpfsContentStore":
+    def from_manifest(cls, manifest: _HasIpfsApi) -> "IpfsContentStore":
         return cls(manifest.ipfs_api, offline=True)
 
     # -- calls -------------------------------------------------------------------------------
@@ -160,7 +167,7 @@ class IpfsContentStore:
 
     def _cid_of(self, path: Path) -> str:
         with open(path, "rb") as stream, self._translated("hash"):
-            return self._client.add(stream, only_hash=True, pin=False, **_IMPORT)["Hash"]
+            return str(self._client.add(stream, only_hash=True, pin=False, **_IMPORT)["Hash"])
 
     def iter_content(self, cid: str) -> Iterator[bytes]:
         """Stream the raw bytes of ``cid`` (unverified: prefer :meth:`get`)."""

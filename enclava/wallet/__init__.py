@@ -4,6 +4,7 @@ Their result-decryption identity is derived from it (:mod:`enclava.crypto.wallet
 """
 
 from enclava.wallet.errors import (
+    EmptyPassword,
     InvalidKeystore,
     InvalidPrivateKey,
     InvalidWalletName,
@@ -33,6 +34,7 @@ __all__ = [
     "InvalidWalletName",
     "InvalidPrivateKey",
     "InvalidKeystore",
+    "EmptyPassword",
     "WalletInfo",
     "DEFAULT_WALLET",
     "wallets_dir",

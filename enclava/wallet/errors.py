@@ -9,7 +9,8 @@ Hierarchy::
         ├── WrongPassword        the password does not decrypt the keystore
         ├── InvalidWalletName    the name is not a safe file name
         ├── InvalidPrivateKey    an imported key is not 32 bytes of hex
-        └── InvalidKeystore      an imported keystore file is not an eth-account keystore
+        ├── InvalidKeystore      an imported keystore file is not an eth-account keystore
+        └── EmptyPassword        a new wallet's password is empty (the key would be unprotected)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidWalletName",
     "InvalidPrivateKey",
     "InvalidKeystore",
+    "EmptyPassword",
 ]
 
 
@@ -34,7 +36,10 @@ class WalletError(EnclavaError):
 
 class WalletNotFound(WalletError):
     code = "wallet_not_found"
-    hint = "Create one with `enclava wallet new` or `enclava wallet import`, or pick another with --wallet."
+    hint = (
+        "Create one with `enclava wallet new` or `enclava wallet import`, or pick another with "
+        "--wallet."
+    )
 
 
 class WalletExists(WalletError):
@@ -60,3 +65,8 @@ class InvalidPrivateKey(WalletError):
 class InvalidKeystore(WalletError):
     code = "invalid_keystore"
     hint = "Give an eth-account (Web3 Secret Storage v3) keystore JSON file."
+
+
+class EmptyPassword(WalletError):
+    code = "empty_password"
+    hint = "Choose a password (or set ENCLAVA_WALLET_PASSWORD)."

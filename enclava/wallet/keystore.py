@@ -13,10 +13,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from enclava.wallet.errors import (
     InvalidKeystore,
@@ -62,7 +63,7 @@ def wallet_path(name: str) -> Path:
     return wallets_dir() / f"{name}.json"
 
 
-def _read(path: Path, name: str) -> dict:
+def _read(path: Path, name: str) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
@@ -76,7 +77,7 @@ def _read(path: Path, name: str) -> dict:
     return data
 
 
-def _address_of(keystore: dict) -> str | None:
+def _address_of(keystore: dict[str, Any]) -> str | None:
     raw = keystore.get("address")
     try:
         return to_checksum_address("0x" + str(raw).lower().removeprefix("0x")) if raw else None
@@ -84,7 +85,7 @@ def _address_of(keystore: dict) -> str | None:
         return None
 
 
-def _write_new(name: str, keystore: dict) -> WalletInfo:
+def _write_new(name: str, keystore: dict[str, Any]) -> WalletInfo:
     path = wallet_path(name)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
@@ -163,7 +164,7 @@ def unlock(name: str, password: str) -> LocalAccount:
     return _decrypt(_read(path, name), password, name)
 
 
-def _decrypt(keystore: dict, password: str, what: str) -> LocalAccount:
+def _decrypt(keystore: dict[str, Any], password: str, what: str) -> LocalAccount:
     try:
         key = Account.decrypt(keystore, password)
     except ValueError as exc:
@@ -174,4 +175,5 @@ def _decrypt(keystore: dict, password: str, what: str) -> LocalAccount:
         raise InvalidKeystore(
             f"{what!r} is not a complete keystore ({type(exc).__name__})"
         ) from exc
-    return Account.from_key(key)
+    account: LocalAccount = Account.from_key(key)
+    return account

@@ -1,12 +1,16 @@
 """Sandbox entrypoint: weights from ``$ENCLAVA_INPUT_DIR/weights/000`` (.npz), images from
-``$ENCLAVA_INPUT_DIR/images/000`` (.npy ``[N, 8, 8]``) -> ``$ENCLAVA_OUTPUT_DIR/predictions.json``."""
+``$ENCLAVA_INPUT_DIR/images/000`` (.npy ``[N, 8, 8]``) ->
+``$ENCLAVA_OUTPUT_DIR/predictions.json``."""
 
 import json
 import os
 
 import numpy as np
 
-from model import load_weights, predict_plain
+from model import (  # type: ignore[import-not-found]  # main.py runs from its own folder
+    load_weights,
+    predict_plain,
+)
 
 
 def main() -> None:

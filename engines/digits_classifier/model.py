@@ -36,7 +36,9 @@ def _state(weights: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     }
 
 
-def predict_plain(weights: dict[str, np.ndarray], images: np.ndarray) -> dict[str, list]:
+def predict_plain(
+    weights: dict[str, np.ndarray], images: np.ndarray
+) -> dict[str, list[int] | list[list[float]]]:
     """Class predictions and probabilities for ``images``; exactly what the engine writes."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)

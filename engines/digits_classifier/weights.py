@@ -1,8 +1,10 @@
-"""What the model owner runs, outside the enclave: train reference weights on scikit-learn digits."""
+"""What the model owner runs, outside the enclave: train reference weights on scikit-learn
+digits."""
 
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,7 +17,8 @@ TRAIN_ROWS = 1400
 
 
 def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(train images, train labels, held-out images, held-out labels), images ``[N, 8, 8]`` float32."""
+    """(train images, train labels, held-out images, held-out labels), images ``[N, 8, 8]``
+    float32."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -38,7 +41,7 @@ def train_reference_weights(seed: int = 0, epochs: int = 300) -> dict[str, np.nd
         for _ in range(epochs):
             optimizer.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(x), y)
-            loss.backward()
+            torch.autograd.backward(loss)
             optimizer.step()
         state = model.state_dict()
     finally:
@@ -50,5 +53,7 @@ def train_reference_weights(seed: int = 0, epochs: int = 300) -> dict[str, np.nd
 def weights_to_npz(weights: dict[str, np.ndarray]) -> bytes:
     """The weights file the owner encrypts and publishes (``.npz``, no pickle)."""
     buffer = io.BytesIO()
-    np.savez(buffer, **weights)
+    # dict[str, Any]: numpy's stub would match the ** names against savez's allow_pickle: bool
+    payload: dict[str, Any] = dict(weights)
+    np.savez(buffer, **payload)
     return buffer.getvalue()

@@ -4,7 +4,11 @@
 import json
 import os
 
-from trainer import load_share, npz_bytes, train_plain
+from trainer import (  # type: ignore[import-not-found]  # main.py runs from its own folder
+    load_share,
+    npz_bytes,
+    train_plain,
+)
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ __all__ = ["split_breast_cancer", "share_to_npz"]
 
 
 def split_breast_cancer(parts: int, seed: int = 0) -> list[Share]:
-    """``parts`` disjoint shares of the rows (shuffled with ``seed``), each ``(X float32, y int64)``."""
+    """``parts`` disjoint shares of the rows (shuffled with ``seed``), each ``(X float32, y
+    int64)``."""
     from sklearn.datasets import load_breast_cancer
 
     if parts < 1:

@@ -1,4 +1,5 @@
-"""Deterministic full-batch training of a small MLP classifier, shared by the sandbox and local runs.
+"""Deterministic full-batch training of a small MLP classifier, shared by the sandbox and local
+runs.
 
 Shares are concatenated in order; standardization uses the pooled mean and standard deviation;
 torch runs on one thread with a seeded initialization and full-batch Adam, so the same shares and
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,7 +45,7 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def train_plain(shares: list[Share], seed: int) -> tuple[dict[str, np.ndarray], dict]:
+def train_plain(shares: list[Share], seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Train on the pooled shares; return (weights incl. standardization, metrics without data)."""
     if not shares:
         raise ValueError("at least one dataset share is needed")
@@ -66,7 +68,7 @@ def train_plain(shares: list[Share], seed: int) -> tuple[dict[str, np.ndarray], 
         for _ in range(EPOCHS):
             optimizer.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(tx), ty)
-            loss.backward()
+            torch.autograd.backward(loss)
             optimizer.step()
         with torch.no_grad():
             logits = model(tx)

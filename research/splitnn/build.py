@@ -1,28 +1,30 @@
 """Build the model owner's artifact: train every split, measure it, write the model folder.
 
-    python -m enclava.splitnn.build --out engines/splitnn_model
+    python -m research.splitnn.build --out engines/splitnn_model
 
 Deterministic (fixed data split, fixed seeds, one torch thread: the nets are small, and one thread
 is immune to oversubscription on shared machines); well under a minute on 2 CPUs.
 Each split is trained with its shipped obfuscation in the loop (noise-aware training) and the NoPeek
-dCor penalty, so the tail classifies what the enclave really forwards. Figures written to the manifest, on the ``test`` split:
-plaintext accuracy, accuracy with the head's output perturbed like a CKKS decryption (Gaussian,
-1e-3 × the activation RMS), and accuracy as deployed (with the obfuscation, mean of 5 draws).
+dCor penalty, so the tail classifies what the enclave really forwards. Figures written to the
+manifest, on the ``test`` split: plaintext accuracy, accuracy with the head's output perturbed like
+a CKKS decryption (Gaussian, 1e-3 × the activation RMS), and accuracy as deployed (with the
+obfuscation, mean of 5 draws).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from enclava.splitnn.data import digits_28
+from research.splitnn.data import digits_28
 from enclava.splitnn.model_format import DEFAULT_MODEL_DIR, SplitModel, load_model, write_model
 from enclava.splitnn.obfuscation import Obfuscation
 from enclava.splitnn.splits import CONV_SPLIT, LINEAR_SPLIT, SPLIT_SPECS
-from enclava.splitnn.training import TrainConfig, TrainedSplit, train_split
+from research.splitnn.training import TrainConfig, TrainedSplit, train_split
 
 __all__ = ["SHIPPED", "POLICY", "build_model", "split_arrays", "split_manifest", "evaluate"]
 
@@ -41,6 +43,7 @@ POLICY = {
 
 def split_arrays(trained: TrainedSplit) -> dict[str, dict[str, np.ndarray]]:
     head = trained.head.layer
+    assert head.bias is not None  # both head layers (dense and conv) are built with a bias
     linears = [m for m in trained.tail.net if isinstance(m, torch.nn.Linear)]
     tail = {}
     for i, layer in enumerate(linears):
@@ -56,7 +59,7 @@ def split_arrays(trained: TrainedSplit) -> dict[str, dict[str, np.ndarray]]:
     }
 
 
-def split_manifest(trained: TrainedSplit) -> dict:
+def split_manifest(trained: TrainedSplit) -> dict[str, Any]:
     spec, cfg = trained.spec, trained.config
     linears = [m for m in trained.tail.net if isinstance(m, torch.nn.Linear)]
     layers = [{"in": m.in_features, "out": m.out_features, "activation": "relu"} for m in linears]
@@ -101,7 +104,8 @@ def build_model(
     torch.set_num_threads(1)
     configs = configs or SHIPPED
     x, y = digits_28("train")
-    manifest = {
+    splits: dict[str, dict[str, Any]] = {}
+    manifest: dict[str, Any] = {
         "name": "digits28-split",
         "version": "1.0.0",
         "classes": 10,
@@ -112,37 +116,40 @@ def build_model(
             "range": [0.0, 1.0],
             "source": "scikit-learn digits, bilinear 8x8 -> 28x28 (enclava.splitnn.data)",
         },
-        "splits": {},
+        "splits": splits,
     }
     arrays: dict[str, dict[str, np.ndarray]] = {}
     for name, config in configs.items():
         trained = train_split(SPLIT_SPECS[name], x, y, config)
-        manifest["splits"][name] = split_manifest(trained)
+        splits[name] = split_manifest(trained)
         arrays.update(split_arrays(trained))
     write_model(out, manifest, arrays)
     model = load_model(out)
     for name in configs:
-        manifest["splits"][name]["accuracy_test"] = evaluate(model, name)
+        splits[name]["accuracy_test"] = evaluate(model, name)
     write_model(out, manifest, arrays)
     return load_model(out)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m enclava.splitnn.build", description=__doc__.splitlines()[0]
+        prog="python -m research.splitnn.build", description=(__doc__ or "").splitlines()[0]
     )
     parser.add_argument("--out", default=str(DEFAULT_MODEL_DIR))
     args = parser.parse_args(argv)
     model = build_model(args.out)
     print(
-        f"{'split':<20} {'obfuscation':<16} {'plaintext':>9} {'ckks':>7} {'agree':>7} {'deployed':>9}"
+        f"{'split':<20} {'obfuscation':<16} {'plaintext':>9} {'ckks':>7} {'agree':>7} "
+        f"{'deployed':>9}"
     )
     for name in model.splits:
         entry = model.entry(name)
         acc = entry["accuracy_test"]
         print(
-            f"{name:<20} {Obfuscation.from_dict(entry['obfuscation']).label:<16} {acc['plaintext']:>9.4f} "
-            f"{acc['ckks_perturbed']:>7.4f} {acc['ckks_argmax_agreement']:>7.4f} {acc['deployed_obfuscated']:>9.4f}"
+            f"{name:<20} {Obfuscation.from_dict(entry['obfuscation']).label:<16} "
+            f"{acc['plaintext']:>9.4f} "
+            f"{acc['ckks_perturbed']:>7.4f} {acc['ckks_argmax_agreement']:>7.4f} "
+            f"{acc['deployed_obfuscated']:>9.4f}"
         )
 
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from enclava.splitnn.errors import UnknownDataSplit
+from research.splitnn.errors import UnknownDataSplit
 
 __all__ = ["SPLITS", "IMAGE_SIDE", "digits_28", "upscale_28", "split_indices"]
 
@@ -39,8 +39,9 @@ def upscale_28(images_8x8: np.ndarray) -> np.ndarray:
     a = np.zeros((IMAGE_SIDE, 8))
     a[np.arange(IMAGE_SIDE), lo] = 1.0 - frac
     a[np.arange(IMAGE_SIDE), lo + 1] += frac
-    out = np.einsum("ij,njk,lk->nil", a, imgs, a)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    out: np.ndarray = np.einsum("ij,njk,lk->nil", a, imgs, a)
+    clipped: np.ndarray = np.clip(out, 0.0, 1.0).astype(np.float32)
+    return clipped
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,5 @@
-"""Distance correlation (Székely, Rizzo & Bakirov 2007), in numpy and, for training losses, in torch.
+"""Distance correlation (Székely, Rizzo & Bakirov 2007), in numpy and, for training losses, in
+torch.
 
 dCor(X, Y) ∈ [0, 1] measures any dependence between two samples of vectors (not only linear): it is
 0 exactly when X and Y are independent (in the population) and 1 when one is a similarity transform
@@ -11,7 +12,12 @@ figures measured on the same sample size.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["distance_correlation", "distance_correlation_torch"]
 
@@ -20,7 +26,10 @@ def _centred_distances(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     sq = np.sum(x * x, axis=1)
     d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0))
-    return d - d.mean(axis=0, keepdims=True) - d.mean(axis=1, keepdims=True) + d.mean()
+    centred: np.ndarray = (
+        d - d.mean(axis=0, keepdims=True) - d.mean(axis=1, keepdims=True) + d.mean()
+    )
+    return centred
 
 
 def distance_correlation(x: np.ndarray, y: np.ndarray) -> float:
@@ -34,11 +43,12 @@ def distance_correlation(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sqrt(max(dcov_xy, 0.0) / np.sqrt(dcov_xx * dcov_yy)))
 
 
-def distance_correlation_torch(x, y):
-    """Differentiable dCor for a minibatch (the NoPeek penalty); x [n, p], y [n, q] torch tensors."""
+def distance_correlation_torch(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Differentiable dCor for a minibatch (the NoPeek penalty); x [n, p], y [n, q] torch
+    tensors."""
     import torch
 
-    def centred(t):
+    def centred(t: torch.Tensor) -> torch.Tensor:
         t = t.reshape(len(t), -1)
         d = torch.sqrt(torch.clamp(torch.cdist(t, t).pow(2), min=1e-12))
         return d - d.mean(0, keepdim=True) - d.mean(1, keepdim=True) + d.mean()

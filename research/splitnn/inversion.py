@@ -2,8 +2,9 @@
 
 The attacker is the model owner: it sees obfuscated activations and holds the tail. Two attacks:
 
-- an inversion network (activations → 28×28 image; standardise, MLP decoder, sigmoid output) trained
-  with MSE on the ``public`` split's activations, obfuscated exactly as the owner would receive them;
+- an inversion network (activations → 28×28 image; standardise, MLP decoder, sigmoid output)
+  trained with MSE on the ``public`` split's activations, obfuscated exactly as the owner would
+  receive them;
 - a label attack: run the owner's own tail and answer the mean ``public`` image of the predicted
   class. It needs no training and shows the floor no obfuscation can go under while the tail still
   classifies: whoever computes the label learns what a typical image of that label looks like.
@@ -15,6 +16,7 @@ baseline of an attacker who answers the average ``public`` image for everything.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -36,11 +38,15 @@ def score_reconstructions(truth: np.ndarray, guess: np.ndarray) -> Reconstructio
     """Mean PSNR (dB) and SSIM over paired 28×28 images in [0, 1]."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+    # skimage leaves these unannotated; both return a float per image pair
+    psnr_of: Callable[..., float] = peak_signal_noise_ratio
+    ssim_of: Callable[..., float] = structural_similarity
+
     truth = np.asarray(truth, dtype=np.float64).reshape(-1, 28, 28)
     guess = np.clip(np.asarray(guess, dtype=np.float64).reshape(-1, 28, 28), 0.0, 1.0)
     with np.errstate(divide="ignore"):  # a perfect guess has infinite PSNR; it is capped at 100 dB
-        psnr = [peak_signal_noise_ratio(t, g, data_range=1.0) for t, g in zip(truth, guess)]
-    ssim = [structural_similarity(t, g, data_range=1.0) for t, g in zip(truth, guess)]
+        psnr = [psnr_of(t, g, data_range=1.0) for t, g in zip(truth, guess)]
+    ssim = [ssim_of(t, g, data_range=1.0) for t, g in zip(truth, guess)]
     return ReconstructionScore(float(np.mean(np.minimum(psnr, 100.0))), float(np.mean(ssim)))
 
 
@@ -56,7 +62,7 @@ def train_inversion(
     epochs: int = 300,
     hidden: int = 256,
     seed: int = 0,
-):
+) -> Callable[[np.ndarray], np.ndarray]:
     """Fit a decoder on (activation, image) pairs; returns ``invert(z) -> images [n, 784]``."""
     torch.manual_seed(seed)
     mean, std = z_public.mean(axis=0), z_public.std(axis=0) + 1e-6
@@ -77,12 +83,15 @@ def train_inversion(
             idx = order[start : start + 64]
             loss = torch.mean((decoder(zt[idx]) - xt[idx]) ** 2)
             opt.zero_grad()
-            loss.backward()
+            torch.autograd.backward(loss)
             opt.step()
     decoder.eval()
 
     def invert(z: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return decoder(torch.as_tensor((z - mean) / std, dtype=torch.float32)).numpy()
+            images: np.ndarray = decoder(
+                torch.as_tensor((z - mean) / std, dtype=torch.float32)
+            ).numpy()
+            return images
 
     return invert

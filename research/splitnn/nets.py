@@ -16,6 +16,7 @@ class Head(nn.Module):
     def __init__(self, spec: SplitSpec) -> None:
         super().__init__()
         self.spec = spec
+        self.layer: nn.Linear | nn.Conv2d
         if spec.kind == "linear":
             self.layer = nn.Linear(spec.weight_shape[1], spec.weight_shape[0])
         else:
@@ -25,7 +26,7 @@ class Head(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.spec.kind == "conv2d":
             x = x.reshape(-1, 1, 28, 28)
-        z = self.layer(x)
+        z: torch.Tensor = self.layer(x)
         return (z * z).reshape(len(x), -1)
 
 
@@ -39,7 +40,8 @@ class Tail(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        logits: torch.Tensor = self.net(z)
+        return logits
 
 
 def build_nets(spec: SplitSpec, seed: int) -> tuple[Head, Tail]:

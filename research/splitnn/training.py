@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from enclava.splitnn.dcor import distance_correlation_torch
-from enclava.splitnn.nets import Head, Tail, build_nets
+from research.splitnn.dcor import distance_correlation_torch
+from research.splitnn.nets import Head, Tail, build_nets
 from enclava.splitnn.obfuscation import NONE, Obfuscation
 from enclava.splitnn.splits import SplitSpec
 
@@ -48,7 +48,8 @@ class TrainedSplit:
 
 def head_outputs(head: Head, x: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        return head(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
+        outputs: np.ndarray = head(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
+        return outputs
 
 
 def train_split(

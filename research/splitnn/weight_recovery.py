@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from enclava.splitnn.errors import QueryLimitExceeded
+from research.splitnn.errors import QueryLimitExceeded
 from enclava.splitnn.model_format import DEFAULT_MODEL_DIR, HeadWeights, load_model
 
 __all__ = [
@@ -73,7 +73,8 @@ class QueryBudget:
         self.used: Counter[str] = Counter()
 
     def charge(self, customer: str, n: int = 1) -> int:
-        """Record ``n`` more queries; raises before counting when the allowance would be exceeded."""
+        """Record ``n`` more queries; raises before counting when the allowance would be
+        exceeded."""
         if self.used[customer] + n > self.limit:
             raise QueryLimitExceeded(
                 f"customer {customer} asked for {self.used[customer] + n} head evaluations; "
@@ -104,7 +105,8 @@ def dense_form(head: HeadWeights) -> tuple[np.ndarray, np.ndarray]:
 
 
 def recovery_error(head: HeadWeights, w_hat: np.ndarray) -> float:
-    """Relative Frobenius error of recovered weights, after aligning each row's sign with sign(b)."""
+    """Relative Frobenius error of recovered weights, after aligning each row's sign with
+    sign(b)."""
     w, b = dense_form(head)
     aligned = w * np.where(b >= 0, 1.0, -1.0)[:, None]
     return float(np.linalg.norm(w_hat - aligned) / np.linalg.norm(aligned))

@@ -25,7 +25,8 @@ Tamper = Callable[[str, bytes], bytes]  # (request path, response body) -> the b
 
 
 def _attacker_tls(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """The attacker's own TLS server identity (a fresh key, valid names), and an unverifying client."""
+    """The attacker's own TLS server identity (a fresh key, valid names), and an unverifying
+    client."""
     key = ec.generate_private_key(ec.SECP256R1())
     (tmp / "mitm-cert.pem").write_bytes(
         issue_tls_certificate(key, "enclava-ca", ("127.0.0.1", "localhost")).public_bytes(
@@ -47,7 +48,8 @@ def _attacker_tls(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
 
 
 def _relay(down: socket.socket, up: socket.socket) -> None:
-    """Copy bytes both ways in one thread (an SSL socket is not shared between threads) until one end closes."""
+    """Copy bytes both ways in one thread (an SSL socket is not shared between threads) until one
+    end closes."""
     ends = [down, up]
     try:
         while True:
@@ -70,8 +72,8 @@ def _relay(down: socket.socket, up: socket.socket) -> None:
 
 @contextmanager
 def tls_relay(upstream: str, tmp: Path) -> Iterator[str]:
-    """A TCP proxy that terminates TLS with its own certificate, re-originates TLS to ``upstream`` and
-    relays the bytes unchanged both ways; yields its https URL."""
+    """A TCP proxy that terminates TLS with its own certificate, re-originates TLS to ``upstream``
+    and relays the bytes unchanged both ways; yields its https URL."""
     host, port = httpx.URL(upstream).host, httpx.URL(upstream).port
     server_tls, client_tls = _attacker_tls(tmp)
     listener = socket.create_server(("127.0.0.1", 0))
@@ -105,7 +107,8 @@ def tls_relay(upstream: str, tmp: Path) -> Iterator[str]:
 @contextmanager
 def tampering_proxy(upstream: str, tmp: Path, tamper: Tamper) -> Iterator[str]:
     """An HTTPS proxy (its own certificate) that forwards each request to ``upstream`` over a fresh
-    TLS connection and hands back ``tamper(path, body)`` instead of the CA's body; yields its URL."""
+    TLS connection and hands back ``tamper(path, body)`` instead of the CA's body; yields its
+    URL."""
     server_tls, _ = _attacker_tls(tmp)
 
     class Handler(BaseHTTPRequestHandler):

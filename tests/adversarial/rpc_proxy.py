@@ -79,7 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def lying_rpc(upstream: str, rewrite: Rewrite) -> Iterator[tuple[str, list[str]]]:
-    """An RPC URL whose ``OrderCreated`` logs pass through ``rewrite``; also the list of rewrites done."""
+    """An RPC URL whose ``OrderCreated`` logs pass through ``rewrite``; also the list of rewrites
+    done."""
     rewritten: list[str] = []
     handler = type(
         "LyingRpc",

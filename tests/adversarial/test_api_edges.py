@@ -28,7 +28,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from enclava.devnet import dev_account
-from enclava.devnet.manifest import Manifest
+from enclava.chain.config import Manifest
 from enclava.errors import ConfigError
 from marketplace_api import create_app
 from marketplace_api import db as market_db
@@ -173,7 +173,7 @@ def _set_balance(victim: str) -> dict:
     }
 
 
-# ---------------------------------------------------------------------------------------------- tail_url (SSRF)
+# ---------------------------------------------------------------------------------- tail_url (SSRF)
 
 
 def test_anvil_admin_rpc_through_a_tail_url_is_refused_and_the_balance_is_unchanged(
@@ -184,7 +184,8 @@ def test_anvil_admin_rpc_through_a_tail_url_is_refused_and_the_balance_is_unchan
 ) -> None:
     account, token = owner
     victim = Account.create().address
-    tail = f"{devnet_manifest.rpc_url}/#"  # anvil answers at "/" only: the fragment drops "/v1/tail/..."
+    # anvil answers at "/" only: the fragment drops "/v1/tail/..."
+    tail = f"{devnet_manifest.rpc_url}/#"
     made = strict_api.list_with_tail(story, account, token, tail)
     # refused where the listing is accepted; then attack a row stored before that check existed
     resource_id = made.json().get("resource_id") or strict_api.plant_tail(account.address, tail)
@@ -277,7 +278,7 @@ def test_metadata_update_to_a_loopback_tail_is_refused(
     assert reply.status_code == 422 and reply.json()["type"] == "tail_url_refused", reply.text
 
 
-# ---------------------------------------------------------------------------------------------- SIWE domain
+# -------------------------------------------------------------------------------------- SIWE domain
 
 
 def _evil_message(nonce: dict, wallet: LocalAccount, *, domain: str, uri: str) -> dict:
@@ -353,7 +354,7 @@ def test_the_service_process_exits_with_the_hint_without_siwe_settings(
     assert "MARKET_SIWE_DOMAIN" in done.stderr + done.stdout
 
 
-# ---------------------------------------------------------------------------------------------- rate limit
+# --------------------------------------------------------------------------------------- rate limit
 
 
 def test_a_burst_with_changing_x_forwarded_for_from_loopback_is_rate_limited(
@@ -376,10 +377,10 @@ def test_a_burst_with_changing_x_forwarded_for_from_loopback_is_rate_limited(
     )
 
 
-# ---------------------------------------------------------------------------------------------- integers
+# ----------------------------------------------------------------------------------------- integers
 
 
-@pytest.mark.parametrize("path", ["/v1/offers/{n}", "/v1/listings/{n}", "/v1/models/{n}"])
+@pytest.mark.parametrize("path", ["/v1/tee-offers/{n}", "/v1/listings/{n}", "/v1/models/{n}"])
 def test_an_on_chain_id_of_2_pow_70_is_not_found_and_past_uint256_is_invalid(
     strict_api: StrictApi, path: str
 ) -> None:

@@ -1,4 +1,5 @@
-"""Property-based fuzzing of the marketplace API and the CA from their own OpenAPI documents (schemathesis).
+"""Property-based fuzzing of the marketplace API and the CA from their own OpenAPI documents
+(schemathesis).
 
 Both apps are the real ones, built in process over real state: the marketplace over a SQLite index
 of the devnet's chain (indexed first, so generated ids hit real rows too) with a signed-in wallet's
@@ -9,7 +10,8 @@ one error shape ``{"type", "detail", "hint"}`` for refusals).
 
 Bounded in time: each run has a wall budget shared fairly among its operations, and a fixed number
 of examples per operation and mode; shrinking is off (the first failing example is reported with a
-curl command). ``ENCLAVA_FUZZ_BUDGET_S`` and ``ENCLAVA_FUZZ_EXAMPLES`` scale it up for a longer hunt.
+curl command). ``ENCLAVA_FUZZ_BUDGET_S`` and ``ENCLAVA_FUZZ_EXAMPLES`` scale it up for a longer
+hunt.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from certification_authority import compose
 from certification_authority.compose import create_ca_app
 from certification_authority.settings import CaSettings
 from enclava.devnet import dev_account
-from enclava.devnet.manifest import Manifest
+from enclava.chain.config import Manifest
 from enclava.devnet.measurements import devnet_measurement
 from marketplace_api import create_app
 from tests.marketplace_api.market_helpers import market_settings, sign_in
@@ -78,7 +80,8 @@ def successes_conform(
     return response_schema_conformance(ctx, response, case) if response.status_code < 300 else None
 
 
-#: the marketplace documents every answer, refusals included (its ``default`` response is the error shape)
+#: the marketplace documents every answer, refusals included (its ``default`` response is the error
+#: shape)
 MARKET_CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -86,9 +89,9 @@ MARKET_CHECKS = [
     response_schema_conformance,
     one_error_shape,
 ]
-#: the CA's document does not declare its refusals yet, so only its 2xx answers are held to it; and a body
-#: that is not JSON is refused by FastAPI's stock handler as {"detail": ...} (enclava.service maps no
-#: HTTPException), so ``one_error_shape`` joins these once that is fixed
+#: the CA's document does not declare its refusals yet, so only its 2xx answers are held to it; and
+#: a body that is not JSON is refused by FastAPI's stock handler as {"detail": ...} (enclava.service
+#: maps no HTTPException), so ``one_error_shape`` joins these once that is fixed
 CA_CHECKS = [not_a_server_error, content_type_conformance, successes_conform]
 
 
@@ -163,7 +166,7 @@ def fuzz(
     return run
 
 
-# ---------------------------------------------------------------------------------------------- marketplace
+# -------------------------------------------------------------------------------------- marketplace
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +174,8 @@ def market_app(
     devnet_manifest: Manifest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FastAPI]:
     app = create_app(market_settings(devnet_manifest, tmp_path_factory.mktemp("fuzz-market")))
-    app.state.services.indexer.run_once()  # real rows: generated small ids find listings and offers
+    # real rows: generated small ids find listings and TEE offers
+    app.state.services.indexer.run_once()
     yield app
     schemathesis.python.asgi.shutdown_lifespans()
 
@@ -209,8 +213,9 @@ def ca_app(
         admin_addresses=dev_account("deployer").address,
     )
     with pytest.MonkeyPatch.context() as patch:
-        # in process, the test has loaded far more than the CA's image, so the CA cannot measure itself
-        # (ForeignModuleLoaded): it reports the checkout's CA measurement instead, as tests/integration do
+        # in process, the test has loaded far more than the CA's image, so the CA cannot measure
+        # itself (ForeignModuleLoaded): it reports the checkout's CA measurement instead, as
+        # tests/integration do
         patch.setattr(compose, "running_measurement", devnet_measurement)
         app = create_ca_app(settings)
     yield app

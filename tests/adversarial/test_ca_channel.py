@@ -1,4 +1,5 @@
-"""The loader <-> CA link under a hostile network (issue 13, breaks 2 and 7), against the real devnet CA.
+"""The loader <-> CA link under a hostile network (issue 13, breaks 2 and 7), against the real
+devnet CA.
 
 Before: the CA spoke plain HTTP, ``GET /v1/ca`` evidence bound only the CA certificate (and a
 malformed nonce was a 500), the release answer was a bare unsigned list, and a captured release
@@ -30,15 +31,13 @@ import httpx
 import pyrage
 import pytest
 
-from certification_authority.attested_client import connect_chain_ca, connect_devnet_ca
+from enclava.ca_link.chain_ca import connect_chain_ca, connect_devnet_ca
 from enclava.ca_link import AttestedCa, CaChannelInsecure, CaIdentityMismatch, connect_attested_ca
 from enclava.chain import ChainClient
 from enclava.chain.contracts import ContractSet
 from enclava.chain.types import ResourceKind
-from enclava.protocol import (
-    ReleaseAnswerForged,
-    ReleaseAnswerInvalid,
-    ReleaseAnswerMismatch,
+from enclava.protocol.errors import ReleaseAnswerForged, ReleaseAnswerInvalid, ReleaseAnswerMismatch
+from enclava.protocol.key_release import (
     build_release_request,
     released_key_entry,
     verify_release_answer,
@@ -49,7 +48,7 @@ from tests.integration.broker_story import BrokerStory, Enclave, Resource, denia
 pytestmark = pytest.mark.devnet
 
 
-# -- the devnet's parties ------------------------------------------------------------------------------
+# -- the devnet's parties --------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +115,7 @@ def _verify(attested: AttestedCa, enclave: Enclave, order_id: str, body: dict, a
     )
 
 
-# -- (a) a man in the middle on the TLS link -----------------------------------------------------------
+# -- (a) a man in the middle on the TLS link -------------------------------------------------------
 
 
 def test_a_relay_presenting_its_own_certificate_is_refused(ca_url, contracts, attested, tmp_path):
@@ -148,7 +147,7 @@ def test_a_proxy_that_renames_the_tls_key_to_its_own_breaks_the_evidence_binding
     assert "does not bind" in refused.value.message
 
 
-# -- (b) plain HTTP --------------------------------------------------------------------------------------
+# -- (b) plain HTTP --------------------------------------------------------------------------------
 
 
 def test_plain_http_to_the_ca_is_refused_by_the_client_and_not_served(ca_url, attested):
@@ -160,11 +159,12 @@ def test_plain_http_to_the_ca_is_refused_by_the_client_and_not_served(ca_url, at
     assert attested.url.startswith("https://")
 
 
-# -- (c) an answer tampered with in transit --------------------------------------------------------------
+# -- (c) an answer tampered with in transit --------------------------------------------------------
 
 
 def _added_key(enclave: Enclave, engine: Resource) -> Tamper:
-    """The attack of break 2: the provider's own 'engine key', wrapped to the enclave's age recipient."""
+    """The attack of break 2: the provider's own 'engine key', wrapped to the enclave's age
+    recipient."""
 
     def tamper(path: str, body: bytes) -> bytes:
         if path != "/v1/keys/release":
@@ -176,7 +176,7 @@ def _added_key(enclave: Enclave, engine: Resource) -> Tamper:
         answer["release"]["keys"].append(
             released_key_entry(
                 kind="resource",
-                resource_id=engine.offer_id + 1000,
+                resource_id=engine.resource_id + 1000,
                 content_hash=engine.content_hash,
                 policy_version=1,
                 ciphertext=ciphertext,
@@ -220,9 +220,9 @@ def test_an_untouched_answer_through_the_proxy_verifies(
         reply = httpx.post(f"{proxy}/v1/keys/release", json=body, verify=False, timeout=60)
     answer = _verify(attested, enclave, order_id, body, reply.json())
     keys = answer.require_resources(
-        {engine.offer_id: engine.content_hash, dataset.offer_id: dataset.content_hash}
+        {engine.resource_id: engine.content_hash, dataset.resource_id: dataset.content_hash}
     )
-    assert pyrage.decrypt(keys[dataset.offer_id].ciphertext, [enclave.identity]) == dataset.key
+    assert pyrage.decrypt(keys[dataset.resource_id].ciphertext, [enclave.identity]) == dataset.key
 
 
 def test_an_earlier_genuine_answer_replayed_by_the_network_is_refused(
@@ -241,7 +241,7 @@ def test_an_earlier_genuine_answer_replayed_by_the_network_is_refused(
         _verify(attested, enclave, other_order, first, captured)
 
 
-# -- (d) a captured release request replayed ----------------------------------------------------------
+# -- (d) a captured release request replayed -------------------------------------------------------
 
 
 def test_a_replayed_release_request_is_refused_and_spends_nothing(story, attested, engine, enclave):
@@ -250,8 +250,8 @@ def test_a_replayed_release_request_is_refused_and_spends_nothing(story, atteste
     first = story.http.post("/v1/keys/release", json=captured)
     assert first.status_code == 200, first.text
     assert _verify(attested, enclave, order_id, captured, first.json()).resource_keys.keys() == {
-        engine.offer_id,
-        dataset.offer_id,
+        engine.resource_id,
+        dataset.resource_id,
     }
 
     replayed = story.http.post("/v1/keys/release", json=captured)
@@ -266,7 +266,8 @@ def test_a_replayed_release_request_is_refused_and_spends_nothing(story, atteste
     ]
     assert len(granted) == 1  # the replay released nothing
 
-    # the owner allowed two uses: the replay spent none, so one fresh request still succeeds, the next does not
+    # the owner allowed two uses: the replay spent none, so one fresh request still succeeds, the
+    # next does not
     assert (
         story.http.post("/v1/keys/release", json=_request(story, enclave, order_id)).status_code
         == 200
@@ -275,7 +276,7 @@ def test_a_replayed_release_request_is_refused_and_spends_nothing(story, atteste
     assert exhausted.status_code == 409 and exhausted.json()["type"] == "policy_uses_exhausted"
 
 
-# -- (e) a malformed nonce -------------------------------------------------------------------------------
+# -- (e) a malformed nonce -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("nonce", ["zz", "ab" * 31, "zz" * 32, "ab" * 33, "0x"])

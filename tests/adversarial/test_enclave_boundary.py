@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from enclava.chain.types import OrderStatus
+from enclava.protocol.order import OrderStatus
 from enclava.client import completed_report, wait_for_order
 from enclava.devnet import dev_account
-from enclava.engine.reasons import Reason
+from enclava.protocol.engine.reasons import Reason
 from provider_node.loader_link import loader_socket_dir
 from tests.e2e.provider_process import running_provider
 from tests.e2e.story import order_as_customer, parties, publish_engine_at
@@ -25,7 +25,9 @@ from tests.engines.fixture_engine import write_engine
 
 SLEEPER = """import json, os, time
 time.sleep({seconds})
-json.dump({{"slept": {seconds}}}, open(os.path.join(os.environ["ENCLAVA_OUTPUT_DIR"], "out.json"), "w"))
+json.dump(
+    {{"slept": {seconds}}}, open(os.path.join(os.environ["ENCLAVA_OUTPUT_DIR"], "out.json"), "w")
+)
 """
 
 
@@ -74,7 +76,7 @@ def _loader_processes(provider) -> list[int]:
 def completed(p, provider, tmp_path_factory):
     """One order that ran a 3-second engine to completion."""
     engine = _sleeper(p, tmp_path_factory.mktemp("sleeper") / "engine", 3)
-    placed = order_as_customer(p, provider.offer_id(), engine.resource_id)
+    placed = order_as_customer(p, provider.tee_offer_id(), engine.resource_id)
     order = wait_for_order(p.market, placed.order_id, timeout=240)
     assert order.status == OrderStatus.COMPLETED, provider.jobs().get(placed.order_id)
     return placed, order
@@ -134,7 +136,7 @@ def test_billed_time_is_the_enclaves_measured_run_time(p, completed):
 
 def test_engine_is_stopped_at_the_end_of_the_orders_window(p, provider, tmp_path):
     engine = _sleeper(p, tmp_path / "engine", 12, wall=30)  # its manifest allows 30 s
-    placed = order_as_customer(p, provider.offer_id(), engine.resource_id, max_duration=6)
+    placed = order_as_customer(p, provider.tee_offer_id(), engine.resource_id, max_duration=6)
     order = wait_for_order(p.market, placed.order_id, timeout=240)
     assert order.status == OrderStatus.FAILED
     assert p.market.failure_reason(placed.order_id) == int(Reason.TIMEOUT)

@@ -14,10 +14,10 @@ from collections.abc import Callable
 import pytest
 from pyrage import x25519
 
-from enclava.chain.types import OrderStatus
+from enclava.protocol.order import OrderStatus
 from enclava.client import wait_for_order
 from enclava.devnet import dev_account
-from enclava.engine.reasons import Reason
+from enclava.protocol.engine.reasons import Reason
 from tests.adversarial.rpc_proxy import OrderCreatedData, lying_rpc
 from tests.e2e.provider_process import running_provider
 from tests.e2e.story import order_as_customer, parties, publish_engine_folder
@@ -72,7 +72,7 @@ def _run_attack(p, liar, rewrite, reason: Reason, engine=None) -> str:
     before = len(rewritten)
     switch.rewrite = rewrite
     try:
-        placed = order_as_customer(p, proc.offer_id(), engine.resource_id)
+        placed = order_as_customer(p, proc.tee_offer_id(), engine.resource_id)
         order = wait_for_order(p.market, placed.order_id, timeout=240)
     finally:
         switch.rewrite = lambda data: data

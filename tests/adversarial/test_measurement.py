@@ -1,21 +1,24 @@
 """A loader with one changed byte is not certified (issue 13, break 4), against the real devnet CA.
 
 Before: the simulated TEE reported a constant (``DEV_LOADER_MEASUREMENT``, the SHA-384 of a fixed
-string) whatever files the loader ran, provider settings could override it, and the devnet allow-listed
-that constant, so a provider could change any byte of the loader and still be certified.
+string) whatever files the loader ran, provider settings could override it, and the devnet
+allow-listed that constant, so a provider could change any byte of the loader and still be
+certified.
 
 Now the loader's image is a canonical archive of the files it runs (``enclava.measure``); the
-simulated TEE reports ``running_measurement("loader")`` (the measurement of the files the process was
-loaded from, refused if it loaded other first-party code); the devnet allow-lists
+simulated TEE reports ``running_measurement("loader")`` (the measurement of the files the process
+was loaded from, refused if it loaded other first-party code); the devnet allow-lists
 ``measure(checkout, "loader")`` and ``measure(checkout, "ca")``. Here, with real processes:
 
 - (a) a copy of the image's files measures the same as the checkout; one changed byte anywhere in it
-  (a loader module, the sandbox bootstrap, a library module, the dependency lock) measures differently;
-- (b) a loader process started from the modified copy reports its own measurement, and the devnet's CA
-  refuses its evidence with ``measurement_not_allowed`` (nothing registered on chain), while a process
-  started from the unmodified files is certified; the old development constant is refused too; the
-  devnet's CA process reports its own measured image;
-- (c) ``running_measurement`` refuses a process that has loaded a first-party module outside the image.
+  (a loader module, the sandbox bootstrap, a library module, the dependency lock) measures
+  differently;
+- (b) a loader process started from the modified copy reports its own measurement, and the devnet's
+  CA refuses its evidence with ``measurement_not_allowed`` (nothing registered on chain), while a
+  process started from the unmodified files is certified; the old development constant is refused
+  too; the devnet's CA process reports its own measured image;
+- (c) ``running_measurement`` refuses a process that has loaded a first-party module outside the
+  image.
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from certification_authority.attested_client import connect_devnet_ca
+from enclava.ca_link.chain_ca import connect_devnet_ca
 from enclava.attestation import Evidence
 from enclava.attestation.tdx_quote import TdxQuote
 from enclava.chain import ChainClient
 from enclava.chain.contracts import ContractSet
-from enclava.chain.types import OnChainTee, measurement_digest
+from enclava.chain.types import measurement_digest
+from enclava.protocol.tee import TeeType
 from enclava.devnet.measurements import devnet_measurement
 from enclava.measure import image_files, measure
 from enclava.paths import project_root
@@ -67,8 +71,9 @@ def snapshot() -> dict[str, bytes]:
 
 
 def _write(snapshot: dict[str, bytes], dest: Path, changed: str | None = None) -> Path:
-    """A copy of the image under ``dest``; in ``changed`` one byte differs: the case of its first letter
-    (in the module docstring or the lock's header comment, so the file still parses and runs)."""
+    """A copy of the image under ``dest``; in ``changed`` one byte differs: the case of its first
+    letter (in the module docstring or the lock's header comment, so the file still parses and
+    runs)."""
     for relative, content in snapshot.items():
         if relative == changed:
             at = next(
@@ -171,7 +176,8 @@ def registry(devnet_manifest):
 
 
 def _certify(ca: httpx.Client, measurement: bytes) -> tuple[str, httpx.Response]:
-    """Evidence from the simulated TEE with ``measurement`` as MRTD, sent to the real CA's ``/v1/certify``."""
+    """Evidence from the simulated TEE with ``measurement`` as MRTD, sent to the real CA's
+    ``/v1/certify``."""
     enclave, body = certify_body(ca, measurement=measurement)
     return enclave, ca.post("/v1/certify", json=body, timeout=60)
 
@@ -187,7 +193,7 @@ def test_a_loader_with_one_changed_byte_is_not_certified(ca, registry, snapshot,
     assert registry.functions.checkEnclave(enclave).call()[0] is False
     assert (
         registry.functions.isMeasurementAllowed(
-            int(OnChainTee.SIMULATED), measurement_digest(reported)
+            int(TeeType.SIMULATED), measurement_digest(reported)
         ).call()
         is False
     )
@@ -216,5 +222,5 @@ def test_the_devnet_ca_reports_its_own_measured_image(ca, registry):
     reported = TdxQuote.parse(Evidence.from_dict(identity["evidence"]).quote).body.mr_td
     assert reported == measure(ROOT, "ca") == devnet_measurement("ca")
     assert registry.functions.isMeasurementAllowed(
-        int(OnChainTee.SIMULATED), measurement_digest(reported)
+        int(TeeType.SIMULATED), measurement_digest(reported)
     ).call()

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from enclava.chain.types import OrderStatus
+from enclava.protocol.order import OrderStatus
 from enclava.devnet import dev_account
 from tests.adversarial.mitm import tls_relay
 from tests.e2e.provider_process import running_provider
@@ -34,12 +34,13 @@ def test_loader_refuses_a_ca_link_through_a_tls_relay_and_no_key_is_released(
 ):
     folder = tmp_path_factory.mktemp("provider-mitm")
     with tls_relay(devnet_manifest.services["ca"].url, folder) as relay:
-        # an account of its own: the order it cannot run keeps one of its offer's slots until its deadline
+        # an account of its own: the order it cannot run keeps one of its TEE offer's slots until
+        # its deadline
         wallet = dev_account(12).key.hex()
         config = f'ca_url = "{relay}"\nprivate_key = "0x{wallet.removeprefix("0x")}"\n'
         with running_provider(devnet_manifest, "mitm", folder, extra_config=config) as proc:
             engine = publish_engine_folder(p, "model_owner", "digits_classifier")
-            placed = order_as_customer(p, proc.offer_id(), engine.resource_id)
+            placed = order_as_customer(p, proc.tee_offer_id(), engine.resource_id)
             logs = folder / "state" / "loader"
             deadline = time.monotonic() + 120
             refused = False

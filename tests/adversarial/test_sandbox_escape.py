@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from enclava.engine import (
+from enclava.protocol.engine import (
     EngineCpuExceeded,
     EngineFailed,
     EngineManifest,
@@ -80,7 +80,8 @@ def engine_case(
     output: int = 100_000,
     data: bytes = b"customer data",
 ) -> Case:
-    """An engine around ``body`` (after PRELUDE), one customer input, and an output folder in the scratch."""
+    """An engine around ``body`` (after PRELUDE), one customer input, and an output folder in the
+    scratch."""
     engine = write_engine(
         scratch.sub("engine", mode=0o755),
         PRELUDE + textwrap.dedent(body),
@@ -581,7 +582,8 @@ def test_engine_output_never_reaches_the_host_temp_folders(canary_root, tmp_path
     found["after_wipe"] = _grep(canary, *HOST_TEMP, canary_root)
     assert found["during"] == [], f"engine output in the host's temp folders: {found['during']}"
     assert found["after_run"] == [] and found["in_scratch"] == [] and found["after_wipe"] == []
-    # While it ran, the captured stdout/stderr and the outputs were size-capped tmpfs mounts in the scratch.
+    # While it ran, the captured stdout/stderr and the outputs were size-capped tmpfs mounts in the
+    # scratch.
     mounts = found["mounts"]
     assert len(mounts) >= 2 and all(
         fstype == "tmpfs" and "size=" in options for _, fstype, options in mounts

@@ -26,7 +26,6 @@ from enclava.attestation import (
     ConfigfsTsm,
     PccsCollateralSource,
     SimulatedTdxAttester,
-    TeeType,
     TsmFs,
     TsmGenerationError,
     TsmUnavailableError,
@@ -34,6 +33,7 @@ from enclava.attestation import (
     load_amd_certificates,
     snp_chain_from_cert_table,
 )
+from enclava.protocol.tee import TeeType
 
 VECTORS = Path(__file__).resolve().parents[1] / "fixtures" / "attestation"
 SIMULATED = SimulatedTdxAttester(bytes(48))
@@ -55,7 +55,8 @@ def _vector_certs() -> dict[str, bytes]:
 
 
 def cert_table(certs: dict[str, bytes]) -> bytes:
-    """The GHCB extended-report certificate table: (GUID, offset, length) entries, a zero entry, blobs."""
+    """The GHCB extended-report certificate table: (GUID, offset, length) entries, a zero entry,
+    blobs."""
     offset, entries, blobs = 24 * (len(certs) + 1), b"", b""
     for name, der in certs.items():
         entries += uuid.UUID(GUIDS[name]).bytes_le + struct.pack(

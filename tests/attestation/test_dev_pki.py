@@ -1,4 +1,5 @@
-"""The development PKI: deterministic from its public seed, shaped like Intel's so dcap-qvl accepts it."""
+"""The development PKI: deterministic from its public seed, shaped like Intel's so dcap-qvl accepts
+it."""
 
 from __future__ import annotations
 

@@ -65,7 +65,8 @@ def test_key_must_be_spki_der(key):
 
 
 def test_alternative_encoding_of_the_same_key_is_refused():
-    """A compressed-point SPKI names the same key; only the one canonical (uncompressed) DER binds."""
+    """A compressed-point SPKI names the same key; only the one canonical (uncompressed) DER
+    binds."""
     public = ec.derive_private_key(7, ec.SECP256R1()).public_key()
     point = public.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint

@@ -16,10 +16,10 @@ from enclava.attestation import (
     AttesterError,
     SimulatedTdxAttester,
     TdxQuote,
-    TeeType,
     development_pki,
     development_root_der,
 )
+from enclava.protocol.tee import TeeType
 
 MR_TD = hashlib.sha384(b"simulated TD").digest()
 REPORT_DATA = bytes(range(64))

@@ -1,21 +1,18 @@
-"""`enclava bench e2e` with two orders on the session devnet writes well-formed JSON (no timing asserts)."""
+"""`python -m bench.e2e` with two orders on the session devnet writes well-formed JSON (no timing
+asserts)."""
 
 from __future__ import annotations
 
 import json
 
-from typer.testing import CliRunner
-
-from enclava.benchmarks.e2e import E2E_STAGES
-from enclava.cli.main import app
+from bench.e2e import E2E_STAGES, main
 
 
-def test_bench_e2e_with_two_orders_writes_every_stage(devnet_manifest, tmp_path):
+def test_bench_e2e_with_two_orders_writes_every_stage(devnet_manifest, tmp_path, capsys):
     out = tmp_path / "e2e.json"
-    result = CliRunner().invoke(
-        app, ["bench", "e2e", "--orders", "2", "--devnet", devnet_manifest.name, "--out", str(out)]
-    )
-    assert result.exit_code == 0, result.output
+    exit_code = main(["--orders", "2", "--devnet", devnet_manifest.name, "--out", str(out)])
+    output = capsys.readouterr().out
+    assert exit_code == 0, output
     data = json.loads(out.read_text())
     assert data["orders"] == 2 and len(data["runs"]) == 2
     assert data["all_match_plain"] is True and data["all_reports_valid"] is True
@@ -35,5 +32,5 @@ def test_bench_e2e_with_two_orders_writes_every_stage(devnet_manifest, tmp_path)
     assert data["gas_per_order"]["p50"] == sum(data["gas_per_order"]["steps_p50"].values())
     for run in data["runs"]:
         assert set(E2E_STAGES) <= set(run["stages"]) and len(run["tx_hashes"]) == 3
-    assert "ratio confidential / plain process" in result.output
-    assert "workload" in result.output
+    assert "ratio confidential / plain process" in output
+    assert "workload" in output

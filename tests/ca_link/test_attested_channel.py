@@ -23,8 +23,9 @@ from eth_account import Account
 
 from certification_authority.certificates import issue_ca_certificate
 from certification_authority.tls import issue_tls_certificate
-from certification_authority.verifiers import InMemoryMeasurementAllowList, ca_evidence_verifier
-from enclava.attestation import SimulatedTdxAttester, TeeType
+from enclava.attestation.verifiers import InMemoryMeasurementAllowList, ca_evidence_verifier
+from enclava.attestation import SimulatedTdxAttester
+from enclava.protocol.tee import TeeType
 from enclava.ca_link import (
     CaChannelInsecure,
     CaEvidenceRefused,

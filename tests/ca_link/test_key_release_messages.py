@@ -1,5 +1,6 @@
-"""The key-release protocol's messages: the request an enclave signs, and the CA's signed answer that
-the enclave verifies (signer, CA, order, enclave, nonce, shape), built by the same functions."""
+"""The key-release protocol's messages: the request an enclave signs, and the CA's signed answer
+that the enclave verifies (signer, CA, order, enclave, nonce, shape), built by the same
+functions."""
 
 from __future__ import annotations
 
@@ -11,18 +12,20 @@ import json
 import pytest
 from eth_account import Account
 
-from enclava.protocol import (
-    KEY_RELEASE_DOMAIN,
-    RELEASE_ANSWER_DOMAIN,
+from enclava.protocol.canonical import canonical_json
+from enclava.protocol.eip191 import recover_bytes_signer
+from enclava.protocol.errors import (
     ReleaseAnswerForged,
     ReleaseAnswerInvalid,
     ReleaseAnswerMalformed,
     ReleaseAnswerMismatch,
     ReleaseRequestInvalid,
+)
+from enclava.protocol.key_release import (
+    KEY_RELEASE_DOMAIN,
+    RELEASE_ANSWER_DOMAIN,
     build_release_request,
-    canonical_json,
     key_release_message,
-    recover_bytes_signer,
     release_answer,
     release_answer_bytes,
     released_key_entry,

@@ -12,13 +12,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certification_authority.certificates import (
-    build_csr,
-    enclave_address_of,
     issue_ca_certificate,
     issue_enclave_certificate,
     verify_enclave_certificate,
 )
 from certification_authority.errors import CertificateInvalid
+from enclava.protocol.csr import build_csr, enclave_address_of
 
 PROVIDER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 
@@ -92,8 +91,3 @@ def test_tampered_certificate_is_refused(ca):
 def test_garbage_is_a_typed_error(ca):
     with pytest.raises(CertificateInvalid):
         verify_enclave_certificate(b"not a certificate", ca[1], now=int(time.time()))
-
-
-def test_enclave_keys_must_be_secp256k1():
-    with pytest.raises(CertificateInvalid):
-        enclave_address_of(ec.generate_private_key(ec.SECP256R1()).public_key())

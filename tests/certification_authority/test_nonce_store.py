@@ -7,8 +7,9 @@ import threading
 
 import pytest
 
-from certification_authority.nonce_store import NonceStorageError, SqlNonceStore
-from certification_authority.verifiers import InMemoryNonceStore, NonceStore
+from certification_authority.errors import NonceStorageError
+from certification_authority.nonce_store import SqlNonceStore
+from enclava.attestation.verifiers import InMemoryNonceStore, NonceStore
 from enclava.attestation import NONCE_LENGTH, NonceExpiredError, NonceReusedError, NonceUnknownError
 from enclava.errors import ConfigError
 

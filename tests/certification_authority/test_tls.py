@@ -1,5 +1,6 @@
-"""The CA's TLS identity: a self-signed P-256 server certificate naming its hosts, reused while it is
-for the same key and names, and a key file that is encrypted under a per-start password (0600)."""
+"""The CA's TLS identity: a self-signed P-256 server certificate naming its hosts, reused while it
+is for the same key and names, and a key file that is encrypted under a per-start password
+(0600)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""`enclava order create | cancel` and `enclava balance show | withdraw` with an offer no node serves,
-so the order stays open until its customer cancels it."""
+"""`enclava order create | cancel` and `enclava balance show | withdraw` with a TEE offer no node
+serves, so the order stays open until its customer cancels it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pytest
 from eth_account import Account
 
 from enclava.chain.market import MarketClient
-from enclava.chain.types import OnChainTee, OrderStatus, ResourceKind
+from enclava.chain.types import ResourceKind
+from enclava.protocol.order import OrderStatus
+from enclava.protocol.tee import TeeType
 from tests.cli.conftest import fund, funded_wallet
 
 pytestmark = pytest.mark.devnet
@@ -18,16 +20,16 @@ PRICE_PER_SECOND = 10**9
 
 
 @pytest.fixture(scope="module")
-def idle_offer(devnet_manifest):
-    """A registered provider's offer and an engine listing, straight on chain (no node runs)."""
+def idle_tee_offer(devnet_manifest):
+    """A registered provider's TEE offer and an engine listing, straight on chain (no node runs)."""
     market = MarketClient.from_manifest(devnet_manifest)
     provider, owner = Account.create(), Account.create()
     fund(devnet_manifest, provider.address, 5)
     fund(devnet_manifest, owner.address, 1)
     market.register_provider(provider, market.min_stake())
-    offer = market.publish_offer(
+    tee_offer = market.publish_tee_offer(
         provider,
-        tee_type=OnChainTee.SIMULATED,
+        tee_type=TeeType.SIMULATED,
         gpu_class="cpu",
         price_per_second=PRICE_PER_SECOND,
         slots=1,
@@ -39,7 +41,7 @@ def idle_offer(devnet_manifest):
         content_hash=os.urandom(32),
         price=7 * 10**12,
     )
-    return market, offer, engine
+    return market, tee_offer, engine
 
 
 def _order_id(stdout: str) -> str:
@@ -47,9 +49,9 @@ def _order_id(stdout: str) -> str:
 
 
 def test_cancel_sends_the_escrow_back_and_leaves_nothing_to_withdraw(
-    cli, devnet_manifest, idle_offer, tmp_path
+    cli, devnet_manifest, idle_tee_offer, tmp_path
 ):
-    market, offer, engine = idle_offer
+    market, tee_offer, engine = idle_tee_offer
     customer = funded_wallet(cli, devnet_manifest, "canceller", eth=2)
     data = tmp_path / "input.bin"
     data.write_bytes(b"my private input")
@@ -58,8 +60,8 @@ def test_cancel_sends_the_escrow_back_and_leaves_nothing_to_withdraw(
         "create",
         "--engine",
         engine,
-        "--offer",
-        offer,
+        "--tee-offer",
+        tee_offer,
         "--input",
         data,
         "--max-duration",
@@ -99,8 +101,8 @@ def test_cancel_sends_the_escrow_back_and_leaves_nothing_to_withdraw(
     )
 
 
-def test_declined_confirmation_places_no_order(cli, devnet_manifest, idle_offer):
-    market, offer, engine = idle_offer
+def test_declined_confirmation_places_no_order(cli, devnet_manifest, idle_tee_offer):
+    market, tee_offer, engine = idle_tee_offer
     customer = funded_wallet(cli, devnet_manifest, "hesitant", eth=2)
     nonce = market.w3.eth.get_transaction_count(customer.address)
     declined = cli(
@@ -108,8 +110,8 @@ def test_declined_confirmation_places_no_order(cli, devnet_manifest, idle_offer)
         "create",
         "--engine",
         engine,
-        "--offer",
-        offer,
+        "--tee-offer",
+        tee_offer,
         "--max-duration",
         10,
         "--wallet",
@@ -121,8 +123,8 @@ def test_declined_confirmation_places_no_order(cli, devnet_manifest, idle_offer)
     assert market.w3.eth.get_transaction_count(customer.address) == nonce
 
 
-def test_order_mistakes_give_a_code_and_a_hint(cli, idle_offer, tmp_path):
-    _, offer, engine = idle_offer
+def test_order_mistakes_give_a_code_and_a_hint(cli, idle_tee_offer, tmp_path):
+    _, tee_offer, engine = idle_tee_offer
     unknown = cli("order", "status", "0x" + "ab" * 32, expect=1)
     assert "order_not_found" in unknown.stderr and "hint" in unknown.stderr
     assert "order_not_found" in cli("order", "status", "12345", expect=1).stderr
@@ -131,8 +133,8 @@ def test_order_mistakes_give_a_code_and_a_hint(cli, idle_offer, tmp_path):
         "create",
         "--engine",
         engine,
-        "--offer",
-        offer,
+        "--tee-offer",
+        tee_offer,
         "--input",
         tmp_path / "nope.npy",
         "--yes",
@@ -148,8 +150,8 @@ def test_order_mistakes_give_a_code_and_a_hint(cli, idle_offer, tmp_path):
             "create",
             "--engine",
             999999,
-            "--offer",
-            offer,
+            "--tee-offer",
+            tee_offer,
             "--yes",
             "--wallet",
             "canceller",

@@ -19,13 +19,15 @@ import pytest
 from eth_account import Account
 
 from enclava.chain.market import MarketClient
-from enclava.chain.types import OrderStatus, ResourceKind
+from enclava.chain.types import ResourceKind
+from enclava.protocol.order import OrderStatus
 from enclava.client import publish_engine, publish_resource
 from enclava.client.broker_http import BrokerHttpClient
 from enclava.client.fhe_split_listing import fhe_head_engine_folder, fhe_manifest, head_npz
 from enclava.client.market_api import MarketApiClient, listing_metadata
 from enclava.crypto.envelope import new_resource_key, seal
-from enclava.splitnn import digits_28, load_model
+from enclava.splitnn import load_model
+from research.splitnn import digits_28
 from enclava.storage.content_store import IpfsContentStore
 from tests.cli.conftest import fund, funded_wallet
 from tests.e2e.provider_process import running_provider
@@ -61,7 +63,8 @@ def market(devnet_manifest):
 
 @pytest.fixture(scope="module")
 def fhe_model(devnet_manifest, market, tail_url, tmp_path_factory):  # noqa: F811 (tail_url: the fixture)
-    """A fresh model owner publishes the FHE-split digits model; returns (engine, weights, manifest) ids."""
+    """A fresh model owner publishes the FHE-split digits model; returns (engine, weights, manifest)
+    ids."""
     owner = Account.create()
     fund(devnet_manifest, owner.address)
     store = IpfsContentStore.from_manifest(devnet_manifest)
@@ -120,7 +123,7 @@ def fhe_model(devnet_manifest, market, tail_url, tmp_path_factory):  # noqa: F81
             metadata=meta,
             metadata_cid=public.cid,
             chain_id=int(devnet_manifest.chain_id),
-            registry=devnet_manifest.contracts["OfferRegistry"],
+            registry=devnet_manifest.contracts["ResourceRegistry"],
         )
         broker.deposit(owner, listed.resource_id, key, policy)
         indexed = api.wait_for_listing(listed.resource_id)
@@ -162,8 +165,8 @@ def _order_args(fhe_model, provider, split: str, images, mode: str) -> list:
         engine,
         "--model",
         manifest,
-        "--offer",
-        provider.offer_id(),
+        "--tee-offer",
+        provider.tee_offer_id(),
         "--split",
         split,
         "--images",
@@ -182,8 +185,15 @@ def _order_args(fhe_model, provider, split: str, images, mode: str) -> list:
 
 @pytest.mark.parametrize("mode", ["enclave", "customer"])
 def test_fhe_order_through_the_cli_matches_the_plaintext_model(
-    fhe_env, market, provider, fhe_model, customer, held_out, tail_url, mode
-):  # noqa: F811
+    fhe_env,
+    market,
+    provider,
+    fhe_model,
+    customer,
+    held_out,
+    tail_url,  # noqa: F811 (the fixture imported above)
+    mode,
+):
     images, plain = held_out
     start = time.perf_counter()
     placed = fhe_env(*_order_args(fhe_model, provider, SPLIT, images, mode))
@@ -209,7 +219,8 @@ def test_fhe_order_through_the_cli_matches_the_plaintext_model(
     labels = np.asarray(answer["labels"])
     agreement = float(np.mean(labels == plain)) if labels.shape == plain.shape else 0.0
     print(
-        f"\nCLI FHE order ({mode}, tail {'direct' if tail else 'via marketplace'}): agreement {agreement:.4f} "
+        f"\nCLI FHE order ({mode}, tail {'direct' if tail else 'via marketplace'}): "
+        f"agreement {agreement:.4f} "
         f"on {BATCH} images, {elapsed:.1f} s (fhe order + fhe result)"
     )
     assert answer["order_id"] == order_id

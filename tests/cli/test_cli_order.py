@@ -29,7 +29,8 @@ def provider(devnet_manifest, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def completed(cli, devnet_manifest, provider, tmp_path_factory):
-    """Model owner publishes, customer orders and watches it complete; returns what the test needs."""
+    """Model owner publishes, customer orders and watches it complete; returns what the test
+    needs."""
     folder = tmp_path_factory.mktemp("order")
     funded_wallet(cli, devnet_manifest, "model-owner")
     funded_wallet(cli, devnet_manifest, "customer")
@@ -61,8 +62,8 @@ def completed(cli, devnet_manifest, provider, tmp_path_factory):
         items["engine"]["resource_id"],
         "--resource",
         items["weights"]["resource_id"],
-        "--offer",
-        provider.offer_id(),
+        "--tee-offer",
+        provider.tee_offer_id(),
         "--input",
         folder / "digits.npy",
         "--max-duration",

@@ -1,4 +1,5 @@
-"""`enclava model publish` and `enclava data upload`: through the marketplace API, into its catalogue."""
+"""`enclava model publish` and `enclava data upload`: through the marketplace API, into its
+catalogue."""
 
 from __future__ import annotations
 

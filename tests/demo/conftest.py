@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from enclava import devnet
-from enclava.demo import DemoContext
+from demo import DemoContext
 from enclava.devnet.provider import start_provider, stop_provider
 
 PROVIDER = "demo-test"

@@ -10,16 +10,16 @@ from rich.console import Console
 from engines.digits_classifier.model import predict_plain
 from engines.tabular_trainer.shares import split_breast_cancer
 from engines.tabular_trainer.trainer import train_plain
-from enclava.demo import STAGE_ORDER, DemoFacts
-from enclava.demo.story import (
+from demo import STAGE_ORDER, DemoFacts
+from demo.story import (
     HOSPITALS,
     customer_images,
     order_digits,
     publish_digits,
     train_together,
 )
-from enclava.demo.summary import print_summary
-from trusted_loader.pipeline import order_seed
+from demo.summary import print_summary
+from enclava.protocol.engine import order_seed
 
 
 @pytest.fixture(scope="module")

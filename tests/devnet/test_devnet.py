@@ -32,7 +32,7 @@ def test_manifest_names_every_service(devnet_manifest):
     assert set(data["services"]) == {"anvil", "ipfs", "redis", "ca", "marketplace"}
     assert set(data["contracts"]) == {
         "ProviderRegistry",
-        "OfferRegistry",
+        "ResourceRegistry",
         "AttestationRegistry",
         "Marketplace",
     }

@@ -1,4 +1,5 @@
-"""The provider started beside a devnet: recorded in its manifest, reused, stopped, fresh per chain."""
+"""The provider started beside a devnet: recorded in its manifest, reused, stopped, fresh per
+chain."""
 
 from __future__ import annotations
 

@@ -53,10 +53,14 @@ class ProviderProcess:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config.write_text(
             f'name = "{self.name}"\ndevnet = "{devnet}"\ndev_role = "{self.dev_role}"\n'
-            f'state_dir = "{self.folder / "state"}"\npoll_interval_s = 0.5\nlease_s = {self.lease_s}\n'
-            f"http_port = {self.http_port}\nconcurrency = {self.concurrency}\ndeadline_margin_s = 5\n"
-            f'scratch_root = "{self.folder / "scratch"}"\n{self.extra_config}'
-            f'[[offers]]\ntee_type = "simulated"\ngpu_class = "cpu"\nprice_per_second = {self.price_per_second}\n'
+            f'state_dir = "{self.folder / "state"}"\n'
+            f"poll_interval_s = 0.5\nlease_s = {self.lease_s}\n"
+            f"http_port = {self.http_port}\nconcurrency = {self.concurrency}\n"
+            f"deadline_margin_s = 5\n"
+            f'scratch_root = "{self.folder / "scratch"}"\ninsecure_allow_simulated_tee = true\n'
+            f"{self.extra_config}"
+            f'[[tee_offers]]\ntee_type = "simulated"\ngpu_class = "cpu"\n'
+            f"price_per_second = {self.price_per_second}\n"
             f"slots = {self.slots}\n"
         )
 
@@ -100,8 +104,8 @@ class ProviderProcess:
     def status(self) -> dict:
         return httpx.get(f"{self.url}/v1/status", timeout=5).json()
 
-    def offer_id(self) -> int:
-        return int(next(iter(self.status()["offers"])))
+    def tee_offer_id(self) -> int:
+        return int(next(iter(self.status()["tee_offers"])))
 
     def jobs(self) -> JobStore:
         return JobStore(f"sqlite:///{self.folder / 'state' / 'provider-node.db'}")

@@ -56,7 +56,8 @@ def open_policy(engine_hash: str | None = None, **extra) -> dict:
 def publish_engine_at(
     p: Parties, owner_role: str, folder: Path, price: int = ENGINE_PRICE
 ) -> PublishedResource:
-    """Publish the engine in ``folder``; its key policy allows that engine, any customer, simulated TEEs."""
+    """Publish the engine in ``folder``; its key policy allows that engine, any customer, simulated
+    TEEs."""
     return publish_engine(
         p.market,
         p.store,
@@ -74,13 +75,14 @@ def publish_engine_folder(p: Parties, owner_role: str, name: str) -> PublishedRe
 
 def order_as_customer(
     p: Parties,
-    offer_id: int,
+    tee_offer_id: int,
     engine_id: int,
     resource_ids=(),
     inputs=(b"customer data",),
     max_duration: int = 300,
 ):
-    """Dev customer's order for the engine, its resources and its own inputs, results to its wallet key."""
+    """Dev customer's order for the engine, its resources and its own inputs, results to its wallet
+    key."""
     customer = dev_account("customer")
     return place_order(
         p.market,
@@ -89,7 +91,7 @@ def order_as_customer(
         customer,
         engine_id=engine_id,
         resource_ids=list(resource_ids),
-        tee_offer_id=offer_id,
+        tee_offer_id=tee_offer_id,
         inputs=list(inputs),
         recipient=wallet_recipient(customer),
         max_duration=max_duration,

@@ -7,7 +7,8 @@ import pytest
 
 from engines.digits_classifier.model import predict_plain
 from engines.digits_classifier.weights import digits_split, train_reference_weights, weights_to_npz
-from enclava.chain.types import OrderStatus, ResourceKind
+from enclava.chain.types import ResourceKind
+from enclava.protocol.order import OrderStatus
 from enclava.client import fetch_result, place_order, wait_for_order
 from enclava.crypto import wallet_identity, wallet_recipient
 from enclava.devnet import dev_account
@@ -50,7 +51,7 @@ def test_digits_order_completes_with_predictions_equal_to_a_plain_run(
         customer,
         engine_id=engine.resource_id,
         resource_ids=[model.resource_id],
-        tee_offer_id=provider.offer_id(),
+        tee_offer_id=provider.tee_offer_id(),
         inputs=[npy_bytes(batch)],
         recipient=wallet_recipient(customer),
         max_duration=600,

@@ -14,7 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from enclava.chain.types import OrderStatus, ResourceKind
+from enclava.chain.types import ResourceKind
+
+from enclava.protocol.order import OrderStatus
 from enclava.client import publish_resource
 from enclava.client.fhe_split import finish_fhe_order, place_fhe_order, prepare_fhe_order
 from enclava.client.fhe_split_listing import (
@@ -33,14 +35,16 @@ from enclava.fhe import (
     InputShapeError,
     SplitNotAllowed,
 )
-from enclava.splitnn import digits_28, load_model
+from enclava.splitnn import load_model
+from research.splitnn import digits_28
 from tests.e2e.tail_server import serving_tail
 from tests.e2e.story import MODEL_PRICE, open_policy, publish_engine_at
 
 SPLIT = "linear784x128_sq"
 BATCH = 200  # held-out images; 99.5 % agreement allows one disagreement
-#: the owner's noise levels for this listing, relative to the shipped ones (0.75 × rms): the enclave's
-#: mask and the obfuscation stay on, at a level where the tail's argmax is the plaintext model's
+#: the owner's noise levels for this listing, relative to the shipped ones (0.75 × rms): the
+#: enclave's mask and the obfuscation stay on, at a level where the tail's argmax is the plaintext
+#: model's
 NOISE_SCALE = 0.1
 
 
@@ -121,7 +125,7 @@ def test_fhe_split_order_matches_the_plaintext_model(
         session,
         fhe_listing,
         prepared,
-        tee_offer_id=provider.offer_id(),
+        tee_offer_id=provider.tee_offer_id(),
         max_duration=600,
     )
     got = finish_fhe_order(
@@ -138,7 +142,8 @@ def test_fhe_split_order_matches_the_plaintext_model(
 
     agreement = float(np.mean(np.asarray(got.labels) == plain))
     print(
-        f"\nFHE split order ({decrypt_mode}): agreement {agreement:.4f} on {BATCH} images, {elapsed:.1f} s; "
+        f"\nFHE split order ({decrypt_mode}): agreement {agreement:.4f} on {BATCH} images, "
+        f"{elapsed:.1f} s; "
         f"sizes {placed.sizes | got.sizes}; uploaded {placed.uploaded}; "
         f"timings {json.dumps({**placed.timings, **got.timings}, default=lambda v: round(v, 2))}"
     )
@@ -169,7 +174,7 @@ def test_second_order_of_a_session_reuses_the_uploaded_evaluation_keys(
         session,
         fhe_listing,
         prepared,
-        tee_offer_id=provider.offer_id(),
+        tee_offer_id=provider.tee_offer_id(),
     )
     assert placed.uploaded == {"request": True, "public_context": False, "eval_keys": False}
     got = finish_fhe_order(
@@ -214,7 +219,7 @@ def test_bad_inputs_fail_with_typed_errors_before_any_money_moves(
             session,
             fhe_listing,
             prepared,
-            tee_offer_id=provider.offer_id(),
+            tee_offer_id=provider.tee_offer_id(),
         )
 
     # a split the model does not allow; an input of the wrong shape

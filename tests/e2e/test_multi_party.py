@@ -7,13 +7,14 @@ import pytest
 
 from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer
 from engines.tabular_trainer.trainer import train_plain
-from enclava.chain.types import OrderStatus, ResourceKind
+from enclava.chain.types import ResourceKind
+from enclava.protocol.order import OrderStatus
 from enclava.client import fetch_result, place_order, wait_for_order
 from enclava.crypto import wallet_identity, wallet_recipient
 from enclava.devnet import dev_account
-from enclava.engine.reasons import Reason
+from enclava.protocol.engine.reasons import Reason
 from tests.e2e.story import DATA_PRICE, npz_arrays, open_policy, publish_blob, publish_engine_folder
-from trusted_loader.pipeline import order_seed
+from enclava.protocol.engine import order_seed
 
 HOSPITALS = ("hospital_a", "hospital_b", "hospital_c")
 
@@ -49,7 +50,7 @@ def test_three_hospitals_train_one_model_equal_to_pooled_plaintext(
         customer,
         engine_id=trainer.resource_id,
         resource_ids=[r.resource_id for r in published],
-        tee_offer_id=provider.offer_id(),
+        tee_offer_id=provider.tee_offer_id(),
         inputs=[],
         recipient=wallet_recipient(customer),
         max_duration=600,
@@ -92,7 +93,7 @@ def test_an_owner_whose_policy_excludes_the_engine_stops_the_order_before_any_ke
         customer,
         engine_id=trainer.resource_id,
         resource_ids=[r.resource_id for r in published],
-        tee_offer_id=provider.offer_id(),
+        tee_offer_id=provider.tee_offer_id(),
         inputs=[],
         recipient=wallet_recipient(customer),
         max_duration=600,

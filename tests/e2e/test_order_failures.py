@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from enclava.chain.orders import OrderInput
-from enclava.chain.types import OrderStatus, ResourceKind
+from enclava.protocol.order import OrderInput
+from enclava.chain.types import ResourceKind
+from enclava.protocol.order import OrderStatus
 from enclava.client import wait_for_order
 from enclava.crypto import new_resource_key, seal, wallet_recipient
 from enclava.devnet import dev_account
-from enclava.engine.reasons import Reason
+from enclava.protocol.engine.reasons import Reason
 from tests.engines.fixture_engine import fixture_source, write_engine
 from tests.e2e.story import (
     MODEL_PRICE,
@@ -31,7 +32,7 @@ def misbehaving_engine(market_parties, tmp_path: Path, fixture: str, memory: int
 
 
 def _order(p, provider, engine_id, resource_ids=()):
-    return order_as_customer(p, provider.offer_id(), engine_id, resource_ids)
+    return order_as_customer(p, provider.tee_offer_id(), engine_id, resource_ids)
 
 
 def assert_failed_and_refunded(p, provider, order_id: str, escrow: int, reason: Reason) -> None:
@@ -74,12 +75,12 @@ def test_tampered_input_fails_before_any_key_is_released(market_parties, provide
     claimed = OrderInput(
         stored.cid, hashlib.sha256(b"another file").digest()
     )  # not what IPFS holds
-    escrow = p.market.quote(engine.resource_id, [weights.resource_id], provider.offer_id(), 300)
+    escrow = p.market.quote(engine.resource_id, [weights.resource_id], provider.tee_offer_id(), 300)
     order_id, _ = p.market.create_order(
         customer,
         engine_id=engine.resource_id,
         resource_ids=[weights.resource_id],
-        tee_offer_id=provider.offer_id(),
+        tee_offer_id=provider.tee_offer_id(),
         inputs=[claimed],
         recipient_key=wallet_recipient(customer).encode(),
         max_duration=300,

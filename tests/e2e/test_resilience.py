@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from enclava.chain.types import OrderStatus
+from enclava.protocol.order import OrderStatus
 from enclava.client import wait_for_order
 from enclava.devnet import dev_account
 from enclava.devnet.services import redis_command
@@ -34,8 +34,8 @@ def slow_engine(market_parties, tmp_path_factory):
     return publish_engine_at(market_parties, "model_owner", folder, price=10**15)
 
 
-def _order(p, offer_id: int, engine_id: int):
-    return order_as_customer(p, offer_id, engine_id, inputs=[b"data"])
+def _order(p, tee_offer_id: int, engine_id: int):
+    return order_as_customer(p, tee_offer_id, engine_id, inputs=[b"data"])
 
 
 def _wait_for_job(proc: ProviderProcess, order_id: str, status: str, timeout: float = 120) -> None:
@@ -74,7 +74,7 @@ def test_killing_the_worker_mid_order_still_ends_the_order_once(
     market_parties, provider, slow_engine
 ):
     p = market_parties
-    placed = _order(p, provider.offer_id(), slow_engine.resource_id)
+    placed = _order(p, provider.tee_offer_id(), slow_engine.resource_id)
     _wait_for_job(provider, placed.order_id, "running")
     provider.kill_workers()
     provider.start_worker()
@@ -125,7 +125,7 @@ def test_restarting_redis_still_ends_every_order(
     market_parties, provider, slow_engine, devnet_manifest
 ):
     p = market_parties
-    placed = [_order(p, provider.offer_id(), slow_engine.resource_id) for _ in range(3)]
+    placed = [_order(p, provider.tee_offer_id(), slow_engine.resource_id) for _ in range(3)]
     _wait_for_job(provider, placed[0].order_id, "running")
     _restart_redis(devnet_manifest)
     for order in placed:
@@ -140,9 +140,10 @@ def test_two_nodes_of_one_provider_never_both_accept_an_order(
     second.start_node()
     second.start_worker()
     try:
-        assert second.offer_id() == provider.offer_id()  # both serve the same on-chain offer
+        # both serve the same on-chain TEE offer
+        assert second.tee_offer_id() == provider.tee_offer_id()
         p = market_parties
-        placed = [_order(p, provider.offer_id(), slow_engine.resource_id) for _ in range(4)]
+        placed = [_order(p, provider.tee_offer_id(), slow_engine.resource_id) for _ in range(4)]
         for order in placed:
             assert _ends_before_deadline(p, order.order_id) == OrderStatus.COMPLETED
         for order in placed:

@@ -9,11 +9,10 @@ import httpx
 import pytest
 from eth_account import Account
 
+from enclava.client.errors import MarketApiRefused, MarketApiUnavailable
 from enclava.client.market_api import (
     LIST_RESOURCE_TYPES,
     MarketApiClient,
-    MarketApiRefused,
-    MarketApiUnavailable,
     listing_metadata,
 )
 
@@ -51,7 +50,7 @@ def _api(owner: str, tamper: dict | None = None, calls: list | None = None) -> M
                 "primaryType": "ListResource",
                 "message": message,
                 "domain": {
-                    "name": "Enclava OfferRegistry",
+                    "name": "Enclava ResourceRegistry",
                     "version": "1",
                     "chainId": 31337,
                     "verifyingContract": REGISTRY,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from enclava.chain.market import OrderNotFound, order_id_bytes
+from enclava.chain.errors import OrderNotFound
+from enclava.chain.market import order_id_bytes
 from enclava.report import OrderNotFound as ReportOrderNotFound
 
 

@@ -45,7 +45,7 @@ def eval_keys(session):
 
 @pytest.fixture(scope="session")
 def digits():
-    from enclava.splitnn.data import digits_28
+    from research.splitnn.data import digits_28
 
     x, _ = digits_28("test")
     return x

@@ -81,3 +81,34 @@ def test_engine_refuses_undeclared_split_with_typed_error(
     assert proc.returncode == 2
     assert json.loads((out / "error.json").read_text())["type"] == "fhe_split_not_allowed"
     assert not (out / "head_output.bin").exists()
+
+
+def test_published_engine_folder_runs_in_the_real_sandbox(
+    tmp_path, session, heads, eval_keys, digits
+):
+    """What the owner publishes (the engine plus the library code it carries) is all the sandbox
+    shows the engine besides site-packages: a library module it forgets is an import error here."""
+    from enclava.client.fhe_split_listing import fhe_head_engine_folder
+    from enclava.protocol.engine import load_manifest
+    from trusted_loader.sandbox import run_engine
+    from trusted_loader.scratch import Scratch
+
+    engine = fhe_head_engine_folder(tmp_path / "published")
+    with Scratch(tmp_path / "scratch-root") as scratch:
+        inputs = scratch.sub("inputs")
+        for name, blobs in _inputs(session, heads, eval_keys, digits).items():
+            (inputs / name).mkdir(parents=True)
+            for i, blob in enumerate(blobs):
+                (inputs / name / f"{i:03d}").write_bytes(blob)
+        run = run_engine(
+            engine,
+            load_manifest(engine),
+            inputs,
+            scratch.path / "outputs",
+            seed=5,
+            order_id="0xab",
+            scratch=scratch,
+        )
+        assert run.exit_code == 0
+        summary = json.loads((scratch.path / "outputs" / "summary.json").read_text())
+    assert summary["format"] == "fhe-result" and summary["decrypt_mode"] == "customer"

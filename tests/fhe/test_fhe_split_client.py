@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from enclava.client.fhe_split_session import FheSessionStore
-from enclava.engine.manifest import parse_manifest
+from enclava.protocol.engine.manifest import parse_manifest
 from enclava.errors import ConfigError
 from enclava.fhe import DiagonalLayout, EvaluationKeys
-from trusted_loader.layout import InputsDoNotFitEngine, lay_out_inputs
+from trusted_loader.errors import InputsDoNotFitEngine
+from trusted_loader.layout import lay_out_inputs
 
 ENGINE_TOML = Path(__file__).resolve().parents[2] / "engines" / "fhe_head" / "engine.toml"
 

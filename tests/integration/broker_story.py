@@ -26,16 +26,19 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from certification_authority.admin import build_revocation_request
-from certification_authority.attested_client import connect_devnet_ca
-from certification_authority.broker import build_audit_request, build_deposit_request
-from certification_authority.certificates import build_csr, enclave_address_of
+from enclava.ca_link.chain_ca import connect_devnet_ca
+from enclava.protocol.broker import build_audit_request, build_deposit_request
+from enclava.protocol.csr import build_csr, enclave_address_of
 from enclava.attestation import bind_report_data
 from enclava.attestation.simulated import SimulatedTdxAttester
-from enclava.chain import MarketClient, sign_enclave_consent
-from enclava.chain.types import OnChainTee, ResourceKind
-from enclava.devnet import dev_account, load_manifest
+from enclava.chain import MarketClient
+from enclava.protocol.consent import sign_enclave_consent
+from enclava.chain.types import ResourceKind
+from enclava.protocol.tee import TeeType
+from enclava.chain.config import load_manifest
+from enclava.devnet import dev_account
 from enclava.devnet.measurements import devnet_measurement
-from enclava.protocol import ReleaseAnswer, build_release_request, verify_release_answer
+from enclava.protocol.key_release import ReleaseAnswer, build_release_request, verify_release_answer
 from enclava.storage import IpfsContentStore
 
 PRICE_PER_SECOND = 10**9
@@ -52,7 +55,8 @@ def certify_body(
     key: ec.EllipticCurvePrivateKey | None = None,
     age_recipient: str | None = None,
 ) -> tuple[str, dict]:
-    """A ``/v1/certify`` body for a fresh simulated enclave key (or ``key``): (enclave address, body).
+    """A ``/v1/certify`` body for a fresh simulated enclave key (or ``key``): (enclave address,
+    body).
 
     ``ca`` is the CA's URL or an HTTP client bound to it (an in-process ``TestClient`` too).
     """
@@ -106,9 +110,9 @@ class Enclave:
 
 @dataclass(frozen=True)
 class Resource:
-    """A listed engine/model/dataset: its offer id, owner role, resource key and ciphertext on IPFS."""
+    """A listed engine/model/dataset: its resource id, owner role, resource key, IPFS ciphertext."""
 
-    offer_id: int
+    resource_id: int
     owner_role: str
     key: bytes
     cid: str
@@ -136,17 +140,18 @@ class BrokerStory:
         self.ca_signer = identity["signer_address"]
         self._tee_offers: dict[str, int] = {}
 
-    # -- chain: providers, listings, orders ------------------------------------------------------------
+    # -- chain: providers, listings, orders --------------------------------------------------------
 
     def tee_offer(self, provider_role: str = "provider") -> int:
-        """The provider's SIMULATED TEE offer (registered with the minimum stake first if needed)."""
+        """The provider's SIMULATED TEE offer (registered with the minimum stake first if
+        needed)."""
         if provider_role not in self._tee_offers:
             provider = dev_account(provider_role)
             if not self.market.is_provider(provider.address):
                 self.market.register_provider(provider, self.market.min_stake())
-            self._tee_offers[provider_role] = self.market.publish_offer(
+            self._tee_offers[provider_role] = self.market.publish_tee_offer(
                 provider,
-                tee_type=OnChainTee.SIMULATED,
+                tee_type=TeeType.SIMULATED,
                 gpu_class="sim-gpu",
                 price_per_second=PRICE_PER_SECOND,
                 slots=TEE_SLOTS,
@@ -163,14 +168,14 @@ class BrokerStory:
         )
         stored = self.ipfs.add(nonce + AESGCM(key).encrypt(nonce, plaintext, None))
         content_hash = bytes.fromhex(stored.sha256)
-        offer_id = self.market.list_resource(
+        resource_id = self.market.list_resource(
             dev_account(owner_role),
             kind=kind,
             cid=stored.cid,
             content_hash=content_hash,
             price=RESOURCE_PRICE,
         )
-        return Resource(offer_id, owner_role, key, stored.cid, content_hash, plaintext)
+        return Resource(resource_id, owner_role, key, stored.cid, content_hash, plaintext)
 
     def open_resource(self, resource: Resource, key: bytes) -> bytes:
         """Fetch the resource's ciphertext from IPFS (hash-checked) and decrypt it with ``key``."""
@@ -188,8 +193,8 @@ class BrokerStory:
     ) -> str:
         order_id, _ = self.market.create_order(
             dev_account(customer_role),
-            engine_id=engine.offer_id,
-            resource_ids=[r.offer_id for r in resources],
+            engine_id=engine.resource_id,
+            resource_ids=[r.resource_id for r in resources],
             tee_offer_id=self.tee_offer(provider_role),
             inputs=[],
             recipient_key=str(pyrage.x25519.Identity.generate().to_public()).encode(),
@@ -205,7 +210,7 @@ class BrokerStory:
         self.market.w3.provider.make_request("evm_increaseTime", [int(seconds)])
         self.market.w3.provider.make_request("evm_mine", [])
 
-    # -- the CA over HTTP ------------------------------------------------------------------------------
+    # -- the CA over HTTP --------------------------------------------------------------------------
 
     def certify(self, provider_role: str = "provider") -> Enclave:
         key = ec.generate_private_key(ec.SECP256K1())
@@ -233,7 +238,7 @@ class BrokerStory:
             dev_account(resource.owner_role),
             self.ca_recipient,
             self.ca_id,
-            resource.offer_id,
+            resource.resource_id,
             resource.key,
             policy,
             issued_at=issued_at,
@@ -245,15 +250,16 @@ class BrokerStory:
         )
 
     def release(
-        self, enclave: Enclave, order_id: str, offer_ids: list[int] | None = None
+        self, enclave: Enclave, order_id: str, resource_ids: list[int] | None = None
     ) -> httpx.Response:
-        """The CA's reply to a fresh signed request (its body: ``json.loads(reply.request.content)``)."""
+        """The CA's reply to a fresh signed request (its body:
+        ``json.loads(reply.request.content)``)."""
         body = build_release_request(
             enclave.account,
             certificate_pem=enclave.certificate_pem,
             ca_id=self.ca_id,
             order_id=order_id,
-            resource_ids=offer_ids,
+            resource_ids=resource_ids,
         )
         return self.http.post("/v1/keys/release", json=body)
 
@@ -279,7 +285,7 @@ class BrokerStory:
 
     def audit(self, resource: Resource) -> dict:
         request = build_audit_request(
-            dev_account(resource.owner_role), self.ca_id, resource.offer_id
+            dev_account(resource.owner_role), self.ca_id, resource.resource_id
         )
         reply = self.http.post(
             "/v1/audit",

@@ -1,6 +1,6 @@
 """A restart of the CA loses nothing: ``create_ca_app`` built twice over the same state folder and
-database, on the devnet's real chain, keeps deposits and policies, revocations, nonces (issued, used,
-expired), used admin requests, seen key-release nonces and every audit entry; the second app
+database, on the devnet's real chain, keeps deposits and policies, revocations, nonces (issued,
+used, expired), used admin requests, seen key-release nonces and every audit entry; the second app
 releases the deposited keys in an answer signed by the same sealed signer."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from broker_story import BrokerStory, certify_body, policy_for
 from fastapi.testclient import TestClient
 
 from certification_authority import compose
-from certification_authority.broker import check_audit_view
+from enclava.protocol.broker import check_audit_view
 from certification_authority.compose import create_ca_app
 from certification_authority.settings import CaSettings
 from enclava.chain.types import ResourceKind
@@ -26,8 +26,8 @@ NONCE_TTL_S = 2
 
 @pytest.fixture
 def settings(devnet_manifest, tmp_path, monkeypatch) -> CaSettings:
-    # the app runs inside the test process, which has loaded far more than the CA's image, so it cannot
-    # measure itself (ForeignModuleLoaded); it reports the checkout's CA measurement instead
+    # the app runs inside the test process, which has loaded far more than the CA's image, so it
+    # cannot measure itself (ForeignModuleLoaded); it reports the checkout's CA measurement instead
     monkeypatch.setattr(compose, "running_measurement", devnet_measurement)
     return CaSettings(
         state_dir=tmp_path / "ca",
@@ -73,7 +73,7 @@ def test_a_restarted_ca_keeps_deposits_policies_revocations_nonces_and_its_log(
         == 200
     )
     identity = {k: v for k, v in first.http.get("/v1/ca").json().items() if k != "evidence"}
-    views = {resource.offer_id: first.audit(resource) for resource in (engine, dataset)}
+    views = {resource.resource_id: first.audit(resource) for resource in (engine, dataset)}
     admin_request = first.revoke("certificate", "0xc0ffee")
     assert admin_request.status_code == 200
 
@@ -89,10 +89,11 @@ def test_a_restarted_ca_keeps_deposits_policies_revocations_nonces_and_its_log(
         engine,
         dataset,
     ):  # every entry kept, the chain continues from the remembered head
-        before, after = views[resource.offer_id], second.audit(resource)
+        before, after = views[resource.resource_id], second.audit(resource)
         assert after["entries"][: len(before["entries"])] == before["entries"]
         check_audit_view(after, anchor=check_audit_view(before))
-    # nonces: issued before the restart, accepted once after it; used and expired ones refused by name
+    # nonces: issued before the restart, accepted once after it; used and expired ones refused by
+    # name
     assert (
         second.http.post("/v1/certify", json=certify_body(second.http, nonce=unused)[1]).status_code
         == 200
@@ -109,15 +110,16 @@ def test_a_restarted_ca_keeps_deposits_policies_revocations_nonces_and_its_log(
         headers={"content-type": "application/json"},
     )
     assert replayed.status_code == 401 and replayed.json()["type"] == "admin_request_replayed"
-    # deposits and policies: the stored keys are released under policy version 2, whose one use is spent
+    # deposits and policies: the stored keys are released under policy version 2, whose one use is
+    # spent
     released = second.release(enclave, order_id)
     assert released.status_code == 200, released.text
     answer = second.answer(
         enclave, released
     )  # signed by the same sealed signer as before the restart
     versions = {key.resource_id: key.policy_version for key in answer.keys}
-    assert versions == {engine.offer_id: 1, dataset.offer_id: 2}
-    wrapped = answer.resource_keys[dataset.offer_id].ciphertext
+    assert versions == {engine.resource_id: 1, dataset.resource_id: 2}
+    wrapped = answer.resource_keys[dataset.resource_id].ciphertext
     assert pyrage.decrypt(wrapped, [enclave.identity]) == dataset.key
     exhausted = second.release(enclave, order_id)
     assert exhausted.json()["type"] == "policy_uses_exhausted"

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certification_authority.admin import build_revocation_request
-from certification_authority.attested_client import connect_devnet_ca
-from certification_authority.chain_view import VerifierAllowList
-from certification_authority.verifiers import ca_evidence_verifier
+from enclava.ca_link.chain_ca import connect_devnet_ca
+from enclava.chain.allowlist import OnChainAllowList
+from enclava.attestation.verifiers import ca_evidence_verifier
 from enclava.ca_link import CaIdentity, bind_ca_identity
 from enclava.chain import ChainClient
 from enclava.chain.contracts import ContractSet
@@ -46,7 +46,7 @@ def test_ca_identity_carries_its_own_evidence(ca, attested, devnet_manifest):
     identity = CaIdentity.from_json(reply)
     assert identity.tls_spki_sha256 == attested.identity.tls_spki_sha256
     contracts = ContractSet(ChainClient(devnet_manifest.rpc_url).w3, devnet_manifest.contracts)
-    verify = ca_evidence_verifier(VerifierAllowList(contracts), insecure_allow_simulated_tee=True)
+    verify = ca_evidence_verifier(OnChainAllowList(contracts), insecure_allow_simulated_tee=True)
     claims = verify(identity.evidence, bind_ca_identity(bytes.fromhex("ab" * 32), identity))
     assert (
         claims.simulated
@@ -132,7 +132,7 @@ def test_garbled_certify_requests_never_answer_500(ca, body):
     assert set(reply.json()) >= {"type", "detail"}
 
 
-# -- revocations: only a configured admin (the devnet's deployer), fresh, once --------------------------
+# -- revocations: only a configured admin (the devnet's deployer), fresh, once ---------------------
 
 
 def _revoke(ca, request) -> httpx.Response:

@@ -1,4 +1,5 @@
-"""The key broker on the devnet: real HTTP to the CA service, the real chain behind its Web3ChainView.
+"""The key broker on the devnet: real HTTP to the CA service, the real chain behind its
+Web3ChainView.
 
 Orders are placed and accepted with MarketClient by the dev accounts; enclaves are certified with
 real-format simulated evidence; keys are deposited, released and audited over HTTP. Every denial
@@ -14,10 +15,11 @@ import pytest
 from broker_story import BrokerStory, Resource, denials_in, policy_for, random_hash
 from web3 import Web3
 
-from certification_authority.audit import AuditChainBroken
-from certification_authority.broker import check_audit_view
-from enclava.chain import IntegrityReport
-from enclava.chain.types import OnChainTee, ResourceKind
+from enclava.protocol.errors import AuditChainBroken
+from enclava.protocol.broker import check_audit_view
+from enclava.protocol.order import IntegrityReport
+from enclava.chain.types import ResourceKind
+from enclava.protocol.tee import TeeType
 from enclava.devnet import dev_account
 from enclava.errors import ChainError
 
@@ -74,13 +76,13 @@ def test_keys_are_released_to_the_certified_enclave_of_an_accepted_order(
     reply = story.release(enclave, order_id)
     assert reply.status_code == 200, reply.text
     wrapped = story.wrapped(enclave, reply)
-    assert set(wrapped) == {engine.offer_id, dataset.offer_id}
+    assert set(wrapped) == {engine.resource_id, dataset.resource_id}
     for resource in (engine, dataset):
-        key = pyrage.decrypt(wrapped[resource.offer_id], [enclave.identity])
+        key = pyrage.decrypt(wrapped[resource.resource_id], [enclave.identity])
         assert key == resource.key
         assert story.open_resource(resource, key) == resource.plaintext  # the IPFS ciphertext opens
         with pytest.raises(pyrage.DecryptError):  # wrapped to the enclave only
-            pyrage.decrypt(wrapped[resource.offer_id], [pyrage.x25519.Identity.generate()])
+            pyrage.decrypt(wrapped[resource.resource_id], [pyrage.x25519.Identity.generate()])
     view = story.audit(dataset)
     granted = [
         e
@@ -119,7 +121,7 @@ def test_a_revoked_enclave_is_refused_by_the_broker_and_by_the_marketplace(story
         inputs_hash=order.terms.inputs_hash,
         output_hash=b"\x01" * 32,
         output_cid="bafy-output",
-        tee_type=int(OnChainTee.SIMULATED),
+        tee_type=int(TeeType.SIMULATED),
         measurement=revoked.measurement_digest,
         enclave=revoked.address,
         started_at=order.accepted_at,
@@ -166,7 +168,7 @@ def test_a_resource_not_in_the_order_is_refused(story, engine, dataset, enclave)
     other = story.list_resource("hospital_a", ResourceKind.DATASET)
     assert story.deposit(other, policy_for(engine)).status_code == 200
     order_id = _accepted_order(story, engine, [dataset])
-    reply = story.release(enclave, order_id, offer_ids=[dataset.offer_id, other.offer_id])
+    reply = story.release(enclave, order_id, resource_ids=[dataset.resource_id, other.resource_id])
     _assert_denied(story, reply, "resource_not_in_order", order_id, [other])
     assert ("withheld", None) in denials_in(
         story.audit(dataset), order_id

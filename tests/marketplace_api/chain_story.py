@@ -1,4 +1,4 @@
-"""A whole order on the real devnet, built from the dev accounts: provider + offer, an engine
+"""A whole order on the real devnet, built from the dev accounts: provider + TEE offer, an engine
 listing, an order created and accepted, an enclave certified by the devnet's CA over HTTP
 (simulated TEE, real-format evidence), a signed integrity report and ``completeOrder``.
 
@@ -20,14 +20,16 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from certification_authority.attested_client import connect_devnet_ca
-from certification_authority.certificates import build_csr, enclave_address_of
-from certification_authority.chain_view import terms_tuple
+from enclava.ca_link.chain_ca import connect_devnet_ca
+from enclava.protocol.csr import build_csr, enclave_address_of
+from enclava.protocol.order import OrderTerms
 from enclava.attestation import bind_report_data
 from enclava.attestation.simulated import SimulatedTdxAttester
-from enclava.chain import ChainClient, sign_enclave_consent
+from enclava.chain import ChainClient
+from enclava.protocol.consent import sign_enclave_consent
 from enclava.chain.contracts import ContractSet
-from enclava.chain.types import OnChainTee, ResourceKind
+from enclava.chain.types import ResourceKind
+from enclava.protocol.tee import TeeType
 from enclava.devnet import dev_account
 from enclava.devnet.measurements import devnet_measurement
 from enclava.report import report_tuple, report_typed_data
@@ -64,7 +66,7 @@ class CompletedOrder:
     output_ciphertext: bytes
     output_cid: str
     engine_id: int
-    offer_id: int
+    tee_offer_id: int
     customer: LocalAccount
     provider: LocalAccount
     enclave: LocalAccount
@@ -77,18 +79,17 @@ def fresh_account(story: Story, eth: int = 20) -> LocalAccount:
     return account
 
 
-def register_provider(
-    story: Story, provider: LocalAccount, *, tee: int = OnChainTee.SIMULATED
-) -> int:
+def register_provider(story: Story, provider: LocalAccount, *, tee: int = TeeType.SIMULATED) -> int:
     registry = story.contracts.provider_registry
     story.send(provider, registry.functions.register(), value=MIN_STAKE)
     receipt = story.send(
         provider,
-        registry.functions.publishOffer(
+        registry.functions.publishTeeOffer(
             int(tee), b"H100-80GB".ljust(32, b"\0"), PRICE_PER_SECOND, 4
         ),
     )
-    return int(registry.events.OfferPublished().process_receipt(receipt)[0]["args"]["offerId"])
+    published = registry.events.TeeOfferPublished().process_receipt(receipt)
+    return int(published[0]["args"]["teeOfferId"])
 
 
 def list_resource(
@@ -100,25 +101,25 @@ def list_resource(
     price: int = ENGINE_PRICE,
 ) -> int:
     stored = IpfsContentStore(story.manifest.ipfs_api).add(content)
-    offers = story.contracts.offer_registry
+    registry = story.contracts.resource_registry
     listing = (int(kind), stored.cid, bytes.fromhex(stored.sha256), price, "")
-    receipt = story.send(owner, offers.functions.listResource(listing))
-    return int(offers.events.ResourceListed().process_receipt(receipt)[0]["args"]["resourceId"])
+    receipt = story.send(owner, registry.functions.listResource(listing))
+    return int(registry.events.ResourceListed().process_receipt(receipt)[0]["args"]["resourceId"])
 
 
 def create_order(
-    story: Story, customer: LocalAccount, engine_id: int, offer_id: int, inputs: list[bytes]
+    story: Story, customer: LocalAccount, engine_id: int, tee_offer_id: int, inputs: list[bytes]
 ) -> tuple[str, dict]:
     store = IpfsContentStore(story.manifest.ipfs_api)
     uploaded = [store.add(data) for data in inputs]
     on_chain_inputs = [(s.cid, bytes.fromhex(s.sha256)) for s in uploaded]
     market = story.contracts.marketplace
-    price = story.contracts.offer_registry.functions.resourceTerms(engine_id).call()[3]
+    price = story.contracts.resource_registry.functions.resourceTerms(engine_id).call()[3]
     escrow = price + PRICE_PER_SECOND * MAX_DURATION
     receipt = story.send(
         customer,
         market.functions.createOrder(
-            engine_id, [], offer_id, on_chain_inputs, b"recipient-public-key", MAX_DURATION
+            engine_id, [], tee_offer_id, on_chain_inputs, b"recipient-public-key", MAX_DURATION
         ),
         value=escrow,
     )
@@ -189,7 +190,7 @@ def complete_order(
     story.send(
         dev_account(FUNDER_INDEX),
         story.contracts.marketplace.functions.completeOrder(
-            terms_tuple(terms), report_tuple(report), signature
+            OrderTerms.from_event(terms).as_tuple(), report_tuple(report), signature
         ),
     )
     return report
@@ -199,10 +200,10 @@ def completed_order(manifest, *, inputs: list[bytes] | None = None) -> Completed
     """The whole story: returns an order completed on chain with a valid, enclave-signed report."""
     story = Story.of(manifest)
     provider, owner, customer = fresh_account(story), fresh_account(story), fresh_account(story)
-    offer_id = register_provider(story, provider)
+    tee_offer_id = register_provider(story, provider)
     engine_id = list_resource(story, owner, b"engine ciphertext " + os.urandom(16))
     order_id, terms = create_order(
-        story, customer, engine_id, offer_id, inputs or [b"digits " + os.urandom(8)]
+        story, customer, engine_id, tee_offer_id, inputs or [b"digits " + os.urandom(8)]
     )
     story.send(
         provider, story.contracts.marketplace.functions.acceptOrder(Web3.to_bytes(hexstr=order_id))
@@ -215,7 +216,7 @@ def completed_order(manifest, *, inputs: list[bytes] | None = None) -> Completed
         output,
         report["outputCid"],
         engine_id,
-        offer_id,
+        tee_offer_id,
         customer,
         provider,
         enclave,

@@ -1,4 +1,5 @@
-"""Helpers for the marketplace API tests: settings on the devnet, sign-in, signed listings, relaying."""
+"""Helpers for the marketplace API tests: settings on the devnet, sign-in, signed listings,
+relaying."""
 
 from __future__ import annotations
 
@@ -74,14 +75,14 @@ def signed_listing(
         "metadata_cid": "",
     }
     deadline = int(time.time()) + 3600
-    nonce = story.contracts.offer_registry.functions.nonces(owner.address).call()
+    nonce = story.contracts.resource_registry.functions.nonces(owner.address).call()
     typed = list_resource_typed_data(
         owner.address,
         OnChainListing(**listing),
         nonce=nonce,
         deadline=deadline,
         chain_id=story.chain.chain_id(),
-        registry=story.contracts.offer_registry.address,
+        registry=story.contracts.resource_registry.address,
     )
     signature = owner.sign_message(encode_typed_data(full_message=typed)).signature.hex()
     return {

@@ -27,7 +27,7 @@ def test_relay_creates_an_on_chain_resource_that_the_indexer_picks_up(market, st
     account, token = owner
     tag = uuid.uuid4().hex[:8]
     made = relay(market, story, account, token, metadata(f"Relayed {tag}", price=123))
-    resource = story.contracts.offer_registry.functions.getResource(made["resource_id"]).call()
+    resource = story.contracts.resource_registry.functions.getResource(made["resource_id"]).call()
     assert (
         resource[0] == account.address and resource[1] == 123
     )  # owner, price: on chain, paid by the relayer
@@ -56,7 +56,7 @@ def test_relay_with_a_bad_signature_fails_on_chain(market, story, owner):
     body["listing"]["price_wei"] = body["metadata"]["price_wei"] = 6  # no longer what was signed
     reply = market.post("/v1/listings", json=body, headers=_auth(token))
     assert reply.status_code == 502 and reply.json()["type"] == "relay_failed"
-    assert "OfferInvalidSignature" in reply.json()["detail"]
+    assert "ResourceInvalidSignature" in reply.json()["detail"]
 
 
 def test_relay_without_sign_in_is_refused(market, story, owner):

@@ -1,4 +1,5 @@
-"""Orders, providers, offers and reports indexed from a real completed order; indexer idempotence."""
+"""Orders, providers, TEE offers and reports indexed from a real completed order; indexer
+idempotence."""
 
 from __future__ import annotations
 
@@ -56,20 +57,20 @@ def test_orders_by_wallet_as_customer_and_provider(market, completed):
     )
 
 
-def test_provider_and_offer_detail(market, completed):
+def test_provider_and_tee_offer_detail(market, completed):
     provider = market.get(f"/v1/providers/{completed.provider.address}").json()
     assert provider["stake_wei"] == str(chain_story.MIN_STAKE)
-    assert [o["offer_id"] for o in provider["offers"]] == [completed.offer_id]
+    assert [o["tee_offer_id"] for o in provider["tee_offers"]] == [completed.tee_offer_id]
     assert [e["address"] for e in provider["enclaves"]] == [completed.enclave.address]
-    offer = market.get(f"/v1/offers/{completed.offer_id}").json()
+    tee_offer = market.get(f"/v1/tee-offers/{completed.tee_offer_id}").json()
     assert (
-        offer["tee_type"] == "SIMULATED"
-        and offer["gpu_class"] == "H100-80GB"
-        and offer["slots"] == 4
+        tee_offer["tee_type"] == "SIMULATED"
+        and tee_offer["gpu_class"] == "H100-80GB"
+        and tee_offer["slots"] == 4
     )
-    assert completed.offer_id in [
-        o["offer_id"]
-        for o in market.get("/v1/offers", params={"tee_type": "SIMULATED"}).json()["items"]
+    assert completed.tee_offer_id in [
+        o["tee_offer_id"]
+        for o in market.get("/v1/tee-offers", params={"tee_type": "SIMULATED"}).json()["items"]
     ]
 
 
@@ -96,13 +97,14 @@ def test_indexing_the_same_blocks_again_changes_nothing(market, completed):
 def test_order_status_follows_cancellation(market, story, completed):
     customer = chain_story.fresh_account(story, eth=1)
     order_id, terms = chain_story.create_order(
-        story, customer, completed.engine_id, completed.offer_id, [b"in"]
+        story, customer, completed.engine_id, completed.tee_offer_id, [b"in"]
     )
     index(market)
     assert market.get(f"/v1/orders/{order_id}").json()["status"] == "OPEN"
-    from certification_authority.chain_view import terms_tuple
+    from enclava.protocol.order import OrderTerms
 
-    story.send(customer, story.contracts.marketplace.functions.cancelOrder(terms_tuple(terms)))
+    cancel = story.contracts.marketplace.functions.cancelOrder
+    story.send(customer, cancel(OrderTerms.from_event(terms).as_tuple()))
     index(market)
     assert market.get(f"/v1/orders/{order_id}").json()["status"] == "CANCELLED"
 

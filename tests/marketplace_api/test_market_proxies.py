@@ -1,4 +1,5 @@
-"""Who the client is: X-Forwarded-For believed only from MARKET_TRUSTED_PROXIES, and the rate limit keys on it."""
+"""Who the client is: X-Forwarded-For believed only from MARKET_TRUSTED_PROXIES, and the rate limit
+keys on it."""
 
 from __future__ import annotations
 

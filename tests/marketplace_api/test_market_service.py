@@ -1,4 +1,5 @@
-"""Service edges: rate limit, error shape, CORS, OpenAPI docs, metrics, and the devnet-started service."""
+"""Service edges: rate limit, error shape, CORS, OpenAPI docs, metrics, and the devnet-started
+service."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def test_unknown_route_and_unknown_ids_use_the_one_error_shape(market):
     for path in (
         "/v1/nothing-here",
         "/v1/orders/0x" + "ab" * 32,
-        "/v1/offers/999999",
+        "/v1/tee-offers/999999",
         "/v1/models/999999",
     ):
         reply = market.get(path)
@@ -77,15 +78,14 @@ def test_devnet_starts_the_marketplace_and_names_it_in_the_manifest(devnet_manif
 
 def test_openapi_declares_the_one_error_shape_and_the_integer_bounds(market):
     doc = market.get("/openapi.json").json()
-    offer = doc["paths"]["/v1/offers/{offer_id}"]["get"]
-    assert offer["responses"]["default"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "/ErrorBody"
-    )
+    tee_offer = doc["paths"]["/v1/tee-offers/{tee_offer_id}"]["get"]
+    schema = tee_offer["responses"]["default"]["content"]["application/json"]["schema"]
+    assert schema["$ref"].endswith("/ErrorBody")
     assert set(doc["components"]["schemas"]["ErrorBody"]["required"]) == {"type", "detail", "hint"}
     assert (
         "HTTPValidationError" not in doc["components"]["schemas"]
     )  # never sent: validation errors are the shape
-    assert offer["parameters"][0]["schema"]["maximum"] == 2**256 - 1
+    assert tee_offer["parameters"][0]["schema"]["maximum"] == 2**256 - 1
     pages = {
         p["name"]: p["schema"]
         for p in doc["paths"]["/v1/wallets/{address}/orders"]["get"]["parameters"]

@@ -1,4 +1,5 @@
-"""A split model's tail through the marketplace: the route forwards to the owner's real tail service."""
+"""A split model's tail through the marketplace: the route forwards to the owner's real tail
+service."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 import chain_story
-from enclava.splitnn import digits_28, load_model
+from enclava.splitnn import load_model
+from research.splitnn import digits_28
 from tests.e2e.provider_process import free_port
 from tests.e2e.tail_server import serving_tail
 from market_helpers import index, market_settings, metadata, relay, sign_in, signed_listing

@@ -1,5 +1,5 @@
-"""The tail_url policy and the pinned transport: every resolved address checked, the connection made to
-the checked address with the name kept as Host and TLS server name, DNS rebinding refused."""
+"""The tail_url policy and the pinned transport: every resolved address checked, the connection made
+to the checked address with the name kept as Host and TLS server name, DNS rebinding refused."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_the_opt_in_admits_plain_http_on_loopback_but_not_elsewhere() -> None:
         policy.check_listing("http://tail.example/")
 
 
-# ------------------------------------------------------------------------------------------ real connections
+# --------------------------------------------------------------------------------- real connections
 
 
 def _echo_app(hits: list[str]) -> Starlette:

@@ -1,4 +1,5 @@
-"""The canonical archive: byte-identical to Python's ustar writer with fixed metadata, and stable."""
+"""The canonical archive: byte-identical to Python's ustar writer with fixed metadata, and
+stable."""
 
 from __future__ import annotations
 

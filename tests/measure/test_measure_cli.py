@@ -1,4 +1,5 @@
-"""`enclava measure`: the value anyone can reproduce from a checkout, the on-chain digest, the archive."""
+"""`enclava measure`: the value anyone can reproduce from a checkout, the on-chain digest, the
+archive."""
 
 from __future__ import annotations
 

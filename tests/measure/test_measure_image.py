@@ -60,7 +60,9 @@ def test_loader_image_holds_no_other_service_than_what_it_imports(loader_files):
 def test_every_module_file_is_in_the_image(loader_files):
     modules = image_modules(ROOT, "loader")
     assert {str(p.relative_to(ROOT)) for p in modules.values() if p} <= set(loader_files)
-    assert "trusted_loader.sandbox.runner" in modules and "enclava.engine.manifest" in modules
+    assert (
+        "trusted_loader.sandbox.runner" in modules and "enclava.protocol.engine.manifest" in modules
+    )
 
 
 def test_ca_image_is_the_ca_package_and_its_library():

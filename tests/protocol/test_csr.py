@@ -1,4 +1,4 @@
-"""The enclave's CSR names its on-chain address and carries its age recipient; keys are secp256k1."""
+"""An enclave key is secp256k1: its CSR names the on-chain address derived from it."""
 
 from __future__ import annotations
 

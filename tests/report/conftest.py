@@ -1,4 +1,5 @@
-"""Report tests reuse the chain story of the marketplace API tests (a completed order on the devnet)."""
+"""Report tests reuse the chain story of the marketplace API tests (a completed order on the
+devnet)."""
 
 from __future__ import annotations
 

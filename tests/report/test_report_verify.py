@@ -95,7 +95,7 @@ def test_verify_malformed_order_id_raises_order_not_found(story):
 def test_verify_open_order_raises_order_not_completed(story, completed):
     customer = chain_story.fresh_account(story)
     order_id, _ = chain_story.create_order(
-        story, customer, completed.engine_id, completed.offer_id, [b"x"]
+        story, customer, completed.engine_id, completed.tee_offer_id, [b"x"]
     )
     with pytest.raises(OrderNotCompleted) as caught:
         verify_order_report(story.contracts, order_id)

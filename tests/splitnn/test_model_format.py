@@ -17,11 +17,11 @@ from enclava.splitnn import (
     load_model,
     load_tail,
 )
-from enclava.splitnn.build import split_arrays
-from enclava.splitnn.data import digits_28
-from enclava.splitnn.nets import build_nets
+from research.splitnn.build import split_arrays
+from research.splitnn.data import digits_28
+from research.splitnn.nets import build_nets
 from enclava.splitnn.splits import SPLIT_SPECS
-from enclava.splitnn.training import TrainConfig, TrainedSplit
+from research.splitnn.training import TrainConfig, TrainedSplit
 
 
 def test_manifest_declares_both_splits_with_head_shapes_and_query_limit(model_dir):
@@ -43,7 +43,7 @@ def test_heads_have_the_interface_shapes_and_classify_well(model_dir):
 
 
 def test_roundtrip_numpy_reference_equals_torch(tmp_path):
-    from enclava.splitnn.build import split_manifest
+    from research.splitnn.build import split_manifest
     from enclava.splitnn.model_format import write_model
 
     x, _ = digits_28("test")

@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 from fastapi.testclient import TestClient
 
-from enclava.splitnn import CONV_SPLIT, LINEAR_SPLIT, digits_28, load_head
+from enclava.splitnn import CONV_SPLIT, LINEAR_SPLIT, load_head
+from research.splitnn import digits_28
 from enclava.splitnn.tail_service import create_tail_app
 
 

@@ -67,7 +67,10 @@ def test_standard_json_resolves_an_openzeppelin_import():
 
 
 def test_a_missing_import_is_reported_as_a_compiler_error():
-    source = '// SPDX-License-Identifier: MIT\npragma solidity 0.8.28;\nimport "./Nope.sol";\ncontract A {}\n'
+    source = (
+        "// SPDX-License-Identifier: MIT\npragma solidity 0.8.28;\n"
+        'import "./Nope.sol";\ncontract A {}\n'
+    )
     output = json.loads(_run("--standard-json", stdin=_input(source)).stdout)
     messages = [e["message"] for e in output["errors"] if e["severity"] == "error"]
     assert any("Nope.sol" in m for m in messages)

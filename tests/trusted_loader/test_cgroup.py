@@ -1,4 +1,5 @@
-"""The run cgroup: the real one this machine offers, and the v2 and fail-closed paths on a made-up tree.
+"""The run cgroup: the real one this machine offers, and the v2 and fail-closed paths on a made-up
+tree.
 
 The made-up trees stand in for the kernel's: a fake ``/proc/self/{mountinfo,cgroup}`` pointing at a
 folder, and ``_new_group`` filling a new group with the interface files the kernel would create.
@@ -12,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from enclava.engine.errors import SandboxCgroupUnavailable, SandboxUnavailable
+from enclava.protocol.engine.errors import SandboxCgroupUnavailable, SandboxUnavailable
 from trusted_loader.sandbox import cgroup
 from trusted_loader.sandbox.cgroup import CgroupLimits, create_run_cgroup
 
 LIMITS = CgroupLimits(memory_bytes=256 * 1024 * 1024, max_pids=512, cpu_quota_cores=1.0)
-#: Interface files of a new group; the ones the loader writes start empty (a plain file is not truncated).
+#: Interface files of a new group; the ones the loader writes start empty (a plain file is not
+#: truncated).
 V2_FILES = {
     "cgroup.procs": "",
     "memory.max": "",

@@ -1,4 +1,5 @@
-"""The loader's order guards, each refusing what the host could have altered, in their fixed order."""
+"""The loader's order guards, each refusing what the host could have altered, in their fixed
+order."""
 
 from __future__ import annotations
 
@@ -7,21 +8,17 @@ import hashlib
 
 import pytest
 
-from enclava.chain.orders import (
+from enclava.protocol.key_release import ExpectedKey, expected_keys
+from enclava.protocol.order import (
     Order,
     OrderInput,
+    OrderStatus,
     OrderTerms,
     Payment,
     inputs_hash,
     recipient_key_hash,
 )
-from enclava.chain.types import OrderStatus
-from trusted_loader.checks import (
-    ExpectedKey,
-    check_order,
-    expected_keys,
-    guard_release_matches_order,
-)
+from trusted_loader.checks import check_order, guard_release_matches_order
 from trusted_loader.errors import (
     KeyReleaseInvalid,
     OrderNotExecutable,

@@ -1,4 +1,5 @@
-"""The sandbox, run for real (namespaces, mounts, cgroup, seccomp, rlimits) on small misbehaving engines."""
+"""The sandbox, run for real (namespaces, mounts, cgroup, seccomp, rlimits) on small misbehaving
+engines."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from enclava.engine import (
+from enclava.protocol.engine import (
     EngineCpuExceeded,
     EngineFailed,
     EngineMemoryExceeded,
@@ -37,8 +38,8 @@ def scratch(tmp_path):
 @pytest.fixture
 def make_case(tmp_path, scratch):
     def make(fixture: str, *, cpu=20, memory=1024, wall=30, output=10_000, **fill):
-        """An engine folder around ``fixture``, an input folder with one private file, an output path
-        (the last two in the order's scratch area, as the loader lays them out)."""
+        """An engine folder around ``fixture``, an input folder with one private file, an output
+        path (the last two in the order's scratch area, as the loader lays them out)."""
         engine = write_engine(
             tmp_path / "engine",
             fixture_source(fixture, **fill),
@@ -165,13 +166,14 @@ def test_sandbox_fails_closed_without_namespace_privilege(tmp_path, make_case):
     case = make_case("ok")
     script = (
         "import sys; from pathlib import Path\n"
-        "from enclava.engine import load_manifest, SandboxUnavailable\n"
+        "from enclava.protocol.engine import load_manifest, SandboxUnavailable\n"
         "from trusted_loader.sandbox import run_engine\n"
         "from trusted_loader.scratch import Scratch\n"
         "e, i, o = map(Path, sys.argv[1:4])\n"
         "try:\n"
         "    with Scratch(o.parent.parent) as s:\n"
-        "        run_engine(e, load_manifest(e), i, s.path / 'outputs', seed=1, order_id='0x1', scratch=s)\n"
+        "        run_engine(e, load_manifest(e), i, s.path / 'outputs', seed=1, order_id='0x1', "
+        "scratch=s)\n"
         "except SandboxUnavailable as exc:\n"
         "    print('UNAVAILABLE', exc.reason_code)\n"
     )
@@ -204,8 +206,8 @@ def _sandbox_mounts(scratch) -> list[str]:
 def test_failed_isolation_step_in_the_engine_process_is_sandbox_unavailable(
     tmp_path, make_case, monkeypatch
 ):
-    """A step that fails after the fork (here: the kernel refuses the seccomp program) must read as a
-    setup failure, never as the engine's own exit code."""
+    """A step that fails after the fork (here: the kernel refuses the seccomp program) must read as
+    a setup failure, never as the engine's own exit code."""
     from trusted_loader.sandbox import runner
 
     monkeypatch.setattr(runner, "build_filter", lambda: bytes(8))  # one `ld #0`, no return: EINVAL
@@ -218,7 +220,7 @@ def test_failed_isolation_step_in_the_engine_process_is_sandbox_unavailable(
 
 
 def test_sandbox_fails_closed_on_an_architecture_without_a_filter(tmp_path, make_case, monkeypatch):
-    from enclava.engine.errors import SandboxSeccompUnavailable
+    from enclava.protocol.engine.errors import SandboxSeccompUnavailable
     from trusted_loader.sandbox import seccomp
 
     monkeypatch.setattr(seccomp.platform, "machine", lambda: "aarch64")
@@ -229,7 +231,7 @@ def test_sandbox_fails_closed_on_an_architecture_without_a_filter(tmp_path, make
 
 
 def test_sandbox_fails_closed_without_a_cgroup(tmp_path, make_case, monkeypatch):
-    from enclava.engine.errors import SandboxCgroupUnavailable
+    from enclava.protocol.engine.errors import SandboxCgroupUnavailable
     from trusted_loader.sandbox import runner
 
     def no_cgroup(limits):

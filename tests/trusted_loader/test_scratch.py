@@ -1,4 +1,5 @@
-"""The scratch area: a wipe that zeroes and removes without ever following a link, and its tmpfs mounts."""
+"""The scratch area: a wipe that zeroes and removes without ever following a link, and its tmpfs
+mounts."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def _mount_points() -> set[str]:
 
 @pytest.fixture
 def host(tmp_path):
-    """A folder and a file outside the tree, as a host's would be: the wipe must leave both alone."""
+    """A folder and a file outside the tree, as a host's would be: the wipe must leave both
+    alone."""
     folder = tmp_path / "host"
     folder.mkdir()
     (folder / "keep.txt").write_text("host data")

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from enclava.engine.errors import SandboxSeccompUnavailable, SandboxUnavailable
+from enclava.protocol.engine.errors import SandboxSeccompUnavailable, SandboxUnavailable
 from trusted_loader.sandbox.seccomp import (
     AUDIT_ARCH_X86_64,
     CLONE_NAMESPACE_FLAGS,

@@ -1,5 +1,5 @@
-"""The engine sandbox: namespaces, a private root, a seccomp filter, a cgroup per run, limits, and typed
-failures (see ``runner``)."""
+"""The engine sandbox: namespaces, a private root, a seccomp filter, a cgroup per run, limits, and
+typed failures (see ``runner``)."""
 
 from trusted_loader.sandbox.runner import (
     ENGINE_DIR,

@@ -1,21 +1,22 @@
 """Engine-side bootstrap, passed to the interpreter with ``-c`` inside the sandbox.
 
 It installs an audit hook that turns any attempt to use the network (an internet socket, a name
-lookup, connect/bind/send) into a marker on fd 3 and an immediate exit, so that the loader can report
-"network denied" precisely. The hook is a diagnostic, not the barrier: the empty network namespace
-is what actually denies the network. It also marks allocation failures (``MemoryError``, a failed torch
-allocation); the run's cgroup, which OOM-kills past ``memory_mb``, is what actually limits memory.
-Then it runs the entrypoint (``sys.argv[1]``) as ``__main__`` with the engine folder on ``sys.path``.
+lookup, connect/bind/send) into a marker on fd 3 and an immediate exit, so that the loader can
+report "network denied" precisely. The hook is a diagnostic, not the barrier: the empty network
+namespace is what actually denies the network. It also marks allocation failures (``MemoryError``, a
+failed torch allocation); the run's cgroup, which OOM-kills past ``memory_mb``, is what actually
+limits memory. Then it runs the entrypoint (``sys.argv[1]``) as ``__main__`` with the engine folder
+on ``sys.path``.
 """
 
 import os
 import sys
 
 
-def _enclava_bootstrap():
+def _enclava_bootstrap() -> None:
     import runpy
 
-    def report(kind, detail):
+    def report(kind: str, detail: str) -> None:
         try:
             os.write(3, f"{kind}:{detail}\n".encode())
         except OSError:
@@ -33,7 +34,7 @@ def _enclava_bootstrap():
         "socket.getnameinfo",
     }
 
-    def hook(event, args):
+    def hook(event: str, args: tuple[object, ...]) -> None:
         if event == "socket.__new__":
             if len(args) > 1 and args[1] != 1:  # only AF_UNIX (1) stays allowed
                 report("network", event)

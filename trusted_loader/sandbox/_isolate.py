@@ -7,8 +7,8 @@ process that enters the namespaces. Steps, each failing closed (a JSON status on
    interface is the (down) loopback.
 2. Fork the namespace's PID 1 ("init"). Init opens the run cgroup's ``cgroup.procs`` files, then
    builds a new root on a small tmpfs: read-only binds of the system library folders, the
-   interpreter's folders, the engine (``/engine``) and the inputs (``/input``); a writable bind of the
-   output tmpfs (``/output``); private size-capped tmpfs ``/scratch`` (the cwd), ``/tmp`` and
+   interpreter's folders, the engine (``/engine``) and the inputs (``/input``); a writable bind of
+   the output tmpfs (``/output``); private size-capped tmpfs ``/scratch`` (the cwd), ``/tmp`` and
    ``/dev/shm``; the device nodes null/zero/random/urandom; a fresh ``/proc`` that shows only the
    sandbox's processes. Then ``pivot_root`` and detach the old root, so nothing of the host's file
    system (the loader's scratch, keys, the repository) is reachable any more.
@@ -31,6 +31,8 @@ import platform
 import resource
 import signal
 import sys
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -106,13 +108,13 @@ def bind(
     mount(None, target, None, flags)
 
 
-def write_status(fd: int, payload: dict) -> None:
+def write_status(fd: int, payload: Mapping[str, object]) -> None:
     data = json.dumps(payload).encode()
     while data:
         data = data[os.write(fd, data) :]
 
 
-def build_root(cfg: dict) -> None:
+def build_root(cfg: dict[str, Any]) -> None:
     root = cfg["root"]
     uid = cfg["uid"]
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
@@ -178,7 +180,8 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, what: str = "prctl") -> Non
 
 
 def limit_capabilities() -> None:
-    """Empty the bounding and ambient sets and lock the securebits (needs CAP_SETPCAP: before the uid change)."""
+    """Empty the bounding and ambient sets and lock the securebits (needs CAP_SETPCAP: before the
+    uid change)."""
     for cap in range(64):
         try:
             prctl(PR_CAPBSET_DROP, cap, what=f"drop capability {cap} from the bounding set")
@@ -221,8 +224,19 @@ def read_exact(fd: int, size: int) -> bytes:
     return data
 
 
-def exec_engine(cfg: dict, fds: dict) -> None:
-    """The engine process (in init's namespaces, still root): isolate itself, then exec the engine."""
+class _EngineFds(TypedDict):
+    """The descriptors init hands to the engine process."""
+
+    cgroup: list[int]
+    marker: int
+    setup: int
+    to_init: int
+    from_init: int
+
+
+def exec_engine(cfg: dict[str, Any], fds: _EngineFds) -> None:
+    """The engine process (in init's namespaces, still root): isolate itself, then exec the
+    engine."""
     step = "start"
     try:
         step = "cgroup"
@@ -277,7 +291,8 @@ def exec_engine(cfg: dict, fds: dict) -> None:
 
 
 def map_user_namespace(pid: int, uid: int) -> None:
-    """Map only ``uid`` (and the same gid) of the engine's new user namespace onto the host's ``uid``."""
+    """Map only ``uid`` (and the same gid) of the engine's new user namespace onto the host's
+    ``uid``."""
     for name, text in (
         ("setgroups", "deny"),
         ("uid_map", f"{uid} {uid} 1\n"),
@@ -297,7 +312,7 @@ def _high(fd: int) -> int:
     return moved
 
 
-def run_init(cfg: dict, status_fd: int) -> None:
+def run_init(cfg: dict[str, Any], status_fd: int) -> None:
     """PID 1 of the sandbox: build the root, run the engine, reap, report."""
     try:
         cgroup_fds = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in cfg["cgroup_procs"]]

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from enclava.engine.errors import SandboxCgroupUnavailable
+from enclava.protocol.engine.errors import SandboxCgroupUnavailable
 from enclava.logs import get_logger
 
 __all__ = ["CgroupLimits", "RunCgroup", "create_run_cgroup"]
@@ -215,8 +215,9 @@ def _v2_base(proc: Path) -> Path:
 
 
 def _enable_v2(base: Path, missing: list[str]) -> None:
-    """Enable controllers for ``base``'s children. A cgroup that holds processes cannot (the "no internal
-    processes" rule): when those are only this process, it first moves itself into a leaf ``loader``."""
+    """Enable controllers for ``base``'s children. A cgroup that holds processes cannot (the "no
+    internal processes" rule): when those are only this process, it first moves itself into a leaf
+    ``loader``."""
     request = " ".join(f"+{c}" for c in missing)
     try:
         _write(base / "cgroup.subtree_control", request)

@@ -59,7 +59,8 @@ def _share(dir_fd: int, gid: int, depth: int) -> None:
 
 
 def _open_path(root_fd: int, parts: tuple[str, ...]) -> int:
-    """Open the folder ``parts`` below ``root_fd``, one component at a time, never through a link."""
+    """Open the folder ``parts`` below ``root_fd``, one component at a time, never through a
+    link."""
     fd = os.dup(root_fd)
     for part in parts:
         try:

@@ -1,4 +1,5 @@
-"""``run_engine``: run one engine in the sandbox and turn what happened into a result or a typed error.
+"""``run_engine``: run one engine in the sandbox and turn what happened into a result or a typed
+error.
 
 What is enforced (Linux, as root; anything that cannot be set up fails closed with
 ``SandboxUnavailable`` or one of its subclasses): fresh network namespace with only a down loopback;
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from enclava.engine.errors import (
+from enclava.protocol.engine.errors import (
     EngineCpuExceeded,
     EngineFailed,
     EngineMemoryExceeded,
@@ -44,7 +45,7 @@ from enclava.engine.errors import (
     OutputTooLarge,
     SandboxUnavailable,
 )
-from enclava.engine.manifest import EngineManifest, Limits
+from enclava.protocol.engine.manifest import EngineManifest, Limits
 from enclava.logs import get_logger
 from trusted_loader.sandbox.cgroup import CgroupLimits, RunCgroup, create_run_cgroup
 from trusted_loader.sandbox.files import scan_outputs, share_inputs
@@ -74,8 +75,9 @@ _log = get_logger(__name__)
 class EngineRun:
     """What one sandboxed run did. No content of inputs or outputs, only sizes and resources.
 
-    ``cpu_seconds`` is the run cgroup's total (all processes); ``peak_rss_bytes`` the engine process's
-    own peak; ``memory_peak_bytes`` the cgroup's peak charge (every process, plus tmpfs and caches)."""
+    ``cpu_seconds`` is the run cgroup's total (all processes); ``peak_rss_bytes`` the engine
+    process's own peak; ``memory_peak_bytes`` the cgroup's peak charge (every process, plus tmpfs
+    and caches)."""
 
     exit_code: int | None
     signal: int | None
@@ -117,7 +119,8 @@ def _python_paths() -> list[str]:
 
 
 def _cpu_quota_cores() -> float:
-    """All CPUs the loader may use but one (at least one): the loader keeps a core to enforce limits."""
+    """All CPUs the loader may use but one (at least one): the loader keeps a core to enforce
+    limits."""
     return float(max(1, len(os.sched_getaffinity(0)) - 1))
 
 
@@ -159,11 +162,11 @@ def run_engine(
 ) -> EngineRun:
     """Run ``manifest``'s entrypoint in the sandbox; raise a typed ``EngineRunError`` on failure.
 
-    ``scratch`` is the order's entered scratch area; ``output_dir`` must be an empty folder inside it.
-    A size-capped tmpfs is mounted on ``output_dir`` (it stays, with the outputs, until the scratch is
-    released) and another one holds the run's stdout and stderr (wiped and unmounted before this
-    returns). ``wall_limit_s`` is the order's remaining time: the run is killed at the smaller of it
-    and ``limits.wall_seconds``; zero or less fails at once with ``EngineTimeout``.
+    ``scratch`` is the order's entered scratch area; ``output_dir`` must be an empty folder inside
+    it. A size-capped tmpfs is mounted on ``output_dir`` (it stays, with the outputs, until the
+    scratch is released) and another one holds the run's stdout and stderr (wiped and unmounted
+    before this returns). ``wall_limit_s`` is the order's remaining time: the run is killed at the
+    smaller of it and ``limits.wall_seconds``; zero or less fails at once with ``EngineTimeout``.
     """
     limits = limits or manifest.limits
     wall = _effective_wall(limits, wall_limit_s)
@@ -354,7 +357,7 @@ def _launch(
             os.close(status_w)
 
 
-def _kill(proc: subprocess.Popen, group: RunCgroup) -> None:
+def _kill(proc: subprocess.Popen[bytes], group: RunCgroup) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # launcher and init: the PID namespace dies with init
     except ProcessLookupError:
@@ -363,7 +366,9 @@ def _kill(proc: subprocess.Popen, group: RunCgroup) -> None:
     proc.wait(timeout=_KILL_GRACE_S)
 
 
-def _watch(proc: subprocess.Popen, group: RunCgroup, deadline: float, limits: Limits) -> _Watch:
+def _watch(
+    proc: subprocess.Popen[bytes], group: RunCgroup, deadline: float, limits: Limits
+) -> _Watch:
     """Wait for the launcher; kill the whole run at the deadline or past the group's CPU limit."""
     watch = _Watch()
     while True:

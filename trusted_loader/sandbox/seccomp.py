@@ -1,5 +1,6 @@
-"""The engine's seccomp filter: a classic BPF program built here, installed by ``_isolate`` in the engine
-process after it dropped its privileges and set ``no_new_privs``, just before it execs the engine.
+"""The engine's seccomp filter: a classic BPF program built here, installed by ``_isolate`` in the
+engine process after it dropped its privileges and set ``no_new_privs``, just before it execs the
+engine.
 
 The program, in order:
 
@@ -7,11 +8,13 @@ The program, in order:
    through ``int 0x80``, no other ABI);
 2. a syscall number with the x32 bit (``0x40000000``) set fails with ``EPERM``;
 3. every syscall in :data:`REFUSED_SYSCALLS` fails with ``EPERM``;
-4. ``clone3`` fails with ``ENOSYS`` (its flags sit behind a pointer the filter cannot read; the C library
-   then falls back to ``clone``), and ``clone`` with any ``CLONE_NEW*`` flag fails with ``EPERM``;
+4. ``clone3`` fails with ``ENOSYS`` (its flags sit behind a pointer the filter cannot read; the C
+   library then falls back to ``clone``), and ``clone`` with any ``CLONE_NEW*`` flag fails with
+   ``EPERM``;
 5. everything else is allowed.
 
-A filter is only built for x86_64: elsewhere :func:`build_filter` raises ``SandboxSeccompUnavailable``.
+A filter is only built for x86_64: elsewhere :func:`build_filter` raises
+``SandboxSeccompUnavailable``.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from __future__ import annotations
 import platform
 import struct
 
-from enclava.engine.errors import SandboxSeccompUnavailable
+from enclava.protocol.engine.errors import SandboxSeccompUnavailable
 
 __all__ = ["CLONE_NAMESPACE_FLAGS", "REFUSED_SYSCALLS", "build_filter"]
 
 #: name -> x86_64 syscall number, refused with EPERM. Keyrings, tracing and other processes' memory,
-#: BPF and perf, mounts and namespaces, modules and kexec, swap, clocks, and other kernel attack surface.
+#: BPF and perf, mounts and namespaces, modules and kexec, swap, clocks, and other kernel attack
+#: surface.
 REFUSED_SYSCALLS: dict[str, int] = {
     "keyctl": 250,
     "add_key": 248,
@@ -85,7 +89,8 @@ REFUSED_SYSCALLS: dict[str, int] = {
     "nfsservctl": 180,
 }
 _CLONE, _CLONE3 = 56, 435
-#: CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET
+#: CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID
+#: | CLONE_NEWNET
 CLONE_NAMESPACE_FLAGS = (
     0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
 )
@@ -113,7 +118,8 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
 
 def build_filter(machine: str | None = None) -> bytes:
     """The filter as a packed ``struct sock_filter[]`` (8 bytes per instruction), for ``machine``
-    (default: this one). Raises ``SandboxSeccompUnavailable`` on anything but x86_64: fail closed."""
+    (default: this one). Raises ``SandboxSeccompUnavailable`` on anything but x86_64: fail
+    closed."""
     machine = machine if machine is not None else platform.machine()
     if machine not in ("x86_64", "AMD64"):
         raise SandboxSeccompUnavailable(

@@ -6,19 +6,19 @@ clients that check the CA's own evidence); the per-TEE verifiers
 protocol and can be used alone to check vendor evidence without Enclava's policy.
 """
 
-from certification_authority.verifiers.allowlist import (
+from enclava.attestation.verifiers.allowlist import (
     InMemoryMeasurementAllowList,
     MeasurementAllowList,
 )
-from certification_authority.verifiers.base import (
+from enclava.attestation.verifiers.base import (
     TCB_UP_TO_DATE,
     TcbPolicy,
     VerificationResult,
     VerifiedClaims,
     Verifier,
 )
-from certification_authority.verifiers.ca_evidence import ca_evidence_verifier
-from certification_authority.verifiers.guards import (
+from enclava.attestation.verifiers.ca_evidence import ca_evidence_verifier
+from enclava.attestation.verifiers.guards import (
     CHANNEL_GUARDS,
     GUARDS,
     ChannelContext,
@@ -31,21 +31,21 @@ from certification_authority.verifiers.guards import (
     guard_tcb_status,
     run_guards,
 )
-from certification_authority.verifiers.nonces import (
+from enclava.attestation.verifiers.nonces import (
     DEFAULT_NONCE_TTL_S,
     InMemoryNonceStore,
     NonceStore,
 )
-from certification_authority.verifiers.pipeline import EvidenceVerifier, default_verifiers
-from certification_authority.verifiers.roots import (
+from enclava.attestation.verifiers.pipeline import EvidenceVerifier, default_verifiers
+from enclava.attestation.verifiers.roots import (
     AMD_ARK_MILAN_SHA256,
     INTEL_SGX_ROOT_CA_DER,
     INTEL_SGX_ROOT_CA_PEM,
     INTEL_SGX_ROOT_CA_SHA256,
 )
-from certification_authority.verifiers.sev_snp import SevSnpVerifier
-from certification_authority.verifiers.simulated import SimulatedTdxVerifier
-from certification_authority.verifiers.tdx import TdxVerifier
+from enclava.attestation.verifiers.sev_snp import SevSnpVerifier
+from enclava.attestation.verifiers.simulated import SimulatedTdxVerifier
+from enclava.attestation.verifiers.tdx import TdxVerifier
 
 __all__ = [
     "EvidenceVerifier",

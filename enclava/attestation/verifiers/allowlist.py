@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
-from enclava.attestation.evidence import TeeType
+from enclava.protocol.tee import TeeType
 from enclava.errors import ConfigError
 
 __all__ = ["MeasurementAllowList", "InMemoryMeasurementAllowList"]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
-from enclava.attestation.evidence import Evidence, TeeType
+from enclava.attestation.evidence import Evidence
+from enclava.protocol.tee import TeeType
 
 __all__ = ["VerifiedClaims", "Verifier", "TcbPolicy", "VerificationResult", "TCB_UP_TO_DATE"]
 

@@ -1,4 +1,5 @@
-"""The verifier a client hands to ``enclava.ca_link.connect_attested_ca``: the CA's own evidence goes
+"""The verifier a client hands to ``enclava.ca_link.connect_attested_ca``: the CA's own evidence
+goes
 through the very pipeline the CA runs on enclaves (the TEE's vendor verifier, then debug, TCB status
 and the measurement allow-list), with report_data checked against the client's own binding."""
 
@@ -6,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from certification_authority.verifiers.allowlist import MeasurementAllowList
-from certification_authority.verifiers.base import TcbPolicy, VerifiedClaims
-from certification_authority.verifiers.pipeline import EvidenceVerifier
+from enclava.attestation.verifiers.allowlist import MeasurementAllowList
+from enclava.attestation.verifiers.base import TcbPolicy, VerifiedClaims
+from enclava.attestation.verifiers.pipeline import EvidenceVerifier
 from enclava.attestation.evidence import Evidence
 
 __all__ = ["ca_evidence_verifier"]
@@ -20,10 +21,13 @@ def ca_evidence_verifier(
     insecure_allow_simulated_tee: bool = False,
     tcb_policy: TcbPolicy | None = None,
 ) -> Callable[[Evidence, bytes], VerifiedClaims]:
-    """``verify(evidence, expected_report_data) -> VerifiedClaims``, raising the pipeline's typed refusals.
+    """``verify(evidence, expected_report_data) -> VerifiedClaims``, raising the pipeline's typed
+    refusals.
 
-    ``allow_list``: where the CA's measurement must be listed (on chain: ``chain_view.VerifierAllowList``).
-    Simulated evidence is refused unless ``insecure_allow_simulated_tee`` (development devnets only).
+    ``allow_list``: where the CA's measurement must be listed (on chain:
+    ``enclava.chain.allowlist.OnChainAllowList``).
+    Simulated evidence is refused unless ``insecure_allow_simulated_tee`` (development devnets
+    only).
     """
     pipeline = EvidenceVerifier(
         allow_list=allow_list,

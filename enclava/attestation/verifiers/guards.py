@@ -23,13 +23,14 @@ once by construction; 3-5 are the very same functions.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import overload
 
-from certification_authority.verifiers.allowlist import MeasurementAllowList
-from certification_authority.verifiers.base import TcbPolicy, VerifiedClaims
-from certification_authority.verifiers.nonces import NonceStore
+from enclava.attestation.verifiers.allowlist import MeasurementAllowList
+from enclava.attestation.verifiers.base import TcbPolicy, VerifiedClaims
+from enclava.attestation.verifiers.nonces import NonceStore
 from enclava.attestation.binding import report_data_matches
 from enclava.attestation.errors import (
     DebugEnclaveError,
@@ -68,7 +69,8 @@ class GuardContext:
 
 @dataclass(frozen=True)
 class ChannelContext:
-    """What a peer's evidence is checked against: the report_data the client computed, and policy."""
+    """What a peer's evidence is checked against: the report_data the client computed, and
+    policy."""
 
     expected_report_data: bytes
     tcb_policy: TcbPolicy
@@ -111,7 +113,7 @@ def guard_nonce_fresh(claims: VerifiedClaims, ctx: GuardContext) -> None:
 
 def guard_debug_disabled(claims: VerifiedClaims, ctx: GuardContext | ChannelContext) -> None:
     if claims.debug:
-        raise DebugEnclaveError(f"the {claims.tee_type.value} enclave runs with debug enabled")
+        raise DebugEnclaveError(f"the {claims.tee_type.wire_name} enclave runs with debug enabled")
 
 
 def guard_tcb_status(claims: VerifiedClaims, ctx: GuardContext | ChannelContext) -> None:
@@ -134,31 +136,45 @@ def guard_measurement_allowed(claims: VerifiedClaims, ctx: GuardContext | Channe
         allowed = ctx.allow_list.is_allowed(claims.tee_type, claims.measurement) is True
     if not allowed:
         raise MeasurementNotAllowedError(
-            f"{claims.tee_type.value} measurement {claims.measurement_hex} is not on the allow-list"
+            f"{claims.tee_type.wire_name} measurement {claims.measurement_hex} "
+            "is not on the allow-list"
         )
 
 
-GUARDS = (
+#: A check of verified claims against one kind of context; raises its refusal or returns.
+CaGuard = Callable[[VerifiedClaims, GuardContext], None]
+ChannelGuard = Callable[[VerifiedClaims, ChannelContext], None]
+
+GUARDS: tuple[CaGuard, ...] = (
     guard_report_data_binding,
     guard_nonce_fresh,
     guard_debug_disabled,
     guard_tcb_status,
     guard_measurement_allowed,
 )
-CHANNEL_GUARDS = (
+CHANNEL_GUARDS: tuple[ChannelGuard, ...] = (
     guard_report_data_expected,
     guard_debug_disabled,
     guard_tcb_status,
     guard_measurement_allowed,
 )
 
-Guard = Callable[[VerifiedClaims, "GuardContext | ChannelContext"], None]
 
-
+@overload
 def run_guards(
-    claims: VerifiedClaims, ctx: GuardContext | ChannelContext, guards: tuple[Guard, ...] = GUARDS
+    claims: VerifiedClaims, ctx: GuardContext, guards: Sequence[CaGuard] = GUARDS
+) -> tuple[str, ...]: ...
+@overload
+def run_guards(
+    claims: VerifiedClaims, ctx: ChannelContext, guards: Sequence[ChannelGuard]
+) -> tuple[str, ...]: ...
+def run_guards(
+    claims: VerifiedClaims,
+    ctx: GuardContext | ChannelContext,
+    guards: Sequence[Callable[..., None]] = GUARDS,
 ) -> tuple[str, ...]:
-    """Run every guard in order; return their names (for the audit log) or raise the first refusal."""
+    """Run every guard in order; return their names (for the audit log) or raise the first
+    refusal."""
     for guard in guards:
         guard(claims, ctx)
     return tuple(guard.__name__ for guard in guards)

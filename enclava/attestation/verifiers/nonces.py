@@ -2,7 +2,8 @@
 
 The nonce is what makes evidence fresh: the enclave binds it into report_data, and the CA accepts
 it once. Issued nonces are remembered for one lifetime past their expiry, so a late or replayed
-one is refused as expired or reused; after that it is unknown, which is refused too. A store shared by several CA replicas (database, Redis)
+one is refused as expired or reused; after that it is unknown, which is refused too. A store shared
+by several CA replicas (database, Redis)
 implements the same protocol later; ``consume`` must then be atomic.
 """
 
@@ -66,7 +67,8 @@ class InMemoryNonceStore:
             self._consumed.add(nonce)
 
     def _purge(self) -> None:
-        """Forget nonces past expiry (called under the lock); keeps memory bounded by the issue rate."""
+        """Forget nonces past expiry (called under the lock); keeps memory bounded by the issue
+        rate."""
         now = self._clock()
         for nonce in [n for n, expiry in self._expiry.items() if expiry < now - self._ttl_s]:
             del self._expiry[nonce]

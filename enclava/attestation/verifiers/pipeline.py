@@ -21,29 +21,30 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from certification_authority.verifiers.allowlist import MeasurementAllowList
-from certification_authority.verifiers.base import (
+from enclava.attestation.verifiers.allowlist import MeasurementAllowList
+from enclava.attestation.verifiers.base import (
     TcbPolicy,
     VerificationResult,
     VerifiedClaims,
     Verifier,
 )
-from certification_authority.verifiers.guards import (
+from enclava.attestation.verifiers.guards import (
     CHANNEL_GUARDS,
     ChannelContext,
     GuardContext,
     run_guards,
 )
-from certification_authority.verifiers.nonces import NonceStore
-from certification_authority.verifiers.sev_snp import SevSnpVerifier
-from certification_authority.verifiers.simulated import SimulatedTdxVerifier
-from certification_authority.verifiers.tdx import TdxVerifier
+from enclava.attestation.verifiers.nonces import NonceStore
+from enclava.attestation.verifiers.sev_snp import SevSnpVerifier
+from enclava.attestation.verifiers.simulated import SimulatedTdxVerifier
+from enclava.attestation.verifiers.tdx import TdxVerifier
 from enclava.attestation.errors import (
     EvidenceFormatError,
     SimulatedTeeRefusedError,
     UnsupportedTeeError,
 )
-from enclava.attestation.evidence import Evidence, TeeType
+from enclava.attestation.evidence import Evidence
+from enclava.protocol.tee import TeeType
 from enclava.errors import ConfigError, EnclavaError
 
 __all__ = ["EvidenceVerifier", "default_verifiers"]
@@ -52,7 +53,8 @@ log = logging.getLogger(__name__)
 
 
 def default_verifiers(*, insecure_allow_simulated_tee: bool = False) -> dict[TeeType, Verifier]:
-    """Intel-rooted TDX, Milan-ARK-pinned SEV-SNP, and simulated TDX (refusing unless the flag is set)."""
+    """Intel-rooted TDX, Milan-ARK-pinned SEV-SNP, and simulated TDX (refusing unless the flag is
+    set)."""
     return {
         TeeType.TDX: TdxVerifier(),
         TeeType.SEV_SNP: SevSnpVerifier(),
@@ -83,13 +85,13 @@ class EvidenceVerifier:
         elif not isinstance(verifiers, Mapping):
             verifiers = {verifier.tee_type: verifier for verifier in verifiers}
         mismatched = [
-            tee.value for tee, verifier in verifiers.items() if verifier.tee_type is not tee
+            tee.wire_name for tee, verifier in verifiers.items() if verifier.tee_type is not tee
         ]
         if mismatched:
             raise ConfigError(
                 f"verifiers registered under another TEE type than their own: {mismatched}"
             )
-        self._verifiers = dict(verifiers)
+        self._verifiers: dict[TeeType, Verifier] = dict(verifiers)
         self._allow_list, self._nonce_store = allow_list, nonce_store
         self._tcb_policy, self._clock = tcb_policy or TcbPolicy(), clock
 
@@ -104,7 +106,7 @@ class EvidenceVerifier:
         verifier = self._verifiers.get(evidence.tee_type)
         if verifier is None:
             raise UnsupportedTeeError(
-                f"this CA has no verifier for {evidence.tee_type.value} evidence"
+                f"this CA has no verifier for {evidence.tee_type.wire_name} evidence"
             )
         return verifier
 
@@ -116,9 +118,10 @@ class EvidenceVerifier:
         enclave_public_key_der: bytes,
         now: int | None = None,
     ) -> VerificationResult:
-        """Verify ``evidence`` for the CA ``nonce`` and the enclave key it must bind; raise on any refusal."""
+        """Verify ``evidence`` for the CA ``nonce`` and the enclave key it must bind; raise on any
+        refusal."""
         when = int(self._clock()) if now is None else now
-        tee = evidence.tee_type.value if isinstance(evidence, Evidence) else "unknown"
+        tee = evidence.tee_type.wire_name if isinstance(evidence, Evidence) else "unknown"
         if self._nonce_store is None:
             raise ConfigError(
                 "this verifier has no nonce store: it checks peers' evidence only (verify_bound)"
@@ -164,9 +167,10 @@ class EvidenceVerifier:
     def verify_bound(
         self, evidence: Evidence, *, report_data: bytes, now: int | None = None
     ) -> VerifiedClaims:
-        """Verify a peer's ``evidence`` whose report_data must be exactly ``report_data``; raise on any refusal."""
+        """Verify a peer's ``evidence`` whose report_data must be exactly ``report_data``; raise on
+        any refusal."""
         when = int(self._clock()) if now is None else now
-        tee = evidence.tee_type.value if isinstance(evidence, Evidence) else "unknown"
+        tee = evidence.tee_type.wire_name if isinstance(evidence, Evidence) else "unknown"
         try:
             claims = self._vendor_claims(evidence, when)
             ctx = ChannelContext(

@@ -3,11 +3,13 @@
 Order of checks in :meth:`SevSnpVerifier.verify_report`:
 
 1. parse the report strictly (``SnpReport.parse``) and the chain, exactly VCEK, ASK, ARK (PEM);
-2. the ARK's SHA-256 fingerprint is one we pin (AMD's Milan ARK by default), else ``UntrustedRootError``;
+2. the ARK's SHA-256 fingerprint is one we pin (AMD's Milan ARK by default), else
+``UntrustedRootError``;
 3. ARK self-signature, ARK → ASK, ASK → VCEK: RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48, names
    chained, CA flags set, every certificate valid at ``now``;
 4. the VCEK's ECDSA P-384/SHA-384 signature over report bytes [0x000, 0x2A0);
-5. the VCEK was issued for this chip (hwID = CHIP_ID) at this TCB (its SPL extensions = REPORTED_TCB).
+5. the VCEK was issued for this chip (hwID = CHIP_ID) at this TCB (its SPL extensions =
+REPORTED_TCB).
 
 SEV-SNP has no Intel-style TCB status; it is derived: ``UpToDate`` when REPORTED_TCB meets the
 configured minimum (or none is configured), ``OutOfDate`` otherwise, for the common TCB guard.
@@ -25,15 +27,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from certification_authority.verifiers.base import TCB_UP_TO_DATE, VerifiedClaims
-from certification_authority.verifiers.roots import AMD_ARK_MILAN_SHA256
+from enclava.attestation.verifiers.base import TCB_UP_TO_DATE, VerifiedClaims
+from enclava.attestation.verifiers.roots import AMD_ARK_MILAN_SHA256
 from enclava.attestation.errors import (
     CollateralExpiredError,
     EvidenceFormatError,
     EvidenceSignatureError,
     UntrustedRootError,
 )
-from enclava.attestation.evidence import Evidence, TeeType
+from enclava.attestation.evidence import Evidence
+from enclava.protocol.tee import TeeType
 from enclava.attestation.sev_snp_report import SnpReport, load_amd_certificates
 
 __all__ = ["SevSnpVerifier"]
@@ -83,7 +86,7 @@ class SevSnpVerifier:
     def verify_evidence(self, evidence: Evidence, *, now: int) -> VerifiedClaims:
         if evidence.tee_type is not self.tee_type:
             raise EvidenceFormatError(
-                f"the SEV-SNP verifier was given {evidence.tee_type.value} evidence"
+                f"the SEV-SNP verifier was given {evidence.tee_type.wire_name} evidence"
             )
         return self.verify_report(evidence.quote, evidence.collateral, now=now)
 
@@ -99,7 +102,8 @@ class SevSnpVerifier:
                 f"the SEV-SNP chain's ARK ({fingerprint}) is not a pinned AMD root"
             )
         when = self._instant(now)
-        try:  # cryptography parses names and extensions lazily: a malformed one raises ValueError here
+        # cryptography parses names and extensions lazily: a malformed one raises ValueError here
+        try:
             for cert, issuer, is_ca in ((ark, ark, True), (ask, ark, True), (vcek, ask, False)):
                 self._check_issued(cert, issuer, is_ca, when)
             self._check_report_signature(report, vcek)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from certification_authority.verifiers.base import VerifiedClaims
-from certification_authority.verifiers.tdx import TdxVerifier
+from enclava.attestation.verifiers.base import VerifiedClaims
+from enclava.attestation.verifiers.tdx import TdxVerifier
 from enclava.attestation.devpki import development_root_der
 from enclava.attestation.errors import EvidenceFormatError, SimulatedTeeRefusedError
-from enclava.attestation.evidence import Evidence, TeeType
+from enclava.attestation.evidence import Evidence
+from enclava.protocol.tee import TeeType
 
 __all__ = ["SimulatedTdxVerifier"]
 
@@ -45,7 +46,7 @@ class SimulatedTdxVerifier:
             )
         if evidence.tee_type is not TeeType.SIMULATED:
             raise EvidenceFormatError(
-                f"the simulated verifier was given {evidence.tee_type.value} evidence"
+                f"the simulated verifier was given {evidence.tee_type.wire_name} evidence"
             )
         claims = self._tdx.verify_quote(evidence.quote, evidence.collateral, now=now)
         return dataclasses.replace(claims, tee_type=TeeType.SIMULATED, simulated=True)

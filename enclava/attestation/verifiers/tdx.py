@@ -17,6 +17,8 @@ The same class verifies simulated quotes (``simulated.py``), only with the devel
 
 from __future__ import annotations
 
+from typing import Any
+
 import hashlib
 import json
 
@@ -24,8 +26,8 @@ import dcap_qvl
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from certification_authority.verifiers.base import VerifiedClaims
-from certification_authority.verifiers.roots import INTEL_SGX_ROOT_CA_DER
+from enclava.attestation.verifiers.base import VerifiedClaims
+from enclava.attestation.verifiers.roots import INTEL_SGX_ROOT_CA_DER
 from enclava.attestation.errors import (
     AttestationError,
     CollateralExpiredError,
@@ -35,14 +37,16 @@ from enclava.attestation.errors import (
     EvidenceSignatureError,
     UntrustedRootError,
 )
-from enclava.attestation.evidence import Evidence, TeeType
+from enclava.attestation.evidence import Evidence
+from enclava.protocol.tee import TeeType
 from enclava.attestation.tdx_quote import TdxQuote
 
 __all__ = ["TdxVerifier"]
 
 _MAX_UNIX_TIME = 2**63 - 1
 _ISSUER_CHAINS = ("pck_crl_issuer_chain", "tcb_info_issuer_chain", "qe_identity_issuer_chain")
-# (substrings of dcap-qvl's error text, error raised); first match wins, the default is a signature error.
+# (substrings of dcap-qvl's error text, error raised); first match wins, the default is a signature
+# error.
 _DCAP_ERRORS: tuple[tuple[tuple[str, ...], type[AttestationError]], ...] = (
     (("Debug mode is enabled",), DebugEnclaveError),
     (("UnknownIssuer", "Failed to load root ca"), UntrustedRootError),
@@ -80,7 +84,8 @@ def _translate(exc: BaseException) -> AttestationError:
 
 
 def _certificates(pem: bytes, what: str) -> list[x509.Certificate]:
-    """Certificates of a PEM bundle that must be exactly their canonical encoding (+ one NUL, as in quotes)."""
+    """Certificates of a PEM bundle that must be exactly their canonical encoding (+ one NUL, as in
+    quotes)."""
     try:
         certs = x509.load_pem_x509_certificates(pem.removesuffix(b"\x00"))
     except (ValueError, x509.InvalidVersion) as exc:
@@ -94,7 +99,8 @@ def _certificates(pem: bytes, what: str) -> list[x509.Certificate]:
 
 
 class TdxVerifier:
-    """Vendor verification of TDX evidence against ``root_ca_der`` (Intel's SGX Root CA by default)."""
+    """Vendor verification of TDX evidence against ``root_ca_der`` (Intel's SGX Root CA by
+    default)."""
 
     tee_type = TeeType.TDX
 
@@ -104,12 +110,13 @@ class TdxVerifier:
     def verify_evidence(self, evidence: Evidence, *, now: int) -> VerifiedClaims:
         if evidence.tee_type is not self.tee_type:
             raise EvidenceFormatError(
-                f"the TDX verifier was given {evidence.tee_type.value} evidence"
+                f"the TDX verifier was given {evidence.tee_type.wire_name} evidence"
             )
         return self.verify_quote(evidence.quote, evidence.collateral, now=now)
 
     def verify_quote(self, quote: bytes, collateral_json: bytes, *, now: int) -> VerifiedClaims:
-        """Verify a raw quote and its collateral JSON; return the claims of the verified TD report."""
+        """Verify a raw quote and its collateral JSON; return the claims of the verified TD
+        report."""
         if type(now) is not int or not 0 <= now <= _MAX_UNIX_TIME:
             raise EvidenceFormatError(
                 "the verification time must be a non-negative Unix time in seconds"
@@ -159,7 +166,8 @@ class TdxVerifier:
             self._check_root(
                 _certificates(document[key].encode(), f"collateral {key}")[-1], f"collateral {key}"
             )
-        # dcap-qvl prefers a PCK chain in the collateral over the quote's own; allow only the same chain,
+        # dcap-qvl prefers a PCK chain in the collateral over the quote's own; allow only the same
+        # chain,
         # so that the chain that is verified is the one the quote carries.
         attached = document.get("pck_certificate_chain")
         if attached is not None:
@@ -177,7 +185,7 @@ class TdxVerifier:
         except (ValueError, TypeError) as exc:
             raise EvidenceFormatError(f"TDX collateral is malformed: {str(exc)[:200]}") from exc
 
-    def _claims(self, parsed: TdxQuote, document: dict) -> VerifiedClaims:
+    def _claims(self, parsed: TdxQuote, document: dict[str, Any]) -> VerifiedClaims:
         try:
             report = document["report"]["TD10"]
             fields = {

@@ -24,7 +24,7 @@ __all__ = [
     "normalize_measurement",
     "normalize_order_id",
     "normalize_serial",
-    "OfferId",
+    "ResourceIdField",
     "Address",
     "Bytes32Hex",
     "MeasurementHex",
@@ -119,10 +119,10 @@ def _signature(value: Any) -> str:
     return "0x" + text
 
 
-OfferId = Annotated[
+ResourceIdField = Annotated[
     int,
     BeforeValidator(normalize_uint256),
-    WithJsonSchema({"type": "integer", "minimum": 0, "description": "uint256 offer id"}),
+    WithJsonSchema({"type": "integer", "minimum": 0, "description": "uint256 resource id"}),
 ]
 Address = Annotated[str, BeforeValidator(normalize_address)]
 Bytes32Hex = Annotated[str, BeforeValidator(normalize_bytes32)]

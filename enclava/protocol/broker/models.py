@@ -19,7 +19,7 @@ from enclava.protocol.broker.fields import (
     Base64Blob,
     Bytes32Hex,
     MeasurementHex,
-    OfferId,
+    ResourceIdField,
     SignatureHex,
     UnixTime,
 )
@@ -72,7 +72,7 @@ class DepositRequest(BaseModel):
     model_config = _Strict
 
     ca_id: Annotated[str, Field(min_length=1, max_length=128)]
-    offer_id: OfferId
+    resource_id: ResourceIdField
     owner: Address
     ciphertext: Base64Blob
     policy: KeyPolicy
@@ -107,7 +107,7 @@ class AuditReadRequest(BaseModel):
     model_config = _Strict
 
     ca_id: Annotated[str, Field(min_length=1, max_length=128)]
-    offer_id: OfferId
+    resource_id: ResourceIdField
     owner: Address
     issued_at: UnixTime
     signature: SignatureHex

@@ -62,7 +62,7 @@ def build_deposit_request(
     owner_account: LocalAccount,
     ca_recipient: x25519.Recipient | str,
     ca_id: str,
-    offer_id: int,
+    resource_id: int,
     resource_key: bytes,
     policy: KeyPolicy | Mapping[str, Any],
     *,
@@ -74,14 +74,14 @@ def build_deposit_request(
     issued_at = int(time.time()) if issued_at is None else issued_at
     message = deposit_message(
         ca_id=ca_id,
-        offer_id=offer_id,
+        resource_id=resource_id,
         ciphertext_sha256=hashlib.sha256(ciphertext).hexdigest(),
         policy=policy,
         issued_at=issued_at,
     )
     return DepositRequest(
         ca_id=ca_id,
-        offer_id=offer_id,
+        resource_id=resource_id,
         owner=owner_account.address,
         ciphertext=ciphertext,
         policy=policy,
@@ -119,14 +119,14 @@ def build_order_inputs_deposit(
 
 
 def build_audit_request(
-    owner_account: LocalAccount, ca_id: str, offer_id: int, *, issued_at: int | None = None
+    owner_account: LocalAccount, ca_id: str, resource_id: int, *, issued_at: int | None = None
 ) -> AuditReadRequest:
-    """Sign a request to read the audit entries about ``offer_id``."""
+    """Sign a request to read the audit entries about ``resource_id``."""
     issued_at = int(time.time()) if issued_at is None else issued_at
-    message = audit_read_message(ca_id=ca_id, offer_id=offer_id, issued_at=issued_at)
+    message = audit_read_message(ca_id=ca_id, resource_id=resource_id, issued_at=issued_at)
     return AuditReadRequest(
         ca_id=ca_id,
-        offer_id=offer_id,
+        resource_id=resource_id,
         owner=owner_account.address,
         issued_at=issued_at,
         signature=sign_text(owner_account, message),

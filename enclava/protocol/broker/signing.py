@@ -4,9 +4,9 @@ builders.
 A message is the canonical JSON (sorted keys, compact) of a dict with a domain tag, signed with
 EIP-191 ``personal_sign``::
 
-    deposit:      {"domain": "enclava-key-deposit-v1", "ca_id", "offer_id" (decimal string),
+    deposit:      {"domain": "enclava-key-deposit-v1", "ca_id", "resource_id" (decimal string),
                    "ciphertext_sha256" (hex), "policy" (normalized KeyPolicy), "issued_at"}
-    audit read:   {"domain": "enclava-audit-read-v1", "ca_id", "offer_id", "issued_at"}
+    audit read:   {"domain": "enclava-audit-read-v1", "ca_id", "resource_id", "issued_at"}
     order inputs: {"domain": "enclava-order-inputs-v1", "ca_id", "order_id" (lowercase),
                    "ciphertext_sha256", "issued_at"}
 
@@ -47,13 +47,13 @@ MAX_CLOCK_SKEW_S = 60  # how far in the future issued_at may lie
 
 
 def deposit_message(
-    *, ca_id: str, offer_id: int, ciphertext_sha256: str, policy: KeyPolicy, issued_at: int
+    *, ca_id: str, resource_id: int, ciphertext_sha256: str, policy: KeyPolicy, issued_at: int
 ) -> str:
     return canonical_json(
         {
             "domain": DEPOSIT_DOMAIN,
             "ca_id": ca_id,
-            "offer_id": str(offer_id),
+            "resource_id": str(resource_id),
             "ciphertext_sha256": ciphertext_sha256,
             "policy": policy.model_dump(mode="json"),
             "issued_at": issued_at,
@@ -76,12 +76,12 @@ def order_inputs_message(
     ).decode("ascii")
 
 
-def audit_read_message(*, ca_id: str, offer_id: int, issued_at: int) -> str:
+def audit_read_message(*, ca_id: str, resource_id: int, issued_at: int) -> str:
     return canonical_json(
         {
             "domain": AUDIT_READ_DOMAIN,
             "ca_id": ca_id,
-            "offer_id": str(offer_id),
+            "resource_id": str(resource_id),
             "issued_at": issued_at,
         }
     ).decode("ascii")

@@ -23,13 +23,14 @@ from cryptography.x509.oid import NameOID
 
 from enclava.errors import EnclavaError
 
-VECTORS = Path(__file__).resolve().parents[1] / "fixtures" / "attestation"
+VECTORS = Path(__file__).resolve().parents[2] / "fixtures" / "attestation"
 TDX_PINNED_TIME = 1752919234  # the last second at which the vector's collateral is all valid
 SNP_VALID_TIME = 1795000000  # 2026-11: inside the VCEK's validity (2022-09-24 .. 2029-09-24)
 
 
 def assert_every_bit_flip_refused(data: bytes, verify: Callable[[bytes], object]) -> None:
-    """Flip the low bit of each byte of ``data`` in turn; ``verify`` must refuse every one, typed."""
+    """Flip the low bit of each byte of ``data`` in turn; ``verify`` must refuse every one,
+    typed."""
     for offset in range(len(data)):
         flipped = bytearray(data)
         flipped[offset] ^= 0x01
@@ -125,7 +126,8 @@ def snp_report(
     measurement: bytes,
     debug: bool = False,
 ) -> bytes:
-    """A report like ``template`` (the vector) for the forged chip, with our fields, signed by ``forged``."""
+    """A report like ``template`` (the vector) for the forged chip, with our fields, signed by
+    ``forged``."""
     report = bytearray(template)
     policy = int.from_bytes(report[0x08:0x10], "little") & ~(1 << 19) | (int(debug) << 19)
     report[0x08:0x10] = policy.to_bytes(8, "little")

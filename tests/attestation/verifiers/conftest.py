@@ -6,7 +6,8 @@ import pytest
 from ca_support import VECTORS, ForgedAmd, forge_amd
 from cryptography.hazmat.primitives import serialization
 
-from enclava.attestation import Evidence, TeeType, load_amd_certificates
+from enclava.attestation import Evidence, load_amd_certificates
+from enclava.protocol.tee import TeeType
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from ca_support import enclave_key_der
 
-from certification_authority.verifiers import (
+from enclava.attestation.verifiers import (
     GUARDS,
     GuardContext,
     InMemoryMeasurementAllowList,
@@ -30,9 +30,9 @@ from enclava.attestation import (
     PolicyLookupError,
     ReportDataMismatchError,
     TcbStatusRejectedError,
-    TeeType,
     bind_report_data,
 )
+from enclava.protocol.tee import TeeType
 from enclava.errors import ConfigError
 
 KEY = enclave_key_der()

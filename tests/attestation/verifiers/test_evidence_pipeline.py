@@ -1,4 +1,5 @@
-"""EvidenceVerifier end to end: one behaviour suite run against every backend that can bind our data.
+"""EvidenceVerifier end to end: one behaviour suite run against every backend that can bind our
+data.
 
 Backends: the simulated TEE (development PKI), and SEV-SNP under a forged AMD root that the test
 pins explicitly (the real vectors cannot carry our report_data; they run through the pipeline
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 from ca_support import SNP_VALID_TIME, TDX_PINNED_TIME, enclave_key_der, snp_report
 
-from certification_authority.verifiers import (
+from enclava.attestation.verifiers import (
     CHANNEL_GUARDS,
     GUARDS,
     EvidenceVerifier,
@@ -41,10 +42,10 @@ from enclava.attestation import (
     SimulatedTdxAttester,
     SimulatedTeeRefusedError,
     TcbStatusRejectedError,
-    TeeType,
     UnsupportedTeeError,
     bind_report_data,
 )
+from enclava.protocol.tee import KNOWN_TEES, TeeType
 from enclava.errors import ConfigError
 
 MEASUREMENT = bytes.fromhex("ab" * 48)
@@ -249,7 +250,7 @@ def test_refuses_simulated_evidence_without_insecure_flag(forged_amd, snp_vector
 
 def test_every_tee_verifier_keeps_the_protocol():
     verifiers = default_verifiers()
-    assert set(verifiers) == set(TeeType)
+    assert set(verifiers) == set(KNOWN_TEES)
     assert all(isinstance(v, Verifier) and v.tee_type is tee for tee, v in verifiers.items())
 
 
@@ -330,7 +331,7 @@ def test_simulated_claims_are_refused_without_the_flag_whatever_the_verifier(
         )
 
 
-# -- a peer's evidence (the CA's own, asked for by a client): verify_bound, the same code path ------------
+# -- a peer's evidence (the CA's own, asked for by a client): verify_bound, the same code path -----
 
 REPORT_DATA = bytes(range(64))
 

@@ -1,4 +1,5 @@
-"""SevSnpVerifier against the real Milan report: chain, signature, pinning, and every way it must fail."""
+"""SevSnpVerifier against the real Milan report: chain, signature, pinning, and every way it must
+fail."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ import pytest
 from ca_support import SNP_VALID_TIME, assert_every_bit_flip_refused, snp_report
 from cryptography.hazmat.primitives import serialization
 
-from certification_authority.verifiers import AMD_ARK_MILAN_SHA256, SevSnpVerifier
+from enclava.attestation.verifiers import AMD_ARK_MILAN_SHA256, SevSnpVerifier
 from enclava.attestation import (
     CollateralExpiredError,
     Evidence,
     EvidenceFormatError,
     EvidenceSignatureError,
-    TeeType,
     UntrustedRootError,
     load_amd_certificates,
 )
+from enclava.protocol.tee import TeeType
 
 VCEK_NOT_AFTER = 1884905728  # 2029-09-24 00:55:28 UTC
 

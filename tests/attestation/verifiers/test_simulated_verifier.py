@@ -10,7 +10,7 @@ import hashlib
 import pytest
 from ca_support import VECTORS, assert_every_bit_flip_refused, enclave_key_der
 
-from certification_authority.verifiers import SimulatedTdxVerifier, TdxVerifier
+from enclava.attestation.verifiers import SimulatedTdxVerifier, TdxVerifier
 from enclava.attestation import (
     CollateralExpiredError,
     DebugEnclaveError,
@@ -18,10 +18,10 @@ from enclava.attestation import (
     EvidenceFormatError,
     SimulatedTeeRefusedError,
     SimulatedTdxAttester,
-    TeeType,
     UntrustedRootError,
     bind_report_data,
 )
+from enclava.protocol.tee import TeeType
 
 GOLDEN = VECTORS / "simulated" / "evidence.json"
 GOLDEN_ISSUED_AT = 1790000000
@@ -31,7 +31,8 @@ NOW = 1795000000
 
 
 def golden_simulated_evidence() -> Evidence:
-    """Rebuilds tests/fixtures/attestation/simulated/evidence.json (deterministic dev PKI and ECDSA)."""
+    """Rebuilds tests/fixtures/attestation/simulated/evidence.json (deterministic dev PKI and
+    ECDSA)."""
     attester = SimulatedTdxAttester(GOLDEN_MR_TD, clock=lambda: GOLDEN_ISSUED_AT)
     return attester.attest(bind_report_data(GOLDEN_NONCE, enclave_key_der(b"golden")))
 

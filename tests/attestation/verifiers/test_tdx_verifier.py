@@ -1,4 +1,5 @@
-"""TdxVerifier against Intel's real quote: vendor verification on its own, and every way it must fail."""
+"""TdxVerifier against Intel's real quote: vendor verification on its own, and every way it must
+fail."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import time
 import pytest
 from ca_support import TDX_PINNED_TIME, assert_every_bit_flip_refused
 
-from certification_authority.verifiers import (
+from enclava.attestation.verifiers import (
     INTEL_SGX_ROOT_CA_DER,
     INTEL_SGX_ROOT_CA_SHA256,
     TdxVerifier,
 )
-from certification_authority.verifiers.tdx import _translate
+from enclava.attestation.verifiers.tdx import _translate
 from enclava.attestation import (
     CollateralExpiredError,
     DebugEnclaveError,
@@ -23,11 +24,11 @@ from enclava.attestation import (
     EvidenceRevokedError,
     EvidenceSignatureError,
     TdxQuote,
-    TeeType,
     UntrustedRootError,
     development_pki,
     development_root_der,
 )
+from enclava.protocol.tee import TeeType
 
 
 def test_verify_real_quote_up_to_date_at_pinned_time(tdx_vector):
@@ -130,13 +131,15 @@ def test_pinned_intel_root_matches_its_fingerprint():
     [
         ("Verification failed: Debug mode is enabled", DebugEnclaveError),
         (
-            "Verification failed: Failed to verify certificate chain\n\nCaused by:\n    UnknownIssuer",
+            "Verification failed: Failed to verify certificate chain\n\n"
+            "Caused by:\n    UnknownIssuer",
             UntrustedRootError,
         ),
         ("Verification failed: TCBInfo expired", CollateralExpiredError),
         ("Verification failed: QE Identity issue date is in the future", CollateralExpiredError),
         (
-            "Verification failed: Failed to verify certificate chain\n\nCaused by:\n    CertRevoked",
+            "Verification failed: Failed to verify certificate chain\n\n"
+            "Caused by:\n    CertRevoked",
             EvidenceRevokedError,
         ),
         ("Verification failed: TCB status is invalid: Revoked", EvidenceRevokedError),

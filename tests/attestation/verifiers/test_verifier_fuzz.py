@@ -1,4 +1,5 @@
-"""Property tests: random and mutated evidence into every verifier; only typed EnclavaErrors come out.
+"""Property tests: random and mutated evidence into every verifier; only typed EnclavaErrors come
+out.
 
 A second property is stronger: a mutated quote or report is never accepted unless its bytes are
 the original's (TDX quotes may differ only in trailing zero padding, which configfs adds).
@@ -15,7 +16,7 @@ from ca_support import SNP_VALID_TIME, TDX_PINNED_TIME, enclave_key_der
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certification_authority.verifiers import (
+from enclava.attestation.verifiers import (
     EvidenceVerifier,
     InMemoryMeasurementAllowList,
     InMemoryNonceStore,
@@ -23,7 +24,8 @@ from certification_authority.verifiers import (
     SimulatedTdxVerifier,
     TdxVerifier,
 )
-from enclava.attestation import Evidence, SimulatedTdxAttester, TeeType
+from enclava.attestation import Evidence, SimulatedTdxAttester
+from enclava.protocol.tee import KNOWN_TEES
 from enclava.errors import EnclavaError
 
 SIM_NOW = 1795000000
@@ -81,7 +83,7 @@ def _outcome(verifier, evidence: Evidence, now: int) -> str:
 
 @FUZZ
 @given(
-    tee=st.sampled_from(list(TeeType)),
+    tee=st.sampled_from(KNOWN_TEES),
     quote=st.binary(min_size=1, max_size=6000),
     collateral=st.binary(max_size=3000),
     now=st.integers(-(2**65), 2**65),

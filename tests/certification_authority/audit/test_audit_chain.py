@@ -8,18 +8,13 @@ import threading
 
 import pytest
 
-from certification_authority.audit import (
-    GENESIS_HASH,
-    AuditChainBroken,
-    AuditLog,
-    AuditStorageError,
-    canonical_json,
-    verify_audit_view,
-    verify_chain,
-)
+from certification_authority.audit import AuditLog, AuditStorageError
+from enclava.protocol.audit import GENESIS_HASH, verify_audit_view, verify_chain
+from enclava.protocol.canonical import canonical_json
+from enclava.protocol.errors import AuditChainBroken
 from certification_authority.db import open_database
 
-BIG_OFFER = 2**256 - 1
+BIG_RESOURCE = 2**256 - 1
 
 
 @pytest.fixture
@@ -30,12 +25,12 @@ def db_path(tmp_path):
 @pytest.fixture
 def log(db_path) -> AuditLog:
     audit = AuditLog(open_database(f"sqlite:///{db_path}"), clock=lambda: 1_800_000_000.7)
-    for n, offer in enumerate([1, 2, 1, BIG_OFFER, 2], start=1):
+    for n, resource in enumerate([1, 2, 1, BIG_RESOURCE, 2], start=1):
         audit.record(
             event="key_release",
             decision="granted" if n % 2 else "denied",
             reason="ok",
-            offer_ids=[offer],
+            resource_ids=[resource],
             order_id="0x" + f"{n:064x}",
             enclave_address="0x" + "ab" * 20,
             guard=None,
@@ -59,7 +54,7 @@ def test_entries_link_from_genesis_with_the_documented_hash(log):
             entry.entry_hash
             == hashlib.sha256(bytes.fromhex(entry.prev_hash) + canonical_json(body)).hexdigest()
         )
-    assert entries[0].time == 1_800_000_000 and entries[3].offer_ids == [str(BIG_OFFER)]
+    assert entries[0].time == 1_800_000_000 and entries[3].resource_ids == [str(BIG_RESOURCE)]
     assert verify_chain(entries) == entries[-1].link() == log.verify()
 
 
@@ -85,7 +80,7 @@ def test_verify_detects_an_edit_whose_hash_was_recomputed(log, db_path):
 
 
 def test_verify_detects_a_removed_entry(log, db_path):
-    sql(db_path, "DELETE FROM audit_offers WHERE seq = 3")
+    sql(db_path, "DELETE FROM audit_resources WHERE seq = 3")
     sql(db_path, "DELETE FROM audit_entries WHERE seq = 3")
     with pytest.raises(AuditChainBroken) as raised:
         log.verify()
@@ -104,7 +99,7 @@ def test_verify_detects_reordered_entries(log, db_path):
 
 def test_verify_detects_a_cut_back_log_only_against_an_anchor(log, db_path):
     head = log.verify()
-    sql(db_path, "DELETE FROM audit_offers WHERE seq = 5")
+    sql(db_path, "DELETE FROM audit_resources WHERE seq = 5")
     sql(db_path, "DELETE FROM audit_entries WHERE seq = 5")
     assert log.verify().seq == 4
     with pytest.raises(AuditChainBroken):
@@ -112,7 +107,7 @@ def test_verify_detects_a_cut_back_log_only_against_an_anchor(log, db_path):
 
 
 def test_owner_view_shows_all_links_but_only_their_entries(log):
-    view = log.view_for_offer("ca", 1)
+    view = log.view_for_resource("ca", 1)
     assert [e.seq for e in view.entries] == [1, 3] and len(view.links) == 5
     assert verify_audit_view(view) == view.head
 
@@ -120,13 +115,13 @@ def test_owner_view_shows_all_links_but_only_their_entries(log):
 def test_owner_view_detects_another_owners_entry_rewritten_with_its_hash(log, db_path):
     sql(db_path, "UPDATE audit_entries SET entry_hash = ? WHERE seq = 2", "ff" * 32)
     with pytest.raises(AuditChainBroken) as raised:
-        verify_audit_view(log.view_for_offer("ca", 1))
+        verify_audit_view(log.view_for_resource("ca", 1))
     assert raised.value.seq == 3
 
 
 def test_owner_view_refuses_entries_that_are_not_theirs_or_not_in_place(log):
-    view = log.view_for_offer("ca", 1)
-    foreign = log.entries_for_offer(2)
+    view = log.view_for_resource("ca", 1)
+    foreign = log.entries_for_resource(2)
     with pytest.raises(AuditChainBroken):
         verify_audit_view(view.model_copy(update={"entries": foreign}))
     with pytest.raises(AuditChainBroken):
@@ -154,7 +149,7 @@ def test_concurrent_writers_on_one_file_never_fork_the_chain(db_path):
 
 
 def test_a_failing_database_becomes_an_audit_storage_error(log, db_path):
-    sql(db_path, "DROP TABLE audit_offers")
+    sql(db_path, "DROP TABLE audit_resources")
     sql(db_path, "DROP TABLE audit_entries")
     with pytest.raises(AuditStorageError):
         log.entries()

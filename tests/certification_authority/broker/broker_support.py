@@ -1,7 +1,8 @@
-"""Helpers for the key-broker tests: the parties, one accepted order, and a broker on a real SQLite file.
+"""Helpers for the key-broker tests: the parties, one accepted order, and a broker on a real SQLite
+file.
 
-The order: engine offer 1 (owner A), model offer 2 (owner B), dataset offer 3 (owner A); customer
-C; accepted by provider P for a TDX enclave whose measurement is on the allow-list.
+The order: engine resource 1 (owner A), model resource 2 (owner B), dataset resource 3 (owner
+A); customer C; accepted by provider P for a TDX enclave whose measurement is on the allow-list.
 """
 
 from __future__ import annotations
@@ -15,15 +16,10 @@ import pyrage
 from eth_account import Account
 from pyrage import x25519
 
-from certification_authority.broker import (
-    InMemoryAllowList,
-    InMemoryChainView,
-    KeyBroker,
-    OrderView,
-    VerifiedEnclave,
-    build_deposit_request,
-)
-from certification_authority.broker.signing import order_inputs_message, sign_text
+from enclava.attestation.verifiers import InMemoryMeasurementAllowList
+from certification_authority.broker import InMemoryChainView, KeyBroker, OrderView, VerifiedEnclave
+from enclava.protocol.broker import build_deposit_request
+from enclava.protocol.broker import order_inputs_message, sign_text
 
 NOW = 1_800_000_000
 CA_ID = "enclava-ca-test"
@@ -68,7 +64,7 @@ class Clock:
 class World:
     broker: KeyBroker
     chain: InMemoryChainView
-    allow_list: InMemoryAllowList
+    allow_list: InMemoryMeasurementAllowList
     clock: Clock
     ca_identity: x25519.Identity
     enclave_identity: x25519.Identity
@@ -78,28 +74,28 @@ class World:
 
     def deposit(
         self,
-        offer_id: int,
+        resource_id: int,
         policy: dict | None = None,
         *,
         owner=None,
         key: bytes | None = None,
         issued_at: int | None = None,
     ):
-        owner = owner or (OWNER_B if offer_id == MODEL else OWNER_A)
+        owner = owner or (OWNER_B if resource_id == MODEL else OWNER_A)
         request = build_deposit_request(
             owner,
             self.broker.ca_recipient,
             CA_ID,
-            offer_id,
-            key or KEYS[offer_id],
+            resource_id,
+            key or KEYS[resource_id],
             policy or OPEN_POLICY,
             issued_at=self.clock.now if issued_at is None else issued_at,
         )
         return self.broker.deposit(request)
 
     def deposit_all(self, policy: dict | None = None) -> None:
-        for offer in (ENGINE, MODEL, DATASET):
-            self.deposit(offer, policy)
+        for resource in (ENGINE, MODEL, DATASET):
+            self.deposit(resource, policy)
 
     def inputs_deposit(self, key: bytes = b"inputs-key-32-bytes-............!") -> dict:
         """The customer's signed deposit of the order's own inputs key."""

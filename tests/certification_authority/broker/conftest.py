@@ -26,13 +26,13 @@ from broker_support import (
 )
 from pyrage import x25519
 
+from enclava.protocol.tee import TeeType
+from enclava.attestation.verifiers import InMemoryMeasurementAllowList
 from certification_authority.broker import (
-    InMemoryAllowList,
     InMemoryChainView,
     KeyBroker,
     OrderStatus,
     OrderView,
-    TeeCode,
     VerifiedEnclave,
 )
 
@@ -45,32 +45,32 @@ def ca_identity() -> x25519.Identity:
 @pytest.fixture
 def world(tmp_path, ca_identity) -> World:
     chain = InMemoryChainView()
-    for offer, owner in (
+    for resource, owner in (
         (ENGINE, OWNER_A),
         (MODEL, OWNER_B),
         (DATASET, OWNER_A),
         (UNLISTED, OWNER_B),
     ):
-        chain.set_offer_owner(offer, owner.address)
+        chain.set_resource_owner(resource, owner.address)
     order = OrderView(
         order_id=ORDER_ID,
         status=OrderStatus.ACCEPTED,
         customer=CUSTOMER.address,
         provider=PROVIDER.address,
-        engine_offer_id=ENGINE,
+        engine_id=ENGINE,
         engine_hash=ENGINE_HASH,
         deadline=NOW + 3600,
-        resource_offer_ids=(MODEL, DATASET),
-        tee_type=TeeCode.TDX,
+        resource_ids=(MODEL, DATASET),
+        tee_type=TeeType.TDX,
         resource_hashes=(MODEL_HASH, DATASET_HASH),
         inputs_hash=INPUTS_HASH,
     )
     chain.set_order(order)
-    allow_list = InMemoryAllowList([(TeeCode.TDX, MEASUREMENT)])
+    allow_list = InMemoryMeasurementAllowList([(TeeType.TDX, bytes.fromhex(MEASUREMENT))])
     enclave_identity = x25519.Identity.generate()
     enclave = VerifiedEnclave(
         certificate_serial=0x1234ABCD,
-        tee_type=TeeCode.TDX,
+        tee_type=TeeType.TDX,
         measurement=MEASUREMENT,
         enclave_address=account("enclave").address,
         provider_address=PROVIDER.address,

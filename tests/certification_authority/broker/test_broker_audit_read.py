@@ -1,4 +1,4 @@
-"""Owners read the audit entries about their offers, and check them against the whole chain."""
+"""Owners read the audit entries about their resources, and check them against the whole chain."""
 
 from __future__ import annotations
 
@@ -16,16 +16,16 @@ from broker_support import (
     fresh_nonce,
 )
 
-from certification_authority.audit import AuditChainBroken, ChainLink
+from enclava.protocol.audit import ChainLink
+from enclava.protocol.errors import AuditChainBroken
 from certification_authority.broker import (
     EnclaveRevoked,
     NotResourceOwner,
     SignatureInvalid,
     SignatureStale,
     WrongCa,
-    build_audit_request,
-    check_audit_view,
 )
+from enclava.protocol.broker import build_audit_request, check_audit_view
 
 
 def _history(world) -> None:
@@ -36,10 +36,10 @@ def _history(world) -> None:
         world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
 
 
-def test_owner_reads_every_entry_about_their_offer_and_only_those(world):
+def test_owner_reads_every_entry_about_their_resource_and_only_those(world):
     _history(world)
     view = world.broker.audit_for_owner(build_audit_request(OWNER_B, CA_ID, MODEL, issued_at=NOW))
-    assert all(entry.offer_ids == [str(MODEL)] for entry in view.entries)
+    assert all(entry.resource_ids == [str(MODEL)] for entry in view.entries)
     assert [(e.event, e.decision) for e in view.entries] == [
         ("key_deposit", "accepted"),
         ("key_release", "granted"),
@@ -89,7 +89,7 @@ def test_audit_read_by_a_non_owner_is_refused(world):
 def test_audit_read_with_a_bad_stale_or_misdirected_signature_is_refused(world):
     request = build_audit_request(OWNER_B, CA_ID, MODEL, issued_at=NOW)
     with pytest.raises(SignatureInvalid):
-        world.broker.audit_for_owner(request.model_copy(update={"offer_id": ENGINE}))
+        world.broker.audit_for_owner(request.model_copy(update={"resource_id": ENGINE}))
     with pytest.raises(SignatureStale):
         world.broker.audit_for_owner(
             build_audit_request(OWNER_B, CA_ID, MODEL, issued_at=NOW - 3600)

@@ -1,4 +1,5 @@
-"""Deposits: only the on-chain owner, with a fresh signature for this CA, can store or replace a key."""
+"""Deposits: only the on-chain owner, with a fresh signature for this CA, can store or replace a
+key."""
 
 from __future__ import annotations
 
@@ -23,16 +24,14 @@ from certification_authority.broker import (
     BrokerRequestInvalid,
     CiphertextNotForCa,
     DepositReplayed,
-    KeyPolicy,
     NotResourceOwner,
-    OfferNotFound,
+    ResourceNotFound,
     SignatureInvalid,
     SignatureStale,
     WrongCa,
-    build_deposit_request,
-    deposit_message,
 )
-from certification_authority.broker.signing import sign_text
+from enclava.protocol.broker import build_deposit_request, deposit_message, KeyPolicy
+from enclava.protocol.broker import sign_text
 
 
 def deposit_entries(world: World) -> list:
@@ -41,7 +40,7 @@ def deposit_entries(world: World) -> list:
 
 def test_deposit_by_the_owner_is_stored_as_ciphertext_and_logged(world):
     receipt = world.deposit(ENGINE)
-    assert (receipt.offer_id, receipt.owner, receipt.version) == (
+    assert (receipt.resource_id, receipt.owner, receipt.version) == (
         ENGINE,
         OWNER_A.address.lower(),
         1,
@@ -50,7 +49,7 @@ def test_deposit_by_the_owner_is_stored_as_ciphertext_and_logged(world):
     status = world.broker.deposit_status(ENGINE)
     assert status.version == 1 and status.uses == 0 and status.uses_left is None
     (entry,) = deposit_entries(world)
-    assert (entry.decision, entry.reason, entry.offer_ids) == ("accepted", "ok", [str(ENGINE)])
+    assert (entry.decision, entry.reason, entry.resource_ids) == ("accepted", "ok", [str(ENGINE)])
     assert (entry.seq, entry.entry_hash) == (receipt.audit_seq, receipt.audit_entry_hash)
     assert entry.details["policy"]["allowed_engine_hashes"] == [ENGINE_HASH]
 
@@ -65,8 +64,8 @@ def test_deposit_by_a_non_owner_is_refused_and_logged(world):
     assert entry.details["claimed_owner"] == OTHER.address.lower()
 
 
-def test_deposit_for_an_unknown_offer_is_refused(world):
-    with pytest.raises(OfferNotFound):
+def test_deposit_for_an_unknown_resource_is_refused(world):
+    with pytest.raises(ResourceNotFound):
         world.deposit(12345, owner=OWNER_A, key=b"k")
 
 
@@ -142,14 +141,14 @@ def test_redeposit_replaces_the_policy_with_a_new_version_and_resets_uses(world)
     status = world.broker.deposit_status(ENGINE)
     assert receipt.version == status.version == 2 and status.uses == 0 and status.uses_left == 7
     (key,) = world.broker.release(
-        world.enclave, ORDER_ID, offer_ids=[ENGINE], request_nonce=fresh_nonce()
+        world.enclave, ORDER_ID, resource_ids=[ENGINE], request_nonce=fresh_nonce()
     )
     assert pyrage.decrypt(key.ciphertext, [world.enclave_identity]) == b"rotated key"
     assert key.policy_version == 2
     versions = [
         entry.details["version"]
         for entry in deposit_entries(world)
-        if entry.offer_ids == [str(ENGINE)]
+        if entry.resource_ids == [str(ENGINE)]
     ]
     assert versions == [1, 2]
 
@@ -174,17 +173,17 @@ def test_deposit_accepts_the_request_as_json(world):
 def test_deposit_message_is_canonical_and_domain_tagged(world):
     policy = KeyPolicy.model_validate(OPEN_POLICY)
     message = deposit_message(
-        ca_id=CA_ID, offer_id=2**255, ciphertext_sha256="ab" * 32, policy=policy, issued_at=NOW
+        ca_id=CA_ID, resource_id=2**255, ciphertext_sha256="ab" * 32, policy=policy, issued_at=NOW
     )
     assert message.startswith('{"ca_id":"enclava-ca-test","ciphertext_sha256":')
-    assert '"domain":"enclava-key-deposit-v1"' in message and f'"offer_id":"{2**255}"' in message
+    assert '"domain":"enclava-key-deposit-v1"' in message and f'"resource_id":"{2**255}"' in message
     assert " " not in message
 
 
 def test_malformed_deposit_is_refused_with_the_field_named(world):
     with pytest.raises(BrokerRequestInvalid) as raised:
-        world.broker.deposit({"ca_id": CA_ID, "offer_id": -1})
-    assert "offer_id" in raised.value.message
+        world.broker.deposit({"ca_id": CA_ID, "resource_id": -1})
+    assert "resource_id" in raised.value.message
 
 
 def test_signature_over_another_message_kind_is_refused(world):
@@ -194,7 +193,7 @@ def test_signature_over_another_message_kind_is_refused(world):
     other_kind = sign_text(
         OWNER_A,
         f'{{"ca_id":"{CA_ID}","domain":"enclava-audit-read-v1","issued_at":{NOW},'
-        f'"offer_id":"{ENGINE}"}}',
+        f'"resource_id":"{ENGINE}"}}',
     )
     with pytest.raises(SignatureInvalid):
         world.broker.deposit(request.model_copy(update={"signature": other_kind}))

@@ -1,4 +1,5 @@
-"""Every outside failure (chain view, allow-list, database, age) becomes a typed error and refuses."""
+"""Every outside failure (chain view, allow-list, database, age) becomes a typed error and
+refuses."""
 
 from __future__ import annotations
 
@@ -10,18 +11,19 @@ from pyrage import x25519
 
 import certification_authority.broker.errors as broker_errors
 from certification_authority.broker import (
-    BrokerRequestInvalid,
     BrokerStorageError,
     ChainLookupError,
     KeyBroker,
     KeyUnwrapFailed,
-    build_deposit_request,
 )
+from enclava.protocol.broker import build_deposit_request
+from enclava.protocol.errors import DepositRequestInvalid
 from enclava.errors import ConfigError, EnclavaError
 
 
 class Failing:
-    """Answers like ``inner`` (a chain view or an allow-list) except ``broken``: it raises or answers junk."""
+    """Answers like ``inner`` (a chain view or an allow-list) except ``broken``: it raises or
+    answers junk."""
 
     def __init__(self, inner, broken: str, answer=None) -> None:
         self.inner, self.broken, self.answer = inner, broken, answer
@@ -33,8 +35,8 @@ class Failing:
             return self.answer
         raise RuntimeError("rpc down")
 
-    def offer_owner(self, offer_id):
-        return self._call("offer_owner", offer_id)
+    def resource_owner(self, resource_id):
+        return self._call("resource_owner", resource_id)
 
     def order(self, order_id):
         return self._call("order", order_id)
@@ -83,7 +85,7 @@ def test_a_failing_chain_view_or_allow_list_refuses_the_release(world, broken, a
 
 
 def test_a_failing_chain_view_refuses_the_deposit(world):
-    broker = broker_with(world, chain=Failing(world.chain, "offer_owner"))
+    broker = broker_with(world, chain=Failing(world.chain, "resource_owner"))
     world.broker = broker
     with pytest.raises(ChainLookupError):
         world.deposit(ENGINE)
@@ -108,7 +110,8 @@ def test_a_corrupt_stored_policy_becomes_a_broker_storage_error(world):
     world.deposit_all()
     with sqlite3.connect(world.db_url.removeprefix("sqlite:///")) as connection:
         connection.execute(
-            "UPDATE resource_keys SET policy_json = '{\"allowed_customers\": 1}' WHERE offer_id = ?",
+            "UPDATE resource_keys SET policy_json = '{\"allowed_customers\": 1}' "
+            "WHERE resource_id = ?",
             (str(MODEL),),
         )
     with pytest.raises(BrokerStorageError):
@@ -120,7 +123,7 @@ def test_a_rotated_ca_identity_cannot_unwrap_and_refuses_every_key(world):
     rotated = broker_with(world, identity=x25519.Identity.generate())
     with pytest.raises(KeyUnwrapFailed) as raised:
         rotated.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
-    assert raised.value.http_status == 500 and raised.value.offer_id == ENGINE
+    assert raised.value.http_status == 500 and raised.value.resource_id == ENGINE
     assert (
         last_entry(rotated).decision == "denied" and world.broker.deposit_status(ENGINE).uses == 0
     )
@@ -161,7 +164,7 @@ def test_an_invalid_database_url_is_a_config_error(world):
     "recipient, key", [("age1notarecipient", b"k"), (None, b""), (None, "text")]
 )
 def test_owner_helper_refuses_a_bad_recipient_or_key(world, recipient, key):
-    with pytest.raises(BrokerRequestInvalid):
+    with pytest.raises(DepositRequestInvalid):
         build_deposit_request(
             OWNER_A, recipient or world.broker.ca_recipient, CA_ID, ENGINE, key, OPEN_POLICY
         )

@@ -1,4 +1,5 @@
-"""Random and garbled requests only ever raise typed ``EnclavaError`` subclasses, and grant nothing."""
+"""Random and garbled requests only ever raise typed ``EnclavaError`` subclasses, and grant
+nothing."""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ from broker_support import CA_ID, ENGINE, KEYS, NOW, OPEN_POLICY, ORDER_ID, OWNE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certification_authority.broker import (
-    CiphertextNotForCa,
-    DepositRequest,
-    KeyPolicy,
-    VerifiedEnclave,
+from certification_authority.broker import CiphertextNotForCa, VerifiedEnclave
+from enclava.protocol.broker import (
     build_audit_request,
     build_deposit_request,
     deposit_message,
+    DepositRequest,
+    KeyPolicy,
 )
-from certification_authority.broker.signing import sign_text
+from enclava.protocol.broker import sign_text
 from enclava.errors import EnclavaError
 
 FUZZ = settings(
@@ -107,11 +107,11 @@ def test_garbled_release_requests_raise_only_typed_errors(world, data):
         enclave, **{name: data.draw(scalars) for name in names if name != "provider_address"}
     )
     order_id = data.draw(st.one_of(st.just(ORDER_ID), scalars))
-    offer_ids = data.draw(st.one_of(st.none(), scalars, st.lists(scalars, max_size=3)))
+    resource_ids = data.draw(st.one_of(st.none(), scalars, st.lists(scalars, max_size=3)))
     nonce = data.draw(st.one_of(st.builds(fresh_nonce), scalars))
     uses = world.broker.deposit_status(ENGINE).uses
     _answers_only_typed_errors(
-        world.broker.release, enclave, order_id, offer_ids=offer_ids, request_nonce=nonce
+        world.broker.release, enclave, order_id, resource_ids=resource_ids, request_nonce=nonce
     )
     if wrong_provider:  # no garbling turns another provider's enclave into this order's
         assert world.broker.deposit_status(ENGINE).uses == uses
@@ -137,14 +137,14 @@ def test_signed_deposits_of_garbage_ciphertext_are_refused_as_not_for_the_ca(wor
     policy = KeyPolicy.model_validate(OPEN_POLICY)
     message = deposit_message(
         ca_id=CA_ID,
-        offer_id=ENGINE,
+        resource_id=ENGINE,
         ciphertext_sha256=hashlib.sha256(ciphertext).hexdigest(),
         policy=policy,
         issued_at=NOW,
     )
     request = DepositRequest(
         ca_id=CA_ID,
-        offer_id=ENGINE,
+        resource_id=ENGINE,
         owner=OWNER_A.address,
         ciphertext=ciphertext,
         policy=policy,

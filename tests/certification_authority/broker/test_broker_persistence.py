@@ -6,7 +6,7 @@ import pyrage
 import pytest
 from broker_support import DATASET, ENGINE, KEYS, MODEL, NOW, ORDER_ID, fresh_nonce
 
-from certification_authority.audit import verify_chain
+from enclava.protocol.audit import verify_chain
 from certification_authority.broker import CertificateRevoked, EnclaveRevoked, UsesExhausted
 
 
@@ -25,9 +25,9 @@ def test_restart_keeps_deposits_policies_uses_revocations_and_the_log(world):
     restarted = world.reopen()
     after = restarted.audit.entries()
     assert after == before and restarted.audit.verify(anchor=head) == head
-    assert {offer: restarted.deposit_status(offer) for offer in (ENGINE, MODEL, DATASET)} == {
-        offer: world.broker.deposit_status(offer) for offer in (ENGINE, MODEL, DATASET)
-    }
+    assert {
+        resource: restarted.deposit_status(resource) for resource in (ENGINE, MODEL, DATASET)
+    } == {resource: world.broker.deposit_status(resource) for resource in (ENGINE, MODEL, DATASET)}
     assert (
         restarted.deposit_status(MODEL).version == 2
         and restarted.deposit_status(MODEL).uses_left == 1
@@ -39,7 +39,7 @@ def test_restart_keeps_deposits_policies_uses_revocations_and_the_log(world):
 
     keys = restarted.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
     assert {
-        k.offer_id: pyrage.decrypt(k.ciphertext, [world.enclave_identity]) for k in keys
+        k.resource_id: pyrage.decrypt(k.ciphertext, [world.enclave_identity]) for k in keys
     } == KEYS
     with pytest.raises(UsesExhausted):
         restarted.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())

@@ -1,4 +1,5 @@
-"""Releasing keys: granted only to the right enclave for the right order; every refusal typed and logged."""
+"""Releasing keys: granted only to the right enclave for the right order; every refusal typed and
+logged."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from broker_support import (
     fresh_nonce,
 )
 
+from enclava.protocol.tee import TeeType
 from certification_authority.broker import (
     ENCLAVE_GUARDS,
     RESOURCE_GUARDS,
@@ -46,7 +48,6 @@ from certification_authority.broker import (
     ProviderMismatch,
     ReleaseDenied,
     ResourceNotInOrder,
-    TeeCode,
     UsesExhausted,
 )
 
@@ -61,14 +62,14 @@ def test_release_grants_every_key_of_the_order_wrapped_to_the_enclave(world, cap
     world.deposit_all()
     caplog.set_level(logging.DEBUG)
     keys = world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
-    assert [key.offer_id for key in keys] == [ENGINE, MODEL, DATASET]
+    assert [key.resource_id for key in keys] == [ENGINE, MODEL, DATASET]
     for key in keys:
-        assert pyrage.decrypt(key.ciphertext, [world.enclave_identity]) == KEYS[key.offer_id]
+        assert pyrage.decrypt(key.ciphertext, [world.enclave_identity]) == KEYS[key.resource_id]
         with pytest.raises(pyrage.DecryptError):
             pyrage.decrypt(key.ciphertext, [world.ca_identity])
     granted = release_entries(world)
-    assert [(e.offer_ids, e.decision, e.reason) for e in granted] == [
-        ([str(offer)], "granted", "ok") for offer in (ENGINE, MODEL, DATASET)
+    assert [(e.resource_ids, e.decision, e.reason) for e in granted] == [
+        ([str(resource)], "granted", "ok") for resource in (ENGINE, MODEL, DATASET)
     ]
     assert granted[0].enclave_address == world.enclave.enclave_address.lower()
     assert granted[0].order_id == ORDER_ID and granted[0].details["policy_version"] == 1
@@ -85,12 +86,12 @@ def test_release_never_stores_or_logs_a_key_in_clear(world):
     assert not any(key in stored for key in KEYS.values())
 
 
-def test_release_accepts_the_order_id_as_an_integer_and_a_subset_of_offers(world):
+def test_release_accepts_the_order_id_as_an_integer_and_a_subset_of_resources(world):
     world.deposit_all()
     keys = world.broker.release(
-        world.enclave, int(ORDER_ID, 16), offer_ids=[MODEL, MODEL], request_nonce=fresh_nonce()
+        world.enclave, int(ORDER_ID, 16), resource_ids=[MODEL, MODEL], request_nonce=fresh_nonce()
     )
-    assert [key.offer_id for key in keys] == [MODEL]
+    assert [key.resource_id for key in keys] == [MODEL]
     assert world.broker.deposit_status(ENGINE).uses == 0
 
 
@@ -162,7 +163,7 @@ DENIALS = {
         ProviderMismatch,
         None,
     ),
-    "order for another TEE": (_change_order(tee_type=TeeCode.SEV_SNP), OrderTeeMismatch, None),
+    "order for another TEE": (_change_order(tee_type=TeeType.SEV_SNP), OrderTeeMismatch, None),
     "resource not in the order": (
         lambda w: (w.enclave, [ENGINE, UNLISTED]),
         ResourceNotInOrder,
@@ -184,7 +185,7 @@ DENIALS = {
         MODEL,
     ),
     "policy excludes the TEE type": (
-        _restrict_model(allowed_tee_types=[TeeCode.SEV_SNP]),
+        _restrict_model(allowed_tee_types=[TeeType.SEV_SNP]),
         PolicyTeeRefused,
         MODEL,
     ),
@@ -195,28 +196,33 @@ DENIALS = {
 
 @pytest.mark.parametrize("case", list(DENIALS))
 def test_release_is_denied_and_logged_with_its_own_code(world, case):
-    setup, error, refused_offer = DENIALS[case]
+    setup, error, refused_resource = DENIALS[case]
     world.deposit_all()
-    enclave, offer_ids = setup(world)
+    enclave, resource_ids = setup(world)
     uses_before = {
-        offer: world.broker.deposit_status(offer).uses for offer in (ENGINE, MODEL, DATASET)
+        resource: world.broker.deposit_status(resource).uses
+        for resource in (ENGINE, MODEL, DATASET)
     }
     before = len(release_entries(world))
     with pytest.raises(error) as raised:
-        world.broker.release(enclave, ORDER_ID, offer_ids=offer_ids, request_nonce=fresh_nonce())
+        world.broker.release(
+            enclave, ORDER_ID, resource_ids=resource_ids, request_nonce=fresh_nonce()
+        )
     denial = raised.value
     assert isinstance(denial, ReleaseDenied) and denial.http_status in (401, 403, 404, 409)
     assert denial.guard in {g.__name__ for g in ENCLAVE_GUARDS + RESOURCE_GUARDS}
     entries = release_entries(world)[before:]
     assert entries and all(entry.decision == "denied" for entry in entries)
     by_reason = {entry.reason for entry in entries}
-    if refused_offer is None:  # refused for the whole order: every resource's owner sees why
+    if refused_resource is None:  # refused for the whole order: every resource's owner sees why
         assert by_reason == {error.code} and all(entry.guard == error.guard for entry in entries)
     else:  # one resource refused: its entry says why, the others were withheld
-        refused = [entry for entry in entries if entry.offer_ids == [str(refused_offer)]]
+        refused = [entry for entry in entries if entry.resource_ids == [str(refused_resource)]]
         assert [(entry.reason, entry.guard) for entry in refused] == [(error.code, error.guard)]
         assert by_reason == {error.code, "withheld"} or by_reason == {error.code}
-    assert {offer: world.broker.deposit_status(offer).uses for offer in uses_before} == uses_before
+    assert {
+        resource: world.broker.deposit_status(resource).uses for resource in uses_before
+    } == uses_before
     world.broker.audit.verify()
 
 
@@ -239,14 +245,14 @@ def test_release_without_a_deposit_is_denied(world):
     world.deposit(DATASET)
     with pytest.raises(KeyNotDeposited) as raised:
         world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
-    assert raised.value.offer_id == MODEL and world.broker.deposit_status(ENGINE).uses == 0
+    assert raised.value.resource_id == MODEL and world.broker.deposit_status(ENGINE).uses == 0
 
 
 def test_release_refuses_a_simulated_enclave_unless_the_policy_allows_it(world):
-    world.allow_list.allow(TeeCode.SIMULATED, "5e" * 48)
-    world.set_order(tee_type=TeeCode.SIMULATED)
+    world.allow_list.allow(TeeType.SIMULATED, bytes.fromhex("5e" * 48))
+    world.set_order(tee_type=TeeType.SIMULATED)
     simulated = replace(
-        world.enclave, tee_type=TeeCode.SIMULATED, measurement="5e" * 48, simulated=True
+        world.enclave, tee_type=TeeType.SIMULATED, measurement="5e" * 48, simulated=True
     )
     world.deposit_all()
     with pytest.raises(PolicySimulatedRefused):
@@ -276,7 +282,7 @@ def test_release_policy_allowing_the_customer_and_engine_grants(world):
         {
             "allowed_engine_hashes": [world.order.engine_hash.upper().replace("0X", "0x")],
             "allowed_customers": [CUSTOMER.address],
-            "allowed_tee_types": [TeeCode.TDX],
+            "allowed_tee_types": [TeeType.TDX],
             "allowed_measurements": ["0x" + world.enclave.measurement.upper()],
             "max_uses": 2,
             "expires_at": NOW + 60,
@@ -293,7 +299,9 @@ def test_release_counts_uses_atomically_across_brokers(world):
 
     def ask(broker):
         try:
-            broker.release(world.enclave, ORDER_ID, offer_ids=[MODEL], request_nonce=fresh_nonce())
+            broker.release(
+                world.enclave, ORDER_ID, resource_ids=[MODEL], request_nonce=fresh_nonce()
+            )
             outcomes.append("granted")
         except UsesExhausted:
             outcomes.append("exhausted")
@@ -312,7 +320,7 @@ def test_wrapped_key_is_different_for_each_release(world):
     world.deposit_all()
     first, second = (
         world.broker.release(
-            world.enclave, ORDER_ID, offer_ids=[ENGINE], request_nonce=fresh_nonce()
+            world.enclave, ORDER_ID, resource_ids=[ENGINE], request_nonce=fresh_nonce()
         )[0].ciphertext
         for _ in range(2)
     )

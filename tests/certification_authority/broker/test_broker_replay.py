@@ -50,8 +50,10 @@ def test_a_replayed_request_nonce_is_refused_logged_and_spends_nothing(world):
     with pytest.raises(ReleaseReplayed) as replayed:
         world.broker.release(world.enclave, ORDER_ID, request_nonce=nonce)
     assert replayed.value.http_status == 409 and replayed.value.guard == "guard_request_unused"
-    assert {world.broker.deposit_status(offer).uses for offer in (ENGINE, MODEL, DATASET)} == {1}
-    assert sorted(int(e.offer_ids[0]) for e in _replays(world)) == [ENGINE, MODEL, DATASET]
+    assert {
+        world.broker.deposit_status(resource).uses for resource in (ENGINE, MODEL, DATASET)
+    } == {1}
+    assert sorted(int(e.resource_ids[0]) for e in _replays(world)) == [ENGINE, MODEL, DATASET]
     assert all(
         e.decision == "denied" and e.guard == "guard_request_unused" for e in _replays(world)
     )
@@ -135,7 +137,7 @@ def test_every_released_key_names_the_content_hash_the_order_commits_to(world):
     world.deposit_all()
     world.broker.deposit_order_inputs(world.inputs_deposit())
     keys = world.broker.release(world.enclave, ORDER_ID, request_nonce=fresh_nonce())
-    assert [(k.kind, k.offer_id, k.content_hash) for k in keys] == [
+    assert [(k.kind, k.resource_id, k.content_hash) for k in keys] == [
         ("resource", ENGINE, ENGINE_HASH),
         ("resource", MODEL, MODEL_HASH),
         ("resource", DATASET, DATASET_HASH),

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from enclava.splitnn import UnknownDataSplit, digits_28, split_indices, upscale_28
+from research.splitnn import UnknownDataSplit, digits_28, split_indices, upscale_28
 
 
 def test_splits_are_disjoint_cover_all_and_stratified():

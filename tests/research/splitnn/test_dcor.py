@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from enclava.splitnn import distance_correlation
-from enclava.splitnn.dcor import distance_correlation_torch
+from research.splitnn import distance_correlation
+from research.splitnn.dcor import distance_correlation_torch
 
 
 def test_dcor_of_a_sample_with_itself_or_a_similarity_is_one():

@@ -1,21 +1,19 @@
-"""A customer who sees exact head outputs recovers the head; the enclave's noise and query limit stop it."""
+"""A customer who sees exact head outputs recovers the head; the enclave's noise and query limit
+stop it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from enclava.splitnn import (
-    CONV_SPLIT,
-    LINEAR_SPLIT,
+from enclava.splitnn import CONV_SPLIT, LINEAR_SPLIT, load_head, load_model
+from research.splitnn import (
     QueryBudget,
     QueryLimitExceeded,
     enclave_output_noise,
-    load_head,
-    load_model,
     recover_head_weights,
 )
-from enclava.splitnn.weight_recovery import noise_scale, recovery_error
+from research.splitnn.weight_recovery import noise_scale, recovery_error
 
 
 @pytest.mark.parametrize("split", [LINEAR_SPLIT, CONV_SPLIT])
