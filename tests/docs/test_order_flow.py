@@ -4,6 +4,7 @@ ARCHITECTURE's "one order, end to end" (eight of them) names at least one functi
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from pathlib import Path
 
@@ -48,5 +49,7 @@ def test_each_reference_points_to_a_real_definition(path: str, name: str) -> Non
     target: object = module
     for part in name.split("."):
         assert hasattr(target, part), f"{path} has no {name}"
-        target = getattr(target, part)
-    assert callable(target), f"{path}::{name} is not a function or class"
+        target = inspect.getattr_static(target, part)
+    assert callable(target) or isinstance(target, (property, classmethod, staticmethod)), (
+        f"{path}::{name} is not a function, class or property"
+    )
