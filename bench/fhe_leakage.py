@@ -31,13 +31,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from enclava.splitnn.obfuscation import NONE, Obfuscation
+from enclava.splitnn.splits import SPLIT_SPECS, SplitSpec
 from research.splitnn.build import SHIPPED
 from research.splitnn.data import digits_28
 from research.splitnn.dcor import distance_correlation
 from research.splitnn.inversion import class_mean_images, score_reconstructions, train_inversion
-from enclava.splitnn.obfuscation import NONE, Obfuscation
-from enclava.splitnn.splits import SPLIT_SPECS
-from enclava.splitnn.splits import SplitSpec
 from research.splitnn.nets import Tail
 from research.splitnn.training import TrainConfig, TrainedSplit, head_outputs, train_split
 

@@ -49,6 +49,7 @@ def main() -> dict[str, Any]:
     from scripts.deploy import deploy
 
     gov, provider, owner, data_owner, customer, relayer, provider2 = (accounts[i] for i in range(7))
+    os.environ["ENCLAVA_INSECURE_ALLOW_SIMULATED_TEE"] = "1"  # a throwaway chain, simulated enclave
     manifest = deploy(gov)
     c = _contracts(manifest)
     ca = Account.from_key(keccak(text="bench-ca"))

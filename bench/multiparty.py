@@ -24,17 +24,17 @@ from typing import Any
 
 import httpx
 
+from demo.plain import plain_run
 from enclava import devnet
+from enclava.chain.types import ResourceKind
 from enclava.client import fetch_result, place_order, wait_for_order
 from enclava.crypto import wallet_identity, wallet_recipient
-from demo.plain import plain_run
 from enclava.devnet import dev_account
-from enclava.chain.types import ResourceKind
+from enclava.protocol.engine import order_seed
 from enclava.protocol.order import OrderStatus
 from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer
 from engines.tabular_trainer.trainer import train_plain
 from tests.e2e.provider_process import ProviderProcess
-from enclava.protocol.engine import order_seed
 from tests.e2e.story import DATA_PRICE, open_policy, parties, publish_blob, publish_engine_folder
 
 HOSPITALS = ("hospital_a", "hospital_b", "hospital_c")

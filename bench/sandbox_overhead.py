@@ -25,11 +25,11 @@ from typing import Callable
 import numpy as np
 
 import engines
+from enclava.protocol.engine import load_manifest
 from engines.digits_classifier.model import predict_plain
 from engines.digits_classifier.weights import digits_split, train_reference_weights, weights_to_npz
 from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer
 from engines.tabular_trainer.trainer import Share, train_plain
-from enclava.protocol.engine import load_manifest
 from trusted_loader.sandbox import run_engine
 from trusted_loader.scratch import Scratch
 

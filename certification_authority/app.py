@@ -35,8 +35,8 @@ from enclava.attestation.errors import EvidenceFormatError
 from enclava.attestation.evidence import Attester, Evidence
 from enclava.attestation.verifiers import NonceStore
 from enclava.ca_link import CaIdentity, bind_ca_identity
-from enclava.protocol.key_release import key_release_message
 from enclava.protocol.broker import AuditReadRequest, DepositRequest, OrderInputsDeposit
+from enclava.protocol.key_release import key_release_message
 from enclava.service import create_service_app
 
 __all__ = ["build_app", "key_release_message", "RELEASE_WINDOW_S", "KeyReleaseRequest"]

@@ -27,8 +27,8 @@ from certification_authority.onchain import EnclaveRegistrar
 from certification_authority.sealing import CaKeys, FileSealingKey, load_or_create_keys
 from certification_authority.settings import CaSettings
 from certification_authority.tls import load_or_create_tls, tls_names
-from enclava.attestation.verifiers import EvidenceVerifier
 from enclava.attestation.simulated import SimulatedTdxAttester
+from enclava.attestation.verifiers import EvidenceVerifier
 from enclava.chain.allowlist import OnChainAllowList
 from enclava.measure import running_measurement
 

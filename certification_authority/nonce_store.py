@@ -16,8 +16,8 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, cast
 from contextlib import contextmanager
+from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, delete, update
 from sqlalchemy.exc import SQLAlchemyError

@@ -19,9 +19,9 @@ from web3 import Web3
 
 from certification_authority.errors import RegistrationFailed
 from enclava.chain import ChainClient
-from enclava.protocol.consent import registry_domain
 from enclava.chain.contracts import ContractSet
 from enclava.errors import ChainError
+from enclava.protocol.consent import registry_domain
 
 __all__ = ["EnclaveRegistration", "certificate_typed_data", "EnclaveRegistrar", "OnChainRevocation"]
 

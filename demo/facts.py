@@ -12,9 +12,9 @@ from typing import Any, Iterator
 from eth_typing import HexStr
 
 from enclava.chain.market import MarketClient
-from enclava.protocol.order import OrderStatus
 from enclava.client.orders import TERMINAL
 from enclava.errors import ChainError, EnclavaError
+from enclava.protocol.order import OrderStatus
 from enclava.report import Checklist
 
 __all__ = [

@@ -11,12 +11,12 @@ import time
 import httpx
 from eth_account.signers.local import LocalAccount
 
-from enclava.protocol.order import OrderStatus
+from demo.context import DemoContext
+from demo.facts import DemoStepFailed, OrderFacts, accept_tx, tx_fact, watch_order
 from enclava.client import completed_report, fetch_result, place_order
 from enclava.crypto import wallet_identity, wallet_recipient
 from enclava.protocol import loader_api
-from demo.context import DemoContext
-from demo.facts import DemoStepFailed, OrderFacts, accept_tx, tx_fact, watch_order
+from enclava.protocol.order import OrderStatus
 from enclava.report import read_completion, verify_order_report
 
 __all__ = ["run_order", "LOADER_STAGES", "STAGE_ORDER", "check_report_page"]

@@ -8,11 +8,11 @@ import sys
 
 from rich.console import Console
 
-from enclava import devnet
 from demo.context import DemoContext
 from demo.facts import DemoFacts
 from demo.story import order_digits, publish_digits, train_together
 from demo.summary import print_summary
+from enclava import devnet
 from enclava.devnet.provider import start_provider
 from enclava.errors import EnclavaError
 

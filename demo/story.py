@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from enclava.chain.types import ResourceKind
-from enclava.client import PublishedResource
-from enclava.client.market_api import listing_metadata, publish_listed
 from demo.context import ENGINES, DemoContext, open_policy
 from demo.facts import DemoFacts, OrderFacts, tx_fact
 from demo.orders import run_order
 from demo.plain import plain_run
+from enclava.chain.types import ResourceKind
+from enclava.client import PublishedResource
+from enclava.client.market_api import listing_metadata, publish_listed
 from enclava.devnet import dev_account
 from enclava.protocol.engine import canonical_archive
 
@@ -198,9 +198,9 @@ def order_digits(
 
 def train_together(ctx: DemoContext, facts: DemoFacts) -> OrderFacts:
     """Scene 3: two hospitals publish private shares; hospital A orders training on both."""
+    from enclava.protocol.engine import order_seed
     from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer
     from engines.tabular_trainer.trainer import train_plain
-    from enclava.protocol.engine import order_seed
 
     with facts.stage("hospitals: publish trainer + two private shares (API)"):
         trainer = publish_engine_listed(

@@ -51,6 +51,8 @@ class EnclavaError(Exception):
 
     code: str = "enclava_error"
     hint: str = "See the logs for details."
+    #: the HTTP status a service answers this error with (400 unless a subclass says otherwise)
+    http_status: int = 400
     #: set when the error relays another service's refusal (``enclava.service_http.refusal``):
     #: that service's error type and HTTP status
     remote_type: str | None = None

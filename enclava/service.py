@@ -17,11 +17,10 @@ from enclava.logs import get_logger
 
 __all__ = ["create_service_app", "status_for"]
 
-_STATUS = {"not_found": 404, "unauthorized": 401, "forbidden": 403, "conflict": 409}
-
 
 def status_for(error: EnclavaError) -> int:
-    return getattr(error, "http_status", None) or _STATUS.get(error.code, 400)
+    """The HTTP status of ``error``: its class says it (``http_status``), never its code string."""
+    return error.http_status
 
 
 def create_service_app(name: str, *, description: str = "") -> FastAPI:

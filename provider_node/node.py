@@ -18,11 +18,10 @@ from celery import Celery
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from enclava.logs import get_logger
-from enclava.protocol.engine.reasons import Reason
 from enclava.protocol.tee import TeeType, onchain_tee
 from provider_node.follower import OrderFollower
 from provider_node.runtime import Runtime
-from provider_node.tasks import EXECUTE_TASK, FAIL_TASK
+from provider_node.tasks import EXECUTE_TASK, TIMEOUT_TASK
 
 if TYPE_CHECKING:
     import uvicorn
@@ -116,7 +115,7 @@ class ProviderNode:
             if job.deadline and now >= job.deadline - self.rt.settings.deadline_margin_s:
                 if job.order_id not in self._failing:
                     self._failing.add(job.order_id)
-                    self.celery.send_task(FAIL_TASK, args=[job.order_id, int(Reason.TIMEOUT)])
+                    self.celery.send_task(TIMEOUT_TASK, args=[job.order_id])
                     log.warning("failing a job at its deadline", extra={"order_id": job.order_id})
             elif job.lease_until < now:
                 log.info(

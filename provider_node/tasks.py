@@ -15,10 +15,11 @@ from provider_node.executor import JobResult, fail_job, run_job
 if TYPE_CHECKING:
     from provider_node.runtime import Runtime
 
-__all__ = ["register_tasks", "EXECUTE_TASK", "FAIL_TASK", "runtime"]
+__all__ = ["register_tasks", "EXECUTE_TASK", "TIMEOUT_TASK", "runtime"]
 
 EXECUTE_TASK = "enclava.provider.execute_order"
-FAIL_TASK = "enclava.provider.fail_order"
+#: the only failure a provider may ask for: the loader signs a timeout once the order's time is up
+TIMEOUT_TASK = "enclava.provider.timeout_order"
 
 _runtime: Runtime | None = None
 
@@ -55,12 +56,10 @@ def register_tasks(celery: Celery, *, max_attempts: int = 3) -> None:
             raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries))
 
     @celery.task(  # type: ignore[untyped-decorator]  # Celery ships no type hints
-        name=FAIL_TASK, bind=True, acks_late=True, max_retries=max_attempts
+        name=TIMEOUT_TASK, bind=True, acks_late=True, max_retries=max_attempts
     )
-    def fail_order(self: Task, order_id: str, reason: int) -> JobResult:
+    def timeout_order(self: Task, order_id: str) -> JobResult:
         try:
-            return fail_job(
-                runtime(), order_id
-            )  # only timeouts: the enclave signs nothing else on request
+            return fail_job(runtime(), order_id)
         except TransientError as exc:
             raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries))

@@ -11,8 +11,8 @@ Environment (all optional):
 
 - ``ENCLAVA_DEPLOYER_KEY``: hex private key of the deployer; required on non-development networks
   (on development networks brownie's ``accounts[0]`` deploys when it is unset).
-- ``ENCLAVA_ALLOW_SIMULATED``: "1" lets the attestation registry accept SIMULATED TEEs. Defaults to
-  "1" on development networks and local chains (chain id 31337), "0" everywhere else.
+- ``ENCLAVA_INSECURE_ALLOW_SIMULATED_TEE``: "1" lets the attestation registry accept SIMULATED
+  TEEs (development only: the devnet sets it). Defaults to "0" on every network.
 - ``ENCLAVA_CA_SIGNERS``: comma-separated CA signer addresses to authorise.
 - ``ENCLAVA_SIMULATED_MEASUREMENTS``: comma-separated 0x-hex 32-byte measurements to allow-list
   for SIMULATED (refused unless simulated TEEs are allowed).
@@ -41,15 +41,14 @@ import rlp
 from brownie import (
     AttestationRegistry,
     Marketplace,
-    ResourceRegistry,
     ProviderRegistry,
+    ResourceRegistry,
     accounts,
     chain,
     network,
 )
 from eth_utils import keccak, to_checksum_address
 
-LOCAL_CHAIN_ID = 31337
 SIMULATED = 3
 DEFAULTS = {
     "ENCLAVA_MIN_STAKE": 10**18,
@@ -85,7 +84,7 @@ def deploy(deployer=None) -> dict:
     if measurements and not allow_simulated:
         raise DeployError(
             "ENCLAVA_SIMULATED_MEASUREMENTS is set but simulated TEEs are not allowed; "
-            "set ENCLAVA_ALLOW_SIMULATED=1 (development only)"
+            "set ENCLAVA_INSECURE_ALLOW_SIMULATED_TEE=1 (development only)"
         )
     tx = {"from": deployer}
 
@@ -184,11 +183,9 @@ def _deployer():
 
 
 def _allow_simulated() -> bool:
-    value = os.environ.get("ENCLAVA_ALLOW_SIMULATED")
-    if value is None:
-        return _is_development() or chain.id == LOCAL_CHAIN_ID
+    value = os.environ.get("ENCLAVA_INSECURE_ALLOW_SIMULATED_TEE", "0")
     if value not in ("0", "1"):
-        raise DeployError(f"ENCLAVA_ALLOW_SIMULATED must be 0 or 1, not {value!r}")
+        raise DeployError(f"ENCLAVA_INSECURE_ALLOW_SIMULATED_TEE must be 0 or 1, not {value!r}")
     return value == "1"
 
 

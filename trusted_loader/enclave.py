@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from pyrage import x25519
 
-from enclava.protocol.csr import build_csr, enclave_address_of
 from enclava.attestation import bind_report_data
 from enclava.attestation.evidence import Attester
 from enclava.logs import get_logger
+from enclava.protocol.csr import build_csr, enclave_address_of
 from trusted_loader.errors import CertificationFailed, CertificationRequired
 
 __all__ = [

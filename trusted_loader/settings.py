@@ -9,7 +9,6 @@ never enters this process.
 
 from __future__ import annotations
 
-
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 

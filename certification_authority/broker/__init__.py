@@ -10,7 +10,6 @@ request. The requests, their messages and their builders are protocol
 from certification_authority.broker.broker import KeyBroker
 from certification_authority.broker.chain import (
     ChainView,
-    OrderStatus,
     OrderView,
 )
 from certification_authority.broker.errors import *  # noqa: F403 - the leaves are listed in errors.__all__
@@ -33,6 +32,7 @@ from certification_authority.broker.models import (
     VerifiedEnclave,
     WrappedKey,
 )
+from enclava.protocol.order import OrderStatus  # the order states the guards check
 
 __all__ = [
     "KeyBroker",

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from enclava.protocol.order import OrderStatus  # IMarketplace.OrderStatus; keys only for ACCEPTED
 
-__all__ = ["OrderStatus", "OrderView", "ChainView"]
+__all__ = ["OrderView", "ChainView"]
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from certification_authority.broker import errors as e
-from certification_authority.broker.chain import (
-    ChainView,
-    OrderStatus,
-    OrderView,
-)
+from certification_authority.broker.chain import ChainView, OrderView
 from certification_authority.broker.models import VerifiedEnclave
 from certification_authority.broker.store import StoredDeposit
 from enclava.attestation.verifiers import MeasurementAllowList
@@ -37,6 +33,7 @@ from enclava.protocol.broker.fields import (
     normalize_bytes32,
     normalize_uint256,
 )
+from enclava.protocol.order import OrderStatus
 from enclava.protocol.tee import TeeType
 
 __all__ = [

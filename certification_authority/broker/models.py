@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from enclava.protocol.broker.fields import Base64Blob, Bytes32Hex, ResourceIdField, Address
+from enclava.protocol.broker.fields import Address, Base64Blob, Bytes32Hex, ResourceIdField
 from enclava.protocol.broker.models import KeyPolicy
 
 __all__ = [

@@ -14,14 +14,14 @@ from pyrage import x25519
 from sqlalchemy.orm import Session
 
 from certification_authority.audit.log import AuditLog
-
-from enclava.protocol.audit import AuditEvent, Decision
 from certification_authority.broker import errors as e
-from certification_authority.broker.chain import OrderStatus, OrderView
-from enclava.protocol.broker.fields import normalize_address
+from certification_authority.broker.chain import OrderView
 from certification_authority.broker.models import WrappedKey
-from enclava.protocol.broker import OrderInputsDeposit
 from certification_authority.db import OrderInputKeyRow
+from enclava.protocol.audit import AuditEvent, Decision
+from enclava.protocol.broker import OrderInputsDeposit
+from enclava.protocol.broker.fields import normalize_address
+from enclava.protocol.order import OrderStatus
 
 __all__ = ["require_order_customer", "save_order_inputs", "wrap_order_inputs"]
 

@@ -9,10 +9,9 @@ and expiry behave as they do with Intel's collateral.
 
 from __future__ import annotations
 
-from typing import Any
-
 import datetime as dt
 import json
+from typing import Any
 
 from enclava.attestation.devpki import DevPki, ecdsa_raw_sign
 

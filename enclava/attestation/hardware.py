@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from enclava.attestation.configfs_tsm import ConfigfsTsm
 from enclava.attestation.errors import AttesterError, EvidenceFormatError
 from enclava.attestation.evidence import Evidence
-from enclava.protocol.tee import TeeType
 from enclava.attestation.sev_snp_report import load_amd_certificates
+from enclava.protocol.tee import TeeType
 
 __all__ = [
     "CollateralSource",

@@ -22,8 +22,8 @@ from enclava.attestation.dev_collateral import DEFAULT_COLLATERAL_VALIDITY_S, bu
 from enclava.attestation.devpki import DEV_PKI_SEED, DevPki, development_pki, ecdsa_raw_sign
 from enclava.attestation.errors import AttesterError
 from enclava.attestation.evidence import Evidence
-from enclava.protocol.tee import TeeType
 from enclava.attestation.tdx_quote import QuoteHeader, TdReport, TdxQuote
+from enclava.protocol.tee import TeeType
 
 __all__ = ["SimulatedTdxAttester"]
 

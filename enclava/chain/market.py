@@ -16,23 +16,23 @@ from eth_typing import HexStr
 from web3 import Web3
 from web3.logs import DISCARD as _DISCARD
 
-from enclava.chain.rpc import ChainClient, TxResult
 from enclava.chain.config import ChainConfig, Manifest
 from enclava.chain.contracts import ContractSet
+from enclava.chain.errors import CallInvalid, OrderNotFound
+from enclava.chain.rpc import ChainClient, TxResult
+from enclava.chain.types import ResourceKind
+from enclava.errors import ChainError
 from enclava.protocol.order import (
     IntegrityReport,
     Order,
     OrderFailure,
     OrderInput,
+    OrderStatus,
     OrderTerms,
     inputs_hash,
     sign_failure,
     sign_report,
 )
-from enclava.chain.types import ResourceKind
-from enclava.protocol.order import OrderStatus
-from enclava.chain.errors import CallInvalid, OrderNotFound
-from enclava.errors import ChainError
 
 __all__ = [
     "MarketClient",

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Iterator, cast
 import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.types import TxParams
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
+from web3.types import TxParams
 
 from enclava.chain.errors import TransactionFailed, TransactionReverted
 from enclava.errors import ChainError

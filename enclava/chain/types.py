@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import hashlib
 
-
 __all__ = ["measurement_digest", "ResourceKind"]
 
 

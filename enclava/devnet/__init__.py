@@ -1,7 +1,7 @@
 """The local devnet: real anvil, Kubo and Redis processes, described by a JSON manifest."""
 
-from enclava.devnet.accounts import DEV_MNEMONIC, ROLES, dev_account
 from enclava.chain.config import DEFAULT_DEVNET, Manifest, ServiceRecord, load_manifest
+from enclava.devnet.accounts import DEV_MNEMONIC, ROLES, dev_account
 from enclava.devnet.orchestrator import (
     devnet_names,
     down,

@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from enclava.devnet.accounts import dev_account
 from enclava.chain.config import Manifest
+from enclava.devnet.accounts import dev_account
 from enclava.devnet.measurements import devnet_allowed_digests
 from enclava.errors import DevnetError
 from enclava.paths import project_root
@@ -75,7 +75,7 @@ def deploy_contracts(manifest: Manifest) -> dict[str, Any]:
             env={
                 "ENCLAVA_DEPLOYER_KEY": dev_account("deployer").key.hex(),
                 "ENCLAVA_DEPLOY_OUT": str(out),
-                "ENCLAVA_ALLOW_SIMULATED": "1",
+                "ENCLAVA_INSECURE_ALLOW_SIMULATED_TEE": "1",
                 "ENCLAVA_CA_SIGNERS": dev_account("ca").address,
                 "ENCLAVA_SIMULATED_MEASUREMENTS": ",".join(devnet_allowed_digests()),
             },

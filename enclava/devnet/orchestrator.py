@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from enclava.chain.config import DEFAULT_DEVNET, Manifest, ServiceRecord, read_manifest
 from enclava.devnet.accounts import ACCOUNT_COUNT, dev_account
 from enclava.devnet.deploy import deploy_available, deploy_contracts
-from enclava.chain.config import DEFAULT_DEVNET, Manifest, ServiceRecord, read_manifest
 from enclava.devnet.ports import free_ports
 from enclava.devnet.processes import is_alive, spawn, stop_group, tagged_processes
 from enclava.devnet.services import (

@@ -16,8 +16,8 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import Web3Exception
 
 from enclava.chain.contracts import ContractSet
-from enclava.protocol.tee import TeeType
 from enclava.errors import ChainError
+from enclava.protocol.tee import TeeType
 from enclava.report.checklist import Checklist
 from enclava.report.digest import inputs_hash, order_id_of, report_digest, report_tuple
 from enclava.report.events import CompletedRecord, read_completion, read_order

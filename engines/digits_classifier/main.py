@@ -6,7 +6,6 @@ import json
 import os
 
 import numpy as np
-
 from model import (  # type: ignore[import-not-found]  # main.py runs from its own folder
     load_weights,
     predict_plain,

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from research.splitnn.data import digits_28
 from enclava.splitnn.model_format import DEFAULT_MODEL_DIR, SplitModel, load_model, write_model
 from enclava.splitnn.obfuscation import Obfuscation
 from enclava.splitnn.splits import CONV_SPLIT, LINEAR_SPLIT, SPLIT_SPECS
+from research.splitnn.data import digits_28
 from research.splitnn.training import TrainConfig, TrainedSplit, train_split
 
 __all__ = ["SHIPPED", "POLICY", "build_model", "split_arrays", "split_manifest", "evaluate"]

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from research.splitnn.dcor import distance_correlation_torch
-from research.splitnn.nets import Head, Tail, build_nets
 from enclava.splitnn.obfuscation import NONE, Obfuscation
 from enclava.splitnn.splits import SplitSpec
+from research.splitnn.dcor import distance_correlation_torch
+from research.splitnn.nets import Head, Tail, build_nets
 
 __all__ = ["TrainConfig", "TrainedSplit", "train_split", "head_outputs"]
 

@@ -25,8 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from research.splitnn.errors import QueryLimitExceeded
 from enclava.splitnn.model_format import DEFAULT_MODEL_DIR, HeadWeights, load_model
+from research.splitnn.errors import QueryLimitExceeded
 
 __all__ = [
     "enclave_output_noise",

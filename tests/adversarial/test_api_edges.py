@@ -27,8 +27,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from enclava.devnet import dev_account
 from enclava.chain.config import Manifest
+from enclava.devnet import dev_account
 from enclava.errors import ConfigError
 from marketplace_api import create_app
 from marketplace_api import db as market_db

@@ -41,8 +41,8 @@ from schemathesis.specs.openapi.checks import (
 from certification_authority import compose
 from certification_authority.compose import create_ca_app
 from certification_authority.settings import CaSettings
-from enclava.devnet import dev_account
 from enclava.chain.config import Manifest
+from enclava.devnet import dev_account
 from enclava.devnet.measurements import devnet_measurement
 from marketplace_api import create_app
 from tests.marketplace_api.market_helpers import market_settings, sign_in

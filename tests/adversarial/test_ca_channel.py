@@ -31,8 +31,8 @@ import httpx
 import pyrage
 import pytest
 
-from enclava.ca_link.chain_ca import connect_chain_ca, connect_devnet_ca
 from enclava.ca_link import AttestedCa, CaChannelInsecure, CaIdentityMismatch, connect_attested_ca
+from enclava.ca_link.chain_ca import connect_chain_ca, connect_devnet_ca
 from enclava.chain import ChainClient
 from enclava.chain.contracts import ContractSet
 from enclava.chain.types import ResourceKind

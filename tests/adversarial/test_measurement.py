@@ -34,16 +34,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from enclava.ca_link.chain_ca import connect_devnet_ca
 from enclava.attestation import Evidence
 from enclava.attestation.tdx_quote import TdxQuote
+from enclava.ca_link.chain_ca import connect_devnet_ca
 from enclava.chain import ChainClient
 from enclava.chain.contracts import ContractSet
 from enclava.chain.types import measurement_digest
-from enclava.protocol.tee import TeeType
 from enclava.devnet.measurements import devnet_measurement
 from enclava.measure import image_files, measure
 from enclava.paths import project_root
+from enclava.protocol.tee import TeeType
 from tests.integration.broker_story import certify_body
 
 ROOT = project_root()

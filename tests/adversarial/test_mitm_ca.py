@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from enclava.protocol.order import OrderStatus
 from enclava.devnet import dev_account
+from enclava.protocol.order import OrderStatus
 from tests.adversarial.mitm import tls_relay
 from tests.e2e.provider_process import running_provider
 from tests.e2e.story import order_as_customer, parties, publish_engine_folder

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from enclava.attestation import Evidence, EvidenceFormatError
-from enclava.protocol.tee import KNOWN_TEES, TeeType
 from enclava.attestation.evidence import MAX_EVIDENCE_JSON_BYTES
+from enclava.protocol.tee import KNOWN_TEES, TeeType
 
 EVIDENCE = Evidence(TeeType.TDX, b"\x04\x00quote\xff", b'{"tcb_info":"..."}')
 

@@ -10,7 +10,7 @@ import dcap_qvl
 import pytest
 
 from enclava.attestation import EvidenceFormatError, TdReport, TdxQuote
-from enclava.attestation.tdx_quote import SIGNED_LEN, TD_REPORT_LEN, _TD_FIELDS
+from enclava.attestation.tdx_quote import _TD_FIELDS, SIGNED_LEN, TD_REPORT_LEN
 
 QUOTE = (
     Path(__file__).resolve().parents[1] / "fixtures" / "attestation" / "tdx" / "tdx_quote"

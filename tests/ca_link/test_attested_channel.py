@@ -23,9 +23,8 @@ from eth_account import Account
 
 from certification_authority.certificates import issue_ca_certificate
 from certification_authority.tls import issue_tls_certificate
-from enclava.attestation.verifiers import InMemoryMeasurementAllowList, ca_evidence_verifier
 from enclava.attestation import SimulatedTdxAttester
-from enclava.protocol.tee import TeeType
+from enclava.attestation.verifiers import InMemoryMeasurementAllowList, ca_evidence_verifier
 from enclava.ca_link import (
     CaChannelInsecure,
     CaEvidenceRefused,
@@ -38,6 +37,7 @@ from enclava.ca_link import (
     connect_attested_ca,
     spki_sha256,
 )
+from enclava.protocol.tee import TeeType
 
 MEASUREMENT = hashlib.sha384(b"a CA build").digest()
 SIGNER = Account.from_key(hashlib.sha256(b"ca signer").digest())

@@ -9,8 +9,8 @@ import pytest
 
 from certification_authority.errors import NonceStorageError
 from certification_authority.nonce_store import SqlNonceStore
-from enclava.attestation.verifiers import InMemoryNonceStore, NonceStore
 from enclava.attestation import NONCE_LENGTH, NonceExpiredError, NonceReusedError, NonceUnknownError
+from enclava.attestation.verifiers import InMemoryNonceStore, NonceStore
 from enclava.errors import ConfigError
 
 

@@ -20,15 +20,15 @@ from eth_account import Account
 
 from enclava.chain.market import MarketClient
 from enclava.chain.types import ResourceKind
-from enclava.protocol.order import OrderStatus
 from enclava.client import publish_engine, publish_resource
 from enclava.client.broker_http import BrokerHttpClient
 from enclava.client.fhe_split_listing import fhe_head_engine_folder, fhe_manifest, head_npz
 from enclava.client.market_api import MarketApiClient, listing_metadata
 from enclava.crypto.envelope import new_resource_key, seal
+from enclava.protocol.order import OrderStatus
 from enclava.splitnn import load_model
-from research.splitnn import digits_28
 from enclava.storage.content_store import IpfsContentStore
+from research.splitnn import digits_28
 from tests.cli.conftest import fund, funded_wallet
 from tests.e2e.provider_process import running_provider
 from tests.e2e.story import MODEL_PRICE, npy_bytes, open_policy

@@ -10,9 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
+from enclava.client.market_api import MarketApiClient
 from engines.digits_classifier.model import predict_plain
 from engines.digits_classifier.weights import digits_split, train_reference_weights, weights_to_npz
-from enclava.client.market_api import MarketApiClient
 from tests.cli.conftest import funded_wallet
 from tests.cli.test_cli_publish import ENGINE, published
 from tests.e2e.provider_process import running_provider

@@ -1,8 +1,16 @@
 """ProviderRegistry: stakes, unbonding, TEE offers, and the marketplace-only hooks."""
 
 import pytest
-from support import MIN_STAKE, PRICE_PER_SECOND, SLASH_BPS, UNBONDING_DELAY
-from support import NONE, SIMULATED, TDX, reverts
+from support import (
+    MIN_STAKE,
+    NONE,
+    PRICE_PER_SECOND,
+    SIMULATED,
+    SLASH_BPS,
+    TDX,
+    UNBONDING_DELAY,
+    reverts,
+)
 
 
 @pytest.fixture

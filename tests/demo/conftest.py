@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from enclava import devnet
 from demo import DemoContext
+from enclava import devnet
 from enclava.devnet.provider import start_provider, stop_provider
 
 PROVIDER = "demo-test"

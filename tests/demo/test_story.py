@@ -7,9 +7,6 @@ import io
 import pytest
 from rich.console import Console
 
-from engines.digits_classifier.model import predict_plain
-from engines.tabular_trainer.shares import split_breast_cancer
-from engines.tabular_trainer.trainer import train_plain
 from demo import STAGE_ORDER, DemoFacts
 from demo.story import (
     HOSPITALS,
@@ -20,6 +17,9 @@ from demo.story import (
 )
 from demo.summary import print_summary
 from enclava.protocol.engine import order_seed
+from engines.digits_classifier.model import predict_plain
+from engines.tabular_trainer.shares import split_breast_cancer
+from engines.tabular_trainer.trainer import train_plain
 
 
 @pytest.fixture(scope="module")

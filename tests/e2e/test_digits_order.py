@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.digits_classifier.model import predict_plain
-from engines.digits_classifier.weights import digits_split, train_reference_weights, weights_to_npz
 from enclava.chain.types import ResourceKind
-from enclava.protocol.order import OrderStatus
 from enclava.client import fetch_result, place_order, wait_for_order
 from enclava.crypto import wallet_identity, wallet_recipient
 from enclava.devnet import dev_account
+from enclava.protocol.order import OrderStatus
+from engines.digits_classifier.model import predict_plain
+from engines.digits_classifier.weights import digits_split, train_reference_weights, weights_to_npz
 from tests.e2e.story import (
     MODEL_PRICE,
     json_of,

@@ -15,8 +15,6 @@ import numpy as np
 import pytest
 
 from enclava.chain.types import ResourceKind
-
-from enclava.protocol.order import OrderStatus
 from enclava.client import publish_resource
 from enclava.client.fhe_split import finish_fhe_order, place_fhe_order, prepare_fhe_order
 from enclava.client.fhe_split_listing import (
@@ -35,10 +33,11 @@ from enclava.fhe import (
     InputShapeError,
     SplitNotAllowed,
 )
+from enclava.protocol.order import OrderStatus
 from enclava.splitnn import load_model
 from research.splitnn import digits_28
-from tests.e2e.tail_server import serving_tail
 from tests.e2e.story import MODEL_PRICE, open_policy, publish_engine_at
+from tests.e2e.tail_server import serving_tail
 
 SPLIT = "linear784x128_sq"
 BATCH = 200  # held-out images; 99.5 % agreement allows one disagreement

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer
-from engines.tabular_trainer.trainer import train_plain
 from enclava.chain.types import ResourceKind
-from enclava.protocol.order import OrderStatus
 from enclava.client import fetch_result, place_order, wait_for_order
 from enclava.crypto import wallet_identity, wallet_recipient
 from enclava.devnet import dev_account
-from enclava.protocol.engine.reasons import Reason
-from tests.e2e.story import DATA_PRICE, npz_arrays, open_policy, publish_blob, publish_engine_folder
 from enclava.protocol.engine import order_seed
+from enclava.protocol.engine.reasons import Reason
+from enclava.protocol.order import OrderStatus
+from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer
+from engines.tabular_trainer.trainer import train_plain
+from tests.e2e.story import DATA_PRICE, npz_arrays, open_policy, publish_blob, publish_engine_folder
 
 HOSPITALS = ("hospital_a", "hospital_b", "hospital_c")
 

@@ -8,14 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from enclava.protocol.order import OrderInput
 from enclava.chain.types import ResourceKind
-from enclava.protocol.order import OrderStatus
 from enclava.client import wait_for_order
 from enclava.crypto import new_resource_key, seal, wallet_recipient
 from enclava.devnet import dev_account
 from enclava.protocol.engine.reasons import Reason
-from tests.engines.fixture_engine import fixture_source, write_engine
+from enclava.protocol.order import OrderInput, OrderStatus
 from tests.e2e.story import (
     MODEL_PRICE,
     open_policy,
@@ -24,6 +22,7 @@ from tests.e2e.story import (
     publish_engine_at,
     publish_engine_folder,
 )
+from tests.engines.fixture_engine import fixture_source, write_engine
 
 
 def misbehaving_engine(market_parties, tmp_path: Path, fixture: str, memory: int = 1024):

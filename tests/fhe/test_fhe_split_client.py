@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from enclava.client.fhe_split_session import FheSessionStore
-from enclava.protocol.engine.manifest import parse_manifest
 from enclava.errors import ConfigError
 from enclava.fhe import DiagonalLayout, EvaluationKeys
+from enclava.protocol.engine.manifest import parse_manifest
 from trusted_loader.errors import InputsDoNotFitEngine
 from trusted_loader.layout import lay_out_inputs
 

@@ -7,10 +7,10 @@ from enclava.fhe import (
     KeyCache,
     KeySession,
     MalformedBundle,
-    evaluate_request,
     decrypt_raw,
     decrypt_result,
     enclave_decrypt,
+    evaluate_request,
     flood_sigma,
     prepare_request,
 )

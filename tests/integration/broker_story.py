@@ -26,19 +26,19 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from certification_authority.admin import build_revocation_request
-from enclava.ca_link.chain_ca import connect_devnet_ca
-from enclava.protocol.broker import build_audit_request, build_deposit_request
-from enclava.protocol.csr import build_csr, enclave_address_of
 from enclava.attestation import bind_report_data
 from enclava.attestation.simulated import SimulatedTdxAttester
+from enclava.ca_link.chain_ca import connect_devnet_ca
 from enclava.chain import MarketClient
-from enclava.protocol.consent import sign_enclave_consent
-from enclava.chain.types import ResourceKind
-from enclava.protocol.tee import TeeType
 from enclava.chain.config import load_manifest
+from enclava.chain.types import ResourceKind
 from enclava.devnet import dev_account
 from enclava.devnet.measurements import devnet_measurement
+from enclava.protocol.broker import build_audit_request, build_deposit_request
+from enclava.protocol.consent import sign_enclave_consent
+from enclava.protocol.csr import build_csr, enclave_address_of
 from enclava.protocol.key_release import ReleaseAnswer, build_release_request, verify_release_answer
+from enclava.protocol.tee import TeeType
 from enclava.storage import IpfsContentStore
 
 PRICE_PER_SECOND = 10**9

@@ -14,12 +14,12 @@ from broker_story import BrokerStory, certify_body, policy_for
 from fastapi.testclient import TestClient
 
 from certification_authority import compose
-from enclava.protocol.broker import check_audit_view
 from certification_authority.compose import create_ca_app
 from certification_authority.settings import CaSettings
 from enclava.chain.types import ResourceKind
 from enclava.devnet import dev_account
 from enclava.devnet.measurements import devnet_measurement
+from enclava.protocol.broker import check_audit_view
 
 NONCE_TTL_S = 2
 

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certification_authority.admin import build_revocation_request
-from enclava.ca_link.chain_ca import connect_devnet_ca
-from enclava.chain.allowlist import OnChainAllowList
 from enclava.attestation.verifiers import ca_evidence_verifier
 from enclava.ca_link import CaIdentity, bind_ca_identity
+from enclava.ca_link.chain_ca import connect_devnet_ca
 from enclava.chain import ChainClient
+from enclava.chain.allowlist import OnChainAllowList
 from enclava.chain.contracts import ContractSet
 from enclava.devnet import dev_account
 from enclava.devnet.measurements import devnet_measurement

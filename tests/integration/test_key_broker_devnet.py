@@ -15,13 +15,13 @@ import pytest
 from broker_story import BrokerStory, Resource, denials_in, policy_for, random_hash
 from web3 import Web3
 
-from enclava.protocol.errors import AuditChainBroken
-from enclava.protocol.broker import check_audit_view
-from enclava.protocol.order import IntegrityReport
 from enclava.chain.types import ResourceKind
-from enclava.protocol.tee import TeeType
 from enclava.devnet import dev_account
 from enclava.errors import ChainError
+from enclava.protocol.broker import check_audit_view
+from enclava.protocol.errors import AuditChainBroken
+from enclava.protocol.order import IntegrityReport
+from enclava.protocol.tee import TeeType
 
 
 @pytest.fixture(scope="module")

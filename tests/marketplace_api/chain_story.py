@@ -20,18 +20,18 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from enclava.ca_link.chain_ca import connect_devnet_ca
-from enclava.protocol.csr import build_csr, enclave_address_of
-from enclava.protocol.order import OrderTerms
 from enclava.attestation import bind_report_data
 from enclava.attestation.simulated import SimulatedTdxAttester
+from enclava.ca_link.chain_ca import connect_devnet_ca
 from enclava.chain import ChainClient
-from enclava.protocol.consent import sign_enclave_consent
 from enclava.chain.contracts import ContractSet
 from enclava.chain.types import ResourceKind
-from enclava.protocol.tee import TeeType
 from enclava.devnet import dev_account
 from enclava.devnet.measurements import devnet_measurement
+from enclava.protocol.consent import sign_enclave_consent
+from enclava.protocol.csr import build_csr, enclave_address_of
+from enclava.protocol.order import OrderTerms
+from enclava.protocol.tee import TeeType
 from enclava.report import report_tuple, report_typed_data
 from enclava.storage import IpfsContentStore
 

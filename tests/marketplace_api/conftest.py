@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import chain_story
 import pytest
 from fastapi.testclient import TestClient
-
-import chain_story
 from market_helpers import market_settings
+
 from marketplace_api import create_app
 
 

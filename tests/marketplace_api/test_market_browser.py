@@ -7,13 +7,12 @@ from __future__ import annotations
 import time
 import uuid
 
+import chain_story
 import httpx
 import pytest
 from eth_account.messages import encode_defunct
-from playwright.sync_api import sync_playwright
-
-import chain_story
 from market_helpers import metadata, signed_listing
+from playwright.sync_api import sync_playwright
 
 pytestmark = pytest.mark.devnet
 CHROMIUM = "/usr/bin/chromium"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+import chain_story
 import pytest
 from eth_account import Account
-
-import chain_story
 from market_helpers import index, metadata, relay, sign_in, signed_listing
 
 pytestmark = pytest.mark.devnet

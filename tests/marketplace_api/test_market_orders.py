@@ -3,11 +3,11 @@ idempotence."""
 
 from __future__ import annotations
 
+import chain_story
 import pytest
+from market_helpers import index
 from sqlalchemy import select
 
-import chain_story
-from market_helpers import index
 from marketplace_api import db
 
 pytestmark = pytest.mark.devnet

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-
 from market_helpers import market_settings
+
 from marketplace_api import create_app
 
 pytestmark = pytest.mark.devnet

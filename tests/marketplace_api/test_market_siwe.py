@@ -7,8 +7,8 @@ import time
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
-
 from market_helpers import sign_in
+
 from marketplace_api.errors import SignInFailed
 from marketplace_api.siwe import SiweMessage, build_message, iso, parse_message
 

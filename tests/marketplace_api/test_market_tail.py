@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import uuid
 
+import chain_story
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from market_helpers import index, market_settings, metadata, relay, sign_in, signed_listing
 
-import chain_story
 from enclava.splitnn import load_model
+from marketplace_api import create_app
 from research.splitnn import digits_28
 from tests.e2e.provider_process import free_port
 from tests.e2e.tail_server import serving_tail
-from market_helpers import index, market_settings, metadata, relay, sign_in, signed_listing
-from marketplace_api import create_app
 
 pytestmark = pytest.mark.devnet
 SPLIT = "linear784x128_sq"

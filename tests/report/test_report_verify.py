@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+import chain_story
 import pytest
 from web3 import Web3
 
-import chain_story
 from enclava.devnet import dev_account
 from enclava.report import (
     OrderNotCompleted,

@@ -17,10 +17,10 @@ from enclava.splitnn import (
     load_model,
     load_tail,
 )
+from enclava.splitnn.splits import SPLIT_SPECS
 from research.splitnn.build import split_arrays
 from research.splitnn.data import digits_28
 from research.splitnn.nets import build_nets
-from enclava.splitnn.splits import SPLIT_SPECS
 from research.splitnn.training import TrainConfig, TrainedSplit
 
 
@@ -43,8 +43,8 @@ def test_heads_have_the_interface_shapes_and_classify_well(model_dir):
 
 
 def test_roundtrip_numpy_reference_equals_torch(tmp_path):
-    from research.splitnn.build import split_manifest
     from enclava.splitnn.model_format import write_model
+    from research.splitnn.build import split_manifest
 
     x, _ = digits_28("test")
     for name, spec in SPLIT_SPECS.items():

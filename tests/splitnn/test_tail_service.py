@@ -4,8 +4,8 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from enclava.splitnn import CONV_SPLIT, LINEAR_SPLIT, load_head
-from research.splitnn import digits_28
 from enclava.splitnn.tail_service import create_tail_app
+from research.splitnn import digits_28
 
 
 def test_tail_classifies_obfuscated_activations(model_dir):

@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from enclava.protocol.engine.errors import SandboxCgroupUnavailable
 from enclava.logs import get_logger
+from enclava.protocol.engine.errors import SandboxCgroupUnavailable
 
 __all__ = ["CgroupLimits", "RunCgroup", "create_run_cgroup"]
 

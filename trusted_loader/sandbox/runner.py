@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from enclava.logs import get_logger
 from enclava.protocol.engine.errors import (
     EngineCpuExceeded,
     EngineFailed,
@@ -46,7 +47,6 @@ from enclava.protocol.engine.errors import (
     SandboxUnavailable,
 )
 from enclava.protocol.engine.manifest import EngineManifest, Limits
-from enclava.logs import get_logger
 from trusted_loader.sandbox.cgroup import CgroupLimits, RunCgroup, create_run_cgroup
 from trusted_loader.sandbox.files import scan_outputs, share_inputs
 from trusted_loader.sandbox.seccomp import build_filter

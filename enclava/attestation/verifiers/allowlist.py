@@ -10,8 +10,8 @@ import threading
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
-from enclava.protocol.tee import TeeType
 from enclava.errors import ConfigError
+from enclava.protocol.tee import TeeType
 
 __all__ = ["MeasurementAllowList", "InMemoryMeasurementAllowList"]
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from enclava.attestation.evidence import Evidence
 from enclava.attestation.verifiers.allowlist import MeasurementAllowList
 from enclava.attestation.verifiers.base import TcbPolicy, VerifiedClaims
 from enclava.attestation.verifiers.pipeline import EvidenceVerifier
-from enclava.attestation.evidence import Evidence
 
 __all__ = ["ca_evidence_verifier"]
 

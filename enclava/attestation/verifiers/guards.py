@@ -28,9 +28,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import overload
 
-from enclava.attestation.verifiers.allowlist import MeasurementAllowList
-from enclava.attestation.verifiers.base import TcbPolicy, VerifiedClaims
-from enclava.attestation.verifiers.nonces import NonceStore
 from enclava.attestation.binding import report_data_matches
 from enclava.attestation.errors import (
     DebugEnclaveError,
@@ -39,6 +36,9 @@ from enclava.attestation.errors import (
     ReportDataMismatchError,
     TcbStatusRejectedError,
 )
+from enclava.attestation.verifiers.allowlist import MeasurementAllowList
+from enclava.attestation.verifiers.base import TcbPolicy, VerifiedClaims
+from enclava.attestation.verifiers.nonces import NonceStore
 from enclava.errors import EnclavaError
 
 __all__ = [

@@ -21,6 +21,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 
+from enclava.attestation.errors import (
+    EvidenceFormatError,
+    SimulatedTeeRefusedError,
+    UnsupportedTeeError,
+)
+from enclava.attestation.evidence import Evidence
 from enclava.attestation.verifiers.allowlist import MeasurementAllowList
 from enclava.attestation.verifiers.base import (
     TcbPolicy,
@@ -38,14 +44,8 @@ from enclava.attestation.verifiers.nonces import NonceStore
 from enclava.attestation.verifiers.sev_snp import SevSnpVerifier
 from enclava.attestation.verifiers.simulated import SimulatedTdxVerifier
 from enclava.attestation.verifiers.tdx import TdxVerifier
-from enclava.attestation.errors import (
-    EvidenceFormatError,
-    SimulatedTeeRefusedError,
-    UnsupportedTeeError,
-)
-from enclava.attestation.evidence import Evidence
-from enclava.protocol.tee import TeeType
 from enclava.errors import ConfigError, EnclavaError
+from enclava.protocol.tee import TeeType
 
 __all__ = ["EvidenceVerifier", "default_verifiers"]
 

@@ -27,8 +27,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from enclava.attestation.verifiers.base import TCB_UP_TO_DATE, VerifiedClaims
-from enclava.attestation.verifiers.roots import AMD_ARK_MILAN_SHA256
 from enclava.attestation.errors import (
     CollateralExpiredError,
     EvidenceFormatError,
@@ -36,8 +34,10 @@ from enclava.attestation.errors import (
     UntrustedRootError,
 )
 from enclava.attestation.evidence import Evidence
-from enclava.protocol.tee import TeeType
 from enclava.attestation.sev_snp_report import SnpReport, load_amd_certificates
+from enclava.attestation.verifiers.base import TCB_UP_TO_DATE, VerifiedClaims
+from enclava.attestation.verifiers.roots import AMD_ARK_MILAN_SHA256
+from enclava.protocol.tee import TeeType
 
 __all__ = ["SevSnpVerifier"]
 

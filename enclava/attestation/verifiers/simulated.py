@@ -13,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from enclava.attestation.verifiers.base import VerifiedClaims
-from enclava.attestation.verifiers.tdx import TdxVerifier
 from enclava.attestation.devpki import development_root_der
 from enclava.attestation.errors import EvidenceFormatError, SimulatedTeeRefusedError
 from enclava.attestation.evidence import Evidence
+from enclava.attestation.verifiers.base import VerifiedClaims
+from enclava.attestation.verifiers.tdx import TdxVerifier
 from enclava.protocol.tee import TeeType
 
 __all__ = ["SimulatedTdxVerifier"]

@@ -17,17 +17,14 @@ The same class verifies simulated quotes (``simulated.py``), only with the devel
 
 from __future__ import annotations
 
-from typing import Any
-
 import hashlib
 import json
+from typing import Any
 
 import dcap_qvl
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from enclava.attestation.verifiers.base import VerifiedClaims
-from enclava.attestation.verifiers.roots import INTEL_SGX_ROOT_CA_DER
 from enclava.attestation.errors import (
     AttestationError,
     CollateralExpiredError,
@@ -38,8 +35,10 @@ from enclava.attestation.errors import (
     UntrustedRootError,
 )
 from enclava.attestation.evidence import Evidence
-from enclava.protocol.tee import TeeType
 from enclava.attestation.tdx_quote import TdxQuote
+from enclava.attestation.verifiers.base import VerifiedClaims
+from enclava.attestation.verifiers.roots import INTEL_SGX_ROOT_CA_DER
+from enclava.protocol.tee import TeeType
 
 __all__ = ["TdxVerifier"]
 

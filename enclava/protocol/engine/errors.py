@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from enclava.protocol.engine.reasons import Reason
 from enclava.errors import EnclavaError
+from enclava.protocol.engine.reasons import Reason
 
 __all__ = [
     "EngineError",

@@ -7,6 +7,16 @@ import dataclasses
 import pytest
 from ca_support import enclave_key_der
 
+from enclava.attestation import (
+    DebugEnclaveError,
+    EvidenceFormatError,
+    MeasurementNotAllowedError,
+    NonceReusedError,
+    PolicyLookupError,
+    ReportDataMismatchError,
+    TcbStatusRejectedError,
+    bind_report_data,
+)
 from enclava.attestation.verifiers import (
     GUARDS,
     GuardContext,
@@ -22,18 +32,8 @@ from enclava.attestation.verifiers import (
     guard_tcb_status,
     run_guards,
 )
-from enclava.attestation import (
-    DebugEnclaveError,
-    EvidenceFormatError,
-    MeasurementNotAllowedError,
-    NonceReusedError,
-    PolicyLookupError,
-    ReportDataMismatchError,
-    TcbStatusRejectedError,
-    bind_report_data,
-)
-from enclava.protocol.tee import TeeType
 from enclava.errors import ConfigError
+from enclava.protocol.tee import TeeType
 
 KEY = enclave_key_der()
 MEASUREMENT = bytes(range(48))

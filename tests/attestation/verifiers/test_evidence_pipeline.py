@@ -16,19 +16,6 @@ from dataclasses import dataclass
 import pytest
 from ca_support import SNP_VALID_TIME, TDX_PINNED_TIME, enclave_key_der, snp_report
 
-from enclava.attestation.verifiers import (
-    CHANNEL_GUARDS,
-    GUARDS,
-    EvidenceVerifier,
-    InMemoryMeasurementAllowList,
-    InMemoryNonceStore,
-    SevSnpVerifier,
-    SimulatedTdxVerifier,
-    TcbPolicy,
-    Verifier,
-    ca_evidence_verifier,
-    default_verifiers,
-)
 from enclava.attestation import (
     CollateralExpiredError,
     DebugEnclaveError,
@@ -45,8 +32,21 @@ from enclava.attestation import (
     UnsupportedTeeError,
     bind_report_data,
 )
-from enclava.protocol.tee import KNOWN_TEES, TeeType
+from enclava.attestation.verifiers import (
+    CHANNEL_GUARDS,
+    GUARDS,
+    EvidenceVerifier,
+    InMemoryMeasurementAllowList,
+    InMemoryNonceStore,
+    SevSnpVerifier,
+    SimulatedTdxVerifier,
+    TcbPolicy,
+    Verifier,
+    ca_evidence_verifier,
+    default_verifiers,
+)
 from enclava.errors import ConfigError
+from enclava.protocol.tee import KNOWN_TEES, TeeType
 
 MEASUREMENT = bytes.fromhex("ab" * 48)
 KEY = enclave_key_der(b"pipeline")

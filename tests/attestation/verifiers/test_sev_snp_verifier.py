@@ -9,7 +9,6 @@ import pytest
 from ca_support import SNP_VALID_TIME, assert_every_bit_flip_refused, snp_report
 from cryptography.hazmat.primitives import serialization
 
-from enclava.attestation.verifiers import AMD_ARK_MILAN_SHA256, SevSnpVerifier
 from enclava.attestation import (
     CollateralExpiredError,
     Evidence,
@@ -18,6 +17,7 @@ from enclava.attestation import (
     UntrustedRootError,
     load_amd_certificates,
 )
+from enclava.attestation.verifiers import AMD_ARK_MILAN_SHA256, SevSnpVerifier
 from enclava.protocol.tee import TeeType
 
 VCEK_NOT_AFTER = 1884905728  # 2029-09-24 00:55:28 UTC

@@ -10,17 +10,17 @@ import hashlib
 import pytest
 from ca_support import VECTORS, assert_every_bit_flip_refused, enclave_key_der
 
-from enclava.attestation.verifiers import SimulatedTdxVerifier, TdxVerifier
 from enclava.attestation import (
     CollateralExpiredError,
     DebugEnclaveError,
     Evidence,
     EvidenceFormatError,
-    SimulatedTeeRefusedError,
     SimulatedTdxAttester,
+    SimulatedTeeRefusedError,
     UntrustedRootError,
     bind_report_data,
 )
+from enclava.attestation.verifiers import SimulatedTdxVerifier, TdxVerifier
 from enclava.protocol.tee import TeeType
 
 GOLDEN = VECTORS / "simulated" / "evidence.json"

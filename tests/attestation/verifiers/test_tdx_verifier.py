@@ -10,12 +10,6 @@ import time
 import pytest
 from ca_support import TDX_PINNED_TIME, assert_every_bit_flip_refused
 
-from enclava.attestation.verifiers import (
-    INTEL_SGX_ROOT_CA_DER,
-    INTEL_SGX_ROOT_CA_SHA256,
-    TdxVerifier,
-)
-from enclava.attestation.verifiers.tdx import _translate
 from enclava.attestation import (
     CollateralExpiredError,
     DebugEnclaveError,
@@ -28,6 +22,12 @@ from enclava.attestation import (
     development_pki,
     development_root_der,
 )
+from enclava.attestation.verifiers import (
+    INTEL_SGX_ROOT_CA_DER,
+    INTEL_SGX_ROOT_CA_SHA256,
+    TdxVerifier,
+)
+from enclava.attestation.verifiers.tdx import _translate
 from enclava.protocol.tee import TeeType
 
 

@@ -16,6 +16,7 @@ from ca_support import SNP_VALID_TIME, TDX_PINNED_TIME, enclave_key_der
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from enclava.attestation import Evidence, SimulatedTdxAttester
 from enclava.attestation.verifiers import (
     EvidenceVerifier,
     InMemoryMeasurementAllowList,
@@ -24,9 +25,8 @@ from enclava.attestation.verifiers import (
     SimulatedTdxVerifier,
     TdxVerifier,
 )
-from enclava.attestation import Evidence, SimulatedTdxAttester
-from enclava.protocol.tee import KNOWN_TEES
 from enclava.errors import EnclavaError
+from enclava.protocol.tee import KNOWN_TEES
 
 SIM_NOW = 1795000000
 # ENCLAVA_FUZZ_EXAMPLES raises the example count for a deeper run (e.g. 5000 nightly).

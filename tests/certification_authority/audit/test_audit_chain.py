@@ -9,10 +9,10 @@ import threading
 import pytest
 
 from certification_authority.audit import AuditLog, AuditStorageError
+from certification_authority.db import open_database
 from enclava.protocol.audit import GENESIS_HASH, verify_audit_view, verify_chain
 from enclava.protocol.canonical import canonical_json
 from enclava.protocol.errors import AuditChainBroken
-from certification_authority.db import open_database
 
 BIG_RESOURCE = 2**256 - 1
 

@@ -16,10 +16,9 @@ import pyrage
 from eth_account import Account
 from pyrage import x25519
 
-from enclava.attestation.verifiers import InMemoryMeasurementAllowList
 from certification_authority.broker import InMemoryChainView, KeyBroker, OrderView, VerifiedEnclave
-from enclava.protocol.broker import build_deposit_request
-from enclava.protocol.broker import order_inputs_message, sign_text
+from enclava.attestation.verifiers import InMemoryMeasurementAllowList
+from enclava.protocol.broker import build_deposit_request, order_inputs_message, sign_text
 
 NOW = 1_800_000_000
 CA_ID = "enclava-ca-test"

@@ -26,8 +26,6 @@ from broker_support import (
 )
 from pyrage import x25519
 
-from enclava.protocol.tee import TeeType
-from enclava.attestation.verifiers import InMemoryMeasurementAllowList
 from certification_authority.broker import (
     InMemoryChainView,
     KeyBroker,
@@ -35,6 +33,8 @@ from certification_authority.broker import (
     OrderView,
     VerifiedEnclave,
 )
+from enclava.attestation.verifiers import InMemoryMeasurementAllowList
+from enclava.protocol.tee import TeeType
 
 
 @pytest.fixture(scope="session")

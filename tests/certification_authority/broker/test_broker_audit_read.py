@@ -16,8 +16,6 @@ from broker_support import (
     fresh_nonce,
 )
 
-from enclava.protocol.audit import ChainLink
-from enclava.protocol.errors import AuditChainBroken
 from certification_authority.broker import (
     EnclaveRevoked,
     NotResourceOwner,
@@ -25,7 +23,9 @@ from certification_authority.broker import (
     SignatureStale,
     WrongCa,
 )
+from enclava.protocol.audit import ChainLink
 from enclava.protocol.broker import build_audit_request, check_audit_view
+from enclava.protocol.errors import AuditChainBroken
 
 
 def _history(world) -> None:

@@ -30,8 +30,7 @@ from certification_authority.broker import (
     SignatureStale,
     WrongCa,
 )
-from enclava.protocol.broker import build_deposit_request, deposit_message, KeyPolicy
-from enclava.protocol.broker import sign_text
+from enclava.protocol.broker import KeyPolicy, build_deposit_request, deposit_message, sign_text
 
 
 def deposit_entries(world: World) -> list:

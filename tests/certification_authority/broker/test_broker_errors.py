@@ -16,9 +16,9 @@ from certification_authority.broker import (
     KeyBroker,
     KeyUnwrapFailed,
 )
+from enclava.errors import ConfigError, EnclavaError
 from enclava.protocol.broker import build_deposit_request
 from enclava.protocol.errors import DepositRequestInvalid
-from enclava.errors import ConfigError, EnclavaError
 
 
 class Failing:

@@ -7,21 +7,20 @@ import hashlib
 from dataclasses import fields, replace
 
 import pytest
-
 from broker_support import CA_ID, ENGINE, KEYS, NOW, OPEN_POLICY, ORDER_ID, OWNER_A, fresh_nonce
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certification_authority.broker import CiphertextNotForCa, VerifiedEnclave
+from enclava.errors import EnclavaError
 from enclava.protocol.broker import (
+    DepositRequest,
+    KeyPolicy,
     build_audit_request,
     build_deposit_request,
     deposit_message,
-    DepositRequest,
-    KeyPolicy,
+    sign_text,
 )
-from enclava.protocol.broker import sign_text
-from enclava.errors import EnclavaError
 
 FUZZ = settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

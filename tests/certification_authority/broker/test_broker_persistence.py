@@ -6,8 +6,8 @@ import pyrage
 import pytest
 from broker_support import DATASET, ENGINE, KEYS, MODEL, NOW, ORDER_ID, fresh_nonce
 
-from enclava.protocol.audit import verify_chain
 from certification_authority.broker import CertificateRevoked, EnclaveRevoked, UsesExhausted
+from enclava.protocol.audit import verify_chain
 
 
 def test_restart_keeps_deposits_policies_uses_revocations_and_the_log(world):

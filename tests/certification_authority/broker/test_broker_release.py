@@ -25,7 +25,6 @@ from broker_support import (
     fresh_nonce,
 )
 
-from enclava.protocol.tee import TeeType
 from certification_authority.broker import (
     ENCLAVE_GUARDS,
     RESOURCE_GUARDS,
@@ -50,6 +49,7 @@ from certification_authority.broker import (
     ResourceNotInOrder,
     UsesExhausted,
 )
+from enclava.protocol.tee import TeeType
 
 OTHER_HASH = "0x" + "11" * 32
 
