@@ -361,74 +361,6 @@ def _complete(
     return c.marketplace.completeOrder(terms, tuple(report.values()), signature, {"from": relayer})
 
 
-_TYPES = {
-    "EnclaveCertificate": (
-        "Enclava AttestationRegistry",
-        [
-            ("enclave", "address"),
-            ("teeType", "uint8"),
-            ("measurement", "bytes32"),
-            ("provider", "address"),
-            ("expiresAt", "uint64"),
-            ("nonce", "bytes32"),
-        ],
-    ),
-    "EnclaveConsent": (
-        "Enclava AttestationRegistry",
-        [("enclave", "address"), ("provider", "address"), ("nonce", "bytes32")],
-    ),
-    "ListResource": (
-        "Enclava ResourceRegistry",
-        [
-            ("owner", "address"),
-            ("kind", "uint8"),
-            ("cid", "string"),
-            ("contentHash", "bytes32"),
-            ("price", "uint96"),
-            ("metadataCid", "string"),
-            ("nonce", "uint256"),
-            ("deadline", "uint256"),
-        ],
-    ),
-    "UpdateResource": (
-        "Enclava ResourceRegistry",
-        [
-            ("resourceId", "uint256"),
-            ("cid", "string"),
-            ("contentHash", "bytes32"),
-            ("price", "uint96"),
-            ("metadataCid", "string"),
-            ("active", "bool"),
-            ("nonce", "uint256"),
-            ("deadline", "uint256"),
-        ],
-    ),
-    "RetireResource": (
-        "Enclava ResourceRegistry",
-        [("resourceId", "uint256"), ("nonce", "uint256"), ("deadline", "uint256")],
-    ),
-    "IntegrityReport": (
-        "Enclava Marketplace",
-        [
-            ("orderId", "bytes32"),
-            ("engineHash", "bytes32"),
-            ("inputsHash", "bytes32"),
-            ("outputHash", "bytes32"),
-            ("outputCid", "string"),
-            ("teeType", "uint8"),
-            ("measurement", "bytes32"),
-            ("enclave", "address"),
-            ("startedAt", "uint64"),
-            ("finishedAt", "uint64"),
-        ],
-    ),
-    "OrderFailure": (
-        "Enclava Marketplace",
-        [("orderId", "bytes32"), ("enclave", "address"), ("reasonCode", "uint32")],
-    ),
-}
-
-
 def _wallet(account: BrownieObject) -> LocalAccount:
     """The eth-account signer of one of brownie's anvil accounts (anvil's default mnemonic)."""
     from eth_account import Account
@@ -448,26 +380,9 @@ def _sign(
     from brownie import chain
     from eth_account.messages import encode_typed_data
 
-    name, fields = _TYPES[primary]
-    full: dict[str, Any] = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            primary: [{"name": n, "type": t} for n, t in fields],
-        },
-        "primaryType": primary,
-        "domain": {
-            "name": name,
-            "version": "1",
-            "chainId": chain.id,
-            "verifyingContract": contract.address,
-        },
-        "message": message,
-    }
+    from enclava.protocol.eip712 import typed_data
+
+    full = typed_data(primary, message, chain_id=chain.id, contract=contract.address)
     return bytes(signer.sign_message(encode_typed_data(full_message=full)).signature)
 
 

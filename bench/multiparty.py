@@ -1,7 +1,8 @@
 """Multi-party training, confidential vs plain, in one run.
 
-Starts a private devnet (anvil, Kubo, Redis, CA) and a provider node with one worker, publishes the
-tabular trainer and three hospitals' encrypted shares of breast_cancer, and times N orders from
+Starts a private devnet (anvil, Kubo, Redis, CA) and a provider node with one worker
+(`enclava.devnet.provider`, the demo's), publishes the tabular trainer and three hospitals'
+encrypted shares of breast_cancer (`demo.parties`, straight on chain), and times N orders from
 placement to the decrypted weights in the customer's hands. In the same run it times the plain
 baseline: the same engine (`python main.py`, a fresh process, as any provider would run it) on the
 pooled plaintext, with no chain, IPFS, keys, encryption or sandbox; and, for reference, the
@@ -24,18 +25,20 @@ from typing import Any
 
 import httpx
 
+from demo.context import open_policy
+from demo.parties import order_as_customer, parties, publish_blob, publish_engine_folder
 from demo.plain import plain_run
+from demo.story import DATA_PRICE
 from enclava import devnet
 from enclava.chain.types import ResourceKind
-from enclava.client import fetch_result, place_order, wait_for_order
-from enclava.crypto import wallet_identity, wallet_recipient
+from enclava.client import fetch_result, wait_for_order
+from enclava.crypto import wallet_identity
 from enclava.devnet import dev_account
+from enclava.devnet.provider import start_provider
 from enclava.protocol.engine import order_seed
 from enclava.protocol.order import OrderStatus
 from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer
 from engines.tabular_trainer.trainer import train_plain
-from tests.e2e.provider_process import ProviderProcess
-from tests.e2e.story import DATA_PRICE, open_policy, parties, publish_blob, publish_engine_folder
 
 HOSPITALS = ("hospital_a", "hospital_b", "hospital_c")
 
@@ -48,11 +51,8 @@ def main() -> None:
     os.environ["ENCLAVA_DEVNET_HOME"] = str(home)
     name = f"bench-mp-{os.getpid()}"
     manifest = devnet.up(name)
-    provider = ProviderProcess(name="bench", folder=home / "provider", concurrency=1, slots=1)
     try:
-        provider.write_config(name)
-        provider.start_node()
-        provider.start_worker()
+        provider = start_provider(name, name="bench", concurrency=1, slots=1)
         p, customer = parties(manifest), dev_account("customer")
         engine = publish_engine_folder(p, "model_owner", "tabular_trainer")
         shares = split_breast_cancer(len(HOSPITALS), seed=0)
@@ -70,16 +70,12 @@ def main() -> None:
         rows: list[dict[str, Any]] = []
         for _ in range(args.orders):
             start = time.perf_counter()
-            placed = place_order(
-                p.market,
-                p.store,
-                p.broker,
-                customer,
-                engine_id=engine.resource_id,
-                resource_ids=[r.resource_id for r in published],
-                tee_offer_id=provider.tee_offer_id(),
-                inputs=[],
-                recipient=wallet_recipient(customer),
+            placed = order_as_customer(
+                p,
+                provider.tee_offer_id(),
+                engine.resource_id,
+                [r.resource_id for r in published],
+                inputs=(),
                 max_duration=600,
             )
             order = wait_for_order(p.market, placed.order_id, timeout=600, poll=0.2)
@@ -106,8 +102,7 @@ def main() -> None:
                 }
             )
     finally:
-        provider.stop()
-        devnet.down(name)
+        devnet.down(name)  # stops the provider too: its processes are the devnet's
     summary = {
         key: statistics.median(r[key] for r in rows)
         for key in (

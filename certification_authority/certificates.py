@@ -31,6 +31,7 @@ __all__ = [
     "csr_age_recipient",
     "issue_ca_certificate",
     "issue_enclave_certificate",
+    "self_signed",
     "verify_enclave_certificate",
 ]
 
@@ -75,6 +76,22 @@ def csr_age_recipient(csr: x509.CertificateSigningRequest) -> str:
     return recipient
 
 
+def self_signed(
+    key: ec.EllipticCurvePrivateKey, subject: x509.Name, *, now: dt.datetime, lifetime: dt.timedelta
+) -> x509.CertificateBuilder:
+    """A certificate for ``key`` issued by itself, valid from five minutes before ``now`` (clock
+    skew) for ``lifetime``; the caller adds its extensions and signs with ``key``."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + lifetime)
+    )
+
+
 def issue_ca_certificate(
     key: ec.EllipticCurvePrivateKey, name: str, *, days: int = 3650
 ) -> x509.Certificate:
@@ -86,13 +103,7 @@ def issue_ca_certificate(
     )
     now = dt.datetime.now(dt.timezone.utc)
     return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
+        self_signed(key, subject, now=now, lifetime=dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False),

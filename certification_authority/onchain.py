@@ -21,7 +21,7 @@ from certification_authority.errors import RegistrationFailed
 from enclava.chain import ChainClient
 from enclava.chain.contracts import ContractSet
 from enclava.errors import ChainError
-from enclava.protocol.consent import registry_domain
+from enclava.protocol.eip712 import typed_data
 
 __all__ = ["EnclaveRegistration", "certificate_typed_data", "EnclaveRegistrar", "OnChainRevocation"]
 
@@ -40,34 +40,15 @@ def certificate_typed_data(
     reg: EnclaveRegistration, *, chain_id: int, registry: str
 ) -> dict[str, Any]:
     """The EIP-712 ``EnclaveCertificate`` message, exactly as AttestationRegistry hashes it."""
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "EnclaveCertificate": [
-                {"name": "enclave", "type": "address"},
-                {"name": "teeType", "type": "uint8"},
-                {"name": "measurement", "type": "bytes32"},
-                {"name": "provider", "type": "address"},
-                {"name": "expiresAt", "type": "uint64"},
-                {"name": "nonce", "type": "bytes32"},
-            ],
-        },
-        "primaryType": "EnclaveCertificate",
-        "domain": registry_domain(chain_id=chain_id, registry=registry),
-        "message": {
-            "enclave": Web3.to_checksum_address(reg.enclave),
-            "teeType": reg.tee_type,
-            "measurement": reg.measurement,
-            "provider": Web3.to_checksum_address(reg.provider),
-            "expiresAt": reg.expires_at,
-            "nonce": reg.nonce,
-        },
+    message = {
+        "enclave": Web3.to_checksum_address(reg.enclave),
+        "teeType": reg.tee_type,
+        "measurement": reg.measurement,
+        "provider": Web3.to_checksum_address(reg.provider),
+        "expiresAt": reg.expires_at,
+        "nonce": reg.nonce,
     }
+    return typed_data("EnclaveCertificate", message, chain_id=chain_id, contract=registry)
 
 
 @dataclass(frozen=True)

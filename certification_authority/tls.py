@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from certification_authority.certificates import self_signed
+
 __all__ = [
     "TlsFiles",
     "DEFAULT_TLS_NAMES",
@@ -85,13 +87,7 @@ def issue_tls_certificate(
         decipher_only=False,
     )
     return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + _LIFETIME)
+        self_signed(key, subject, now=now, lifetime=_LIFETIME)
         .add_extension(
             x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False
         )

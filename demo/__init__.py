@@ -4,7 +4,9 @@ A model owner publishes the digits classifier through the marketplace API, a cus
 inference on their own images, two hospitals train the breast-cancer model together; the summary
 shows stage times, gas, transactions, CIDs, each report's verification checklist and its web page.
 Modules: ``story`` (the scenes), ``orders`` (one measured order, shared with the benchmark),
-``facts`` (what gets recorded), ``summary`` (rich output), ``run`` (the command).
+``parties`` (dev wallets publishing and ordering straight on chain: the multi-party benchmark's and
+the end-to-end tests'), ``facts`` (what gets recorded), ``summary`` (rich output), ``run`` (the
+command).
 """
 
 from demo.context import DemoContext

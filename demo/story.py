@@ -35,6 +35,7 @@ __all__ = [
     "order_digits",
     "train_together",
     "npy_bytes",
+    "npz_arrays",
     "ENGINE_PRICE",
     "MODEL_PRICE",
     "DATA_PRICE",
@@ -59,6 +60,11 @@ def npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
+
+
+def npz_arrays(data: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in arrays.files}
 
 
 def _publish(
@@ -239,8 +245,7 @@ def train_together(ctx: DemoContext, facts: DemoFacts) -> OrderFacts:
             resource_ids=[r.resource_id for r in published],
             inputs=[],
         )
-    with np.load(io.BytesIO(files["weights.npz"]), allow_pickle=False) as arrays:
-        got = {name: arrays[name] for name in arrays.files}
+    got = npz_arrays(files["weights.npz"])
     expected, _ = train_plain(shares, seed=order_seed(order.order_id))
     same = sorted(got) == sorted(expected) and all(
         np.array_equal(got[k], v) for k, v in expected.items()

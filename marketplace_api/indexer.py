@@ -20,7 +20,7 @@ from web3.exceptions import Web3Exception
 
 from enclava.errors import ChainError, EnclavaError
 from enclava.logs import get_logger
-from enclava.protocol.order import OrderStatus
+from enclava.protocol.order import OrderStatus, OrderTerms
 from marketplace_api import db
 from marketplace_api.chain import MarketChain
 
@@ -309,10 +309,7 @@ class Indexer:
 
     def _on_OrderCreated(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         terms = a["terms"]
-        payments = terms["payments"]
-        escrow = sum(int(p["amount"]) for p in payments) + int(terms["pricePerSecond"]) * int(
-            terms["maxDuration"]
-        )
+        order = OrderTerms.from_event(terms)  # the one reading of an order's terms
         _upsert(
             s,
             db.Order,
@@ -320,15 +317,15 @@ class Indexer:
             pos,
             {
                 "order_id": _hex(a["orderId"]),
-                "nonce": int(terms["nonce"]),
+                "nonce": order.nonce,
                 "customer": a["customer"],
                 "provider": a["provider"],
-                "tee_offer_id": int(terms["teeOfferId"]),
-                "tee_type": int(terms["teeType"]),
-                "engine_id": int(payments[0]["resourceId"]),
-                "engine_hash": _hex(terms["engineHash"]),
-                "inputs_hash": _hex(terms["inputsHash"]),
-                "escrow_wei": str(escrow),
+                "tee_offer_id": int(order.tee_offer_id),
+                "tee_type": order.tee_type,
+                "engine_id": int(order.engine_resource_id),
+                "engine_hash": _hex(order.engine_hash),
+                "inputs_hash": _hex(order.inputs_hash),
+                "escrow_wei": str(order.escrow),
                 "terms": _jsonable(terms),
                 "inputs": _jsonable(a["inputs"]),
                 "resource_hashes": _jsonable(a["resourceHashes"]),

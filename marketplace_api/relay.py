@@ -17,56 +17,29 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Web3Excepti
 from web3.logs import DISCARD
 
 from enclava.errors import ChainError
+from enclava.protocol.eip712 import typed_data
 from marketplace_api.chain import MarketChain
 from marketplace_api.errors import RelayFailed
 from marketplace_api.listings import OnChainListing
 
 __all__ = ["list_resource_typed_data", "relay_listing", "RelayResult"]
 
-_LIST_FIELDS = [
-    ("owner", "address"),
-    ("kind", "uint8"),
-    ("cid", "string"),
-    ("contentHash", "bytes32"),
-    ("price", "uint96"),
-    ("metadataCid", "string"),
-    ("nonce", "uint256"),
-    ("deadline", "uint256"),
-]
-
 
 def list_resource_typed_data(
     owner: str, listing: OnChainListing, *, nonce: int, deadline: int, chain_id: int, registry: str
 ) -> dict[str, Any]:
     """The EIP-712 ``ListResource`` message exactly as ResourceRegistry hashes it."""
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "ListResource": [{"name": n, "type": t} for n, t in _LIST_FIELDS],
-        },
-        "primaryType": "ListResource",
-        "domain": {
-            "name": "Enclava ResourceRegistry",
-            "version": "1",
-            "chainId": int(chain_id),
-            "verifyingContract": to_checksum_address(registry),
-        },
-        "message": {
-            "owner": to_checksum_address(owner),
-            "kind": listing.kind,
-            "cid": listing.cid,
-            "contentHash": bytes.fromhex(listing.content_hash[2:]),
-            "price": listing.price_wei,
-            "metadataCid": listing.metadata_cid,
-            "nonce": int(nonce),
-            "deadline": int(deadline),
-        },
+    message = {
+        "owner": to_checksum_address(owner),
+        "kind": listing.kind,
+        "cid": listing.cid,
+        "contentHash": bytes.fromhex(listing.content_hash[2:]),
+        "price": listing.price_wei,
+        "metadataCid": listing.metadata_cid,
+        "nonce": int(nonce),
+        "deadline": int(deadline),
     }
+    return typed_data("ListResource", message, chain_id=chain_id, contract=registry)
 
 
 @dataclass(frozen=True)

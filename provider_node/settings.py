@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 import warnings
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from enclava.chain.config import ChainConfig, Manifest, load_manifest
+from enclava.chain.config import ChainConfig, ChainSettings, Manifest, load_manifest
 from enclava.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -32,22 +33,22 @@ class TeeOfferConfig(BaseModel):
     slots: int = Field(default=2, ge=1, le=65535)
 
 
-class ProviderSettings(BaseSettings):
+class ProviderSettings(ChainSettings, BaseSettings):
+    """The chain fields (``rpc_url``, ``chain_id``, ``addresses``: an addresses JSON file or the
+    JSON itself, ``manifest``) are :class:`enclava.chain.config.ChainSettings`'s, as for every
+    service; left empty, they come from the devnet named by ``devnet``."""
+
     model_config = SettingsConfigDict(env_prefix="PROVIDER_", extra="forbid")
 
     name: str = Field(default="provider", pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
     devnet: str = "default"
-    rpc_url: str = ""
     #: The RPC node the trusted loader reads the chain through (default: ``rpc_url``). The loader
     #: trusts none of its answers beyond what the order id commits to.
     loader_rpc_url: str = ""
     ipfs_api: str = ""
     redis_url: str = ""
     ca_url: str = ""
-    contracts: dict[str, str] = Field(default_factory=dict)
     deploy_block: int = 0
-    #: The chain id the RPC must report (empty: not checked; the devnet's manifest names it).
-    chain_id: int | None = None
     #: The provider wallet: a hex private key, or (devnet only) a dev-account role.
     private_key: SecretStr | None = None
     dev_role: str = "provider"
@@ -85,24 +86,37 @@ class ProviderSettings(BaseSettings):
             data.setdefault("insecure_allow_simulated_tee", old)
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _contracts_table(cls, data: Any) -> Any:
+        """A ``[contracts]`` table (name = address) still works for one release, with a
+        deprecation warning: ``addresses`` (a file, or the JSON itself) is every service's field."""
+        if isinstance(data, dict) and "contracts" in data:
+            warnings.warn(
+                "the [contracts] table is deprecated: set addresses to an addresses JSON file "
+                "(PROVIDER_ADDRESSES), as for every Enclava service",
+                FutureWarning,
+                stacklevel=2,
+            )
+            data = dict(data)
+            table = data.pop("contracts")
+            data.setdefault("addresses", json.dumps(dict(table)) if table else "")
+        return data
+
     scratch_root: str = ""
     concurrency: int = Field(default=2, ge=1, le=64)
 
     def _manifest(self) -> Manifest:
         return load_manifest(self.devnet)
 
-    def chain_config(self) -> ChainConfig:
+    def chain_config(self, *, deploy_block: int | None = None) -> ChainConfig:
         """The chain these settings reach (:func:`resolved` first fills it from the devnet)."""
-        return ChainConfig(
-            rpc_url=self.rpc_url,
-            contracts=dict(self.contracts),
-            chain_id=self.chain_id,
-            deploy_block=self.deploy_block,
-        )
+        block = self.deploy_block if deploy_block is None else deploy_block
+        return super().chain_config(deploy_block=block or None)
 
     def resolved(self) -> "ProviderSettings":
         """A copy with every empty endpoint filled from the devnet's manifest."""
-        needs = not all([self.rpc_url, self.ipfs_api, self.redis_url, self.ca_url, self.contracts])
+        needs = not all([self.rpc_url, self.ipfs_api, self.redis_url, self.ca_url, self.addresses])
         if not needs:
             return self
         manifest = self._manifest()
@@ -112,7 +126,7 @@ class ProviderSettings(BaseSettings):
                 "ipfs_api": self.ipfs_api or manifest.ipfs_api,
                 "redis_url": self.redis_url or manifest.redis_url,
                 "ca_url": self.ca_url or manifest.services["ca"].url,
-                "contracts": self.contracts or dict(manifest.contracts),
+                "addresses": self.addresses or json.dumps(dict(manifest.contracts)),
                 "deploy_block": self.deploy_block or int(manifest.deploy_block or 0),
                 "chain_id": manifest.chain_id if self.chain_id is None else self.chain_id,
                 "state_dir": self.state_dir

@@ -18,7 +18,7 @@ from enclava.errors import ConfigError
 from enclava.logs import configure_logging, get_logger
 from enclava.measure import running_measurement
 from enclava.storage.content_store import IpfsContentStore
-from trusted_loader.ca_client import CaClient
+from trusted_loader.ca_session import CaSession
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -60,7 +60,7 @@ def build_loader(settings: LoaderSettings) -> FastAPI:
 
     measurement = running_measurement("loader")
     market = MarketClient.from_config(settings.chain_config())
-    ca = CaClient(
+    ca = CaSession(
         settings.ca_url,
         market=market,
         insecure_allow_simulated_tee=settings.insecure_allow_simulated_tee,

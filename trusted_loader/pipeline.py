@@ -27,7 +27,7 @@ from enclava.protocol.engine.errors import EngineError, EngineTimeout
 from enclava.protocol.loader_api import LOADER_STAGES, SignedOutcome
 from enclava.protocol.order import IntegrityReport, Order, OrderFailure
 from enclava.storage.content_store import IpfsContentStore
-from trusted_loader.ca_client import CaClient, ReleasedKey
+from trusted_loader.ca_session import CaSession, ReleasedKey
 from trusted_loader.checks import check_order, guard_release_matches_order, guard_terms_commit_to_id
 from trusted_loader.enclave import EnclaveCredential
 from trusted_loader.errors import (
@@ -64,7 +64,7 @@ class LoaderContext:
 
     market: MarketClient
     store: IpfsContentStore
-    ca: CaClient
+    ca: CaSession
     enclave: Callable[[], EnclaveCredential]
     provider: str
     scratch_root: Path | None = None

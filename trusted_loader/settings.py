@@ -12,28 +12,26 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from enclava.chain.config import ChainConfig, load_chain_config
+from enclava.chain.config import ChainConfig, ChainSettings
 from enclava.protocol.tee import TeeWireName
 
 __all__ = ["LoaderSettings"]
 
 
-class LoaderSettings(BaseSettings):
+class LoaderSettings(ChainSettings, BaseSettings):
+    """The chain fields (``LOADER_RPC_URL``, ``LOADER_CHAIN_ID``, ``LOADER_ADDRESSES``) are
+    :class:`enclava.chain.config.ChainSettings`'s, as for every service."""
+
     model_config = SettingsConfigDict(env_prefix="LOADER_", extra="forbid")
 
     #: The local socket the provider node talks to (the loader's only interface).
     socket: str
     #: The provider this CVM serves: the loader runs only its orders, and its certificate names it.
     provider: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
-    rpc_url: str
     ipfs_api: str
     #: The CA, https only; its TLS key is pinned after its attestation is verified.
     ca_url: str
-    #: Contract addresses: a JSON object, or the path of a JSON file holding one.
-    contracts: str
     deploy_block: int = Field(default=0, ge=0)
-    #: The chain id the RPC must report (empty: not checked).
-    chain_id: int | None = None
     tee: TeeWireName = "simulated"
     #: Development only: attest with the simulated TEE and accept a CA whose evidence is simulated.
     insecure_allow_simulated_tee: bool = False
@@ -51,13 +49,7 @@ class LoaderSettings(BaseSettings):
             )
         return value
 
-    def chain_config(self) -> ChainConfig:
-        """The chain these settings name (``contracts``: an addresses JSON, or a file holding
+    def chain_config(self, *, deploy_block: int | None = None) -> ChainConfig:
+        """The chain these settings name (``addresses``: an addresses JSON, or a file holding
         one)."""
-        return load_chain_config(
-            rpc_url=self.rpc_url,
-            chain_id=self.chain_id,
-            addresses=self.contracts,
-            deploy_block=self.deploy_block or None,
-            env_prefix="LOADER_",
-        )
+        return super().chain_config(deploy_block=deploy_block or self.deploy_block or None)

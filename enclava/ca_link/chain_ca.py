@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from enclava.attestation.verifiers import ca_evidence_verifier
-from enclava.ca_link.channel import AttestedCa, connect_attested_ca
+from enclava.ca_link.channel import AttestedCa, EvidenceCheck, connect_attested_ca
 from enclava.ca_link.errors import CaSignerUnexpected
 from enclava.chain.allowlist import OnChainAllowList
 from enclava.chain.config import ChainConfig
@@ -21,7 +21,7 @@ from enclava.errors import ChainError
 if TYPE_CHECKING:
     from enclava.chain.config import Manifest
 
-__all__ = ["connect_chain_ca", "connect_devnet_ca", "CA_SIGNER_ACTIVE"]
+__all__ = ["chain_ca_verifier", "connect_chain_ca", "connect_devnet_ca", "CA_SIGNER_ACTIVE"]
 
 CA_SIGNER_ACTIVE = 1  # IAttestationRegistry.CaStatus.ACTIVE
 
@@ -40,6 +40,16 @@ def _require_active_signer(ca: AttestedCa, contracts: ContractSet) -> None:
         )
 
 
+def chain_ca_verifier(
+    contracts: ContractSet, *, insecure_allow_simulated_tee: bool = False
+) -> EvidenceCheck:
+    """The check of a CA's evidence: the CA pipeline, its measurement on ``contracts``'
+    allow-list."""
+    return ca_evidence_verifier(
+        OnChainAllowList(contracts), insecure_allow_simulated_tee=insecure_allow_simulated_tee
+    )
+
+
 def connect_chain_ca(
     url: str,
     contracts: ContractSet,
@@ -49,9 +59,7 @@ def connect_chain_ca(
     timeout: float = 30.0,
 ) -> AttestedCa:
     """The CA at ``url``, attested against ``contracts``' allow-list, its signer active on chain."""
-    verify = ca_evidence_verifier(
-        OnChainAllowList(contracts), insecure_allow_simulated_tee=insecure_allow_simulated_tee
-    )
+    verify = chain_ca_verifier(contracts, insecure_allow_simulated_tee=insecure_allow_simulated_tee)
     ca = connect_attested_ca(
         url, verify_evidence=verify, expected_signer=expected_signer, timeout=timeout
     )

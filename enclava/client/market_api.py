@@ -27,42 +27,18 @@ from enclava.client.broker_http import BrokerHttpClient
 from enclava.client.errors import ListingMismatch, MarketApiRefused, MarketApiUnavailable
 from enclava.client.publish import PublishedResource
 from enclava.crypto.envelope import new_resource_key, seal
+from enclava.protocol.eip712 import message_types
 from enclava.protocol.tee import TEE_CHAIN_NAMES
 from enclava.service_http import refusal, send
 from enclava.storage.content_store import IpfsContentStore
 
 __all__ = [
-    "LIST_RESOURCE_TYPES",
     "MarketApiClient",
     "ListingResult",
     "ListedResource",
     "listing_metadata",
     "publish_listed",
 ]
-
-
-# The EIP-712 types ResourceRegistry hashes; a prepared message with other types is refused.
-LIST_RESOURCE_TYPES = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "ListResource": [
-        {"name": n, "type": t}
-        for n, t in (
-            ("owner", "address"),
-            ("kind", "uint8"),
-            ("cid", "string"),
-            ("contentHash", "bytes32"),
-            ("price", "uint96"),
-            ("metadataCid", "string"),
-            ("nonce", "uint256"),
-            ("deadline", "uint256"),
-        )
-    ],
-}
 
 
 @dataclass(frozen=True)
@@ -364,7 +340,7 @@ def _check_prepared(
         wrong.append("domain.verifyingContract")
     if typed.get("primaryType") != "ListResource":
         wrong.append("primaryType")
-    if typed.get("types") != LIST_RESOURCE_TYPES:
+    if typed.get("types") != message_types("ListResource"):  # the types ResourceRegistry hashes
         wrong.append("types")
     if wrong:
         raise ListingMismatch(

@@ -68,19 +68,22 @@ def provider_config(
     slots: int = 2,
     price_per_second: int = 10**9,
     lease_s: int = 20,
+    poll_interval_s: float = 0.25,
+    extra_config: str = "",
 ) -> Path:
     """Write the node's TOML config (endpoints come from the devnet's manifest) and return its
-    path."""
+    path. ``extra_config`` is more top-level TOML lines (e.g. ``loader_rpc_url = "..."``)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "provider.toml"
     path.write_text(
         f'name = "{name}"\ndevnet = "{devnet}"\ndev_role = "{dev_role}"\n'
         f'state_dir = "{folder / "state"}"\n'
-        f"poll_interval_s = 0.25\nlease_s = {lease_s}\nhttp_port = {http_port}\n"
+        f"poll_interval_s = {poll_interval_s}\nlease_s = {lease_s}\nhttp_port = {http_port}\n"
         f"concurrency = {concurrency}\n"
         f'deadline_margin_s = 5\nscratch_root = "{folder / "scratch"}"\n'
         # the devnet has no TEE: its loader attests with the simulated one (its CA accepts it)
         "insecure_allow_simulated_tee = true\n"
+        f"{extra_config}"
         f'[[tee_offers]]\ntee_type = "simulated"\ngpu_class = "cpu"\n'
         f"price_per_second = {price_per_second}\n"
         f"slots = {slots}\n"

@@ -213,10 +213,9 @@ def _ca_healthy(port: int) -> bool:
 
 
 def attested_ca(manifest: Manifest) -> AttestedCa:
-    """The devnet's CA, its simulated evidence verified against the devnet's on-chain allow-list and
-    its
-    TLS key pinned; the devnet's readiness check, raising ``DevnetError`` when the CA cannot be
-    trusted."""
+    """The devnet's CA, its simulated evidence verified against the devnet's on-chain allow-list
+    and its TLS key pinned; the devnet's readiness check, raising ``DevnetError`` when the CA
+    cannot be trusted."""
     from enclava.ca_link.chain_ca import connect_devnet_ca
 
     try:

@@ -9,6 +9,7 @@ need, so an engine archive can carry one module (``canonical``) without the rest
 - :mod:`.eip191`       ``personal_sign`` over canonical bytes, and its recovery
 - :mod:`.ids`          typed ids: ``ResourceId``, ``TeeOfferId``, ``OrderId``
 - :mod:`.tee`          the one ``TeeType`` and its names
+- :mod:`.eip712`       the table of every EIP-712 message the contracts hash, and its builder
 - :mod:`.order`        order terms and id, inputs, ``IntegrityReport`` / ``OrderFailure`` and their
                        EIP-712 signing, ``OrderStatus``
 - :mod:`.consent`      the provider's EIP-712 consent to an enclave

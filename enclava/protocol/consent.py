@@ -26,29 +26,13 @@ from eth_utils.exceptions import ValidationError as EthUtilsValidationError
 from web3 import Web3
 
 from enclava.errors import EnclavaError
+from enclava.protocol.eip712 import typed_data
 
 __all__ = [
     "ConsentInvalid",
-    "REGISTRY_DOMAIN_NAME",
-    "registry_domain",
     "consent_typed_data",
     "sign_enclave_consent",
     "recover_consent_signer",
-]
-
-#: The EIP-712 domain name of contracts/AttestationRegistry.sol (version "1").
-REGISTRY_DOMAIN_NAME = "Enclava AttestationRegistry"
-
-_DOMAIN_FIELDS = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-_CONSENT_FIELDS = [
-    {"name": "enclave", "type": "address"},
-    {"name": "provider", "type": "address"},
-    {"name": "nonce", "type": "bytes32"},
 ]
 
 
@@ -62,30 +46,17 @@ class ConsentInvalid(EnclavaError):
     )
 
 
-def registry_domain(*, chain_id: int, registry: str) -> dict[str, Any]:
-    """The AttestationRegistry's EIP-712 domain on chain ``chain_id`` at address ``registry``."""
-    return {
-        "name": REGISTRY_DOMAIN_NAME,
-        "version": "1",
-        "chainId": int(chain_id),
-        "verifyingContract": _address(registry, "registry"),
-    }
-
-
 def consent_typed_data(
     *, enclave: str, provider: str, nonce: bytes | str, chain_id: int, registry: str
 ) -> dict[str, Any]:
     """The EIP-712 ``EnclaveConsent`` message, exactly as AttestationRegistry hashes it."""
-    return {
-        "types": {"EIP712Domain": _DOMAIN_FIELDS, "EnclaveConsent": _CONSENT_FIELDS},
-        "primaryType": "EnclaveConsent",
-        "domain": registry_domain(chain_id=chain_id, registry=registry),
-        "message": {
-            "enclave": _address(enclave, "enclave"),
-            "provider": _address(provider, "provider"),
-            "nonce": _nonce(nonce),
-        },
+    registry = _address(registry, "registry")
+    message = {
+        "enclave": _address(enclave, "enclave"),
+        "provider": _address(provider, "provider"),
+        "nonce": _nonce(nonce),
     }
+    return typed_data("EnclaveConsent", message, chain_id=chain_id, contract=registry)
 
 
 def sign_enclave_consent(

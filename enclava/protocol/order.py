@@ -17,6 +17,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from enclava.protocol.eip712 import typed_data
 from enclava.protocol.ids import OrderId, ResourceId, TeeOfferId
 
 __all__ = [
@@ -250,68 +251,22 @@ class OrderFailure:
         return (self.order_id, self.enclave, self.reason_code)
 
 
-def _domain(chain_id: int, marketplace: str) -> dict[str, Any]:
-    return {
-        "name": "Enclava Marketplace",
-        "version": "1",
-        "chainId": chain_id,
-        "verifyingContract": Web3.to_checksum_address(marketplace),
-    }
-
-
 def report_typed_data(
     report: IntegrityReport, *, chain_id: int, marketplace: str
 ) -> dict[str, Any]:
     """The EIP-712 message for ``report``, exactly as the Marketplace hashes it."""
-    fields = [
-        ("orderId", "bytes32"),
-        ("engineHash", "bytes32"),
-        ("inputsHash", "bytes32"),
-        ("outputHash", "bytes32"),
-        ("outputCid", "string"),
-        ("teeType", "uint8"),
-        ("measurement", "bytes32"),
-        ("enclave", "address"),
-        ("startedAt", "uint64"),
-        ("finishedAt", "uint64"),
-    ]
-    return {
-        "types": {
-            "EIP712Domain": _DOMAIN_FIELDS,
-            "IntegrityReport": [{"name": n, "type": t} for n, t in fields],
-        },
-        "primaryType": "IntegrityReport",
-        "domain": _domain(chain_id, marketplace),
-        "message": report.as_message(),
-    }
+    return typed_data(
+        "IntegrityReport", report.as_message(), chain_id=chain_id, contract=marketplace
+    )
 
 
 def failure_typed_data(failure: OrderFailure, *, chain_id: int, marketplace: str) -> dict[str, Any]:
-    return {
-        "types": {
-            "EIP712Domain": _DOMAIN_FIELDS,
-            "OrderFailure": [
-                {"name": "orderId", "type": "bytes32"},
-                {"name": "enclave", "type": "address"},
-                {"name": "reasonCode", "type": "uint32"},
-            ],
-        },
-        "primaryType": "OrderFailure",
-        "domain": _domain(chain_id, marketplace),
-        "message": {
-            "orderId": failure.order_id,
-            "enclave": failure.enclave,
-            "reasonCode": failure.reason_code,
-        },
+    message = {
+        "orderId": failure.order_id,
+        "enclave": failure.enclave,
+        "reasonCode": failure.reason_code,
     }
-
-
-_DOMAIN_FIELDS = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
+    return typed_data("OrderFailure", message, chain_id=chain_id, contract=marketplace)
 
 
 def sign_report(

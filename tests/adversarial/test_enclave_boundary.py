@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from demo.parties import order_as_customer, parties, publish_engine_at
 from enclava.client import completed_report, wait_for_order
 from enclava.devnet import dev_account
 from enclava.protocol.engine.reasons import Reason
 from enclava.protocol.order import OrderStatus
 from provider_node.loader_link import loader_socket_dir
 from tests.e2e.provider_process import running_provider
-from tests.e2e.story import order_as_customer, parties, publish_engine_at
 from tests.engines.fixture_engine import write_engine
 
 SLEEPER = """import json, os, time

@@ -14,13 +14,13 @@ from collections.abc import Callable
 import pytest
 from pyrage import x25519
 
+from demo.parties import order_as_customer, parties, publish_engine_folder
 from enclava.client import wait_for_order
 from enclava.devnet import dev_account
 from enclava.protocol.engine.reasons import Reason
 from enclava.protocol.order import OrderStatus
 from tests.adversarial.rpc_proxy import OrderCreatedData, lying_rpc
 from tests.e2e.provider_process import running_provider
-from tests.e2e.story import order_as_customer, parties, publish_engine_folder
 
 #: The provider's own age identity: what it would like results encrypted to.
 ATTACKER = x25519.Identity.generate()

@@ -15,11 +15,11 @@ import time
 
 import pytest
 
+from demo.parties import order_as_customer, parties, publish_engine_folder
 from enclava.devnet import dev_account
 from enclava.protocol.order import OrderStatus
 from tests.adversarial.mitm import tls_relay
 from tests.e2e.provider_process import running_provider
-from tests.e2e.story import order_as_customer, parties, publish_engine_folder
 
 pytestmark = pytest.mark.devnet
 

@@ -18,6 +18,7 @@ from enclava.chain.config import (
 from enclava.chain.rpc import ChainClient
 from enclava.errors import ConfigError, DevnetError
 from marketplace_api.settings import MarketSettings
+from provider_node.settings import ProviderSettings
 from trusted_loader.settings import LoaderSettings
 
 ADDRESSES = {
@@ -104,12 +105,22 @@ def test_market_and_loader_settings_read_the_same_shape(tmp_path):
         rpc_url="https://rpc.example",
         ipfs_api="http://127.0.0.1:5001",
         ca_url="https://ca.example",
-        contracts=str(path),
+        addresses=str(path),
         chain_id=10,
     )
+    provider = ProviderSettings(rpc_url="https://rpc.example", chain_id=10, addresses=str(path))
     expected = ChainConfig("https://rpc.example", ADDRESSES, 10, 3)
     assert market.chain_config() == expected
     assert loader.chain_config() == expected
+    assert provider.chain_config() == expected
+
+
+def test_a_provider_contracts_table_still_works_with_a_deprecation_warning():
+    with pytest.warns(FutureWarning, match="addresses"):
+        provider = ProviderSettings(
+            rpc_url="https://rpc.example", contracts=ADDRESSES, deploy_block=3
+        )
+    assert provider.chain_config() == ChainConfig("https://rpc.example", ADDRESSES, None, 3)
 
 
 def test_connect_refuses_an_rpc_serving_another_chain(monkeypatch):

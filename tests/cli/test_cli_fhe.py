@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 from eth_account import Account
 
+from demo.context import open_policy
+from demo.story import MODEL_PRICE, npy_bytes
 from enclava.chain.market import MarketClient
 from enclava.chain.types import ResourceKind
 from enclava.client import publish_engine, publish_resource
@@ -31,7 +33,6 @@ from enclava.storage.content_store import IpfsContentStore
 from research.splitnn import digits_28
 from tests.cli.conftest import fund, funded_wallet
 from tests.e2e.provider_process import running_provider
-from tests.e2e.story import MODEL_PRICE, npy_bytes, open_policy
 from tests.e2e.test_fhe_split_order import NOISE_SCALE, SPLIT, tail_url  # noqa: F401 (tail_url: a fixture)
 
 pytestmark = pytest.mark.devnet

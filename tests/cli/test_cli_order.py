@@ -10,13 +10,13 @@ import shutil
 import numpy as np
 import pytest
 
+from demo.story import npy_bytes
 from enclava.client.market_api import MarketApiClient
 from engines.digits_classifier.model import predict_plain
 from engines.digits_classifier.weights import digits_split, train_reference_weights, weights_to_npz
 from tests.cli.conftest import funded_wallet
 from tests.cli.test_cli_publish import ENGINE, published
 from tests.e2e.provider_process import running_provider
-from tests.e2e.story import npy_bytes
 
 pytestmark = pytest.mark.devnet
 

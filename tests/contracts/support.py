@@ -17,6 +17,8 @@ from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_utils import keccak
 
+from enclava.protocol import eip712
+
 CHAIN_ID = 31337
 
 # The deployment the tests use (conftest) and the prices of the standard market.
@@ -38,61 +40,6 @@ NONE, OPEN, ACCEPTED, COMPLETED, FAILED, TIMED_OUT, CANCELLED = range(7)
 
 MEASUREMENT = bytes.fromhex("aa" * 32)
 OTHER_MEASUREMENT = bytes.fromhex("bb" * 32)
-
-TYPES = {
-    "ListResource": [
-        ("owner", "address"),
-        ("kind", "uint8"),
-        ("cid", "string"),
-        ("contentHash", "bytes32"),
-        ("price", "uint96"),
-        ("metadataCid", "string"),
-        ("nonce", "uint256"),
-        ("deadline", "uint256"),
-    ],
-    "UpdateResource": [
-        ("resourceId", "uint256"),
-        ("cid", "string"),
-        ("contentHash", "bytes32"),
-        ("price", "uint96"),
-        ("metadataCid", "string"),
-        ("active", "bool"),
-        ("nonce", "uint256"),
-        ("deadline", "uint256"),
-    ],
-    "RetireResource": [("resourceId", "uint256"), ("nonce", "uint256"), ("deadline", "uint256")],
-    "EnclaveCertificate": [
-        ("enclave", "address"),
-        ("teeType", "uint8"),
-        ("measurement", "bytes32"),
-        ("provider", "address"),
-        ("expiresAt", "uint64"),
-        ("nonce", "bytes32"),
-    ],
-    "EnclaveConsent": [("enclave", "address"), ("provider", "address"), ("nonce", "bytes32")],
-    "IntegrityReport": [
-        ("orderId", "bytes32"),
-        ("engineHash", "bytes32"),
-        ("inputsHash", "bytes32"),
-        ("outputHash", "bytes32"),
-        ("outputCid", "string"),
-        ("teeType", "uint8"),
-        ("measurement", "bytes32"),
-        ("enclave", "address"),
-        ("startedAt", "uint64"),
-        ("finishedAt", "uint64"),
-    ],
-    "OrderFailure": [("orderId", "bytes32"), ("enclave", "address"), ("reasonCode", "uint32")],
-}
-DOMAIN_NAMES = {
-    "ListResource": "Enclava ResourceRegistry",
-    "UpdateResource": "Enclava ResourceRegistry",
-    "RetireResource": "Enclava ResourceRegistry",
-    "EnclaveCertificate": "Enclava AttestationRegistry",
-    "EnclaveConsent": "Enclava AttestationRegistry",
-    "IntegrityReport": "Enclava Marketplace",
-    "OrderFailure": "Enclava Marketplace",
-}
 
 
 def sha256(data: bytes) -> bytes:
@@ -131,26 +78,7 @@ def wallet(account):
 
 def typed_data(primary: str, contract, message: dict):
     """The EIP-712 signable message `primary` for `contract`'s domain, built by eth-account."""
-    domain_fields = [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ]
-    full = {
-        "types": {
-            "EIP712Domain": domain_fields,
-            primary: [{"name": n, "type": t} for n, t in TYPES[primary]],
-        },
-        "primaryType": primary,
-        "domain": {
-            "name": DOMAIN_NAMES[primary],
-            "version": "1",
-            "chainId": CHAIN_ID,
-            "verifyingContract": contract.address,
-        },
-        "message": message,
-    }
+    full = eip712.typed_data(primary, message, chain_id=CHAIN_ID, contract=contract.address)
     return encode_typed_data(full_message=full)
 
 
@@ -166,7 +94,7 @@ def digest(primary: str, contract, message: dict) -> bytes:
 
 def as_tuple(message: dict, primary: str) -> tuple:
     """The ABI tuple of a typed-data `message`, in the struct's field order."""
-    return tuple(message[name] for name, _ in TYPES[primary])
+    return tuple(message[name] for name in eip712.field_names(primary))
 
 
 @contextlib.contextmanager

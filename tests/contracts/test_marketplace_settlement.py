@@ -15,10 +15,11 @@ from support import (
     PRICE_PER_SECOND,
     SLASH_BPS,
     TIMED_OUT,
-    TYPES,
     digest,
     reverts,
 )
+
+from enclava.protocol.eip712 import field_names
 
 
 def test_complete_credits_owners_and_provider_and_refunds_the_customer(
@@ -93,12 +94,12 @@ def test_complete_stores_the_report_digest_and_emits_the_report(
 
 def test_contract_digests_match_eth_account_typed_data(listed, accepted, marketplace, enclave_key):
     report, _ = listed.report(accepted, enclave_key)
-    message = dict(zip([n for n, _ in TYPES["IntegrityReport"]], report))
+    message = dict(zip(field_names("IntegrityReport"), report))
     assert bytes(marketplace.reportDigest(report)) == digest(
         "IntegrityReport", marketplace, message
     )
     failure, _ = listed.failure(accepted, enclave_key, reason=9)
-    message = dict(zip([n for n, _ in TYPES["OrderFailure"]], failure))
+    message = dict(zip(field_names("OrderFailure"), failure))
     assert bytes(marketplace.failureDigest(failure)) == digest("OrderFailure", marketplace, message)
 
 

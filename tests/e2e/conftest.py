@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from demo.parties import parties
 from tests.e2e.provider_process import running_provider
-from tests.e2e.story import parties
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from enclava.devnet.provider import provider_config
 from provider_node.jobs import JobStore
 
 BIN = Path(sys.executable).parent
@@ -50,18 +51,18 @@ class ProviderProcess:
         return f"http://127.0.0.1:{self.http_port}"
 
     def write_config(self, devnet: str) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(
-            f'name = "{self.name}"\ndevnet = "{devnet}"\ndev_role = "{self.dev_role}"\n'
-            f'state_dir = "{self.folder / "state"}"\n'
-            f"poll_interval_s = 0.5\nlease_s = {self.lease_s}\n"
-            f"http_port = {self.http_port}\nconcurrency = {self.concurrency}\n"
-            f"deadline_margin_s = 5\n"
-            f'scratch_root = "{self.folder / "scratch"}"\ninsecure_allow_simulated_tee = true\n'
-            f"{self.extra_config}"
-            f'[[tee_offers]]\ntee_type = "simulated"\ngpu_class = "cpu"\n'
-            f"price_per_second = {self.price_per_second}\n"
-            f"slots = {self.slots}\n"
+        provider_config(
+            self.folder,
+            name=self.name,
+            devnet=devnet,
+            http_port=self.http_port,
+            dev_role=self.dev_role,
+            concurrency=self.concurrency,
+            slots=self.slots,
+            price_per_second=self.price_per_second,
+            lease_s=self.lease_s,
+            poll_interval_s=0.5,
+            extra_config=self.extra_config,
         )
 
     def _spawn(self, *args: str, log: str) -> subprocess.Popen:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
+from demo.context import open_policy
+from demo.parties import publish_blob, publish_engine_folder
+from demo.story import MODEL_PRICE, npy_bytes
 from enclava.chain.types import ResourceKind
 from enclava.client import fetch_result, place_order, wait_for_order
 from enclava.crypto import wallet_identity, wallet_recipient
@@ -12,14 +17,6 @@ from enclava.devnet import dev_account
 from enclava.protocol.order import OrderStatus
 from engines.digits_classifier.model import predict_plain
 from engines.digits_classifier.weights import digits_split, train_reference_weights, weights_to_npz
-from tests.e2e.story import (
-    MODEL_PRICE,
-    json_of,
-    npy_bytes,
-    open_policy,
-    publish_blob,
-    publish_engine_folder,
-)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +67,10 @@ def test_digits_order_completes_with_predictions_equal_to_a_plain_run(
     used = paid.get(dev_account("provider").address, 0)
     assert used % order.terms.price_per_second == 0
     assert paid.get(customer.address, 0) == placed.escrow - paid[owner] - used
+
+
+def json_of(data: bytes) -> dict:
+    return json.loads(data.decode())
 
 
 def engine_price(p, engine) -> int:

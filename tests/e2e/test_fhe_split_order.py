@@ -14,6 +14,9 @@ import time
 import numpy as np
 import pytest
 
+from demo.context import open_policy
+from demo.parties import publish_engine_at
+from demo.story import MODEL_PRICE
 from enclava.chain.types import ResourceKind
 from enclava.client import publish_resource
 from enclava.client.fhe_split import finish_fhe_order, place_fhe_order, prepare_fhe_order
@@ -36,7 +39,6 @@ from enclava.fhe import (
 from enclava.protocol.order import OrderStatus
 from enclava.splitnn import load_model
 from research.splitnn import digits_28
-from tests.e2e.story import MODEL_PRICE, open_policy, publish_engine_at
 from tests.e2e.tail_server import serving_tail
 
 SPLIT = "linear784x128_sq"

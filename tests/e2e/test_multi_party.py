@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from demo.context import open_policy
+from demo.parties import publish_blob, publish_engine_folder
+from demo.story import DATA_PRICE, npz_arrays
 from enclava.chain.types import ResourceKind
 from enclava.client import fetch_result, place_order, wait_for_order
 from enclava.crypto import wallet_identity, wallet_recipient
@@ -14,7 +17,6 @@ from enclava.protocol.engine.reasons import Reason
 from enclava.protocol.order import OrderStatus
 from engines.tabular_trainer.shares import share_to_npz, split_breast_cancer
 from engines.tabular_trainer.trainer import train_plain
-from tests.e2e.story import DATA_PRICE, npz_arrays, open_policy, publish_blob, publish_engine_folder
 
 HOSPITALS = ("hospital_a", "hospital_b", "hospital_c")
 

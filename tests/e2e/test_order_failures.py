@@ -8,20 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from demo.context import open_policy
+from demo.parties import order_as_customer, publish_blob, publish_engine_at, publish_engine_folder
+from demo.story import MODEL_PRICE
 from enclava.chain.types import ResourceKind
 from enclava.client import wait_for_order
 from enclava.crypto import new_resource_key, seal, wallet_recipient
 from enclava.devnet import dev_account
 from enclava.protocol.engine.reasons import Reason
 from enclava.protocol.order import OrderInput, OrderStatus
-from tests.e2e.story import (
-    MODEL_PRICE,
-    open_policy,
-    order_as_customer,
-    publish_blob,
-    publish_engine_at,
-    publish_engine_folder,
-)
 from tests.engines.fixture_engine import fixture_source, write_engine
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from demo.parties import order_as_customer, publish_engine_at
 from enclava.client import wait_for_order
 from enclava.devnet import dev_account
 from enclava.devnet.services import redis_command
 from enclava.protocol.order import OrderStatus
 from tests.e2e.provider_process import ProviderProcess
-from tests.e2e.story import order_as_customer, publish_engine_at
 from tests.engines.fixture_engine import write_engine
 
 SLOW_ENGINE = """import json, os, time

@@ -11,10 +11,10 @@ from eth_account import Account
 
 from enclava.client.errors import MarketApiRefused, MarketApiUnavailable
 from enclava.client.market_api import (
-    LIST_RESOURCE_TYPES,
     MarketApiClient,
     listing_metadata,
 )
+from enclava.protocol.eip712 import message_types
 
 REGISTRY = "0x" + "12" * 20
 
@@ -46,7 +46,7 @@ def _api(owner: str, tamper: dict | None = None, calls: list | None = None) -> M
                 **(tamper or {}),
             }
             typed = {
-                "types": LIST_RESOURCE_TYPES,
+                "types": message_types("ListResource"),
                 "primaryType": "ListResource",
                 "message": message,
                 "domain": {

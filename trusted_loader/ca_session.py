@@ -1,4 +1,4 @@
-"""The loader's client of the CA: an attested, pinned TLS channel; challenge, certify, key release.
+"""The loader's session with the CA: an attested, pinned TLS channel; challenge, certify, release.
 
 The loader trusts the CA only after checking the CA's own attestation over TLS (enclava.ca_link):
 the evidence binds the TLS key, the CA certificate, the signer address and the age recipient; the
@@ -30,12 +30,12 @@ from trusted_loader.errors import (
     LoaderError,
 )
 
-__all__ = ["CaClient", "ReleasedKey"]
+__all__ = ["CaSession", "ReleasedKey"]
 
-log = get_logger("trusted_loader.ca_client")
+log = get_logger("trusted_loader.ca_session")
 
 
-class CaClient:
+class CaSession:
     def __init__(
         self,
         base_url: str,
@@ -58,12 +58,10 @@ class CaClient:
         failure."""
         with self._lock:
             if self._link is None:
-                from enclava.attestation.verifiers import ca_evidence_verifier
-                from enclava.chain.allowlist import OnChainAllowList
+                from enclava.ca_link.chain_ca import chain_ca_verifier
 
-                verifier = ca_evidence_verifier(
-                    OnChainAllowList(self._market.contracts),
-                    insecure_allow_simulated_tee=self._insecure_simulated,
+                verifier = chain_ca_verifier(
+                    self._market.contracts, insecure_allow_simulated_tee=self._insecure_simulated
                 )
                 try:
                     self._link = connect_attested_ca(

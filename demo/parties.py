@@ -1,31 +1,37 @@
-"""The parties of an end-to-end order on the devnet, as small functions over enclava.client."""
+"""The devnet's dev wallets as parties that publish and order directly on chain (no marketplace
+API): the multi-party benchmark plays them, and so do the end-to-end tests."""
 
 from __future__ import annotations
 
-import io
-import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
+from demo.context import ENGINES, open_policy
+from demo.story import ENGINE_PRICE
 from enclava.chain.market import MarketClient
 from enclava.chain.types import ResourceKind
 from enclava.client import (
     BrokerHttpClient,
+    PlacedOrder,
     PublishedResource,
     place_order,
     publish_engine,
     publish_resource,
 )
 from enclava.crypto import wallet_recipient
-from enclava.devnet import dev_account
+from enclava.devnet import Manifest, dev_account
 from enclava.storage.content_store import IpfsContentStore
 
-ENGINES = Path(__file__).resolve().parents[2] / "engines"
-ENGINE_PRICE = 3 * 10**15
-MODEL_PRICE = 5 * 10**15
-DATA_PRICE = 2 * 10**15
+__all__ = [
+    "Parties",
+    "parties",
+    "publish_engine_at",
+    "publish_engine_folder",
+    "publish_blob",
+    "order_as_customer",
+]
 
 
 @dataclass
@@ -35,22 +41,12 @@ class Parties:
     broker: BrokerHttpClient
 
 
-def parties(manifest) -> Parties:
+def parties(manifest: Manifest) -> Parties:
     return Parties(
         MarketClient.from_manifest(manifest),
         IpfsContentStore.from_manifest(manifest),
         BrokerHttpClient.from_manifest(manifest),
     )
-
-
-def open_policy(engine_hash: str | None = None, **extra) -> dict:
-    """Any paying customer, the given engine (or any), simulated TEEs allowed (devnet)."""
-    return {
-        "allowed_engine_hashes": [engine_hash] if engine_hash else "any",
-        "allowed_customers": "any",
-        "insecure_allow_simulated_tee": True,
-        **extra,
-    }
 
 
 def publish_engine_at(
@@ -77,10 +73,10 @@ def order_as_customer(
     p: Parties,
     tee_offer_id: int,
     engine_id: int,
-    resource_ids=(),
-    inputs=(b"customer data",),
+    resource_ids: Iterable[int] = (),
+    inputs: Iterable[bytes] = (b"customer data",),
     max_duration: int = 300,
-):
+) -> PlacedOrder:
     """Dev customer's order for the engine, its resources and its own inputs, results to its wallet
     key."""
     customer = dev_account("customer")
@@ -99,7 +95,7 @@ def order_as_customer(
 
 
 def publish_blob(
-    p: Parties, owner_role: str, kind: ResourceKind, data: bytes, price: int, policy
+    p: Parties, owner_role: str, kind: ResourceKind, data: bytes, price: int, policy: Any
 ) -> PublishedResource:
     return publish_resource(
         p.market,
@@ -111,18 +107,3 @@ def publish_blob(
         price=price,
         policy=policy,
     )
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
-def npz_arrays(data: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-        return {name: arrays[name] for name in arrays.files}
-
-
-def json_of(data: bytes) -> dict:
-    return json.loads(data.decode())
