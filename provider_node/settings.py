@@ -88,6 +88,22 @@ class ProviderSettings(ChainSettings, BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
+    def _offers_table(cls, data: Any) -> Any:
+        """``[[offers]]`` (the TEE offers' old name) still works for one release, with a
+        deprecation warning: a *TEE offer* is provider capacity, a *resource* what owners list."""
+        if isinstance(data, dict) and "offers" in data:
+            warnings.warn(
+                "[[offers]] is deprecated: name the table [[tee_offers]]",
+                FutureWarning,
+                stacklevel=2,
+            )
+            data = dict(data)
+            offers = data.pop("offers")
+            data.setdefault("tee_offers", offers)
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
     def _contracts_table(cls, data: Any) -> Any:
         """A ``[contracts]`` table (name = address) still works for one release, with a
         deprecation warning: ``addresses`` (a file, or the JSON itself) is every service's field."""

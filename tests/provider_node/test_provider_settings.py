@@ -1,4 +1,4 @@
-"""The provider's insecure switch: one name pattern, strict by default, the old name deprecated."""
+"""The provider's settings: the insecure switch strict by default, old names deprecated, not broken."""
 
 from __future__ import annotations
 
@@ -22,3 +22,9 @@ def test_the_old_name_still_works_with_a_warning() -> None:
     with pytest.warns(FutureWarning, match="insecure_allow_simulated_tee"):
         settings = ProviderSettings(insecure_simulated_tee=True)
     assert settings.insecure_allow_simulated_tee is True
+
+
+def test_the_old_offers_table_still_works_with_a_deprecation_warning():
+    with pytest.warns(FutureWarning, match="tee_offers"):
+        settings = ProviderSettings(offers=[{"tee_type": "tdx", "slots": 4}])
+    assert [(o.tee_type, o.slots) for o in settings.tee_offers] == [("tdx", 4)]
