@@ -1,4 +1,4 @@
-"""The provider's settings: the insecure switch strict by default, old names deprecated, not broken."""
+"""Provider settings: the insecure switch strict by default; old names deprecated, not broken."""
 
 from __future__ import annotations
 
