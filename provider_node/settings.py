@@ -7,6 +7,7 @@ import json
 import os
 import tomllib
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,32 @@ class TeeOfferConfig(BaseModel):
     gpu_class: str = Field(default="cpu", max_length=32)
     price_per_second: int = Field(default=10**9, ge=0, lt=2**96)
     slots: int = Field(default=2, ge=1, le=65535)
+
+
+def _addresses_json(table: Any) -> str:
+    return json.dumps(dict(table)) if table else ""
+
+
+#: old key -> (new key, how its value converts, the deprecation notice)
+_RENAMED: dict[str, tuple[str, Callable[[Any], Any], str]] = {
+    "insecure_simulated_tee": (
+        "insecure_allow_simulated_tee",
+        lambda value: value,
+        "insecure_simulated_tee is deprecated: use insecure_allow_simulated_tee "
+        "(PROVIDER_INSECURE_ALLOW_SIMULATED_TEE)",
+    ),
+    "offers": (
+        "tee_offers",  # a *TEE offer* is provider capacity, a *resource* what owners list
+        lambda value: value,
+        "[[offers]] is deprecated: name the table [[tee_offers]]",
+    ),
+    "contracts": (
+        "addresses",  # every service's field: an addresses JSON file, or the JSON itself
+        _addresses_json,
+        "the [contracts] table is deprecated: set addresses to an addresses JSON file "
+        "(PROVIDER_ADDRESSES), as for every Enclava service",
+    ),
+}
 
 
 class ProviderSettings(ChainSettings, BaseSettings):
@@ -71,52 +98,18 @@ class ProviderSettings(ChainSettings, BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _renamed_insecure_flag(cls, data: Any) -> Any:
-        """``insecure_simulated_tee`` (config file or ``PROVIDER_INSECURE_SIMULATED_TEE``) still
-        works for one release, with a deprecation warning."""
-        if isinstance(data, dict) and "insecure_simulated_tee" in data:
-            warnings.warn(
-                "insecure_simulated_tee is deprecated: use insecure_allow_simulated_tee "
-                "(PROVIDER_INSECURE_ALLOW_SIMULATED_TEE)",
-                FutureWarning,  # shown by default: the user's config needs the change
-                stacklevel=2,
-            )
-            data = dict(data)
-            old = data.pop("insecure_simulated_tee")
-            data.setdefault("insecure_allow_simulated_tee", old)
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def _offers_table(cls, data: Any) -> Any:
-        """``[[offers]]`` (the TEE offers' old name) still works for one release, with a
-        deprecation warning: a *TEE offer* is provider capacity, a *resource* what owners list."""
-        if isinstance(data, dict) and "offers" in data:
-            warnings.warn(
-                "[[offers]] is deprecated: name the table [[tee_offers]]",
-                FutureWarning,
-                stacklevel=2,
-            )
-            data = dict(data)
-            offers = data.pop("offers")
-            data.setdefault("tee_offers", offers)
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def _contracts_table(cls, data: Any) -> Any:
-        """A ``[contracts]`` table (name = address) still works for one release, with a
-        deprecation warning: ``addresses`` (a file, or the JSON itself) is every service's field."""
-        if isinstance(data, dict) and "contracts" in data:
-            warnings.warn(
-                "the [contracts] table is deprecated: set addresses to an addresses JSON file "
-                "(PROVIDER_ADDRESSES), as for every Enclava service",
-                FutureWarning,
-                stacklevel=2,
-            )
-            data = dict(data)
-            table = data.pop("contracts")
-            data.setdefault("addresses", json.dumps(dict(table)) if table else "")
+    def _deprecated_keys(cls, data: Any) -> Any:
+        """Keys renamed by the vocabulary and settings work still work for one release, each with
+        a deprecation warning (:data:`_RENAMED`): the value moves to its new key unless that one is
+        given too."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for old, (new, convert, notice) in _RENAMED.items():
+            if old in data:
+                # FutureWarning is shown by default: the user's config needs the change
+                warnings.warn(notice, FutureWarning, stacklevel=2)
+                data.setdefault(new, convert(data.pop(old)))
         return data
 
     scratch_root: str = ""
