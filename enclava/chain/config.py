@@ -5,9 +5,9 @@ the block they were deployed at. Those come either from an *addresses file* (any
 object ``{"Marketplace": "0x..", "ResourceRegistry": "0x..", ...}``, optionally with
 ``"chain_id"`` and ``"deploy_block"``) or from a *devnet manifest* (which also names the local
 services; the deployment record ``scripts/deploy.py`` writes is an addresses file too). Every
-service's settings reach the chain through :func:`load_chain_config`; the CA and the marketplace
-API share the four fields of :class:`ChainSettings` (``rpc_url``, ``chain_id``, ``addresses``,
-``manifest``).
+service's settings reach the chain through :func:`load_chain_config`: the CA, the marketplace API,
+the provider node and the trusted loader share the four fields of :class:`ChainSettings`
+(``rpc_url``, ``chain_id``, ``addresses``, ``manifest``).
 
 The devnet manifest is read here (the devnet writes it: :mod:`enclava.devnet.orchestrator`).
 """
@@ -67,9 +67,10 @@ class ChainConfig:
     def connect(self) -> tuple[ChainClient, ContractSet]:
         """A client and the bound contracts; a chain that reports another id is a ConfigError."""
         chain = self.client()
-        if self.chain_id is not None and chain.chain_id() != self.chain_id:
+        served = None if self.chain_id is None else chain.chain_id()
+        if served is not None and served != self.chain_id:
             raise ConfigError(
-                f"the RPC at {self.rpc_url} serves chain {chain.chain_id()}, not {self.chain_id}",
+                f"the RPC at {self.rpc_url} serves chain {served}, not {self.chain_id}",
                 hint="Point the RPC URL at the chain the contract addresses belong to.",
             )
         return chain, ContractSet(chain.w3, self.contracts)
@@ -101,11 +102,17 @@ def load_addresses(source: str | Path) -> tuple[dict[str, str], dict[str, int]]:
     if not isinstance(data, dict):
         raise ConfigError("the contract addresses must be a JSON object of name → address")
     extras: dict[str, int] = {}
-    if "chain_id" in data:
-        extras["chain_id"] = int(data["chain_id"])
     block = data.get("deploy_block", data.get("block") if "contracts" in data else None)
-    if block is not None:
-        extras["deploy_block"] = int(block)
+    for key, value in (("chain_id", data.get("chain_id")), ("deploy_block", block)):
+        if value is None:
+            continue
+        try:
+            extras[key] = int(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"the contract addresses' {key} is not a number: {value!r}",
+                hint=f"Give {key} as an integer, or leave it out.",
+            ) from exc
     names = data["contracts"] if isinstance(data.get("contracts"), dict) else data
     contracts = {name: str(names[name]) for name in CONTRACT_NAMES if name in names}
     missing = [name for name in CONTRACT_NAMES if name not in contracts]

@@ -127,3 +127,10 @@ def test_connect_refuses_an_rpc_serving_another_chain(monkeypatch):
     monkeypatch.setattr(ChainClient, "chain_id", lambda self: 1)
     with pytest.raises(ConfigError, match="serves chain 1, not 10"):
         ChainConfig("http://127.0.0.1:1", ADDRESSES, chain_id=10).connect()
+
+
+def test_an_addresses_file_with_a_non_numeric_chain_id_is_a_config_error(tmp_path):
+    path = tmp_path / "addresses.json"
+    path.write_text(json.dumps({**ADDRESSES, "chain_id": "mainnet"}))
+    with pytest.raises(ConfigError, match="chain_id is not a number"):
+        load_chain_config(rpc_url="https://rpc.example", addresses=str(path))
