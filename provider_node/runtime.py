@@ -7,7 +7,6 @@ provider's wallet; the loader holds the enclave's keys; neither ever holds the o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -75,7 +74,7 @@ class Runtime:
             "rpc_url": settings.loader_rpc_url or settings.rpc_url,
             "ipfs_api": settings.ipfs_api,
             "ca_url": settings.ca_url,
-            "addresses": json.dumps(dict(settings.chain_config().contracts)),
+            "addresses": dict(settings.chain_config().contracts),  # LoaderLink sends it as JSON
             "deploy_block": settings.deploy_block,
             "tee": settings.tee,
             "insecure_allow_simulated_tee": str(settings.insecure_allow_simulated_tee).lower(),
