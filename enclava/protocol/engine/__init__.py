@@ -38,12 +38,19 @@ from enclava.protocol.engine.manifest import (
     load_manifest,
     parse_manifest,
 )
-from enclava.protocol.engine.reasons import Reason, reason_name
+from enclava.protocol.engine.reasons import (
+    REASONS,
+    Reason,
+    ReasonText,
+    describe_reason,
+    reason_name,
+)
 from enclava.protocol.engine.seed import order_seed
 
 __all__ = [
     "MANIFEST_NAME",
     "MAX_ENGINE_BYTES",
+    "REASONS",
     "EngineArchiveInvalid",
     "EngineCpuExceeded",
     "EngineError",
@@ -62,8 +69,10 @@ __all__ = [
     "OutputSpec",
     "OutputTooLarge",
     "Reason",
+    "ReasonText",
     "SandboxUnavailable",
     "canonical_archive",
+    "describe_reason",
     "engine_hash",
     "load_manifest",
     "order_seed",
