@@ -227,6 +227,8 @@ def main() -> dict[str, Any]:
         "orderId": bytes(failed.events["OrderCreated"]["orderId"]),
         "enclave": enclave.address,
         "reasonCode": 1,
+        # a failure detail CID (CIDv1, raw leaves) of the usual length
+        "detailCid": "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
     }
     record(
         "Marketplace.failOrder",

@@ -33,7 +33,7 @@ contract Marketplace is IMarketplace, EIP712 {
         "IntegrityReport(bytes32 orderId,bytes32 engineHash,bytes32 inputsHash,bytes32 outputHash,string outputCid,uint8 teeType,bytes32 measurement,address enclave,uint64 startedAt,uint64 finishedAt)"
     );
     bytes32 private constant _FAILURE_TYPEHASH =
-        keccak256("OrderFailure(bytes32 orderId,address enclave,uint32 reasonCode)");
+        keccak256("OrderFailure(bytes32 orderId,address enclave,uint32 reasonCode,string detailCid)");
 
     IProviderRegistry private immutable _providers;
     IResourceRegistry private immutable _resources;
@@ -173,7 +173,7 @@ contract Marketplace is IMarketplace, EIP712 {
 
         uint256 teeOfferId = order.teeOfferId;
         order.status = OrderStatus.FAILED;
-        emit OrderFailed(orderId, failure.enclave, failure.reasonCode);
+        emit OrderFailed(orderId, failure.enclave, failure.reasonCode, failure.detailCid);
 
         _providers.releaseSlot(teeOfferId);
         _refund(terms.customer, orderId, _escrow(terms));
@@ -494,7 +494,15 @@ contract Marketplace is IMarketplace, EIP712 {
 
     function _failureDigest(OrderFailure calldata failure) private view returns (bytes32) {
         return _hashTypedDataV4(
-            keccak256(abi.encode(_FAILURE_TYPEHASH, failure.orderId, failure.enclave, failure.reasonCode))
+            keccak256(
+                abi.encode(
+                    _FAILURE_TYPEHASH,
+                    failure.orderId,
+                    failure.enclave,
+                    failure.reasonCode,
+                    keccak256(bytes(failure.detailCid))
+                )
+            )
         );
     }
 }

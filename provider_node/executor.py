@@ -19,8 +19,10 @@ from typing import Iterator
 from enclava.chain.errors import ChainRefused
 from enclava.errors import TransientError
 from enclava.logs import get_logger
+from enclava.protocol.engine.reasons import describe_reason
 from enclava.protocol.loader_api import SignedOutcome
 from enclava.protocol.order import OrderFailure, OrderStatus
+from provider_node.earnings import log_completion
 from provider_node.errors import LoaderRefused
 from provider_node.runtime import Runtime
 
@@ -103,19 +105,31 @@ def _publish(rt: Runtime, order_id: str, outcome: SignedOutcome) -> JobResult:
         tx = rt.market.complete_order(rt.account, order.terms, outcome.report, outcome.signature)
         outcome.stages["report_tx"] = time.perf_counter() - start
         rt.jobs.finish(order_id, "completed", tx_hash=tx.tx_hash, stages=outcome.stages)
-        log.info(
-            "order completed", extra={"order_id": order_id, "tx": tx.tx_hash, "gas": tx.gas_used}
-        )
+        log_completion(rt.market, order.terms, outcome.report, tx)
         return "completed"
-    tx = rt.market.fail_order(rt.account, order.terms, _failure(outcome), outcome.signature)
+    failure = _failure(outcome)
+    tx = rt.market.fail_order(rt.account, order.terms, failure, outcome.signature)
     rt.jobs.finish(
         order_id, "failed", reason=outcome.reason, tx_hash=tx.tx_hash, stages=outcome.stages
     )
-    log.info(
-        "order failed on chain",
-        extra={"order_id": order_id, "reason": outcome.reason, "tx": tx.tx_hash},
-    )
+    _log_failure("order failed on chain", order_id, failure, tx.tx_hash)
     return "failed"
+
+
+def _log_failure(what: str, order_id: str, failure: OrderFailure, tx_hash: str) -> None:
+    """The failure in words (``describe_reason``), never the engine's output: that is in the
+    detail envelope (``detail_cid``), which only the customer can open."""
+    words = describe_reason(failure.reason_code)
+    log.info(
+        f"{what}: {words.line()}",
+        extra={
+            "order_id": order_id,
+            "reason": words.name,
+            "reason_code": words.code,
+            "detail_cid": failure.detail_cid,
+            "tx": tx_hash,
+        },
+    )
 
 
 #: Longest wait for the chain's clock to reach a report's ``finishedAt`` before publishing anyway.
@@ -141,9 +155,8 @@ def fail_job(rt: Runtime, order_id: str, *, holder: str | None = None) -> JobRes
     if order.status != OrderStatus.ACCEPTED:
         return _record_final(rt, order_id, order.status)
     outcome = rt.loader.timeout(order_id)
-    tx = rt.market.fail_order(rt.account, order.terms, _failure(outcome), outcome.signature)
+    failure = _failure(outcome)
+    tx = rt.market.fail_order(rt.account, order.terms, failure, outcome.signature)
     rt.jobs.finish(order_id, "failed", reason=outcome.reason or "timeout", tx_hash=tx.tx_hash)
-    log.info(
-        "order failed cleanly", extra={"order_id": order_id, "reason": "timeout", "tx": tx.tx_hash}
-    )
+    _log_failure("order failed cleanly", order_id, failure, tx.tx_hash)
     return "failed"

@@ -10,6 +10,7 @@ logged.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from enclava.errors import EnclavaError, StorageError, TransientError
 from enclava.logs import get_logger
 from enclava.protocol.engine import order_seed, pack_outputs, unpack_engine
 from enclava.protocol.engine.errors import EngineError, EngineTimeout
+from enclava.protocol.engine.reasons import describe_reason
+from enclava.protocol.failure_detail import FailureDetail, detail_json
 from enclava.protocol.loader_api import LOADER_STAGES, SignedOutcome
 from enclava.protocol.order import IntegrityReport, Order, OrderFailure
 from enclava.storage.content_store import IpfsContentStore
@@ -89,8 +92,10 @@ class _Clock:
     """When the order started, on the chain's clock and on this process's monotonic clock.
 
     The report's ``startedAt`` is the chain time the loader saw at the start (never before the
-    order's acceptance); ``finishedAt`` adds the whole seconds the loader measured itself, so the
-    billed time is the enclave's own run time and never ahead of the block that records it.
+    order's acceptance); ``finishedAt`` adds the seconds the loader measured itself, rounded up
+    (per-second billing: a 7.4 s run bills 8 s, a 0.3 s run 1 s, never 0), so the billed time is the
+    enclave's own run time. The node waits for a block at or after ``finishedAt`` before it
+    publishes, and the contract caps the billed time at the order's max duration.
     """
 
     chain_start: int
@@ -104,7 +109,7 @@ class _Clock:
         return self.monotonic() - self.mono_start
 
     def finished_at(self, order: Order) -> int:
-        return self.started_at(order) + int(self.elapsed())
+        return self.started_at(order) + math.ceil(self.elapsed())
 
 
 def execute_order(ctx: LoaderContext, order_id: str) -> SignedOutcome:
@@ -119,6 +124,7 @@ def execute_order(ctx: LoaderContext, order_id: str) -> SignedOutcome:
     clock = _Clock(
         chain_start=ctx.market.chain_time(), mono_start=ctx.monotonic(), monotonic=ctx.monotonic
     )
+    order: Order | None = None  # set once check_order has verified it (and its recipient key)
     try:
         with Scratch(ctx.scratch_root) as scratch:
             with _stage(outcome.stages, "check"):
@@ -129,14 +135,14 @@ def execute_order(ctx: LoaderContext, order_id: str) -> SignedOutcome:
     except TransientError:
         raise  # the caller retries with back-off; nothing was published
     except (LoaderError, EngineError) as error:
-        _fail(ctx, enclave, outcome, error)
+        _fail(ctx, enclave, outcome, error, order)
     except (
         EnclavaError
     ) as error:  # anything else typed: report it as internal, keep the order refundable
         log.error(
             "order failed on an unexpected error", extra={"order_id": order_id, "type": error.code}
         )
-        _fail(ctx, enclave, outcome, error)
+        _fail(ctx, enclave, outcome, error, order)
     return outcome
 
 
@@ -316,19 +322,34 @@ def _run(
 
 
 def _fail(
-    ctx: LoaderContext, enclave: EnclaveCredential, outcome: SignedOutcome, error: BaseException
+    ctx: LoaderContext,
+    enclave: EnclaveCredential,
+    outcome: SignedOutcome,
+    error: BaseException,
+    order: Order | None = None,
 ) -> None:
+    """Sign the failure of ``outcome``'s order, with the customer's detail where it can go.
+
+    ``order`` is the checked order (None when the failure came before or in the check): only then
+    is its recipient key known to be the customer's, so only then is a detail encrypted and
+    uploaded. The engine's raw stderr goes into that envelope and nowhere else.
+    """
     code = reason_code_of(error)
     outcome.reason = str(getattr(error, "reason", None) or getattr(error, "code", "internal_error"))
+    detail = str(getattr(error, "message", "") or type(error).__name__)[
+        :300
+    ]  # our own words, never data
+    detail_cid = ""
+    if order is not None:
+        with _stage(outcome.stages, "encrypt_upload"):
+            detail_cid = _upload_detail(ctx, order, code, detail, error)
     outcome.failure = OrderFailure(
         order_id=bytes.fromhex(outcome.order_id.removeprefix("0x")),
         enclave=enclave.address,
         reason_code=code,
+        detail_cid=detail_cid,
     )
     outcome.signature = ctx.market.sign_failure(enclave.account, outcome.failure)
-    detail = str(getattr(error, "message", "") or type(error).__name__)[
-        :300
-    ]  # our own words, never data
     log.warning(
         "order failed",
         extra={
@@ -336,5 +357,26 @@ def _fail(
             "reason": outcome.reason,
             "reason_code": code,
             "detail": detail,
+            "detail_cid": detail_cid,
         },
     )
+
+
+def _upload_detail(
+    ctx: LoaderContext, order: Order, code: int, message: str, error: BaseException
+) -> str:
+    """The CID of the failure detail encrypted to ``order``'s (checked) recipient key, or "" if it
+    cannot be encrypted or stored: the refund never waits on it."""
+    detail = FailureDetail(
+        reason=describe_reason(code).name,
+        message=message,
+        stderr_tail=str(getattr(error, "raw_stderr_tail", "") or ""),
+    )
+    try:
+        sealed = encrypt_to(detail_json(detail), order.recipient_key)
+        return str(ctx.store.add(sealed).cid)
+    except (StorageError, EnvelopeError) as exc:
+        log.warning(
+            "failure detail not stored", extra={"order_id": order.order_id, "type": exc.code}
+        )
+        return ""

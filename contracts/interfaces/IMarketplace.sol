@@ -28,7 +28,7 @@ import {TeeType} from "./EnclavaTypes.sol";
  * EIP-712 domain: name "Enclava Marketplace", version "1", this chain's id, this contract. Types:
  *
  * - `IntegrityReport(bytes32 orderId,bytes32 engineHash,bytes32 inputsHash,bytes32 outputHash,string outputCid,uint8 teeType,bytes32 measurement,address enclave,uint64 startedAt,uint64 finishedAt)`
- * - `OrderFailure(bytes32 orderId,address enclave,uint32 reasonCode)`
+ * - `OrderFailure(bytes32 orderId,address enclave,uint32 reasonCode,string detailCid)`
  *
  * `inputsHash = keccak256(abi.encodePacked(h_1, ..., h_n))`: the SHA-256 content hashes of the
  * order's model/dataset resources in order, then those of the customer's inputs in order.
@@ -95,11 +95,14 @@ interface IMarketplace {
         uint64 finishedAt;
     }
 
-    /// @dev What an enclave signs when it gives up on an order.
+    /// @dev What an enclave signs when it gives up on an order. `detailCid` is "" or the IPFS CID of
+    /// an age envelope encrypted to the order's recipient key: canonical JSON with the reason's name,
+    /// the loader's message and the engine's stderr tail, which only the customer can read.
     struct OrderFailure {
         bytes32 orderId;
         address enclave;
         uint32 reasonCode;
+        string detailCid;
     }
 
     event OrderCreated(
@@ -113,7 +116,7 @@ interface IMarketplace {
     );
     event OrderAccepted(bytes32 indexed orderId, address indexed provider, uint256 acceptedAt);
     event OrderCompleted(bytes32 indexed orderId, bytes32 reportHash, IntegrityReport report, bytes signature);
-    event OrderFailed(bytes32 indexed orderId, address indexed enclave, uint32 reasonCode);
+    event OrderFailed(bytes32 indexed orderId, address indexed enclave, uint32 reasonCode, string detailCid);
     event OrderTimedOut(bytes32 indexed orderId, address indexed caller);
     event OrderCancelled(bytes32 indexed orderId);
     event Credited(address indexed account, bytes32 indexed orderId, uint256 amount);

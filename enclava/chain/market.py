@@ -408,8 +408,18 @@ class MarketClient:
 
     def failure_reason(self, order_id: str) -> int | None:
         """The reason code an order failed with (``OrderFailed``), or None if it did not fail."""
+        found = self.failure(order_id)
+        return found[0] if found else None
+
+    def failure(self, order_id: str) -> tuple[int, str] | None:
+        """``(reason code, detail CID)`` of a failed order (``OrderFailed``), or None if it did
+        not fail. The CID is "" when the enclave stored no detail; the detail is encrypted to the
+        customer (``enclava.client.orders.failure_detail`` opens it)."""
         logs = self._order_logs("OrderFailed", order_id)
-        return int(logs[-1]["args"]["reasonCode"]) if logs else None
+        if not logs:
+            return None
+        args = logs[-1]["args"]
+        return int(args["reasonCode"]), str(args.get("detailCid", ""))
 
     # ------------------------------------------------------------------ payouts
 

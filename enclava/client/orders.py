@@ -1,6 +1,6 @@
 """A customer's side of an order: encrypt and upload inputs, place the order, deposit the inputs'
 key for the order's enclave, wait, and fetch the result — checked against the signed report
-before it is decrypted."""
+before it is decrypted — or, for a failed order, the failure detail only the customer can open."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from enclava.client.broker_http import BrokerHttpClient
 from enclava.client.errors import OrderFailedError, OrderWaitTimeout
 from enclava.crypto.envelope import new_resource_key, open_sealed, seal
 from enclava.errors import IntegrityError
+from enclava.protocol.failure_detail import MAX_DETAIL_BYTES, FailureDetail, parse_detail
 from enclava.protocol.order import IntegrityReport, Order, OrderInput, OrderStatus
 from enclava.storage.content_store import IpfsContentStore
 
@@ -28,10 +29,11 @@ __all__ = [
     "wait_for_order",
     "completed_report",
     "fetch_result",
+    "failure_detail",
     "TERMINAL",
 ]
 
-TERMINAL = (OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.TIMED_OUT, OrderStatus.CANCELLED)
+TERMINAL = tuple(status for status in OrderStatus if status.terminal)
 
 
 @dataclass(frozen=True)
@@ -176,3 +178,28 @@ def fetch_result(
             if extracted is not None:
                 files[member.name] = extracted.read()
     return files
+
+
+#: The largest failure-detail envelope fetched: the JSON's cap plus age's overhead.
+_MAX_DETAIL_ENVELOPE = MAX_DETAIL_BYTES + 4096
+
+
+def failure_detail(
+    market: MarketClient,
+    store: IpfsContentStore,
+    order_id: str,
+    identity: bytes | str | x25519.Identity,
+) -> FailureDetail | None:
+    """The detail a failed order's enclave stored for its customer (reason, the loader's message
+    and the engine's stderr tail), decrypted with ``identity`` (``wallet_identity(account)``).
+
+    None when the order did not fail or its failure carries no detail (the enclave stores one only
+    once it has checked the order's recipient key, and never lets a failed upload hold up the
+    refund). A wrong wallet raises ``DecryptionFailed``; a detail that is not the documented JSON
+    ``FailureDetailInvalid``.
+    """
+    found = market.failure(order_id)
+    if found is None or not found[1]:
+        return None
+    envelope = store.get_bytes(found[1], max_size=_MAX_DETAIL_ENVELOPE)
+    return parse_detail(open_sealed(envelope, identity))

@@ -19,5 +19,7 @@ need, so an engine archive can carry one module (``canonical``) without the rest
 - :mod:`.key_release`  the enclave's signed, single-use key-release request, the CA's signed
                        answer, and the one check that the answer's keys are the order's
 - :mod:`.loader_api`   the narrow interface between a provider's machine and its trusted loader
+- :mod:`.failure_detail`  a failed order's detail (reason, message, engine stderr), for the
+                       customer only
 - :mod:`.engine`       the engine runtime contract: manifest, canonical archive, reasons, seed
 """

@@ -136,7 +136,12 @@ MESSAGES: Final[Mapping[str, TypedMessage]] = MappingProxyType(
         ),
         "OrderFailure": TypedMessage(
             MARKETPLACE,
-            (("orderId", "bytes32"), ("enclave", "address"), ("reasonCode", "uint32")),
+            (
+                ("orderId", "bytes32"),
+                ("enclave", "address"),
+                ("reasonCode", "uint32"),
+                ("detailCid", "string"),
+            ),
         ),
     }
 )

@@ -10,8 +10,10 @@
         │                                                          order, enclave, nonce or keys
         ├── EnclaveKeyInvalid           enclave_key_invalid        an enclave key not on secp256k1
         ├── DepositRequestInvalid       deposit_request_invalid    a deposit cannot be built
-        └── AuditChainBroken            audit_chain_broken         a recomputed hash or link of the
-                                                                   CA's audit log does not match
+        ├── AuditChainBroken            audit_chain_broken         a recomputed hash or link of the
+        │                                                          CA's audit log does not match
+        └── FailureDetailInvalid        failure_detail_invalid     a failed order's detail is not
+                                                                   the documented JSON
 
 Whoever receives a refused answer must use none of its keys: the hint says so.
 """
@@ -30,6 +32,7 @@ __all__ = [
     "EnclaveKeyInvalid",
     "DepositRequestInvalid",
     "AuditChainBroken",
+    "FailureDetailInvalid",
 ]
 
 
@@ -90,3 +93,11 @@ class AuditChainBroken(ProtocolError):
     def __init__(self, message: str, *, seq: int | None = None) -> None:
         super().__init__(message)
         self.seq = seq
+
+
+class FailureDetailInvalid(ProtocolError):
+    code = "failure_detail_invalid"
+    hint = (
+        "The failure detail decrypted but is not the JSON the loader writes; the on-chain reason "
+        "still holds. Report it to the provider."
+    )

@@ -50,7 +50,12 @@ LOADER_STAGES = (
 @dataclass
 class SignedOutcome:
     """What the enclave returns for one order: a report or a failure, with the enclave's
-    signature."""
+    signature.
+
+    A failure's ``detail_cid`` (signed with it) points at the customer-only failure detail; the
+    host relays it to ``failOrder`` and cannot read it. ``reason`` is the loader's own words for
+    the host's log and never holds the engine's output.
+    """
 
     order_id: str
     report: IntegrityReport | None = None
@@ -118,6 +123,7 @@ def outcome_to_json(outcome: SignedOutcome) -> dict[str, Any]:
             "order_id": _hex(failure.order_id),
             "enclave": failure.enclave,
             "reason_code": failure.reason_code,
+            "detail_cid": failure.detail_cid,
         },
     }
 
@@ -138,5 +144,6 @@ def outcome_from_json(data: dict[str, Any]) -> SignedOutcome:
             order_id=_raw(failure["order_id"]),
             enclave=str(failure["enclave"]),
             reason_code=int(failure["reason_code"]),
+            detail_cid=str(failure.get("detail_cid", "")),
         ),
     )

@@ -15,7 +15,8 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from enclava.protocol.eip712 import typed_data
 from enclava.protocol.ids import OrderId, ResourceId, TeeOfferId
@@ -52,6 +53,16 @@ class OrderStatus(enum.IntEnum):
     FAILED = 4
     TIMED_OUT = 5
     CANCELLED = 6
+
+    @property
+    def terminal(self) -> bool:
+        """The order has ended: completed, failed, timed out or cancelled."""
+        return self in (
+            OrderStatus.COMPLETED,
+            OrderStatus.FAILED,
+            OrderStatus.TIMED_OUT,
+            OrderStatus.CANCELLED,
+        )
 
 
 def _b32(value: Any) -> bytes:
@@ -100,8 +111,8 @@ class OrderTerms:
     def from_event(cls, terms: Any) -> OrderTerms:
         return cls(
             nonce=int(terms["nonce"]),
-            customer=Web3.to_checksum_address(terms["customer"]),
-            provider=Web3.to_checksum_address(terms["provider"]),
+            customer=to_checksum_address(terms["customer"]),
+            provider=to_checksum_address(terms["provider"]),
             tee_offer_id=TeeOfferId(int(terms["teeOfferId"])),
             tee_type=int(terms["teeType"]),
             price_per_second=int(terms["pricePerSecond"]),
@@ -112,7 +123,7 @@ class OrderTerms:
             payments=tuple(
                 Payment(
                     ResourceId(int(p["resourceId"])),
-                    Web3.to_checksum_address(p["payee"]),
+                    to_checksum_address(p["payee"]),
                     int(p["amount"]),
                 )
                 for p in terms["payments"]
@@ -137,7 +148,7 @@ class OrderTerms:
 
     @property
     def order_id(self) -> OrderId:
-        digest = Web3.keccak(abi_encode([_TERMS_ABI], [self.as_tuple()]))
+        digest = keccak(abi_encode([_TERMS_ABI], [self.as_tuple()]))
         return OrderId("0x" + digest.hex().removeprefix("0x"))
 
     @property
@@ -173,11 +184,11 @@ class Order:
 
 def inputs_hash(resource_hashes: list[bytes], input_hashes: list[bytes]) -> bytes:
     """``keccak256`` over the SHA-256 of every model/dataset resource, then every customer input."""
-    return bytes(Web3.keccak(b"".join(_b32(h) for h in [*resource_hashes, *input_hashes])))
+    return bytes(keccak(b"".join(_b32(h) for h in [*resource_hashes, *input_hashes])))
 
 
 def recipient_key_hash(recipient_key: bytes) -> bytes:
-    return bytes(Web3.keccak(recipient_key))
+    return bytes(keccak(recipient_key))
 
 
 @dataclass(frozen=True)
@@ -233,7 +244,7 @@ class IntegrityReport:
             output_cid=str(report["outputCid"]),
             tee_type=int(report["teeType"]),
             measurement=bytes(report["measurement"]),
-            enclave=Web3.to_checksum_address(report["enclave"]),
+            enclave=to_checksum_address(report["enclave"]),
             started_at=int(report["startedAt"]),
             finished_at=int(report["finishedAt"]),
         )
@@ -241,14 +252,20 @@ class IntegrityReport:
 
 @dataclass(frozen=True)
 class OrderFailure:
-    """``IMarketplace.OrderFailure``: what the enclave signs when it gives up on an order."""
+    """``IMarketplace.OrderFailure``: what the enclave signs when it gives up on an order.
+
+    ``detail_cid`` is "" or the IPFS CID of the failure detail (:mod:`enclava.protocol.
+    failure_detail`), an envelope only the order's customer can open; the signature covers it, so
+    nobody between the enclave and the chain can swap it.
+    """
 
     order_id: bytes
     enclave: str
     reason_code: int
+    detail_cid: str = ""
 
-    def as_tuple(self) -> tuple[bytes, str, int]:
-        return (self.order_id, self.enclave, self.reason_code)
+    def as_tuple(self) -> tuple[bytes, str, int, str]:
+        return (self.order_id, self.enclave, self.reason_code, self.detail_cid)
 
 
 def report_typed_data(
@@ -265,6 +282,7 @@ def failure_typed_data(failure: OrderFailure, *, chain_id: int, marketplace: str
         "orderId": failure.order_id,
         "enclave": failure.enclave,
         "reasonCode": failure.reason_code,
+        "detailCid": failure.detail_cid,
     }
     return typed_data("OrderFailure", message, chain_id=chain_id, contract=marketplace)
 

@@ -271,8 +271,13 @@ class Market:
         report, signature = self.report(order, enclave_key, **overrides)
         return self.marketplace.completeOrder(order.terms, report, signature, {"from": sender})
 
-    def failure(self, order, enclave_key, reason=7, signer=None, **overrides):
-        failure = {"orderId": order.id, "enclave": enclave_key.address, "reasonCode": reason}
+    def failure(self, order, enclave_key, reason=7, signer=None, detail="", **overrides):
+        failure = {
+            "orderId": order.id,
+            "enclave": enclave_key.address,
+            "reasonCode": reason,
+            "detailCid": detail,
+        }
         failure.update(overrides)
         signature = sign(signer or enclave_key, "OrderFailure", self.marketplace, failure)
         return tuple(failure.values()), signature

@@ -208,12 +208,32 @@ def test_enclave_fails_an_order_and_the_customer_is_refunded(
     before = customer.balance()
     tx = marketplace.failOrder(accepted.terms, failure, signature, {"from": relayer})
     assert tx.events["OrderFailed"]["reasonCode"] == 3
+    assert tx.events["OrderFailed"]["detailCid"] == ""
     assert marketplace.orderState(accepted.id)["status"] == FAILED
     assert customer.balance() == before + accepted.escrow
     assert tx.events["Refunded"]["amount"] == accepted.escrow
     assert marketplace.creditOf(customer) == 0 and marketplace.creditOf(provider) == 0
     assert marketplace.balance() == 0
     assert providers.getTeeOffer(listed.tee_offer)["used"] == 0
+
+
+def test_failure_event_carries_the_signed_detail_cid(
+    listed, accepted, marketplace, enclave_key, relayer
+):
+    failure, signature = listed.failure(accepted, enclave_key, reason=5, detail="bafy-detail")
+    tx = marketplace.failOrder(accepted.terms, failure, signature, {"from": relayer})
+    event = tx.events["OrderFailed"]
+    assert (event["reasonCode"], event["detailCid"]) == (5, "bafy-detail")
+    assert event["enclave"] == enclave_key.address
+
+
+def test_fail_with_a_swapped_detail_cid_reverts(
+    listed, accepted, marketplace, enclave_key, relayer
+):
+    failure, signature = listed.failure(accepted, enclave_key, detail="bafy-detail")
+    swapped = (*failure[:3], "bafy-someone-elses")
+    with reverts("MarketplaceReportSignerMismatch"):
+        marketplace.failOrder(accepted.terms, swapped, signature, {"from": relayer})
 
 
 def test_fail_an_open_order_reverts(listed, order, marketplace, enclave_key, relayer):

@@ -7,17 +7,23 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
 from demo.context import open_policy
 from demo.parties import order_as_customer, publish_blob, publish_engine_at, publish_engine_folder
 from demo.story import MODEL_PRICE
 from enclava.chain.types import ResourceKind
+from enclava.cli.main import app
 from enclava.client import wait_for_order
 from enclava.crypto import new_resource_key, seal, wallet_recipient
 from enclava.devnet import dev_account
-from enclava.protocol.engine.reasons import Reason
+from enclava.protocol.engine.reasons import Reason, describe_reason
 from enclava.protocol.order import OrderInput, OrderStatus
+from tests.cli.conftest import PASSWORD, Cli
 from tests.engines.fixture_engine import fixture_source, write_engine
+
+#: What the crashing fixture engine writes to stderr, and nothing else does.
+MARKER = "marker e2e-7c1f"
 
 
 def misbehaving_engine(market_parties, tmp_path: Path, fixture: str, memory: int = 1024):
@@ -43,6 +49,8 @@ def assert_failed_and_refunded(p, provider, order_id: str, escrow: int, reason: 
         ("socket_connect", 1024, Reason.NETWORK_DENIED),
         ("sleep_forever", 1024, Reason.TIMEOUT),
         ("allocate", 256, Reason.MEMORY_EXCEEDED),
+        ("import_torch", 150, Reason.MEMORY_EXCEEDED),
+        ("torch_address_space", 1024, Reason.MEMORY_EXCEEDED),
     ],
 )
 def test_misbehaving_engine_fails_the_order_with_its_reason(
@@ -51,6 +59,54 @@ def test_misbehaving_engine_fails_the_order_with_its_reason(
     engine = misbehaving_engine(market_parties, tmp_path, fixture, memory)
     placed = _order(market_parties, provider, engine.resource_id)
     assert_failed_and_refunded(market_parties, provider, placed.order_id, placed.escrow, reason)
+
+
+def test_crashing_engine_shows_its_customer_the_reason_and_its_stderr(
+    market_parties, provider, tmp_path, devnet_manifest
+):
+    """`order status` says the reason in words with the hint; with the customer's wallet it also
+    decrypts the engine's stderr, which is in no log of the provider's and in no other hands."""
+    p = market_parties
+    engine = misbehaving_engine(p, tmp_path, "crash_with_message")
+    placed = _order(p, provider, engine.resource_id)
+    assert_failed_and_refunded(p, provider, placed.order_id, placed.escrow, Reason.ENGINE_FAILED)
+    code, detail_cid = p.market.failure(placed.order_id)
+    assert code == Reason.ENGINE_FAILED and detail_cid
+    assert MARKER.encode() not in p.store.get_bytes(detail_cid)  # encrypted to the customer
+
+    cli = Cli(
+        {
+            "ENCLAVA_HOME": str(tmp_path / "home"),
+            "ENCLAVA_WALLET_PASSWORD": PASSWORD,
+            "COLUMNS": "200",
+            "ENCLAVA_MANIFEST": f"{devnet_manifest.state_dir}/manifest.json",
+        }
+    )
+    words = describe_reason(Reason.ENGINE_FAILED)
+    shown = cli("order", "status", placed.order_id).output
+    assert f"failure reason: {words.title} (engine_failed, reason 3)" in shown
+    assert f"what to do: {words.hint}" in shown
+    assert MARKER not in shown
+
+    customer = dev_account("customer")
+    cli("wallet", "import", "--wallet", "customer", env={"ENCLAVA_PRIVATE_KEY": customer.key.hex()})
+    # The engine's own traceback is the output here, so not `cli(...)`, which refuses tracebacks.
+    run = cli.runner.invoke(
+        app, ["order", "status", placed.order_id, "--wallet", "customer"], env=cli.env
+    )
+    assert run.exit_code == 0 and run.exception is None, run.output
+    shown = run.output
+    assert 'Traceback (most recent call last):\n  File "/engine/main.py", line 2' in shown
+    assert "ValueError: cannot read the customer's file: row 17 has 3 columns" in shown
+    assert MARKER in shown and "engine failed with exit code 1" in shown
+
+    stranger = Account.create()
+    cli("wallet", "import", "--wallet", "stranger", env={"ENCLAVA_PRIVATE_KEY": stranger.key.hex()})
+    refused = cli("order", "status", placed.order_id, "--wallet", "stranger", expect=1).output
+    assert MARKER not in refused
+
+    logs = [f for f in provider.folder.rglob("*") if f.is_file()]
+    assert logs and not [f for f in logs if MARKER.encode() in f.read_bytes()]
 
 
 def test_tampered_input_fails_before_any_key_is_released(market_parties, provider):

@@ -39,7 +39,12 @@ def test_the_table_is_every_message_the_contracts_hash():
 
 def test_typed_data_is_the_contract_domain_and_hashes():
     contract = "0x" + "ab" * 20
-    message = {"orderId": b"\x01" * 32, "enclave": "0x" + "cd" * 20, "reasonCode": 7}
+    message = {
+        "orderId": b"\x01" * 32,
+        "enclave": "0x" + "cd" * 20,
+        "reasonCode": 7,
+        "detailCid": "bafy-detail",
+    }
     typed = eip712.typed_data("OrderFailure", message, chain_id=31337, contract=contract)
     assert typed["primaryType"] == "OrderFailure"
     assert typed["domain"] == {
@@ -52,5 +57,5 @@ def test_typed_data_is_the_contract_domain_and_hashes():
         {"name": n, "type": t} for n, t in eip712.DOMAIN_FIELDS
     ]
     assert typed["message"] is message
-    assert eip712.field_names("OrderFailure") == ("orderId", "enclave", "reasonCode")
+    assert eip712.field_names("OrderFailure") == ("orderId", "enclave", "reasonCode", "detailCid")
     assert len(_hash_eip191_message(encode_typed_data(full_message=typed))) == 32

@@ -138,6 +138,44 @@ def test_huge_allocation_exceeds_memory(tmp_path, make_case):
     assert caught.value.reason_code == Reason.MEMORY_EXCEEDED
 
 
+def test_torch_import_over_the_memory_limit_is_memory_exceeded(tmp_path, make_case):
+    with pytest.raises(EngineMemoryExceeded) as caught:
+        run(make_case("import_torch", memory=150, cpu=60, wall=120))
+    assert caught.value.reason_code == Reason.MEMORY_EXCEEDED
+
+
+def test_torch_that_cannot_map_its_libraries_is_memory_exceeded(tmp_path, make_case):
+    """The import dies with an error, not a kill: its stderr says why, and the customer gets it."""
+    with pytest.raises(EngineMemoryExceeded) as caught:
+        run(make_case("torch_address_space", cpu=60, wall=120))
+    error = caught.value
+    assert error.run.exit_code == 1
+    assert "failed to map segment from shared object" in error.raw_stderr_tail
+
+
+def test_every_run_error_keeps_the_raw_stderr_tail(tmp_path, make_case):
+    with pytest.raises(EngineTimeout) as caught:
+        run(make_case("stderr_then_sleep", wall=2))
+    assert caught.value.raw_stderr_tail == "loading the customer's rows: 42.5 17.25\n"
+    assert "42.5" not in str(caught.value)
+
+
+def test_a_crash_shows_the_engine_s_traceback_from_its_own_frames(tmp_path, make_case):
+    with pytest.raises(EngineFailed) as caught:
+        run(make_case("crash_with_message"))
+    tail = caught.value.raw_stderr_tail
+    assert tail.startswith('Traceback (most recent call last):\n  File "/engine/main.py", line 2')
+    assert tail.endswith("row 17 has 3 columns (marker e2e-7c1f)\n")
+    assert "runpy" not in tail and "<string>" not in tail
+
+
+def test_raw_stderr_tail_is_the_last_8_kib(tmp_path, make_case):
+    with pytest.raises(EngineFailed) as caught:
+        run(make_case("exit_nonzero"))
+    assert caught.value.raw_stderr_tail.startswith("row 3 value 123456.789 token QUJDREVG")
+    assert len(caught.value.raw_stderr_tail.encode()) <= 8192
+
+
 def test_nonzero_exit_fails_with_redacted_tail(tmp_path, make_case):
     with pytest.raises(EngineFailed) as caught:
         run(make_case("exit_nonzero"))

@@ -5,9 +5,18 @@ from trusted_loader.sandbox.runner import (
     ENGINE_DIR,
     INPUT_DIR,
     OUTPUT_DIR,
+    RAW_TAIL_BYTES,
     SANDBOX_UID,
     EngineRun,
     run_engine,
 )
 
-__all__ = ["ENGINE_DIR", "INPUT_DIR", "OUTPUT_DIR", "SANDBOX_UID", "EngineRun", "run_engine"]
+__all__ = [
+    "ENGINE_DIR",
+    "INPUT_DIR",
+    "OUTPUT_DIR",
+    "RAW_TAIL_BYTES",
+    "SANDBOX_UID",
+    "EngineRun",
+    "run_engine",
+]

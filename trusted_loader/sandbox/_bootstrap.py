@@ -11,6 +11,7 @@ on ``sys.path``.
 
 import os
 import sys
+import types
 
 
 def _enclava_bootstrap() -> None:
@@ -48,6 +49,20 @@ def _enclava_bootstrap() -> None:
 
     sys.addaudithook(hook)
     entry = sys.argv[1]
+
+    def excepthook(
+        kind: type[BaseException], value: BaseException, tb: types.TracebackType | None
+    ) -> None:
+        """The traceback from the engine's own first frame on: the bootstrap's and runpy's frames
+        would only hide, in the customer's failure detail, where the engine failed."""
+        import traceback
+
+        start = tb
+        while start is not None and start.tb_frame.f_code.co_filename != entry:
+            start = start.tb_next
+        traceback.print_exception(kind, value, start or tb)
+
+    sys.excepthook = excepthook
     sys.argv = [entry]
     sys.path[0] = os.path.dirname(entry)
     try:

@@ -41,6 +41,7 @@ from enclava.protocol.engine.errors import (
     EngineFailed,
     EngineMemoryExceeded,
     EngineNetworkDenied,
+    EngineRunError,
     EngineTimeout,
     OutputMissing,
     OutputTooLarge,
@@ -52,7 +53,15 @@ from trusted_loader.sandbox.files import scan_outputs, share_inputs
 from trusted_loader.sandbox.seccomp import build_filter
 from trusted_loader.scratch import Scratch
 
-__all__ = ["ENGINE_DIR", "INPUT_DIR", "OUTPUT_DIR", "SANDBOX_UID", "EngineRun", "run_engine"]
+__all__ = [
+    "ENGINE_DIR",
+    "INPUT_DIR",
+    "OUTPUT_DIR",
+    "RAW_TAIL_BYTES",
+    "SANDBOX_UID",
+    "EngineRun",
+    "run_engine",
+]
 
 SANDBOX_UID = 65534
 ENGINE_DIR, INPUT_DIR, OUTPUT_DIR = "/engine", "/input", "/output"
@@ -67,6 +76,8 @@ _POLL_S = 0.05
 _CPU_GRACE_S = 0.25  # lets RLIMIT_CPU (SIGXCPU) speak first for a single process
 _KILL_GRACE_S = 5.0
 _TAIL_LINES, _TAIL_LINE_CHARS = 20, 200
+#: The most of the engine's stderr a run error keeps raw (its end), for the customer's eyes only.
+RAW_TAIL_BYTES = 8192
 _CGROUP_READ_ERRORS = (OSError, ValueError, IndexError, KeyError)
 _log = get_logger(__name__)
 
@@ -126,14 +137,33 @@ def _cpu_quota_cores() -> float:
 
 _NUMBER = re.compile(r"[-+]?\d[\d.eE+-]{2,}")
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
+#: What a failed allocation or mapping prints: Python's MemoryError, ENOMEM's strerror (an
+#: ``import torch`` that cannot map libtorch), C++'s bad_alloc, torch's CPU allocator.
+_OUT_OF_MEMORY = re.compile(
+    r"MemoryError|Cannot allocate memory|failed to map segment from shared object|"
+    r"std::bad_alloc|can't allocate memory|not enough memory|out of memory",
+    re.IGNORECASE,
+)
 
 
-def _stderr_tail(path: Path) -> str:
-    """The last lines of stderr, bounded, with numbers and long tokens masked (they may be data)."""
-    with open(path, "rb") as handle:
-        handle.seek(max(0, path.stat().st_size - 8192))
-        text = handle.read().decode("utf-8", "replace")
-    lines = text.splitlines()[-_TAIL_LINES:]
+def _raw_tail(path: Path) -> str:
+    """The last :data:`RAW_TAIL_BYTES` of stderr as written (for the customer only), cut at a
+    character boundary."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - RAW_TAIL_BYTES))
+            data = handle.read(RAW_TAIL_BYTES)
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace")
+    while len(text.encode("utf-8")) > RAW_TAIL_BYTES:  # a replacement char may grow the text
+        text = text[1:]
+    return text
+
+
+def _redacted(raw: str) -> str:
+    """The last lines of ``raw``, bounded, numbers and long tokens masked (they may be data)."""
+    lines = raw.splitlines()[-_TAIL_LINES:]
     masked = [
         _TOKEN.sub("<redacted>", _NUMBER.sub("<n>", line))[:_TAIL_LINE_CHARS] for line in lines
     ]
@@ -219,7 +249,12 @@ def run_engine(
         finally:
             group.close()
         run, odd = _result(status, watch, wall_used, output_dir)
-        _classify(run, status, watch, limits, wall, manifest, odd, run_dir)
+        raw_tail = _raw_tail(run_dir / "stderr")
+        try:
+            _classify(run, status, watch, limits, wall, manifest, odd, raw_tail)
+        except EngineRunError as error:
+            error.raw_stderr_tail, error.stderr_tail = raw_tail, _redacted(raw_tail)
+            raise
     finally:
         scratch.release(run_dir)
     _log.info(
@@ -432,9 +467,15 @@ def _classify(
     wall: float,
     manifest: EngineManifest,
     odd: list[str],
-    run_dir: Path,
+    stderr: str,
 ) -> None:
-    """Raise the one error that best explains a failed run; return quietly on success."""
+    """Raise the one error that best explains a failed run; return quietly on success.
+
+    A run that died of a signal the loader did not send after it filled its memory (the kernel's
+    OOM killer, also when the cgroup's own counter missed it), or that exited non-zero saying an
+    allocation or mapping failed (an ``import torch`` that cannot map libtorch), is memory, not a
+    generic engine failure. ``stderr`` is read for that one decision only.
+    """
     marker = status.get("marker") or ""
     if watch.timed_out:
         whose = (
@@ -452,7 +493,7 @@ def _classify(
         raise EngineCpuExceeded(
             f"engine and its children used more than {limits.cpu_seconds} s of CPU time", run=run
         )
-    if watch.oom_killed or "memory:" in marker:
+    if watch.oom_killed or "memory:" in marker or _ran_out_of_memory(run, limits, stderr):
         raise EngineMemoryExceeded(
             f"engine and its children needed more than {limits.memory_mb} MiB", run=run
         )
@@ -462,11 +503,23 @@ def _classify(
         )
     if run.exit_code != 0:
         how = f"signal {run.signal}" if run.signal is not None else f"exit code {run.exit_code}"
-        raise EngineFailed(
-            f"engine failed with {how}", run=run, stderr_tail=_stderr_tail(run_dir / "stderr")
-        )
+        raise EngineFailed(f"engine failed with {how}", run=run)
     if odd:
         raise EngineFailed(f"outputs contain {len(odd)} entries that are not plain files", run=run)
     missing = [o.file for o in manifest.outputs if o.file not in run.outputs]
     if missing:
         raise OutputMissing(f"declared outputs missing: {', '.join(missing)}", run=run)
+
+
+def _ran_out_of_memory(run: EngineRun, limits: Limits, stderr: str) -> bool:
+    """A failed run whose end says memory: killed by SIGKILL (which the loader sent only on a
+    timeout or CPU kill, both decided before this) with the cgroup's peak at its limit, or a
+    non-zero exit whose last stderr lines name a failed allocation or mapping."""
+    if run.exit_code == 0 and run.signal is None:
+        return False
+    limit = limits.memory_mb * 1024 * 1024
+    at_limit = run.memory_peak_bytes is not None and run.memory_peak_bytes >= limit * 0.98
+    if run.signal == signal.SIGKILL and at_limit:
+        return True
+    last_lines = "\n".join(stderr.splitlines()[-_TAIL_LINES:])
+    return run.exit_code not in (None, 0) and bool(_OUT_OF_MEMORY.search(last_lines))

@@ -11,10 +11,12 @@ Hierarchy (the failure reason each maps to in brackets)::
         │   ├── SandboxCgroupUnavailable   no cgroup (v2 or v1) with memory, pids and CPU
         │   └── SandboxSeccompUnavailable  no seccomp filter for this machine's architecture
         └── EngineRunError          the engine ran and failed; ``run`` (EngineRun) when known
-            ├── EngineFailed        non-zero exit; ``stderr_tail`` bounded, redacted, never logged
+            │                       ``raw_stderr_tail`` (customer only), ``stderr_tail`` (masked)
+            ├── EngineFailed        non-zero exit
             ├── EngineTimeout       wall-clock limit (manifest or the order's time left); killed
             ├── EngineCpuExceeded   CPU time of the run's cgroup (all processes) or RLIMIT_CPU
-            ├── EngineMemoryExceeded  the run's cgroup hit its memory limit (OOM), or malloc failed
+            ├── EngineMemoryExceeded  the run's cgroup hit its memory limit (OOM), or an
+            │                         allocation or library mapping failed (MemoryError, ENOMEM)
             ├── EngineNetworkDenied   the engine tried to use the network
             ├── OutputMissing       a declared output file is absent
             └── OutputTooLarge      outputs exceed ``limits.output_bytes``
@@ -101,7 +103,16 @@ class SandboxSeccompUnavailable(SandboxUnavailable):
 
 
 class EngineRunError(EngineError):
-    """The engine was started and did not succeed; ``run`` holds what was measured."""
+    """The engine was started and did not succeed; ``run`` holds what was measured.
+
+    The sandbox attaches what the engine wrote to stderr: ``raw_stderr_tail`` (its last 8 KiB as
+    written; it may echo the customer's data, so it goes only into the failure detail encrypted to
+    the customer, or to the engine's own author in a local test) and ``stderr_tail`` (the last
+    lines with numbers and long tokens masked). Neither is part of ``str(error)`` or any log.
+    """
+
+    raw_stderr_tail: str = ""
+    stderr_tail: str = ""
 
     def __init__(self, message: str, *, run: Any = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
