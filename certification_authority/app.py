@@ -6,6 +6,8 @@ audit endpoints. Routes parse and delegate.
 its own evidence (:func:`enclava.ca_link.bind_ca_identity`); without a nonce it carries no evidence
 at all, since unbound evidence could be replayed by anyone. ``POST /v1/keys/release`` answers a
 signed, single-use request with a signed answer (:mod:`certification_authority.release_gate`).
+``POST /v1/keys/check`` answers a customer's signed pre-check (would the owners' policies admit
+this order?) without releasing or counting anything.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from enclava.attestation.evidence import Attester, Evidence
 from enclava.attestation.verifiers import NonceStore
 from enclava.ca_link import CaIdentity, bind_ca_identity
 from enclava.protocol.broker import AuditReadRequest, DepositRequest, OrderInputsDeposit
+from enclava.protocol.broker.requests import PolicyCheckAnswer, PolicyCheckRequest
 from enclava.protocol.key_release import key_release_message
 from enclava.service import create_service_app
 
@@ -218,6 +221,12 @@ def build_app(
         """The customer deposits the key of their order's own inputs (age-encrypted to the CA),
         signed."""
         return broker.deposit_order_inputs(request)
+
+    @app.post("/v1/keys/check", response_model=PolicyCheckAnswer, tags=["keys"])
+    def check_policy(request: PolicyCheckRequest) -> PolicyCheckAnswer:
+        """A customer asks, signed, before paying, whether each resource's policy admits their
+        order (engine hash, TEE type, simulated or not); refused ones name the guard's reason."""
+        return broker.check_policy(request)
 
     @app.post("/v1/keys/release", response_model=ReleaseReply, tags=["keys"])
     def release(request: KeyReleaseRequest) -> dict[str, Any]:

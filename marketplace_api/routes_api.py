@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from eth_utils.address import to_checksum_address
@@ -17,7 +18,13 @@ from marketplace_api import queries as q
 from marketplace_api.bounds import MAX_PAGE, MAX_PER_PAGE, UINT256_MAX, OnChainId
 from marketplace_api.deps import current_wallet, db_session, services
 from marketplace_api.errors import ListingInvalid, NotFound, NotOwner, RelayDisabled
-from marketplace_api.listings import ListingMetadataIn, OnChainListing, RelayRequest, store_metadata
+from marketplace_api.listings import (
+    ListingMetadataIn,
+    OnChainListing,
+    RelayRequest,
+    check_engine_pairing,
+    store_metadata,
+)
 from marketplace_api.openapi import ERROR_RESPONSES
 from marketplace_api.relay import list_resource_typed_data, relay_listing
 
@@ -81,6 +88,7 @@ def create_listing(
     svc.tail_policy.check_listing(
         body.metadata.tail_url
     )  # before the relay: a refused listing costs no gas
+    check_engine_pairing(_chain_resource(request), body.listing.kind, owner, body.metadata)
     result = relay_listing(
         svc.chain, svc.relayer, owner, body.listing, body.deadline, body.signature
     )
@@ -118,9 +126,19 @@ def update_metadata(
             hint="Change the price on chain first (UpdateResource), then the metadata.",
         )
     services(request).tail_policy.check_listing(body.tail_url)
+    lookup = _chain_resource(request)
+    kind = resource.kind if resource is not None else int(lookup(resource_id)[3])
+    check_engine_pairing(lookup, int(kind), owner, body)
     store_metadata(s, resource_id, owner, body)
     s.commit()
     return {"resource_id": resource_id, "status": "updated"}
+
+
+def _chain_resource(request: Request) -> Callable[[int], Any]:
+    """``IResourceRegistry.getResource`` on the chain itself: a listing relayed a moment ago may not
+    be indexed yet, and a pairing must hold on chain."""
+    registry = services(request).chain.contracts.resource_registry
+    return lambda resource_id: registry.functions.getResource(int(resource_id)).call()
 
 
 @router.get("/catalogue", tags=["catalogue"], summary="Search and filter active listings")

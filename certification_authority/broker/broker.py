@@ -3,10 +3,14 @@
 ``deposit``         an owner's signed resource key and policy (replaces the previous version)
 ``release``         an order's keys for a certified enclave, once per request nonce, after the
                     guards of :mod:`.guards`
+``check_policy``    a customer's signed pre-check, before paying: would the owners' policies
+                    (guard 5, the same function) admit this engine, customer and TEE offer?
 ``revoke_*``        permanent revocation of a certificate serial or an enclave address
 ``audit_for_owner`` an owner's signed read of the audit log about one of their resources
 
-Every decision lands in the hash-chained audit log in the same transaction as its effect. Keys are
+Every decision lands in the hash-chained audit log in the same transaction as its effect. A
+pre-check decides nothing and has no effect (nothing is released or counted), so it is not audited;
+it leaves one debug line without the request's details. Keys are
 kept only as age ciphertext to the CA; the CA identity opens one in memory to re-wrap it to an
 enclave, and no key material is ever logged.
 """
@@ -30,7 +34,12 @@ from certification_authority.audit import AuditLog
 from certification_authority.broker import errors as e
 from certification_authority.broker import store
 from certification_authority.broker.chain import ChainView
-from certification_authority.broker.guards import ReleaseContext, outside
+from certification_authority.broker.guards import (
+    PolicySubject,
+    ReleaseContext,
+    outside,
+    policy_refusal,
+)
 from certification_authority.broker.models import (
     DepositReceipt,
     DepositStatus,
@@ -64,6 +73,12 @@ from enclava.protocol.broker.fields import (
     normalize_address,
     normalize_order_id,
     normalize_serial,
+)
+from enclava.protocol.broker.requests import (
+    PolicyCheckAnswer,
+    PolicyCheckRequest,
+    ResourceVerdict,
+    policy_check_message,
 )
 from enclava.protocol.errors import ReleaseRequestInvalid
 from enclava.protocol.key_release import normalize_request_nonce
@@ -395,6 +410,57 @@ class KeyBroker:
             },
         )
         return keys
+
+    # -- pre-checks
+    # -------------------------------------------------------------------------------------
+
+    def check_policy(
+        self, request: PolicyCheckRequest | Mapping[str, Any] | str | bytes
+    ) -> PolicyCheckAnswer:
+        """Each resource's verdict under its owner's policy, for the signing customer's order.
+
+        Runs :func:`.guards.policy_refusal`, the body of the release's ``guard_policy_allows``,
+        with what is known before an order exists (no enclave: its measurement is not checked).
+        Reads only; a refusal is an answer, not an error.
+        """
+        now, req = self._now(), _parse(PolicyCheckRequest, request)
+        signer = authenticate(
+            message=policy_check_message(**req.model_dump(exclude={"signature"})),
+            signature=req.signature,
+            claimed_owner=req.customer,
+            ca_id=req.ca_id,
+            expected_ca_id=self.ca_id,
+            issued_at=req.issued_at,
+            now=now,
+            window_s=self._window,
+        )
+        subject = PolicySubject(
+            engine_hash=req.engine_hash,
+            customer=signer,
+            tee_type=int(req.tee_type),
+            simulated=req.simulated,
+            measurement=None,
+        )
+        verdicts = []
+        for resource_id in dict.fromkeys(req.resource_ids):
+            try:
+                policy_refusal(subject, resource_id, self._load_deposit(resource_id), now)
+            except e.ReleaseDenied as refusal:
+                verdicts.append(
+                    ResourceVerdict(
+                        resource_id=resource_id,
+                        allowed=False,
+                        reason=refusal.code,
+                        guard=refusal.guard,
+                        message=refusal.message,
+                        hint=refusal.hint,
+                    )
+                )
+            else:
+                verdicts.append(ResourceVerdict(resource_id=resource_id, allowed=True))
+        answer = PolicyCheckAnswer(allowed=all(v.allowed for v in verdicts), resources=verdicts)
+        log.debug("policy pre-check answered", extra={"allowed": answer.allowed})
+        return answer
 
     # -- revocations
     # ------------------------------------------------------------------------------------

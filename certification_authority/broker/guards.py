@@ -15,6 +15,9 @@ reason.
 1-3 concern the enclave and the order; 4-5 run for each resource. Each raises its own
 :class:`ReleaseDenied` leaf, whose ``code`` and ``guard`` go to the audit log. Anything the chain
 view or the allow-list raises becomes :class:`ChainLookupError`: a lookup that fails refuses.
+
+Guard 5's body is :func:`policy_refusal` over a :class:`PolicySubject`; a customer's pre-check
+(``KeyBroker.check_policy``) calls the same function, with no enclave yet, before paying.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ __all__ = [
     "guard_order_accepted",
     "guard_resource_in_order",
     "guard_policy_allows",
+    "PolicySubject",
+    "policy_refusal",
     "ENCLAVE_GUARDS",
     "RESOURCE_GUARDS",
 ]
@@ -157,49 +162,81 @@ def guard_resource_in_order(ctx: ReleaseContext, order: OrderView, resource_id: 
         )
 
 
-def guard_policy_allows(
-    ctx: ReleaseContext, order: OrderView, resource_id: int, deposit: StoredDeposit | None
+@dataclass(frozen=True)
+class PolicySubject:
+    """Who asks for a key, as an owner's policy sees it: the engine (content hash, bytes32 hex),
+    the customer (lowercase address), the TEE type, whether it is simulated, and the enclave's
+    measurement (None before an enclave is known: a pre-check cannot test that line)."""
+
+    engine_hash: str
+    customer: str
+    tee_type: int
+    simulated: bool
+    measurement: str | None
+
+
+def policy_refusal(
+    subject: PolicySubject, resource_id: int, deposit: StoredDeposit | None, now: int
 ) -> StoredDeposit:
+    """The owner's policy for ``resource_id`` against ``subject``: the deposit, or the refusal.
+
+    Order: deposit, expiry, engine, simulated opt-in, TEE type, measurement, customer, uses.
+    """
     if deposit is None:
         raise e.KeyNotDeposited(
             f"no key is deposited for resource {resource_id}", resource_id=resource_id
         )
-    policy, enclave = deposit.policy, ctx.enclave
+    policy = deposit.policy
     refused = f"the policy of resource {resource_id}"
-    if policy.expires_at is not None and ctx.now >= policy.expires_at:
+    if policy.expires_at is not None and now >= policy.expires_at:
         raise e.PolicyExpired(f"{refused} expired at {policy.expires_at}", resource_id=resource_id)
     if (
         policy.allowed_engine_hashes != "any"
-        and order.engine_hash not in policy.allowed_engine_hashes
+        and subject.engine_hash not in policy.allowed_engine_hashes
     ):
         raise e.PolicyEngineRefused(
-            f"{refused} does not allow engine {order.engine_hash}", resource_id=resource_id
+            f"{refused} does not allow engine {subject.engine_hash}", resource_id=resource_id
         )
-    simulated = enclave.simulated or enclave.tee_type == TeeType.SIMULATED
+    simulated = subject.simulated or subject.tee_type == TeeType.SIMULATED
     if simulated and not policy.insecure_allow_simulated_tee:
         raise e.PolicySimulatedRefused(
             f"{refused} does not allow simulated TEEs", resource_id=resource_id
         )
-    if policy.allowed_tee_types != "any" and enclave.tee_type not in policy.allowed_tee_types:
+    if policy.allowed_tee_types != "any" and subject.tee_type not in policy.allowed_tee_types:
         raise e.PolicyTeeRefused(
-            f"{refused} does not allow TEE type {enclave.tee_type}", resource_id=resource_id
+            f"{refused} does not allow TEE type {subject.tee_type}", resource_id=resource_id
         )
     if (
-        policy.allowed_measurements != "any"
-        and enclave.measurement not in policy.allowed_measurements
+        subject.measurement is not None
+        and policy.allowed_measurements != "any"
+        and subject.measurement not in policy.allowed_measurements
     ):
         raise e.PolicyMeasurementRefused(
-            f"{refused} does not allow measurement {enclave.measurement}", resource_id=resource_id
+            f"{refused} does not allow measurement {subject.measurement}", resource_id=resource_id
         )
-    if policy.allowed_customers != "any" and order.customer not in policy.allowed_customers:
+    if policy.allowed_customers != "any" and subject.customer not in policy.allowed_customers:
         raise e.PolicyCustomerRefused(
-            f"{refused} does not allow customer {order.customer}", resource_id=resource_id
+            f"{refused} does not allow customer {subject.customer}", resource_id=resource_id
         )
     if deposit.uses_left == 0:
         raise e.UsesExhausted(
             f"{refused} allowed {policy.max_uses} uses; all are spent", resource_id=resource_id
         )
     return deposit
+
+
+def guard_policy_allows(
+    ctx: ReleaseContext, order: OrderView, resource_id: int, deposit: StoredDeposit | None
+) -> StoredDeposit:
+    enclave = ctx.enclave
+    subject = PolicySubject(
+        engine_hash=order.engine_hash,
+        customer=order.customer,
+        tee_type=enclave.tee_type,
+        simulated=enclave.simulated,
+        measurement=enclave.measurement,
+    )
+    return policy_refusal(subject, resource_id, deposit, ctx.now)
 
 
 ENCLAVE_GUARDS = (guard_certificate_valid, guard_measurement_allowed, guard_order_accepted)

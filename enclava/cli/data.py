@@ -19,8 +19,8 @@ from enclava.cli.context import (
     unlock_wallet,
 )
 from enclava.cli.errors import EnginesMissing, FileMissing, NotAnEngine
-from enclava.cli.model import TEE_NAMES, load_policy, parse_price, print_published, publish_file
-from enclava.client.market_api import listing_metadata
+from enclava.cli.model import load_policy, print_published, publish_file
+from enclava.cli.values import TEE_NAMES, parse_price
 from enclava.console import friendly_errors
 
 app = typer.Typer(
@@ -62,6 +62,8 @@ def upload(
     The policy's engines are the ``--engine`` ids (their hashes are read from the chain) unless the
     policy file names ``allowed_engine_hashes`` itself.
     """
+    from enclava.client.market_api import listing_metadata
+
     if not file.is_file():
         raise FileMissing(f"no file at {file}", hint="Check the path of the dataset.")
     wei = parse_price(price)

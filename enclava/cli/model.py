@@ -3,18 +3,20 @@ model.
 
 `model publish` encrypts the engine (its canonical archive) and optional weights under fresh keys,
 uploads the ciphertexts to IPFS, lists them through the marketplace API (an EIP-712 listing the
-wallet signs and the API relays) and deposits each key with the key broker under a policy.
+wallet signs and the API relays) and deposits each key with the key broker under a policy. The
+engine's listing carries its declared customer-input schema (``input_schema``, from engine.toml's
+``schema``), the weights' listing the engine they are for (``engine_resource_id``). Before
+anything is uploaded it warns when no active TEE offer on the network could satisfy the policy
+(e.g. a devnet with only simulated offers and no --insecure-allow-simulated-tee).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import typer
-from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -33,16 +35,20 @@ from enclava.cli.errors import (
     EngineFolderMissing,
     FileMissing,
     PolicyInvalid,
-    PriceInvalid,
     TeeInvalid,
 )
 from enclava.cli.progress import transfer
 from enclava.cli.tail import serve_tail_command
-from enclava.client.market_api import ListedResource, listing_metadata, publish_listed
+from enclava.cli.values import TEE_NAMES, parse_price
 from enclava.console import friendly_errors
 from enclava.protocol.broker import KeyPolicy
 from enclava.protocol.engine import EngineError, canonical_archive, load_manifest
-from enclava.protocol.tee import TEE_CHAIN_NAMES
+from enclava.protocol.engine.manifest import load_input_schema
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from enclava.client.market_api import ListedResource
 
 __all__ = [
     "app",
@@ -58,23 +64,7 @@ app = typer.Typer(
 )
 app.command("serve-tail")(serve_tail_command)
 console = Console()
-TEE_NAMES = TEE_CHAIN_NAMES
-
-
-def parse_price(text: str) -> int:
-    """``123`` (wei), ``5gwei`` or ``0.003eth`` → wei."""
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(wei|gwei|eth)?\s*", str(text), re.IGNORECASE)
-    if not match:
-        raise PriceInvalid(f"{text!r} is not a price")
-    number, unit = match.group(1), (match.group(2) or "wei").lower()
-    scale = {"wei": 0, "gwei": 9, "eth": 18}[unit]
-    whole, _, frac = number.partition(".")
-    if len(frac) > scale:
-        raise PriceInvalid(f"{text!r} has more decimals than a wei")
-    wei = int(whole + frac.ljust(scale, "0"))
-    if wei >= 2**96:
-        raise PriceInvalid(f"{text!r} is above the largest on-chain price (2^96 wei)")
-    return wei
+warnings = Console(stderr=True)
 
 
 def load_policy(
@@ -140,6 +130,8 @@ def publish_file(
     metadata: Any = None,
 ) -> ListedResource:
     """Encrypt, upload with a progress bar, list through the API, deposit the key."""
+    from enclava.client.market_api import publish_listed
+
     with transfer(f"upload {label}", total=None) as advance:
         return publish_listed(
             ctx.api,
@@ -175,6 +167,31 @@ def print_published(items: list[tuple[str, ListedResource]]) -> None:
             f"{label} resource_id={item.resource.resource_id} cid={item.resource.cid} "
             f"sha256={item.resource.engine_hash_hex} tx={item.listing.tx_hash}"
         )
+
+
+def _warn_if_no_offer_admits(ctx: CliContext, policy: dict[str, Any]) -> None:
+    """A warning (not a refusal) when no TEE offer that takes orders now could ever get the keys
+    under ``policy``: every order of the resource would be paid for and then fail."""
+    from enclava.client.preflight import active_tee_offers, offers_admitting
+    from enclava.protocol.tee import TeeType
+
+    offers = active_tee_offers(ctx.market)
+    if not offers:
+        warnings.print("[yellow]note[/]: no TEE offer on this network takes orders yet")
+        return
+    if offers_admitting(policy, offers):
+        return
+    kinds = sorted({"simulated" if o.simulated else TeeType(o.tee_type).name for o in offers})
+    why = (
+        "they are all simulated and the policy has no simulated-TEE opt-in"
+        if kinds == ["simulated"] and not policy.get("insecure_allow_simulated_tee")
+        else f"the policy allows TEE types {policy.get('allowed_tee_types')}"
+    )
+    warnings.print(
+        f"[yellow]warning[/]: no active TEE offer on this network can satisfy this key policy "
+        f"({len(offers)} offer(s); {why}): every order would be refused its keys. "
+        "Hint: add --insecure-allow-simulated-tee on a devnet, or allow the offers' TEE types."
+    )
 
 
 @app.command()
@@ -220,6 +237,8 @@ def publish(
 ) -> None:
     """Encrypt and upload an engine (and weights), list them through the marketplace, deposit the
     keys."""
+    from enclava.client.market_api import listing_metadata
+
     if not engine_dir.is_dir():
         raise EngineFolderMissing(f"no engine folder at {engine_dir}")
     if weights is not None and not weights.is_file():
@@ -239,6 +258,7 @@ def publish(
     )
     try:
         info = load_manifest(engine_dir)
+        input_schema = load_input_schema(engine_dir, info)
         archive = canonical_archive(engine_dir)
     except EngineError as exc:
         raise EngineFolderInvalid(
@@ -246,6 +266,7 @@ def publish(
         ) from exc
     ctx = network(devnet, manifest)
     owner = unlock_wallet(wallet)
+    _warn_if_no_offer_admits(ctx, build_policy("0x" + "00" * 31 + "01"))
     title = name or info.name
     common: dict[str, Any] = dict(
         description=description, task=task, license=license_, tee_types=tuple(tee)
@@ -254,7 +275,9 @@ def publish(
     def engine_meta(
         digest: str,
     ) -> dict[str, Any]:  # an engine's listing names its own ciphertext hash
-        return listing_metadata(title, price_wei=engine_price, engine_hash=digest, **common)
+        return listing_metadata(
+            title, price_wei=engine_price, engine_hash=digest, input_schema=input_schema, **common
+        )
 
     try:
         engine = publish_file(
@@ -273,6 +296,7 @@ def publish(
                 f"{title} weights",
                 price_wei=model_price,
                 engine_hash=engine.resource.engine_hash_hex,
+                engine_resource_id=engine.resource.resource_id,
                 **common,
             )
             fixed = build_policy(engine.resource.engine_hash_hex)

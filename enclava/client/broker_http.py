@@ -1,5 +1,5 @@
 """The key broker over HTTPS, from an owner's or a customer's side: deposit keys, read the audit
-log.
+log, pre-check an order against the owners' policies before paying (:meth:`check_policy`).
 
 The client talks to the CA only over the attested channel
 (:func:`enclava.ca_link.connect_attested_ca`): before the first request it checks the CA's own
@@ -14,6 +14,7 @@ the ``enclava.ca_link`` error that says why.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from enclava.ca_link import AttestedCa, CaUnreachable, EvidenceCheck, connect_attested_ca
@@ -24,6 +25,7 @@ from enclava.protocol.broker import (
     build_order_inputs_deposit,
     check_audit_view,
 )
+from enclava.protocol.broker.requests import PolicyCheckAnswer, build_policy_check_request
 from enclava.service_http import refusal, send
 
 if TYPE_CHECKING:
@@ -139,6 +141,29 @@ class BrokerHttpClient:
         view = self._call("POST", "/v1/audit", json=request.model_dump(mode="json"))
         check_audit_view(view)
         return view
+
+    def check_policy(
+        self,
+        customer: Any,
+        resource_ids: Sequence[int],
+        *,
+        engine_hash: str,
+        tee_type: int,
+        simulated: bool,
+    ) -> PolicyCheckAnswer:
+        """Would the owners' policies release these resources' keys to ``customer``'s order of the
+        engine with content hash ``engine_hash`` on a TEE of ``tee_type``? Signed by the customer;
+        nothing is released or counted."""
+        request = build_policy_check_request(
+            customer,
+            self.identity()["ca_id"],
+            resource_ids,
+            engine_hash=engine_hash,
+            tee_type=tee_type,
+            simulated=simulated,
+        )
+        answer = self._call("POST", "/v1/keys/check", json=request.model_dump(mode="json"))
+        return PolicyCheckAnswer.model_validate(answer)
 
     def close(self) -> None:
         with self._lock:

@@ -61,18 +61,21 @@ def listing_metadata(
     **extra: Any,
 ) -> dict[str, Any]:
     """The metadata body the API validates (``ListingMetadataIn``), with sensible defaults;
-    ``extra`` carries optional fields the API knows (e.g. ``tail_url``)."""
-    return {
+    ``extra`` carries optional fields the API knows (e.g. ``tail_url``, ``engine_resource_id``).
+    ``input_schema`` is left out when the engine declares none (no made-up ``{"type": ...}``)."""
+    body: dict[str, Any] = {
         "name": name,
         "description": description,
         "task": task,
-        "input_schema": input_schema or {"type": "object"},
         "price_wei": int(price_wei),
         "license": license,
         "engine_hash": engine_hash,
         "tee_requirements": {"tee_types": list(tee_types)},
         **extra,
     }
+    if input_schema is not None:
+        body["input_schema"] = input_schema
+    return body
 
 
 class MarketApiClient:

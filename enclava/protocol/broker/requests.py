@@ -1,5 +1,7 @@
 """Owner- and customer-side requests to the key broker: encrypt a key to the CA and sign its
-deposit; sign an audit read; check the audit view the CA answers with.
+deposit; sign an audit read; check the audit view the CA answers with; ask, before paying, whether
+the owners' policies admit an order (:class:`PolicyCheckRequest`, answered by
+:class:`PolicyCheckAnswer`).
 
 They call the very message builders the broker verifies with, so a request built here is
 byte-for-byte what the broker checks. ``account`` is an eth-account ``LocalAccount``.
@@ -9,14 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
 import pyrage
 from eth_account.signers.local import LocalAccount
+from pydantic import BaseModel, ConfigDict, Field
 from pyrage import x25519
 
 from enclava.protocol.audit import AuditView, ChainLink, verify_audit_view
+from enclava.protocol.broker.fields import (
+    Address,
+    Bytes32Hex,
+    ResourceIdField,
+    SignatureHex,
+    UnixTime,
+)
 from enclava.protocol.broker.models import (
     AuditReadRequest,
     DepositRequest,
@@ -29,14 +39,116 @@ from enclava.protocol.broker.signing import (
     order_inputs_message,
     sign_text,
 )
+from enclava.protocol.canonical import canonical_json
 from enclava.protocol.errors import DepositRequestInvalid
+from enclava.protocol.tee import KnownTeeType
 
 __all__ = [
     "build_deposit_request",
     "build_order_inputs_deposit",
     "build_audit_request",
     "check_audit_view",
+    "POLICY_CHECK_DOMAIN",
+    "PolicyCheckRequest",
+    "PolicyCheckAnswer",
+    "ResourceVerdict",
+    "policy_check_message",
+    "build_policy_check_request",
 ]
+
+POLICY_CHECK_DOMAIN = "enclava-policy-check-v1"
+MAX_CHECKED_RESOURCES = 64
+
+
+class PolicyCheckRequest(BaseModel):
+    """A customer asks whether the owners' policies would release these resources' keys to an
+    order of theirs: this engine (its content hash, as the order will commit to it and policies
+    name it) on a TEE offer of this type, simulated or not. Signed by the customer, so an answer
+    about a customer is given only to that customer. Nothing is released or counted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ca_id: Annotated[str, Field(min_length=1, max_length=128)]
+    customer: Address
+    resource_ids: Annotated[list[ResourceIdField], Field(min_length=1, max_length=64)]
+    engine_hash: Bytes32Hex
+    tee_type: KnownTeeType
+    simulated: bool
+    issued_at: UnixTime
+    signature: SignatureHex
+
+
+class ResourceVerdict(BaseModel):
+    """One resource's answer: allowed, or the guard's reason (``code``, e.g.
+    ``policy_simulated_tee_refused``) with its words and what to do."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    resource_id: ResourceIdField
+    allowed: bool
+    reason: str | None = None
+    guard: str | None = None
+    message: str | None = None
+    hint: str | None = None
+
+
+class PolicyCheckAnswer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allowed: bool
+    resources: list[ResourceVerdict]
+
+
+def policy_check_message(
+    *,
+    ca_id: str,
+    customer: str,
+    resource_ids: Sequence[int],
+    engine_hash: str,
+    tee_type: int,
+    simulated: bool,
+    issued_at: int,
+) -> str:
+    """What a customer signs to pre-check an order (canonical JSON, EIP-191 ``personal_sign``)."""
+    return canonical_json(
+        {
+            "domain": POLICY_CHECK_DOMAIN,
+            "ca_id": ca_id,
+            "customer": customer.lower(),
+            "resource_ids": [str(r) for r in resource_ids],
+            "engine_hash": engine_hash.lower(),
+            "tee_type": int(tee_type),
+            "simulated": bool(simulated),
+            "issued_at": issued_at,
+        }
+    ).decode("ascii")
+
+
+def build_policy_check_request(
+    customer_account: LocalAccount,
+    ca_id: str,
+    resource_ids: Sequence[int],
+    *,
+    engine_hash: str,
+    tee_type: int,
+    simulated: bool,
+    issued_at: int | None = None,
+) -> PolicyCheckRequest:
+    """Sign a policy pre-check for an order of ``customer_account``."""
+    issued_at = int(time.time()) if issued_at is None else issued_at
+    unsigned = dict(
+        ca_id=ca_id,
+        customer=customer_account.address,
+        resource_ids=list(resource_ids),
+        engine_hash=engine_hash,
+        tee_type=int(tee_type),
+        simulated=simulated,
+        issued_at=issued_at,
+    )
+    # the message is built from the normalized request, exactly as the broker rebuilds it
+    draft = PolicyCheckRequest.model_validate({**unsigned, "signature": "0x" + "00" * 65})
+    message = policy_check_message(**draft.model_dump(exclude={"signature"}))
+    return draft.model_copy(update={"signature": sign_text(customer_account, message)})
 
 
 def _recipient(ca_recipient: x25519.Recipient | str) -> x25519.Recipient:

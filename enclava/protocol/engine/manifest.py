@@ -1,10 +1,17 @@
-"""``engine.toml``: parsed with tomllib, validated with pydantic, refused with one typed error."""
+"""``engine.toml``: parsed with tomllib, validated with pydantic, refused with one typed error.
+
+A customer input may name a JSON Schema file (``schema = "FILE.json"``) that describes it; the
+schema travels in the engine's archive (it is part of the engine hash) and ``model publish`` puts
+it into the engine's listing as ``input_schema``, so a customer's file is checked before an order
+is paid for (:func:`load_input_schema`).
+"""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,9 +26,12 @@ __all__ = [
     "MANIFEST_NAME",
     "load_manifest",
     "parse_manifest",
+    "load_input_schema",
+    "MAX_INPUT_SCHEMA_BYTES",
 ]
 
 MANIFEST_NAME = "engine.toml"
+MAX_INPUT_SCHEMA_BYTES = 16 * 1024  # the marketplace API refuses a larger listing schema
 _NAME = r"^[a-z0-9-]{1,64}$"
 _IDENT = r"^[a-z0-9_]{1,64}$"
 
@@ -63,6 +73,22 @@ class InputSpec(_Strict):
     name: str = Field(pattern=_IDENT)
     source: Literal["model", "dataset", "customer"]
     count: Literal["one", "many"] = "one"
+    schema_file: str | None = Field(default=None, alias="schema")  # customer inputs only
+
+    @field_validator("schema_file")
+    @classmethod
+    def _schema_file(cls, value: str | None) -> str | None:
+        if value is not None:
+            _relative_file(value)
+            if not value.endswith(".json"):
+                raise ValueError("schema must be a .json file")
+        return value
+
+    @model_validator(mode="after")
+    def _schema_for_customer(self) -> "InputSpec":
+        if self.schema_file is not None and self.source != "customer":
+            raise ValueError("only a customer input may declare a schema")
+        return self
 
 
 class OutputSpec(_Strict):
@@ -97,6 +123,8 @@ class EngineManifest(_Strict):
         ):
             if len(names) != len(set(names)):
                 raise ValueError(f"{label} names must be unique")
+        if sum(1 for i in self.inputs if i.schema_file is not None) > 1:
+            raise ValueError("at most one customer input may declare a schema")
         return self
 
     @property
@@ -140,4 +168,44 @@ def load_manifest(folder: str | Path) -> EngineManifest:
         raise EngineManifestInvalid(
             f"entrypoint {manifest.engine.entrypoint!r} is not a file in the engine"
         )
+    load_input_schema(folder, manifest)
     return manifest
+
+
+def load_input_schema(folder: str | Path, manifest: EngineManifest) -> dict[str, Any] | None:
+    """The JSON Schema a customer input declares (``schema = "FILE.json"``), or None.
+
+    The file must be a JSON object of at most :data:`MAX_INPUT_SCHEMA_BYTES` that is itself a
+    valid JSON Schema (checked with jsonschema-rs against its meta-schema).
+    """
+    declared = next((i for i in manifest.inputs if i.schema_file is not None), None)
+    if declared is None or declared.schema_file is None:
+        return None
+    path = Path(folder) / declared.schema_file
+    if not path.is_file() or path.is_symlink():
+        raise EngineManifestInvalid(
+            f"input {declared.name!r} names schema {declared.schema_file!r}, "
+            "which is not a file in the engine"
+        )
+    raw = path.read_bytes()
+    if len(raw) > MAX_INPUT_SCHEMA_BYTES:
+        raise EngineManifestInvalid(
+            f"schema {declared.schema_file!r} is {len(raw)} bytes; at most "
+            f"{MAX_INPUT_SCHEMA_BYTES} are listed"
+        )
+    try:
+        schema = json.loads(raw)
+    except ValueError as exc:
+        raise EngineManifestInvalid(f"schema {declared.schema_file!r} is not JSON: {exc}") from exc
+    if not isinstance(schema, dict):
+        raise EngineManifestInvalid(f"schema {declared.schema_file!r} must be a JSON object")
+    import jsonschema_rs
+
+    try:
+        jsonschema_rs.meta.validate(schema)
+    except (jsonschema_rs.ValidationError, ValueError) as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        raise EngineManifestInvalid(
+            f"schema {declared.schema_file!r} is not a valid JSON Schema: {message}"
+        ) from exc
+    return schema
