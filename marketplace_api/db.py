@@ -23,7 +23,14 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
 
 __all__ = [
     "Base",
@@ -33,6 +40,7 @@ __all__ = [
     "Resource",
     "ListingMetadata",
     "Order",
+    "OrderMoney",
     "Enclave",
     "SiweNonce",
     "AuthSession",
@@ -104,7 +112,9 @@ class ListingMetadata(Base):
     name: Mapped[str] = mapped_column(String(120), index=True)
     description: Mapped[str] = mapped_column(Text)
     task: Mapped[str] = mapped_column(String(64), index=True)
-    input_schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    input_schema: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, nullable=True
+    )  # engines: the customer's input format (JSON Schema), when declared
     price_wei: Mapped[str] = mapped_column(String(80))
     license: Mapped[str] = mapped_column(String(120))
     engine_hash: Mapped[str] = mapped_column(String(66))
@@ -113,6 +123,9 @@ class ListingMetadata(Base):
     tail_url: Mapped[str | None] = mapped_column(
         Text, nullable=True, default=None
     )  # split models' tail service
+    engine_resource_id: Mapped[int | None] = mapped_column(
+        BigInteger, nullable=True, default=None, index=True
+    )  # weights/datasets: the engine (same owner) they are for
     updated_at: Mapped[float] = mapped_column(Float)
 
 
@@ -139,7 +152,30 @@ class Order(Base):
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     report_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
     failure_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    failure_detail_cid: Mapped[str | None] = mapped_column(Text, nullable=True)
     pos: Mapped[int] = mapped_column(BigInteger)
+    money: Mapped[list["OrderMoney"]] = relationship(
+        primaryjoin="Order.order_id == foreign(OrderMoney.order_id)",
+        order_by="OrderMoney.pos",
+        viewonly=True,
+        lazy="selectin",
+    )
+
+
+class OrderMoney(Base):
+    """One ``Credited`` or ``Refunded`` event of an order: who got how much, in chain order.
+
+    Keyed by the event's position, so indexing the same block again adds nothing; an order's
+    payouts and refund are read from these rows, never recomputed from its terms.
+    """
+
+    __tablename__ = "order_money"
+    pos: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(66), index=True)
+    event: Mapped[str] = mapped_column(String(16))  # "credited" or "refunded"
+    account: Mapped[str] = mapped_column(String(42))
+    amount_wei: Mapped[str] = mapped_column(String(80))
+    tx: Mapped[str] = mapped_column(String(66))
 
 
 class Enclave(Base):
@@ -184,9 +220,27 @@ def make_engine(url: str) -> Engine:
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
+    replay = _needs_replay(engine)
     Base.metadata.create_all(engine)
     _add_missing_columns(engine)
+    if replay:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM index_cursor"))
     return engine
+
+
+#: Tables filled only from chain events that older versions did not keep: an index made before
+#: one existed must read the chain again from the start to fill it.
+_REPLAYED_TABLES = ("order_money",)
+
+
+def _needs_replay(engine: Engine) -> bool:
+    """True for an existing index that lacks a chain-filled table: the indexer's cursor is then
+    dropped so it replays every event; its handlers are idempotent, so nothing else changes."""
+    present = inspect(engine)
+    if not present.has_table("index_cursor"):
+        return False
+    return any(not present.has_table(name) for name in _REPLAYED_TABLES)
 
 
 def _add_missing_columns(engine: Engine) -> None:

@@ -44,6 +44,8 @@ EVENTS: dict[str, tuple[str, ...]] = {
         "OrderFailed",
         "OrderTimedOut",
         "OrderCancelled",
+        "Credited",
+        "Refunded",
     ),
     "AttestationRegistry": ("EnclaveRegistered",),
 }
@@ -367,6 +369,9 @@ class Indexer:
             OrderStatus.FAILED,
             enclave=a["enclave"],
             failure_code=int(a["reasonCode"]),
+            # "" or the CID of the failure detail only the customer can decrypt (older
+            # deployments' OrderFailed has no such field)
+            failure_detail_cid=str(a.get("detailCid", "")) or None,
         )
 
     def _on_OrderTimedOut(self, s: Session, a: Any, pos: int, entry: Any) -> None:
@@ -374,6 +379,27 @@ class Indexer:
 
     def _on_OrderCancelled(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         self._status(s, a["orderId"], pos, OrderStatus.CANCELLED)
+
+    def _money(self, s: Session, a: Any, pos: int, entry: Any, kind: str, account: str) -> None:
+        """A payment of an order as it happened on chain; the event position is the key, so a
+        replayed block adds nothing."""
+        if s.get(db.OrderMoney, pos) is None:
+            s.add(
+                db.OrderMoney(
+                    pos=pos,
+                    order_id=_hex(a["orderId"]),
+                    event=kind,
+                    account=account,
+                    amount_wei=str(a["amount"]),
+                    tx=_hex(entry["transactionHash"]),
+                )
+            )
+
+    def _on_Credited(self, s: Session, a: Any, pos: int, entry: Any) -> None:
+        self._money(s, a, pos, entry, "credited", a["account"])
+
+    def _on_Refunded(self, s: Session, a: Any, pos: int, entry: Any) -> None:
+        self._money(s, a, pos, entry, "refunded", a["customer"])
 
     def _on_EnclaveRegistered(self, s: Session, a: Any, pos: int, entry: Any) -> None:
         _upsert(

@@ -1,4 +1,8 @@
-"""Server-rendered web pages (Jinja2): catalogue, model, order and report verification."""
+"""Server-rendered web pages (Jinja2): catalogue, model, order and report verification.
+
+Amounts, times and verdicts are written by :mod:`marketplace_api.page_filters` (ETH with the wei
+on hover, UTC dates with the Unix seconds on hover, never a green "verified" over a skipped check
+or a simulated TEE)."""
 
 from __future__ import annotations
 
@@ -11,15 +15,28 @@ from sqlalchemy.orm import Session
 
 from enclava.errors import EnclavaError
 from enclava.report import verify_order_report
+from marketplace_api import page_filters
 from marketplace_api import queries as q
 from marketplace_api.bounds import MAX_PAGE, OnChainId
-from marketplace_api.deps import db_session, services
+from marketplace_api.deps import db_session, services, session_token
 from marketplace_api.errors import NotFound
 
 __all__ = ["router", "templates"]
 
 templates = Jinja2Templates(directory=str(FsPath(__file__).parent / "templates"))
+page_filters.install(templates.env)
 router = APIRouter(include_in_schema=False)
+
+
+def _viewer(request: Request) -> str | None:
+    """The signed-in wallet of this browser (session cookie), or None: pages never require one."""
+    token = session_token(request)
+    if not token:
+        return None
+    try:
+        return services(request).auth.address_of(token)
+    except EnclavaError:
+        return None
 
 
 def _error_page(request: Request, error: EnclavaError, status: int) -> HTMLResponse:
@@ -47,7 +64,9 @@ def model_page(
         model = q.resource_detail(s, resource_id)
     except NotFound as exc:
         return _error_page(request, exc, 404)
-    return templates.TemplateResponse(request, "model.html", {"model": model})
+    viewer = _viewer(request)
+    is_owner = viewer is not None and viewer.lower() == str(model["owner"]).lower()
+    return templates.TemplateResponse(request, "model.html", {"model": model, "is_owner": is_owner})
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
@@ -74,4 +93,9 @@ def report_page(
         )
     except EnclavaError as exc:
         return _error_page(request, exc, getattr(exc, "http_status", None) or 400)
-    return templates.TemplateResponse(request, "report.html", {"checklist": checklist.to_dict()})
+    shown = checklist.to_dict()
+    return templates.TemplateResponse(
+        request,
+        "report.html",
+        {"checklist": shown, "verdict": page_filters.report_verdict(shown)},
+    )

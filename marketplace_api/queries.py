@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from enclava.protocol.engine.reasons import describe_reason
 from enclava.protocol.order import OrderStatus
 from enclava.protocol.tee import TeeType
 from marketplace_api import db
@@ -20,6 +21,9 @@ __all__ = [
     "tee_offer_view",
     "provider_detail",
     "order_view",
+    "order_money",
+    "failure_reason",
+    "order_command",
     "orders_of",
     "order_row",
     "tee_name",
@@ -128,7 +132,74 @@ def resource_detail(s: Session, resource_id: int) -> dict[str, Any]:
     view["orders"] = s.scalar(
         select(func.count()).select_from(db.Order).where(db.Order.engine_id == resource_id)
     )
+    view.update(_pairing(s, res, meta))
+    view["order_command"] = order_command(
+        view["engine_resource_id"] if view["kind"] != "engine" else res.resource_id,
+        view["weights"] if view["kind"] == "engine" else [res.resource_id],
+        next((o["tee_offer_id"] for o in view["compatible_tee_offers"] if o["slots"] > 0), None),
+    )
     return view
+
+
+def _pairing(s: Session, res: db.Resource, meta: db.ListingMetadata | None) -> dict[str, Any]:
+    """An engine's weights (same-owner listings that name it) or a weights listing's engine.
+
+    A listing names its engine in its metadata (``engine_resource_id``); the pairing counts only
+    when the engine is an active listing of the same owner, so nobody can attach their weights to
+    another owner's engine page. ``paired`` holds the other side's id, name and input schema.
+    """
+    if res.kind == _KINDS["engine"]:
+        named = s.scalars(
+            select(db.ListingMetadata)
+            .join(db.Resource, db.Resource.resource_id == db.ListingMetadata.resource_id)
+            .where(
+                db.ListingMetadata.engine_resource_id == res.resource_id,
+                func.lower(db.Resource.owner) == res.owner.lower(),
+                db.Resource.active.is_(True),
+                db.Resource.retired.is_(False),
+            )
+            .order_by(db.ListingMetadata.resource_id)
+        ).all()
+        return {
+            "weights": [int(m.resource_id) for m in named],
+            "engine_resource_id": None,
+            "paired": [_brief(m.resource_id, m) for m in named],
+        }
+    engine_id = meta.engine_resource_id if meta is not None else None
+    engine = indexed_row(s, db.Resource, engine_id) if engine_id is not None else None
+    if (
+        engine is None
+        or engine.kind != _KINDS["engine"]
+        or engine.owner.lower() != res.owner.lower()
+    ):
+        return {"weights": [], "engine_resource_id": None, "paired": []}
+    engine_meta = indexed_row(s, db.ListingMetadata, engine.resource_id)
+    return {
+        "weights": [],
+        "engine_resource_id": int(engine.resource_id),
+        "paired": [_brief(engine.resource_id, engine_meta)],
+    }
+
+
+def _brief(resource_id: int, meta: db.ListingMetadata | None) -> dict[str, Any]:
+    return {
+        "resource_id": int(resource_id),
+        "name": meta.name if meta is not None else None,
+        "input_schema": meta.input_schema if meta is not None else None,
+    }
+
+
+def order_command(engine_id: int | None, resources: list[int], tee_offer_id: int | None) -> str:
+    """The ``enclava order create`` line that orders this listing; unknown ids are placeholders
+    in capitals (an engine without a declared engine, no TEE offer on the network yet)."""
+    parts = [
+        "enclava order create",
+        f"--engine {engine_id if engine_id is not None else 'ENGINE_ID'}",
+    ]
+    parts += [f"--resource {r}" for r in resources]
+    parts.append(f"--tee-offer {tee_offer_id if tee_offer_id is not None else 'TEE_OFFER_ID'}")
+    parts.append("--input FILE")
+    return " ".join(parts)
 
 
 def tee_offer_view(tee_offer: db.TeeOffer) -> dict[str, Any]:
@@ -175,7 +246,61 @@ def order_row(s: Session, order_id: str) -> db.Order:
     return row
 
 
+def failure_reason(code: int | None) -> dict[str, Any] | None:
+    """A failed order's reason in words (``{code, name, title, hint}``), or None."""
+    if code is None:
+        return None
+    text = describe_reason(int(code))
+    return {"code": text.code, "name": text.name, "title": text.title, "hint": text.hint}
+
+
+def order_money(row: db.Order) -> dict[str, Any]:
+    """Who was paid what for an order, read from its ``Credited``/``Refunded`` events.
+
+    The contract credits the resource owners (in the order of the terms' payments, skipping zero
+    amounts), then the provider its used seconds, then sends the customer the rest; a refund that
+    cannot be sent is credited instead. Events are matched to that sequence by address, so each
+    payout is named by its role. ``cost_wei`` is what the customer paid in the end: the escrow less
+    everything that came back (after a timeout that includes the provider's slashed stake).
+    """
+    terms = row.terms or {}
+    customer = row.customer.lower()
+    expected = [
+        (str(p["payee"]).lower(), "owner", int(p["resourceId"]))
+        for p in terms.get("payments", [])
+        if int(p["amount"])
+    ] + [(row.provider.lower(), "provider", None)]
+    step, payouts, refunds = 0, [], []
+    for m in row.money:
+        account = m.account.lower()
+        entry = {"account": m.account, "amount_wei": m.amount_wei, "tx": m.tx}
+        match = next((i for i in range(step, len(expected)) if expected[i][0] == account), None)
+        if m.event == "credited" and row.status == OrderStatus.COMPLETED and match is not None:
+            _, role, resource_id = expected[match]
+            step = match + 1
+            payouts.append({**entry, "role": role, "resource_id": resource_id})
+        elif account == customer:
+            how = "sent" if m.event == "refunded" else "credited (withdraw it)"
+            refunds.append({**entry, "how": how})
+        else:
+            payouts.append({**entry, "role": "other", "resource_id": None})
+    refund = sum(int(r["amount_wei"]) for r in refunds)
+    settled = row.status in (
+        OrderStatus.COMPLETED,
+        OrderStatus.FAILED,
+        OrderStatus.TIMED_OUT,
+        OrderStatus.CANCELLED,
+    )
+    return {
+        "cost_wei": str(max(0, int(row.escrow_wei) - refund)) if settled else None,
+        "payouts": payouts,
+        "refund_wei": str(refund),
+        "refunds": refunds,
+    }
+
+
 def order_view(row: db.Order) -> dict[str, Any]:
+    payments = (row.terms or {}).get("payments", [])
     return {
         "order_id": row.order_id,
         "status": OrderStatus(row.status).name,
@@ -184,6 +309,7 @@ def order_view(row: db.Order) -> dict[str, Any]:
         "tee_offer_id": row.tee_offer_id,
         "tee_type": tee_name(row.tee_type),
         "engine_id": row.engine_id,
+        "resource_ids": [int(p["resourceId"]) for p in payments[1:]],
         "engine_hash": row.engine_hash,
         "inputs_hash": row.inputs_hash,
         "escrow_wei": row.escrow_wei,
@@ -196,6 +322,9 @@ def order_view(row: db.Order) -> dict[str, Any]:
         "report": row.report,
         "report_tx": row.report_tx,
         "failure_code": row.failure_code,
+        "failure_reason": failure_reason(row.failure_code),
+        "failure_detail_cid": row.failure_detail_cid or None,
+        **order_money(row),
     }
 
 

@@ -1,6 +1,7 @@
 """The web pages in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright),
 served by the marketplace process the devnet started: load the catalogue, search, open a report,
-see "verified", and keep a screenshot."""
+see it verified with the simulated-TEE warning (never a bare green "verified" on a simulated
+enclave with a skipped check), and keep a screenshot."""
 
 from __future__ import annotations
 
@@ -44,7 +45,9 @@ def seeded(devnet_manifest, story):
         timeout=10,
     ).json()["token"]
     name = f"Browser digits {uuid.uuid4().hex[:8]}"
-    body = {**signed_listing(story, owner, price=42), "metadata": metadata(name, price=42)}
+    meta = metadata(name, price=42)
+    meta.pop("input_schema", None)  # an input format belongs to an engine's listing, not a model's
+    body = {**signed_listing(story, owner, price=42), "metadata": meta}
     made = httpx.post(
         f"{base}/v1/listings", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60
     )
@@ -72,6 +75,9 @@ def test_catalogue_search_and_report_page_show_verified_in_chromium(seeded, tmp_
             page.wait_for_load_state()
             listings = page.locator(".listing h2")
             assert listings.count() == 1 and listings.first.inner_text() == name
+            card = page.locator(".listing").first
+            assert card.locator(".price .eth").inner_text() == "0.000000000000000042 ETH"
+            assert card.locator(".price .eth").get_attribute("title") == "42 wei"
             listings.first.locator("a").click()
             page.wait_for_load_state()
             assert page.locator("h1").inner_text() == name
@@ -79,7 +85,9 @@ def test_catalogue_search_and_report_page_show_verified_in_chromium(seeded, tmp_
             assert "COMPLETED" in page.content()
             page.click("text=Verify the integrity report")
             page.wait_for_load_state()
-            assert page.locator("#verdict").inner_text() == "verified"
+            verdict = page.locator("#verdict")
+            assert verdict.inner_text() == "verified (simulated TEE), 1 check skipped"
+            assert "verified-warning" in (verdict.get_attribute("class") or "")
             statuses = page.locator("#checklist tr[data-check] td:nth-child(2)").all_inner_texts()
             assert len(statuses) == 12 and set(statuses) <= {"ok", "skipped"} and "ok" in statuses
             page.screenshot(path=str(shot), full_page=True)
