@@ -18,7 +18,7 @@ from prometheus_client import Counter, Gauge
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from enclava.service import create_service_app
-from marketplace_api import pages, routes_api, routes_auth, routes_tail
+from marketplace_api import pages, routes_api, routes_audit, routes_auth, routes_tail
 from marketplace_api.auth import SessionAuthority
 from marketplace_api.chain import connect
 from marketplace_api.db import make_engine, make_sessionmaker
@@ -101,6 +101,7 @@ def create_app(settings: MarketSettings | None = None) -> FastAPI:
     app.include_router(routes_auth.router)
     app.include_router(routes_api.router)
     app.include_router(routes_tail.router)
+    app.include_router(routes_audit.router)
     app.include_router(pages.router)
     app.add_middleware(
         RateLimitMiddleware,

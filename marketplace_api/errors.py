@@ -18,6 +18,10 @@ Hierarchy::
     │   ├── TailUnavailable             502  the listing's tail service does not answer usefully
     │   │   └── TailDestinationRefused  502  tail_url reaches a refused address
     │   ├── RelayDisabled               503  no relayer account configured
+│   ├── AuditRequestInvalid         422  the signed audit read is for another resource
+│   ├── AuditUnavailable            503  no CA configured, or it cannot be reached or trusted
+│   ├── AuditRefused                502  the CA refused the owner's signed audit read
+│   ├── AuditLogInvalid             502  the CA's audit view does not verify as one hash chain
     │   └── RateLimited                 429  too many requests from this client
     └── ConfigError
         ├── SiweNotConfigured                MARKET_SIWE_DOMAIN / _URI missing or bad
@@ -45,6 +49,10 @@ __all__ = [
     "TailDestinationRefused",
     "RelayDisabled",
     "RateLimited",
+    "AuditRequestInvalid",
+    "AuditUnavailable",
+    "AuditRefused",
+    "AuditLogInvalid",
     "SiweNotConfigured",
     "TrustedProxiesInvalid",
 ]
@@ -144,6 +152,39 @@ class RateLimited(MarketError):
     code = "rate_limited"
     hint = "Slow down; retry after the number of seconds in the Retry-After header."
     http_status = 429
+
+
+class AuditRequestInvalid(MarketError):
+    code = "audit_request_invalid"
+    hint = (
+        "Sign the request GET /v1/resources/{id}/audit/request prepares, and post it to the same "
+        "resource's URL."
+    )
+    http_status = 422
+
+
+class AuditUnavailable(MarketError):
+    code = "audit_unavailable"
+    hint = (
+        "The marketplace cannot reach a CA it trusts: set MARKET_CA_URL (or MARKET_MANIFEST), "
+        "check the CA is up, or read your log with `enclava audit RESOURCE`."
+    )
+    http_status = 503
+
+
+class AuditRefused(MarketError):
+    code = "audit_refused"
+    hint = "Read the detail: the CA says which check refused the signed audit read."
+    http_status = 502
+
+
+class AuditLogInvalid(MarketError):
+    code = "audit_log_invalid"
+    hint = (
+        "The CA's audit log was edited or rewound: do not trust its releases; compare with "
+        "`enclava audit RESOURCE`, which checks it against the head you saw last time."
+    )
+    http_status = 502
 
 
 class SiweNotConfigured(ConfigError):

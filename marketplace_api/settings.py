@@ -58,6 +58,11 @@ class MarketSettings(ChainSettings, BaseSettings):
     index_batch_blocks: int = 2000
     #: where the web pages' links to the CA and IPFS gateway point (informational)
     ipfs_gateway: str = ""
+    #: the CA whose audit log owners read through their resource page (``/resources/{id}/audit``);
+    #: empty: the CA the manifest names (``MARKET_MANIFEST``)
+    ca_url: str = ""
+    #: devnet only: accept a CA whose evidence comes from the simulated TEE (no hardware)
+    insecure_allow_simulated_ca: bool = False
 
 
 def check_settings(settings: MarketSettings) -> None:

@@ -245,6 +245,8 @@ def _market_prepare(state: Path, ports: dict[str, int]) -> dict[str, str]:
         "MARKET_SIWE_DOMAIN": f"127.0.0.1:{ports['marketplace']}",
         "MARKET_SIWE_URI": f"http://127.0.0.1:{ports['marketplace']}",
         "MARKET_INSECURE_ALLOW_LOOPBACK_TAIL": "true",
+        # owners' audit pages reach the devnet's CA (from the manifest), whose TEE is simulated
+        "MARKET_INSECURE_ALLOW_SIMULATED_CA": "true",
     }
 
 
