@@ -1,6 +1,9 @@
-"""The provider node's errors: what can go wrong between the node and its trusted loader.
+"""The provider node's errors: a wallet setting it cannot use, and what can go wrong between the
+node and its trusted loader.
 
     EnclavaError
+    ├── ConfigError
+    │   └── ProviderWalletInvalid        the provider's wallet setting cannot be used
     └── LoaderLinkError                  the loader process cannot be started or reached
         ├── LoaderUnavailable            (also a TransientError) the loader, or the chain / CA
         │   │                            behind it, is unreachable for now: the job is retried
@@ -14,14 +17,23 @@ loader's answers (``{"type", "detail"}`` with a status) become these classes in 
 
 from __future__ import annotations
 
-from enclava.errors import EnclavaError, TransientError
+from enclava.errors import ConfigError, EnclavaError, TransientError
 
 __all__ = [
+    "ProviderWalletInvalid",
     "LoaderLinkError",
     "LoaderUnavailable",
     "LoaderCertificationRequired",
     "LoaderRefused",
 ]
+
+
+class ProviderWalletInvalid(ConfigError):
+    code = "provider_wallet_invalid"
+    hint = (
+        "Set wallet (a keystore made by `enclava wallet new`) with PROVIDER_WALLET_PASSWORD or a "
+        "readable wallet_password_file; or private_key; not both."
+    )
 
 
 class LoaderLinkError(EnclavaError):

@@ -1,5 +1,5 @@
 """The node's HTTP face: ``/healthz`` (chain and Redis reachable), Prometheus ``/metrics``, the
-job counts (``/v1/status``) and one job's public progress (``/v1/jobs/{order_id}``)."""
+job counts (``/v1/status``) and one job's public progress and earnings (``/v1/jobs/{order_id}``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from enclava.service import create_service_app
+from provider_node.earnings import EARNINGS_UNREADABLE, completed_earnings
 
 if TYPE_CHECKING:
     from provider_node.node import ProviderNode
@@ -35,13 +36,34 @@ def build_app(node: ProviderNode) -> FastAPI:
     @app.get("/v1/jobs/{order_id}", tags=["ops"], response_model=None)
     def job(order_id: str) -> dict[str, Any] | JSONResponse:
         """Where one order's job stands: its status and, once finished, the seconds per stage
-        (the loader's stages and the report transaction; nothing secret)."""
+        (the loader's stages and the report transaction; nothing secret); once completed, what
+        the provider earned and why (``billed_s``, ``earned_wei``, ``billing``: from the chain's
+        report and payouts, see provider_node.earnings)."""
         record = node.rt.jobs.get(order_id)
         if record is None:
             return JSONResponse(
                 {"type": "not_found", "detail": f"this node has no job for order {order_id}"},
                 status_code=404,
             )
-        return {"order_id": record.order_id, "status": record.status, "stages": record.stages}
+        body: dict[str, Any] = {
+            "order_id": record.order_id,
+            "status": record.status,
+            "stages": record.stages,
+        }
+        if record.status == "completed":
+            try:
+                earned = completed_earnings(node.rt.market, record.order_id)
+            except EARNINGS_UNREADABLE as exc:  # the chain is unreachable: the job still answers
+                body["billing_error"] = type(exc).__name__
+                earned = None
+            if earned is not None:
+                # wei as strings: JSON numbers lose precision above 2^53
+                body.update(
+                    billed_s=earned.billed_s,
+                    earned_wei=str(earned.earned_wei),
+                    billing=earned.fields(),
+                    billing_line=earned.line(),
+                )
+        return body
 
     return app

@@ -9,6 +9,7 @@ SIGTERM, with ``/healthz`` and Prometheus ``/metrics`` served alongside.
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -39,6 +40,8 @@ class ProviderNode:
         self.follower: OrderFollower | None = None
         self._failing: set[str] = set()
         self.stop = threading.Event()
+        #: where the HTTP face answers, once :meth:`run` serves it
+        self.http_url = ""
 
     # ------------------------------------------------------------------ setup
 
@@ -143,28 +146,37 @@ class ProviderNode:
                     "tick failed", extra={"error_type": type(exc).__name__, "error": str(exc)[:200]}
                 )
             self.stop.wait(self.rt.settings.poll_interval_s)
-        if server is not None:
-            server.should_exit = True
+        server.should_exit = True
         self.rt.jobs.dispose()
         log.info("provider node stopped")
 
     # ------------------------------------------------------------------ health and metrics
 
-    def _serve_http(self) -> uvicorn.Server | None:
-        if self.rt.settings.http_port == 0:
-            return None
+    def _serve_http(self) -> uvicorn.Server:
+        """Serve the HTTP face on ``http_host:http_port`` (port 0: a free port the OS picks) and
+        log its URL once. The socket is bound here, so the logged URL is the one that answers."""
         import uvicorn
 
         from provider_node.http import build_app
 
-        config = uvicorn.Config(
-            build_app(self),
-            host=self.rt.settings.http_host,
-            port=self.rt.settings.http_port,
-            log_level="warning",
-        )
+        host, port = self.rt.settings.http_host, self.rt.settings.http_port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        config = uvicorn.Config(build_app(self), log_level="warning")
         server = uvicorn.Server(config)
-        threading.Thread(target=server.run, name="provider-http", daemon=True).start()
+        bound = sock.getsockname()[1]
+        self.http_url = f"http://{f'[{host}]' if family == socket.AF_INET6 else host}:{bound}"
+        threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="provider-http", daemon=True
+        ).start()
+        log.info(
+            f"provider node HTTP at {self.http_url} (/healthz, /metrics, /v1/status, "
+            "/v1/jobs/ORDER_ID)",
+            extra={"url": self.http_url},
+        )
         return server
 
     def collect(self) -> Iterator[Metric]:

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from enclava.chain.config import ChainConfig, ChainSettings, Manifest, load_manifest
 from enclava.errors import ConfigError
+from provider_node.errors import ProviderWalletInvalid
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -76,7 +77,13 @@ class ProviderSettings(ChainSettings, BaseSettings):
     redis_url: str = ""
     ca_url: str = ""
     deploy_block: int = 0
-    #: The provider wallet: a hex private key, or (devnet only) a dev-account role.
+    #: The provider wallet, one of: ``wallet``, the name of a keystore made by `enclava wallet new`
+    #: (in ``$ENCLAVA_HOME/wallets``, else ``~/.config/enclava/wallets``) opened with
+    #: ``PROVIDER_WALLET_PASSWORD`` or the first line of ``wallet_password_file``; or
+    #: ``private_key`` (hex, ``PROVIDER_PRIVATE_KEY``); or neither: (devnet only) ``dev_role``.
+    wallet: str = ""
+    wallet_password: SecretStr | None = None
+    wallet_password_file: str = ""
     private_key: SecretStr | None = None
     dev_role: str = "provider"
     stake_wei: int = Field(default=10**18, ge=0)
@@ -111,6 +118,18 @@ class ProviderSettings(ChainSettings, BaseSettings):
                 warnings.warn(notice, FutureWarning, stacklevel=2)
                 data.setdefault(new, convert(data.pop(old)))
         return data
+
+    @model_validator(mode="after")
+    def _one_wallet(self) -> "ProviderSettings":
+        """The wallet is named once: a keystore with a password source, or a raw key."""
+        if self.wallet and self.private_key is not None:
+            raise ValueError("give wallet or private_key, not both")
+        if self.wallet and self.wallet_password is None and not self.wallet_password_file:
+            raise ValueError(
+                f"wallet {self.wallet!r} needs its password: set PROVIDER_WALLET_PASSWORD or "
+                "wallet_password_file"
+            )
+        return self
 
     scratch_root: str = ""
     concurrency: int = Field(default=2, ge=1, le=64)
@@ -158,6 +177,10 @@ class ProviderSettings(ChainSettings, BaseSettings):
         return f"sqlite:///{folder / 'provider-node.db'}"
 
     def account(self) -> LocalAccount:
+        """The provider's signing account: the keystore ``wallet``, the raw ``private_key``, or
+        (devnet only) the dev account of ``dev_role``."""
+        if self.wallet:
+            return self._unlock_wallet()
         if self.private_key is not None:
             from eth_account import Account
 
@@ -166,6 +189,30 @@ class ProviderSettings(ChainSettings, BaseSettings):
         from enclava.devnet import dev_account
 
         return dev_account(self.dev_role)
+
+    def _unlock_wallet(self) -> LocalAccount:
+        from enclava.wallet import WrongPassword, unlock
+
+        try:
+            return unlock(self.wallet, self._wallet_password())
+        except WrongPassword as exc:
+            raise WrongPassword(
+                exc.message,
+                hint="Set PROVIDER_WALLET_PASSWORD, or wallet_password_file, to the password "
+                f"`enclava wallet new --wallet {self.wallet}` was given.",
+            ) from exc
+
+    def _wallet_password(self) -> str:
+        if self.wallet_password is not None:
+            return self.wallet_password.get_secret_value()
+        path = Path(self.wallet_password_file).expanduser()
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as exc:
+            raise ProviderWalletInvalid(
+                f"cannot read the wallet password file {path}: {type(exc).__name__}"
+            ) from exc
+        return lines[0] if lines else ""
 
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> ProviderSettings:

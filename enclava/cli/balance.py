@@ -10,6 +10,7 @@ instead and withdraws here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -25,6 +26,9 @@ from enclava.cli.context import (
 from enclava.cli.errors import NothingToWithdraw
 from enclava.console import friendly_errors
 from enclava.wallet import wallet_info
+
+if TYPE_CHECKING:
+    from enclava.chain.market import MarketClient
 
 app = typer.Typer(
     help="Credited balances: show and withdraw what the marketplace owes you.", no_args_is_help=True
@@ -59,6 +63,7 @@ def withdraw(
     credit = market.credit_of(address)
     if credit == 0:
         raise NothingToWithdraw(f"the marketplace holds no credit for {address}")
+    _require_gas_for_withdraw(market, address)
     account = unlock_wallet(wallet)
     tx = market.withdraw(account)
     console.print(
@@ -69,3 +74,13 @@ def withdraw(
         f"credited balance {eth(market.credit_of(address))}"
     )
     typer.echo(f"withdrawn_wei={credit}")
+
+
+def _require_gas_for_withdraw(market: MarketClient, address: str) -> None:
+    """Refuse, before the password prompt, a withdrawal the wallet cannot pay the gas of: the
+    credit arrives only with the transaction, so a wallet with 0 ETH cannot collect it."""
+    from enclava.cli.gas import require_gas
+
+    contract = market.contracts.marketplace
+    tx = {"to": contract.address, "data": contract.encode_abi("withdraw")}
+    require_gas(market.chain, address, tx, what="the withdrawal")

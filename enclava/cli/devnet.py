@@ -1,15 +1,18 @@
-"""`enclava devnet up | down | status | logs`."""
+"""`enclava devnet up | down | status | logs | fund`."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from enclava import devnet
+from enclava.cli.errors import AddressInvalid, FaucetEmpty, NotADevnet, PriceInvalid
 from enclava.console import friendly_errors
 
 app = typer.Typer(
@@ -19,6 +22,14 @@ console = Console()
 
 NameOption = typer.Option(
     devnet.DEFAULT_DEVNET, "--name", "-n", help="Devnet name; different names run side by side."
+)
+# the same option as enclava.cli.context's, which this module does not import (it loads web3)
+ManifestOption = typer.Option(
+    None,
+    "--manifest",
+    envvar="ENCLAVA_MANIFEST",
+    dir_okay=False,
+    help="Path of a manifest.json to use instead of the devnet's.",
 )
 
 
@@ -83,6 +94,79 @@ def logs(
                 typer.echo(line.rstrip("\n"))
             else:
                 time.sleep(0.3)
+
+
+#: What `devnet fund` sends when no amount is given: enough for many orders and their gas.
+DEFAULT_FUND = "10eth"
+
+
+@app.command()
+@friendly_errors
+def fund(
+    address: str = typer.Argument(
+        ..., help="An address (0x...) or the name of one of your wallets."
+    ),
+    amount: str = typer.Argument(DEFAULT_FUND, help="wei, '5gwei' or '0.5eth'."),
+    name: str = NameOption,
+    manifest: Path = ManifestOption,
+) -> None:
+    """Send test ETH to an address from the devnet's faucet account (the local devnet only)."""
+    from enclava.chain.config import read_manifest
+    from enclava.chain.rpc import ChainClient
+    from enclava.cli.context import eth
+    from enclava.cli.gas import gas_cost
+    from enclava.cli.values import parse_price
+
+    to = _recipient(address)
+    wei = parse_price(amount)
+    if wei == 0:
+        raise PriceInvalid("an amount of 0 sends nothing")
+    loaded = read_manifest(Path(manifest)) if manifest else devnet.load_manifest(name)
+    chain = ChainClient(loaded.rpc_url)
+    faucet = devnet.dev_account("faucet")
+    _require_devnet(loaded, chain, faucet.address)
+    # estimated without the value: a node refuses to estimate a transfer the sender cannot afford
+    if chain.balance(faucet.address) < wei + gas_cost(chain, faucet.address, {"to": to}):
+        raise FaucetEmpty(f"the faucet holds {eth(chain.balance(faucet.address))}")
+    sent = chain.transfer(faucet, to, wei)
+    console.print(
+        f"[green]sent {eth(wei)}[/] to {to} from the devnet faucet (dev account "
+        f"{devnet.ROLES['faucet']}): tx {sent.tx_hash}"
+    )
+    console.print(f"  balance now {eth(chain.balance(to))}")
+    typer.echo(f"funded_wei={wei}")
+
+
+def _recipient(address: str) -> str:
+    """``address`` checksummed, or the address of the wallet named ``address``."""
+    from eth_utils.address import is_address, to_checksum_address
+
+    if address.lower().startswith("0x"):
+        if not is_address(address):
+            raise AddressInvalid(f"{address!r} is not an account address")
+        return str(to_checksum_address(address))
+    from enclava.wallet import InvalidWalletName, wallet_info
+
+    try:
+        return wallet_info(address).address
+    except InvalidWalletName as exc:
+        raise AddressInvalid(f"{address!r} is neither an address nor a wallet name") from exc
+
+
+def _require_devnet(manifest: devnet.Manifest, chain: Any, faucet: str) -> None:
+    """Refuse anything but a local devnet: its manifest says chain 31337, records the anvil it
+    started and lists the dev accounts, and the RPC answers chain id 31337."""
+    from enclava.devnet.services import CHAIN_ID
+
+    if int(manifest.chain_id) != CHAIN_ID or "anvil" not in manifest.services:
+        raise NotADevnet(
+            f"the manifest of {manifest.name!r} (chain id {manifest.chain_id}) is not a devnet's"
+        )
+    if faucet not in manifest.accounts:
+        raise NotADevnet(f"the manifest of {manifest.name!r} does not list the devnet accounts")
+    rpc_chain = chain.chain_id()
+    if rpc_chain != CHAIN_ID:
+        raise NotADevnet(f"the RPC {manifest.rpc_url} answers chain id {rpc_chain}, not {CHAIN_ID}")
 
 
 def _print_manifest(manifest: devnet.Manifest, health: dict[str, bool] | None = None) -> None:

@@ -45,6 +45,10 @@ def new(name: str = WalletOption) -> None:
     console.print(f"[green]wallet {name!r} created[/]: {info.address}")
     console.print(f"keystore: {info.path}")
     console.print("Keep the password: without it the keystore (and your results) cannot be opened.")
+    console.print(
+        f"It holds 0 ETH: fund it on the devnet with `enclava devnet fund {info.address}`; "
+        "elsewhere send it ETH from a funded wallet."
+    )
 
 
 @app.command("import")

@@ -2,6 +2,9 @@
 
 anvil derives them from a public, well-known development mnemonic: they are for the local devnet
 only and hold no value anywhere else. Roles get fixed indexes so every tool agrees on who is who.
+
+Index 10 is the faucet: `enclava devnet fund ADDRESS` sends from it and nothing else does. Indexes
+11-19 are left to tests (each test folder funds its own wallets from its own index).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ ROLES = {
     "hospital_c": 7,
     "relayer": 8,
     "provider_b": 9,
+    "faucet": 10,  # `enclava devnet fund`; no service or test signs with it
 }
 
 
