@@ -15,7 +15,7 @@ from rich.console import Console
 
 from enclava.errors import EnclavaError
 
-__all__ = ["friendly_errors", "err_console"]
+__all__ = ["friendly_errors", "err_console", "print_error"]
 
 err_console = Console(stderr=True)
 P = ParamSpec("P")
@@ -30,8 +30,13 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except EnclavaError as exc:
-            err_console.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}")
-            err_console.print(f"[yellow]hint[/]: {exc.hint}")
+            print_error(exc)
             raise typer.Exit(code=1) from None
 
     return wrapper
+
+
+def print_error(exc: EnclavaError) -> None:
+    """``error (code): message`` and its hint on stderr."""
+    err_console.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}")
+    err_console.print(f"[yellow]hint[/]: {exc.hint}")

@@ -18,14 +18,17 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from enclava.chain.contracts import CONTRACT_NAMES, ContractSet
-from enclava.chain.rpc import ChainClient
+from enclava.chain.types import CONTRACT_NAMES
 from enclava.errors import ConfigError, DevnetError
 from enclava.paths import devnet_home
+
+if TYPE_CHECKING:  # web3 loads when a client is made, not when a manifest is read
+    from enclava.chain.contracts import ContractSet
+    from enclava.chain.rpc import ChainClient
 
 __all__ = [
     "ChainConfig",
@@ -62,6 +65,8 @@ class ChainConfig:
         )
 
     def client(self) -> ChainClient:
+        from enclava.chain.rpc import ChainClient
+
         return ChainClient(self.rpc_url)
 
     def connect(self) -> tuple[ChainClient, ContractSet]:
@@ -73,6 +78,8 @@ class ChainConfig:
                 f"the RPC at {self.rpc_url} serves chain {served}, not {self.chain_id}",
                 hint="Point the RPC URL at the chain the contract addresses belong to.",
             )
+        from enclava.chain.contracts import ContractSet
+
         return chain, ContractSet(chain.w3, self.contracts)
 
 

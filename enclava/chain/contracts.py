@@ -11,12 +11,11 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
+from enclava.chain.types import CONTRACT_NAMES
 from enclava.errors import ChainError, ConfigError
 from enclava.paths import project_root
 
 __all__ = ["load_abi", "ContractSet", "CONTRACT_NAMES"]
-
-CONTRACT_NAMES = ("ProviderRegistry", "ResourceRegistry", "AttestationRegistry", "Marketplace")
 
 
 @lru_cache(maxsize=None)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import enum
 import hashlib
 
-__all__ = ["measurement_digest", "ResourceKind"]
+__all__ = ["CONTRACT_NAMES", "measurement_digest", "ResourceKind"]
+
+#: The deployed contracts every service binds, by the names an addresses file uses.
+CONTRACT_NAMES = ("ProviderRegistry", "ResourceRegistry", "AttestationRegistry", "Marketplace")
 
 
 class ResourceKind(enum.IntEnum):

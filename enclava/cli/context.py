@@ -12,19 +12,24 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from eth_account.signers.local import LocalAccount
 
-from enclava.chain.config import DEFAULT_DEVNET, Manifest, load_manifest, read_manifest
-from enclava.chain.market import MarketClient
 from enclava.cli.errors import ResourceNotFound
-from enclava.client.broker_http import BrokerHttpClient
-from enclava.client.market_api import MarketApiClient
 from enclava.errors import ConfigError
-from enclava.storage.content_store import IpfsContentStore
-from enclava.wallet import DEFAULT_WALLET, unlock
+
+# The clients below import web3, eth-account, httpx and numpy (~1 s together): every command
+# module imports this one, so they are imported where a command first uses them, never for
+# `--help` (issue 15; tests/cli/test_cli_startup.py).
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from enclava.chain.config import Manifest
+    from enclava.chain.market import MarketClient
+    from enclava.client.broker_http import BrokerHttpClient
+    from enclava.client.market_api import MarketApiClient
+    from enclava.storage.content_store import IpfsContentStore
 
 __all__ = [
     "DevnetOption",
@@ -40,6 +45,10 @@ __all__ = [
 ]
 
 PASSWORD_ENV = "ENCLAVA_WALLET_PASSWORD"
+#: ``enclava.chain.config.DEFAULT_DEVNET`` and ``enclava.wallet.DEFAULT_WALLET``, spelled here so
+#: the options need neither import (a test keeps them equal)
+DEFAULT_DEVNET = "default"
+DEFAULT_WALLET = "default"
 
 DevnetOption = typer.Option(
     DEFAULT_DEVNET,
@@ -83,16 +92,22 @@ class CliContext:
 
     @cached_property
     def market(self) -> MarketClient:
+        from enclava.chain.market import MarketClient
+
         return MarketClient.from_manifest(self.manifest)
 
     @cached_property
     def store(self) -> IpfsContentStore:
+        from enclava.storage.content_store import IpfsContentStore
+
         store = IpfsContentStore.from_manifest(self.manifest)
         self._closers.append(store.close)
         return store
 
     @cached_property
     def broker(self) -> BrokerHttpClient:
+        from enclava.client.broker_http import BrokerHttpClient
+
         self.service_url("ca")  # a manifest without a CA is a ConfigError with its hint
         broker = BrokerHttpClient.from_manifest(self.manifest)
         self._closers.append(broker.close)
@@ -100,6 +115,8 @@ class CliContext:
 
     @cached_property
     def api(self) -> MarketApiClient:
+        from enclava.client.market_api import MarketApiClient
+
         api = MarketApiClient(self.service_url("marketplace"))
         self._closers.append(api.close)
         return api
@@ -119,6 +136,8 @@ class CliContext:
 
 def network(devnet: str = DEFAULT_DEVNET, manifest: Path | None = None) -> CliContext:
     """The network a command talks to (see the module docstring for the order of precedence)."""
+    from enclava.chain.config import load_manifest, read_manifest
+
     loaded = read_manifest(Path(manifest)) if manifest else load_manifest(devnet or DEFAULT_DEVNET)
     return CliContext(loaded)
 
@@ -133,7 +152,7 @@ def wallet_password(*, confirm: bool = False, prompt: str = "Wallet password") -
 
 def unlock_wallet(name: str) -> LocalAccount:
     """The named wallet's account, asking for its password."""
-    from enclava.wallet import wallet_info
+    from enclava.wallet import unlock, wallet_info
 
     wallet_info(name)  # a missing wallet is reported before a password is asked for
     return unlock(name, wallet_password(prompt=f"Password of wallet {name!r}"))

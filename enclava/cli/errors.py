@@ -13,7 +13,8 @@ EnclavaError
 │   ├── ArchiveUnwritable        the measured archive cannot be written
 │   ├── FheModeUnknown           an FHE decryption mode other than enclave / customer
 │   ├── FheHeadUnknown           the FHE manifest names no head weights for the split
-│   └── FheOrderUnknown          this key session placed no such FHE order
+│   ├── FheOrderUnknown          this key session placed no such FHE order
+│   └── CommandUnavailable       a subcommand's module cannot be imported (a broken install)
 ├── PriceInvalid                 not a price in wei, gwei or ETH, or above 2^96 wei
 ├── PolicyInvalid                the key-policy options or file are refused
 ├── NotAnEngine                  the resource id names something other than an engine
@@ -23,7 +24,11 @@ EnclavaError
 ├── NotYourOrder                 the order belongs to another wallet
 ├── OrderRunning                 an accepted order cannot be cancelled before its deadline
 ├── OrderFinished                the order already ended: nothing to cancel
-└── NothingToWithdraw            the marketplace holds no credit for this wallet
+├── NothingToWithdraw            the marketplace holds no credit for this wallet
+├── NotADevnet                   `devnet fund` on a network that is not a local devnet
+├── AddressInvalid               not an account address (0x and 40 hex digits) nor a wallet name
+├── FaucetEmpty                  the devnet's faucet account holds less than the amount asked
+└── GasUnaffordable              the wallet cannot pay the gas of the transaction it would send
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ __all__ = [
     "FheModeUnknown",
     "FheHeadUnknown",
     "FheOrderUnknown",
+    "CommandUnavailable",
     "PriceInvalid",
     "PolicyInvalid",
     "NotAnEngine",
@@ -53,6 +59,10 @@ __all__ = [
     "OrderRunning",
     "OrderFinished",
     "NothingToWithdraw",
+    "NotADevnet",
+    "AddressInvalid",
+    "FaucetEmpty",
+    "GasUnaffordable",
 ]
 
 
@@ -173,3 +183,35 @@ class NothingToWithdraw(EnclavaError):
         "Credits come from payouts to model/data owners and providers; a customer's refunds go "
         "straight to the wallet. See `enclava balance show`."
     )
+
+
+class NotADevnet(EnclavaError):
+    code = "not_a_devnet"
+    hint = (
+        "`enclava devnet fund` only hands out the local devnet's test ETH (chain id 31337, "
+        "started by `enclava devnet up`); on another network send ETH to the address from a "
+        "funded wallet."
+    )
+
+
+class AddressInvalid(EnclavaError):
+    code = "address_invalid"
+    hint = "Give an address (0x and 40 hex digits) or the name of one of your wallets."
+
+
+class FaucetEmpty(EnclavaError):
+    code = "faucet_empty"
+    hint = "Ask for less, or restart the devnet (`enclava devnet down`, then `enclava devnet up`)."
+
+
+class GasUnaffordable(EnclavaError):
+    code = "gas_unaffordable"
+    hint = (
+        "Send the wallet some ETH for gas: on the devnet `enclava devnet fund ADDRESS`; elsewhere "
+        "a transfer from a funded wallet."
+    )
+
+
+class CommandUnavailable(ConfigError):
+    code = "command_unavailable"
+    hint = "Reinstall Enclava with its dependencies (`pip install -e .`)."

@@ -34,8 +34,8 @@ from enclava.cli.errors import (
     OrderDeclined,
 )
 from enclava.cli.options import DeprecatedOfferOption, TeeOfferOption, resolve_tee_offer
-from enclava.cli.order import check_order_id
 from enclava.cli.progress import waiting
+from enclava.cli.values import check_order_id
 from enclava.client.fhe_split import (
     PlacedFheOrder,
     finish_fhe_order,

@@ -9,17 +9,15 @@ from your wallet.
 from __future__ import annotations
 
 import io
-import re
 import tarfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from enclava.chain.market import MarketClient
 from enclava.cli.context import (
     DevnetOption,
     ManifestOption,
@@ -40,11 +38,17 @@ from enclava.cli.errors import (
 )
 from enclava.cli.options import DeprecatedOfferOption, TeeOfferOption, resolve_tee_offer
 from enclava.cli.progress import Advance, transfer, waiting
-from enclava.client.orders import TERMINAL, completed_report, place_order, wait_for_order
+from enclava.cli.values import RESULT_CIPHERTEXT, check_order_id
 from enclava.console import friendly_errors
-from enclava.crypto import open_sealed, wallet_identity, wallet_recipient
 from enclava.errors import IntegrityError
+from enclava.protocol.engine.reasons import describe_reason
 from enclava.protocol.order import OrderStatus
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from enclava.chain.market import MarketClient
+    from enclava.cli.context import CliContext
 
 __all__ = ["app", "RESULT_CIPHERTEXT", "check_order_id"]
 
@@ -53,17 +57,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
-RESULT_CIPHERTEXT = "result.age"
-_ORDER_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _SHOW_BYTES = 4096
-
-
-def check_order_id(order_id: str) -> str:
-    if not _ORDER_ID.match(order_id or ""):
-        from enclava.chain.errors import OrderNotFound
-
-        raise OrderNotFound(f"{order_id!r} is not an order id")
-    return order_id.lower()
 
 
 @app.command()
@@ -88,6 +82,10 @@ def create(
 ) -> None:
     """Encrypt and upload your inputs, show the price, and place the order (escrow paid on
     chain)."""
+    # the order's clients load when a command runs, not for `enclava --help` (issue 15)
+    from enclava.client.orders import place_order
+    from enclava.crypto import wallet_recipient
+
     tee_offer_id = resolve_tee_offer(tee_offer, offer)
     for path in input_:
         if not path.is_file():
@@ -95,6 +93,8 @@ def create(
     ctx = network(devnet, manifest)
     try:
         market = ctx.market
+        account = unlock_wallet(wallet)
+        _preflight(ctx, account, engine, resource, tee_offer_id, input_)
         rows = [("engine", engine, _price_of(market, engine))]
         rows += [("resource", rid, _price_of(market, rid)) for rid in resource]
         terms = market.tee_offer_terms(tee_offer_id)
@@ -103,7 +103,6 @@ def create(
         compute = terms["price_per_second"] * max_duration
         total = market.quote(engine, resource, tee_offer_id, max_duration)
         _print_breakdown(rows, terms, max_duration, compute, total)
-        account = unlock_wallet(wallet)
         balance = market.chain.balance(account.address)
         console.print(f"wallet {account.address}: {eth(balance)}")
         if balance < total:
@@ -144,15 +143,27 @@ def status(
     order_id: str = typer.Argument(..., help="0x + 64 hex digits"),
     watch: bool = typer.Option(False, "--watch", help="Follow the order until it ends."),
     timeout: float = typer.Option(900.0, "--timeout", help="Seconds --watch waits at most."),
+    wallet: str | None = typer.Option(
+        None,
+        "--wallet",
+        "-w",
+        help="Your wallet (the order's customer): decrypt a failed order's detail and show the "
+        "engine's error output.",
+    ),
     devnet: str = DevnetOption,
     manifest: Path = ManifestOption,
 ) -> None:
-    """The order's state; with --watch, follow it until it ends (exit 1 unless it completed)."""
+    """The order's state; with --watch, follow it until it ends (exit 1 unless it completed).
+
+    A failed order shows its reason in words and what to do; with --wallet, also the engine's own
+    error output, which the enclave encrypted to you alone."""
     order_id = check_order_id(order_id)
     ctx = network(devnet, manifest)
     market = ctx.market
     order = market.order(order_id)
-    if watch and order.status not in TERMINAL:
+    if watch and not order.status.terminal:
+        from enclava.client.orders import wait_for_order
+
         with waiting(f"order {order_id[:10]}…: {order.status.name}") as update:
             order = wait_for_order(
                 market,
@@ -171,12 +182,46 @@ def status(
     table.add_row("max duration", f"{order.terms.max_duration} s")
     if order.enclave:
         table.add_row("enclave", order.enclave)
-    if order.status == OrderStatus.FAILED:
-        table.add_row("failure reason", str(market.failure_reason(order_id)))
+    failure = market.failure(order_id) if order.status == OrderStatus.FAILED else None
     console.print(table)
+    if failure is not None:
+        words = describe_reason(failure[0])
+        typer.echo(f"failure reason: {words.line()}")
+        typer.echo(f"what to do: {words.hint}")
+        if wallet is not None:
+            _show_failure_detail(ctx, order_id, wallet, has_detail=bool(failure[1]))
     typer.echo(f"status={order.status.name}")
     if watch and order.status != OrderStatus.COMPLETED:
         raise typer.Exit(code=1)
+
+
+def _show_failure_detail(ctx: CliContext, order_id: str, wallet: str, *, has_detail: bool) -> None:
+    """Decrypt the failed order's detail with ``wallet`` and print the engine's error output."""
+    from enclava.client.orders import failure_detail
+    from enclava.crypto import wallet_identity
+
+    if not has_detail:
+        console.print("no failure detail: the enclave stored none for this order")
+        return
+    account = unlock_wallet(wallet)
+    detail = failure_detail(ctx.market, ctx.store, order_id, wallet_identity(account))
+    if detail is None:
+        return
+    console.print("[bold]enclave's message:[/] ", end="")
+    console.print(_printable(detail.message), markup=False, highlight=False)
+    if detail.stderr_tail:
+        console.print("[bold]engine's error output (stderr, last lines):[/]")
+        console.print(_printable(detail.stderr_tail.rstrip("\n")), markup=False, highlight=False)
+    else:
+        console.print("the engine wrote nothing to stderr")
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes an engine may write) shown as escapes."""
+    return "".join(
+        c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" if ord(c) < 256 else "\ufffd"
+        for c in text
+    )
 
 
 @app.command()
@@ -190,6 +235,9 @@ def result(
 ) -> None:
     """Download the result, check it against the signed report, decrypt it with your wallet, show
     it."""
+    from enclava.client.orders import completed_report
+    from enclava.crypto import open_sealed, wallet_identity
+
     order_id = check_order_id(order_id)
     ctx = network(devnet, manifest)
     try:
@@ -260,6 +308,39 @@ def cancel(
             f"balance now {eth(market.credit_of(account.address))}: `enclava balance withdraw` "
             f"moves it"
         )
+
+
+def _preflight(
+    ctx: CliContext,
+    account: LocalAccount,
+    engine: int,
+    resources: list[int],
+    tee_offer_id: int,
+    inputs: list[Path],
+) -> None:
+    """``order create``'s checks before anything is uploaded or paid (a typed refusal with a hint,
+    see :mod:`enclava.client.preflight`); checks that cannot run are printed as notes."""
+    from enclava.client.preflight import preflight_order
+
+    for resource_id in [engine, *resources]:
+        read_resource(ctx.market, resource_id)  # an unknown id: the CLI's resource_not_found
+    checked = preflight_order(
+        ctx.market,
+        api=lambda: ctx.api,
+        broker=ctx.broker,
+        customer=account,
+        engine_id=engine,
+        resource_ids=resources,
+        tee_offer_id=tee_offer_id,
+        inputs=inputs,
+    )
+    for note in checked.notes:
+        console.print(f"[yellow]note[/]: {note}")
+    schema = " and the engine's input schema" if checked.input_schema is not None else ""
+    console.print(
+        f"pre-flight: resource kinds, TEE offer {tee_offer_id} ({checked.offer.free_slots} of "
+        f"{checked.offer.slots} slots free){schema} and the owners' key policies check out"
+    )
 
 
 def _upload_bar(advance: Advance) -> Callable[[int, int], None]:

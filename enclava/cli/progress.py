@@ -4,19 +4,12 @@ waits."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
+
+if TYPE_CHECKING:  # rich.progress is imported where a bar is drawn (CLI start-up, issue 15)
+    from rich.progress import Progress, TaskID
 
 __all__ = ["transfer", "waiting", "progress_console", "Advance"]
 
@@ -26,6 +19,15 @@ progress_console = Console(stderr=True)
 @contextmanager
 def transfer(description: str, total: int | None) -> Iterator[Advance]:
     """A byte progress bar; yields ``advance(nbytes)`` to pass as a ``progress`` callback."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -54,6 +56,8 @@ class Advance:
 @contextmanager
 def waiting(description: str) -> Iterator[Callable[[str], None]]:
     """A spinner with elapsed time; yields ``update(text)`` to change its description."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from enclava.cli.context import DevnetOption, ManifestOption, network
 from enclava.cli.errors import ResultMissing
-from enclava.cli.order import RESULT_CIPHERTEXT, check_order_id
+from enclava.cli.values import RESULT_CIPHERTEXT, check_order_id
 from enclava.console import friendly_errors
 from enclava.report import FAIL, OK, Checklist, verify_order_report
 
