@@ -96,6 +96,7 @@ def fhe_head_engine_folder(dest: str | Path) -> Path:
 
     The sandbox sees the engine archive and the interpreter's site-packages (tenseal, numpy), not
     this checkout, so the archive carries ``enclava/__init__.py``, ``enclava/errors.py``,
+    ``enclava/lazy.py`` (``enclava.fhe`` loads its modules on first use),
     ``enclava/protocol/canonical.py`` (with its import-free package file) and ``enclava/fhe/``
     (pure Python over TenSEAL) next to ``main.py``: what runs in the enclave is
     exactly what the engine hash on chain names.
@@ -106,7 +107,13 @@ def fhe_head_engine_folder(dest: str | Path) -> Path:
         shutil.copyfile(_ROOT / "engines" / "fhe_head" / name, dest / name)
     (dest / "enclava" / "fhe").mkdir(parents=True, exist_ok=True)
     (dest / "enclava" / "protocol").mkdir(parents=True, exist_ok=True)
-    for name in ("__init__.py", "errors.py", "protocol/__init__.py", "protocol/canonical.py"):
+    for name in (
+        "__init__.py",
+        "errors.py",
+        "lazy.py",
+        "protocol/__init__.py",
+        "protocol/canonical.py",
+    ):
         shutil.copyfile(_ROOT / "enclava" / name, dest / "enclava" / name)
     for src in sorted((_ROOT / "enclava" / "fhe").glob("*.py")):
         shutil.copyfile(src, dest / "enclava" / "fhe" / src.name)
