@@ -159,6 +159,24 @@ def _raise_setup_error(answer: dict[str, Any], folder: Path) -> None:
         raise SandboxUnavailable(error["message"], hint=error["hint"] or None)
 
 
+def _check_inputs_against_schema(engine_dir: Path, inputs: list[Path]) -> None:
+    """A customer's file that the engine's declared input schema refuses is refused here too, in
+    the words `order create` uses before payment (``InputSchemaMismatch``)."""
+    from enclava.client.preflight import MAX_CHECKED_INPUT_BYTES, check_input_against_schema
+    from enclava.protocol.engine import EngineError, load_manifest
+    from enclava.protocol.engine.manifest import load_input_schema
+
+    try:
+        schema = load_input_schema(engine_dir, load_manifest(engine_dir))
+    except EngineError:
+        return  # the run reports an invalid engine (or schema) in its own words
+    if schema is None:
+        return
+    for path in inputs:
+        if path.stat().st_size <= MAX_CHECKED_INPUT_BYTES:
+            check_input_against_schema(path, schema)
+
+
 @app.command()
 @friendly_errors
 def test(
@@ -205,6 +223,7 @@ def test(
         raise ConfigError(
             f"{order_id!r} is not an order id", hint="Give 0x and 64 hex digits, or leave it out."
         )
+    _check_inputs_against_schema(engine_dir, input_)
     argv = [str(engine_dir)]
     for flag, paths in (("--weights", weights), ("--dataset", dataset), ("--input", input_)):
         for path in paths:

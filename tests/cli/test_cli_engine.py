@@ -241,3 +241,22 @@ def test_a_loader_program_that_gives_no_answer_is_a_typed_error(
     assert "error (sandbox_unavailable)" in failed.output
     assert "gave no answer (exit 1): no sandbox on this machine" in failed.output
     assert "hint" in failed.output
+
+
+def test_input_that_the_declared_schema_refuses_is_refused_before_running(tmp_path: Path) -> None:
+    (tmp_path / "weights.npz").write_bytes(weights_to_npz(train_reference_weights(epochs=1)))
+    (tmp_path / "flat.npy").write_bytes(npy(np.zeros((4, 64), dtype=np.float32)))
+
+    refused = engine_cli(
+        "test",
+        ENGINES / "digits_classifier",
+        "--weights",
+        tmp_path / "weights.npz",
+        "--input",
+        tmp_path / "flat.npy",
+        expect=1,
+    )
+
+    assert "input_schema_mismatch" in refused.output
+    assert "does not match the engine's input schema at /0" in refused.output
+    assert "engine ok" not in refused.output
