@@ -57,6 +57,7 @@ class OrderFacts:
     checklist: Checklist | None = None
     page_url: str = ""
     page_verified: bool = False
+    page_verdict: str = ""  # the page's own words, e.g. "verified (simulated TEE), 1 check skipped"
     outcome: dict[str, Any] = field(
         default_factory=dict
     )  # what the party got (predictions, weights shapes)

@@ -6,6 +6,8 @@ The demo plays it for each story order; the end-to-end benchmark plays it N time
 
 from __future__ import annotations
 
+import html
+import re
 import time
 
 import httpx
@@ -125,7 +127,8 @@ def run_order(
     facts.stages["report_verify"] = time.perf_counter() - verify_start
     facts.page_url = ctx.report_page(placed.order_id)
     if check_page:
-        facts.page_verified = check_report_page(ctx, placed.order_id)
+        facts.page_verdict = check_report_page(ctx, placed.order_id)
+        facts.page_verified = bool(facts.page_verdict)
     return facts, files
 
 
@@ -147,9 +150,13 @@ def _wait_indexed(ctx: DemoContext, order_id: str, timeout: float) -> None:
         time.sleep(0.3)
 
 
-def check_report_page(ctx: DemoContext, order_id: str, timeout: float = 90.0) -> bool:
-    """Wait for the indexer to show the order completed; True when the API and the page say
-    verified."""
+_VERDICT = re.compile(r'<p id="verdict" class="status (verified[^"]*)">([^<]*)</p>')
+
+
+def check_report_page(ctx: DemoContext, order_id: str, timeout: float = 90.0) -> str:
+    """Wait for the indexer to show the order completed; the page's verdict in its own words when
+    the API and the page say verified (on the devnet's simulated TEE: "verified (simulated TEE),
+    ..."), else ""."""
     _wait_indexed(ctx, order_id, timeout)
     try:
         api = httpx.get(f"{ctx.market_url}/v1/reports/{order_id}", timeout=60).json()
@@ -158,5 +165,7 @@ def check_report_page(ctx: DemoContext, order_id: str, timeout: float = 90.0) ->
         raise DemoStepFailed(
             f"the marketplace did not answer for the report of {order_id}: {exc}"
         ) from exc
-    # "verified" or, on the devnet's simulated TEE, the warning "verified (simulated TEE), ..."
-    return bool(api.get("verified")) and 'id="verdict" class="status verified' in page
+    shown = _VERDICT.search(page)
+    if not api.get("verified") or shown is None:
+        return ""
+    return html.unescape(shown.group(2)).strip()

@@ -287,5 +287,5 @@ def _record(facts: DemoFacts, order: OrderFacts) -> None:
     facts.check(
         f"{order.title}: marketplace report page shows verified",
         order.page_verified,
-        order.page_url,
+        f"{order.page_verdict}: {order.page_url}" if order.page_verdict else order.page_url,
     )

@@ -70,7 +70,12 @@ def _order(console: Console, order: OrderFacts) -> None:
                 item.title or item.name, _STATUS.get(item.status, item.status), item.reason
             )
         console.print(checks)
-    verdict = "[green]verified[/]" if order.page_verified else "[red]not verified[/]"
+    if not order.page_verified:
+        verdict = "[red]not verified[/]"
+    elif order.page_verdict == "verified":
+        verdict = "[green]verified[/]"
+    else:  # the page's warning, e.g. "verified (simulated TEE), 1 check skipped"
+        verdict = f"[yellow]{order.page_verdict}[/]"
     console.print(f"  report page: {order.page_url}  ({verdict})")
 
 

@@ -50,6 +50,8 @@ def test_both_orders_verify_independently_and_on_the_report_page(story):
             i for i in order.checklist.items if not i.ok
         ]
         assert order.page_verified and order.page_url.endswith(f"/reports/{order.order_id}")
+        # the devnet's enclaves are simulated: the page must say so, never a plain "verified"
+        assert order.page_verdict.startswith("verified (simulated TEE)"), order.page_verdict
         assert [tx.label.split(":")[0] for tx in order.txs] == [
             "createOrder",
             "acceptOrder",
