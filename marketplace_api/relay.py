@@ -12,10 +12,11 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
-from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception
+from web3.exceptions import Web3Exception
 from web3.logs import DISCARD
 
+from enclava.chain.errors import TransactionReverted
+from enclava.chain.rpc import translated
 from enclava.errors import ChainError
 from enclava.protocol.eip712 import typed_data
 from marketplace_api.chain import MarketChain
@@ -63,27 +64,18 @@ def relay_listing(
         to_checksum_address(owner), listing.as_tuple(), deadline, sig
     )
     try:
-        tx = call.build_transaction({"from": relayer.address})
-        tx.pop("nonce", None)
+        with translated("the relayed listing"):  # a revert comes back as its custom error
+            tx = call.build_transaction({"from": relayer.address})
+            tx.pop("nonce", None)
         result = chain.client.send(relayer, dict(tx))
         receipt = chain.client.w3.eth.get_transaction_receipt(HexStr(result.tx_hash))
-    except ContractCustomError as exc:
+    except TransactionReverted as exc:
+        refused = exc.message.removeprefix("the relayed listing reverted: ")
         raise RelayFailed(
-            f"the resource registry refused the listing ({_custom_error(registry, exc)})"
+            f"the resource registry refused the listing: {refused}",
+            hint=exc.hint if exc.error_name else None,
         ) from exc
-    except (ContractLogicError, ChainError, Web3Exception, ValueError) as exc:
+    except (ChainError, Web3Exception, ValueError) as exc:
         raise RelayFailed(f"the resource registry refused the listing: {exc}") from exc
     events = registry.events.ResourceListed().process_receipt(receipt, errors=DISCARD)
     return RelayResult(int(events[0]["args"]["resourceId"]), result.tx_hash, result.block_number)
-
-
-def _custom_error(contract: Contract, exc: ContractCustomError) -> str:
-    """The name of the custom error in a revert (selector looked up in the ABI)."""
-    from eth_utils.abi import function_abi_to_4byte_selector
-
-    data = str(exc.data or "")
-    for entry in contract.abi:
-        if entry.get("type") == "error":
-            if "0x" + function_abi_to_4byte_selector(entry).hex() == data[:10]:
-                return str(dict(entry).get("name", "unknown error"))
-    return "unknown error"
