@@ -23,6 +23,13 @@ def tool_cache() -> Path:
     return Path(os.environ.get("ENCLAVA_CACHE", Path.home() / ".cache" / "enclava"))
 
 
+def user_home() -> Path:
+    """A user's own Enclava folder (wallets, remembered audit heads): ``$ENCLAVA_HOME``, else
+    ``~/.config/enclava``."""
+    home = os.environ.get("ENCLAVA_HOME")
+    return Path(home) if home else Path.home() / ".config" / "enclava"
+
+
 def devnet_home() -> Path:
     """The folder that holds every devnet's state (ignored by git)."""
     return Path(os.environ.get("ENCLAVA_DEVNET_HOME", project_root() / ".devnet"))

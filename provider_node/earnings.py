@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
-from enclava.chain.market import order_logs
 from enclava.errors import ChainError
 from enclava.logs import get_logger
 from enclava.protocol.order import IntegrityReport, OrderTerms
@@ -130,10 +129,10 @@ def order_earnings(
 def completed_earnings(market: MarketClient, order_id: str) -> Earnings | None:
     """The earnings of ``order_id`` from the chain alone (its ``OrderCompleted`` report), or None
     when it has not completed."""
-    logs = order_logs(market.contracts, "OrderCompleted", order_id, from_block=market.from_block)
-    if not logs:
+    completed = market.completion(order_id)
+    if completed is None:
         return None
-    report = IntegrityReport.from_event(logs[-1]["args"]["report"])
+    report, _ = completed
     return order_earnings(market, order_id, market.order(order_id).terms, report)
 
 

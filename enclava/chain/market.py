@@ -411,6 +411,15 @@ class MarketClient:
         found = self.failure(order_id)
         return found[0] if found else None
 
+    def completion(self, order_id: str) -> tuple[IntegrityReport, bytes] | None:
+        """The report and signature an order completed with (``OrderCompleted``), or None if it
+        did not complete."""
+        logs = self._order_logs("OrderCompleted", order_id)
+        if not logs:
+            return None
+        args = logs[-1]["args"]
+        return IntegrityReport.from_event(args["report"]), bytes(args["signature"])
+
     def failure(self, order_id: str) -> tuple[int, str] | None:
         """``(reason code, detail CID)`` of a failed order (``OrderFailed``), or None if it did
         not fail. The CID is "" when the enclave stored no detail; the detail is encrypted to the

@@ -114,7 +114,6 @@ def fund(
     from enclava.chain.config import read_manifest
     from enclava.chain.rpc import ChainClient
     from enclava.cli.context import eth
-    from enclava.cli.gas import gas_cost
     from enclava.cli.values import parse_price
 
     to = _recipient(address)
@@ -126,7 +125,7 @@ def fund(
     faucet = devnet.dev_account("faucet")
     _require_devnet(loaded, chain, faucet.address)
     # estimated without the value: a node refuses to estimate a transfer the sender cannot afford
-    if chain.balance(faucet.address) < wei + gas_cost(chain, faucet.address, {"to": to}):
+    if chain.balance(faucet.address) < wei + chain.max_gas_cost(faucet.address, {"to": to}):
         raise FaucetEmpty(f"the faucet holds {eth(chain.balance(faucet.address))}")
     sent = chain.transfer(faucet, to, wei)
     console.print(

@@ -1,10 +1,10 @@
 """What a transaction will cost in gas, checked before it is sent.
 
 A fresh wallet that was credited a payout still needs ETH of its own to send the ``withdraw`` that
-collects it. :func:`require_gas` estimates a transaction the way
-:meth:`enclava.chain.rpc.ChainClient.send` fills it (the estimate x 1.2 + 10,000 gas at
-``2 x base fee + tip``), which is what the node checks the balance against, and refuses with
-:class:`~enclava.cli.errors.GasUnaffordable` and a hint to fund the wallet when it cannot pay.
+collects it. :func:`require_gas` asks :meth:`enclava.chain.rpc.ChainClient.max_gas_cost` for the
+most the transaction can spend on gas as ``send`` fills it (what the node checks the balance
+against), and refuses with :class:`~enclava.cli.errors.GasUnaffordable` and a hint to fund the
+wallet when it cannot pay.
 """
 
 from __future__ import annotations
@@ -16,13 +16,7 @@ from enclava.cli.errors import GasUnaffordable
 if TYPE_CHECKING:
     from enclava.chain.rpc import ChainClient
 
-__all__ = ["gas_cost", "require_gas", "fund_hint"]
-
-
-def gas_cost(chain: ChainClient, sender: str, tx: dict[str, Any]) -> int:
-    """The most wei ``tx`` from ``sender`` can cost in gas, as ``ChainClient.send`` would send
-    it."""
-    return chain.max_gas_cost(sender, tx)
+__all__ = ["require_gas", "fund_hint"]
 
 
 def fund_hint(address: str, chain_id: int) -> str:
@@ -37,7 +31,7 @@ def fund_hint(address: str, chain_id: int) -> str:
 def require_gas(chain: ChainClient, sender: str, tx: dict[str, Any], *, what: str) -> int:
     """The gas cost of ``tx``; :class:`GasUnaffordable` when ``sender`` cannot pay it (plus the
     value it sends)."""
-    cost = gas_cost(chain, sender, tx)
+    cost = chain.max_gas_cost(sender, tx)
     balance = chain.balance(sender)
     needed = cost + int(tx.get("value", 0))
     if balance < needed:

@@ -18,7 +18,6 @@ overwrites the evidence of what was seen before.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from enclava.client.errors import (
     AuditLogEdited,
     AuditLogRewound,
 )
+from enclava.paths import user_home
 from enclava.protocol.audit import AuditEntry, AuditView, ChainLink, verify_audit_view
 from enclava.protocol.errors import AuditChainBroken
 
@@ -44,18 +44,11 @@ __all__ = [
     "AuditWatcher",
     "check_view",
     "describe",
-    "enclava_home",
     "utc_date",
 ]
 
 HEADS_FILE = "audit-heads.json"
 _FORMAT = 1
-
-
-def enclava_home() -> Path:
-    """The CLI's own folder: ``$ENCLAVA_HOME``, else ``~/.config/enclava``."""
-    home = os.environ.get("ENCLAVA_HOME")
-    return Path(home) if home else Path.home() / ".config" / "enclava"
 
 
 def utc_date(unix: int) -> str:
@@ -75,7 +68,7 @@ class HeadStore:
     """``{"format": 1, "heads": {"<ca_id>/<resource_id>": {seq, prev_hash, entry_hash, ...}}}``."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or enclava_home() / HEADS_FILE
+        self.path = path or user_home() / HEADS_FILE
 
     @staticmethod
     def key(ca_id: str, resource_id: int | str) -> str:

@@ -142,17 +142,13 @@ def wait_for_order(
 
 def completed_report(market: MarketClient, order_id: str) -> tuple[IntegrityReport, bytes]:
     """The report and signature an order completed with (from its ``OrderCompleted`` event)."""
-    logs = market.contracts.marketplace.events.OrderCompleted.get_logs(
-        from_block=market.from_block,
-        argument_filters={"orderId": bytes.fromhex(order_id.removeprefix("0x"))},
-    )
-    if not logs:
+    completed = market.completion(order_id)
+    if completed is None:
         raise OrderFailedError(
             f"order {order_id} has no completion report",
             hint="Check `enclava order status`; only completed orders have results.",
         )
-    args = logs[-1]["args"]
-    return IntegrityReport.from_event(args["report"]), bytes(args["signature"])
+    return completed
 
 
 def fetch_result(

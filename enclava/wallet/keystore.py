@@ -19,6 +19,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
+from enclava.paths import user_home
 from enclava.wallet.errors import (
     InvalidKeystore,
     InvalidPrivateKey,
@@ -53,8 +54,7 @@ class WalletInfo:
 
 
 def wallets_dir() -> Path:
-    home = os.environ.get("ENCLAVA_HOME")
-    return (Path(home) if home else Path.home() / ".config" / "enclava") / "wallets"
+    return user_home() / "wallets"
 
 
 def wallet_path(name: str) -> Path:
