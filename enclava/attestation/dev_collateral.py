@@ -4,7 +4,9 @@ DEVELOPMENT ONLY (signed by the public development PKI, see ``devpki``). The col
 what ``dcap_qvl.QuoteCollateralV3.from_json`` takes: PEM issuer chains, CRLs as hex DER, the TCB
 info and QE identity as the exact JSON text that was signed, and their signatures as hex r‖s
 (ECDSA P-256 over those exact bytes). Its validity window starts at ``issued_at``, so freshness
-and expiry behave as they do with Intel's collateral.
+and expiry behave as they do with Intel's collateral. The same collateral serves v4 (TD 1.0) and
+v5 (TD 1.5) quotes, as Intel's does: the simulated TD 1.5 report's ``tee_tcb_svn2`` equals its
+``tee_tcb_svn``, so dcap-qvl's evaluation of the current module lands on the same TCB level.
 """
 
 from __future__ import annotations

@@ -1,15 +1,30 @@
-"""Intel TDX verification: DCAP v4 quotes checked by dcap-qvl against a pinned root.
+"""Intel TDX verification: DCAP v4 and v5 quotes checked by dcap-qvl against a pinned root.
 
-Order of checks in :meth:`TdxVerifier.verify_quote`:
+Both quote versions take the same path: v4 (TDX 1.0 modules, a TD 1.0 report) and v5 (TDX 1.5
+modules; a TD 1.0 or TD 1.5 report behind a body descriptor, see ``tdx_quote``). Order of checks
+in :meth:`TdxVerifier.verify_quote`:
 
-1. parse the quote strictly (``TdxQuote.parse``): exact sizes, no stray bytes;
+1. parse the quote strictly (``TdxQuote.parse``): exact sizes, no stray bytes, a v5 body type
+   that is a TD report (an SGX enclave report in a v5 quote is refused);
 2. the PCK chain in the quote and the issuer chains in the collateral must be canonical PEM and
    end in *our* root, byte for byte (anything else is ``UntrustedRootError``); a PCK chain attached
    to the collateral, which dcap-qvl would prefer, must be the quote's own;
 3. ``dcap_qvl.verify_with_root_ca``: QE identity, TCB info, CRLs and every certificate valid at
    ``now``, the PCK key's signature on the QE report, the QE report binding the attestation key,
    the attestation key's signature on the TD report, the platform TCB level;
-4. the claims are read from dcap-qvl's *verified* report and cross-checked with our parse.
+4. the claims are read from dcap-qvl's *verified* report (``{"TD10": ...}`` for a TD 1.0 report,
+   ``{"TD15": {"base": ..., "tee_tcb_svn2", "mr_service_td"}}`` for TD 1.5) and every field is
+   cross-checked with our parse, so the claims describe exactly the bytes that were signed.
+
+TCB matching is dcap-qvl's (0.7.0, as Intel's QVL): the TCB level is chosen by ``tee_tcb_svn``
+(the TDX module the TD was launched on) and, for a TD 1.5 report, also evaluated for
+``tee_tcb_svn2`` (the module now running, after an in-place update); a TD launched on an outdated
+module that has since been updated reports ``TDRelaunchAdvised``, which the CA's TCB policy judges
+like any other status. A platform or module below every listed level, or a module the TCB info
+does not know, is refused as ``TcbStatusRejectedError``. A TD 1.5 report with a non-zero
+``mr_servicetd`` (a service TD, such as a migration TD, is bound to the TD and can export or
+import its state) is refused as ``ServiceTdNotAllowedError``: dcap-qvl's default, and ours, since
+the CA has no allow-list of service TDs to judge one by.
 
 dcap-qvl reports failures as ``ValueError`` text; :func:`_translate` maps them onto typed errors.
 The same class verifies simulated quotes (``simulated.py``), only with the development root.
@@ -32,15 +47,27 @@ from enclava.attestation.errors import (
     EvidenceFormatError,
     EvidenceRevokedError,
     EvidenceSignatureError,
+    TcbStatusRejectedError,
     UntrustedRootError,
 )
 from enclava.attestation.evidence import Evidence
-from enclava.attestation.tdx_quote import TdxQuote
+from enclava.attestation.tdx_quote import TdReport15, TdxQuote
 from enclava.attestation.verifiers.base import VerifiedClaims
 from enclava.attestation.verifiers.roots import INTEL_SGX_ROOT_CA_DER
 from enclava.protocol.tee import TeeType
 
-__all__ = ["TdxVerifier"]
+__all__ = ["TdxVerifier", "ServiceTdNotAllowedError"]
+
+
+class ServiceTdNotAllowedError(AttestationError):
+    """The TD 1.5 report names a bound service TD (``mr_servicetd`` non-zero)."""
+
+    code = "tdx_service_td_bound"
+    hint = (
+        "Launch the TD without a bound service TD (migration TD): its MRSERVICETD must be zero; "
+        "a service TD can read the TD's state and this CA cannot vouch for it."
+    )
+
 
 _MAX_UNIX_TIME = 2**63 - 1
 _ISSUER_CHAINS = ("pck_crl_issuer_chain", "tcb_info_issuer_chain", "qe_identity_issuer_chain")
@@ -48,9 +75,19 @@ _ISSUER_CHAINS = ("pck_crl_issuer_chain", "tcb_info_issuer_chain", "qe_identity_
 # error.
 _DCAP_ERRORS: tuple[tuple[tuple[str, ...], type[AttestationError]], ...] = (
     (("Debug mode is enabled",), DebugEnclaveError),
+    (("Invalid MR service TD",), ServiceTdNotAllowedError),
     (("UnknownIssuer", "Failed to load root ca"), UntrustedRootError),
     (("Expired", "expired", "in the future", "NotValidYet"), CollateralExpiredError),
     (("Revoked",), EvidenceRevokedError),
+    (
+        (
+            "No matching TCB level",
+            "Failed to evaluate the current TDX TCB",
+            "No TDX module identity",
+            "is below minimum required from TDX module TCB levels",
+        ),
+        TcbStatusRejectedError,
+    ),
     (
         ("Failed to decode", "Unsupported", "invalid utf-8", "Data length exceeds", "too short"),
         EvidenceFormatError,
@@ -71,6 +108,9 @@ _DETAIL_FIELDS = (
     "rt_mr2",
     "rt_mr3",
 )
+_TD15_DETAIL_FIELDS = ("tee_tcb_svn2", "mr_servicetd")
+# our field name -> dcap-qvl's JSON key, where they differ
+_DCAP_NAMES = {"mr_servicetd": "mr_service_td"}
 
 
 def _translate(exc: BaseException) -> AttestationError:
@@ -185,22 +225,31 @@ class TdxVerifier:
             raise EvidenceFormatError(f"TDX collateral is malformed: {str(exc)[:200]}") from exc
 
     def _claims(self, parsed: TdxQuote, document: dict[str, Any]) -> VerifiedClaims:
+        td15 = isinstance(parsed.body, TdReport15)
+        names: tuple[str, ...] = ("mr_td", "report_data", *_DETAIL_FIELDS)
         try:
-            report = document["report"]["TD10"]
-            fields = {
-                name: bytes.fromhex(report[name])
-                for name in ("mr_td", "report_data", *_DETAIL_FIELDS)
-            }
+            if td15:
+                verified = document["report"]["TD15"]
+                report = dict(verified["base"])
+                report.update({n: verified[_DCAP_NAMES.get(n, n)] for n in _TD15_DETAIL_FIELDS})
+                names += _TD15_DETAIL_FIELDS
+            else:
+                report = document["report"]["TD10"]
+            fields = {name: bytes.fromhex(report[name]) for name in names}
             status, advisories = (
                 str(document["status"]),
                 tuple(str(a) for a in document["advisory_ids"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise EvidenceFormatError(
-                "dcap-qvl returned a report that is not a TDX 1.0 TD report"
+                f"dcap-qvl returned a report that is not the quote's TD {'1.5' if td15 else '1.0'}"
+                " report"
             ) from exc
-        if fields["mr_td"] != parsed.body.mr_td or fields["report_data"] != parsed.body.report_data:
+        if any(fields[name] != getattr(parsed.body, name) for name in names):
             raise EvidenceSignatureError("the verified TD report differs from the quote's body")
+        details = {name: fields[name].hex() for name in names[2:]}
+        details["quote_version"] = str(parsed.version)
+        details["td_report_version"] = "1.5" if td15 else "1.0"
         return VerifiedClaims(
             tee_type=self.tee_type,
             measurement=fields["mr_td"],
@@ -208,5 +257,5 @@ class TdxVerifier:
             debug=bool(fields["td_attributes"][0] & 0x01),
             tcb_status=status,
             advisory_ids=advisories,
-            details={name: fields[name].hex() for name in _DETAIL_FIELDS},
+            details=details,
         )

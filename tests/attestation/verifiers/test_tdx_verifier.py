@@ -17,6 +17,7 @@ from enclava.attestation import (
     EvidenceFormatError,
     EvidenceRevokedError,
     EvidenceSignatureError,
+    TcbStatusRejectedError,
     TdxQuote,
     UntrustedRootError,
     development_pki,
@@ -27,7 +28,7 @@ from enclava.attestation.verifiers import (
     INTEL_SGX_ROOT_CA_SHA256,
     TdxVerifier,
 )
-from enclava.attestation.verifiers.tdx import _translate
+from enclava.attestation.verifiers.tdx import ServiceTdNotAllowedError, _translate
 from enclava.protocol.tee import TeeType
 
 
@@ -144,6 +145,13 @@ def test_pinned_intel_root_matches_its_fingerprint():
         ),
         ("Verification failed: TCB status is invalid: Revoked", EvidenceRevokedError),
         ("Verification failed: Failed to decode quote", EvidenceFormatError),
+        ("Verification failed: No matching TCB level found", TcbStatusRejectedError),
+        (
+            "Verification failed: Failed to evaluate the current TDX TCB (TEE_TCB_SVN2)\n\n"
+            "Caused by:\n    No matching TCB level found",
+            TcbStatusRejectedError,
+        ),
+        ("Verification failed: Invalid MR service TD", ServiceTdNotAllowedError),
         ("Verification failed: ISV enclave report signature is invalid", EvidenceSignatureError),
         ("something nobody anticipated", EvidenceSignatureError),
     ],
