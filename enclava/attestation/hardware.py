@@ -2,8 +2,11 @@
 
 * TDX: the quote from configfs-tsm, plus collateral (TCB info, QE identity, CRLs) that a
   :class:`CollateralSource` fetches for that quote; :class:`PccsCollateralSource` asks a PCCS/PCS.
-* SEV-SNP: the report from configfs-tsm, plus the VCEK → ASK → ARK chain, taken from the
+* SEV-SNP (Milan, Genoa, Turin): the report from configfs-tsm, plus its endorsement chain, VCEK →
+  ASK → ARK or, on clouds that load a VLEK into the firmware, VLEK → ASVK → ARK, taken from the
   certificate table the host attaches (auxblob) or, failing that, from a chain given at start-up.
+  The report itself says which key signed it (flags at 0x48, bits 4:2); the attester picks that
+  key's certificate from the table.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ CollateralSource = Callable[[bytes], bytes]
 _ARK_GUID = uuid.UUID("c0b406a4-a803-4952-9743-3fb6014cd0ae")
 _ASK_GUID = uuid.UUID("4ab7b379-bbac-4fe4-a02f-05aef327c782")
 _VCEK_GUID = uuid.UUID("63da758d-e664-4564-adc5-f4b93be8accd")
+_VLEK_GUID = uuid.UUID("a8074bc2-a25a-483e-aae6-39c045a0b8a1")  # its ASVK sits under the ASK GUID
 _ENTRY = struct.Struct("<16sII")
 
 
@@ -102,8 +106,11 @@ class ConfigfsSevSnpAttester:
         report = self._tsm.report(
             report_data, tee_type=TeeType.SEV_SNP, read_auxblob=True, privlevel=self._privlevel
         )
+        vlek = len(report.outblob) >= 0x4C and report.outblob[0x48] >> 2 & 0x7 == 1
         chain = (
-            snp_chain_from_cert_table(report.auxblob) if report.auxblob else self._fallback_chain
+            snp_chain_from_cert_table(report.auxblob, vlek=vlek)
+            if report.auxblob
+            else self._fallback_chain
         )
         if not chain:
             raise AttesterError(
@@ -113,8 +120,9 @@ class ConfigfsSevSnpAttester:
         return Evidence(TeeType.SEV_SNP, report.outblob, chain)
 
 
-def snp_chain_from_cert_table(table: bytes) -> bytes:
-    """VCEK, ASK, ARK as one PEM bundle, from the GUID-indexed certificate table in auxblob."""
+def snp_chain_from_cert_table(table: bytes, *, vlek: bool = False) -> bytes:
+    """VCEK, ASK, ARK (``vlek``: VLEK, ASVK, ARK) as one PEM bundle, from the GUID-indexed
+    certificate table in auxblob."""
     found: dict[uuid.UUID, bytes] = {}
     for offset in range(0, len(table) - _ENTRY.size + 1, _ENTRY.size):
         guid_le, start, length = _ENTRY.unpack_from(table, offset)
@@ -125,7 +133,8 @@ def snp_chain_from_cert_table(table: bytes) -> bytes:
             raise AttesterError("SEV-SNP certificate table entry points past the end of the table")
         found[guid] = table[start : start + length]
     pem = []
-    for guid, name in ((_VCEK_GUID, "VCEK"), (_ASK_GUID, "ASK"), (_ARK_GUID, "ARK")):
+    leaf = (_VLEK_GUID, "VLEK") if vlek else (_VCEK_GUID, "VCEK")
+    for guid, name in (leaf, (_ASK_GUID, "ASK"), (_ARK_GUID, "ARK")):
         if guid not in found:
             raise AttesterError(f"the host's SEV-SNP certificate table has no {name}")
         try:
