@@ -1,4 +1,4 @@
-"""The few DER encoders the development PKI needs for Intel's SGX certificate extension.
+"""The few DER encoders the development PKIs need (Intel's SGX extension, NVIDIA's GPU ones).
 
 ``cryptography`` writes standard X.509 extensions itself, but the SGX extension
 (OID 1.2.840.113741.1.13.1) is Intel-specific, so its value is assembled here: a SEQUENCE of
@@ -7,10 +7,20 @@
 
 from __future__ import annotations
 
-__all__ = ["sequence", "oid", "integer", "octet_string", "enumerated", "boolean", "oid_pair"]
+__all__ = [
+    "tlv",
+    "sequence",
+    "oid",
+    "integer",
+    "octet_string",
+    "enumerated",
+    "boolean",
+    "oid_pair",
+]
 
 
-def _tlv(tag: int, content: bytes) -> bytes:
+def tlv(tag: int, content: bytes) -> bytes:
+    """One DER element: ``tag``, the definite length, ``content``."""
     size = len(content)
     if size < 0x80:
         length = bytes([size])
@@ -21,7 +31,7 @@ def _tlv(tag: int, content: bytes) -> bytes:
 
 
 def sequence(*items: bytes) -> bytes:
-    return _tlv(0x30, b"".join(items))
+    return tlv(0x30, b"".join(items))
 
 
 def oid(dotted: str) -> bytes:
@@ -34,7 +44,7 @@ def oid(dotted: str) -> bytes:
             chunk.append(0x80 | (arc & 0x7F))
             arc >>= 7
         body.extend(reversed(chunk))
-    return _tlv(0x06, bytes(body))
+    return tlv(0x06, bytes(body))
 
 
 def _signed_minimal(value: int) -> bytes:
@@ -46,19 +56,19 @@ def _signed_minimal(value: int) -> bytes:
 
 
 def integer(value: int) -> bytes:
-    return _tlv(0x02, _signed_minimal(value))
+    return tlv(0x02, _signed_minimal(value))
 
 
 def enumerated(value: int) -> bytes:
-    return _tlv(0x0A, _signed_minimal(value))
+    return tlv(0x0A, _signed_minimal(value))
 
 
 def octet_string(value: bytes) -> bytes:
-    return _tlv(0x04, value)
+    return tlv(0x04, value)
 
 
 def boolean(value: bool) -> bytes:
-    return _tlv(0x01, b"\xff" if value else b"\x00")
+    return tlv(0x01, b"\xff" if value else b"\x00")
 
 
 def oid_pair(dotted: str, value: bytes) -> bytes:

@@ -25,6 +25,11 @@ which check failed. Hierarchy::
           ├── TsmUnavailableError     tsm_unavailable              no configfs-tsm interface
           └── TsmGenerationError      tsm_generation_conflict      raced on the TSM entry
 
+Finer leaves live beside their verifiers and subclass the errors above, so a handler of the broad
+error still catches them: ``sev_snp_errors`` (product, signing key, chip and TCB binding of SEV-SNP
+reports), ``verifiers.tdx.ServiceTdNotAllowedError`` (a TD 1.5 bound to a service TD) and
+``gpu.errors`` (NVIDIA GPU evidence: SPDM, device chain, RIMs, OCSP, CC mode).
+
 Outside errors (dcap-qvl's ``ValueError``, ``cryptography`` exceptions, ``OSError``) are translated
 at
 the boundary with ``raise ... from exc``; verifiers never let another exception type escape.
