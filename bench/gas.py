@@ -74,6 +74,9 @@ def main() -> dict[str, Any]:
         "provider": provider.address,
         "expiresAt": chain.time() + 86400,
         "nonce": keccak(text="bench-ca-nonce"),
+        # the offer below promises an H100, so only an enclave certified with one may complete it
+        "gpuClass": b"H100".ljust(32, b"\0"),
+        "gpuCount": 1,
     }
     consent = {"enclave": enclave.address, "provider": provider.address, "nonce": cert["nonce"]}
     record(

@@ -11,6 +11,10 @@ The key-release deadline is the end of the execution window, ``acceptedAt + maxD
 contract's ``deadlineOf`` adds the report grace period, which is time to publish a report, not to
 start work, so no key leaves after the window closes.
 
+The GPU class the order's TEE offer promises is read from the provider registry by the offer id
+the order id commits to (``teeOfferGpuClass``; an offer's class never changes once published), so
+the broker's GPU check always runs against the chain's own value.
+
 The measurement allow-list is :class:`enclava.chain.allowlist.OnChainAllowList`.
 """
 
@@ -22,6 +26,7 @@ from certification_authority.broker.chain import OrderView
 from enclava.chain.contracts import ContractSet
 from enclava.chain.errors import OrderNotFound
 from enclava.chain.market import check_order_commitments, read_order
+from enclava.protocol.tee import decode_gpu_class
 
 __all__ = ["Web3ChainView"]
 
@@ -47,6 +52,9 @@ class Web3ChainView:
         terms = order.terms
         deadline = order.accepted_at + int(terms.max_duration) if order.accepted_at else 0
         observed_at = int(self._c.w3.eth.get_block("latest")["timestamp"])
+        gpu_class = self._c.provider_registry.functions.teeOfferGpuClass(
+            int(terms.tee_offer_id)
+        ).call()
         return OrderView(
             order_id=order_id,
             status=order.status,
@@ -60,4 +68,5 @@ class Web3ChainView:
             observed_at=observed_at,
             resource_hashes=tuple("0x" + bytes(h).hex() for h in order.resource_hashes),
             inputs_hash="0x" + bytes(terms.inputs_hash).hex(),
+            gpu_class=decode_gpu_class(bytes(gpu_class)),
         )

@@ -6,6 +6,10 @@ also returns to the enclave so anyone could submit it, and the provider's own EI
 registry checks again and accepts once; the CA submits both itself and pays the gas.
 ``revokeEnclave`` may be sent by governance or by the (active) CA signer that certified the enclave;
 the CA sends it when an admin revokes an enclave, so the marketplace refuses its reports too.
+
+The certificate carries the GPUs the CA verified with the CPU evidence (``gpu_class``,
+``gpu_count``; ``""`` and 0 without): the registry records them, and the marketplace settles an
+order whose TEE offer promises a GPU only with a report of an enclave certified with that class.
 """
 
 from __future__ import annotations
@@ -20,20 +24,44 @@ from web3 import Web3
 from certification_authority.errors import RegistrationFailed
 from enclava.chain import ChainClient
 from enclava.chain.contracts import ContractSet
+from enclava.chain.types import EnclaveRecord
 from enclava.errors import ChainError
 from enclava.protocol.eip712 import typed_data
+from enclava.protocol.tee import CPU_GPU_CLASS, encode_gpu_class
 
 __all__ = ["EnclaveRegistration", "certificate_typed_data", "EnclaveRegistrar", "OnChainRevocation"]
 
 
 @dataclass(frozen=True)
 class EnclaveRegistration:
+    """An ``EnclaveCertificate``. ``gpu_class``/``gpu_count``: the verified GPUs' class label and
+    number, both empty without GPUs; the registry's rule is checked here first (``ValueError``):
+    a class without a count, a count without a class, the offers' ``"cpu"`` label, or a class that
+    does not fit a ``bytes32`` unchanged."""
+
     enclave: str
     tee_type: int
     measurement: bytes  # 32-byte digest
     provider: str
     expires_at: int
     nonce: bytes  # the CA challenge the evidence bound; the provider's consent names it too
+    gpu_class: str = ""
+    gpu_count: int = 0
+
+    def __post_init__(self) -> None:
+        encode_gpu_class(self.gpu_class)
+        if not 0 <= self.gpu_count <= 255:
+            raise ValueError(f"a GPU count is one byte, not {self.gpu_count}")
+        if (self.gpu_class == "") != (self.gpu_count == 0) or self.gpu_class == CPU_GPU_CLASS:
+            raise ValueError(
+                f"GPU class {self.gpu_class!r} with count {self.gpu_count}: both empty, or a GPU "
+                "class with a non-zero count"
+            )
+
+    @property
+    def gpu_class_bytes(self) -> bytes:
+        """``gpu_class`` as the certificate's ``bytes32``."""
+        return encode_gpu_class(self.gpu_class)
 
 
 def certificate_typed_data(
@@ -47,6 +75,8 @@ def certificate_typed_data(
         "provider": Web3.to_checksum_address(reg.provider),
         "expiresAt": reg.expires_at,
         "nonce": reg.nonce,
+        "gpuClass": reg.gpu_class_bytes,
+        "gpuCount": reg.gpu_count,
     }
     return typed_data("EnclaveCertificate", message, chain_id=chain_id, contract=registry)
 
@@ -96,6 +126,8 @@ class EnclaveRegistrar:
             Web3.to_checksum_address(reg.provider),
             reg.expires_at,
             reg.nonce,
+            reg.gpu_class_bytes,
+            reg.gpu_count,
         )
         consent = (
             bytes.fromhex(provider_signature.removeprefix("0x"))
@@ -115,18 +147,18 @@ class EnclaveRegistrar:
         """Revoke ``enclave`` in the attestation registry, if this CA signer registered it."""
         address = Web3.to_checksum_address(enclave)
         try:
-            provider, _tee, _expires, revoked, ca, _measurement = (
-                self._registry.functions.getEnclave(address).call()
+            record = EnclaveRecord.from_abi(
+                address, self._registry.functions.getEnclave(address).call()
             )
         except Exception as exc:  # noqa: BLE001 - any web3/RPC failure: the chain could not be read
             raise RegistrationFailed(
                 f"reading enclave {address} failed ({type(exc).__name__})"
             ) from exc
-        if int(provider, 16) == 0:
+        if not record.registered:
             return OnChainRevocation("not_registered")
-        if revoked:
+        if record.revoked:
             return OnChainRevocation("already_revoked")
-        if ca.lower() != self._signer.address.lower():
+        if record.ca.lower() != self._signer.address.lower():
             return OnChainRevocation("other_ca")
         try:
             tx = self._registry.functions.revokeEnclave(address).build_transaction(

@@ -7,26 +7,42 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-import {TeeType} from "./interfaces/EnclavaTypes.sol";
+import {GpuClasses, TeeType} from "./interfaces/EnclavaTypes.sol";
 import {IAttestationRegistry} from "./interfaces/IAttestationRegistry.sol";
 
 /**
  * @title AttestationRegistry
  * @notice CA signers, measurement allow-lists and CA-certified enclave keys. Holds no funds.
  * @dev Governance is the owner (two-step transfer, so it can move to a multisig or timelock safely).
+ * Enclaves are stored in a layout of their own ({StoredEnclave}) so that a CPU-only enclave uses
+ * no more storage than before GPUs were recorded: the GPU count packs into the first slot, and the
+ * GPU class slot is written and read only for an enclave that has (or had) GPUs.
  */
 contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
     bytes32 private constant _CERTIFICATE_TYPEHASH = keccak256(
-        "EnclaveCertificate(address enclave,uint8 teeType,bytes32 measurement,address provider,uint64 expiresAt,bytes32 nonce)"
+        "EnclaveCertificate(address enclave,uint8 teeType,bytes32 measurement,address provider,uint64 expiresAt,bytes32 nonce,bytes32 gpuClass,uint8 gpuCount)"
     );
     bytes32 private constant _CONSENT_TYPEHASH =
         keccak256("EnclaveConsent(address enclave,address provider,bytes32 nonce)");
+
+    /// @dev An enclave as stored. Invariant: `gpuCount == 0` implies `gpuClass == 0`, so the class is
+    /// read only when the count (in the first slot, already loaded) is non-zero.
+    struct StoredEnclave {
+        address provider;
+        TeeType teeType;
+        uint40 expiresAt;
+        bool revoked;
+        uint8 gpuCount;
+        address ca;
+        bytes32 measurement;
+        bytes32 gpuClass;
+    }
 
     bool private immutable _allowSimulated;
 
     mapping(address ca => CaStatus) private _caStatus;
     mapping(TeeType teeType => mapping(bytes32 measurement => bool)) private _allowed;
-    mapping(address enclave => Enclave) private _enclaves;
+    mapping(address enclave => StoredEnclave) private _enclaves;
     mapping(bytes32 consentDigest => bool) private _consentUsed;
 
     /**
@@ -93,6 +109,7 @@ contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
     ) external {
         if (cert.enclave == address(0) || cert.provider == address(0)) revert AttestationZeroAddress();
         _requireTeeType(cert.teeType);
+        _requireGpu(cert.gpuClass, cert.gpuCount);
         // solhint-disable-next-line not-rely-on-time
         if (cert.expiresAt <= block.timestamp) revert AttestationCertificateExpired(cert.expiresAt);
         if (!_allowed[cert.teeType][cert.measurement]) {
@@ -105,22 +122,17 @@ contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
         if (consenter != cert.provider) revert AttestationProviderConsentInvalid(consenter, cert.provider);
         if (_consentUsed[consent]) revert AttestationProviderConsentUsed(consent);
 
-        Enclave storage e = _enclaves[cert.enclave];
+        StoredEnclave storage e = _enclaves[cert.enclave];
         if (e.revoked) revert AttestationEnclaveRevoked(cert.enclave);
         if (cert.expiresAt <= e.expiresAt) revert AttestationCertificateStale(cert.expiresAt, e.expiresAt);
 
         _consentUsed[consent] = true;
-        e.provider = cert.provider;
-        e.teeType = cert.teeType;
-        e.expiresAt = SafeCast.toUint40(cert.expiresAt);
-        e.ca = signer;
-        e.measurement = cert.measurement;
-        emit EnclaveRegistered(cert.enclave, cert.provider, signer, cert.teeType, cert.measurement, cert.expiresAt);
+        _store(e, cert, signer);
     }
 
     /// @inheritdoc IAttestationRegistry
     function revokeEnclave(address enclave) external {
-        Enclave storage e = _enclaves[enclave];
+        StoredEnclave storage e = _enclaves[enclave];
         if (e.provider == address(0)) revert AttestationUnknownEnclave(enclave);
         if (msg.sender != owner() && !(msg.sender == e.ca && _caStatus[msg.sender] == CaStatus.ACTIVE)) {
             revert AttestationUnauthorizedRevoker(msg.sender);
@@ -134,7 +146,7 @@ contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
 
     /// @inheritdoc IAttestationRegistry
     function enclaveStatus(address enclave) public view returns (EnclaveStatus status, Enclave memory record) {
-        record = _enclaves[enclave];
+        record = _record(enclave);
         if (record.provider == address(0)) return (EnclaveStatus.UNKNOWN, record);
         if (record.revoked) return (EnclaveStatus.REVOKED, record);
         if (_caStatus[record.ca] == CaStatus.REVOKED) return (EnclaveStatus.CA_REVOKED, record);
@@ -157,7 +169,7 @@ contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
 
     /// @inheritdoc IAttestationRegistry
     function getEnclave(address enclave) external view returns (Enclave memory) {
-        return _enclaves[enclave];
+        return _record(enclave);
     }
 
     /// @inheritdoc IAttestationRegistry
@@ -198,6 +210,48 @@ contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
         if (teeType == TeeType.SIMULATED && !_allowSimulated) revert AttestationSimulatedDisabled();
     }
 
+    /// @dev Writes the checked certificate `cert`, signed by `ca`, into `e` and announces it.
+    function _store(StoredEnclave storage e, EnclaveCertificate calldata cert, address ca) private {
+        e.provider = cert.provider;
+        e.teeType = cert.teeType;
+        e.expiresAt = SafeCast.toUint40(cert.expiresAt);
+        e.ca = ca;
+        e.measurement = cert.measurement;
+        // A renewal without GPUs clears the class of one with GPUs; CPU-only stays off that slot.
+        if (cert.gpuCount != 0 || e.gpuCount != 0) e.gpuClass = cert.gpuClass;
+        e.gpuCount = cert.gpuCount;
+        emit EnclaveRegistered(
+            cert.enclave,
+            cert.provider,
+            ca,
+            cert.teeType,
+            cert.measurement,
+            cert.expiresAt,
+            cert.gpuClass,
+            cert.gpuCount
+        );
+    }
+
+    /// @dev Both GPU fields zero (no GPU), or a class other than "cpu" with a non-zero count.
+    function _requireGpu(bytes32 gpuClass, uint8 gpuCount) private pure {
+        if ((gpuClass == bytes32(0)) != (gpuCount == 0) || gpuClass == GpuClasses.CPU) {
+            revert AttestationGpuInvalid(gpuClass, gpuCount);
+        }
+    }
+
+    /// @dev The public record of `enclave` (all zero when unknown).
+    function _record(address enclave) private view returns (Enclave memory record) {
+        StoredEnclave storage e = _enclaves[enclave];
+        record.provider = e.provider;
+        record.teeType = e.teeType;
+        record.expiresAt = e.expiresAt;
+        record.revoked = e.revoked;
+        record.ca = e.ca;
+        record.measurement = e.measurement;
+        record.gpuCount = e.gpuCount;
+        if (record.gpuCount != 0) record.gpuClass = e.gpuClass;
+    }
+
     function _recoverCertificateSigner(EnclaveCertificate calldata cert, bytes calldata signature)
         private
         view
@@ -211,7 +265,9 @@ contract AttestationRegistry is IAttestationRegistry, Ownable2Step, EIP712 {
                 cert.measurement,
                 cert.provider,
                 cert.expiresAt,
-                cert.nonce
+                cert.nonce,
+                cert.gpuClass,
+                cert.gpuCount
             )
         );
         return _recover(_hashTypedDataV4(structHash), signature);

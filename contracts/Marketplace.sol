@@ -6,7 +6,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-import {ResourceKind, TeeType} from "./interfaces/EnclavaTypes.sol";
+import {GpuClasses, ResourceKind, TeeType} from "./interfaces/EnclavaTypes.sol";
 import {IAttestationRegistry} from "./interfaces/IAttestationRegistry.sol";
 import {IMarketplace} from "./interfaces/IMarketplace.sol";
 import {IResourceRegistry} from "./interfaces/IResourceRegistry.sol";
@@ -149,8 +149,9 @@ contract Marketplace is IMarketplace, EIP712 {
         if (enclave.measurement != report.measurement || enclave.teeType != report.teeType) {
             revert MarketplaceReportMeasurementMismatch(enclave.measurement, report.measurement);
         }
-
         uint256 teeOfferId = order.teeOfferId;
+        _requireOfferedGpu(teeOfferId, enclave.gpuClass);
+
         order.status = OrderStatus.COMPLETED;
         order.enclave = report.enclave;
         _reportHashes[orderId] = digest;
@@ -430,6 +431,16 @@ contract Marketplace is IMarketplace, EIP712 {
         }
         if (status == IAttestationRegistry.EnclaveStatus.EXPIRED) revert MarketplaceEnclaveExpired(enclave);
         if (record.provider != provider) revert MarketplaceEnclaveProviderMismatch(enclave, record.provider);
+    }
+
+    /// @dev Reverts unless an offer promising a GPU is served by an enclave certified with that GPU
+    /// class. The class is read from the registry, not snapshotted into the terms: it is fixed once
+    /// the offer is published, so the order id's preimage stays as it was.
+    function _requireOfferedGpu(uint256 teeOfferId, bytes32 certified) private view {
+        bytes32 offered = _providers.teeOfferGpuClass(teeOfferId);
+        if (GpuClasses.offerHasGpu(offered) && offered != certified) {
+            revert MarketplaceEnclaveGpuMismatch(offered, certified);
+        }
     }
 
     /// @dev Credits the resource owners their prices and the provider the used time; returns the

@@ -200,6 +200,13 @@ contract ProviderRegistry is IProviderRegistry {
     }
 
     /// @inheritdoc IProviderRegistry
+    function teeOfferGpuClass(uint256 teeOfferId) external view returns (bytes32) {
+        TeeOffer storage o = _teeOffers[teeOfferId];
+        if (o.provider == address(0)) revert ProviderUnknownTeeOffer(teeOfferId);
+        return o.gpuClass;
+    }
+
+    /// @inheritdoc IProviderRegistry
     function teeOfferCount() external view returns (uint256) {
         return _teeOfferCount;
     }

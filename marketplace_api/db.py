@@ -186,6 +186,9 @@ class Enclave(Base):
     tee_type: Mapped[int] = mapped_column(Integer)
     measurement: Mapped[str] = mapped_column(String(66))
     expires_at: Mapped[int] = mapped_column(BigInteger)
+    # the GPUs the CA certified with the enclave ("" and 0: none; NULL: indexed before GPUs were)
+    gpu_class: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    gpu_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pos: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -21,6 +21,7 @@ from web3.exceptions import Web3Exception
 from enclava.errors import ChainError, EnclavaError
 from enclava.logs import get_logger
 from enclava.protocol.order import OrderStatus, OrderTerms
+from enclava.protocol.tee import decode_gpu_class
 from marketplace_api import db
 from marketplace_api.chain import MarketChain
 
@@ -81,10 +82,6 @@ def _upsert(
         for name, value in values.items():
             setattr(row, name, value)
         row.pos = pos
-
-
-def _gpu(raw: bytes) -> str:
-    return bytes(raw).rstrip(b"\0").decode("ascii", errors="replace")
 
 
 def _contract(chain: MarketChain, name: str) -> Contract:
@@ -230,7 +227,7 @@ class Indexer:
                 "tee_offer_id": int(a["teeOfferId"]),
                 "provider": a["provider"],
                 "tee_type": int(a["teeType"]),
-                "gpu_class": _gpu(a["gpuClass"]),
+                "gpu_class": decode_gpu_class(bytes(a["gpuClass"])),
                 "price_per_second_wei": str(a["pricePerSecond"]),
                 "price_sort": float(a["pricePerSecond"]),
                 "slots": int(a["slots"]),
@@ -414,6 +411,8 @@ class Indexer:
                 "tee_type": int(a["teeType"]),
                 "measurement": _hex(a["measurement"]),
                 "expires_at": int(a["expiresAt"]),
+                "gpu_class": decode_gpu_class(bytes(a["gpuClass"])),
+                "gpu_count": int(a["gpuCount"]),
             },
             create=True,
         )

@@ -233,6 +233,8 @@ def provider_detail(s: Session, address: str) -> dict[str, Any]:
                 "tee_type": tee_name(e.tee_type),
                 "measurement": e.measurement,
                 "expires_at": e.expires_at,
+                "gpu_class": e.gpu_class or "",
+                "gpu_count": e.gpu_count or 0,
             }
             for e in enclaves
         ],

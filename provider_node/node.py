@@ -19,7 +19,7 @@ from celery import Celery
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from enclava.logs import get_logger
-from enclava.protocol.tee import TeeType, onchain_tee
+from enclava.protocol.tee import TeeType, encode_gpu_class, onchain_tee
 from provider_node.follower import OrderFollower
 from provider_node.runtime import Runtime
 from provider_node.tasks import EXECUTE_TASK, TIMEOUT_TASK
@@ -58,7 +58,7 @@ class ProviderNode:
         for config in settings.tee_offers:
             tee_type = TeeType.from_wire_name(config.tee_type)
             tee = int(onchain_tee(tee_type, simulated=tee_type is TeeType.SIMULATED))
-            gpu = config.gpu_class.encode()[:32].ljust(32, b"\0")
+            gpu = encode_gpu_class(config.gpu_class)
             match = next(
                 (
                     oid

@@ -28,3 +28,19 @@ enum ResourceKind {
     MODEL,
     DATASET
 }
+
+/**
+ * @dev GPU classes: the short ASCII label a TEE offer promises and an enclave is certified with,
+ * left-aligned and zero-padded into a `bytes32` (e.g. "H100"). Two labels mean "no GPU": zero (an
+ * offer published without a class, an enclave certified without GPUs) and "cpu" (what provider
+ * nodes publish for a CPU-only machine). Mirrored by `enclava.protocol.tee.offer_requires_gpu`.
+ */
+library GpuClasses {
+    /// @dev The label of a CPU-only TEE offer.
+    bytes32 internal constant CPU = "cpu";
+
+    /// @dev Whether an offer of `gpuClass` promises a GPU: neither zero nor "cpu".
+    function offerHasGpu(bytes32 gpuClass) internal pure returns (bool) {
+        return gpuClass != bytes32(0) && gpuClass != CPU;
+    }
+}

@@ -16,13 +16,20 @@ import {TeeType} from "./EnclavaTypes.sol";
  * submit both with {registerEnclave}. EIP-712 domain: name "Enclava AttestationRegistry", version
  * "1", this chain's id, this contract. Types:
  *
- * - `EnclaveCertificate(address enclave,uint8 teeType,bytes32 measurement,address provider,uint64 expiresAt,bytes32 nonce)`
+ * - `EnclaveCertificate(address enclave,uint8 teeType,bytes32 measurement,address provider,uint64 expiresAt,bytes32 nonce,bytes32 gpuClass,uint8 gpuCount)`
  * - `EnclaveConsent(address enclave,address provider,bytes32 nonce)`
  *
  * `measurement` is a 32-byte digest of the TEE's launch measurement, computed off-chain by the CA
  * (the same digest is allow-listed here and signed into integrity reports). `nonce` is the CA's
  * single-use challenge that the enclave's evidence binds: a consent is for one certification, and
  * each consent registers at most once.
+ *
+ * `gpuClass` and `gpuCount` are the confidential GPUs the CA verified together with the CPU evidence
+ * (their evidence is bound into the CPU report): the class label as TEE offers carry it (ASCII,
+ * left-aligned, zero-padded; see {GpuClasses}) and how many. Both zero: certified without a GPU. A
+ * class without a count, a count without a class, or the class "cpu" is refused
+ * ({AttestationGpuInvalid}). The marketplace settles an order whose TEE offer promises a GPU only
+ * with a report of an enclave certified with that class.
  */
 interface IAttestationRegistry {
     /// @dev Why an enclave is (in)valid; `VALID` (0) is the only good answer.
@@ -52,6 +59,8 @@ interface IAttestationRegistry {
         address provider; // the provider whose machine runs the enclave
         uint64 expiresAt; // unix seconds
         bytes32 nonce; // the CA challenge the enclave's evidence binds; the provider's consent names it too
+        bytes32 gpuClass; // the certified GPUs' class label (zero: no GPU)
+        uint8 gpuCount; // how many GPUs of that class (zero: no GPU)
     }
 
     /// @dev A certified enclave, as returned by {IAttestationRegistry-getEnclave}.
@@ -62,6 +71,8 @@ interface IAttestationRegistry {
         bool revoked;
         address ca; // the CA signer that certified it
         bytes32 measurement;
+        bytes32 gpuClass; // zero: certified without a GPU
+        uint8 gpuCount;
     }
 
     event CaSignerAdded(address indexed ca);
@@ -75,7 +86,9 @@ interface IAttestationRegistry {
         address indexed ca,
         TeeType teeType,
         bytes32 measurement,
-        uint256 expiresAt
+        uint256 expiresAt,
+        bytes32 gpuClass,
+        uint8 gpuCount
     );
     event EnclaveRevoked(address indexed enclave, address indexed by);
 
@@ -95,6 +108,7 @@ interface IAttestationRegistry {
     error AttestationUnauthorizedRevoker(address caller);
     error AttestationProviderConsentInvalid(address signer, address provider);
     error AttestationProviderConsentUsed(bytes32 consentDigest);
+    error AttestationGpuInvalid(bytes32 gpuClass, uint8 gpuCount);
 
     /// @notice Authorises `ca` to certify enclaves. Governance only; a known address cannot be re-added.
     function addCaSigner(address ca) external;
@@ -118,8 +132,9 @@ interface IAttestationRegistry {
      * @dev Reverts unless `signature` is an active CA's EIP-712 signature of `cert`,
      * `providerSignature` is `cert.provider`'s EIP-712 `EnclaveConsent` to `cert.enclave` for
      * `cert.nonce` and was never used before, the measurement is allowed, the certificate has not
-     * expired, and the enclave is not revoked. A registered enclave is renewed by a certificate with
-     * a later expiry and a fresh consent.
+     * expired, the GPU fields are both zero or a class (not "cpu") with a non-zero count, and the
+     * enclave is not revoked. A registered enclave is renewed by a certificate with a later expiry
+     * and a fresh consent; the renewal's GPU fields replace the old ones.
      * @param cert the CA's certificate.
      * @param signature the CA signer's EIP-712 signature of `cert`.
      * @param providerSignature the provider's EIP-712 signature of

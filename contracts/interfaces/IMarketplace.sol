@@ -153,6 +153,7 @@ interface IMarketplace {
     error MarketplaceEnclaveExpired(address enclave);
     error MarketplaceMeasurementNotAllowed(TeeType teeType, bytes32 measurement);
     error MarketplaceEnclaveProviderMismatch(address enclave, address provider);
+    error MarketplaceEnclaveGpuMismatch(bytes32 offered, bytes32 certified);
     error MarketplaceNothingToWithdraw();
     error MarketplaceUnauthorizedRegistry(address caller);
     error MarketplaceRegistryMismatch(address registryMarketplace);
@@ -191,13 +192,18 @@ interface IMarketplace {
      * has times with `acceptedAt <= startedAt <= finishedAt <= block.timestamp` (billed:
      * `min(finishedAt - startedAt, maxDuration)` seconds), is signed by `report.enclave`, and the
      * enclave is registered, not revoked, not expired, certified for the order's provider by a CA
-     * that is not revoked, with the report's measurement, which is on the allow-list.
+     * that is not revoked, with the report's measurement, which is on the allow-list, and, when the
+     * order's TEE offer promises a GPU (its class is neither zero nor "cpu", see {GpuClasses}),
+     * certified with GPUs of exactly that class ({MarketplaceEnclaveGpuMismatch}). The offer's class
+     * is read from the provider registry by the order's TEE offer id: it is fixed at publication.
      */
     function completeOrder(OrderTerms calldata terms, IntegrityReport calldata report, bytes calldata signature)
         external;
 
     /// @notice Fails an accepted order with a failure signed by a valid enclave of the order's
     /// provider; the customer is refunded the whole escrow. Anyone may submit.
+    /// @dev Any valid enclave of the provider may fail an order, with or without the offer's GPU:
+    /// a failure only refunds the customer, so it needs no GPU to be honest.
     function failOrder(OrderTerms calldata terms, OrderFailure calldata failure, bytes calldata signature) external;
 
     /// @notice After an accepted order's deadline (`acceptedAt + maxDuration + reportGracePeriod`),

@@ -34,7 +34,7 @@ interface IProviderRegistry {
         uint16 slots; // orders it runs at once
         uint16 used; // accepted orders running on it now
         uint96 pricePerSecond; // wei per second of compute
-        bytes32 gpuClass; // short ASCII label, left-aligned and zero-padded (e.g. "H100-80GB")
+        bytes32 gpuClass; // short ASCII label, left-aligned and zero-padded (e.g. "H100-80GB"); fixed once published
     }
 
     event ProviderRegistered(address indexed provider, uint256 stake);
@@ -93,6 +93,7 @@ interface IProviderRegistry {
         returns (uint256 teeOfferId);
 
     /// @notice Changes a TEE offer's price, slots and active flag; only its provider, not once retired.
+    /// @dev The TEE type and GPU class never change: orders rely on them until they settle.
     function updateTeeOffer(uint256 teeOfferId, uint96 pricePerSecond, uint16 slots, bool active) external;
 
     /// @notice Retires a TEE offer for good; running orders finish normally.
@@ -133,6 +134,13 @@ interface IProviderRegistry {
 
     /// @notice The TEE offer `teeOfferId`; reverts with {ProviderUnknownTeeOffer} when there is none.
     function getTeeOffer(uint256 teeOfferId) external view returns (TeeOffer memory);
+
+    /**
+     * @notice The GPU class `teeOfferId` promises (fixed at publication; zero or "cpu": no GPU, see
+     * {GpuClasses}); reverts with {ProviderUnknownTeeOffer} when there is none.
+     * @dev What the marketplace reads to settle an order: one storage slot, not the whole offer.
+     */
+    function teeOfferGpuClass(uint256 teeOfferId) external view returns (bytes32);
 
     /// @notice The number of TEE offers published so far (the last TEE offer id).
     function teeOfferCount() external view returns (uint256);

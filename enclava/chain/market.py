@@ -20,7 +20,7 @@ from enclava.chain.config import ChainConfig, Manifest
 from enclava.chain.contracts import ContractSet
 from enclava.chain.errors import CallInvalid, OrderNotFound
 from enclava.chain.rpc import ChainClient, TxResult
-from enclava.chain.types import ResourceKind
+from enclava.chain.types import EnclaveRecord, EnclaveStatus, ResourceKind
 from enclava.errors import ChainError
 from enclava.protocol.order import (
     IntegrityReport,
@@ -33,6 +33,7 @@ from enclava.protocol.order import (
     sign_failure,
     sign_report,
 )
+from enclava.protocol.tee import decode_gpu_class, encode_gpu_class
 
 __all__ = [
     "MarketClient",
@@ -244,7 +245,13 @@ class MarketClient:
         price_per_second: int,
         slots: int,
     ) -> int:
-        gpu = gpu_class.encode()[:32].ljust(32, b"\0")
+        """Publishes a TEE offer of ``gpu_class`` (``"cpu"`` or ``""``: no GPU, see
+        :func:`enclava.protocol.tee.offer_requires_gpu`); returns its id. A class that does not fit
+        the chain's ``bytes32`` unchanged is :class:`CallInvalid`."""
+        try:
+            gpu = encode_gpu_class(gpu_class)
+        except ValueError as exc:
+            raise CallInvalid(str(exc)) from exc
         tx = self._send(
             account,
             self.contracts.provider_registry.functions.publishTeeOffer(
@@ -266,6 +273,29 @@ class MarketClient:
             "price_per_second": int(price),
             "available": bool(available),
         }
+
+    def tee_offer_gpu_class(self, tee_offer_id: int) -> str:
+        """The GPU class TEE offer ``tee_offer_id`` promises, decoded (``""`` for none; ``"cpu"``
+        is none too). Fixed once published, so an order's offer class is this for its lifetime."""
+        raw = self.contracts.provider_registry.functions.teeOfferGpuClass(int(tee_offer_id)).call()
+        return decode_gpu_class(bytes(raw))
+
+    # ------------------------------------------------------------------ enclaves
+
+    def enclave(self, address: str) -> EnclaveRecord:
+        """The attestation registry's record of ``address`` (``registered`` false when unknown),
+        with its certified GPUs (``gpu_class``, ``gpu_count``)."""
+        checksummed = Web3.to_checksum_address(address)
+        record = self.contracts.attestation_registry.functions.getEnclave(checksummed).call()
+        return EnclaveRecord.from_abi(checksummed, record)
+
+    def enclave_status(self, address: str) -> tuple[EnclaveStatus, EnclaveRecord]:
+        """Whether ``address`` is a valid enclave now (``EnclaveStatus.VALID``), and its record."""
+        checksummed = Web3.to_checksum_address(address)
+        status, record = self.contracts.attestation_registry.functions.enclaveStatus(
+            checksummed
+        ).call()
+        return EnclaveStatus(int(status)), EnclaveRecord.from_abi(checksummed, record)
 
     # ------------------------------------------------------------------ resources
 

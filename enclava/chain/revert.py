@@ -60,6 +60,14 @@ HINTS: dict[str, str] = {
     "MarketplaceEnclaveUnknown": "The enclave was never certified by an attestation CA.",
     "MarketplaceEnclaveExpired": "The enclave's certificate expired; it must be re-attested.",
     "MarketplaceEnclaveRevoked": "The enclave was revoked; it cannot report on orders.",
+    "MarketplaceEnclaveGpuMismatch": (
+        "The order's TEE offer promises a GPU class the enclave was not certified with; report "
+        "from an enclave attested with that GPU (any enclave of the provider may still fail it)."
+    ),
+    "AttestationGpuInvalid": (
+        "A certificate names a GPU class and a count together (both empty without a GPU), and "
+        'never the class "cpu".'
+    ),
     "ResourceUnknown": "No resource with this id on this chain; check the id in the catalogue.",
     "ResourceNotOwner": "Only the resource's owner may do this; use the owner's wallet.",
     "ResourceAlreadyRetired": "The resource is already retired.",

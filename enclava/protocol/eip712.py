@@ -113,6 +113,8 @@ MESSAGES: Final[Mapping[str, TypedMessage]] = MappingProxyType(
                 ("provider", "address"),
                 ("expiresAt", "uint64"),
                 ("nonce", "bytes32"),
+                ("gpuClass", "bytes32"),
+                ("gpuCount", "uint8"),
             ),
         ),
         "EnclaveConsent": TypedMessage(

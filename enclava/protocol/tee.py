@@ -8,12 +8,18 @@ orders, TEE offers and the measurement allow-list). Two spellings of each name t
   marketplace API, resource metadata and the CLI.
 
 Every literal list of TEE names in the project is one of the tuples or ``Literal`` aliases below.
+
+GPU classes travel with TEEs: a TEE offer promises one (``IProviderRegistry.TeeOffer.gpuClass``)
+and an enclave is certified with one (``IAttestationRegistry.Enclave.gpuClass``), both as a short
+ASCII label left-aligned and zero-padded into a ``bytes32`` (:func:`encode_gpu_class`,
+:func:`decode_gpu_class`). :func:`offer_requires_gpu` is THE rule for "this offer has a GPU",
+the same as ``GpuClasses.offerHasGpu`` in contracts/interfaces/EnclavaTypes.sol.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 
 __all__ = [
     "TeeType",
@@ -25,6 +31,11 @@ __all__ = [
     "KnownTeeType",
     "tee_from_name",
     "onchain_tee",
+    "CPU_GPU_CLASS",
+    "GPU_CLASS_BYTES",
+    "offer_requires_gpu",
+    "encode_gpu_class",
+    "decode_gpu_class",
 ]
 
 
@@ -94,3 +105,47 @@ def onchain_tee(tee_type: TeeType, *, simulated: bool) -> TeeType:
     if tee_type not in KNOWN_TEES:
         raise ValueError(f"no on-chain TEE for {tee_type!r}")
     return tee_type
+
+
+#: The GPU class a CPU-only TEE offer publishes (what provider nodes default to); an offer with no
+#: class at all (zero bytes) promises no GPU either.
+CPU_GPU_CLASS: Final = "cpu"
+#: A GPU class is a ``bytes32`` on chain.
+GPU_CLASS_BYTES: Final = 32
+
+
+def offer_requires_gpu(label: str | bytes) -> bool:
+    """Whether a TEE offer of GPU class ``label`` promises a GPU: its class is neither empty (zero
+    bytes) nor ``"cpu"``. ``label`` is the decoded label or the chain's raw bytes (trailing zero
+    bytes are padding). Case-sensitive, byte for byte, as ``GpuClasses.offerHasGpu`` compares
+    on chain: ``"CPU"`` or ``"none"`` are GPU classes no enclave is certified with."""
+    raw = label.encode("utf-8") if isinstance(label, str) else bytes(label)
+    return raw.rstrip(b"\0") not in (b"", CPU_GPU_CLASS.encode())
+
+
+def encode_gpu_class(label: str) -> bytes:
+    """``label`` as the chain holds a GPU class: ASCII, left-aligned, zero-padded to 32 bytes
+    (``""``: all zero, no GPU). A label that would not come back unchanged from
+    :func:`decode_gpu_class` (not ASCII, over 32 bytes, or holding a zero byte) is a
+    ``ValueError``."""
+    try:
+        raw = label.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"GPU class {label!r} is not ASCII") from exc
+    if len(raw) > GPU_CLASS_BYTES:
+        raise ValueError(f"GPU class {label!r} is longer than {GPU_CLASS_BYTES} bytes")
+    if b"\0" in raw:
+        raise ValueError(f"GPU class {label!r} holds a zero byte")
+    return raw.ljust(GPU_CLASS_BYTES, b"\0")
+
+
+def decode_gpu_class(raw: bytes) -> str:
+    """A chain ``bytes32`` GPU class as its label, trailing zero bytes stripped (``""`` for zero).
+
+    Anyone may publish any 32 bytes as an offer's class: bytes that are not ASCII decode to U+FFFD,
+    so such a label equals no GPU class a CA certifies (and still requires a GPU). Anything but 32
+    bytes is a ``ValueError``."""
+    data = bytes(raw)
+    if len(data) != GPU_CLASS_BYTES:
+        raise ValueError(f"a GPU class is {GPU_CLASS_BYTES} bytes, not {len(data)}")
+    return data.rstrip(b"\0").decode("ascii", errors="replace")

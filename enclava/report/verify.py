@@ -84,7 +84,8 @@ def verify_order_report(
     status, record = _call(
         chain.attestation_registry.functions.enclaveStatus(enclave), "enclaveStatus"
     )
-    rec_provider, rec_tee, rec_expires, _revoked, rec_ca, rec_measurement = record
+    # the record ends with the enclave's GPU class and count, which a report does not restate
+    rec_provider, rec_tee, rec_expires, _revoked, rec_ca, rec_measurement, *_gpu = record
     valid_now, why = _call(
         chain.attestation_registry.functions.checkEnclave(enclave), "checkEnclave"
     )

@@ -18,6 +18,7 @@ from support import (  # noqa: E402
     DATASET_PRICE,
     ENGINE,
     ENGINE_PRICE,
+    GPU,
     GRACE,
     MEASUREMENT,
     MIN_STAKE,
@@ -28,6 +29,8 @@ from support import (  # noqa: E402
     SLASH_BPS,
     UNBONDING_DELAY,
     Order,
+    as_tuple,
+    gpu_label,
     new_key,
     sha256,
     sign,
@@ -148,10 +151,8 @@ class Market:
     def register(self, provider, stake=MIN_STAKE):
         return self.providers.register({"from": provider, "value": stake})
 
-    def publish(self, provider, tee=SIMULATED, price=PRICE_PER_SECOND, slots=2, gpu=b"H100"):
-        tx = self.providers.publishTeeOffer(
-            tee, gpu.ljust(32, b"\0"), price, slots, {"from": provider}
-        )
+    def publish(self, provider, tee=SIMULATED, price=PRICE_PER_SECOND, slots=2, gpu=GPU):
+        tx = self.providers.publishTeeOffer(tee, gpu_label(gpu), price, slots, {"from": provider})
         return tx.return_value
 
     def list(self, owner, kind, content=b"weights", price=ENGINE_PRICE):
@@ -166,8 +167,12 @@ class Market:
         measurement=MEASUREMENT,
         expires_at=None,
         nonce=None,
+        gpu=GPU,
+        gpu_count=1,
     ):
-        """A certificate message for `enclave_key` on `provider`'s machine, for a fresh CA nonce."""
+        """A certificate message for `enclave_key` on `provider`'s machine, for a fresh CA nonce;
+        by default certified with one GPU of the standard TEE offer's class (`gpu=b""`,
+        `gpu_count=0`: without a GPU)."""
         return {
             "enclave": enclave_key.address,
             "teeType": tee,
@@ -175,6 +180,8 @@ class Market:
             "provider": provider.address,
             "expiresAt": expires_at or self.chain.time() + CERT_LIFETIME,
             "nonce": nonce or os.urandom(32),
+            "gpuClass": gpu_label(gpu),
+            "gpuCount": gpu_count,
         }
 
     def consent(self, cert, signer):
@@ -192,10 +199,14 @@ class Market:
         ca=None,
         consent=None,
         sender=None,
+        gpu=GPU,
+        gpu_count=1,
     ):
         """Registers `enclave_key` for `provider`: signed by the CA, consented by the provider (or
-        with the `consent` signature given)."""
-        cert = self.certificate(enclave_key, provider, tee, measurement, expires_at)
+        with the `consent` signature given); with one GPU of the standard class by default."""
+        cert = self.certificate(
+            enclave_key, provider, tee, measurement, expires_at, gpu=gpu, gpu_count=gpu_count
+        )
         consent = self.consent(cert, provider) if consent is None else consent
         return self.submit_certificate(cert, consent, ca=ca, sender=sender)
 
@@ -203,7 +214,7 @@ class Market:
         """`registerEnclave` of `cert`, signed by the CA (or `ca`), with the `consent` signature."""
         signature = sign(ca or self.ca_key, "EnclaveCertificate", self.attestation, cert)
         return self.attestation.registerEnclave(
-            tuple(cert.values()), signature, consent, {"from": sender or self.gov}
+            as_tuple(cert, "EnclaveCertificate"), signature, consent, {"from": sender or self.gov}
         )
 
     # --- orders
@@ -298,8 +309,8 @@ def trusted(market, gov, ca_key):
 
 @pytest.fixture(scope="module")
 def listed(trusted, provider, model_owner, data_owner, enclave_key):
-    """A bonded provider with one SIMULATED TEE offer (2 slots), an engine, a model and a dataset,
-    and a certified enclave of the provider."""
+    """A bonded provider with one SIMULATED TEE offer of the GPU class `GPU` (2 slots), an engine,
+    a model and a dataset, and an enclave of the provider certified with one such GPU."""
     m = trusted
     m.register(provider)
     m.tee_offer = m.publish(provider)

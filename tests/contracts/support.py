@@ -41,6 +41,17 @@ NONE, OPEN, ACCEPTED, COMPLETED, FAILED, TIMED_OUT, CANCELLED = range(7)
 MEASUREMENT = bytes.fromhex("aa" * 32)
 OTHER_MEASUREMENT = bytes.fromhex("bb" * 32)
 
+# GPU classes: the standard TEE offer's and its enclave's; "cpu" (or none) promises no GPU.
+GPU = b"H100"
+OTHER_GPU = b"H200"
+CPU = b"cpu"
+
+
+def gpu_label(label: bytes) -> bytes:
+    """A GPU class as the chain holds it: left-aligned, zero-padded to 32 bytes (b"": none)."""
+    assert len(label) <= 32
+    return label.ljust(32, b"\0")
+
 
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()

@@ -5,12 +5,16 @@ import os
 
 import pytest
 from support import (
+    CPU,
+    GPU,
     MEASUREMENT,
     NONE,
     OTHER_MEASUREMENT,
     SIMULATED,
     TDX,
+    as_tuple,
     digest,
+    gpu_label,
     new_key,
     reverts,
     sign,
@@ -41,8 +45,16 @@ def enclave(attestation_only, enclave_key, provider):
 
 
 def certificate(
-    enclave_key, provider, expires_at, tee=SIMULATED, measurement=MEASUREMENT, nonce=None
+    enclave_key,
+    provider,
+    expires_at,
+    tee=SIMULATED,
+    measurement=MEASUREMENT,
+    nonce=None,
+    gpu=b"",
+    gpu_count=0,
 ):
+    """A certificate message; without a GPU unless `gpu` and `gpu_count` say otherwise."""
     return {
         "enclave": enclave_key.address,
         "teeType": tee,
@@ -50,6 +62,8 @@ def certificate(
         "provider": provider.address,
         "expiresAt": expires_at,
         "nonce": nonce or os.urandom(32),
+        "gpuClass": gpu_label(gpu),
+        "gpuCount": gpu_count,
     }
 
 
@@ -68,7 +82,7 @@ def consent(registry, cert, signer, **changes):
 def register(registry, cert, ca_key, consent_signature, sender):
     signature = sign(ca_key, "EnclaveCertificate", registry, cert)
     return registry.registerEnclave(
-        tuple(cert.values()), signature, consent_signature, {"from": sender}
+        as_tuple(cert, "EnclaveCertificate"), signature, consent_signature, {"from": sender}
     )
 
 
@@ -176,6 +190,74 @@ def test_register_enclave_records_the_ca_certificate(
     )
 
 
+# -- the GPUs certified together with the CPU ------------------------------------------------------
+
+
+def test_an_enclave_registered_without_a_gpu_carries_none(
+    registry, enclave_key, provider, ca_key, stranger, chain
+):
+    cert = certificate(enclave_key, provider, chain.time() + 3600)
+    tx = register(registry, cert, ca_key, consent(registry, cert, provider), stranger)
+    event = tx.events["EnclaveRegistered"]
+    assert bytes(event["gpuClass"]) == bytes(32) and event["gpuCount"] == 0
+    record = registry.getEnclave(enclave_key.address)
+    assert bytes(record["gpuClass"]) == bytes(32) and record["gpuCount"] == 0
+
+
+def test_an_enclave_registered_with_gpus_carries_their_class_and_count(
+    registry, enclave_key, provider, ca_key, stranger, chain
+):
+    cert = certificate(enclave_key, provider, chain.time() + 3600, gpu=GPU, gpu_count=8)
+    tx = register(registry, cert, ca_key, consent(registry, cert, provider), stranger)
+    event = tx.events["EnclaveRegistered"]
+    assert bytes(event["gpuClass"]) == gpu_label(GPU) and event["gpuCount"] == 8
+    record = registry.getEnclave(enclave_key.address)
+    assert bytes(record["gpuClass"]) == gpu_label(GPU) and record["gpuCount"] == 8
+    status, viewed = registry.enclaveStatus(enclave_key.address)
+    assert status == 0 and bytes(viewed["gpuClass"]) == gpu_label(GPU) and viewed["gpuCount"] == 8
+    assert tuple(registry.checkEnclave(enclave_key.address)) == (True, "")
+
+
+def test_a_renewal_replaces_the_gpus_and_may_drop_them(
+    registry, enclave_key, provider, ca_key, gov, chain
+):
+    first = certificate(enclave_key, provider, chain.time() + 3600, gpu=GPU, gpu_count=2)
+    register(registry, first, ca_key, consent(registry, first, provider), gov)
+    renewal = certificate(enclave_key, provider, first["expiresAt"] + 60)
+    register(registry, renewal, ca_key, consent(registry, renewal, provider), gov)
+    record = registry.getEnclave(enclave_key.address)
+    assert bytes(record["gpuClass"]) == bytes(32) and record["gpuCount"] == 0
+
+
+@pytest.mark.parametrize(
+    "gpu, gpu_count",
+    [(GPU, 0), (b"", 1), (CPU, 1), (CPU, 0)],
+    ids=["class-without-count", "count-without-class", "cpu-class", "cpu-class-no-count"],
+)
+def test_register_with_inconsistent_gpu_fields_reverts(
+    registry, enclave_key, provider, ca_key, gov, chain, gpu, gpu_count
+):
+    """A class without a count, a count without a class, or the offers' "cpu" label: refused."""
+    cert = certificate(enclave_key, provider, chain.time() + 3600, gpu=gpu, gpu_count=gpu_count)
+    with reverts("AttestationGpuInvalid"):
+        register(registry, cert, ca_key, consent(registry, cert, provider), gov)
+    assert registry.getEnclave(enclave_key.address)["provider"] == ZERO
+
+
+def test_the_ca_signs_the_gpu_fields(registry, enclave_key, provider, ca_key, gov, chain):
+    """A certificate signed without GPUs cannot be submitted with some added."""
+    cert = certificate(enclave_key, provider, chain.time() + 3600)
+    signature = sign(ca_key, "EnclaveCertificate", registry, cert)
+    forged = {**cert, "gpuClass": gpu_label(GPU), "gpuCount": 1}
+    with reverts("AttestationSignerNotCa"):
+        registry.registerEnclave(
+            as_tuple(forged, "EnclaveCertificate"),
+            signature,
+            consent(registry, forged, provider),
+            {"from": gov},
+        )
+
+
 def test_register_enclave_signed_by_a_non_ca_reverts(registry, enclave_key, provider, gov, chain):
     cert = certificate(enclave_key, provider, chain.time() + 3600)
     with reverts("AttestationSignerNotCa"):
@@ -190,7 +272,10 @@ def test_register_enclave_with_a_tampered_certificate_reverts(
     cert["provider"] = other_provider.address
     with reverts("AttestationSignerNotCa"):
         registry.registerEnclave(
-            tuple(cert.values()), signature, consent(registry, cert, other_provider), {"from": gov}
+            as_tuple(cert, "EnclaveCertificate"),
+            signature,
+            consent(registry, cert, other_provider),
+            {"from": gov},
         )
 
 

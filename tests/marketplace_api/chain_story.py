@@ -84,9 +84,7 @@ def register_provider(story: Story, provider: LocalAccount, *, tee: int = TeeTyp
     story.send(provider, registry.functions.register(), value=MIN_STAKE)
     receipt = story.send(
         provider,
-        registry.functions.publishTeeOffer(
-            int(tee), b"H100-80GB".ljust(32, b"\0"), PRICE_PER_SECOND, 4
-        ),
+        registry.functions.publishTeeOffer(int(tee), b"cpu".ljust(32, b"\0"), PRICE_PER_SECOND, 4),
     )
     published = registry.events.TeeOfferPublished().process_receipt(receipt)
     return int(published[0]["args"]["teeOfferId"])

@@ -65,7 +65,7 @@ def test_provider_and_tee_offer_detail(market, completed):
     tee_offer = market.get(f"/v1/tee-offers/{completed.tee_offer_id}").json()
     assert (
         tee_offer["tee_type"] == "SIMULATED"
-        and tee_offer["gpu_class"] == "H100-80GB"
+        and tee_offer["gpu_class"] == "cpu"
         and tee_offer["slots"] == 4
     )
     assert completed.tee_offer_id in [
