@@ -1,4 +1,6 @@
-"""Both reference engines through the real sandbox give exactly what a plain local run gives."""
+"""Both reference engines through the real sandbox give exactly what a plain local CPU run gives
+(the sandbox exposes no GPU without ``gpu_devices``, so the engines run on the CPU there even on a
+GPU host)."""
 
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ def test_digits_inference_in_sandbox_equals_plain_run(tmp_path):
         )
         produced = json.loads((scratch.path / "out" / "predictions.json").read_text())
 
-    assert produced == predict_plain(weights, images)
+    assert produced == predict_plain(weights, images, "cpu")
     assert len(produced["predictions"]) == 100
     assert np.mean(np.array(produced["predictions"]) == labels[:100]) > 0.8
     assert run.outputs == {"predictions.json": run.output_bytes}
@@ -73,12 +75,12 @@ def test_tabular_training_in_sandbox_is_bitwise_equal_to_plain_run(tmp_path):
         produced = (scratch.path / "out" / "weights.npz").read_bytes()
         produced_metrics = json.loads((scratch.path / "out" / "metrics.json").read_text())
 
-    weights, metrics = train_plain(shares, seed=1234)
+    weights, metrics = train_plain(shares, seed=1234, device="cpu")
     assert produced == npz_bytes(weights)
     with np.load(io.BytesIO(produced), allow_pickle=False) as data:
         for name, value in weights.items():
             assert data[name].dtype == value.dtype and data[name].tobytes() == value.tobytes()
-    assert produced_metrics == metrics
+    assert produced_metrics == metrics and produced_metrics["device"] == "cpu"
     assert produced_metrics["rows_per_share"] == [190, 190, 189]
     assert produced_metrics["train_accuracy"] > 0.95
 

@@ -9,9 +9,12 @@ process that enters the namespaces. Steps, each failing closed (a JSON status on
    builds a new root on a small tmpfs: read-only binds of the system library folders, the
    interpreter's folders, the engine (``/engine``) and the inputs (``/input``); a writable bind of
    the output tmpfs (``/output``); private size-capped tmpfs ``/scratch`` (the cwd), ``/tmp`` and
-   ``/dev/shm``; the device nodes null/zero/random/urandom; a fresh ``/proc`` that shows only the
-   sandbox's processes. Then ``pivot_root`` and detach the old root, so nothing of the host's file
-   system (the loader's scratch, keys, the repository) is reachable any more.
+   ``/dev/shm``; the device nodes null/zero/random/urandom, plus exactly the GPU nodes the config
+   lists (``gpu_devices``, validated by ``devices.py``; each bound node is checked again to be a
+   character device with the validated number and an NVIDIA name); a fresh ``/proc`` that shows
+   only the sandbox's processes, with ``/proc/driver`` hidden when no GPU node is given. Then
+   ``pivot_root`` and detach the old root, so nothing of the host's file system (the loader's
+   scratch, keys, the repository) is reachable any more.
 3. Init forks the engine process, which: joins the run cgroup (memory is limited there, not by
    address space); sets rlimits (CPU, file size, open files, no core); joins a fresh session
    keyring; drops supplementary groups; enters a fresh user namespace, in which init maps only
@@ -28,8 +31,10 @@ import fcntl
 import json
 import os
 import platform
+import re
 import resource
 import signal
+import stat
 import sys
 from collections.abc import Mapping
 from typing import Any, TypedDict
@@ -51,6 +56,11 @@ KEYCTL_JOIN_SESSION_KEYRING = 1
 SETUP_FAILED = 121
 EXEC_FAILED = 122
 HIGH_FD = 100
+# The same names as devices.NVIDIA_NODE (this launcher imports nothing of the package).
+NVIDIA_NODE = re.compile(
+    r"nvidia(?:0|[1-9][0-9]{0,2})|nvidiactl|nvidia-uvm|nvidia-uvm-tools|nvidia-modeset"
+    r"|nvidia-caps/nvidia-cap(?:0|[1-9][0-9]{0,5})"
+)
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -147,6 +157,7 @@ def build_root(cfg: dict[str, Any]) -> None:
     os.makedirs(root + "/dev")
     for dev in ("null", "zero", "random", "urandom"):
         bind("/dev/" + dev, root + "/dev/" + dev, writable=True, noexec=True, device=True)
+    bind_gpu_devices(root, cfg["gpu_devices"])
     os.makedirs(root + "/dev/shm")
     mount(
         "tmpfs",
@@ -157,7 +168,24 @@ def build_root(cfg: dict[str, Any]) -> None:
     )
     os.makedirs(root + "/proc")
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if not cfg["gpu_devices"] and os.path.isdir(root + "/proc/driver"):
+        flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        mount("tmpfs", root + "/proc/driver", "tmpfs", flags, "size=4k,mode=0555")
     mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def bind_gpu_devices(root: str, nodes: list[dict[str, Any]]) -> None:
+    """Bind each GPU node at ``/dev/<name>`` and check what got mounted: the bind follows links in
+    its source, so the mounted node itself must be a character device with the validated number."""
+    for node in nodes:
+        name = node["name"]
+        if not isinstance(name, str) or not NVIDIA_NODE.fullmatch(name):
+            raise OSError(0, f"GPU device {name!r}: not an NVIDIA node name")
+        target = root + "/dev/" + name
+        bind(node["source"], target, writable=True, noexec=True, device=True)
+        info = os.lstat(target)
+        if not stat.S_ISCHR(info.st_mode) or info.st_rdev != node["rdev"]:
+            raise OSError(0, f"GPU device {name!r}: the mounted node is not the validated one")
 
 
 def pivot(root: str) -> None:

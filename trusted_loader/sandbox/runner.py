@@ -19,6 +19,10 @@ mounts of their own, size-capped, inside the order's scratch area (never the hos
 host's ``/tmp`` or ``/dev/shm`` file systems), handled by root without following links; a wall-clock
 limit, the smaller of the manifest's and the order's remaining time, after which the whole run is
 killed; an environment of ``ENCLAVA_*`` plus ``PATH``/``HOME``/``TMPDIR``/``LANG`` only.
+
+GPUs: no GPU device node exists in the sandbox unless ``gpu_devices`` names validated NVIDIA nodes
+(``devices.py``: :func:`~trusted_loader.sandbox.devices.gpu_devices_for`), which are then bound at
+their ``/dev`` names, and only they.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from enclava.protocol.engine.errors import (
 )
 from enclava.protocol.engine.manifest import EngineManifest, Limits
 from trusted_loader.sandbox.cgroup import CgroupLimits, RunCgroup, create_run_cgroup
+from trusted_loader.sandbox.devices import NVIDIA_NODE, DeviceNode, GpuDeviceRefused
 from trusted_loader.sandbox.files import scan_outputs, share_inputs
 from trusted_loader.sandbox.seccomp import build_filter
 from trusted_loader.scratch import Scratch
@@ -189,6 +194,7 @@ def run_engine(
     scratch: Scratch,
     limits: Limits | None = None,
     wall_limit_s: float | None = None,
+    gpu_devices: tuple[DeviceNode, ...] = (),
 ) -> EngineRun:
     """Run ``manifest``'s entrypoint in the sandbox; raise a typed ``EngineRunError`` on failure.
 
@@ -197,7 +203,11 @@ def run_engine(
     scratch is released) and another one holds the run's stdout and stderr (wiped and unmounted
     before this returns). ``wall_limit_s`` is the order's remaining time: the run is killed at the
     smaller of it and ``limits.wall_seconds``; zero or less fails at once with ``EngineTimeout``.
+    ``gpu_devices`` are the GPU nodes the engine may open (default none; see ``devices.py``):
+    anything but :class:`DeviceNode` values with NVIDIA names is refused with ``GpuDeviceRefused``
+    before anything starts.
     """
+    devices = _checked_devices(gpu_devices)
     limits = limits or manifest.limits
     wall = _effective_wall(limits, wall_limit_s)
     if wall <= 0:
@@ -245,6 +255,7 @@ def run_engine(
                 wall,
                 group,
                 program,
+                devices,
             )
         finally:
             group.close()
@@ -269,6 +280,24 @@ def run_engine(
     return run
 
 
+def _checked_devices(gpu_devices: object) -> list[dict[str, Any]]:
+    """``gpu_devices`` as the launcher's config: a tuple of distinct ``DeviceNode``s with NVIDIA
+    names (the launcher checks each mounted node's type and number again)."""
+    if not isinstance(gpu_devices, tuple) or not all(
+        isinstance(node, DeviceNode) for node in gpu_devices
+    ):
+        raise GpuDeviceRefused(
+            "gpu_devices must be a tuple of DeviceNode (DeviceNode.nvidia, discover_gpu_devices)"
+        )
+    names = [node.name for node in gpu_devices]
+    if len(set(names)) != len(names):
+        raise GpuDeviceRefused(f"gpu_devices names a node twice: {sorted(names)}")
+    for node in gpu_devices:
+        if not NVIDIA_NODE.fullmatch(node.name) or not node.source.startswith("/"):
+            raise GpuDeviceRefused(f"{node.name!r} is not one of NVIDIA's device node names")
+    return [{"source": n.source, "name": n.name, "rdev": n.rdev} for n in gpu_devices]
+
+
 def _config(
     engine_dir: Path,
     manifest: EngineManifest,
@@ -281,6 +310,7 @@ def _config(
     group: RunCgroup,
     program: bytes,
     status_fd: int,
+    devices: list[dict[str, Any]],
 ) -> dict[str, Any]:
     (run_dir / "root").mkdir()
     entry = f"{ENGINE_DIR}/{manifest.engine.entrypoint}"
@@ -295,6 +325,7 @@ def _config(
         "input_dir": str(input_dir),
         "output_dir": str(output_dir),
         "tmp_bytes": _TMP_BYTES,
+        "gpu_devices": devices,
         "cgroup_procs": group.procs_files,
         "seccomp_filter": program.hex(),
         "limits": {"cpu_seconds": limits.cpu_seconds, "output_bytes": limits.output_bytes},
@@ -334,6 +365,7 @@ def _launch(
     wall: float,
     group: RunCgroup,
     program: bytes,
+    devices: list[dict[str, Any]],
 ) -> tuple[dict[str, Any], _Watch, float]:
     """Start the launcher with stdout/stderr on the run's tmpfs, watch it, and read its status."""
     status_r, status_w = os.pipe()
@@ -350,6 +382,7 @@ def _launch(
             group,
             program,
             status_w,
+            devices,
         )
         launcher = [
             sys.executable,
