@@ -5,6 +5,10 @@ without key material: parse the CSR → check the provider's consent → verify 
 chain, report_data binding to the CSR's key, nonce, debug, TCB, on-chain allow-list) → issue the
 certificate → sign and submit ``registerEnclave``.
 
+An enclave attested with confidential GPUs (``claims.gpus``, each verified and bound into the CPU
+report) is certified with their class and count, in its certificate and its on-chain record; all
+its GPUs must share one class (``GpuClassesMixed`` otherwise).
+
 The provider's consent is its EIP-712 ``EnclaveConsent(enclave, provider, nonce)`` under the
 attestation registry's domain (:mod:`enclava.protocol.consent`): checked here first, then passed
 into ``registerEnclave``, which checks it again on chain and accepts it once.
@@ -13,15 +17,21 @@ into ``registerEnclave``, which checks it again on chain and accepts it once.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certification_authority.certificates import issue_enclave_certificate
-from certification_authority.errors import CertificateInvalid, ProviderConsentRefused
+from certification_authority.errors import (
+    CertificateInvalid,
+    GpuClassesMixed,
+    GpuClassInvalid,
+    ProviderConsentRefused,
+)
 from certification_authority.onchain import EnclaveRegistrar, EnclaveRegistration
 from certification_authority.sealing import CaKeys
 from enclava.attestation.evidence import Evidence
@@ -29,10 +39,10 @@ from enclava.attestation.verifiers import EvidenceVerifier
 from enclava.chain.types import measurement_digest
 from enclava.logs import get_logger
 from enclava.protocol.consent import ConsentInvalid, recover_consent_signer
-from enclava.protocol.csr import enclave_address_of
-from enclava.protocol.tee import onchain_tee
+from enclava.protocol.csr import MAX_GPU_COUNT, enclave_address_of, is_gpu_class
+from enclava.protocol.tee import CPU_GPU_CLASS, onchain_tee
 
-__all__ = ["CertificationAuthority", "CertifyResult"]
+__all__ = ["CertificationAuthority", "CertifyResult", "certified_gpus"]
 
 log = get_logger("enclava.ca.certify")
 
@@ -48,6 +58,21 @@ class CertifyResult:
     simulated: bool
     registry_signature: str
     registration_tx: str | None
+    gpu_class: str = ""  # "" and 0: certified without a GPU
+    gpu_count: int = 0
+
+
+def certified_gpus(gpus: Sequence[Any]) -> tuple[str, int]:
+    """``(gpu_class, gpu_count)`` of verified GPU claims: ``("", 0)`` without GPUs; their one
+    class otherwise, or ``GpuClassesMixed``."""
+    classes = sorted({str(gpu.gpu_class) for gpu in gpus})
+    if not classes:
+        return "", 0
+    if len(classes) > 1:
+        raise GpuClassesMixed(f"the enclave's GPUs are of different classes: {', '.join(classes)}")
+    if not is_gpu_class(classes[0]) or classes[0] == CPU_GPU_CLASS or len(gpus) > MAX_GPU_COUNT:
+        raise GpuClassInvalid(f"the GPUs' class {classes[0]!r} (x{len(gpus)}) cannot be certified")
+    return classes[0], len(gpus)
 
 
 class CertificationAuthority:
@@ -128,6 +153,7 @@ class CertificationAuthority:
         now = int(self._clock())
         result = self._verifier.verify(evidence, nonce=nonce, enclave_public_key_der=spki, now=now)
         claims = result.claims
+        gpu_class, gpu_count = certified_gpus(claims.gpus)
         tee = int(onchain_tee(claims.tee_type, simulated=claims.simulated))
         cert = issue_enclave_certificate(
             self.keys.cert_key,
@@ -139,10 +165,21 @@ class CertificationAuthority:
             simulated=claims.simulated,
             now=now,
             lifetime_s=self._lifetime_s,
+            gpu_class=gpu_class,
+            gpu_count=gpu_count,
         )
         expires_at = now + self._lifetime_s
         digest = measurement_digest(claims.measurement)
-        registration = EnclaveRegistration(enclave, tee, digest, provider, expires_at, nonce)
+        registration = EnclaveRegistration(
+            enclave,
+            tee,
+            digest,
+            provider,
+            expires_at,
+            nonce,
+            gpu_class=gpu_class,
+            gpu_count=gpu_count,
+        )
         signature, tx = b"", None
         if self._registrar is not None:
             signature = self._registrar.sign(registration)
@@ -157,6 +194,8 @@ class CertificationAuthority:
             simulated=claims.simulated,
             registry_signature="0x" + signature.hex(),
             registration_tx=tx,
+            gpu_class=gpu_class,
+            gpu_count=gpu_count,
         )
         log.info(
             "enclave certified",
@@ -165,6 +204,8 @@ class CertificationAuthority:
                 "provider": provider,
                 "tee_type": tee,
                 "simulated": claims.simulated,
+                "gpu_class": gpu_class,
+                "gpu_count": gpu_count,
                 "serial": str(cert.serial_number),
                 "checks": ",".join(result.checks),
             },

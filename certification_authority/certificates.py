@@ -7,6 +7,11 @@ arc and its extensions: :mod:`enclava.protocol.csr`).
 
 The age recipient comes from the CSR (:func:`enclava.protocol.csr.build_csr`), which the attested
 key signed, so it is bound too.
+
+An enclave attested with confidential GPUs gets two more extensions, ``gpu_class`` (ASCII, read
+from the verified GPU evidence) and ``gpu_count`` (one byte); they come together or not at all. A
+certificate without them certifies no GPU (``gpu_class == ""``, ``gpu_count == 0``), which is what
+every certificate issued before GPUs were attested means too.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from eth_utils.address import to_checksum_address
 
 from certification_authority.errors import CertificateInvalid, EnclaveCertificateExpired
 from enclava.errors import EnclavaError
-from enclava.protocol.csr import ENCLAVA_OIDS, enclave_address_of
+from enclava.protocol.csr import ENCLAVA_OIDS, MAX_GPU_COUNT, enclave_address_of, is_gpu_class
 from enclava.protocol.errors import EnclaveKeyInvalid
 
 __all__ = [
@@ -52,6 +57,12 @@ class CertifiedEnclave:
     not_before: int
     not_after: int
     public_key_der: bytes
+    gpu_class: str = ""  # "" and 0: the enclave was certified without a GPU
+    gpu_count: int = 0
+
+    @property
+    def has_gpu(self) -> bool:
+        return self.gpu_count > 0
 
 
 def _enclave_address(public_key: ec.EllipticCurvePublicKey) -> str:
@@ -124,7 +135,10 @@ def issue_enclave_certificate(
     simulated: bool,
     now: int,
     lifetime_s: int,
+    gpu_class: str = "",
+    gpu_count: int = 0,
 ) -> x509.Certificate:
+    _check_gpu_fields(gpu_class, gpu_count)
     public_key = csr.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise CertificateInvalid("the CSR key is not an EC key")
@@ -148,11 +162,42 @@ def issue_enclave_certificate(
         "simulated": b"\x01" if simulated else b"\x00",
         "age_recipient": csr_age_recipient(csr).encode(),
     }
+    if gpu_count:
+        values["gpu_class"] = gpu_class.encode("ascii")
+        values["gpu_count"] = bytes([gpu_count])
     for name, value in values.items():
         builder = builder.add_extension(
             x509.UnrecognizedExtension(_OID[name], value), critical=False
         )
     return builder.sign(ca_key, hashes.SHA256())
+
+
+def _check_gpu_fields(gpu_class: object, gpu_count: object) -> None:
+    """Both empty (no GPU), or a well-formed class with a count of 1 to 255."""
+    if type(gpu_count) is not int or not 0 <= gpu_count <= MAX_GPU_COUNT:
+        raise CertificateInvalid(f"gpu_count must be an integer from 0 to {MAX_GPU_COUNT}")
+    if gpu_count == 0 and gpu_class != "":
+        raise CertificateInvalid("a GPU class was given without GPUs")
+    if gpu_count > 0 and not is_gpu_class(gpu_class):
+        raise CertificateInvalid("the GPU class must be 1 to 32 printable ASCII characters")
+
+
+def _gpu_extensions(cert: x509.Certificate) -> tuple[str, int]:
+    """``(gpu_class, gpu_count)``; ``("", 0)`` when the certificate has neither extension."""
+    present = {
+        name
+        for name in ("gpu_class", "gpu_count")
+        if any(ext.oid == _OID[name] for ext in cert.extensions)
+    }
+    if not present:
+        return "", 0
+    if len(present) != 2:
+        raise CertificateInvalid("the certificate carries only one of gpu_class and gpu_count")
+    count = _ext(cert, "gpu_count")
+    gpu_class = _ext(cert, "gpu_class").decode("ascii")
+    if len(count) != 1 or count[0] == 0 or not is_gpu_class(gpu_class):
+        raise CertificateInvalid("the certificate's GPU extensions are malformed")
+    return gpu_class, count[0]
 
 
 def _checksum(address: str) -> str:
@@ -190,6 +235,7 @@ def verify_enclave_certificate(
         public_key = cert.public_key()
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
             raise CertificateInvalid("the certified key is not an EC key")
+        gpu_class, gpu_count = _gpu_extensions(cert)
         return CertifiedEnclave(
             serial=cert.serial_number,
             tee_type=_ext(cert, "tee_type")[0],
@@ -203,6 +249,8 @@ def verify_enclave_certificate(
             public_key_der=public_key.public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             ),
+            gpu_class=gpu_class,
+            gpu_count=gpu_count,
         )
     except EnclavaError:
         raise

@@ -6,6 +6,8 @@
         │   ├── EnclaveCertificateExpired  the enclave certificate is expired or not yet valid
         │   ├── RequestStale         a key-release request's ``issued_at`` is outside the window
         │   └── ProviderConsentRefused  the provider's consent is missing, malformed or not its own
+        ├── GpuClassesMixed          the attested GPUs are not all of one class (422)
+        ├── GpuClassInvalid          the GPUs' class label cannot be certified (422)
         ├── SealingError             the sealed key file cannot be opened (500, fail closed)
         ├── RegistrationFailed       an on-chain registerEnclave / revokeEnclave failed (502)
         └── AdminRefused             an admin request is not authorised (401/403)
@@ -31,6 +33,8 @@ __all__ = [
     "EnclaveCertificateExpired",
     "RequestStale",
     "ProviderConsentRefused",
+    "GpuClassesMixed",
+    "GpuClassInvalid",
     "NonceStorageError",
     "SealingError",
     "RegistrationFailed",
@@ -65,6 +69,24 @@ class RequestStale(CertificateInvalid):
 class ProviderConsentRefused(CertificateInvalid):
     code = "provider_consent_invalid"
     hint = "The provider node must sign with its registered wallet."
+
+
+class GpuClassesMixed(CaError):
+    """An enclave's certificate and on-chain record name one GPU class; GPUs of different classes
+    in one CVM cannot be certified as one."""
+
+    code = "gpu_classes_mixed"
+    hint = "Attest a CVM whose confidential GPUs are all of one model."
+    http_status = 422
+
+
+class GpuClassInvalid(CaError):
+    """The verified GPUs' class is no label a certificate and the chain can carry (1-32 printable
+    ASCII, not ``cpu``), or there are more than 255 of them."""
+
+    code = "gpu_class_invalid"
+    hint = "The GPU verifier named a class this CA cannot certify; tell the CA's operator."
+    http_status = 422
 
 
 class SealingError(CaError):

@@ -80,6 +80,8 @@ def authenticate_release(
         age_recipient=facts.age_recipient,
         not_after=facts.not_after,
         simulated=facts.simulated,
+        gpu_class=facts.gpu_class,
+        gpu_count=facts.gpu_count,
     )
 
 

@@ -78,6 +78,8 @@ class Runtime:
             "deploy_block": settings.deploy_block,
             "tee": settings.tee,
             "insecure_allow_simulated_tee": str(settings.insecure_allow_simulated_tee).lower(),
+            "gpu": settings.loader_gpu,
+            "simulated_gpu_class": settings.simulated_gpu_class,
             "scratch_root": settings.scratch_root,
         }
         folder = Path(settings.state_dir or ".") / "loader"

@@ -9,9 +9,16 @@ import tomllib
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from enclava.chain.config import ChainConfig, ChainSettings, Manifest, load_manifest
@@ -20,7 +27,7 @@ from provider_node.errors import ProviderWalletInvalid
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
-from enclava.protocol.tee import TeeWireName
+from enclava.protocol.tee import TeeWireName, encode_gpu_class
 
 __all__ = ["ProviderSettings", "TeeOfferConfig", "load_settings", "CONFIG_ENV"]
 
@@ -30,9 +37,17 @@ CONFIG_ENV = "ENCLAVA_PROVIDER_CONFIG"
 
 class TeeOfferConfig(BaseModel):
     tee_type: TeeWireName = "simulated"
+    #: "cpu" promises no GPU; any other label promises a GPU of exactly that class (e.g. "H100"),
+    #: and only an enclave the CA certified with that GPU may serve the offer's orders
     gpu_class: str = Field(default="cpu", max_length=32)
     price_per_second: int = Field(default=10**9, ge=0, lt=2**96)
     slots: int = Field(default=2, ge=1, le=65535)
+
+    @field_validator("gpu_class")
+    @classmethod
+    def _chain_label(cls, value: str) -> str:
+        encode_gpu_class(value)  # ASCII, no zero byte: what the chain stores comes back unchanged
+        return value
 
 
 def _addresses_json(table: Any) -> str:
@@ -102,6 +117,11 @@ class ProviderSettings(ChainSettings, BaseSettings):
     #: Development only (``PROVIDER_INSECURE_ALLOW_SIMULATED_TEE``, default off): let the loader
     #: attest with the simulated TEE, whose evidence only a CA with its own insecure flag accepts.
     insecure_allow_simulated_tee: bool = False
+    #: The CVM's confidential GPUs, attested with the CPU (``LOADER_GPU``): ``none``, ``nvml`` (a
+    #: real host), or ``simulated`` (development only: ``tee = "simulated"`` and the switch above;
+    #: GPUs of class ``simulated_gpu_class``).
+    loader_gpu: Literal["none", "simulated", "nvml"] = "none"
+    simulated_gpu_class: str = Field(default="H100", min_length=1, max_length=32)
 
     @model_validator(mode="before")
     @classmethod

@@ -14,6 +14,12 @@ from that id:
 4. :func:`guard_order_state`         the order is accepted, for this provider, inside its window
    (state the id cannot commit to; the key broker re-checks it on its own view of the chain).
 
+Then, before any input is fetched, :func:`guard_enclave_has_offer_gpu`: an order placed on a TEE
+offer that promises a GPU class runs only in an enclave whose certificate names that class. The
+offer id is one the order id commits to; its GPU label comes from the host's RPC, so this is the
+early, honest-host refusal: the key broker (``guard_order_gpu``) and the marketplace
+(``MarketplaceEnclaveGpuMismatch``) check the same on their own view of the chain.
+
 Every decision is logged with the order id and the guard's name; no key or plaintext is logged.
 """
 
@@ -25,6 +31,7 @@ from enclava.logs import get_logger
 from enclava.protocol.errors import ReleaseAnswerMismatch
 from enclava.protocol.key_release import NamedKey, expected_keys, require_release_matches
 from enclava.protocol.order import Order, OrderStatus, inputs_hash, recipient_key_hash
+from enclava.protocol.tee import offer_requires_gpu
 from trusted_loader.errors import (
     KeyReleaseInvalid,
     LoaderError,
@@ -40,9 +47,22 @@ __all__ = [
     "guard_order_state",
     "check_order",
     "guard_release_matches_order",
+    "guard_enclave_has_offer_gpu",
+    "EnclaveGpuMismatch",
 ]
 
 log = get_logger("trusted_loader.checks")
+
+
+class EnclaveGpuMismatch(LoaderError):
+    """The order's TEE offer promises a GPU class this enclave is not certified with."""
+
+    code = "enclave_gpu_mismatch"
+    reason = "enclave_gpu_mismatch"
+    hint = (
+        "Serve GPU offers from a CVM attested with that GPU (LOADER_GPU=nvml on the host); "
+        "nothing was fetched or run."
+    )
 
 
 def guard_terms_commit_to_id(order_id: str, order: Order) -> None:
@@ -118,3 +138,21 @@ def guard_release_matches_order(released: Sequence[NamedKey], order: Order) -> N
             extra={"order_id": order.order_id, "guard": "release_matches_order"},
         )
         raise KeyReleaseInvalid(f"order {order.order_id}: {mismatch.message}") from mismatch
+
+
+def guard_enclave_has_offer_gpu(
+    order: Order, *, offer_gpu_class: str, gpu_class: str, gpu_count: int
+) -> None:
+    """Refuse an order whose TEE offer promises a GPU class the enclave's certificate lacks."""
+    if not offer_requires_gpu(offer_gpu_class):
+        return
+    if gpu_count < 1 or gpu_class != offer_gpu_class:
+        certified = f"{gpu_count} x {gpu_class}" if gpu_count else "no GPU"
+        log.warning(
+            "order refused",
+            extra={"order_id": order.order_id, "guard": "enclave_has_offer_gpu"},
+        )
+        raise EnclaveGpuMismatch(
+            f"order {order.order_id} is on a TEE offer with GPU {offer_gpu_class!r}; this "
+            f"enclave is certified with {certified}"
+        )

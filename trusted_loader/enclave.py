@@ -12,11 +12,17 @@ keys to). Certification takes two steps because the provider's wallet lives outs
 2. :meth:`EnclaveIdentity.finish` attests (report_data binds the key's SPKI and the nonce), sends
    evidence, CSR and the provider's consent to the CA, and keeps the certificate.
 
+A CVM with confidential GPUs has a :class:`~enclava.attestation.evidence.GpuCollector`: at step 2
+each GPU signs the CA nonce in its own SPDM report, the CPU report's report_data binds the digest
+of that GPU evidence too, and the one ``Evidence`` carries both. The certificate then names the GPU
+class and count, which the credential keeps.
+
 The host can refuse to consent (then nothing is certified); it cannot obtain or choose the keys.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -30,7 +36,8 @@ from eth_account import Account
 from pyrage import x25519
 
 from enclava.attestation import bind_report_data
-from enclava.attestation.evidence import Attester
+from enclava.attestation.evidence import Attester, GpuCollector
+from enclava.attestation.gpu.evidence import gpu_evidence_digest
 from enclava.logs import get_logger
 from enclava.protocol.csr import build_csr, enclave_address_of
 from trusted_loader.errors import CertificationFailed, CertificationRequired
@@ -70,6 +77,8 @@ class EnclaveCredential:
     expires_at: int
     simulated: bool
     provider: str
+    gpu_class: str = ""  # "" and 0: certified without a GPU
+    gpu_count: int = 0
 
     def fresh(self, margin_s: int = 120, *, now: float | None = None) -> bool:
         return (time.time() if now is None else now) + margin_s < self.expires_at
@@ -87,9 +96,17 @@ class EnclaveIdentity:
     """The one identity of this loader process: at most one pending certification, one current
     certificate."""
 
-    def __init__(self, ca: CertifyingCa, attester: Attester, *, provider: str) -> None:
+    def __init__(
+        self,
+        ca: CertifyingCa,
+        attester: Attester,
+        *,
+        provider: str,
+        gpu_collector: GpuCollector | None = None,
+    ) -> None:
         self._ca = ca
         self._attester = attester
+        self._gpu_collector = gpu_collector
         self.provider = provider
         self._lock = threading.Lock()
         self._pending: _Pending | None = None
@@ -124,7 +141,12 @@ class EnclaveIdentity:
         spki = pending.key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        evidence = self._attester.attest(bind_report_data(bytes.fromhex(nonce), spki))
+        raw_nonce = bytes.fromhex(nonce)
+        gpus = self._gpu_collector.collect(raw_nonce) if self._gpu_collector is not None else ()
+        gpu_digest = gpu_evidence_digest(gpus) if gpus else None
+        evidence = self._attester.attest(bind_report_data(raw_nonce, spki, gpu_digest))
+        if gpus:
+            evidence = dataclasses.replace(evidence, gpus=tuple(gpus))
         body = {
             "evidence": json.loads(evidence.to_json()),
             "nonce": nonce,
@@ -144,6 +166,8 @@ class EnclaveIdentity:
             expires_at=int(result["expires_at"]),
             simulated=bool(result["simulated"]),
             provider=self.provider,
+            gpu_class=str(result.get("gpu_class", "")),
+            gpu_count=int(result.get("gpu_count", 0)),
         )
         log.info(
             "enclave certified",
@@ -151,6 +175,8 @@ class EnclaveIdentity:
                 "enclave": enclave.address,
                 "tee_type": enclave.tee_type,
                 "simulated": enclave.simulated,
+                "gpu_class": enclave.gpu_class,
+                "gpu_count": enclave.gpu_count,
                 "expires_at": enclave.expires_at,
             },
         )
@@ -168,10 +194,15 @@ class EnclaveIdentity:
 
 
 def certify_enclave(
-    ca: CertifyingCa, attester: Attester, *, provider: str, consent: ConsentSigner
+    ca: CertifyingCa,
+    attester: Attester,
+    *,
+    provider: str,
+    consent: ConsentSigner,
+    gpu_collector: GpuCollector | None = None,
 ) -> EnclaveCredential:
     """Both steps in one call, for a consent signer that lives in the same trust domain (tests,
     tools)."""
-    identity = EnclaveIdentity(ca, attester, provider=provider)
+    identity = EnclaveIdentity(ca, attester, provider=provider, gpu_collector=gpu_collector)
     address, nonce = identity.begin()
     return identity.finish(nonce, consent(address, nonce))

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from enclava.attestation.evidence import Attester
+from enclava.attestation.evidence import Attester, GpuCollector
 from enclava.chain.market import MarketClient
 from enclava.errors import ConfigError
 from enclava.logs import configure_logging, get_logger
@@ -54,6 +54,25 @@ def _attester(settings: LoaderSettings, measurement: bytes) -> Attester:
     )
 
 
+def _gpu_collector(settings: LoaderSettings) -> GpuCollector | None:
+    """``LOADER_GPU``: no GPU, NVML on a real host, or (development only) simulated GPUs."""
+    if settings.gpu == "none":
+        return None
+    if settings.gpu == "simulated":
+        if not settings.insecure_allow_simulated_tee or settings.tee != "simulated":
+            raise ConfigError(
+                "LOADER_GPU=simulated needs LOADER_TEE=simulated and "
+                "LOADER_INSECURE_ALLOW_SIMULATED_TEE=true",
+                hint="Simulated GPUs are for development only; use LOADER_GPU=nvml on hardware.",
+            )
+        from enclava.attestation.gpu.simulated import SimulatedGpuAttester
+
+        return SimulatedGpuAttester(gpu_class=settings.simulated_gpu_class)
+    from enclava.attestation.gpu.nvml_collector import NvmlGpuCollector
+
+    return NvmlGpuCollector()
+
+
 def build_loader(settings: LoaderSettings) -> FastAPI:
     """The loader's app: its measured identity, its clients, and the interface the host may call."""
     from trusted_loader.service import build_loader_app
@@ -66,7 +85,12 @@ def build_loader(settings: LoaderSettings) -> FastAPI:
         insecure_allow_simulated_tee=settings.insecure_allow_simulated_tee,
         expected_signer=settings.ca_signer or None,
     )
-    identity = EnclaveIdentity(ca, _attester(settings, measurement), provider=settings.provider)
+    identity = EnclaveIdentity(
+        ca,
+        _attester(settings, measurement),
+        provider=settings.provider,
+        gpu_collector=_gpu_collector(settings),
+    )
     ctx = LoaderContext(
         market=market,
         store=IpfsContentStore(settings.ipfs_api),
@@ -81,6 +105,7 @@ def build_loader(settings: LoaderSettings) -> FastAPI:
             "measurement": measurement.hex(),
             "provider": settings.provider,
             "tee": settings.tee,
+            "gpu": settings.gpu,
         },
     )
     return build_loader_app(identity, ctx, measurement=measurement)

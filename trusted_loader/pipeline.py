@@ -21,7 +21,7 @@ from enclava.chain.market import MarketClient
 from enclava.chain.types import ResourceKind
 from enclava.crypto.envelope import encrypt_to, open_sealed
 from enclava.crypto.errors import EnvelopeError
-from enclava.errors import EnclavaError, StorageError, TransientError
+from enclava.errors import ChainError, EnclavaError, StorageError, TransientError
 from enclava.logs import get_logger
 from enclava.protocol.engine import order_seed, pack_outputs, unpack_engine
 from enclava.protocol.engine.errors import EngineError, EngineTimeout
@@ -29,9 +29,15 @@ from enclava.protocol.engine.reasons import describe_reason
 from enclava.protocol.failure_detail import FailureDetail, detail_json
 from enclava.protocol.loader_api import LOADER_STAGES, SignedOutcome
 from enclava.protocol.order import IntegrityReport, Order, OrderFailure
+from enclava.protocol.tee import offer_requires_gpu
 from enclava.storage.content_store import IpfsContentStore
 from trusted_loader.ca_session import CaSession, ReleasedKey
-from trusted_loader.checks import check_order, guard_release_matches_order, guard_terms_commit_to_id
+from trusted_loader.checks import (
+    check_order,
+    guard_enclave_has_offer_gpu,
+    guard_release_matches_order,
+    guard_terms_commit_to_id,
+)
 from trusted_loader.enclave import EnclaveCredential
 from trusted_loader.errors import (
     EngineInvalid,
@@ -43,7 +49,12 @@ from trusted_loader.errors import (
     reason_code_of,
 )
 from trusted_loader.layout import lay_out_inputs
-from trusted_loader.sandbox import run_engine
+from trusted_loader.sandbox import (
+    DeviceNode,
+    discover_gpu_devices,
+    gpu_devices_for,
+    run_engine,
+)
 from trusted_loader.scratch import Scratch
 
 __all__ = [
@@ -165,6 +176,35 @@ def sign_timeout(ctx: LoaderContext, order_id: str) -> SignedOutcome:
     return outcome
 
 
+def _require_offer_gpu(ctx: LoaderContext, enclave: EnclaveCredential, order: Order) -> str:
+    """Refuse before fetching anything when the order's offer promises a GPU this enclave's
+    certificate lacks; return the offer's GPU label."""
+    try:
+        label = ctx.market.tee_offer_gpu_class(order.terms.tee_offer_id)
+    except EnclavaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any web3/RPC failure: retried like other chain reads
+        raise ChainError(
+            f"reading TEE offer {order.terms.tee_offer_id}'s GPU class failed "
+            f"({type(exc).__name__})"
+        ) from exc
+    guard_enclave_has_offer_gpu(
+        order, offer_gpu_class=label, gpu_class=enclave.gpu_class, gpu_count=enclave.gpu_count
+    )
+    return label
+
+
+def _gpu_devices(enclave: EnclaveCredential, offer_gpu: str) -> tuple[DeviceNode, ...]:
+    """The GPU nodes the engine may open: none unless the order's offer has a GPU; then every
+    NVIDIA node of the CVM (which must be there). A simulated enclave (development) has simulated
+    GPUs: it passes whatever nodes the host has, possibly none, and the engine runs on the CPU."""
+    if not offer_requires_gpu(offer_gpu):
+        return ()
+    if enclave.simulated:
+        return discover_gpu_devices()
+    return gpu_devices_for(True)
+
+
 def _fetch(ctx: LoaderContext, cid: str, expected: bytes, what: str) -> bytes:
     try:
         data = ctx.store.get_bytes(cid, max_size=MAX_CIPHERTEXT)
@@ -255,6 +295,8 @@ def _run(
     clock: _Clock,
 ) -> None:
     stages = outcome.stages
+    with _stage(stages, "check"):
+        offer_gpu = _require_offer_gpu(ctx, enclave, order)
     with _stage(stages, "fetch_verify"):
         engine_ct, resources, inputs = _fetch_all(ctx, order)
     with _stage(stages, "key_release"):
@@ -287,6 +329,7 @@ def _run(
             order_id=order.order_id,
             scratch=scratch,
             wall_limit_s=_wall_limit(order, clock, ctx.clock()),
+            gpu_devices=_gpu_devices(enclave, offer_gpu),
         )
     with _stage(stages, "encrypt_upload"):
         sealed = encrypt_to(pack_outputs(output_dir), order.recipient_key)

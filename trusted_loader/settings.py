@@ -9,10 +9,13 @@ never enters this process.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from enclava.chain.config import ChainConfig, ChainSettings
+from enclava.protocol.csr import is_gpu_class
 from enclava.protocol.tee import TeeWireName
 
 __all__ = ["LoaderSettings"]
@@ -35,6 +38,11 @@ class LoaderSettings(ChainSettings, BaseSettings):
     tee: TeeWireName = "simulated"
     #: Development only: attest with the simulated TEE and accept a CA whose evidence is simulated.
     insecure_allow_simulated_tee: bool = False
+    #: The CVM's confidential GPUs: ``none``; ``nvml`` (a real host: NVIDIA's driver collects each
+    #: GPU's SPDM evidence); ``simulated`` (development only: needs ``tee=simulated`` and the
+    #: insecure flag; GPUs of class ``simulated_gpu_class`` under a development root).
+    gpu: Literal["none", "simulated", "nvml"] = "none"
+    simulated_gpu_class: str = "H100"
     #: Optional: the CA signer address this loader expects (checked against the CA's attested
     #: identity).
     ca_signer: str = ""
@@ -47,6 +55,13 @@ class LoaderSettings(ChainSettings, BaseSettings):
             raise ValueError(
                 "the CA URL must be https:// (the loader pins the CA's attested TLS key)"
             )
+        return value
+
+    @field_validator("simulated_gpu_class")
+    @classmethod
+    def _gpu_class(cls, value: str) -> str:
+        if not is_gpu_class(value):
+            raise ValueError("a GPU class is 1 to 32 printable ASCII characters, e.g. H100")
         return value
 
     def chain_config(self, *, deploy_block: int | None = None) -> ChainConfig:

@@ -21,6 +21,7 @@ from certification_authority.broker.guards import (
     guard_certificate_valid,
     guard_measurement_allowed,
     guard_order_accepted,
+    guard_order_gpu,
     guard_policy_allows,
     guard_resource_in_order,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "guard_certificate_valid",
     "guard_measurement_allowed",
     "guard_order_accepted",
+    "guard_order_gpu",
     "guard_resource_in_order",
     "guard_policy_allows",
     *_error_names,

@@ -4,7 +4,8 @@
 ``release``         an order's keys for a certified enclave, once per request nonce, after the
                     guards of :mod:`.guards`
 ``check_policy``    a customer's signed pre-check, before paying: would the owners' policies
-                    (guard 5, the same function) admit this engine, customer and TEE offer?
+                    (guard 6, the same function) admit this engine, customer and TEE offer
+                    (its type, and the GPU class it promises)?
 ``revoke_*``        permanent revocation of a certificate serial or an enclave address
 ``audit_for_owner`` an owner's signed read of the audit log about one of their resources
 
@@ -440,6 +441,7 @@ class KeyBroker:
             tee_type=int(req.tee_type),
             simulated=req.simulated,
             measurement=None,
+            gpu_class=req.gpu_class,
         )
         verdicts = []
         for resource_id in dict.fromkeys(req.resource_ids):

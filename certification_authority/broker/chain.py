@@ -32,6 +32,10 @@ class OrderView:
     ``resource_ids`` entry, and ``inputs_hash`` the order's ``inputsHash``, as the chain holds
     them: the broker names them in its signed answer, so the enclave accepts only keys whose
     content hash is the one its own order commits to.
+    ``gpu_class`` is the GPU class the order's TEE offer promises, as the chain holds it (ASCII,
+    trailing zero bytes stripped; ``""`` or ``"cpu"``: no GPU, see
+    :func:`enclava.protocol.tee.offer_requires_gpu`); None when the view does not read offers,
+    which skips that check (the chain's own view always reads it).
     """
 
     order_id: str
@@ -46,6 +50,7 @@ class OrderView:
     observed_at: int | None = None
     resource_hashes: tuple[str, ...] = field(default=())
     inputs_hash: str | None = None
+    gpu_class: str | None = None
 
     @property
     def all_resource_ids(self) -> tuple[int, ...]:

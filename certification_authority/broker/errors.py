@@ -25,12 +25,14 @@ log, and ``http_status`` is what the CA's HTTP layer answers. Hierarchy::
             ├── OrderExpired             order_expired                409  guard_order_accepted
             ├── ProviderMismatch         order_provider_mismatch      403  guard_order_accepted
             ├── OrderTeeMismatch         order_tee_type_mismatch      403  guard_order_accepted
+            ├── OrderGpuMismatch         order_gpu_mismatch           403  guard_order_gpu
             ├── ResourceNotInOrder       resource_not_in_order        403  guard_resource_in_order
             ├── KeyNotDeposited          key_not_deposited            404  guard_policy_allows
             ├── PolicyExpired            policy_expired               403  guard_policy_allows
             ├── PolicyEngineRefused      policy_engine_refused        403  guard_policy_allows
             ├── PolicySimulatedRefused   policy_simulated_tee_refused 403  guard_policy_allows
             ├── PolicyTeeRefused         policy_tee_type_refused      403  guard_policy_allows
+            ├── PolicyGpuRefused         policy_gpu_refused           403  guard_policy_allows
             ├── PolicyMeasurementRefused policy_measurement_refused   403  guard_policy_allows
             ├── PolicyCustomerRefused    policy_customer_refused      403  guard_policy_allows
             ├── UsesExhausted            policy_uses_exhausted        409  guard_policy_allows
@@ -68,12 +70,14 @@ __all__ = [
     "OrderExpired",
     "ProviderMismatch",
     "OrderTeeMismatch",
+    "OrderGpuMismatch",
     "ResourceNotInOrder",
     "KeyNotDeposited",
     "PolicyExpired",
     "PolicyEngineRefused",
     "PolicySimulatedRefused",
     "PolicyTeeRefused",
+    "PolicyGpuRefused",
     "PolicyMeasurementRefused",
     "PolicyCustomerRefused",
     "UsesExhausted",
@@ -239,6 +243,14 @@ class OrderTeeMismatch(ReleaseDenied):
     hint = "Run the order in the TEE type it was placed for."
 
 
+class OrderGpuMismatch(ReleaseDenied):
+    code, guard = "order_gpu_mismatch", "guard_order_gpu"
+    hint = (
+        "The order's TEE offer promises a GPU: run it in an enclave certified with that GPU class "
+        "(the certificate's gpu_class)."
+    )
+
+
 class ResourceNotInOrder(ReleaseDenied):
     code, guard = "resource_not_in_order", _RES
     hint = "Ask only for the keys of the order's engine and resources."
@@ -267,6 +279,11 @@ class PolicySimulatedRefused(ReleaseDenied):
 
 class PolicyTeeRefused(ReleaseDenied):
     code, guard = "policy_tee_type_refused", _POL
+    hint = _ASK_OWNER
+
+
+class PolicyGpuRefused(ReleaseDenied):
+    code, guard = "policy_gpu_refused", _POL
     hint = _ASK_OWNER
 
 

@@ -7,12 +7,14 @@ reason.
 3. ``guard_order_accepted``       the order exists, is ACCEPTED by this enclave's provider, runs in
                                   this TEE type and is not past its deadline (by the CA's clock
                                   and by the chain's)
-4. ``guard_resource_in_order``    the asked-for resource is the order's engine or one of its
+4. ``guard_order_gpu``            an order on a TEE offer that promises a GPU class runs only in an
+                                  enclave certified with exactly that class
+5. ``guard_resource_in_order``    the asked-for resource is the order's engine or one of its
                                   resources
-5. ``guard_policy_allows``        the owner's policy admits this engine, enclave, customer, time and
-                                  has uses left
+6. ``guard_policy_allows``        the owner's policy admits this engine, enclave (TEE type, GPU,
+                                  measurement), customer, time and has uses left
 
-1-3 concern the enclave and the order; 4-5 run for each resource. Each raises its own
+1-4 concern the enclave and the order; 5-6 run for each resource. Each raises its own
 :class:`ReleaseDenied` leaf, whose ``code`` and ``guard`` go to the audit log. Anything the chain
 view or the allow-list raises becomes :class:`ChainLookupError`: a lookup that fails refuses.
 
@@ -37,7 +39,7 @@ from enclava.protocol.broker.fields import (
     normalize_uint256,
 )
 from enclava.protocol.order import OrderStatus
-from enclava.protocol.tee import TeeType
+from enclava.protocol.tee import TeeType, offer_requires_gpu
 
 __all__ = [
     "ReleaseContext",
@@ -45,6 +47,7 @@ __all__ = [
     "guard_certificate_valid",
     "guard_measurement_allowed",
     "guard_order_accepted",
+    "guard_order_gpu",
     "guard_resource_in_order",
     "guard_policy_allows",
     "PolicySubject",
@@ -129,7 +132,14 @@ def _checked(order: object, order_id: str) -> OrderView:
         observed_at=None if order.observed_at is None else int(order.observed_at),
         resource_hashes=tuple(normalize_bytes32(h) for h in order.resource_hashes),
         inputs_hash=normalize_bytes32(order.inputs_hash),
+        gpu_class=None if order.gpu_class is None else _gpu_label(order.gpu_class),
     )
+
+
+def _gpu_label(label: object) -> str:
+    if not isinstance(label, str) or len(label) > 32:
+        raise TypeError("the chain view's TEE offer GPU class is not a short string")
+    return label
 
 
 def guard_order_accepted(ctx: ReleaseContext) -> OrderView:
@@ -155,6 +165,24 @@ def guard_order_accepted(ctx: ReleaseContext) -> OrderView:
     return order
 
 
+def guard_order_gpu(ctx: ReleaseContext, order: OrderView) -> None:
+    """The order's TEE offer promises a GPU class: the enclave's certificate must name it.
+
+    The certificate's class was read by the CA from the GPU's verified evidence, and the CPU report
+    bound that evidence; the offer's label is the provider's promise on chain. Exact equality, as
+    the marketplace checks it again when the report is submitted.
+    """
+    if order.gpu_class is None or not offer_requires_gpu(order.gpu_class):
+        return
+    enclave = ctx.enclave
+    if enclave.gpu_count < 1 or enclave.gpu_class != order.gpu_class:
+        certified = f"{enclave.gpu_count} x {enclave.gpu_class}" if enclave.gpu_count else "no GPU"
+        raise e.OrderGpuMismatch(
+            f"order {ctx.order_id} was placed on a TEE offer with GPU {order.gpu_class!r}; "
+            f"the enclave is certified with {certified}"
+        )
+
+
 def guard_resource_in_order(ctx: ReleaseContext, order: OrderView, resource_id: int) -> None:
     if resource_id not in order.all_resource_ids:
         raise e.ResourceNotInOrder(
@@ -165,14 +193,17 @@ def guard_resource_in_order(ctx: ReleaseContext, order: OrderView, resource_id: 
 @dataclass(frozen=True)
 class PolicySubject:
     """Who asks for a key, as an owner's policy sees it: the engine (content hash, bytes32 hex),
-    the customer (lowercase address), the TEE type, whether it is simulated, and the enclave's
-    measurement (None before an enclave is known: a pre-check cannot test that line)."""
+    the customer (lowercase address), the TEE type, whether it is simulated, the enclave's
+    measurement (None before an enclave is known: a pre-check cannot test that line) and the GPU
+    class the enclave is certified with (a pre-check: the one the TEE offer promises; ``""``:
+    none)."""
 
     engine_hash: str
     customer: str
     tee_type: int
     simulated: bool
     measurement: str | None
+    gpu_class: str = ""
 
 
 def policy_refusal(
@@ -180,7 +211,7 @@ def policy_refusal(
 ) -> StoredDeposit:
     """The owner's policy for ``resource_id`` against ``subject``: the deposit, or the refusal.
 
-    Order: deposit, expiry, engine, simulated opt-in, TEE type, measurement, customer, uses.
+    Order: deposit, expiry, engine, simulated opt-in, TEE type, GPU, measurement, customer, uses.
     """
     if deposit is None:
         raise e.KeyNotDeposited(
@@ -205,6 +236,15 @@ def policy_refusal(
     if policy.allowed_tee_types != "any" and subject.tee_type not in policy.allowed_tee_types:
         raise e.PolicyTeeRefused(
             f"{refused} does not allow TEE type {subject.tee_type}", resource_id=resource_id
+        )
+    if (policy.require_gpu or policy.gpu_classes) and not subject.gpu_class:
+        raise e.PolicyGpuRefused(
+            f"{refused} requires a confidential GPU; the enclave has none",
+            resource_id=resource_id,
+        )
+    if policy.gpu_classes and subject.gpu_class not in policy.gpu_classes:
+        raise e.PolicyGpuRefused(
+            f"{refused} does not allow GPU class {subject.gpu_class!r}", resource_id=resource_id
         )
     if (
         subject.measurement is not None
@@ -235,9 +275,15 @@ def guard_policy_allows(
         tee_type=enclave.tee_type,
         simulated=enclave.simulated,
         measurement=enclave.measurement,
+        gpu_class=enclave.gpu_class if enclave.gpu_count > 0 else "",
     )
     return policy_refusal(subject, resource_id, deposit, ctx.now)
 
 
-ENCLAVE_GUARDS = (guard_certificate_valid, guard_measurement_allowed, guard_order_accepted)
+ENCLAVE_GUARDS = (
+    guard_certificate_valid,
+    guard_measurement_allowed,
+    guard_order_accepted,
+    guard_order_gpu,
+)
 RESOURCE_GUARDS = (guard_resource_in_order, guard_policy_allows)

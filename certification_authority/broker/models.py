@@ -88,7 +88,8 @@ class VerifiedEnclave:
     """What the CA's HTTP layer learnt from the enclave's verified certificate chain.
 
     ``tee_type`` is a :class:`TeeType` value, ``measurement`` hex, ``age_recipient`` the enclave's
-    X25519 age public key (``age1...``), ``not_after`` the certificate's expiry (unix seconds).
+    X25519 age public key (``age1...``), ``not_after`` the certificate's expiry (unix seconds),
+    ``gpu_class`` / ``gpu_count`` the confidential GPUs it certifies (``""`` / 0: none).
     """
 
     certificate_serial: int | str
@@ -99,3 +100,5 @@ class VerifiedEnclave:
     age_recipient: str
     not_after: int
     simulated: bool
+    gpu_class: str = ""
+    gpu_count: int = 0

@@ -2,12 +2,13 @@
 
 Flow: normalize the request → ``guard_request_unused``: remember the request's
 ``(enclave, request_nonce)`` in its own transaction, refusing one already seen (a replay) → guards
-1-3 (enclave, order) → guards 4-5 for each resource → unwrap each key with the CA identity and
-re-encrypt it to the enclave's age recipient (in memory only) → in one transaction, count one use
-of each key and append a ``granted`` entry per key → return, each key with the content hash the
-order commits to. A refusal anywhere appends ``denied`` entries (the refused resource with its
-reason and guard, the others ``withheld``) and raises the refusal; no use is counted and no key
-leaves. The nonce stays spent even when a later guard refuses: a request is answered once.
+1-4 (enclave, order, the offer's GPU) → guards 5-6 for each resource → unwrap each key with the CA
+identity and re-encrypt it to the enclave's age recipient (in memory only) → in one transaction,
+count one use of each key and append a ``granted`` entry per key → return, each key with the
+content hash the order commits to. A refusal anywhere appends ``denied`` entries (the refused
+resource with its reason and guard, the others ``withheld``) and raises the refusal; no use is
+counted and no key leaves. The nonce stays spent even when a later guard refuses: a request is
+answered once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from certification_authority.broker.guards import (
     guard_certificate_valid,
     guard_measurement_allowed,
     guard_order_accepted,
+    guard_order_gpu,
     guard_policy_allows,
     guard_resource_in_order,
 )
@@ -44,6 +46,7 @@ from enclava.protocol.broker.fields import (
     normalize_serial,
     normalize_uint256,
 )
+from enclava.protocol.csr import MAX_GPU_COUNT, is_gpu_class
 from enclava.protocol.tee import KNOWN_TEES
 
 __all__ = [
@@ -96,6 +99,13 @@ def normalize_enclave(enclave: object) -> VerifiedEnclave:
             raise ValueError("simulated must be a bool")
         if not isinstance(enclave.age_recipient, str):
             raise ValueError("age_recipient must be a string")
+        gpu_count = _integer(enclave.gpu_count, "gpu_count")
+        if not 0 <= gpu_count <= MAX_GPU_COUNT:
+            raise ValueError(f"gpu_count must be 0 to {MAX_GPU_COUNT}")
+        if (gpu_count == 0) != (enclave.gpu_class == "") or (
+            gpu_count and not is_gpu_class(enclave.gpu_class)
+        ):
+            raise ValueError("gpu_class must be a GPU class exactly when gpu_count is not 0")
         x25519.Recipient.from_str(enclave.age_recipient)
         return VerifiedEnclave(
             certificate_serial=normalize_serial(enclave.certificate_serial),
@@ -106,6 +116,8 @@ def normalize_enclave(enclave: object) -> VerifiedEnclave:
             age_recipient=enclave.age_recipient,
             not_after=_integer(enclave.not_after, "not_after"),
             simulated=enclave.simulated,
+            gpu_class=enclave.gpu_class,
+            gpu_count=gpu_count,
         )
     except (ValueError, TypeError, pyrage.RecipientError) as exc:
         raise e.BrokerRequestInvalid(
@@ -153,6 +165,12 @@ def _facts(ctx: ReleaseContext) -> dict[str, object]:
         "tee_type": enclave.tee_type,
         "measurement": enclave.measurement,
         "simulated": enclave.simulated,
+        # only when there is one: entries about CPU-only enclaves keep their shape
+        **(
+            {"gpu_class": enclave.gpu_class, "gpu_count": enclave.gpu_count}
+            if enclave.gpu_count
+            else {}
+        ),
     }
 
 
@@ -243,6 +261,7 @@ def release_keys(
         guard_certificate_valid(ctx)
         guard_measurement_allowed(ctx)
         order = guard_order_accepted(ctx)
+        guard_order_gpu(ctx, order)
     except (e.ReleaseDenied, e.ChainLookupError) as denial:
         _deny(parts, ctx, _resources_for_log(parts, ctx, requested), {None: denial})
     resources = requested if requested is not None else order.all_resource_ids

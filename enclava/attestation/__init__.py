@@ -4,8 +4,10 @@ The evidence verifiers (CA and clients alike) are in ``enclava.attestation.verif
 """
 
 from enclava.attestation.binding import (
+    GPU_DIGEST_LENGTH,
     NONCE_LENGTH,
     REPORT_DATA_DOMAIN,
+    REPORT_DATA_DOMAIN_V2,
     REPORT_DATA_LENGTH,
     bind_report_data,
     report_data_matches,
@@ -34,7 +36,7 @@ from enclava.attestation.errors import (
     UnsupportedTeeError,
     UntrustedRootError,
 )
-from enclava.attestation.evidence import Attester, Evidence
+from enclava.attestation.evidence import MAX_GPUS, Attester, Evidence, GpuCollector
 from enclava.attestation.hardware import (
     CollateralSource,
     ConfigfsSevSnpAttester,
@@ -50,9 +52,13 @@ __all__ = [
     # envelope and binding
     "Evidence",
     "Attester",
+    "GpuCollector",
+    "MAX_GPUS",
     "bind_report_data",
     "report_data_matches",
     "REPORT_DATA_DOMAIN",
+    "REPORT_DATA_DOMAIN_V2",
+    "GPU_DIGEST_LENGTH",
     "NONCE_LENGTH",
     "REPORT_DATA_LENGTH",
     # formats

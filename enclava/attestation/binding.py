@@ -5,6 +5,14 @@
 colliding with another use of report_data; the nonce has a fixed length, so the concatenation is
 unambiguous; the key goes in as SubjectPublicKeyInfo DER, which names the algorithm as well.
 The enclave (producer) and the CA (verifier) both call :func:`bind_report_data`.
+
+An enclave with confidential GPUs binds them too, under a second domain tag:
+``report_data = SHA-512(REPORT_DATA_DOMAIN_V2 ‖ nonce ‖ gpu_digest ‖ SPKI-DER)``, where
+``gpu_digest`` is the 32-byte :func:`enclava.attestation.gpu.evidence.gpu_evidence_digest` of the
+evidence's ``gpus`` (whose SPDM reports sign the same CA nonce). Every part before the key has a
+fixed length, so the preimage stays unambiguous, and the separate tag keeps a v2 binding from ever
+equalling a v1 one: a CPU-only report cannot be passed off as one that vouches for GPUs, nor the
+reverse. Without GPUs the binding is v1, byte for byte as before.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from enclava.attestation.errors import EvidenceFormatError
 
 __all__ = [
     "REPORT_DATA_DOMAIN",
+    "REPORT_DATA_DOMAIN_V2",
+    "GPU_DIGEST_LENGTH",
     "NONCE_LENGTH",
     "REPORT_DATA_LENGTH",
     "bind_report_data",
@@ -26,21 +36,40 @@ __all__ = [
 ]
 
 REPORT_DATA_DOMAIN = b"enclava/attestation/report-data/v1\x00"
+REPORT_DATA_DOMAIN_V2 = b"enclava/attestation/report-data/v2-gpu\x00"
 NONCE_LENGTH = 32
+GPU_DIGEST_LENGTH = 32
 REPORT_DATA_LENGTH = 64
 
 
-def bind_report_data(nonce: bytes, enclave_public_key_der: bytes) -> bytes:
-    """The 64 bytes an enclave must put in report_data for ``nonce`` and its public key."""
+def bind_report_data(
+    nonce: bytes, enclave_public_key_der: bytes, gpu_digest: bytes | None = None
+) -> bytes:
+    """The 64 bytes an enclave must put in report_data for ``nonce`` and its public key, and, when
+    it has GPUs, the digest of their evidence (``gpu_digest``; None: no GPU, the v1 binding)."""
     if not isinstance(nonce, bytes) or len(nonce) != NONCE_LENGTH:
         raise EvidenceFormatError(f"the CA nonce must be exactly {NONCE_LENGTH} bytes")
     _check_spki(enclave_public_key_der)
-    return hashlib.sha512(REPORT_DATA_DOMAIN + nonce + enclave_public_key_der).digest()
+    if gpu_digest is None:
+        return hashlib.sha512(REPORT_DATA_DOMAIN + nonce + enclave_public_key_der).digest()
+    if not isinstance(gpu_digest, bytes) or len(gpu_digest) != GPU_DIGEST_LENGTH:
+        raise EvidenceFormatError(
+            f"the GPU evidence digest must be exactly {GPU_DIGEST_LENGTH} bytes"
+        )
+    return hashlib.sha512(
+        REPORT_DATA_DOMAIN_V2 + nonce + gpu_digest + enclave_public_key_der
+    ).digest()
 
 
-def report_data_matches(report_data: bytes, nonce: bytes, enclave_public_key_der: bytes) -> bool:
+def report_data_matches(
+    report_data: bytes,
+    nonce: bytes,
+    enclave_public_key_der: bytes,
+    gpu_digest: bytes | None = None,
+) -> bool:
     """Constant-time comparison of a quote's report_data with the expected binding."""
-    return hmac.compare_digest(report_data, bind_report_data(nonce, enclave_public_key_der))
+    expected = bind_report_data(nonce, enclave_public_key_der, gpu_digest)
+    return isinstance(report_data, bytes) and hmac.compare_digest(report_data, expected)
 
 
 def _check_spki(der: bytes) -> None:

@@ -150,10 +150,11 @@ class BrokerHttpClient:
         engine_hash: str,
         tee_type: int,
         simulated: bool,
+        gpu_class: str = "",
     ) -> PolicyCheckAnswer:
         """Would the owners' policies release these resources' keys to ``customer``'s order of the
-        engine with content hash ``engine_hash`` on a TEE of ``tee_type``? Signed by the customer;
-        nothing is released or counted."""
+        engine with content hash ``engine_hash`` on a TEE of ``tee_type`` (with a GPU of
+        ``gpu_class``, "" for none)? Signed by the customer; nothing is released or counted."""
         request = build_policy_check_request(
             customer,
             self.identity()["ca_id"],
@@ -161,6 +162,7 @@ class BrokerHttpClient:
             engine_hash=engine_hash,
             tee_type=tee_type,
             simulated=simulated,
+            gpu_class=gpu_class,
         )
         answer = self._call("POST", "/v1/keys/check", json=request.model_dump(mode="json"))
         return PolicyCheckAnswer.model_validate(answer)

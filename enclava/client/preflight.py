@@ -42,7 +42,7 @@ from enclava.client.errors import (
     WeightsMissing,
 )
 from enclava.errors import ConfigError
-from enclava.protocol.tee import TeeType
+from enclava.protocol.tee import TeeType, decode_gpu_class, offer_requires_gpu
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -81,6 +81,10 @@ _POLICY_HINTS = {
         "or ask the owner to add yours."
     ),
     "policy_tee_type_refused": "Choose a TEE offer of a type the owner's policy allows.",
+    "policy_gpu_refused": (
+        "The owner's policy requires a GPU TEE (or one of its GPU classes): choose a TEE offer "
+        "whose GPU class the policy names (the catalogue shows each offer's GPU class)."
+    ),
     "policy_engine_refused": "These keys are not for this engine: use the engine they are for.",
     "policy_expired": "The owner's policy has expired: ask the owner to deposit a new one.",
     "policy_uses_exhausted": "The owner's policy allowed a number of uses; all are spent.",
@@ -99,6 +103,7 @@ class TeeOfferState:
     slots: int
     used: int
     available: bool  # active, provider bonded with enough stake (``teeOfferTerms``)
+    gpu_class: str = ""  # the offer's GPU class label ("cpu" or "" when it promises no GPU)
 
     @property
     def simulated(self) -> bool:
@@ -127,6 +132,7 @@ def read_tee_offer(market: MarketClient, tee_offer_id: int) -> TeeOfferState:
     except Exception as exc:  # noqa: BLE001 - an unknown id reverts or decodes to zeros
         raise TeeOfferNotAvailable(f"TEE offer {tee_offer_id} cannot be read on chain") from exc
     provider, tee_type, active, retired, slots, used = raw[:6]
+    gpu_class = decode_gpu_class(bytes(raw[7]))
     return TeeOfferState(
         tee_offer_id=int(tee_offer_id),
         provider=str(provider),
@@ -136,6 +142,7 @@ def read_tee_offer(market: MarketClient, tee_offer_id: int) -> TeeOfferState:
         slots=int(slots),
         used=int(used),
         available=bool(terms["available"]),
+        gpu_class=gpu_class if offer_requires_gpu(gpu_class) else "",
     )
 
 
@@ -330,6 +337,7 @@ def _check_policies(
             engine_hash=engine_hash,
             tee_type=offer.tee_type,
             simulated=offer.simulated,
+            gpu_class=offer.gpu_class,
         )
     except BrokerRefused as exc:
         if getattr(exc, "status_code", None) not in (404, 405):

@@ -6,6 +6,11 @@ the devnet's folder, spawns `provider-node run` and `provider-node worker` as de
 groups carrying the devnet's tag, waits until the node answers ``/v1/status``, and records both pids
 in the manifest (``provider-NAME-node``, ``provider-NAME-worker``), so ``down`` stops them with the
 rest. A provider already running healthy under the same name is reused.
+
+A devnet provider can offer a simulated CPU + GPU TEE: ``gpu_class="H100"`` publishes its TEE offer
+with that GPU class, and its loader then attests simulated GPUs of that class beside the simulated
+CPU (``loader_gpu = "simulated"``), bound into one attestation the devnet's CA certifies (with the
+insecure flag, as for the CPU side).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from enclava.devnet.orchestrator import forget_service, record_service, state_di
 from enclava.devnet.ports import free_ports
 from enclava.devnet.processes import is_alive, spawn
 from enclava.errors import DevnetError
+from enclava.protocol.csr import is_gpu_class
+from enclava.protocol.tee import offer_requires_gpu
 
 __all__ = ["ProviderHandle", "start_provider", "stop_provider", "provider_config"]
 
@@ -70,9 +77,21 @@ def provider_config(
     lease_s: int = 20,
     poll_interval_s: float = 0.25,
     extra_config: str = "",
+    gpu_class: str = "cpu",
+    simulate_gpu: bool = True,
 ) -> Path:
     """Write the node's TOML config (endpoints come from the devnet's manifest) and return its
-    path. ``extra_config`` is more top-level TOML lines (e.g. ``loader_rpc_url = "..."``)."""
+    path. ``extra_config`` is more top-level TOML lines (e.g. ``loader_rpc_url = "..."``).
+    ``gpu_class`` other than ``"cpu"``: a simulated CPU + GPU TEE offer, whose loader attests
+    simulated GPUs of that class; ``simulate_gpu=False`` leaves the loader without them (a provider
+    that promises a GPU it does not have: its orders must be refused)."""
+    if not is_gpu_class(gpu_class):
+        raise DevnetError(f"gpu_class {gpu_class!r} is not a GPU class label (e.g. H100)")
+    gpu_lines = (
+        f'loader_gpu = "simulated"\nsimulated_gpu_class = "{gpu_class}"\n'
+        if offer_requires_gpu(gpu_class) and simulate_gpu
+        else ""
+    )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "provider.toml"
     path.write_text(
@@ -83,8 +102,9 @@ def provider_config(
         f'deadline_margin_s = 5\nscratch_root = "{folder / "scratch"}"\n'
         # the devnet has no TEE: its loader attests with the simulated one (its CA accepts it)
         "insecure_allow_simulated_tee = true\n"
+        f"{gpu_lines}"
         f"{extra_config}"
-        f'[[tee_offers]]\ntee_type = "simulated"\ngpu_class = "cpu"\n'
+        f'[[tee_offers]]\ntee_type = "simulated"\ngpu_class = "{gpu_class}"\n'
         f"price_per_second = {price_per_second}\n"
         f"slots = {slots}\n"
     )
@@ -129,6 +149,7 @@ def start_provider(
     concurrency: int = 1,
     slots: int = 2,
     timeout: float = 120.0,
+    gpu_class: str = "cpu",
 ) -> ProviderHandle:
     """Start (or reuse) provider ``name`` on the running devnet; returns once its node answers."""
     state = state_dir(devnet)
@@ -147,6 +168,7 @@ def start_provider(
         dev_role=dev_role,
         concurrency=concurrency,
         slots=slots,
+        gpu_class=gpu_class,
     )
     env = {"ENCLAVA_PROVIDER_CONFIG": str(config), "OMP_NUM_THREADS": "1"}
     tag = str(state)

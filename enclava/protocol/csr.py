@@ -9,6 +9,11 @@ beside the attested facts:
 
     .1 TEE type (1 byte)     .2 measurement        .3 enclave address (20 bytes)
     .4 provider address      .5 simulated (1 byte) .6 the enclave's age (X25519) recipient
+    .7 GPU class (ASCII, 1-32 bytes, e.g. ``H100``)  .8 GPU count (1 byte, 1-255)
+
+The GPU extensions are present only when the enclave was attested with confidential GPUs (all of
+one class); a certificate without them, including every one issued before they existed, certifies
+no GPU.
 """
 
 from __future__ import annotations
@@ -24,7 +29,20 @@ from eth_keys.datatypes import PublicKey
 
 from enclava.protocol.errors import EnclaveKeyInvalid
 
-__all__ = ["ENCLAVA_OID_ARC", "ENCLAVA_OIDS", "enclave_address_of", "build_csr"]
+__all__ = [
+    "ENCLAVA_OID_ARC",
+    "ENCLAVA_OIDS",
+    "GPU_CLASS_MAX_BYTES",
+    "MAX_GPU_COUNT",
+    "enclave_address_of",
+    "build_csr",
+    "is_gpu_class",
+]
+
+#: A GPU class fits the chain's ``bytes32`` (left-aligned, zero-padded).
+GPU_CLASS_MAX_BYTES = 32
+#: The GPU count is one byte.
+MAX_GPU_COUNT = 255
 
 ENCLAVA_OID_ARC = "2.25.137906042972484955005484010384731416971"
 _EXTENSIONS = (
@@ -34,6 +52,8 @@ _EXTENSIONS = (
     "provider_address",
     "simulated",
     "age_recipient",
+    "gpu_class",
+    "gpu_count",
 )
 #: The certificate and CSR extensions of Enclava, by name.
 ENCLAVA_OIDS: Mapping[str, x509.ObjectIdentifier] = MappingProxyType(
@@ -42,6 +62,16 @@ ENCLAVA_OIDS: Mapping[str, x509.ObjectIdentifier] = MappingProxyType(
         for n, name in enumerate(_EXTENSIONS, start=1)
     }
 )
+
+
+def is_gpu_class(label: object) -> bool:
+    """A GPU class label as certificates and the chain carry it: 1 to 32 bytes of printable ASCII
+    without spaces (``"H100"``), so it survives the ``bytes32`` round trip unchanged."""
+    return (
+        isinstance(label, str)
+        and 1 <= len(label) <= GPU_CLASS_MAX_BYTES
+        and all(0x21 <= ord(char) <= 0x7E for char in label)
+    )
 
 
 def enclave_address_of(public_key: ec.EllipticCurvePublicKey) -> str:

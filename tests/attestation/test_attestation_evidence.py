@@ -87,3 +87,100 @@ def test_oversize_json_is_refused_before_parsing():
 def test_constructor_refuses_wrong_types(tee_type, quote, collateral):
     with pytest.raises(EvidenceFormatError):
         Evidence(tee_type, quote, collateral)
+
+
+# -- GPUs: the "gpus" key, present only when there is one ------------------------------------------
+
+
+def _gpu(tag: bytes = b"0"):
+    from enclava.attestation.gpu.evidence import GpuEvidence
+
+    return GpuEvidence(
+        report=b"\x11\xe0spdm report " + tag,
+        certificates=b"-----BEGIN CERTIFICATE-----\nleaf " + tag + b"\n",
+        driver_rim=b"<SoftwareIdentity driver " + tag + b"/>",
+        vbios_rim=b"<SoftwareIdentity vbios " + tag + b"/>",
+        ocsp=(b"\x30\x03ocsp " + tag,),
+    )
+
+
+def test_evidence_without_gpus_keeps_its_bytes():
+    assert "gpus" not in json.loads(EVIDENCE.to_json())
+    assert EVIDENCE.gpus == ()
+
+
+def test_gpus_round_trip_in_order_and_canonically():
+    gpus = (_gpu(b"a"), _gpu(b"b"))
+    evidence = Evidence(TeeType.SIMULATED, b"q", b"c", gpus=gpus)
+    text = evidence.to_json()
+    assert json.loads(text)["gpus"] == [gpu.to_dict() for gpu in gpus]
+    assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+    again = Evidence.from_json(text)
+    assert again == evidence and again.gpus == gpus
+
+
+def _with_gpus(value) -> str:
+    document = json.loads(EVIDENCE.to_json())
+    document["gpus"] = value
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _with_gpus([]),  # absent, never empty: one evidence, one encoding
+        _with_gpus({}),
+        _with_gpus(None),
+        _with_gpus("gpu"),
+        _with_gpus([None]),
+        _with_gpus([{}]),
+        _with_gpus([{"report": "AA=="}]),
+    ],
+)
+def test_malformed_gpus_are_refused(text):
+    with pytest.raises(EvidenceFormatError):
+        Evidence.from_json(text)
+
+
+def test_more_gpus_than_the_cap_are_refused():
+    from enclava.attestation import MAX_GPUS
+
+    one = _gpu().to_dict()
+    with pytest.raises(EvidenceFormatError, match="GPUs"):
+        Evidence.from_json(_with_gpus([one] * (MAX_GPUS + 1)))
+    with pytest.raises(EvidenceFormatError):
+        Evidence(TeeType.TDX, b"q", b"", gpus=tuple([_gpu()] * (MAX_GPUS + 1)))
+    assert len(Evidence.from_json(_with_gpus([one] * MAX_GPUS)).gpus) == MAX_GPUS
+
+
+@pytest.mark.parametrize("gpus", [[], "gpu", (b"raw",), ({"report": ""},)])
+def test_constructor_refuses_gpus_that_are_not_gpu_evidence(gpus):
+    with pytest.raises(EvidenceFormatError):
+        Evidence(TeeType.TDX, b"q", b"", gpus=gpus)
+
+
+def test_a_mutated_gpu_entry_changes_the_document_and_fails_or_differs():
+    gpus = (_gpu(b"a"),)
+    document = json.loads(Evidence(TeeType.SIMULATED, b"q", b"c", gpus=gpus).to_json())
+    document["gpus"][0]["extra"] = "x"
+    with pytest.raises(EvidenceFormatError):
+        Evidence.from_json(json.dumps(document))
+
+
+def test_the_size_cap_admits_the_largest_evidence_the_gpu_caps_allow():
+    """MAX_EVIDENCE_JSON_BYTES: 1 MiB for the CPU part plus 1 MiB per GPU, enough for MAX_GPUS
+    GPUs whose every field is at GpuEvidence's own caps."""
+    from enclava.attestation import MAX_GPUS
+    from enclava.attestation.gpu import evidence as gpu
+
+    largest = gpu.GpuEvidence(
+        report=b"r" * gpu.MAX_REPORT_BYTES,
+        certificates=b"c" * gpu.MAX_CERTIFICATES_BYTES,
+        driver_rim=b"d" * gpu.MAX_RIM_BYTES,
+        vbios_rim=b"v" * gpu.MAX_RIM_BYTES,
+        ocsp=(b"o" * gpu.MAX_OCSP_BYTES,) * gpu.MAX_OCSP_RESPONSES,
+    )
+    evidence = Evidence(TeeType.TDX, b"q" * 8192, b"c" * 65536, gpus=(largest,) * MAX_GPUS)
+    text = evidence.to_json()
+    assert len(text) <= MAX_EVIDENCE_JSON_BYTES
+    assert Evidence.from_json(text) == evidence

@@ -79,3 +79,47 @@ def test_alternative_encoding_of_the_same_key_is_refused():
     assert serialization.load_der_public_key(compressed).public_numbers() == public.public_numbers()
     with pytest.raises(EvidenceFormatError, match="canonical"):
         bind_report_data(NONCE, compressed)
+
+
+# -- v2: the GPUs' evidence digest joins the preimage -------------------------------------------
+
+GPU_DIGEST = hashlib.sha256(b"gpu evidence").digest()
+
+
+def test_gpu_binding_is_sha512_of_v2_tag_nonce_gpu_digest_and_spki():
+    from enclava.attestation import GPU_DIGEST_LENGTH, REPORT_DATA_DOMAIN_V2
+
+    assert GPU_DIGEST_LENGTH == 32 and REPORT_DATA_DOMAIN_V2 != REPORT_DATA_DOMAIN
+    assert (
+        bind_report_data(NONCE, KEY, GPU_DIGEST)
+        == hashlib.sha512(REPORT_DATA_DOMAIN_V2 + NONCE + GPU_DIGEST + KEY).digest()
+    )
+
+
+def test_no_gpu_digest_is_the_v1_binding_byte_for_byte():
+    assert bind_report_data(NONCE, KEY, None) == bind_report_data(NONCE, KEY)
+    assert bind_report_data(NONCE, KEY) == hashlib.sha512(REPORT_DATA_DOMAIN + NONCE + KEY).digest()
+
+
+def test_gpu_binding_differs_from_v1_and_with_every_gpu_digest():
+    values = {
+        bind_report_data(NONCE, KEY),
+        bind_report_data(NONCE, KEY, GPU_DIGEST),
+        bind_report_data(NONCE, KEY, bytes(32)),
+        bind_report_data(NONCE, KEY, GPU_DIGEST[:-1] + bytes([GPU_DIGEST[-1] ^ 1])),
+    }
+    assert len(values) == 4
+
+
+def test_report_data_matches_needs_the_same_gpu_digest():
+    bound = bind_report_data(NONCE, KEY, GPU_DIGEST)
+    assert report_data_matches(bound, NONCE, KEY, GPU_DIGEST)
+    assert not report_data_matches(bound, NONCE, KEY)
+    assert not report_data_matches(bind_report_data(NONCE, KEY), NONCE, KEY, GPU_DIGEST)
+    assert not report_data_matches(bound, NONCE, KEY, bytes(32))
+
+
+@pytest.mark.parametrize("digest", [b"", bytes(31), bytes(33), "00" * 32, bytearray(32)])
+def test_gpu_digest_must_be_32_bytes(digest):
+    with pytest.raises(EvidenceFormatError):
+        bind_report_data(NONCE, KEY, digest)

@@ -152,7 +152,7 @@ class BrokerStory:
             self._tee_offers[provider_role] = self.market.publish_tee_offer(
                 provider,
                 tee_type=TeeType.SIMULATED,
-                gpu_class="sim-gpu",
+                gpu_class="cpu",
                 price_per_second=PRICE_PER_SECOND,
                 slots=TEE_SLOTS,
             )

@@ -18,12 +18,22 @@ from enclava.attestation.verifiers.base import (
     Verifier,
 )
 from enclava.attestation.verifiers.ca_evidence import ca_evidence_verifier
+from enclava.attestation.verifiers.gpu import (
+    GpuCcModeOffError,
+    GpuDebugEnabledError,
+    GpuEvidenceUnexpectedError,
+    GpuEvidenceVerifier,
+    GpuNonceMismatchError,
+    GpuNotBoundError,
+    SimulatedGpuRefusedError,
+)
 from enclava.attestation.verifiers.guards import (
     CHANNEL_GUARDS,
     GUARDS,
     ChannelContext,
     GuardContext,
     guard_debug_disabled,
+    guard_gpu_debug_disabled,
     guard_measurement_allowed,
     guard_nonce_fresh,
     guard_report_data_binding,
@@ -73,10 +83,18 @@ __all__ = [
     "guard_report_data_expected",
     "guard_nonce_fresh",
     "guard_debug_disabled",
+    "guard_gpu_debug_disabled",
     "guard_tcb_status",
     "guard_measurement_allowed",
     "INTEL_SGX_ROOT_CA_PEM",
     "INTEL_SGX_ROOT_CA_DER",
     "INTEL_SGX_ROOT_CA_SHA256",
     "AMD_ARK_MILAN_SHA256",
+    "GpuEvidenceVerifier",
+    "GpuEvidenceUnexpectedError",
+    "SimulatedGpuRefusedError",
+    "GpuNotBoundError",
+    "GpuNonceMismatchError",
+    "GpuDebugEnabledError",
+    "GpuCcModeOffError",
 ]

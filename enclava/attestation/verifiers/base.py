@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from enclava.attestation.evidence import Evidence
 from enclava.protocol.tee import TeeType
+
+if TYPE_CHECKING:
+    from enclava.attestation.gpu.claims import GpuClaims
 
 __all__ = ["VerifiedClaims", "Verifier", "TcbPolicy", "VerificationResult", "TCB_UP_TO_DATE"]
 
@@ -29,6 +32,9 @@ class VerifiedClaims:
     ``measurement`` is MRTD for TDX and MEASUREMENT for SEV-SNP; ``tcb_status`` uses Intel's
     vocabulary (UpToDate, OutOfDate, SWHardeningNeeded, ...), which the SEV-SNP verifier maps onto;
     ``details`` holds further registers as hex (RTMRs, chip id, ...) for audit and later policy.
+    ``gpus`` are the claims of the enclave's confidential GPUs, one per ``Evidence.gpus`` entry in
+    the same order: empty from a CPU verifier, filled by the pipeline once each GPU's own evidence
+    verified (their binding to this report is a guard's, ``guard_report_data_binding``).
     """
 
     tee_type: TeeType
@@ -39,9 +45,11 @@ class VerifiedClaims:
     advisory_ids: tuple[str, ...] = ()
     simulated: bool = False
     details: Mapping[str, str] = field(default_factory=dict)
+    gpus: tuple[GpuClaims, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
+        object.__setattr__(self, "gpus", tuple(self.gpus))
 
     @property
     def measurement_hex(self) -> str:

@@ -5,11 +5,19 @@
 0. ``select_verifier``      a verifier exists for the evidence's TEE type; simulated evidence only
                             with ``insecure_allow_simulated_tee=True``
 1. vendor verification      the TEE module (tdx, sev_snp, simulated) checks signatures and chains
-2. the guards of ``guards.GUARDS``: binding, nonce, debug, TCB status, allow-list
+2. GPU verification         each of ``evidence.gpus`` by the GPU verifier, which must find the CA
+                            nonce signed in its SPDM report: NVIDIA's pinned roots for TDX and
+                            SEV-SNP evidence, the development roots only for simulated CPU evidence
+                            (a simulated GPU beside a real CPU TEE is refused,
+                            ``SimulatedGpuRefusedError``); the claims land in ``claims.gpus``
+3. the guards of ``guards.GUARDS``: binding (with the GPU evidence digest), nonce, debug, GPU debug
+   and CC mode, TCB status, allow-list
 
 ``EvidenceVerifier.verify_bound`` checks a *peer's* evidence (the CA's own, asked for by a client
 with a fresh nonce) through the same steps 0 and 1 and ``guards.CHANNEL_GUARDS``: the report_data
-must be exactly the binding the client computed, then debug, TCB status and the allow-list.
+must be exactly the binding the client computed, then debug, TCB status and the allow-list. That
+binding has no room for GPUs, so channel evidence carrying any is refused
+(``GpuEvidenceUnexpectedError``) rather than half-checked.
 
 Every refusal is an ``EnclavaError`` subclass with its own ``code``; it is logged with that code and
 the TEE type only (no key material) and re-raised for the service to answer and audit.
@@ -20,19 +28,30 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
+from enclava.attestation.binding import NONCE_LENGTH
 from enclava.attestation.errors import (
     EvidenceFormatError,
     SimulatedTeeRefusedError,
     UnsupportedTeeError,
 )
 from enclava.attestation.evidence import Evidence
+from enclava.attestation.gpu.evidence import gpu_evidence_digest
 from enclava.attestation.verifiers.allowlist import MeasurementAllowList
 from enclava.attestation.verifiers.base import (
     TcbPolicy,
     VerificationResult,
     VerifiedClaims,
     Verifier,
+)
+from enclava.attestation.verifiers.gpu import (
+    GpuEvidenceUnexpectedError,
+    GpuEvidenceVerifier,
+    SimulatedGpuRefusedError,
+    default_gpu_verifier,
+    default_simulated_gpu_verifier,
 )
 from enclava.attestation.verifiers.guards import (
     CHANNEL_GUARDS,
@@ -47,14 +66,17 @@ from enclava.attestation.verifiers.tdx import TdxVerifier
 from enclava.errors import ConfigError, EnclavaError
 from enclava.protocol.tee import TeeType
 
+if TYPE_CHECKING:
+    from enclava.attestation.gpu.claims import GpuClaims
+
 __all__ = ["EvidenceVerifier", "default_verifiers"]
 
 log = logging.getLogger(__name__)
 
 
 def default_verifiers(*, insecure_allow_simulated_tee: bool = False) -> dict[TeeType, Verifier]:
-    """Intel-rooted TDX, Milan-ARK-pinned SEV-SNP, and simulated TDX (refusing unless the flag is
-    set)."""
+    """Intel-rooted TDX (quote v4 and v5), SEV-SNP pinned to AMD's Milan, Genoa and Turin ARKs, and
+    simulated TDX (refusing unless the flag is set)."""
     return {
         TeeType.TDX: TdxVerifier(),
         TeeType.SEV_SNP: SevSnpVerifier(),
@@ -65,7 +87,12 @@ def default_verifiers(*, insecure_allow_simulated_tee: bool = False) -> dict[Tee
 
 
 class EvidenceVerifier:
-    """``nonce_store`` may be None only for a verifier of peers' evidence (``verify_bound``)."""
+    """``nonce_store`` may be None only for a verifier of peers' evidence (``verify_bound``).
+
+    ``gpu_verifier`` checks GPUs beside a real CPU TEE (default: NVIDIA's pinned roots);
+    ``simulated_gpu_verifier`` those beside simulated CPU evidence (default: the development roots),
+    used only with ``insecure_allow_simulated_tee``. Both are built on first use.
+    """
 
     def __init__(
         self,
@@ -76,6 +103,8 @@ class EvidenceVerifier:
         insecure_allow_simulated_tee: bool = False,
         verifiers: Mapping[TeeType, Verifier] | Iterable[Verifier] | None = None,
         clock: Callable[[], float] = time.time,
+        gpu_verifier: GpuEvidenceVerifier | None = None,
+        simulated_gpu_verifier: GpuEvidenceVerifier | None = None,
     ) -> None:
         self.insecure_allow_simulated_tee = insecure_allow_simulated_tee is True
         if verifiers is None:
@@ -94,6 +123,7 @@ class EvidenceVerifier:
         self._verifiers: dict[TeeType, Verifier] = dict(verifiers)
         self._allow_list, self._nonce_store = allow_list, nonce_store
         self._tcb_policy, self._clock = tcb_policy or TcbPolicy(), clock
+        self._gpu_verifier, self._simulated_gpu_verifier = gpu_verifier, simulated_gpu_verifier
 
     def select_verifier(self, evidence: Evidence) -> Verifier:
         if not isinstance(evidence, Evidence):
@@ -128,22 +158,33 @@ class EvidenceVerifier:
             )
         try:
             claims = self._vendor_claims(evidence, when)
+            gpu_checks: tuple[str, ...] = ()
+            if evidence.gpus:
+                claims = replace(claims, gpus=self._gpu_claims(evidence, claims, nonce, when))
+                gpu_checks = ("verify_gpu_evidence",)
             ctx = GuardContext(
                 nonce=nonce,
                 enclave_public_key_der=enclave_public_key_der,
                 nonce_store=self._nonce_store,
                 tcb_policy=self._tcb_policy,
                 allow_list=self._allow_list,
+                gpu_digest=gpu_evidence_digest(evidence.gpus) if evidence.gpus else None,
             )
-            checks = ("select_verifier", "verify_evidence", *run_guards(claims, ctx))
+            checks = (
+                "select_verifier",
+                "verify_evidence",
+                *gpu_checks,
+                *run_guards(claims, ctx),
+            )
         except EnclavaError as exc:
             log.info("attestation refused: tee=%s code=%s", tee, exc.code)
             raise
         log.info(
-            "attestation verified: tee=%s measurement=%s simulated=%s",
+            "attestation verified: tee=%s measurement=%s simulated=%s gpus=%d",
             tee,
             claims.measurement_hex,
             claims.simulated,
+            len(claims.gpus),
         )
         return VerificationResult(
             claims=claims,
@@ -164,6 +205,27 @@ class EvidenceVerifier:
             )
         return claims
 
+    def _gpu_claims(
+        self, evidence: Evidence, cpu: VerifiedClaims, nonce: bytes, when: int
+    ) -> tuple[GpuClaims, ...]:
+        """Step 2: each GPU's vendor verification, under the roots the CPU evidence calls for."""
+        if not isinstance(nonce, bytes) or len(nonce) != NONCE_LENGTH:
+            raise EvidenceFormatError(f"the CA nonce must be exactly {NONCE_LENGTH} bytes")
+        if cpu.simulated:  # only reached with the insecure flag: _vendor_claims refused it else
+            if self._simulated_gpu_verifier is None:
+                self._simulated_gpu_verifier = default_simulated_gpu_verifier()
+            verifier = self._simulated_gpu_verifier
+        else:
+            if self._gpu_verifier is None:
+                self._gpu_verifier = default_gpu_verifier()
+            verifier = self._gpu_verifier
+        gpus = tuple(verifier.verify(gpu, nonce=nonce, now=when) for gpu in evidence.gpus)
+        if not cpu.simulated and any(gpu.simulated is not False for gpu in gpus):
+            raise SimulatedGpuRefusedError(
+                f"a simulated GPU beside real {cpu.tee_type.wire_name} evidence is refused"
+            )
+        return gpus
+
     def verify_bound(
         self, evidence: Evidence, *, report_data: bytes, now: int | None = None
     ) -> VerifiedClaims:
@@ -172,6 +234,10 @@ class EvidenceVerifier:
         when = int(self._clock()) if now is None else now
         tee = evidence.tee_type.wire_name if isinstance(evidence, Evidence) else "unknown"
         try:
+            if isinstance(evidence, Evidence) and evidence.gpus:
+                raise GpuEvidenceUnexpectedError(
+                    "a peer's channel evidence carries GPUs, which its binding cannot cover"
+                )
             claims = self._vendor_claims(evidence, when)
             ctx = ChannelContext(
                 expected_report_data=report_data,

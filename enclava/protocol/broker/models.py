@@ -12,7 +12,14 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from enclava.protocol.broker.fields import (
     Address,
@@ -25,7 +32,13 @@ from enclava.protocol.broker.fields import (
 )
 from enclava.protocol.tee import KnownTeeType
 
-__all__ = ["KeyPolicy", "DepositRequest", "OrderInputsDeposit", "AuditReadRequest"]
+__all__ = [
+    "KeyPolicy",
+    "DepositRequest",
+    "OrderInputsDeposit",
+    "AuditReadRequest",
+    "GpuClassLabel",
+]
 
 _MAX_LIST = 256
 
@@ -44,7 +57,16 @@ TeeTypes = Annotated[
     Annotated[list[KnownTeeType], Field(min_length=1, max_length=3)] | Literal["any"], _AnyOf
 ]
 
+#: A GPU class as certificates and TEE offers carry it (``enclava.protocol.csr.is_gpu_class``).
+GpuClassLabel = Annotated[str, Field(pattern=r"^[!-~]{1,32}$")]
+GpuClasses = Annotated[
+    list[GpuClassLabel], Field(max_length=16), AfterValidator(lambda v: sorted(set(v)))
+]
+
 _Strict = ConfigDict(frozen=True, extra="forbid")
+#: Fields added after policies were first signed: left out of the dump (so of the signed bytes)
+#: while they hold their default, so every older policy keeps the bytes it was signed as.
+_OMITTED_AT_DEFAULT = {"require_gpu": False, "gpu_classes": []}
 
 
 class KeyPolicy(BaseModel):
@@ -53,6 +75,8 @@ class KeyPolicy(BaseModel):
     Engines and customers must be stated (``"any"`` for any engine or any paying customer); the
     measurement and TEE-type lists narrow the CA's on-chain allow-list, which always applies.
     Simulated enclaves are refused unless ``insecure_allow_simulated_tee`` is set.
+    ``require_gpu`` admits only enclaves certified with a confidential GPU; a non-empty
+    ``gpu_classes`` admits only enclaves whose certified GPU class is listed (and so implies it).
     """
 
     model_config = _Strict
@@ -64,6 +88,16 @@ class KeyPolicy(BaseModel):
     expires_at: UnixTime | None = None
     max_uses: Annotated[int, Field(ge=1, lt=2**62, strict=True)] | None = None
     insecure_allow_simulated_tee: bool = False
+    require_gpu: bool = False
+    gpu_classes: GpuClasses = []
+
+    @model_serializer(mode="wrap")
+    def _omit_new_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name, default in _OMITTED_AT_DEFAULT.items():
+            if name in data and data[name] == default:
+                del data[name]
+        return data
 
 
 class DepositRequest(BaseModel):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pyrage
 from eth_account.signers.local import LocalAccount
@@ -30,6 +30,7 @@ from enclava.protocol.broker.fields import (
 from enclava.protocol.broker.models import (
     AuditReadRequest,
     DepositRequest,
+    GpuClassLabel,
     KeyPolicy,
     OrderInputsDeposit,
 )
@@ -63,8 +64,10 @@ MAX_CHECKED_RESOURCES = 64
 class PolicyCheckRequest(BaseModel):
     """A customer asks whether the owners' policies would release these resources' keys to an
     order of theirs: this engine (its content hash, as the order will commit to it and policies
-    name it) on a TEE offer of this type, simulated or not. Signed by the customer, so an answer
-    about a customer is given only to that customer. Nothing is released or counted."""
+    name it) on a TEE offer of this type, simulated or not, promising this GPU class (``""``: no
+    GPU; an order on a GPU offer only ever runs in an enclave certified with that class). Signed by
+    the customer, so an answer about a customer is given only to that customer. Nothing is released
+    or counted."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -76,6 +79,7 @@ class PolicyCheckRequest(BaseModel):
     simulated: bool
     issued_at: UnixTime
     signature: SignatureHex
+    gpu_class: GpuClassLabel | Literal[""] = ""
 
 
 class ResourceVerdict(BaseModel):
@@ -108,20 +112,25 @@ def policy_check_message(
     tee_type: int,
     simulated: bool,
     issued_at: int,
+    gpu_class: str = "",
 ) -> str:
-    """What a customer signs to pre-check an order (canonical JSON, EIP-191 ``personal_sign``)."""
-    return canonical_json(
-        {
-            "domain": POLICY_CHECK_DOMAIN,
-            "ca_id": ca_id,
-            "customer": customer.lower(),
-            "resource_ids": [str(r) for r in resource_ids],
-            "engine_hash": engine_hash.lower(),
-            "tee_type": int(tee_type),
-            "simulated": bool(simulated),
-            "issued_at": issued_at,
-        }
-    ).decode("ascii")
+    """What a customer signs to pre-check an order (canonical JSON, EIP-191 ``personal_sign``).
+
+    ``gpu_class`` enters the message only when set, so a check without a GPU keeps its old bytes.
+    """
+    message: dict[str, Any] = {
+        "domain": POLICY_CHECK_DOMAIN,
+        "ca_id": ca_id,
+        "customer": customer.lower(),
+        "resource_ids": [str(r) for r in resource_ids],
+        "engine_hash": engine_hash.lower(),
+        "tee_type": int(tee_type),
+        "simulated": bool(simulated),
+        "issued_at": issued_at,
+    }
+    if gpu_class:
+        message["gpu_class"] = gpu_class
+    return canonical_json(message).decode("ascii")
 
 
 def build_policy_check_request(
@@ -133,6 +142,7 @@ def build_policy_check_request(
     tee_type: int,
     simulated: bool,
     issued_at: int | None = None,
+    gpu_class: str = "",
 ) -> PolicyCheckRequest:
     """Sign a policy pre-check for an order of ``customer_account``."""
     issued_at = int(time.time()) if issued_at is None else issued_at
@@ -144,6 +154,7 @@ def build_policy_check_request(
         tee_type=int(tee_type),
         simulated=simulated,
         issued_at=issued_at,
+        gpu_class=gpu_class,
     )
     # the message is built from the normalized request, exactly as the broker rebuilds it
     draft = PolicyCheckRequest.model_validate({**unsigned, "signature": "0x" + "00" * 65})

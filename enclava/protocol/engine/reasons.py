@@ -34,6 +34,7 @@ class Reason(IntEnum):
     ORDER_TERMS_MISMATCH = 14
     RECIPIENT_KEY_MISMATCH = 15
     KEY_RELEASE_INVALID = 16
+    ENCLAVE_GPU_MISMATCH = 17
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,12 @@ REASONS: dict[int, ReasonText] = {
             Reason.KEY_RELEASE_INVALID,
             "a released key was not the one the order needs",
             "The key broker's answer did not match the order; place the order again.",
+        ),
+        _text(
+            Reason.ENCLAVE_GPU_MISMATCH,
+            "the enclave is not certified with the GPU the TEE offer promises",
+            "The provider's enclave was attested without that confidential GPU, so nothing was "
+            "fetched or run; report the provider, or pick another TEE offer.",
         ),
     )
 }

@@ -65,6 +65,7 @@ def test_guards_run_in_the_documented_order():
         "guard_report_data_binding",
         "guard_nonce_fresh",
         "guard_debug_disabled",
+        "guard_gpu_debug_disabled",
         "guard_tcb_status",
         "guard_measurement_allowed",
     ]

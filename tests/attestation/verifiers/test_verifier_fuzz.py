@@ -175,3 +175,44 @@ def test_evidence_json_parser_only_raises_typed_errors(text):
     assert json.loads(evidence.to_json()) == json.loads(
         text
     )  # accepted only if it was canonical evidence
+
+
+def _gpu_document() -> dict:
+    from enclava.attestation.gpu.simulated import SimulatedGpuAttester
+
+    (gpu,) = SimulatedGpuAttester().collect(bytes(32))
+    cpu = SimulatedTdxAttester(bytes(48)).attest(bytes(64))
+    return json.loads(dataclasses.replace(cpu, gpus=(gpu,)).to_json())
+
+
+GPU_DOCUMENT = _gpu_document()
+_GPU_KEYS = ["report", "certificates", "driver_rim", "vbios_rim", "ocsp", "x"]
+
+
+@FUZZ
+@given(
+    gpus=st.one_of(
+        _JSON_VALUES,
+        st.lists(
+            st.one_of(_JSON_VALUES, st.dictionaries(st.sampled_from(_GPU_KEYS), _JSON_VALUES)),
+            max_size=10,
+        ),
+    ),
+    field=st.sampled_from(_GPU_KEYS),
+    value=_JSON_VALUES,
+)
+def test_evidence_gpus_parser_only_raises_typed_errors(gpus, field, value):
+    """Random ``gpus`` lists, and the real simulated GPU entry with one field replaced."""
+    for changed in ({**GPU_DOCUMENT, "gpus": gpus}, _one_field(field, value)):
+        text = json.dumps(changed)
+        try:
+            evidence = Evidence.from_json(text)
+        except EnclavaError:
+            continue
+        assert json.loads(evidence.to_json()) == changed  # accepted only if canonical
+
+
+def _one_field(field: str, value) -> dict:
+    document = json.loads(json.dumps(GPU_DOCUMENT))
+    document["gpus"][0][field] = value
+    return document

@@ -1,0 +1,175 @@
+"""Hypothesis through the CA's ``POST /v1/certify`` with random and mutated ``gpus`` entries: the CA
+answers every one without a server error, in the one error shape ``{"type", "detail", "hint"}``
+with a typed code, and never certifies a mutated GPU.
+
+The CA is the real app (``create_ca_app`` over the session's devnet, insecure flag on, as the
+devnet runs it); each example gets a fresh CA nonce, simulated CPU evidence that binds the
+(unmutated) simulated GPU evidence of that nonce, and the provider's real consent; only the
+``gpus`` part of the evidence JSON is then replaced or mutated.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyrage
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from certification_authority import compose
+from certification_authority.compose import create_ca_app
+from certification_authority.settings import CaSettings
+from enclava.attestation import SimulatedTdxAttester, bind_report_data
+from enclava.attestation.gpu.evidence import gpu_evidence_digest
+from enclava.attestation.gpu.simulated import SimulatedGpuAttester
+from enclava.chain.config import Manifest
+from enclava.devnet import dev_account
+from enclava.devnet.measurements import devnet_measurement
+from enclava.protocol.consent import sign_enclave_consent
+from enclava.protocol.csr import build_csr, enclave_address_of
+
+pytestmark = pytest.mark.devnet
+
+GPU_ATTESTER = SimulatedGpuAttester(gpu_class="H100")
+
+
+@pytest.fixture(scope="module")
+def ca(devnet_manifest: Manifest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings_ = CaSettings(
+        state_dir=tmp_path_factory.mktemp("gpu-fuzz-ca") / "ca",
+        ca_id="enclava-ca-gpu-fuzz",
+        manifest=Path(devnet_manifest.state_dir) / "manifest.json",
+        insecure_allow_simulated_tee=True,
+        signer_key=dev_account("ca").key.hex(),
+        admin_addresses=dev_account("deployer").address,
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        # in process the CA cannot measure itself (the test loaded more): it reports the
+        # checkout's CA measurement, as tests/integration and test_api_fuzz do
+        patch.setattr(compose, "running_measurement", devnet_measurement)
+        app: FastAPI = create_ca_app(settings_)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def _body(ca: TestClient, devnet_manifest: Manifest) -> dict:
+    """A /v1/certify body for a fresh key whose simulated CPU evidence binds simulated GPUs."""
+    nonce_hex = ca.post("/v1/challenge").json()["nonce"]
+    nonce = bytes.fromhex(nonce_hex)
+    key = ec.generate_private_key(ec.SECP256K1())
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    gpus = GPU_ATTESTER.collect(nonce)
+    evidence = SimulatedTdxAttester(devnet_measurement("loader")).attest(
+        bind_report_data(nonce, spki, gpu_evidence_digest(gpus))
+    )
+    document = json.loads(evidence.to_json())
+    document["gpus"] = [gpu.to_dict() for gpu in gpus]
+    provider = dev_account("provider")
+    enclave = enclave_address_of(key.public_key())
+    consent = sign_enclave_consent(
+        provider,
+        enclave=enclave,
+        provider=provider.address,
+        nonce=nonce_hex,
+        chain_id=devnet_manifest.chain_id,
+        registry=devnet_manifest.contracts["AttestationRegistry"],
+    )
+    recipient = str(pyrage.x25519.Identity.generate().to_public())
+    return {
+        "evidence": document,
+        "csr_pem": build_csr(key, recipient).decode(),
+        "nonce": nonce_hex,
+        "provider": provider.address,
+        "provider_signature": consent,
+    }
+
+
+def _assert_typed_refusal(reply) -> None:
+    assert reply.status_code < 500, reply.text
+    assert 400 <= reply.status_code < 500, reply.text  # every case below is a mutation
+    body = reply.json()
+    assert isinstance(body, dict) and set(body) == {"type", "detail", "hint"}, body
+    assert all(isinstance(value, str) and value for value in body.values()), body
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+B64 = st.binary(max_size=64).map(lambda raw: base64.b64encode(raw).decode())
+FIELDS = ("report", "certificates", "driver_rim", "vbios_rim", "ocsp")
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(gpus=JSON | st.lists(JSON, min_size=1, max_size=3))
+def test_random_gpus_are_refused_with_a_typed_error(ca, devnet_manifest, gpus):
+    body = _body(ca, devnet_manifest)
+    body["evidence"]["gpus"] = gpus
+    _assert_typed_refusal(ca.post("/v1/certify", json=body))
+
+
+@st.composite
+def mutated(draw, entry: dict) -> dict:
+    """One GPU entry with one change: a flipped byte in a field, a field replaced, dropped or
+    added, or an OCSP list changed."""
+    entry = copy.deepcopy(entry)
+    kind = draw(st.sampled_from(("flip", "replace", "drop", "add", "ocsp")))
+    name = draw(st.sampled_from(FIELDS))
+    if kind == "flip" and name != "ocsp":
+        raw = bytearray(base64.b64decode(entry[name]))
+        at = draw(st.integers(0, len(raw) - 1))
+        raw[at] ^= draw(st.integers(1, 255))
+        entry[name] = base64.b64encode(bytes(raw)).decode()
+    elif kind == "replace":
+        entry[name] = draw(JSON | B64)
+    elif kind == "drop":
+        del entry[name]
+    elif kind == "add":
+        entry[draw(st.text(min_size=1, max_size=8).filter(lambda k: k not in FIELDS))] = draw(JSON)
+    else:
+        entry["ocsp"] = draw(st.lists(B64, max_size=3)) + ["not base64!"] * draw(st.integers(0, 1))
+        if entry["ocsp"] == entry.get("_original_ocsp"):
+            entry["ocsp"].append("AA==")
+    return entry
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_mutated_gpu_evidence_is_never_certified(ca, devnet_manifest, data):
+    body = _body(ca, devnet_manifest)
+    (entry,) = body["evidence"]["gpus"]
+    changed = data.draw(mutated(entry))
+    if changed == entry:  # e.g. an OCSP list redrawn to itself: make it a real change
+        changed["ocsp"] = [*changed["ocsp"], "AA=="]
+    body["evidence"]["gpus"] = [changed]
+    _assert_typed_refusal(ca.post("/v1/certify", json=body))
+
+
+def test_the_unmutated_body_is_certified_with_the_gpu(ca, devnet_manifest):
+    """The fuzz's base case is a real success: refusals above are the mutations' doing."""
+    reply = ca.post("/v1/certify", json=_body(ca, devnet_manifest))
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()
+    assert (answer["gpu_class"], answer["gpu_count"]) == ("H100", 1)
