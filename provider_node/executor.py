@@ -139,11 +139,13 @@ MAX_CLOCK_WAIT_S = 30.0
 def _wait_for_block_time(rt: Runtime, finished_at: int) -> None:
     """The contract refuses a report that finishes after the block that records it. A chain whose
     recent blocks ran ahead of the wall clock (several blocks in one second each take the next
-    second) can be a few seconds ahead of the enclave's measured end: wait until the next block's
-    time, at least the wall clock's second and one past the latest block's, reaches it."""
+    second) can be a few seconds ahead of the enclave's measured end, and a measured end rounded up
+    to the second can be up to a second ahead of the chain: wait until the wall clock or the latest
+    block has reached it. (Not "one past the latest block": anvil gives a block mined in the same
+    second as the latest one that same timestamp, and gas estimation runs on it.)"""
     deadline = time.monotonic() + MAX_CLOCK_WAIT_S
     while time.monotonic() < deadline:
-        if time.time() >= finished_at or rt.market.chain_time() + 1 >= finished_at:
+        if time.time() >= finished_at or rt.market.chain_time() >= finished_at:
             return
         time.sleep(0.2)
 
