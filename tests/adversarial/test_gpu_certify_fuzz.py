@@ -1,4 +1,5 @@
-"""Hypothesis through the CA's ``POST /v1/certify`` with random and mutated ``gpus`` entries: the CA
+"""Hypothesis through the CA's ``POST /v1/certify`` with random and mutated ``gpus`` entries, and
+with mutated real TDX v5 quotes and SEV-SNP Genoa/Turin/VLEK reports: the CA
 answers every one without a server error, in the one error shape ``{"type", "detail", "hint"}``
 with a typed code, and never certifies a mutated GPU.
 
@@ -28,7 +29,7 @@ from hypothesis import strategies as st
 from certification_authority import compose
 from certification_authority.compose import create_ca_app
 from certification_authority.settings import CaSettings
-from enclava.attestation import SimulatedTdxAttester, bind_report_data
+from enclava.attestation import SimulatedTdxAttester, bind_report_data, load_amd_certificates
 from enclava.attestation.gpu.evidence import gpu_evidence_digest
 from enclava.attestation.gpu.simulated import SimulatedGpuAttester
 from enclava.chain.config import Manifest
@@ -173,3 +174,84 @@ def test_the_unmutated_body_is_certified_with_the_gpu(ca, devnet_manifest):
     assert reply.status_code == 200, reply.text
     answer = reply.json()
     assert (answer["gpu_class"], answer["gpu_count"]) == ("H100", 1)
+
+
+# -- the new CPU parsers through the CA: real TDX v5 quotes and SEV-SNP reports, mutated ----------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "attestation"
+
+
+def _snp_chain(leaf: str, chain: str) -> bytes:
+    raw = (FIXTURES / "sev-snp" / leaf).read_bytes()
+    pem = (
+        raw
+        if leaf.endswith(".pem")
+        else load_amd_certificates(raw, der=True)[0].public_bytes(serialization.Encoding.PEM)
+    )
+    return pem + (FIXTURES / "sev-snp" / chain).read_bytes()
+
+
+#: (TEE wire name, quote or report, collateral): each real vector of a parser issue 16 added
+VENDOR_EVIDENCE = {
+    "tdx-v5": (
+        "tdx",
+        (FIXTURES / "tdx" / "tdx_quote_v5").read_bytes(),
+        (FIXTURES / "tdx" / "tdx_quote_v5_collateral.json").read_bytes(),
+    ),
+    "tdx-v5-servicetd": (
+        "tdx",
+        (FIXTURES / "tdx" / "tdx_quote_v5_servicetd").read_bytes(),
+        (FIXTURES / "tdx" / "tdx_quote_v5_collateral.json").read_bytes(),
+    ),
+    "snp-genoa-v3": (
+        "sev-snp",
+        (FIXTURES / "sev-snp" / "genoa-v3-report.bin").read_bytes(),
+        _snp_chain("genoa-v3-vcek.pem", "ask_ark_genoa.pem"),
+    ),
+    "snp-turin-v5": (
+        "sev-snp",
+        (FIXTURES / "sev-snp" / "turin-v5-report.bin").read_bytes(),
+        _snp_chain("turin-v5-vcek.pem", "ask_ark_turin.pem"),
+    ),
+    "snp-milan-v3-vlek": (
+        "sev-snp",
+        (FIXTURES / "sev-snp" / "milan-v3-vlek-report.bin").read_bytes(),
+        _snp_chain("milan-v3-vlek.der", "ask_ark_milan_vlek.pem"),
+    ),
+}
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    name=st.sampled_from(sorted(VENDOR_EVIDENCE)),
+    part=st.sampled_from(("quote", "collateral")),
+    data=st.data(),
+)
+def test_mutated_vendor_evidence_through_the_ca_is_a_typed_refusal(
+    ca, devnet_manifest, name, part, data
+):
+    """Real v5 quotes and Genoa/Turin/VLEK reports with a flipped byte, cut short or grown: the CA's
+    answer is always a typed 4xx (unmutated, they bind no CA nonce of ours, so 4xx too)."""
+    body = _body(ca, devnet_manifest)
+    tee, quote, collateral = VENDOR_EVIDENCE[name]
+    raw = bytearray(quote if part == "quote" else collateral)
+    kind = data.draw(st.sampled_from(("flip", "truncate", "extend")))
+    at = data.draw(st.integers(0, len(raw) - 1))
+    if kind == "flip":
+        raw[at] ^= data.draw(st.integers(1, 255))
+    elif kind == "truncate":
+        del raw[at:]
+    else:
+        raw[at:at] = data.draw(st.binary(min_size=1, max_size=16))
+    quote, collateral = (bytes(raw), collateral) if part == "quote" else (quote, bytes(raw))
+    body["evidence"] = {
+        "collateral": base64.b64encode(collateral).decode(),
+        "quote": base64.b64encode(quote).decode(),
+        "tee_type": tee,
+        "version": 1,
+    }
+    _assert_typed_refusal(ca.post("/v1/certify", json=body))
