@@ -65,8 +65,14 @@ def _gpu_collector(settings: LoaderSettings) -> GpuCollector | None:
                 "LOADER_INSECURE_ALLOW_SIMULATED_TEE=true",
                 hint="Simulated GPUs are for development only; use LOADER_GPU=nvml on hardware.",
             )
-        from enclava.attestation.gpu.simulated import SimulatedGpuAttester
+        from enclava.attestation.gpu.simulated import SIMULATED_GPU_MODELS, SimulatedGpuAttester
 
+        if settings.simulated_gpu_class not in SIMULATED_GPU_MODELS:
+            raise ConfigError(
+                f"LOADER_SIMULATED_GPU_CLASS={settings.simulated_gpu_class!r} is not a GPU the "
+                "simulator emits",
+                hint=f"Use one of {', '.join(sorted(SIMULATED_GPU_MODELS))}.",
+            )
         return SimulatedGpuAttester(gpu_class=settings.simulated_gpu_class)
     from enclava.attestation.gpu.nvml_collector import NvmlGpuCollector
 

@@ -166,3 +166,11 @@ def test_loader_gpu_defaults_to_none_and_simulated_needs_the_insecure_simulated_
 def test_loader_gpu_settings_are_validated(values):
     with pytest.raises(ValidationError):
         _settings(**values)
+
+
+def test_a_simulated_gpu_class_the_simulator_lacks_is_a_config_error():
+    values = {"gpu": "simulated", "insecure_allow_simulated_tee": True, "tee": "simulated"}
+    assert _gpu_collector(_settings(**values)) is not None  # H100 is simulated
+    with pytest.raises(ConfigError, match="LOADER_SIMULATED_GPU_CLASS='B200'") as info:
+        _gpu_collector(_settings(**values, simulated_gpu_class="B200"))
+    assert "H100" in (info.value.hint or "")
