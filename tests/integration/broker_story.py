@@ -31,6 +31,7 @@ from enclava.attestation.simulated import SimulatedTdxAttester
 from enclava.ca_link.chain_ca import connect_devnet_ca
 from enclava.chain import MarketClient
 from enclava.chain.config import load_manifest
+from enclava.chain.errors import TransactionReverted
 from enclava.chain.types import ResourceKind
 from enclava.devnet import dev_account
 from enclava.devnet.measurements import devnet_measurement
@@ -38,6 +39,7 @@ from enclava.protocol.broker import build_audit_request, build_deposit_request
 from enclava.protocol.consent import sign_enclave_consent
 from enclava.protocol.csr import build_csr, enclave_address_of
 from enclava.protocol.key_release import ReleaseAnswer, build_release_request, verify_release_answer
+from enclava.protocol.order import IntegrityReport
 from enclava.protocol.tee import TeeType
 from enclava.storage import IpfsContentStore
 
@@ -312,6 +314,29 @@ class BrokerStory:
             content=request.model_dump_json(),
             headers={"content-type": "application/json"},
         )
+
+    def complete_refused(self, enclave: Enclave, order_id: str, provider_role: str) -> str:
+        """``enclave`` signs a report completing ``order_id`` now and ``provider_role`` submits it;
+        the marketplace must refuse it: return the name of the custom error it reverted with."""
+        order = self.market.order(order_id)
+        report = IntegrityReport(
+            order_id=bytes.fromhex(order_id[2:]),
+            engine_hash=order.terms.engine_hash,
+            inputs_hash=order.terms.inputs_hash,
+            output_hash=b"\x01" * 32,
+            output_cid="bafy-output",
+            tee_type=int(TeeType.SIMULATED),
+            measurement=enclave.measurement_digest,
+            enclave=enclave.address,
+            started_at=order.accepted_at,
+            finished_at=int(self.market.w3.eth.get_block("latest")["timestamp"]),
+        )
+        signature = self.market.sign_report(enclave.account, report)
+        try:
+            self.market.complete_order(dev_account(provider_role), order.terms, report, signature)
+        except TransactionReverted as refused:
+            return refused.error_name or ""
+        raise AssertionError(f"the marketplace accepted {enclave.address}'s report")
 
 
 def policy_for(engine: Resource, customer_role: str = "customer", **overrides) -> dict:

@@ -13,15 +13,11 @@ import copy
 import pyrage
 import pytest
 from broker_story import BrokerStory, Resource, denials_in, policy_for, random_hash
-from web3 import Web3
 
 from enclava.chain.types import ResourceKind
 from enclava.devnet import dev_account
-from enclava.errors import ChainError
 from enclava.protocol.broker import check_audit_view
 from enclava.protocol.errors import AuditChainBroken
-from enclava.protocol.order import IntegrityReport
-from enclava.protocol.tee import TeeType
 
 
 @pytest.fixture(scope="module")
@@ -113,25 +109,7 @@ def test_a_revoked_enclave_is_refused_by_the_broker_and_by_the_marketplace(story
 
     registry = story.market.contracts.attestation_registry
     assert registry.functions.checkEnclave(revoked.address).call() == [False, "enclave revoked"]
-    order = story.market.order(order_id)
-    now = int(story.market.w3.eth.get_block("latest")["timestamp"])
-    report = IntegrityReport(
-        order_id=bytes.fromhex(order_id[2:]),
-        engine_hash=order.terms.engine_hash,
-        inputs_hash=order.terms.inputs_hash,
-        output_hash=b"\x01" * 32,
-        output_cid="bafy-output",
-        tee_type=int(TeeType.SIMULATED),
-        measurement=revoked.measurement_digest,
-        enclave=revoked.address,
-        started_at=order.accepted_at,
-        finished_at=now,
-    )
-    signature = story.market.sign_report(revoked.account, report)
-    with pytest.raises(ChainError) as refused:
-        story.market.complete_order(dev_account("provider"), order.terms, report, signature)
-    selector = Web3.keccak(text="MarketplaceEnclaveRevoked(address)")[:4].hex().removeprefix("0x")
-    assert "MarketplaceEnclaveRevoked" in str(refused.value) or selector in str(refused.value)
+    assert story.complete_refused(revoked, order_id, "provider") == "MarketplaceEnclaveRevoked"
 
 
 def test_an_order_not_yet_accepted_is_refused(story, engine, dataset, enclave):
