@@ -158,7 +158,9 @@ class GpuMeasurementMismatchError(MeasurementNotAllowedError):
     code = "gpu_measurement_mismatch"
     hint = (
         "A GPU measurement matches none of its RIM's reference values: the firmware or driver "
-        "differs from what NVIDIA published."
+        "differs from what NVIDIA published, or the GPU runs in CC devtools (debug) mode, which "
+        "Hopper signs no flag for and shows only as changed measurements. Run the GPU in CC "
+        "production mode with NVIDIA's released driver and VBIOS."
     )
 
 
