@@ -17,14 +17,14 @@ encoding).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from enclava.attestation._b64 import b64encode, canonical_b64decode
 from enclava.attestation.errors import EvidenceFormatError
 from enclava.attestation.gpu.evidence import GpuEvidence
+from enclava.protocol.canonical import canonical_json
 from enclava.protocol.tee import KNOWN_TEES, TeeType
 
 __all__ = [
@@ -76,8 +76,8 @@ class Evidence:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "collateral": base64.b64encode(self.collateral).decode("ascii"),
-            "quote": base64.b64encode(self.quote).decode("ascii"),
+            "collateral": b64encode(self.collateral),
+            "quote": b64encode(self.quote),
             "tee_type": self.tee_type.wire_name,
             "version": EVIDENCE_FORMAT_VERSION,
         }
@@ -87,7 +87,7 @@ class Evidence:
 
     def to_json(self) -> str:
         """Canonical JSON: the same evidence always serializes to the same bytes."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return canonical_json(self.to_dict()).decode("ascii")
 
     @classmethod
     def from_dict(cls, data: Any) -> Evidence:
@@ -109,8 +109,8 @@ class Evidence:
             raise EvidenceFormatError(f"unknown tee_type {data['tee_type']!r}") from exc
         return cls(
             tee_type=tee_type,
-            quote=_b64decode(data["quote"], "quote"),
-            collateral=_b64decode(data["collateral"], "collateral"),
+            quote=canonical_b64decode(data["quote"], "quote"),
+            collateral=canonical_b64decode(data["collateral"], "collateral"),
             gpus=_gpus(data["gpus"]) if "gpus" in data else (),
         )
 
@@ -125,19 +125,6 @@ class Evidence:
         except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
             raise EvidenceFormatError(f"evidence is not valid JSON: {exc}") from exc
         return cls.from_dict(data)
-
-
-def _b64decode(value: Any, field: str) -> bytes:
-    if not isinstance(value, str):
-        raise EvidenceFormatError(f"{field} must be a base64 string")
-    try:
-        raw = base64.b64decode(value.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError) as exc:
-        raise EvidenceFormatError(f"{field} is not valid base64") from exc
-    # Canonical form only: one byte string has exactly one accepted encoding.
-    if base64.b64encode(raw).decode("ascii") != value:
-        raise EvidenceFormatError(f"{field} is not canonical base64")
-    return raw
 
 
 def _gpus(value: Any) -> tuple[GpuEvidence, ...]:

@@ -14,15 +14,14 @@ the evidence alone: the same evidence always hashes to the same 32 bytes.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from enclava.attestation._b64 import b64encode, canonical_b64decode
 from enclava.attestation.gpu.errors import GpuEvidenceFormatError
+from enclava.protocol.canonical import canonical_json
 
 __all__ = [
     "GpuEvidence",
@@ -84,13 +83,13 @@ class GpuEvidence:
                 raise GpuEvidenceFormatError(f"an OCSP response exceeds {MAX_OCSP_BYTES} bytes")
 
     def to_dict(self) -> dict[str, Any]:
-        """Canonical: standard base64 with padding; ``json.dumps(sort_keys=True)`` orders keys."""
+        """Canonical: standard base64 with padding; ``canonical_json`` orders the keys."""
         return {
-            "certificates": _b64(self.certificates),
-            "driver_rim": _b64(self.driver_rim),
-            "ocsp": [_b64(response) for response in self.ocsp],
-            "report": _b64(self.report),
-            "vbios_rim": _b64(self.vbios_rim),
+            "certificates": b64encode(self.certificates),
+            "driver_rim": b64encode(self.driver_rim),
+            "ocsp": [b64encode(response) for response in self.ocsp],
+            "report": b64encode(self.report),
+            "vbios_rim": b64encode(self.vbios_rim),
         }
 
     @classmethod
@@ -129,26 +128,11 @@ def gpu_evidence_digest(gpus: Sequence[GpuEvidence]) -> bytes:
     """
     if isinstance(gpus, (bytes, str)) or not all(isinstance(gpu, GpuEvidence) for gpu in gpus):
         raise GpuEvidenceFormatError("gpu_evidence_digest takes a sequence of GpuEvidence")
-    document = json.dumps(
-        [gpu.to_dict() for gpu in gpus], sort_keys=True, separators=(",", ":"), ensure_ascii=True
-    )
-    return hashlib.sha256(GPU_EVIDENCE_DIGEST_DOMAIN + document.encode("ascii")).digest()
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
+    document = canonical_json([gpu.to_dict() for gpu in gpus])
+    return hashlib.sha256(GPU_EVIDENCE_DIGEST_DOMAIN + document).digest()
 
 
 def _b64decode(value: Any, field: str, cap: int) -> bytes:
-    if not isinstance(value, str):
-        raise GpuEvidenceFormatError(f"GPU evidence {field} must be a base64 string")
-    if len(value) > 4 * ((cap + 2) // 3):
-        raise GpuEvidenceFormatError(f"GPU evidence {field} exceeds {cap} bytes")
-    try:
-        raw = base64.b64decode(value.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError) as exc:
-        raise GpuEvidenceFormatError(f"GPU evidence {field} is not valid base64") from exc
-    # Canonical form only: one byte string has exactly one accepted encoding.
-    if _b64(raw) != value:
-        raise GpuEvidenceFormatError(f"GPU evidence {field} is not canonical base64")
-    return raw
+    return canonical_b64decode(
+        value, f"GPU evidence {field}", error=GpuEvidenceFormatError, cap=cap
+    )
