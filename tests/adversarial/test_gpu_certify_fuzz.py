@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyrage
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -29,14 +26,12 @@ from hypothesis import strategies as st
 from certification_authority import compose
 from certification_authority.compose import create_ca_app
 from certification_authority.settings import CaSettings
-from enclava.attestation import SimulatedTdxAttester, bind_report_data, load_amd_certificates
-from enclava.attestation.gpu.evidence import gpu_evidence_digest
+from enclava.attestation import load_amd_certificates
 from enclava.attestation.gpu.simulated import SimulatedGpuAttester
 from enclava.chain.config import Manifest
 from enclava.devnet import dev_account
 from enclava.devnet.measurements import devnet_measurement
-from enclava.protocol.consent import sign_enclave_consent
-from enclava.protocol.csr import build_csr, enclave_address_of
+from tests.integration.broker_story import certify_body
 
 pytestmark = pytest.mark.devnet
 
@@ -63,37 +58,9 @@ def ca(devnet_manifest: Manifest, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def _body(ca: TestClient, devnet_manifest: Manifest) -> dict:
-    """A /v1/certify body for a fresh key whose simulated CPU evidence binds simulated GPUs."""
-    nonce_hex = ca.post("/v1/challenge").json()["nonce"]
-    nonce = bytes.fromhex(nonce_hex)
-    key = ec.generate_private_key(ec.SECP256K1())
-    spki = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    gpus = GPU_ATTESTER.collect(nonce)
-    evidence = SimulatedTdxAttester(devnet_measurement("loader")).attest(
-        bind_report_data(nonce, spki, gpu_evidence_digest(gpus))
-    )
-    document = json.loads(evidence.to_json())
-    document["gpus"] = [gpu.to_dict() for gpu in gpus]
-    provider = dev_account("provider")
-    enclave = enclave_address_of(key.public_key())
-    consent = sign_enclave_consent(
-        provider,
-        enclave=enclave,
-        provider=provider.address,
-        nonce=nonce_hex,
-        chain_id=devnet_manifest.chain_id,
-        registry=devnet_manifest.contracts["AttestationRegistry"],
-    )
-    recipient = str(pyrage.x25519.Identity.generate().to_public())
-    return {
-        "evidence": document,
-        "csr_pem": build_csr(key, recipient).decode(),
-        "nonce": nonce_hex,
-        "provider": provider.address,
-        "provider_signature": consent,
-    }
+    """A /v1/certify body for a fresh key whose simulated CPU evidence binds simulated GPUs
+    (``devnet_manifest`` is the session's devnet, whose registry the consent is for)."""
+    return certify_body(ca, gpus=GPU_ATTESTER)[1]
 
 
 def _assert_typed_refusal(reply) -> None:

@@ -12,6 +12,7 @@ answer is checked with ``verify_release_answer`` against the attested signer.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -27,6 +28,8 @@ from eth_account.signers.local import LocalAccount
 
 from certification_authority.admin import build_revocation_request
 from enclava.attestation import bind_report_data
+from enclava.attestation.gpu.evidence import gpu_evidence_digest
+from enclava.attestation.gpu.simulated import SimulatedGpuAttester
 from enclava.attestation.simulated import SimulatedTdxAttester
 from enclava.ca_link.chain_ca import connect_devnet_ca
 from enclava.chain import MarketClient
@@ -56,9 +59,11 @@ def certify_body(
     nonce: str | None = None,
     key: ec.EllipticCurvePrivateKey | None = None,
     age_recipient: str | None = None,
+    gpus: SimulatedGpuAttester | None = None,
 ) -> tuple[str, dict]:
     """A ``/v1/certify`` body for a fresh simulated enclave key (or ``key``): (enclave address,
-    body).
+    body). With ``gpus``, the evidence carries that attester's GPUs for the nonce and the CPU
+    report binds them.
 
     ``ca`` is the CA's URL or an HTTP client bound to it (an in-process ``TestClient`` too).
     """
@@ -69,8 +74,13 @@ def certify_body(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     measurement = devnet_measurement("loader") if measurement is None else measurement
-    evidence = SimulatedTdxAttester(measurement).attest(
-        bind_report_data(bytes.fromhex(nonce), spki)
+    collected = gpus.collect(bytes.fromhex(nonce)) if gpus is not None else ()
+    digest = gpu_evidence_digest(collected) if collected else None
+    evidence = dataclasses.replace(
+        SimulatedTdxAttester(measurement).attest(
+            bind_report_data(bytes.fromhex(nonce), spki, digest)
+        ),
+        gpus=collected,
     )
     enclave = enclave_address_of(key.public_key())
     provider = dev_account(provider_role)
