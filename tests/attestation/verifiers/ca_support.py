@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from enclava.attestation.sev_snp_report import (
     SNP_MILAN,
@@ -304,3 +307,38 @@ def snp_report(
     else:
         report[0x188:0x18B] = bytes(3)
     return forged.sign(bytes(report))
+
+
+# -- fuzzing the parsers and verifiers ---------------------------------------------------------
+
+#: ENCLAVA_FUZZ_EXAMPLES raises the example count for a deeper run (e.g. 5000 nightly).
+FUZZ = settings(
+    max_examples=int(os.environ.get("ENCLAVA_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+BYTE_EDITS = ("flip", "set", "delete", "insert", "truncate")
+
+
+def edit_bytes(draw: st.DrawFn, out: bytearray, kind: str) -> None:
+    """One edit of ``kind`` (of ``BYTE_EDITS``) at a drawn offset of ``out``, in place."""
+    at = draw(st.integers(0, max(len(out) - 1, 0)))
+    if kind == "flip" and out:
+        out[at] ^= 1 << draw(st.integers(0, 7))
+    elif kind == "set" and out:
+        out[at] = draw(st.integers(0, 255))
+    elif kind == "delete":
+        del out[at : at + draw(st.integers(1, 64))]
+    elif kind == "insert":
+        out[at:at] = draw(st.binary(min_size=1, max_size=64))
+    elif kind == "truncate":
+        del out[at:]
+
+
+@st.composite
+def byte_edits(draw: st.DrawFn, data: bytes, kinds: tuple[str, ...] = BYTE_EDITS) -> bytes:
+    """``data`` after 1-4 random edits of the given kinds."""
+    out = bytearray(data)
+    for _ in range(draw(st.integers(1, 4))):
+        edit_bytes(draw, out, draw(st.sampled_from(kinds)))
+    return bytes(out)

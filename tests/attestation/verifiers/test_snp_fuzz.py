@@ -6,45 +6,22 @@ original's.
 
 from __future__ import annotations
 
-import os
-
-from ca_support import SNP_VECTORS
-from hypothesis import HealthCheck, given, settings
+from ca_support import BYTE_EDITS, FUZZ, SNP_VECTORS, byte_edits
+from hypothesis import given
 from hypothesis import strategies as st
 
 from enclava.attestation.sev_snp_report import SNP_REPORT_LEN, SNP_SIGNED_LEN, SnpReport
 from enclava.attestation.verifiers import SevSnpVerifier
 from enclava.errors import EnclavaError
 
-FUZZ = settings(
-    max_examples=int(os.environ.get("ENCLAVA_FUZZ_EXAMPLES", "150")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 VERIFIER = SevSnpVerifier()
 vectors = st.sampled_from(SNP_VECTORS)
 
 
-@st.composite
-def edited(draw, data: bytes, *, keep_length: bool) -> bytes:
+def edited(data: bytes, *, keep_length: bool) -> st.SearchStrategy[bytes]:
     """``data`` after 1-4 random edits: bit flips and byte sets (and, unless ``keep_length``,
     deletions, insertions and truncation)."""
-    out = bytearray(data)
-    kinds = ["flip", "set"] + ([] if keep_length else ["delete", "insert", "truncate"])
-    for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(kinds))
-        at = draw(st.integers(0, max(len(out) - 1, 0)))
-        if kind == "flip" and out:
-            out[at] ^= 1 << draw(st.integers(0, 7))
-        elif kind == "set" and out:
-            out[at] = draw(st.integers(0, 255))
-        elif kind == "delete":
-            del out[at : at + draw(st.integers(1, 64))]
-        elif kind == "insert":
-            out[at:at] = draw(st.binary(min_size=1, max_size=64))
-        else:
-            del out[at:]
-    return bytes(out)
+    return byte_edits(data, ("flip", "set") if keep_length else BYTE_EDITS)
 
 
 def _verify_or_typed(report: bytes, chain: bytes, now: int):

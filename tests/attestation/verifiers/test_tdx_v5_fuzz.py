@@ -9,11 +9,11 @@ quotes with TD 1.5 and TD 1.0 bodies (development root).
 from __future__ import annotations
 
 import dataclasses
-import os
 import struct
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from ca_support import BYTE_EDITS, FUZZ, edit_bytes
+from hypothesis import given
 from hypothesis import strategies as st
 
 from enclava.attestation import SimulatedTdxAttester, development_root_der
@@ -28,12 +28,6 @@ COLLATERAL_V5 = (TDX / "tdx_quote_v5_collateral.json").read_bytes()
 V5_NOW = 1774003274
 SIM_ISSUED = 1_790_000_000
 SIM_NOW = SIM_ISSUED + 60
-# ENCLAVA_FUZZ_EXAMPLES raises the example count for a deeper run (e.g. 5000 nightly).
-FUZZ = settings(
-    max_examples=int(os.environ.get("ENCLAVA_FUZZ_EXAMPLES", "150")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 
 _SIM = SimulatedTdxAttester(bytes(range(48)), quote_version=5)
 SIM_V5 = _SIM.quote(bytes(64))
@@ -70,17 +64,8 @@ def mutations(draw, data: bytes) -> bytes:
                 ["flip", "set", "delete", "insert", "truncate", "descriptor", "version"]
             )
         )
-        at = draw(st.integers(0, max(len(out) - 1, 0)))
-        if kind == "flip" and out:
-            out[at] ^= 1 << draw(st.integers(0, 7))
-        elif kind == "set" and out:
-            out[at] = draw(st.integers(0, 255))
-        elif kind == "delete":
-            del out[at : at + draw(st.integers(1, 64))]
-        elif kind == "insert":
-            out[at:at] = draw(st.binary(min_size=1, max_size=64))
-        elif kind == "truncate":
-            del out[at:]
+        if kind in BYTE_EDITS:
+            edit_bytes(draw, out, kind)
         elif kind == "descriptor" and len(out) >= 54:
             body_type = draw(st.sampled_from([0, 1, 2, 3, 4, 0xFFFF]))
             size = draw(st.sampled_from([0, 384, 584, 648, 649, 2**32 - 1]))

@@ -12,7 +12,7 @@ import json
 import os
 
 import pytest
-from ca_support import SNP_VALID_TIME, TDX_PINNED_TIME, enclave_key_der
+from ca_support import SNP_VALID_TIME, TDX_PINNED_TIME, byte_edits, enclave_key_der
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,24 +43,9 @@ VERIFIERS = {
 }
 
 
-@st.composite
-def mutations(draw, data: bytes) -> bytes:
+def mutations(data: bytes) -> st.SearchStrategy[bytes]:
     """``data`` after 1-4 random edits: bit flips, byte sets, deletions, insertions, truncation."""
-    out = bytearray(data)
-    for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["flip", "set", "delete", "insert", "truncate"]))
-        at = draw(st.integers(0, max(len(out) - 1, 0)))
-        if kind == "flip" and out:
-            out[at] ^= 1 << draw(st.integers(0, 7))
-        elif kind == "set" and out:
-            out[at] = draw(st.integers(0, 255))
-        elif kind == "delete":
-            del out[at : at + draw(st.integers(1, 64))]
-        elif kind == "insert":
-            out[at:at] = draw(st.binary(min_size=1, max_size=64))
-        elif kind == "truncate":
-            del out[at:]
-    return bytes(out)
+    return byte_edits(data)
 
 
 @pytest.fixture(scope="module")
