@@ -25,8 +25,7 @@ from web3 import Web3
 from certification_authority.broker.chain import OrderView
 from enclava.chain.contracts import ContractSet
 from enclava.chain.errors import OrderNotFound
-from enclava.chain.market import check_order_commitments, read_order
-from enclava.protocol.tee import decode_gpu_class
+from enclava.chain.market import check_order_commitments, read_order, tee_offer_gpu_class
 
 __all__ = ["Web3ChainView"]
 
@@ -52,9 +51,6 @@ class Web3ChainView:
         terms = order.terms
         deadline = order.accepted_at + int(terms.max_duration) if order.accepted_at else 0
         observed_at = int(self._c.w3.eth.get_block("latest")["timestamp"])
-        gpu_class = self._c.provider_registry.functions.teeOfferGpuClass(
-            int(terms.tee_offer_id)
-        ).call()
         return OrderView(
             order_id=order_id,
             status=order.status,
@@ -68,5 +64,5 @@ class Web3ChainView:
             observed_at=observed_at,
             resource_hashes=tuple("0x" + bytes(h).hex() for h in order.resource_hashes),
             inputs_hash="0x" + bytes(terms.inputs_hash).hex(),
-            gpu_class=decode_gpu_class(bytes(gpu_class)),
+            gpu_class=tee_offer_gpu_class(self._c, terms.tee_offer_id),
         )

@@ -40,6 +40,7 @@ __all__ = [
     "read_order",
     "check_order_commitments",
     "deadline_of",
+    "tee_offer_gpu_class",
     "orders_created",
     "CreatedOrder",
     "order_id_bytes",
@@ -119,6 +120,13 @@ def read_order(
 def deadline_of(contracts: ContractSet, terms: OrderTerms) -> int:
     """The marketplace's ``deadlineOf`` an accepted order: its window plus the report grace."""
     return int(contracts.marketplace.functions.deadlineOf(terms.as_tuple()).call())
+
+
+def tee_offer_gpu_class(contracts: ContractSet, tee_offer_id: int) -> str:
+    """The GPU class TEE offer ``tee_offer_id`` promises, decoded (``""`` for none; ``"cpu"``
+    is none too). Fixed once published, so an order's offer class is this for its lifetime."""
+    raw = contracts.provider_registry.functions.teeOfferGpuClass(int(tee_offer_id)).call()
+    return decode_gpu_class(bytes(raw))
 
 
 @dataclass(frozen=True)
@@ -275,10 +283,8 @@ class MarketClient:
         }
 
     def tee_offer_gpu_class(self, tee_offer_id: int) -> str:
-        """The GPU class TEE offer ``tee_offer_id`` promises, decoded (``""`` for none; ``"cpu"``
-        is none too). Fixed once published, so an order's offer class is this for its lifetime."""
-        raw = self.contracts.provider_registry.functions.teeOfferGpuClass(int(tee_offer_id)).call()
-        return decode_gpu_class(bytes(raw))
+        """:func:`tee_offer_gpu_class` of this chain's registry."""
+        return tee_offer_gpu_class(self.contracts, tee_offer_id)
 
     # ------------------------------------------------------------------ enclaves
 
