@@ -39,8 +39,8 @@ from enclava.attestation.verifiers import EvidenceVerifier
 from enclava.chain.types import measurement_digest
 from enclava.logs import get_logger
 from enclava.protocol.consent import ConsentInvalid, recover_consent_signer
-from enclava.protocol.csr import MAX_GPU_COUNT, enclave_address_of, is_gpu_class
-from enclava.protocol.tee import CPU_GPU_CLASS, onchain_tee
+from enclava.protocol.csr import enclave_address_of
+from enclava.protocol.tee import CPU_GPU_CLASS, MAX_GPU_COUNT, is_gpu_class, onchain_tee
 
 __all__ = ["CertificationAuthority", "CertifyResult", "certified_gpus"]
 

@@ -28,8 +28,9 @@ from eth_utils.address import to_checksum_address
 
 from certification_authority.errors import CertificateInvalid, EnclaveCertificateExpired
 from enclava.errors import EnclavaError
-from enclava.protocol.csr import ENCLAVA_OIDS, MAX_GPU_COUNT, enclave_address_of, is_gpu_class
+from enclava.protocol.csr import ENCLAVA_OIDS, enclave_address_of
 from enclava.protocol.errors import EnclaveKeyInvalid
+from enclava.protocol.tee import MAX_GPU_COUNT, is_gpu_class
 
 __all__ = [
     "CertifiedEnclave",

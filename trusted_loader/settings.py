@@ -15,8 +15,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from enclava.chain.config import ChainConfig, ChainSettings
-from enclava.protocol.csr import is_gpu_class
-from enclava.protocol.tee import TeeWireName
+from enclava.protocol.tee import TeeWireName, is_gpu_class
 
 __all__ = ["LoaderSettings"]
 

@@ -46,8 +46,7 @@ from enclava.protocol.broker.fields import (
     normalize_serial,
     normalize_uint256,
 )
-from enclava.protocol.csr import MAX_GPU_COUNT, is_gpu_class
-from enclava.protocol.tee import KNOWN_TEES
+from enclava.protocol.tee import KNOWN_TEES, MAX_GPU_COUNT, is_gpu_class
 
 __all__ = [
     "BrokerParts",

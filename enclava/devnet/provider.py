@@ -29,8 +29,7 @@ from enclava.devnet.orchestrator import forget_service, record_service, state_di
 from enclava.devnet.ports import free_ports
 from enclava.devnet.processes import is_alive, spawn
 from enclava.errors import DevnetError
-from enclava.protocol.csr import is_gpu_class
-from enclava.protocol.tee import offer_requires_gpu
+from enclava.protocol.tee import is_gpu_class, offer_requires_gpu
 
 __all__ = ["ProviderHandle", "start_provider", "stop_provider", "provider_config"]
 

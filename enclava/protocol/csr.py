@@ -32,17 +32,9 @@ from enclava.protocol.errors import EnclaveKeyInvalid
 __all__ = [
     "ENCLAVA_OID_ARC",
     "ENCLAVA_OIDS",
-    "GPU_CLASS_MAX_BYTES",
-    "MAX_GPU_COUNT",
     "enclave_address_of",
     "build_csr",
-    "is_gpu_class",
 ]
-
-#: A GPU class fits the chain's ``bytes32`` (left-aligned, zero-padded).
-GPU_CLASS_MAX_BYTES = 32
-#: The GPU count is one byte.
-MAX_GPU_COUNT = 255
 
 ENCLAVA_OID_ARC = "2.25.137906042972484955005484010384731416971"
 _EXTENSIONS = (
@@ -62,16 +54,6 @@ ENCLAVA_OIDS: Mapping[str, x509.ObjectIdentifier] = MappingProxyType(
         for n, name in enumerate(_EXTENSIONS, start=1)
     }
 )
-
-
-def is_gpu_class(label: object) -> bool:
-    """A GPU class label as certificates and the chain carry it: 1 to 32 bytes of printable ASCII
-    without spaces (``"H100"``), so it survives the ``bytes32`` round trip unchanged."""
-    return (
-        isinstance(label, str)
-        and 1 <= len(label) <= GPU_CLASS_MAX_BYTES
-        and all(0x21 <= ord(char) <= 0x7E for char in label)
-    )
 
 
 def enclave_address_of(public_key: ec.EllipticCurvePublicKey) -> str:

@@ -33,6 +33,8 @@ __all__ = [
     "onchain_tee",
     "CPU_GPU_CLASS",
     "GPU_CLASS_BYTES",
+    "MAX_GPU_COUNT",
+    "is_gpu_class",
     "offer_requires_gpu",
     "encode_gpu_class",
     "decode_gpu_class",
@@ -112,6 +114,18 @@ def onchain_tee(tee_type: TeeType, *, simulated: bool) -> TeeType:
 CPU_GPU_CLASS: Final = "cpu"
 #: A GPU class is a ``bytes32`` on chain.
 GPU_CLASS_BYTES: Final = 32
+#: The GPU count is one byte (on chain and in the certificate).
+MAX_GPU_COUNT: Final = 255
+
+
+def is_gpu_class(label: object) -> bool:
+    """A GPU class label as certificates and the chain carry it: 1 to 32 bytes of printable ASCII
+    without spaces (``"H100"``), so it survives the ``bytes32`` round trip unchanged."""
+    return (
+        isinstance(label, str)
+        and 1 <= len(label) <= GPU_CLASS_BYTES
+        and all(0x21 <= ord(char) <= 0x7E for char in label)
+    )
 
 
 def offer_requires_gpu(label: str | bytes) -> bool:

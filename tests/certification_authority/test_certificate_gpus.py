@@ -20,7 +20,8 @@ from certification_authority.certificates import (
     verify_enclave_certificate,
 )
 from certification_authority.errors import CertificateInvalid, GpuClassesMixed
-from enclava.protocol.csr import ENCLAVA_OID_ARC, ENCLAVA_OIDS, build_csr, is_gpu_class
+from enclava.protocol.csr import ENCLAVA_OID_ARC, ENCLAVA_OIDS, build_csr
+from enclava.protocol.tee import is_gpu_class
 
 PROVIDER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 

@@ -57,7 +57,7 @@ TeeTypes = Annotated[
     Annotated[list[KnownTeeType], Field(min_length=1, max_length=3)] | Literal["any"], _AnyOf
 ]
 
-#: A GPU class as certificates and TEE offers carry it (``enclava.protocol.csr.is_gpu_class``).
+#: A GPU class as certificates and TEE offers carry it (``enclava.protocol.tee.is_gpu_class``).
 GpuClassLabel = Annotated[str, Field(pattern=r"^[!-~]{1,32}$")]
 GpuClasses = Annotated[
     list[GpuClassLabel], Field(max_length=16), AfterValidator(lambda v: sorted(set(v)))
