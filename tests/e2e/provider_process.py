@@ -39,6 +39,10 @@ class ProviderProcess:
     http_port: int = field(default_factory=free_port)
     #: More top-level TOML lines for the config (e.g. ``loader_rpc_url = "..."``).
     extra_config: str = ""
+    #: The TEE offer's GPU class ("cpu": none); ``simulate_gpu=False`` leaves a GPU offer's loader
+    #: without the GPU it promises (see ``enclava.devnet.provider.provider_config``).
+    gpu_class: str = "cpu"
+    simulate_gpu: bool = True
     node: subprocess.Popen | None = None
     workers: list[subprocess.Popen] = field(default_factory=list)
 
@@ -63,6 +67,8 @@ class ProviderProcess:
             lease_s=self.lease_s,
             poll_interval_s=0.5,
             extra_config=self.extra_config,
+            gpu_class=self.gpu_class,
+            simulate_gpu=self.simulate_gpu,
         )
 
     def _spawn(self, *args: str, log: str) -> subprocess.Popen:

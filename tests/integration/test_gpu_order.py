@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ from demo.parties import order_as_customer, parties, publish_engine_at
 from enclava.chain.types import ResourceKind
 from enclava.client import wait_for_order
 from enclava.devnet import dev_account
-from enclava.devnet.provider import provider_config
 from enclava.protocol.engine.reasons import Reason
 from enclava.protocol.order import OrderStatus
 from enclava.protocol.tee import TeeType
@@ -43,34 +41,11 @@ with open(os.path.join(os.environ["ENCLAVA_OUTPUT_DIR"], "out.json"), "w") as ou
 """
 
 
-@dataclass
-class GpuProvider(ProviderProcess):
-    """A provider node whose one TEE offer promises ``gpu_class``; ``simulate_gpu=False``: its
-    loader has no GPU although the offer says so."""
-
-    gpu_class: str = GPU
-    simulate_gpu: bool = True
-
-    def write_config(self, devnet: str) -> None:
-        provider_config(
-            self.folder,
-            name=self.name,
-            devnet=devnet,
-            http_port=self.http_port,
-            dev_role=self.dev_role,
-            concurrency=self.concurrency,
-            slots=self.slots,
-            price_per_second=self.price_per_second,
-            lease_s=self.lease_s,
-            poll_interval_s=0.5,
-            gpu_class=self.gpu_class,
-            simulate_gpu=self.simulate_gpu,
-        )
-
-
 @contextmanager
-def gpu_provider(manifest, folder: Path, **fields) -> Iterator[GpuProvider]:
-    proc = GpuProvider(folder=folder, **fields)
+def gpu_provider(manifest, folder: Path, **fields) -> Iterator[ProviderProcess]:
+    """A provider node whose one TEE offer promises ``gpu_class`` (default: the H100 of this
+    module); ``simulate_gpu=False``: its loader has no GPU although the offer says so."""
+    proc = ProviderProcess(folder=folder, **{"gpu_class": GPU, **fields})
     proc.write_config(manifest.name)
     proc.start_node()
     proc.start_worker()
