@@ -11,6 +11,10 @@ storage slot); the customer's unused compute comes back inside completeOrder. A 
 between the same parties (payees already credited) is measured too. Gas figures repeat to within a
 few units of calldata gas (the signed report carries the run's timestamps, so a signature byte may
 be zero in one run and not in the next); nothing here is timed or asserted.
+
+Confidential serving (ServiceMarket) is measured too: pricing, start, enclave binding, a deposit,
+the first voucher a customer settles (fresh credit slots), a later one worth a thousand requests
+(the same gas as one request's: settlement is O(1)), close, reclaim and withdrawal.
 """
 
 from __future__ import annotations
@@ -221,6 +225,11 @@ def main() -> dict[str, Any]:
         _complete(c, big, enclave, relayer, chain, used=DURATION // 2),
     )
 
+    # --- confidential serving, while the provider is bonded and its enclave valid (before the
+    # slash and the revocation below)
+    serving = _serving(c, manifest, owner, provider, customer, relayer, model, offer, enclave)
+    gas.update(serving)
+
     # --- the other endings
     cancel = _create(c, customer, engine, [], offer, inputs)
     record("Marketplace.cancelOrder", c.marketplace.cancelOrder(_terms(cancel), {"from": customer}))
@@ -277,6 +286,7 @@ def main() -> dict[str, Any]:
             "customer_refund": "sent with completeOrder (no withdrawal)",
         },
         "repeat_order": {"steps": repeat, "total": sum(repeat.values())},
+        "serving": serving,
     }
     _print_table(gas, steps, total, repeat)
     out = Path(os.environ.get("ENCLAVA_GAS_OUT", ROOT / "bench" / "results" / "gas.json"))
@@ -294,17 +304,98 @@ class _Contracts:
     resources: BrownieObject
     attestation: BrownieObject
     marketplace: BrownieObject
+    service_market: BrownieObject
 
 
 def _contracts(manifest: dict[str, Any]) -> _Contracts:
-    from brownie import AttestationRegistry, Marketplace, ProviderRegistry, ResourceRegistry
+    from brownie import (
+        AttestationRegistry,
+        Marketplace,
+        ProviderRegistry,
+        ResourceRegistry,
+        ServiceMarket,
+    )
 
     return _Contracts(
         providers=ProviderRegistry.at(manifest["contracts"]["ProviderRegistry"]),
         resources=ResourceRegistry.at(manifest["contracts"]["ResourceRegistry"]),
         attestation=AttestationRegistry.at(manifest["contracts"]["AttestationRegistry"]),
         marketplace=Marketplace.at(manifest["contracts"]["Marketplace"]),
+        service_market=ServiceMarket.at(manifest["contracts"]["ServiceMarket"]),
     )
+
+
+def _serving(
+    c: _Contracts,
+    manifest: dict[str, Any],
+    owner: BrownieObject,
+    provider: BrownieObject,
+    customer: BrownieObject,
+    relayer: BrownieObject,
+    model: int,
+    offer: int,
+    enclave: LocalAccount,
+) -> dict[str, int]:
+    """Gas of ServiceMarket's calls: a service of ``model`` on ``offer``, one customer."""
+    from brownie import chain
+
+    from enclava.protocol.service_terms import ServiceTerms, sign_voucher, voucher_for
+
+    sm = c.service_market
+    gas: dict[str, int] = {}
+    prices = (3 * 10**9, 7 * 10**9)
+    tx = sm.setTokenPrices(model, *prices, {"from": owner})
+    gas["ServiceMarket.setTokenPrices"] = tx.gas_used
+    tx = sm.setServingPrice(offer, False, 10**12, {"from": provider})
+    gas["ServiceMarket.setServingPrice"] = tx.gas_used
+    model_owner, _, _, _, content_hash = c.resources.resourceTerms(model)
+    terms = ServiceTerms(
+        nonce=0,
+        provider=provider.address,
+        tee_offer_id=offer,
+        tee_type=SIMULATED,
+        model_id=model,
+        model_owner=str(model_owner),
+        model_hash="0x" + bytes(content_hash).hex(),
+        input_token_price=prices[0],
+        output_token_price=prices[1],
+        provider_per_token=False,
+        provider_price=10**12,
+        ends_at=chain.time() + 30 * 86400,
+    )
+    start = sm.startService(terms.to_abi(), {"from": provider})
+    gas["ServiceMarket.startService"] = start.gas_used
+    stored = ServiceTerms.from_abi(tuple(start.events["ServiceStarted"]["terms"]))
+    tx = sm.bindEnclave(stored.to_abi(), enclave.address, {"from": provider})
+    gas["ServiceMarket.bindEnclave"] = tx.gas_used
+    tx = sm.setEndpoint(stored.to_abi(), "https://provider.example:8443", {"from": provider})
+    gas["ServiceMarket.setEndpoint"] = tx.gas_used
+    tx = sm.deposit(stored.service_id, {"from": customer, "value": 10**17})
+    gas["ServiceMarket.deposit"] = tx.gas_used
+    signer = _wallet(customer)
+
+    def settle(counts: tuple[int, int, int]) -> int:
+        voucher = voucher_for(stored, customer.address, *counts)
+        signature = sign_voucher(signer, voucher, chain_id=chain.id, contract=sm.address)
+        return int(
+            sm.settle(stored.to_abi(), voucher.to_abi(), signature, {"from": relayer}).gas_used
+        )
+
+    prompt, completion, compute_ms = 180, 60, 450  # one request
+    for label, requests in (
+        ("first voucher, fresh credits", 1),
+        ("later voucher, 2 requests in all", 2),
+        ("later voucher, 1,000 requests in all", 1_000),
+    ):
+        counts = (requests * prompt, requests * completion, requests * compute_ms)
+        gas[f"ServiceMarket.settle ({label})"] = settle(counts)
+    gas["ServiceMarket.requestClose"] = sm.requestClose(
+        stored.service_id, {"from": customer}
+    ).gas_used
+    chain.sleep(int(manifest["parameters"]["close_notice"]) + 1)
+    gas["ServiceMarket.reclaim"] = sm.reclaim(stored.service_id, {"from": customer}).gas_used
+    gas["ServiceMarket.withdraw"] = sm.withdraw({"from": owner}).gas_used
+    return gas
 
 
 def _sha(data: bytes) -> bytes:

@@ -4,8 +4,9 @@
 
 Deploys ProviderRegistry, ResourceRegistry, AttestationRegistry and Marketplace (the provider
 registry is built for the marketplace's predicted address, which the marketplace checks in its
-constructor), authorises CA signers and allow-lists SIMULATED measurements, then optionally hands
-governance to another address and writes a manifest.
+constructor), then ServiceMarket (confidential serving; it reads the other registries), authorises
+CA signers and allow-lists SIMULATED measurements, then optionally hands governance to another
+address and writes a manifest.
 
 Environment (all optional):
 
@@ -18,14 +19,16 @@ Environment (all optional):
   for SIMULATED (refused unless simulated TEEs are allowed).
 - ``ENCLAVA_MIN_STAKE`` (wei, default 1 ether), ``ENCLAVA_UNBONDING_DELAY`` (seconds, default
   7 days), ``ENCLAVA_SLASH_BPS`` (default 2000 = 20 %), ``ENCLAVA_REPORT_GRACE`` (seconds,
-  default 3600).
+  default 3600), ``ENCLAVA_CLOSE_NOTICE`` (seconds a ServiceMarket account stays open for
+  settlement after its customer asks to close, default 3600).
 - ``ENCLAVA_GOVERNANCE``: address offered governance of the attestation registry (two-step: it
   must call ``acceptOwnership``); the deployer governs until then.
 - ``ENCLAVA_DEPLOY_OUT``: path of the JSON manifest to write::
 
     {"chain_id": 31337, "deployer": "0x..", "block": 1,
      "contracts": {"ProviderRegistry": "0x..", "ResourceRegistry": "0x..",
-                   "AttestationRegistry": "0x..", "Marketplace": "0x.."},
+                   "AttestationRegistry": "0x..", "Marketplace": "0x..",
+                   "ServiceMarket": "0x.."},
      "parameters": {...}}
 
   ``block`` is the block of the first deployment: indexers start reading events there.
@@ -43,6 +46,7 @@ from brownie import (
     Marketplace,
     ProviderRegistry,
     ResourceRegistry,
+    ServiceMarket,
     accounts,
     chain,
     network,
@@ -55,6 +59,7 @@ DEFAULTS = {
     "ENCLAVA_UNBONDING_DELAY": 7 * 24 * 3600,
     "ENCLAVA_SLASH_BPS": 2_000,
     "ENCLAVA_REPORT_GRACE": 3600,
+    "ENCLAVA_CLOSE_NOTICE": 3600,
 }
 
 
@@ -97,6 +102,9 @@ def deploy(deployer=None) -> dict:
         report_grace=params["ENCLAVA_REPORT_GRACE"],
     )
     first_block = providers.tx.block_number
+    service_market = deploy_service_market(
+        deployer, providers, resources, attestation, close_notice=params["ENCLAVA_CLOSE_NOTICE"]
+    )
 
     for ca in ca_signers:
         attestation.addCaSigner(ca, tx)
@@ -115,12 +123,14 @@ def deploy(deployer=None) -> dict:
             "ResourceRegistry": resources.address,
             "AttestationRegistry": attestation.address,
             "Marketplace": marketplace.address,
+            "ServiceMarket": service_market.address,
         },
         "parameters": {
             "min_stake": params["ENCLAVA_MIN_STAKE"],
             "unbonding_delay": params["ENCLAVA_UNBONDING_DELAY"],
             "slash_bps": params["ENCLAVA_SLASH_BPS"],
             "report_grace_period": params["ENCLAVA_REPORT_GRACE"],
+            "close_notice": params["ENCLAVA_CLOSE_NOTICE"],
             "allow_simulated": allow_simulated,
             "ca_signers": ca_signers,
             "simulated_measurements": measurements,
@@ -147,6 +157,12 @@ def deploy_contracts(
     attestation = AttestationRegistry.deploy(deployer, allow_simulated, tx)
     marketplace = Marketplace.deploy(providers, resources, attestation, report_grace, tx)
     return providers, resources, attestation, marketplace
+
+
+def deploy_service_market(deployer, providers, resources, attestation, *, close_notice):
+    """Deploys ServiceMarket over the deployed registries (after the four: it changes none of them,
+    so nothing predicts its address)."""
+    return ServiceMarket.deploy(providers, resources, attestation, close_notice, {"from": deployer})
 
 
 def create_address(sender: str, nonce: int) -> str:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from enclava.chain.types import CONTRACT_NAMES
+from enclava.chain.types import CONTRACT_NAMES, OPTIONAL_CONTRACT_NAMES
 from enclava.errors import ConfigError, DevnetError
 from enclava.paths import devnet_home
 
@@ -121,7 +121,8 @@ def load_addresses(source: str | Path) -> tuple[dict[str, str], dict[str, int]]:
                 hint=f"Give {key} as an integer, or leave it out.",
             ) from exc
     names = data["contracts"] if isinstance(data.get("contracts"), dict) else data
-    contracts = {name: str(names[name]) for name in CONTRACT_NAMES if name in names}
+    known = (*CONTRACT_NAMES, *OPTIONAL_CONTRACT_NAMES)
+    contracts = {name: str(names[name]) for name in known if name in names}
     missing = [name for name in CONTRACT_NAMES if name not in contracts]
     if missing:
         raise ConfigError(

@@ -11,11 +11,11 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from enclava.chain.types import CONTRACT_NAMES
+from enclava.chain.types import CONTRACT_NAMES, OPTIONAL_CONTRACT_NAMES
 from enclava.errors import ChainError, ConfigError
 from enclava.paths import project_root
 
-__all__ = ["load_abi", "ContractSet", "CONTRACT_NAMES"]
+__all__ = ["load_abi", "ContractSet", "CONTRACT_NAMES", "OPTIONAL_CONTRACT_NAMES"]
 
 
 @lru_cache(maxsize=None)
@@ -36,7 +36,11 @@ def load_abi(name: str, build_dir: Path | None = None) -> list[dict[str, Any]]:
 
 
 class ContractSet:
-    """Bound contract objects, e.g. ``contracts.marketplace.functions.createOrder(...)``."""
+    """Bound contract objects, e.g. ``contracts.marketplace.functions.createOrder(...)``.
+
+    The four of :data:`CONTRACT_NAMES` are required; those of :data:`OPTIONAL_CONTRACT_NAMES`
+    are bound when ``addresses`` names them (:attr:`service_market` says what to do otherwise).
+    """
 
     def __init__(self, w3: Web3, addresses: dict[str, str], build_dir: Path | None = None) -> None:
         missing = [name for name in CONTRACT_NAMES if name not in addresses]
@@ -49,7 +53,8 @@ class ContractSet:
         self.addresses = {name: Web3.to_checksum_address(addr) for name, addr in addresses.items()}
         self._contracts: dict[str, Contract] = {
             name: w3.eth.contract(address=self.addresses[name], abi=load_abi(name, build_dir))
-            for name in CONTRACT_NAMES
+            for name in (*CONTRACT_NAMES, *OPTIONAL_CONTRACT_NAMES)
+            if name in self.addresses
         }
 
     @property
@@ -67,3 +72,20 @@ class ContractSet:
     @property
     def marketplace(self) -> Contract:
         return self._contracts["Marketplace"]
+
+    @property
+    def has_service_market(self) -> bool:
+        """Whether this deployment names a ServiceMarket."""
+        return "ServiceMarket" in self._contracts
+
+    @property
+    def service_market(self) -> Contract:
+        """ServiceMarket (confidential serving); a ChainError when this deployment has none."""
+        contract = self._contracts.get("ServiceMarket")
+        if contract is None:
+            raise ChainError(
+                "this deployment names no ServiceMarket contract",
+                hint="Redeploy with scripts/deploy.py (it deploys ServiceMarket after the four) "
+                'and add its "ServiceMarket" address to the addresses file or manifest.',
+            )
+        return contract

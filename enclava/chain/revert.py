@@ -34,6 +34,17 @@ _BUILTIN_ABIS: tuple[dict[str, Any], ...] = (
 
 #: What to do about the errors a person meets most (names as in contracts/interfaces/*.sol).
 HINTS: dict[str, str] = {
+    "ServiceBalanceTooLow": (
+        "Deposit more for this service (enclava service deposit) before more usage is settled."
+    ),
+    "ServiceVoucherStale": "A newer voucher of this customer is settled; settle the latest.",
+    "ServiceAccountClosed": "The customer's account closed (notice over); nothing more settles.",
+    "ServiceCloseNoticePending": "The close notice has not ended; reclaim after its closableAt.",
+    "ServiceInvalidSignature": "The voucher is not signed by the customer it names.",
+    "ServiceNotLive": "The service was stopped or its lifetime ended.",
+    "ServiceTokenPricesChanged": "The model's token prices changed; read the terms again.",
+    "ServiceServingPriceChanged": "The offer's serving price changed; read the terms again.",
+    "ServiceEnclaveInvalid": "Certify the enclave first (it must be VALID in the registry).",
     "MarketplaceResourceKindMismatch": (
         "A resource id is of the wrong kind: --engine must name an engine listing and --resource "
         "weights or datasets (see the resource's page in the catalogue)."

@@ -12,6 +12,7 @@ from enclava.protocol.tee import TeeType, decode_gpu_class
 
 __all__ = [
     "CONTRACT_NAMES",
+    "OPTIONAL_CONTRACT_NAMES",
     "measurement_digest",
     "ResourceKind",
     "EnclaveStatus",
@@ -20,6 +21,10 @@ __all__ = [
 
 #: The deployed contracts every service binds, by the names an addresses file uses.
 CONTRACT_NAMES = ("ProviderRegistry", "ResourceRegistry", "AttestationRegistry", "Marketplace")
+
+#: Contracts bound when the addresses name them: ``ServiceMarket`` (confidential serving,
+#: deployed after the four by scripts/deploy.py). A deployment without it still serves orders.
+OPTIONAL_CONTRACT_NAMES = ("ServiceMarket",)
 
 
 class ResourceKind(enum.IntEnum):

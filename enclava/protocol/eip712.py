@@ -14,6 +14,7 @@ message                domain (contract)                 type hash in
 ``EnclaveConsent``     ``Enclava AttestationRegistry``   contracts/AttestationRegistry.sol
 ``IntegrityReport``    ``Enclava Marketplace``           contracts/Marketplace.sol
 ``OrderFailure``       ``Enclava Marketplace``           contracts/Marketplace.sol
+``Voucher``            ``Enclava ServiceMarket``         contracts/ServiceMarket.sol
 =====================  ================================  ==========================================
 
 :func:`typed_data` builds the full message eth-account's ``encode_typed_data(full_message=...)``
@@ -35,6 +36,7 @@ __all__ = [
     "RESOURCE_REGISTRY",
     "ATTESTATION_REGISTRY",
     "MARKETPLACE",
+    "SERVICE_MARKET",
     "DOMAIN_FIELDS",
     "TypedMessage",
     "MESSAGES",
@@ -51,6 +53,7 @@ VERSION: Final = "1"
 RESOURCE_REGISTRY: Final = "Enclava ResourceRegistry"
 ATTESTATION_REGISTRY: Final = "Enclava AttestationRegistry"
 MARKETPLACE: Final = "Enclava Marketplace"
+SERVICE_MARKET: Final = "Enclava ServiceMarket"
 
 #: One struct member: (name, Solidity type).
 Field = tuple[str, str]
@@ -143,6 +146,17 @@ MESSAGES: Final[Mapping[str, TypedMessage]] = MappingProxyType(
                 ("enclave", "address"),
                 ("reasonCode", "uint32"),
                 ("detailCid", "string"),
+            ),
+        ),
+        "Voucher": TypedMessage(
+            SERVICE_MARKET,
+            (
+                ("serviceId", "bytes32"),
+                ("customer", "address"),
+                ("inputTokens", "uint64"),
+                ("outputTokens", "uint64"),
+                ("computeMs", "uint64"),
+                ("amount", "uint256"),
             ),
         ),
     }

@@ -35,6 +35,7 @@ def test_manifest_names_every_service(devnet_manifest):
         "ResourceRegistry",
         "AttestationRegistry",
         "Marketplace",
+        "ServiceMarket",
     }
 
 
