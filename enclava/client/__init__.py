@@ -22,7 +22,12 @@ if TYPE_CHECKING:
         place_order,
         wait_for_order,
     )
-    from enclava.client.publish import PublishedResource, publish_engine, publish_resource
+    from enclava.client.publish import (
+        PublishedResource,
+        publish_engine,
+        publish_model_folder,
+        publish_resource,
+    )
 
 # Imported on first use (PEP 562): `enclava.client.market_api` or `.errors` must not pay for every
 # client module (CLI start-up, issue 15).
@@ -39,6 +44,7 @@ _LAZY = {
     "wait_for_order": "enclava.client.orders",
     "PublishedResource": "enclava.client.publish",
     "publish_engine": "enclava.client.publish",
+    "publish_model_folder": "enclava.client.publish",
     "publish_resource": "enclava.client.publish",
 }
 
@@ -56,6 +62,7 @@ __all__ = [
     "PublishedResource",
     "publish_resource",
     "publish_engine",
+    "publish_model_folder",
 ]
 
 

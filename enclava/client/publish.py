@@ -15,10 +15,10 @@ from enclava.chain.market import MarketClient
 from enclava.chain.types import ResourceKind
 from enclava.client.broker_http import BrokerHttpClient
 from enclava.crypto.envelope import new_resource_key, seal
-from enclava.protocol.engine import canonical_archive
+from enclava.protocol.engine import canonical_archive, pack_model_folder
 from enclava.storage.content_store import IpfsContentStore
 
-__all__ = ["PublishedResource", "publish_resource", "publish_engine"]
+__all__ = ["PublishedResource", "publish_resource", "publish_engine", "publish_model_folder"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,32 @@ def publish_engine(
         owner,
         kind=ResourceKind.ENGINE,
         plaintext=canonical_archive(folder),
+        price=price,
+        policy=policy,
+        metadata_cid=metadata_cid,
+    )
+
+
+def publish_model_folder(
+    market: MarketClient,
+    store: IpfsContentStore,
+    broker: BrokerHttpClient,
+    owner: LocalAccount,
+    folder: Path,
+    *,
+    price: int,
+    policy: Any,
+    metadata_cid: str = "",
+) -> PublishedResource:
+    """Publish a Hugging Face model folder (checked, then its canonical archive) as a MODEL
+    resource: what a service enclave serves (see docs/SERVING.md)."""
+    return publish_resource(
+        market,
+        store,
+        broker,
+        owner,
+        kind=ResourceKind.MODEL,
+        plaintext=pack_model_folder(folder),
         price=price,
         policy=policy,
         metadata_cid=metadata_cid,

@@ -23,6 +23,7 @@ from enclava.protocol.engine.errors import (
     EngineNetworkDenied,
     EngineRunError,
     EngineTimeout,
+    ModelFolderInvalid,
     OutputArchiveInvalid,
     OutputMissing,
     OutputTooLarge,
@@ -38,6 +39,13 @@ from enclava.protocol.engine.manifest import (
     load_manifest,
     parse_manifest,
 )
+from enclava.protocol.engine.model_folder import (
+    MAX_MODEL_BYTES,
+    ModelFolder,
+    model_archive_sha256,
+    pack_model_folder,
+    unpack_model_folder,
+)
 from enclava.protocol.engine.reasons import (
     REASONS,
     Reason,
@@ -49,6 +57,12 @@ from enclava.protocol.engine.seed import order_seed
 
 __all__ = [
     "MANIFEST_NAME",
+    "MAX_MODEL_BYTES",
+    "ModelFolder",
+    "ModelFolderInvalid",
+    "model_archive_sha256",
+    "pack_model_folder",
+    "unpack_model_folder",
     "MAX_ENGINE_BYTES",
     "REASONS",
     "EngineArchiveInvalid",

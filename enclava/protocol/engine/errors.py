@@ -7,6 +7,7 @@ Hierarchy (the failure reason each maps to in brackets)::
         ├── EngineManifestInvalid   engine.toml missing, unparsable or invalid      (engine_invalid)
         ├── EngineArchiveInvalid    refused: traversal, links, devices, size        (engine_invalid)
         ├── OutputArchiveInvalid    outputs that cannot be packed     (output_too_large / internal)
+        ├── ModelFolderInvalid      a served model: files missing, pickles, code    (engine_invalid)
         ├── SandboxUnavailable      isolation could not be set up: fail closed      (internal_error)
         │   ├── SandboxCgroupUnavailable   no cgroup (v2 or v1) with memory, pids and CPU
         │   └── SandboxSeccompUnavailable  no seccomp filter for this machine's architecture
@@ -34,6 +35,7 @@ __all__ = [
     "EngineManifestInvalid",
     "EngineArchiveInvalid",
     "OutputArchiveInvalid",
+    "ModelFolderInvalid",
     "SandboxUnavailable",
     "SandboxCgroupUnavailable",
     "SandboxSeccompUnavailable",
@@ -73,6 +75,15 @@ class OutputArchiveInvalid(EngineError):
     code = "output_archive_invalid"
     reason_code = Reason.INTERNAL_ERROR
     hint = "Outputs must be plain files and folders inside the output folder."
+
+
+class ModelFolderInvalid(EngineError):
+    code = "model_folder_invalid"
+    reason_code = Reason.ENGINE_INVALID
+    hint = (
+        "Publish a Hugging Face causal-LM folder: config.json, *.safetensors weights and "
+        "tokenizer.json (see docs/SERVING.md)."
+    )
 
 
 class SandboxUnavailable(EngineError):
