@@ -4,7 +4,9 @@ The image of a component is, as paths relative to the root (a checkout, or the s
 folder the packages were installed into):
 
 1. every file in the component's package folder (Python modules, the sandbox scripts it runs by
-   path, data files), except ``__pycache__``, compiled bytecode and hidden files;
+   path, data files), except ``__pycache__``, compiled bytecode and hidden files, and the same of
+   each of its ``extra_packages`` (programs it starts without importing them, e.g. the loader's
+   serving engine ``engines/chat_server``);
 2. every file of the measuring package ``enclava/measure`` (it runs in the component too);
 3. every first-party module imported, transitively, by any module of 1 and 2 (see ``_imports``),
    with the ``__init__.py`` of each enclosing package;
@@ -53,7 +55,8 @@ def _folder_files(root: Path, package: str) -> list[str]:
 def image_modules(root: Path | str, name: str | Component) -> dict[str, Path | None]:
     """The first-party modules of the image by name, with their files (None: namespace package)."""
     root, comp = Path(root).resolve(), component(name)
-    seeds = package_modules(root, comp.package) + package_modules(root, MEASURE_PACKAGE)
+    seeds = [name for package in comp.packages for name in package_modules(root, package)]
+    seeds += package_modules(root, MEASURE_PACKAGE)
     return {module.name: module.path for module in import_closure(root, seeds).values()}
 
 
@@ -62,7 +65,9 @@ def image_contents(root: Path, name: str | Component) -> tuple[list[str], dict[s
     :func:`image_modules`."""
     comp = component(name)
     modules = image_modules(root, comp)
-    files = set(_folder_files(root, comp.package)) | set(_folder_files(root, MEASURE_PACKAGE))
+    files = set(_folder_files(root, MEASURE_PACKAGE))
+    for package in comp.packages:
+        files.update(_folder_files(root, package))
     files.update(path.relative_to(root).as_posix() for path in modules.values() if path)
     if not (root / LOCK_FILE).is_file():
         raise ImageFileMissing(f"the dependency lock {LOCK_FILE} is not under {root}")

@@ -25,14 +25,26 @@ MEASURE_PACKAGE = "enclava.measure"
 
 @dataclass(frozen=True)
 class Component:
-    """A program that runs in its own TEE: its name and its entry package (measured whole)."""
+    """A program that runs in its own TEE: its name and its entry package (measured whole).
+
+    ``extra_packages`` are other first-party packages the image ships and the component runs
+    without importing them (a program it starts as a process): each is measured whole too, with
+    the first-party modules it imports, like the entry package.
+    """
 
     name: str
     package: str
+    extra_packages: tuple[str, ...] = ()
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """The entry package, then the extra ones: every package measured whole."""
+        return (self.package, *self.extra_packages)
 
 
 COMPONENTS: dict[str, Component] = {
-    "loader": Component("loader", "trusted_loader"),
+    # the service enclave starts the serving engine, sandboxed, from the loader's own image
+    "loader": Component("loader", "trusted_loader", extra_packages=("engines.chat_server",)),
     "ca": Component("ca", "certification_authority"),
 }
 

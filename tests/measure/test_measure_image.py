@@ -119,3 +119,38 @@ def test_a_root_without_the_lock_is_refused(loader_files, tmp_path):
 def test_a_root_without_the_package_is_refused(tmp_path):
     with pytest.raises(ImageFileMissing):
         image_files(tmp_path, "ca")
+
+
+def test_loader_image_holds_the_serving_engine_it_starts(loader_files):
+    assert {
+        "engines/__init__.py",
+        "engines/chat_server/__main__.py",
+        "engines/chat_server/server.py",
+        "engines/chat_server/app.py",
+    } <= set(loader_files)
+    # only the engine the loader starts, not the order engines that arrive encrypted
+    assert not any(
+        f.startswith("engines/") and not f.startswith("engines/chat_server/")
+        for f in loader_files
+        if f != "engines/__init__.py"
+    )
+    assert not any(f.startswith("engines/") for f in image_files(ROOT, "ca"))
+
+
+def test_a_change_in_the_serving_engine_changes_the_loader_measurement(loader_files, tmp_path):
+    copy = _copy(loader_files, tmp_path / "copy")
+    before = measure(copy, "loader")
+    with open(copy / "engines" / "chat_server" / "app.py", "ab") as handle:
+        handle.write(b"\n# changed\n")
+    assert measure(copy, "loader") != before
+
+
+def test_extra_packages_are_measured_whole_and_must_exist(loader_files, tmp_path):
+    from enclava.measure import Component
+
+    copy = _copy(loader_files, tmp_path / "copy")
+    (copy / "engines" / "chat_server" / "weights.bin").write_bytes(b"data")
+    assert "engines/chat_server/weights.bin" in image_files(copy, "loader")
+    missing = Component("loader", "trusted_loader", extra_packages=("engines.absent",))
+    with pytest.raises(ImageFileMissing):
+        image_files(copy, missing)

@@ -23,6 +23,12 @@ killed; an environment of ``ENCLAVA_*`` plus ``PATH``/``HOME``/``TMPDIR``/``LANG
 GPUs: no GPU device node exists in the sandbox unless ``gpu_devices`` names validated NVIDIA nodes
 (``devices.py``: :func:`~trusted_loader.sandbox.devices.gpu_devices_for`), which are then bound at
 their ``/dev`` names, and only they.
+
+A long-running engine (the serving engine of a service enclave) runs under the very same isolation;
+its caller passes a ``stop`` event and runs ``run_engine`` in a thread. Once the event is set, the
+engine's processes get SIGTERM (to shut down cleanly), and SIGKILL after a grace period; a run the
+loader stopped returns its ``EngineRun`` (``stopped=True``) instead of an error. It talks to the
+loader only through a Unix socket it creates in ``/output``.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +87,7 @@ _MAX_PROCESSES = 512
 _POLL_S = 0.05
 _CPU_GRACE_S = 0.25  # lets RLIMIT_CPU (SIGXCPU) speak first for a single process
 _KILL_GRACE_S = 5.0
+_STOP_GRACE_S = 10.0  # how long a stopped engine may take to shut down before it is killed
 _TAIL_LINES, _TAIL_LINE_CHARS = 20, 200
 #: The most of the engine's stderr a run error keeps raw (its end), for the customer's eyes only.
 RAW_TAIL_BYTES = 8192
@@ -103,6 +111,7 @@ class EngineRun:
     output_bytes: int
     outputs: dict[str, int] = field(default_factory=dict)  # relative path -> size
     memory_peak_bytes: int | None = None
+    stopped: bool = False  # the loader stopped it (``stop``); not a failure
 
 
 @dataclass
@@ -114,6 +123,7 @@ class _Watch:
     cpu_seconds: float = 0.0
     oom_killed: bool = False
     memory_peak_bytes: int | None = None
+    stopped: bool = False
 
 
 def _python_paths() -> list[str]:
@@ -195,6 +205,7 @@ def run_engine(
     limits: Limits | None = None,
     wall_limit_s: float | None = None,
     gpu_devices: tuple[DeviceNode, ...] = (),
+    stop: threading.Event | None = None,
 ) -> EngineRun:
     """Run ``manifest``'s entrypoint in the sandbox; raise a typed ``EngineRunError`` on failure.
 
@@ -205,7 +216,8 @@ def run_engine(
     smaller of it and ``limits.wall_seconds``; zero or less fails at once with ``EngineTimeout``.
     ``gpu_devices`` are the GPU nodes the engine may open (default none; see ``devices.py``):
     anything but :class:`DeviceNode` values with NVIDIA names is refused with ``GpuDeviceRefused``
-    before anything starts.
+    before anything starts. ``stop``: set it to end a long-running engine (see the module's
+    docstring); the run then returns with ``stopped=True``.
     """
     devices = _checked_devices(gpu_devices)
     limits = limits or manifest.limits
@@ -256,6 +268,7 @@ def run_engine(
                 group,
                 program,
                 devices,
+                stop,
             )
         finally:
             group.close()
@@ -366,6 +379,7 @@ def _launch(
     group: RunCgroup,
     program: bytes,
     devices: list[dict[str, Any]],
+    stop: threading.Event | None = None,
 ) -> tuple[dict[str, Any], _Watch, float]:
     """Start the launcher with stdout/stderr on the run's tmpfs, watch it, and read its status."""
     status_r, status_w = os.pipe()
@@ -410,7 +424,7 @@ def _launch(
                 raise SandboxUnavailable(f"cannot start the sandbox launcher: {exc}") from exc
             os.close(status_w)
             status_w = -1
-            watch = _watch(proc, group, started + wall, limits)
+            watch = _watch(proc, group, started + wall, limits, stop)
         wall_used = time.perf_counter() - started
         try:
             watch.cpu_seconds = group.cpu_seconds()
@@ -434,10 +448,29 @@ def _kill(proc: subprocess.Popen[bytes], group: RunCgroup) -> None:
     proc.wait(timeout=_KILL_GRACE_S)
 
 
+def _terminate(proc: subprocess.Popen[bytes], group: RunCgroup) -> None:
+    """SIGTERM the engine's processes (the group holds them, not the launcher or init); SIGKILL
+    the whole run if it has not ended after the grace period."""
+    for pid in group.pids():
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        proc.wait(timeout=_STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        _kill(proc, group)
+
+
 def _watch(
-    proc: subprocess.Popen[bytes], group: RunCgroup, deadline: float, limits: Limits
+    proc: subprocess.Popen[bytes],
+    group: RunCgroup,
+    deadline: float,
+    limits: Limits,
+    stop: threading.Event | None = None,
 ) -> _Watch:
-    """Wait for the launcher; kill the whole run at the deadline or past the group's CPU limit."""
+    """Wait for the launcher; kill the whole run at the deadline or past the group's CPU limit,
+    end it when ``stop`` is set."""
     watch = _Watch()
     while True:
         try:
@@ -445,6 +478,10 @@ def _watch(
             return watch
         except subprocess.TimeoutExpired:
             pass
+        if stop is not None and stop.is_set():
+            watch.stopped = True
+            _terminate(proc, group)
+            return watch
         try:
             over_cpu = group.cpu_seconds() > limits.cpu_seconds + _CPU_GRACE_S
         except _CGROUP_READ_ERRORS as exc:  # fail closed: a run we cannot measure does not go on
@@ -489,6 +526,7 @@ def _result(
         output_bytes=sum(sizes.values()),
         outputs=sizes,
         memory_peak_bytes=watch.memory_peak_bytes,
+        stopped=watch.stopped,
     ), odd
 
 
@@ -507,8 +545,11 @@ def _classify(
     A run that died of a signal the loader did not send after it filled its memory (the kernel's
     OOM killer, also when the cgroup's own counter missed it), or that exited non-zero saying an
     allocation or mapping failed (an ``import torch`` that cannot map libtorch), is memory, not a
-    generic engine failure. ``stderr`` is read for that one decision only.
+    generic engine failure. ``stderr`` is read for that one decision only. A run the loader
+    stopped is no failure, however it ended (its socket is in the outputs).
     """
+    if watch.stopped and not status.get("setup_error"):
+        return
     marker = status.get("marker") or ""
     if watch.timed_out:
         whose = (
