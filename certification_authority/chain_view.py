@@ -15,6 +15,9 @@ The GPU class the order's TEE offer promises is read from the provider registry 
 the order id commits to (``teeOfferGpuClass``; an offer's class never changes once published), so
 the broker's GPU check always runs against the chain's own value.
 
+A confidential service is read from ServiceMarket (state word, then terms checked against the
+id); the enclave its provider bound there is the only one its model key may go to.
+
 The measurement allow-list is :class:`enclava.chain.allowlist.OnChainAllowList`.
 """
 
@@ -22,10 +25,12 @@ from __future__ import annotations
 
 from web3 import Web3
 
-from certification_authority.broker.chain import OrderView
+from certification_authority.broker.chain import OrderView, ServiceView
+from certification_authority.broker.chain import ServiceStatus as BrokerServiceStatus
 from enclava.chain.contracts import ContractSet
 from enclava.chain.errors import OrderNotFound
 from enclava.chain.market import check_order_commitments, read_order, tee_offer_gpu_class
+from enclava.chain.services import ServiceStatus, read_service_state, read_service_terms
 
 __all__ = ["Web3ChainView"]
 
@@ -65,4 +70,25 @@ class Web3ChainView:
             resource_hashes=tuple("0x" + bytes(h).hex() for h in order.resource_hashes),
             inputs_hash="0x" + bytes(terms.inputs_hash).hex(),
             gpu_class=tee_offer_gpu_class(self._c, terms.tee_offer_id),
+        )
+
+    def service(self, service_id: str) -> ServiceView | None:
+        """The service with this id, or None. Asked for every release, so an id that is no
+        service costs one call; the terms come from an event and are believed only because
+        they hash to the id (:func:`enclava.chain.services.read_service_terms`)."""
+        state = read_service_state(self._c, service_id)
+        if state.status is ServiceStatus.NONE:
+            return None
+        terms = read_service_terms(self._c, service_id, from_block=self._from_block)
+        return ServiceView(
+            service_id=service_id,
+            status=BrokerServiceStatus(int(state.status)),
+            provider=terms.provider,
+            tee_type=int(terms.tee_type),
+            model_id=int(terms.model_id),
+            model_hash=terms.model_hash,
+            ends_at=state.ends_at,
+            enclave=state.enclave,
+            gpu_class=tee_offer_gpu_class(self._c, terms.tee_offer_id),
+            observed_at=int(self._c.w3.eth.get_block("latest")["timestamp"]),
         )

@@ -11,6 +11,8 @@ from certification_authority.broker.broker import KeyBroker
 from certification_authority.broker.chain import (
     ChainView,
     OrderView,
+    ServiceStatus,
+    ServiceView,
 )
 from certification_authority.broker.errors import *  # noqa: F403 - the leaves are listed in errors.__all__
 from certification_authority.broker.errors import __all__ as _error_names
@@ -39,6 +41,8 @@ __all__ = [
     "KeyBroker",
     "ChainView",
     "OrderView",
+    "ServiceView",
+    "ServiceStatus",
     "OrderStatus",
     "InMemoryChainView",
     "DepositReceipt",

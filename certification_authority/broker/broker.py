@@ -51,10 +51,12 @@ from certification_authority.broker.models import (
 from certification_authority.broker.order_inputs import require_order_customer, save_order_inputs
 from certification_authority.broker.release import (
     BrokerParts,
+    admit_release,
     normalize_enclave,
     release_keys,
     requested_resources,
 )
+from certification_authority.broker.service_release import is_service, release_service_key
 from certification_authority.broker.signing import authenticate
 from certification_authority.db import open_database, write_transaction
 from enclava.attestation.verifiers import MeasurementAllowList
@@ -385,13 +387,17 @@ class KeyBroker:
         )
         try:
             with _storage("release keys"):
-                keys = release_keys(
+                admit_release(
                     self._parts,
                     ctx,
                     requested,
                     request_nonce=nonce,
                     issued_at=now if issued_at is None else int(issued_at),
                 )
+                if is_service(self._parts, ctx, requested):
+                    keys = release_service_key(self._parts, ctx, requested)
+                else:
+                    keys = release_keys(self._parts, ctx, requested)
         except e.BrokerError as refusal:
             log.info(
                 "key release denied",

@@ -1,20 +1,21 @@
 """What the broker reads from the chain, as protocols the CA's web3 client implements.
 
-``ChainView`` answers resource ownership and order state; the measurement allow-list is
-:class:`enclava.attestation.verifiers.MeasurementAllowList` (the one protocol, shared with the
-evidence verifiers). Both may raise :class:`enclava.errors.EnclavaError` (say ``ChainError``);
-the broker turns any other exception into :class:`ChainLookupError` and refuses (fails closed).
-:mod:`certification_authority.broker.memory` holds in-memory versions for tests.
+``ChainView`` answers resource ownership, order state and service state; the measurement
+allow-list is :class:`enclava.attestation.verifiers.MeasurementAllowList` (the one protocol,
+shared with the evidence verifiers). Both may raise :class:`enclava.errors.EnclavaError` (say
+``ChainError``); the broker turns any other exception into :class:`ChainLookupError` and refuses
+(fails closed). :mod:`certification_authority.broker.memory` holds in-memory versions for tests.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Protocol, runtime_checkable
 
 from enclava.protocol.order import OrderStatus  # IMarketplace.OrderStatus; keys only for ACCEPTED
 
-__all__ = ["OrderView", "ChainView"]
+__all__ = ["OrderView", "ServiceView", "ServiceStatus", "ChainView"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,37 @@ class OrderView:
         return self.resource_hashes[self.resource_ids.index(resource_id)]
 
 
+class ServiceStatus(IntEnum):
+    """``IServiceMarket.ServiceStatus``: keys only for a service that is ``LIVE``."""
+
+    NONE = 0
+    LIVE = 1
+    STOPPED = 2
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """A confidential service as the chain holds it (``ServiceMarket``).
+
+    ``service_id`` is the bytes32 id (the hash of its terms); ``model_id`` and ``model_hash`` the
+    served model resource and the SHA-256 of its ciphertext as the terms commit to them;
+    ``ends_at`` the end of its lifetime; ``enclave`` the enclave the provider bound to it (checksum
+    address; None: none bound yet, so no key); ``gpu_class`` the class its TEE offer promises (as
+    :attr:`OrderView.gpu_class`); ``observed_at`` the chain's time when it was read.
+    """
+
+    service_id: str
+    status: ServiceStatus
+    provider: str
+    tee_type: int
+    model_id: int
+    model_hash: str
+    ends_at: int
+    enclave: str | None = None
+    gpu_class: str | None = None
+    observed_at: int | None = None
+
+
 @runtime_checkable
 class ChainView(Protocol):
     def resource_owner(self, resource_id: int) -> str | None:
@@ -72,4 +104,8 @@ class ChainView(Protocol):
 
     def order(self, order_id: str) -> OrderView | None:
         """The order with this bytes32 id (``0x`` + 64 lowercase hex), or None if none exists."""
+        ...
+
+    def service(self, service_id: str) -> ServiceView | None:
+        """The service with this bytes32 id, or None if none was started."""
         ...

@@ -27,6 +27,15 @@ log, and ``http_status`` is what the CA's HTTP layer answers. Hierarchy::
             ├── OrderTeeMismatch         order_tee_type_mismatch      403  guard_order_accepted
             ├── OrderGpuMismatch         order_gpu_mismatch           403  guard_order_gpu
             ├── ResourceNotInOrder       resource_not_in_order        403  guard_resource_in_order
+            ├── ServiceNotFound          service_not_found            404  guard_service_live
+            ├── ServiceNotLive           service_not_live             409  guard_service_live
+            ├── ServiceEnded             service_ended                409  guard_service_live
+            ├── ServiceProviderMismatch  service_provider_mismatch    403  guard_service_live
+            ├── ServiceTeeMismatch       service_tee_type_mismatch    403  guard_service_live
+            ├── ServiceEnclaveMismatch   service_enclave_mismatch     403  guard_service_enclave
+            ├── ServiceGpuMismatch       service_gpu_mismatch         403  guard_service_gpu
+            ├── ResourceNotServed        resource_not_served          403  guard_resource_served
+            ├── PolicyServingRefused     policy_serving_refused       403  guard_policy_allows
             ├── KeyNotDeposited          key_not_deposited            404  guard_policy_allows
             ├── PolicyExpired            policy_expired               403  guard_policy_allows
             ├── PolicyEngineRefused      policy_engine_refused        403  guard_policy_allows
@@ -328,3 +337,76 @@ class OrderClosed(BrokerError):
 
 
 __all__ += ["NotOrderCustomer", "OrderNotOnChain", "OrderClosed"]
+
+
+_SERVICE = "guard_service_live"
+
+
+class ServiceNotFound(ReleaseDenied):
+    code, guard = "service_not_found", _SERVICE
+    hint = "Check the service id; a service exists once its startService transaction is mined."
+    http_status = 404
+
+
+class ServiceNotLive(ReleaseDenied):
+    code, guard = "service_not_live", _SERVICE
+    hint = "The service was stopped; start a new one to serve the model again."
+    http_status = 409
+
+
+class ServiceEnded(ReleaseDenied):
+    code, guard = "service_ended", _SERVICE
+    hint = "The service's lifetime is over; start a new one to serve the model again."
+    http_status = 409
+
+
+class ServiceProviderMismatch(ReleaseDenied):
+    code, guard = "service_provider_mismatch", _SERVICE
+    hint = "Only an enclave of the service's provider can obtain its model's key."
+
+
+class ServiceTeeMismatch(ReleaseDenied):
+    code, guard = "service_tee_type_mismatch", _SERVICE
+    hint = "Run the service in the TEE type of its TEE offer."
+
+
+class ServiceEnclaveMismatch(ReleaseDenied):
+    code, guard = "service_enclave_mismatch", "guard_service_enclave"
+    hint = (
+        "The model's key goes only to the enclave the provider bound to the service on chain: "
+        "bind this enclave (ServiceMarket.bindEnclave) first."
+    )
+
+
+class ServiceGpuMismatch(ReleaseDenied):
+    code, guard = "service_gpu_mismatch", "guard_service_gpu"
+    hint = (
+        "The service's TEE offer promises a GPU: run it in an enclave certified with that GPU "
+        "class (the certificate's gpu_class)."
+    )
+
+
+class ResourceNotServed(ReleaseDenied):
+    code, guard = "resource_not_served", "guard_resource_served"
+    hint = "A service enclave obtains the key of its service's model only."
+
+
+class PolicyServingRefused(ReleaseDenied):
+    code, guard = "policy_serving_refused", _POL
+    hint = (
+        "The model's owner has not allowed serving: they deposit the key again with "
+        'allow_serving and allowed_customers "any" (the service decides whom it serves).'
+    )
+
+
+__all__ += [
+    "ServiceNotFound",
+    "ServiceNotLive",
+    "ServiceEnded",
+    "ServiceProviderMismatch",
+    "ServiceTeeMismatch",
+    "ServiceEnclaveMismatch",
+    "ServiceGpuMismatch",
+    "ResourceNotServed",
+    "PolicyServingRefused",
+]

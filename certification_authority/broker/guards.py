@@ -48,6 +48,8 @@ __all__ = [
     "guard_measurement_allowed",
     "guard_order_accepted",
     "guard_order_gpu",
+    "gpu_refusal",
+    "checked_gpu_label",
     "guard_resource_in_order",
     "guard_policy_allows",
     "PolicySubject",
@@ -132,11 +134,11 @@ def _checked(order: object, order_id: str) -> OrderView:
         observed_at=None if order.observed_at is None else int(order.observed_at),
         resource_hashes=tuple(normalize_bytes32(h) for h in order.resource_hashes),
         inputs_hash=normalize_bytes32(order.inputs_hash),
-        gpu_class=None if order.gpu_class is None else _gpu_label(order.gpu_class),
+        gpu_class=None if order.gpu_class is None else checked_gpu_label(order.gpu_class),
     )
 
 
-def _gpu_label(label: object) -> str:
+def checked_gpu_label(label: object) -> str:
     if not isinstance(label, str) or len(label) > 32:
         raise TypeError("the chain view's TEE offer GPU class is not a short string")
     return label
@@ -172,15 +174,19 @@ def guard_order_gpu(ctx: ReleaseContext, order: OrderView) -> None:
     bound that evidence; the offer's label is the provider's promise on chain. Exact equality, as
     the marketplace checks it again when the report is submitted.
     """
-    if order.gpu_class is None or not offer_requires_gpu(order.gpu_class):
-        return
-    enclave = ctx.enclave
-    if enclave.gpu_count < 1 or enclave.gpu_class != order.gpu_class:
-        certified = f"{enclave.gpu_count} x {enclave.gpu_class}" if enclave.gpu_count else "no GPU"
-        raise e.OrderGpuMismatch(
-            f"order {ctx.order_id} was placed on a TEE offer with GPU {order.gpu_class!r}; "
-            f"the enclave is certified with {certified}"
-        )
+    refusal = gpu_refusal(ctx.enclave, order.gpu_class)
+    if refusal:
+        raise e.OrderGpuMismatch(f"order {ctx.order_id} was placed on a TEE offer {refusal}")
+
+
+def gpu_refusal(enclave: VerifiedEnclave, offer_gpu: str | None) -> str:
+    """Why ``enclave`` may not run on a TEE offer promising ``offer_gpu`` (``""``: it may)."""
+    if offer_gpu is None or not offer_requires_gpu(offer_gpu):
+        return ""
+    if enclave.gpu_count >= 1 and enclave.gpu_class == offer_gpu:
+        return ""
+    certified = f"{enclave.gpu_count} x {enclave.gpu_class}" if enclave.gpu_count else "no GPU"
+    return f"with GPU {offer_gpu!r}; the enclave is certified with {certified}"
 
 
 def guard_resource_in_order(ctx: ReleaseContext, order: OrderView, resource_id: int) -> None:
@@ -196,7 +202,8 @@ class PolicySubject:
     the customer (lowercase address), the TEE type, whether it is simulated, the enclave's
     measurement (None before an enclave is known: a pre-check cannot test that line) and the GPU
     class the enclave is certified with (a pre-check: the one the TEE offer promises; ``""``:
-    none)."""
+    none). ``serving``: a service enclave asks for its model (no engine resource, no single
+    customer: the policy must allow serving instead)."""
 
     engine_hash: str
     customer: str
@@ -204,6 +211,7 @@ class PolicySubject:
     simulated: bool
     measurement: str | None
     gpu_class: str = ""
+    serving: bool = False
 
 
 def policy_refusal(
@@ -211,7 +219,8 @@ def policy_refusal(
 ) -> StoredDeposit:
     """The owner's policy for ``resource_id`` against ``subject``: the deposit, or the refusal.
 
-    Order: deposit, expiry, engine, simulated opt-in, TEE type, GPU, measurement, customer, uses.
+    Order: deposit, expiry, engine (for a service: the serving opt-in), simulated opt-in, TEE type,
+    GPU, measurement, customer, uses.
     """
     if deposit is None:
         raise e.KeyNotDeposited(
@@ -221,7 +230,12 @@ def policy_refusal(
     refused = f"the policy of resource {resource_id}"
     if policy.expires_at is not None and now >= policy.expires_at:
         raise e.PolicyExpired(f"{refused} expired at {policy.expires_at}", resource_id=resource_id)
-    if (
+    if subject.serving:
+        if not policy.allow_serving or policy.allowed_customers != "any":
+            raise e.PolicyServingRefused(
+                f"{refused} does not allow serving to any customer", resource_id=resource_id
+            )
+    elif (
         policy.allowed_engine_hashes != "any"
         and subject.engine_hash not in policy.allowed_engine_hashes
     ):

@@ -2,7 +2,9 @@
 
 Flow: normalize the request → ``guard_request_unused``: remember the request's
 ``(enclave, request_nonce)`` in its own transaction, refusing one already seen (a replay) → guards
-1-4 (enclave, order, the offer's GPU) → guards 5-6 for each resource → unwrap each key with the CA
+1-2 (the enclave) (:func:`admit_release`; the broker then releases a confidential service's
+model key by :mod:`.service_release` when the id is a service's) → guards 3-4 (the order, the
+offer's GPU) → guards 5-6 for each resource → unwrap each key with the CA
 identity and re-encrypt it to the enclave's age recipient (in memory only) → in one transaction,
 count one use of each key and append a ``granted`` entry per key → return, each key with the
 content hash the order commits to. A refusal anywhere appends ``denied`` entries (the refused
@@ -53,7 +55,10 @@ __all__ = [
     "normalize_enclave",
     "requested_resources",
     "wrap_key",
+    "admit_release",
     "release_keys",
+    "deny",
+    "audit_facts",
     "guard_request_unused",
     "RELEASE_WINDOW_S",
 ]
@@ -157,7 +162,7 @@ def wrap_key(identity: x25519.Identity, deposit: StoredDeposit, recipient: str) 
         ) from exc
 
 
-def _facts(ctx: ReleaseContext) -> dict[str, object]:
+def audit_facts(ctx: ReleaseContext) -> dict[str, object]:
     enclave = ctx.enclave
     return {
         "certificate_serial": enclave.certificate_serial,
@@ -173,7 +178,7 @@ def _facts(ctx: ReleaseContext) -> dict[str, object]:
     }
 
 
-def _deny(
+def deny(
     parts: BrokerParts,
     ctx: ReleaseContext,
     resources: Iterable[int],
@@ -199,7 +204,7 @@ def _deny(
                 order_id=ctx.order_id,
                 enclave_address=ctx.enclave.enclave_address,
                 guard=guard,
-                details={**_facts(ctx), "message": note},
+                details={**audit_facts(ctx), "message": note},
             )
 
     write_transaction(parts.sessions, work, lock=parts.lock)
@@ -242,27 +247,37 @@ def guard_request_unused(
         )
 
 
-def release_keys(
+def admit_release(
     parts: BrokerParts,
     ctx: ReleaseContext,
     requested: tuple[int, ...] | None,
     *,
     request_nonce: str,
     issued_at: int,
-) -> list[WrappedKey]:
-    """The keys of ``requested`` (None: every resource of the order), or the first refusal,
-    logged."""
+) -> None:
+    """What every release passes first, for an order or a service: the request is new, then
+    guards 1-2 (the enclave's certificate and measurement); a refusal is logged and raised."""
     try:
         guard_request_unused(parts, ctx, request_nonce, issued_at)
     except e.ReleaseReplayed as replay:
-        _deny(parts, ctx, _resources_for_log(parts, ctx, requested), {None: replay})
+        deny(parts, ctx, _resources_for_log(parts, ctx, requested), {None: replay})
     try:
         guard_certificate_valid(ctx)
         guard_measurement_allowed(ctx)
+    except (e.ReleaseDenied, e.ChainLookupError) as denial:
+        deny(parts, ctx, _resources_for_log(parts, ctx, requested), {None: denial})
+
+
+def release_keys(
+    parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, ...] | None
+) -> list[WrappedKey]:
+    """The keys of the order's ``requested`` resources (None: all of them and its inputs' key),
+    after :func:`admit_release`: guards 3-6, then all keys or none, logged."""
+    try:
         order = guard_order_accepted(ctx)
         guard_order_gpu(ctx, order)
     except (e.ReleaseDenied, e.ChainLookupError) as denial:
-        _deny(parts, ctx, _resources_for_log(parts, ctx, requested), {None: denial})
+        deny(parts, ctx, _resources_for_log(parts, ctx, requested), {None: denial})
     resources = requested if requested is not None else order.all_resource_ids
     granted: dict[int, StoredDeposit] = {}
     denials: dict[int | None, e.BrokerError] = {}
@@ -275,7 +290,7 @@ def release_keys(
         except e.ReleaseDenied as denial:
             denials[resource] = denial
     if denials:
-        _deny(parts, ctx, resources, denials)
+        deny(parts, ctx, resources, denials)
     try:
         wrapped = [
             WrappedKey(
@@ -287,7 +302,7 @@ def release_keys(
             for resource, deposit in granted.items()
         ]
     except e.KeyUnwrapFailed as denial:
-        _deny(parts, ctx, resources, {denial.resource_id: denial})
+        deny(parts, ctx, resources, {denial.resource_id: denial})
 
     def commit(session: Session) -> None:
         if requested is None:  # the whole order: its customer's inputs key goes with the resources'
@@ -310,7 +325,11 @@ def release_keys(
                     resource_ids=[],
                     order_id=ctx.order_id,
                     enclave_address=ctx.enclave.enclave_address,
-                    details={**_facts(ctx), "kind": "order_inputs", "customer": order.customer},
+                    details={
+                        **audit_facts(ctx),
+                        "kind": "order_inputs",
+                        "customer": order.customer,
+                    },
                 )
         for resource, deposit in granted.items():
             if not consume_use(session, deposit):
@@ -327,7 +346,7 @@ def release_keys(
                 order_id=ctx.order_id,
                 enclave_address=ctx.enclave.enclave_address,
                 details={
-                    **_facts(ctx),
+                    **audit_facts(ctx),
                     "policy_version": deposit.version,
                     "engine_hash": order.engine_hash,
                     "customer": order.customer,
@@ -337,5 +356,5 @@ def release_keys(
     try:
         write_transaction(parts.sessions, commit, lock=parts.lock)
     except e.UsesExhausted as denial:
-        _deny(parts, ctx, resources, {denial.resource_id: denial})
+        deny(parts, ctx, resources, {denial.resource_id: denial})
     return wrapped

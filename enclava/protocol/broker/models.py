@@ -66,7 +66,7 @@ GpuClasses = Annotated[
 _Strict = ConfigDict(frozen=True, extra="forbid")
 #: Fields added after policies were first signed: left out of the dump (so of the signed bytes)
 #: while they hold their default, so every older policy keeps the bytes it was signed as.
-_OMITTED_AT_DEFAULT = {"require_gpu": False, "gpu_classes": []}
+_OMITTED_AT_DEFAULT = {"require_gpu": False, "gpu_classes": [], "allow_serving": False}
 
 
 class KeyPolicy(BaseModel):
@@ -77,6 +77,9 @@ class KeyPolicy(BaseModel):
     Simulated enclaves are refused unless ``insecure_allow_simulated_tee`` is set.
     ``require_gpu`` admits only enclaves certified with a confidential GPU; a non-empty
     ``gpu_classes`` admits only enclaves whose certified GPU class is listed (and so implies it).
+    ``allow_serving`` admits a confidential service enclave (``ServiceMarket``) that serves this
+    model to many customers; it needs ``allowed_customers`` ``"any"``, since the service, not the
+    broker, decides whom it answers. Off by default: a model owner opts in to serving.
     """
 
     model_config = _Strict
@@ -90,6 +93,7 @@ class KeyPolicy(BaseModel):
     insecure_allow_simulated_tee: bool = False
     require_gpu: bool = False
     gpu_classes: GpuClasses = []
+    allow_serving: bool = False
 
     @model_serializer(mode="wrap")
     def _omit_new_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

@@ -41,6 +41,9 @@ class Failing:
     def order(self, order_id):
         return self._call("order", order_id)
 
+    def service(self, service_id):
+        return self._call("service", service_id)
+
     def is_allowed(self, tee_type, measurement):
         return self._call("is_allowed", tee_type, measurement)
 
@@ -65,6 +68,7 @@ def last_entry(broker: KeyBroker):
     [
         ("order", None, "guard_order_accepted"),
         ("order", "not an order", "guard_order_accepted"),
+        ("service", None, "guard_service_live"),
         ("is_allowed", None, "guard_measurement_allowed"),
     ],
 )
