@@ -231,3 +231,20 @@ class LoaderLink:
         """A timeout failure signed by the enclave, which agrees only once the order's window has
         closed."""
         return self._outcome(f"/v1/orders/{order_id}/timeout")
+
+    # ------------------------------------------------------------------ services
+
+    def start_service(self, service_id: str, start: dict[str, Any]) -> dict[str, Any]:
+        """Serve ``service_id`` in the (certified) enclave; the answer is its signed statement.
+        ``start`` says where customers reach it: ``hosts``, ``port``, ``model_name``."""
+        self.ensure_certified()
+        return self._call("POST", f"/v1/services/{service_id}", json=start)
+
+    def service_vouchers(self, service_id: str) -> list[dict[str, Any]]:
+        """Each customer's latest voucher the enclave verified (signed by the customer)."""
+        body = self._call("GET", f"/v1/services/{service_id}/vouchers")
+        vouchers: list[dict[str, Any]] = body["vouchers"]
+        return vouchers
+
+    def stop_service(self, service_id: str) -> bool:
+        return bool(self._call("DELETE", f"/v1/services/{service_id}")["stopped"])

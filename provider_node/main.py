@@ -106,6 +106,66 @@ def ping(config: Path = _CONFIG, timeout: float = typer.Option(30.0)) -> None:
     )
 
 
+@cli.command()
+@friendly_errors
+def serve(
+    model: int = typer.Option(..., help="The model resource to serve (its owner priced tokens)."),
+    offer: int = typer.Option(..., help="Your TEE offer the service runs on."),
+    lifetime: int = typer.Option(3600, min=60, help="Seconds the service lives on chain."),
+    host: str = typer.Option("127.0.0.1", help="Host name or IP customers reach it at."),
+    port: int = typer.Option(8443, min=1, max=65535, help="Port the enclave serves HTTPS on."),
+    name: str = typer.Option("", help="The model's served name (default: model-<id>)."),
+    credit: int = typer.Option(1, min=1, max=64, help="Responses a customer may leave unvouched."),
+    settle_every: float = typer.Option(60.0, min=1.0, help="Seconds between settlements."),
+    config: Path = _CONFIG,
+) -> None:
+    """Start a confidential service of a listed model, serve it in the enclave until its lifetime
+    ends (or Ctrl-C), and settle the customers' vouchers on the way and at the end."""
+    import json
+    import signal
+
+    from enclava.logs import configure_logging
+    from provider_node.runtime import Runtime
+    from provider_node.serving import serve_until, start_service
+    from provider_node.settings import load_settings
+
+    configure_logging()
+    _use_config(config)
+    runtime = Runtime.build(load_settings())
+    started = start_service(
+        runtime,
+        model_id=model,
+        tee_offer_id=offer,
+        lifetime_s=lifetime,
+        host=host,
+        port=port,
+        model_name=name or f"model-{model}",
+        credit_responses=credit,
+    )
+    typer.echo(
+        json.dumps(
+            {
+                "service_id": started.service_id,
+                "endpoint": started.endpoint,
+                "ends_at": started.terms.ends_at,
+            }
+        ),
+        nl=True,
+    )
+    sys.stdout.flush()
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        serve_until(runtime, started, settle_every_s=settle_every, until=started.terms.ends_at)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.loader.close()
+
+
 def main() -> None:
     cli()
 

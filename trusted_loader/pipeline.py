@@ -61,6 +61,9 @@ __all__ = [
     "LoaderContext",
     "execute_order",
     "sign_timeout",
+    "fetch_checked",
+    "open_released",
+    "open_resource",
 ]
 
 log = get_logger("trusted_loader.pipeline")
@@ -205,7 +208,7 @@ def _gpu_devices(enclave: EnclaveCredential, offer_gpu: str) -> tuple[DeviceNode
     return gpu_devices_for(True)
 
 
-def _fetch(ctx: LoaderContext, cid: str, expected: bytes, what: str) -> bytes:
+def fetch_checked(ctx: LoaderContext, cid: str, expected: bytes, what: str) -> bytes:
     try:
         data = ctx.store.get_bytes(cid, max_size=MAX_CIPHERTEXT)
     except StorageError as exc:
@@ -226,7 +229,9 @@ def _fetch_all(
     hash check, and a wrong kind only misplaces bytes the owner's own key must still open.
     """
     engine_id = order.terms.engine_resource_id
-    engine = _fetch(ctx, ctx.market.resource(engine_id)["cid"], order.terms.engine_hash, "engine")
+    engine = fetch_checked(
+        ctx, ctx.market.resource(engine_id)["cid"], order.terms.engine_hash, "engine"
+    )
     resources: list[tuple[int, ResourceKind, bytes]] = []
     for resource_id, expected in zip(order.terms.resource_ids, order.resource_hashes):
         record = ctx.market.resource(resource_id)
@@ -234,11 +239,11 @@ def _fetch_all(
             (
                 resource_id,
                 ResourceKind(record["kind"]),
-                _fetch(ctx, record["cid"], expected, f"resource {resource_id}"),
+                fetch_checked(ctx, record["cid"], expected, f"resource {resource_id}"),
             )
         )
     inputs = [
-        _fetch(ctx, item.cid, item.content_hash, f"input {n}")
+        fetch_checked(ctx, item.cid, item.content_hash, f"input {n}")
         for n, item in enumerate(order.inputs)
     ]
     return engine, resources, inputs
@@ -254,10 +259,7 @@ def _keys(
     resource_keys: dict[int, bytes] = {}
     input_key: bytes | None = None
     for item in released:
-        try:
-            key = open_sealed(item.ciphertext, enclave.age_identity)
-        except EnvelopeError as exc:
-            raise KeyReleaseInvalid("a released key is not wrapped to this enclave") from exc
+        key = open_released(item.ciphertext, enclave)
         if item.kind == "order_inputs":
             input_key = key
         else:
@@ -265,7 +267,15 @@ def _keys(
     return resource_keys, input_key
 
 
-def _open(ciphertext: bytes, key: bytes, what: str) -> bytes:
+def open_released(wrapped: bytes, enclave: EnclaveCredential) -> bytes:
+    """A key the broker released, opened with the enclave's age identity."""
+    try:
+        return open_sealed(wrapped, enclave.age_identity)
+    except EnvelopeError as exc:
+        raise KeyReleaseInvalid("a released key is not wrapped to this enclave") from exc
+
+
+def open_resource(ciphertext: bytes, key: bytes, what: str) -> bytes:
     try:
         return open_sealed(ciphertext, key)
     except EnvelopeError as exc:
@@ -305,16 +315,19 @@ def _run(
         engine_dir = scratch.sub("engine", mode=0o755)
         try:
             manifest = unpack_engine(
-                _open(engine_ct, resource_keys[order.terms.engine_resource_id], "engine"),
+                open_resource(engine_ct, resource_keys[order.terms.engine_resource_id], "engine"),
                 engine_dir,
             )
         except EngineError as exc:
             raise EngineInvalid(f"the engine archive is unusable: {exc.code}") from exc
         plain_resources = [
-            (kind, _open(ct, resource_keys[rid], f"resource {rid}")) for rid, kind, ct in resources
+            (kind, open_resource(ct, resource_keys[rid], f"resource {rid}"))
+            for rid, kind, ct in resources
         ]
         plain_inputs = (
-            [_open(ct, input_key, f"input {n}") for n, ct in enumerate(inputs)] if input_key else []
+            [open_resource(ct, input_key, f"input {n}") for n, ct in enumerate(inputs)]
+            if input_key
+            else []
         )
         input_dir = lay_out_inputs(manifest, plain_resources, plain_inputs, scratch.sub("inputs"))
         del plain_resources, plain_inputs

@@ -3,7 +3,8 @@ enclava.protocol.loader_api).
 
 Routes parse and delegate. What the host can ask for is deliberately narrow: start a certification
 (it learns the enclave address and the CA nonce, and answers with its consent signature), run an
-order by id, or have a timeout signed once the loader itself sees the order's window closed. Errors
+order by id, or have a timeout signed once the loader itself sees the order's window closed, and
+start or stop a confidential service by its id (:mod:`trusted_loader.service_routes`). Errors
 keep the service error shape; trouble with the machine's services (chain, CA) is a 503 so the host
 retries, a missing certificate is a 409 so the host renews it first.
 """
@@ -24,6 +25,7 @@ from enclava.service import create_service_app
 from trusted_loader.enclave import EnclaveIdentity
 from trusted_loader.errors import CertificationRequired
 from trusted_loader.pipeline import LoaderContext, execute_order, sign_timeout
+from trusted_loader.service_routes import add_service_routes
 
 __all__ = ["build_loader_app"]
 
@@ -104,6 +106,7 @@ def build_loader_app(
         clock."""
         return signed(order_id, sign_timeout)
 
+    add_service_routes(app, ctx)
     return app
 
 
