@@ -208,21 +208,7 @@ class MarketClient:
     # ------------------------------------------------------------------ plumbing
 
     def _send(self, account: LocalAccount, call: Any, *, value: int = 0) -> TxResult:
-        try:
-            tx = call.build_transaction(
-                {
-                    "from": account.address,
-                    "value": int(value),
-                    "gas": 0,
-                    "maxFeePerGas": 0,
-                    "maxPriorityFeePerGas": 0,
-                    "nonce": 0,
-                }
-            )
-        except Exception as exc:  # web3 raises many types while encoding arguments
-            raise CallInvalid(f"cannot encode the call: {exc}") from exc
-        body = {"to": tx["to"], "data": tx["data"], "value": int(value)}
-        return self.chain.send(account, body)
+        return self.chain.send_call(account, call, value=value)
 
     def _events(self, tx: TxResult, contract: Any, event: str) -> list[Any]:
         receipt = self.w3.eth.get_transaction_receipt(HexStr(tx.tx_hash))

@@ -18,7 +18,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 from web3.types import TxParams
 
-from enclava.chain.errors import TransactionFailed
+from enclava.chain.errors import CallInvalid, TransactionFailed
 from enclava.chain.revert import revert_error
 from enclava.errors import ChainError
 
@@ -109,6 +109,24 @@ class ChainClient:
         with translated("gas estimate"):
             filled = self._fill(sender, tx)
         return int(filled["gas"]) * int(filled.get("maxFeePerGas", filled.get("gasPrice", 0)))
+
+    def send_call(self, account: LocalAccount, call: Any, *, value: int = 0) -> TxResult:
+        """Send a bound contract function call (``contract.functions.f(...)``) from ``account``:
+        encoded here (a call that cannot be encoded is :class:`CallInvalid`), then :meth:`send`."""
+        try:
+            tx = call.build_transaction(
+                {
+                    "from": account.address,
+                    "value": int(value),
+                    "gas": 0,
+                    "maxFeePerGas": 0,
+                    "maxPriorityFeePerGas": 0,
+                    "nonce": 0,
+                }
+            )
+        except Exception as exc:  # web3 raises many types while encoding arguments
+            raise CallInvalid(f"cannot encode the call: {exc}") from exc
+        return self.send(account, {"to": tx["to"], "data": tx["data"], "value": int(value)})
 
     def send(self, account: LocalAccount, tx: dict[str, Any], *, wait: float = 60.0) -> TxResult:
         """Fill nonce/gas/fees, sign with ``account``, send, and wait for the receipt."""

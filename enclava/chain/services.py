@@ -22,7 +22,6 @@ from web3.logs import DISCARD as _DISCARD
 
 from enclava.chain.config import ChainConfig, Manifest
 from enclava.chain.contracts import ContractSet
-from enclava.chain.errors import CallInvalid
 from enclava.chain.rpc import ChainClient, TxResult, translated
 from enclava.errors import ChainError, EnclavaError
 from enclava.protocol.service_terms import (
@@ -423,21 +422,7 @@ class ServiceClient:
     # ------------------------------------------------------------------ plumbing
 
     def _send(self, account: LocalAccount, call: Any, *, value: int = 0) -> TxResult:
-        try:
-            tx = call.build_transaction(
-                {
-                    "from": account.address,
-                    "value": int(value),
-                    "gas": 0,
-                    "maxFeePerGas": 0,
-                    "maxPriorityFeePerGas": 0,
-                    "nonce": 0,
-                }
-            )
-        except Exception as exc:  # web3 raises many types while encoding arguments
-            raise CallInvalid(f"cannot encode the call: {exc}") from exc
-        body = {"to": tx["to"], "data": tx["data"], "value": int(value)}
-        return self.chain.send(account, body)
+        return self.chain.send_call(account, call, value=value)
 
     def _call(self, call: Any, what: str) -> Any:
         with translated(what):

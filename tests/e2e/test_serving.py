@@ -42,7 +42,7 @@ def _revoke(service, enclave: str) -> None:
     """Governance (the devnet's deployer) revokes the enclave in the attestation registry."""
     market = parties(service["manifest"]).market
     call = market.contracts.attestation_registry.functions.revokeEnclave(enclave)
-    market._send(dev_account("deployer"), call)  # noqa: SLF001 - governance has no client method
+    market.chain.send_call(dev_account("deployer"), call)
 
 
 def test_two_customers_chat_verified_and_the_settlement_pays_the_signed_usage(service, tmp_path):
