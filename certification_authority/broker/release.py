@@ -58,6 +58,7 @@ __all__ = [
     "admit_release",
     "release_keys",
     "deny",
+    "grant",
     "audit_facts",
     "guard_request_unused",
     "RELEASE_WINDOW_S",
@@ -268,6 +269,33 @@ def admit_release(
         deny(parts, ctx, _resources_for_log(parts, ctx, requested), {None: denial})
 
 
+def grant(
+    parts: BrokerParts,
+    ctx: ReleaseContext,
+    session: Session,
+    deposit: StoredDeposit,
+    details: dict[str, object],
+) -> None:
+    """Count one use of ``deposit`` and append its ``granted`` entry (inside the caller's
+    transaction); a key used up or replaced meanwhile is :class:`UsesExhausted`."""
+    resource = deposit.resource_id
+    if not consume_use(session, deposit):
+        raise e.UsesExhausted(
+            f"the key of resource {resource} was used up or replaced meanwhile",
+            resource_id=resource,
+        )
+    parts.audit.append(
+        session,
+        event=AuditEvent.KEY_RELEASE,
+        decision=Decision.GRANTED,
+        reason="ok",
+        resource_ids=[resource],
+        order_id=ctx.order_id,
+        enclave_address=ctx.enclave.enclave_address,
+        details={**audit_facts(ctx), "policy_version": deposit.version, **details},
+    )
+
+
 def release_keys(
     parts: BrokerParts, ctx: ReleaseContext, requested: tuple[int, ...] | None
 ) -> list[WrappedKey]:
@@ -332,25 +360,12 @@ def release_keys(
                     },
                 )
         for resource, deposit in granted.items():
-            if not consume_use(session, deposit):
-                raise e.UsesExhausted(
-                    f"the key of resource {resource} was used up or replaced meanwhile",
-                    resource_id=resource,
-                )
-            parts.audit.append(
+            grant(
+                parts,
+                ctx,
                 session,
-                event=AuditEvent.KEY_RELEASE,
-                decision=Decision.GRANTED,
-                reason="ok",
-                resource_ids=[resource],
-                order_id=ctx.order_id,
-                enclave_address=ctx.enclave.enclave_address,
-                details={
-                    **audit_facts(ctx),
-                    "policy_version": deposit.version,
-                    "engine_hash": order.engine_hash,
-                    "customer": order.customer,
-                },
+                deposit,
+                {"engine_hash": order.engine_hash, "customer": order.customer},
             )
 
     try:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from certification_authority.broker import errors as e
 from certification_authority.broker.guards import ReleaseContext, outside
 from certification_authority.broker.models import WrappedKey
-from certification_authority.broker.release import BrokerParts, audit_facts, deny, wrap_key
+from certification_authority.broker.release import BrokerParts, deny, grant, wrap_key
 from certification_authority.broker.service_guards import (
     guard_resource_served,
     guard_service_enclave,
@@ -22,9 +22,7 @@ from certification_authority.broker.service_guards import (
     guard_service_live,
     guard_serving_policy,
 )
-from certification_authority.broker.store import consume_use
 from certification_authority.db import write_transaction
-from enclava.protocol.audit import AuditEvent, Decision
 
 __all__ = ["is_service", "release_service_key"]
 
@@ -74,26 +72,13 @@ def release_service_key(
         deny(parts, ctx, resources, {denial.resource_id: denial})
 
     def commit(session: Session) -> None:
-        for resource, deposit in granted.items():
-            if not consume_use(session, deposit):
-                raise e.UsesExhausted(
-                    f"the key of resource {resource} was used up or replaced meanwhile",
-                    resource_id=resource,
-                )
-            parts.audit.append(
+        for deposit in granted.values():
+            grant(
+                parts,
+                ctx,
                 session,
-                event=AuditEvent.KEY_RELEASE,
-                decision=Decision.GRANTED,
-                reason="ok",
-                resource_ids=[resource],
-                order_id=ctx.order_id,
-                enclave_address=ctx.enclave.enclave_address,
-                details={
-                    **audit_facts(ctx),
-                    "policy_version": deposit.version,
-                    "kind": "service_model",
-                    "service_ends_at": service.ends_at,
-                },
+                deposit,
+                {"kind": "service_model", "service_ends_at": service.ends_at},
             )
 
     try:
