@@ -42,6 +42,8 @@ __all__ = [
     "Order",
     "OrderMoney",
     "Enclave",
+    "Service",
+    "TokenPrice",
     "SiweNonce",
     "AuthSession",
     "make_engine",
@@ -192,6 +194,44 @@ class Enclave(Base):
     pos: Mapped[int] = mapped_column(BigInteger)
 
 
+class Service(Base):
+    """A ServiceMarket service: its terms (from a ``ServiceStarted`` event whose terms hash to the
+    id; others are never stored), then its endpoint, bound enclave and stop as they happen."""
+
+    __tablename__ = "services"
+    service_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(80))
+    provider: Mapped[str] = mapped_column(String(42), index=True)
+    tee_offer_id: Mapped[str] = mapped_column(String(80))  # uint256 as decimal
+    tee_type: Mapped[int] = mapped_column(Integer)
+    model_id: Mapped[str] = mapped_column(String(80), index=True)  # uint256 as decimal
+    model_owner: Mapped[str] = mapped_column(String(42))
+    model_hash: Mapped[str] = mapped_column(String(66))
+    input_token_price_wei: Mapped[str] = mapped_column(String(80))
+    output_token_price_wei: Mapped[str] = mapped_column(String(80))
+    provider_per_token: Mapped[bool] = mapped_column(Boolean)
+    provider_price_wei: Mapped[str] = mapped_column(String(80))
+    ends_at: Mapped[str] = mapped_column(String(24))  # uint64 as decimal
+    ends_sort: Mapped[float] = mapped_column(Float)
+    stopped_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    enclave: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    endpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_block: Mapped[int] = mapped_column(BigInteger)
+    started_tx: Mapped[str] = mapped_column(String(66))
+    pos: Mapped[int] = mapped_column(BigInteger)
+
+
+class TokenPrice(Base):
+    """A model's serving prices per input and output token (``TokenPricesSet``; both 0: not
+    served)."""
+
+    __tablename__ = "token_prices"
+    model_id: Mapped[str] = mapped_column(String(80), primary_key=True)  # uint256 as decimal
+    input_price_wei: Mapped[str] = mapped_column(String(80))
+    output_price_wei: Mapped[str] = mapped_column(String(80))
+    pos: Mapped[int] = mapped_column(BigInteger)
+
+
 class SiweNonce(Base):
     __tablename__ = "siwe_nonces"
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -234,7 +274,7 @@ def make_engine(url: str) -> Engine:
 
 #: Tables filled only from chain events that older versions did not keep: an index made before
 #: one existed must read the chain again from the start to fill it.
-_REPLAYED_TABLES = ("order_money",)
+_REPLAYED_TABLES = ("order_money", "services", "token_prices")
 
 
 def _needs_replay(engine: Engine) -> bool:

@@ -12,6 +12,7 @@ Hierarchy::
     │   │   └── SignInExpired           401  the SIWE message's expiration time has passed
     │   ├── NotOwner                    403  the session's wallet does not own the listing
     │   ├── NotFound                    404  unknown listing, TEE offer, provider, order
+    │   │   └── ServiceUnknown          404  no such confidential-serving service indexed
     │   ├── ListingInvalid              422  metadata or listing fields refused
     │   │   └── TailUrlRefused          422  tail_url not https, or not public
     │   ├── RelayFailed                 502  the chain refused the relayed listing
@@ -42,6 +43,7 @@ __all__ = [
     "SignInExpired",
     "NotOwner",
     "NotFound",
+    "ServiceUnknown",
     "ListingInvalid",
     "TailUrlRefused",
     "RelayFailed",
@@ -103,6 +105,14 @@ class NotFound(MarketError):
     code = "not_found"
     hint = "Check the id; new chain events appear after the indexer has caught up."
     http_status = 404
+
+
+class ServiceUnknown(NotFound):
+    code = "service_not_found"
+    hint = (
+        "Check the service id (0x + 64 hex digits, from the ServiceStarted event or GET "
+        "/v1/services); a service started a moment ago appears once the indexer has caught up."
+    )
 
 
 class ListingInvalid(MarketError):

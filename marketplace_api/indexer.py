@@ -1,10 +1,12 @@
 """Follows the contracts' events into the marketplace tables, from a persisted block cursor.
 
-One ``eth_getLogs`` per batch of blocks over the four contracts; logs are decoded by topic, applied
-in chain order, and committed in the same transaction as the new cursor. Every handler writes
-absolute values taken from its event and skips rows already at a later event position, so running
-over the same blocks again changes nothing (the devnet's anvil has no reorgs; a chain with reorgs
-would need a confirmation depth before this indexer, see ``confirmations``).
+One ``eth_getLogs`` per batch of blocks over the four contracts (and ServiceMarket's serving
+events, :mod:`marketplace_api.indexer_services`, where the deployment has one); logs are decoded
+by topic, applied in chain order, and committed in the same transaction as the new cursor. Every
+handler writes absolute values taken from its event and skips rows already at a later event
+position, so running over the same blocks again changes nothing (the devnet's anvil has no
+reorgs; a chain with reorgs would need a confirmation depth before this indexer, see
+``confirmations``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from enclava.protocol.order import OrderStatus, OrderTerms
 from enclava.protocol.tee import decode_gpu_class
 from marketplace_api import db
 from marketplace_api.chain import MarketChain
+from marketplace_api.indexer_services import SERVICE_EVENTS, SERVICE_HANDLERS
 
 __all__ = ["Indexer", "index_once", "EVENTS"]
 
@@ -49,6 +52,7 @@ EVENTS: dict[str, tuple[str, ...]] = {
         "Refunded",
     ),
     "AttestationRegistry": ("EnclaveRegistered",),
+    "ServiceMarket": SERVICE_EVENTS,  # followed only where the deployment has one
 }
 CURSOR = "chain"
 
@@ -86,6 +90,8 @@ def _upsert(
 
 def _contract(chain: MarketChain, name: str) -> Contract:
     c = chain.contracts
+    if name == "ServiceMarket":
+        return c.service_market
     return {
         "ProviderRegistry": c.provider_registry,
         "ResourceRegistry": c.resource_registry,
@@ -109,13 +115,15 @@ class Indexer:
         self.confirmations = confirmations
         self._topics: dict[tuple[str, bytes], tuple[Any, Callable[..., Any]]] = {}
         for contract_name, names in EVENTS.items():
+            if contract_name == "ServiceMarket" and not chain.contracts.has_service_market:
+                continue  # an older deployment: no services to index
             contract = _contract(chain, contract_name)
             for name in names:
                 event = getattr(contract.events, name)
                 topic = event_abi_to_log_topic(event.abi)
                 self._topics[(contract.address.lower(), bytes(topic))] = (
                     event(),
-                    getattr(self, f"_on_{name}"),
+                    SERVICE_HANDLERS.get(name) or getattr(self, f"_on_{name}"),
                 )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

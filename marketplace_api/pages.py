@@ -1,4 +1,5 @@
-"""Server-rendered web pages (Jinja2): catalogue, model, order and report verification.
+"""Server-rendered web pages (Jinja2): catalogue (listings and live services), model, order and
+report verification.
 
 Amounts, times and verdicts are written by :mod:`marketplace_api.page_filters` (ETH with the wei
 on hover, UTC dates with the Unix seconds on hover, never a green "verified" over a skipped check
@@ -17,6 +18,7 @@ from enclava.errors import EnclavaError
 from enclava.report import verify_order_report
 from marketplace_api import page_filters
 from marketplace_api import queries as q
+from marketplace_api import queries_services as qs
 from marketplace_api.bounds import MAX_PAGE, OnChainId
 from marketplace_api.deps import db_session, services, session_token
 from marketplace_api.errors import NotFound
@@ -53,7 +55,10 @@ def catalogue_page(
     page: int = Query(1, ge=1, le=MAX_PAGE),
 ) -> HTMLResponse:
     result = q.search_catalogue(s, q=q_, page=page, per_page=20)
-    return templates.TemplateResponse(request, "catalogue.html", {"result": result, "q": q_})
+    served = qs.list_services(s, live=True, per_page=20)
+    return templates.TemplateResponse(
+        request, "catalogue.html", {"result": result, "q": q_, "services": served}
+    )
 
 
 @router.get("/models/{resource_id}", response_class=HTMLResponse)

@@ -14,6 +14,7 @@ from marketplace_api import db
 from marketplace_api.bounds import INDEX_INT_MAX
 from marketplace_api.errors import NotFound
 from marketplace_api.listings import KIND_NAMES, metadata_view
+from marketplace_api.queries_services import list_services, token_prices
 
 __all__ = [
     "search_catalogue",
@@ -48,7 +49,9 @@ def tee_name(code: int) -> str:
         return f"unknown({code})"
 
 
-def resource_view(res: db.Resource, meta: db.ListingMetadata | None) -> dict[str, Any]:
+def resource_view(s: Session, res: db.Resource, meta: db.ListingMetadata | None) -> dict[str, Any]:
+    """A listing as the catalogue shows it; a model's serving prices per token are
+    ``token_prices`` (None when its owner set none)."""
     return {
         "resource_id": res.resource_id,
         "owner": res.owner,
@@ -62,6 +65,7 @@ def resource_view(res: db.Resource, meta: db.ListingMetadata | None) -> dict[str
         "listed_block": res.listed_block,
         "listed_tx": res.listed_tx,
         "metadata": metadata_view(meta),
+        "token_prices": token_prices(s, res.resource_id) if res.kind == _KINDS["model"] else None,
     }
 
 
@@ -102,7 +106,7 @@ def search_catalogue(
     rows = s.execute(
         query.order_by(db.Resource.resource_id.desc()).offset((page - 1) * per_page).limit(per_page)
     ).all()
-    items = [resource_view(res, meta) for res, meta in rows]
+    items = [resource_view(s, res, meta) for res, meta in rows]
     if max_price_wei is not None:  # the float filter is coarse; the exact wei comparison decides
         items = [item for item in items if int(item["price_wei"]) <= max_price_wei]
     return {
@@ -119,7 +123,7 @@ def resource_detail(s: Session, resource_id: int) -> dict[str, Any]:
     meta = indexed_row(s, db.ListingMetadata, resource_id)
     if res is None:
         raise NotFound(f"no listing {resource_id} has been indexed")
-    view = resource_view(res, meta)
+    view = resource_view(s, res, meta)
     wanted = [TeeType[name] for name in (meta.tee_requirements["tee_types"] if meta else [])]
     tee_offers = s.scalars(
         select(db.TeeOffer)
@@ -133,6 +137,11 @@ def resource_detail(s: Session, resource_id: int) -> dict[str, Any]:
         select(func.count()).select_from(db.Order).where(db.Order.engine_id == resource_id)
     )
     view.update(_pairing(s, res, meta))
+    view["services"] = (
+        list_services(s, model_id=resource_id, per_page=20)["items"]
+        if res.kind == _KINDS["model"]
+        else []
+    )
     view["order_command"] = order_command(
         view["engine_resource_id"] if view["kind"] != "engine" else res.resource_id,
         view["weights"] if view["kind"] == "engine" else [res.resource_id],

@@ -15,6 +15,7 @@ from enclava.protocol.tee import TeeChainName
 from enclava.report import verify_order_report
 from marketplace_api import db
 from marketplace_api import queries as q
+from marketplace_api import queries_services as qs
 from marketplace_api.bounds import MAX_PAGE, MAX_PER_PAGE, UINT256_MAX, OnChainId
 from marketplace_api.deps import current_wallet, db_session, services
 from marketplace_api.errors import ListingInvalid, NotFound, NotOwner, RelayDisabled
@@ -33,6 +34,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 ORDER_ID = r"^0x[0-9a-fA-F]{64}$"
+SERVICE_ID = r"^0x[0-9a-fA-F]{64}$"
 Kind = Literal["engine", "model", "dataset"]
 Tee = TeeChainName
 
@@ -198,6 +200,35 @@ def provider(
     address: str = Path(pattern=ADDRESS), s: Session = Depends(db_session)
 ) -> dict[str, Any]:
     return q.provider_detail(s, address)
+
+
+@router.get(
+    "/services",
+    tags=["services"],
+    summary="Confidential-serving services: model, provider, TEE, token prices, endpoint",
+)
+def services_list(
+    s: Session = Depends(db_session),
+    model_id: int | None = Query(None, ge=1, le=UINT256_MAX, description="the served model"),
+    provider: str | None = Query(None, pattern=ADDRESS),
+    live: bool | None = Query(None, description="true: only live services; false: only ended"),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
+    per_page: int = Query(20, ge=1, le=MAX_PER_PAGE),
+) -> dict[str, Any]:
+    return qs.list_services(
+        s, model_id=model_id, provider=provider, live=live, page=page, per_page=per_page
+    )
+
+
+@router.get(
+    "/services/{service_id}",
+    tags=["services"],
+    summary="A confidential-serving service: its terms, status, bound enclave and endpoint",
+)
+def service(
+    service_id: str = Path(pattern=SERVICE_ID), s: Session = Depends(db_session)
+) -> dict[str, Any]:
+    return qs.service_detail(s, service_id)
 
 
 @router.get("/orders/{order_id}", tags=["orders"], summary="An order and its status")
