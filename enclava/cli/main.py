@@ -72,6 +72,16 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "Customers: place orders, watch them, fetch and decrypt results, cancel.",
         "group",
     ),
+    "service": Subcommand(
+        "enclava.cli.service:app",
+        "Confidential serving: token prices, services, deposits, verify saved responses.",
+        "group",
+    ),
+    "chat": Subcommand(
+        "enclava.cli.chat:chat_command",
+        "Chat with a confidential service: verified before anything is sent, every answer signed.",
+        "command",
+    ),
     "balance": Subcommand(
         "enclava.cli.balance:app",
         "Credited balances: show and withdraw what the marketplace owes you.",
