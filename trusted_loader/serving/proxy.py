@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -123,22 +124,42 @@ class _GuardedStream(StreamingResponse):
             await self._cleanup()
 
 
+#: session tokens remembered once verified (a customer sends the same token with every request)
+_SESSION_CACHE = 4096
+
+
 class _Proxy:
     def __init__(self, config: ProxyConfig) -> None:
         self.config = config
         self.client: httpx.AsyncClient | None = None
+        # the exact Authorization value -> (customer, expires_at): its signature is checked once
+        self._sessions: OrderedDict[str, tuple[str, int]] = OrderedDict()
 
     # -- checks ----------------------------------------------------------------------------------
 
     def authenticate(self, request: Request) -> str:
-        """The session's customer, or :class:`SessionRefused`."""
+        """The session's customer, or :class:`SessionRefused`.
+
+        A token is verified in full (signature, service, expiry) the first time; the same
+        Authorization value is then recognised by its bytes until it expires, so a session costs
+        one signature recovery, not one per request.
+        """
+        header = request.headers.get("authorization")
+        now = int(self.config.clock())
+        known = self._sessions.get(header) if header else None
+        if known is not None and now < known[1]:
+            self._sessions.move_to_end(header)  # type: ignore[arg-type]
+            return known[0]
         try:
-            token = bearer_token(request.headers.get("authorization"))
-            return verify_session_token(
-                token, service_id=self.config.service_id, now=int(self.config.clock())
-            )
+            token = bearer_token(header)
+            customer = verify_session_token(token, service_id=self.config.service_id, now=now)
         except ProtocolError as exc:
             raise SessionRefused(exc.message) from exc
+        assert header is not None  # bearer_token refused a missing header
+        self._sessions[header] = (customer, token.expires_at)
+        while len(self._sessions) > _SESSION_CACHE:
+            self._sessions.popitem(last=False)
+        return customer
 
     def take_voucher(self, request: Request, customer: str) -> None:
         header = request.headers.get(VOUCHER_HEADER)
