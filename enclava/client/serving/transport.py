@@ -392,7 +392,8 @@ class _VerifyingStream(httpx2.SyncByteStream):
         receipt: Receipt | None = None
         usage: dict[str, Any] | None = None
         try:
-            for chunk in self._response.iter_raw():
+            raw = self._response.iter_raw()
+            for chunk in raw:
                 for block in splitter.feed(chunk):
                     if receipt is None and is_receipt_event(block):
                         receipt = parse_receipt_event(block)
@@ -409,6 +410,11 @@ class _VerifyingStream(httpx2.SyncByteStream):
                         usage = block_usage(block) or usage
                         yield block
                     elif block == DONE_EVENT:
+                        # read the body to its end before [DONE] goes on (the openai client stops
+                        # reading there): the pinned TLS connection then returns to the pool
+                        # instead of a new handshake per request; nothing may follow
+                        if b"".join(raw).strip() or splitter.rest.strip():
+                            raise StreamMalformed("the stream carries data after its [DONE]")
                         yield block
                     else:
                         raise StreamMalformed("the stream carries data after its receipt")
